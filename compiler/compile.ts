@@ -1,0 +1,231 @@
+// The pipeline on one screen. This is the only file that composes phases:
+//   parse → elaborate (names, blocks, shapes) → entries (autodiff + optimizer,
+//   one graph per entry point) → simplify → lower/fuse → codegen → emit.
+// Everything here is pure (files come through `host`), so the CLI, the tests
+// and a language server can all drive it.
+
+import { readFileSync } from "node:fs";
+import { parse, printProgram } from "../grammar/index.ts";
+import { diag, hasErrors, type Diagnostic } from "./diagnostics.ts";
+import { elaborate, type ElaborateResult } from "./elaborate.ts";
+import type { ModelIR, ProgramIR, TrainConfig } from "./ir.ts";
+import { VarGen } from "./ir.ts";
+import { printGraph } from "./ir-print.ts";
+import { grad } from "./autodiff.ts";
+import { buildEntries } from "./entries.ts";
+import { emit, printKernels } from "./emit.ts";
+
+export interface Host {
+  readFile(path: string): string | undefined;
+}
+
+export const nodeHost: Host = {
+  readFile(path) {
+    try {
+      return readFileSync(path, "utf8");
+    } catch {
+      return undefined;
+    }
+  },
+};
+
+export interface CompileOptions {
+  /** Which model to compile; defaults to the one the chosen train block names, else the only/first model. */
+  model?: string;
+  /** Which train block to use; defaults to the first one for the model. */
+  config?: string;
+  host?: Host;
+}
+
+export interface CheckResult {
+  diagnostics: Diagnostic[];
+  sources: Map<string, string>;
+  ok: boolean;
+}
+
+export interface CompileResult extends CheckResult {
+  program?: ProgramIR;
+  train?: TrainConfig;
+  js?: string;
+  dts?: string;
+}
+
+export type Stage = "ast" | "ir" | "grad" | "kernels";
+
+/** Parse and check a file (and its imports): every diagnostic, nothing emitted. */
+export function check(file: string, opts: CompileOptions = {}): CheckResult {
+  const r = elaborate(file, opts.host ?? nodeHost);
+  return { diagnostics: r.diagnostics, sources: r.sources, ok: !hasErrors(r.diagnostics) };
+}
+
+/** Default training settings for a model without a `train` block. */
+function defaultTrain(model: string): TrainConfig {
+  return {
+    name: "default",
+    model,
+    optimizer: {
+      kind: "sgd",
+      lr: 0.01,
+      momentum: 0,
+      nesterov: false,
+      beta1: 0.9,
+      beta2: 0.999,
+      eps: 1e-8,
+      weightDecay: 0,
+    },
+    batch: 32,
+    epochs: 1,
+    seed: 0,
+  };
+}
+
+interface Selected {
+  model: ModelIR;
+  train: TrainConfig;
+}
+
+/** Pick the model and train block the options name, or report why not. */
+function select(file: string, r: ElaborateResult, opts: CompileOptions): Selected | Diagnostic {
+  const here = { start: 0, end: 0 };
+  let train: TrainConfig | undefined;
+  if (opts.config !== undefined) {
+    train = r.trains.find(
+      (t) => t.name === opts.config && (opts.model === undefined || t.model === opts.model),
+    );
+    if (!train) {
+      const names = r.trains.map((t) => t.name);
+      return diag("E4002", `no train block named \`${opts.config}\``, file, here, {
+        notes: [
+          names.length ? `train blocks here: ${names.join(", ")}` : "this file has no train block",
+        ],
+      });
+    }
+  }
+  const modelName = opts.model ?? train?.model ?? r.trains[0]?.model ?? [...r.models.keys()][0];
+  const model = modelName === undefined ? undefined : r.models.get(modelName);
+  if (!model) {
+    return diag(
+      "E4001",
+      modelName === undefined ? "this file defines no model" : `no model named \`${modelName}\``,
+      file,
+      here,
+      {
+        notes: r.models.size ? [`models here: ${[...r.models.keys()].join(", ")}`] : [],
+      },
+    );
+  }
+  train ??= r.trains.find((t) => t.model === model.name) ?? defaultTrain(model.name);
+  return { model, train };
+}
+
+function largestId(m: ModelIR): number {
+  let max = 0;
+  const see = (id: number) => (max = Math.max(max, id));
+  for (const g of [m.forward, m.init]) {
+    g.inputs.forEach((v) => see(v.id));
+    g.eqns.forEach((e) => e.outs.forEach((v) => see(v.id)));
+  }
+  return max;
+}
+
+/** The whole back half of the pipeline for one model: entries, then the module. */
+function lowerModel(sel: Selected): { program: ProgramIR; js: string; dts: string } {
+  const { model, train } = sel;
+  const gen = new VarGen(largestId(model) + 1);
+  const { entries, state } = buildEntries(model, model.loss ? train : null, gen);
+  const program: ProgramIR = {
+    model: model.name,
+    dims: model.dims,
+    inputs: model.inputs.map((i) => ({ name: i.name, type: i.var.type })),
+    outputs: model.outputs.map((o) => ({ name: o.name, type: o.var.type })),
+    metrics: model.metrics.map((m) => m.name),
+    hasLoss: model.loss !== null,
+    params: model.params.map((p) => ({ path: p.path, type: p.var.type })),
+    state,
+    entries,
+  };
+  const { js, dts } = emit(program, { modelName: model.name });
+  return { program, js, dts };
+}
+
+/** Internal errors become one E9001 diagnostic: the user sees a bug report, not a stack trace. */
+function internalError(file: string, e: unknown): Diagnostic {
+  const msg = e instanceof Error ? e.message : String(e);
+  return diag(
+    "E9001",
+    `internal compiler error: ${msg}`,
+    file,
+    { start: 0, end: 0 },
+    {
+      notes: ["this is a bug in dlg, not in your program; please report it with this file"],
+    },
+  );
+}
+
+export function compile(file: string, opts: CompileOptions = {}): CompileResult {
+  const r = elaborate(file, opts.host ?? nodeHost);
+  const base = { diagnostics: r.diagnostics, sources: r.sources };
+  if (hasErrors(r.diagnostics)) return { ...base, ok: false };
+  const sel = select(file, r, opts);
+  if (!("model" in sel)) return { ...base, diagnostics: [...r.diagnostics, sel], ok: false };
+  try {
+    return { ...base, ok: true, train: sel.train, ...lowerModel(sel) };
+  } catch (e) {
+    return { ...base, diagnostics: [...r.diagnostics, internalError(file, e)], ok: false };
+  }
+}
+
+/** Canonical text of one stage (`dlg dump --stage`). */
+export function dump(
+  file: string,
+  stage: Stage,
+  opts: CompileOptions = {},
+): CheckResult & { text?: string } {
+  const host = opts.host ?? nodeHost;
+  if (stage === "ast") {
+    const text = host.readFile(file);
+    if (text === undefined) {
+      const d = diag("E2006", `cannot read \`${file}\``, file, { start: 0, end: 0 });
+      return { diagnostics: [d], sources: new Map(), ok: false };
+    }
+    const p = parse(text);
+    const sources = new Map([[file, text]]);
+    const diagnostics = p.errors.map((e) => diag(e.code, e.message, file, e.span));
+    return { diagnostics, sources, ok: diagnostics.length === 0, text: printProgram(p.program) };
+  }
+  const r = elaborate(file, host);
+  const base = { diagnostics: r.diagnostics, sources: r.sources };
+  if (hasErrors(r.diagnostics)) return { ...base, ok: false };
+  const sel = select(file, r, opts);
+  if (!("model" in sel)) return { ...base, diagnostics: [...r.diagnostics, sel], ok: false };
+  const { model } = sel;
+  try {
+    if (stage === "ir") {
+      return {
+        ...base,
+        ok: true,
+        text: `// model ${model.name}: forward\n${printGraph(model.forward)}\n// init\n${printGraph(model.init)}`,
+      };
+    }
+    if (stage === "grad") {
+      if (!model.loss)
+        return {
+          ...base,
+          ok: true,
+          text: `// model ${model.name} has no loss: nothing to differentiate`,
+        };
+      const gen = new VarGen(largestId(model) + 1);
+      const params = model.params.map((p) => p.var);
+      const g = grad(model.forward, model.loss, params, gen);
+      return {
+        ...base,
+        ok: true,
+        text: `// model ${model.name}: forward + gradients of the loss wrt ${params.length} params\n${printGraph(g.graph)}`,
+      };
+    }
+    const { program } = lowerModel(sel);
+    return { ...base, ok: true, text: printKernels(program) };
+  } catch (e) {
+    return { ...base, diagnostics: [...r.diagnostics, internalError(file, e)], ok: false };
+  }
+}

@@ -1,0 +1,221 @@
+// Diagnostics as data: one object per problem, rendered three ways (terminal
+// in rustc's layout, JSON for tools, LSP for editors). Every code a user can
+// see is in `catalog`, and docs/language.md shows an example of each.
+
+import type { Span } from "../grammar/index.ts";
+
+export type Severity = "error" | "warning";
+
+export interface Label {
+  span: Span;
+  /** File of `span`; defaults to the diagnostic's file. */
+  file?: string;
+  message: string;
+}
+
+export interface Diagnostic {
+  code: DiagCode;
+  severity: Severity;
+  message: string;
+  file: string;
+  span: Span;
+  /** Secondary spans, each with its own message (e.g. "this is [B, 784]"). */
+  labels: Label[];
+  /** Extra lines printed as `= note: ...`. */
+  notes: string[];
+  /** A suggested fix, printed as `help: ...`. */
+  help?: string;
+}
+
+/**
+ * The code catalog. E1xxx: syntax. E2xxx: names, imports, arguments.
+ * E3xxx: shapes and types. E4xxx: models and training settings.
+ * E9xxx: internal errors (a bug in dlg, never the user's fault).
+ */
+export const catalog = {
+  E1001: "syntax error",
+  E1002: "unterminated string or comment",
+  E1003: "unexpected character",
+  E2001: "unknown name",
+  E2002: "unknown dimension",
+  E2003: "unknown function or block",
+  E2004: "wrong number or kind of arguments",
+  E2005: "duplicate definition",
+  E2006: "cannot read imported file",
+  E2007: "value has the wrong kind",
+  E2008: "recursive block or import",
+  E2009: "misplaced statement",
+  E3001: "shapes cannot be broadcast together",
+  E3002: "inner dimensions of matmul don't match",
+  E3003: "tensor has the wrong rank",
+  E3004: "dimension does not divide exactly",
+  E3005: "axis out of range",
+  E3006: "element counts differ in reshape",
+  E3007: "parameter shape is not concrete",
+  E3008: "wrong element type",
+  E3009: "result does not match the declared type",
+  E3010: "dimension mismatch",
+  E3011: "index or slice out of range",
+  E3012: "loss must be a scalar",
+  E4001: "model not found",
+  E4002: "bad training setting",
+  E4003: "data does not fit the model's inputs",
+  E9001: "internal compiler error",
+} as const;
+
+export type DiagCode = keyof typeof catalog;
+
+export function diag(
+  code: DiagCode,
+  message: string,
+  file: string,
+  span: Span,
+  extra: { labels?: Label[]; notes?: string[]; help?: string; severity?: Severity } = {},
+): Diagnostic {
+  const d: Diagnostic = {
+    code,
+    severity: extra.severity ?? "error",
+    message,
+    file,
+    span,
+    labels: extra.labels ?? [],
+    notes: extra.notes ?? [],
+  };
+  if (extra.help !== undefined) d.help = extra.help;
+  return d;
+}
+
+/** Thrown inside a phase to abort with user-facing diagnostics (caught at the phase boundary). */
+export class DiagnosticError extends Error {
+  constructor(readonly diagnostics: Diagnostic[]) {
+    super(diagnostics.map((d) => `${d.code}: ${d.message}`).join("\n"));
+  }
+}
+
+export function hasErrors(ds: readonly Diagnostic[]): boolean {
+  return ds.some((d) => d.severity === "error");
+}
+
+// ---------------------------------------------------------------- positions
+
+export interface Position {
+  /** 1-based line. */
+  line: number;
+  /** 1-based column in UTF-16 code units. */
+  col: number;
+}
+
+export function positionAt(text: string, offset: number): Position {
+  let line = 1;
+  let lineStart = 0;
+  const end = Math.min(offset, text.length);
+  for (let i = 0; i < end; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return { line, col: end - lineStart + 1 };
+}
+
+function lineText(text: string, line: number): string {
+  return text.split("\n")[line - 1] ?? "";
+}
+
+// ---------------------------------------------------------------- renderings
+
+/** The files a rendering may quote, by path. */
+export type SourceMap = ReadonlyMap<string, string>;
+
+function excerpt(
+  sources: SourceMap,
+  file: string,
+  span: Span,
+  mark: string,
+  msg: string,
+): string[] {
+  const text = sources.get(file);
+  if (text === undefined) return [];
+  const start = positionAt(text, span.start);
+  const end = positionAt(text, Math.max(span.start, span.end - 1));
+  const src = lineText(text, start.line).replace(/\t/g, " ");
+  const gutter = String(start.line).length;
+  const pad = " ".repeat(gutter);
+  const width =
+    end.line === start.line
+      ? Math.max(1, end.col - start.col + 1)
+      : Math.max(1, src.length - start.col + 1);
+  const carets = " ".repeat(start.col - 1) + mark.repeat(width);
+  return [
+    `${pad} |`,
+    `${String(start.line).padStart(gutter)} | ${src}`,
+    `${pad} | ${carets}${msg ? " " + msg : ""}`,
+  ];
+}
+
+/** rustc-style text: header, location, excerpt with carets, labels, notes, help. */
+export function renderDiagnostic(d: Diagnostic, sources: SourceMap): string {
+  const out: string[] = [`${d.severity}[${d.code}]: ${d.message}`];
+  const text = sources.get(d.file);
+  const pos = text !== undefined ? positionAt(text, d.span.start) : { line: 0, col: 0 };
+  out.push(`  --> ${d.file}:${pos.line}:${pos.col}`);
+  out.push(...excerpt(sources, d.file, d.span, "^", ""));
+  for (const l of d.labels) {
+    const file = l.file ?? d.file;
+    const lt = sources.get(file);
+    if (file !== d.file && lt !== undefined) {
+      const p = positionAt(lt, l.span.start);
+      out.push(`  ::: ${file}:${p.line}:${p.col}`);
+    }
+    const ex = excerpt(sources, file, l.span, "-", l.message);
+    if (ex.length > 0) out.push(...ex.slice(1));
+    else out.push(`  = ${l.message}`);
+  }
+  for (const n of d.notes) out.push(`  = note: ${n}`);
+  if (d.help !== undefined) out.push(`  = help: ${d.help}`);
+  return out.join("\n");
+}
+
+export function renderDiagnostics(ds: readonly Diagnostic[], sources: SourceMap): string {
+  return ds.map((d) => renderDiagnostic(d, sources)).join("\n\n");
+}
+
+/** Plain JSON (for `--json`): positions resolved to line/col for tools. */
+export function diagnosticToJson(d: Diagnostic, sources: SourceMap): object {
+  const text = sources.get(d.file) ?? "";
+  const loc = (s: Span) => ({
+    ...s,
+    start: positionAt(text, s.start),
+    end: positionAt(text, s.end),
+  });
+  return {
+    code: d.code,
+    severity: d.severity,
+    message: d.message,
+    file: d.file,
+    span: { offset: d.span, ...loc(d.span) },
+    labels: d.labels.map((l) => ({ message: l.message, file: l.file ?? d.file, span: l.span })),
+    notes: d.notes,
+    help: d.help ?? null,
+  };
+}
+
+/** LSP `Diagnostic` shape (0-based line/character), without importing the LSP library here. */
+export function diagnosticToLsp(d: Diagnostic, text: string) {
+  const p = (o: number) => {
+    const q = positionAt(text, o);
+    return { line: q.line - 1, character: q.col - 1 };
+  };
+  return {
+    range: { start: p(d.span.start), end: p(d.span.end) },
+    severity: d.severity === "error" ? 1 : 2,
+    code: d.code,
+    source: "dlg",
+    message: [
+      d.message,
+      ...d.labels.map((l) => l.message),
+      ...d.notes,
+      ...(d.help ? [`help: ${d.help}`] : []),
+    ].join("\n"),
+  };
+}

@@ -1,0 +1,294 @@
+// The graph IR: a flat list of equations in A-normal form over typed
+// variables. Every phase after elaboration (shapes, autodiff, simplify, the
+// interpreter, fusion) reads and writes this one representation.
+//
+// Primitives stay few. Each primitive has typed params (OpParams) and every
+// per-phase rule table is `{ [P in Op]: Rule<P> }`, so adding an op here makes
+// the type checker list every table that still lacks a rule for it.
+
+import type { Span } from "../grammar/index.ts";
+import type { Dim } from "./dims.ts";
+
+export type DType = "f32" | "i32" | "bool";
+
+export interface TensorType {
+  dtype: DType;
+  shape: Dim[];
+}
+
+export interface Var {
+  /** Unique within a graph (and its sub-graphs). */
+  id: number;
+  type: TensorType;
+  /** A readable hint for printing (`logits`, `dense_1.w`); not an identity. */
+  hint?: string;
+}
+
+/** Elementwise unary ops on floats (output dtype = input dtype). */
+export const unaryOps = ["neg", "exp", "log", "sqrt", "abs", "sign", "tanh", "sigmoid"] as const;
+export type UnaryOp = (typeof unaryOps)[number];
+
+/** Elementwise binary ops; operands broadcast numpy-style (right-aligned, size 1 stretches). */
+export const binaryOps = ["add", "sub", "mul", "div", "pow", "max", "min"] as const;
+export type BinaryOp = (typeof binaryOps)[number];
+
+/** Elementwise comparisons; broadcast like binary ops; output dtype bool. */
+export const compareOps = ["eq", "ne", "lt", "le", "gt", "ge"] as const;
+export type CompareOp = (typeof compareOps)[number];
+
+/**
+ * Params of every primitive. Shapes and positions that may be symbolic are
+ * `Dim`s; axes are always non-negative concrete integers (the elaborator
+ * normalises `axis: -1`).
+ */
+export interface OpParams {
+  // elementwise unary
+  neg: {};
+  exp: {};
+  log: {};
+  sqrt: {};
+  abs: {};
+  sign: {};
+  tanh: {};
+  sigmoid: {};
+  // elementwise binary (broadcasting)
+  add: {};
+  sub: {};
+  mul: {};
+  div: {};
+  pow: {};
+  max: {};
+  min: {};
+  // comparisons (broadcasting, -> bool)
+  eq: {};
+  ne: {};
+  lt: {};
+  le: {};
+  gt: {};
+  ge: {};
+  /** select(cond: bool, a, b): a where cond else b; all three broadcast. */
+  select: {};
+  /** Element type conversion; bool -> 0/1, float -> int truncates toward zero. */
+  cast: { dtype: DType };
+  /** A tensor filled with one value (no inputs). Scalar literals have shape []. */
+  const: { value: number; dtype: DType; shape: Dim[] };
+  /** The run-time value of a dimension expression, as a scalar (e.g. `B` in a mean over the batch). */
+  dimval: { dim: Dim; dtype: DType };
+  /** 0, 1, 2, ... along `axis` of `shape`, broadcast along the others (no inputs). */
+  iota: { shape: Dim[]; axis: number; dtype: DType };
+  /** Sum over `axes` (sorted, unique); those axes are removed from the shape. */
+  reduce_sum: { axes: number[] };
+  /** Max over `axes` (sorted, unique); those axes are removed from the shape. */
+  reduce_max: { axes: number[] };
+  /** Index of the first maximum along `axis` (removed); dtype i32. */
+  argmax: { axis: number };
+  /** Batched matmul: [...a, m, k] @ [...b, k, n] -> [...broadcast(a, b), m, n]; both rank >= 2. */
+  matmul: {};
+  /** Same elements, new shape (element counts must agree symbolically). */
+  reshape: { shape: Dim[] };
+  /** out.shape[i] = in.shape[perm[i]]. */
+  transpose: { perm: number[] };
+  /** Numpy-style broadcast of the input to `shape` (right-aligned; size-1 or missing axes stretch). */
+  broadcast: { shape: Dim[] };
+  /** Strided slice: per axis, elements start, start+step, ... < stop (step >= 1). */
+  slice: { start: Dim[]; stop: Dim[]; step: number[] };
+  /**
+   * Zero padding: per axis, `lo` zeros before, `hi` after, and `interior`
+   * zeros between neighbouring elements (the transpose of a strided slice).
+   */
+  pad: { lo: Dim[]; hi: Dim[]; interior: number[] };
+  /** Concatenate all inputs along `axis`; other dims must agree. */
+  concat: { axis: number };
+  /**
+   * gather(x, idx: i32): take along `axis` of x; out.shape =
+   * x.shape[:axis] ++ idx.shape ++ x.shape[axis+1:]. Out-of-range indices read 0.
+   */
+  gather: { axis: number };
+  /**
+   * scatter_add(upd, idx: i32) -> zeros of `shape` with upd added at idx along
+   * `axis` (the transpose of gather; used by its VJP).
+   */
+  scatter_add: { axis: number; shape: Dim[] };
+  /**
+   * Counter-based uniform random numbers in [0, 1) of `shape`, from a scalar
+   * i32 `seed` input and a compile-time `stream` id (one per call site). Same
+   * bits on every backend: see runtime/rng.ts.
+   */
+  random: { shape: Dim[]; stream: number };
+  /** Identity whose gradient is zero. */
+  stop_gradient: {};
+}
+
+export type Op = keyof OpParams;
+
+export const allOps = Object.keys({
+  neg: 0,
+  exp: 0,
+  log: 0,
+  sqrt: 0,
+  abs: 0,
+  sign: 0,
+  tanh: 0,
+  sigmoid: 0,
+  add: 0,
+  sub: 0,
+  mul: 0,
+  div: 0,
+  pow: 0,
+  max: 0,
+  min: 0,
+  eq: 0,
+  ne: 0,
+  lt: 0,
+  le: 0,
+  gt: 0,
+  ge: 0,
+  select: 0,
+  cast: 0,
+  const: 0,
+  dimval: 0,
+  iota: 0,
+  reduce_sum: 0,
+  reduce_max: 0,
+  argmax: 0,
+  matmul: 0,
+  reshape: 0,
+  transpose: 0,
+  broadcast: 0,
+  slice: 0,
+  pad: 0,
+  concat: 0,
+  gather: 0,
+  scatter_add: 0,
+  random: 0,
+  stop_gradient: 0,
+} satisfies Record<Op, 0>) as Op[];
+
+/** One equation: `outs = op[params](inputs)`. */
+export interface Eqn<P extends Op = Op> {
+  op: P;
+  params: OpParams[P];
+  inputs: Var[];
+  outs: Var[];
+  /** Where in the .dlg source this came from (for diagnostics and dumps). */
+  span?: Span;
+  /** Source file of `span`. */
+  file?: string;
+}
+
+/** A graph in A-normal form: every var is defined once, before use. */
+export interface Graph {
+  inputs: Var[];
+  eqns: Eqn[];
+  outputs: Var[];
+}
+
+/** Hands out fresh var ids; one per compilation so ids stay unique across graphs. */
+export class VarGen {
+  private next = 0;
+  constructor(start = 0) {
+    this.next = start;
+  }
+  fresh(type: TensorType, hint?: string): Var {
+    const v: Var = { id: this.next++, type };
+    if (hint !== undefined) v.hint = hint;
+    return v;
+  }
+  /** Keep ids unique after importing vars made elsewhere. */
+  reserve(id: number): void {
+    if (id >= this.next) this.next = id + 1;
+  }
+}
+
+// ---------------------------------------------------------------- models and programs
+
+/** A model after elaboration: one forward graph plus what its vars mean. */
+export interface ModelIR {
+  name: string;
+  /** Named dims bound at run time from input shapes (e.g. the batch `B`). */
+  dims: string[];
+  inputs: { name: string; var: Var; span?: Span }[];
+  /** Trainable parameters, in a stable order; shapes are concrete. */
+  params: { path: string; var: Var; span?: Span }[];
+  /** i32 scalar: per-call random seed (dropout masks). */
+  seed: Var;
+  /** bool scalar: true in step(), false in predict() and evaluate(). */
+  training: Var;
+  /**
+   * inputs: [...inputs, ...params, seed, training];
+   * outputs: [...outputs, ...metrics, loss?] (the vars listed below).
+   */
+  forward: Graph;
+  outputs: { name: string; var: Var; span?: Span }[];
+  metrics: { name: string; var: Var; span?: Span }[];
+  /** f32 scalar, or null when the model declares no loss. */
+  loss: Var | null;
+  /** inputs: [seed]; outputs: one initial value per param, in `params` order. */
+  init: Graph;
+}
+
+export type OptimizerKind = "gd" | "sgd" | "adam";
+
+export interface OptimizerConfig {
+  kind: OptimizerKind;
+  lr: number;
+  /** sgd/gd: heavy-ball momentum (0 = none). */
+  momentum: number;
+  nesterov: boolean;
+  /** adam */
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Decoupled weight decay (0 = none). */
+  weightDecay: number;
+}
+
+export interface TrainConfig {
+  name: string;
+  model: string;
+  optimizer: OptimizerConfig;
+  /** Examples per step, or "full" for full-batch gradient descent. */
+  batch: number | "full";
+  epochs: number;
+  seed: number;
+  span?: Span;
+}
+
+/** Where an entry's graph input comes from at run time. */
+export type InSlot =
+  | { kind: "input"; name: string }
+  | { kind: "param"; index: number }
+  | { kind: "state"; index: number }
+  | { kind: "seed" }
+  /** f32 scalar: 1-based count of step() calls, for Adam's bias correction. */
+  | { kind: "step" };
+
+/** Where an entry's graph output goes. */
+export type OutSlot =
+  | { kind: "output"; name: string }
+  | { kind: "metric"; name: string }
+  | { kind: "loss" }
+  | { kind: "param"; index: number }
+  | { kind: "state"; index: number };
+
+/** One callable of the emitted module (init, predict, evaluate, step). */
+export interface Entry {
+  name: "init" | "predict" | "evaluate" | "step";
+  graph: Graph;
+  inSlots: InSlot[];
+  outSlots: OutSlot[];
+}
+
+/** Everything the back end needs to emit a standalone module for one model. */
+export interface ProgramIR {
+  model: string;
+  dims: string[];
+  inputs: { name: string; type: TensorType }[];
+  outputs: { name: string; type: TensorType }[];
+  metrics: string[];
+  hasLoss: boolean;
+  params: { path: string; type: TensorType }[];
+  /** Optimizer state buffers (momentum, Adam moments), concrete shapes. */
+  state: { name: string; type: TensorType }[];
+  entries: Entry[];
+}

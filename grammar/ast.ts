@@ -1,0 +1,325 @@
+// The AST of a .dlg file. Every node carries the exact source span it came
+// from, so later phases can point diagnostics at the right characters.
+// This file is the contract between grammar/ and compiler/: compiler/ sees
+// only these types (through grammar/index.ts), never Chevrotain's CST.
+
+/** Half-open range of UTF-16 offsets into the file's text: [start, end). */
+export interface Span {
+  start: number;
+  end: number;
+}
+
+export interface Ident {
+  kind: "Ident";
+  name: string;
+  span: Span;
+}
+
+// ---------------------------------------------------------------- types
+
+export type ScalarTypeName = "int" | "float" | "bool" | "dim";
+export type ElemTypeName = "f32" | "int" | "bool" | "i32";
+
+/** `[B, 784]`, `int[B]`, `[..., n]`, `[]`. */
+export interface TensorTypeExpr {
+  kind: "TensorType";
+  /** Element type as written; null means the default (f32). */
+  dtype: ElemTypeName | null;
+  /** Dimension expressions; an `Ellipsis` entry stands for any leading dims. */
+  dims: (Expr | EllipsisExpr)[];
+  span: Span;
+}
+
+/** `int`, `float`, `bool`, `dim` in a block signature. */
+export interface ScalarTypeExpr {
+  kind: "ScalarType";
+  name: ScalarTypeName;
+  span: Span;
+}
+
+export type TypeExpr = TensorTypeExpr | ScalarTypeExpr;
+
+// ---------------------------------------------------------------- expressions
+
+export interface NumberLit {
+  kind: "Number";
+  value: number;
+  /** The text as written, so `1e-4` prints back as `1e-4`. */
+  raw: string;
+  /** True when written without `.` or exponent (an int literal). */
+  isInt: boolean;
+  span: Span;
+}
+
+export interface StringLit {
+  kind: "String";
+  value: string;
+  span: Span;
+}
+
+export interface BoolLit {
+  kind: "Bool";
+  value: boolean;
+  span: Span;
+}
+
+export interface NameExpr {
+  kind: "Name";
+  name: string;
+  span: Span;
+}
+
+export type BinaryOp =
+  "==" | "!=" | "<" | "<=" | ">" | ">=" | "+" | "-" | "*" | "/" | "@" | "div" | "mod" | "^";
+
+export interface BinaryExpr {
+  kind: "Binary";
+  op: BinaryOp;
+  left: Expr;
+  right: Expr;
+  /** Span of the operator token alone (carets for operator errors). */
+  opSpan: Span;
+  span: Span;
+}
+
+export interface UnaryExpr {
+  kind: "Unary";
+  op: "-";
+  operand: Expr;
+  span: Span;
+}
+
+export interface Arg {
+  /** Named argument (`axis: -1`); null for positional. */
+  name: Ident | null;
+  value: Expr;
+  span: Span;
+}
+
+/** `f(a, b, name: v)`; `f` is any expression (usually a Name). */
+export interface CallExpr {
+  kind: "Call";
+  callee: Expr;
+  args: Arg[];
+  span: Span;
+}
+
+/** `x |> f(a)` is `f(x, a)`; `x |> f` is `f(x)`. Kept as a node so `print` round-trips. */
+export interface PipeExpr {
+  kind: "Pipe";
+  left: Expr;
+  /** A Name or a Call (or any expression that evaluates to a callable). */
+  right: Expr;
+  span: Span;
+}
+
+/** `a:b:c` inside an index; each part optional. */
+export interface SliceExpr {
+  kind: "Slice";
+  start: Expr | null;
+  end: Expr | null;
+  step: Expr | null;
+  span: Span;
+}
+
+export interface IndexExpr {
+  kind: "Index";
+  target: Expr;
+  indices: (Expr | SliceExpr)[];
+  span: Span;
+}
+
+/** `[a, b, c]`: a list (of tensors for concat, of dims for reshape, ...). */
+export interface ListExpr {
+  kind: "List";
+  items: Expr[];
+  span: Span;
+}
+
+export interface IfExpr {
+  kind: "If";
+  cond: Expr;
+  then: Expr;
+  else: Expr;
+  span: Span;
+}
+
+export interface ScanCarry {
+  name: Ident;
+  init: Expr;
+  span: Span;
+}
+
+/** `scan xt in x along 1 carry (h = ..., c = ...) { ...; yield h }` */
+export interface ScanExpr {
+  kind: "Scan";
+  item: Ident;
+  source: Expr;
+  axis: Expr;
+  carries: ScanCarry[];
+  body: Stmt[];
+  span: Span;
+}
+
+/** `...` in a tensor type's dimension list. */
+export interface EllipsisExpr {
+  kind: "Ellipsis";
+  span: Span;
+}
+
+export type Expr =
+  | NumberLit
+  | StringLit
+  | BoolLit
+  | NameExpr
+  | BinaryExpr
+  | UnaryExpr
+  | CallExpr
+  | PipeExpr
+  | IndexExpr
+  | ListExpr
+  | IfExpr
+  | ScanExpr;
+
+// ---------------------------------------------------------------- statements
+
+/** `a = e` or `a, b, c = split(...)`. */
+export interface AssignStmt {
+  kind: "Assign";
+  targets: Ident[];
+  value: Expr;
+  span: Span;
+}
+
+/** `param w: [n, units] init glorot_uniform` (init optional; defaults per std). */
+export interface ParamStmt {
+  kind: "Param";
+  name: Ident;
+  type: TensorTypeExpr;
+  init: Expr | null;
+  span: Span;
+}
+
+export interface InputStmt {
+  kind: "Input";
+  name: Ident;
+  type: TensorTypeExpr;
+  span: Span;
+}
+
+/** `output probs = softmax(logits)` */
+export interface OutputStmt {
+  kind: "Output";
+  name: Ident;
+  value: Expr;
+  span: Span;
+}
+
+/** `metric accuracy = mean(...)` */
+export interface MetricStmt {
+  kind: "Metric";
+  name: Ident;
+  value: Expr;
+  span: Span;
+}
+
+/** `loss cross_entropy(logits, y)` */
+export interface LossStmt {
+  kind: "Loss";
+  value: Expr;
+  span: Span;
+}
+
+export interface ReturnStmt {
+  kind: "Return";
+  value: Expr;
+  span: Span;
+}
+
+export interface YieldStmt {
+  kind: "Yield";
+  value: Expr;
+  span: Span;
+}
+
+export type Stmt =
+  AssignStmt | ParamStmt | InputStmt | OutputStmt | MetricStmt | LossStmt | ReturnStmt | YieldStmt;
+
+// ---------------------------------------------------------------- top level
+
+export interface ImportDecl {
+  kind: "Import";
+  path: StringLit;
+  span: Span;
+}
+
+/** `dim B, T` */
+export interface DimDecl {
+  kind: "Dim";
+  names: Ident[];
+  span: Span;
+}
+
+/** `const vocab = 1000` */
+export interface ConstDecl {
+  kind: "Const";
+  name: Ident;
+  value: Expr;
+  span: Span;
+}
+
+export interface BlockParam {
+  name: Ident;
+  type: TypeExpr;
+  default: Expr | null;
+  span: Span;
+}
+
+/** `block dense(x: [..., n], units: int, bias: bool = true) -> [..., units] { ... }` */
+export interface BlockDecl {
+  kind: "Block";
+  name: Ident;
+  params: BlockParam[];
+  /** Declared result type; null when omitted. */
+  result: TypeExpr | null;
+  body: Stmt[];
+  // Text of the `///` or `/** */` doc comment just above, if any (hover text).
+  doc: string | null;
+  span: Span;
+}
+
+export interface ModelDecl {
+  kind: "Model";
+  name: Ident;
+  body: Stmt[];
+  doc: string | null;
+  span: Span;
+}
+
+/**
+ * One line of a train block: `optimizer sgd(lr: 0.1)`, `batch 64`,
+ * `batch full`, `epochs 5`, `seed 42`. The key is free-form here; the
+ * elaborator checks which keys exist.
+ */
+export interface TrainSetting {
+  key: Ident;
+  value: Expr;
+  span: Span;
+}
+
+/** `train fast for mlp { ... }` */
+export interface TrainDecl {
+  kind: "Train";
+  name: Ident;
+  model: Ident;
+  settings: TrainSetting[];
+  span: Span;
+}
+
+export type Decl = ImportDecl | DimDecl | ConstDecl | BlockDecl | ModelDecl | TrainDecl;
+
+export interface Program {
+  kind: "Program";
+  decls: Decl[];
+  span: Span;
+}

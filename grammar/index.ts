@@ -1,0 +1,7 @@
+// The only door into grammar/: compiler/ imports from here and nowhere else.
+// `parse` never throws: syntax errors come back as data with spans.
+
+export * from "./ast.ts";
+export { parse } from "./parse.ts";
+export type { ParseError, ParseResult } from "./parse.ts";
+export { printProgram } from "./print.ts";
