@@ -318,8 +318,22 @@ export interface TrainDecl {
 
 export type Decl = ImportDecl | DimDecl | ConstDecl | BlockDecl | ModelDecl | TrainDecl;
 
+/**
+ * A comment as written (`// note`, `/* note *\/`), kept so that `print`
+ * (`dlg fmt`) does not drop it. A doc comment attached to a block or model
+ * is in that declaration's `doc` instead, not here.
+ */
+export interface SourceComment {
+  text: string;
+  span: Span;
+  /** True when only whitespace precedes it on its line (otherwise it trails code). */
+  ownLine: boolean;
+}
+
 export interface Program {
   kind: "Program";
   decls: Decl[];
+  /** Comments in source order; absent on programs not built from text. */
+  comments?: SourceComment[];
   span: Span;
 }

@@ -5,3 +5,4 @@ export * from "./ast.ts";
 export { parse } from "./parse.ts";
 export type { ParseError, ParseResult } from "./parse.ts";
 export { printProgram } from "./print.ts";
+export { printExpr, printType } from "./print.ts";

@@ -1,0 +1,129 @@
+// Text -> AST, never throwing: lexing and syntax errors come back as data,
+// each with a span and a plain-English message, next to the (partial,
+// recovered) program, so the CLI can report every error at once and the
+// LSP can still offer hover and completion on a broken file.
+
+import type { IRecognitionException, IToken } from "chevrotain";
+import type { Program, Span } from "./ast.ts";
+import { DlgErrorMessages, DlgParser } from "./parser.ts";
+import { toProgram } from "./to-ast.ts";
+import * as T from "./tokens.ts";
+
+export interface ParseError {
+  /** E1001 syntax error, E1002 unterminated string or comment, E1003 unexpected character. */
+  code: "E1001" | "E1002" | "E1003";
+  message: string;
+  span: Span;
+  /** For syntax errors: what would have been accepted, in words (`'='`, `an expression`). */
+  expected?: string[];
+}
+
+export interface ParseResult {
+  program: Program;
+  errors: ParseError[];
+}
+
+// Building the parser analyses the grammar (milliseconds, not microseconds),
+// so one instance is shared; `parse` is synchronous, so reuse is safe.
+const messages = new DlgErrorMessages();
+const parser = new DlgParser(messages);
+
+export function parse(text: string): ParseResult {
+  try {
+    return parseUnsafe(text);
+  } catch (e) {
+    // Only a stack overflow is expected here (thousands of nested
+    // parentheses); anything else is a bug in the grammar machinery, which
+    // must not take the CLI or the LSP down either.
+    const message =
+      e instanceof RangeError
+        ? "the file nests expressions too deeply to parse"
+        : `internal parser error (please report it): ${e instanceof Error ? e.message : String(e)}`;
+    return {
+      program: { kind: "Program", decls: [], comments: [], span: { start: 0, end: text.length } },
+      errors: [{ code: "E1001", message, span: { start: 0, end: 0 } }],
+    };
+  }
+}
+
+function parseUnsafe(text: string): ParseResult {
+  const lexed = T.dlgLexer.tokenize(text);
+  const errors: ParseError[] = [];
+
+  for (const e of lexed.errors) {
+    const ch = text.slice(e.offset, e.offset + e.length);
+    const what = e.length === 1 ? `character '${ch}'` : `characters '${ch}'`;
+    errors.push({
+      code: "E1003",
+      message: `unexpected ${what}`,
+      span: { start: e.offset, end: e.offset + e.length },
+    });
+  }
+  for (const t of lexed.tokens) {
+    if (t.tokenType === T.UnterminatedString) {
+      errors.push({
+        code: "E1002",
+        message: "unterminated string: add a closing '\"' on this line",
+        span: spanOf(t),
+      });
+    }
+  }
+  const comments = lexed.groups["comments"] ?? [];
+  for (const t of comments) {
+    if (t.tokenType === T.UnterminatedComment) {
+      // Point at the opening `/*`: the end of file is not where the fix goes.
+      errors.push({
+        code: "E1002",
+        message: "unterminated block comment: '/*' has no matching '*/'",
+        span: { start: t.startOffset, end: t.startOffset + 2 },
+      });
+    }
+  }
+
+  messages.expected.clear();
+  messages.tokens = lexed.tokens;
+  parser.input = lexed.tokens;
+  const cst = parser.program();
+  for (const e of parser.errors) errors.push(syntaxError(e, text));
+
+  errors.sort((a, b) => a.span.start - b.span.start);
+  return { program: toProgram(cst, text, comments), errors: dropCascades(errors, text) };
+}
+
+function spanOf(t: IToken): Span {
+  return { start: t.startOffset, end: t.startOffset + t.image.length };
+}
+
+function syntaxError(e: IRecognitionException, text: string): ParseError {
+  const info = messages.expected.get(e.message);
+  const t = info?.at ?? e.token;
+  // Errors at end of input carry Chevrotain's EOF token, which has no offset.
+  const span =
+    Number.isFinite(t.startOffset) && t.image
+      ? spanOf(t)
+      : { start: text.length, end: text.length };
+  const error: ParseError = { code: "E1001", message: e.message, span };
+  if (info) error.expected = info.expected;
+  return error;
+}
+
+/**
+ * Keeps the first syntax error of each line, and drops a syntax error on a
+ * line that already has a lexical one. Newlines are not significant in
+ * .dlg, so after an error the parser resynchronises on the next token that
+ * can start a statement, which may sit on the same line and trigger a
+ * second, derived error; a dropped unknown character likewise leaves a
+ * line that no longer parses. Lexical errors themselves are always real.
+ */
+function dropCascades(errors: ParseError[], text: string): ParseError[] {
+  const kept: ParseError[] = [];
+  for (const e of errors) {
+    const last = kept[kept.length - 1];
+    const sameLine =
+      last !== undefined && !text.slice(last.span.start, e.span.start).includes("\n");
+    const duplicate = kept.some((k) => k.span.start === e.span.start && k.message === e.message);
+    if (duplicate || (e.code === "E1001" && sameLine)) continue;
+    kept.push(e);
+  }
+  return kept;
+}

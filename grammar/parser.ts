@@ -1,0 +1,713 @@
+// The .dlg grammar: a pure Chevrotain CstParser (no embedded actions), so the
+// grammar reads as written below and `to-ast.ts` alone turns CSTs into AST.
+//
+//   program        ::= declaration*
+//   declaration    ::= importDecl | dimDecl | constDecl | blockDecl | modelDecl | trainDecl
+//   importDecl     ::= "import" STRING
+//   dimDecl        ::= "dim" NAME ("," NAME)*
+//   constDecl      ::= "const" NAME "=" expression
+//   blockDecl      ::= "block" NAME "(" (blockParam ("," blockParam)* ","?)? ")"
+//                      ("->" typeExpr)? "{" statement* "}"
+//   blockParam     ::= NAME ":" typeExpr ("=" expression)?
+//   modelDecl      ::= "model" NAME "{" statement* "}"
+//   trainDecl      ::= "train" NAME "for" NAME "{" trainSetting* "}"
+//   trainSetting   ::= NAME expression                  // optimizer sgd(lr: 0.1) | batch full | epochs 5
+//
+//   typeExpr       ::= tensorType | scalarType
+//   scalarType     ::= "int" | "float" | "bool" | "dim"
+//   tensorType     ::= elemType? "[" (dimItem ("," dimItem)* ","?)? "]"
+//   elemType       ::= "f32" | "i32" | "int" | "bool" | "float"
+//   dimItem        ::= "..." | expression
+//
+//   statement      ::= paramStmt | inputStmt | outputStmt | metricStmt | lossStmt
+//                    | returnStmt | yieldStmt | assignStmt
+//   paramStmt      ::= "param" NAME ":" tensorType ("init" expression)?
+//   inputStmt      ::= "input" NAME ":" tensorType
+//   outputStmt     ::= "output" NAME "=" expression
+//   metricStmt     ::= "metric" NAME "=" expression
+//   lossStmt       ::= "loss" expression
+//   returnStmt     ::= "return" expression
+//   yieldStmt      ::= "yield" expression
+//   assignStmt     ::= NAME ("," NAME)* "=" expression
+//
+//   expression     ::= compareExpr ("|>" compareExpr)*              // loosest, left-assoc
+//   compareExpr    ::= additiveExpr (("=="|"!="|"<"|"<="|">"|">=") additiveExpr)*
+//   additiveExpr   ::= multiplicativeExpr (("+"|"-") multiplicativeExpr)*
+//   multiplicativeExpr ::= unaryExpr (("*"|"/"|"@"|"div"|"mod") unaryExpr)*
+//   unaryExpr      ::= "-"* powerExpr                                // -x^2 is -(x^2)
+//   powerExpr      ::= postfixExpr ("^" unaryExpr)?                  // right-assoc; x^-1 allowed
+//   postfixExpr    ::= atom (callSuffix | indexSuffix)*
+//   callSuffix     ::= "(" (argument ("," argument)* ","?)? ")"
+//   argument       ::= (NAME ":")? expression
+//   indexSuffix    ::= "[" indexItem ("," indexItem)* ","? "]"
+//   indexItem      ::= expression (":" sliceRest)? | ":" sliceRest   // i | a:b | a:b:c | : | ::2
+//   sliceRest      ::= expression? (":" expression?)?
+//   atom           ::= NUMBER | STRING | "true" | "false" | NAME | "(" expression ")"
+//                    | listExpr | ifExpr | scanExpr
+//   listExpr       ::= "[" (expression ("," expression)* ","?)? "]"
+//   ifExpr         ::= "if" expression "then" expression "else" expression
+//   scanExpr       ::= "scan" NAME "in" expression "along" expression
+//                      ("carry" "(" carryItem ("," carryItem)* ","? ")")? "{" statement* "}"
+//   carryItem      ::= NAME "=" expression
+//
+// NAME is an Identifier or a soft keyword (tokens.ts). Newlines are not
+// significant: no expression can be followed directly by a NAME, so a new
+// statement starts wherever the previous expression cannot continue.
+
+import {
+  CstParser,
+  tokenMatcher,
+  EOF,
+  type IParserErrorMessageProvider,
+  type IToken,
+  type TokenType,
+} from "chevrotain";
+import * as T from "./tokens.ts";
+
+/**
+ * What each error message built during a parse expected, and, where the
+ * message is about a later token than the one Chevrotain blames, that token.
+ */
+export type ExpectedByMessage = Map<string, { expected: string[]; at?: IToken }>;
+
+const expressionStarts: TokenType[] = [
+  T.NumberLiteral,
+  T.StringLiteral,
+  T.True,
+  T.False,
+  T.Identifier,
+  T.LParen,
+  T.LBracket,
+  T.If,
+  T.Scan,
+  T.Minus,
+];
+const statementStarts: TokenType[] = [
+  T.Param,
+  T.Input,
+  T.Output,
+  T.Metric,
+  T.Loss,
+  T.Return,
+  T.Yield,
+  T.Identifier,
+];
+const declarationStarts: TokenType[] = [T.Import, T.Dim, T.Const, T.Block, T.Model, T.Train];
+const tensorTypeStarts: TokenType[] = [T.F32, T.I32, T.Int, T.Bool, T.Float, T.LBracket];
+const typeStarts: TokenType[] = [...tensorTypeStarts, T.Dim];
+
+/** How a token type reads in a message: `'+'`, `a name`, `end of file`. */
+export function describeTokenType(t: TokenType): string {
+  if (t === EOF) return "end of file";
+  return t.LABEL ?? t.name;
+}
+
+/** How a token found in the input reads in a message. */
+export function describeToken(tok: IToken | undefined): string {
+  if (!tok || tok.tokenType === EOF) return "end of file";
+  if (tok.tokenType === T.UnterminatedString) return "an unterminated string";
+  return `'${tok.image}'`;
+}
+
+/**
+ * Collapses a set of expected first tokens into words a user thinks in:
+ * all the ways to begin an expression become "an expression", all
+ * statement keywords "a statement".
+ */
+export function summarizeExpected(types: TokenType[]): string[] {
+  const set = new Set(types);
+  const out: string[] = [];
+  const covers = (group: TokenType[]) => group.every((t) => set.has(t));
+  if (covers(declarationStarts)) {
+    out.push("a declaration (import, dim, const, block, model or train)");
+    declarationStarts.forEach((t) => set.delete(t));
+  }
+  if (covers(statementStarts)) {
+    out.push("a statement");
+    statementStarts.forEach((t) => set.delete(t));
+  }
+  if (covers(typeStarts)) {
+    out.push("a type");
+    typeStarts.forEach((t) => set.delete(t));
+  }
+  if (covers(tensorTypeStarts)) {
+    out.push("a tensor type");
+    tensorTypeStarts.forEach((t) => set.delete(t));
+  }
+  // Minus is not among the alternatives where `atom` fails (unary minus was
+  // already tried), and Identifier may have gone to "a statement" above.
+  if (covers(expressionStarts.filter((t) => t !== T.Minus && t !== T.Identifier))) {
+    out.push("an expression");
+    expressionStarts.forEach((t) => set.delete(t));
+  }
+  for (const t of set) out.push(describeTokenType(t));
+  return [...new Set(out)];
+}
+
+/** Rules whose body is `"{" statement* "}"`. */
+const bodyRules = ["modelDecl", "blockDecl", "scanExpr"];
+
+/** The item of each comma-separated list, by rule name, for messages. */
+const listItems: Record<string, string> = {
+  callSuffix: "an argument",
+  blockDecl: "a parameter",
+  scanExpr: "a carry",
+  listExpr: "an expression",
+  tensorType: "a dimension",
+  indexSuffix: "an index",
+};
+
+/**
+ * What a mismatch really expected. A closing token expected right after a
+ * repetition (statements, settings, list items) could also have been
+ * another item, so the message names both: `',' or ')'` after an item,
+ * `an argument or ')'` after a comma.
+ */
+function expectedAt(ruleName: string, expected: TokenType, previous: IToken | undefined): string[] {
+  if (ruleName === "program") return summarizeExpected(declarationStarts);
+  const closer = describeTokenType(expected);
+  if (expected === T.RBrace && bodyRules.includes(ruleName)) {
+    return ["a statement", closer];
+  }
+  if (expected === T.RBrace && ruleName === "trainDecl")
+    return ["a setting (like 'epochs 5')", closer];
+  const item = listItems[ruleName];
+  if (item && (expected === T.RParen || expected === T.RBracket)) {
+    return previous?.tokenType === T.Comma ? [item, closer] : ["','", closer];
+  }
+  return [closer];
+}
+
+function joinOr(items: string[]): string {
+  if (items.length <= 1) return items[0] ?? "something else";
+  return `${items.slice(0, -1).join(", ")} or ${items[items.length - 1]}`;
+}
+
+function after(previous: IToken | undefined): string {
+  // LA(0) before the first token is a synthetic token with no image.
+  if (!previous || previous.tokenType === EOF || !previous.image) return "";
+  return ` after ${describeToken(previous)}`;
+}
+
+/**
+ * Plain-English messages (`expected an expression after '+', found ')'`)
+ * instead of Chevrotain's token dumps. It also records the expected list of
+ * each message so `parse` can return it as data.
+ */
+export class DlgErrorMessages implements IParserErrorMessageProvider {
+  readonly expected: ExpectedByMessage = new Map();
+
+  /** The token stream being parsed, so messages can look one token past the one blamed. */
+  tokens: IToken[] = [];
+
+  private tokenAfter(t: IToken): IToken | undefined {
+    const i = this.tokens.indexOf(t);
+    return i >= 0 ? this.tokens[i + 1] : undefined;
+  }
+
+  /**
+   * A statement that starts with a name but whose second token fits no
+   * statement (`y softmax(x)`, `loss }`): blame the second token, and say
+   * what the first one calls for.
+   */
+  private badStatementStart(first: IToken): string {
+    const second = this.tokenAfter(first);
+    const wanted = tokenMatcher(first, T.Loss)
+      ? ["an expression"]
+      : [T.Output, T.Metric, T.Param, T.Input].some((k) => tokenMatcher(first, k))
+        ? ["a name"]
+        : ["'='"];
+    return this.build(wanted, second, first, second);
+  }
+
+  private build(
+    expected: string[],
+    actual: IToken | undefined,
+    previous: IToken | undefined,
+    at?: IToken,
+  ) {
+    const msg = `expected ${joinOr(expected)}${after(previous)}, found ${describeToken(actual)}`;
+    this.expected.set(msg, at ? { expected, at } : { expected });
+    return msg;
+  }
+
+  buildMismatchTokenMessage(o: {
+    expected: TokenType;
+    actual: IToken;
+    previous: IToken;
+    ruleName: string;
+  }) {
+    // Repetition recovery builds this message after skipping junk, so its
+    // `previous` lies after `actual`; "after" would then be nonsense.
+    const previous =
+      o.previous && o.actual && o.previous.startOffset >= o.actual.startOffset
+        ? undefined
+        : o.previous;
+    if (
+      o.expected === T.RBrace &&
+      bodyRules.includes(o.ruleName) &&
+      tokenMatcher(o.actual, T.Identifier)
+    ) {
+      return this.badStatementStart(o.actual);
+    }
+    return this.build(expectedAt(o.ruleName, o.expected, previous), o.actual, previous);
+  }
+
+  buildNotAllInputParsedMessage(o: { firstRedundant: IToken; ruleName: string }) {
+    return this.build(summarizeExpected(declarationStarts), o.firstRedundant, undefined);
+  }
+
+  buildNoViableAltMessage(o: {
+    expectedPathsPerAlt: TokenType[][][];
+    actual: IToken[];
+    previous: IToken;
+    ruleName: string;
+  }) {
+    const first = o.actual[0];
+    if (o.ruleName === "statement" && first && tokenMatcher(first, T.Identifier)) {
+      return this.badStatementStart(first);
+    }
+    const firsts = o.expectedPathsPerAlt.flatMap((alt) =>
+      alt.map((path) => path[0]).filter((t) => t !== undefined),
+    );
+    return this.build(summarizeExpected(firsts), first, o.previous);
+  }
+
+  buildEarlyExitMessage(o: {
+    expectedIterationPaths: TokenType[][];
+    actual: IToken[];
+    previous: IToken;
+    ruleName: string;
+  }) {
+    const firsts = o.expectedIterationPaths.map((path) => path[0]).filter((t) => t !== undefined);
+    return this.build(summarizeExpected(firsts), o.actual[0], o.previous);
+  }
+}
+
+export class DlgParser extends CstParser {
+  constructor(messages: DlgErrorMessages) {
+    super(T.allTokens, {
+      recoveryEnabled: true,
+      maxLookahead: 3,
+      nodeLocationTracking: "onlyOffset",
+      errorMessageProvider: messages,
+    });
+    this.performSelfAnalysis();
+  }
+
+  program = this.RULE("program", () => {
+    this.MANY(() => this.SUBRULE(this.declaration));
+  });
+
+  declaration = this.RULE("declaration", () => {
+    this.OR([
+      { ALT: () => this.SUBRULE(this.importDecl) },
+      { ALT: () => this.SUBRULE(this.dimDecl) },
+      { ALT: () => this.SUBRULE(this.constDecl) },
+      { ALT: () => this.SUBRULE(this.blockDecl) },
+      { ALT: () => this.SUBRULE(this.modelDecl) },
+      { ALT: () => this.SUBRULE(this.trainDecl) },
+    ]);
+  });
+
+  importDecl = this.RULE("importDecl", () => {
+    this.CONSUME(T.Import);
+    this.CONSUME(T.StringLiteral);
+  });
+
+  dimDecl = this.RULE("dimDecl", () => {
+    this.CONSUME(T.Dim);
+    this.CONSUME(T.Identifier);
+    this.MANY(() => {
+      this.CONSUME(T.Comma);
+      this.CONSUME2(T.Identifier);
+    });
+  });
+
+  constDecl = this.RULE("constDecl", () => {
+    this.CONSUME(T.Const);
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.Equals);
+    this.SUBRULE(this.expression);
+  });
+
+  blockDecl = this.RULE("blockDecl", () => {
+    this.CONSUME(T.Block);
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.LParen);
+    this.OPTION(() => {
+      this.SUBRULE(this.blockParam);
+      this.MANY(() => {
+        this.CONSUME(T.Comma);
+        this.SUBRULE2(this.blockParam);
+      });
+      this.OPTION2(() => this.CONSUME2(T.Comma));
+    });
+    this.CONSUME(T.RParen);
+    this.OPTION3(() => {
+      this.CONSUME(T.Arrow);
+      this.SUBRULE(this.typeExpr);
+    });
+    this.CONSUME(T.LBrace);
+    this.MANY2(() => this.SUBRULE(this.statement));
+    this.CONSUME(T.RBrace);
+  });
+
+  blockParam = this.RULE("blockParam", () => {
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.Colon);
+    this.SUBRULE(this.typeExpr);
+    this.OPTION(() => {
+      this.CONSUME(T.Equals);
+      this.SUBRULE(this.expression);
+    });
+  });
+
+  modelDecl = this.RULE("modelDecl", () => {
+    this.CONSUME(T.Model);
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.LBrace);
+    this.MANY(() => this.SUBRULE(this.statement));
+    this.CONSUME(T.RBrace);
+  });
+
+  trainDecl = this.RULE("trainDecl", () => {
+    this.CONSUME(T.Train);
+    this.CONSUME(T.Identifier, { LABEL: "name" });
+    this.CONSUME(T.For);
+    this.CONSUME2(T.Identifier, { LABEL: "model" });
+    this.CONSUME(T.LBrace);
+    this.MANY(() => this.SUBRULE(this.trainSetting));
+    this.CONSUME(T.RBrace);
+  });
+
+  trainSetting = this.RULE("trainSetting", () => {
+    this.CONSUME(T.Identifier);
+    this.SUBRULE(this.expression);
+  });
+
+  // ---------------------------------------------------------------- types
+
+  typeExpr = this.RULE("typeExpr", () => {
+    // Listed first so `int[` is a tensor type and a bare `int` a scalar.
+    this.OR([
+      { ALT: () => this.SUBRULE(this.tensorType) },
+      { ALT: () => this.SUBRULE(this.scalarType) },
+    ]);
+  });
+
+  scalarType = this.RULE("scalarType", () => {
+    this.OR([
+      { ALT: () => this.CONSUME(T.Int) },
+      { ALT: () => this.CONSUME(T.Float) },
+      { ALT: () => this.CONSUME(T.Bool) },
+      { ALT: () => this.CONSUME(T.Dim) },
+    ]);
+  });
+
+  tensorType = this.RULE("tensorType", () => {
+    this.OPTION(() => this.SUBRULE(this.elemType));
+    this.CONSUME(T.LBracket);
+    this.OPTION2(() => {
+      this.SUBRULE(this.dimItem);
+      this.MANY(() => {
+        this.CONSUME(T.Comma);
+        this.SUBRULE2(this.dimItem);
+      });
+      this.OPTION3(() => this.CONSUME2(T.Comma));
+    });
+    this.CONSUME(T.RBracket);
+  });
+
+  elemType = this.RULE("elemType", () => {
+    this.OR([
+      { ALT: () => this.CONSUME(T.F32) },
+      { ALT: () => this.CONSUME(T.I32) },
+      { ALT: () => this.CONSUME(T.Int) },
+      { ALT: () => this.CONSUME(T.Bool) },
+      { ALT: () => this.CONSUME(T.Float) },
+    ]);
+  });
+
+  dimItem = this.RULE("dimItem", () => {
+    this.OR([
+      { ALT: () => this.CONSUME(T.Ellipsis) },
+      { ALT: () => this.SUBRULE(this.expression) },
+    ]);
+  });
+
+  // ---------------------------------------------------------------- statements
+
+  statement = this.RULE("statement", () => {
+    // Keyword statements come before assignment: a soft keyword is also a
+    // NAME, and LL(2) lookahead (`loss x` vs `loss = x`) picks the right one.
+    this.OR([
+      { ALT: () => this.SUBRULE(this.paramStmt) },
+      { ALT: () => this.SUBRULE(this.inputStmt) },
+      { ALT: () => this.SUBRULE(this.outputStmt) },
+      { ALT: () => this.SUBRULE(this.metricStmt) },
+      { ALT: () => this.SUBRULE(this.lossStmt) },
+      { ALT: () => this.SUBRULE(this.returnStmt) },
+      { ALT: () => this.SUBRULE(this.yieldStmt) },
+      { ALT: () => this.SUBRULE(this.assignStmt) },
+    ]);
+  });
+
+  paramStmt = this.RULE("paramStmt", () => {
+    this.CONSUME(T.Param);
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.Colon);
+    this.SUBRULE(this.tensorType);
+    this.OPTION(() => {
+      this.CONSUME(T.Init);
+      this.SUBRULE(this.expression);
+    });
+  });
+
+  inputStmt = this.RULE("inputStmt", () => {
+    this.CONSUME(T.Input);
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.Colon);
+    this.SUBRULE(this.tensorType);
+  });
+
+  outputStmt = this.RULE("outputStmt", () => {
+    this.CONSUME(T.Output);
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.Equals);
+    this.SUBRULE(this.expression);
+  });
+
+  metricStmt = this.RULE("metricStmt", () => {
+    this.CONSUME(T.Metric);
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.Equals);
+    this.SUBRULE(this.expression);
+  });
+
+  lossStmt = this.RULE("lossStmt", () => {
+    this.CONSUME(T.Loss);
+    this.SUBRULE(this.expression);
+  });
+
+  returnStmt = this.RULE("returnStmt", () => {
+    this.CONSUME(T.Return);
+    this.SUBRULE(this.expression);
+  });
+
+  yieldStmt = this.RULE("yieldStmt", () => {
+    this.CONSUME(T.Yield);
+    this.SUBRULE(this.expression);
+  });
+
+  assignStmt = this.RULE("assignStmt", () => {
+    this.CONSUME(T.Identifier);
+    this.MANY(() => {
+      this.CONSUME(T.Comma);
+      this.CONSUME2(T.Identifier);
+    });
+    this.CONSUME(T.Equals);
+    this.SUBRULE(this.expression);
+  });
+
+  // ---------------------------------------------------------------- expressions
+
+  expression = this.RULE("expression", () => {
+    this.SUBRULE(this.compareExpr);
+    this.MANY(() => {
+      this.CONSUME(T.Pipe);
+      this.SUBRULE2(this.compareExpr);
+    });
+  });
+
+  compareExpr = this.RULE("compareExpr", () => {
+    this.SUBRULE(this.additiveExpr);
+    this.MANY(() => {
+      this.OR([
+        { ALT: () => this.CONSUME(T.EqEq) },
+        { ALT: () => this.CONSUME(T.NotEq) },
+        { ALT: () => this.CONSUME(T.LessEq) },
+        { ALT: () => this.CONSUME(T.GreaterEq) },
+        { ALT: () => this.CONSUME(T.Less) },
+        { ALT: () => this.CONSUME(T.Greater) },
+      ]);
+      this.SUBRULE2(this.additiveExpr);
+    });
+  });
+
+  additiveExpr = this.RULE("additiveExpr", () => {
+    this.SUBRULE(this.multiplicativeExpr);
+    this.MANY(() => {
+      this.OR([{ ALT: () => this.CONSUME(T.Plus) }, { ALT: () => this.CONSUME(T.Minus) }]);
+      this.SUBRULE2(this.multiplicativeExpr);
+    });
+  });
+
+  multiplicativeExpr = this.RULE("multiplicativeExpr", () => {
+    this.SUBRULE(this.unaryExpr);
+    this.MANY(() => {
+      this.OR([
+        { ALT: () => this.CONSUME(T.Star) },
+        { ALT: () => this.CONSUME(T.Slash) },
+        { ALT: () => this.CONSUME(T.At) },
+        { ALT: () => this.CONSUME(T.Div) },
+        { ALT: () => this.CONSUME(T.Mod) },
+      ]);
+      this.SUBRULE2(this.unaryExpr);
+    });
+  });
+
+  unaryExpr = this.RULE("unaryExpr", () => {
+    this.MANY(() => this.CONSUME(T.Minus));
+    this.SUBRULE(this.powerExpr);
+  });
+
+  powerExpr = this.RULE("powerExpr", () => {
+    this.SUBRULE(this.postfixExpr);
+    this.OPTION(() => {
+      this.CONSUME(T.Caret);
+      this.SUBRULE(this.unaryExpr);
+    });
+  });
+
+  postfixExpr = this.RULE("postfixExpr", () => {
+    this.SUBRULE(this.atom);
+    this.MANY(() => {
+      this.OR([
+        { ALT: () => this.SUBRULE(this.callSuffix) },
+        { ALT: () => this.SUBRULE(this.indexSuffix) },
+      ]);
+    });
+  });
+
+  callSuffix = this.RULE("callSuffix", () => {
+    this.CONSUME(T.LParen);
+    this.OPTION(() => {
+      this.SUBRULE(this.argument);
+      this.MANY(() => {
+        this.CONSUME(T.Comma);
+        this.SUBRULE2(this.argument);
+      });
+      this.OPTION2(() => this.CONSUME2(T.Comma));
+    });
+    this.CONSUME(T.RParen);
+  });
+
+  argument = this.RULE("argument", () => {
+    this.OPTION(() => {
+      this.CONSUME(T.Identifier);
+      this.CONSUME(T.Colon);
+    });
+    this.SUBRULE(this.expression);
+  });
+
+  indexSuffix = this.RULE("indexSuffix", () => {
+    this.CONSUME(T.LBracket);
+    this.SUBRULE(this.indexItem);
+    this.MANY(() => {
+      this.CONSUME(T.Comma);
+      this.SUBRULE2(this.indexItem);
+    });
+    this.OPTION(() => this.CONSUME2(T.Comma));
+    this.CONSUME(T.RBracket);
+  });
+
+  indexItem = this.RULE("indexItem", () => {
+    this.OR([
+      {
+        ALT: () => {
+          this.SUBRULE(this.expression, { LABEL: "start" });
+          this.OPTION(() => {
+            this.CONSUME(T.Colon);
+            this.SUBRULE(this.sliceRest);
+          });
+        },
+      },
+      {
+        ALT: () => {
+          this.CONSUME2(T.Colon);
+          this.SUBRULE2(this.sliceRest);
+        },
+      },
+    ]);
+  });
+
+  sliceRest = this.RULE("sliceRest", () => {
+    this.OPTION(() => this.SUBRULE(this.expression, { LABEL: "end" }));
+    this.OPTION2(() => {
+      this.CONSUME(T.Colon);
+      this.OPTION3(() => this.SUBRULE2(this.expression, { LABEL: "step" }));
+    });
+  });
+
+  atom = this.RULE("atom", () => {
+    this.OR([
+      { ALT: () => this.CONSUME(T.NumberLiteral) },
+      { ALT: () => this.CONSUME(T.StringLiteral) },
+      { ALT: () => this.CONSUME(T.True) },
+      { ALT: () => this.CONSUME(T.False) },
+      { ALT: () => this.CONSUME(T.Identifier) },
+      { ALT: () => this.SUBRULE(this.parenExpr) },
+      { ALT: () => this.SUBRULE(this.listExpr) },
+      { ALT: () => this.SUBRULE(this.ifExpr) },
+      { ALT: () => this.SUBRULE(this.scanExpr) },
+    ]);
+  });
+
+  parenExpr = this.RULE("parenExpr", () => {
+    this.CONSUME(T.LParen);
+    this.SUBRULE(this.expression);
+    this.CONSUME(T.RParen);
+  });
+
+  listExpr = this.RULE("listExpr", () => {
+    this.CONSUME(T.LBracket);
+    this.OPTION(() => {
+      this.SUBRULE(this.expression);
+      this.MANY(() => {
+        this.CONSUME(T.Comma);
+        this.SUBRULE2(this.expression);
+      });
+      this.OPTION2(() => this.CONSUME2(T.Comma));
+    });
+    this.CONSUME(T.RBracket);
+  });
+
+  ifExpr = this.RULE("ifExpr", () => {
+    this.CONSUME(T.If);
+    this.SUBRULE(this.expression, { LABEL: "cond" });
+    this.CONSUME(T.Then);
+    this.SUBRULE2(this.expression, { LABEL: "then" });
+    this.CONSUME(T.Else);
+    this.SUBRULE3(this.expression, { LABEL: "else" });
+  });
+
+  scanExpr = this.RULE("scanExpr", () => {
+    this.CONSUME(T.Scan);
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.In);
+    this.SUBRULE(this.expression, { LABEL: "source" });
+    this.CONSUME(T.Along);
+    this.SUBRULE2(this.expression, { LABEL: "axis" });
+    this.OPTION(() => {
+      this.CONSUME(T.Carry);
+      this.CONSUME(T.LParen);
+      this.SUBRULE(this.carryItem);
+      this.MANY(() => {
+        this.CONSUME(T.Comma);
+        this.SUBRULE2(this.carryItem);
+      });
+      this.OPTION2(() => this.CONSUME2(T.Comma));
+      this.CONSUME(T.RParen);
+    });
+    this.CONSUME(T.LBrace);
+    this.MANY2(() => this.SUBRULE(this.statement));
+    this.CONSUME(T.RBrace);
+  });
+
+  carryItem = this.RULE("carryItem", () => {
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.Equals);
+    this.SUBRULE(this.expression);
+  });
+}
