@@ -1,0 +1,260 @@
+// Graph simplification, run to a fixed point: local rewrites (constant
+// folding and algebraic identities), common-subexpression elimination and
+// dead-code elimination. Each pass is small and obviously
+// type-preserving: a rewrite either replaces an equation's output by a var of
+// exactly the same type, or re-defines the same output var with a new
+// equation. Autodiff leaves plenty to clean (seeds of ones, adds of zero,
+// reshapes back to the same shape), and `bindInputs` turns `training` into a
+// constant so predict's dropout folds away.
+
+import { dimAsConst, type Dim } from "./dims.ts";
+import { binaryFns, compareFns, toDType, unaryFns } from "./elementwise.ts";
+import { paramsToString } from "./ir-print.ts";
+import {
+  binaryOps,
+  compareOps,
+  unaryOps,
+  type BinaryOp,
+  type CompareOp,
+  type Eqn,
+  type Graph,
+  type Op,
+  type OpParams,
+  type UnaryOp,
+  type Var,
+} from "./ir.ts";
+import { sameType } from "./shapes.ts";
+
+const isUnary = (op: Op): op is UnaryOp => (unaryOps as readonly Op[]).includes(op);
+const isBinary = (op: Op): op is BinaryOp => (binaryOps as readonly Op[]).includes(op);
+const isCompare = (op: Op): op is CompareOp => (compareOps as readonly Op[]).includes(op);
+
+/** What a rewrite does with one equation. */
+type Rewrite = { use: Var } | { eqn: Eqn } | null;
+
+/** The fill value of every var defined by `const`, and the defining equation of every var. */
+interface Facts {
+  fills: Map<number, number>;
+  defs: Map<number, Eqn>;
+}
+
+/** The value of `x` when every element equals it (elementwise folding of two fills is a fill). */
+function scalarValue(op: Op, params: OpParams[Op], xs: number[]): number | null {
+  if (isUnary(op)) return unaryFns[op](xs[0]!);
+  if (isBinary(op)) return binaryFns[op](xs[0]!, xs[1]!);
+  if (isCompare(op)) return compareFns[op](xs[0]!, xs[1]!);
+  if (op === "select") return xs[0] ? xs[1]! : xs[2]!;
+  if (op === "cast") return toDType(xs[0]!, (params as OpParams["cast"]).dtype);
+  // Movement of a fill is the same fill in the new shape.
+  if (op === "reshape" || op === "broadcast" || op === "transpose") return xs[0]!;
+  return null;
+}
+
+function concreteCount(shape: Dim[], axes: number[]): number | null {
+  let n = 1;
+  for (const a of axes) {
+    const c = dimAsConst(shape[a]!);
+    if (c === null) return null;
+    n *= c;
+  }
+  return n;
+}
+
+function rewrite(e: Eqn, facts: Facts): Rewrite {
+  const out = e.outs[0];
+  if (!out || e.outs.length !== 1) return null;
+  const redefine = <P extends Op>(op: P, params: OpParams[P], inputs: Var[]): Rewrite => {
+    const eqn: Eqn = { ...e, op, params, inputs } as Eqn;
+    return { eqn };
+  };
+  const fill = (value: number) =>
+    redefine(
+      "const",
+      { value: toDType(value, out.type.dtype), dtype: out.type.dtype, shape: out.type.shape },
+      [],
+    );
+  /** `x` in place of the output: as is when the types agree, else broadcast up to it. */
+  const becomes = (x: Var): Rewrite =>
+    sameType(x.type, out.type)
+      ? { use: x }
+      : x.type.dtype === out.type.dtype
+        ? redefine("broadcast", { shape: out.type.shape }, [x])
+        : null;
+  const fillOf = (v: Var | undefined) => (v ? facts.fills.get(v.id) : undefined);
+  const defOf = (v: Var | undefined) => (v ? facts.defs.get(v.id) : undefined);
+  const [a, b, c] = e.inputs;
+  const fa = fillOf(a);
+  const fb = fillOf(b);
+
+  // Constant folding: every input is a fill.
+  const vals = e.inputs.map(fillOf);
+  if (e.inputs.length > 0 && vals.every((v) => v !== undefined)) {
+    const v = scalarValue(e.op, e.params, vals);
+    if (v !== null) return fill(v);
+    if (e.op === "reduce_sum" || e.op === "reduce_max") {
+      const axes = (e.params as OpParams["reduce_sum"]).axes;
+      const n = concreteCount(a!.type.shape, axes);
+      if (n !== null && n > 0) return fill(e.op === "reduce_sum" ? vals[0]! * n : vals[0]!);
+    }
+  }
+
+  switch (e.op) {
+    case "add":
+      if (fb === 0) return becomes(a!);
+      if (fa === 0) return becomes(b!);
+      return null;
+    case "sub":
+      if (fb === 0) return becomes(a!);
+      if (fa === 0 && sameType(b!.type, out.type)) return redefine("neg", {}, [b!]);
+      return null;
+    case "mul":
+      if (fb === 1) return becomes(a!);
+      if (fa === 1) return becomes(b!);
+      // x * 0 = 0 treats x as finite (as -ffast-math does): the zeros that
+      // matter are structural ones from autodiff, multiplying finite values.
+      if (fa === 0 || fb === 0) return fill(0);
+      return null;
+    case "div":
+      return fb === 1 ? becomes(a!) : null;
+    case "pow":
+      return fb === 1 ? becomes(a!) : null;
+    case "neg": {
+      const d = defOf(a);
+      return d?.op === "neg" ? becomes(d.inputs[0]!) : null;
+    }
+    case "select": {
+      const fc = fillOf(a);
+      if (fc !== undefined) return becomes(fc ? b! : c!);
+      return b!.id === c!.id ? becomes(b!) : null;
+    }
+    case "cast":
+      return a!.type.dtype === out.type.dtype ? becomes(a!) : null;
+    case "reshape": {
+      if (sameType(a!.type, out.type)) return { use: a! };
+      const d = defOf(a);
+      return d?.op === "reshape" ? redefine("reshape", { shape: out.type.shape }, d.inputs) : null;
+    }
+    case "broadcast":
+      return sameType(a!.type, out.type) ? { use: a! } : null;
+    case "transpose": {
+      const { perm } = e.params as OpParams["transpose"];
+      if (perm.every((p, i) => p === i)) return { use: a! };
+      const d = defOf(a);
+      if (d?.op !== "transpose") return null;
+      // out[i] = mid[perm[i]] = x[inner[perm[i]]].
+      const inner = (d.params as OpParams["transpose"]).perm;
+      return redefine("transpose", { perm: perm.map((p) => inner[p]!) }, d.inputs);
+    }
+    default:
+      return null;
+  }
+}
+
+interface PassResult {
+  graph: Graph;
+  changed: boolean;
+}
+
+/** One forward walk applying `rewrite` to every equation. */
+function rewritePass(g: Graph): PassResult {
+  const subst = new Map<number, Var>();
+  const facts: Facts = { fills: new Map(), defs: new Map() };
+  const sub = (v: Var) => subst.get(v.id) ?? v;
+  const eqns: Eqn[] = [];
+  let changed = false;
+  for (const orig of g.eqns) {
+    let e: Eqn = { ...orig, inputs: orig.inputs.map(sub) };
+    const r = rewrite(e, facts);
+    if (r && "use" in r) {
+      subst.set(e.outs[0]!.id, r.use);
+      changed = true;
+      continue;
+    }
+    if (r) {
+      e = r.eqn;
+      changed = true;
+    }
+    eqns.push(e);
+    for (const v of e.outs) facts.defs.set(v.id, e);
+    if (e.op === "const") facts.fills.set(e.outs[0]!.id, (e.params as OpParams["const"]).value);
+  }
+  return { graph: { inputs: g.inputs, eqns, outputs: g.outputs.map(sub) }, changed };
+}
+
+/** Merge equations with the same op, params and inputs (all primitives are pure). */
+function csePass(g: Graph): PassResult {
+  const subst = new Map<number, Var>();
+  const seen = new Map<string, Eqn>();
+  const sub = (v: Var) => subst.get(v.id) ?? v;
+  const eqns: Eqn[] = [];
+  for (const orig of g.eqns) {
+    const e: Eqn = { ...orig, inputs: orig.inputs.map(sub) };
+    const key = `${e.op}${paramsToString(e.params)} ${e.inputs.map((v) => v.id).join(" ")}`;
+    const prev = seen.get(key);
+    if (prev) {
+      e.outs.forEach((v, i) => subst.set(v.id, prev.outs[i]!));
+      continue;
+    }
+    seen.set(key, e);
+    eqns.push(e);
+  }
+  return {
+    graph: { inputs: g.inputs, eqns, outputs: g.outputs.map(sub) },
+    changed: eqns.length !== g.eqns.length,
+  };
+}
+
+/** Drop equations no output depends on. */
+export function dce(g: Graph): Graph {
+  const need = new Set(g.outputs.map((v) => v.id));
+  const kept: Eqn[] = [];
+  for (let i = g.eqns.length - 1; i >= 0; i--) {
+    const e = g.eqns[i]!;
+    if (!e.outs.some((v) => need.has(v.id))) continue;
+    kept.push(e);
+    e.inputs.forEach((v) => need.add(v.id));
+  }
+  return { inputs: g.inputs, eqns: kept.reverse(), outputs: g.outputs };
+}
+
+/** Rewrites, CSE and DCE, repeated until nothing changes. */
+export function simplify(g: Graph): Graph {
+  let cur = g;
+  // Every round that changes something removes or folds an equation, so this
+  // terminates long before the cap; the cap only guards against a rewrite
+  // pair that undoes each other.
+  for (let round = 0; round < 100; round++) {
+    const r = rewritePass(cur);
+    const c = csePass(r.graph);
+    const d = dce(c.graph);
+    const changed = r.changed || c.changed || d.eqns.length !== c.graph.eqns.length;
+    cur = d;
+    if (!changed) break;
+  }
+  return cur;
+}
+
+/**
+ * Replace graph inputs by constants (e.g. `training` by false for predict):
+ * the inputs disappear and a `const` equation defines each var instead. Run
+ * `simplify` afterwards to fold what they decide.
+ */
+export function bindInputs(g: Graph, values: Map<Var, number>): Graph {
+  const byId = new Map([...values].map(([v, x]) => [v.id, x]));
+  const consts: Eqn[] = [];
+  for (const v of g.inputs) {
+    const value = byId.get(v.id);
+    if (value === undefined) continue;
+    const params: OpParams["const"] = {
+      value: toDType(value, v.type.dtype),
+      dtype: v.type.dtype,
+      shape: v.type.shape,
+    };
+    consts.push({ op: "const", params, inputs: [], outs: [v] });
+  }
+  return {
+    inputs: g.inputs.filter((v) => !byId.has(v.id)),
+    eqns: [...consts, ...g.eqns],
+    outputs: g.outputs,
+  };
+}
