@@ -45,6 +45,7 @@ export const catalog = {
   E2007: "value has the wrong kind",
   E2008: "recursive block or import",
   E2009: "misplaced statement",
+  E2010: "not supported yet in this version",
   E3001: "shapes cannot be broadcast together",
   E3002: "inner dimensions of matmul don't match",
   E3003: "tensor has the wrong rank",

@@ -1,0 +1,307 @@
+// Elaboration: AST -> checked graph IR. Reads the entry file and its imports
+// (each once), puts the standard library in scope, registers every top-level
+// declaration, then builds one ModelIR per model by inlining blocks and one
+// TrainConfig per train block. User errors never throw: each becomes a
+// Diagnostic, and elaboration goes on to find as many as it can.
+//
+// The pieces live in compiler/elaborate/: values and scopes (values.ts,
+// context.ts), expressions and calls (expr.ts, block.ts, stmts.ts), tensor
+// arithmetic (tensor-ops.ts), shapes in signatures (types.ts), intrinsics
+// and initialisers, models, train settings.
+
+import { parse, type Program, type Span } from "../grammar/index.ts";
+import { diag, type Diagnostic } from "./diagnostics.ts";
+import { dimConst, dimVar } from "./dims.ts";
+import type { ModelIR, TrainConfig } from "./ir.ts";
+import { fail, Scope, Session, type Ctx, type Hover } from "./elaborate/context.ts";
+import { evalExpr } from "./elaborate/expr.ts";
+import { intrinsicTable } from "./elaborate/intrinsics.ts";
+import { elaborateModel } from "./elaborate/model.ts";
+import { flagPlanned, plannedNames } from "./elaborate/planned.ts";
+import { guarded } from "./elaborate/stmts.ts";
+import { need } from "./elaborate/tensor-ops.ts";
+import { elaborateTrain } from "./elaborate/train-config.ts";
+import { describe, type Value } from "./elaborate/values.ts";
+
+export interface ElaborateHost {
+  readFile(path: string): string | undefined;
+  /** The text of a std file (`prelude.dlg`); without it, `readFile(stdPath(name))`. */
+  readStd?(name: string): string | undefined;
+}
+
+export interface ElaborateResult {
+  models: Map<string, ModelIR>;
+  trains: TrainConfig[];
+  diagnostics: Diagnostic[];
+  /** Every file read (std included), for rendering diagnostics. */
+  sources: Map<string, string>;
+  /** The type of each named value, for hovers in the language server. */
+  hovers: Hover[];
+}
+
+export const STD_PRELUDE = "std/prelude.dlg";
+
+/**
+ * Where std's files live on disk: next to compiler/, found from this module's
+ * URL, so the compiler needs no file system of its own (reads go through the
+ * host, like every other file).
+ */
+export function stdPath(name: string): string {
+  return decodeURIComponent(new URL(`../std/${name}`, import.meta.url).pathname);
+}
+
+function readStd(host: ElaborateHost, name: string): string | undefined {
+  return host.readStd?.(name) ?? host.readFile(stdPath(name));
+}
+
+// ---------------------------------------------------------------- files and imports
+
+/** `dir/of/from.dlg` + `../x.dlg` -> `dir/of/../x.dlg`, normalised; absolute paths stay. */
+export function resolveImport(from: string, rel: string): string {
+  const base = rel.startsWith("/") ? [] : from.split("/").slice(0, -1);
+  const out: string[] = [];
+  const lead = rel.startsWith("/") || from.startsWith("/") ? "/" : "";
+  for (const part of [...base, ...rel.split("/")]) {
+    if (part === "" || part === ".") continue;
+    if (part === ".." && out.length > 0 && out[out.length - 1] !== "..") out.pop();
+    else out.push(part);
+  }
+  return lead + out.join("/");
+}
+
+interface Unit {
+  file: string;
+  program: Program;
+  syntaxOk: boolean;
+}
+
+/** Parse the entry file and, depth first, everything it imports; imports come before importers. */
+function loadFiles(s: Session, host: ElaborateHost, entry: string): Unit[] {
+  const units: Unit[] = [];
+  const state = new Map<string, "loading" | "done">();
+  const load = (file: string, from: { file: string; span: Span } | null, chain: string[]) => {
+    const st = state.get(file);
+    if (st === "done") return;
+    if (st === "loading") {
+      const cycle = [...chain.slice(chain.indexOf(file)), file].join(" -> ");
+      s.report(
+        diag("E2008", `import cycle: ${cycle}`, from!.file, from!.span, {
+          notes: [
+            "files may not import each other in a circle; move what both need into a third file",
+          ],
+        }),
+      );
+      return;
+    }
+    const text = host.readFile(file);
+    if (text === undefined) {
+      if (!from) {
+        s.report(diag("E2006", `cannot read \`${file}\``, file, { start: 0, end: 0 }));
+        return;
+      }
+      const written =
+        s.sources.get(from.file)?.slice(from.span.start + 1, from.span.end - 1) ?? file;
+      s.report(
+        diag("E2006", `cannot read imported file \`${written}\``, from.file, from.span, {
+          notes: [`looked for \`${file}\` (imports are relative to the importing file)`],
+        }),
+      );
+      return;
+    }
+    state.set(file, "loading");
+    s.sources.set(file, text);
+    const { program, errors } = parse(text);
+    for (const e of errors) s.report(diag(e.code, e.message, file, e.span));
+    for (const d of program.decls)
+      if (d.kind === "Import")
+        load(resolveImport(file, d.path.value), { file, span: d.path.span }, [...chain, file]);
+    state.set(file, "done");
+    units.push({ file, program, syntaxOk: errors.length === 0 });
+  };
+  load(entry, null, []);
+  return units;
+}
+
+// ---------------------------------------------------------------- declarations
+
+function globalCtx(s: Session, scope: Scope, file: string): Ctx {
+  return { s, m: null, b: null, scope, file, path: "", counters: new Map(), stack: [] };
+}
+
+/** `training` and `params` mean something only inside a model, computed per use. */
+function modelNames(ctx: Ctx, name: "training" | "params", span: Span): Value {
+  const m = ctx.m;
+  if (!m) fail(ctx, "E2007", `\`${name}\` only exists inside a model`, span);
+  if (name === "training") return { kind: "tensor", v: m.training, graph: m.fwd };
+  return {
+    kind: "list",
+    items: m.params.map((p) => ({ kind: "tensor", v: p.var, graph: m.fwd }) as Value),
+  };
+}
+
+function defineGlobal(ctx: Ctx, name: { name: string; span: Span }, value: Value): void {
+  const prev = ctx.scope.own(name.name);
+  if (prev) {
+    ctx.s.report(
+      diag("E2005", `\`${name.name}\` is already defined`, ctx.file, name.span, {
+        labels:
+          prev.file === ctx.file && prev.span
+            ? [{ span: prev.span, message: "first defined here" }]
+            : [],
+        notes:
+          prev.file && prev.file !== ctx.file
+            ? [`the first definition is in \`${prev.file}\``]
+            : [],
+      }),
+    );
+    return;
+  }
+  ctx.scope.define(name.name, { value, span: name.span, file: ctx.file });
+}
+
+/** Register a file's dims, consts and blocks; consts are evaluated in order. */
+function declare(s: Session, scope: Scope, u: Unit): void {
+  const ctx = globalCtx(s, scope, u.file);
+  for (const d of u.program.decls) {
+    switch (d.kind) {
+      case "Dim":
+        for (const n of d.names) defineGlobal(ctx, n, { kind: "dim", dim: dimVar(n.name) });
+        break;
+      case "Const":
+        guarded(ctx, [d.name], () => {
+          const v = need(evalExpr(ctx, d.value));
+          const ok =
+            v.kind === "int" || v.kind === "float" || v.kind === "bool" || v.kind === "dim";
+          if (!ok) {
+            s.report(
+              diag(
+                "E2007",
+                `a const must be a number or a bool, but this is ${describe(v)}`,
+                u.file,
+                d.value.span,
+              ),
+            );
+            defineGlobal(ctx, d.name, { kind: "poison" });
+            return;
+          }
+          defineGlobal(ctx, d.name, v);
+        });
+        break;
+      case "Block":
+        defineGlobal(ctx, d.name, {
+          kind: "fn",
+          fn: { kind: "block", name: d.name.name, decl: d, file: u.file, scope },
+        });
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+function loadStd(s: Session, host: ElaborateHost): Scope {
+  const scope = new Scope();
+  for (const fn of intrinsicTable()) scope.define(fn.name, { value: { kind: "fn", fn } });
+  for (const name of plannedNames)
+    scope.define(name, { value: { kind: "fn", fn: { kind: "planned", name } } });
+  scope.define("training", { value: (ctx, span) => modelNames(ctx, "training", span) });
+  scope.define("params", { value: (ctx, span) => modelNames(ctx, "params", span) });
+  s.std = scope;
+  const text = readStd(host, "prelude.dlg");
+  s.stdFiles.add(STD_PRELUDE);
+  if (text === undefined) {
+    s.report(
+      diag("E9001", "cannot read the standard library (std/prelude.dlg)", STD_PRELUDE, {
+        start: 0,
+        end: 0,
+      }),
+    );
+    return scope;
+  }
+  s.sources.set(STD_PRELUDE, text);
+  const { program, errors } = parse(text);
+  for (const e of errors)
+    s.report(diag("E9001", `std does not parse: ${e.message}`, STD_PRELUDE, e.span));
+  declare(s, scope, { file: STD_PRELUDE, program, syntaxOk: errors.length === 0 });
+  return scope;
+}
+
+// ---------------------------------------------------------------- entry point
+
+export function elaborate(
+  entryFile: string,
+  host: ElaborateHost,
+  opts: { dims?: Record<string, number> } = {},
+): ElaborateResult {
+  const s = new Session();
+  const std = loadStd(s, host);
+  const globals = new Scope(std);
+  const units = loadFiles(s, host, entryFile);
+
+  for (const u of units) declare(s, globals, u);
+  // Specialise dims the caller already knows (the CLI, from the data): `F` becomes 13.
+  for (const [name, n] of Object.entries(opts.dims ?? {}))
+    if (globals.own(name))
+      globals.define(name, { ...globals.own(name)!, value: { kind: "dim", dim: dimConst(n) } });
+
+  const modelDecls = new Map<
+    string,
+    { decl: import("../grammar/index.ts").ModelDecl; unit: Unit }
+  >();
+  for (const u of units)
+    for (const d of u.program.decls) {
+      if (d.kind === "Block") flagPlanned(globalCtx(s, globals, u.file), d);
+      if (d.kind !== "Model") continue;
+      const prev = modelDecls.get(d.name.name);
+      if (prev)
+        s.report(
+          diag("E2005", `model \`${d.name.name}\` is already defined`, u.file, d.name.span, {
+            labels:
+              prev.unit.file === u.file
+                ? [{ span: prev.decl.name.span, message: "first defined here" }]
+                : [],
+          }),
+        );
+      else modelDecls.set(d.name.name, { decl: d, unit: u });
+    }
+
+  // A file with syntax errors still contributes its names, but its models and
+  // train blocks wait until it parses: recovered fragments would only add noise.
+  const models = new Map<string, ModelIR>();
+  for (const [name, { decl, unit }] of modelDecls) {
+    if (!unit.syntaxOk) continue;
+    const ir = elaborateModel(s, decl, unit.file, globals);
+    if (ir) models.set(name, ir);
+  }
+
+  const trains: TrainConfig[] = [];
+  const seenTrains = new Map<string, Span>();
+  for (const u of units) {
+    if (!u.syntaxOk) continue;
+    const ctx = globalCtx(s, globals, u.file);
+    for (const d of u.program.decls) {
+      if (d.kind !== "Train") continue;
+      const key = `${d.name.name} for ${d.model.name}`;
+      if (seenTrains.has(key)) {
+        s.report(
+          diag(
+            "E2005",
+            `train block \`${d.name.name}\` for \`${d.model.name}\` is already defined`,
+            u.file,
+            d.name.span,
+          ),
+        );
+        continue;
+      }
+      seenTrains.set(key, d.name.span);
+      const t = elaborateTrain(ctx, d, [...modelDecls.keys()]);
+      if (t) trains.push(t);
+    }
+  }
+
+  const fileOrder = [...s.sources.keys()];
+  const diagnostics = [...s.diagnostics].sort(
+    (a, b) => fileOrder.indexOf(a.file) - fileOrder.indexOf(b.file) || a.span.start - b.span.start,
+  );
+  return { models, trains, diagnostics, sources: s.sources, hovers: s.hovers };
+}

@@ -1,0 +1,279 @@
+// Block calls: every call site inlines the block's body into the current
+// graph, with a fresh scope for its arguments and the dims its signature
+// binds, and a fresh param path (`dense_1.`, `attend_1.dense_3.`).
+
+import type * as ast from "../../grammar/index.ts";
+import { dimAsConst, dimConst, shapeEq, shapeToString } from "../dims.ts";
+import { diag, positionAt } from "../diagnostics.ts";
+import { ElabError, fail, Poisoned, Scope, type Ctx } from "./context.ts";
+import { evalExpr } from "./expr.ts";
+import { execAssign, execParam, guarded } from "./stmts.ts";
+import { cast, checkExactDivision, need, tensor, toVar } from "./tensor-ops.ts";
+import { dtypeOf, resolvePattern, typeExprText, unifyShape } from "./types.ts";
+import { describe, typeText, type Arg, type BlockFn, type CallSite, type Value } from "./values.ts";
+
+/** A scalar argument as its declared kind (`int`, `float`, `bool`, `dim`). */
+function scalarArg(
+  ctx: Ctx,
+  fn: BlockFn,
+  p: ast.BlockParam,
+  kind: ast.ScalarTypeName,
+  a: Arg,
+): Value {
+  const v = need(a.value);
+  const c = v.kind === "dim" ? dimAsConst(v.dim) : null;
+  const wrong = (extra: string[] = []): never => {
+    checkExactDivision(ctx, v, a.span);
+    return fail(
+      ctx,
+      "E2007",
+      `\`${p.name.name}\` of \`${fn.name}\` must be ${kind === "int" ? "an int" : `a ${kind}`}, but it is ${describe(v)}`,
+      a.span,
+      {
+        notes: extra,
+      },
+    );
+  };
+  switch (kind) {
+    case "int":
+      if (v.kind === "int") return v;
+      if (c !== null) return { kind: "int", value: c };
+      return wrong(v.kind === "dim" ? ["this dimension is only known at run time"] : []);
+    case "float":
+      if (v.kind === "float") return v;
+      if (v.kind === "int") return { kind: "float", value: v.value };
+      if (c !== null) return { kind: "float", value: c };
+      return wrong();
+    case "bool":
+      return v.kind === "bool" ? v : wrong();
+    case "dim":
+      if (v.kind === "dim") return v;
+      if (v.kind === "int") return { kind: "dim", dim: dimConst(v.value) };
+      return wrong();
+  }
+}
+
+/** A tensor argument converted to its declared element type (numbers and bools widen to f32). */
+function tensorArg(
+  ctx: Ctx,
+  inner: Ctx,
+  fn: BlockFn,
+  p: ast.BlockParam,
+  t: ast.TensorTypeExpr,
+  a: Arg,
+) {
+  const v = need(a.value);
+  const want = dtypeOf(t);
+  if (v.kind !== "tensor") {
+    if (v.kind === "int" || v.kind === "float" || v.kind === "bool" || v.kind === "dim")
+      return toVar(ctx, v, a.span, want);
+    fail(
+      ctx,
+      "E2007",
+      `\`${p.name.name}\` of \`${fn.name}\` must be a tensor, but it is ${describe(v)}`,
+      a.span,
+    );
+  }
+  const have = v.v.type.dtype;
+  if (have === want) return toVar(ctx, v, a.span, want);
+  const widens = want === "f32" || (want === "i32" && have === "bool");
+  if (!widens)
+    fail(
+      ctx,
+      "E3008",
+      `\`${p.name.name}\` of \`${fn.name}\` must be ${want === "i32" ? "an int" : "a bool"} tensor, but it is ${typeText(v.v.type)}`,
+      a.span,
+      {
+        notes: [`\`${fn.name}\` declares \`${p.name.name}: ${typeExprText(inner, t)}\``],
+        help:
+          want === "i32"
+            ? "integer data (class labels, token ids) is declared as `int[...]`, e.g. `input y: int[B]`"
+            : undefined,
+      },
+    );
+  return toVar(ctx, v, a.span, want);
+}
+
+/** Where a call happened, as `file:line:col`, for notes on errors inside the block. */
+function where(ctx: Ctx, file: string, span: ast.Span): string {
+  const text = ctx.s.sources.get(file);
+  const p = text ? positionAt(text, span.start) : { line: 0, col: 0 };
+  return `${file}:${p.line}:${p.col}`;
+}
+
+export function callBlock(ctx: Ctx, fn: BlockFn, args: Map<string, Arg>, site: CallSite): Value {
+  const decl = fn.decl;
+  if (ctx.stack.some((f) => f.decl === decl))
+    fail(ctx, "E2008", `block \`${fn.name}\` calls itself`, site.span, {
+      notes: [
+        "blocks are inlined at every call, so they cannot be recursive; `scan` expresses repetition",
+      ],
+    });
+  if (!ctx.m)
+    fail(ctx, "E2007", `block \`${fn.name}\` can only be called inside a model`, site.span);
+  const k = (ctx.counters.get(fn.name) ?? 0) + 1;
+  ctx.counters.set(fn.name, k);
+  const inner: Ctx = {
+    s: ctx.s,
+    m: ctx.m,
+    b: ctx.b,
+    scope: new Scope(fn.scope),
+    file: fn.file,
+    path: `${ctx.path}${fn.name}_${k}.`,
+    counters: new Map(),
+    stack: [
+      ...ctx.stack,
+      { decl, name: fn.name, file: fn.file, site: site.span, siteFile: ctx.file },
+    ],
+  };
+  const fromStd = ctx.s.stdFiles.has(fn.file) && !ctx.s.stdFiles.has(ctx.file);
+  try {
+    bindParams(ctx, inner, fn, args, site);
+    return runBody(inner, fn, site, ctx);
+  } catch (e) {
+    // A mistake surfacing inside std is reported at the user's call, where it can be fixed.
+    if (fromStd && e instanceof ElabError && ctx.s.stdFiles.has(e.diagnostic.file)) {
+      const d = e.diagnostic;
+      const labels = d.labels.filter((l) => (l.file ?? d.file) === ctx.file);
+      throw new ElabError(
+        diag(d.code, d.message, ctx.file, site.span, {
+          labels,
+          notes: [...d.notes, `raised inside std's \`${fn.name}\` (${where(ctx, d.file, d.span)})`],
+          ...(d.help !== undefined ? { help: d.help } : {}),
+        }),
+      );
+    }
+    throw e;
+  }
+}
+
+function bindParams(
+  caller: Ctx,
+  inner: Ctx,
+  fn: BlockFn,
+  args: Map<string, Arg>,
+  site: CallSite,
+): void {
+  const argOrDefault = (p: ast.BlockParam): Arg => {
+    const a = args.get(p.name.name);
+    if (a) return a;
+    // Defaults are evaluated in the callee, after the arguments before them are bound.
+    return { value: evalExpr(inner, p.default!), span: site.span };
+  };
+  // Scalars first: a tensor's type may use them (`x: [b, 4 * h]`).
+  for (const p of fn.decl.params)
+    if (p.type.kind === "ScalarType") {
+      const v = scalarArg(caller, fn, p, p.type.name, argOrDefault(p));
+      inner.scope.define(p.name.name, { value: v, span: p.name.span, file: fn.file });
+    }
+  for (const p of fn.decl.params) {
+    if (p.type.kind !== "TensorType") continue;
+    const a = argOrDefault(p);
+    const v = tensorArg(caller, inner, fn, p, p.type, a);
+    unifyShape({
+      caller,
+      callee: inner,
+      block: fn.name,
+      arg: p.name.name,
+      argSpan: a.span,
+      pattern: p.type,
+      shape: v.type.shape,
+      callSpan: site.span,
+    });
+    inner.scope.define(p.name.name, { value: tensor(caller, v), span: p.name.span, file: fn.file });
+  }
+}
+
+function misplaced(ctx: Ctx, s: ast.Stmt): never {
+  const what: Record<string, string> = {
+    Input: "`input` can only appear in a model",
+    Output: "`output` can only appear in a model",
+    Metric: "`metric` can only appear in a model",
+    Loss: "`loss` can only appear in a model",
+    Yield: "`yield` can only appear in the body of a `scan`",
+  };
+  fail(ctx, "E2009", what[s.kind] ?? `misplaced \`${s.kind.toLowerCase()}\``, s.span);
+}
+
+/**
+ * Run the body. In user blocks each statement records its own error and the
+ * body goes on (more errors per run); std blocks stop at the first, which the
+ * caller reports at the user's call site.
+ */
+function runBody(ctx: Ctx, fn: BlockFn, site: CallSite, caller: Ctx): Value {
+  const isStd = ctx.s.stdFiles.has(fn.file);
+  let result: { value: Value; span: ast.Span } | null = null;
+  let ok = true;
+  const note = `in the call at ${where(ctx, caller.file, site.span)}`;
+  const step = (names: ast.Ident[], run: () => void) => {
+    if (isStd) return run();
+    const before = ctx.s.diagnostics.length;
+    if (!guarded(ctx, names, run)) ok = false;
+    for (const d of ctx.s.diagnostics.slice(before))
+      if (!d.notes.includes(note)) d.notes.push(note);
+  };
+  for (const s of fn.decl.body) {
+    if (result !== null) {
+      step([], () => fail(ctx, "E2009", "unreachable statement after `return`", s.span));
+      break;
+    }
+    switch (s.kind) {
+      case "Assign":
+        step(s.targets, () => execAssign(ctx, s));
+        break;
+      case "Param":
+        step([s.name], () => execParam(ctx, s));
+        break;
+      case "Return":
+        step([], () => {
+          result = { value: need(evalExpr(ctx, s.value)), span: s.value.span };
+        });
+        if (result === null) ok = false;
+        break;
+      default:
+        step([], () => misplaced(ctx, s));
+    }
+  }
+  if (!ok) throw new Poisoned();
+  if (result === null)
+    fail(ctx, "E2009", `block \`${fn.name}\` ends without \`return\``, fn.decl.name.span);
+  const r = result as { value: Value; span: ast.Span };
+  return fn.decl.result ? checkResult(ctx, fn, fn.decl.result, r.value, r.span) : r.value;
+}
+
+/** The returned value against the declared result type (E3009); widens to f32 like arguments do. */
+function checkResult(ctx: Ctx, fn: BlockFn, t: ast.TypeExpr, v: Value, span: ast.Span): Value {
+  const declared = typeExprText(ctx, t);
+  if (t.kind === "ScalarType") {
+    const ok =
+      v.kind === t.name ||
+      (t.name === "float" && v.kind === "int") ||
+      (t.name === "dim" && v.kind === "int") ||
+      (t.name === "int" && v.kind === "dim" && dimAsConst(v.dim) !== null);
+    if (!ok)
+      fail(
+        ctx,
+        "E3009",
+        `\`${fn.name}\` returns ${describe(v)}, but its signature says \`${declared}\``,
+        span,
+        {
+          labels: [{ span: t.span, message: "declared here" }],
+        },
+      );
+    return v;
+  }
+  const want = resolvePattern(ctx, t);
+  const x = v.kind === "tensor" ? v.v : toVar(ctx, v, span, want.dtype);
+  const dtypeOk = x.type.dtype === want.dtype || want.dtype === "f32";
+  if (!dtypeOk || !shapeEq(x.type.shape, want.shape))
+    fail(
+      ctx,
+      "E3009",
+      `\`${fn.name}\` returns ${typeText(x.type)}, but its signature says ${declared} = ${typeText(want)}`,
+      span,
+      {
+        labels: [{ span: t.span, message: `declared as ${shapeToString(want.shape)} here` }],
+      },
+    );
+  return tensor(ctx, cast(ctx, x, want.dtype, span));
+}

@@ -1,0 +1,180 @@
+// The state elaboration threads through: scopes of names, the session that
+// collects diagnostics and hovers, the model being built, and the context
+// of one block invocation (its scope, its param path, its graph builder).
+
+import type { BlockDecl, Span } from "../../grammar/index.ts";
+import type { Builder } from "../builder.ts";
+import { diag, type DiagCode, type Diagnostic, type Label } from "../diagnostics.ts";
+import type { Var, VarGen } from "../ir.ts";
+import type { Value } from "./values.ts";
+
+/** A user error: aborts the current statement, which records it and moves on. */
+export class ElabError extends Error {
+  constructor(readonly diagnostic: Diagnostic) {
+    super(diagnostic.message);
+  }
+}
+
+/**
+ * The value needed depends on something that already failed (and was
+ * reported). Aborts the statement silently, so one mistake gives one
+ * diagnostic instead of a cascade.
+ */
+export class Poisoned extends Error {
+  constructor() {
+    super("poisoned");
+  }
+}
+
+export interface ScopeEntry {
+  /** A value, or one computed from the context at each use (`params`, `training`). */
+  value: Value | ((ctx: Ctx, span: Span) => Value);
+  /** Where it was defined (for "first defined here" labels). */
+  span?: Span;
+  file?: string;
+  /** For a dim bound by unifying a block signature: the argument that fixed it. */
+  origin?: { arg: string; span: Span; shape: string };
+}
+
+export class Scope {
+  private readonly vars = new Map<string, ScopeEntry>();
+  constructor(readonly parent: Scope | null = null) {}
+
+  define(name: string, entry: ScopeEntry): void {
+    this.vars.set(name, entry);
+  }
+
+  /** Defined in this scope itself (not a parent)? */
+  own(name: string): ScopeEntry | undefined {
+    return this.vars.get(name);
+  }
+
+  lookup(name: string): ScopeEntry | undefined {
+    return this.vars.get(name) ?? this.parent?.lookup(name);
+  }
+
+  /** Every visible name, innermost scope first (suggestions prefer locals). */
+  *entries(): Iterable<[string, ScopeEntry]> {
+    const seen = new Set<string>();
+    for (let s: Scope | null = this; s; s = s.parent)
+      for (const [k, v] of s.vars)
+        if (!seen.has(k)) {
+          seen.add(k);
+          yield [k, v];
+        }
+  }
+}
+
+export interface Hover {
+  file: string;
+  span: Span;
+  text: string;
+}
+
+/** Everything one `elaborate` call accumulates. */
+export class Session {
+  readonly diagnostics: Diagnostic[] = [];
+  readonly hovers: Hover[] = [];
+  readonly sources = new Map<string, string>();
+  /** Files of the standard library: errors inside them are reported at the user's call. */
+  readonly stdFiles = new Set<string>();
+  /** The standard library's scope (intrinsics and std blocks), the root of every lookup. */
+  std: Scope = new Scope();
+  private readonly seen = new Set<string>();
+
+  /** Record a diagnostic once: a block called twice with the same mistake reports it once. */
+  report(d: Diagnostic): void {
+    const key = `${d.code}|${d.file}|${d.span.start}|${d.span.end}|${d.message}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    this.diagnostics.push(d);
+  }
+}
+
+export interface ParamInfo {
+  path: string;
+  var: Var;
+  span: Span;
+  file: string;
+  /** Its initial value, computed in the init graph. */
+  init: Var;
+}
+
+/** The model under construction. */
+export interface ModelState {
+  name: string;
+  gen: VarGen;
+  fwd: Builder;
+  init: Builder;
+  /** Forward-graph inputs: per-call seed (i32) and training flag (bool). */
+  seed: Var;
+  training: Var;
+  /** The init graph's only input. */
+  initSeed: Var;
+  params: ParamInfo[];
+  /** Each random call site gets its own stream, so masks never repeat across layers. */
+  nextStream: number;
+  /**
+   * Dims that size the first (batch) axis of some input: they change from
+   * call to call (a last partial batch, predict on one example), so no param
+   * may depend on them. Maps the dim to the input that binds it.
+   */
+  batchDims: Map<string, { input: string; span: Span; file: string }>;
+  /** Every named dim that some input's shape binds at run time. */
+  inputDims: Set<string>;
+}
+
+/** One active block call, innermost last. */
+export interface Frame {
+  decl: BlockDecl;
+  name: string;
+  file: string;
+  site: Span;
+  siteFile: string;
+}
+
+export interface Ctx {
+  s: Session;
+  /** Null outside a model (consts, train settings): no tensors there. */
+  m: ModelState | null;
+  /** Where tensor ops go: the forward graph, or the init graph for param initialisers. */
+  b: Builder | null;
+  scope: Scope;
+  file: string;
+  /** Param path prefix: "" at model level, "attend_1.dense_2." inside nested calls. */
+  path: string;
+  /** Per block name, how many calls this level has made (`dense_1`, `dense_2`). */
+  counters: Map<string, number>;
+  stack: Frame[];
+}
+
+export interface Extra {
+  labels?: Label[];
+  notes?: string[];
+  help?: string | undefined;
+}
+
+export function makeDiag(
+  ctx: Ctx,
+  code: DiagCode,
+  message: string,
+  span: Span,
+  extra: Extra = {},
+): Diagnostic {
+  const opts: { labels?: Label[]; notes?: string[]; help?: string } = {};
+  if (extra.labels) opts.labels = extra.labels;
+  if (extra.notes) opts.notes = extra.notes;
+  if (extra.help !== undefined) opts.help = extra.help;
+  return diag(code, message, ctx.file, span, opts);
+}
+
+/** Abort the current statement with a diagnostic in the current file. */
+export function fail(
+  ctx: Ctx,
+  code: DiagCode,
+  message: string,
+  span: Span,
+  extra: Extra = {},
+): never {
+  throw new ElabError(makeDiag(ctx, code, message, span, extra));
+}

@@ -1,0 +1,390 @@
+// Expressions to values. Compile-time values fold as they go; tensor values
+// append equations to the current graph. Calls bind their arguments here and
+// dispatch to intrinsics (TypeScript) or blocks (inlined .dlg, see block.ts).
+
+import type * as ast from "../../grammar/index.ts";
+import type { Span } from "../../grammar/index.ts";
+import { dimAdd, dimAsConst, dimConst, dimSub, shapeToString, type Dim } from "../dims.ts";
+import type { Var } from "../ir.ts";
+import { fail, type Ctx } from "./context.ts";
+import { callBlock } from "./block.ts";
+import { didYouMean } from "./suggest.ts";
+import {
+  binaryOp,
+  checkExactDivision,
+  emit,
+  need,
+  negate,
+  reshapeVar,
+  tensor,
+} from "./tensor-ops.ts";
+import { entryValue } from "./types.ts";
+import { describe, type Arg, type Callable, type CallSite, type Value } from "./values.ts";
+
+export function evalExpr(ctx: Ctx, e: ast.Expr): Value {
+  switch (e.kind) {
+    case "Number":
+      return e.isInt ? { kind: "int", value: e.value } : { kind: "float", value: e.value };
+    case "String":
+      return { kind: "string", value: e.value };
+    case "Bool":
+      return { kind: "bool", value: e.value };
+    case "Name":
+      return lookupValue(ctx, e.name, e.span);
+    case "Binary":
+      return binaryOp(ctx, e.op, argOf(ctx, e.left), argOf(ctx, e.right), e.span);
+    case "Unary":
+      return negate(ctx, argOf(ctx, e.operand), e.span);
+    case "Call":
+      return callExpr(ctx, e.callee, e.args, null, e.span);
+    case "Pipe": {
+      // `x |> f(a)` is `f(x, a)`; `x |> f` is `f(x)`.
+      const left = argOf(ctx, e.left);
+      need(left.value);
+      if (e.right.kind === "Call")
+        return callExpr(ctx, e.right.callee, e.right.args, left, e.right.span);
+      const fn = resolveCallee(ctx, e.right);
+      return apply(ctx, fn, [left], new Map(), { name: fn.name, span: e.right.span });
+    }
+    case "Index":
+      return indexExpr(ctx, e);
+    case "List":
+      return {
+        kind: "list",
+        items: e.items.map((i) => need(evalExpr(ctx, i))),
+        spans: e.items.map((i) => i.span),
+      };
+    case "If": {
+      const c = need(evalExpr(ctx, e.cond));
+      if (c.kind !== "bool")
+        fail(ctx, "E2007", "the condition of `if` must be a compile-time bool", e.cond.span, {
+          labels: [{ span: e.cond.span, message: `this is ${describe(c)}` }],
+          help:
+            c.kind === "tensor"
+              ? "to choose between tensors element by element, use `where(cond, a, b)`"
+              : undefined,
+        });
+      // Only the chosen branch is elaborated, so the other may use what this configuration lacks.
+      return evalExpr(ctx, c.value ? e.then : e.else);
+    }
+    case "Scan":
+      return notSupported(ctx, "`scan`", e.span);
+  }
+}
+
+export function argOf(ctx: Ctx, e: ast.Expr): Arg {
+  return { value: evalExpr(ctx, e), span: e.span };
+}
+
+export function notSupported(ctx: Ctx, what: string, span: Span): never {
+  fail(ctx, "E2010", `${what} is not supported yet in this version of dlg`, span, {
+    notes: [
+      "it is part of the language and planned for a later version; this one compiles dense networks",
+    ],
+  });
+}
+
+function lookupValue(ctx: Ctx, name: string, span: Span): Value {
+  const entry = ctx.scope.lookup(name);
+  if (!entry)
+    fail(ctx, "E2001", `unknown name \`${name}\``, span, {
+      help: didYouMean(
+        name,
+        [...ctx.scope.entries()].map(([k]) => k).filter((k) => k !== "..."),
+      ),
+    });
+  return need(entryValue(ctx, entry, span));
+}
+
+/** All callable names in scope, for suggestions. */
+function callableNames(ctx: Ctx): string[] {
+  const out: string[] = [];
+  for (const [k, e] of ctx.scope.entries())
+    if (typeof e.value !== "function" && e.value.kind === "fn") out.push(k);
+  return out;
+}
+
+export function unknownCallee(ctx: Ctx, name: string, span: Span): never {
+  fail(ctx, "E2003", `unknown function or block \`${name}\``, span, {
+    help: didYouMean(name, callableNames(ctx)),
+  });
+}
+
+export function resolveCallee(ctx: Ctx, callee: ast.Expr): Callable {
+  if (callee.kind === "Name") {
+    const entry = ctx.scope.lookup(callee.name);
+    if (!entry) unknownCallee(ctx, callee.name, callee.span);
+    const v = need(entryValue(ctx, entry, callee.span));
+    if (v.kind !== "fn")
+      fail(ctx, "E2007", `\`${callee.name}\` is ${describe(v)}, not a function`, callee.span);
+    // Hovering a call shows the signature, and a block's doc comment.
+    const doc = v.fn.kind === "block" && v.fn.decl.doc ? `\n\n${v.fn.decl.doc}` : "";
+    ctx.s.hovers.push({ file: ctx.file, span: callee.span, text: signatureText(ctx, v.fn) + doc });
+    return v.fn;
+  }
+  const v = need(evalExpr(ctx, callee));
+  if (v.kind !== "fn") fail(ctx, "E2007", `this is ${describe(v)}, not a function`, callee.span);
+  return v.fn;
+}
+
+/** `f(a, b, name: v)`, with an optional leading argument from a pipe or a param initialiser. */
+export function callExpr(
+  ctx: Ctx,
+  callee: ast.Expr,
+  args: ast.Arg[],
+  leading: Arg | null,
+  span: Span,
+): Value {
+  const fn = resolveCallee(ctx, callee);
+  const positional: Arg[] = leading ? [leading] : [];
+  const named = new Map<string, Arg & { nameSpan: Span }>();
+  for (const a of args) {
+    if (a.name === null) {
+      if (named.size > 0)
+        fail(ctx, "E2004", "positional arguments must come before named ones", a.span);
+      positional.push(argOf(ctx, a.value));
+      continue;
+    }
+    if (named.has(a.name.name))
+      fail(ctx, "E2004", `argument \`${a.name.name}\` is given twice`, a.name.span);
+    named.set(a.name.name, { ...argOf(ctx, a.value), nameSpan: a.name.span });
+  }
+  for (const a of [...positional, ...named.values()]) need(a.value);
+  return apply(ctx, fn, positional, named, { name: fn.name, span });
+}
+
+interface ParamInfo {
+  name: string;
+  optional: boolean;
+}
+
+function paramsOf(fn: Callable): ParamInfo[] {
+  if (fn.kind === "block")
+    return fn.decl.params.map((p) => ({ name: p.name.name, optional: p.default !== null }));
+  if (fn.kind === "intrinsic")
+    return fn.params.map((p) => ({ name: p.name, optional: p.optional === true }));
+  return [];
+}
+
+/** `dense(x: [..., n], units: int, bias: bool = true)`, for notes. */
+export function signatureText(ctx: Ctx, fn: Callable): string {
+  if (fn.kind === "intrinsic") return fn.sig;
+  if (fn.kind === "planned") return `${fn.name}(...)`;
+  const src = ctx.s.sources.get(fn.file) ?? "";
+  return `${fn.name}(${fn.decl.params.map((p) => src.slice(p.span.start, p.span.end)).join(", ")})`;
+}
+
+/** Match positional and named arguments to a function's parameters. */
+function bindArgs(
+  ctx: Ctx,
+  fn: Callable,
+  positional: Arg[],
+  named: Map<string, Arg & { nameSpan?: Span }>,
+  site: CallSite,
+): Map<string, Arg> {
+  const params = paramsOf(fn);
+  const sig = { notes: [`the signature is \`${signatureText(ctx, fn)}\``] };
+  const out = new Map<string, Arg>();
+  positional.forEach((a, i) => {
+    const p = params[i];
+    if (!p)
+      fail(
+        ctx,
+        "E2004",
+        `\`${fn.name}\` takes ${params.length} argument${params.length === 1 ? "" : "s"}, but ${positional.length} were given`,
+        a.span,
+        sig,
+      );
+    out.set(p.name, a);
+  });
+  for (const [name, a] of named) {
+    if (!params.some((p) => p.name === name))
+      fail(ctx, "E2004", `\`${fn.name}\` has no argument named \`${name}\``, a.nameSpan ?? a.span, {
+        ...sig,
+        help: didYouMean(
+          name,
+          params.map((p) => p.name),
+        ),
+      });
+    if (out.has(name))
+      fail(
+        ctx,
+        "E2004",
+        `argument \`${name}\` of \`${fn.name}\` is given twice`,
+        a.nameSpan ?? a.span,
+        sig,
+      );
+    out.set(name, a);
+  }
+  const missing = params.filter((p) => !p.optional && !out.has(p.name)).map((p) => `\`${p.name}\``);
+  if (missing.length > 0)
+    fail(
+      ctx,
+      "E2004",
+      `missing argument${missing.length > 1 ? "s" : ""} ${missing.join(", ")} in the call to \`${fn.name}\``,
+      site.span,
+      sig,
+    );
+  return out;
+}
+
+export function apply(
+  ctx: Ctx,
+  fn: Callable,
+  positional: Arg[],
+  named: Map<string, Arg & { nameSpan?: Span }>,
+  site: CallSite,
+): Value {
+  if (fn.kind === "planned") notSupported(ctx, `\`${fn.name}\``, site.span);
+  const args = bindArgs(ctx, fn, positional, named, site);
+  if (fn.kind === "intrinsic") return fn.impl(ctx, args, site);
+  return callBlock(ctx, fn, args, site);
+}
+
+// ---------------------------------------------------------------- indexing
+
+function indexExpr(ctx: Ctx, e: ast.IndexExpr): Value {
+  const target = need(evalExpr(ctx, e.target));
+  if (target.kind === "list") {
+    const [i, ...rest] = e.indices;
+    if (!i || rest.length > 0 || i.kind === "Slice")
+      fail(ctx, "E2007", "a list takes exactly one integer index", e.span);
+    const k = staticInt(ctx, evalExpr(ctx, i), i.span, "a list index");
+    const n = target.items.length;
+    const item = target.items[k < 0 ? k + n : k];
+    if (!item) fail(ctx, "E3011", `index ${k} is out of range for a list of ${n}`, i.span);
+    return item;
+  }
+  if (target.kind !== "tensor")
+    fail(ctx, "E2007", `cannot index ${describe(target)}`, e.target.span);
+  return indexTensor(ctx, target.v, e);
+}
+
+export function staticInt(ctx: Ctx, v: Value, span: Span, what: string): number {
+  v = need(v);
+  if (v.kind === "int") return v.value;
+  if (v.kind === "dim") {
+    const c = dimAsConst(v.dim);
+    if (c !== null) return c;
+  }
+  checkExactDivision(ctx, v, span);
+  fail(ctx, "E2007", `${what} must be a compile-time integer, but it is ${describe(v)}`, span);
+}
+
+function indexDim(ctx: Ctx, v: Value, span: Span): Dim {
+  v = need(v);
+  if (v.kind === "int") return dimConst(v.value);
+  if (v.kind === "dim") return v.dim;
+  fail(ctx, "E2007", `an index must be an integer or a dimension, but it is ${describe(v)}`, span);
+}
+
+/** `x[i, :, 1:3]`: a strided slice, then a gather for a tensor index, then a reshape dropping integer-indexed axes. */
+function indexTensor(ctx: Ctx, x: Var, e: ast.IndexExpr): Value {
+  const shape = x.type.shape;
+  if (e.indices.length > shape.length)
+    fail(
+      ctx,
+      "E3011",
+      `too many indices: the tensor is ${shapeToString(shape)}, rank ${shape.length}`,
+      e.span,
+    );
+  const start: Dim[] = [];
+  const stop: Dim[] = [];
+  const step: number[] = [];
+  /** Per axis of the sliced tensor: dropped (integer index), gathered, or kept. */
+  const role: ("drop" | "gather" | "keep")[] = [];
+  let gather: { axis: number; idx: Var } | null = null;
+  let sliced = false;
+  // A negative position counts from the end, as in numpy.
+  const position = (d: Dim, size: Dim): Dim => {
+    const c = dimAsConst(d);
+    return c !== null && c < 0 ? dimAdd(size, d) : d;
+  };
+  shape.forEach((size, axis) => {
+    const ix = e.indices[axis];
+    const sc = dimAsConst(size);
+    if (!ix) {
+      start.push(dimConst(0));
+      stop.push(size);
+      step.push(1);
+      role.push("keep");
+      return;
+    }
+    if (ix.kind === "Slice") {
+      const lo = ix.start
+        ? position(indexDim(ctx, evalExpr(ctx, ix.start), ix.start.span), size)
+        : dimConst(0);
+      let hi = ix.end ? position(indexDim(ctx, evalExpr(ctx, ix.end), ix.end.span), size) : size;
+      const st = ix.step ? staticInt(ctx, evalExpr(ctx, ix.step), ix.step.span, "a slice step") : 1;
+      if (st < 1)
+        fail(ctx, "E3011", `slice step must be positive, got ${st}`, ix.step?.span ?? ix.span);
+      // Like numpy, a stop past a known end clamps to the end.
+      const hc = dimAsConst(hi);
+      if (sc !== null && hc !== null && hc > sc) hi = size;
+      const lc = dimAsConst(lo);
+      if ((lc !== null && lc < 0) || (sc !== null && lc !== null && lc >= sc))
+        fail(ctx, "E3011", `slice start is out of range for axis ${axis} of size ${sc}`, ix.span);
+      const len = dimAsConst(dimSub(hi, lo));
+      if (len !== null && len <= 0)
+        fail(
+          ctx,
+          "E3011",
+          `this slice of axis ${axis} (size ${shapeToString([size]).slice(1, -1)}) is empty`,
+          ix.span,
+        );
+      start.push(lo);
+      stop.push(hi);
+      step.push(st);
+      role.push("keep");
+      if (!(lc === 0 && st === 1 && dimAsConst(dimSub(hi, size)) === 0)) sliced = true;
+      return;
+    }
+    const v = need(evalExpr(ctx, ix));
+    if (v.kind === "tensor") {
+      if (gather) fail(ctx, "E2007", "only one tensor index is supported in one indexing", ix.span);
+      if (v.v.type.dtype !== "i32")
+        fail(ctx, "E3008", `a tensor index must be int, but it is ${v.v.type.dtype}`, ix.span);
+      gather = { axis, idx: v.v };
+      start.push(dimConst(0));
+      stop.push(size);
+      step.push(1);
+      role.push("gather");
+      return;
+    }
+    const i = position(indexDim(ctx, v, ix.span), size);
+    const ic = dimAsConst(i);
+    if (ic !== null && (ic < 0 || (sc !== null && ic >= sc))) {
+      const written = v.kind === "int" ? v.value : ic;
+      fail(
+        ctx,
+        "E3011",
+        `index ${written} is out of range for axis ${axis} of size ${sc}`,
+        ix.span,
+      );
+    }
+    start.push(i);
+    stop.push(dimAdd(i, dimConst(1)));
+    step.push(1);
+    role.push("drop");
+    sliced = true;
+  });
+  let y = x;
+  if (sliced) y = emit(ctx, "slice", { start, stop, step }, [y], e.span, [e.target.span]);
+  const g = gather as { axis: number; idx: Var } | null;
+  if (g) y = emit(ctx, "gather", { axis: g.axis }, [y, g.idx], e.span);
+  // The gather already replaced its axis by the index's dims; drop the integer-indexed axes.
+  const kept: Dim[] = [];
+  let k = 0;
+  role.forEach((r) => {
+    if (r === "gather") {
+      const n = g!.idx.type.shape.length;
+      kept.push(...y.type.shape.slice(k, k + n));
+      k += n;
+      return;
+    }
+    if (r === "keep") kept.push(y.type.shape[k]!);
+    k++;
+  });
+  if (kept.length !== y.type.shape.length) y = reshapeVar(ctx, y, kept, e.span);
+  return tensor(ctx, y);
+}

@@ -1,0 +1,170 @@
+// Tensors made from nothing but a shape: constants and random draws. These
+// are the parameter initialisers (`param w: [n, m] init glorot_uniform` calls
+// `glorot_uniform([n, m])` in the init graph), and in a model body they draw
+// from the per-call seed instead (dropout's mask is `uniform(shape(x))`).
+
+import type { Span } from "../../grammar/index.ts";
+import { dimAsConst, dimMul, numElements, type Dim } from "../dims.ts";
+import type { Var } from "../ir.ts";
+import { fail, type Ctx } from "./context.ts";
+import { arg, intrinsic, numberArg, shapeArg } from "./intrinsics.ts";
+import { emit, tensor } from "./tensor-ops.ts";
+import type { IntrinsicFn } from "./values.ts";
+
+/**
+ * A scalar that is a compile-time number when the dims it comes from are
+ * concrete, and a graph value when they are only known at run time (a
+ * fan-in of `F` features in linear regression).
+ */
+type Num = number | Var;
+
+class Scalars {
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly span: Span,
+  ) {}
+  private v(x: Num): Var {
+    return typeof x === "number"
+      ? emit(this.ctx, "const", { value: x, dtype: "f32", shape: [] }, [], this.span)
+      : x;
+  }
+  private bin(
+    op: "add" | "sub" | "mul" | "div",
+    a: Num,
+    b: Num,
+    f: (x: number, y: number) => number,
+  ): Num {
+    if (typeof a === "number" && typeof b === "number") return f(a, b);
+    return emit(this.ctx, op, {}, [this.v(a), this.v(b)], this.span);
+  }
+  add = (a: Num, b: Num) => this.bin("add", a, b, (x, y) => x + y);
+  sub = (a: Num, b: Num) => this.bin("sub", a, b, (x, y) => x - y);
+  mul = (a: Num, b: Num) => this.bin("mul", a, b, (x, y) => x * y);
+  div = (a: Num, b: Num) => this.bin("div", a, b, (x, y) => x / y);
+  sqrt(a: Num): Num {
+    return typeof a === "number" ? Math.sqrt(a) : emit(this.ctx, "sqrt", {}, [a], this.span);
+  }
+  dim(d: Dim): Num {
+    const c = dimAsConst(d);
+    return c !== null ? c : emit(this.ctx, "dimval", { dim: d, dtype: "f32" }, [], this.span);
+  }
+  /** As a tensor (for ops on whole tensors). */
+  tensor(x: Num): Var {
+    return this.v(x);
+  }
+}
+
+/** Uniform [0, 1) of `shape` from the graph's seed, on a stream of its own. */
+function draw(ctx: Ctx, shape: Dim[], span: Span): Var {
+  const m = ctx.m;
+  if (!m) fail(ctx, "E2007", "random values only exist inside a model", span);
+  const seed = ctx.b === m.init ? m.initSeed : m.seed;
+  return emit(ctx, "random", { shape, stream: m.nextStream++ }, [seed], span);
+}
+
+/** `low + (high - low) * u`, skipping the arithmetic for the unit interval. */
+function uniformOf(ctx: Ctx, shape: Dim[], low: Num, high: Num, span: Span): Var {
+  const u = draw(ctx, shape, span);
+  if (low === 0 && high === 1) return u;
+  const s = new Scalars(ctx, span);
+  const scaled = emit(ctx, "mul", {}, [u, s.tensor(s.sub(high, low))], span);
+  return emit(ctx, "add", {}, [scaled, s.tensor(low)], span);
+}
+
+/**
+ * Standard normal draws by Box–Muller: sqrt(-2 ln(1 - u1)) * cos(2π u2). The
+ * primitives have no cos, so it is a degree-11 odd polynomial for sin on
+ * [-π/2, π/2] (error below 1e-7, under f32 resolution) after folding u2 into
+ * that range: cos(2π u2) = -sin(2π (1/4 - |u2 - 1/2|)).
+ */
+function standardNormal(ctx: Ctx, shape: Dim[], span: Span): Var {
+  const c = (value: number) => emit(ctx, "const", { value, dtype: "f32", shape: [] }, [], span);
+  const op = (o: "add" | "sub" | "mul", a: Var, b: Var) => emit(ctx, o, {}, [a, b], span);
+  const u1 = draw(ctx, shape, span);
+  const u2 = draw(ctx, shape, span);
+  // 1 - u1 is in (0, 1], so the log is finite.
+  const r = emit(
+    ctx,
+    "sqrt",
+    {},
+    [op("mul", c(-2), emit(ctx, "log", {}, [op("sub", c(1), u1)], span))],
+    span,
+  );
+  const folded = op("sub", c(0.25), emit(ctx, "abs", {}, [op("sub", u2, c(0.5))], span));
+  const theta = op("mul", c(2 * Math.PI), folded);
+  const t = op("mul", theta, theta);
+  const coeffs = [-1 / 39916800, 1 / 362880, -1 / 5040, 1 / 120, -1 / 6, 1];
+  let poly = c(coeffs[0]!);
+  for (const k of coeffs.slice(1)) poly = op("add", op("mul", poly, t), c(k));
+  const sin = op("mul", theta, poly);
+  return op("mul", r, emit(ctx, "neg", {}, [sin], span));
+}
+
+function normalOf(ctx: Ctx, shape: Dim[], std: Num, mean: Num, span: Span): Var {
+  const s = new Scalars(ctx, span);
+  const z = standardNormal(ctx, shape, span);
+  const scaled = std === 1 ? z : emit(ctx, "mul", {}, [z, s.tensor(std)], span);
+  return mean === 0 ? scaled : emit(ctx, "add", {}, [scaled, s.tensor(mean)], span);
+}
+
+/**
+ * Fan-in and fan-out as Keras counts them: the last axis is the output, the
+ * one before it the input, and any leading axes are a receptive field that
+ * multiplies both. A vector counts as fan-in = fan-out = its length.
+ */
+function fans(shape: Dim[]): { fanIn: Dim; fanOut: Dim } {
+  const n = shape.length;
+  if (n === 0) return { fanIn: numElements([]), fanOut: numElements([]) };
+  if (n === 1) return { fanIn: shape[0]!, fanOut: shape[0]! };
+  const receptive = numElements(shape.slice(0, -2));
+  return { fanIn: dimMul(shape[n - 2]!, receptive), fanOut: dimMul(shape[n - 1]!, receptive) };
+}
+
+function filled(value: number, name: string): IntrinsicFn {
+  return intrinsic(`${name}(shape)`, `${name}(shape: [dim, ...])`, (ctx, args, site) => {
+    const shape = shapeArg(ctx, arg(args, "shape", site));
+    return tensor(ctx, emit(ctx, "const", { value, dtype: "f32", shape }, [], site.span));
+  });
+}
+
+export function initializers(): IntrinsicFn[] {
+  return [
+    filled(0, "zeros"),
+    filled(1, "ones"),
+    intrinsic(
+      "uniform(shape, low?, high?)",
+      "uniform(shape: [dim, ...], low: float = 0.0, high: float = 1.0)",
+      (ctx, args, site) => {
+        const shape = shapeArg(ctx, arg(args, "shape", site));
+        const low = numberArg(ctx, args.get("low"), 0, "`low`");
+        const high = numberArg(ctx, args.get("high"), 1, "`high`");
+        return tensor(ctx, uniformOf(ctx, shape, low, high, site.span));
+      },
+    ),
+    intrinsic(
+      "normal(shape, std?, mean?)",
+      "normal(shape: [dim, ...], std: float = 1.0, mean: float = 0.0)",
+      (ctx, args, site) => {
+        const shape = shapeArg(ctx, arg(args, "shape", site));
+        const std = numberArg(ctx, args.get("std"), 1, "`std`");
+        const mean = numberArg(ctx, args.get("mean"), 0, "`mean`");
+        return tensor(ctx, normalOf(ctx, shape, std, mean, site.span));
+      },
+    ),
+    // Glorot & Bengio (2010): keeps activation variance steady through tanh/linear layers.
+    intrinsic("glorot_uniform(shape)", "glorot_uniform(shape: [dim, ...])", (ctx, args, site) => {
+      const shape = shapeArg(ctx, arg(args, "shape", site));
+      const s = new Scalars(ctx, site.span);
+      const { fanIn, fanOut } = fans(shape);
+      const limit = s.sqrt(s.div(6, s.add(s.dim(fanIn), s.dim(fanOut))));
+      return tensor(ctx, uniformOf(ctx, shape, s.sub(0, limit), limit, site.span));
+    }),
+    // He et al. (2015): the variance ReLU layers need, std = sqrt(2 / fan_in).
+    intrinsic("he_normal(shape)", "he_normal(shape: [dim, ...])", (ctx, args, site) => {
+      const shape = shapeArg(ctx, arg(args, "shape", site));
+      const s = new Scalars(ctx, site.span);
+      const std = s.sqrt(s.div(2, s.dim(fans(shape).fanIn)));
+      return tensor(ctx, normalOf(ctx, shape, std, 0, site.span));
+    }),
+  ];
+}

@@ -1,0 +1,219 @@
+// A `model` statement list to a ModelIR: inputs first (they fix the run-time
+// dims), then the body in order, building the forward graph and, for each
+// param, its initial value in the init graph.
+
+import type * as ast from "../../grammar/index.ts";
+import { Builder } from "../builder.ts";
+import { dimEq, dimVar, dimVars, shapeToString } from "../dims.ts";
+import { VarGen, type ModelIR, type Var } from "../ir.ts";
+import { fail, Scope, type Ctx, type ModelState, type Session } from "./context.ts";
+import { evalExpr } from "./expr.ts";
+import { define, execAssign, execParam, guarded } from "./stmts.ts";
+import { cast, need, toVar } from "./tensor-ops.ts";
+import { evalTensorType } from "./types.ts";
+import { typeText, type Value } from "./values.ts";
+
+interface Named {
+  name: string;
+  var: Var;
+  span: ast.Span;
+}
+
+function asTensorVar(ctx: Ctx, v: Value, span: ast.Span): Var {
+  v = need(v);
+  return toVar(
+    ctx,
+    v,
+    span,
+    v.kind === "tensor" ? v.v.type.dtype : v.kind === "bool" ? "bool" : "f32",
+  );
+}
+
+export function elaborateModel(
+  s: Session,
+  decl: ast.ModelDecl,
+  file: string,
+  globals: Scope,
+): ModelIR | null {
+  const gen = new VarGen();
+  const m: ModelState = {
+    name: decl.name.name,
+    gen,
+    fwd: new Builder(gen),
+    init: new Builder(gen),
+    seed: gen.fresh({ dtype: "i32", shape: [] }, "seed"),
+    training: gen.fresh({ dtype: "bool", shape: [] }, "training"),
+    initSeed: gen.fresh({ dtype: "i32", shape: [] }, "seed"),
+    params: [],
+    nextStream: 0,
+    batchDims: new Map(),
+    inputDims: new Set(),
+  };
+  const ctx: Ctx = {
+    s,
+    m,
+    b: m.fwd,
+    scope: new Scope(globals),
+    file,
+    path: "",
+    counters: new Map(),
+    stack: [],
+  };
+  let ok = true;
+  const step = (names: ast.Ident[], run: () => void) => {
+    if (!guarded(ctx, names, run)) ok = false;
+  };
+
+  // Inputs first: a param declared before them may still use the dims they bind.
+  const inputs: Named[] = [];
+  const dims: string[] = [];
+  for (const st of decl.body) {
+    if (st.kind !== "Input") continue;
+    step([st.name], () => {
+      const t = evalTensorType(ctx, st.type, `input \`${st.name.name}\``);
+      const v = gen.fresh(t, st.name.name);
+      define(ctx, st.name, { kind: "tensor", v, graph: m.fwd });
+      inputs.push({ name: st.name.name, var: v, span: st.name.span });
+      for (const d of t.shape) for (const n of dimVars(d)) if (!dims.includes(n)) dims.push(n);
+      for (const n of t.shape.flatMap(dimVars)) m.inputDims.add(n);
+      const first = t.shape[0];
+      const batch = first && dimVars(first).length === 1 ? dimVars(first)[0]! : null;
+      if (batch && dimEq(first!, dimVar(batch)) && !m.batchDims.has(batch))
+        m.batchDims.set(batch, { input: st.name.name, span: st.type.span, file });
+    });
+  }
+
+  const outputs: Named[] = [];
+  const metrics: Named[] = [];
+  let loss: Var | null = null;
+  let lossSpan: ast.Span | null = null;
+  for (const st of decl.body) {
+    switch (st.kind) {
+      case "Input":
+        break;
+      case "Assign":
+        step(st.targets, () => execAssign(ctx, st));
+        break;
+      case "Param":
+        step([st.name], () => execParam(ctx, st));
+        break;
+      case "Output":
+        step([st.name], () => {
+          const v = asTensorVar(ctx, evalExpr(ctx, st.value), st.value.span);
+          define(ctx, st.name, { kind: "tensor", v, graph: m.fwd });
+          outputs.push({ name: st.name.name, var: v, span: st.name.span });
+        });
+        break;
+      case "Metric":
+        step([st.name], () => {
+          let v = asTensorVar(ctx, evalExpr(ctx, st.value), st.value.span);
+          if (v.type.shape.length !== 0)
+            fail(
+              ctx,
+              "E3003",
+              `metric \`${st.name.name}\` must be a scalar, but it is ${shapeToString(v.type.shape)}`,
+              st.value.span,
+              {
+                help: "average it over the batch with `mean(...)`",
+              },
+            );
+          // Accuracy-style metrics are means of bools; report every metric as f32.
+          v = cast(ctx, v, "f32", st.value.span);
+          define(ctx, st.name, { kind: "tensor", v, graph: m.fwd });
+          metrics.push({ name: st.name.name, var: v, span: st.name.span });
+        });
+        break;
+      case "Loss":
+        step([], () => {
+          if (lossSpan)
+            fail(ctx, "E2005", "a model has exactly one loss", st.span, {
+              labels: [{ span: lossSpan, message: "the loss is already defined here" }],
+              help: "add the terms into one expression: `loss a + b`",
+            });
+          lossSpan = st.span;
+          const v = asTensorVar(ctx, evalExpr(ctx, st.value), st.value.span);
+          if (v.type.shape.length !== 0)
+            fail(
+              ctx,
+              "E3012",
+              `the loss must be a scalar, but it is ${shapeToString(v.type.shape)}`,
+              st.value.span,
+              {
+                help: "reduce it to one number, e.g. with `mean(...)` or `sum(...)`",
+              },
+            );
+          if (v.type.dtype !== "f32")
+            fail(
+              ctx,
+              "E3008",
+              `the loss must be a float, but it is ${typeText(v.type)}`,
+              st.value.span,
+              {
+                notes: ["training differentiates the loss, which needs a float"],
+              },
+            );
+          loss = v;
+        });
+        break;
+      case "Return":
+        step([], () => fail(ctx, "E2009", "`return` can only appear in a block", st.span));
+        break;
+      case "Yield":
+        step([], () =>
+          fail(ctx, "E2009", "`yield` can only appear in the body of a `scan`", st.span),
+        );
+        break;
+    }
+  }
+  if (!ok) return null;
+  if (!checkDimsBound(ctx, dims, decl)) return null;
+
+  const params = m.params.map((p) => ({ path: p.path, var: p.var, span: p.span }));
+  const lossVar = loss as Var | null;
+  return {
+    name: m.name,
+    dims,
+    inputs: inputs.map((i) => ({ name: i.name, var: i.var, span: i.span })),
+    params,
+    seed: m.seed,
+    training: m.training,
+    forward: {
+      inputs: [...inputs.map((i) => i.var), ...m.params.map((p) => p.var), m.seed, m.training],
+      eqns: m.fwd.eqns,
+      outputs: [
+        ...outputs.map((o) => o.var),
+        ...metrics.map((x) => x.var),
+        ...(lossVar ? [lossVar] : []),
+      ],
+    },
+    outputs: outputs.map((o) => ({ name: o.name, var: o.var, span: o.span })),
+    metrics: metrics.map((x) => ({ name: x.name, var: x.var, span: x.span })),
+    loss: lossVar,
+    init: { inputs: [m.initSeed], eqns: m.init.eqns, outputs: m.params.map((p) => p.init) },
+  };
+}
+
+/**
+ * Every named dim in the graph must come from an input's shape, or the
+ * runtime has no way to learn its size (`zeros([T])` with no input over `T`).
+ */
+function checkDimsBound(ctx: Ctx, dims: string[], decl: ast.ModelDecl): boolean {
+  const reported = new Set<string>();
+  for (const e of ctx.m!.fwd.eqns)
+    for (const o of e.outs)
+      for (const n of o.type.shape.flatMap(dimVars))
+        if (!dims.includes(n) && !reported.has(n)) {
+          reported.add(n);
+          ctx.s.report({
+            code: "E2002",
+            severity: "error",
+            message: `dimension \`${n}\` is not bound by any input of \`${decl.name.name}\``,
+            file: e.file ?? ctx.file,
+            span: e.span ?? decl.name.span,
+            labels: [],
+            notes: [`named dims get their size from the inputs' shapes when the model runs`],
+            help: `use \`${n}\` in an input's type, or make it a \`const\``,
+          });
+        }
+  return reported.size === 0;
+}

@@ -1,0 +1,127 @@
+// What an expression evaluates to during elaboration. Tensors are graph
+// variables; everything else (numbers, dims, lists, functions) exists only at
+// compile time and disappears once the graph is built.
+
+import type { BlockDecl, Span } from "../../grammar/index.ts";
+import type { Builder } from "../builder.ts";
+import { dimAsConst, dimToString, shapeToString, type Dim } from "../dims.ts";
+import type { DType, TensorType, Var } from "../ir.ts";
+import type { Ctx, Scope } from "./context.ts";
+
+export type Value =
+  /** A graph variable; `graph` is the builder it lives in (forward or init). */
+  | { kind: "tensor"; v: Var; graph: Builder }
+  | { kind: "int"; value: number }
+  /** `inexact` records an int division that did not divide (`10 / 3`), in case a dimension was meant. */
+  | { kind: "float"; value: number; inexact?: string }
+  | { kind: "bool"; value: boolean }
+  /** A symbolic dimension (`B`, `4 * H`), or a concrete one bound from a shape. */
+  | { kind: "dim"; dim: Dim }
+  /** `spans` (when written as a list literal) lets errors point at one item. */
+  | { kind: "list"; items: Value[]; spans?: Span[] }
+  | { kind: "string"; value: string }
+  | { kind: "fn"; fn: Callable }
+  /** A name whose definition failed; using it stays silent (the error is already reported). */
+  | { kind: "poison" };
+
+export type Tensor = Extract<Value, { kind: "tensor" }>;
+
+/** An evaluated argument, with the span to blame if it turns out wrong. */
+export interface Arg {
+  value: Value;
+  span: Span;
+}
+
+/** Where a call happens, for diagnostics and param naming. */
+export interface CallSite {
+  name: string;
+  span: Span;
+}
+
+export interface ParamSpec {
+  name: string;
+  /** Optional params may be absent from the bound arguments; the intrinsic applies its default. */
+  optional?: true;
+}
+
+export interface BlockFn {
+  kind: "block";
+  name: string;
+  decl: BlockDecl;
+  file: string;
+  /** The global scope of the file that defines the block (std blocks see only std). */
+  scope: Scope;
+}
+
+export interface IntrinsicFn {
+  kind: "intrinsic";
+  name: string;
+  params: ParamSpec[];
+  /** Signature as shown in diagnostics and hovers. */
+  sig: string;
+  impl: (ctx: Ctx, args: Map<string, Arg>, site: CallSite) => Value;
+}
+
+/** A std name that a later version implements (conv2d, lstm, ...): calling it says so. */
+export interface PlannedFn {
+  kind: "planned";
+  name: string;
+}
+
+export type Callable = BlockFn | IntrinsicFn | PlannedFn;
+
+export const int = (value: number): Value => ({ kind: "int", value });
+export const float = (value: number): Value => ({ kind: "float", value });
+export const bool = (value: boolean): Value => ({ kind: "bool", value });
+export const dimValue = (dim: Dim): Value => ({ kind: "dim", dim });
+export const list = (items: Value[]): Value => ({ kind: "list", items });
+
+export function typeText(t: TensorType): string {
+  return `${t.dtype}${shapeToString(t.shape)}`;
+}
+
+export function dtypeName(d: DType): string {
+  return d === "i32" ? "int" : d;
+}
+
+/** A short phrase for messages: "a tensor f32[B, 784]", "the int 3". */
+export function describe(v: Value): string {
+  switch (v.kind) {
+    case "tensor":
+      return `a tensor ${typeText(v.v.type)}`;
+    case "int":
+      return `the int ${v.value}`;
+    case "float":
+      return `the float ${v.value}`;
+    case "bool":
+      return `the bool ${v.value}`;
+    case "dim": {
+      const c = dimAsConst(v.dim);
+      return c === null ? `the dimension ${dimToString(v.dim)}` : `the dimension ${c}`;
+    }
+    case "list":
+      return `a list of ${v.items.length} value${v.items.length === 1 ? "" : "s"}`;
+    case "string":
+      return `the string "${v.value}"`;
+    case "fn":
+      return v.fn.kind === "block" ? `the block \`${v.fn.name}\`` : `the function \`${v.fn.name}\``;
+    case "poison":
+      return "an invalid value";
+  }
+}
+
+/** Hover text for a value bound to `name`. */
+export function hoverText(name: string, v: Value): string {
+  switch (v.kind) {
+    case "tensor":
+      return `${name}: ${typeText(v.v.type)}`;
+    case "int":
+    case "float":
+    case "bool":
+      return `${name}: ${v.kind} = ${v.value}`;
+    case "dim":
+      return `${name}: dim = ${dimToString(v.dim)}`;
+    default:
+      return `${name}: ${describe(v)}`;
+  }
+}
