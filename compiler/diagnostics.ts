@@ -128,30 +128,59 @@ function lineText(text: string, line: number): string {
 /** The files a rendering may quote, by path. */
 export type SourceMap = ReadonlyMap<string, string>;
 
-function excerpt(
-  sources: SourceMap,
-  file: string,
-  span: Span,
-  mark: string,
-  msg: string,
-): string[] {
-  const text = sources.get(file);
-  if (text === undefined) return [];
-  const start = positionAt(text, span.start);
-  const end = positionAt(text, Math.max(span.start, span.end - 1));
-  const src = lineText(text, start.line).replace(/\t/g, " ");
-  const gutter = String(start.line).length;
+interface Mark {
+  file: string;
+  span: Span;
+  char: string;
+  message: string;
+}
+
+/**
+ * Source lines with carets: each line is quoted once, followed by one
+ * marker row per span on it (`^` for the primary span, `-` for labels), as
+ * rustc does, so `x @ w` with three marks prints the line once.
+ */
+function excerpts(sources: SourceMap, marks: Mark[]): string[] {
+  const groups = new Map<
+    string,
+    { file: string; line: number; marks: (Mark & { col: number; width: number })[] }
+  >();
+  const unplaced: string[] = [];
+  for (const m of marks) {
+    const text = sources.get(m.file);
+    if (text === undefined) {
+      if (m.message) unplaced.push(`  = ${m.message}`);
+      continue;
+    }
+    const start = positionAt(text, m.span.start);
+    const end = positionAt(text, Math.max(m.span.start, m.span.end - 1));
+    const len = lineText(text, start.line).length;
+    const width =
+      end.line === start.line
+        ? Math.max(1, end.col - start.col + 1)
+        : Math.max(1, len - start.col + 1);
+    const key = `${m.file}:${start.line}`;
+    const g = groups.get(key) ?? { file: m.file, line: start.line, marks: [] };
+    g.marks.push({ ...m, col: start.col, width });
+    groups.set(key, g);
+  }
+  const out: string[] = [];
+  const gutter = Math.max(1, ...[...groups.values()].map((g) => String(g.line).length));
   const pad = " ".repeat(gutter);
-  const width =
-    end.line === start.line
-      ? Math.max(1, end.col - start.col + 1)
-      : Math.max(1, src.length - start.col + 1);
-  const carets = " ".repeat(start.col - 1) + mark.repeat(width);
-  return [
-    `${pad} |`,
-    `${String(start.line).padStart(gutter)} | ${src}`,
-    `${pad} | ${carets}${msg ? " " + msg : ""}`,
-  ];
+  let lastFile: string | null = null;
+  for (const g of groups.values()) {
+    if (lastFile !== null && g.file !== lastFile) out.push(`${pad}::: ${g.file}:${g.line}`);
+    lastFile = g.file;
+    out.push(`${pad} |`);
+    out.push(
+      `${String(g.line).padStart(gutter)} | ${lineText(sources.get(g.file)!, g.line).replace(/\t/g, " ")}`,
+    );
+    for (const m of g.marks)
+      out.push(
+        `${pad} | ${" ".repeat(m.col - 1)}${m.char.repeat(m.width)}${m.message ? " " + m.message : ""}`,
+      );
+  }
+  return [...out, ...unplaced];
 }
 
 /** rustc-style text: header, location, excerpt with carets, labels, notes, help. */
@@ -160,18 +189,16 @@ export function renderDiagnostic(d: Diagnostic, sources: SourceMap): string {
   const text = sources.get(d.file);
   const pos = text !== undefined ? positionAt(text, d.span.start) : { line: 0, col: 0 };
   out.push(`  --> ${d.file}:${pos.line}:${pos.col}`);
-  out.push(...excerpt(sources, d.file, d.span, "^", ""));
-  for (const l of d.labels) {
-    const file = l.file ?? d.file;
-    const lt = sources.get(file);
-    if (file !== d.file && lt !== undefined) {
-      const p = positionAt(lt, l.span.start);
-      out.push(`  ::: ${file}:${p.line}:${p.col}`);
-    }
-    const ex = excerpt(sources, file, l.span, "-", l.message);
-    if (ex.length > 0) out.push(...ex.slice(1));
-    else out.push(`  = ${l.message}`);
-  }
+  const marks: Mark[] = [
+    { file: d.file, span: d.span, char: "^", message: "" },
+    ...d.labels.map((l) => ({
+      file: l.file ?? d.file,
+      span: l.span,
+      char: "-",
+      message: l.message,
+    })),
+  ];
+  out.push(...excerpts(sources, marks));
   for (const n of d.notes) out.push(`  = note: ${n}`);
   if (d.help !== undefined) out.push(`  = help: ${d.help}`);
   return out.join("\n");
