@@ -1,0 +1,101 @@
+// `dlg train`: compile the model with its train block, load the emitted
+// module, fit the data to the model's inputs, run the loop, and report
+// (progress, per-epoch and test metrics, optional plot and checkpoint).
+
+import { compile } from "../compiler/compile.ts";
+import type { OptimizerConfig, TrainConfig } from "../compiler/ir.ts";
+import { intFlag, oneFile, str, type Parsed } from "./args.ts";
+import { printDiagnostics, requireFile, writeOutput, type Io } from "./commands.ts";
+import { chooseSource, loadSplits, rows } from "./data.ts";
+import { exitCode, UserError } from "./errors.ts";
+import { loadModule } from "./module.ts";
+import { trainingPlot } from "./plot.ts";
+import { consoleReporter, fmt, fmtEval, wantsBar } from "./progress.ts";
+import { batchSize, train } from "./train.ts";
+
+/** `sgd(lr: 0.1, momentum: 0.9)`: the optimizer as the train block would spell it. */
+export function describeOptimizer(o: OptimizerConfig): string {
+  const args = [`lr: ${o.lr}`];
+  if (o.kind !== "adam" && o.momentum !== 0) args.push(`momentum: ${o.momentum}`);
+  if (o.kind !== "adam" && o.nesterov) args.push("nesterov: true");
+  if (o.kind === "adam") args.push(`beta1: ${o.beta1}`, `beta2: ${o.beta2}`, `eps: ${o.eps}`);
+  if (o.weightDecay !== 0) args.push(`weight_decay: ${o.weightDecay}`);
+  return `${o.kind}(${args.join(", ")})`;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+function describeTrain(t: TrainConfig): string {
+  return `${describeOptimizer(t.optimizer)}, batch ${t.batch}, ${plural(t.epochs, "epoch")}, seed ${t.seed}`;
+}
+
+export async function runTrain(p: Parsed, io: Io): Promise<number> {
+  const file = oneFile("train", p);
+  const epochs = intFlag(p, "epochs", 1);
+  const seed = intFlag(p, "seed", 0, 2 ** 31 - 1);
+  const limit = intFlag(p, "limit", 1);
+  const plot = str(p, "plot");
+  const save = str(p, "save");
+  requireFile(file);
+  // Decide the data source before compiling so a bad --data fails fast.
+  const source = chooseSource(file, str(p, "data"));
+
+  const r = compile(file, { model: str(p, "model"), config: str(p, "config") });
+  printDiagnostics(r, io);
+  if (!r.ok || r.js === undefined || r.train === undefined) return exitCode.error;
+  if (r.program && !r.program.hasLoss) {
+    throw new UserError(
+      `model \`${r.program.model}\` declares no \`loss\`, so there is nothing to train`,
+    );
+  }
+  const cfg: TrainConfig = {
+    ...r.train,
+    epochs: epochs ?? r.train.epochs,
+    seed: seed ?? r.train.seed,
+  };
+
+  const mod = await loadModule(r.js);
+  const splits = loadSplits(source, mod.spec);
+  const fullTrain = splits.train.size;
+  if (limit !== undefined) splits.train = rows(splits.train, 0, limit);
+  const dims = Object.entries(splits.dims).map(([k, v]) => `${k} = ${v}`);
+
+  io.out(`model ${mod.spec.model}, train block \`${cfg.name}\`: ${describeTrain(cfg)}`);
+  io.out(
+    `data: ${splits.source}: ${splits.train.size} train` +
+      (limit !== undefined && limit < fullTrain ? ` (--limit, of ${fullTrain})` : "") +
+      `, ${splits.valid.size} validation, ${splits.test.size} test` +
+      (dims.length ? `; ${dims.join(", ")}` : ""),
+  );
+  const size = batchSize(cfg.batch, splits.train.size);
+  const steps = Math.ceil(splits.train.size / size);
+  io.out(`${plural(steps, "step")} per epoch of ${plural(size, "example")}`);
+
+  const model = await mod.createModel({ seed: cfg.seed, dims: splits.dims });
+  const report = await train(
+    model,
+    splits,
+    { epochs: cfg.epochs, batch: cfg.batch, seed: cfg.seed },
+    consoleReporter({ bar: wantsBar(), out: (l) => io.out(l) }),
+  );
+  io.out(`test: ${fmtEval(report.test)}`);
+  const last = report.epochs[report.epochs.length - 1];
+  io.out(
+    `trained ${plural(report.epochs.length, "epoch")} (${plural(report.steps, "step")}) in ${report.seconds.toFixed(1)}s` +
+      (last ? `; final train loss ${fmt(last.trainLoss)}` : ""),
+  );
+
+  if (plot !== undefined) {
+    writeOutput(
+      plot,
+      trainingPlot(report, `${mod.spec.model} — ${cfg.name} (${describeTrain(cfg)})`),
+    );
+    io.out(`wrote ${plot}`);
+  }
+  if (save !== undefined) {
+    const bytes = await model.save();
+    writeOutput(save, bytes);
+    io.out(`saved parameters to ${save} (safetensors, ${bytes.length} bytes)`);
+  }
+  return exitCode.ok;
+}

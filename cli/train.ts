@@ -1,0 +1,161 @@
+// The training loop: epochs of shuffled mini-batches drawn from a seeded
+// PRNG (so a run is reproducible from its seed), per-epoch validation, final
+// test metrics. It knows nothing of terminals or files: progress goes to a
+// `Reporter`, results come back as a `TrainReport` (for printing and plots).
+
+import { UserError } from "./errors.ts";
+import { asBatch, gather, rows, type Dataset } from "./data.ts";
+import type { Batch, CompiledModel, Dims, RunResult } from "./module.ts";
+
+export interface TrainSettings {
+  epochs: number;
+  /** Examples per step; "full" (or anything >= the set's size) = the whole training set every step. */
+  batch: number | "full";
+  seed: number;
+  /** Examples per evaluate() call, to bound memory on large splits. */
+  evalChunk?: number;
+}
+
+export interface Evaluation {
+  loss: number;
+  metrics: Record<string, number>;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  /** Mean of the step losses over the epoch, weighted by batch size. */
+  trainLoss: number;
+  valid: Evaluation | null;
+  steps: number;
+  seconds: number;
+  samplesPerSec: number;
+}
+
+export interface TrainReport {
+  epochs: EpochRecord[];
+  test: Evaluation | null;
+  steps: number;
+  seconds: number;
+}
+
+/** Where progress goes; every hook is optional. */
+export interface Reporter {
+  epochStart?(epoch: number, epochs: number, steps: number): void;
+  step?(done: number, runningLoss: number, samplesPerSec: number): void;
+  epochEnd?(rec: EpochRecord, epochs: number): void;
+  /** Called once when training ends, normally or not (to release the terminal). */
+  close?(): void;
+}
+
+/** mulberry32: a tiny seeded PRNG, uniform in [0, 1); plenty for shuffling. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A uniformly random permutation of 0..n-1 (Fisher-Yates). */
+export function shuffled(n: number, rand: () => number): Uint32Array {
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    const t = order[i]!;
+    order[i] = order[j]!;
+    order[j] = t;
+  }
+  return order;
+}
+
+export function batchSize(batch: number | "full", n: number): number {
+  return batch === "full" ? n : Math.min(batch, n);
+}
+
+/** Loss and metrics over a whole split, in chunks, weighted by chunk size (they are means). */
+export async function evaluateAll(
+  model: CompiledModel,
+  ds: Dataset,
+  chunk = 1000,
+  dims: Dims = {},
+): Promise<Evaluation | null> {
+  if (ds.size === 0) return null;
+  let loss = 0;
+  const metrics: Record<string, number> = {};
+  for (let start = 0; start < ds.size; start += chunk) {
+    const part = rows(ds, start, start + chunk);
+    const r = await model.evaluate(asBatch(part), dims);
+    const w = part.size / ds.size;
+    loss += r.loss * w;
+    for (const [k, v] of Object.entries(r.metrics ?? {})) metrics[k] = (metrics[k] ?? 0) + v * w;
+  }
+  return { loss, metrics };
+}
+
+function checkFinite(r: RunResult, epoch: number, step: number): void {
+  if (!Number.isFinite(r.loss)) {
+    throw new UserError(
+      `training diverged: the loss became ${r.loss} at epoch ${epoch}, step ${step}; ` +
+        `try a smaller learning rate (optimizer ...(lr: ...)) or check the data's scale`,
+    );
+  }
+}
+
+export async function train(
+  model: CompiledModel,
+  /** `dims`: named dimensions the data fixed (not the batch), passed to every call. */
+  data: { train: Dataset; valid: Dataset; test: Dataset; dims?: Dims },
+  s: TrainSettings,
+  reporter: Reporter = {},
+): Promise<TrainReport> {
+  const n = data.train.size;
+  if (n === 0) throw new UserError("the training split is empty: there is nothing to train on");
+  const size = batchSize(s.batch, n);
+  const stepsPerEpoch = Math.ceil(n / size);
+  const chunk = s.evalChunk ?? 1000;
+  const rand = prng(s.seed);
+  const dims = data.dims ?? {};
+  const whole: Batch | null = size === n ? asBatch(data.train) : null;
+  const records: EpochRecord[] = [];
+  const t0 = performance.now();
+  let steps = 0;
+  try {
+    for (let epoch = 1; epoch <= s.epochs; epoch++) {
+      reporter.epochStart?.(epoch, s.epochs, stepsPerEpoch);
+      const e0 = performance.now();
+      // A full batch needs no shuffle: the mean gradient does not depend on order.
+      const order = whole ? null : shuffled(n, rand);
+      let lossSum = 0;
+      for (let k = 0; k < stepsPerEpoch; k++) {
+        const from = k * size;
+        const to = Math.min(n, from + size);
+        const batch = whole ?? gather(data.train, order!, from, to);
+        const r = await model.step(batch, dims);
+        steps++;
+        checkFinite(r, epoch, k + 1);
+        lossSum += r.loss * (to - from);
+        const secs = (performance.now() - e0) / 1000;
+        reporter.step?.(k + 1, lossSum / to, secs > 0 ? to / secs : 0);
+      }
+      const seconds = (performance.now() - e0) / 1000;
+      const rec: EpochRecord = {
+        epoch,
+        trainLoss: lossSum / n,
+        valid: await evaluateAll(model, data.valid, chunk, dims),
+        steps: stepsPerEpoch,
+        seconds,
+        samplesPerSec: seconds > 0 ? n / seconds : 0,
+      };
+      records.push(rec);
+      reporter.epochEnd?.(rec, s.epochs);
+    }
+  } finally {
+    reporter.close?.();
+  }
+  const test = await evaluateAll(model, data.test, chunk, dims);
+  return { epochs: records, test, steps, seconds: (performance.now() - t0) / 1000 };
+}

@@ -1,0 +1,145 @@
+// What each command accepts: its flags (for node:util parseArgs) and its
+// help text. Kept apart from the commands, so main.ts can answer --help and
+// reject unknown flags without loading the compiler. docs/cli.md documents
+// the same flags.
+
+import type { ParseArgsConfig } from "node:util";
+import { intFlag, str, type Parsed } from "./args.ts";
+import { UsageError } from "./errors.ts";
+
+export const commandNames = ["check", "compile", "train", "dump"] as const;
+export type CommandName = (typeof commandNames)[number];
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+export const commandOptions: Record<CommandName, Options> = {
+  check: { json: { type: "boolean" } },
+  compile: {
+    model: { type: "string" },
+    config: { type: "string" },
+    target: { type: "string" },
+    out: { type: "string", short: "o" },
+  },
+  train: {
+    config: { type: "string" },
+    model: { type: "string" },
+    epochs: { type: "string" },
+    seed: { type: "string" },
+    data: { type: "string" },
+    limit: { type: "string" },
+    plot: { type: "string" },
+    save: { type: "string" },
+  },
+  dump: {
+    stage: { type: "string" },
+    model: { type: "string" },
+    config: { type: "string" },
+  },
+};
+
+export const stages = ["ast", "ir", "grad", "kernels"] as const;
+export type StageName = (typeof stages)[number];
+
+/** Flag values that can be judged without the compiler (so a typo fails in a blink). */
+export function checkValues(cmd: CommandName, p: Parsed): void {
+  if (cmd === "compile") {
+    const target = str(p, "target") ?? "js";
+    if (target !== "js")
+      throw new UsageError(`dlg compile: unknown --target \`${target}\`; the only target is js`);
+  }
+  if (cmd === "dump") {
+    const stage = str(p, "stage");
+    if (stage === undefined)
+      throw new UsageError(`dlg dump: --stage is required (${stages.join(", ")})`);
+    if (!(stages as readonly string[]).includes(stage)) {
+      throw new UsageError(
+        `dlg dump: unknown stage \`${stage}\`; expected one of ${stages.join(", ")}`,
+      );
+    }
+  }
+  if (cmd === "train") {
+    intFlag(p, "epochs", 1);
+    intFlag(p, "seed", 0, 2 ** 31 - 1);
+    intFlag(p, "limit", 1);
+  }
+}
+
+export const mainHelp = `dlg — a declarative model-graph compiler
+
+Usage: dlg <command> [options]
+
+Commands:
+  check FILE...    check .dlg files (syntax, names, shapes) and report diagnostics
+  compile FILE     compile a model to a standalone ES module (+ .d.ts)
+  train FILE       compile a model and train it on MNIST or a CSV file
+  dump FILE        print an intermediate stage (ast, ir, grad, kernels)
+
+Run \`dlg <command> --help\` for a command's options.
+Exit status: 0 success, 1 errors in the input, 2 bad command line, 3 a bug in dlg.
+Set DLG_DEBUG=1 to see stack traces of internal errors.`;
+
+export const commandHelp: Record<CommandName, string> = {
+  check: `Usage: dlg check FILE... [--json]
+
+Parse and check each file and its imports: syntax, names, dimensions and
+shapes. Diagnostics go to stderr; exit status 1 if any file has errors.
+
+Options:
+  --json       also print the diagnostics as JSON on stdout
+               ({ "ok": boolean, "diagnostics": [...] })
+  -h, --help   show this help`,
+
+  compile: `Usage: dlg compile FILE [--model NAME] [--config NAME] [--target js] [-o OUT.js]
+
+Compile one model to a standalone ES module with no imports, and its
+TypeScript declarations next to it (OUT.d.ts).
+
+Options:
+  --model NAME    the model to compile (default: the one the first train block
+                  names, else the first model in the file)
+  --config NAME   the train block whose optimizer step() runs (default: the
+                  first one for the model)
+  --target js     output format (only js for now: an ES module whose
+                  createModel() runs on JavaScript)
+  -o, --out FILE  output path (default: MODEL.js in the current directory)
+  -h, --help      show this help`,
+
+  train: `Usage: dlg train FILE [options]
+
+Compile a model with its train block and train it: shuffled mini-batches,
+per-epoch validation, final metrics on the test split.
+
+Options:
+  --config NAME   the train block to use (default: the first in the file)
+  --model NAME    the model (default: the one the train block names)
+  --epochs N      override the train block's epochs
+  --seed N        override the train block's seed (initialisation, shuffling,
+                  dropout)
+  --data SOURCE   \`mnist\`, or a PATH.csv (default: FILE's name with .csv if
+                  that file exists, else mnist)
+  --limit N       train on only the first N training examples (quick runs)
+  --plot FILE     write loss and metric curves per epoch as an SVG
+  --save FILE     write the trained parameters (safetensors)
+  -h, --help      show this help
+
+Data: MNIST uses the first 55000 training images for training, the last
+5000 for validation, and the 10000 t10k images as the test split. A CSV has
+a header row; columns named after an input feed it (x, or x1 x2 ... for a
+multi-column input x); with no matching names, the last column feeds the
+label input and the others the feature input. Rows are used in file order:
+the last 20% are the test split, the last 10% of the rest validation.`,
+
+  dump: `Usage: dlg dump FILE --stage ast|ir|grad|kernels [--model NAME] [--config NAME]
+
+Print one stage of the pipeline in its canonical text form:
+  ast       the parsed program, pretty-printed
+  ir        the model's forward graph and initialiser after elaboration
+  grad      the forward graph with the gradients of the loss
+  kernels   the fused kernels of the compiled program
+
+Options:
+  --stage STAGE   which stage (required)
+  --model NAME    the model (default as for compile)
+  --config NAME   the train block (default as for compile)
+  -h, --help      show this help`,
+};

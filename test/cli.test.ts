@@ -1,0 +1,237 @@
+// The dlg executable as a user meets it: spawned with node, checked for exit
+// codes, where output goes, and that no JavaScript stack trace ever reaches
+// the user for their own mistakes. Each spawn pays for tsx and the compiler's
+// start-up (seconds on a busy machine), hence the generous timeouts.
+
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { readSafetensors } from "../cli/safetensors.ts";
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function dlg(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ["bin/dlg.js", ...args],
+      // CI=true: one line per epoch instead of a live bar, whatever the terminal.
+      { encoding: "utf8", env: { ...process.env, CI: "true", DLG_DEBUG: "" }, timeout: 120_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === "number" ? err.code : null) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** A JavaScript stack frame ("    at f (file.ts:1:2)") in the output. */
+const stackFrame = /^\s+at .+[(:]\d+/m;
+
+const tmp = mkdtempSync(join(tmpdir(), "dlg-cli-"));
+
+function dlgFile(name: string, text: string): string {
+  const path = join(tmp, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+// `Bt` is not a declared dimension (line 4).
+const badText = `dim B
+model bad {
+  input x: [B, 784]
+  input y: [Bt]
+  output z = x
+}
+`;
+
+describe("dlg: usage and help", { timeout: 180_000 }, () => {
+  it("prints help for the tool and for each command", async () => {
+    const top = await dlg("--help");
+    expect(top.code).toBe(0);
+    for (const cmd of ["check", "compile", "train", "dump"]) expect(top.stdout).toContain(cmd);
+    const cmds = ["check", "compile", "train", "dump"];
+    const runs = await Promise.all(cmds.map((cmd) => dlg(cmd, "--help")));
+    runs.forEach((r, i) => {
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`Usage: dlg ${cmds[i]}`);
+    });
+    expect(runs[2]!.stdout).toContain("--limit N");
+  });
+
+  it("rejects unknown commands, flags and bad flag values with exit 2 and no stack", async () => {
+    const cases = [
+      ["frobnicate"],
+      ["check", "--frob", "samples/mlp.dlg"],
+      ["train", "samples/linreg.dlg", "--epochs", "many"],
+      ["train", "samples/linreg.dlg", "--limit", "0"],
+      ["dump", "samples/linreg.dlg", "--stage", "bytecode"],
+      ["dump", "samples/linreg.dlg"],
+      ["compile", "samples/mlp.dlg", "--target", "wasm"],
+    ];
+    const runs = await Promise.all(cases.map((args) => dlg(...args)));
+    runs.forEach((r, i) => {
+      expect(r.code, cases[i]!.join(" ")).toBe(2);
+      expect(r.stderr).toMatch(/^error: /);
+      expect(r.stderr).not.toMatch(stackFrame);
+    });
+    expect(runs[2]!.stderr).toContain("--epochs expects an integer >= 1, got `many`");
+  });
+
+  it("reports a missing file plainly", async () => {
+    const r = await dlg("check", "no/such/model.dlg");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("cannot read no/such/model.dlg: no such file");
+    expect(r.stderr).not.toMatch(stackFrame);
+  });
+});
+
+describe("dlg check", { timeout: 180_000 }, () => {
+  it("exits 0 on the samples", async () => {
+    const r = await dlg("check", "samples/linreg.dlg", "samples/mlp.dlg");
+    expect(r.stderr).not.toContain("error");
+    expect(r.code).toBe(0);
+  });
+
+  it("exits 1 with rustc-style diagnostics at file:line:col, and no stack", async () => {
+    const file = dlgFile("bad.dlg", badText);
+    const r = await dlg("check", file);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error\[E\d{4}\]: /);
+    expect(r.stderr).toContain(`--> ${file}:4:`);
+    expect(r.stderr).toContain("Bt");
+    expect(r.stderr).not.toMatch(stackFrame);
+    expect(r.stdout).toBe("");
+  });
+
+  it("--json prints the diagnostics as JSON on stdout", async () => {
+    const file = dlgFile("bad-json.dlg", badText);
+    const r = await dlg("check", "--json", file);
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.stdout) as {
+      ok: boolean;
+      diagnostics: { code: string; file: string; span: { start: { line: number } } }[];
+    };
+    expect(j.ok).toBe(false);
+    expect(j.diagnostics.length).toBeGreaterThan(0);
+    expect(j.diagnostics[0]!.code).toMatch(/^E\d{4}$/);
+    expect(j.diagnostics[0]!.file).toBe(file);
+    expect(j.diagnostics[0]!.span.start.line).toBe(4);
+    const clean = await dlg("check", "--json", "samples/mlp.dlg");
+    expect(clean.code).toBe(0);
+    expect(JSON.parse(clean.stdout)).toEqual({ ok: true, diagnostics: [] });
+  });
+});
+
+describe("dlg compile", { timeout: 180_000 }, () => {
+  it("writes a standalone module and its declarations", async () => {
+    const out = join(tmp, "out", "mlp.js");
+    const r = await dlg("compile", "samples/mlp.dlg", "--target", "js", "-o", out);
+    expect(r.stderr).not.toMatch(stackFrame);
+    expect(r.code).toBe(0);
+    const js = readFileSync(out, "utf8");
+    expect(js).toMatch(/export\s+(async\s+)?function\s+createModel|export\s*\{[^}]*createModel/);
+    // Standalone: no static import, no dynamic import, no require.
+    expect(js).not.toMatch(/^\s*import[\s{*]/m);
+    expect(js).not.toMatch(/\bimport\s*\(|\brequire\s*\(/);
+    const dts = readFileSync(join(tmp, "out", "mlp.d.ts"), "utf8");
+    expect(dts).toContain("createModel");
+  });
+
+  it("fails with diagnostics on a bad file", async () => {
+    const r = await dlg(
+      "compile",
+      dlgFile("bad-compile.dlg", badText),
+      "-o",
+      join(tmp, "never.js"),
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error\[E\d{4}\]/);
+    expect(existsSync(join(tmp, "never.js"))).toBe(false);
+  });
+});
+
+describe("dlg dump", { timeout: 180_000 }, () => {
+  for (const stage of ["ast", "ir", "grad", "kernels"]) {
+    it(`prints the ${stage} stage`, async () => {
+      const r = await dlg("dump", "samples/mlp.dlg", "--stage", stage);
+      expect(r.stderr).not.toMatch(stackFrame);
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim().length).toBeGreaterThan(20);
+      if (stage === "ast") expect(r.stdout).toContain("model mlp");
+    });
+  }
+});
+
+describe("dlg train", { timeout: 180_000 }, () => {
+  it("trains linreg from its CSV and prints per-epoch and test metrics, plot and checkpoint", async () => {
+    const plot = join(tmp, "plots", "linreg.svg");
+    const save = join(tmp, "linreg.safetensors");
+    const r = await dlg(
+      "train",
+      "samples/linreg.dlg",
+      "--config",
+      "minibatch",
+      "--epochs",
+      "3",
+      "--plot",
+      plot,
+      "--save",
+      save,
+    );
+    expect(r.stderr).not.toMatch(stackFrame);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("train block `minibatch`: sgd(lr: 0.01), batch 32, 3 epochs");
+    expect(r.stdout).toContain("samples/linreg.csv: 360 train, 40 validation, 100 test; F = 3");
+    for (const e of [1, 2, 3])
+      expect(r.stdout).toMatch(new RegExp(`epoch ${e}/3  train loss \\S+  \\|  val loss \\S+`));
+    expect(r.stdout).toMatch(/test: loss \S+/);
+    expect(r.stdout).toMatch(/trained 3 epochs \(36 steps\) in \d+\.\ds/);
+    expect(readFileSync(plot, "utf8")).toMatch(/^<svg[^>]*>[\s\S]*train loss[\s\S]*<\/svg>\n$/);
+    const ckpt = readSafetensors(readFileSync(save));
+    expect([...ckpt.values()].some((t) => t.shape.length === 1 && t.shape[0] === 3)).toBe(true);
+  });
+
+  it("--limit trims the training split", async () => {
+    const r = await dlg(
+      "train",
+      "samples/linreg.dlg",
+      "--config",
+      "sgd",
+      "--epochs",
+      "1",
+      "--limit",
+      "50",
+    );
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("50 train (--limit, of 360)");
+    expect(r.stdout).toContain("50 steps per epoch of 1 example");
+  });
+
+  it("says plainly when the data does not fit the model", async () => {
+    const r = await dlg(
+      "train",
+      "samples/mlp.dlg",
+      "--data",
+      "samples/linreg.csv",
+      "--epochs",
+      "1",
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: .*input `x`.*\[B, 784\]/m);
+    expect(r.stderr).not.toMatch(stackFrame);
+  });
+
+  it("reports diagnostics instead of training a broken model", async () => {
+    const r = await dlg("train", dlgFile("bad-train.dlg", badText), "--epochs", "1");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error\[E\d{4}\]/);
+    expect(r.stdout).not.toContain("epoch");
+  });
+});
