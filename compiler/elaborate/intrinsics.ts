@@ -16,6 +16,7 @@ import {
 import type { DType, Var } from "../ir.ts";
 import { fail, type Ctx } from "./context.ts";
 import { staticInt } from "./expr.ts";
+import { indexOps } from "./index-ops.ts";
 import { initializers } from "./initializers.ts";
 import {
   asVar,
@@ -507,5 +508,6 @@ export function intrinsicTable(): IntrinsicFn[] {
     stopGradient,
     l2,
     ...initializers(),
+    ...indexOps(),
   ];
 }

@@ -12,14 +12,9 @@ export const plannedNames = [
   "conv2d",
   "maxpool",
   "avgpool",
-  "embedding",
-  "layer_norm",
   "rnn",
   "lstm",
   "gru",
-  "self_attention",
-  "multi_head_attention",
-  "orthogonal",
 ] as const;
 
 function children(e: ast.Expr): ast.Expr[] {

@@ -1,0 +1,472 @@
+// Kernel IR -> JavaScript. Each kernel becomes one plain function over typed
+// arrays: nested counted loops, index arithmetic inlined, no closures or
+// allocations per element. All identifiers are generated (`t3`, `d0`, `k2_5`)
+// and every literal is a number printed here, so nothing from the .dlg source
+// reaches the code text. Generated code calls two helpers from runtime/
+// (`randomUniform`, `scratchF64`), which emit.ts links in.
+
+import { dimToJs, dimVars, numElements, type Dim } from "./dims.ts";
+import {
+  idim,
+  type BufId,
+  type IExpr,
+  type Kernel,
+  type KernelProgram,
+  type MatmulKernel,
+  type MemoryPlan,
+  type ReduceKernel,
+  type ScatterKernel,
+  type SExpr,
+} from "./kernel.ts";
+
+/** Names the generated code expects in scope (provided by runtime/kernels.ts and runtime/rng.ts). */
+export const jsHelpers = ["randomUniform", "scratchF64"] as const;
+
+/** A number as a JS literal, including the values String() would not round-trip as code. */
+export function jsNumber(v: number): string {
+  if (Number.isNaN(v)) return "NaN";
+  if (v === Infinity) return "Infinity";
+  if (v === -Infinity) return "(-Infinity)";
+  if (Object.is(v, -0)) return "(-0)";
+  return v < 0 ? `(${v})` : String(v);
+}
+
+/** A dim as a JS expression over the dims array `D`. */
+export function dimJs(d: Dim, dims: readonly string[]): string {
+  return dimToJs(d, (name) => {
+    const i = dims.indexOf(name);
+    if (i < 0) throw new Error(`codegen: dimension ${name} is not a run-time dim of this program`);
+    return `D[${i}]`;
+  });
+}
+
+/** Per-kernel printing state: hoisted dims and buffer locals. */
+class KernelWriter {
+  private readonly dimLocals = new Map<string, string>();
+  private readonly dimDecls: string[] = [];
+  private readonly bufs = new Set<BufId>();
+  /** Name of the matmul accumulator in scope, for `acc`. */
+  acc = "acc";
+
+  constructor(
+    private readonly dims: readonly string[],
+    /** Collects the run-time dims the kernel reads, so the runtime knows which must be bound. */
+    private readonly used: Set<string>,
+  ) {}
+
+  dim(d: Dim): string {
+    const e = idim(d);
+    if (e.k === "const") return String(e.v);
+    const js = dimJs(d, this.dims);
+    for (const v of dimVars(d)) this.used.add(v);
+    let local = this.dimLocals.get(js);
+    if (!local) {
+      local = `d${this.dimLocals.size}`;
+      this.dimLocals.set(js, local);
+      this.dimDecls.push(`const ${local} = ${js};`);
+    }
+    return local;
+  }
+
+  buf(b: BufId): string {
+    this.bufs.add(b);
+    return `t${b}`;
+  }
+
+  /** Declarations to put at the top of the function, after the body was printed. */
+  prologue(): string[] {
+    const bufs = [...this.bufs].sort((a, b) => a - b);
+    const out = bufs.length ? [`const ${bufs.map((b) => `t${b} = b[${b}]`).join(", ")};`] : [];
+    return [...out, ...this.dimDecls];
+  }
+
+  ix(e: IExpr): string {
+    switch (e.k) {
+      case "const":
+        return jsNumber(e.v);
+      case "loop":
+        return `i${e.i}`;
+      case "red":
+        return `r${e.i}`;
+      case "lin":
+        return "lin";
+      case "dim":
+        return this.dim(e.d);
+      case "add":
+        return `(${this.ix(e.a)} + ${this.ix(e.b)})`;
+      case "mul":
+        return `(${this.ix(e.a)} * ${this.ix(e.b)})`;
+      // Floor division and a floored remainder, as in the dims algebra (operands may be negative in pad).
+      case "div":
+        return `Math.floor(${this.ix(e.a)} / ${this.ix(e.b)})`;
+      case "mod": {
+        const b = this.ix(e.b);
+        return `((${this.ix(e.a)} % ${b}) + ${b}) % ${b}`;
+      }
+      case "val":
+        return this.val(e.e);
+    }
+  }
+
+  /** A scalar as a JS number (bools as 0/1, i32 wrapped like an Int32Array store). */
+  val(e: SExpr): string {
+    const int = (s: string) => (e.dtype === "i32" ? `(${s} | 0)` : s);
+    switch (e.k) {
+      case "lit":
+        return jsNumber(e.v);
+      case "load":
+        return `${this.buf(e.buf)}[${this.ix(e.index)}]`;
+      case "index":
+        return this.ix(e.e);
+      case "acc":
+        return this.acc;
+      case "unary": {
+        const a = this.val(e.a);
+        switch (e.op) {
+          case "neg":
+            return int(`(-${a})`);
+          case "sigmoid":
+            return `(1 / (1 + Math.exp(-${a})))`;
+          case "sign":
+            // Like the interpreter: sign(±0) = 0, sign(NaN) = NaN.
+            return int(`Math.sign(${a})`);
+          default:
+            return int(`Math.${e.op}(${a})`);
+        }
+      }
+      case "binary": {
+        const a = this.val(e.a);
+        const b = this.val(e.b);
+        const infix = { add: "+", sub: "-", mul: "*", div: "/" } as const;
+        if (e.op in infix) return int(`(${a} ${infix[e.op as keyof typeof infix]} ${b})`);
+        return int(`Math.${e.op}(${a}, ${b})`);
+      }
+      case "compare":
+      case "icompare":
+      case "and":
+        return `(${this.cond(e)} ? 1 : 0)`;
+      case "select":
+        return `(${this.cond(e.c)} ? ${this.val(e.a)} : ${this.val(e.b)})`;
+      case "cast": {
+        const a = this.val(e.a);
+        if (e.dtype === "f32") return a;
+        if (e.dtype === "i32") return `(${a} | 0)`;
+        // NaN and ±0 are false, like the interpreter's toDType.
+        return `(${a} ? 1 : 0)`;
+      }
+      case "random":
+        return `randomUniform(${this.val(e.seed)}, ${e.stream}, ${this.ix(e.index)})`;
+    }
+  }
+
+  /** A bool scalar as a JS boolean. */
+  cond(e: SExpr): string {
+    const ops = { eq: "===", ne: "!==", lt: "<", le: "<=", gt: ">", ge: ">=" } as const;
+    switch (e.k) {
+      case "compare":
+        return `(${this.val(e.a)} ${ops[e.op]} ${this.val(e.b)})`;
+      case "icompare":
+        return `(${this.ix(e.a)} ${ops[e.op]} ${this.ix(e.b)})`;
+      case "and":
+        return `(${this.cond(e.a)} && ${this.cond(e.b)})`;
+      default:
+        return `(${this.val(e)} !== 0)`;
+    }
+  }
+}
+
+/** Which loop indices an expression reads (to pick a flat loop when it reads none). */
+function readsLoops(e: SExpr): boolean {
+  const ix = (i: IExpr): boolean => {
+    switch (i.k) {
+      case "loop":
+        return true;
+      case "add":
+      case "mul":
+      case "div":
+      case "mod":
+        return ix(i.a) || ix(i.b);
+      case "val":
+        return readsLoops(i.e);
+      default:
+        return false;
+    }
+  };
+  switch (e.k) {
+    case "load":
+      return ix(e.index);
+    case "index":
+      return ix(e.e);
+    case "icompare":
+      return ix(e.a) || ix(e.b);
+    case "random":
+      return readsLoops(e.seed) || ix(e.index);
+    case "unary":
+    case "cast":
+      return readsLoops(e.a);
+    case "binary":
+    case "compare":
+    case "and":
+      return readsLoops(e.a) || readsLoops(e.b);
+    case "select":
+      return readsLoops(e.c) || readsLoops(e.a) || readsLoops(e.b);
+    default:
+      return false;
+  }
+}
+
+/** `for` loops over `extents` with indices `${v}0..`, around `body`. */
+function nest(extents: string[], v: string, body: string[], from = 0): string[] {
+  let lines = body;
+  for (let a = extents.length - 1; a >= 0; a--) {
+    const i = `${v}${from + a}`;
+    lines = [
+      `for (let ${i} = 0; ${i} < ${extents[a]}; ${i}++) {`,
+      ...lines.map((l) => "  " + l),
+      "}",
+    ];
+  }
+  return lines;
+}
+
+function mapBody(w: KernelWriter, k: Extract<Kernel, { kind: "map" }>): string[] {
+  const out = w.buf(k.out);
+  const value = w.val(k.body);
+  if (!readsLoops(k.body)) {
+    const n = w.dim(numElements(k.shape));
+    return [`for (let lin = 0; lin < ${n}; lin++) ${out}[lin] = ${value};`];
+  }
+  const ext = k.shape.map((d) => w.dim(d));
+  return ["let lin = 0;", ...nest(ext, "i", [`${out}[lin] = ${value};`, "lin++;"])];
+}
+
+function reduceBody(w: KernelWriter, k: ReduceKernel): string[] {
+  const out = w.buf(k.out);
+  const v = w.val(k.body);
+  const ext = k.shape.map((d) => w.dim(d));
+  const red = k.red.map((d) => w.dim(d));
+  let init: string[];
+  let step: string[];
+  let result: string;
+  switch (k.op) {
+    case "sum":
+      init = ["let acc = 0;"];
+      step = [`acc += ${v};`];
+      result = "acc";
+      break;
+    case "max":
+      init = ["let acc = -Infinity;"];
+      step = [`acc = Math.max(acc, ${v});`];
+      result = "acc";
+      break;
+    case "argmax":
+      // First strict maximum; any NaN makes the answer 0, as in the interpreter.
+      init = ["let best = -Infinity, arg = 0, nan = false;"];
+      step = [
+        `const v = ${v};`,
+        "if (v > best) { best = v; arg = r0; } else if (v !== v) nan = true;",
+      ];
+      result = "nan ? 0 : arg";
+      break;
+  }
+  const inner = [...init, ...nest(red, "r", step), `${out}[lin] = ${result};`, "lin++;"];
+  return ["let lin = 0;", ...nest(ext, "i", inner)];
+}
+
+/** Rows of A per block: each element of B loaded is used this many times (register blocking). */
+const MM_ROWS = 4;
+
+function matmulBody(w: KernelWriter, k: MatmulKernel): string[] {
+  const nb = k.batch.length;
+  const out = w.buf(k.out);
+  const A = w.buf(k.a.buf);
+  const B = w.buf(k.b.buf);
+  const M = w.dim(k.m);
+  const N = w.dim(k.n);
+  const K = w.dim(k.k);
+  const i = `i${nb}`;
+  const j = `i${nb + 1}`;
+  w.acc = "acc";
+  const epi = w.val(k.epilogue);
+  /** A[i, p] for row expression `row`. */
+  const aAt = (row: string, p: string) =>
+    k.a.transposed ? `${A}[aOff + ${p} * ${M} + ${row}]` : `${A}[aOff + (${row}) * ${K} + ${p}]`;
+  const R = MM_ROWS;
+  const rs = Array.from({ length: R }, (_, r) => r);
+  const lines: string[] = [
+    `const aOff = ${w.ix(k.a.batch)} * (${M} * ${K});`,
+    `const bOff = ${w.ix(k.b.batch)} * (${K} * ${N});`,
+  ];
+  if (!k.b.transposed) {
+    // i-k-j over blocks of R rows: when all R elements of A's column are
+    // nonzero, the inner loop streams a row of B once into R float64 rows of
+    // C (the scratch); otherwise only the nonzero rows are updated, so
+    // sparse A (ReLU outputs, image borders) costs in proportion to its
+    // nonzeros. Skipping zeros changes only 0 * inf/NaN products, which no
+    // finite model produces. The epilogue then writes C out.
+    const rowAt = (r: number) => (r === 0 ? j : `${r} * ${N} + ${j}`);
+    lines.push(
+      `const row = scratchF64(${R} * ${N});`,
+      `for (let ib = 0; ib < ${M}; ib += ${R}) {`,
+      `  const rows = Math.min(${R}, ${M} - ib);`,
+      `  row.fill(0, 0, rows * ${N});`,
+      `  if (rows === ${R}) {`,
+      `    for (let p = 0; p < ${K}; p++) {`,
+      ...rs.map((r) => `      const x${r} = ${aAt(`ib + ${r}`, "p")};`),
+      `      const bp = bOff + p * ${N};`,
+      `      if (${rs.map((r) => `x${r} !== 0`).join(" && ")}) {`,
+      `        for (let ${j} = 0; ${j} < ${N}; ${j}++) {`,
+      `          const bv = ${B}[bp + ${j}];`,
+      ...rs.map((r) => `          row[${rowAt(r)}] += x${r} * bv;`),
+      `        }`,
+      `      } else {`,
+      ...rs.map(
+        (r) =>
+          `        if (x${r} !== 0) for (let ${j} = 0; ${j} < ${N}; ${j}++) row[${rowAt(r)}] += x${r} * ${B}[bp + ${j}];`,
+      ),
+      `      }`,
+      `    }`,
+      `  } else {`,
+      `    for (let r = 0; r < rows; r++) {`,
+      `      const ro = r * ${N};`,
+      `      for (let p = 0; p < ${K}; p++) {`,
+      `        const av = ${aAt("ib + r", "p")};`,
+      `        if (av === 0) continue;`,
+      `        const bp = bOff + p * ${N};`,
+      `        for (let ${j} = 0; ${j} < ${N}; ${j}++) row[ro + ${j}] += av * ${B}[bp + ${j}];`,
+      `      }`,
+      `    }`,
+      `  }`,
+      `  for (let ${i} = ib; ${i} < ib + rows; ${i}++) {`,
+      `    const ro = (${i} - ib) * ${N};`,
+      `    let lin = oOff + ${i} * ${N};`,
+      `    for (let ${j} = 0; ${j} < ${N}; ${j}++, lin++) {`,
+      `      const acc = row[ro + ${j}];`,
+      `      ${out}[lin] = ${epi};`,
+      `    }`,
+      `  }`,
+      `}`,
+    );
+  } else {
+    // B stored transposed ([n, k]): outputs are dot products of contiguous
+    // rows; R rows of A share each load of B's row.
+    const write = (r: number | null) => [
+      `{`,
+      `  const ${i} = ${r === null ? "ib + r" : `ib + ${r}`};`,
+      `  const acc = ${r === null ? "s" : `s${r}`};`,
+      `  const lin = oOff + ${i} * ${N} + ${j};`,
+      `  ${out}[lin] = ${epi};`,
+      `}`,
+    ];
+    lines.push(
+      `for (let ib = 0; ib < ${M}; ib += ${R}) {`,
+      `  const rows = Math.min(${R}, ${M} - ib);`,
+      `  for (let ${j} = 0; ${j} < ${N}; ${j}++) {`,
+      `    const bj = bOff + ${j} * ${K};`,
+      `    if (rows === ${R}) {`,
+      `      let ${rs.map((r) => `s${r} = 0`).join(", ")};`,
+      `      for (let p = 0; p < ${K}; p++) {`,
+      `        const bv = ${B}[bj + p];`,
+      ...rs.map((r) => `        s${r} += ${aAt(`ib + ${r}`, "p")} * bv;`),
+      `      }`,
+      ...rs.flatMap((r) => write(r).map((l) => "      " + l)),
+      `    } else {`,
+      `      for (let r = 0; r < rows; r++) {`,
+      `        let s = 0;`,
+      `        for (let p = 0; p < ${K}; p++) s += ${aAt("ib + r", "p")} * ${B}[bj + p];`,
+      ...write(null).map((l) => "        " + l),
+      `      }`,
+      `    }`,
+      `  }`,
+      `}`,
+    );
+  }
+  const batchExt = k.batch.map((d) => w.dim(d));
+  return ["let bl = 0;", ...nest(batchExt, "i", [`const oOff = bl++ * (${M} * ${N});`, ...lines])];
+}
+
+function scatterBody(w: KernelWriter, k: ScatterKernel): string[] {
+  const out = w.buf(k.out);
+  const ext = k.domain.map((d) => w.dim(d));
+  const body = [
+    `if (${w.cond(k.valid)}) ${out}[${w.ix(k.target)}] += ${w.val(k.value)};`,
+    "lin++;",
+  ];
+  return [`${out}.fill(0);`, "let lin = 0;", ...nest(ext, "i", body)];
+}
+
+/** One kernel as a function declaration `function name(b, D) {...}`. */
+export function kernelToJs(
+  k: Kernel,
+  dims: readonly string[],
+  name: string,
+  used: Set<string> = new Set(),
+): string {
+  const w = new KernelWriter(dims, used);
+  const body =
+    k.kind === "map"
+      ? mapBody(w, k)
+      : k.kind === "reduce"
+        ? reduceBody(w, k)
+        : k.kind === "matmul"
+          ? matmulBody(w, k)
+          : scatterBody(w, k);
+  const lines = [...w.prologue(), ...body];
+  return `function ${name}(b, D) {\n${lines.map((l) => "  " + l).join("\n")}\n}`;
+}
+
+export interface EntryJs {
+  /** Function declarations: the kernels and the entry's run function. */
+  decls: string;
+  /** A JS expression evaluating to an EntryPlan (runtime/program.ts) over those functions. */
+  plan: string;
+}
+
+/**
+ * One entry as JS: kernel functions named `${prefix}_${n}`, a run function,
+ * and the plan object the runtime binds buffers with.
+ */
+export function entryToJs(
+  p: KernelProgram,
+  mem: MemoryPlan,
+  dims: readonly string[],
+  prefix: string,
+  slots: { inSlots: readonly object[]; outSlots: readonly object[] },
+): EntryJs {
+  const used = new Set<string>();
+  const size = (shape: readonly Dim[]) => {
+    const n = numElements(shape);
+    for (const v of dimVars(n)) used.add(v);
+    return `(D) => ${dimJs(n, dims)}`;
+  };
+  const kernels = p.kernels.map((k, n) => kernelToJs(k, dims, `${prefix}_${n}`, used));
+  const run = `function ${prefix}_run(b, D) {\n${p.kernels.map((_, n) => `  ${prefix}_${n}(b, D);`).join("\n")}\n}`;
+  const buffers = p.buffers.map(
+    (b) =>
+      `{ dtype: ${JSON.stringify(b.dtype)}, size: ${size(b.shape)}, pool: ${mem.poolOf[b.id]} }`,
+  );
+  const pools = mem.slots.map((s) => {
+    const sizes = s.sizes.map((d) => dimJs(d, dims));
+    const expr = sizes.length === 1 ? sizes[0]! : `Math.max(${sizes.join(", ")})`;
+    return `{ dtype: ${JSON.stringify(s.cls)}, size: (D) => ${expr} }`;
+  });
+  const ins = p.buffers.filter((b) => b.role.kind === "in").sort((a, b) => slotOf(a) - slotOf(b));
+  const outs = p.buffers.filter((b) => b.role.kind === "out").sort((a, b) => slotOf(a) - slotOf(b));
+  const plan = [
+    "{",
+    `  buffers: [${buffers.join(", ")}],`,
+    `  pools: [${pools.join(", ")}],`,
+    `  inSlots: ${JSON.stringify(slots.inSlots)},`,
+    `  inBufs: ${JSON.stringify(ins.map((b) => b.id))},`,
+    `  outSlots: ${JSON.stringify(slots.outSlots)},`,
+    `  outBufs: ${JSON.stringify(outs.map((b) => b.id))},`,
+    `  dims: ${JSON.stringify(dims.flatMap((d, i) => (used.has(d) ? [i] : [])))},`,
+    `  run: ${prefix}_run,`,
+    "}",
+  ].join("\n");
+  return { decls: [...kernels, run].join("\n\n"), plan };
+}
+
+function slotOf(b: { role: { kind: string; slot?: number } }): number {
+  return b.role.slot ?? -1;
+}

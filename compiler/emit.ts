@@ -1,0 +1,238 @@
+// ProgramIR -> one standalone ES module (and its .d.ts). Each entry is
+// lowered to kernels, planned and printed as JS; a generated entry module
+// imports the runtime (runtime/*.ts, real tested TypeScript) and esbuild
+// bundles the lot into a single file with no imports left.
+//
+// Untrusted names (model, inputs, params, metrics) only ever enter the code
+// through JSON.stringify, and doc comments through `commentSafe`; all
+// identifiers in the code are generated.
+
+import { buildSync } from "esbuild";
+import { fileURLToPath } from "node:url";
+import { dimAsConst, dimToString, dimVars, numElements, type Dim } from "./dims.ts";
+import { entryToJs, dimJs, jsHelpers, type EntryJs } from "./codegen-js.ts";
+import { lowerGraph, type LowerOptions } from "./fuse.ts";
+import type { Entry, Graph, ProgramIR, TensorType } from "./ir.ts";
+import { programToString, type KernelProgram, type MemoryPlan } from "./kernel.ts";
+import { planMemory } from "./memory.ts";
+
+const runtimeDir = fileURLToPath(new URL("../runtime/", import.meta.url));
+
+export interface LoweredEntry {
+  kernels: KernelProgram;
+  memory: MemoryPlan;
+}
+
+export function lowerEntry(g: Graph, opts: LowerOptions = {}): LoweredEntry {
+  const kernels = lowerGraph(g, opts);
+  return { kernels, memory: planMemory(kernels) };
+}
+
+/** One graph as JS declarations plus an EntryPlan expression (also used by tests to run a graph). */
+export function graphToJs(
+  g: Graph,
+  dims: readonly string[],
+  prefix: string,
+  slots: { inSlots: readonly object[]; outSlots: readonly object[] },
+  opts: LowerOptions = {},
+): EntryJs {
+  const { kernels, memory } = lowerEntry(g, opts);
+  return entryToJs(kernels, memory, dims, prefix, slots);
+}
+
+function shapeSpec(shape: readonly Dim[]): (string | number)[] {
+  return shape.map((d) => dimAsConst(d) ?? dimToString(d));
+}
+
+/** The JS text of the program: kernel functions and `const plan = {...}` (a ProgramPlan). */
+export function programJs(program: ProgramIR, opts: LowerOptions = {}): string {
+  const dims = program.dims;
+  const entries = program.entries.map((e: Entry, n) => ({
+    name: e.name,
+    js: graphToJs(e.graph, dims, `e${n}`, e, opts),
+  }));
+  const sized = (x: { name: string; type: TensorType }) => {
+    const n = numElements(x.type.shape);
+    const used = dimVars(n).map((v) => dims.indexOf(v));
+    return [
+      "{",
+      `name: ${JSON.stringify(x.name)},`,
+      `dtype: ${JSON.stringify(x.type.dtype)},`,
+      `shape: ${JSON.stringify(shapeSpec(x.type.shape))},`,
+      `numel: (D) => ${dimJs(n, dims)},`,
+      `sizes: [${x.type.shape.map((d) => `(D) => ${dimJs(d, dims)}`).join(", ")}],`,
+      `dims: ${JSON.stringify(used)},`,
+      "}",
+    ].join(" ");
+  };
+  const list = (xs: { name: string; type: TensorType }[]) => `[${xs.map(sized).join(", ")}]`;
+  const data = {
+    model: program.model,
+    dims,
+    outputs: program.outputs.map((o) => ({
+      name: o.name,
+      dtype: o.type.dtype,
+      shape: shapeSpec(o.type.shape),
+    })),
+    metrics: program.metrics,
+    hasLoss: program.hasLoss,
+  };
+  return [
+    ...entries.map((e) => e.js.decls),
+    "const plan = {",
+    ...Object.entries(data).map(([k, v]) => `  ${k}: ${JSON.stringify(v)},`),
+    `  inputs: ${list(program.inputs)},`,
+    `  params: ${list(program.params.map((p) => ({ name: p.path, type: p.type })))},`,
+    `  state: ${list(program.state)},`,
+    `  entries: {${entries.map((e) => `${JSON.stringify(e.name)}: ${e.js.plan}`).join(", ")}},`,
+    "};",
+  ].join("\n\n");
+}
+
+/** The user-facing description exported as `spec`. */
+function specOf(program: ProgramIR) {
+  const t = (x: { name: string; type: TensorType }) => ({
+    name: x.name,
+    dtype: x.type.dtype,
+    shape: shapeSpec(x.type.shape),
+  });
+  return {
+    model: program.model,
+    dims: program.dims,
+    inputs: program.inputs.map(t),
+    outputs: program.outputs.map(t),
+    metrics: program.metrics,
+    params: program.params.map((p) => ({
+      name: p.path,
+      dtype: p.type.dtype,
+      shape: shapeSpec(p.type.shape),
+    })),
+  };
+}
+
+/** Where each helper the generated kernels call lives in runtime/. */
+const helperModules: Record<(typeof jsHelpers)[number], string> = {
+  randomUniform: "./rng.ts",
+  scratchF64: "./kernels.ts",
+};
+
+/** Bundle generated code with the runtime into one import-free ES module. */
+function bundle(body: string): string {
+  const entry = [
+    ...jsHelpers.map((h) => `import { ${h} } from ${JSON.stringify(helperModules[h])};`),
+    `import { createModelFromPlan } from "./model.ts";`,
+    body,
+  ].join("\n");
+  const r = buildSync({
+    stdin: { contents: entry, resolveDir: runtimeDir, sourcefile: "model.js", loader: "js" },
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    write: false,
+    legalComments: "none",
+    target: "es2022",
+  });
+  const out = r.outputFiles[0]?.text;
+  if (out === undefined) throw new Error("emit: esbuild produced no output");
+  return out;
+}
+
+/** Text safe inside a `/** ... *\/` comment. */
+function commentSafe(s: string): string {
+  return s.replace(/\*\//g, "*\\/").replace(/[\r\n\u2028\u2029]/g, " ");
+}
+
+const arrayType = (dtype: string) => (dtype === "f32" ? "Float32Array" : "Int32Array");
+
+function dts(program: ProgramIR, modelName: string): string {
+  const field = (x: { name: string; type: TensorType }, optional = false) =>
+    `  /** ${x.type.dtype}${commentSafe(`[${shapeSpec(x.type.shape).join(", ")}]`)} */\n  ${JSON.stringify(x.name)}${optional ? "?" : ""}: ${arrayType(x.type.dtype)};`;
+  const entry = (name: string) => program.entries.find((e) => e.name === name);
+  const inputsOf = (name: string) => {
+    const e = entry(name);
+    const names = new Set(e ? e.inSlots.flatMap((s) => (s.kind === "input" ? [s.name] : [])) : []);
+    return program.inputs.filter((i) => names.has(i.name));
+  };
+  const iface = (name: string, fields: string[]) =>
+    `export interface ${name} {\n${fields.join("\n")}\n}`;
+  const dimsDoc = program.dims.length
+    ? ` Run-time dims (${commentSafe(program.dims.join(", "))}) are read from the input lengths.`
+    : "";
+  return [
+    `/** Model ${commentSafe(modelName)}, compiled by dlg.${dimsDoc} */`,
+    iface(
+      "PredictInputs",
+      inputsOf("predict").map((i) => field(i)),
+    ),
+    iface(
+      "Batch",
+      inputsOf("step").length
+        ? inputsOf("step").map((i) => field(i))
+        : inputsOf("evaluate").map((i) => field(i)),
+    ),
+    iface(
+      "Outputs",
+      program.outputs.map((o) => field(o)),
+    ),
+    iface(
+      "Metrics",
+      program.metrics.map((m) => `  ${JSON.stringify(m)}: number;`),
+    ),
+    iface(
+      "Params",
+      program.params.map(
+        (p) =>
+          `  /** ${commentSafe(`[${shapeSpec(p.type.shape).join(", ")}]`)} */\n  readonly ${JSON.stringify(p.path)}: Float32Array;`,
+      ),
+    ),
+    iface(
+      "Dims",
+      program.dims.map((d) => `  ${JSON.stringify(d)}?: number;`),
+    ),
+    "export interface Scores {\n  loss: number;\n  metrics: Metrics;\n}",
+    [
+      "export interface Model {",
+      "  /** Outputs for a batch (dropout off). Returned arrays are fresh copies. */",
+      "  predict(inputs: PredictInputs, dims?: Dims): Outputs;",
+      "  /** One optimizer step on a batch; returns the loss and metrics before the update. */",
+      "  step(batch: Batch, dims?: Dims): Scores;",
+      "  /** Loss and metrics on a batch (dropout off), without updating. */",
+      "  evaluate(batch: Batch, dims?: Dims): Scores;",
+      "  /** Live views of the current parameters, by path. */",
+      "  readonly params: Params;",
+      "  /** Number of step() calls so far. */",
+      "  readonly steps: number;",
+      "  /** A safetensors checkpoint: params, optimizer state (`__state__.` prefix), step count in `__metadata__`. */",
+      "  save(): Uint8Array;",
+      "  /** Restore a checkpoint from save(); throws if names, dtypes or shapes differ. */",
+      "  load(bytes: Uint8Array): void;",
+      "}",
+    ].join("\n"),
+    "/** `dims` fixes the dims that parameter shapes use (they hold for the model's lifetime). */\nexport declare function createModel(opts?: { seed?: number; dims?: Dims }): Model;",
+    `export declare const spec: ${JSON.stringify(specOf(program), null, 2)};`,
+    "",
+  ].join("\n\n");
+}
+
+export function emit(program: ProgramIR, opts: { modelName: string }): { js: string; dts: string } {
+  const body = [
+    programJs(program),
+    `export const spec = ${JSON.stringify(specOf(program))};`,
+    "export function createModel(opts) {\n  return createModelFromPlan(plan, opts);\n}",
+  ].join("\n\n");
+  const header = `// Model ${commentSafe(modelName(opts.modelName))}: generated by dlg. Standalone: no imports.\n`;
+  return { js: header + bundle(body), dts: dts(program, opts.modelName) };
+}
+
+function modelName(s: string): string {
+  return s.replace(/[^\x20-\x7e]/g, "?");
+}
+
+/** Every entry's kernels and buffers as text (`dlg dump --stage kernels`). */
+export function printKernels(program: ProgramIR, opts: LowerOptions = {}): string {
+  return program.entries
+    .map((e) => `// entry ${e.name}\n${programToString(lowerEntry(e.graph, opts).kernels)}`)
+    .join("\n\n");
+}
+
+export { jsHelpers };

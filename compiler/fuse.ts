@@ -1,0 +1,604 @@
+// Graph IR -> kernel IR. Decides which values live in buffers ("materialised")
+// and folds everything else into the kernels that read it:
+//   - elementwise chains become one map kernel;
+//   - movement ops (reshape, transpose, broadcast, slice, pad, concat, gather)
+//     become index arithmetic in the loads of their consumers;
+//   - reductions take their elementwise producers as input fusion;
+//   - matmul reads buffers directly, folding a transpose of its operand into a
+//     transposed variant and a reshape into nothing, and absorbs a chain of
+//     same-shape elementwise consumers (bias add, activation) as its epilogue.
+// A value is materialised when it is a graph output, the result of a
+// reduction/matmul/scatter, used by several consumers (unless recomputing it
+// is trivial), or read more than once per element by a broadcasting or
+// gathering consumer: fusion never duplicates non-trivial work.
+
+import { dimAsConst, dimEq, shapeEq, type Dim } from "./dims.ts";
+import {
+  binaryOps,
+  compareOps,
+  unaryOps,
+  type Eqn,
+  type Graph,
+  type Op,
+  type OpParams,
+  type Var,
+} from "./ir.ts";
+import {
+  delinearize,
+  iadd,
+  iconst,
+  idim,
+  idiv,
+  iloop,
+  imod,
+  imul,
+  ired,
+  linearize,
+  lit,
+  sexprCost,
+  type BufId,
+  type BufferDecl,
+  type IExpr,
+  type Kernel,
+  type KernelProgram,
+  type MatmulOperand,
+  type SExpr,
+} from "./kernel.ts";
+
+export interface LowerOptions {
+  /** false: one kernel per primitive (the baseline fusion is tested against). */
+  fuse?: boolean;
+}
+
+/** Above this many arithmetic nodes an inlined value gets its own buffer, to bound kernel size. */
+const MAX_INLINE_COST = 48;
+/** Values this cheap may be recomputed by several consumers instead of stored. */
+const DUPLICABLE_COST = 1;
+
+const elementwiseOps = new Set<Op>([
+  ...unaryOps,
+  ...binaryOps,
+  ...compareOps,
+  "select",
+  "cast",
+  "stop_gradient",
+]);
+/** Ops that always produce a buffer: they are kernels of their own kind. */
+const rootOps = new Set<Op>(["reduce_sum", "reduce_max", "argmax", "matmul", "scatter_add"]);
+
+function isLastTwoSwap(perm: readonly number[]): boolean {
+  const r = perm.length;
+  return (
+    r >= 2 && perm.every((p, i) => (i < r - 2 ? p === i : p === (i === r - 2 ? r - 1 : r - 2)))
+  );
+}
+
+/** True when reading `from` broadcast to `to` reads some element more than once. */
+function expands(from: readonly Dim[], to: readonly Dim[]): boolean {
+  if (from.length < to.length)
+    return to.slice(0, to.length - from.length).some((d) => dimAsConst(d) !== 1);
+  return from.some((d, i) => dimAsConst(d) === 1 && dimAsConst(to[i]!) !== 1);
+}
+
+/** Index of `idx` (over `outShape`) into an operand of `inShape` under numpy broadcasting. */
+function broadcastIndex(
+  inShape: readonly Dim[],
+  outShape: readonly Dim[],
+  idx: readonly IExpr[],
+): IExpr[] {
+  const off = outShape.length - inShape.length;
+  return inShape.map((d, a) =>
+    dimAsConst(d) === 1 && dimAsConst(outShape[a + off]!) !== 1 ? iconst(0) : idx[a + off]!,
+  );
+}
+
+class Lowering {
+  private readonly def = new Map<number, Eqn>();
+  private readonly uses = new Map<number, number>();
+  private readonly live = new Set<number>();
+  /** Vars with a buffer: graph inputs and materialised values. */
+  private readonly buffered = new Set<number>();
+  private readonly cost = new Map<number, number>();
+  /** Materialised var -> the matmul whose epilogue computes it. */
+  private readonly epilogueOf = new Map<number, Var>();
+  private readonly fusedMatmuls = new Set<number>();
+  private readonly bufOf = new Map<number, BufId>();
+  readonly buffers: BufferDecl[] = [];
+  readonly kernels: Kernel[] = [];
+
+  // Per-kernel context for elem(): the domain whose identity index prints as `lin`.
+  private domain: readonly Dim[] = [];
+  private accVar: Var | null = null;
+
+  constructor(
+    private readonly g: Graph,
+    private readonly fuse: boolean,
+  ) {}
+
+  run(): KernelProgram {
+    this.analyse();
+    this.decide();
+    this.g.inputs.forEach((v, slot) => {
+      if (!this.bufOf.has(v.id)) this.bufOf.set(v.id, this.newBuffer(v, { kind: "in", slot }));
+    });
+    // Graph outputs write straight into their out buffers; an output that is
+    // a graph input, or a var already bound to another output, gets a copy.
+    const outBuf = new Map<number, BufId>();
+    const copies: { v: Var; buf: BufId }[] = [];
+    this.g.outputs.forEach((v, slot) => {
+      const buf = this.newBuffer(v, { kind: "out", slot });
+      if (this.def.has(v.id) && !outBuf.has(v.id)) outBuf.set(v.id, buf);
+      else copies.push({ v, buf });
+    });
+    for (const e of this.g.eqns) {
+      const v = e.outs[0]!;
+      if (!this.live.has(v.id) || !this.buffered.has(v.id) || this.fusedMatmuls.has(v.id)) continue;
+      const buf = outBuf.get(v.id) ?? this.newBuffer(v, { kind: "temp" });
+      this.bufOf.set(v.id, buf);
+      this.kernels.push(this.kernelFor(e, buf));
+    }
+    for (const { v, buf } of copies) {
+      this.domain = v.type.shape;
+      this.kernels.push({
+        kind: "map",
+        out: buf,
+        shape: v.type.shape,
+        body: this.elem(v, this.loops(v.type.shape.length)),
+      });
+    }
+    return { buffers: this.buffers, kernels: this.kernels };
+  }
+
+  private newBuffer(v: Var, role: BufferDecl["role"]): BufId {
+    const id = this.buffers.length;
+    this.buffers.push({ id, dtype: v.type.dtype, shape: v.type.shape, role });
+    return id;
+  }
+
+  /** Definitions, liveness (from the outputs back) and use counts among live equations. */
+  private analyse(): void {
+    for (const e of this.g.eqns) {
+      if (e.outs.length !== 1)
+        throw new Error(`fuse: ${e.op} with ${e.outs.length} outputs is not supported`);
+      this.def.set(e.outs[0]!.id, e);
+    }
+    for (const v of this.g.outputs) this.live.add(v.id);
+    for (let i = this.g.eqns.length - 1; i >= 0; i--) {
+      const e = this.g.eqns[i]!;
+      if (!this.live.has(e.outs[0]!.id)) continue;
+      for (const x of e.inputs) {
+        this.live.add(x.id);
+        this.uses.set(x.id, (this.uses.get(x.id) ?? 0) + 1);
+      }
+    }
+    for (const v of this.g.outputs) this.uses.set(v.id, (this.uses.get(v.id) ?? 0) + 1);
+    for (const v of this.g.inputs) this.buffered.add(v.id);
+  }
+
+  private materialise(v: Var): void {
+    this.buffered.add(v.id);
+    this.cost.set(v.id, 0);
+  }
+
+  private costOf(v: Var): number {
+    return this.buffered.has(v.id) ? 0 : (this.cost.get(v.id) ?? 0);
+  }
+
+  /** Pass 1: walk equations in order and decide what gets a buffer. */
+  private decide(): void {
+    for (const v of this.g.outputs) if (this.def.has(v.id)) this.materialise(v);
+    for (const e of this.g.eqns) {
+      const out = e.outs[0]!;
+      if (!this.live.has(out.id)) continue;
+      if (!this.fuse || rootOps.has(e.op)) {
+        this.materialise(out);
+        if (e.op === "matmul" && this.fuse) for (const x of e.inputs) this.ensureView(x);
+        // Scatter reads each index once per element of the update (embedding gradients).
+        if (e.op === "scatter_add" && this.costOf(e.inputs[1]!) > 0) this.materialise(e.inputs[1]!);
+        continue;
+      }
+      // A consumer that reads some input element more than once must not recompute it.
+      e.inputs.forEach((x, k) => {
+        const duplicating =
+          (e.op === "gather" && k === 0) ||
+          e.op === "random" ||
+          ((elementwiseOps.has(e.op) || e.op === "broadcast") &&
+            expands(x.type.shape, out.type.shape));
+        if (duplicating && this.costOf(x) > 0) this.materialise(x);
+        // Gather indices are read twice (bounds check and address).
+        if (e.op === "gather" && k === 1 && this.costOf(x) > 0) this.materialise(x);
+      });
+      // What recomputing one element of this op costs on top of its inputs.
+      const own =
+        e.op === "random"
+          ? 4
+          : e.op === "stop_gradient"
+            ? 0
+            : elementwiseOps.has(e.op) || e.op === "pad" || e.op === "concat" || e.op === "gather"
+              ? 1
+              : 0;
+      const c = own + e.inputs.reduce((s, x) => s + this.costOf(x), 0);
+      this.cost.set(out.id, c);
+      const uses = this.uses.get(out.id) ?? 0;
+      if (this.buffered.has(out.id) || c > MAX_INLINE_COST || (uses > 1 && c > DUPLICABLE_COST))
+        this.materialise(out);
+    }
+    if (this.fuse) this.fuseEpilogues();
+  }
+
+  /**
+   * Make `v` readable as a plain or transposed buffer by a matmul: follow
+   * reshapes and last-two-axes transposes down to a buffered var,
+   * materialising where the chain cannot be folded. Returns whether the view
+   * is transposed.
+   */
+  private ensureView(v: Var): boolean {
+    if (this.buffered.has(v.id)) return false;
+    const e = this.def.get(v.id);
+    if (e?.op === "reshape") {
+      if (!this.ensureView(e.inputs[0]!)) return false;
+    } else if (e?.op === "transpose" && isLastTwoSwap((e.params as OpParams["transpose"]).perm)) {
+      return !this.ensureView(e.inputs[0]!);
+    }
+    this.materialise(v);
+    return false;
+  }
+
+  private viewOf(v: Var): { buf: BufId; transposed: boolean } {
+    const b = this.bufOf.get(v.id);
+    if (b !== undefined && this.buffered.has(v.id)) return { buf: b, transposed: false };
+    const e = this.def.get(v.id);
+    if (e?.op === "reshape") return this.viewOf(e.inputs[0]!);
+    if (e?.op === "transpose") {
+      const r = this.viewOf(e.inputs[0]!);
+      return { buf: r.buf, transposed: !r.transposed };
+    }
+    throw new Error(`fuse: matmul operand ${v.id} has no buffer`);
+  }
+
+  /**
+   * Pass 2: a matmul whose only consumer starts a chain of single-use,
+   * same-shape elementwise ops ending in a materialised value computes that
+   * value in its epilogue instead of storing its own result.
+   */
+  private fuseEpilogues(): void {
+    const consumer = new Map<number, Eqn>();
+    for (const e of this.g.eqns)
+      if (this.live.has(e.outs[0]!.id)) for (const x of e.inputs) consumer.set(x.id, e);
+    const outputs = new Set(this.g.outputs.map((v) => v.id));
+    for (const e of this.g.eqns) {
+      const m = e.outs[0]!;
+      if (
+        e.op !== "matmul" ||
+        !this.live.has(m.id) ||
+        outputs.has(m.id) ||
+        this.uses.get(m.id) !== 1
+      )
+        continue;
+      let cur = m;
+      for (;;) {
+        const c = consumer.get(cur.id);
+        if (!c || !elementwiseOps.has(c.op) || !shapeEq(c.outs[0]!.type.shape, m.type.shape)) break;
+        const next = c.outs[0]!;
+        if (this.buffered.has(next.id)) {
+          if (this.epilogueOf.has(next.id)) break;
+          this.epilogueOf.set(next.id, m);
+          this.fusedMatmuls.add(m.id);
+          this.buffered.delete(m.id);
+          break;
+        }
+        if (this.uses.get(next.id) !== 1) break;
+        cur = next;
+      }
+    }
+  }
+
+  private loops(n: number, from = 0): IExpr[] {
+    return Array.from({ length: n }, (_, i) => iloop(from + i));
+  }
+
+  /** Linear index of `idx` in `shape`; `lin` when it is the current domain's own element. */
+  private linIndex(shape: readonly Dim[], idx: readonly IExpr[]): IExpr {
+    const identity =
+      shape.length === this.domain.length &&
+      shape.every((d, a) => dimEq(d, this.domain[a]!)) &&
+      idx.every((x, a) => x.k === "loop" && x.i === a);
+    return identity ? { k: "lin" } : linearize(shape, idx);
+  }
+
+  private load(v: Var, index: IExpr): SExpr {
+    return { k: "load", buf: this.bufOf.get(v.id)!, index, dtype: v.type.dtype };
+  }
+
+  /** Element `idx` of `v`, as a scalar expression over buffer loads. */
+  private elem(v: Var, idx: readonly IExpr[]): SExpr {
+    if (this.accVar && v.id === this.accVar.id) {
+      if (!idx.every((x, a) => x.k === "loop" && x.i === a))
+        throw new Error("fuse: a matmul epilogue must read its accumulator at its own element");
+      return { k: "acc", dtype: v.type.dtype };
+    }
+    if (this.buffered.has(v.id)) return this.load(v, this.linIndex(v.type.shape, idx));
+    const e = this.def.get(v.id);
+    if (!e) throw new Error(`fuse: var ${v.id} has no definition`);
+    return this.expr(e, idx);
+  }
+
+  /** Element at linear index `l` of `v`: skips delinearising when `v` is stored or a reshape. */
+  private elemLinear(v: Var, l: IExpr): SExpr {
+    if (this.buffered.has(v.id) && !(this.accVar && v.id === this.accVar.id))
+      return this.load(v, l);
+    const e = this.def.get(v.id);
+    if (e?.op === "reshape" || e?.op === "stop_gradient") return this.elemLinear(e.inputs[0]!, l);
+    return this.elem(v, delinearize(v.type.shape, l));
+  }
+
+  /** The defining equation's value at `idx` (its inputs fused in). */
+  private expr(e: Eqn, idx: readonly IExpr[]): SExpr {
+    const out = e.outs[0]!;
+    const shape = out.type.shape;
+    const dtype = out.type.dtype;
+    const arg = (k: number) => {
+      const x = e.inputs[k]!;
+      return this.elem(x, broadcastIndex(x.type.shape, shape, idx));
+    };
+    const op = e.op;
+    if ((unaryOps as readonly string[]).includes(op))
+      return { k: "unary", op: op as (typeof unaryOps)[number], a: arg(0), dtype };
+    if ((binaryOps as readonly string[]).includes(op))
+      return { k: "binary", op: op as (typeof binaryOps)[number], a: arg(0), b: arg(1), dtype };
+    if ((compareOps as readonly string[]).includes(op))
+      return { k: "compare", op: op as (typeof compareOps)[number], a: arg(0), b: arg(1), dtype };
+    switch (op) {
+      case "select":
+        return { k: "select", c: arg(0), a: arg(1), b: arg(2), dtype };
+      case "cast":
+        return { k: "cast", a: arg(0), dtype };
+      case "stop_gradient":
+      case "broadcast":
+        return arg(0);
+      case "const": {
+        // The literal as an element of its type (as interpret's toDType), so
+        // `i32 + const 2.5` adds 2 inside a fused expression too.
+        const v = (e.params as OpParams["const"]).value;
+        const value =
+          dtype === "bool"
+            ? Number(v !== 0 && !Number.isNaN(v))
+            : dtype === "i32"
+              ? Number.isFinite(v)
+                ? Math.trunc(v) | 0
+                : 0
+              : v;
+        return lit(value, dtype);
+      }
+      case "dimval":
+        return { k: "index", e: idim((e.params as OpParams["dimval"]).dim), dtype };
+      case "iota":
+        return { k: "index", e: idx[(e.params as OpParams["iota"]).axis]!, dtype };
+      case "random": {
+        const p = e.params as OpParams["random"];
+        return {
+          k: "random",
+          seed: this.elem(e.inputs[0]!, []),
+          stream: p.stream,
+          index: this.linIndex(shape, idx),
+          dtype,
+        };
+      }
+      case "reshape":
+        return this.elemLinear(e.inputs[0]!, this.linIndex(shape, idx));
+      case "transpose": {
+        const { perm } = e.params as OpParams["transpose"];
+        const inIdx: IExpr[] = new Array(perm.length);
+        perm.forEach((p, i) => (inIdx[p] = idx[i]!));
+        return this.elem(e.inputs[0]!, inIdx);
+      }
+      case "slice": {
+        const p = e.params as OpParams["slice"];
+        return this.elem(
+          e.inputs[0]!,
+          idx.map((x, a) => iadd(idim(p.start[a]!), imul(x, iconst(p.step[a]!)))),
+        );
+      }
+      case "pad":
+        return this.padExpr(e as Eqn<"pad">, idx);
+      case "concat":
+        return this.concatExpr(e as Eqn<"concat">, idx);
+      case "gather":
+        return this.gatherExpr(e as Eqn<"gather">, idx);
+      default:
+        throw new Error(`fuse: ${op} cannot be inlined`);
+    }
+  }
+
+  private padExpr(e: Eqn<"pad">, idx: readonly IExpr[]): SExpr {
+    const x = e.inputs[0]!;
+    const { lo, interior } = e.params;
+    let valid: SExpr | null = null;
+    const both = (c: SExpr) => (valid = valid ? { k: "and", a: valid, b: c, dtype: "bool" } : c);
+    const inIdx = idx.map((o, a) => {
+      const step = interior[a]! + 1;
+      const loA = idim(lo[a]!);
+      if (
+        loA.k === "const" &&
+        loA.v === 0 &&
+        step === 1 &&
+        dimEq(x.type.shape[a]!, e.outs[0]!.type.shape[a]!)
+      )
+        return o;
+      // p = o - lo; in range when p >= 0, p is on the stride, and p / stride < size.
+      const p = iadd(o, imul(loA, iconst(-1)));
+      both({ k: "icompare", op: "ge", a: p, b: iconst(0), dtype: "bool" });
+      if (step > 1)
+        both({ k: "icompare", op: "lt", a: imod(p, iconst(step)), b: iconst(1), dtype: "bool" });
+      const q = idiv(p, iconst(step));
+      both({ k: "icompare", op: "lt", a: q, b: idim(x.type.shape[a]!), dtype: "bool" });
+      return q;
+    });
+    const body = this.elem(x, inIdx);
+    const dtype = e.outs[0]!.type.dtype;
+    return valid ? { k: "select", c: valid, a: body, b: lit(0, dtype), dtype } : body;
+  }
+
+  private concatExpr(e: Eqn<"concat">, idx: readonly IExpr[]): SExpr {
+    const { axis } = e.params;
+    const dtype = e.outs[0]!.type.dtype;
+    // Offsets of each part along the axis; the last part needs no bounds check.
+    const parts = e.inputs.map((x, k) => {
+      let off: IExpr = iconst(0);
+      for (let j = 0; j < k; j++) off = iadd(off, idim(e.inputs[j]!.type.shape[axis]!));
+      return { x, off };
+    });
+    let body: SExpr | null = null;
+    for (let k = parts.length - 1; k >= 0; k--) {
+      const { x, off } = parts[k]!;
+      const inIdx = idx.map((o, a) => (a === axis ? iadd(o, imul(off, iconst(-1))) : o));
+      const v = this.elem(x, inIdx);
+      if (body === null) body = v;
+      else {
+        const end = iadd(off, idim(x.type.shape[axis]!));
+        body = {
+          k: "select",
+          c: { k: "icompare", op: "lt", a: idx[axis]!, b: end, dtype: "bool" },
+          a: v,
+          b: body,
+          dtype,
+        };
+      }
+    }
+    return body!;
+  }
+
+  private gatherExpr(e: Eqn<"gather">, idx: readonly IExpr[]): SExpr {
+    const [x, ix] = e.inputs as [Var, Var];
+    const { axis } = e.params;
+    const r = ix.type.shape.length;
+    const at: IExpr = { k: "val", e: this.elem(ix, idx.slice(axis, axis + r)) };
+    const inIdx = [...idx.slice(0, axis), at, ...idx.slice(axis + r)];
+    const inRange: SExpr = {
+      k: "and",
+      a: { k: "icompare", op: "ge", a: at, b: iconst(0), dtype: "bool" },
+      b: { k: "icompare", op: "lt", a: at, b: idim(x.type.shape[axis]!), dtype: "bool" },
+      dtype: "bool",
+    };
+    const dtype = e.outs[0]!.type.dtype;
+    return { k: "select", c: inRange, a: this.elem(x, inIdx), b: lit(0, dtype), dtype };
+  }
+
+  /** The kernel that computes materialised `e.outs[0]` into `out`. */
+  private kernelFor(e: Eqn, out: BufId): Kernel {
+    const v = e.outs[0]!;
+    const shape = v.type.shape;
+    this.domain = shape;
+    this.accVar = null;
+    const loops = this.loops(shape.length);
+    const m = this.epilogueOf.get(v.id);
+    if (m) {
+      const mm = this.def.get(m.id)!;
+      this.accVar = m;
+      const epilogue = this.expr(e, loops);
+      this.accVar = null;
+      return this.matmulKernel(mm, out, epilogue);
+    }
+    switch (e.op) {
+      case "reduce_sum":
+      case "reduce_max": {
+        const { axes } = e.params as OpParams["reduce_sum"];
+        return this.reduceKernel(e, out, e.op === "reduce_sum" ? "sum" : "max", axes);
+      }
+      case "argmax":
+        return this.reduceKernel(e, out, "argmax", [(e.params as OpParams["argmax"]).axis]);
+      case "matmul":
+        return this.matmulKernel(e, out, { k: "acc", dtype: v.type.dtype });
+      case "scatter_add":
+        return this.scatterKernel(e as Eqn<"scatter_add">, out);
+      default:
+        return { kind: "map", out, shape, body: this.expr(e, loops) };
+    }
+  }
+
+  private reduceKernel(e: Eqn, out: BufId, op: "sum" | "max" | "argmax", axes: number[]): Kernel {
+    const x = e.inputs[0]!;
+    const inIdx: IExpr[] = [];
+    const red: Dim[] = [];
+    let kept = 0;
+    x.type.shape.forEach((d, a) => {
+      if (axes.includes(a)) {
+        inIdx.push(ired(red.length));
+        red.push(d);
+      } else inIdx.push(iloop(kept++));
+    });
+    return {
+      kind: "reduce",
+      op,
+      out,
+      shape: e.outs[0]!.type.shape,
+      red,
+      body: this.elem(x, inIdx),
+    };
+  }
+
+  private matmulKernel(e: Eqn, out: BufId, epilogue: SExpr): Kernel {
+    const [a, b] = e.inputs as [Var, Var];
+    const shape = e.outs[0]!.type.shape;
+    const nb = shape.length - 2;
+    const batch = shape.slice(0, nb);
+    const batchLoops = this.loops(nb);
+    const operand = (x: Var): MatmulOperand => {
+      const xb = x.type.shape.slice(0, -2);
+      return { ...this.viewOf(x), batch: linearize(xb, broadcastIndex(xb, batch, batchLoops)) };
+    };
+    return {
+      kind: "matmul",
+      out,
+      batch,
+      m: shape[nb]!,
+      n: shape[nb + 1]!,
+      k: a.type.shape[a.type.shape.length - 1]!,
+      a: operand(a),
+      b: operand(b),
+      epilogue,
+    };
+  }
+
+  private scatterKernel(e: Eqn<"scatter_add">, out: BufId): Kernel {
+    const [upd, ix] = e.inputs as [Var, Var];
+    const { axis, shape } = e.params;
+    const r = ix.type.shape.length;
+    const domain = upd.type.shape;
+    this.domain = domain;
+    const loops = this.loops(domain.length);
+    const at: IExpr = { k: "val", e: this.elem(ix, loops.slice(axis, axis + r)) };
+    const target = linearize(shape, [...loops.slice(0, axis), at, ...loops.slice(axis + r)]);
+    return {
+      kind: "scatter",
+      out,
+      shape,
+      domain,
+      target,
+      valid: {
+        k: "and",
+        a: { k: "icompare", op: "ge", a: at, b: iconst(0), dtype: "bool" },
+        b: { k: "icompare", op: "lt", a: at, b: idim(shape[axis]!), dtype: "bool" },
+        dtype: "bool",
+      },
+      value: this.elem(upd, loops),
+    };
+  }
+}
+
+/**
+ * Lower one entry graph. Buffers with role `in` are the graph's inputs (by
+ * position), role `out` its outputs; everything else is a temporary.
+ */
+export function lowerGraph(g: Graph, opts: LowerOptions = {}): KernelProgram {
+  return new Lowering(g, opts.fuse ?? true).run();
+}
+
+/** Total arithmetic per element over all kernels (for fusion tests and dumps). */
+export function programCost(p: KernelProgram): number {
+  return p.kernels.reduce(
+    (s, k) =>
+      s + sexprCost(k.kind === "matmul" ? k.epilogue : k.kind === "scatter" ? k.value : k.body),
+    0,
+  );
+}

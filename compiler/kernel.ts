@@ -1,0 +1,434 @@
+// The kernel IR: what fusion produces and what every codegen prints. It knows
+// nothing of the graph IR's ops: a kernel is an iteration domain, loads through
+// integer index expressions, a scalar expression tree per element and an
+// optional reduction. JS and WGSL print the same kernels in two syntaxes.
+//
+// Index expressions (IExpr) are integer-valued: loop indices, run-time sizes
+// (symbolic `Dim`s, bound per call), and + * floor-div mod. Scalar expressions
+// (SExpr) are typed values computed per element. The two meet in `load` (an
+// SExpr reading a buffer at an IExpr) and `val` (an IExpr made from an integer
+// SExpr, for gather/scatter indices).
+
+import type { BinaryOp, CompareOp, DType, UnaryOp } from "./ir.ts";
+import { dimAsConst, dimEq, dimToString, type Dim } from "./dims.ts";
+
+/** A buffer of one entry's plan, by index into `KernelProgram.buffers`. */
+export type BufId = number;
+
+export type IExpr =
+  | { k: "const"; v: number }
+  /** Index of loop `i` of the kernel's domain (outer to inner). */
+  | { k: "loop"; i: number }
+  /** Index of reduction loop `i` (reduce kernels only). */
+  | { k: "red"; i: number }
+  /** Row-major linear index of the current element of the domain. */
+  | { k: "lin" }
+  /** A size known only at run time. */
+  | { k: "dim"; d: Dim }
+  | { k: "add" | "mul" | "div" | "mod"; a: IExpr; b: IExpr }
+  /** An integer scalar value used as an index (gather, scatter). */
+  | { k: "val"; e: SExpr };
+
+export type ScalarFn = UnaryOp;
+
+export type SExpr =
+  | { k: "lit"; v: number; dtype: DType }
+  | { k: "load"; buf: BufId; index: IExpr; dtype: DType }
+  /** An index expression as a scalar value (iota, dimval). */
+  | { k: "index"; e: IExpr; dtype: DType }
+  | { k: "unary"; op: UnaryOp; a: SExpr; dtype: DType }
+  | { k: "binary"; op: BinaryOp; a: SExpr; b: SExpr; dtype: DType }
+  /** Comparison of two scalars (dtype bool). */
+  | { k: "compare"; op: CompareOp; a: SExpr; b: SExpr; dtype: DType }
+  /** Comparison of two index expressions (bounds checks in pad/concat/gather). */
+  | { k: "icompare"; op: "lt" | "ge"; a: IExpr; b: IExpr; dtype: DType }
+  /** Boolean conjunction (of bounds checks). */
+  | { k: "and"; a: SExpr; b: SExpr; dtype: DType }
+  | { k: "select"; c: SExpr; a: SExpr; b: SExpr; dtype: DType }
+  | { k: "cast"; a: SExpr; dtype: DType }
+  /** Counter-based uniform in [0, 1) (runtime/rng.ts) for element `index` of `stream`. */
+  | { k: "random"; seed: SExpr; stream: number; index: IExpr; dtype: DType }
+  /** The accumulated value of a matmul, in its epilogue. */
+  | { k: "acc"; dtype: DType };
+
+/** Elementwise: out[lin] = body for every point of `shape`. */
+export interface MapKernel {
+  kind: "map";
+  out: BufId;
+  shape: Dim[];
+  body: SExpr;
+}
+
+/**
+ * out[lin] = reduce over the `red` domain of body; body sees the output's
+ * loop indices and the reduction indices. argmax yields the first index (in
+ * row-major order of `red`) of the maximum.
+ */
+export interface ReduceKernel {
+  kind: "reduce";
+  op: "sum" | "max" | "argmax";
+  out: BufId;
+  shape: Dim[];
+  red: Dim[];
+  body: SExpr;
+}
+
+/** One matmul operand, a materialised buffer. */
+export interface MatmulOperand {
+  buf: BufId;
+  /** Stored with its last two axes swapped ([..., k, m] for A, [..., n, k] for B). */
+  transposed: boolean;
+  /** Which matrix of the buffer, from the batch loop indices (broadcasting folded in). */
+  batch: IExpr;
+}
+
+/**
+ * out[batch..., i, j] = epilogue where acc = sum_p A[batch][i, p] * B[batch][p, j].
+ * Loops 0..batch.length-1 are the batch axes, then i, then j; the epilogue
+ * may load other buffers through them (bias add, activation).
+ */
+export interface MatmulKernel {
+  kind: "matmul";
+  out: BufId;
+  batch: Dim[];
+  m: Dim;
+  n: Dim;
+  k: Dim;
+  a: MatmulOperand;
+  b: MatmulOperand;
+  epilogue: SExpr;
+}
+
+/**
+ * out = zeros(shape); then for every point of `domain`, when `valid`:
+ * out[target] += value (the transpose of gather).
+ */
+export interface ScatterKernel {
+  kind: "scatter";
+  out: BufId;
+  shape: Dim[];
+  domain: Dim[];
+  target: IExpr;
+  valid: SExpr;
+  value: SExpr;
+}
+
+export type Kernel = MapKernel | ReduceKernel | MatmulKernel | ScatterKernel;
+
+/** Where a buffer's contents come from and go to. */
+export type BufferRole =
+  /** Bound by the caller before the run (an InSlot of the entry). */
+  | { kind: "in"; slot: number }
+  /** Written by the run and handed to an OutSlot of the entry. */
+  | { kind: "out"; slot: number }
+  /** An intermediate, pooled by the memory plan. */
+  | { kind: "temp" };
+
+export interface BufferDecl {
+  id: BufId;
+  dtype: DType;
+  shape: Dim[];
+  role: BufferRole;
+}
+
+/** One entry (init, predict, ...) lowered: buffers and kernels in execution order. */
+export interface KernelProgram {
+  buffers: BufferDecl[];
+  kernels: Kernel[];
+}
+
+// ---------------------------------------------------------------- memory plan (computed by memory.ts)
+
+/** Storage class: bool and i32 both live in Int32Arrays (WGSL has no bool buffers either). */
+export type ArrayClass = "f32" | "i32";
+
+export interface PoolSlot {
+  cls: ArrayClass;
+  /** Temporaries stored here, in allocation order; their live ranges are disjoint. */
+  members: BufId[];
+  /** Distinct element counts of the members (the slot holds the largest). */
+  sizes: Dim[];
+}
+
+export interface MemoryPlan {
+  /** Pool slot of each buffer, or -1 for inputs and outputs. */
+  poolOf: number[];
+  slots: PoolSlot[];
+}
+
+// ---------------------------------------------------------------- index expression builders
+// Smart constructors fold constants and identities so that the common
+// contiguous and broadcast cases print as plain `lin` or `i1`.
+
+export const iconst = (v: number): IExpr => ({ k: "const", v });
+export const iloop = (i: number): IExpr => ({ k: "loop", i });
+export const ired = (i: number): IExpr => ({ k: "red", i });
+
+export function idim(d: Dim): IExpr {
+  const c = dimAsConst(d);
+  return c !== null ? iconst(c) : { k: "dim", d };
+}
+
+export function iadd(a: IExpr, b: IExpr): IExpr {
+  if (a.k === "const" && b.k === "const") return iconst(a.v + b.v);
+  if (a.k === "const" && a.v === 0) return b;
+  if (b.k === "const" && b.v === 0) return a;
+  return { k: "add", a, b };
+}
+
+export function imul(a: IExpr, b: IExpr): IExpr {
+  if (a.k === "const" && b.k === "const") return iconst(a.v * b.v);
+  if ((a.k === "const" && a.v === 0) || (b.k === "const" && b.v === 0)) return iconst(0);
+  if (a.k === "const" && a.v === 1) return b;
+  if (b.k === "const" && b.v === 1) return a;
+  return { k: "mul", a, b };
+}
+
+export function idiv(a: IExpr, b: IExpr): IExpr {
+  if (b.k === "const" && b.v === 1) return a;
+  if (a.k === "const" && b.k === "const" && b.v !== 0) return iconst(Math.floor(a.v / b.v));
+  return { k: "div", a, b };
+}
+
+export function imod(a: IExpr, b: IExpr): IExpr {
+  if (b.k === "const" && b.v === 1) return iconst(0);
+  if (a.k === "const" && b.k === "const" && b.v !== 0)
+    return iconst(a.v - b.v * Math.floor(a.v / b.v));
+  return { k: "mod", a, b };
+}
+
+/** Row-major linear index of `idx` in `shape`. */
+export function linearize(shape: readonly Dim[], idx: readonly IExpr[]): IExpr {
+  let out: IExpr = iconst(0);
+  for (let a = 0; a < shape.length; a++) {
+    out = iadd(imul(out, idim(shape[a]!)), idx[a]!);
+  }
+  return out;
+}
+
+/** The multi-index of linear index `l` in `shape`. */
+export function delinearize(shape: readonly Dim[], l: IExpr): IExpr[] {
+  const idx: IExpr[] = new Array(shape.length);
+  let rest = l;
+  for (let a = shape.length - 1; a >= 0; a--) {
+    const d = idim(shape[a]!);
+    idx[a] = a === 0 ? rest : imod(rest, d);
+    rest = idiv(rest, d);
+  }
+  return idx;
+}
+
+export function iexprEq(a: IExpr, b: IExpr): boolean {
+  if (a.k !== b.k) return false;
+  switch (a.k) {
+    case "const":
+      return a.v === (b as typeof a).v;
+    case "loop":
+    case "red":
+      return a.i === (b as typeof a).i;
+    case "lin":
+      return true;
+    case "dim":
+      return dimEq(a.d, (b as typeof a).d);
+    case "val":
+      return false;
+    default: {
+      const o = b as typeof a;
+      return iexprEq(a.a, o.a) && iexprEq(a.b, o.b);
+    }
+  }
+}
+
+/** Number of elements of a shape as an index expression. */
+export function inumel(shape: readonly Dim[]): IExpr {
+  return shape.reduce<IExpr>((acc, d) => imul(acc, idim(d)), iconst(1));
+}
+
+// ---------------------------------------------------------------- scalar expression helpers
+
+export function lit(v: number, dtype: DType): SExpr {
+  return { k: "lit", v, dtype };
+}
+
+/** Number of arithmetic nodes: what recomputing one element costs (loads and literals are free). */
+export function sexprCost(e: SExpr): number {
+  switch (e.k) {
+    case "lit":
+    case "acc":
+      return 0;
+    case "load":
+    case "index":
+    case "icompare":
+      return 0;
+    case "unary":
+    case "cast":
+      return 1 + sexprCost(e.a);
+    case "binary":
+    case "compare":
+    case "and":
+      return 1 + sexprCost(e.a) + sexprCost(e.b);
+    case "select":
+      return 1 + sexprCost(e.c) + sexprCost(e.a) + sexprCost(e.b);
+    case "random":
+      return 4 + sexprCost(e.seed);
+  }
+}
+
+/** Every buffer an expression reads, in first-use order. */
+export function sexprBuffers(e: SExpr, out: BufId[] = []): BufId[] {
+  const visitI = (i: IExpr): void => {
+    if (i.k === "val") sexprBuffers(i.e, out);
+    else if (i.k === "add" || i.k === "mul" || i.k === "div" || i.k === "mod") {
+      visitI(i.a);
+      visitI(i.b);
+    }
+  };
+  switch (e.k) {
+    case "load":
+      if (!out.includes(e.buf)) out.push(e.buf);
+      visitI(e.index);
+      break;
+    case "index":
+      visitI(e.e);
+      break;
+    case "icompare":
+      visitI(e.a);
+      visitI(e.b);
+      break;
+    case "unary":
+    case "cast":
+      sexprBuffers(e.a, out);
+      break;
+    case "binary":
+    case "compare":
+    case "and":
+      sexprBuffers(e.a, out);
+      sexprBuffers(e.b, out);
+      break;
+    case "select":
+      sexprBuffers(e.c, out);
+      sexprBuffers(e.a, out);
+      sexprBuffers(e.b, out);
+      break;
+    case "random":
+      sexprBuffers(e.seed, out);
+      visitI(e.index);
+      break;
+    case "lit":
+    case "acc":
+      break;
+  }
+  return out;
+}
+
+/** Buffers a kernel reads (its output excluded unless it also reads it). */
+export function kernelInputs(k: Kernel): BufId[] {
+  const out: BufId[] = [];
+  switch (k.kind) {
+    case "map":
+    case "reduce":
+      sexprBuffers(k.body, out);
+      break;
+    case "matmul":
+      out.push(k.a.buf);
+      if (!out.includes(k.b.buf)) out.push(k.b.buf);
+      sexprBuffers(k.epilogue, out);
+      break;
+    case "scatter":
+      sexprBuffers(k.valid, out);
+      sexprBuffers(k.value, out);
+      visitIndexBuffers(k.target, out);
+      break;
+  }
+  return out;
+}
+
+function visitIndexBuffers(i: IExpr, out: BufId[]): void {
+  if (i.k === "val") sexprBuffers(i.e, out);
+  else if (i.k === "add" || i.k === "mul" || i.k === "div" || i.k === "mod") {
+    visitIndexBuffers(i.a, out);
+    visitIndexBuffers(i.b, out);
+  }
+}
+
+// ---------------------------------------------------------------- printing (dumps and tests)
+
+export function iexprToString(e: IExpr): string {
+  switch (e.k) {
+    case "const":
+      return String(e.v);
+    case "loop":
+      return `i${e.i}`;
+    case "red":
+      return `r${e.i}`;
+    case "lin":
+      return "lin";
+    case "dim":
+      return dimToString(e.d);
+    case "val":
+      return `int(${sexprToString(e.e)})`;
+    case "add":
+      return `(${iexprToString(e.a)} + ${iexprToString(e.b)})`;
+    case "mul":
+      return `${iexprToString(e.a)}*${iexprToString(e.b)}`;
+    case "div":
+      return `(${iexprToString(e.a)} div ${iexprToString(e.b)})`;
+    case "mod":
+      return `(${iexprToString(e.a)} mod ${iexprToString(e.b)})`;
+  }
+}
+
+export function sexprToString(e: SExpr): string {
+  switch (e.k) {
+    case "lit":
+      return `${e.v}`;
+    case "load":
+      return `b${e.buf}[${iexprToString(e.index)}]`;
+    case "index":
+      return `${e.dtype}(${iexprToString(e.e)})`;
+    case "unary":
+      return `${e.op}(${sexprToString(e.a)})`;
+    case "binary":
+    case "compare":
+      return `${e.op}(${sexprToString(e.a)}, ${sexprToString(e.b)})`;
+    case "icompare":
+      return `${e.op}(${iexprToString(e.a)}, ${iexprToString(e.b)})`;
+    case "and":
+      return `and(${sexprToString(e.a)}, ${sexprToString(e.b)})`;
+    case "select":
+      return `select(${sexprToString(e.c)}, ${sexprToString(e.a)}, ${sexprToString(e.b)})`;
+    case "cast":
+      return `${e.dtype}(${sexprToString(e.a)})`;
+    case "random":
+      return `random(${sexprToString(e.seed)}, ${e.stream}, ${iexprToString(e.index)})`;
+    case "acc":
+      return "acc";
+  }
+}
+
+const shapeStr = (s: readonly Dim[]) => `[${s.map(dimToString).join(", ")}]`;
+
+/** One line per kernel, for `dlg dump --stage kernels` and structure tests. */
+export function kernelToString(k: Kernel): string {
+  switch (k.kind) {
+    case "map":
+      return `b${k.out} = map ${shapeStr(k.shape)} ${sexprToString(k.body)}`;
+    case "reduce":
+      return `b${k.out} = reduce_${k.op} ${shapeStr(k.shape)} over ${shapeStr(k.red)} ${sexprToString(k.body)}`;
+    case "matmul": {
+      const t = (o: MatmulOperand) => `b${o.buf}${o.transposed ? "^T" : ""}`;
+      const batch = k.batch.length > 0 ? `${shapeStr(k.batch)} x ` : "";
+      return `b${k.out} = matmul ${batch}[${dimToString(k.m)}, ${dimToString(k.k)}] @ [${dimToString(k.k)}, ${dimToString(k.n)}] ${t(k.a)} ${t(k.b)} then ${sexprToString(k.epilogue)}`;
+    }
+    case "scatter":
+      return `b${k.out} = scatter_add ${shapeStr(k.shape)} from ${shapeStr(k.domain)} at ${iexprToString(k.target)} if ${sexprToString(k.valid)} += ${sexprToString(k.value)}`;
+  }
+}
+
+export function programToString(p: KernelProgram): string {
+  const bufs = p.buffers.map(
+    (b) =>
+      `b${b.id}: ${b.dtype}${shapeStr(b.shape)} ${b.role.kind}${b.role.kind === "temp" ? "" : ` ${b.role.slot}`}`,
+  );
+  return [...bufs, ...p.kernels.map(kernelToString)].join("\n");
+}

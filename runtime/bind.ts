@@ -1,0 +1,102 @@
+// Binding run-time dims from the caller's flat arrays. An input declared
+// `[B, 784]` that arrives with 50176 elements says B = 64; inputs are solved
+// one unknown at a time (so `tokens: [B, T]` binds T once `y: [B]` bound B),
+// then every input is checked against the one consistent binding.
+
+import type { Buffer, InputPlan, ProgramPlan } from "./program.ts";
+
+const shapeText = (shape: readonly (string | number)[]) => `[${shape.join(", ")}]`;
+
+function typeText(inp: InputPlan): string {
+  return `${inp.dtype}${shapeText(inp.shape)}`;
+}
+
+function arrayName(a: unknown): string {
+  return a === null
+    ? "null"
+    : typeof a === "object"
+      ? ((a as object).constructor?.name ?? "object")
+      : typeof a;
+}
+
+/** Check one input's element type; bool inputs are Int32Arrays of 0/1. */
+export function checkArray(inp: InputPlan, a: unknown): Buffer {
+  const want = inp.dtype === "f32" ? Float32Array : Int32Array;
+  if (!(a instanceof want)) {
+    const hint = a === undefined ? "it is missing" : `got ${arrayName(a)}`;
+    throw new Error(`input "${inp.name}" must be a ${want.name} (${typeText(inp)}); ${hint}`);
+  }
+  return a;
+}
+
+/**
+ * Dims in `plan.dims` order (NaN where unbound and unneeded). `need` lists the
+ * inputs the entry reads and `needDims` the dims it must know.
+ */
+export function bindDims(
+  plan: ProgramPlan,
+  need: readonly InputPlan[],
+  arrays: ReadonlyMap<string, Buffer>,
+  needDims: readonly number[],
+  given: Readonly<Record<string, number>> = {},
+): number[] {
+  const D = plan.dims.map((name) => {
+    const v = Object.prototype.hasOwnProperty.call(given, name) ? given[name] : undefined;
+    if (v !== undefined && !(Number.isInteger(v) && v >= 0))
+      throw new Error(`dimension ${name} must be a non-negative integer, got ${v}`);
+    return v ?? NaN;
+  });
+  /** Where each dim's value came from, for error messages. */
+  const source: string[] = D.map((v) => (Number.isNaN(v) ? "" : "given"));
+  let progress = true;
+  while (progress) {
+    progress = false;
+    for (const inp of need) {
+      const unknown = inp.dims.filter((i) => Number.isNaN(D[i]!));
+      if (unknown.length !== 1) continue;
+      const u = unknown[0]!;
+      const len = arrays.get(inp.name)!.length;
+      const at = (v: number) => {
+        D[u] = v;
+        return inp.numel(D);
+      };
+      // Sizes are linear in any one dim in practice ([B, 784], [B * T]); solve the line.
+      const f0 = at(0);
+      const f1 = at(1);
+      const f2 = at(2);
+      D[u] = NaN;
+      const slope = f1 - f0;
+      if (slope === 0 || f2 - f1 !== slope) continue;
+      const v = (len - f0) / slope;
+      if (!Number.isInteger(v) || v < 0) {
+        throw new Error(
+          `input "${inp.name}" has ${len} elements, which does not fit ${typeText(inp)}: ` +
+            `no whole ${plan.dims[u]} gives that many elements`,
+        );
+      }
+      D[u] = v;
+      source[u] = `from input "${inp.name}"`;
+      progress = true;
+    }
+  }
+  const missing = needDims.filter((i) => Number.isNaN(D[i]!)).map((i) => plan.dims[i]!);
+  if (missing.length > 0)
+    throw new Error(
+      `cannot infer dimension${missing.length > 1 ? "s" : ""} ${missing.join(", ")} from the input lengths; ` +
+        `pass ${missing.length > 1 ? "them" : "it"} explicitly as the second argument, e.g. { ${missing.map((m) => `${m}: 8`).join(", ")} }`,
+    );
+  for (const inp of need) {
+    const len = arrays.get(inp.name)!.length;
+    const n = inp.numel(D);
+    if (n !== len) {
+      const bound = inp.dims
+        .map((i) => `${plan.dims[i]} = ${D[i]}${source[i] ? ` (${source[i]})` : ""}`)
+        .join(", ");
+      throw new Error(
+        `input "${inp.name}" has ${len} elements but ${typeText(inp)} is ` +
+          `${shapeText(inp.sizes.map((s) => s(D)))} = ${n} elements${bound ? ` with ${bound}` : ""}`,
+      );
+    }
+  }
+  return D;
+}

@@ -1,0 +1,116 @@
+// Checkpoints in the safetensors format: an 8-byte little-endian header
+// length, a JSON header mapping names to {dtype, shape, data_offsets} (plus
+// string-valued `__metadata__`), then the raw little-endian tensor bytes.
+// The header is padded with spaces to 8 bytes so every tensor is aligned.
+
+export type StDType = "F32" | "I32";
+
+export interface StTensor {
+  name: string;
+  dtype: StDType;
+  shape: number[];
+  data: Float32Array | Int32Array;
+}
+
+const littleEndian = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/** The bytes of `a` in little-endian order. */
+function leBytes(a: Float32Array | Int32Array): Uint8Array {
+  const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  if (littleEndian) return bytes;
+  const out = new Uint8Array(bytes.length);
+  for (let i = 0; i < bytes.length; i += 4)
+    for (let k = 0; k < 4; k++) out[i + k] = bytes[i + 3 - k]!;
+  return out;
+}
+
+export function encodeSafetensors(
+  tensors: readonly StTensor[],
+  metadata: Record<string, string>,
+): Uint8Array {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  for (const t of tensors) {
+    header[t.name] = {
+      dtype: t.dtype,
+      shape: t.shape,
+      data_offsets: [offset, offset + t.data.byteLength],
+    };
+    offset += t.data.byteLength;
+  }
+  let json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil(json.length / 8) * 8;
+  if (padded !== json.length) {
+    const p = new Uint8Array(padded).fill(0x20);
+    p.set(json);
+    json = p;
+  }
+  const out = new Uint8Array(8 + json.length + offset);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, json.length, true);
+  view.setUint32(4, 0, true);
+  out.set(json, 8);
+  let at = 8 + json.length;
+  for (const t of tensors) {
+    out.set(leBytes(t.data), at);
+    at += t.data.byteLength;
+  }
+  return out;
+}
+
+export interface StFile {
+  tensors: Map<string, StTensor>;
+  metadata: Record<string, string>;
+}
+
+function fail(why: string): never {
+  throw new Error(`not a valid safetensors checkpoint: ${why}`);
+}
+
+export function decodeSafetensors(bytes: Uint8Array): StFile {
+  if (!(bytes instanceof Uint8Array)) fail("expected a Uint8Array");
+  if (bytes.length < 8) fail(`only ${bytes.length} bytes`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = view.getUint32(0, true);
+  if (view.getUint32(4, true) !== 0 || 8 + n > bytes.length) fail("header length exceeds the file");
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+  } catch (e) {
+    fail(`header is not JSON (${(e as Error).message})`);
+  }
+  if (typeof header !== "object" || header === null || Array.isArray(header))
+    fail("header is not an object");
+  const dataStart = 8 + n;
+  const dataLen = bytes.length - dataStart;
+  const tensors = new Map<string, StTensor>();
+  let metadata: Record<string, string> = {};
+  for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
+    if (name === "__metadata__") {
+      metadata = (entry ?? {}) as Record<string, string>;
+      continue;
+    }
+    const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (e.dtype !== "F32" && e.dtype !== "I32")
+      fail(`tensor "${name}" has dtype ${JSON.stringify(e.dtype)}; only F32 and I32 are supported`);
+    const shape = e.shape;
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
+      fail(`tensor "${name}" has a malformed shape`);
+    const off = e.data_offsets;
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((x) => Number.isInteger(x)))
+      fail(`tensor "${name}" has malformed data_offsets`);
+    const [begin, end] = off as [number, number];
+    const numel = (shape as number[]).reduce((p, d) => p * d, 1);
+    if (begin < 0 || end > dataLen || end - begin !== numel * 4)
+      fail(`tensor "${name}" data_offsets [${begin}, ${end}] do not hold ${numel} elements`);
+    // Copy into fresh aligned storage, fixing byte order on big-endian hosts.
+    const raw = bytes.slice(dataStart + begin, dataStart + end);
+    if (!littleEndian)
+      for (let i = 0; i < raw.length; i += 4) {
+        raw.subarray(i, i + 4).reverse();
+      }
+    const data = e.dtype === "F32" ? new Float32Array(raw.buffer) : new Int32Array(raw.buffer);
+    tensors.set(name, { name, dtype: e.dtype, shape: shape as number[], data });
+  }
+  return { tensors, metadata };
+}

@@ -1,0 +1,115 @@
+// The dependency direction of DESIGN.md, checked on every import in the tree,
+// plus a line budget per file so nothing grows into a monolith unnoticed.
+
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const root = resolve(import.meta.dirname, "..");
+
+/** compiler/ files in pipeline order; a file may import only files before it. */
+const pipeline = [
+  "diagnostics",
+  "dims",
+  "ir",
+  "shapes",
+  "builder",
+  "elementwise",
+  "ir-print",
+  "ir-verify",
+  "elaborate", // compiler/elaborate.ts and everything in compiler/elaborate/
+  "autodiff",
+  "simplify",
+  "interpret",
+  "entries",
+  "kernel",
+  "fuse",
+  "memory",
+  "codegen-js",
+  "emit",
+  "compile",
+  "cli",
+];
+
+function files(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(join(root, dir))) {
+    const p = join(dir, name);
+    if (statSync(join(root, p)).isDirectory()) out.push(...files(p));
+    else if (p.endsWith(".ts")) out.push(p);
+  }
+  return out;
+}
+
+interface Import {
+  spec: string;
+  typeOnly: boolean;
+}
+
+function imports(file: string): Import[] {
+  const text = readFileSync(join(root, file), "utf8");
+  const re = /^\s*(import|export)\s+(type\s+)?[^;]*?from\s+"([^"]+)"/gms;
+  return [...text.matchAll(re)].map((m) => ({ spec: m[3]!, typeOnly: m[2] !== undefined }));
+}
+
+/** Repo-relative target of a relative import, or null for a package. */
+function target(file: string, spec: string): string | null {
+  return spec.startsWith(".") ? relative(root, resolve(root, dirname(file), spec)) : null;
+}
+
+function rank(file: string): number {
+  const m = /^compiler\/([^/.]+)/.exec(file);
+  const i = m ? pipeline.indexOf(m[1]!) : -1;
+  if (i < 0) throw new Error(`${file} is not in the pipeline order of test/layout.test.ts; add it`);
+  return i;
+}
+
+describe("layout", () => {
+  it("runtime/ imports only itself", () => {
+    for (const f of files("runtime"))
+      for (const { spec } of imports(f))
+        expect(target(f, spec)?.startsWith("runtime/"), `${f} imports ${spec}`).toBe(true);
+  });
+
+  it("grammar/ imports only chevrotain and itself", () => {
+    for (const f of files("grammar"))
+      for (const { spec } of imports(f)) {
+        const t = target(f, spec);
+        expect(spec === "chevrotain" || t?.startsWith("grammar/"), `${f} imports ${spec}`).toBe(
+          true,
+        );
+      }
+  });
+
+  it("compiler/ reads grammar/ through its index, runtime/ only for types and the shared RNG, and imports backwards", () => {
+    for (const f of files("compiler"))
+      for (const { spec, typeOnly } of imports(f)) {
+        const t = target(f, spec);
+        const where = `${f} imports ${spec}`;
+        if (t === null) {
+          // Packages: only the pipeline's edge touches Node or the bundler.
+          const edge = f === "compiler/compile.ts" || f === "compiler/emit.ts";
+          expect(edge && (spec.startsWith("node:") || spec === "esbuild"), where).toBe(true);
+        } else if (t.startsWith("grammar/")) expect(t, where).toBe("grammar/index.ts");
+        else if (t.startsWith("runtime/"))
+          expect(typeOnly || t === "runtime/rng.ts", where).toBe(true);
+        else if (t.startsWith("compiler/")) {
+          const same = rank(t) === rank(f) && t.startsWith("compiler/elaborate");
+          expect(same || rank(t) < rank(f), where).toBe(true);
+        } else expect.fail(where);
+      }
+  });
+
+  it("the JS codegen sees only the kernel IR", () => {
+    for (const { spec } of imports("compiler/codegen-js.ts"))
+      expect(["./kernel.ts", "./dims.ts"], `codegen-js.ts imports ${spec}`).toContain(spec);
+  });
+
+  it("keeps every source file under 800 lines", () => {
+    for (const dir of ["grammar", "compiler", "runtime", "cli"])
+      for (const f of files(dir)) {
+        const lines = readFileSync(join(root, f), "utf8").split("\n").length;
+        expect(lines, `${f} has ${lines} lines`).toBeLessThanOrEqual(800);
+      }
+  });
+});
