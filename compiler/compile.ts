@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { parse, printProgram } from "../grammar/index.ts";
 import { diag, hasErrors, type Diagnostic } from "./diagnostics.ts";
 import { elaborate, type ElaborateResult } from "./elaborate.ts";
+import { defaultTrainConfig } from "./elaborate/train-config.ts";
 import type { ModelIR, ProgramIR, TrainConfig } from "./ir.ts";
 import { VarGen } from "./ir.ts";
 import { printGraph } from "./ir-print.ts";
@@ -58,27 +59,6 @@ export function check(file: string, opts: CompileOptions = {}): CheckResult {
   return { diagnostics: r.diagnostics, sources: r.sources, ok: !hasErrors(r.diagnostics) };
 }
 
-/** Default training settings for a model without a `train` block. */
-function defaultTrain(model: string): TrainConfig {
-  return {
-    name: "default",
-    model,
-    optimizer: {
-      kind: "sgd",
-      lr: 0.01,
-      momentum: 0,
-      nesterov: false,
-      beta1: 0.9,
-      beta2: 0.999,
-      eps: 1e-8,
-      weightDecay: 0,
-    },
-    batch: 32,
-    epochs: 1,
-    seed: 0,
-  };
-}
-
 interface Selected {
   model: ModelIR;
   train: TrainConfig;
@@ -114,7 +94,7 @@ function select(file: string, r: ElaborateResult, opts: CompileOptions): Selecte
       },
     );
   }
-  train ??= r.trains.find((t) => t.model === model.name) ?? defaultTrain(model.name);
+  train ??= r.trains.find((t) => t.model === model.name) ?? defaultTrainConfig(model.name);
   return { model, train };
 }
 

@@ -8,6 +8,7 @@
 
 import type { Span } from "../grammar/index.ts";
 import type { Dim } from "./dims.ts";
+import type { InSlot, OutSlot } from "../runtime/program.ts";
 
 export type DType = "f32" | "i32" | "bool";
 
@@ -254,22 +255,9 @@ export interface TrainConfig {
   span?: Span;
 }
 
-/** Where an entry's graph input comes from at run time. */
-export type InSlot =
-  | { kind: "input"; name: string }
-  | { kind: "param"; index: number }
-  | { kind: "state"; index: number }
-  | { kind: "seed" }
-  /** f32 scalar: 1-based count of step() calls, for Adam's bias correction. */
-  | { kind: "step" };
-
-/** Where an entry's graph output goes. */
-export type OutSlot =
-  | { kind: "output"; name: string }
-  | { kind: "metric"; name: string }
-  | { kind: "loss" }
-  | { kind: "param"; index: number }
-  | { kind: "state"; index: number };
+// Where an entry's inputs come from and its outputs go: the runtime's own
+// types, so the compiler and the emitted program cannot drift apart.
+export type { InSlot, OutSlot } from "../runtime/program.ts";
 
 /** One callable of the emitted module (init, predict, evaluate, step). */
 export interface Entry {

@@ -11,15 +11,16 @@ export type Buffer = Float32Array | Int32Array;
 /** Element count of a buffer from the run-time dims (in `ProgramPlan.dims` order). */
 export type SizeFn = (D: readonly number[]) => number;
 
-/** Where an entry's graph input comes from (mirrors compiler/ir.ts InSlot). */
+/** Where an entry's graph input comes from at run time. */
 export type InSlot =
   | { kind: "input"; name: string }
   | { kind: "param"; index: number }
   | { kind: "state"; index: number }
   | { kind: "seed" }
+  /** f32 scalar: 1-based count of step() calls, for Adam's bias correction. */
   | { kind: "step" };
 
-/** Where an entry's graph output goes (mirrors compiler/ir.ts OutSlot). */
+/** Where an entry's graph output goes. */
 export type OutSlot =
   | { kind: "output"; name: string }
   | { kind: "metric"; name: string }

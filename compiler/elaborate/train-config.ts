@@ -20,7 +20,7 @@ const optimizerArgs: Record<OptimizerKind, string[]> = {
 };
 
 /** Defaults as in Keras: SGD's lr 0.01; Adam's lr 0.001, betas 0.9/0.999, eps 1e-8. */
-function defaults(kind: OptimizerKind): OptimizerConfig {
+export function defaultOptimizer(kind: OptimizerKind): OptimizerConfig {
   return {
     kind,
     lr: kind === "adam" ? 0.001 : 0.01,
@@ -58,7 +58,7 @@ function optimizer(ctx: Ctx, e: ast.Expr): OptimizerConfig {
       help: didYouMean(callee.name, kinds),
       notes: [`the optimizers are ${kinds.map((k) => `\`${k}\``).join(", ")}`],
     });
-  const cfg = defaults(kind);
+  const cfg = defaultOptimizer(kind);
   const allowed = optimizerArgs[kind];
   const seen = new Set<string>();
   args.forEach((a, i) => {
@@ -106,6 +106,18 @@ function optimizer(ctx: Ctx, e: ast.Expr): OptimizerConfig {
     else cfg.weightDecay = x;
   });
   return cfg;
+}
+
+/** The settings of a model that has no `train` block: plain SGD, batch 32, one epoch. */
+export function defaultTrainConfig(model: string): TrainConfig {
+  return {
+    name: "default",
+    model,
+    optimizer: defaultOptimizer("sgd"),
+    batch: 32,
+    epochs: 1,
+    seed: 0,
+  };
 }
 
 /** `ctx` is a compile-time context (no model): settings may use consts. */
@@ -171,7 +183,7 @@ export function elaborateTrain(
     });
   }
   if (!ok) return null;
-  const optimizerCfg: OptimizerConfig = opt ?? defaults("sgd");
+  const optimizerCfg: OptimizerConfig = opt ?? defaultOptimizer("sgd");
   // `gd` is full-batch gradient descent unless a batch size is given explicitly.
   const batchCfg: number | "full" = batch ?? (optimizerCfg.kind === "gd" ? "full" : 32);
   return {
