@@ -1,7 +1,8 @@
 // Training data for a compiled model: where it comes from, how it is fitted
 // to the model's declared inputs, how it is split, and how batches are cut.
 //
-// Choosing the source (docs/cli.md): `--data mnist` or `--data PATH.csv`;
+// Choosing the source (docs/cli.md): `--data mnist`, `--data adding` (a
+// generated sequence task, cli/adding.ts) or `--data PATH.csv`;
 // otherwise a CSV next to the .dlg file with the same base name
 // (samples/linreg.dlg -> samples/linreg.csv); otherwise MNIST.
 //
@@ -16,8 +17,9 @@
 
 import { existsSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
+import { addingExamples, addingSeed, addingSizes } from "./adding.ts";
 import { readCsvFile, type CsvTable } from "./csv.ts";
-import { UserError } from "./errors.ts";
+import { DataMisfit, UserError } from "./errors.ts";
 import { loadMnistSplit, mnistClasses, mnistPixels, type MnistSplit } from "./mnist.ts";
 import type { Batch, ElemType, ModelSpec, Tensor, TensorSpec } from "./module.ts";
 
@@ -44,7 +46,7 @@ export interface DataSplits {
   dims: Record<string, number>;
 }
 
-export type DataSource = { kind: "mnist" } | { kind: "csv"; path: string };
+export type DataSource = { kind: "mnist" } | { kind: "csv"; path: string } | { kind: "adding" };
 
 export const mnistValidation = 5000;
 export const csvTestFraction = 0.2;
@@ -56,8 +58,11 @@ export const csvValidFraction = 0.1;
 export function chooseSource(dlgFile: string, flag: string | undefined): DataSource {
   if (flag !== undefined) {
     if (flag === "mnist") return { kind: "mnist" };
+    if (flag === "adding") return { kind: "adding" };
     if (extname(flag).toLowerCase() !== ".csv") {
-      throw new UserError(`--data expects \`mnist\` or a path ending in .csv, got \`${flag}\``);
+      throw new UserError(
+        `--data expects \`mnist\`, \`adding\` or a path ending in .csv, got \`${flag}\``,
+      );
     }
     if (!existsSync(flag)) throw new UserError(`--data: ${flag} does not exist`);
     return { kind: "csv", path: flag };
@@ -67,6 +72,7 @@ export function chooseSource(dlgFile: string, flag: string | undefined): DataSou
 }
 
 export function loadSplits(source: DataSource, spec: ModelSpec): DataSplits {
+  if (source.kind === "adding") return addingSplits(spec);
   if (source.kind === "mnist") {
     const train = loadMnistSplit("train");
     const test = loadMnistSplit("t10k");
@@ -105,13 +111,13 @@ export function csvSplitSizes(n: number): { train: number; valid: number; test: 
 function exampleShape(input: TensorSpec): (string | number)[] {
   const [batch, ...rest] = input.shape;
   if (typeof batch !== "string") {
-    throw new UserError(
+    throw new DataMisfit(
       `input \`${input.name}\` has shape [${input.shape.join(", ")}]: to be fed from a data set ` +
         `its first dimension must be a named batch dimension such as B`,
     );
   }
   if (rest.includes(batch)) {
-    throw new UserError(
+    throw new DataMisfit(
       `input \`${input.name}\` uses the batch dimension ${batch} twice; cannot split examples`,
     );
   }
@@ -140,7 +146,7 @@ function solveWidth(
   const declared = `[${input.shape.join(", ")}]`;
   if (unknown.length === 0) {
     if (known !== width) {
-      throw new UserError(
+      throw new DataMisfit(
         `data does not fit input \`${input.name}\`: it is declared ${declared}, ${known} values per example, ` +
           `but ${what} gives ${width}`,
       );
@@ -149,13 +155,13 @@ function solveWidth(
   }
   const name = unknown[0]!;
   if (unknown.some((u) => u !== name) || unknown.length > 1 || !/^[A-Za-z_]\w*$/.test(name)) {
-    throw new UserError(
+    throw new DataMisfit(
       `cannot infer the dimensions ${unknown.join(", ")} of input \`${input.name}\` ${declared} ` +
         `from ${width} values per example; fix them with numbers or consts in the model`,
     );
   }
   if (width % known !== 0 || width === 0) {
-    throw new UserError(
+    throw new DataMisfit(
       `data does not fit input \`${input.name}\` ${declared}: ${what} gives ${width} values per example, ` +
         `not a multiple of ${known}`,
     );
@@ -171,7 +177,7 @@ function convert(values: ArrayLike<number>, dtype: ElemType, where: (i: number) 
     const v = values[i]!;
     const ok = dtype === "bool" ? v === 0 || v === 1 : Number.isInteger(v) && Math.abs(v) < 2 ** 31;
     if (!ok) {
-      throw new UserError(
+      throw new DataMisfit(
         `${where(i)} holds ${v}, but the model's input is ${dtype === "bool" ? "bool (0 or 1)" : "int"}`,
       );
     }
@@ -227,14 +233,14 @@ export function assignColumns(
     return out;
   }
   if (unnamed.length > 0) {
-    throw new UserError(
+    throw new DataMisfit(
       `${file}: cannot tell which columns feed input${unnamed.length > 1 ? "s" : ""} ` +
         `${unnamed.map((i) => `\`${i.name}\``).join(", ")} of model \`${spec.model}\`; name the columns ` +
         `after the inputs (\`x\` or \`x1, x2, ...\` for input x). Header: ${header.join(", ")}`,
     );
   }
   if (rest.length > 0) {
-    throw new UserError(
+    throw new DataMisfit(
       `${file}: column${rest.length > 1 ? "s" : ""} ${rest.map((i) => `\`${header[i]}\``).join(", ")} ` +
         `match no input of model \`${spec.model}\` (${inputs.map((i) => i.name).join(", ")})`,
     );
@@ -284,7 +290,7 @@ export function fitMnist(spec: ModelSpec, split: MnistSplit, name: string): Fitt
     `MNIST provides 28x28 images and digit labels, so the model needs exactly two inputs: ` +
     `images such as x: [B, 784] or [B, 1, 28, 28] and labels y: int[B]`;
   if (inputs.length !== 2) {
-    throw new UserError(
+    throw new DataMisfit(
       `data does not fit model \`${spec.model}\`: it has ${inputs.length} input${inputs.length === 1 ? "" : "s"} ` +
         `(${inputs.map((i) => i.name).join(", ")}). ${want}. For other data pass --data PATH.csv`,
     );
@@ -292,7 +298,7 @@ export function fitMnist(spec: ModelSpec, split: MnistSplit, name: string): Fitt
   const label = pickLabel(inputs);
   const image = inputs.find((i) => i !== label)!;
   if (image.dtype !== "f32")
-    throw new UserError(`data does not fit model \`${spec.model}\`: ${want}`);
+    throw new DataMisfit(`data does not fit model \`${spec.model}\`: ${want}`);
   const dims: Record<string, number> = {};
   solveWidth(image, mnistPixels, dims, `${name} (28x28 images)`);
   const labelWidth = label.dtype === "f32" && exampleShape(label).length > 0 ? mnistClasses : 1;
@@ -319,6 +325,41 @@ export function fitMnist(spec: ModelSpec, split: MnistSplit, name: string): Fitt
     [label.name]: { name: label.name, dtype: label.dtype, width: labelWidth, data: labels },
   };
   return { size: split.count, columns: inputs.map((i) => byName[i.name]!), dims };
+}
+
+/**
+ * The adding problem fits a model with a float sequence input [B, T, 2]
+ * (T a number or const: it sets the sequence length) and a float target [B].
+ */
+function addingSplits(spec: ModelSpec): DataSplits {
+  const want =
+    "the adding problem needs a sequence input such as x: [B, 50, 2] and a target y: [B]";
+  const [a, b] = spec.inputs;
+  if (spec.inputs.length !== 2 || !a || !b)
+    throw new DataMisfit(`data does not fit model \`${spec.model}\`: ${want}`);
+  const target = pickLabel(spec.inputs);
+  const seq = target === a ? b : a;
+  const length = exampleShape(seq)[0];
+  if (seq.dtype !== "f32" || target.dtype !== "f32" || typeof length !== "number")
+    throw new DataMisfit(`data does not fit model \`${spec.model}\`: ${want}`);
+  const dims: Record<string, number> = {};
+  solveWidth(seq, length * 2, dims, `the adding problem (${length} steps of 2 channels)`);
+  solveWidth(target, 1, dims, "the adding problem (one target)");
+  const split = (n: number, salt: number): Dataset => {
+    const ex = addingExamples(n, length, addingSeed + salt);
+    const cols: Record<string, Column> = {
+      [seq.name]: { name: seq.name, dtype: "f32", width: length * 2, data: ex.x },
+      [target.name]: { name: target.name, dtype: "f32", width: 1, data: ex.y },
+    };
+    return { size: n, columns: spec.inputs.map((i) => cols[i.name]!) };
+  };
+  return {
+    source: `the adding problem, ${length} steps (generated, seed ${addingSeed})`,
+    train: split(addingSizes.train, 0),
+    valid: split(addingSizes.valid, 1),
+    test: split(addingSizes.test, 2),
+    dims,
+  };
 }
 
 // ---------------------------------------------------------------- slicing and batching

@@ -24,6 +24,18 @@ export class UserError extends Error {
   }
 }
 
+/**
+ * Data that does not fit the model's inputs (columns, values per example,
+ * element types): printed as `error[E4003]: ...`, the catalog's code for it.
+ */
+export class DataMisfit extends UserError {
+  readonly diagCode = "E4003";
+  constructor(message: string) {
+    super(message);
+    this.name = "DataMisfit";
+  }
+}
+
 /** A command-line mistake: printed with a pointer to `--help`. */
 export class UsageError extends UserError {
   constructor(message: string) {

@@ -4,7 +4,7 @@
 // stack only under DLG_DEBUG=1. Commands load lazily, so `--help` works
 // even while a compiler phase is broken.
 
-import { exitCode, UsageError, UserError } from "./errors.ts";
+import { DataMisfit, exitCode, UsageError, UserError } from "./errors.ts";
 import { parseCommand, type Parsed } from "./args.ts";
 import {
   checkValues,
@@ -80,7 +80,7 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
 
 export function reportError(e: unknown, io: Io, cmd?: string): number {
   if (e instanceof UserError) {
-    io.err(`error: ${e.message}`);
+    io.err(`${e instanceof DataMisfit ? `error[${e.diagCode}]` : "error"}: ${e.message}`);
     if (e instanceof UsageError) io.err(`run \`dlg ${cmd ? cmd + " " : ""}--help\` for usage`);
     return e.code;
   }

@@ -115,8 +115,9 @@ Options:
   --epochs N      override the train block's epochs
   --seed N        override the train block's seed (initialisation, shuffling,
                   dropout)
-  --data SOURCE   \`mnist\`, or a PATH.csv (default: FILE's name with .csv if
-                  that file exists, else mnist)
+  --data SOURCE   \`mnist\`, \`adding\` (the adding problem, generated), or a
+                  PATH.csv (default: FILE's name with .csv if that file
+                  exists, else mnist)
   --limit N       train on only the first N training examples (quick runs)
   --plot FILE     write loss and metric curves per epoch as an SVG
   --save FILE     write the trained parameters (safetensors)

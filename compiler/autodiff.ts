@@ -10,6 +10,8 @@
 import { Builder } from "./builder.ts";
 import { dimAdd, dimAsConst, dimConst, dimMul, dimSub, shapeEq, type Dim } from "./dims.ts";
 import type { DType, Eqn, Graph, Op, OpParams, TensorType, Var, VarGen } from "./ir.ts";
+import { scanVjp, withScanResiduals } from "./autodiff/scan.ts";
+import { windowVjpRules } from "./autodiff/window.ts";
 
 /** Everything a VJP rule may look at: the equation, its output cotangent, and emitters. */
 export interface VjpArgs<P extends Op> {
@@ -21,6 +23,11 @@ export interface VjpArgs<P extends Op> {
   /** Cotangent of `y`; same type as `y`. */
   ct: Var;
   o: Emit;
+  /** Every output and its cotangent (null where none flows): scan has several outputs. */
+  outs: Var[];
+  cts: (Var | null)[];
+  /** The builder `o` appends to (scan's rule emits a multi-output equation). */
+  b: Builder;
 }
 
 /** One cotangent per input; it may have the broadcast shape of the output (the sweep reduces it). */
@@ -216,6 +223,8 @@ export const vjpRules: { [P in Op]: VjpRule<P> } = {
   scatter_add: ({ params: { axis }, x: [, idx], ct, o }) => [o.gather(ct, idx!, axis), null],
   random: noGradient,
   stop_gradient: noGradient,
+  scan: (a) => scanVjp(a, vjp),
+  ...windowVjpRules,
 };
 
 // ---------------------------------------------------------------- the sweep
@@ -258,43 +267,61 @@ function liveEqns(eqns: Eqn[], roots: Var[]): Eqn[] {
  * depend on gets a zero gradient.
  */
 export function grad(g: Graph, loss: Var, wrt: Var[], gen: VarGen): { graph: Graph; grads: Var[] } {
+  return vjp(g, (o) => [[loss, o.full(1, loss.type.shape)]], wrt, gen);
+}
+
+/**
+ * Reverse mode seeded with given cotangents of some vars of `g` (built by
+ * `seeds` in the backward graph): what `grad` does for a loss, and what a
+ * scan's rule does for its body, whose outputs get the incoming cotangents.
+ */
+export function vjp(
+  g0: Graph,
+  seeds: (o: Emit) => [Var, Var][],
+  wrt: Var[],
+  gen: VarGen,
+): { graph: Graph; grads: Var[] } {
   for (const w of wrt)
     if (w.type.dtype !== "f32")
       throw new Error(`autodiff: cannot differentiate with respect to a ${w.type.dtype} var`);
 
   // Forward: vars that depend on `wrt` through differentiable edges.
   const active = new Set(wrt.map((v) => v.id));
-  for (const e of g.eqns) {
+  for (const e of g0.eqns) {
     if ((vjpRules[e.op] as VjpRule<Op>) === noGradient) continue;
     if (!e.inputs.some((v) => active.has(v.id))) continue;
     for (const v of e.outs) if (v.type.dtype === "f32") active.add(v.id);
   }
   // Backward: vars the loss depends on. An equation gets a backward equation
   // only if it lies on a path from `wrt` to `loss`.
-  const reaches = new Set([loss.id]);
-  for (let i = g.eqns.length - 1; i >= 0; i--) {
-    const e = g.eqns[i]!;
+  const b = new Builder(gen);
+  const o = emitters(b);
+  const seeded = seeds(o);
+  const reaches = new Set(seeded.map(([v]) => v.id));
+  for (let i = g0.eqns.length - 1; i >= 0; i--) {
+    const e = g0.eqns[i]!;
     if (e.outs.some((v) => reaches.has(v.id))) e.inputs.forEach((v) => reaches.add(v.id));
   }
   const onPath = (v: Var) => active.has(v.id) && reaches.has(v.id);
+  // Scans on the path also stack their per-step carries: their rule reads them back.
+  const g = withScanResiduals(g0, (e) => e.outs.some(onPath), gen);
 
-  const b = new Builder(gen);
-  const o = emitters(b);
   const cts = new Map<number, Var>();
   const accumulate = (x: Var, ct: Var) => {
     const c = unbroadcast(o, ct, x.type);
     const prev = cts.get(x.id);
     cts.set(x.id, prev ? o.add(prev, c) : c);
   };
-  if (onPath(loss)) cts.set(loss.id, o.full(1, loss.type.shape));
+  for (const [v, ct] of seeded) if (onPath(v)) accumulate(v, ct);
 
   for (let i = g.eqns.length - 1; i >= 0; i--) {
     const e = g.eqns[i]!;
-    const y = e.outs[0];
-    const ct = y && cts.get(y.id);
-    if (!y || !ct || !onPath(y)) continue;
+    const outCts = e.outs.map((v) => (onPath(v) ? (cts.get(v.id) ?? null) : null));
+    const first = outCts.findIndex((c) => c !== null);
+    if (first < 0) continue;
     const rule = vjpRules[e.op] as VjpRule<Op>;
-    const inCts = rule({ params: e.params, x: e.inputs, y, ct, o });
+    const [y, ct] = [e.outs[first]!, outCts[first]!];
+    const inCts = rule({ params: e.params, x: e.inputs, y, ct, o, outs: e.outs, cts: outCts, b });
     e.inputs.forEach((x, k) => {
       const c = inCts[k];
       if (c && onPath(x)) accumulate(x, c);

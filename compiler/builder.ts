@@ -38,3 +38,47 @@ export class Builder {
     return outs;
   }
 }
+
+/**
+ * A Builder for a nested graph (a scan's body). An input defined outside it
+ * (a weight, a param of a block called in the body, the seed) is captured:
+ * replaced by a fresh var of the same type, once per outer var, which the
+ * enclosing equation passes in as a const.
+ */
+export class CaptureBuilder extends Builder {
+  /** Outer var id -> its capture, in order of first use. */
+  readonly captured = new Map<number, { outer: Var; inner: Var }>();
+  private readonly defined = new Set<number>();
+
+  constructor(gen: VarGen, inputs: Var[]) {
+    super(gen);
+    for (const v of inputs) this.defined.add(v.id);
+  }
+
+  /** `v` as a var of this graph: itself when defined here, else its capture. */
+  inner(v: Var): Var {
+    if (this.defined.has(v.id)) return v;
+    let c = this.captured.get(v.id);
+    if (!c) {
+      c = { outer: v, inner: this.gen.fresh(v.type, v.hint) };
+      this.captured.set(v.id, c);
+    }
+    return c.inner;
+  }
+
+  override emitMulti<P extends Op>(
+    op: P,
+    params: OpParams[P],
+    inputs: Var[],
+    opts: EmitOpts = {},
+  ): Var[] {
+    const outs = super.emitMulti(
+      op,
+      params,
+      inputs.map((v) => this.inner(v)),
+      opts,
+    );
+    for (const v of outs) this.defined.add(v.id);
+    return outs;
+  }
+}

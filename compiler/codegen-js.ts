@@ -15,6 +15,7 @@ import {
   type MatmulKernel,
   type MemoryPlan,
   type ReduceKernel,
+  type ScanKernel,
   type ScatterKernel,
   type SExpr,
 } from "./kernel.ts";
@@ -395,13 +396,46 @@ function scatterBody(w: KernelWriter, k: ScatterKernel): string[] {
   return [`${out}.fill(0);`, "let lin = 0;", ...nest(ext, "i", body)];
 }
 
-/** One kernel as a function declaration `function name(b, D) {...}`. */
+/**
+ * A scan: its body kernels as functions `${name}_0`, ... and a loop calling
+ * them once per step. Windows are `subarray`s (views, no copies); carries
+ * swap `cur` and `next` after each step, and swap back at the end when the
+ * step count is odd, so every run finds the buffers where the plan put them.
+ */
+function scanToJs(k: ScanKernel, dims: readonly string[], name: string, used: Set<string>): string {
+  const inner = k.body.map((b, i) => kernelToJs(b, dims, `${name}_${i}`, used));
+  const w = new KernelWriter(dims, used);
+  const L = w.dim(k.length);
+  const swap = (c: ScanKernel["carries"][number]) =>
+    `{ const c = b[${c.cur}]; b[${c.cur}] = b[${c.next}]; b[${c.next}] = c; }`;
+  const lines = [
+    ...k.carries.map((c) => `b[${c.cur}].set(b[${c.init}]);`),
+    `for (let s = 0; s < ${L}; s++) {`,
+    `  const t = ${k.reverse ? `${L} - 1 - s` : "s"};`,
+    ...k.slices.map((sl) => {
+      const n = w.dim(sl.n);
+      return `  b[${sl.view}] = b[${sl.of}].subarray(t * ${n}, (t + 1) * ${n});`;
+    }),
+    ...k.body.map((_, i) => `  ${name}_${i}(b, D);`),
+    ...k.carries.map((c) => `  ${swap(c)}`),
+    "}",
+    ...k.carries.flatMap((c) => (c.final === null ? [] : [`b[${c.final}].set(b[${c.cur}]);`])),
+    ...(k.carries.length > 0
+      ? [`if (${L} % 2 === 1) {`, ...k.carries.map((c) => `  ${swap(c)}`), "}"]
+      : []),
+  ];
+  const fn = `function ${name}(b, D) {\n${[...w.prologue(), ...lines].map((l) => "  " + l).join("\n")}\n}`;
+  return [...inner, fn].join("\n\n");
+}
+
+/** One kernel as a function declaration `function name(b, D) {...}` (several for a scan). */
 export function kernelToJs(
   k: Kernel,
   dims: readonly string[],
   name: string,
   used: Set<string> = new Set(),
 ): string {
+  if (k.kind === "scan") return scanToJs(k, dims, name, used);
   const w = new KernelWriter(dims, used);
   const body =
     k.kind === "map"
@@ -441,9 +475,10 @@ export function entryToJs(
   };
   const kernels = p.kernels.map((k, n) => kernelToJs(k, dims, `${prefix}_${n}`, used));
   const run = `function ${prefix}_run(b, D) {\n${p.kernels.map((_, n) => `  ${prefix}_${n}(b, D);`).join("\n")}\n}`;
+  // A scan's window has no storage: it is bound to part of another buffer at each step.
   const buffers = p.buffers.map(
     (b) =>
-      `{ dtype: ${JSON.stringify(b.dtype)}, size: ${size(b.shape)}, pool: ${mem.poolOf[b.id]} }`,
+      `{ dtype: ${JSON.stringify(b.dtype)}, size: ${b.role.kind === "view" ? "() => 0" : size(b.shape)}, pool: ${mem.poolOf[b.id]} }`,
   );
   const pools = mem.slots.map((s) => {
     const sizes = s.sizes.map((d) => dimJs(d, dims));

@@ -9,7 +9,7 @@ import { parse, printProgram } from "../grammar/index.ts";
 import { diag, hasErrors, type Diagnostic } from "./diagnostics.ts";
 import { elaborate, type ElaborateResult } from "./elaborate.ts";
 import { defaultTrainConfig } from "./elaborate/train-config.ts";
-import type { ModelIR, ProgramIR, TrainConfig } from "./ir.ts";
+import type { Graph, ModelIR, ProgramIR, TrainConfig } from "./ir.ts";
 import { VarGen } from "./ir.ts";
 import { printGraph } from "./ir-print.ts";
 import { grad } from "./autodiff.ts";
@@ -101,10 +101,15 @@ function select(file: string, r: ElaborateResult, opts: CompileOptions): Selecte
 function largestId(m: ModelIR): number {
   let max = 0;
   const see = (id: number) => (max = Math.max(max, id));
-  for (const g of [m.forward, m.init]) {
+  // Scan bodies draw their vars from the same generator.
+  const visit = (g: Graph): void => {
     g.inputs.forEach((v) => see(v.id));
-    g.eqns.forEach((e) => e.outs.forEach((v) => see(v.id)));
-  }
+    g.eqns.forEach((e) => {
+      e.outs.forEach((v) => see(v.id));
+      if (e.op === "scan") visit((e.params as { body: Graph }).body);
+    });
+  };
+  [m.forward, m.init].forEach(visit);
   return max;
 }
 

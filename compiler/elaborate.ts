@@ -16,8 +16,7 @@ import type { ModelIR, TrainConfig } from "./ir.ts";
 import { fail, Scope, Session, type Ctx, type Hover } from "./elaborate/context.ts";
 import { evalExpr } from "./elaborate/expr.ts";
 import { intrinsicTable } from "./elaborate/intrinsics.ts";
-import { elaborateModel } from "./elaborate/model.ts";
-import { flagPlanned, plannedNames } from "./elaborate/planned.ts";
+import { elaborateModel, elaborateUncalled } from "./elaborate/model.ts";
 import { guarded } from "./elaborate/stmts.ts";
 import { need } from "./elaborate/tensor-ops.ts";
 import { elaborateTrain } from "./elaborate/train-config.ts";
@@ -202,8 +201,6 @@ function declare(s: Session, scope: Scope, u: Unit): void {
 function loadStd(s: Session, host: ElaborateHost): Scope {
   const scope = new Scope();
   for (const fn of intrinsicTable()) scope.define(fn.name, { value: { kind: "fn", fn } });
-  for (const name of plannedNames)
-    scope.define(name, { value: { kind: "fn", fn: { kind: "planned", name } } });
   scope.define("training", { value: (ctx, span) => modelNames(ctx, "training", span) });
   scope.define("params", { value: (ctx, span) => modelNames(ctx, "params", span) });
   s.std = scope;
@@ -250,7 +247,6 @@ export function elaborate(
   >();
   for (const u of units)
     for (const d of u.program.decls) {
-      if (d.kind === "Block") flagPlanned(globalCtx(s, globals, u.file), d);
       if (d.kind !== "Model") continue;
       const prev = modelDecls.get(d.name.name);
       if (prev)
@@ -272,6 +268,20 @@ export function elaborate(
     if (!unit.syntaxOk) continue;
     const ir = elaborateModel(s, decl, unit.file, globals);
     if (ir) models.set(name, ir);
+  }
+
+  // Blocks no model called are still checked, once each (a block they call counts as called).
+  for (const u of units) {
+    if (!u.syntaxOk) continue;
+    for (const d of u.program.decls)
+      if (d.kind === "Block" && !s.called.has(d))
+        elaborateUncalled(s, {
+          kind: "block",
+          name: d.name.name,
+          decl: d,
+          file: u.file,
+          scope: globals,
+        });
   }
 
   const trains: TrainConfig[] = [];

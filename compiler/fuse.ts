@@ -12,7 +12,9 @@
 // is trivial), or read more than once per element by a broadcasting or
 // gathering consumer: fusion never duplicates non-trivial work.
 
-import { dimAsConst, dimEq, shapeEq, type Dim } from "./dims.ts";
+import { dimAsConst, dimEq, numElements, shapeEq, type Dim } from "./dims.ts";
+import { scansAlongAxis0 } from "./fuse/scan-layout.ts";
+import { lowerWindow, matmulOperands, windowOps, type WindowLowering } from "./fuse/window.ts";
 import {
   binaryOps,
   compareOps,
@@ -103,7 +105,7 @@ class Lowering {
   private readonly epilogueOf = new Map<number, Var>();
   private readonly fusedMatmuls = new Set<number>();
   private readonly bufOf = new Map<number, BufId>();
-  readonly buffers: BufferDecl[] = [];
+  readonly buffers: BufferDecl[];
   readonly kernels: Kernel[] = [];
 
   // Per-kernel context for elem(): the domain whose identity index prints as `lin`.
@@ -113,24 +115,34 @@ class Lowering {
   constructor(
     private readonly g: Graph,
     private readonly fuse: boolean,
-  ) {}
+    /** A scan body: buffers shared with the enclosing entry, inputs and outputs already bound. */
+    private readonly bound?: { buffers: BufferDecl[]; ins: BufId[]; outs: BufId[] },
+  ) {
+    this.buffers = bound?.buffers ?? [];
+  }
 
   run(): KernelProgram {
     this.analyse();
     this.decide();
     this.g.inputs.forEach((v, slot) => {
-      if (!this.bufOf.has(v.id)) this.bufOf.set(v.id, this.newBuffer(v, { kind: "in", slot }));
+      const given = this.bound?.ins[slot];
+      if (!this.bufOf.has(v.id))
+        this.bufOf.set(v.id, given ?? this.newBuffer(v, { kind: "in", slot }));
     });
     // Graph outputs write straight into their out buffers; an output that is
     // a graph input, or a var already bound to another output, gets a copy.
     const outBuf = new Map<number, BufId>();
     const copies: { v: Var; buf: BufId }[] = [];
     this.g.outputs.forEach((v, slot) => {
-      const buf = this.newBuffer(v, { kind: "out", slot });
+      const buf = this.bound?.outs[slot] ?? this.newBuffer(v, { kind: "out", slot });
       if (this.def.has(v.id) && !outBuf.has(v.id)) outBuf.set(v.id, buf);
       else copies.push({ v, buf });
     });
     for (const e of this.g.eqns) {
+      if (e.op === "scan") {
+        if (this.isLive(e)) this.kernels.push(this.scanKernel(e as Eqn<"scan">, outBuf));
+        continue;
+      }
       const v = e.outs[0]!;
       if (!this.live.has(v.id) || !this.buffered.has(v.id) || this.fusedMatmuls.has(v.id)) continue;
       const buf = outBuf.get(v.id) ?? this.newBuffer(v, { kind: "temp" });
@@ -158,14 +170,14 @@ class Lowering {
   /** Definitions, liveness (from the outputs back) and use counts among live equations. */
   private analyse(): void {
     for (const e of this.g.eqns) {
-      if (e.outs.length !== 1)
+      if (e.outs.length !== 1 && e.op !== "scan")
         throw new Error(`fuse: ${e.op} with ${e.outs.length} outputs is not supported`);
-      this.def.set(e.outs[0]!.id, e);
+      for (const v of e.outs) this.def.set(v.id, e);
     }
     for (const v of this.g.outputs) this.live.add(v.id);
     for (let i = this.g.eqns.length - 1; i >= 0; i--) {
       const e = this.g.eqns[i]!;
-      if (!this.live.has(e.outs[0]!.id)) continue;
+      if (!this.isLive(e)) continue;
       for (const x of e.inputs) {
         this.live.add(x.id);
         this.uses.set(x.id, (this.uses.get(x.id) ?? 0) + 1);
@@ -173,6 +185,11 @@ class Lowering {
     }
     for (const v of this.g.outputs) this.uses.set(v.id, (this.uses.get(v.id) ?? 0) + 1);
     for (const v of this.g.inputs) this.buffered.add(v.id);
+  }
+
+  /** Whether some output of `e` is needed (a scan is live when any of its outputs is). */
+  private isLive(e: Eqn): boolean {
+    return e.outs.some((v) => this.live.has(v.id));
   }
 
   private materialise(v: Var): void {
@@ -189,9 +206,21 @@ class Lowering {
     for (const v of this.g.outputs) if (this.def.has(v.id)) this.materialise(v);
     for (const e of this.g.eqns) {
       const out = e.outs[0]!;
+      if (e.op === "scan") {
+        // A loop of kernels: it reads and writes whole buffers.
+        if (this.isLive(e)) [...e.inputs, ...e.outs].forEach((v) => this.materialise(v));
+        continue;
+      }
       if (!this.live.has(out.id)) continue;
-      if (!this.fuse || rootOps.has(e.op)) {
+      if (!this.fuse || rootOps.has(e.op) || windowOps.has(e.op)) {
         this.materialise(out);
+        // Window ops read their matmul operands as stored matrices, and every
+        // other input once per window tap, so nothing costly is recomputed.
+        if (windowOps.has(e.op))
+          e.inputs.forEach((x, k) => {
+            const stored = matmulOperands(e.op).includes(k);
+            if (stored ? !this.buffered.has(x.id) : this.costOf(x) > 0) this.materialise(x);
+          });
         if (e.op === "matmul" && this.fuse) for (const x of e.inputs) this.ensureView(x);
         // Scatter reads each index once per element of the update (embedding gradients).
         if (e.op === "scatter_add" && this.costOf(e.inputs[1]!) > 0) this.materialise(e.inputs[1]!);
@@ -264,7 +293,7 @@ class Lowering {
   private fuseEpilogues(): void {
     const consumer = new Map<number, Eqn>();
     for (const e of this.g.eqns)
-      if (this.live.has(e.outs[0]!.id)) for (const x of e.inputs) consumer.set(x.id, e);
+      if (this.isLive(e)) for (const x of e.inputs) consumer.set(x.id, e);
     const outputs = new Set(this.g.outputs.map((v) => v.id));
     for (const e of this.g.eqns) {
       const m = e.outs[0]!;
@@ -484,6 +513,83 @@ class Lowering {
     return { k: "select", c: inRange, a: this.elem(x, inIdx), b: lit(0, dtype), dtype };
   }
 
+  /**
+   * A scan as one loop kernel: its body lowered on its own into kernels over
+   * this entry's buffers, reading consts in place, the carries from `cur`
+   * and the step's slice through a window; writing the next carries into
+   * `next` and the step's ys through windows into the stacked outputs.
+   */
+  private scanKernel(e: Eqn<"scan">, outBuf: Map<number, BufId>): Kernel {
+    const p = e.params;
+    const { body, nConsts, nCarry } = p;
+    const bufFor = (v: Var) => {
+      const b = outBuf.get(v.id) ?? this.newBuffer(v, { kind: "temp" });
+      this.bufOf.set(v.id, b);
+      return b;
+    };
+    const given = e.inputs.map((v) => this.bufOf.get(v.id)!);
+    const carryIn = body.inputs.slice(nConsts, nConsts + nCarry);
+    const cur = carryIn.map((v) => this.newBuffer(v, { kind: "temp" }));
+    const next = carryIn.map((v) => this.newBuffer(v, { kind: "temp" }));
+    const xsIn = body.inputs.slice(nConsts + nCarry);
+    const ysOut = body.outputs.slice(nCarry);
+    const xView = xsIn.map((v) => this.newBuffer(v, { kind: "view" }));
+    const yView = ysOut.map((v) => this.newBuffer(v, { kind: "view" }));
+    // Every ys gets storage, read or not: the body writes each step's value there.
+    const stacks = e.outs.slice(nCarry).map(bufFor);
+    const inner = new Lowering(body, this.fuse, {
+      buffers: this.buffers,
+      ins: [...given.slice(0, nConsts), ...cur, ...xView],
+      outs: [...next, ...yView],
+    }).run();
+    return {
+      kind: "scan",
+      length: p.length,
+      reverse: p.reverse,
+      slices: [
+        ...xView.map((view, i) => ({
+          view,
+          of: given[nConsts + nCarry + i]!,
+          n: numElements(xsIn[i]!.type.shape),
+          write: false,
+        })),
+        ...yView.map((view, j) => ({
+          view,
+          of: stacks[j]!,
+          n: numElements(ysOut[j]!.type.shape),
+          write: true,
+        })),
+      ],
+      carries: cur.map((c, k) => {
+        const out = e.outs[k]!;
+        return {
+          init: given[nConsts + k]!,
+          cur: c,
+          next: next[k]!,
+          final: this.live.has(out.id) ? bufFor(out) : null,
+        };
+      }),
+      body: inner.kernels,
+    };
+  }
+
+  /** What fuse-window.ts needs: fused element reads, stored operands, temporaries. */
+  private windowLowering(): WindowLowering {
+    return {
+      elem: (domain, v, idx) => {
+        this.domain = domain;
+        return this.elem(v, idx);
+      },
+      buffer: (v) => {
+        const b = this.bufOf.get(v.id);
+        if (b === undefined || !this.buffered.has(v.id))
+          throw new Error(`fuse: window operand ${v.id} has no buffer`);
+        return b;
+      },
+      temp: (dtype, shape) => this.newBuffer({ id: -1, type: { dtype, shape } }, { kind: "temp" }),
+    };
+  }
+
   /** The kernel that computes materialised `e.outs[0]` into `out`. */
   private kernelFor(e: Eqn, out: BufId): Kernel {
     const v = e.outs[0]!;
@@ -512,6 +618,12 @@ class Lowering {
       case "scatter_add":
         return this.scatterKernel(e as Eqn<"scatter_add">, out);
       default:
+        if (windowOps.has(e.op)) {
+          // Its helper kernels (im2col, argmax) run first; the last one writes `out`.
+          const ks = lowerWindow(e, out, this.windowLowering());
+          this.kernels.push(...ks.slice(0, -1));
+          return ks[ks.length - 1]!;
+        }
         return { kind: "map", out, shape, body: this.expr(e, loops) };
     }
   }
@@ -591,14 +703,14 @@ class Lowering {
  * position), role `out` its outputs; everything else is a temporary.
  */
 export function lowerGraph(g: Graph, opts: LowerOptions = {}): KernelProgram {
-  return new Lowering(g, opts.fuse ?? true).run();
+  return new Lowering(scansAlongAxis0(g), opts.fuse ?? true).run();
 }
 
 /** Total arithmetic per element over all kernels (for fusion tests and dumps). */
 export function programCost(p: KernelProgram): number {
-  return p.kernels.reduce(
-    (s, k) =>
-      s + sexprCost(k.kind === "matmul" ? k.epilogue : k.kind === "scatter" ? k.value : k.body),
-    0,
-  );
+  const cost = (k: Kernel): number =>
+    k.kind === "scan"
+      ? k.body.reduce((s, b) => s + cost(b), 0)
+      : sexprCost(k.kind === "matmul" ? k.epilogue : k.kind === "scatter" ? k.value : k.body);
+  return p.kernels.reduce((s, k) => s + cost(k), 0);
 }

@@ -20,6 +20,16 @@ import {
   type UnaryOp,
   type Var,
 } from "./ir.ts";
+import {
+  avgPoolGradImpl,
+  avgPoolImpl,
+  conv2dGradFilterImpl,
+  conv2dGradInputImpl,
+  conv2dImpl,
+  maxPoolGradImpl,
+  maxPoolImpl,
+  maxPoolPickImpl,
+} from "./interpret/window.ts";
 
 /** Element storage: a plain (not shared) float64 buffer. */
 export type F64 = Float64Array<ArrayBuffer>;
@@ -111,11 +121,14 @@ function broadcastData(t: Tensor, shape: number[]): F64 {
 interface Ctx {
   /** Concrete value of a dimension under the run's dim bindings. */
   dim(d: Dim): number;
+  /** The run's dim bindings themselves (a scan's body is interpreted under them). */
+  env: Record<string, number>;
   /** The dtype the equation's output is declared with. */
   outDType: DType;
 }
 
-type Impl<P extends Op> = (params: OpParams[P], inputs: Tensor[], ctx: Ctx) => Tensor;
+/** One result, or one per output for a multi-output primitive (scan). */
+type Impl<P extends Op> = (params: OpParams[P], inputs: Tensor[], ctx: Ctx) => Tensor | Tensor[];
 
 function make(dtype: DType, shape: number[], data: F64 = new Float64Array(size(shape))): Tensor {
   return { dtype, shape, data };
@@ -279,6 +292,57 @@ const scatterAdd: Impl<"scatter_add"> = (p, [upd, idx], ctx) => {
   return out;
 };
 
+/** Step `t` of `x` along `axis` (that axis removed). */
+function takeStep(x: Tensor, axis: number, t: number): Tensor {
+  const len = x.shape[axis]!;
+  const inner = size(x.shape.slice(axis + 1));
+  const shape = x.shape.filter((_, a) => a !== axis);
+  const out = make(x.dtype, shape);
+  for (let f = 0; f < out.data.length; f++) {
+    const o = Math.floor(f / inner);
+    out.data[f] = x.data[(o * len + t) * inner + (f % inner)]!;
+  }
+  return out;
+}
+
+/** The per-step tensors `steps` stacked along a new `axis`; `step` is one step's shape (for 0 steps). */
+function stackSteps(steps: Tensor[], axis: number, dtype: DType, step: number[]): Tensor {
+  const shape = [...step];
+  shape.splice(axis, 0, steps.length);
+  const inner = size(step.slice(axis));
+  const out = make(dtype, shape);
+  steps.forEach((s, t) => {
+    for (let f = 0; f < s.data.length; f++) {
+      const o = Math.floor(f / inner);
+      out.data[(o * steps.length + t) * inner + (f % inner)] = s.data[f]!;
+    }
+  });
+  return out;
+}
+
+/** Run the body once per step, threading the carries; the plain loop the compiled code must match. */
+const scanImpl: Impl<"scan"> = (p, ins, ctx) => {
+  const { body, nConsts, nCarry, axis } = p;
+  const length = ctx.dim(p.length);
+  const consts = ins.slice(0, nConsts);
+  let carry = ins.slice(nConsts, nConsts + nCarry);
+  const xs = ins.slice(nConsts + nCarry);
+  const yVars = body.outputs.slice(nCarry);
+  const ys: Tensor[][] = yVars.map(() => new Array<Tensor>(length));
+  for (let s = 0; s < length; s++) {
+    const t = p.reverse ? length - 1 - s : s;
+    const slices = xs.map((x) => takeStep(x, axis, t));
+    const outs = interpret(body, [...consts, ...carry, ...slices], ctx.env);
+    carry = outs.slice(0, nCarry);
+    outs.slice(nCarry).forEach((y, j) => (ys[j]![t] = y));
+  }
+  const stacked = ys.map((steps, j) => {
+    const v = yVars[j]!;
+    return stackSteps(steps, axis, v.type.dtype, v.type.shape.map(ctx.dim));
+  });
+  return [...carry, ...stacked];
+};
+
 export const implRules: { [P in Op]: Impl<P> } = {
   ...(Object.fromEntries(unaryOps.map((o) => [o, unaryImpl(o)])) as {
     [P in UnaryOp]: Impl<P>;
@@ -346,6 +410,15 @@ export const implRules: { [P in Op]: Impl<P> } = {
     return out;
   },
   stop_gradient: (_p, [x]) => make(x!.dtype, [...x!.shape], x!.data.slice()),
+  conv2d: conv2dImpl,
+  conv2d_grad_input: conv2dGradInputImpl,
+  conv2d_grad_filter: conv2dGradFilterImpl,
+  max_pool: maxPoolImpl,
+  max_pool_grad: maxPoolGradImpl,
+  max_pool_pick: maxPoolPickImpl,
+  avg_pool: avgPoolImpl,
+  avg_pool_grad: avgPoolGradImpl,
+  scan: scanImpl,
 };
 
 // ---------------------------------------------------------------- driver
@@ -404,14 +477,16 @@ export function interpret(g: Graph, inputs: Tensor[], dims: Record<string, numbe
   };
   for (const e of g.eqns) {
     const ins = e.inputs.map(read);
-    const out = e.outs[0]!;
     const impl = implRules[e.op] as Impl<Op>;
-    const r = impl(e.params, ins, { dim, outDType: out.type.dtype });
-    // Round results into their element type (i32 arithmetic truncates) and
-    // check the rule agrees with the declared type: a cheap, strong self-test.
-    const res: Tensor = { ...r, data: r.data.map((x) => toDType(x, r.dtype)) };
-    checkType(out, res, dim, `interpret: ${e.op} result`);
-    vals.set(out.id, res);
+    const r = impl(e.params, ins, { dim, env, outDType: e.outs[0]!.type.dtype });
+    (Array.isArray(r) ? r : [r]).forEach((t, k) => {
+      const out = e.outs[k]!;
+      // Round results into their element type (i32 arithmetic truncates) and
+      // check the rule agrees with the declared type: a cheap, strong self-test.
+      const res: Tensor = { ...t, data: t.data.map((x) => toDType(x, t.dtype)) };
+      checkType(out, res, dim, `interpret: ${e.op} result`);
+      vals.set(out.id, res);
+    });
   }
   return g.outputs.map(read);
 }

@@ -20,8 +20,14 @@ function isDim(x: unknown): x is Dim {
   return typeof x === "object" && x !== null && Array.isArray((x as { terms?: unknown }).terms);
 }
 
+function isGraph(x: unknown): x is Graph {
+  return typeof x === "object" && x !== null && Array.isArray((x as { eqns?: unknown }).eqns);
+}
+
 function paramValue(v: unknown): string {
   if (isDim(v)) return dimToString(v);
+  // A sub-graph (scan's body) by its canonical text, so equal bodies give equal keys (CSE).
+  if (isGraph(v)) return `(${printGraph(v).replaceAll("\n", "; ")})`;
   if (Array.isArray(v)) return `[${v.map(paramValue).join(", ")}]`;
   // -0 is a different constant from 0 (1/x tells them apart), so print it as such.
   return Object.is(v, -0) ? "-0" : String(v);
@@ -55,7 +61,13 @@ export function eqnToString(e: Eqn, names: VarNamer): string {
   // should still print with the number it would get from its use.
   const ins = e.inputs.map((v) => ` ${names.name(v)}`).join("");
   const outs = e.outs.map((v) => names.decl(v)).join(", ");
-  return `${outs} = ${e.op}${paramsToString(e.params)}${ins}`;
+  if (e.op !== "scan") return `${outs} = ${e.op}${paramsToString(e.params)}${ins}`;
+  // A scan prints its params, then its body indented below it (its vars numbered on their own).
+  const { body, ...rest } = e.params as { body: Graph };
+  const nested = printGraph(body)
+    .split("\n")
+    .map((l) => `  ${l}`);
+  return [`${outs} = ${e.op}${paramsToString(rest)}${ins}`, ...nested].join("\n");
 }
 
 /** The printed graph split into its header, one (indented) line per equation, and footer. */
@@ -70,7 +82,8 @@ export interface GraphLines {
 export function graphLines(g: Graph): GraphLines {
   const names = new VarNamer();
   const header = `in ${g.inputs.map((v) => names.decl(v)).join(", ")}`.trimEnd();
-  const eqns = g.eqns.map((e) => `  ${eqnToString(e, names)}`);
+  // Indent every line of an equation, so a scan's nested body stays under it.
+  const eqns = g.eqns.map((e) => eqnToString(e, names).replaceAll(/^/gm, "  "));
   const footer = `out ${g.outputs.map((v) => names.name(v)).join(", ")}`.trimEnd();
   return { header, eqns, footer, names };
 }

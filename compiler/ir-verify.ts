@@ -61,6 +61,14 @@ export function verify(g: Graph): void {
       const msg = err instanceof Error ? err.message : String(err);
       fail(g, i, `the shape rule of ${e.op} rejects its inputs: ${msg}`);
     }
+    // A scan's body is a graph of its own: check it by the same rules.
+    if (e.op === "scan")
+      try {
+        verify((e.params as { body: Graph }).body);
+      } catch (err) {
+        if (!(err instanceof IrVerifyError)) throw err;
+        fail(g, i, `its body is invalid: ${err.message}`);
+      }
     const actual = e.outs.map((v) => v.type);
     if (!sameTypes(expected, actual))
       fail(

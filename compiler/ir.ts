@@ -38,6 +38,25 @@ export const compareOps = ["eq", "ne", "lt", "le", "gt", "ge"] as const;
 export type CompareOp = (typeof compareOps)[number];
 
 /**
+ * Geometry of a 2-D sliding window over the last two axes (H, W), all
+ * compile-time integers: `stride` [sh, sw] >= 1, `padding` [top, bottom,
+ * left, right] >= 0 (asymmetric, so TF's "same" fits), `dilation` [dh, dw]
+ * >= 1 (the gap between kernel taps).
+ */
+export interface Window2d {
+  stride: number[];
+  padding: number[];
+  dilation: number[];
+}
+
+/** A pooling window: `window` [KH, KW] plus stride and padding as in Window2d (no dilation). */
+export interface Pool2d {
+  window: number[];
+  stride: number[];
+  padding: number[];
+}
+
+/**
  * Params of every primitive. Shapes and positions that may be symbolic are
  * `Dim`s; axes are always non-negative concrete integers (the elaborator
  * normalises `axis: -1`).
@@ -118,6 +137,44 @@ export interface OpParams {
   random: { shape: Dim[]; stream: number };
   /** Identity whose gradient is zero. */
   stop_gradient: {};
+  /**
+   * 2-D convolution, channels first (cross-correlation, as in every DL
+   * framework): x [N, C, H, W], w [O, C, KH, KW] -> [N, O, OH, OW] with
+   * OH = (H + pt + pb - dh * (KH - 1) - 1) div sh + 1 (likewise OW). Padding
+   * reads zeros. See Window2d.
+   */
+  conv2d: Window2d;
+  /** The transpose of conv2d in x: (ct [N, O, OH, OW], w) -> [N, C, size[0], size[1]]. */
+  conv2d_grad_input: Window2d & { size: Dim[] };
+  /** The transpose of conv2d in w: (x, ct [N, O, OH, OW]) -> [O, C, size[0], size[1]]. */
+  conv2d_grad_filter: Window2d & { size: Dim[] };
+  /** Max over each window of x [N, C, H, W] -> [N, C, OH, OW]; padding never wins. */
+  max_pool: Pool2d;
+  /** (x, ct [N, C, OH, OW]) -> x's shape: each ct element added at its window's first maximum of x. */
+  max_pool_grad: Pool2d;
+  /** (x, g of x's shape) -> [N, C, OH, OW]: g read at each window's first maximum of x. */
+  max_pool_pick: Pool2d;
+  /** Sum over each window / (KH * KW): padding counts as zeros in the average. */
+  avg_pool: Pool2d;
+  /** The transpose of avg_pool: ct [N, C, OH, OW] -> [N, C, size[0], size[1]]. */
+  avg_pool_grad: Pool2d & { size: Dim[] };
+  /**
+   * A loop over `length` steps of `body`, never unrolled. Inputs are
+   * `[...consts, ...carryInit, ...xs]`; outputs `[...finalCarry, ...ys]`.
+   * The body takes `[...consts, ...carry, ...xs_t]` (each xs sliced at step t
+   * along `axis`) and returns `[...nextCarry, ...ys_t]`; each ys is the
+   * stack of its per-step values along `axis`. `reverse` walks t from
+   * `length - 1` down to 0 (the backward pass of a forward scan).
+   */
+  scan: {
+    body: Graph;
+    length: Dim;
+    axis: number;
+    reverse: boolean;
+    nConsts: number;
+    nCarry: number;
+    nXs: number;
+  };
 }
 
 export type Op = keyof OpParams;
@@ -163,6 +220,15 @@ export const allOps = Object.keys({
   scatter_add: 0,
   random: 0,
   stop_gradient: 0,
+  conv2d: 0,
+  conv2d_grad_input: 0,
+  conv2d_grad_filter: 0,
+  max_pool: 0,
+  max_pool_grad: 0,
+  max_pool_pick: 0,
+  avg_pool: 0,
+  avg_pool_grad: 0,
+  scan: 0,
 } satisfies Record<Op, 0>) as Op[];
 
 /** One equation: `outs = op[params](inputs)`. */

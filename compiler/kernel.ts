@@ -113,7 +113,25 @@ export interface ScatterKernel {
   value: SExpr;
 }
 
-export type Kernel = MapKernel | ReduceKernel | MatmulKernel | ScatterKernel;
+/**
+ * A scan: `length` runs of the `body` kernels, never unrolled. At step t
+ * (counting down when `reverse`), each slice binds buffer `view` to elements
+ * [t * n, (t + 1) * n) of `of`, with no copy: step t of a scanned input
+ * (stored with the scanned axis first), or the slot of step t in a stacked
+ * output (`write`). Carries are double-buffered: `cur` starts as a copy of
+ * `init`, the body reads `cur` and writes `next`, the two swap after every
+ * step, and `final` (when something reads it) gets `cur` after the loop.
+ */
+export interface ScanKernel {
+  kind: "scan";
+  length: Dim;
+  reverse: boolean;
+  slices: { view: BufId; of: BufId; n: Dim; write: boolean }[];
+  carries: { init: BufId; cur: BufId; next: BufId; final: BufId | null }[];
+  body: Kernel[];
+}
+
+export type Kernel = MapKernel | ReduceKernel | MatmulKernel | ScatterKernel | ScanKernel;
 
 /** Where a buffer's contents come from and go to. */
 export type BufferRole =
@@ -122,7 +140,9 @@ export type BufferRole =
   /** Written by the run and handed to an OutSlot of the entry. */
   | { kind: "out"; slot: number }
   /** An intermediate, pooled by the memory plan. */
-  | { kind: "temp" };
+  | { kind: "temp" }
+  /** A window of another buffer, bound by a scan at every step (no storage of its own). */
+  | { kind: "view" };
 
 export interface BufferDecl {
   id: BufId;
@@ -339,8 +359,23 @@ export function kernelInputs(k: Kernel): BufId[] {
       sexprBuffers(k.value, out);
       visitIndexBuffers(k.target, out);
       break;
+    case "scan":
+      // Everything the loop reads, its own carries and windows included.
+      for (const c of k.carries) out.push(c.init);
+      for (const s of k.slices) if (!s.write) out.push(s.of);
+      for (const b of k.body) for (const x of kernelInputs(b)) if (!out.includes(x)) out.push(x);
+      break;
   }
   return out;
+}
+
+/** Buffers a kernel writes that outlive it: a scan writes its stacked outputs and final carries. */
+export function kernelOutputs(k: Kernel): BufId[] {
+  if (k.kind !== "scan") return [k.out];
+  return [
+    ...k.slices.filter((s) => s.write).map((s) => s.of),
+    ...k.carries.flatMap((c) => (c.final === null ? [] : [c.final])),
+  ];
 }
 
 function visitIndexBuffers(i: IExpr, out: BufId[]): void {
@@ -422,13 +457,29 @@ export function kernelToString(k: Kernel): string {
     }
     case "scatter":
       return `b${k.out} = scatter_add ${shapeStr(k.shape)} from ${shapeStr(k.domain)} at ${iexprToString(k.target)} if ${sexprToString(k.valid)} += ${sexprToString(k.value)}`;
+    case "scan": {
+      const slices = k.slices.map(
+        (s) => `b${s.view} = ${s.write ? "out " : ""}b${s.of}[t * ${dimToString(s.n)}...]`,
+      );
+      const carries = k.carries.map(
+        (c) =>
+          `b${c.cur} <- b${c.init}, next b${c.next}${c.final === null ? "" : `, final b${c.final}`}`,
+      );
+      const head = `scan t in ${k.reverse ? "reversed " : ""}0..${dimToString(k.length)}: ${[...slices, ...carries].join("; ")}`;
+      const body = k.body.flatMap((b) =>
+        kernelToString(b)
+          .split("\n")
+          .map((l) => `  ${l}`),
+      );
+      return [head, ...body].join("\n");
+    }
   }
 }
 
 export function programToString(p: KernelProgram): string {
   const bufs = p.buffers.map(
     (b) =>
-      `b${b.id}: ${b.dtype}${shapeStr(b.shape)} ${b.role.kind}${b.role.kind === "temp" ? "" : ` ${b.role.slot}`}`,
+      `b${b.id}: ${b.dtype}${shapeStr(b.shape)} ${b.role.kind}${"slot" in b.role ? ` ${b.role.slot}` : ""}`,
   );
   return [...bufs, ...p.kernels.map(kernelToString)].join("\n");
 }

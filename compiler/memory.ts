@@ -9,6 +9,7 @@
 import { dimEq, numElements } from "./dims.ts";
 import {
   kernelInputs,
+  kernelOutputs,
   type ArrayClass,
   type BufId,
   type KernelProgram,
@@ -28,8 +29,10 @@ export function planMemory(p: KernelProgram): MemoryPlan {
   const poolOf = p.buffers.map(() => -1);
   const slots: PoolSlot[] = [];
   const busyUntil: number[] = [];
-  p.kernels.forEach((k, t) => {
-    const buf = p.buffers[k.out]!;
+  // A scan writes several buffers; its body's own temporaries are not pooled here.
+  p.kernels.forEach((k, t) => kernelOutputs(k).forEach((out) => place(out, t)));
+  function place(out: BufId, t: number): void {
+    const buf = p.buffers[out]!;
     if (buf.role.kind !== "temp") return;
     const cls = arrayClass(buf.dtype);
     const size = numElements(buf.shape);
@@ -44,11 +47,11 @@ export function planMemory(p: KernelProgram): MemoryPlan {
       busyUntil.push(-1);
     }
     const s = slots[slot]!;
-    s.members.push(k.out);
+    s.members.push(out);
     if (!s.sizes.some((d) => dimEq(d, size))) s.sizes.push(size);
-    // A temporary nobody reads (possible only in hand-built graphs) still needs its slot during its own kernel.
-    busyUntil[slot] = lastUse.get(k.out) ?? t;
-    poolOf[k.out] = slot;
-  });
+    // A temporary nobody reads still needs its slot during its own kernel.
+    busyUntil[slot] = lastUse.get(out) ?? t;
+    poolOf[out] = slot;
+  }
   return { poolOf, slots };
 }

@@ -12,6 +12,7 @@ import {
   dimMul,
   dimSub,
   dimFloorDiv,
+  dimToString,
   numElements,
   shapeToString,
   type Dim,
@@ -25,6 +26,15 @@ import {
   type OpParams,
   type TensorType,
 } from "./ir.ts";
+import {
+  avgPoolGradShape,
+  conv2dGradFilterShape,
+  conv2dGradInputShape,
+  conv2dShape,
+  maxPoolGradShape,
+  maxPoolPickShape,
+  poolShape,
+} from "./shapes/window.ts";
 
 /** A rule's complaint; the caller attaches spans (labels point at inputs by index). */
 export class ShapeError extends Error {
@@ -377,7 +387,74 @@ export const shapeRules: { [P in Op]: ShapeRule<P> } = {
     arity(ins, 1, "stop_gradient");
     return [ins[0]!];
   },
+  conv2d: conv2dShape,
+  conv2d_grad_input: conv2dGradInputShape,
+  conv2d_grad_filter: conv2dGradFilterShape,
+  max_pool: poolShape("max_pool"),
+  max_pool_grad: maxPoolGradShape,
+  max_pool_pick: maxPoolPickShape,
+  avg_pool: poolShape("avg_pool"),
+  avg_pool_grad: avgPoolGradShape,
+  scan: (p, ins) => scanShape(p, ins),
 };
+
+/**
+ * The scan's interface against its body: consts and carries pass in as they
+ * are, xs lose `axis` (each step sees one slice), the body's next carries
+ * must have exactly the carry types, and ys gain `axis` back (stacked).
+ */
+function scanShape(p: OpParams["scan"], ins: TensorType[]): TensorType[] {
+  const { body, nConsts, nCarry, nXs, axis, length } = p;
+  arity(ins, nConsts + nCarry + nXs, "scan");
+  if (body.inputs.length !== ins.length || body.outputs.length < nCarry)
+    throw new ShapeError(
+      "E9001",
+      `scan body takes ${body.inputs.length} inputs and gives ${body.outputs.length} outputs for ${nConsts} consts, ${nCarry} carries and ${nXs} xs`,
+    );
+  const mismatch = (what: string, want: TensorType, got: TensorType, input: number) =>
+    new ShapeError(
+      "E9001",
+      `scan ${what} is ${typeStr(got)} but the body expects ${typeStr(want)}`,
+      [{ input, message: `this is ${typeStr(got)}` }],
+    );
+  ins.forEach((t, i) => {
+    const inner = body.inputs[i]!.type;
+    if (i < nConsts + nCarry) {
+      if (!sameType(t, inner)) throw mismatch(i < nConsts ? "const" : "carry", inner, t, i);
+      return;
+    }
+    checkAxis(axis, t.shape.length, "a scanned tensor");
+    const slice = { dtype: t.dtype, shape: t.shape.filter((_, a) => a !== axis) };
+    if (!sameType(slice, inner)) throw mismatch("slice", inner, slice, i);
+    if (!dimEq(t.shape[axis]!, length))
+      throw new ShapeError(
+        "E3010",
+        `scan runs ${dimToString(length)} steps but this tensor has ${dimToString(t.shape[axis]!)} along axis ${axis}`,
+        [{ input: i, message: `this is ${shapeToString(t.shape)}` }],
+      );
+  });
+  const carries = body.inputs.slice(nConsts, nConsts + nCarry).map((v) => v.type);
+  body.outputs.slice(0, nCarry).forEach((v, k) => {
+    const want = carries[k]!;
+    if (!sameType(v.type, want))
+      throw new ShapeError(
+        "E3020",
+        `carry ${k} enters the scan body as ${typeStr(want)} but leaves it as ${typeStr(v.type)}`,
+        [{ input: nConsts + k, message: `this is ${typeStr(want)}` }],
+      );
+  });
+  const ys = body.outputs.slice(nCarry).map((v) => {
+    if (axis > v.type.shape.length)
+      throw new ShapeError(
+        "E3005",
+        `cannot stack a per-step ${typeStr(v.type)} along axis ${axis}`,
+      );
+    const shape = [...v.type.shape];
+    shape.splice(axis, 0, length);
+    return { dtype: v.type.dtype, shape };
+  });
+  return [...carries, ...ys];
+}
 
 export function infer<P extends Op>(
   op: P,

@@ -24,6 +24,7 @@ import {
   type Var,
 } from "./ir.ts";
 import { sameType } from "./shapes.ts";
+import { simplifyScans } from "./simplify/scan.ts";
 
 const isUnary = (op: Op): op is UnaryOp => (unaryOps as readonly Op[]).includes(op);
 const isBinary = (op: Op): op is BinaryOp => (binaryOps as readonly Op[]).includes(op);
@@ -227,8 +228,9 @@ export function simplify(g: Graph): Graph {
     const r = rewritePass(cur);
     const c = csePass(r.graph);
     const d = dce(c.graph);
-    const changed = r.changed || c.changed || d.eqns.length !== c.graph.eqns.length;
-    cur = d;
+    const s = simplifyScans(d, simplify);
+    const changed = r.changed || c.changed || d.eqns.length !== c.graph.eqns.length || s.changed;
+    cur = s.graph;
     if (!changed) break;
   }
   return cur;

@@ -9,6 +9,8 @@ import { interpret, tensor, type Tensor } from "../compiler/interpret.ts";
 import { verify } from "../compiler/ir-verify.ts";
 import type { Graph, Op, TensorType, Var, VarGen } from "../compiler/ir.ts";
 import { bool, build, f32, i32, uniform, type Emit } from "./graph-helpers.ts";
+import { scanExample, scanInputs } from "./scan-fixture.ts";
+import { windowCases, type WindowOp } from "./window-fixture.ts";
 
 /** How to fill one input: a float range, or integer/bool values in [0, n). */
 interface In {
@@ -91,6 +93,12 @@ function relErr(a: Tensor, b: Tensor): number {
     scale = Math.max(scale, Math.abs(x), Math.abs(b.data[i]!));
   });
   return diff / scale;
+}
+
+/** A sliding-window primitive's row: its first (awkward-geometry) case from the shared fixture. */
+function windowRow(op: WindowOp): Row {
+  const c = windowCases[op][0]!;
+  return { inputs: c.types.map((t) => F(t)), body: c.body };
 }
 
 const rows = {
@@ -208,6 +216,19 @@ const rows = {
     body: (e, x) => e("stop_gradient", {}, x!),
     zero: true,
   },
+  // Tuple carry, consts, xs, two ys, reverse: backpropagation through time via a reverse scan.
+  scan: {
+    inputs: scanInputs.map((t) => F(t)),
+    body: (e, w, u, h0, x) => scanExample(e, w!, u!, h0!, x!),
+  },
+  conv2d: windowRow("conv2d"),
+  conv2d_grad_input: windowRow("conv2d_grad_input"),
+  conv2d_grad_filter: windowRow("conv2d_grad_filter"),
+  max_pool: windowRow("max_pool"),
+  max_pool_grad: windowRow("max_pool_grad"),
+  max_pool_pick: windowRow("max_pool_pick"),
+  avg_pool: windowRow("avg_pool"),
+  avg_pool_grad: windowRow("avg_pool_grad"),
 } satisfies Record<Op, Row>;
 
 /** The output type of a row's body, found by building it once. */

@@ -224,7 +224,7 @@ describe("dlg train", { timeout: 180_000 }, () => {
       "1",
     );
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^error: .*input `x`.*\[B, 784\]/m);
+    expect(r.stderr).toMatch(/^error\[E4003\]: data does not fit input `x`.*\[B, 784\]/m);
     expect(r.stderr).not.toMatch(stackFrame);
   });
 

@@ -13,6 +13,10 @@ import { scratchF64 } from "../runtime/kernels.ts";
 import type { Buffer, EntryPlan } from "../runtime/program.ts";
 import { randomUniform } from "../runtime/rng.ts";
 import { bool, build, f32, i32, uniform, type Emit } from "./graph-helpers.ts";
+import { windowCases, type WindowOp } from "./window-fixture.ts";
+import { scanExample, scanInputs } from "./scan-fixture.ts";
+import { grad } from "../compiler/autodiff.ts";
+import { simplify } from "../compiler/simplify.ts";
 
 // ---------------------------------------------------------------- harness
 
@@ -175,6 +179,10 @@ const compare = (op: Op): Case[] => [
     range: { intHi: 3 },
   },
 ];
+
+/** The sliding-window cases of the shared fixture, with a batch of 2. */
+const windowCodegen = (op: WindowOp): Case[] =>
+  windowCases[op].map((c) => ({ ...c, name: `${op} ${c.name}`, dims: { B: 2, ...c.dims } }));
 
 const cases = {
   neg: [...unary("neg"), { name: "neg i32", types: [i32(5)], body: (e, x) => e("neg", {}, x) }],
@@ -553,7 +561,48 @@ const cases = {
       body: (e, x) => e("stop_gradient", {}, e("exp", {}, x)),
     },
   ],
+  // Along axis 1, so the loop reads steps of a transposed copy and stacks back.
+  scan: [
+    {
+      name: "scan, tuple carry, two ys, reverse, [B, 4, 2]",
+      types: scanInputs,
+      body: (e, w, u, h0, x) => scanExample(e, w, u, h0, x, true),
+      dims: { B: 3 },
+      range: { lo: -1, hi: 1 },
+    },
+    {
+      name: "scan forward, odd length (carries swap back)",
+      types: scanInputs,
+      body: (e, w, u, h0, x) => scanExample(e, w, u, h0, x, false),
+      dims: { B: 2 },
+      range: { lo: -1, hi: 1 },
+    },
+  ],
+  conv2d: windowCodegen("conv2d"),
+  conv2d_grad_input: windowCodegen("conv2d_grad_input"),
+  conv2d_grad_filter: windowCodegen("conv2d_grad_filter"),
+  max_pool: windowCodegen("max_pool"),
+  max_pool_grad: windowCodegen("max_pool_grad"),
+  max_pool_pick: windowCodegen("max_pool_pick"),
+  avg_pool: windowCodegen("avg_pool"),
+  avg_pool_grad: windowCodegen("avg_pool_grad"),
 } satisfies Record<Op, Case[]>;
+
+describe("codegen-js: backpropagation through time", () => {
+  it("runs the reverse scan of a scan's gradient as the interpreter does", () => {
+    const { graph, gen, inputs } = build(scanInputs, (e, w, u, h0, x) => {
+      const y = scanExample(e, w!, u!, h0!, x!, false);
+      return e("reduce_sum", { axes: [0, 1, 2] }, e("mul", {}, y, y));
+    });
+    const g = simplify(grad(graph, graph.outputs[0]!, inputs, gen).graph);
+    expect(g.eqns.filter((e) => e.op === "scan")).toHaveLength(2);
+    const dims = { B: 3 };
+    const values = randomInputs(scanInputs, dims, 7, { lo: -1, hi: 1 });
+    const want = interpret(g, values, dims);
+    const got = runJs(g, values, dims);
+    want.forEach((w, k) => expectClose(got[k]!, w, `output ${k}`));
+  });
+});
 
 describe("codegen-js: every primitive matches the interpreter", () => {
   it("has cases for every op", () => {

@@ -299,12 +299,41 @@ describe("data sources and splits", () => {
       kind: "csv",
       path: "samples/linreg.csv",
     });
+    expect(chooseSource("x.dlg", "adding")).toEqual({ kind: "adding" });
     expect(userError(() => chooseSource("x.dlg", "data.json"))).toMatch(
-      /`mnist` or a path ending in \.csv/,
+      /`mnist`, `adding` or a path ending in \.csv/,
     );
     expect(userError(() => chooseSource("x.dlg", "missing.csv"))).toMatch(
       /missing\.csv does not exist/,
     );
+  });
+
+  it("generates the adding problem: two marked steps, one per half, and their sum", () => {
+    const adding = spec(
+      [
+        { name: "x", dtype: "f32", shape: ["B", 10, 2] },
+        { name: "y", dtype: "f32", shape: ["B"] },
+      ],
+      "adding",
+    );
+    const s = loadSplits({ kind: "adding" }, adding);
+    expect([s.train.size, s.valid.size, s.test.size]).toEqual([10000, 1000, 2000]);
+    const [x, y] = s.test.columns.map((c) => c.data) as [Float32Array, Float32Array];
+    let sq = 0;
+    for (let r = 0; r < s.test.size; r++) {
+      const steps = [...Array(10).keys()].map((t) =>
+        x.subarray(r * 20 + 2 * t, r * 20 + 2 * t + 2),
+      );
+      const marked = steps.flatMap((v, t) => (v[1] === 1 ? [t] : []));
+      expect(marked).toHaveLength(2);
+      expect(marked[0]).toBeLessThan(5);
+      expect(marked[1]).toBeGreaterThanOrEqual(5);
+      expect(y[r]).toBeCloseTo(steps[marked[0]!]![0]! + steps[marked[1]!]![0]!, 6);
+      sq += (y[r]! - 1) ** 2;
+    }
+    // Predicting the mean scores the variance of a sum of two uniforms, 1/6.
+    expect(sq / s.test.size).toBeGreaterThan(0.15);
+    expect(sq / s.test.size).toBeLessThan(0.18);
   });
 
   it("splits a CSV 72/8/20 in file order", () => {

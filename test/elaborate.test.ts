@@ -161,16 +161,11 @@ describe("LANGUAGE.md examples", () => {
     expect(m.forward.eqns.every((e) => e.span !== undefined && e.file !== undefined)).toBe(true);
   });
 
-  it.each([
-    ["lenet.dlg", ["E2010"], "`conv2d` is not supported yet"],
-    ["my_lstm.dlg", ["E2010"], "`scan` is not supported yet"],
-    ["tagger.dlg", ["E2010", "E2010", "E2010"], "not supported yet"],
-    ["snippets.dlg", ["E2010", "E2010"], "not supported yet"],
-  ])("%s parses and says what is not supported yet", (file, expected, message) => {
-    const r = run(fixture(file));
-    expect(codes(r)).toEqual(expected);
-    expect(r.diagnostics[0]!.message).toContain(message);
-  });
+  // conv2d, pooling and scan all compile now: nothing is "not supported yet" any more.
+  it.each(["lenet.dlg", "my_lstm.dlg", "tagger.dlg", "snippets.dlg"])(
+    "%s elaborates without diagnostics",
+    (file) => expect(codes(run(fixture(file)))).toEqual([]),
+  );
 });
 
 describe("operators and promotion", () => {
@@ -307,9 +302,58 @@ model m {
       `dim B\nmodel m {\n  input x: [B, 4]\n  output o = x |> dense(3, bias: false) |> leaky_relu(alpha: 0.1)\n}`,
     );
     const m = model(r);
-    expect(m.params.map((p) => p.path)).toEqual(["dense_1.w", "dense_1.b"]);
-    // bias: false skips the add, so the bias param exists but is unused by the output
+    // bias: false skips the add, and a param nothing reads does not exist (nor its init).
+    expect(m.params.map((p) => p.path)).toEqual(["dense_1.w"]);
     expect(ops(m).filter((o) => o === "add")).toHaveLength(0);
+    expect(m.init.outputs).toHaveLength(1);
+    expect(m.init.eqns.every((e) => e.outs.every((o) => o.type.shape.length !== 1))).toBe(true);
+    verify(m.init);
+  });
+
+  it("evaluates a scalar default after the tensor arguments bind its dims", () => {
+    const r = ok(`
+block wide(x: [..., n], hidden: int = 2 * n) -> [..., hidden] {
+  return x |> dense(hidden)
+}
+dim B
+model m {
+  input x: [B, 8]
+  output y = wide(x)
+  output z = wide(x, hidden: 3)
+}`);
+    expect(model(r).outputs.map((o) => ty(o.var.type))).toEqual(["f32[B, 16]", "f32[B, 3]"]);
+  });
+
+  it("checks blocks that no model calls: names, placement, shapes", () => {
+    const r = run(`
+dim B
+block unused(x: [..., n], units: int) -> [..., units] {
+  input z: [B, 3]
+  h = x |> dense(units) |> rellu
+  return h + undefined_thing
+}
+block shapes(x: [b, n], y: [b, m]) -> [b, n] {
+  return x @ y
+}
+block fine(x: [b, t, d], heads: int) -> [b, t, d] {
+  parts = split(x |> dense(d), heads, axis: -1)
+  return concat(parts, axis: -1) |> layer_norm
+}
+block called(x: [..., n], k: int) -> [..., k] {
+  return x |> dense(k) |> rellu
+}
+model m {
+  input x: [B, 8]
+  output y = called(x, 3)
+}`);
+    expect(codes(r)).toEqual(["E2009", "E2003", "E2001", "E3002", "E2003"]);
+    const text = renderDiagnostics(r.diagnostics, r.sources);
+    expect(text).toContain("did you mean `relu`?");
+    // The called block's mistake is reported once, from its call.
+    expect(text.match(/rellu/g)).toHaveLength(4);
+    expect(
+      r.diagnostics.every((d) => d.notes.every((n) => !n.includes("in the call at main.dlg:3"))),
+    );
   });
 
   it("reports recursion instead of looping", () => {
@@ -358,7 +402,8 @@ describe("models", () => {
     const r = run(
       "dim B\nmodel m {\n  input x: [B]\n  loss mean(x)\n  loss sum(x)\n  return x\n}\nblock f(x: [n]) -> [n] {\n  input y: [n]\n  return x\n}",
     );
-    expect(codes(r)).toEqual(["E2005", "E2009"]);
+    // The block is checked though no model calls it.
+    expect(codes(r)).toEqual(["E2005", "E2009", "E2009"]);
   });
 
   it("records hovers with types", () => {
@@ -487,6 +532,11 @@ model m {
   param u: [1000] init uniform(-2, 3)
   param o: [7] init ones
   output y = x @ g
+  // Params nothing reads would not exist: read them.
+  output rn = n
+  output rh = h
+  output ru = u
+  output ro = o
 }`);
     const [g, n, h, u, o] = interpret(model(r).init, [scalar(5, "i32")]);
     const stats = (t: Tensor) => {

@@ -27,8 +27,11 @@ export const bool = (...shape: (number | string)[]): TensorType => ({
   shape: shapeOf(...shape),
 });
 
-/** `e("matmul", {}, x, w)`: emit one equation and return its output. */
-export type Emit = <P extends Op>(op: P, params: OpParams[P], ...inputs: Var[]) => Var;
+/** `e("matmul", {}, x, w)`: emit one equation and return its output; `e.multi` returns all (scan). */
+export type Emit = (<P extends Op>(op: P, params: OpParams[P], ...inputs: Var[]) => Var) & {
+  /** Present on the emitters `build` makes; hand-rolled emitters may leave it out. */
+  multi?: <P extends Op>(op: P, params: OpParams[P], ...inputs: Var[]) => Var[];
+};
 
 export interface Built {
   graph: Graph;
@@ -49,7 +52,13 @@ export function build(
   const gen = opts.gen ?? new VarGen();
   const inputs = types.map((t, i) => gen.fresh(t, opts.names?.[i] ?? `x${i}`));
   const b = new Builder(gen);
-  const e: Emit = (op, params, ...xs) => b.emit(op, params, xs);
+  const e: Emit = Object.assign(
+    <P extends Op>(op: P, params: OpParams[P], ...xs: Var[]) => b.emit(op, params, xs),
+    {
+      multi: <P extends Op>(op: P, params: OpParams[P], ...xs: Var[]) =>
+        b.emitMulti(op, params, xs),
+    },
+  );
   const out = body(e, ...inputs);
   const outputs = Array.isArray(out) ? out : [out];
   return { graph: { inputs, eqns: b.eqns, outputs }, gen, inputs, outputs };

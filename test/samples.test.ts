@@ -44,11 +44,11 @@ function slotInputs(
     const t = e.graph.inputs[i]!.type;
     const shape = t.shape.map((d) => dimEval(d, env));
     const n = shape.reduce((a, b) => a * b, 1);
-    const data =
+    const data: Float64Array<ArrayBuffer> =
       sl.kind === "input"
         ? Float64Array.from(batch[sl.name]!)
         : sl.kind === "param"
-          ? params[sl.index]!
+          ? Float64Array.from(params[sl.index]!)
           : sl.kind === "state"
             ? new Float64Array(n)
             : Float64Array.of(sl.kind === "seed" ? seed : 1);
@@ -66,7 +66,7 @@ function close(got: ArrayLike<number>, want: ArrayLike<number>, tol: number): nu
   return worst;
 }
 
-const cases = [
+const cases: { file: string; dims: Record<string, number>; fixed: Record<string, number> }[] = [
   { file: "samples/mlp.dlg", dims: { B: 8 }, fixed: {} },
   { file: "samples/linreg.dlg", dims: { B: 8, F: 3 }, fixed: { F: 3 } },
 ];

@@ -3,13 +3,13 @@
 // binds, and a fresh param path (`dense_1.`, `attend_1.dense_3.`).
 
 import type * as ast from "../../grammar/index.ts";
-import { dimAsConst, dimConst, shapeEq, shapeToString } from "../dims.ts";
+import { dimAsConst, dimConst, dimVar, shapeEq, shapeToString } from "../dims.ts";
 import { diag, positionAt } from "../diagnostics.ts";
-import { ElabError, fail, Poisoned, Scope, type Ctx } from "./context.ts";
+import { ElabError, fail, Poisoned, Scope, Session, type Ctx } from "./context.ts";
 import { evalExpr } from "./expr.ts";
 import { execAssign, execParam, guarded } from "./stmts.ts";
 import { cast, checkExactDivision, need, tensor, toVar } from "./tensor-ops.ts";
-import { dtypeOf, resolvePattern, typeExprText, unifyShape } from "./types.ts";
+import { dtypeOf, evalDim, resolvePattern, typeExprText, unifyShape } from "./types.ts";
 import { describe, typeText, type Arg, type BlockFn, type CallSite, type Value } from "./values.ts";
 
 /** A scalar argument as its declared kind (`int`, `float`, `bool`, `dim`). */
@@ -101,8 +101,24 @@ function where(ctx: Ctx, file: string, span: ast.Span): string {
   return `${file}:${p.line}:${p.col}`;
 }
 
-export function callBlock(ctx: Ctx, fn: BlockFn, args: Map<string, Arg>, site: CallSite): Value {
+/**
+ * The std source at a diagnostic's span (` at \`d / heads\``), so a message
+ * raised in std shows which of the block's quantities the numbers are.
+ */
+function stdText(ctx: Ctx, d: { file: string; span: ast.Span }): string {
+  const text = ctx.s.sources.get(d.file)?.slice(d.span.start, d.span.end);
+  return text && text.length <= 40 && !text.includes("\n") ? ` at \`${text}\`` : "";
+}
+
+export function callBlock(
+  ctx: Ctx,
+  fn: BlockFn,
+  args: Map<string, Arg>,
+  site: CallSite,
+  standIns: ReadonlySet<string> = new Set(),
+): Value {
   const decl = fn.decl;
+  ctx.s.called.add(decl);
   if (ctx.stack.some((f) => f.decl === decl))
     fail(ctx, "E2008", `block \`${fn.name}\` calls itself`, site.span, {
       notes: [
@@ -128,7 +144,7 @@ export function callBlock(ctx: Ctx, fn: BlockFn, args: Map<string, Arg>, site: C
   };
   const fromStd = ctx.s.stdFiles.has(fn.file) && !ctx.s.stdFiles.has(ctx.file);
   try {
-    bindParams(ctx, inner, fn, args, site);
+    bindParams(ctx, inner, fn, args, site, standIns);
     return runBody(inner, fn, site, ctx);
   } catch (e) {
     // A mistake surfacing inside std is reported at the user's call, where it can be fixed.
@@ -138,7 +154,10 @@ export function callBlock(ctx: Ctx, fn: BlockFn, args: Map<string, Arg>, site: C
       throw new ElabError(
         diag(d.code, d.message, ctx.file, site.span, {
           labels,
-          notes: [...d.notes, `raised inside std's \`${fn.name}\` (${where(ctx, d.file, d.span)})`],
+          notes: [
+            ...d.notes,
+            `raised inside std's \`${fn.name}\`${stdText(ctx, d)} (${where(ctx, d.file, d.span)})`,
+          ],
           ...(d.help !== undefined ? { help: d.help } : {}),
         }),
       );
@@ -147,28 +166,57 @@ export function callBlock(ctx: Ctx, fn: BlockFn, args: Map<string, Arg>, site: C
   }
 }
 
+/** Every name an AST node mentions (`2 * n` -> `n`). */
+function namesIn(node: unknown, out = new Set<string>()): Set<string> {
+  if (node === null || typeof node !== "object") return out;
+  if (Array.isArray(node)) {
+    for (const x of node) namesIn(x, out);
+    return out;
+  }
+  const n = node as { kind?: unknown; name?: unknown };
+  if (n.kind === "Name" && typeof n.name === "string") out.add(n.name);
+  for (const v of Object.values(node)) namesIn(v, out);
+  return out;
+}
+
 function bindParams(
   caller: Ctx,
   inner: Ctx,
   fn: BlockFn,
   args: Map<string, Arg>,
   site: CallSite,
+  /** Scalars standing in for a call's values (checking an uncalled block): bound as they are. */
+  standIns: ReadonlySet<string> = new Set(),
 ): void {
-  const argOrDefault = (p: ast.BlockParam): Arg => {
+  const params = fn.decl.params;
+  const bindScalar = (p: ast.BlockParam, kind: ast.ScalarTypeName) => {
     const a = args.get(p.name.name);
-    if (a) return a;
-    // Defaults are evaluated in the callee, after the arguments before them are bound.
-    return { value: evalExpr(inner, p.default!), span: site.span };
+    // Defaults are evaluated in the callee, after the arguments they use are bound.
+    const arg = a ?? { value: evalExpr(inner, p.default!), span: site.span };
+    const v = a && standIns.has(p.name.name) ? a.value : scalarArg(caller, fn, p, kind, arg);
+    inner.scope.define(p.name.name, { value: v, span: p.name.span, file: fn.file });
   };
-  // Scalars first: a tensor's type may use them (`x: [b, 4 * h]`).
-  for (const p of fn.decl.params)
-    if (p.type.kind === "ScalarType") {
-      const v = scalarArg(caller, fn, p, p.type.name, argOrDefault(p));
-      inner.scope.define(p.name.name, { value: v, span: p.name.span, file: fn.file });
-    }
-  for (const p of fn.decl.params) {
+  // Scalars first, since a tensor's type may use them (`x: [b, 4 * h]`); but a
+  // default that uses a dim bound by a tensor argument (`hidden: int = 2 * n`
+  // with `x: [..., n]`) waits until the tensors are bound.
+  const scalarNames = new Set(
+    params.filter((p) => p.type.kind === "ScalarType").map((p) => p.name.name),
+  );
+  const tensorDims = new Set<string>();
+  for (const p of params)
+    if (p.type.kind === "TensorType")
+      for (const d of p.type.dims)
+        if (d.kind === "Name" && !scalarNames.has(d.name)) tensorDims.add(d.name);
+  const deferred: { p: ast.BlockParam; kind: ast.ScalarTypeName }[] = [];
+  for (const p of params) {
+    if (p.type.kind !== "ScalarType") continue;
+    const late = !args.has(p.name.name) && [...namesIn(p.default)].some((n) => tensorDims.has(n));
+    if (late) deferred.push({ p, kind: p.type.name });
+    else bindScalar(p, p.type.name);
+  }
+  for (const p of params) {
     if (p.type.kind !== "TensorType") continue;
-    const a = argOrDefault(p);
+    const a = args.get(p.name.name) ?? { value: evalExpr(inner, p.default!), span: site.span };
     const v = tensorArg(caller, inner, fn, p, p.type, a);
     unifyShape({
       caller,
@@ -182,6 +230,55 @@ function bindParams(
     });
     inner.scope.define(p.name.name, { value: tensor(caller, v), span: p.name.span, file: fn.file });
   }
+  for (const { p, kind } of deferred) bindScalar(p, kind);
+}
+
+/**
+ * Run a block that no model calls, so its names, statements and shapes are
+ * checked all the same: each tensor argument gets a shape of fresh symbolic
+ * dims from its signature (`x: [..., n]` is `[..., n]`), each scalar without
+ * a default a stand-in (ints and dims symbolic, bools true, floats 0.5).
+ * The caller (elaborateUncalled) drops what only the stand-ins cause.
+ */
+export function callUncalled(ctx: Ctx, fn: BlockFn): void {
+  const m = ctx.m!;
+  const tmp: Ctx = { ...ctx, scope: new Scope(fn.scope), file: fn.file };
+  const args = new Map<string, Arg>();
+  const standIns = new Set<string>();
+  const params = fn.decl.params;
+  for (const p of params) {
+    if (p.type.kind !== "ScalarType" || p.default !== null) continue;
+    const kind = p.type.name;
+    const value: Value =
+      kind === "bool"
+        ? { kind: "bool", value: true }
+        : kind === "float"
+          ? { kind: "float", value: 0.5 }
+          : { kind: "dim", dim: dimVar(p.name.name) };
+    args.set(p.name.name, { value, span: p.span });
+    standIns.add(p.name.name);
+    tmp.scope.define(p.name.name, { value });
+  }
+  const scalars = new Set(
+    params.filter((p) => p.type.kind === "ScalarType").map((p) => p.name.name),
+  );
+  for (const p of params)
+    if (p.type.kind === "TensorType")
+      for (const d of p.type.dims)
+        if (d.kind === "Name" && !scalars.has(d.name) && !tmp.scope.lookup(d.name))
+          tmp.scope.define(d.name, { value: { kind: "dim", dim: dimVar(d.name) } });
+  for (const p of params)
+    if (p.type.kind === "ScalarType" && p.default !== null)
+      guarded({ ...tmp, s: new Session() }, [], () =>
+        tmp.scope.define(p.name.name, { value: need(evalExpr(tmp, p.default!)) }),
+      );
+  for (const p of params) {
+    if (p.type.kind !== "TensorType" || p.default !== null) continue;
+    const shape = p.type.dims.map((d) => (d.kind === "Ellipsis" ? dimVar("...") : evalDim(tmp, d)));
+    const v = m.gen.fresh({ dtype: dtypeOf(p.type), shape }, p.name.name);
+    args.set(p.name.name, { value: { kind: "tensor", v, graph: m.fwd }, span: p.span });
+  }
+  callBlock(ctx, fn, args, { name: fn.name, span: fn.decl.name.span }, standIns);
 }
 
 function misplaced(ctx: Ctx, s: ast.Stmt): never {

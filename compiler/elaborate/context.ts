@@ -80,6 +80,8 @@ export class Session {
   readonly stdFiles = new Set<string>();
   /** The standard library's scope (intrinsics and std blocks), the root of every lookup. */
   std: Scope = new Scope();
+  /** Blocks some call inlined (the others are checked on their own, elaborateUncalled). */
+  readonly called = new Set<BlockDecl>();
   private readonly seen = new Set<string>();
 
   /** Record a diagnostic once: a block called twice with the same mistake reports it once. */

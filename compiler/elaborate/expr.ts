@@ -8,6 +8,7 @@ import { dimAdd, dimAsConst, dimConst, dimSub, shapeToString, type Dim } from ".
 import type { Var } from "../ir.ts";
 import { fail, type Ctx } from "./context.ts";
 import { callBlock } from "./block.ts";
+import { elabScan } from "./scan.ts";
 import { didYouMean } from "./suggest.ts";
 import {
   binaryOp,
@@ -68,20 +69,12 @@ export function evalExpr(ctx: Ctx, e: ast.Expr): Value {
       return evalExpr(ctx, c.value ? e.then : e.else);
     }
     case "Scan":
-      return notSupported(ctx, "`scan`", e.span);
+      return elabScan(ctx, e);
   }
 }
 
 export function argOf(ctx: Ctx, e: ast.Expr): Arg {
   return { value: evalExpr(ctx, e), span: e.span };
-}
-
-export function notSupported(ctx: Ctx, what: string, span: Span): never {
-  fail(ctx, "E2010", `${what} is not supported yet in this version of dlg`, span, {
-    notes: [
-      "it is part of the language and planned for a later version; this one compiles dense networks",
-    ],
-  });
 }
 
 function lookupValue(ctx: Ctx, name: string, span: Span): Value {
@@ -169,7 +162,6 @@ function paramsOf(fn: Callable): ParamInfo[] {
 /** `dense(x: [..., n], units: int, bias: bool = true)`, for notes. */
 export function signatureText(ctx: Ctx, fn: Callable): string {
   if (fn.kind === "intrinsic") return fn.sig;
-  if (fn.kind === "planned") return `${fn.name}(...)`;
   const src = ctx.s.sources.get(fn.file) ?? "";
   return `${fn.name}(${fn.decl.params.map((p) => src.slice(p.span.start, p.span.end)).join(", ")})`;
 }
@@ -235,7 +227,6 @@ export function apply(
   named: Map<string, Arg & { nameSpan?: Span }>,
   site: CallSite,
 ): Value {
-  if (fn.kind === "planned") notSupported(ctx, `\`${fn.name}\``, site.span);
   const args = bindArgs(ctx, fn, positional, named, site);
   if (fn.kind === "intrinsic") return fn.impl(ctx, args, site);
   return callBlock(ctx, fn, args, site);

@@ -4,7 +4,7 @@
 // from the per-call seed instead (dropout's mask is `uniform(shape(x))`).
 
 import type { Span } from "../../grammar/index.ts";
-import { dimAsConst, dimMul, numElements, type Dim } from "../dims.ts";
+import { dimAsConst, dimConst, dimMul, numElements, shapeToString, type Dim } from "../dims.ts";
 import type { Var } from "../ir.ts";
 import { fail, type Ctx } from "./context.ts";
 import { arg, intrinsic, numberArg, shapeArg } from "./intrinsics.ts";
@@ -120,6 +120,66 @@ function fans(shape: Dim[]): { fanIn: Dim; fanOut: Dim } {
   return { fanIn: dimMul(shape[n - 2]!, receptive), fanOut: dimMul(shape[n - 1]!, receptive) };
 }
 
+/**
+ * Newton–Schulz steps X ← 1.5 X − 0.5 X Xᵀ X for a [rows, cols] Gaussian scaled
+ * to unit Frobenius norm. Each step maps a singular value σ ≤ 1 to
+ * 1.5σ − 0.5σ³: small ones grow by 1.5×, ones near 1 converge quadratically.
+ * The smallest σ of a Gaussian matrix is about (√big − √(small − 1)) /
+ * ‖A‖_F ≥ 1 / (√big · √(rows · cols)) at a square, and a 1e-3 safety factor
+ * covers the rare matrices with σ far below that; 8 more steps reach f32
+ * precision from σ ≈ 1/2.
+ */
+function newtonSchulzSteps(rows: number, cols: number): number {
+  const big = Math.max(rows, cols);
+  const ratio = Math.sqrt(big) * Math.sqrt(rows * cols) * 1e3;
+  return Math.ceil(Math.log(ratio) / Math.log(1.5)) + 8;
+}
+
+/**
+ * Orthogonal initialisation (Saxe et al., 2014): the polar factor of a
+ * Gaussian matrix, which is Haar-distributed, computed in the graph by
+ * Newton–Schulz iteration. The shape is viewed as [prod(leading), last]
+ * like Keras; the result has orthonormal columns when rows ≥ cols, else
+ * orthonormal rows, times `gain`.
+ */
+function orthogonalOf(ctx: Ctx, shape: Dim[], gain: number, span: Span): Var {
+  const sizes = shape.map(dimAsConst);
+  if (shape.length < 2 || sizes.some((d) => d === null))
+    fail(
+      ctx,
+      "E2007",
+      `\`orthogonal\` needs a matrix (rank 2 or more) whose size is fixed at compile time, but this shape is ${shapeToString(shape)}`,
+      span,
+    );
+  const rows = (sizes as number[]).slice(0, -1).reduce((p, d) => p * d, 1);
+  const cols = sizes[sizes.length - 1]!;
+  const c = (value: number) => emit(ctx, "const", { value, dtype: "f32", shape: [] }, [], span);
+  const mm = (a: Var, b: Var) => emit(ctx, "matmul", {}, [a, b], span);
+  const t = (a: Var) => emit(ctx, "transpose", { perm: [1, 0] }, [a], span);
+  const a = standardNormal(ctx, [dimConst(rows), dimConst(cols)], span);
+  const norm = emit(
+    ctx,
+    "sqrt",
+    {},
+    [emit(ctx, "reduce_sum", { axes: [0, 1] }, [emit(ctx, "mul", {}, [a, a], span)], span)],
+    span,
+  );
+  let x = emit(ctx, "div", {}, [a, norm], span);
+  for (let k = newtonSchulzSteps(rows, cols); k > 0; k--) {
+    // Multiply through the smaller Gram matrix: Xᵀ X is [cols, cols], X Xᵀ is [rows, rows].
+    const xxtx = rows >= cols ? mm(x, mm(t(x), x)) : mm(mm(x, t(x)), x);
+    x = emit(
+      ctx,
+      "sub",
+      {},
+      [emit(ctx, "mul", {}, [c(1.5), x], span), emit(ctx, "mul", {}, [c(0.5), xxtx], span)],
+      span,
+    );
+  }
+  if (gain !== 1) x = emit(ctx, "mul", {}, [x, c(gain)], span);
+  return emit(ctx, "reshape", { shape }, [x], span);
+}
+
 function filled(value: number, name: string): IntrinsicFn {
   return intrinsic(`${name}(shape)`, `${name}(shape: [dim, ...])`, (ctx, args, site) => {
     const shape = shapeArg(ctx, arg(args, "shape", site));
@@ -159,6 +219,15 @@ export function initializers(): IntrinsicFn[] {
       const limit = s.sqrt(s.div(6, s.add(s.dim(fanIn), s.dim(fanOut))));
       return tensor(ctx, uniformOf(ctx, shape, s.sub(0, limit), limit, site.span));
     }),
+    intrinsic(
+      "orthogonal(shape, gain?)",
+      "orthogonal(shape: [dim, ...], gain: float = 1.0)",
+      (ctx, args, site) => {
+        const shape = shapeArg(ctx, arg(args, "shape", site));
+        const gain = numberArg(ctx, args.get("gain"), 1, "`gain`");
+        return tensor(ctx, orthogonalOf(ctx, shape, gain, site.span));
+      },
+    ),
     // He et al. (2015): the variance ReLU layers need, std = sqrt(2 / fan_in).
     intrinsic("he_normal(shape)", "he_normal(shape: [dim, ...])", (ctx, args, site) => {
       const shape = shapeArg(ctx, arg(args, "shape", site));

@@ -17,6 +17,7 @@ import type { DType, Var } from "../ir.ts";
 import { fail, type Ctx } from "./context.ts";
 import { staticInt } from "./expr.ts";
 import { indexOps } from "./index-ops.ts";
+import { windowIntrinsics } from "./window-ops.ts";
 import { initializers } from "./initializers.ts";
 import {
   asVar,
@@ -509,5 +510,6 @@ export function intrinsicTable(): IntrinsicFn[] {
     l2,
     ...initializers(),
     ...indexOps(),
+    ...windowIntrinsics(),
   ];
 }

@@ -4,14 +4,16 @@
 
 import type * as ast from "../../grammar/index.ts";
 import { Builder } from "../builder.ts";
-import { dimEq, dimVar, dimVars, shapeToString } from "../dims.ts";
-import { VarGen, type ModelIR, type Var } from "../ir.ts";
-import { fail, Scope, type Ctx, type ModelState, type Session } from "./context.ts";
+import { dimEq, dimVar, dimVars, shapeToString, type Dim } from "../dims.ts";
+import { VarGen, type Eqn, type ModelIR, type Var } from "../ir.ts";
+import { fail, Scope, Session, type Ctx, type ModelState } from "./context.ts";
 import { evalExpr } from "./expr.ts";
 import { define, execAssign, execParam, guarded } from "./stmts.ts";
 import { cast, need, toVar } from "./tensor-ops.ts";
 import { evalTensorType } from "./types.ts";
-import { typeText, type Value } from "./values.ts";
+import { typeText, type BlockFn, type Value } from "./values.ts";
+import { callUncalled } from "./block.ts";
+import { resolveBlockNames } from "./names.ts";
 
 interface Named {
   name: string;
@@ -29,15 +31,10 @@ function asTensorVar(ctx: Ctx, v: Value, span: ast.Span): Var {
   );
 }
 
-export function elaborateModel(
-  s: Session,
-  decl: ast.ModelDecl,
-  file: string,
-  globals: Scope,
-): ModelIR | null {
+function modelState(name: string): ModelState {
   const gen = new VarGen();
-  const m: ModelState = {
-    name: decl.name.name,
+  return {
+    name,
     gen,
     fwd: new Builder(gen),
     init: new Builder(gen),
@@ -49,6 +46,64 @@ export function elaborateModel(
     batchDims: new Map(),
     inputDims: new Set(),
   };
+}
+
+/** Any dim may shape a param of a block checked on its own: its callers decide. */
+class AllDims extends Set<string> {
+  override has(): boolean {
+    return true;
+  }
+}
+
+/**
+ * Check a block that no model calls, in a model of its own (thrown away):
+ * its names, statement placement and shapes, with symbolic stand-ins for its
+ * arguments (block.ts's callUncalled). What only a stand-in causes (a value
+ * that must be a compile-time number, a division or range that depends on
+ * one) is dropped; so are notes that name a call, since there is none.
+ */
+export function elaborateUncalled(s: Session, fn: BlockFn): void {
+  const sandbox = new Session();
+  sandbox.std = s.std;
+  for (const f of s.stdFiles) sandbox.stdFiles.add(f);
+  for (const [k, v] of s.sources) sandbox.sources.set(k, v);
+  const m = modelState(fn.name);
+  m.inputDims = new AllDims();
+  const ctx: Ctx = {
+    s: sandbox,
+    m,
+    b: m.fwd,
+    scope: new Scope(fn.scope),
+    file: fn.file,
+    path: "",
+    counters: new Map(),
+    stack: [],
+  };
+  guarded(ctx, [], () => callUncalled(ctx, fn));
+  const artifact = /compile-time|only known at run time|the dimension /;
+  const dropCodes = new Set(["E3004", "E3011", "E3030", "E3031"]);
+  const spans = new Set<string>();
+  for (const d of sandbox.diagnostics) {
+    const text = [d.message, ...d.notes, ...d.labels.map((l) => l.message)].join("\n");
+    if (dropCodes.has(d.code) || artifact.test(text)) continue;
+    spans.add(`${d.file}:${d.span.start}:${d.span.end}`);
+    s.report({ ...d, notes: d.notes.filter((n) => !n.startsWith("in the call at ")) });
+  }
+  // What the run could not reach (a statement a stand-in aborted) still has its names resolved.
+  for (const d of resolveBlockNames(ctx, fn.decl))
+    if (!spans.has(`${d.file}:${d.span.start}:${d.span.end}`)) s.report(d);
+  s.hovers.push(...sandbox.hovers);
+  for (const decl of sandbox.called) s.called.add(decl);
+}
+
+export function elaborateModel(
+  s: Session,
+  decl: ast.ModelDecl,
+  file: string,
+  globals: Scope,
+): ModelIR | null {
+  const m = modelState(decl.name.name);
+  const gen = m.gen;
   const ctx: Ctx = {
     s,
     m,
@@ -168,6 +223,18 @@ export function elaborateModel(
   if (!ok) return null;
   if (!checkDimsBound(ctx, dims, decl)) return null;
 
+  // A param the forward graph never reads (`b` of `dense(x, n, bias: false)`,
+  // declared before the `if` that skips it) does not exist: it is dropped
+  // from the params, the checkpoints and the init graph.
+  const read = new Set<number>();
+  for (const e of m.fwd.eqns) for (const x of e.inputs) read.add(x.id);
+  for (const o of [...outputs, ...metrics]) read.add(o.var.id);
+  m.params = m.params.filter((p) => read.has(p.var.id));
+  const initEqns = liveEqns(
+    m.init.eqns,
+    m.params.map((p) => p.init),
+  );
+
   const params = m.params.map((p) => ({ path: p.path, var: p.var, span: p.span }));
   const lossVar = loss as Var | null;
   return {
@@ -189,7 +256,7 @@ export function elaborateModel(
     outputs: outputs.map((o) => ({ name: o.name, var: o.var, span: o.span })),
     metrics: metrics.map((x) => ({ name: x.name, var: x.var, span: x.span })),
     loss: lossVar,
-    init: { inputs: [m.initSeed], eqns: m.init.eqns, outputs: m.params.map((p) => p.init) },
+    init: { inputs: [m.initSeed], eqns: initEqns, outputs: m.params.map((p) => p.init) },
   };
 }
 
@@ -199,21 +266,55 @@ export function elaborateModel(
  */
 function checkDimsBound(ctx: Ctx, dims: string[], decl: ast.ModelDecl): boolean {
   const reported = new Set<string>();
-  for (const e of ctx.m!.fwd.eqns)
-    for (const o of e.outs)
-      for (const n of o.type.shape.flatMap(dimVars))
-        if (!dims.includes(n) && !reported.has(n)) {
-          reported.add(n);
-          ctx.s.report({
-            code: "E2002",
-            severity: "error",
-            message: `dimension \`${n}\` is not bound by any input of \`${decl.name.name}\``,
-            file: e.file ?? ctx.file,
-            span: e.span ?? decl.name.span,
-            labels: [],
-            notes: [`named dims get their size from the inputs' shapes when the model runs`],
-            help: `use \`${n}\` in an input's type, or make it a \`const\``,
-          });
-        }
+  const eqns = [...ctx.m!.fwd.eqns, ...ctx.m!.init.eqns];
+  for (const e of eqns)
+    for (const n of eqnDims(e))
+      if (!dims.includes(n) && !reported.has(n)) {
+        reported.add(n);
+        ctx.s.report({
+          code: "E2002",
+          severity: "error",
+          message: `dimension \`${n}\` is not bound by any input of \`${decl.name.name}\``,
+          file: e.file ?? ctx.file,
+          span: e.span ?? decl.name.span,
+          labels: [],
+          notes: [`named dims get their size from the inputs' shapes when the model runs`],
+          help: `use \`${n}\` in an input's type, or make it a \`const\``,
+        });
+      }
   return reported.size === 0;
+}
+
+/**
+ * The named dims an equation needs at run time: those in its outputs'
+ * shapes and in its params (a dim used as a value, `f / T`, is a `dimval`;
+ * slice bounds, scan lengths), nested graphs (scan bodies) included.
+ */
+function eqnDims(e: Eqn): string[] {
+  const out = new Set<string>();
+  const walk = (x: unknown): void => {
+    if (x === null || typeof x !== "object") return;
+    if (Array.isArray(x)) return x.forEach(walk);
+    if ("terms" in x && Array.isArray((x as Dim).terms)) {
+      for (const n of dimVars(x as Dim)) out.add(n);
+      return;
+    }
+    Object.values(x).forEach(walk);
+  };
+  for (const o of e.outs) walk(o.type.shape);
+  walk(e.params);
+  return [...out];
+}
+
+/** The equations that `outputs` depend on, in order. */
+function liveEqns(eqns: Eqn[], outputs: Var[]): Eqn[] {
+  const live = new Set(outputs.map((v) => v.id));
+  const keep: Eqn[] = [];
+  for (let i = eqns.length - 1; i >= 0; i--) {
+    const e = eqns[i]!;
+    if (!e.outs.some((o) => live.has(o.id))) continue;
+    keep.push(e);
+    for (const x of e.inputs) live.add(x.id);
+  }
+  return keep.reverse();
 }

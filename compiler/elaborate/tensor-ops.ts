@@ -5,7 +5,7 @@
 // which turns a shape rule's complaint into a diagnostic at the source span.
 
 import type { BinaryOp as SurfaceOp, Span } from "../../grammar/index.ts";
-import type { Builder } from "../builder.ts";
+import { CaptureBuilder, type Builder } from "../builder.ts";
 import {
   dimAdd,
   dimAsConst,
@@ -82,7 +82,8 @@ export function toVar(ctx: Ctx, value: Value, span: Span, dtype: DType): Var {
   const b = builder(ctx, span);
   switch (value.kind) {
     case "tensor":
-      if (value.graph !== b)
+      // A scan body captures the enclosing graph's tensors; an initialiser has none to see.
+      if (value.graph !== b && !(b instanceof CaptureBuilder))
         fail(ctx, "E2007", "a parameter initialiser cannot use tensors of the model", span, {
           notes: ["initialisers run once, before any input exists; use compile-time values"],
         });

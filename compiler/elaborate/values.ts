@@ -62,13 +62,7 @@ export interface IntrinsicFn {
   impl: (ctx: Ctx, args: Map<string, Arg>, site: CallSite) => Value;
 }
 
-/** A std name that a later version implements (conv2d, lstm, ...): calling it says so. */
-export interface PlannedFn {
-  kind: "planned";
-  name: string;
-}
-
-export type Callable = BlockFn | IntrinsicFn | PlannedFn;
+export type Callable = BlockFn | IntrinsicFn;
 
 export const int = (value: number): Value => ({ kind: "int", value });
 export const float = (value: number): Value => ({ kind: "float", value });

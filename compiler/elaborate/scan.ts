@@ -1,0 +1,175 @@
+// `scan xt in x along 1 carry (h = ..., c = ...) { ...; yield h }`.
+//
+// The body is elaborated once, into a graph of its own (a CaptureBuilder):
+// the carries and the step slice `xt` are its inputs, and every tensor it
+// reads from outside (weights, params of blocks called in the body, the
+// seed) is captured as a const. Body statements run in a scope below the
+// carries, so assigning a carry name defines its next value there while the
+// right-hand side still reads the incoming one. The scan's value is the
+// stacked yields, or the final carries when nothing is yielded.
+
+import type * as ast from "../../grammar/index.ts";
+import { CaptureBuilder } from "../builder.ts";
+import { shapeToString } from "../dims.ts";
+import type { OpParams, Var } from "../ir.ts";
+import { ShapeError, sameType } from "../shapes.ts";
+import { fail, Scope, type Ctx } from "./context.ts";
+import { evalExpr, staticInt } from "./expr.ts";
+import { execAssign, execParam } from "./stmts.ts";
+import { asVar, builder, need, tensor, toVar } from "./tensor-ops.ts";
+import { describe, typeText, type Value } from "./values.ts";
+
+/** One yield or carry value, converted into the body graph. */
+interface BodyOut {
+  v: Var;
+  span: ast.Span;
+}
+
+function scannedTensor(ctx: Ctx, e: ast.ScanExpr): Var {
+  const v = need(evalExpr(ctx, e.source));
+  if (v.kind !== "tensor")
+    fail(ctx, "E2007", `\`scan\` walks a tensor, but this is ${describe(v)}`, e.source.span);
+  return toVar(ctx, v, e.source.span, v.v.type.dtype);
+}
+
+function scanAxis(ctx: Ctx, e: ast.ScanExpr, rank: number): number {
+  const a = staticInt(ctx, evalExpr(ctx, e.axis), e.axis.span, "the axis of `scan`");
+  const axis = a < 0 ? a + rank : a;
+  if (axis < 0 || axis >= rank)
+    fail(ctx, "E3005", `axis ${a} is out of range for a tensor of rank ${rank}`, e.axis.span, {
+      labels: [{ span: e.source.span, message: `this has rank ${rank}` }],
+    });
+  return axis;
+}
+
+export function elabScan(ctx: Ctx, e: ast.ScanExpr): Value {
+  const outer = builder(ctx, e.span);
+  const x = scannedTensor(ctx, e);
+  const axis = scanAxis(ctx, e, x.type.shape.length);
+  const inits = e.carries.map((c) =>
+    asVar(ctx, { value: evalExpr(ctx, c.init), span: c.init.span }),
+  );
+
+  const gen = outer.gen;
+  const carryIn = e.carries.map((c, k) => gen.fresh(inits[k]!.type, c.name.name));
+  const sliceType = { dtype: x.type.dtype, shape: x.type.shape.filter((_, a) => a !== axis) };
+  const item = gen.fresh(sliceType, e.item.name);
+  const body = new CaptureBuilder(gen, [...carryIn, item]);
+
+  // Carries and the item live in a scope of their own; the body's assignments go one below it.
+  const carryScope = new Scope(ctx.scope);
+  e.carries.forEach((c, k) =>
+    carryScope.define(c.name.name, {
+      value: { kind: "tensor", v: carryIn[k]!, graph: body },
+      span: c.name.span,
+      file: ctx.file,
+    }),
+  );
+  carryScope.define(e.item.name, {
+    value: { kind: "tensor", v: item, graph: body },
+    span: e.item.span,
+    file: ctx.file,
+  });
+  const inner: Ctx = { ...ctx, b: body, scope: new Scope(carryScope) };
+  const yields: BodyOut[] = [];
+  for (const s of e.body) {
+    switch (s.kind) {
+      case "Assign":
+        execAssign(inner, s);
+        break;
+      case "Param":
+        execParam(inner, s);
+        break;
+      case "Yield": {
+        const v = need(evalExpr(inner, s.value));
+        yields.push({ v: body.inner(toVar(inner, v, s.value.span, dtypeOf(v))), span: s.span });
+        break;
+      }
+      default:
+        fail(
+          ctx,
+          "E2009",
+          `\`${s.kind.toLowerCase()}\` cannot appear in the body of a \`scan\``,
+          s.span,
+        );
+    }
+  }
+  const next = e.carries.map((c, k) => nextCarry(inner, c, carryIn[k]!, inits[k]!, body));
+
+  const captures = [...body.captured.values()];
+  const params: OpParams["scan"] = {
+    body: {
+      inputs: [...captures.map((c) => c.inner), ...carryIn, item],
+      eqns: body.eqns,
+      outputs: [...next.map((n) => n.v), ...yields.map((y) => y.v)],
+    },
+    length: x.type.shape[axis]!,
+    axis,
+    reverse: false,
+    nConsts: captures.length,
+    nCarry: e.carries.length,
+    nXs: 1,
+  };
+  let outs: Var[];
+  try {
+    outs = outer.emitMulti("scan", params, [...captures.map((c) => c.outer), ...inits, x], {
+      span: e.span,
+      file: ctx.file,
+    });
+  } catch (err) {
+    if (!(err instanceof ShapeError)) throw err;
+    fail(ctx, err.code, err.message, e.span, { notes: [...err.notes] });
+  }
+  const carries = outs.slice(0, e.carries.length);
+  const ys = outs.slice(e.carries.length);
+  const result = ys.length > 0 ? ys : carries;
+  if (result.length === 1) return tensor(ctx, result[0]!);
+  return { kind: "list", items: result.map((v) => tensor(ctx, v)) };
+}
+
+function dtypeOf(v: Value) {
+  return v.kind === "tensor" ? v.v.type.dtype : v.kind === "bool" ? "bool" : "f32";
+}
+
+/**
+ * The value a carry leaves the body with: its assignment in the body, or the
+ * incoming value when the body does not assign it. It must keep its type,
+ * since the next step reads it where the first step read the initial value.
+ */
+function nextCarry(
+  inner: Ctx,
+  c: ast.ScanCarry,
+  incoming: Var,
+  init: Var,
+  body: CaptureBuilder,
+): BodyOut {
+  const entry = inner.scope.own(c.name.name);
+  if (!entry) return { v: incoming, span: c.span };
+  const v = need(typeof entry.value === "function" ? entry.value(inner, c.span) : entry.value);
+  const span = entry.span ?? c.span;
+  if (v.kind !== "tensor" || !sameType(v.v.type, init.type)) {
+    const got = v.kind === "tensor" ? typeText(v.v.type) : describe(v);
+    fail(
+      inner,
+      "E3020",
+      `carry \`${c.name.name}\` changes shape in the scan body: it starts as ${typeText(init.type)} but the body makes it ${got}`,
+      c.span,
+      {
+        labels: [
+          { span: c.init.span, message: `starts as ${shapeToString(init.type.shape)}` },
+          {
+            span,
+            message:
+              v.kind === "tensor"
+                ? `becomes ${shapeToString(v.v.type.shape)} here`
+                : "assigned here",
+          },
+        ],
+        notes: [
+          "each step reads the carry where the previous step left it, so its shape and type must stay the same",
+        ],
+      },
+    );
+  }
+  return { v: body.inner(v.v), span };
+}

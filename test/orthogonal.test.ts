@@ -1,0 +1,113 @@
+// The `orthogonal` initialiser: the polar factor of a Gaussian matrix by
+// Newton–Schulz iteration in the init graph. Checked for orthogonality
+// (XᵀX = I for tall matrices, XXᵀ = I for wide ones, within 1e-4), for the
+// shape conventions (leading axes fold into rows, `gain` scales), and for
+// the statistics of a Haar-random orthogonal matrix.
+
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { loadModule } from "../cli/module.ts";
+import { compile } from "../compiler/compile.ts";
+import { stdPath } from "../compiler/elaborate.ts";
+import { interpret, scalar, tensor, type Tensor } from "../compiler/interpret.ts";
+import { dlgModel } from "./tfjs-helpers.ts";
+
+/** The initial value of every param of a one-layer model, from the init graph with `seed`. */
+function initParams(decl: string, seed = 1): Tensor[] {
+  const m = dlgModel(`dim B\nmodel m {\n  input x: [B, 1]\n  ${decl}\n  output o = x\n}`);
+  return interpret(m.init, [scalar(seed, "i32")]);
+}
+
+/** Largest |(MᵀM − I)ᵢⱼ| of the [rows, cols] matrix m, or of MMᵀ when `wide`. */
+function gramError(m: Tensor, rows: number, cols: number): number {
+  const tall = rows >= cols;
+  const n = tall ? cols : rows;
+  const at = (r: number, c: number) => m.data[r * cols + c]!;
+  let worst = 0;
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) {
+      let dot = 0;
+      for (let k = 0; k < (tall ? rows : cols); k++)
+        dot += tall ? at(k, i) * at(k, j) : at(i, k) * at(j, k);
+      worst = Math.max(worst, Math.abs(dot - (i === j ? 1 : 0)));
+    }
+  return worst;
+}
+
+describe("orthogonal initialiser", () => {
+  for (const [rows, cols] of [
+    [6, 6],
+    [12, 5],
+    [5, 12],
+    [32, 32],
+  ] as const)
+    it(`[${rows}, ${cols}] has orthonormal ${rows >= cols ? "columns" : "rows"}`, () => {
+      for (const seed of [1, 2, 3]) {
+        const [w] = initParams(`param w: [${rows}, ${cols}] init orthogonal`, seed);
+        expect(w!.shape).toEqual([rows, cols]);
+        expect(gramError(w!, rows, cols)).toBeLessThan(1e-4);
+      }
+    });
+
+  it("folds leading axes into rows, like Keras, and scales by `gain`", () => {
+    const [w] = initParams("param w: [3, 4, 6] init orthogonal(gain: 2.0)");
+    expect(w!.shape).toEqual([3, 4, 6]);
+    const half = { ...w!, data: w!.data.map((x) => x / 2) };
+    expect(gramError(half, 12, 6)).toBeLessThan(1e-4);
+  });
+
+  it("draws a different matrix for each seed and each param", () => {
+    const [a, b] = initParams("param a: [8, 8] init orthogonal\n  param b: [8, 8] init orthogonal");
+    const [c] = initParams("param a: [8, 8] init orthogonal", 2);
+    expect([...a!.data]).not.toEqual([...b!.data]);
+    expect([...a!.data]).not.toEqual([...c!.data]);
+  });
+
+  it("has the statistics of a Haar-random orthogonal matrix", () => {
+    // √n·X of a Haar matrix has entries close to N(0, 1) for large n: pool 4
+    // draws of 32×32 (4096 entries) and check the mean, the fraction of
+    // negatives and the fourth moment (3 for a Gaussian; a signed permutation
+    // would give 1, a dense ±1/√n pattern 1 as well). The trace of a Haar
+    // matrix has mean 0 and variance 1: it is not biased towards the identity.
+    const xs: number[] = [];
+    const traces: number[] = [];
+    for (const seed of [11, 12, 13, 14]) {
+      const [w] = initParams("param w: [32, 32] init orthogonal", seed);
+      w!.data.forEach((x) => xs.push(x * Math.sqrt(32)));
+      let tr = 0;
+      for (let i = 0; i < 32; i++) tr += w!.data[i * 33]!;
+      traces.push(tr);
+    }
+    const n = xs.length;
+    const mean = xs.reduce((s, x) => s + x, 0) / n;
+    const m2 = xs.reduce((s, x) => s + x * x, 0) / n;
+    const m4 = xs.reduce((s, x) => s + x ** 4, 0) / n;
+    expect(Math.abs(mean)).toBeLessThan(0.06); // sd 1/64
+    expect(m2).toBeCloseTo(1, 6); // exact: the rows are unit vectors
+    expect(m4).toBeGreaterThan(2.6);
+    expect(m4).toBeLessThan(3.4);
+    const negatives = xs.filter((x) => x < 0).length / n;
+    expect(Math.abs(negatives - 0.5)).toBeLessThan(0.03);
+    for (const tr of traces) expect(Math.abs(tr)).toBeLessThan(4.5);
+  });
+
+  it("converges in float32 too: the compiled module's init", async () => {
+    const src = `dim B\nmodel m {\n  input x: [B, 24]\n  param w: [24, 24] init orthogonal\n  output o = x @ w\n}`;
+    const host = {
+      readFile: (p: string) => (p === "m.dlg" ? src : undefined),
+      readStd: (n: string) => readFileSync(stdPath(n), "utf8"),
+    };
+    const r = compile("m.dlg", { host });
+    expect(r.ok).toBe(true);
+    const mod = await loadModule(r.js!);
+    const m = (await mod.createModel({ seed: 5 })) as unknown as {
+      params: Record<string, Float32Array>;
+    };
+    const w = m.params.w!;
+    expect(gramError(tensor("f32", [24, 24], w), 24, 24)).toBeLessThan(1e-4);
+  });
+
+  it("reports a shape it cannot orthogonalise", () => {
+    expect(() => initParams("param w: [7] init orthogonal")).toThrow(/needs a matrix/);
+  });
+});
