@@ -74,6 +74,10 @@ interface Unit {
   syntaxOk: boolean;
 }
 
+function unterminated(text: string, s: Span): boolean {
+  return s.end - s.start < 2 || text[s.end - 1] !== '"';
+}
+
 /** Parse the entry file and, depth first, everything it imports; imports come before importers. */
 function loadFiles(s: Session, host: ElaborateHost, entry: string): Unit[] {
   const units: Unit[] = [];
@@ -111,8 +115,9 @@ function loadFiles(s: Session, host: ElaborateHost, entry: string): Unit[] {
     s.sources.set(file, text);
     const { program, errors } = parse(text);
     for (const e of errors) s.report(diag(e.code, e.message, file, e.span));
+    // An unterminated path (`import "layers.dl`) is already E1002: reading it would only add a follow-on error.
     for (const d of program.decls)
-      if (d.kind === "Import")
+      if (d.kind === "Import" && !unterminated(text, d.path.span))
         load(resolveImport(file, d.path.value), { file, span: d.path.span }, [...chain, file]);
     state.set(file, "done");
     units.push({ file, program, syntaxOk: errors.length === 0 });

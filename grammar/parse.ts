@@ -114,6 +114,9 @@ function syntaxError(e: IRecognitionException, text: string): ParseError {
  * can start a statement, which may sit on the same line and trigger a
  * second, derived error; a dropped unknown character likewise leaves a
  * line that no longer parses. Lexical errors themselves are always real.
+ * After a statement that cannot start (`for = x`), the parser resumes inside
+ * the rest of that line (at `x`), so an error blaming the first token of the
+ * next line is derived from it and dropped too.
  */
 function dropCascades(errors: ParseError[], text: string): ParseError[] {
   const kept: ParseError[] = [];
@@ -122,8 +125,17 @@ function dropCascades(errors: ParseError[], text: string): ParseError[] {
     const sameLine =
       last !== undefined && !text.slice(last.span.start, e.span.start).includes("\n");
     const duplicate = kept.some((k) => k.span.start === e.span.start && k.message === e.message);
-    if (duplicate || (e.code === "E1001" && sameLine)) continue;
+    if (duplicate || (e.code === "E1001" && (sameLine || restOfBadStatement(last, e, text))))
+      continue;
     kept.push(e);
   }
   return kept;
+}
+
+function restOfBadStatement(last: ParseError | undefined, e: ParseError, text: string): boolean {
+  if (!last || last.code !== "E1001" || !last.message.startsWith("expected a statement"))
+    return false;
+  const between = text.slice(last.span.end, e.span.start);
+  const lines = between.split("\n");
+  return lines.length === 2 && lines[0]!.trim() !== "" && lines[1]!.trim() === "";
 }

@@ -406,6 +406,13 @@ describe("models", () => {
     expect(codes(r)).toEqual(["E2005", "E2009", "E2009"]);
   });
 
+  it("keeps an int output int, and a number output of a float f32", () => {
+    const r = ok(
+      "dim B\nmodel m {\n  input x: [B]\n  output n = 3\n  output h = 0.5\n  output b = B\n}",
+    );
+    expect(model(r).outputs.map((o) => ty(o.var.type))).toEqual(["i32[]", "f32[]", "i32[]"]);
+  });
+
   it("records hovers with types", () => {
     const r = ok(fixture("mlp.dlg"));
     const texts = r.hovers.filter((h) => h.file === "main.dlg").map((h) => h.text);
@@ -431,6 +438,13 @@ describe("imports", () => {
     expect(r.diagnostics).toEqual([]);
     expect(reads.sort()).toEqual(["app/lib/a.dlg", "app/lib/b.dlg", "app/main.dlg"]);
     expect([...r.sources.keys()]).toContain("std/prelude.dlg");
+  });
+
+  it("skips an unterminated import path: one syntax error, no follow-on read", () => {
+    const reads: string[] = [];
+    const r = elaborate("main.dlg", host({ "main.dlg": 'import "layers.dl\ndim B\n' }, reads));
+    expect(codes(r)).toEqual(["E1002"]);
+    expect(reads).toEqual(["main.dlg"]);
   });
 
   it("resolves paths", () => {

@@ -609,6 +609,11 @@ train t for m { epochs = 5 }
     ]);
   });
 
+  it("reports a statement that cannot start once, not again where the parser resumes", () => {
+    const r = parse("dim B\nmodel m {\n  input x: [B]\n  for = x\n  output y = x\n}");
+    expect(r.errors.map((e) => e.message)).toEqual(["expected a statement or '}', found 'for'"]);
+  });
+
   it("reports nesting too deep for the parser instead of overflowing, then parses on", () => {
     const r = parse(`const c = ${"(".repeat(20000)}1${")".repeat(20000)}`);
     expect(r.errors.map((e) => e.message)).toEqual([

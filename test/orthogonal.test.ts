@@ -12,9 +12,14 @@ import { stdPath } from "../compiler/elaborate.ts";
 import { interpret, scalar, tensor, type Tensor } from "../compiler/interpret.ts";
 import { dlgModel } from "./tfjs-helpers.ts";
 
-/** The initial value of every param of a one-layer model, from the init graph with `seed`. */
+/**
+ * The initial value of every param of a one-layer model, from the init graph
+ * with `seed`. The output reads them all (a param nothing reads is dropped).
+ */
 function initParams(decl: string, seed = 1): Tensor[] {
-  const m = dlgModel(`dim B\nmodel m {\n  input x: [B, 1]\n  ${decl}\n  output o = x\n}`);
+  const m = dlgModel(
+    `dim B\nmodel m {\n  input x: [B, 1]\n  ${decl}\n  output o = x\n  output r = l2(params)\n}`,
+  );
   return interpret(m.init, [scalar(seed, "i32")]);
 }
 

@@ -58,13 +58,18 @@ export function evalExpr(ctx: Ctx, e: ast.Expr): Value {
     case "If": {
       const c = need(evalExpr(ctx, e.cond));
       if (c.kind !== "bool")
-        fail(ctx, "E2007", "the condition of `if` must be a compile-time bool", e.cond.span, {
-          labels: [{ span: e.cond.span, message: `this is ${describe(c)}` }],
-          help:
-            c.kind === "tensor"
-              ? "to choose between tensors element by element, use `where(cond, a, b)`"
-              : undefined,
-        });
+        fail(
+          ctx,
+          "E2007",
+          `the condition of \`if\` must be a compile-time bool, but it is ${describe(c)}`,
+          e.cond.span,
+          {
+            help:
+              c.kind === "tensor"
+                ? "to choose between tensors element by element, use `where(cond, a, b)`"
+                : undefined,
+          },
+        );
       // Only the chosen branch is elaborated, so the other may use what this configuration lacks.
       return evalExpr(ctx, c.value ? e.then : e.else);
     }

@@ -21,14 +21,22 @@ interface Named {
   span: ast.Span;
 }
 
-function asTensorVar(ctx: Ctx, v: Value, span: ast.Span): Var {
+/**
+ * A statement's value as a graph variable. A number or dim becomes f32,
+ * except that an output keeps an int's type (`output n = 3` is int[], like
+ * `output k = argmax(...)` is int[B]); metrics and the loss are floats.
+ */
+function asTensorVar(ctx: Ctx, v: Value, span: ast.Span, ints: "f32" | "i32" = "f32"): Var {
   v = need(v);
-  return toVar(
-    ctx,
-    v,
-    span,
-    v.kind === "tensor" ? v.v.type.dtype : v.kind === "bool" ? "bool" : "f32",
-  );
+  const dtype =
+    v.kind === "tensor"
+      ? v.v.type.dtype
+      : v.kind === "bool"
+        ? "bool"
+        : v.kind === "int" || v.kind === "dim"
+          ? ints
+          : "f32";
+  return toVar(ctx, v, span, dtype);
 }
 
 function modelState(name: string): ModelState {
@@ -154,7 +162,7 @@ export function elaborateModel(
         break;
       case "Output":
         step([st.name], () => {
-          const v = asTensorVar(ctx, evalExpr(ctx, st.value), st.value.span);
+          const v = asTensorVar(ctx, evalExpr(ctx, st.value), st.value.span, "i32");
           define(ctx, st.name, { kind: "tensor", v, graph: m.fwd });
           outputs.push({ name: st.name.name, var: v, span: st.name.span });
         });
