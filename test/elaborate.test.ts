@@ -570,6 +570,23 @@ model m {
     expect(stats(u!).max).toBeLessThan(3);
     expect([...o!.data]).toEqual([1, 1, 1, 1, 1, 1, 1]);
   });
+
+  it("counts fans of channels-first filters as [out, in, k, k]", () => {
+    const r = ok(`dim B
+model m {
+  input x: [B, 3]
+  param f: [64, 12, 5, 5] init he_normal
+  param g: [40, 10, 3, 3] init glorot_uniform
+  output rf = f
+  output rg = g
+}`);
+    const [f, g] = interpret(model(r).init, [scalar(5, "i32")]);
+    const sd = (t: Tensor) => Math.sqrt([...t.data].reduce((a, b) => a + b * b, 0) / t.data.length);
+    // fan_in = 12 * 5 * 5 = 300; glorot: fan_in 90, fan_out 360.
+    expect(sd(f!)).toBeCloseTo(Math.sqrt(2 / 300), 2);
+    expect(Math.max(...g!.data)).toBeLessThanOrEqual(Math.sqrt(6 / 450));
+    expect(sd(g!)).toBeCloseTo(Math.sqrt(6 / 450) / Math.sqrt(3), 2);
+  });
 });
 
 describe("suggestions", () => {

@@ -108,16 +108,19 @@ function normalOf(ctx: Ctx, shape: Dim[], std: Num, mean: Num, span: Span): Var 
 }
 
 /**
- * Fan-in and fan-out as Keras counts them: the last axis is the output, the
- * one before it the input, and any leading axes are a receptive field that
- * multiplies both. A vector counts as fan-in = fan-out = its length.
+ * Fan-in and fan-out for dlg's layouts. A matrix is [in, out], as `dense`
+ * stores it (x @ w). A filter of rank 3 or more is channels-first,
+ * [out, in, k...], as `conv2d` stores it: the kernel axes are a receptive
+ * field that multiplies both fans (fan_in = in * kh * kw). A vector counts as
+ * fan-in = fan-out = its length.
  */
 function fans(shape: Dim[]): { fanIn: Dim; fanOut: Dim } {
   const n = shape.length;
   if (n === 0) return { fanIn: numElements([]), fanOut: numElements([]) };
   if (n === 1) return { fanIn: shape[0]!, fanOut: shape[0]! };
-  const receptive = numElements(shape.slice(0, -2));
-  return { fanIn: dimMul(shape[n - 2]!, receptive), fanOut: dimMul(shape[n - 1]!, receptive) };
+  if (n === 2) return { fanIn: shape[0]!, fanOut: shape[1]! };
+  const receptive = numElements(shape.slice(2));
+  return { fanIn: dimMul(shape[1]!, receptive), fanOut: dimMul(shape[0]!, receptive) };
 }
 
 /**
