@@ -7,11 +7,25 @@
 // carries, so assigning a carry name defines its next value there while the
 // right-hand side still reads the incoming one. The scan's value is the
 // stacked yields, or the final carries when nothing is yielded.
+//
+// Random draws in the body: were the body to capture the per-call seed like
+// any other tensor, every step would draw the same values. Instead a body
+// that reads the seed gets a seed of its own per step, `seed * C + t`, passed
+// in as one more scanned input (an i32 counter over the steps, computed
+// outside the loop with plain i32 `mul`, `add` and `iota`). So the IR gains
+// no op, every backend (interpreter, JS, WGSL) draws the same bits, and the
+// reverse scan autodiff builds slices that input at the same t as the
+// forward scan, recomputing exactly the forward step's masks. C is odd, so
+// `seed * C` keeps distinct seeds distinct mod 2^32, and below 2^21, so the
+// product stays exact in float64 before it wraps like an i32 (the
+// interpreter and JS compute in float64, WGSL in wrapping i32: they agree).
+// A nested scan's counter is built from the outer step's seed, so
+// (outer t, inner t') pairs get distinct seeds for lengths below C.
 
 import type * as ast from "../../grammar/index.ts";
 import { CaptureBuilder } from "../builder.ts";
-import { shapeToString } from "../dims.ts";
-import type { OpParams, Var } from "../ir.ts";
+import { dimConst, shapeToString, type Dim } from "../dims.ts";
+import type { Eqn, OpParams, Var } from "../ir.ts";
 import { ShapeError, sameType } from "../shapes.ts";
 import { fail, Scope, type Ctx } from "./context.ts";
 import { evalExpr, staticInt } from "./expr.ts";
@@ -96,11 +110,17 @@ export function elabScan(ctx: Ctx, e: ast.ScanExpr): Value {
   }
   const next = e.carries.map((c, k) => nextCarry(inner, c, carryIn[k]!, inits[k]!, body));
 
+  const stepSeed = perStepSeed(ctx, body, axis, x.type.shape[axis]!, e.span);
   const captures = [...body.captured.values()];
   const params: OpParams["scan"] = {
     body: {
-      inputs: [...captures.map((c) => c.inner), ...carryIn, item],
-      eqns: body.eqns,
+      inputs: [
+        ...captures.map((c) => c.inner),
+        ...carryIn,
+        item,
+        ...(stepSeed ? [stepSeed.input] : []),
+      ],
+      eqns: [...(stepSeed?.eqns ?? []), ...body.eqns],
       outputs: [...next.map((n) => n.v), ...yields.map((y) => y.v)],
     },
     length: x.type.shape[axis]!,
@@ -108,11 +128,12 @@ export function elabScan(ctx: Ctx, e: ast.ScanExpr): Value {
     reverse: false,
     nConsts: captures.length,
     nCarry: e.carries.length,
-    nXs: 1,
+    nXs: stepSeed ? 2 : 1,
   };
+  const xs = [x, ...(stepSeed ? [stepSeed.seeds] : [])];
   let outs: Var[];
   try {
-    outs = outer.emitMulti("scan", params, [...captures.map((c) => c.outer), ...inits, x], {
+    outs = outer.emitMulti("scan", params, [...captures.map((c) => c.outer), ...inits, ...xs], {
       span: e.span,
       file: ctx.file,
     });
@@ -125,6 +146,44 @@ export function elabScan(ctx: Ctx, e: ast.ScanExpr): Value {
   const result = ys.length > 0 ? ys : carries;
   if (result.length === 1) return tensor(ctx, result[0]!);
   return { kind: "list", items: result.map((v) => tensor(ctx, v)) };
+}
+
+/** Odd and below 2^21: see the header. */
+const SEED_STRIDE = 0x1e3779;
+
+/**
+ * When the body captured the model's seed (a random draw, or a nested scan
+ * with one), stop capturing it: compute `seed * C + t` for every step t in
+ * the enclosing graph, shaped [1 x axis, length] so the scan slices it along
+ * its own axis, and define the body's seed var from the slice instead.
+ */
+function perStepSeed(
+  ctx: Ctx,
+  body: CaptureBuilder,
+  axis: number,
+  length: Dim,
+  span: ast.Span,
+): { input: Var; eqns: Eqn[]; seeds: Var } | null {
+  const seed = ctx.m?.seed;
+  const cap = seed && body.captured.get(seed.id);
+  if (!seed || !cap) return null;
+  body.captured.delete(seed.id);
+  const outer = builder(ctx, span);
+  const opts = { span, file: ctx.file, hint: "step_seed" };
+  const shape = [...Array<Dim>(axis).fill(dimConst(1)), length];
+  const stride = outer.emit("const", { value: SEED_STRIDE, dtype: "i32", shape: [] }, []);
+  const base = outer.emit("mul", {}, [seed, stride]);
+  const t = outer.emit("iota", { shape, axis, dtype: "i32" }, []);
+  const seeds = outer.emit("add", {}, [base, t], opts);
+  if (axis === 0) return { input: cap.inner, eqns: [], seeds };
+  const input = body.gen.fresh({ dtype: "i32", shape: shape.slice(0, axis) }, "step_seed");
+  const reshape: Eqn<"reshape"> = {
+    op: "reshape",
+    params: { shape: [] },
+    inputs: [input],
+    outs: [cap.inner],
+  };
+  return { input, eqns: [reshape as unknown as Eqn], seeds };
 }
 
 function dtypeOf(v: Value) {
