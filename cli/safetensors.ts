@@ -1,5 +1,8 @@
-// A reader for safetensors checkpoints (what save() writes), used to report
-// what `--save` wrote and by the tests to read trained parameters back.
+// A reader for safetensors checkpoints (what save() writes), used by the
+// tests and the bench to read trained parameters back. It is written apart
+// from runtime/safetensors.ts on purpose: reading save()'s output with a
+// decoder that shares no code with its encoder checks the file against the
+// format, not against itself.
 // Format: u64 little-endian header length N, N bytes of JSON
 // { name: { dtype, shape, data_offsets: [begin, end] }, "__metadata__"?: {...} },
 // then the raw little-endian tensor bytes, offsets relative to their start.

@@ -88,13 +88,6 @@ export function diag(
   return d;
 }
 
-/** Thrown inside a phase to abort with user-facing diagnostics (caught at the phase boundary). */
-export class DiagnosticError extends Error {
-  constructor(readonly diagnostics: Diagnostic[]) {
-    super(diagnostics.map((d) => `${d.code}: ${d.message}`).join("\n"));
-  }
-}
-
 export function hasErrors(ds: readonly Diagnostic[]): boolean {
   return ds.some((d) => d.severity === "error");
 }

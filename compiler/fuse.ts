@@ -18,6 +18,9 @@ import { lowerWindow, matmulOperands, windowOps, type WindowLowering } from "./f
 import {
   binaryOps,
   compareOps,
+  isBinary,
+  isCompare,
+  isUnary,
   unaryOps,
   type Eqn,
   type Graph,
@@ -37,7 +40,6 @@ import {
   ired,
   linearize,
   lit,
-  sexprCost,
   type BufId,
   type BufferDecl,
   type IExpr,
@@ -371,12 +373,9 @@ class Lowering {
       return this.elem(x, broadcastIndex(x.type.shape, shape, idx));
     };
     const op = e.op;
-    if ((unaryOps as readonly string[]).includes(op))
-      return { k: "unary", op: op as (typeof unaryOps)[number], a: arg(0), dtype };
-    if ((binaryOps as readonly string[]).includes(op))
-      return { k: "binary", op: op as (typeof binaryOps)[number], a: arg(0), b: arg(1), dtype };
-    if ((compareOps as readonly string[]).includes(op))
-      return { k: "compare", op: op as (typeof compareOps)[number], a: arg(0), b: arg(1), dtype };
+    if (isUnary(op)) return { k: "unary", op, a: arg(0), dtype };
+    if (isBinary(op)) return { k: "binary", op, a: arg(0), b: arg(1), dtype };
+    if (isCompare(op)) return { k: "compare", op, a: arg(0), b: arg(1), dtype };
     switch (op) {
       case "select":
         return { k: "select", c: arg(0), a: arg(1), b: arg(2), dtype };
@@ -704,13 +703,4 @@ class Lowering {
  */
 export function lowerGraph(g: Graph, opts: LowerOptions = {}): KernelProgram {
   return new Lowering(scansAlongAxis0(g), opts.fuse ?? true).run();
-}
-
-/** Total arithmetic per element over all kernels (for fusion tests and dumps). */
-export function programCost(p: KernelProgram): number {
-  const cost = (k: Kernel): number =>
-    k.kind === "scan"
-      ? k.body.reduce((s, b) => s + cost(b), 0)
-      : sexprCost(k.kind === "matmul" ? k.epilogue : k.kind === "scatter" ? k.value : k.body);
-  return p.kernels.reduce((s, k) => s + cost(k), 0);
 }

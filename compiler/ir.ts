@@ -179,6 +179,10 @@ export interface OpParams {
 
 export type Op = keyof OpParams;
 
+export const isUnary = (op: Op): op is UnaryOp => (unaryOps as readonly Op[]).includes(op);
+export const isBinary = (op: Op): op is BinaryOp => (binaryOps as readonly Op[]).includes(op);
+export const isCompare = (op: Op): op is CompareOp => (compareOps as readonly Op[]).includes(op);
+
 export const allOps = Object.keys({
   neg: 0,
   exp: 0,

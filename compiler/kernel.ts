@@ -29,8 +29,6 @@ export type IExpr =
   /** An integer scalar value used as an index (gather, scatter). */
   | { k: "val"; e: SExpr };
 
-export type ScalarFn = UnaryOp;
-
 export type SExpr =
   | { k: "lit"; v: number; dtype: DType }
   | { k: "load"; buf: BufId; index: IExpr; dtype: DType }
@@ -259,11 +257,6 @@ export function iexprEq(a: IExpr, b: IExpr): boolean {
   }
 }
 
-/** Number of elements of a shape as an index expression. */
-export function inumel(shape: readonly Dim[]): IExpr {
-  return shape.reduce<IExpr>((acc, d) => imul(acc, idim(d)), iconst(1));
-}
-
 // ---------------------------------------------------------------- scalar expression helpers
 
 export function lit(v: number, dtype: DType): SExpr {
@@ -294,15 +287,18 @@ export function sexprCost(e: SExpr): number {
   }
 }
 
+/** Every buffer an index expression reads (through the values it embeds), in first-use order. */
+function indexBuffers(i: IExpr, out: BufId[]): void {
+  if (i.k === "val") sexprBuffers(i.e, out);
+  else if (i.k === "add" || i.k === "mul" || i.k === "div" || i.k === "mod") {
+    indexBuffers(i.a, out);
+    indexBuffers(i.b, out);
+  }
+}
+
 /** Every buffer an expression reads, in first-use order. */
 export function sexprBuffers(e: SExpr, out: BufId[] = []): BufId[] {
-  const visitI = (i: IExpr): void => {
-    if (i.k === "val") sexprBuffers(i.e, out);
-    else if (i.k === "add" || i.k === "mul" || i.k === "div" || i.k === "mod") {
-      visitI(i.a);
-      visitI(i.b);
-    }
-  };
+  const visitI = (i: IExpr): void => indexBuffers(i, out);
   switch (e.k) {
     case "load":
       if (!out.includes(e.buf)) out.push(e.buf);
@@ -357,7 +353,7 @@ export function kernelInputs(k: Kernel): BufId[] {
     case "scatter":
       sexprBuffers(k.valid, out);
       sexprBuffers(k.value, out);
-      visitIndexBuffers(k.target, out);
+      indexBuffers(k.target, out);
       break;
     case "scan":
       // Everything the loop reads, its own carries and windows included.
@@ -376,14 +372,6 @@ export function kernelOutputs(k: Kernel): BufId[] {
     ...k.slices.filter((s) => s.write).map((s) => s.of),
     ...k.carries.flatMap((c) => (c.final === null ? [] : [c.final])),
   ];
-}
-
-function visitIndexBuffers(i: IExpr, out: BufId[]): void {
-  if (i.k === "val") sexprBuffers(i.e, out);
-  else if (i.k === "add" || i.k === "mul" || i.k === "div" || i.k === "mod") {
-    visitIndexBuffers(i.a, out);
-    visitIndexBuffers(i.b, out);
-  }
 }
 
 // ---------------------------------------------------------------- printing (dumps and tests)

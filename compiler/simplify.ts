@@ -11,24 +11,17 @@ import { dimAsConst, type Dim } from "./dims.ts";
 import { binaryFns, compareFns, toDType, unaryFns } from "./elementwise.ts";
 import { paramsToString } from "./ir-print.ts";
 import {
-  binaryOps,
-  compareOps,
-  unaryOps,
-  type BinaryOp,
-  type CompareOp,
+  isBinary,
+  isCompare,
+  isUnary,
   type Eqn,
   type Graph,
   type Op,
   type OpParams,
-  type UnaryOp,
   type Var,
 } from "./ir.ts";
 import { sameType } from "./shapes.ts";
 import { simplifyScans } from "./simplify/scan.ts";
-
-const isUnary = (op: Op): op is UnaryOp => (unaryOps as readonly Op[]).includes(op);
-const isBinary = (op: Op): op is BinaryOp => (binaryOps as readonly Op[]).includes(op);
-const isCompare = (op: Op): op is CompareOp => (compareOps as readonly Op[]).includes(op);
 
 /** What a rewrite does with one equation. */
 type Rewrite = { use: Var } | { eqn: Eqn } | null;

@@ -220,24 +220,6 @@ export const keywordTokens: TokenType[] = [
   Full,
 ];
 
-/** Soft keywords: usable as names (they are in the Identifier category). */
-export const softKeywordTokens: TokenType[] = [
-  Param,
-  Input,
-  Output,
-  Metric,
-  Loss,
-  Init,
-  In,
-  Along,
-  Carry,
-  Batch,
-  Epochs,
-  Seed,
-  Optimizer,
-  Full,
-];
-
 /**
  * Every token type, in lexing order: comments before `/`, longer operators
  * before their prefixes (`|>` `->` `...` `==` `<=`), the unterminated forms

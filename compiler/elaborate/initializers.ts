@@ -9,7 +9,7 @@ import type { Var } from "../ir.ts";
 import { fail, type Ctx } from "./context.ts";
 import { arg, intrinsic, numberArg, shapeArg } from "./intrinsics.ts";
 import { emit, tensor } from "./tensor-ops.ts";
-import type { IntrinsicFn } from "./values.ts";
+import type { Arg, IntrinsicFn } from "./values.ts";
 
 /**
  * A scalar that is a compile-time number when the dims it comes from are
@@ -23,7 +23,8 @@ class Scalars {
     private readonly ctx: Ctx,
     private readonly span: Span,
   ) {}
-  private v(x: Num): Var {
+  /** As a tensor (for ops on whole tensors). */
+  tensor(x: Num): Var {
     return typeof x === "number"
       ? emit(this.ctx, "const", { value: x, dtype: "f32", shape: [] }, [], this.span)
       : x;
@@ -35,7 +36,7 @@ class Scalars {
     f: (x: number, y: number) => number,
   ): Num {
     if (typeof a === "number" && typeof b === "number") return f(a, b);
-    return emit(this.ctx, op, {}, [this.v(a), this.v(b)], this.span);
+    return emit(this.ctx, op, {}, [this.tensor(a), this.tensor(b)], this.span);
   }
   add = (a: Num, b: Num) => this.bin("add", a, b, (x, y) => x + y);
   sub = (a: Num, b: Num) => this.bin("sub", a, b, (x, y) => x - y);
@@ -47,10 +48,6 @@ class Scalars {
   dim(d: Dim): Num {
     const c = dimAsConst(d);
     return c !== null ? c : emit(this.ctx, "dimval", { dim: d, dtype: "f32" }, [], this.span);
-  }
-  /** As a tensor (for ops on whole tensors). */
-  tensor(x: Num): Var {
-    return this.v(x);
   }
 }
 
@@ -183,60 +180,66 @@ function orthogonalOf(ctx: Ctx, shape: Dim[], gain: number, span: Span): Var {
   return emit(ctx, "reshape", { shape }, [x], span);
 }
 
+/** An intrinsic whose first argument is the shape of the one tensor it makes. */
+function shaped(
+  sig: string,
+  shown: string,
+  make: (ctx: Ctx, shape: Dim[], args: Map<string, Arg>, span: Span) => Var,
+): IntrinsicFn {
+  return intrinsic(sig, shown, (ctx, args, site) =>
+    tensor(ctx, make(ctx, shapeArg(ctx, arg(args, "shape", site)), args, site.span)),
+  );
+}
+
 function filled(value: number, name: string): IntrinsicFn {
-  return intrinsic(`${name}(shape)`, `${name}(shape: [dim, ...])`, (ctx, args, site) => {
-    const shape = shapeArg(ctx, arg(args, "shape", site));
-    return tensor(ctx, emit(ctx, "const", { value, dtype: "f32", shape }, [], site.span));
-  });
+  return shaped(`${name}(shape)`, `${name}(shape: [dim, ...])`, (ctx, shape, _args, span) =>
+    emit(ctx, "const", { value, dtype: "f32", shape }, [], span),
+  );
 }
 
 export function initializers(): IntrinsicFn[] {
   return [
     filled(0, "zeros"),
     filled(1, "ones"),
-    intrinsic(
+    shaped(
       "uniform(shape, low?, high?)",
       "uniform(shape: [dim, ...], low: float = 0.0, high: float = 1.0)",
-      (ctx, args, site) => {
-        const shape = shapeArg(ctx, arg(args, "shape", site));
+      (ctx, shape, args, span) => {
         const low = numberArg(ctx, args.get("low"), 0, "`low`");
         const high = numberArg(ctx, args.get("high"), 1, "`high`");
-        return tensor(ctx, uniformOf(ctx, shape, low, high, site.span));
+        return uniformOf(ctx, shape, low, high, span);
       },
     ),
-    intrinsic(
+    shaped(
       "normal(shape, std?, mean?)",
       "normal(shape: [dim, ...], std: float = 1.0, mean: float = 0.0)",
-      (ctx, args, site) => {
-        const shape = shapeArg(ctx, arg(args, "shape", site));
+      (ctx, shape, args, span) => {
         const std = numberArg(ctx, args.get("std"), 1, "`std`");
         const mean = numberArg(ctx, args.get("mean"), 0, "`mean`");
-        return tensor(ctx, normalOf(ctx, shape, std, mean, site.span));
+        return normalOf(ctx, shape, std, mean, span);
       },
     ),
     // Glorot & Bengio (2010): keeps activation variance steady through tanh/linear layers.
-    intrinsic("glorot_uniform(shape)", "glorot_uniform(shape: [dim, ...])", (ctx, args, site) => {
-      const shape = shapeArg(ctx, arg(args, "shape", site));
-      const s = new Scalars(ctx, site.span);
-      const { fanIn, fanOut } = fans(shape);
-      const limit = s.sqrt(s.div(6, s.add(s.dim(fanIn), s.dim(fanOut))));
-      return tensor(ctx, uniformOf(ctx, shape, s.sub(0, limit), limit, site.span));
-    }),
-    intrinsic(
-      "orthogonal(shape, gain?)",
-      "orthogonal(shape: [dim, ...], gain: float = 1.0)",
-      (ctx, args, site) => {
-        const shape = shapeArg(ctx, arg(args, "shape", site));
-        const gain = numberArg(ctx, args.get("gain"), 1, "`gain`");
-        return tensor(ctx, orthogonalOf(ctx, shape, gain, site.span));
+    shaped(
+      "glorot_uniform(shape)",
+      "glorot_uniform(shape: [dim, ...])",
+      (ctx, shape, _args, span) => {
+        const s = new Scalars(ctx, span);
+        const { fanIn, fanOut } = fans(shape);
+        const limit = s.sqrt(s.div(6, s.add(s.dim(fanIn), s.dim(fanOut))));
+        return uniformOf(ctx, shape, s.sub(0, limit), limit, span);
       },
     ),
+    shaped(
+      "orthogonal(shape, gain?)",
+      "orthogonal(shape: [dim, ...], gain: float = 1.0)",
+      (ctx, shape, args, span) =>
+        orthogonalOf(ctx, shape, numberArg(ctx, args.get("gain"), 1, "`gain`"), span),
+    ),
     // He et al. (2015): the variance ReLU layers need, std = sqrt(2 / fan_in).
-    intrinsic("he_normal(shape)", "he_normal(shape: [dim, ...])", (ctx, args, site) => {
-      const shape = shapeArg(ctx, arg(args, "shape", site));
-      const s = new Scalars(ctx, site.span);
-      const std = s.sqrt(s.div(2, s.dim(fans(shape).fanIn)));
-      return tensor(ctx, normalOf(ctx, shape, std, 0, site.span));
+    shaped("he_normal(shape)", "he_normal(shape: [dim, ...])", (ctx, shape, _args, span) => {
+      const s = new Scalars(ctx, span);
+      return normalOf(ctx, shape, s.sqrt(s.div(2, s.dim(fans(shape).fanIn))), 0, span);
     }),
   ];
 }

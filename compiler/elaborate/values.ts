@@ -5,7 +5,7 @@
 import type { BlockDecl, Span } from "../../grammar/index.ts";
 import type { Builder } from "../builder.ts";
 import { dimAsConst, dimToString, shapeToString, type Dim } from "../dims.ts";
-import type { DType, TensorType, Var } from "../ir.ts";
+import type { TensorType, Var } from "../ir.ts";
 import type { Ctx, Scope } from "./context.ts";
 
 export type Value =
@@ -72,10 +72,6 @@ export const list = (items: Value[]): Value => ({ kind: "list", items });
 
 export function typeText(t: TensorType): string {
   return `${t.dtype}${shapeToString(t.shape)}`;
-}
-
-export function dtypeName(d: DType): string {
-  return d === "i32" ? "int" : d;
 }
 
 /** A short phrase for messages: "a tensor f32[B, 784]", "the int 3". */
