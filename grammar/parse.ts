@@ -102,9 +102,24 @@ function syntaxError(e: IRecognitionException, text: string): ParseError {
     Number.isFinite(t.startOffset) && t.image
       ? spanOf(t)
       : { start: text.length, end: text.length };
-  const error: ParseError = { code: "E1001", message: e.message, span };
+  const error: ParseError = { code: "E1001", message: e.message, span: atGap(e, t, span, text) };
   if (info) error.expected = info.expected;
   return error;
+}
+
+/**
+ * When the offending token starts a later line than the token before it, the
+ * mistake is at the end of that earlier line (an unclosed `[`, a dangling
+ * `|>`), so the caret goes just after the previous token, as rustc does,
+ * rather than at the start of the next statement.
+ */
+function atGap(e: IRecognitionException, found: IToken, span: Span, text: string): Span {
+  const prev = (e as { previousToken?: IToken }).previousToken;
+  if (!prev || !Number.isFinite(prev.startOffset) || prev.image === undefined) return span;
+  if (found !== e.token) return span; // the message already chose its token
+  const end = prev.startOffset + prev.image.length;
+  if (end > span.start || !text.slice(end, span.start).includes("\n")) return span;
+  return { start: end, end: end + 1 };
 }
 
 /**

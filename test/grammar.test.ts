@@ -545,8 +545,9 @@ model m {
 train t for m { epochs = 5 }
 `;
     const r = parse(text);
+    // The unclosed `[` is blamed where it is: at the end of line 3, not at `h`.
     expect(r.errors.map((e) => [e.code, lineOf(text, e.span.start)])).toEqual([
-      ["E1001", 4],
+      ["E1001", 3],
       ["E1001", 5],
       ["E1001", 8],
     ]);
