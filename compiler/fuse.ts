@@ -14,11 +14,12 @@
 
 import { dimAsConst, dimEq, numElements, shapeEq, type Dim } from "./dims.ts";
 import { scansAlongAxis0 } from "./fuse/scan-layout.ts";
-import { lowerWindow, matmulOperands, windowOps, type WindowLowering } from "./fuse/window.ts";
+import { lowerWindow, matmulOperands, type WindowLowering } from "./fuse/window.ts";
 import {
   binaryOps,
   compareOps,
   isBinary,
+  isWindow,
   isCompare,
   isUnary,
   unaryOps,
@@ -214,11 +215,11 @@ class Lowering {
         continue;
       }
       if (!this.live.has(out.id)) continue;
-      if (!this.fuse || rootOps.has(e.op) || windowOps.has(e.op)) {
+      if (!this.fuse || rootOps.has(e.op) || isWindow(e.op)) {
         this.materialise(out);
         // Window ops read their matmul operands as stored matrices, and every
         // other input once per window tap, so nothing costly is recomputed.
-        if (windowOps.has(e.op))
+        if (isWindow(e.op))
           e.inputs.forEach((x, k) => {
             const stored = matmulOperands(e.op).includes(k);
             if (stored ? !this.buffered.has(x.id) : this.costOf(x) > 0) this.materialise(x);
@@ -617,7 +618,7 @@ class Lowering {
       case "scatter_add":
         return this.scatterKernel(e as Eqn<"scatter_add">, out);
       default:
-        if (windowOps.has(e.op)) {
+        if (isWindow(e.op)) {
           // Its helper kernels (im2col, argmax) run first; the last one writes `out`.
           const ks = lowerWindow(e, out, this.windowLowering());
           this.kernels.push(...ks.slice(0, -1));

@@ -37,6 +37,19 @@ export type BinaryOp = (typeof binaryOps)[number];
 export const compareOps = ["eq", "ne", "lt", "le", "gt", "ge"] as const;
 export type CompareOp = (typeof compareOps)[number];
 
+/** Sliding-window ops (convolution, pooling and their transposes); rules live in `X/window.ts`. */
+export const windowOps = [
+  "conv2d",
+  "conv2d_grad_input",
+  "conv2d_grad_filter",
+  "max_pool",
+  "max_pool_grad",
+  "max_pool_pick",
+  "avg_pool",
+  "avg_pool_grad",
+] as const;
+export type WindowOp = (typeof windowOps)[number];
+
 /**
  * Geometry of a 2-D sliding window over the last two axes (H, W), all
  * compile-time integers: `stride` [sh, sw] >= 1, `padding` [top, bottom,
@@ -182,6 +195,20 @@ export type Op = keyof OpParams;
 export const isUnary = (op: Op): op is UnaryOp => (unaryOps as readonly Op[]).includes(op);
 export const isBinary = (op: Op): op is BinaryOp => (binaryOps as readonly Op[]).includes(op);
 export const isCompare = (op: Op): op is CompareOp => (compareOps as readonly Op[]).includes(op);
+export const isWindow = (op: Op): op is WindowOp => (windowOps as readonly Op[]).includes(op);
+
+/** Drop equations no output depends on (simplify's DCE, and autodiff's pruning of scan bodies). */
+export function dce(g: Graph): Graph {
+  const need = new Set(g.outputs.map((v) => v.id));
+  const kept: Eqn[] = [];
+  for (let i = g.eqns.length - 1; i >= 0; i--) {
+    const e = g.eqns[i]!;
+    if (!e.outs.some((v) => need.has(v.id))) continue;
+    kept.push(e);
+    e.inputs.forEach((v) => need.add(v.id));
+  }
+  return { inputs: g.inputs, eqns: kept.reverse(), outputs: g.outputs };
+}
 
 export const allOps = Object.keys({
   neg: 0,

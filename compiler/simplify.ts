@@ -11,6 +11,7 @@ import { dimAsConst, type Dim } from "./dims.ts";
 import { binaryFns, compareFns, toDType, unaryFns } from "./elementwise.ts";
 import { paramsToString } from "./ir-print.ts";
 import {
+  dce,
   isBinary,
   isCompare,
   isUnary,
@@ -198,18 +199,7 @@ function csePass(g: Graph): PassResult {
   };
 }
 
-/** Drop equations no output depends on. */
-export function dce(g: Graph): Graph {
-  const need = new Set(g.outputs.map((v) => v.id));
-  const kept: Eqn[] = [];
-  for (let i = g.eqns.length - 1; i >= 0; i--) {
-    const e = g.eqns[i]!;
-    if (!e.outs.some((v) => need.has(v.id))) continue;
-    kept.push(e);
-    e.inputs.forEach((v) => need.add(v.id));
-  }
-  return { inputs: g.inputs, eqns: kept.reverse(), outputs: g.outputs };
-}
+export { dce };
 
 /** Rewrites, CSE and DCE, repeated until nothing changes. */
 export function simplify(g: Graph): Graph {

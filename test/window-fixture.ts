@@ -5,19 +5,11 @@
 // batch, non-square kernels, stride 2 along H only, dilation 2 along W only,
 // asymmetric padding, and input sizes with a row no window reads.
 
-import type { Pool2d, TensorType, Var, Window2d } from "../compiler/ir.ts";
+import type { Pool2d, TensorType, Var, Window2d, WindowOp } from "../compiler/ir.ts";
 import { shapeOf } from "../compiler/dims.ts";
 import { f32, type Emit } from "./graph-helpers.ts";
 
-export type WindowOp =
-  | "conv2d"
-  | "conv2d_grad_input"
-  | "conv2d_grad_filter"
-  | "max_pool"
-  | "max_pool_grad"
-  | "max_pool_pick"
-  | "avg_pool"
-  | "avg_pool_grad";
+export type { WindowOp };
 
 export interface WindowCase {
   name: string;

@@ -10,7 +10,15 @@
 
 import { Builder } from "../builder.ts";
 import type { Emit, VjpArgs } from "../autodiff.ts";
-import type { Eqn, Graph, OpParams, TensorType, Var, VarGen } from "../ir.ts";
+import {
+  dce,
+  type Eqn,
+  type Graph,
+  type OpParams,
+  type TensorType,
+  type Var,
+  type VarGen,
+} from "../ir.ts";
 
 /** Reverse mode seeded at chosen vars (autodiff.ts's `vjp`), passed in to keep imports one-way. */
 export type Sweep = (
@@ -69,19 +77,6 @@ function cloneGraph(g: Graph, gen: VarGen): Graph {
   return { inputs, eqns, outputs: g.outputs.map(get) };
 }
 
-/** Drop equations no output needs (the forward body computes ys no cotangent reads). */
-function prune(g: Graph): Graph {
-  const need = new Set(g.outputs.map((v) => v.id));
-  const kept: Eqn[] = [];
-  for (let i = g.eqns.length - 1; i >= 0; i--) {
-    const e = g.eqns[i]!;
-    if (!e.outs.some((v) => need.has(v.id))) continue;
-    kept.push(e);
-    e.inputs.forEach((v) => need.add(v.id));
-  }
-  return { ...g, eqns: kept.reverse() };
-}
-
 const indices = (n: number, keep: (i: number) => boolean) =>
   [...Array(n).keys()].filter((i) => keep(i));
 
@@ -112,7 +107,7 @@ export function scanVjp({ params: p, x, outs, cts, o, b }: VjpArgs<"scan">, swee
   const { graph, grads } = sweep(f, () => seeds, wrt, gen);
   const sums = new Builder(gen);
   const nextGc = gc.map((acc, i) => sums.emit("add", {}, [acc, grads[hF.length + i]!]));
-  const body = prune({
+  const body = dce({
     inputs: [...cIn, ...gh, ...gc, ...xIn, ...hIn, ...gy],
     eqns: [...graph.eqns, ...sums.eqns],
     outputs: [...grads.slice(0, hF.length), ...nextGc, ...grads.slice(hF.length + cF.length)],

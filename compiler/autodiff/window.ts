@@ -13,18 +13,9 @@
 //   avg_pool_grad(ct)          -> avg_pool(g)
 
 import type { VjpArgs } from "../autodiff.ts";
-import type { Op, OpParams, Pool2d, Var, Window2d } from "../ir.ts";
+import type { Op, OpParams, Pool2d, Var, Window2d, WindowOp } from "../ir.ts";
 
 type Rules = { [P in WindowOp]: (a: VjpArgs<P>) => (Var | null)[] };
-type WindowOp =
-  | "conv2d"
-  | "conv2d_grad_input"
-  | "conv2d_grad_filter"
-  | "max_pool"
-  | "max_pool_grad"
-  | "max_pool_pick"
-  | "avg_pool"
-  | "avg_pool_grad";
 
 /** The conv geometry alone (the transposes' params carry a `size` too). */
 const conv = (p: Window2d): Window2d => ({

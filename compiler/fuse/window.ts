@@ -27,17 +27,6 @@ import {
 } from "../kernel.ts";
 import { axes, outDim, type Axis } from "../shapes/geometry.ts";
 
-export const windowOps: ReadonlySet<Op> = new Set<Op>([
-  "conv2d",
-  "conv2d_grad_input",
-  "conv2d_grad_filter",
-  "max_pool",
-  "max_pool_grad",
-  "max_pool_pick",
-  "avg_pool",
-  "avg_pool_grad",
-]);
-
 /** Inputs a window op's matmul reads as whole stored matrices (the rest are read per element). */
 export function matmulOperands(op: Op): number[] {
   return op === "conv2d" ? [1] : op === "conv2d_grad_input" ? [0, 1] : [];
