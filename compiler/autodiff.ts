@@ -11,6 +11,7 @@ import { Builder } from "./builder.ts";
 import { dimAdd, dimAsConst, dimConst, dimMul, dimSub, shapeEq, type Dim } from "./dims.ts";
 import type { DType, Eqn, Graph, Op, OpParams, TensorType, Var, VarGen } from "./ir.ts";
 import { scanVjp, withScanResiduals } from "./autodiff/scan.ts";
+import { scansAlongAxis0 } from "./autodiff/scan-layout.ts";
 import { windowVjpRules } from "./autodiff/window.ts";
 
 /** Everything a VJP rule may look at: the equation, its output cotangent, and emitters. */
@@ -276,7 +277,7 @@ export function grad(g: Graph, loss: Var, wrt: Var[], gen: VarGen): { graph: Gra
  * scan's rule does for its body, whose outputs get the incoming cotangents.
  */
 export function vjp(
-  g0: Graph,
+  given: Graph,
   seeds: (o: Emit) => [Var, Var][],
   wrt: Var[],
   gen: VarGen,
@@ -284,6 +285,8 @@ export function vjp(
   for (const w of wrt)
     if (w.type.dtype !== "f32")
       throw new Error(`autodiff: cannot differentiate with respect to a ${w.type.dtype} var`);
+  // Scans walk axis 0 so their residuals and cotangents can be stacked (see scan-layout.ts).
+  const g0 = scansAlongAxis0(given, gen);
 
   // Forward: vars that depend on `wrt` through differentiable edges.
   const active = new Set(wrt.map((v) => v.id));

@@ -13,7 +13,7 @@
 // gathering consumer: fusion never duplicates non-trivial work.
 
 import { dimAsConst, dimEq, numElements, shapeEq, type Dim } from "./dims.ts";
-import { scansAlongAxis0 } from "./fuse/scan-layout.ts";
+import { scansAlongAxis0 } from "./autodiff/scan-layout.ts";
 import { lowerWindow, matmulOperands, type WindowLowering } from "./fuse/window.ts";
 import {
   binaryOps,

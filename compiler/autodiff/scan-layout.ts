@@ -1,9 +1,14 @@
-// Before lowering, every scan is made to walk axis 0: its scanned inputs are
-// transposed to put that axis first and its stacked outputs transposed back.
-// Step t of a buffer laid out that way is one contiguous run of elements, so
-// the loop reads and writes steps through windows, never copying per step;
-// the transposes cost one pass each per scan (and fuse into their
-// neighbours' index arithmetic where they can).
+// Every scan is made to walk axis 0: its scanned inputs are transposed to
+// put that axis first and its stacked outputs transposed back.
+//
+// Autodiff does this first: a scan's VJP stacks each carry entering a step
+// (the residuals) and feeds them, with the ys' cotangents, to the reverse
+// scan along the same axis, which only axis 0 guarantees exists (a scalar
+// carry of a scan along axis 1 has no axis 1 to stack on). Lowering does it
+// for the graphs autodiff never saw: step t of a buffer laid out that way is
+// one contiguous run of elements, so the loop reads and writes steps through
+// windows, never copying per step; the transposes cost one pass each per
+// scan (and fuse into their neighbours' index arithmetic where they can).
 
 import type { Eqn, Graph, OpParams, TensorType, Var } from "../ir.ts";
 import { VarGen } from "../ir.ts";
