@@ -12,10 +12,15 @@ export function hash32(x: number): number {
   return (x ^ (x >>> 16)) >>> 0;
 }
 
-/** 32 random bits for element `index` of stream `stream` under `seed`. */
+/**
+ * 32 random bits for element `index` of stream `stream` under `seed`: the
+ * hash of a Weyl sequence started at a hashed key. (Xoring the key back in
+ * after the add would cancel it at index 0, and every stream's first draw
+ * would be hash32(0) = 0.)
+ */
 export function randomBits(seed: number, stream: number, index: number): number {
   const key = hash32((seed ^ Math.imul(stream + 1, 0x9e3779b9)) >>> 0);
-  return hash32(((key + Math.imul(index, 0x85ebca6b)) >>> 0) ^ key);
+  return hash32((key + Math.imul(index, 0x85ebca6b)) >>> 0);
 }
 
 /** Uniform in [0, 1) with 24 bits of precision (exact in float32). */

@@ -5,10 +5,11 @@
 
 import type { Span } from "../../grammar/index.ts";
 import { dimAsConst, dimConst, dimMul, numElements, shapeToString, type Dim } from "../dims.ts";
-import type { Var } from "../ir.ts";
+import { CaptureBuilder } from "../builder.ts";
+import type { Op, OpParams, Var } from "../ir.ts";
 import { fail, type Ctx } from "./context.ts";
 import { arg, intrinsic, numberArg, shapeArg } from "./intrinsics.ts";
-import { emit, tensor } from "./tensor-ops.ts";
+import { builder, emit, tensor } from "./tensor-ops.ts";
 import type { Arg, IntrinsicFn } from "./values.ts";
 
 /**
@@ -121,26 +122,42 @@ function fans(shape: Dim[]): { fanIn: Dim; fanOut: Dim } {
 }
 
 /**
- * Newton–Schulz steps X ← 1.5 X − 0.5 X Xᵀ X for a [rows, cols] Gaussian scaled
- * to unit Frobenius norm. Each step maps a singular value σ ≤ 1 to
- * 1.5σ − 0.5σ³: small ones grow by 1.5×, ones near 1 converge quadratically.
- * The smallest σ of a Gaussian matrix is about (√big − √(small − 1)) /
- * ‖A‖_F ≥ 1 / (√big · √(rows · cols)) at a square, and a 1e-3 safety factor
- * covers the rare matrices with σ far below that; 8 more steps reach f32
- * precision from σ ≈ 1/2.
+ * One step of classical Gram–Schmidt with re-orthogonalisation ("twice is
+ * enough", Giraud et al. 2005), as a scan body over the column index k:
+ * column k of the carry, still the Gaussian's, loses its components along
+ * the finished columns 0..k-1 in two passes (the second mops up what float32
+ * rounding left of the first), is normalised and written back. Every step is
+ * O(rows · cols), so the loop is O(rows · cols²), against Newton–Schulz's
+ * dozens of full matrix products.
  */
-function newtonSchulzSteps(rows: number, cols: number): number {
-  const big = Math.max(rows, cols);
-  const ratio = Math.sqrt(big) * Math.sqrt(rows * cols) * 1e3;
-  return Math.ceil(Math.log(ratio) / Math.log(1.5)) + 8;
+function gramSchmidtStep(ctx: Ctx, q: Var, k: Var, rows: number, cols: number, span: Span) {
+  const e = <P extends Op>(op: P, params: OpParams[P], ...ins: Var[]) =>
+    emit(ctx, op, params, ins, span);
+  const c = (value: number) => e("const", { value, dtype: "f32", shape: [] });
+  const col = e("iota", { shape: [dimConst(cols)], axis: 0, dtype: "i32" });
+  const isK = e("eq", {}, col, k);
+  const done = e("cast", { dtype: "f32" }, e("lt", {}, col, k));
+  const finished = e("mul", {}, q, done);
+  const asColumn = (v: Var) => e("reshape", { shape: [dimConst(rows), dimConst(1)] }, v);
+  let v = e("reduce_sum", { axes: [1] }, e("mul", {}, q, e("cast", { dtype: "f32" }, isK)));
+  for (let pass = 0; pass < 2; pass++) {
+    const coef = e("reduce_sum", { axes: [0] }, e("mul", {}, finished, asColumn(v)));
+    v = e("sub", {}, v, e("reduce_sum", { axes: [1] }, e("mul", {}, finished, coef)));
+  }
+  // A column that is exactly zero (a zero Gaussian draw in a 1×1) stays zero instead of NaN.
+  const norm = e("sqrt", {}, e("reduce_sum", { axes: [0] }, e("mul", {}, v, v)));
+  const unit = e("div", {}, v, e("max", {}, norm, c(1e-30)));
+  return e("select", {}, isK, asColumn(unit), q);
 }
 
 /**
- * Orthogonal initialisation (Saxe et al., 2014): the polar factor of a
- * Gaussian matrix, which is Haar-distributed, computed in the graph by
- * Newton–Schulz iteration. The shape is viewed as [prod(leading), last]
- * like Keras; the result has orthonormal columns when rows ≥ cols, else
- * orthonormal rows, times `gain`.
+ * Orthogonal initialisation (Saxe et al., 2014): the Q of a Gaussian
+ * matrix's QR decomposition with R's diagonal made positive, which is
+ * Haar-distributed (Gram–Schmidt's R has a positive diagonal by
+ * construction, so no sign fix is needed). The shape is viewed as
+ * [prod(leading), last] like Keras; the result has orthonormal columns when
+ * rows ≥ cols, else orthonormal rows (the transpose of a tall one), times
+ * `gain`.
  */
 function orthogonalOf(ctx: Ctx, shape: Dim[], gain: number, span: Span): Var {
   const sizes = shape.map(dimAsConst);
@@ -153,30 +170,33 @@ function orthogonalOf(ctx: Ctx, shape: Dim[], gain: number, span: Span): Var {
     );
   const rows = (sizes as number[]).slice(0, -1).reduce((p, d) => p * d, 1);
   const cols = sizes[sizes.length - 1]!;
-  const c = (value: number) => emit(ctx, "const", { value, dtype: "f32", shape: [] }, [], span);
-  const mm = (a: Var, b: Var) => emit(ctx, "matmul", {}, [a, b], span);
-  const t = (a: Var) => emit(ctx, "transpose", { perm: [1, 0] }, [a], span);
-  const a = standardNormal(ctx, [dimConst(rows), dimConst(cols)], span);
-  const norm = emit(
-    ctx,
-    "sqrt",
-    {},
-    [emit(ctx, "reduce_sum", { axes: [0, 1] }, [emit(ctx, "mul", {}, [a, a], span)], span)],
-    span,
-  );
-  let x = emit(ctx, "div", {}, [a, norm], span);
-  for (let k = newtonSchulzSteps(rows, cols); k > 0; k--) {
-    // Multiply through the smaller Gram matrix: Xᵀ X is [cols, cols], X Xᵀ is [rows, rows].
-    const xxtx = rows >= cols ? mm(x, mm(t(x), x)) : mm(mm(x, t(x)), x);
+  const [tall, narrow] = rows >= cols ? [rows, cols] : [cols, rows];
+  const a = standardNormal(ctx, [dimConst(tall), dimConst(narrow)], span);
+  const outer = builder(ctx, span);
+  const carry = outer.gen.fresh(a.type, "q");
+  const k = outer.gen.fresh({ dtype: "i32", shape: [] }, "k");
+  const body = new CaptureBuilder(outer.gen, [carry, k]);
+  const next = gramSchmidtStep({ ...ctx, b: body }, carry, k, tall, narrow, span);
+  const ks = emit(ctx, "iota", { shape: [dimConst(narrow)], axis: 0, dtype: "i32" }, [], span);
+  const params: OpParams["scan"] = {
+    body: { inputs: [carry, k], eqns: body.eqns, outputs: [next] },
+    length: dimConst(narrow),
+    axis: 0,
+    reverse: false,
+    nConsts: 0,
+    nCarry: 1,
+    nXs: 1,
+  };
+  let x = outer.emitMulti("scan", params, [a, ks], { span, file: ctx.file })[0]!;
+  if (rows < cols) x = emit(ctx, "transpose", { perm: [1, 0] }, [x], span);
+  if (gain !== 1)
     x = emit(
       ctx,
-      "sub",
+      "mul",
       {},
-      [emit(ctx, "mul", {}, [c(1.5), x], span), emit(ctx, "mul", {}, [c(0.5), xxtx], span)],
+      [x, emit(ctx, "const", { value: gain, dtype: "f32", shape: [] }, [], span)],
       span,
     );
-  }
-  if (gain !== 1) x = emit(ctx, "mul", {}, [x, c(gain)], span);
   return emit(ctx, "reshape", { shape }, [x], span);
 }
 
