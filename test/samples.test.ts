@@ -9,11 +9,10 @@ import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { compile } from "../compiler/compile.ts";
 import { dimEval } from "../compiler/dims.ts";
-import { interpret, type Tensor } from "../compiler/interpret.ts";
-import type { Entry, ProgramIR } from "../compiler/ir.ts";
+import { interpret } from "../compiler/interpret.ts";
 import { stepSeed } from "../runtime/model.ts";
+import { lcg, slotInputs, type Arr } from "./entry-inputs.ts";
 
-type Arr = Float32Array | Int32Array;
 interface Model {
   params: Record<string, Float32Array>;
   step(b: Record<string, Arr>): { loss: number; metrics: Record<string, number> };
@@ -24,36 +23,6 @@ async function load(js: string): Promise<{ createModel(o: object): Model }> {
   const file = join(mkdtempSync(join(tmpdir(), "dlg-samples-")), "m.mjs");
   writeFileSync(file, js);
   return import(pathToFileURL(file).href);
-}
-
-function lcg(seed: number): () => number {
-  let s = seed;
-  return () => (s = (s * 16807) % 2147483647) / 2147483647;
-}
-
-/** Interpreter inputs for an entry, from the same values the module sees. */
-function slotInputs(
-  prog: ProgramIR,
-  e: Entry,
-  env: Record<string, number>,
-  batch: Record<string, Arr>,
-  params: Float64Array[],
-  seed: number,
-): Tensor[] {
-  return e.inSlots.map((sl, i) => {
-    const t = e.graph.inputs[i]!.type;
-    const shape = t.shape.map((d) => dimEval(d, env));
-    const n = shape.reduce((a, b) => a * b, 1);
-    const data: Float64Array<ArrayBuffer> =
-      sl.kind === "input"
-        ? Float64Array.from(batch[sl.name]!)
-        : sl.kind === "param"
-          ? Float64Array.from(params[sl.index]!)
-          : sl.kind === "state"
-            ? new Float64Array(n)
-            : Float64Array.of(sl.kind === "seed" ? seed : 1);
-    return { dtype: t.dtype, shape, data };
-  });
 }
 
 function close(got: ArrayLike<number>, want: ArrayLike<number>, tol: number): number {

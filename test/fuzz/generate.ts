@@ -1,0 +1,423 @@
+// A generator of well-formed, well-typed .dlg programs. It keeps a pool of
+// named values with known shapes and grows the model one statement at a
+// time, each an operation whose preconditions the chosen operand meets
+// (elementwise and broadcasting arithmetic, matmul, reductions, reshapes,
+// concat, slices, split, stack, scan, std blocks, a user block, conv and
+// pooling, embeddings, attention, recurrent layers), then adds outputs,
+// metrics, a loss and usually a train block. Shapes stay tiny, so a program
+// that checks also runs (and is interpreted) in milliseconds.
+
+import fc from "fast-check";
+import type { FuzzCase } from "./oracle.ts";
+
+/** An axis size: a number, or a named dim (`B`, the batch; `T`, a sequence length). */
+type D = number | "B" | "T";
+type DType = "f32" | "i32";
+
+interface Val {
+  name: string;
+  shape: D[];
+  dtype: DType;
+}
+
+interface Made {
+  expr: string;
+  shape: D[];
+}
+
+const shapeText = (s: readonly D[]) => `[${s.join(", ")}]`;
+const num = (d: D | undefined): d is number => typeof d === "number";
+const same = (a: readonly D[], b: readonly D[]) =>
+  a.length === b.length && a.every((d, i) => d === b[i]);
+
+const inits = [
+  "",
+  " init zeros",
+  " init ones",
+  " init glorot_uniform",
+  " init he_normal",
+  " init normal(0.1)",
+  " init uniform(low: -0.5, high: 0.5)",
+  " init 0.25",
+];
+/** Orthogonal needs a matrix. */
+const matrixInits = [...inits, " init orthogonal", " init orthogonal(gain: 0.5)"];
+
+class Program {
+  private n = 0;
+  readonly vals: Val[] = [];
+  readonly decls: string[] = [];
+  readonly inputs = new Map<string, string>();
+  readonly body: string[] = [];
+  params = 0;
+  dims = new Set<string>(["B"]);
+  usesBlock = false;
+  usesConst = false;
+
+  constructor(readonly g: fc.GeneratorValue) {}
+
+  int(min: number, max: number): number {
+    return this.g(fc.integer, { min, max });
+  }
+  chance(p: number): boolean {
+    return this.int(0, 999) < p * 1000;
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(0, xs.length - 1)]!;
+  }
+  fresh(prefix: string): string {
+    return `${prefix}${++this.n}`;
+  }
+
+  input(name: string, dtype: DType, shape: D[]): Val {
+    shape.forEach((d) => typeof d === "string" && this.dims.add(d));
+    this.inputs.set(name, `input ${name}: ${dtype === "i32" ? "int" : ""}${shapeText(shape)}`);
+    return { name, shape, dtype };
+  }
+  param(shape: D[]): string {
+    const name = this.fresh("w");
+    this.body.push(
+      `param ${name}: ${shapeText(shape)}${this.pick(shape.length === 2 ? matrixInits : inits)}`,
+    );
+    this.params++;
+    return name;
+  }
+  /** Bind `expr` to a new name and add it to the pool. */
+  bind(m: Made): Val {
+    const v = { name: this.fresh("h"), shape: m.shape, dtype: "f32" as const };
+    this.body.push(`${v.name} = ${m.expr}`);
+    this.vals.push(v);
+    return v;
+  }
+  /** A units count, sometimes through a const so dims from consts are covered too. */
+  units(): { text: string; n: number } {
+    const n = this.int(1, 5);
+    if (!this.chance(0.2)) return { text: String(n), n };
+    this.usesConst = true;
+    return { text: `U${n}`, n };
+  }
+  /** Another value of exactly this shape, if the pool has one. */
+  partner(shape: readonly D[]): Val | undefined {
+    const xs = this.vals.filter((v) => same(v.shape, shape));
+    return xs.length ? this.pick(xs) : undefined;
+  }
+}
+
+type Op = (p: Program, v: Val) => Made | null;
+const init = (s: readonly D[]) => s.slice(0, -1);
+const last = (s: readonly D[]) => s[s.length - 1];
+
+/** Operations on one f32 value of shape [B, ...]; null where the shape does not fit. */
+const ops: Record<string, Op> = {
+  dense(p, v) {
+    if (v.shape.length < 2 || !num(last(v.shape))) return null;
+    const u = p.units();
+    const call = p.pick([
+      `${v.name} |> dense(${u.text})`,
+      `dense(${v.name}, ${u.text}, bias: false)`,
+    ]);
+    return { expr: call, shape: [...init(v.shape), u.n] };
+  },
+  activation(p, v) {
+    const f = p.pick([
+      `relu(${v.name})`,
+      `${v.name} |> tanh`,
+      `sigmoid(${v.name})`,
+      `gelu(${v.name})`,
+      `leaky_relu(${v.name}, alpha: 0.2)`,
+      `softmax(${v.name})`,
+      `log_softmax(${v.name}, axis: -1)`,
+      `abs(${v.name})`,
+      `exp(-abs(${v.name}))`,
+      `sqrt(abs(${v.name}) + 1.0)`,
+      `log(abs(${v.name}) + 1.0)`,
+      `-${v.name}`,
+      `${v.name} ^ 2`,
+      `(2.0 * ${v.name} - 1.0) / 3.0`,
+      `dropout(${v.name}, 0.3)`,
+      `stop_gradient(${v.name}) + ${v.name}`,
+      `${v.name} * (${v.name} > 0.0)`,
+      `where(${v.name} > 0.0, ${v.name}, 0.1 * ${v.name})`,
+      `scale2(${v.name})`,
+    ]);
+    if (f.startsWith("scale2")) p.usesBlock = true;
+    return { expr: f, shape: v.shape };
+  },
+  layerNorm(p, v) {
+    if (!num(last(v.shape))) return null;
+    return { expr: `${v.name} |> layer_norm`, shape: v.shape };
+  },
+  binary(p, v) {
+    const w = p.partner(v.shape) ?? v;
+    const f = p.pick(["+", "-", "*", "max", "min", "div", "where"]);
+    const expr =
+      f === "max"
+        ? `maximum(${v.name}, ${w.name})`
+        : f === "min"
+          ? `minimum(${v.name}, ${w.name})`
+          : f === "div"
+            ? `${v.name} / (abs(${w.name}) + 1.0)`
+            : f === "where"
+              ? `where(${v.name} > ${w.name}, ${v.name}, ${w.name})`
+              : `${v.name} ${f} ${w.name}`;
+    return { expr, shape: v.shape };
+  },
+  bias(p, v) {
+    const l = last(v.shape);
+    if (!num(l)) return null;
+    const b = p.param([l]);
+    return { expr: p.pick([`${v.name} + ${b}`, `${v.name} * ${b}`]), shape: v.shape };
+  },
+  matmul(p, v) {
+    const l = last(v.shape);
+    if (v.shape.length < 2 || !num(l)) return null;
+    const u = p.int(1, 5);
+    const w = p.param([l, u]);
+    return { expr: `${v.name} @ ${w}`, shape: [...init(v.shape), u] };
+  },
+  gram(p, v) {
+    if (v.shape.length !== 3) return null;
+    return {
+      expr: `${v.name} @ transpose(${v.name})`,
+      shape: [v.shape[0]!, v.shape[1]!, v.shape[1]!],
+    };
+  },
+  reduce(p, v) {
+    if (v.shape.length < 2) return null;
+    const ax = p.int(1, v.shape.length - 1);
+    const f = p.pick(["sum", "mean", "max", "min"]);
+    const keep = p.chance(0.3);
+    const axis = p.chance(0.5) ? ax : ax - v.shape.length;
+    const shape = keep
+      ? v.shape.map((d, i) => (i === ax ? 1 : d))
+      : v.shape.filter((_, i) => i !== ax);
+    return { expr: `${f}(${v.name}, axis: ${axis}${keep ? ", keepdims: true" : ""})`, shape };
+  },
+  reshape(p, v) {
+    const rest = v.shape.slice(1);
+    if (!rest.every(num)) return null;
+    const size = rest.reduce((a, b) => a * b, 1);
+    if (rest.length >= 2) return { expr: `flatten(${v.name})`, shape: ["B", size] };
+    if (size % 2 === 0 && size >= 4)
+      return { expr: `reshape(${v.name}, [B, 2, ${size / 2}])`, shape: ["B", 2, size / 2] };
+    return { expr: `reshape(${v.name}, [-1, ${size}])`, shape: ["B", size] };
+  },
+  concat(p, v) {
+    const others = p.vals.filter((w) => same(init(w.shape), init(v.shape)) && num(last(w.shape)));
+    const l = last(v.shape);
+    if (!num(l) || others.length === 0) return null;
+    const w = p.pick(others);
+    return {
+      expr: `concat([${v.name}, ${w.name}], axis: -1)`,
+      shape: [...init(v.shape), l + (last(w.shape) as number)],
+    };
+  },
+  slice(p, v) {
+    const axes = v.shape.map((d, i) => (i > 0 && num(d) ? i : -1)).filter((i) => i > 0);
+    if (axes.length === 0) return null;
+    const ax = p.pick(axes);
+    const n = v.shape[ax] as number;
+    const lead = Array.from({ length: ax }, () => ":");
+    const form = p.int(0, 4);
+    const at = (entry: string, size: number | null) => ({
+      expr: `${v.name}[${[...lead, entry].join(", ")}]`,
+      shape:
+        size === null
+          ? v.shape.filter((_, i) => i !== ax)
+          : v.shape.map((d, i) => (i === ax ? size : d)),
+    });
+    if (form === 0) {
+      const a = p.int(0, n - 1);
+      const b = p.int(a + 1, n);
+      return at(`${a}:${b}`, b - a);
+    }
+    if (form === 1) return at("::2", Math.ceil(n / 2));
+    if (form === 2 && n >= 2) return at("1:", n - 1);
+    if (form === 3 && n >= 2) return at(":-1", n - 1);
+    return at(p.chance(0.5) ? "-1" : "0", null);
+  },
+  transpose(p, v) {
+    if (v.shape.length !== 3) return null;
+    const [b, x, y] = v.shape as [D, D, D];
+    return {
+      expr: p.pick([`transpose(${v.name})`, `transpose(${v.name}, perm: [0, 2, 1])`]),
+      shape: [b, y, x],
+    };
+  },
+  split(p, v) {
+    const l = last(v.shape);
+    if (!num(l) || l % 2 !== 0) return null;
+    const [a, b] = [p.fresh("h"), p.fresh("h")];
+    const shape = [...init(v.shape), l / 2];
+    p.body.push(`${a}, ${b} = split(${v.name}, 2)`);
+    p.vals.push({ name: a, shape, dtype: "f32" });
+    return { expr: `${a} * ${b}`, shape };
+  },
+  stack(p, v) {
+    const w = p.partner(v.shape) ?? v;
+    return {
+      expr: `stack([${v.name}, ${w.name}], axis: 1)`,
+      shape: [v.shape[0]!, 2, ...v.shape.slice(1)],
+    };
+  },
+  scan(p, v) {
+    if (v.shape.length !== 3) return null;
+    const [, t, n] = v.shape as [D, D, D];
+    const useW = num(n) && p.chance(0.5);
+    const step = useW ? `xt @ ${p.param([n as number, n as number])} + h` : "xt + 0.5 * h";
+    const yields = p.chance(0.7);
+    return {
+      expr: `scan xt in ${v.name} along 1 carry (h = zeros([B, ${n}])) {\n    h = tanh(${step})${yields ? "\n    yield h" : ""}\n  }`,
+      shape: yields ? ["B", t, n] : ["B", n],
+    };
+  },
+  scanBatch(p, v) {
+    return { expr: `scan row in ${v.name} along 0 {\n    yield row * 2.0\n  }`, shape: v.shape };
+  },
+  recurrent(p, v) {
+    if (v.shape.length !== 3) return null;
+    const h = p.int(1, 4);
+    const f = p.pick(["rnn", "lstm", "gru"]);
+    return { expr: `${v.name} |> ${f}(${h})`, shape: [v.shape[0]!, v.shape[1]!, h] };
+  },
+  attention(p, v) {
+    const d = last(v.shape);
+    if (v.shape.length !== 3 || !num(d)) return null;
+    const heads = d % 2 === 0 ? p.pick([1, 2]) : 1;
+    const causal = p.chance(0.5) ? ", causal: true" : "";
+    const f = p.chance(0.5)
+      ? `self_attention(${v.name}${causal})`
+      : `multi_head_attention(${v.name}, ${heads}${causal})`;
+    return { expr: f, shape: v.shape };
+  },
+  conv(p, v) {
+    if (v.shape.length !== 4 || !v.shape.slice(1).every(num)) return null;
+    const [, , h, w] = v.shape as [D, number, number, number];
+    if (p.chance(0.4) && h >= 2 && w >= 2) {
+      const f = p.pick(["maxpool", "avgpool"]);
+      return {
+        expr: `${v.name} |> ${f}(2)`,
+        shape: ["B", v.shape[1]!, Math.floor(h / 2), Math.floor(w / 2)],
+      };
+    }
+    const k = p.int(1, Math.min(3, h, w));
+    const pad = p.int(0, 1);
+    const f = p.int(1, 3);
+    return {
+      expr: `${v.name} |> conv2d(${f}, kernel: ${k}${pad ? `, padding: ${pad}` : ""})`,
+      shape: ["B", f, h + 2 * pad - k + 1, w + 2 * pad - k + 1],
+    };
+  },
+  oneHot(p, v) {
+    const l = last(v.shape);
+    if (!num(l) || l < 2) return null;
+    return { expr: `one_hot(argmax(${v.name}, axis: -1), ${l}) * ${v.name}`, shape: v.shape };
+  },
+  block(p, v) {
+    if (!num(last(v.shape))) return null;
+    p.usesBlock = true;
+    const u = p.int(1, 4);
+    return { expr: `${v.name} |> squash(${u})`, shape: [...init(v.shape), u] };
+  },
+  branch(p, v) {
+    p.usesConst = true;
+    return { expr: `if U2 > 1 then relu(${v.name}) else tanh(${v.name})`, shape: v.shape };
+  },
+  iota(p, v) {
+    const l = last(v.shape);
+    if (!num(l)) return null;
+    return { expr: `${v.name} + iota([${l}], axis: 0) * 0.1`, shape: v.shape };
+  },
+};
+
+const blocks = `/// A user block: dense, then a squashing nonlinearity.
+block squash(x: [..., n], k: int) -> [..., k] {
+  h = x |> dense(k) |> tanh
+  return h * 2.0
+}
+block scale2(x: [...], s: float = 2.0) -> [...] {
+  return x * s
+}`;
+
+const optimizers = [
+  "sgd(lr: 0.05)",
+  "gd",
+  "sgd(0.1, momentum: 0.9, nesterov: true)",
+  "adam(lr: 0.01)",
+  "sgd(lr: 0.01, weight_decay: 0.01)",
+];
+
+/** The model's inputs: always x: [B, F]; sometimes a sequence, an image, token ids. */
+function addInputs(p: Program): void {
+  p.vals.push(p.input("x", "f32", ["B", p.int(1, 5)]));
+  if (p.chance(0.4)) p.vals.push(p.input("seq", "f32", ["B", "T", p.int(1, 4)]));
+  if (p.chance(0.25))
+    p.vals.push(p.input("img", "f32", ["B", p.int(1, 2), p.int(3, 5), p.int(3, 5)]));
+  if (p.chance(0.25)) {
+    const ids = p.input("ids", "i32", p.chance(0.5) ? ["B"] : ["B", "T"]);
+    const w = p.int(1, 4);
+    if (p.chance(0.5))
+      p.bind({ expr: `${ids.name} |> embedding(${p.int(2, 5)}, ${w})`, shape: [...ids.shape, w] });
+    else {
+      const table = p.param([p.int(2, 5), w]);
+      p.bind({ expr: `${table}[${ids.name}]`, shape: [...ids.shape, w] });
+    }
+  }
+}
+
+/** The loss, on the last value (so the whole chain is live): a classifier, a regression, or a plain mean. */
+function addLoss(p: Program, v: Val): void {
+  const l = last(v.shape);
+  const reg = p.params > 0 && p.chance(0.3) ? " + 1e-3 * l2(params)" : "";
+  if (v.shape.length === 2 && num(l) && l >= 2 && p.chance(0.6)) {
+    p.input("y", "i32", ["B"]);
+    p.body.push(`metric accuracy = mean(argmax(${v.name}, axis: -1) == y)`);
+    p.body.push(`loss cross_entropy(${v.name}, y)${reg}`);
+  } else if (p.chance(0.5)) {
+    p.input("target", "f32", v.shape);
+    p.body.push(`loss mse(${v.name}, target)${reg}`);
+  } else p.body.push(`loss mean(${v.name} ^ 2)${reg}`);
+}
+
+/** One program: the text, valid by construction (the fuzzer reports it if the checker disagrees). */
+export function generateProgram(g: fc.GeneratorValue): string {
+  const p = new Program(g);
+  addInputs(p);
+  const steps = p.int(1, 7);
+  const names = Object.keys(ops);
+  let v = p.vals[p.vals.length - 1]!;
+  for (let s = 0; s < steps; s++) {
+    // Mostly extend the latest value, sometimes an older one (so values get reused and combined).
+    const base = p.chance(0.7) ? v : p.pick(p.vals);
+    for (let tries = 0; tries < 8; tries++) {
+      const made = ops[p.pick(names)]!(p, base);
+      if (made) {
+        v = p.bind(made);
+        break;
+      }
+    }
+  }
+  const outs = p.vals.filter((x) => !p.inputs.has(x.name));
+  if (outs.length > 0 || p.chance(0.5)) p.body.push(`output out = ${v.name}`);
+  if (p.chance(0.3)) p.body.push(`output picked = ${p.pick(p.vals).name}`);
+  if (p.chance(0.3)) p.body.push(`metric average = mean(${p.pick(p.vals).name})`);
+  const trains = p.chance(0.8);
+  if (trains || p.chance(0.5)) addLoss(p, v);
+  const header = [`dim ${[...p.dims].join(", ")}`];
+  if (p.usesConst)
+    header.push("const U1 = 1\nconst U2 = 2\nconst U3 = 3\nconst U4 = 4\nconst U5 = 5");
+  if (p.usesBlock) header.push(blocks);
+  const model = `model gen {\n${[...p.inputs.values(), ...p.body].map((l) => `  ${l}`).join("\n")}\n}`;
+  const train =
+    trains && p.body.some((l) => l.startsWith("loss "))
+      ? `train fuzz for gen { optimizer ${p.pick(optimizers)}  batch ${p.int(1, 4)}  epochs 1  seed ${p.int(0, 9)} }`
+      : "";
+  return [...header, model, train].filter(Boolean).join("\n") + "\n";
+}
+
+export function generatedArb(): fc.Arbitrary<FuzzCase> {
+  return fc.gen().map((g): FuzzCase => {
+    const text = generateProgram(g);
+    return { origin: "generated", file: "gen.dlg", text, dim: g(fc.integer, { min: 1, max: 3 }) };
+  });
+}

@@ -1,0 +1,407 @@
+// The pipeline oracle: one fuzz case through parse → print round trip →
+// check → compile → import the emitted module → createModel → predict /
+// evaluate / step, each compared with the float64 interpreter on the same
+// values → save/load round trip. It says how far the case got and, if
+// something broke, which kind of failure it was. Files come from the case
+// itself and the seed corpus (a virtual file system), never from disk, so a
+// mutated import path cannot read anything real; std is the real one.
+
+import { readFileSync } from "node:fs";
+import { loadModule, type CompiledModel, type ModelModule } from "../../cli/module.ts";
+import { check, compile } from "../../compiler/compile.ts";
+import type { Diagnostic } from "../../compiler/diagnostics.ts";
+import { dimEval } from "../../compiler/dims.ts";
+import { stdPath, type ElaborateHost } from "../../compiler/elaborate.ts";
+import { interpret } from "../../compiler/interpret.ts";
+import type { Entry, Graph, ProgramIR } from "../../compiler/ir.ts";
+import { parse, printProgram } from "../../grammar/index.ts";
+import { stepSeed } from "../../runtime/model.ts";
+import { lcg, slotInputs, type Arr } from "../entry-inputs.ts";
+import { loadCorpus } from "./corpus.ts";
+
+export interface FuzzCase {
+  /** Where the case came from: `gen#12`, `samples/mlp.dlg: delete 3`. */
+  origin: string;
+  /** The entry file's path; its imports resolve among the corpus files. */
+  file: string;
+  text: string;
+  /** The size every named dimension gets when the model runs. */
+  dim: number;
+}
+
+/** How far a case got. Each stage implies the ones before it. */
+export type Stage = "rejected" | "checked" | "compiled" | "ran";
+
+export const failureKinds = [
+  /** An exception escaped parse, print, check or compile. */
+  "throw",
+  /** Printing the AST and parsing it again does not give the same program. */
+  "print",
+  /** A diagnostic whose file is not a source or whose span is outside it. */
+  "span",
+  /** E9001: the checker accepted a program the back half cannot compile. */
+  "internal",
+  /** The emitted module does not import. */
+  "load",
+  /** createModel, predict, evaluate, step, save or load threw something other than a plain Error. */
+  "run",
+  /** An initialiser produced NaN or Inf. */
+  "init",
+  /** The module and the float64 interpreter disagree. */
+  "disagree",
+  /** The interpreter threw on a graph the module ran. */
+  "interpret",
+  /** A checkpoint does not restore the same parameters, step count and predictions. */
+  "roundtrip",
+  /** The case ran past its time box (reported by the pool). */
+  "hang",
+  /** The process running the case died (out of memory, a native crash; reported by the pool). */
+  "crash",
+] as const;
+export type FailureKind = (typeof failureKinds)[number];
+
+export interface Outcome {
+  stage: Stage;
+  failure?: { kind: FailureKind; message: string };
+  /** Why a compiled case was not run, or the plain Error the runtime refused it with. */
+  note?: string;
+}
+
+/** Tensors above these many elements are not run (the interpreter is float64 and plain loops). */
+const MAX_ELEMENTS = 1 << 20;
+const MAX_TOTAL_ELEMENTS = 1 << 23;
+const SEED = 7;
+
+class Failure extends Error {
+  constructor(
+    readonly kind: FailureKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const fail = (kind: FailureKind, message: string): never => {
+  throw new Failure(kind, message);
+};
+
+function errorText(e: unknown): string {
+  if (e instanceof Error) return `${e.name}: ${e.message}`;
+  return String(e);
+}
+
+let stdText: string | undefined;
+let corpus: Record<string, string> | undefined;
+function host(c: FuzzCase): ElaborateHost {
+  corpus ??= loadCorpus();
+  const files = corpus;
+  return {
+    readFile: (p) =>
+      p === c.file ? c.text : Object.prototype.hasOwnProperty.call(files, p) ? files[p] : undefined,
+    readStd: (name) =>
+      name === "prelude.dlg" ? (stdText ??= readFileSync(stdPath(name), "utf8")) : undefined,
+  };
+}
+
+/** Every span must lie inside a file the compiler read; start ≤ end. */
+function checkSpans(ds: readonly Diagnostic[], sources: ReadonlyMap<string, string>): void {
+  for (const d of ds) {
+    const at = [
+      { file: d.file, span: d.span },
+      ...d.labels.map((l) => ({ ...l, file: l.file ?? d.file })),
+    ];
+    for (const { file, span } of at) {
+      const text = sources.get(file);
+      const ok =
+        text !== undefined &&
+        Number.isInteger(span.start) &&
+        Number.isInteger(span.end) &&
+        0 <= span.start &&
+        span.start <= span.end &&
+        span.end <= text.length;
+      if (!ok)
+        fail(
+          "span",
+          `${d.code} "${d.message}" points at ${file}:${span.start}-${span.end}` +
+            (text === undefined ? " (not a source)" : ` (file has ${text.length} characters)`),
+        );
+    }
+    if (d.code === "E9001") fail("internal", d.message);
+  }
+}
+
+/** A program that parses cleanly prints to text that parses to the same printed text. */
+function checkPrint(text: string): void {
+  const p = parse(text);
+  if (p.errors.length > 0) return;
+  const printed = printProgram(p.program);
+  const again = parse(printed);
+  if (again.errors.length > 0)
+    fail("print", `printed program does not parse: ${again.errors[0]!.message}\n${printed}`);
+  const twice = printProgram(again.program);
+  if (twice !== printed) fail("print", `printing is not stable:\n${printed}\n---\n${twice}`);
+}
+
+function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Why the program is too big to run here, or null. */
+function tooLarge(prog: ProgramIR, env: Record<string, number>): string | null {
+  let total = 0;
+  const visit = (g: Graph): string | null => {
+    for (const v of [...g.inputs, ...g.eqns.flatMap((e) => e.outs)]) {
+      const n = numel(v.type.shape.map((d) => dimEval(d, env)));
+      // Negative or fractional sizes are the runtime's to refuse; only count real ones.
+      if (!Number.isFinite(n) || n > MAX_ELEMENTS) return `a tensor of ${n} elements`;
+      if (n > 0) total += n;
+    }
+    for (const e of g.eqns)
+      if (e.op === "scan") {
+        const inner = visit((e.params as { body: Graph }).body);
+        if (inner) return inner;
+      }
+    return null;
+  };
+  for (const e of prog.entries) {
+    const why = visit(e.graph);
+    if (why) return why;
+  }
+  return total > MAX_TOTAL_ELEMENTS ? `${total} elements in all` : null;
+}
+
+/** Far beyond float32 rounding, so a program's own ill-conditioning rarely trips it. */
+const TOL = 1e-2;
+
+function compare(what: string, got: ArrayLike<number>, want: ArrayLike<number>): void {
+  if (got.length !== want.length)
+    fail("disagree", `${what}: ${got.length} elements, interpreter has ${want.length}`);
+  for (let i = 0; i < want.length; i++) {
+    const a = got[i]!;
+    const b = want[i]!;
+    // Where float64 overflows or is undefined, float32 may differ in kind; nothing to compare.
+    if (!Number.isFinite(b) || Math.abs(b) > 1e30) continue;
+    if (Number.isNaN(a) || Math.abs(a - b) > TOL * Math.max(1, Math.abs(b)))
+      fail("disagree", `${what}[${i}]: module ${a}, interpreter ${b}`);
+  }
+}
+
+/** Parameter updates: relative to the largest update of the tensor (one step from the same start). */
+function compareUpdate(
+  what: string,
+  before: Float64Array,
+  got: Float32Array,
+  want: ArrayLike<number>,
+): void {
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]! - before[i]!));
+  if (!Number.isFinite(scale)) return;
+  for (let i = 0; i < want.length; i++) {
+    const du = got[i]! - before[i]!;
+    const dw = want[i]! - before[i]!;
+    if (
+      Number.isNaN(du) ||
+      Math.abs(du - dw) > TOL * scale + 1e-6 * Math.max(1, Math.abs(before[i]!))
+    )
+      fail("disagree", `${what}[${i}]: module moved it by ${du}, interpreter by ${dw}`);
+  }
+}
+
+/** Run a module method; a plain Error is the runtime refusing the call, anything else is a crash. */
+async function call<T>(what: string, f: () => T | Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof Failure) throw e;
+    if (e instanceof Error && e.constructor === Error) throw new Refused(`${what}: ${e.message}`);
+    return fail("run", `${what}: ${errorText(e)}`);
+  }
+}
+
+class Refused extends Error {}
+
+function interp(
+  what: string,
+  e: Entry,
+  inputs: ReturnType<typeof slotInputs>,
+  env: Record<string, number>,
+) {
+  try {
+    return interpret(e.graph, inputs, env);
+  } catch (err) {
+    return fail("interpret", `${what}: ${errorText(err)}`);
+  }
+}
+
+interface Run {
+  prog: ProgramIR;
+  model: CompiledModel & { params: Record<string, Float32Array>; steps: number };
+  env: Record<string, number>;
+  batch: Record<string, Arr>;
+  optimizer: string;
+}
+
+function paramsNow(r: Run): Float64Array[] {
+  return r.prog.params.map((p) => Float64Array.from(r.model.params[p.path]!));
+}
+
+function entry(prog: ProgramIR, name: Entry["name"]): Entry | undefined {
+  return prog.entries.find((e) => e.name === name);
+}
+
+/** predict() against the interpreter on the current parameters. */
+async function checkPredict(r: Run): Promise<Record<string, Arr> | undefined> {
+  const e = entry(r.prog, "predict");
+  if (!e) return undefined;
+  const params = paramsNow(r);
+  const steps = r.model.steps;
+  const got = (await call("predict", () => r.model.predict(r.batch))) as Record<string, Arr>;
+  const want = interp(
+    "predict",
+    e,
+    slotInputs(r.prog, e, r.env, r.batch, params, stepSeed(SEED, steps)),
+    r.env,
+  );
+  e.outSlots.forEach((sl, i) => {
+    if (sl.kind !== "output") return;
+    if (!Object.prototype.hasOwnProperty.call(got, sl.name))
+      fail("run", `predict() result has no output "${sl.name}"`);
+    compare(`predict output ${sl.name}`, got[sl.name]!, want[i]!.data);
+  });
+  return got;
+}
+
+/** evaluate() or step() against the interpreter: loss, metrics, and (for step) each parameter's update. */
+async function checkScores(r: Run, name: "evaluate" | "step"): Promise<void> {
+  const e = entry(r.prog, name);
+  if (!e) return;
+  const before = paramsNow(r);
+  const steps = r.model.steps + (name === "step" ? 1 : 0);
+  const got = await call(name, () => r.model[name](r.batch));
+  const want = interp(
+    name,
+    e,
+    slotInputs(r.prog, e, r.env, r.batch, before, stepSeed(SEED, steps), steps),
+    r.env,
+  );
+  e.outSlots.forEach((sl, i) => {
+    const w = want[i]!.data;
+    if (sl.kind === "loss") compare(`${name} loss`, [got.loss], w);
+    if (sl.kind === "metric") {
+      if (!Object.prototype.hasOwnProperty.call(got.metrics, sl.name))
+        fail("run", `${name}() result has no metric "${sl.name}"`);
+      compare(`${name} metric ${sl.name}`, [got.metrics[sl.name]!], w);
+    }
+    // Adam's first step is lr * sign(g) wherever |g| >> eps, so float32 noise in a
+    // gradient that should be 0 flips whole updates: its updates are not compared.
+    if (sl.kind === "param" && r.optimizer !== "adam") {
+      const p = r.prog.params[sl.index]!.path;
+      compareUpdate(`step update of ${p}`, before[sl.index]!, r.model.params[p]!, w);
+    }
+  });
+}
+
+/** A checkpoint restores parameters, step count and predictions exactly in a fresh model. */
+async function checkRoundTrip(
+  r: Run,
+  mod: ModelModule,
+  fixed: Record<string, number>,
+  pred?: Record<string, Arr>,
+): Promise<void> {
+  const bytes = await call("save", () => r.model.save());
+  const other = (await call("createModel", () =>
+    mod.createModel({ seed: SEED, dims: fixed }),
+  )) as Run["model"];
+  await call("load", () => other.load(bytes));
+  for (const p of r.prog.params) {
+    const a = r.model.params[p.path]!;
+    const b = other.params[p.path]!;
+    if (a.length !== b.length || a.some((v, i) => !Object.is(v, b[i])))
+      fail("roundtrip", `parameter ${p.path} differs after save/load`);
+  }
+  if (other.steps !== r.model.steps)
+    fail("roundtrip", `step count ${other.steps} after load, saved at ${r.model.steps}`);
+  if (!pred) return;
+  const again = (await call("predict after load", () => other.predict(r.batch))) as Record<
+    string,
+    Arr
+  >;
+  for (const [k, v] of Object.entries(pred))
+    if (!again[k] || again[k]!.some((x, i) => !Object.is(x, v[i])))
+      fail("roundtrip", `output ${k} differs after save/load`);
+}
+
+function makeBatch(
+  prog: ProgramIR,
+  env: Record<string, number>,
+  seed: number,
+): Record<string, Arr> {
+  const rand = lcg(seed);
+  const batch: Record<string, Arr> = {};
+  for (const inp of prog.inputs) {
+    const n = Math.max(0, numel(inp.type.shape.map((d) => dimEval(d, env))));
+    // Ints in {0, 1}: valid labels for any classifier and ids for any vocabulary.
+    batch[inp.name] =
+      inp.type.dtype === "f32"
+        ? Float32Array.from({ length: n }, () => 2 * rand() - 1)
+        : Int32Array.from({ length: n }, () => (rand() < 0.5 ? 0 : 1));
+  }
+  return batch;
+}
+
+async function runModule(
+  c: FuzzCase,
+  prog: ProgramIR,
+  js: string,
+  optimizer: string,
+): Promise<Outcome> {
+  const env = Object.fromEntries(prog.dims.map((d) => [d, c.dim]));
+  const big = tooLarge(prog, env);
+  if (big) return { stage: "compiled", note: `not run: ${big}` };
+  let mod: ModelModule;
+  try {
+    mod = await loadModule(js);
+  } catch (e) {
+    return fail("load", errorText(e));
+  }
+  const model = (await call("createModel", () =>
+    mod.createModel({ seed: SEED, dims: env }),
+  )) as Run["model"];
+  for (const p of prog.params) {
+    const v = model.params[p.path];
+    if (!v) fail("run", `model.params has no "${p.path}"`);
+    const bad = v!.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) fail("init", `parameter ${p.path} starts with ${v![bad]} at ${bad}`);
+  }
+  const r: Run = { prog, model, env, batch: makeBatch(prog, env, c.dim * 7919 + 1), optimizer };
+  await checkPredict(r);
+  if (prog.hasLoss) {
+    await checkScores(r, "evaluate");
+    await checkScores(r, "step");
+  }
+  const pred = await checkPredict(r);
+  await checkRoundTrip(r, mod, env, pred);
+  return { stage: "ran" };
+}
+
+/** Run one case to the end or to its first failure. */
+export async function runCase(c: FuzzCase): Promise<Outcome> {
+  let stage: Stage = "rejected";
+  try {
+    checkPrint(c.text);
+    const opts = { host: host(c) };
+    const checked = check(c.file, opts);
+    checkSpans(checked.diagnostics, checked.sources);
+    if (!checked.ok) return { stage };
+    stage = "checked";
+    const r = compile(c.file, opts);
+    checkSpans(r.diagnostics, r.sources);
+    if (!r.ok) return { stage };
+    stage = "compiled";
+    return await runModule(c, r.program!, r.js!, r.train!.optimizer.kind);
+  } catch (e) {
+    if (e instanceof Refused) return { stage, note: e.message };
+    if (e instanceof Failure) return { stage, failure: { kind: e.kind, message: e.message } };
+    return { stage, failure: { kind: "throw", message: errorText(e) } };
+  }
+}
