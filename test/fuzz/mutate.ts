@@ -147,12 +147,14 @@ const words = [
 const raw = ["\r", "\0", "\t", "\u00e9", "\u{1F600}", "\ufeff", '"', "/*", "#", "\\"];
 
 type Mutation = (text: string, toks: Tok[], g: fc.GeneratorValue) => { text: string; what: string };
+type MutationName =
+  "delete" | "duplicate" | "swap" | "replace" | "truncate" | "number" | "rename" | "character";
 
 const at = (g: fc.GeneratorValue, n: number) => g(fc.integer, { min: 0, max: Math.max(0, n - 1) });
 const splice = (text: string, start: number, end: number, by: string) =>
   text.slice(0, start) + by + text.slice(end);
 
-const mutations: Record<string, Mutation> = {
+const mutations: { [K in MutationName]: Mutation } = {
   delete(text, toks, g) {
     const i = at(g, toks.length);
     const n = g(fc.integer, { min: 1, max: 3 });
@@ -185,14 +187,14 @@ const mutations: Record<string, Mutation> = {
   },
   number(text, toks, g) {
     const nums = toks.filter((t) => t.type === "NumberLiteral");
-    if (nums.length === 0) return mutations.replace!(text, toks, g);
+    if (nums.length === 0) return mutations.replace(text, toks, g);
     const t = nums[at(g, nums.length)]!;
     const by = numbers[at(g, numbers.length)]!;
     return { text: splice(text, t.start, t.end, by), what: `number ${t.image} -> ${by}` };
   },
   rename(text, toks, g) {
     const idents = [...new Set(toks.filter((t) => t.type === "Identifier").map((t) => t.image))];
-    if (idents.length === 0) return mutations.replace!(text, toks, g);
+    if (idents.length === 0) return mutations.replace(text, toks, g);
     const name = idents[at(g, idents.length)]!;
     const by = hostileNames[at(g, hostileNames.length)]!;
     // Every occurrence, back to front so earlier offsets stay valid: the program stays consistent.
@@ -209,7 +211,7 @@ const mutations: Record<string, Mutation> = {
 };
 
 /** Weights: structure-preserving edits (numbers, renames) are the most likely to get past the checker. */
-const weighted: [string, number][] = [
+const weighted: [MutationName, number][] = [
   ["delete", 3],
   ["duplicate", 2],
   ["swap", 2],
@@ -220,25 +222,49 @@ const weighted: [string, number][] = [
   ["character", 1],
 ];
 
+/** One to three mutations of `text`. */
+function mutateText(text: string, g: fc.GeneratorValue): { text: string; what: string } {
+  const total = weighted.reduce((a, [, w]) => a + w, 0);
+  const whats: string[] = [];
+  const n = g(fc.integer, { min: 1, max: 3 });
+  for (let k = 0; k < n; k++) {
+    let r = g(fc.integer, { min: 0, max: total - 1 });
+    const [name] = weighted.find(([, w]) => (r -= w) < 0)!;
+    const toks = tokens(text);
+    if (toks.length === 0) break;
+    const m = mutations[name](text, toks, g);
+    text = m.text;
+    whats.push(m.what);
+  }
+  return { text, what: whats.join("; ") };
+}
+
 /** A case: one seed file with one to three mutations. */
 export function mutantArb(corpus: Record<string, string>): fc.Arbitrary<FuzzCase> {
   const paths = Object.keys(corpus);
-  const total = weighted.reduce((a, [, w]) => a + w, 0);
   return fc.gen().map((g): FuzzCase => {
     const file = paths[at(g, paths.length)]!;
-    let text = corpus[file]!;
-    const whats: string[] = [];
-    const n = g(fc.integer, { min: 1, max: 3 });
-    for (let k = 0; k < n; k++) {
-      let r = g(fc.integer, { min: 0, max: total - 1 });
-      const [name] = weighted.find(([, w]) => (r -= w) < 0)!;
-      const toks = tokens(text);
-      if (toks.length === 0) break;
-      const m = mutations[name]!(text, toks, g);
-      text = m.text;
-      whats.push(m.what);
-    }
-    const dim = g(fc.integer, { min: 1, max: 3 });
-    return { origin: `${file}: ${whats.join("; ")}`, file, text, dim };
+    const m = mutateText(corpus[file]!, g);
+    return {
+      origin: `${file}: ${m.what}`,
+      file,
+      text: m.text,
+      dim: g(fc.integer, { min: 1, max: 3 }),
+    };
+  });
+}
+
+/** Mutants of generated programs: small, nearly valid, so many get past the checker. */
+export function mutatedGeneratedArb(
+  generate: (g: fc.GeneratorValue) => string,
+): fc.Arbitrary<FuzzCase> {
+  return fc.gen().map((g): FuzzCase => {
+    const m = mutateText(generate(g), g);
+    return {
+      origin: `generated, then ${m.what}`,
+      file: "gen.dlg",
+      text: m.text,
+      dim: g(fc.integer, { min: 1, max: 3 }),
+    };
   });
 }
