@@ -48,8 +48,10 @@ export interface CompiledModel {
   predict(inputs: Batch, dims?: Dims): MaybePromise<unknown>;
   step(batch: Batch, dims?: Dims): MaybePromise<RunResult>;
   evaluate(batch: Batch, dims?: Dims): MaybePromise<RunResult>;
-  save(): MaybePromise<Uint8Array>;
-  load(bytes: Uint8Array): MaybePromise<void>;
+  /** `metadata` goes into the checkpoint's `__metadata__` beside the model's own entries. */
+  save(metadata?: Record<string, string>): MaybePromise<Uint8Array>;
+  /** Restores params, optimizer state, step count and seed; returns the checkpoint's `__metadata__`. */
+  load(bytes: Uint8Array): MaybePromise<Record<string, string>>;
 }
 
 export interface ModelModule {

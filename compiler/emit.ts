@@ -11,6 +11,7 @@ import { buildSync } from "esbuild";
 import { fileURLToPath } from "node:url";
 import { dimAsConst, dimToString, dimVars, numElements, type Dim } from "./dims.ts";
 import { entryToJs, dimJs, jsHelpers, type EntryJs } from "./codegen-js.ts";
+import { indexUses, type IndexUse } from "./emit/index-ranges.ts";
 import { lowerGraph, type LowerOptions } from "./fuse.ts";
 import type { Entry, Graph, ProgramIR, TensorType } from "./ir.ts";
 import { programToString, type KernelProgram, type MemoryPlan } from "./kernel.ts";
@@ -51,9 +52,20 @@ export function programJs(program: ProgramIR, opts: LowerOptions = {}): string {
     name: e.name,
     js: graphToJs(e.graph, dims, `e${n}`, e, opts),
   }));
-  const sized = (x: { name: string; type: TensorType }) => {
+  const indexes = indexUses(
+    program.entries.map((e) => ({
+      graph: e.graph,
+      inputNames: new Map(
+        e.inSlots.flatMap((s, k) => (s.kind === "input" ? [[e.graph.inputs[k]!.id, s.name]] : [])),
+      ),
+    })),
+  );
+  const sized = (x: { name: string; type: TensorType }, uses: readonly IndexUse[] = []) => {
     const n = numElements(x.type.shape);
     const used = dimVars(n).map((v) => dims.indexOf(v));
+    const ranges = uses.map(
+      (u) => `{ size: (D) => ${dimJs(u.size, dims)}, what: ${JSON.stringify(u.what)} }`,
+    );
     return [
       "{",
       `name: ${JSON.stringify(x.name)},`,
@@ -62,10 +74,12 @@ export function programJs(program: ProgramIR, opts: LowerOptions = {}): string {
       `numel: (D) => ${dimJs(n, dims)},`,
       `sizes: [${x.type.shape.map((d) => `(D) => ${dimJs(d, dims)}`).join(", ")}],`,
       `dims: ${JSON.stringify(used)},`,
+      ...(ranges.length ? [`indexes: [${ranges.join(", ")}],`] : []),
       "}",
     ].join(" ");
   };
-  const list = (xs: { name: string; type: TensorType }[]) => `[${xs.map(sized).join(", ")}]`;
+  const list = (xs: { name: string; type: TensorType }[]) =>
+    `[${xs.map((x) => sized(x)).join(", ")}]`;
   const data = {
     model: program.model,
     dims,
@@ -81,7 +95,7 @@ export function programJs(program: ProgramIR, opts: LowerOptions = {}): string {
     ...entries.map((e) => e.js.decls),
     "const plan = {",
     ...Object.entries(data).map(([k, v]) => `  ${k}: ${JSON.stringify(v)},`),
-    `  inputs: ${list(program.inputs)},`,
+    `  inputs: [${program.inputs.map((x) => sized(x, indexes.get(x.name))).join(", ")}],`,
     `  params: ${list(program.params.map((p) => ({ name: p.path, type: p.type })))},`,
     `  state: ${list(program.state)},`,
     `  entries: {${entries.map((e) => `${JSON.stringify(e.name)}: ${e.js.plan}`).join(", ")}},`,
@@ -198,14 +212,14 @@ function dts(program: ProgramIR, modelName: string): string {
       "  step(batch: Batch, dims?: Dims): Scores;",
       "  /** Loss and metrics on a batch (dropout off), without updating. */",
       "  evaluate(batch: Batch, dims?: Dims): Scores;",
-      "  /** Live views of the current parameters, by path. */",
+      "  /** Live views of the current parameters, by path: the same arrays for the model's lifetime, updated in place by step() and load(). */",
       "  readonly params: Params;",
       "  /** Number of step() calls so far. */",
       "  readonly steps: number;",
-      "  /** A safetensors checkpoint: params, optimizer state (`__state__.` prefix), step count in `__metadata__`. */",
-      "  save(): Uint8Array;",
-      "  /** Restore a checkpoint from save(); throws if names, dtypes or shapes differ. */",
-      "  load(bytes: Uint8Array): void;",
+      "  /** A safetensors checkpoint: params, optimizer state (`__state__.` prefix), step count and seed (the random stream's position) in `__metadata__`, plus the caller's `metadata` entries. */",
+      "  save(metadata?: Record<string, string>): Uint8Array;",
+      "  /** Restore a checkpoint from save() (params, state, step count, seed) and return its `__metadata__`; throws, loading nothing, if the file is malformed or its names, dtypes or shapes differ. */",
+      "  load(bytes: Uint8Array): Record<string, string>;",
       "}",
     ].join("\n"),
     "/** `dims` fixes the dims that parameter shapes use (they hold for the model's lifetime). */\nexport declare function createModel(opts?: { seed?: number; dims?: Dims }): Model;",

@@ -30,6 +30,50 @@ export function checkArray(inp: InputPlan, a: unknown): Buffer {
 }
 
 /**
+ * Check one input's values once its dims are bound: floats finite, bools 0
+ * or 1, indices inside what they index (a kernel would read a 0 for an index
+ * out of range and return a wrong loss without a word).
+ */
+export function checkValues(inp: InputPlan, a: Buffer, D: readonly number[]): void {
+  const bad = (i: number, why: string) =>
+    new Error(`input "${inp.name}" (${typeText(inp)}) holds ${a[i]} at element ${i}: ${why}`);
+  if (inp.dtype === "f32") {
+    for (let i = 0; i < a.length; i++)
+      if (!Number.isFinite(a[i]!)) throw bad(i, "inputs must be finite numbers");
+    return;
+  }
+  if (inp.dtype === "bool") {
+    for (let i = 0; i < a.length; i++)
+      if (a[i] !== 0 && a[i] !== 1) throw bad(i, "a bool input holds 0 or 1");
+  }
+  for (const use of inp.indexes ?? []) {
+    const n = use.size(D);
+    for (let i = 0; i < a.length; i++)
+      if (!(a[i]! >= 0 && a[i]! < n))
+        throw bad(i, `these are ${use.what}, so each must be in [0, ${n})`);
+  }
+}
+
+/**
+ * An input dim bound to 0 (an empty batch) would make every mean over it
+ * 0/0: refuse it, naming an input that uses it.
+ */
+export function checkNonEmpty(
+  plan: ProgramPlan,
+  need: readonly InputPlan[],
+  D: readonly number[],
+  fixed: ReadonlySet<number>,
+): void {
+  for (const inp of need)
+    for (const i of inp.dims)
+      if (D[i] === 0 && !fixed.has(i))
+        throw new Error(
+          `input "${inp.name}" is empty: ${typeText(inp)} with ${plan.dims[i]} = 0; ` +
+            `a batch needs at least one example`,
+        );
+}
+
+/**
  * Dims in `plan.dims` order (NaN where unbound and unneeded). `need` lists the
  * inputs the entry reads and `needDims` the dims it must know.
  */

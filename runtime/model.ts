@@ -1,13 +1,19 @@
 // The public model object of an emitted module: params and optimizer state in
 // persistent buffers, predict/step/evaluate over the generated entries,
-// safetensors save/load. Parameters are double-buffered: an entry that
-// updates them writes the back buffers while still reading the front ones,
-// then the two swap, so no kernel ever reads storage it is overwriting.
+// safetensors save/load. Parameters and state are double-buffered: an entry
+// that updates them writes the back buffers while still reading the front
+// ones, so no kernel ever reads storage it is overwriting. State buffers then
+// swap; parameter fronts are handed out as `model.params`, so they stay the
+// same arrays for the model's lifetime and the update is copied into them.
+//
+// Every call checks all its inputs (names, array types, lengths, values)
+// before it runs anything, so a call that throws leaves the model as it was.
 
-import { bindDims, checkArray } from "./bind.ts";
+import { bindDims, checkArray, checkNonEmpty, checkValues } from "./bind.ts";
 import { EntryRunner } from "./execute.ts";
 import type { Buffer, EntryPlan, InSlot, OutSlot, ProgramPlan } from "./program.ts";
 import { hash32 } from "./rng.ts";
+import { setOwn } from "./records.ts";
 import { decodeSafetensors, encodeSafetensors, type StTensor } from "./safetensors.ts";
 
 export type Inputs = Record<string, Float32Array | Int32Array>;
@@ -22,30 +28,46 @@ export interface Model {
   predict(inputs: Inputs, dims?: Dims): Record<string, Float32Array | Int32Array>;
   step(batch: Inputs, dims?: Dims): Scores;
   evaluate(batch: Inputs, dims?: Dims): Scores;
-  /** Live views of the current parameter values, by path. */
+  /** Live views of the current parameter values, by path: the same arrays for the model's lifetime. */
   readonly params: Record<string, Float32Array>;
   /** Number of step() calls so far (restored by load()). */
   readonly steps: number;
-  save(): Uint8Array;
-  load(bytes: Uint8Array): void;
+  /** A checkpoint; `metadata` adds caller entries (e.g. a data position) to its `__metadata__`. */
+  save(metadata?: Record<string, string>): Uint8Array;
+  /** Restore a checkpoint (params, state, step count, seed); returns its `__metadata__`. */
+  load(bytes: Uint8Array): Record<string, string>;
 }
 
 const STATE_PREFIX = "__state__.";
+/** Metadata keys save() owns; a caller's metadata may not use them. */
+const OWN_METADATA = ["format", "model", "step", "seed"];
 
 /** The per-step seed: a hash of the model seed and the step count, so every step draws fresh masks. */
 export function stepSeed(seed: number, step: number): number {
   return hash32((hash32(seed >>> 0) ^ Math.imul(step, 0x9e3779b9)) >>> 0) | 0;
 }
 
-/** A pair of buffers per tensor: `front` is current, `back` is written by the next update. */
+/**
+ * A pair of buffers per tensor: `front` is current, `back` is written by the
+ * next update. `fixedFront` keeps the front arrays the same objects (they are
+ * handed out), copying the update in rather than swapping.
+ */
 class DoubleBuffered {
   front: Float32Array[];
   back: Float32Array[];
-  constructor(sizes: readonly number[]) {
+  constructor(
+    sizes: readonly number[],
+    private readonly fixedFront: boolean,
+  ) {
     this.front = sizes.map((n) => new Float32Array(n));
     this.back = sizes.map((n) => new Float32Array(n));
   }
-  swap(i: number): void {
+  /** The back buffer `i` holds the new value: make it current. */
+  commit(i: number): void {
+    if (this.fixedFront) {
+      this.front[i]!.set(this.back[i]!);
+      return;
+    }
     const t = this.front[i]!;
     this.front[i] = this.back[i]!;
     this.back[i] = t;
@@ -83,15 +105,24 @@ export function createModelFromPlan(
   plan: ProgramPlan,
   opts: { seed?: number; dims?: Dims } = {},
 ): Model {
-  const seed = (opts.seed ?? 0) | 0;
+  let seed = (opts.seed ?? 0) | 0;
   const fixed = modelDims(plan, opts.dims ?? {});
   const fixedDims: Dims = {};
+  const fixedIndices = new Set<number>();
   plan.dims.forEach((name, i) => {
-    if (!Number.isNaN(fixed[i]!)) fixedDims[name] = fixed[i]!;
+    if (Number.isNaN(fixed[i]!)) return;
+    setOwn(fixedDims, name, fixed[i]!);
+    fixedIndices.add(i);
   });
   const shapeOf = (t: ProgramPlan["params"][number]) => t.sizes.map((s) => s(fixed));
-  const params = new DoubleBuffered(plan.params.map((t) => t.numel(fixed)));
-  const state = new DoubleBuffered(plan.state.map((t) => t.numel(fixed)));
+  const params = new DoubleBuffered(
+    plan.params.map((t) => t.numel(fixed)),
+    true,
+  );
+  const state = new DoubleBuffered(
+    plan.state.map((t) => t.numel(fixed)),
+    false,
+  );
   let steps = 0;
   const persistent = (s: OutSlot) => s.kind === "param" || s.kind === "state";
   const runners = new Map<string, EntryRunner>();
@@ -118,6 +149,8 @@ export function createModelFromPlan(
     const e: EntryPlan = r.plan;
     if (typeof user !== "object" || user === null)
       throw new Error(`${name}() takes an object of named input arrays`);
+    if (dims !== undefined && (typeof dims !== "object" || dims === null))
+      throw new Error(`${name}()'s second argument is an object of dims, e.g. { B: 8 }`);
     const arrays = new Map<string, Buffer>();
     const need = plan.inputs.filter((inp) =>
       e.inSlots.some((s) => s.kind === "input" && s.name === inp.name),
@@ -137,6 +170,8 @@ export function createModelFromPlan(
           `dimension ${name} is ${fixedDims[name]} for this model (fixed at createModel), got ${v}`,
         );
     const D = bindDims(plan, need, arrays, e.dims, { ...dims, ...fixedDims });
+    checkNonEmpty(plan, need, D, fixedIndices);
+    for (const inp of need) checkValues(inp, arrays.get(inp.name)!, D);
     const inputs = e.inSlots.map((s: InSlot): Buffer => {
       switch (s.kind) {
         case "input":
@@ -158,8 +193,8 @@ export function createModelFromPlan(
     });
     const results = r.run(D, inputs, outs);
     e.outSlots.forEach((s) => {
-      if (s.kind === "param") params.swap(s.index);
-      if (s.kind === "state") state.swap(s.index);
+      if (s.kind === "param") params.commit(s.index);
+      if (s.kind === "state") state.commit(s.index);
     });
     return { slots: e.outSlots, results };
   }
@@ -169,7 +204,7 @@ export function createModelFromPlan(
     let loss = NaN;
     slots.forEach((s, k) => {
       if (s.kind === "loss") loss = results[k]![0]!;
-      if (s.kind === "metric") metrics[s.name] = results[k]![0]!;
+      if (s.kind === "metric") setOwn(metrics, s.name, results[k]![0]!);
     });
     return { loss, metrics };
   }
@@ -186,7 +221,7 @@ export function createModelFromPlan(
       const { slots, results } = call("predict", inputs, dims, stepSeed(seed, steps));
       const out: Record<string, Float32Array | Int32Array> = {};
       slots.forEach((s, k) => {
-        if (s.kind === "output") out[s.name] = results[k]!.slice();
+        if (s.kind === "output") setOwn(out, s.name, results[k]!.slice());
       });
       return out;
     },
@@ -208,7 +243,7 @@ export function createModelFromPlan(
     get steps() {
       return steps;
     },
-    save() {
+    save(metadata = {}) {
       const tensors: StTensor[] = [
         ...plan.params.map((p, i) => ({
           name: p.name,
@@ -223,12 +258,19 @@ export function createModelFromPlan(
           data: state.front[i]!,
         })),
       ];
-      return encodeSafetensors(tensors, {
+      const own: Record<string, string> = {
         format: "dlg",
         model: plan.model,
         step: String(steps),
         seed: String(seed),
-      });
+      };
+      for (const [k, v] of Object.entries(metadata)) {
+        if (OWN_METADATA.includes(k))
+          throw new Error(`save(): metadata key "${k}" is reserved (${OWN_METADATA.join(", ")})`);
+        if (typeof v !== "string") throw new Error(`save(): metadata "${k}" must be a string`);
+        setOwn(own, k, v);
+      }
+      return encodeSafetensors(tensors, own);
     },
     load(bytes) {
       const file = decodeSafetensors(bytes);
@@ -260,10 +302,17 @@ export function createModelFromPlan(
         writes.push(() => want.into(t.data as Float32Array));
       }
       const step = Number(file.metadata.step ?? 0);
-      if (!Number.isInteger(step) || step < 0)
+      if (!Number.isSafeInteger(step) || step < 0)
         throw new Error(`checkpoint step count ${JSON.stringify(file.metadata.step)} is invalid`);
+      // The seed and the step count are the random stream's position: dropout
+      // masks after a resume continue the stream the checkpoint left.
+      const savedSeed = file.metadata.seed === undefined ? seed : Number(file.metadata.seed);
+      if (!Number.isInteger(savedSeed) || (savedSeed | 0) !== savedSeed)
+        throw new Error(`checkpoint seed ${JSON.stringify(file.metadata.seed)} is invalid`);
       for (const w of writes) w();
       steps = step;
+      seed = savedSeed;
+      return { ...file.metadata };
     },
   };
 }

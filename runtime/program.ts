@@ -68,7 +68,13 @@ export interface SizedPlan extends TensorSpec {
   dims: number[];
 }
 
-export type InputPlan = SizedPlan;
+export interface InputPlan extends SizedPlan {
+  /**
+   * For an int input whose values are indices (a gather's, one_hot's): each
+   * value must lie in [0, size(D)); the runtime checks before running.
+   */
+  indexes?: { size: SizeFn; what: string }[];
+}
 
 export interface ProgramPlan {
   model: string;

@@ -22,6 +22,7 @@ import {
   type Var,
 } from "../compiler/ir.ts";
 import { stepSeed } from "../runtime/model.ts";
+import { decodeSafetensors, encodeSafetensors } from "../runtime/safetensors.ts";
 import { uniform } from "./graph-helpers.ts";
 
 const f32 = (...s: (number | string)[]): TensorType => ({ dtype: "f32", shape: shapeOf(...s) });
@@ -232,8 +233,8 @@ interface ModelApi {
   };
   params: Record<string, Float32Array>;
   steps: number;
-  save(): Uint8Array;
-  load(b: Uint8Array): void;
+  save(metadata?: Record<string, string>): Uint8Array;
+  load(b: Uint8Array): Record<string, string>;
 }
 interface ModuleApi {
   createModel(o?: { seed?: number }): ModelApi;
@@ -482,10 +483,20 @@ describe("emit: checkpoints", () => {
     const before = m.params["dense.w"]!.slice();
     expect(() => m.load(forged)).toThrow(/"dense.w" is F32\[2, 3\], expected F32\[3, 2\]/);
     expect([...m.params["dense.w"]!]).toEqual([...before]);
-    expect(() => m.load(forge(good, (h) => delete h["dense.b"]))).toThrow(/no tensor "dense.b"/);
-    expect(() => m.load(forge(good, (h) => (h["extra"] = h["dense.b"])))).toThrow(
-      /"extra" is not a parameter/,
+    const stored = decodeSafetensors(good);
+    const withoutB = encodeSafetensors(
+      [...stored.tensors.values()].filter((t) => t.name !== "dense.b"),
+      stored.metadata,
     );
+    expect(() => m.load(withoutB)).toThrow(/no tensor "dense.b"/);
+    // Dropping the entry but not its bytes leaves a hole in the data: malformed.
+    expect(() => m.load(forge(good, (h) => delete h["dense.b"]))).toThrow(/belong to no tensor/);
+    const withExtra = encodeSafetensors(
+      [...stored.tensors.values(), { ...stored.tensors.get("dense.b")!, name: "extra" }],
+      stored.metadata,
+    );
+    expect(() => m.load(withExtra)).toThrow(/"extra" is not a parameter/);
+    expect(() => m.load(forge(good, (h) => (h["extra"] = h["dense.b"])))).toThrow(/overlaps/);
     expect(() => m.load(new Uint8Array([1, 2, 3]))).toThrow(/not a valid safetensors/);
     expect(other.params[0]!.path).toBe("dense.w");
   });

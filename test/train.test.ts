@@ -77,7 +77,7 @@ function handModel(features: number, lr: number) {
     step: (b) => run(b, true),
     evaluate: (b) => run(b, false),
     save: () => new Uint8Array(),
-    load: () => {},
+    load: () => ({}),
   };
   return { model, theta, seen };
 }
