@@ -52,6 +52,8 @@ export interface CompiledModel {
   save(metadata?: Record<string, string>): MaybePromise<Uint8Array>;
   /** Restores params, optimizer state, step count and seed; returns the checkpoint's `__metadata__`. */
   load(bytes: Uint8Array): MaybePromise<Record<string, string>>;
+  /** Number of step() calls that completed. */
+  readonly steps: number;
 }
 
 export interface ModelModule {

@@ -3,12 +3,14 @@
 // (progress, per-epoch and test metrics, optional plot and checkpoint).
 
 import { compile } from "../compiler/compile.ts";
+import { renderDiagnostics } from "../compiler/diagnostics.ts";
 import type { OptimizerConfig, TrainConfig } from "../compiler/ir.ts";
 import { intFlag, oneFile, str, type Parsed } from "./args.ts";
 import { printDiagnostics, requireFile, writeOutput, type Io } from "./commands.ts";
 import { chooseSource, loadSplits, rows } from "./data.ts";
 import { exitCode, UserError } from "./errors.ts";
 import { loadModule } from "./module.ts";
+import { numericsFailure } from "./numerics.ts";
 import { trainingPlot } from "./plot.ts";
 import { consoleReporter, fmt, fmtEval, wantsBar } from "./progress.ts";
 import { batchSize, train } from "./train.ts";
@@ -40,7 +42,11 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
   // Decide the data source before compiling so a bad --data fails fast.
   const source = chooseSource(file, str(p, "data"));
 
-  const r = compile(file, { model: str(p, "model"), config: str(p, "config") });
+  const r = compile(file, {
+    model: str(p, "model"),
+    config: str(p, "config"),
+    checkNumerics: p.values["check-numerics"] === true,
+  });
   printDiagnostics(r, io);
   if (!r.ok || r.js === undefined || r.train === undefined) return exitCode.error;
   if (r.program && !r.program.hasLoss) {
@@ -72,12 +78,21 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
   io.out(`${plural(steps, "step")} per epoch of ${plural(size, "example")}`);
 
   const model = await mod.createModel({ seed: cfg.seed, dims: splits.dims });
-  const report = await train(
-    model,
-    splits,
-    { epochs: cfg.epochs, batch: cfg.batch, seed: cfg.seed },
-    consoleReporter({ bar: wantsBar(), out: (l) => io.out(l) }),
-  );
+  let report: Awaited<ReturnType<typeof train>>;
+  try {
+    report = await train(
+      model,
+      splits,
+      { epochs: cfg.epochs, batch: cfg.batch, seed: cfg.seed },
+      consoleReporter({ bar: wantsBar(), out: (l) => io.out(l) }),
+    );
+  } catch (e) {
+    // --check-numerics: the first NaN or infinity, at the operation that made it.
+    const failure = numericsFailure(e, model.steps + 1);
+    if (failure === null) throw e;
+    io.err(typeof failure === "string" ? failure : renderDiagnostics([failure], r.sources) + "\n");
+    return exitCode.error;
+  }
   io.out(`test: ${fmtEval(report.test)}`);
   const last = report.epochs[report.epochs.length - 1];
   io.out(

@@ -100,7 +100,8 @@ function checkFinite(r: RunResult, epoch: number, step: number): void {
   if (!Number.isFinite(r.loss)) {
     throw new UserError(
       `training diverged: the loss became ${r.loss} at epoch ${epoch}, step ${step}; ` +
-        `try a smaller learning rate (optimizer ...(lr: ...)) or check the data's scale`,
+        `try a smaller learning rate (optimizer ...(lr: ...)) or check the data's scale ` +
+        `(--check-numerics names the first operation that produced it)`,
     );
   }
 }

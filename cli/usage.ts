@@ -29,6 +29,7 @@ export const commandOptions: Record<CommandName, Options> = {
     limit: { type: "string" },
     plot: { type: "string" },
     save: { type: "string" },
+    "check-numerics": { type: "boolean" },
   },
   dump: {
     stage: { type: "string" },
@@ -121,6 +122,9 @@ Options:
   --limit N       train on only the first N training examples (quick runs)
   --plot FILE     write loss and metric curves per epoch as an SVG
   --save FILE     write the trained parameters (safetensors)
+  --check-numerics
+                  stop at the first NaN or infinity any operation computes,
+                  naming it and its place in the source
   -h, --help      show this help
 
 Data: MNIST uses the first 55000 training images for training, the last

@@ -324,11 +324,18 @@ export function vjp(
     if (first < 0) continue;
     const rule = vjpRules[e.op] as VjpRule<Op>;
     const [y, ct] = [e.outs[first]!, outCts[first]!];
+    const made = b.eqns.length;
     const inCts = rule({ params: e.params, x: e.inputs, y, ct, o, outs: e.outs, cts: outCts, b });
     e.inputs.forEach((x, k) => {
       const c = inCts[k];
       if (c && onPath(x)) accumulate(x, c);
     });
+    // The backward equations answer for the primal one: a NaN in them points at its source.
+    for (const d of b.eqns.slice(made)) {
+      d.vjpOf = e.op;
+      if (e.span) d.span = e.span;
+      if (e.file !== undefined) d.file = e.file;
+    }
   }
 
   const grads = wrt.map((w) => {

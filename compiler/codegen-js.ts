@@ -20,8 +20,11 @@ import {
   type SExpr,
 } from "./kernel.ts";
 
-/** Names the generated code expects in scope (provided by runtime/kernels.ts and runtime/rng.ts). */
-export const jsHelpers = ["randomUniform", "scratchF64"] as const;
+/**
+ * Names the generated code expects in scope (provided by runtime/kernels.ts
+ * and runtime/rng.ts). The last two only appear in a `checkNumerics` build.
+ */
+export const jsHelpers = ["randomUniform", "scratchF64", "noteNonFinite", "checkStored"] as const;
 
 /** A number as a JS literal, including the values String() would not round-trip as code. */
 export function jsNumber(v: number): string {
@@ -53,7 +56,25 @@ class KernelWriter {
     private readonly dims: readonly string[],
     /** Collects the run-time dims the kernel reads, so the runtime knows which must be bound. */
     private readonly used: Set<string>,
+    /** A checkNumerics build: the name of the entry's table of sources, and the kernel's own. */
+    private readonly check: { table: string; root: number } | null = null,
   ) {}
+
+  /**
+   * `target = value;`, and in a checkNumerics build a check of what was
+   * stored (a float32 store can overflow a finite float64 to Infinity).
+   */
+  store(target: string, value: string, op = "="): string {
+    const s = `${target} ${op} ${value};`;
+    if (!this.check) return s;
+    return `{ ${s} checkStored(${this.check.table}, ${this.check.root}, ${target}); }`;
+  }
+
+  /** In a checkNumerics build, a node that can turn finite values non-finite notes its equation. */
+  private noted(e: SExpr, js: string): string {
+    if (!this.check || !("src" in e) || e.src === undefined || e.dtype !== "f32") return js;
+    return `noteNonFinite(${e.src}, ${js})`;
+  }
 
   dim(d: Dim): string {
     const e = idim(d);
@@ -111,6 +132,10 @@ class KernelWriter {
 
   /** A scalar as a JS number (bools as 0/1, i32 wrapped like an Int32Array store). */
   val(e: SExpr): string {
+    return this.noted(e, this.plain(e));
+  }
+
+  private plain(e: SExpr): string {
     const int = (s: string) => (e.dtype === "i32" ? `(${s} | 0)` : s);
     switch (e.k) {
       case "lit":
@@ -235,10 +260,10 @@ function mapBody(w: KernelWriter, k: Extract<Kernel, { kind: "map" }>): string[]
   const value = w.val(k.body);
   if (!readsLoops(k.body)) {
     const n = w.dim(numElements(k.shape));
-    return [`for (let lin = 0; lin < ${n}; lin++) ${out}[lin] = ${value};`];
+    return [`for (let lin = 0; lin < ${n}; lin++) ${w.store(`${out}[lin]`, value)}`];
   }
   const ext = k.shape.map((d) => w.dim(d));
-  return ["let lin = 0;", ...nest(ext, "i", [`${out}[lin] = ${value};`, "lin++;"])];
+  return ["let lin = 0;", ...nest(ext, "i", [w.store(`${out}[lin]`, value), "lin++;"])];
 }
 
 function reduceBody(w: KernelWriter, k: ReduceKernel): string[] {
@@ -270,7 +295,7 @@ function reduceBody(w: KernelWriter, k: ReduceKernel): string[] {
       result = "nan ? 0 : arg";
       break;
   }
-  const inner = [...init, ...nest(red, "r", step), `${out}[lin] = ${result};`, "lin++;"];
+  const inner = [...init, ...nest(red, "r", step), w.store(`${out}[lin]`, result), "lin++;"];
   return ["let lin = 0;", ...nest(ext, "i", inner)];
 }
 
@@ -343,7 +368,7 @@ function matmulBody(w: KernelWriter, k: MatmulKernel): string[] {
       `    let lin = oOff + ${i} * ${N};`,
       `    for (let ${j} = 0; ${j} < ${N}; ${j}++, lin++) {`,
       `      const acc = row[ro + ${j}];`,
-      `      ${out}[lin] = ${epi};`,
+      `      ${w.store(`${out}[lin]`, epi)}`,
       `    }`,
       `  }`,
       `}`,
@@ -356,7 +381,7 @@ function matmulBody(w: KernelWriter, k: MatmulKernel): string[] {
       `  const ${i} = ${r === null ? "ib + r" : `ib + ${r}`};`,
       `  const acc = ${r === null ? "s" : `s${r}`};`,
       `  const lin = oOff + ${i} * ${N} + ${j};`,
-      `  ${out}[lin] = ${epi};`,
+      `  ${w.store(`${out}[lin]`, epi)}`,
       `}`,
     ];
     lines.push(
@@ -390,7 +415,7 @@ function scatterBody(w: KernelWriter, k: ScatterKernel): string[] {
   const out = w.buf(k.out);
   const ext = k.domain.map((d) => w.dim(d));
   const body = [
-    `if (${w.cond(k.valid)}) ${out}[${w.ix(k.target)}] += ${w.val(k.value)};`,
+    `if (${w.cond(k.valid)}) ${w.store(`${out}[${w.ix(k.target)}]`, w.val(k.value), "+=")}`,
     "lin++;",
   ];
   return [`${out}.fill(0);`, "let lin = 0;", ...nest(ext, "i", body)];
@@ -402,8 +427,14 @@ function scatterBody(w: KernelWriter, k: ScatterKernel): string[] {
  * swap `cur` and `next` after each step, and swap back at the end when the
  * step count is odd, so every run finds the buffers where the plan put them.
  */
-function scanToJs(k: ScanKernel, dims: readonly string[], name: string, used: Set<string>): string {
-  const inner = k.body.map((b, i) => kernelToJs(b, dims, `${name}_${i}`, used));
+function scanToJs(
+  k: ScanKernel,
+  dims: readonly string[],
+  name: string,
+  used: Set<string>,
+  table: string | null,
+): string {
+  const inner = k.body.map((b, i) => kernelToJs(b, dims, `${name}_${i}`, used, table));
   const w = new KernelWriter(dims, used);
   const L = w.dim(k.length);
   const swap = (c: ScanKernel["carries"][number]) =>
@@ -428,15 +459,20 @@ function scanToJs(k: ScanKernel, dims: readonly string[], name: string, used: Se
   return [...inner, fn].join("\n\n");
 }
 
-/** One kernel as a function declaration `function name(b, D) {...}` (several for a scan). */
+/**
+ * One kernel as a function declaration `function name(b, D) {...}` (several
+ * for a scan). With `table` (the name of the entry's sources array), every
+ * store is checked for NaN and infinities (a checkNumerics build).
+ */
 export function kernelToJs(
   k: Kernel,
   dims: readonly string[],
   name: string,
   used: Set<string> = new Set(),
+  table: string | null = null,
 ): string {
-  if (k.kind === "scan") return scanToJs(k, dims, name, used);
-  const w = new KernelWriter(dims, used);
+  if (k.kind === "scan") return scanToJs(k, dims, name, used, table);
+  const w = new KernelWriter(dims, used, table === null ? null : { table, root: k.src ?? -1 });
   const body =
     k.kind === "map"
       ? mapBody(w, k)
@@ -466,14 +502,18 @@ export function entryToJs(
   dims: readonly string[],
   prefix: string,
   slots: { inSlots: readonly object[]; outSlots: readonly object[] },
+  /** A checkNumerics build: the entry's name and what to say of each of `p.sources` (plain data, printed as JSON). */
+  numerics: object | null = null,
 ): EntryJs {
   const used = new Set<string>();
+  const table = numerics === null ? null : `${prefix}_src`;
   const size = (shape: readonly Dim[]) => {
     const n = numElements(shape);
     for (const v of dimVars(n)) used.add(v);
     return `(D) => ${dimJs(n, dims)}`;
   };
-  const kernels = p.kernels.map((k, n) => kernelToJs(k, dims, `${prefix}_${n}`, used));
+  const kernels = p.kernels.map((k, n) => kernelToJs(k, dims, `${prefix}_${n}`, used, table));
+  if (table !== null) kernels.unshift(`const ${table} = ${JSON.stringify(numerics)};`);
   const run = `function ${prefix}_run(b, D) {\n${p.kernels.map((_, n) => `  ${prefix}_${n}(b, D);`).join("\n")}\n}`;
   // A scan's window has no storage: it is bound to part of another buffer at each step.
   const buffers = p.buffers.map(

@@ -14,7 +14,7 @@ import { VarGen } from "./ir.ts";
 import { printGraph } from "./ir-print.ts";
 import { grad } from "./autodiff.ts";
 import { buildEntries } from "./entries.ts";
-import { emit, printKernels } from "./emit.ts";
+import { emit, printKernels, type NumericsOptions } from "./emit.ts";
 
 export interface Host {
   readFile(path: string): string | undefined;
@@ -36,6 +36,8 @@ export interface CompileOptions {
   /** Which train block to use; defaults to the first one for the model. */
   config?: string;
   host?: Host;
+  /** Emit a module that throws at the first NaN or infinity a kernel stores, naming its source (`dlg train --check-numerics`). */
+  checkNumerics?: boolean;
 }
 
 export interface CheckResult {
@@ -114,7 +116,10 @@ function largestId(m: ModelIR): number {
 }
 
 /** The whole back half of the pipeline for one model: entries, then the module. */
-function lowerModel(sel: Selected): { program: ProgramIR; js: string; dts: string } {
+function lowerModel(
+  sel: Selected,
+  numerics: NumericsOptions = {},
+): { program: ProgramIR; js: string; dts: string } {
   const { model, train } = sel;
   const gen = new VarGen(largestId(model) + 1);
   const { entries, state } = buildEntries(model, model.loss ? train : null, gen);
@@ -129,7 +134,7 @@ function lowerModel(sel: Selected): { program: ProgramIR; js: string; dts: strin
     state,
     entries,
   };
-  const { js, dts } = emit(program, { modelName: model.name });
+  const { js, dts } = emit(program, { modelName: model.name, ...numerics });
   return { program, js, dts };
 }
 
@@ -154,7 +159,8 @@ export function compile(file: string, opts: CompileOptions = {}): CompileResult 
   const sel = select(file, r, opts);
   if (!("model" in sel)) return { ...base, diagnostics: [...r.diagnostics, sel], ok: false };
   try {
-    return { ...base, ok: true, train: sel.train, ...lowerModel(sel) };
+    const numerics = { checkNumerics: opts.checkNumerics ?? false, sources: r.sources };
+    return { ...base, ok: true, train: sel.train, ...lowerModel(sel, numerics) };
   } catch (e) {
     return { ...base, diagnostics: [...r.diagnostics, internalError(file, e)], ok: false };
   }

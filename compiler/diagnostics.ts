@@ -63,6 +63,7 @@ export const catalog = {
   E4001: "model not found",
   E4002: "bad training setting",
   E4003: "data does not fit the model's inputs",
+  E4010: "a value became NaN or infinite",
   E9001: "internal compiler error",
 } as const;
 

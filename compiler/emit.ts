@@ -9,12 +9,19 @@
 
 import { buildSync } from "esbuild";
 import { fileURLToPath } from "node:url";
+import type { NumericsSource, NumericsTable } from "../runtime/kernels.ts";
+import { positionAt, type SourceMap } from "./diagnostics.ts";
 import { dimAsConst, dimToString, dimVars, numElements, type Dim } from "./dims.ts";
 import { entryToJs, dimJs, jsHelpers, type EntryJs } from "./codegen-js.ts";
 import { indexUses, type IndexUse } from "./emit/index-ranges.ts";
 import { lowerGraph, type LowerOptions } from "./fuse.ts";
 import type { Entry, Graph, ProgramIR, TensorType } from "./ir.ts";
-import { programToString, type KernelProgram, type MemoryPlan } from "./kernel.ts";
+import {
+  programToString,
+  type KernelProgram,
+  type KernelSource,
+  type MemoryPlan,
+} from "./kernel.ts";
 import { planMemory } from "./memory.ts";
 
 const runtimeDir = fileURLToPath(new URL("../runtime/", import.meta.url));
@@ -29,16 +36,47 @@ export function lowerEntry(g: Graph, opts: LowerOptions = {}): LoweredEntry {
   return { kernels, memory: planMemory(kernels) };
 }
 
+/**
+ * `checkNumerics`: instrument the kernels so the first NaN or infinity one
+ * stores throws, naming its equation (runtime/kernels.ts); `sources` (the
+ * .dlg texts by path) turns the equations' spans into line:col. Off, the
+ * module is exactly the plain one.
+ */
+export interface NumericsOptions {
+  checkNumerics?: boolean;
+  sources?: SourceMap;
+}
+
+/** What a checkNumerics build says of each equation a kernel may name. */
+function numericsTable(sources: readonly KernelSource[], files: SourceMap): NumericsSource[] {
+  return sources.map(({ op, vjpOf, file, span }) => {
+    const text = file === undefined ? undefined : files.get(file);
+    const at = span && text !== undefined ? positionAt(text, span.start) : undefined;
+    return {
+      op,
+      ...(vjpOf !== undefined && { vjpOf }),
+      ...(file !== undefined && { file }),
+      ...(at && span && { line: at.line, col: at.col, start: span.start, end: span.end }),
+    };
+  });
+}
+
 /** One graph as JS declarations plus an EntryPlan expression (also used by tests to run a graph). */
 export function graphToJs(
   g: Graph,
   dims: readonly string[],
   prefix: string,
-  slots: { inSlots: readonly object[]; outSlots: readonly object[] },
-  opts: LowerOptions = {},
+  slots: { inSlots: readonly object[]; outSlots: readonly object[]; name?: string },
+  opts: LowerOptions & NumericsOptions = {},
 ): EntryJs {
   const { kernels, memory } = lowerEntry(g, opts);
-  return entryToJs(kernels, memory, dims, prefix, slots);
+  const numerics: NumericsTable | null = opts.checkNumerics
+    ? {
+        entry: slots.name ?? prefix,
+        sources: numericsTable(kernels.sources, opts.sources ?? new Map()),
+      }
+    : null;
+  return entryToJs(kernels, memory, dims, prefix, slots, numerics);
 }
 
 function shapeSpec(shape: readonly Dim[]): (string | number)[] {
@@ -46,7 +84,7 @@ function shapeSpec(shape: readonly Dim[]): (string | number)[] {
 }
 
 /** The JS text of the program: kernel functions and `const plan = {...}` (a ProgramPlan). */
-export function programJs(program: ProgramIR, opts: LowerOptions = {}): string {
+export function programJs(program: ProgramIR, opts: LowerOptions & NumericsOptions = {}): string {
   const dims = program.dims;
   const entries = program.entries.map((e: Entry, n) => ({
     name: e.name,
@@ -128,6 +166,8 @@ function specOf(program: ProgramIR) {
 const helperModules: Record<(typeof jsHelpers)[number], string> = {
   randomUniform: "./rng.ts",
   scratchF64: "./kernels.ts",
+  noteNonFinite: "./kernels.ts",
+  checkStored: "./kernels.ts",
 };
 
 /** Bundle generated code with the runtime into one import-free ES module. */
@@ -228,9 +268,12 @@ function dts(program: ProgramIR, modelName: string): string {
   ].join("\n\n");
 }
 
-export function emit(program: ProgramIR, opts: { modelName: string }): { js: string; dts: string } {
+export function emit(
+  program: ProgramIR,
+  opts: { modelName: string } & NumericsOptions,
+): { js: string; dts: string } {
   const body = [
-    programJs(program),
+    programJs(program, { checkNumerics: opts.checkNumerics, sources: opts.sources }),
     `export const spec = ${JSON.stringify(specOf(program))};`,
     "export function createModel(opts) {\n  return createModelFromPlan(plan, opts);\n}",
   ].join("\n\n");

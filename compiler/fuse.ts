@@ -46,6 +46,7 @@ import {
   type IExpr,
   type Kernel,
   type KernelProgram,
+  type KernelSource,
   type MatmulOperand,
   type SExpr,
 } from "./kernel.ts";
@@ -97,6 +98,27 @@ function broadcastIndex(
   );
 }
 
+/** The equations kernels name (`src`), one entry each, shared by an entry and its scan bodies. */
+class Sources {
+  readonly list: KernelSource[] = [];
+  private readonly ids = new Map<Eqn, number>();
+
+  of(e: Eqn): number {
+    let id = this.ids.get(e);
+    if (id === undefined) {
+      id = this.list.length;
+      this.list.push({
+        op: e.op,
+        ...(e.vjpOf && { vjpOf: e.vjpOf }),
+        ...(e.file !== undefined && { file: e.file }),
+        ...(e.span && { span: { start: e.span.start, end: e.span.end } }),
+      });
+      this.ids.set(e, id);
+    }
+    return id;
+  }
+}
+
 class Lowering {
   private readonly def = new Map<number, Eqn>();
   private readonly uses = new Map<number, number>();
@@ -110,6 +132,7 @@ class Lowering {
   private readonly bufOf = new Map<number, BufId>();
   readonly buffers: BufferDecl[];
   readonly kernels: Kernel[] = [];
+  private readonly sources: Sources;
 
   // Per-kernel context for elem(): the domain whose identity index prints as `lin`.
   private domain: readonly Dim[] = [];
@@ -119,9 +142,15 @@ class Lowering {
     private readonly g: Graph,
     private readonly fuse: boolean,
     /** A scan body: buffers shared with the enclosing entry, inputs and outputs already bound. */
-    private readonly bound?: { buffers: BufferDecl[]; ins: BufId[]; outs: BufId[] },
+    private readonly bound?: {
+      buffers: BufferDecl[];
+      sources: Sources;
+      ins: BufId[];
+      outs: BufId[];
+    },
   ) {
     this.buffers = bound?.buffers ?? [];
+    this.sources = bound?.sources ?? new Sources();
   }
 
   run(): KernelProgram {
@@ -150,7 +179,11 @@ class Lowering {
       if (!this.live.has(v.id) || !this.buffered.has(v.id) || this.fusedMatmuls.has(v.id)) continue;
       const buf = outBuf.get(v.id) ?? this.newBuffer(v, { kind: "temp" });
       this.bufOf.set(v.id, buf);
+      // A window op's helper kernels (pushed by kernelFor) compute the same equation.
+      const first = this.kernels.length;
       this.kernels.push(this.kernelFor(e, buf));
+      const src = this.sources.of(e);
+      for (const k of this.kernels.slice(first)) k.src = src;
     }
     for (const { v, buf } of copies) {
       this.domain = v.type.shape;
@@ -161,7 +194,7 @@ class Lowering {
         body: this.elem(v, this.loops(v.type.shape.length)),
       });
     }
-    return { buffers: this.buffers, kernels: this.kernels };
+    return { buffers: this.buffers, kernels: this.kernels, sources: this.sources.list };
   }
 
   private newBuffer(v: Var, role: BufferDecl["role"]): BufId {
@@ -374,8 +407,9 @@ class Lowering {
       return this.elem(x, broadcastIndex(x.type.shape, shape, idx));
     };
     const op = e.op;
-    if (isUnary(op)) return { k: "unary", op, a: arg(0), dtype };
-    if (isBinary(op)) return { k: "binary", op, a: arg(0), b: arg(1), dtype };
+    if (isUnary(op)) return { k: "unary", op, a: arg(0), dtype, src: this.sources.of(e) };
+    if (isBinary(op))
+      return { k: "binary", op, a: arg(0), b: arg(1), dtype, src: this.sources.of(e) };
     if (isCompare(op)) return { k: "compare", op, a: arg(0), b: arg(1), dtype };
     switch (op) {
       case "select":
@@ -397,7 +431,7 @@ class Lowering {
                 ? Math.trunc(v) | 0
                 : 0
               : v;
-        return lit(value, dtype);
+        return { k: "lit", v: value, dtype, src: this.sources.of(e) };
       }
       case "dimval":
         return { k: "index", e: idim((e.params as OpParams["dimval"]).dim), dtype };
@@ -539,6 +573,7 @@ class Lowering {
     const stacks = e.outs.slice(nCarry).map(bufFor);
     const inner = new Lowering(body, this.fuse, {
       buffers: this.buffers,
+      sources: this.sources,
       ins: [...given.slice(0, nConsts), ...cur, ...xView],
       outs: [...next, ...yView],
     }).run();

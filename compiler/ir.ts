@@ -272,6 +272,8 @@ export interface Eqn<P extends Op = Op> {
   span?: Span;
   /** Source file of `span`. */
   file?: string;
+  /** The primitive whose VJP rule emitted this equation (with that equation's span), for run-time messages. */
+  vjpOf?: Op;
 }
 
 /** A graph in A-normal form: every var is defined once, before use. */

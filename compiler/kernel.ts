@@ -29,13 +29,19 @@ export type IExpr =
   /** An integer scalar value used as an index (gather, scatter). */
   | { k: "val"; e: SExpr };
 
+/**
+ * `src` on the nodes that can make a finite value non-finite (literals, unary
+ * and binary arithmetic) is the equation they compute, an index into
+ * `KernelProgram.sources`: an instrumented build (`checkNumerics`) names it
+ * when the value is NaN or infinite; the plain build ignores it.
+ */
 export type SExpr =
-  | { k: "lit"; v: number; dtype: DType }
+  | { k: "lit"; v: number; dtype: DType; src?: number }
   | { k: "load"; buf: BufId; index: IExpr; dtype: DType }
   /** An index expression as a scalar value (iota, dimval). */
   | { k: "index"; e: IExpr; dtype: DType }
-  | { k: "unary"; op: UnaryOp; a: SExpr; dtype: DType }
-  | { k: "binary"; op: BinaryOp; a: SExpr; b: SExpr; dtype: DType }
+  | { k: "unary"; op: UnaryOp; a: SExpr; dtype: DType; src?: number }
+  | { k: "binary"; op: BinaryOp; a: SExpr; b: SExpr; dtype: DType; src?: number }
   /** Comparison of two scalars (dtype bool). */
   | { k: "compare"; op: CompareOp; a: SExpr; b: SExpr; dtype: DType }
   /** Comparison of two index expressions (bounds checks in pad/concat/gather). */
@@ -129,7 +135,14 @@ export interface ScanKernel {
   body: Kernel[];
 }
 
-export type Kernel = MapKernel | ReduceKernel | MatmulKernel | ScatterKernel | ScanKernel;
+/**
+ * The equation a kernel stores the value of (index into `KernelProgram.sources`),
+ * blamed for a non-finite result no fused node explains (a sum or matmul that
+ * overflowed); absent on copies and scans.
+ */
+export type Kernel = (MapKernel | ReduceKernel | MatmulKernel | ScatterKernel | ScanKernel) & {
+  src?: number;
+};
 
 /** Where a buffer's contents come from and go to. */
 export type BufferRole =
@@ -149,10 +162,22 @@ export interface BufferDecl {
   role: BufferRole;
 }
 
+/** An equation as a run-time numerics check names it: its primitive and .dlg location. */
+export interface KernelSource {
+  op: string;
+  /** The primitive whose gradient emitted this equation (autodiff), if any. */
+  vjpOf?: string;
+  /** Where in the .dlg source the equation came from (offsets; emit resolves line and column). */
+  file?: string;
+  span?: { start: number; end: number };
+}
+
 /** One entry (init, predict, ...) lowered: buffers and kernels in execution order. */
 export interface KernelProgram {
   buffers: BufferDecl[];
   kernels: Kernel[];
+  /** The equations kernels and scalar nodes name through `src`, scan bodies' included. */
+  sources: KernelSource[];
 }
 
 // ---------------------------------------------------------------- memory plan (computed by memory.ts)

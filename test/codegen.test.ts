@@ -9,7 +9,7 @@ import { interpret, tensor, type Tensor } from "../compiler/interpret.ts";
 import { allOps, type Graph, type Op, type TensorType, type Var } from "../compiler/ir.ts";
 import { programToString } from "../compiler/kernel.ts";
 import { EntryRunner } from "../runtime/execute.ts";
-import { scratchF64 } from "../runtime/kernels.ts";
+import { checkStored, noteNonFinite, scratchF64 } from "../runtime/kernels.ts";
 import type { Buffer, EntryPlan } from "../runtime/program.ts";
 import { randomUniform } from "../runtime/rng.ts";
 import { bool, build, f32, i32, uniform, type Emit } from "./graph-helpers.ts";
@@ -37,7 +37,7 @@ function graphDims(g: Graph): string[] {
 function runJs(g: Graph, inputs: Tensor[], dims: Record<string, number>, fuse = true): Buffer[] {
   const names = graphDims(g);
   const js = graphToJs(g, names, "k", { inSlots: [], outSlots: [] }, { fuse });
-  const helpers = { randomUniform, scratchF64 };
+  const helpers = { randomUniform, scratchF64, noteNonFinite, checkStored };
   const plan = new Function(...jsHelpers, `${js.decls}\nreturn ${js.plan};`)(
     ...jsHelpers.map((h) => helpers[h]),
   ) as EntryPlan;

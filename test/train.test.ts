@@ -78,6 +78,9 @@ function handModel(features: number, lr: number) {
     evaluate: (b) => run(b, false),
     save: () => new Uint8Array(),
     load: () => ({}),
+    get steps() {
+      return seen.length;
+    },
   };
   return { model, theta, seen };
 }
