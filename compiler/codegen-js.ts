@@ -189,8 +189,16 @@ class KernelWriter {
   cond(e: SExpr): string {
     const ops = { eq: "===", ne: "!==", lt: "<", le: "<=", gt: ">", ge: ">=" } as const;
     switch (e.k) {
-      case "compare":
-        return `(${this.val(e.a)} ${ops[e.op]} ${this.val(e.b)})`;
+      case "compare": {
+        // f32 operands compare as float32: fusion may recompute one side in
+        // float64 while the other reads its stored, rounded copy (the max VJP's
+        // `x == max(x)` would then find no tie and divide by zero).
+        const f = (x: SExpr) =>
+          x.dtype === "f32" && x.k !== "load" && x.k !== "lit"
+            ? `Math.fround(${this.val(x)})`
+            : this.val(x);
+        return `(${f(e.a)} ${ops[e.op]} ${f(e.b)})`;
+      }
       case "icompare":
         return `(${this.ix(e.a)} ${ops[e.op]} ${this.ix(e.b)})`;
       case "and":
