@@ -10,9 +10,13 @@
 import fc from "fast-check";
 import type { FuzzCase } from "./oracle.ts";
 
-/** An axis size: a number, or a named dim (`B`, the batch; `T`, a sequence length). */
-type D = number | "B" | "T";
-type DType = "f32" | "i32";
+/**
+ * An axis size: a number, or dim text: `B` (the batch), `T` (a sequence
+ * length), `F` (a data dim, fixed when the model is created) or a product of
+ * them and numbers (`T * 3`, from a flatten).
+ */
+type D = number | string;
+type DType = "f32" | "i32" | "bool";
 
 interface Val {
   name: string;
@@ -27,6 +31,8 @@ interface Made {
 
 const shapeText = (s: readonly D[]) => `[${s.join(", ")}]`;
 const num = (d: D | undefined): d is number => typeof d === "number";
+/** A size a parameter may have: anything but the batch. */
+const paramOk = (d: D | undefined): d is D => d !== undefined && (num(d) || !/\bB\b/.test(d));
 const same = (a: readonly D[], b: readonly D[]) =>
   a.length === b.length && a.every((d, i) => d === b[i]);
 
@@ -40,7 +46,7 @@ const inits = [
   " init uniform(low: -0.5, high: 0.5)",
   " init 0.25",
 ];
-/** Orthogonal needs a matrix. */
+/** Orthogonal needs a matrix whose size is known at compile time. */
 const matrixInits = [...inits, " init orthogonal", " init orthogonal(gain: 0.5)"];
 
 class Program {
@@ -70,14 +76,17 @@ class Program {
   }
 
   input(name: string, dtype: DType, shape: D[]): Val {
-    shape.forEach((d) => typeof d === "string" && this.dims.add(d));
-    this.inputs.set(name, `input ${name}: ${dtype === "i32" ? "int" : ""}${shapeText(shape)}`);
+    for (const d of shape) if (!num(d)) d.match(/[A-Z]\w*/g)!.forEach((n) => this.dims.add(n));
+    this.inputs.set(
+      name,
+      `input ${name}: ${dtype === "f32" ? "" : dtype === "i32" ? "int" : "bool"}${shapeText(shape)}`,
+    );
     return { name, shape, dtype };
   }
   param(shape: D[]): string {
     const name = this.fresh("w");
     this.body.push(
-      `param ${name}: ${shapeText(shape)}${this.pick(shape.length === 2 ? matrixInits : inits)}`,
+      `param ${name}: ${shapeText(shape)}${this.pick(shape.length === 2 && shape.every(num) ? matrixInits : inits)}`,
     );
     this.params++;
     return name;
@@ -110,7 +119,7 @@ const last = (s: readonly D[]) => s[s.length - 1];
 /** Operations on one f32 value of shape [B, ...]; null where the shape does not fit. */
 const ops: Record<string, Op> = {
   dense(p, v) {
-    if (v.shape.length < 2 || !num(last(v.shape))) return null;
+    if (v.shape.length < 2 || !paramOk(last(v.shape))) return null;
     const u = p.units();
     const call = p.pick([
       `${v.name} |> dense(${u.text})`,
@@ -134,17 +143,20 @@ const ops: Record<string, Op> = {
       `-${v.name}`,
       `${v.name} ^ 2`,
       `(2.0 * ${v.name} - 1.0) / 3.0`,
+      `(abs(${v.name}) + 1.0) ^ -0.5`,
+      `${v.name} ^ 3`,
+      `gate(${v.name}, on: ${p.chance(0.5)})`,
       `dropout(${v.name}, 0.3)`,
       `stop_gradient(${v.name}) + ${v.name}`,
       `${v.name} * (${v.name} > 0.0)`,
       `where(${v.name} > 0.0, ${v.name}, 0.1 * ${v.name})`,
       `scale2(${v.name})`,
     ]);
-    if (f.startsWith("scale2")) p.usesBlock = true;
+    if (f.startsWith("scale2") || f.startsWith("gate")) p.usesBlock = true;
     return { expr: f, shape: v.shape };
   },
   layerNorm(p, v) {
-    if (!num(last(v.shape))) return null;
+    if (!paramOk(last(v.shape))) return null;
     return { expr: `${v.name} |> layer_norm`, shape: v.shape };
   },
   binary(p, v) {
@@ -164,13 +176,13 @@ const ops: Record<string, Op> = {
   },
   bias(p, v) {
     const l = last(v.shape);
-    if (!num(l)) return null;
+    if (!paramOk(l)) return null;
     const b = p.param([l]);
     return { expr: p.pick([`${v.name} + ${b}`, `${v.name} * ${b}`]), shape: v.shape };
   },
   matmul(p, v) {
     const l = last(v.shape);
-    if (v.shape.length < 2 || !num(l)) return null;
+    if (v.shape.length < 2 || !paramOk(l)) return null;
     const u = p.int(1, 5);
     const w = p.param([l, u]);
     return { expr: `${v.name} @ ${w}`, shape: [...init(v.shape), u] };
@@ -195,7 +207,10 @@ const ops: Record<string, Op> = {
   },
   reshape(p, v) {
     const rest = v.shape.slice(1);
-    if (!rest.every(num)) return null;
+    if (!rest.every(num))
+      return rest.length >= 2
+        ? { expr: `flatten(${v.name})`, shape: ["B", rest.join(" * ")] }
+        : null;
     const size = rest.reduce((a, b) => a * b, 1);
     if (rest.length >= 2) return { expr: `flatten(${v.name})`, shape: ["B", size] };
     if (size % 2 === 0 && size >= 4)
@@ -263,8 +278,8 @@ const ops: Record<string, Op> = {
   scan(p, v) {
     if (v.shape.length !== 3) return null;
     const [, t, n] = v.shape as [D, D, D];
-    const useW = num(n) && p.chance(0.5);
-    const step = useW ? `xt @ ${p.param([n as number, n as number])} + h` : "xt + 0.5 * h";
+    const useW = paramOk(n) && p.chance(0.5);
+    const step = useW ? `xt @ ${p.param([n, n])} + h` : "xt + 0.5 * h";
     const yields = p.chance(0.7);
     return {
       expr: `scan xt in ${v.name} along 1 carry (h = zeros([B, ${n}])) {\n    h = tanh(${step})${yields ? "\n    yield h" : ""}\n  }`,
@@ -275,7 +290,7 @@ const ops: Record<string, Op> = {
     return { expr: `scan row in ${v.name} along 0 {\n    yield row * 2.0\n  }`, shape: v.shape };
   },
   recurrent(p, v) {
-    if (v.shape.length !== 3) return null;
+    if (v.shape.length !== 3 || !paramOk(last(v.shape))) return null;
     const h = p.int(1, 4);
     const f = p.pick(["rnn", "lstm", "gru"]);
     return { expr: `${v.name} |> ${f}(${h})`, shape: [v.shape[0]!, v.shape[1]!, h] };
@@ -303,9 +318,14 @@ const ops: Record<string, Op> = {
     const k = p.int(1, Math.min(3, h, w));
     const pad = p.int(0, 1);
     const f = p.int(1, 3);
+    const stride = p.int(1, 2);
+    const dil = k > 1 && 2 * (k - 1) + 1 <= Math.min(h, w) && p.chance(0.3) ? 2 : 1;
+    const span = dil * (k - 1) + 1;
+    const size = (x: number) => Math.floor((x + 2 * pad - span) / stride) + 1;
+    const opts = `${pad ? `, padding: ${pad}` : ""}${stride > 1 ? `, stride: ${stride}` : ""}${dil > 1 ? `, dilation: ${dil}` : ""}`;
     return {
-      expr: `${v.name} |> conv2d(${f}, kernel: ${k}${pad ? `, padding: ${pad}` : ""})`,
-      shape: ["B", f, h + 2 * pad - k + 1, w + 2 * pad - k + 1],
+      expr: `${v.name} |> conv2d(${f}, kernel: ${k}${opts})`,
+      shape: ["B", f, size(h), size(w)],
     };
   },
   oneHot(p, v) {
@@ -314,7 +334,7 @@ const ops: Record<string, Op> = {
     return { expr: `one_hot(argmax(${v.name}, axis: -1), ${l}) * ${v.name}`, shape: v.shape };
   },
   block(p, v) {
-    if (!num(last(v.shape))) return null;
+    if (!paramOk(last(v.shape))) return null;
     p.usesBlock = true;
     const u = p.int(1, 4);
     return { expr: `${v.name} |> squash(${u})`, shape: [...init(v.shape), u] };
@@ -322,6 +342,62 @@ const ops: Record<string, Op> = {
   branch(p, v) {
     p.usesConst = true;
     return { expr: `if U2 > 1 then relu(${v.name}) else tanh(${v.name})`, shape: v.shape };
+  },
+  reduceMany(p, v) {
+    if (v.shape.length < 3) return null;
+    const f = p.pick(["sum", "mean", "max"]);
+    return { expr: `${f}(${v.name}, axis: [1, 2])`, shape: [v.shape[0]!, ...v.shape.slice(3)] };
+  },
+  mask(p, v) {
+    const m = p.input(p.fresh("mask"), "bool", v.shape);
+    return { expr: `where(${m.name}, ${v.name}, 0.5 * ${v.name})`, shape: v.shape };
+  },
+  concatAxis1(p, v) {
+    const n = v.shape[1];
+    if (v.shape.length < 3 || !num(n)) return null;
+    const w = p.partner(v.shape) ?? v;
+    return {
+      expr: `concat([${v.name}, ${w.name}], axis: 1)`,
+      shape: v.shape.map((d, i) => (i === 1 ? 2 * n : d)),
+    };
+  },
+  stackLast(p, v) {
+    const w = p.partner(v.shape) ?? v;
+    return { expr: `stack([${v.name}, ${w.name}], axis: -1)`, shape: [...v.shape, 2] };
+  },
+  strided(p, v) {
+    const l = last(v.shape);
+    if (!num(l) || l < 2) return null;
+    const lead = v.shape.slice(1, -1).map(() => ":");
+    const [entry, size] = p.pick([
+      ["1::2", Math.floor(l / 2)],
+      ["-2:", 2],
+      [":-1:2", Math.ceil((l - 1) / 2)],
+    ] as const);
+    return {
+      expr: `${v.name}[${[":", ...lead, entry].join(", ")}]`,
+      shape: [...init(v.shape), size],
+    };
+  },
+  nestedScan(p, v) {
+    if (v.shape.length !== 3) return null;
+    const [, t, n] = v.shape as [D, D, D];
+    // Sometimes a param declared in the body, which the body then reads.
+    const u = p.chance(0.5) && paramOk(n) ? p.fresh("u") : null;
+    const decl = u ? `\n    param ${u}: [${n}] init ones` : "";
+    return {
+      expr:
+        `scan xt in ${v.name} along 1 carry (h = zeros([B, ${n}]), k = 0.0) {${decl}\n` +
+        `    e = scan c in xt along 1 {\n      yield c * 2.0\n    }\n` +
+        `    h = sigmoid(h + e${u ? ` * ${u}` : ""})\n    k = k + 1.0\n    yield h / k\n  }`,
+      shape: ["B", t, n],
+    };
+  },
+  gather(p, v) {
+    const n = v.shape[1];
+    if (v.shape.length !== 2 || !num(n) || n < 2) return null;
+    const ids = p.input(p.fresh("idx"), "i32", ["B", 2]);
+    return { expr: `gather(${v.name}, ${ids.name}, axis: 1)`, shape: ["B", "B", 2] };
   },
   iota(p, v) {
     const l = last(v.shape);
@@ -337,6 +413,10 @@ block squash(x: [..., n], k: int) -> [..., k] {
 }
 block scale2(x: [...], s: float = 2.0) -> [...] {
   return x * s
+}
+block gate(x: [..., n], on: bool = true) -> [..., n] {
+  param g: [n] init ones
+  return if on then x * sigmoid(g) else x
 }`;
 
 const optimizers = [
@@ -347,9 +427,9 @@ const optimizers = [
   "sgd(lr: 0.01, weight_decay: 0.01)",
 ];
 
-/** The model's inputs: always x: [B, F]; sometimes a sequence, an image, token ids. */
+/** The model's inputs: always x (features: a number, or the data dim F); sometimes a sequence, an image, token ids. */
 function addInputs(p: Program): void {
-  p.vals.push(p.input("x", "f32", ["B", p.int(1, 5)]));
+  p.vals.push(p.input("x", "f32", ["B", p.chance(0.2) ? "F" : p.int(1, 5)]));
   if (p.chance(0.4)) p.vals.push(p.input("seq", "f32", ["B", "T", p.int(1, 4)]));
   if (p.chance(0.25))
     p.vals.push(p.input("img", "f32", ["B", p.int(1, 2), p.int(3, 5), p.int(3, 5)]));
@@ -369,10 +449,17 @@ function addInputs(p: Program): void {
 function addLoss(p: Program, v: Val): void {
   const l = last(v.shape);
   const reg = p.params > 0 && p.chance(0.3) ? " + 1e-3 * l2(params)" : "";
-  if (v.shape.length === 2 && num(l) && l >= 2 && p.chance(0.6)) {
-    p.input("y", "i32", ["B"]);
+  if (v.shape.length >= 2 && num(l) && l >= 2 && p.chance(0.6)) {
+    // Labels over every leading position: [B] for [B, n] logits, [B, T] for [B, T, n].
+    p.input("y", "i32", init(v.shape));
     p.body.push(`metric accuracy = mean(argmax(${v.name}, axis: -1) == y)`);
     p.body.push(`loss cross_entropy(${v.name}, y)${reg}`);
+  } else if (p.chance(0.2)) {
+    p.input("target", "f32", v.shape);
+    const f = p.chance(0.5)
+      ? `binary_cross_entropy_with_logits(${v.name}, target)`
+      : `binary_cross_entropy(sigmoid(${v.name}), target)`;
+    p.body.push(`loss ${f}${reg}`);
   } else if (p.chance(0.5)) {
     p.input("target", "f32", v.shape);
     p.body.push(`loss mse(${v.name}, target)${reg}`);
@@ -383,7 +470,7 @@ function addLoss(p: Program, v: Val): void {
 export function generateProgram(g: fc.GeneratorValue): string {
   const p = new Program(g);
   addInputs(p);
-  const steps = p.int(1, 7);
+  const steps = p.int(1, 10);
   const names = Object.keys(ops);
   let v = p.vals[p.vals.length - 1]!;
   for (let s = 0; s < steps; s++) {
