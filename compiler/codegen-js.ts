@@ -123,7 +123,8 @@ class KernelWriter {
         return `Math.floor(${this.ix(e.a)} / ${this.ix(e.b)})`;
       case "mod": {
         const b = this.ix(e.b);
-        return `((${this.ix(e.a)} % ${b}) + ${b}) % ${b}`;
+        // Bracketed whole: `k * (x % b + b) % b` would take the remainder of the product.
+        return `(((${this.ix(e.a)} % ${b}) + ${b}) % ${b})`;
       }
       case "val":
         return this.val(e.e);

@@ -35,10 +35,22 @@ function termKey(t: Term): string {
   return t.atoms.map(atomKey).join("*");
 }
 
+/**
+ * Dimension arithmetic left the integers that doubles hold exactly (beyond
+ * Number.MAX_SAFE_INTEGER, or not finite): `2 ^ 1024`, `[2^40, 2^40]`. The
+ * elaborator reports it at the expression's span.
+ */
+export class DimOverflow extends Error {
+  constructor(readonly value: number) {
+    super(`dimension arithmetic overflows: ${value} is beyond ${Number.MAX_SAFE_INTEGER}`);
+  }
+}
+
 /** Combine like terms, drop zeros, sort for a canonical form. */
 function normalize(terms: Term[]): Dim {
   const byKey = new Map<string, Term>();
   for (const t of terms) {
+    if (!Number.isSafeInteger(t.coeff)) throw new DimOverflow(t.coeff);
     const atoms = [...t.atoms].sort((a, b) => (atomKey(a) < atomKey(b) ? -1 : 1));
     const k = atoms.map(atomKey).join("*");
     const prev = byKey.get(k);
@@ -46,12 +58,14 @@ function normalize(terms: Term[]): Dim {
     else byKey.set(k, { coeff: t.coeff, atoms });
   }
   const out = [...byKey.values()].filter((t) => t.coeff !== 0);
+  for (const t of out) if (!Number.isSafeInteger(t.coeff)) throw new DimOverflow(t.coeff);
   // Constant term last, higher-degree terms first, then by key: `4*H + 1`.
   out.sort((a, b) => b.atoms.length - a.atoms.length || (termKey(a) < termKey(b) ? -1 : 1));
   return { terms: out };
 }
 
 export function dimConst(n: number): Dim {
+  if (Math.abs(n) > Number.MAX_SAFE_INTEGER) throw new DimOverflow(n);
   if (!Number.isInteger(n)) throw new Error(`dimension must be an integer, got ${n}`);
   return normalize([{ coeff: n, atoms: [] }]);
 }
@@ -157,51 +171,135 @@ export function dimVars(a: Dim): string[] {
   return [...names].sort();
 }
 
-/** Generic printer: `atom` renders a named dim; used for text and for JS code. */
-function render(
-  a: Dim,
-  atom: (name: string) => string,
-  divOp: (n: string, d: string) => string,
-  modOp: (n: string, d: string) => string,
-): string {
-  if (a.terms.length === 0) return "0";
-  const atomText = (x: DimAtom): string =>
+/** An interval of values; the ends may be infinite. */
+interface Range {
+  lo: number;
+  hi: number;
+}
+
+const ANY: Range = { lo: -Infinity, hi: Infinity };
+
+function productRange(rs: readonly Range[]): Range {
+  // Only non-negative factors multiply interval ends simply (and 0 * Infinity must stay 0).
+  if (rs.some((r) => r.lo < 0)) return ANY;
+  const lo = rs.reduce((p, r) => p * r.lo, 1);
+  const hi = rs.some((r) => r.hi === 0) ? 0 : rs.reduce((p, r) => p * r.hi, 1);
+  return { lo, hi };
+}
+
+function dimRange(a: Dim): Range {
+  const atomRange = (x: DimAtom): Range => {
+    if (x.kind === "var") return { lo: 1, hi: Infinity };
+    const n = dimRange(x.num);
+    const d = dimRange(x.den);
+    if (d.lo < 1) return ANY;
+    if (x.kind === "mod") return { lo: 0, hi: d.hi - 1 };
+    if (n.lo < 0) return ANY;
+    return { lo: Math.floor(n.lo / d.hi), hi: Math.floor(n.hi / d.lo) };
+  };
+  let lo = 0;
+  let hi = 0;
+  for (const t of a.terms) {
+    const p = productRange(t.atoms.map(atomRange));
+    const [tl, th] =
+      t.coeff > 0 ? [t.coeff * p.lo, t.coeff * p.hi] : [t.coeff * p.hi, t.coeff * p.lo];
+    lo = lo === -Infinity || Number.isNaN(tl) ? -Infinity : lo + tl;
+    hi = hi === Infinity || Number.isNaN(th) ? Infinity : hi + th;
+  }
+  return { lo, hi };
+}
+
+/**
+ * The least value `a` can take when every named dim is at least 1 (the
+ * runtime binds no smaller one); -Infinity when nothing bounds it.
+ * `2 * B + 1` >= 3, `W mod 4` >= 0, `B - 1` >= 0, `1 - B` unbounded.
+ */
+export function dimMin(a: Dim): number {
+  return dimRange(a).lo;
+}
+
+/**
+ * How tightly a rendered expression binds, loosest first. The .dlg grammar
+ * and JS agree on the order: sums, then products (`*`, `div`, `mod`, `%`, all
+ * left-associative), then unary minus, then atoms (names, calls, brackets).
+ */
+const SUM = 0;
+const PRODUCT = 1;
+const NEG = 2;
+const ATOM = 3;
+
+interface Printed {
+  text: string;
+  prec: number;
+}
+
+/** The operators of one target language; operands come pre-printed with their binding. */
+interface DimSyntax {
+  atom: (name: string) => string;
+  div: (num: Printed, den: Printed) => Printed;
+  mod: (num: Printed, den: Printed) => Printed;
+}
+
+const wrap = (p: Printed, min: number): string => (p.prec >= min ? p.text : `(${p.text})`);
+
+/**
+ * Precedence-correct printer: a div or mod term inside a product is
+ * bracketed (`2 * (W mod 3)`, not `2 * W mod 3`, which reads `(2 * W) mod 3`),
+ * and so is one under a leading minus (`-(W div 2)`, as `-W div 2` floors `-W`).
+ */
+function render(a: Dim, syntax: DimSyntax): Printed {
+  if (a.terms.length === 0) return { text: "0", prec: ATOM };
+  const atomText = (x: DimAtom): Printed =>
     x.kind === "var"
-      ? atom(x.name)
-      : x.kind === "div"
-        ? divOp(render(x.num, atom, divOp, modOp), render(x.den, atom, divOp, modOp))
-        : modOp(render(x.num, atom, divOp, modOp), render(x.den, atom, divOp, modOp));
-  let s = "";
+      ? { text: syntax.atom(x.name), prec: ATOM }
+      : syntax[x.kind](render(x.num, syntax), render(x.den, syntax));
+  let text = "";
+  let prec = SUM;
   a.terms.forEach((t, i) => {
     const neg = t.coeff < 0;
     const c = Math.abs(t.coeff);
     const factors = t.atoms.map(atomText);
-    if (c !== 1 || factors.length === 0) factors.unshift(String(c));
-    const body = factors.join(" * ");
-    if (i === 0) s = neg ? `-${body}` : body;
-    else s += neg ? ` - ${body}` : ` + ${body}`;
+    if (c !== 1 || factors.length === 0) factors.unshift({ text: String(c), prec: ATOM });
+    const leadingMinus = neg && i === 0;
+    const body = factors
+      .map((f, k) => wrap(f, k > 0 ? ATOM : leadingMinus ? NEG : PRODUCT))
+      .join(" * ");
+    if (i === 0) text = neg ? `-${body}` : body;
+    else text += neg ? ` - ${body}` : ` + ${body}`;
+    if (a.terms.length === 1)
+      prec = factors.length > 1 ? PRODUCT : leadingMinus ? NEG : factors[0]!.prec;
   });
-  return s;
+  return { text, prec };
 }
 
+/** `W div 2`, `(W - 5) div 2 + 1`: operands are bracketed unless they are a name or a number. */
+const dlgSyntax: DimSyntax = {
+  atom: (n) => n,
+  div: (n, d) => ({ text: `${wrap(n, ATOM)} div ${wrap(d, ATOM)}`, prec: PRODUCT }),
+  mod: (n, d) => ({ text: `${wrap(n, ATOM)} mod ${wrap(d, ATOM)}`, prec: PRODUCT }),
+};
+
 export function dimToString(a: Dim): string {
-  return render(
-    a,
-    (n) => n,
-    (n, d) => `(${n}) div (${d})`.replace(/\((\w+)\)/g, "$1"),
-    (n, d) => `(${n}) mod (${d})`.replace(/\((\w+)\)/g, "$1"),
-  );
+  return render(a, dlgSyntax).text;
+}
+
+/** The dim as text that is safe as the operand of any operator: bracketed unless it is one name or number. */
+export function dimToOperand(a: Dim): string {
+  return wrap(render(a, dlgSyntax), ATOM);
 }
 
 /** A JS expression computing the dim; `lookup(name)` gives the expression for a named dim. */
 export function dimToJs(a: Dim, lookup: (name: string) => string): string {
-  const body = render(
-    a,
-    lookup,
-    (n, d) => `Math.floor((${n}) / (${d}))`,
-    (n, d) => `(((${n}) % (${d})) + (${d})) % (${d})`,
-  );
-  return `(${body})`;
+  const body = render(a, {
+    atom: lookup,
+    div: (n, d) => ({ text: `Math.floor(${wrap(n, PRODUCT)} / ${wrap(d, ATOM)})`, prec: ATOM }),
+    // JS `%` truncates; adding the divisor and taking `%` again floors, like `mod`.
+    mod: (n, d) => {
+      const den = wrap(d, ATOM);
+      return { text: `(${wrap(n, PRODUCT)} % ${den} + ${den}) % ${den}`, prec: PRODUCT };
+    },
+  });
+  return `(${body.text})`;
 }
 
 export function dimEval(a: Dim, env: Readonly<Record<string, number>>): number {

@@ -10,7 +10,7 @@
 // SExpr, for gather/scatter indices).
 
 import type { BinaryOp, CompareOp, DType, UnaryOp } from "./ir.ts";
-import { dimAsConst, dimEq, dimToString, type Dim } from "./dims.ts";
+import { dimAsConst, dimEq, dimToOperand, dimToString, type Dim } from "./dims.ts";
 
 /** A buffer of one entry's plan, by index into `KernelProgram.buffers`. */
 export type BufId = number;
@@ -412,7 +412,8 @@ export function iexprToString(e: IExpr): string {
     case "lin":
       return "lin";
     case "dim":
-      return dimToString(e.d);
+      // `i0*(B + 1)`: a sum or a div/mod dim must not bind to a neighbouring `*`.
+      return dimToOperand(e.d);
     case "val":
       return `int(${sexprToString(e.e)})`;
     case "add":

@@ -1,12 +1,16 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  DimOverflow,
   dimAdd,
+  dimAsConst,
   dimConst,
   dimEq,
   dimEval,
   dimExactDiv,
   dimFloorDiv,
   dimMod,
+  dimMin,
   dimMul,
   dimSub,
   dimSubst,
@@ -17,7 +21,10 @@ import {
   numElements,
   shapeOf,
   shapeToString,
+  type Dim,
 } from "../compiler/dims.ts";
+import { nodeHost } from "../compiler/compile.ts";
+import { elaborate } from "../compiler/elaborate.ts";
 
 const B = dimVar("B");
 const H = dimVar("H");
@@ -76,5 +83,103 @@ describe("dims", () => {
     expect(dimToString(numElements(s))).toBe("784 * B");
     expect(dimEval(numElements(s), { B: 3 })).toBe(2352);
     expect(() => dimEval(B, {})).toThrow(/not bound/);
+  });
+
+  it("brackets div and mod inside products and under a leading minus", () => {
+    const W = dimVar("W");
+    // The issue's `[B, B mod 3, 4]`: its element count printed as `4 * (B % 3 + 3) % 3 * B` was wrong.
+    const n = numElements([B, dimMod(B, c(3)), c(4)]);
+    expect(dimToString(n)).toBe("4 * (B mod 3) * B");
+    const js = dimToJs(n, () => "B");
+    expect(new Function("B", `return ${js}`)(4)).toBe(16);
+    expect(dimToString(dimNegate(dimFloorDiv(W, c(2))))).toBe("-(W div 2)");
+    expect(dimToString(dimFloorDiv(dimMul(c(2), W), dimAdd(H, c(1))))).toBe("(2 * W) div (H + 1)");
+    expect(dimToString(dimMod(dimNegate(W), c(-3)))).toBe("(-W) mod (-3)");
+  });
+
+  it("refuses arithmetic beyond the integers a double holds exactly", () => {
+    const big = c(2 ** 40);
+    expect(() => dimMul(big, big)).toThrow(DimOverflow);
+    expect(() => dimMul(dimMul(B, big), big)).toThrow(DimOverflow);
+    expect(() => c(2 ** 60)).toThrow(DimOverflow);
+    expect(dimToString(dimMul(c(2 ** 26), c(2 ** 26)))).toBe(String(2 ** 52));
+  });
+
+  it("bounds dims from below, assuming every named dim is at least 1", () => {
+    const W = dimVar("W");
+    expect(dimMin(dimAdd(dimMul(c(2), B), c(1)))).toBe(3);
+    expect(dimMin(dimSub(B, c(1)))).toBe(0);
+    expect(dimMin(dimSub(c(1), B))).toBe(-Infinity);
+    expect(dimMin(dimMod(W, c(4)))).toBe(0);
+    expect(dimMin(dimAdd(dimFloorDiv(W, c(2)), c(1)))).toBe(1);
+    expect(dimMin(dimMul(B, H))).toBe(1);
+    expect(dimMin(c(-2))).toBe(-2);
+  });
+});
+
+const dimNegate = (d: Dim) => dimSub(c(0), d);
+
+/** Random dims expressions over A, B, C: sums, products, floor division and mod, nested, with negative constants. */
+const dimExpr = fc.letrec<{ dim: Dim }>((tie) => ({
+  dim: fc.oneof(
+    { depthSize: "small", withCrossShrink: true },
+    fc.constantFrom("A", "B", "C").map(dimVar),
+    fc.integer({ min: -6, max: 6 }).map(c),
+    fc.tuple(tie("dim"), tie("dim")).map(([a, b]) => dimAdd(a, b)),
+    fc.tuple(tie("dim"), tie("dim")).map(([a, b]) => dimSub(a, b)),
+    fc.tuple(tie("dim"), tie("dim")).map(([a, b]) => dimMul(a, b)),
+    fc
+      .tuple(tie("dim"), tie("dim"), fc.boolean())
+      .filter(([, b]) => dimAsConst(b) !== 0)
+      .map(([a, b, isDiv]) => (isDiv ? dimFloorDiv(a, b) : dimMod(a, b))),
+  ),
+})).dim;
+
+const env = fc.record({
+  A: fc.integer({ min: 1, max: 40 }),
+  B: fc.integer({ min: 1, max: 40 }),
+  C: fc.integer({ min: 1, max: 40 }),
+});
+
+/** A dims expression read back through the grammar: the value of `output y = <text>`. */
+function parseDim(text: string): Dim | number | string {
+  const src = `dim A, B, C\nmodel m {\n  input x: [A, B, C]\n  output y = ${text}\n}\n`;
+  const r = elaborate("p.dlg", { readFile: (p) => (p === "p.dlg" ? src : nodeHost.readFile(p)) });
+  if (r.diagnostics.length) return r.diagnostics.map((d) => d.message).join("; ");
+  const m = [...r.models.values()][0]!;
+  const e = m.forward.eqns.find((q) => q.outs[0]!.id === m.outputs[0]!.var.id)!;
+  if (e.op === "dimval") return (e.params as { dim: Dim }).dim;
+  return (e.params as { value: number }).value;
+}
+
+describe("dims printers (property)", () => {
+  it("print JS that evaluates like dimEval", () => {
+    fc.assert(
+      fc.property(dimExpr, env, (d, vals) => {
+        const want = dimEval(d, vals);
+        fc.pre(Number.isFinite(want));
+        const js = dimToJs(d, (n) => `v.${n}`);
+        const got: number = new Function("v", `return ${js}`)(vals);
+        // `===`: a floored remainder of 0 by a negative divisor is -0 in JS, still 0.
+        expect(got === want, `${js} = ${got}, dimEval = ${want}`).toBe(true);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it("print .dlg text that the grammar reads back as the same dim", () => {
+    fc.assert(
+      fc.property(dimExpr, (d) => {
+        const back = parseDim(dimToString(d));
+        const k = dimAsConst(d);
+        if (k !== null) expect(back).toBe(k);
+        else
+          expect(
+            typeof back === "object" && dimEq(back, d),
+            `${dimToString(d)} read back as ${typeof back === "object" ? dimToString(back) : back}`,
+          ).toBe(true);
+      }),
+      { numRuns: 150 },
+    );
   });
 });
