@@ -1,11 +1,14 @@
 // `dlg train`: compile the model with its train block, load the emitted
 // module, fit the data to the model's inputs, run the loop, and report
-// (progress, per-epoch and test metrics, optional plot and checkpoint).
+// (progress, per-epoch and test metrics, optional plot, step log and
+// checkpoint). `--resume` continues from a checkpoint's params, optimizer
+// state, random stream and data position (cli/checkpoint.ts).
 
 import { compile } from "../compiler/compile.ts";
 import { renderDiagnostics } from "../compiler/diagnostics.ts";
 import type { OptimizerConfig, TrainConfig } from "../compiler/ir.ts";
 import { intFlag, oneFile, str, type Parsed } from "./args.ts";
+import { positionMetadata, resumeRun, writeAtomic, type Resumed } from "./checkpoint.ts";
 import { printDiagnostics, requireFile, writeOutput, type Io } from "./commands.ts";
 import { chooseSource, loadSplits, rows } from "./data.ts";
 import { exitCode, UserError } from "./errors.ts";
@@ -38,7 +41,11 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
   const limit = intFlag(p, "limit", 1);
   const plot = str(p, "plot");
   const save = str(p, "save");
+  const resume = str(p, "resume");
+  const maxSteps = intFlag(p, "steps", 1);
+  const log = str(p, "log");
   requireFile(file);
+  if (resume !== undefined) requireFile(resume);
   // Decide the data source before compiling so a bad --data fails fast.
   const source = chooseSource(file, str(p, "data"));
 
@@ -54,7 +61,7 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
       `model \`${r.program.model}\` declares no \`loss\`, so there is nothing to train`,
     );
   }
-  const cfg: TrainConfig = {
+  let cfg: TrainConfig = {
     ...r.train,
     epochs: epochs ?? r.train.epochs,
     seed: seed ?? r.train.seed,
@@ -65,6 +72,14 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
   const fullTrain = splits.train.size;
   if (limit !== undefined) splits.train = rows(splits.train, 0, limit);
   const dims = Object.entries(splits.dims).map(([k, v]) => `${k} = ${v}`);
+  const size = batchSize(cfg.batch, splits.train.size);
+  const shape = { examples: splits.train.size, batchSize: size };
+  const model = await mod.createModel({ seed: cfg.seed, dims: splits.dims });
+  let resumed: Resumed | undefined;
+  if (resume !== undefined) {
+    resumed = await resumeRun(model, resume, shape, seed);
+    cfg = { ...cfg, seed: resumed.seed };
+  }
 
   io.out(`model ${mod.spec.model}, train block \`${cfg.name}\`: ${describeTrain(cfg)}`);
   io.out(
@@ -73,17 +88,24 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
       `, ${splits.valid.size} validation, ${splits.test.size} test` +
       (dims.length ? `; ${dims.join(", ")}` : ""),
   );
-  const size = batchSize(cfg.batch, splits.train.size);
   const steps = Math.ceil(splits.train.size / size);
   io.out(`${plural(steps, "step")} per epoch of ${plural(size, "example")}`);
-
-  const model = await mod.createModel({ seed: cfg.seed, dims: splits.dims });
+  if (resumed)
+    io.out(
+      `resumed from ${resume} after ${plural(resumed.steps, "step")}: epoch ${resumed.position.epoch}, batch ${resumed.position.batch + 1}`,
+    );
   let report: Awaited<ReturnType<typeof train>>;
   try {
     report = await train(
       model,
       splits,
-      { epochs: cfg.epochs, batch: cfg.batch, seed: cfg.seed },
+      {
+        epochs: cfg.epochs,
+        batch: cfg.batch,
+        seed: cfg.seed,
+        ...(resumed && { start: resumed.position }),
+        ...(maxSteps !== undefined && { maxSteps }),
+      },
       consoleReporter({ bar: wantsBar(), out: (l) => io.out(l) }),
     );
   } catch (e) {
@@ -99,6 +121,12 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
     `trained ${plural(report.epochs.length, "epoch")} (${plural(report.steps, "step")}) in ${report.seconds.toFixed(1)}s` +
       (last ? `; final train loss ${fmt(last.trainLoss)}` : ""),
   );
+  const at = report.position;
+  if (at.epoch <= cfg.epochs)
+    io.out(
+      `stopped by --steps before epoch ${at.epoch}, batch ${at.batch + 1}` +
+        (save !== undefined ? `; continue with --resume ${save}` : ""),
+    );
 
   if (plot !== undefined) {
     writeOutput(
@@ -107,9 +135,18 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
     );
     io.out(`wrote ${plot}`);
   }
+  if (log !== undefined) {
+    // One JSON object per step; JSON prints each loss so that it reads back bit for bit.
+    const first = resumed?.steps ?? 0;
+    const lines = report.losses.map((r) =>
+      JSON.stringify({ step: first + r.step, epoch: r.epoch, batch: r.batch, loss: r.loss }),
+    );
+    writeAtomic(log, new TextEncoder().encode(lines.map((l) => l + "\n").join("")));
+    io.out(`wrote ${log}`);
+  }
   if (save !== undefined) {
-    const bytes = await model.save();
-    writeOutput(save, bytes);
+    const bytes = await model.save(positionMetadata(report.position, shape));
+    writeAtomic(save, bytes);
     io.out(`saved parameters to ${save} (safetensors, ${bytes.length} bytes)`);
   }
   return exitCode.ok;

@@ -2,6 +2,11 @@
 // PRNG (so a run is reproducible from its seed), per-epoch validation, final
 // test metrics. It knows nothing of terminals or files: progress goes to a
 // `Reporter`, results come back as a `TrainReport` (for printing and plots).
+//
+// A run can stop after a number of steps and continue later from the
+// `Position` it reports: the shuffles of the epochs before it are replayed
+// from the seed and the epoch's loss sum carried over, so a resumed run
+// cuts the same batches and reports the same curve as one never stopped.
 
 import { UserError } from "./errors.ts";
 import { asBatch, gather, rows, type Dataset } from "./data.ts";
@@ -14,6 +19,27 @@ export interface TrainSettings {
   seed: number;
   /** Examples per evaluate() call, to bound memory on large splits. */
   evalChunk?: number;
+  /** Where to start (a resumed run); default the first batch of epoch 1. */
+  start?: Position;
+  /** Stop after this many steps of this run (the rest of the run can resume from `TrainReport.position`). */
+  maxSteps?: number;
+}
+
+/** A point in a run: `batch` steps of epoch `epoch` (1-based) are done. */
+export interface Position {
+  epoch: number;
+  batch: number;
+  /** Sum of step loss × batch rows over those `batch` steps (for the epoch's mean train loss). */
+  lossSum: number;
+}
+
+export interface StepRecord {
+  /** Steps of this run so far, this one included. */
+  step: number;
+  epoch: number;
+  /** 1-based index of the batch within its epoch. */
+  batch: number;
+  loss: number;
 }
 
 export interface Evaluation {
@@ -36,6 +62,10 @@ export interface TrainReport {
   test: Evaluation | null;
   steps: number;
   seconds: number;
+  /** Where the run stopped: the next batch to train. */
+  position: Position;
+  /** Every step's loss, in order (the loss curve, bit for bit). */
+  losses: StepRecord[];
 }
 
 /** Where progress goes; every hook is optional. */
@@ -123,40 +153,69 @@ export async function train(
   const whole: Batch | null = size === n ? asBatch(data.train) : null;
   const records: EpochRecord[] = [];
   const t0 = performance.now();
+  const start = s.start ?? { epoch: 1, batch: 0, lossSum: 0 };
+  if (start.batch >= stepsPerEpoch)
+    throw new UserError(
+      `cannot resume at batch ${start.batch + 1} of epoch ${start.epoch}: an epoch has ${stepsPerEpoch} steps`,
+    );
+  const losses: StepRecord[] = [];
+  let position = start;
   let steps = 0;
   try {
-    for (let epoch = 1; epoch <= s.epochs; epoch++) {
+    // Replay the shuffles of the epochs already done, so this run's orders continue the same stream.
+    if (!whole) for (let e = 1; e < start.epoch; e++) shuffled(n, rand);
+    const budgetSpent = () => s.maxSteps !== undefined && steps >= s.maxSteps;
+    epochs: for (let epoch = start.epoch; epoch <= s.epochs; epoch++) {
+      const first = epoch === start.epoch ? start.batch : 0;
+      let lossSum = epoch === start.epoch ? start.lossSum : 0;
+      if (budgetSpent()) {
+        position = { epoch, batch: first, lossSum };
+        break;
+      }
       reporter.epochStart?.(epoch, s.epochs, stepsPerEpoch);
       const e0 = performance.now();
       // A full batch needs no shuffle: the mean gradient does not depend on order.
       const order = whole ? null : shuffled(n, rand);
-      let lossSum = 0;
-      for (let k = 0; k < stepsPerEpoch; k++) {
+      for (let k = first; k < stepsPerEpoch; k++) {
+        if (budgetSpent()) {
+          position = { epoch, batch: k, lossSum };
+          break epochs;
+        }
         const from = k * size;
         const to = Math.min(n, from + size);
         const batch = whole ?? gather(data.train, order!, from, to);
         const r = await model.step(batch, dims);
         steps++;
         checkFinite(r, epoch, k + 1);
+        losses.push({ step: steps, epoch, batch: k + 1, loss: r.loss });
         lossSum += r.loss * (to - from);
         const secs = (performance.now() - e0) / 1000;
-        reporter.step?.(k + 1, lossSum / to, secs > 0 ? to / secs : 0);
+        reporter.step?.(k + 1, lossSum / to, secs > 0 ? (to - first * size) / secs : 0);
       }
       const seconds = (performance.now() - e0) / 1000;
+      const trained = n - first * size;
       const rec: EpochRecord = {
         epoch,
         trainLoss: lossSum / n,
         valid: await evaluateAll(model, data.valid, chunk, dims),
-        steps: stepsPerEpoch,
+        steps: stepsPerEpoch - first,
         seconds,
-        samplesPerSec: seconds > 0 ? n / seconds : 0,
+        samplesPerSec: seconds > 0 ? trained / seconds : 0,
       };
       records.push(rec);
       reporter.epochEnd?.(rec, s.epochs);
+      position = { epoch: epoch + 1, batch: 0, lossSum: 0 };
     }
   } finally {
     reporter.close?.();
   }
   const test = await evaluateAll(model, data.test, chunk, dims);
-  return { epochs: records, test, steps, seconds: (performance.now() - t0) / 1000 };
+  return {
+    epochs: records,
+    test,
+    steps,
+    seconds: (performance.now() - t0) / 1000,
+    position,
+    losses,
+  };
 }

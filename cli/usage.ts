@@ -29,6 +29,9 @@ export const commandOptions: Record<CommandName, Options> = {
     limit: { type: "string" },
     plot: { type: "string" },
     save: { type: "string" },
+    resume: { type: "string" },
+    steps: { type: "string" },
+    log: { type: "string" },
     "check-numerics": { type: "boolean" },
   },
   dump: {
@@ -62,6 +65,7 @@ export function checkValues(cmd: CommandName, p: Parsed): void {
     intFlag(p, "epochs", 1);
     intFlag(p, "seed", 0, 2 ** 31 - 1);
     intFlag(p, "limit", 1);
+    intFlag(p, "steps", 1);
   }
 }
 
@@ -121,7 +125,13 @@ Options:
                   exists, else mnist)
   --limit N       train on only the first N training examples (quick runs)
   --plot FILE     write loss and metric curves per epoch as an SVG
-  --save FILE     write the trained parameters (safetensors)
+  --save FILE     write the trained parameters, optimizer state and training
+                  position (safetensors; written atomically)
+  --resume FILE   continue the run a --save checkpoint stopped: params,
+                  optimizer state, seed and random stream, epoch and batch
+                  (same data, --limit and train block; --epochs is the total)
+  --steps N       stop after N steps of this run (then --resume continues)
+  --log FILE      write each step's loss, one JSON object per line
   --check-numerics
                   stop at the first NaN or infinity any operation computes,
                   naming it and its place in the source

@@ -129,6 +129,32 @@ describe("training loop", () => {
     expect(report.test!.loss).toBeLessThan(report.epochs[0]!.valid!.loss);
   });
 
+  it("stops after --steps and resumes from its position with the same batches and curve", async () => {
+    const s = loadSplits({ kind: "csv", path: "samples/linreg.csv" }, linregSpec);
+    const settings = { epochs: 3, batch: 32, seed: 5 };
+    const whole = handModel(3, 0.01);
+    const full = await train(whole.model, s, settings, {});
+    // 12 steps per epoch: stop mid-epoch, at an epoch's end, and in the first step.
+    for (const cut of [1, 7, 12, 30]) {
+      const h = handModel(3, 0.01);
+      const a = await train(h.model, s, { ...settings, maxSteps: cut }, {});
+      expect(a.steps).toBe(cut);
+      expect(a.position).toEqual({
+        epoch: 1 + Math.floor(cut / 12),
+        batch: cut % 12,
+        lossSum: expect.any(Number),
+      });
+      const b = await train(h.model, s, { ...settings, start: a.position }, {});
+      expect([...h.theta]).toEqual([...whole.theta]);
+      expect([...a.losses, ...b.losses].map((r) => [r.epoch, r.batch, r.loss])).toEqual(
+        full.losses.map((r) => [r.epoch, r.batch, r.loss]),
+      );
+      const curve = (r: TrainReport) => r.epochs.map((e) => [e.epoch, e.trainLoss, e.valid?.loss]);
+      expect([...curve(a), ...curve(b)]).toEqual(curve(full));
+      expect(b.position).toEqual({ epoch: 4, batch: 0, lossSum: 0 });
+    }
+  });
+
   it("batch full passes the whole training set every step", async () => {
     const s = loadSplits({ kind: "csv", path: "samples/linreg.csv" }, linregSpec);
     const h = handModel(3, 0.01);
@@ -183,6 +209,8 @@ describe("plot", () => {
     test: null,
     steps: 30,
     seconds: 3,
+    position: { epoch: 4, batch: 0, lossSum: 0 },
+    losses: [],
   };
 
   it("draws loss and metric panels with axes, ticks and a legend", () => {
