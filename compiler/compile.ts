@@ -14,6 +14,7 @@ import { VarGen } from "./ir.ts";
 import { printGraph } from "./ir-print.ts";
 import { grad } from "./autodiff.ts";
 import { buildEntries } from "./entries.ts";
+import { defaultLimits, type SizeLimits } from "./limits.ts";
 import { emit, printKernels, type NumericsOptions } from "./emit.ts";
 
 export interface Host {
@@ -38,6 +39,19 @@ export interface CompileOptions {
   host?: Host;
   /** Emit a module that throws at the first NaN or infinity a kernel stores, naming its source (`dlg train --check-numerics`). */
   checkNumerics?: boolean;
+  /** Bytes any one tensor may take (default 4 GiB; `--max-tensor-bytes`): past it, E3015 or a run-time error. */
+  maxTensorBytes?: number;
+  /** Bytes all parameters together may take (default 8 GiB; `--max-param-bytes`): past it, E3016. */
+  maxParamBytes?: number;
+}
+
+function limitsOf(opts: CompileOptions): { limits: SizeLimits } {
+  return {
+    limits: {
+      maxTensorBytes: opts.maxTensorBytes ?? defaultLimits.maxTensorBytes,
+      maxParamBytes: opts.maxParamBytes ?? defaultLimits.maxParamBytes,
+    },
+  };
 }
 
 export interface CheckResult {
@@ -57,7 +71,7 @@ export type Stage = "ast" | "ir" | "grad" | "kernels";
 
 /** Parse and check a file (and its imports): every diagnostic, nothing emitted. */
 export function check(file: string, opts: CompileOptions = {}): CheckResult {
-  const r = elaborate(file, opts.host ?? nodeHost);
+  const r = elaborate(file, opts.host ?? nodeHost, limitsOf(opts));
   return { diagnostics: r.diagnostics, sources: r.sources, ok: !hasErrors(r.diagnostics) };
 }
 
@@ -133,6 +147,7 @@ function lowerModel(
     params: model.params.map((p) => ({ path: p.path, type: p.var.type })),
     state,
     entries,
+    checks: model.checks ?? [],
   };
   const { js, dts } = emit(program, { modelName: model.name, ...numerics });
   return { program, js, dts };
@@ -153,7 +168,7 @@ function internalError(file: string, e: unknown): Diagnostic {
 }
 
 export function compile(file: string, opts: CompileOptions = {}): CompileResult {
-  const r = elaborate(file, opts.host ?? nodeHost);
+  const r = elaborate(file, opts.host ?? nodeHost, limitsOf(opts));
   const base = { diagnostics: r.diagnostics, sources: r.sources };
   if (hasErrors(r.diagnostics)) return { ...base, ok: false };
   const sel = select(file, r, opts);
@@ -184,7 +199,7 @@ export function dump(
     const diagnostics = p.errors.map((e) => diag(e.code, e.message, file, e.span));
     return { diagnostics, sources, ok: diagnostics.length === 0, text: printProgram(p.program) };
   }
-  const r = elaborate(file, host);
+  const r = elaborate(file, host, limitsOf(opts));
   const base = { diagnostics: r.diagnostics, sources: r.sources };
   if (hasErrors(r.diagnostics)) return { ...base, ok: false };
   const sel = select(file, r, opts);

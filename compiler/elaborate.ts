@@ -13,6 +13,7 @@ import { parse, type Program, type Span } from "../grammar/index.ts";
 import { diag, type Diagnostic } from "./diagnostics.ts";
 import { dimConst, dimVar } from "./dims.ts";
 import type { ModelIR, TrainConfig } from "./ir.ts";
+import type { SizeLimits } from "./limits.ts";
 import { fail, Scope, Session, type Ctx, type Hover } from "./elaborate/context.ts";
 import { evalExpr } from "./elaborate/expr.ts";
 import { intrinsicTable } from "./elaborate/intrinsics.ts";
@@ -233,9 +234,10 @@ function loadStd(s: Session, host: ElaborateHost): Scope {
 export function elaborate(
   entryFile: string,
   host: ElaborateHost,
-  opts: { dims?: Record<string, number> } = {},
+  opts: { dims?: Record<string, number>; limits?: SizeLimits } = {},
 ): ElaborateResult {
   const s = new Session();
+  if (opts.limits) s.limits = opts.limits;
   const std = loadStd(s, host);
   const globals = new Scope(std);
   const units = loadFiles(s, host, entryFile);

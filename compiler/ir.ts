@@ -303,6 +303,22 @@ export class VarGen {
 // ---------------------------------------------------------------- models and programs
 
 /** A model after elaboration: one forward graph plus what its vars mean. */
+/**
+ * A condition on run-time dims that the checker could not prove (`B >= 4`
+ * for `x[3]` on `[B]`, a size within the byte limit): the runtime tests
+ * `min <= dim <= max` when it binds the dims, before anything runs, and
+ * throws `message` with the dims' values and where they came from.
+ */
+export interface DimCheck {
+  dim: Dim;
+  min: number;
+  /** Absent: no upper bound. */
+  max?: number;
+  /** Names the quantity `dim` measures when it is not the condition itself ("bytes"). */
+  unit?: string;
+  message: string;
+}
+
 export interface ModelIR {
   name: string;
   /** Named dims bound at run time from input shapes (e.g. the batch `B`). */
@@ -325,6 +341,8 @@ export interface ModelIR {
   loss: Var | null;
   /** inputs: [seed]; outputs: one initial value per param, in `params` order. */
   init: Graph;
+  /** What the runtime must check about the dims; absent: nothing. */
+  checks?: DimCheck[];
 }
 
 export type OptimizerKind = "gd" | "sgd" | "adam";
@@ -378,4 +396,6 @@ export interface ProgramIR {
   /** Optimizer state buffers (momentum, Adam moments), concrete shapes. */
   state: { name: string; type: TensorType }[];
   entries: Entry[];
+  /** What the runtime must check about the dims before running any entry; absent: nothing. */
+  checks?: DimCheck[];
 }

@@ -74,6 +74,27 @@ export function checkNonEmpty(
 }
 
 /**
+ * The plan's conditions on the dims (`B >= 4` for `x[3]`, every buffer within
+ * the byte limit), each tested once all its dims are bound: before anything
+ * is allocated or run. `source[i]` says where dim i came from.
+ */
+export function checkDims(
+  plan: ProgramPlan,
+  D: readonly number[],
+  source: readonly string[],
+): void {
+  for (const c of plan.checks ?? []) {
+    if (c.dims.some((i) => Number.isNaN(D[i]!))) continue;
+    const v = c.value(D);
+    if (v >= c.min && (c.max === undefined || v <= c.max)) continue;
+    const bound = c.dims
+      .map((i) => `${plan.dims[i]} = ${D[i]}${source[i] ? ` (${source[i]})` : ""}`)
+      .join(", ");
+    throw new Error(`${c.message}; got ${bound}${c.unit ? `, which makes ${v} ${c.unit}` : ""}`);
+  }
+}
+
+/**
  * Dims in `plan.dims` order (NaN where unbound and unneeded). `need` lists the
  * inputs the entry reads and `needDims` the dims it must know.
  */
@@ -142,5 +163,6 @@ export function bindDims(
       );
     }
   }
+  checkDims(plan, D, source);
   return D;
 }

@@ -9,7 +9,7 @@
 // Every call checks all its inputs (names, array types, lengths, values)
 // before it runs anything, so a call that throws leaves the model as it was.
 
-import { bindDims, checkArray, checkNonEmpty, checkValues } from "./bind.ts";
+import { bindDims, checkArray, checkDims, checkNonEmpty, checkValues } from "./bind.ts";
 import { EntryRunner } from "./execute.ts";
 import type { Buffer, EntryPlan, InSlot, OutSlot, ProgramPlan } from "./program.ts";
 import { hash32 } from "./rng.ts";
@@ -107,6 +107,12 @@ export function createModelFromPlan(
 ): Model {
   let seed = (opts.seed ?? 0) | 0;
   const fixed = modelDims(plan, opts.dims ?? {});
+  // Params sized by these dims are allocated next: their byte limits are checked first.
+  checkDims(
+    plan,
+    fixed,
+    fixed.map((v) => (Number.isNaN(v) ? "" : "given to createModel")),
+  );
   const fixedDims: Dims = {};
   const fixedIndices = new Set<number>();
   plan.dims.forEach((name, i) => {

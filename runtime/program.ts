@@ -90,4 +90,22 @@ export interface ProgramPlan {
   params: SizedPlan[];
   state: SizedPlan[];
   entries: Partial<Record<"init" | "predict" | "evaluate" | "step", EntryPlan>>;
+  /** Conditions on the run-time dims, tested as soon as their dims are bound; absent: none. */
+  checks?: DimCheckPlan[];
+}
+
+/**
+ * `min <= value(D) <= max` must hold before anything runs (`B >= 4` for
+ * `x[3]` on `[B]`, a buffer's bytes within the limit); else the runtime
+ * throws `message` with the dims' values and where they came from.
+ */
+export interface DimCheckPlan {
+  /** Indices (into `ProgramPlan.dims`) of the dims `value` reads. */
+  dims: number[];
+  value: SizeFn;
+  min: number;
+  max?: number;
+  /** What `value` counts, when the message should show it ("bytes"). */
+  unit?: string;
+  message: string;
 }

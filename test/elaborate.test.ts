@@ -613,3 +613,96 @@ describe("robustness", () => {
     }
   });
 });
+
+describe("dimensions: positive, in range, exact, within the size limits", () => {
+  const first = (r: ElaborateResult) => r.diagnostics[0]!;
+  const checks = (r: ElaborateResult, kind: "min" | "max" = "min") =>
+    (model(r).checks ?? [])
+      .filter((c) => (kind === "max") === (c.max !== undefined))
+      .map((c) => c.message);
+
+  it("refuses an empty or negative axis where it is written (E3013)", () => {
+    const neg = run("dim B\nmodel m {\n  input x: [B, -1]\n  output y = x * 2.0\n}");
+    expect(first(neg).code).toBe("E3013");
+    expect(first(neg).message).toMatch(/input `x` would be \[B, -1\]: axis 1 is -1/);
+    expect(neg.sources.get("main.dlg")!.slice(first(neg).span.start, first(neg).span.end)).toBe(
+      "-1",
+    );
+    // dense(-2) declares `param w: [n, -2]` inside std: reported at the user's call.
+    const dense = run("dim B\nmodel m {\n  input x: [B, 3]\n  output y = x |> dense(-2)\n}");
+    expect(first(dense).code).toBe("E3013");
+    expect(first(dense).file).toBe("main.dlg");
+    // The concat VJP never sees a zero-size param: the checker refuses it.
+    const zero = run(
+      "dim B\nmodel m {\n  input x: [B, 3]\n  param w: [3, 0]\n  loss mean(concat([x, x @ w], axis: -1))\n}",
+    );
+    expect(codes(zero)).toEqual(["E3013"]);
+    // An op result: a reshape to an empty axis.
+    expect(codes(run("model m {\n  output y = zeros([2, 0])\n}"))).toEqual(["E3013"]);
+  });
+
+  it("leaves what run-time dims decide to a run-time check, and drops what it proves", () => {
+    const r = ok(
+      "dim B\nmodel m {\n  input x: [B]\n  output last = x[3]\n  output tail = x[1:]\n  output end = x[-1]\n}",
+    );
+    expect(checks(r)).toEqual([
+      "B must be at least 4 for `x[3]` at main.dlg:4:17",
+      "B must be at least 2 for `x[1:]` at main.dlg:5:17",
+    ]);
+    // 2 * B + 1 >= 3 and B mod 3 + 1 >= 1 are proved: no check.
+    expect(
+      checks(ok("dim B\nmodel m {\n  input x: [B, 2 * B + 1, B mod 3 + 1]\n  output y = x\n}")),
+    ).toEqual([]);
+    expect(checks(ok("dim B\nmodel m {\n  input x: [B, B mod 3]\n  output y = x\n}"))).toEqual([
+      "B mod 3 must be at least 1 (axis 1 of input `x` `[B, B mod 3]` at main.dlg:3:12)",
+    ]);
+    // Known sizes are checked now: E3011, as before.
+    expect(codes(run("model m {\n  input x: [3]\n  output y = x[3]\n}"))).toEqual(["E3011"]);
+  });
+
+  it("reports dimension arithmetic beyond 2^53 at its span (E3014)", () => {
+    const pow = run("dim B\nmodel m {\n  input x: [B, 2 ^ 1024]\n  output y = x * 2.0\n}");
+    expect(codes(pow)).toEqual(["E3014"]);
+    expect(first(pow).message).toBe("dimension arithmetic overflows in 2 ^ 1024");
+    const viaConst = run(
+      "dim B\nconst n = 2 ^ 1024\nmodel m {\n  input x: [B, n]\n  output y = x\n}",
+    );
+    expect(codes(viaConst)).toEqual(["E3014"]);
+    expect(codes(run("dim B\nmodel m {\n  input x: [B, B ^ 1000]\n  output y = x\n}"))).toEqual([
+      "E3014",
+    ]);
+    const product = run("dim B\nmodel m {\n  input x: [B, 3 * 2 ^ 52]\n  output y = x\n}");
+    expect(codes(product)).toEqual(["E3014"]);
+    expect(first(product).message).toBe(`dimension arithmetic overflows in 3 * ${2 ** 52}`);
+  });
+
+  it("refuses a tensor or parameters past the byte limits (E3015, E3016)", () => {
+    const huge = run(
+      "dim B\nmodel m {\n  input x: [B, 100000]\n  param w: [100000, 100000000]\n  output y = x @ w\n}",
+    );
+    expect(codes(huge)).toEqual(["E3015"]);
+    expect(first(huge).message).toMatch(
+      /parameter `w` is f32\[100000, 100000000\], 40000000000000 bytes/,
+    );
+    // An intermediate: [B, 10^9] floats are at least 4e9 bytes for any B.
+    const wide = run(
+      "dim B\nmodel m {\n  input x: [B, 1]\n  output y = x * zeros([B, 2000000000])\n}",
+    );
+    expect(codes(wide)).toEqual(["E3015"]);
+    const host1 = host({
+      "main.dlg":
+        "model m {\n  param a: [1000]\n  param b: [2000]\n  output y = sum(a) + sum(b)\n}",
+    });
+    const small = { maxTensorBytes: 2 ** 32, maxParamBytes: 10000 };
+    const total = elaborate("main.dlg", host1, { limits: small });
+    expect(codes(total)).toEqual(["E3016"]);
+    expect(first(total).notes).toEqual(["`b` takes 8000 bytes", "`a` takes 4000 bytes"]);
+    // A size that depends on run-time dims becomes a run-time check.
+    const r = ok(
+      "dim B\nmodel m {\n  input x: [B, 10]\n  param w: [10, 1000000]\n  output y = x @ w\n}",
+    );
+    expect(checks(r, "max")).toEqual([
+      "the f32[B, 1000000] tensor `x @ w` at main.dlg:5:14 may take at most 4294967296 bytes (the limit set by --max-tensor-bytes)",
+    ]);
+  });
+});

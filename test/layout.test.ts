@@ -10,6 +10,8 @@ const root = resolve(import.meta.dirname, "..");
 /** compiler/ files in pipeline order; a file may import only files before it. */
 const pipeline = [
   "diagnostics",
+  "mangle",
+  "limits",
   "dims",
   "ir",
   "shapes",

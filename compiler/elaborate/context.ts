@@ -5,7 +5,8 @@
 import type { BlockDecl, Span } from "../../grammar/index.ts";
 import type { Builder } from "../builder.ts";
 import { diag, type DiagCode, type Diagnostic, type Label } from "../diagnostics.ts";
-import type { Var, VarGen } from "../ir.ts";
+import type { DimCheck, Var, VarGen } from "../ir.ts";
+import { defaultLimits, type SizeLimits } from "../limits.ts";
 import type { Value } from "./values.ts";
 
 /** A user error: aborts the current statement, which records it and moves on. */
@@ -82,6 +83,10 @@ export class Session {
   std: Scope = new Scope();
   /** Blocks some call inlined (the others are checked on their own, elaborateUncalled). */
   readonly called = new Set<BlockDecl>();
+  /** How large tensors may be (E3015, E3016). */
+  limits: SizeLimits = defaultLimits;
+  /** Expressions being evaluated inside one another, across inlined blocks (expr.ts). */
+  depth = 0;
   private readonly seen = new Set<string>();
 
   /** Record a diagnostic once: a block called twice with the same mistake reports it once. */
@@ -124,6 +129,8 @@ export interface ModelState {
   batchDims: Map<string, { input: string; span: Span; file: string }>;
   /** Every named dim that some input's shape binds at run time. */
   inputDims: Set<string>;
+  /** Conditions on run-time dims that elaboration could not prove (dim-checks.ts). */
+  checks: DimCheck[];
 }
 
 /** One active block call, innermost last. */

@@ -4,9 +4,18 @@
 
 import type * as ast from "../../grammar/index.ts";
 import type { Span } from "../../grammar/index.ts";
-import { dimAdd, dimAsConst, dimConst, dimSub, shapeToString, type Dim } from "../dims.ts";
+import {
+  dimAdd,
+  dimAsConst,
+  dimConst,
+  dimSub,
+  dimToString,
+  shapeToString,
+  type Dim,
+} from "../dims.ts";
 import type { Var } from "../ir.ts";
 import { fail, type Ctx } from "./context.ts";
+import { requireAtLeast, sourceRef } from "./dim-checks.ts";
 import { callBlock } from "./block.ts";
 import { elabScan } from "./scan.ts";
 import { didYouMean } from "./suggest.ts";
@@ -328,6 +337,23 @@ function indexTensor(ctx: Ctx, x: Var, e: ast.IndexExpr): Value {
           `this slice of axis ${axis} (size ${shapeToString([size]).slice(1, -1)}) is empty`,
           ix.span,
         );
+      // What only the run-time dims decide is checked when they are bound.
+      const sizeText = dimToString(size);
+      const bound = (d: Dim, min: number, says: (v: number) => string) =>
+        requireAtLeast(
+          ctx,
+          d,
+          min,
+          (v) => fail(ctx, "E3011", says(v), ix.span),
+          () => `for ${sourceRef(ctx, e.span)}`,
+        );
+      bound(lo, 0, (v) => `slice start ${v} is before the start of axis ${axis}`);
+      bound(
+        dimSub(size, hi),
+        0,
+        () => `this slice ends past the end of axis ${axis} (size ${sizeText})`,
+      );
+      bound(dimSub(hi, lo), 1, () => `this slice of axis ${axis} (size ${sizeText}) is empty`);
       start.push(lo);
       stop.push(hi);
       step.push(st);
@@ -358,6 +384,16 @@ function indexTensor(ctx: Ctx, x: Var, e: ast.IndexExpr): Value {
         ix.span,
       );
     }
+    const outOfRange = () =>
+      fail(
+        ctx,
+        "E3011",
+        `index ${dimToString(i)} is out of range for axis ${axis} of size ${dimToString(size)}`,
+        ix.span,
+      );
+    const why = () => `for ${sourceRef(ctx, e.span)}`;
+    requireAtLeast(ctx, i, 0, outOfRange, why);
+    requireAtLeast(ctx, dimSub(size, i), 1, outOfRange, why);
     start.push(i);
     stop.push(dimAdd(i, dimConst(1)));
     step.push(1);

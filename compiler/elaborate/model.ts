@@ -4,9 +4,19 @@
 
 import type * as ast from "../../grammar/index.ts";
 import { Builder } from "../builder.ts";
-import { dimEq, dimVar, dimVars, shapeToString, type Dim } from "../dims.ts";
+import {
+  dimAdd,
+  dimConst,
+  dimEq,
+  dimVar,
+  dimVars,
+  shapeAsConst,
+  shapeToString,
+  type Dim,
+} from "../dims.ts";
 import { VarGen, type Eqn, type ModelIR, type Var } from "../ir.ts";
-import { fail, Scope, Session, type Ctx, type ModelState } from "./context.ts";
+import { fail, makeDiag, Scope, Session, type Ctx, type ModelState } from "./context.ts";
+import { bytesDim, bytesText, minBytes } from "./dim-checks.ts";
 import { evalExpr } from "./expr.ts";
 import { define, execAssign, execParam, guarded } from "./stmts.ts";
 import { cast, need, toVar } from "./tensor-ops.ts";
@@ -53,6 +63,7 @@ function modelState(name: string): ModelState {
     nextStream: 0,
     batchDims: new Map(),
     inputDims: new Set(),
+    checks: [],
   };
 }
 
@@ -73,6 +84,7 @@ class AllDims extends Set<string> {
 export function elaborateUncalled(s: Session, fn: BlockFn): void {
   const sandbox = new Session();
   sandbox.std = s.std;
+  sandbox.limits = s.limits;
   for (const f of s.stdFiles) sandbox.stdFiles.add(f);
   for (const [k, v] of s.sources) sandbox.sources.set(k, v);
   const m = modelState(fn.name);
@@ -133,7 +145,7 @@ export function elaborateModel(
   for (const st of decl.body) {
     if (st.kind !== "Input") continue;
     step([st.name], () => {
-      const t = evalTensorType(ctx, st.type, `input \`${st.name.name}\``);
+      const t = evalTensorType(ctx, st.type, `input \`${st.name.name}\``, false);
       const v = gen.fresh(t, st.name.name);
       define(ctx, st.name, { kind: "tensor", v, graph: m.fwd });
       inputs.push({ name: st.name.name, var: v, span: st.name.span });
@@ -243,6 +255,8 @@ export function elaborateModel(
     m.params.map((p) => p.init),
   );
 
+  if (!checkParamBytes(ctx, decl)) return null;
+
   const params = m.params.map((p) => ({ path: p.path, var: p.var, span: p.span }));
   const lossVar = loss as Var | null;
   return {
@@ -265,7 +279,48 @@ export function elaborateModel(
     metrics: metrics.map((x) => ({ name: x.name, var: x.var, span: x.span })),
     loss: lossVar,
     init: { inputs: [m.initSeed], eqns: initEqns, outputs: m.params.map((p) => p.init) },
+    checks: m.checks,
   };
+}
+
+/**
+ * All parameters together must fit `maxParamBytes` (E3016 at the model's
+ * name, listing the largest); when their sizes depend on dims given at
+ * createModel, the runtime checks the total then.
+ */
+function checkParamBytes(ctx: Ctx, decl: ast.ModelDecl): boolean {
+  const m = ctx.m!;
+  const max = ctx.s.limits.maxParamBytes;
+  const sizes = m.params.map((p) => ({ path: p.path, least: minBytes(p.var.type.shape) }));
+  const least = sizes.reduce((t, p) => t + p.least, 0);
+  if (least > max) {
+    const largest = [...sizes].sort((a, b) => b.least - a.least).slice(0, 3);
+    ctx.s.report(
+      makeDiag(
+        ctx,
+        "E3016",
+        `the parameters of \`${decl.name.name}\` take ${bytesText(least)} in total, more than the limit of ${bytesText(max)}`,
+        decl.name.span,
+        {
+          notes: largest.map((p) => `\`${p.path}\` takes ${bytesText(p.least)}`),
+          help: "raise the limit with `--max-param-bytes` (`maxParamBytes` in CompileOptions), or make the model smaller",
+        },
+      ),
+    );
+    return false;
+  }
+  const symbolic = m.params.filter((p) => !shapeAsConst(p.var.type.shape));
+  if (symbolic.length > 0) {
+    const total = m.params.reduce((t, p) => dimAdd(t, bytesDim(p.var.type.shape)), dimConst(0));
+    m.checks.push({
+      dim: total,
+      min: 0,
+      max,
+      unit: "bytes",
+      message: `the parameters of \`${decl.name.name}\` may take at most ${max} bytes in total (the limit set by --max-param-bytes)`,
+    });
+  }
+  return true;
 }
 
 /**

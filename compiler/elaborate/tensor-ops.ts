@@ -23,6 +23,7 @@ import {
 import type { DType, Op, OpParams, Var } from "../ir.ts";
 import { ShapeError } from "../shapes.ts";
 import { fail, Poisoned, type Ctx, type Extra } from "./context.ts";
+import { checkBytes, checkShape, dimArith } from "./dim-checks.ts";
 import { bool, describe, dimValue, float, int, type Arg, type Value } from "./values.ts";
 
 /** Unwrap a value, aborting silently if it stands for an earlier error. */
@@ -56,7 +57,15 @@ export function emit<P extends Op>(
   try {
     const opts: { span: Span; file: string; hint?: string } = { span, file: ctx.file };
     if (hint !== undefined) opts.hint = hint;
-    return b.emit(op, params, inputs, opts);
+    const out = dimArith(
+      ctx,
+      span,
+      () => `the shape of this ${op}`,
+      () => b.emit(op, params, inputs, opts),
+    );
+    checkShape(ctx, out.type.shape, span, "this");
+    checkBytes(ctx, out.type, span, "this value", "");
+    return out;
   } catch (e) {
     if (!(e instanceof ShapeError)) throw e;
     const labels = e.labels.flatMap((l) => {
@@ -207,6 +216,18 @@ export function checkExactDivision(ctx: Ctx, v: Value, span: Span): void {
 
 /** Dimension arithmetic stays symbolic: `4 * H`, `(W - K) div S + 1`. Null: needs a run-time value. */
 function foldDims(ctx: Ctx, op: SurfaceOp, a: Dim, b: Dim, span: Span): Value | null {
+  return dimArith(
+    ctx,
+    span,
+    () => `${dimToString(a)} ${op} ${dimToString(b)}`,
+    () => foldDimsExact(ctx, op, a, b, span),
+  );
+}
+
+/** Largest power a symbolic dim is raised to: `B ^ 64` already has 64 factors per term. */
+const MAX_DIM_POWER = 64;
+
+function foldDimsExact(ctx: Ctx, op: SurfaceOp, a: Dim, b: Dim, span: Span): Value | null {
   const zero = () =>
     fail(ctx, "E3004", `division by zero: ${dimToString(a)} ${op} ${dimToString(b)}`, span);
   switch (op) {
@@ -234,6 +255,12 @@ function foldDims(ctx: Ctx, op: SurfaceOp, a: Dim, b: Dim, span: Span): Value | 
     case "^": {
       const e = dimAsConst(b);
       if (e === null || e < 0) return null;
+      const base = dimAsConst(a);
+      if (base !== null) return dimValue(dimConst(base ** e));
+      if (e > MAX_DIM_POWER)
+        fail(ctx, "E3014", `${dimToString(a)} ^ ${e} is too large a power of a dimension`, span, {
+          notes: [`a dimension can be raised to at most the power ${MAX_DIM_POWER}`],
+        });
       let out = dimConst(1);
       for (let i = 0; i < e; i++) out = dimMul(out, a);
       return dimValue(out);

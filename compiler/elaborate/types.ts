@@ -6,6 +6,7 @@ import type { Expr, Span, TensorTypeExpr, TypeExpr } from "../../grammar/index.t
 import { dimConst, dimEq, dimToString, shapeToString, type Dim } from "../dims.ts";
 import type { DType, TensorType } from "../ir.ts";
 import { fail, Poisoned, type Ctx, type ScopeEntry } from "./context.ts";
+import { checkBytes, checkSafeInt, checkShape } from "./dim-checks.ts";
 import { didYouMean } from "./suggest.ts";
 import { binaryOp, checkExactDivision, negate, need } from "./tensor-ops.ts";
 import { describe, dimValue, type Value } from "./values.ts";
@@ -36,8 +37,9 @@ export function dimNames(ctx: Ctx): string[] {
 
 function valueAsDim(ctx: Ctx, v: Value, span: Span, what: string): Dim {
   if (v.kind === "dim") return v.dim;
-  if (v.kind === "int") return dimConst(v.value);
-  if (v.kind === "float" && Number.isInteger(v.value)) return dimConst(v.value);
+  if (v.kind === "int" || v.kind === "float") checkSafeInt(ctx, v.value, span);
+  if ((v.kind === "int" || v.kind === "float") && Number.isInteger(v.value))
+    return dimConst(v.value);
   if (v.kind === "poison") throw new Poisoned();
   checkExactDivision(ctx, v, span);
   fail(
@@ -86,8 +88,17 @@ export function evalDim(ctx: Ctx, e: Expr): Dim {
   });
 }
 
-/** A concrete tensor type (model inputs, params): `...` is not allowed here. */
-export function evalTensorType(ctx: Ctx, t: TensorTypeExpr, what: string): TensorType {
+/**
+ * A concrete tensor type (model inputs, params): `...` is not allowed here,
+ * no axis may be empty, and the size must fit the byte limit (`allocated`:
+ * the runtime allocates it, so a size that depends on dims is checked then).
+ */
+export function evalTensorType(
+  ctx: Ctx,
+  t: TensorTypeExpr,
+  what: string,
+  allocated: boolean,
+): TensorType {
   const shape = t.dims.map((d) => {
     if (d.kind === "Ellipsis")
       fail(ctx, "E2007", `\`...\` cannot appear in the shape of ${what}`, d.span, {
@@ -95,7 +106,16 @@ export function evalTensorType(ctx: Ctx, t: TensorTypeExpr, what: string): Tenso
       });
     return evalDim(ctx, d);
   });
-  return { dtype: dtypeOf(t), shape };
+  checkShape(
+    ctx,
+    shape,
+    t.span,
+    what,
+    t.dims.map((d) => d.span),
+  );
+  const type = { dtype: dtypeOf(t), shape };
+  checkBytes(ctx, type, t.span, what, allocated ? what : null);
+  return type;
 }
 
 /** The declared type with every name resolved in the callee's scope (after its body ran). */
