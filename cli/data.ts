@@ -19,6 +19,7 @@ import { existsSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
 import { addingExamples, addingSeed, addingSizes } from "./adding.ts";
 import { readCsvFile, type CsvTable } from "./csv.ts";
+import { setOwn } from "../runtime/records.ts";
 import { DataMisfit, UserError } from "./errors.ts";
 import { loadMnistSplit, mnistClasses, mnistPixels, type MnistSplit } from "./mnist.ts";
 import type { Batch, ElemType, ModelSpec, Tensor, TensorSpec } from "./module.ts";
@@ -391,7 +392,7 @@ export function gather(ds: Dataset, order: Uint32Array, from: number, to: number
       if (c.width === 1) out[k] = c.data[r]!;
       else out.set(c.data.subarray(r * c.width, (r + 1) * c.width), k * c.width);
     }
-    batch[c.name] = out;
+    setOwn<Tensor>(batch, c.name, out);
   }
   return batch;
 }

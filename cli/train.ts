@@ -8,6 +8,7 @@
 // from the seed and the epoch's loss sum carried over, so a resumed run
 // cuts the same batches and reports the same curve as one never stopped.
 
+import { setOwn } from "../runtime/records.ts";
 import { UserError } from "./errors.ts";
 import { asBatch, gather, rows, type Dataset } from "./data.ts";
 import type { Batch, CompiledModel, Dims, RunResult } from "./module.ts";
@@ -121,7 +122,8 @@ export async function evaluateAll(
     const r = await model.evaluate(asBatch(part), dims);
     const w = part.size / ds.size;
     loss += r.loss * w;
-    for (const [k, v] of Object.entries(r.metrics ?? {})) metrics[k] = (metrics[k] ?? 0) + v * w;
+    for (const [k, v] of Object.entries(r.metrics ?? {}))
+      setOwn(metrics, k, (Object.hasOwn(metrics, k) ? metrics[k]! : 0) + v * w);
   }
   return { loss, metrics };
 }

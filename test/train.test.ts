@@ -6,7 +6,7 @@
 // short MNIST run of samples/mlp.dlg learns far above chance.
 
 import { describe, expect, it } from "vitest";
-import { chooseSource, loadSplits, rows, type Dataset } from "../cli/data.ts";
+import { chooseSource, gather, loadSplits, rows, type Dataset } from "../cli/data.ts";
 import { UserError } from "../cli/errors.ts";
 import { loadModule, type Batch, type CompiledModel, type RunResult } from "../cli/module.ts";
 import { niceTicks, trainingPlot } from "../cli/plot.ts";
@@ -153,6 +153,31 @@ describe("training loop", () => {
       expect([...curve(a), ...curve(b)]).toEqual(curve(full));
       expect(b.position).toEqual({ epoch: 4, batch: 0, lossSum: 0 });
     }
+  });
+
+  it("keeps inputs and metrics named __proto__ or constructor", async () => {
+    const ds: Dataset = {
+      size: 3,
+      columns: [
+        { name: "__proto__", dtype: "f32", width: 1, data: Float32Array.of(1, 2, 3) },
+        { name: "constructor", dtype: "i32", width: 1, data: Int32Array.of(4, 5, 6) },
+      ],
+    };
+    const batch = gather(ds, Uint32Array.of(2, 0, 1), 0, 2);
+    expect(Object.keys(batch)).toEqual(["__proto__", "constructor"]);
+    expect([...batch["__proto__"]!]).toEqual([3, 1]);
+    const model: CompiledModel = {
+      predict: () => ({}),
+      step: () => ({ loss: 0, metrics: {} }),
+      evaluate: () => JSON.parse('{"loss": 1, "metrics": {"__proto__": 0.5, "constructor": 2}}'),
+      save: () => new Uint8Array(),
+      load: () => ({}),
+      steps: 0,
+    };
+    const r = await evaluateAll(model, ds, 2);
+    expect(Object.keys(r!.metrics)).toEqual(["__proto__", "constructor"]);
+    expect(r!.metrics["__proto__"]).toBeCloseTo(0.5, 12);
+    expect(r!.metrics["constructor"]).toBeCloseTo(2, 12);
   });
 
   it("batch full passes the whole training set every step", async () => {
