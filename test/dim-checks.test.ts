@@ -17,6 +17,8 @@ async function build(src: string, opts: CompileOptions = {}) {
 
 const f32 = (n: number) => new Float32Array(n).map((_, i) => i + 1);
 
+type Outputs = Record<string, Float32Array>;
+
 describe("run-time dimension checks", () => {
   it("refuses an index past a run-time axis instead of reading NaN", async () => {
     const mod = await build("dim B\nmodel m {\n  input x: [B]\n  output last = x[3]\n}\n");
@@ -24,7 +26,7 @@ describe("run-time dimension checks", () => {
     expect(() => model.predict({ x: f32(2) })).toThrow(
       'B must be at least 4 for `x[3]` at m.dlg:4:17; got B = 2 (from input "x")',
     );
-    expect(Array.from((await model.predict({ x: f32(4) })).last!)).toEqual([4]);
+    expect(Array.from(((await model.predict({ x: f32(4) })) as Outputs).last!)).toEqual([4]);
   });
 
   it("refuses a slice that would be empty or end past its axis", async () => {
@@ -33,7 +35,7 @@ describe("run-time dimension checks", () => {
     const model = await (await build(src)).createModel({ seed: 1 });
     expect(() => model.predict({ x: f32(2) })).toThrow(/^B must be at least 2 for `x\[1:, :\]`/);
     expect(() => model.predict({ x: f32(4) })).toThrow(/^B must be at least 3 for `x\[:3\]`/);
-    const out = await model.predict({ x: f32(6) });
+    const out = (await model.predict({ x: f32(6) })) as Outputs;
     expect(Array.from(out.y!)).toEqual([6, 8, 10, 12]);
   });
 
@@ -41,7 +43,7 @@ describe("run-time dimension checks", () => {
     // The element count was printed as `4 * (B % 3 + 3) % 3 * B` and rejected correct input.
     const src = "dim B\nmodel m {\n  input x: [B, B mod 3, 4]\n  output y = x * 2.0\n}\n";
     const model = await (await build(src)).createModel({ seed: 1 });
-    const y = await model.predict({ x: f32(16) }, { B: 4 });
+    const y = (await model.predict({ x: f32(16) }, { B: 4 })) as Outputs;
     expect(y.y!.length).toBe(16);
     expect(() => model.predict({ x: f32(0) }, { B: 3 })).toThrow(/B mod 3|empty/);
   });
@@ -54,7 +56,7 @@ describe("run-time dimension checks", () => {
       "the f32[B, 1000] tensor `x @ w` at m.dlg:5:14 may take at most 40000 bytes " +
         '(the limit set by --max-tensor-bytes); got B = 20 (from input "x"), which makes 80000 bytes',
     );
-    expect((await model.predict({ x: f32(100) })).y!.length).toBe(10000);
+    expect(((await model.predict({ x: f32(100) })) as Outputs).y!.length).toBe(10000);
   });
 
   it("checks parameters sized at createModel against the limits before allocating them", async () => {
