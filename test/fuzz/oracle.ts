@@ -8,7 +8,7 @@
 
 import { readFileSync } from "node:fs";
 import { loadModule, type CompiledModel, type ModelModule } from "../../cli/module.ts";
-import { check, compile } from "../../compiler/compile.ts";
+import { check, compile, dump } from "../../compiler/compile.ts";
 import type { Diagnostic } from "../../compiler/diagnostics.ts";
 import { dimEval } from "../../compiler/dims.ts";
 import { stdPath, type ElaborateHost } from "../../compiler/elaborate.ts";
@@ -186,6 +186,9 @@ function compare(what: string, got: ArrayLike<number>, want: ArrayLike<number>):
   }
 }
 
+/** Float32 noise in a gradient that is 0 in exact arithmetic (layer_norm of one feature) moves a parameter this much. */
+const UPDATE_NOISE = 1e-5;
+
 /** Parameter updates: relative to the largest update of the tensor (one step from the same start). */
 function compareUpdate(
   what: string,
@@ -201,11 +204,34 @@ function compareUpdate(
     const dw = want[i]! - before[i]!;
     if (
       Number.isNaN(du) ||
-      Math.abs(du - dw) > TOL * scale + 1e-6 * Math.max(1, Math.abs(before[i]!))
+      Math.abs(du - dw) > TOL * scale + UPDATE_NOISE * Math.max(1, Math.abs(before[i]!))
     )
       fail("disagree", `${what}[${i}]: module moved it by ${du}, interpreter by ${dw}`);
   }
 }
+
+/**
+ * Outputs of `g` that depend on an argmax. Its result jumps where two scores
+ * tie, and scores that are equal in exact arithmetic (a sum that cancels to
+ * zero) tie differently in float32 and float64, so these are not compared.
+ */
+function argmaxOutputs(g: Graph): Set<number> {
+  const tainted = new Set<number>();
+  const hasArgmax = (h: Graph): boolean =>
+    h.eqns.some(
+      (e) =>
+        e.op === "argmax" || (e.op === "scan" && hasArgmax((e.params as { body: Graph }).body)),
+    );
+  for (const e of g.eqns) {
+    const bodyArgmax = e.op === "scan" && hasArgmax((e.params as { body: Graph }).body);
+    if (e.op === "argmax" || bodyArgmax || e.inputs.some((v) => tainted.has(v.id)))
+      e.outs.forEach((v) => tainted.add(v.id));
+  }
+  return new Set(g.outputs.flatMap((v, i) => (tainted.has(v.id) ? [i] : [])));
+}
+
+/** Parameters this large (a huge learning rate) overflow float32 where float64 does not. */
+const DIVERGED = 1e4;
 
 /** Run a module method; a plain Error is the runtime refusing the call, anything else is a crash. */
 async function call<T>(what: string, f: () => T | Promise<T>): Promise<T> {
@@ -255,6 +281,8 @@ async function checkPredict(r: Run): Promise<Record<string, Arr> | undefined> {
   if (!e) return undefined;
   const params = paramsNow(r);
   const steps = r.model.steps;
+  const fragile = argmaxOutputs(e.graph);
+  const diverged = params.some((p) => p.some((x) => !(Math.abs(x) < DIVERGED)));
   const got = (await call("predict", () => r.model.predict(r.batch))) as Record<string, Arr>;
   const want = interp(
     "predict",
@@ -266,7 +294,8 @@ async function checkPredict(r: Run): Promise<Record<string, Arr> | undefined> {
     if (sl.kind !== "output") return;
     if (!Object.prototype.hasOwnProperty.call(got, sl.name))
       fail("run", `predict() result has no output "${sl.name}"`);
-    compare(`predict output ${sl.name}`, got[sl.name]!, want[i]!.data);
+    if (!fragile.has(i) && !diverged)
+      compare(`predict output ${sl.name}`, got[sl.name]!, want[i]!.data);
   });
   return got;
 }
@@ -284,13 +313,14 @@ async function checkScores(r: Run, name: "evaluate" | "step"): Promise<void> {
     slotInputs(r.prog, e, r.env, r.batch, before, stepSeed(SEED, steps), steps),
     r.env,
   );
+  const fragile = argmaxOutputs(e.graph);
   e.outSlots.forEach((sl, i) => {
     const w = want[i]!.data;
     if (sl.kind === "loss") compare(`${name} loss`, [got.loss], w);
     if (sl.kind === "metric") {
       if (!Object.prototype.hasOwnProperty.call(got.metrics, sl.name))
         fail("run", `${name}() result has no metric "${sl.name}"`);
-      compare(`${name} metric ${sl.name}`, [got.metrics[sl.name]!], w);
+      if (!fragile.has(i)) compare(`${name} metric ${sl.name}`, [got.metrics[sl.name]!], w);
     }
     // Adam's first step is lr * sign(g) wherever |g| >> eps, so float32 noise in a
     // gradient that should be 0 flips whole updates: its updates are not compared.
@@ -394,6 +424,9 @@ export async function runCase(c: FuzzCase): Promise<Outcome> {
     checkSpans(checked.diagnostics, checked.sources);
     if (!checked.ok) return { stage };
     stage = "checked";
+    // `dlg dump --stage grad` differentiates on its own path, apart from the entries compile builds.
+    const g = dump(c.file, "grad", opts);
+    checkSpans(g.diagnostics, g.sources);
     const r = compile(c.file, opts);
     checkSpans(r.diagnostics, r.sources);
     if (!r.ok) return { stage };
