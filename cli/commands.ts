@@ -8,7 +8,7 @@ import { check, compile, dump, type CheckResult } from "../compiler/compile.ts";
 import { diagnosticToJson, renderDiagnostics } from "../compiler/diagnostics.ts";
 import { oneFile, str, type Parsed } from "./args.ts";
 import { exitCode, UsageError, UserError } from "./errors.ts";
-import type { StageName } from "./usage.ts";
+import { sizeLimits, type StageName } from "./usage.ts";
 
 export interface Io {
   out(text: string): void;
@@ -47,7 +47,7 @@ export async function runCheck(p: Parsed, io: Io): Promise<number> {
   let errors = 0;
   for (const file of p.positionals) {
     requireFile(file);
-    const r = check(file);
+    const r = check(file, sizeLimits(p));
     printDiagnostics(r, io);
     errors += errorCount(r);
     all.push(...r.diagnostics.map((d) => diagnosticToJson(d, r.sources)));
@@ -69,7 +69,7 @@ export async function runCompile(p: Parsed, io: Io): Promise<number> {
   const file = oneFile("compile", p);
   // main.ts has checked --target (usage.ts): js is the only one.
   requireFile(file);
-  const r = compile(file, { model: str(p, "model"), config: str(p, "config") });
+  const r = compile(file, { model: str(p, "model"), config: str(p, "config"), ...sizeLimits(p) });
   printDiagnostics(r, io);
   if (!r.ok || r.js === undefined) return exitCode.error;
   const out = str(p, "out") ?? join(".", `${r.program?.model ?? basename(file, extname(file))}.js`);
@@ -89,6 +89,7 @@ export async function runDump(p: Parsed, io: Io): Promise<number> {
   const stage = str(p, "stage") as StageName;
   requireFile(file);
   const r = dump(file, stage, {
+    ...sizeLimits(p),
     model: str(p, "model"),
     config: str(p, "config"),
   });

@@ -17,6 +17,7 @@ import { numericsFailure } from "./numerics.ts";
 import { trainingPlot } from "./plot.ts";
 import { consoleReporter, fmt, fmtEval, wantsBar } from "./progress.ts";
 import { batchSize, train } from "./train.ts";
+import { sizeLimits } from "./usage.ts";
 
 /** `sgd(lr: 0.1, momentum: 0.9)`: the optimizer as the train block would spell it. */
 export function describeOptimizer(o: OptimizerConfig): string {
@@ -53,6 +54,7 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
     model: str(p, "model"),
     config: str(p, "config"),
     checkNumerics: p.values["check-numerics"] === true,
+    ...sizeLimits(p),
   });
   printDiagnostics(r, io);
   if (!r.ok || r.js === undefined || r.train === undefined) return exitCode.error;

@@ -12,13 +12,20 @@ export type CommandName = (typeof commandNames)[number];
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
+/** Size limits every command that compiles or checks accepts (CompileOptions.maxTensorBytes, maxParamBytes). */
+const limitOptions: Options = {
+  "max-tensor-bytes": { type: "string" },
+  "max-param-bytes": { type: "string" },
+};
+
 export const commandOptions: Record<CommandName, Options> = {
-  check: { json: { type: "boolean" } },
+  check: { json: { type: "boolean" }, ...limitOptions },
   compile: {
     model: { type: "string" },
     config: { type: "string" },
     target: { type: "string" },
     out: { type: "string", short: "o" },
+    ...limitOptions,
   },
   train: {
     config: { type: "string" },
@@ -33,19 +40,32 @@ export const commandOptions: Record<CommandName, Options> = {
     steps: { type: "string" },
     log: { type: "string" },
     "check-numerics": { type: "boolean" },
+    ...limitOptions,
   },
   dump: {
     stage: { type: "string" },
     model: { type: "string" },
     config: { type: "string" },
+    ...limitOptions,
   },
 };
+
+/** `--max-tensor-bytes` and `--max-param-bytes` as CompileOptions (absent flags: the defaults). */
+export function sizeLimits(p: Parsed): { maxTensorBytes?: number; maxParamBytes?: number } {
+  const tensor = intFlag(p, "max-tensor-bytes", 1);
+  const params = intFlag(p, "max-param-bytes", 1);
+  return {
+    ...(tensor !== undefined && { maxTensorBytes: tensor }),
+    ...(params !== undefined && { maxParamBytes: params }),
+  };
+}
 
 export const stages = ["ast", "ir", "grad", "kernels"] as const;
 export type StageName = (typeof stages)[number];
 
 /** Flag values that can be judged without the compiler (so a typo fails in a blink). */
 export function checkValues(cmd: CommandName, p: Parsed): void {
+  sizeLimits(p);
   if (cmd === "compile") {
     const target = str(p, "target") ?? "js";
     if (target !== "js")
@@ -92,6 +112,8 @@ shapes. Diagnostics go to stderr; exit status 1 if any file has errors.
 Options:
   --json       also print the diagnostics as JSON on stdout
                ({ "ok": boolean, "diagnostics": [...] })
+  --max-tensor-bytes N, --max-param-bytes N
+               the size limits, as for compile
   -h, --help   show this help`,
 
   compile: `Usage: dlg compile FILE [--model NAME] [--config NAME] [--target js] [-o OUT.js]
@@ -107,6 +129,12 @@ Options:
   --target js     output format (only js for now: an ES module whose
                   createModel() runs on JavaScript)
   -o, --out FILE  output path (default: MODEL.js in the current directory)
+  --max-tensor-bytes N
+                  refuse any one tensor (input, parameter, intermediate)
+                  larger than N bytes (default 4294967296, 4 GiB)
+  --max-param-bytes N
+                  refuse parameters larger than N bytes in total (default
+                  8589934592, 8 GiB)
   -h, --help      show this help`,
 
   train: `Usage: dlg train FILE [options]
@@ -135,6 +163,8 @@ Options:
   --check-numerics
                   stop at the first NaN or infinity any operation computes,
                   naming it and its place in the source
+  --max-tensor-bytes N, --max-param-bytes N
+                  the size limits, as for compile
   -h, --help      show this help
 
 Data: MNIST uses the first 55000 training images for training, the last
@@ -156,5 +186,7 @@ Options:
   --stage STAGE   which stage (required)
   --model NAME    the model (default as for compile)
   --config NAME   the train block (default as for compile)
+  --max-tensor-bytes N, --max-param-bytes N
+                  the size limits, as for compile
   -h, --help      show this help`,
 };

@@ -160,7 +160,7 @@ export function execParam(ctx: Ctx, s: ast.ParamStmt): void {
   const m = model(ctx, s.span);
   if (ctx.scope.own(s.name.name)) define(ctx, s.name, { kind: "poison" }); // reports the redefinition
   const path = ctx.path + s.name.name;
-  const t = evalTensorType(ctx, s.type, `parameter \`${s.name.name}\``, true);
+  const t = evalTensorType(ctx, s.type, `parameter \`${path}\``, true);
   if (t.dtype !== "f32")
     fail(
       ctx,
