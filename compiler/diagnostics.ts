@@ -36,6 +36,9 @@ export const catalog = {
   E1001: "syntax error",
   E1002: "unterminated string or comment",
   E1003: "unexpected character",
+  E1004: "file is not UTF-8 text",
+  E1005: "file is too large",
+  E1006: "expressions nest too deeply",
   E2001: "unknown name",
   E2002: "unknown dimension",
   E2003: "unknown function or block",
@@ -45,6 +48,8 @@ export const catalog = {
   E2007: "value has the wrong kind",
   E2008: "recursive block or import",
   E2009: "misplaced statement",
+  E2010: "import of a file that is not .dlg",
+  E2011: "blocks call each other too deeply",
   E3001: "shapes cannot be broadcast together",
   E3002: "inner dimensions of matmul don't match",
   E3003: "tensor has the wrong rank",
@@ -67,6 +72,7 @@ export const catalog = {
   E4001: "model not found",
   E4002: "bad training setting",
   E4003: "data does not fit the model's inputs",
+  E4004: "train block for a model without a loss",
   E4010: "a value became NaN or infinite",
   E9001: "internal compiler error",
 } as const;
@@ -106,21 +112,53 @@ export interface Position {
   col: number;
 }
 
-export function positionAt(text: string, offset: number): Position {
-  let line = 1;
-  let lineStart = 0;
-  const end = Math.min(offset, text.length);
-  for (let i = 0; i < end; i++) {
-    if (text.charCodeAt(i) === 10) {
-      line++;
-      lineStart = i + 1;
-    }
+/**
+ * Offsets where each line starts. A line ends at `\n`, `\r\n` or a lone `\r`,
+ * as editors and LSP count them, so spans stay right in CRLF files. The last
+ * text's table is kept: rendering many diagnostics of one file would
+ * otherwise rescan it from the start for each (quadratic on big files).
+ */
+function lineStarts(text: string): number[] {
+  if (text === cached.text) return cached.starts;
+  const starts = [0];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10 || (c === 13 && text.charCodeAt(i + 1) !== 10)) starts.push(i + 1);
   }
-  return { line, col: end - lineStart + 1 };
+  cached = { text, starts };
+  return starts;
+}
+let cached: { text: string; starts: number[] } = { text: "", starts: [0] };
+
+export function positionAt(text: string, offset: number): Position {
+  const starts = lineStarts(text);
+  const end = Math.max(0, Math.min(offset, text.length));
+  // The last line start at or before `end`.
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid]! <= end) lo = mid;
+    else hi = mid - 1;
+  }
+  return { line: lo + 1, col: end - starts[lo]! + 1 };
 }
 
+/** Line `line` (1-based) without its line break. */
 function lineText(text: string, line: number): string {
-  return text.split("\n")[line - 1] ?? "";
+  const starts = lineStarts(text);
+  const start = starts[line - 1];
+  if (start === undefined) return "";
+  return text.slice(start, starts[line] ?? text.length).replace(/\r?\n$|\r$/, "");
+}
+
+/**
+ * A source line as the terminal may show it: a tab becomes a space and any
+ * other control character U+FFFD, one for one so carets stay aligned, and an
+ * escape sequence in a file can never drive the user's terminal.
+ */
+function printable(line: string): string {
+  return line.replace(/\t/g, " ").replace(/[\u0000-\u001f\u007f-\u009f]/g, "\ufffd");
 }
 
 // ---------------------------------------------------------------- renderings
@@ -173,7 +211,7 @@ function excerpts(sources: SourceMap, marks: Mark[]): string[] {
     lastFile = g.file;
     out.push(`${pad} |`);
     out.push(
-      `${String(g.line).padStart(gutter)} | ${lineText(sources.get(g.file)!, g.line).replace(/\t/g, " ")}`,
+      `${String(g.line).padStart(gutter)} | ${printable(lineText(sources.get(g.file)!, g.line))}`,
     );
     for (const m of g.marks)
       out.push(
@@ -187,8 +225,9 @@ function excerpts(sources: SourceMap, marks: Mark[]): string[] {
 export function renderDiagnostic(d: Diagnostic, sources: SourceMap): string {
   const out: string[] = [`${d.severity}[${d.code}]: ${d.message}`];
   const text = sources.get(d.file);
-  const pos = text !== undefined ? positionAt(text, d.span.start) : { line: 0, col: 0 };
-  out.push(`  --> ${d.file}:${pos.line}:${pos.col}`);
+  // A file that could not be read (missing, binary, too large) has no line to name.
+  const pos = text !== undefined ? positionAt(text, d.span.start) : undefined;
+  out.push(`  --> ${d.file}${pos ? `:${pos.line}:${pos.col}` : ""}`);
   const marks: Mark[] = [
     { file: d.file, span: d.span, char: "^", message: "" },
     ...d.labels.map((l) => ({

@@ -278,8 +278,11 @@ export function elaborate(
   }
 
   // Blocks no model called are still checked, once each (a block they call counts as called).
+  // A chain of calls cut short by E2011 leaves its tail uncalled: checked alone,
+  // each tail would report the same chain again.
+  const cut = s.diagnostics.some((d) => d.code === "E2011");
   for (const u of units) {
-    if (!u.syntaxOk) continue;
+    if (!u.syntaxOk || cut) continue;
     for (const d of u.program.decls)
       if (d.kind === "Block" && !s.called.has(d))
         elaborateUncalled(s, {

@@ -5,13 +5,17 @@
 
 import type { IRecognitionException, IToken } from "chevrotain";
 import type { Program, Span } from "./ast.ts";
+import { dropTooDeep, MAX_AST_DEPTH, MAX_PARSE_NESTING, NestingTooDeep } from "./nesting.ts";
 import { DlgErrorMessages, DlgParser } from "./parser.ts";
 import { toProgram } from "./to-ast.ts";
 import * as T from "./tokens.ts";
 
 export interface ParseError {
-  /** E1001 syntax error, E1002 unterminated string or comment, E1003 unexpected character. */
-  code: "E1001" | "E1002" | "E1003";
+  /**
+   * E1001 syntax error, E1002 unterminated string or comment, E1003
+   * unexpected character, E1006 nesting too deep.
+   */
+  code: "E1001" | "E1002" | "E1003" | "E1006";
   message: string;
   span: Span;
   /** For syntax errors: what would have been accepted, in words (`'='`, `an expression`). */
@@ -28,19 +32,27 @@ export interface ParseResult {
 const messages = new DlgErrorMessages();
 const parser = new DlgParser(messages);
 
+function emptyProgram(text: string): Program {
+  return { kind: "Program", decls: [], comments: [], span: { start: 0, end: text.length } };
+}
+
 export function parse(text: string): ParseResult {
   try {
     return parseUnsafe(text);
   } catch (e) {
-    // Only a stack overflow is expected here (thousands of nested
-    // parentheses); anything else is a bug in the grammar machinery, which
-    // must not take the CLI or the LSP down either.
-    const message =
-      e instanceof RangeError
-        ? "the file nests expressions too deeply to parse"
-        : `internal parser error (please report it): ${e instanceof Error ? e.message : String(e)}`;
+    if (e instanceof NestingTooDeep) {
+      // At end of input Chevrotain's EOF token has no offset.
+      const span = Number.isFinite(e.span.start)
+        ? e.span
+        : { start: text.length, end: text.length };
+      const message = `expressions nest more than ${MAX_PARSE_NESTING} levels deep here; give the inner parts names (\`h = ...\`)`;
+      return { program: emptyProgram(text), errors: [{ code: "E1006", message, span }] };
+    }
+    // The nesting guard keeps the grammar machinery off the stack limit, so
+    // anything here is a bug in it, which must not take the CLI or the LSP down either.
+    const message = `internal parser error (please report it): ${e instanceof Error ? e.message : String(e)}`;
     return {
-      program: { kind: "Program", decls: [], comments: [], span: { start: 0, end: text.length } },
+      program: emptyProgram(text),
       errors: [{ code: "E1001", message, span: { start: 0, end: 0 } }],
     };
   }
@@ -86,8 +98,16 @@ function parseUnsafe(text: string): ParseResult {
   const cst = parser.program();
   for (const e of parser.errors) errors.push(syntaxError(e, text));
 
+  // A chain the parser read in a loop can still be too deep for the phases after it.
+  const { program, at } = dropTooDeep(toProgram(cst, text, comments), text);
+  for (const span of at)
+    errors.push({
+      code: "E1006",
+      message: `this expression nests more than ${MAX_AST_DEPTH} levels deep; split it into named steps (\`h = ...\`)`,
+      span,
+    });
   errors.sort((a, b) => a.span.start - b.span.start);
-  return { program: toProgram(cst, text, comments), errors: dropCascades(errors, text) };
+  return { program, errors: dropCascades(errors, text) };
 }
 
 function spanOf(t: IToken): Span {

@@ -62,6 +62,7 @@ import {
   type IToken,
   type TokenType,
 } from "chevrotain";
+import { MAX_PARSE_NESTING, NestingTooDeep } from "./nesting.ts";
 import * as T from "./tokens.ts";
 
 /**
@@ -557,9 +558,23 @@ export class DlgParser extends CstParser {
     });
   });
 
+  /** Expressions being parsed inside one another; see grammar/nesting.ts. */
+  private nesting = 0;
+
+  // Every recursion of the expression grammar (brackets, calls, `if`, `^`)
+  // passes through this rule, so counting its active calls bounds the depth.
   unaryExpr = this.RULE("unaryExpr", () => {
-    this.MANY(() => this.CONSUME(T.Minus));
-    this.SUBRULE(this.powerExpr);
+    try {
+      this.ACTION(() => {
+        if (++this.nesting <= MAX_PARSE_NESTING) return;
+        const t = this.LA(1);
+        throw new NestingTooDeep({ start: t.startOffset, end: t.startOffset + t.image.length });
+      });
+      this.MANY(() => this.CONSUME(T.Minus));
+      this.SUBRULE(this.powerExpr);
+    } finally {
+      this.ACTION(() => this.nesting--);
+    }
   });
 
   powerExpr = this.RULE("powerExpr", () => {

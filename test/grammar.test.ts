@@ -617,9 +617,14 @@ train t for m { epochs = 5 }
 
   it("reports nesting too deep for the parser instead of overflowing, then parses on", () => {
     const r = parse(`const c = ${"(".repeat(20000)}1${")".repeat(20000)}`);
-    expect(r.errors.map((e) => e.message)).toEqual([
-      "the file nests expressions too deeply to parse",
+    expect(r.errors.map((e) => [e.code, e.message])).toEqual([
+      [
+        "E1006",
+        "expressions nest more than 64 levels deep here; give the inner parts names (`h = ...`)",
+      ],
     ]);
+    // At the parenthesis that opens level 65, not at 1:1.
+    expect(r.errors[0]!.span).toEqual({ start: 10 + 64, end: 10 + 65 });
     parseOk("dim B");
   });
 

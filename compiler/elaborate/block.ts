@@ -110,6 +110,48 @@ function stdText(ctx: Ctx, d: { file: string; span: ast.Span }): string {
   return text && text.length <= 40 && !text.includes("\n") ? ` at \`${text}\`` : "";
 }
 
+/**
+ * Block calls nested in one another. Each level inlines a body on the
+ * JavaScript stack (a few kilobytes of it), and real models nest a handful
+ * deep (a model calls `transformer`, which calls `attention`, then `dense`).
+ */
+export const MAX_BLOCK_DEPTH = 64;
+
+/**
+ * Block calls one model may inline in all: a block that calls the next one
+ * twice, twenty levels down, would inline a million bodies and never finish.
+ */
+export const MAX_BLOCK_CALLS = 10_000;
+
+/** What one level of block call costs in MAX_EVAL_DEPTH (expr.ts): its stack frames, in expression levels. */
+export const BLOCK_CALL_DEPTH = 4;
+
+const callsPerModel = new WeakMap<object, number>();
+
+/** E2011 when a call would pass `MAX_BLOCK_DEPTH` or `MAX_BLOCK_CALLS`. */
+function checkInlining(ctx: Ctx, fn: BlockFn, site: CallSite): void {
+  const m = ctx.m!;
+  const calls = (callsPerModel.get(m) ?? 0) + 1;
+  callsPerModel.set(m, calls);
+  const chain = [...ctx.stack.map((f) => f.name), fn.name];
+  const shown = chain.length > 8 ? [...chain.slice(0, 4), "…", ...chain.slice(-3)] : chain;
+  if (ctx.stack.length >= MAX_BLOCK_DEPTH)
+    fail(ctx, "E2011", `blocks call each other more than ${MAX_BLOCK_DEPTH} deep here`, site.span, {
+      notes: [`the chain of calls: ${shown.join(" -> ")}`, inliningNote],
+    });
+  if (calls > MAX_BLOCK_CALLS)
+    fail(
+      ctx,
+      "E2011",
+      `model \`${m.name}\` inlines more than ${MAX_BLOCK_CALLS} block calls`,
+      site.span,
+      { notes: [`reached at this call of ${shown.join(" -> ")}`, inliningNote] },
+    );
+}
+
+const inliningNote =
+  "every call of a block is inlined into the model; use `scan` to repeat a block over a sequence";
+
 export function callBlock(
   ctx: Ctx,
   fn: BlockFn,
@@ -119,14 +161,24 @@ export function callBlock(
 ): Value {
   const decl = fn.decl;
   ctx.s.called.add(decl);
-  if (ctx.stack.some((f) => f.decl === decl))
-    fail(ctx, "E2008", `block \`${fn.name}\` calls itself`, site.span, {
-      notes: [
-        "blocks are inlined at every call, so they cannot be recursive; `scan` expresses repetition",
-      ],
-    });
+  const again = ctx.stack.findIndex((f) => f.decl === decl);
+  if (again >= 0) {
+    const through = ctx.stack.slice(again + 1).map((f) => `\`${f.name}\``);
+    fail(
+      ctx,
+      "E2008",
+      `block \`${fn.name}\` calls itself${through.length ? ` through ${through.join(", ")}` : ""}`,
+      site.span,
+      {
+        notes: [
+          "blocks are inlined at every call, so they cannot be recursive; `scan` expresses repetition",
+        ],
+      },
+    );
+  }
   if (!ctx.m)
     fail(ctx, "E2007", `block \`${fn.name}\` can only be called inside a model`, site.span);
+  checkInlining(ctx, fn, site);
   const k = (ctx.counters.get(fn.name) ?? 0) + 1;
   ctx.counters.set(fn.name, k);
   const inner: Ctx = {
@@ -143,6 +195,7 @@ export function callBlock(
     ],
   };
   const fromStd = ctx.s.stdFiles.has(fn.file) && !ctx.s.stdFiles.has(ctx.file);
+  ctx.s.depth += BLOCK_CALL_DEPTH;
   try {
     bindParams(ctx, inner, fn, args, site, standIns);
     return runBody(inner, fn, site, ctx);
@@ -163,6 +216,8 @@ export function callBlock(
       );
     }
     throw e;
+  } finally {
+    ctx.s.depth -= BLOCK_CALL_DEPTH;
   }
 }
 
@@ -306,8 +361,9 @@ function runBody(ctx: Ctx, fn: BlockFn, site: CallSite, caller: Ctx): Value {
     if (isStd) return run();
     const before = ctx.s.diagnostics.length;
     if (!guarded(ctx, names, run)) ok = false;
+    // E2011 already names its chain of calls: dozens of `in the call at` would bury it.
     for (const d of ctx.s.diagnostics.slice(before))
-      if (!d.notes.includes(note)) d.notes.push(note);
+      if (d.code !== "E2011" && !d.notes.includes(note)) d.notes.push(note);
   };
   for (const s of fn.decl.body) {
     if (result !== null) {

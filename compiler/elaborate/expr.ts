@@ -14,6 +14,7 @@ import {
   type Dim,
 } from "../dims.ts";
 import type { Var } from "../ir.ts";
+import { BLOCK_CALL_DEPTH } from "./block.ts";
 import { fail, type Ctx } from "./context.ts";
 import { requireAtLeast, sourceRef } from "./dim-checks.ts";
 import { callBlock } from "./block.ts";
@@ -31,7 +32,33 @@ import {
 import { entryValue } from "./types.ts";
 import { describe, type Arg, type Callable, type CallSite, type Value } from "./values.ts";
 
+/**
+ * How deep evaluation may go, across inlined blocks: each expression level
+ * counts 1 and each block call BLOCK_CALL_DEPTH (block.ts). Measured on
+ * Node's default stack, the elaborator overflows near 1,700 levels of its
+ * costliest expression (`x[:][:]…`) or 550 nested calls; this keeps every
+ * mix of the two under ~60% of that. test/nesting.test.ts runs programs at
+ * the limit.
+ */
+export const MAX_EVAL_DEPTH = 1000;
+
 export function evalExpr(ctx: Ctx, e: ast.Expr): Value {
+  try {
+    if (++ctx.s.depth > MAX_EVAL_DEPTH)
+      fail(
+        ctx,
+        "E2011",
+        `expressions nest more than ${MAX_EVAL_DEPTH} levels deep here, counting each block call as ${BLOCK_CALL_DEPTH}`,
+        e.span,
+        { notes: ["give intermediate values names, or call fewer blocks inside one another"] },
+      );
+    return evalNode(ctx, e);
+  } finally {
+    ctx.s.depth--;
+  }
+}
+
+function evalNode(ctx: Ctx, e: ast.Expr): Value {
   switch (e.kind) {
     case "Number":
       return e.isInt ? { kind: "int", value: e.value } : { kind: "float", value: e.value };
