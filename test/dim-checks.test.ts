@@ -68,5 +68,10 @@ describe("run-time dimension checks", () => {
         "got F = 2000 (given to createModel), which makes 8000 bytes",
     );
     expect(() => mod.createModel({ seed: 1, dims: { F: 10 } })).not.toThrow();
+    const total = await build(src, { maxParamBytes: 4000 });
+    expect(() => total.createModel({ seed: 1, dims: { F: 2000 } })).toThrow(
+      "the parameters of `m` may take at most 4000 bytes in total (the limit set by --max-param-bytes); " +
+        "got F = 2000 (given to createModel), which makes 8000 bytes",
+    );
   });
 });

@@ -25,6 +25,7 @@ import {
 } from "../compiler/dims.ts";
 import { nodeHost } from "../compiler/compile.ts";
 import { elaborate } from "../compiler/elaborate.ts";
+import { iexprToString } from "../compiler/kernel.ts";
 
 const B = dimVar("B");
 const H = dimVar("H");
@@ -95,6 +96,14 @@ describe("dims", () => {
     expect(dimToString(dimNegate(dimFloorDiv(W, c(2))))).toBe("-(W div 2)");
     expect(dimToString(dimFloorDiv(dimMul(c(2), W), dimAdd(H, c(1))))).toBe("(2 * W) div (H + 1)");
     expect(dimToString(dimMod(dimNegate(W), c(-3)))).toBe("(-W) mod (-3)");
+  });
+
+  it("brackets a dim that is not an atom inside a kernel index dump", () => {
+    const dim = (d: Dim) => ({ k: "dim" as const, d });
+    const index = { k: "mul" as const, a: { k: "loop" as const, i: 0 }, b: dim(dimAdd(B, c(1))) };
+    expect(iexprToString(index)).toBe("i0*(B + 1)");
+    expect(iexprToString({ ...index, b: dim(dimMod(B, c(3))) })).toBe("i0*(B mod 3)");
+    expect(iexprToString({ ...index, b: dim(B) })).toBe("i0*B");
   });
 
   it("refuses arithmetic beyond the integers a double holds exactly", () => {
