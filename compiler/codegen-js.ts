@@ -1,17 +1,21 @@
 // Kernel IR -> JavaScript. Each kernel becomes one plain function over typed
 // arrays: nested counted loops, index arithmetic inlined, no closures or
-// allocations per element. All identifiers are generated (`t3`, `d0`, `k2_5`)
-// and every literal is a number printed here, so nothing from the .dlg source
-// reaches the code text. Generated code calls two helpers from runtime/
-// (`randomUniform`, `scratchF64`), which emit.ts links in.
+// allocations per element. All identifiers are generated (`t3`, `d0`, `i1`),
+// a kernel's function name ends in what it computes, mangled
+// (`e2_5_u_dense__1_2e_w`: readable in profiles and stack traces), and every
+// literal is a number printed here, so nothing from the .dlg source reaches
+// the code text unescaped. Generated code calls helpers from runtime/
+// (`jsHelpers`), which emit.ts links in.
 
 import { dimToJs, dimVars, numElements, type Dim } from "./dims.ts";
+import { jsData, mangle } from "./mangle.ts";
 import {
   idim,
   type BufId,
   type IExpr,
   type Kernel,
   type KernelProgram,
+  type KernelSource,
   type MatmulKernel,
   type MemoryPlan,
   type ReduceKernel,
@@ -436,14 +440,27 @@ function scatterBody(w: KernelWriter, k: ScatterKernel): string[] {
  * swap `cur` and `next` after each step, and swap back at the end when the
  * step count is odd, so every run finds the buffers where the plan put them.
  */
+/**
+ * A kernel's function name: its unique path (`e2_5`, `e2_5_0` for a scan's
+ * first body kernel), then what it computes, mangled. Mangled names start
+ * with `u_` and paths never contain a `u`, so names stay unique.
+ */
+function kernelName(path: string, k: Kernel, sources: readonly KernelSource[]): string {
+  const s = k.src === undefined ? undefined : sources[k.src];
+  return s ? `${path}_${mangle(s.name ?? s.op)}` : path;
+}
+
 function scanToJs(
   k: ScanKernel,
   dims: readonly string[],
+  path: string,
   name: string,
   used: Set<string>,
   table: string | null,
+  sources: readonly KernelSource[],
 ): string {
-  const inner = k.body.map((b, i) => kernelToJs(b, dims, `${name}_${i}`, used, table));
+  const names = k.body.map((b, i) => kernelName(`${path}_${i}`, b, sources));
+  const inner = k.body.map((b, i) => kernelToJs(b, dims, `${path}_${i}`, used, table, sources));
   const w = new KernelWriter(dims, used);
   const L = w.dim(k.length);
   const swap = (c: ScanKernel["carries"][number]) =>
@@ -456,7 +473,7 @@ function scanToJs(
       const n = w.dim(sl.n);
       return `  b[${sl.view}] = b[${sl.of}].subarray(t * ${n}, (t + 1) * ${n});`;
     }),
-    ...k.body.map((_, i) => `  ${name}_${i}(b, D);`),
+    ...names.map((n) => `  ${n}(b, D);`),
     ...k.carries.map((c) => `  ${swap(c)}`),
     "}",
     ...k.carries.flatMap((c) => (c.final === null ? [] : [`b[${c.final}].set(b[${c.cur}]);`])),
@@ -469,18 +486,21 @@ function scanToJs(
 }
 
 /**
- * One kernel as a function declaration `function name(b, D) {...}` (several
- * for a scan). With `table` (the name of the entry's sources array), every
- * store is checked for NaN and infinities (a checkNumerics build).
+ * One kernel as a function declaration `function NAME(b, D) {...}` (several
+ * for a scan), NAME from its `path` (see kernelName). With `table` (the name
+ * of the entry's sources array), every store is checked for NaN and
+ * infinities (a checkNumerics build).
  */
 export function kernelToJs(
   k: Kernel,
   dims: readonly string[],
-  name: string,
+  path: string,
   used: Set<string> = new Set(),
   table: string | null = null,
+  sources: readonly KernelSource[] = [],
 ): string {
-  if (k.kind === "scan") return scanToJs(k, dims, name, used, table);
+  const name = kernelName(path, k, sources);
+  if (k.kind === "scan") return scanToJs(k, dims, path, name, used, table, sources);
   const w = new KernelWriter(dims, used, table === null ? null : { table, root: k.src ?? -1 });
   const body =
     k.kind === "map"
@@ -521,9 +541,12 @@ export function entryToJs(
     for (const v of dimVars(n)) used.add(v);
     return `(D) => ${dimJs(n, dims)}`;
   };
-  const kernels = p.kernels.map((k, n) => kernelToJs(k, dims, `${prefix}_${n}`, used, table));
-  if (table !== null) kernels.unshift(`const ${table} = ${JSON.stringify(numerics)};`);
-  const run = `function ${prefix}_run(b, D) {\n${p.kernels.map((_, n) => `  ${prefix}_${n}(b, D);`).join("\n")}\n}`;
+  const kernels = p.kernels.map((k, n) =>
+    kernelToJs(k, dims, `${prefix}_${n}`, used, table, p.sources),
+  );
+  if (table !== null) kernels.unshift(`const ${table} = ${jsData(numerics)};`);
+  const calls = p.kernels.map((k, n) => `  ${kernelName(`${prefix}_${n}`, k, p.sources)}(b, D);`);
+  const run = `function ${prefix}_run(b, D) {\n${calls.join("\n")}\n}`;
   // A scan's window has no storage: it is bound to part of another buffer at each step.
   const buffers = p.buffers.map(
     (b) =>
@@ -540,9 +563,9 @@ export function entryToJs(
     "{",
     `  buffers: [${buffers.join(", ")}],`,
     `  pools: [${pools.join(", ")}],`,
-    `  inSlots: ${JSON.stringify(slots.inSlots)},`,
+    `  inSlots: ${jsData(slots.inSlots)},`,
     `  inBufs: ${JSON.stringify(ins.map((b) => b.id))},`,
-    `  outSlots: ${JSON.stringify(slots.outSlots)},`,
+    `  outSlots: ${jsData(slots.outSlots)},`,
     `  outBufs: ${JSON.stringify(outs.map((b) => b.id))},`,
     `  dims: ${JSON.stringify(dims.flatMap((d, i) => (used.has(d) ? [i] : [])))},`,
     `  run: ${prefix}_run,`,

@@ -3,9 +3,10 @@
 // imports the runtime (runtime/*.ts, real tested TypeScript) and esbuild
 // bundles the lot into a single file with no imports left.
 //
-// Untrusted names (model, inputs, params, metrics) only ever enter the code
-// through JSON.stringify, and doc comments through `commentSafe`; all
-// identifiers in the code are generated.
+// Untrusted names (model, inputs, params, metrics, dims, files) only ever
+// enter the code and the .d.ts through mangle.ts: string literals and data
+// through `jsString`/`jsData`, comments through `commentText`, identifiers
+// through `mangle`.
 
 import { buildSync } from "esbuild";
 import { fileURLToPath } from "node:url";
@@ -13,6 +14,7 @@ import type { NumericsSource, NumericsTable } from "../runtime/kernels.ts";
 import { positionAt, type SourceMap } from "./diagnostics.ts";
 import { dimAsConst, dimToString, dimVars, numElements, type Dim } from "./dims.ts";
 import { entryToJs, dimJs, jsHelpers, type EntryJs } from "./codegen-js.ts";
+import { commentText, jsData, jsString } from "./mangle.ts";
 import { indexUses, type IndexUse } from "./emit/index-ranges.ts";
 import { lowerGraph, type LowerOptions } from "./fuse.ts";
 import type { DimCheck, Entry, Graph, ProgramIR, TensorType } from "./ir.ts";
@@ -102,13 +104,13 @@ export function programJs(program: ProgramIR, opts: LowerOptions & NumericsOptio
     const n = numElements(x.type.shape);
     const used = dimVars(n).map((v) => dims.indexOf(v));
     const ranges = uses.map(
-      (u) => `{ size: (D) => ${dimJs(u.size, dims)}, what: ${JSON.stringify(u.what)} }`,
+      (u) => `{ size: (D) => ${dimJs(u.size, dims)}, what: ${jsString(u.what)} }`,
     );
     return [
       "{",
-      `name: ${JSON.stringify(x.name)},`,
+      `name: ${jsString(x.name)},`,
       `dtype: ${JSON.stringify(x.type.dtype)},`,
-      `shape: ${JSON.stringify(shapeSpec(x.type.shape))},`,
+      `shape: ${jsData(shapeSpec(x.type.shape))},`,
       `numel: (D) => ${dimJs(n, dims)},`,
       `sizes: [${x.type.shape.map((d) => `(D) => ${dimJs(d, dims)}`).join(", ")}],`,
       `dims: ${JSON.stringify(used)},`,
@@ -132,11 +134,11 @@ export function programJs(program: ProgramIR, opts: LowerOptions & NumericsOptio
   return [
     ...entries.map((e) => e.js.decls),
     "const plan = {",
-    ...Object.entries(data).map(([k, v]) => `  ${k}: ${JSON.stringify(v)},`),
+    ...Object.entries(data).map(([k, v]) => `  ${k}: ${jsData(v)},`),
     `  inputs: [${program.inputs.map((x) => sized(x, indexes.get(x.name))).join(", ")}],`,
     `  params: ${list(program.params.map((p) => ({ name: p.path, type: p.type })))},`,
     `  state: ${list(program.state)},`,
-    `  entries: {${entries.map((e) => `${JSON.stringify(e.name)}: ${e.js.plan}`).join(", ")}},`,
+    `  entries: {${entries.map((e) => `${jsString(e.name)}: ${e.js.plan}`).join(", ")}},`,
     `  checks: [${(program.checks ?? []).map((c) => dimCheckJs(c, dims)).join(", ")}],`,
     "};",
   ].join("\n\n");
@@ -149,8 +151,8 @@ function dimCheckJs(c: DimCheck, dims: readonly string[]): string {
     `value: (D) => ${dimJs(c.dim, dims)}`,
     `min: ${c.min}`,
     ...(c.max !== undefined ? [`max: ${c.max}`] : []),
-    ...(c.unit !== undefined ? [`unit: ${JSON.stringify(c.unit)}`] : []),
-    `message: ${JSON.stringify(c.message)}`,
+    ...(c.unit !== undefined ? [`unit: ${jsString(c.unit)}`] : []),
+    `message: ${jsString(c.message)}`,
   ];
   return `{ ${fields.join(", ")} }`;
 }
@@ -205,16 +207,11 @@ function bundle(body: string): string {
   return out;
 }
 
-/** Text safe inside a `/** ... *\/` comment. */
-function commentSafe(s: string): string {
-  return s.replace(/\*\//g, "*\\/").replace(/[\r\n\u2028\u2029]/g, " ");
-}
-
 const arrayType = (dtype: string) => (dtype === "f32" ? "Float32Array" : "Int32Array");
 
 function dts(program: ProgramIR, modelName: string): string {
   const field = (x: { name: string; type: TensorType }, optional = false) =>
-    `  /** ${x.type.dtype}${commentSafe(`[${shapeSpec(x.type.shape).join(", ")}]`)} */\n  ${JSON.stringify(x.name)}${optional ? "?" : ""}: ${arrayType(x.type.dtype)};`;
+    `  /** ${x.type.dtype}${commentText(`[${shapeSpec(x.type.shape).join(", ")}]`)} */\n  ${jsString(x.name)}${optional ? "?" : ""}: ${arrayType(x.type.dtype)};`;
   const entry = (name: string) => program.entries.find((e) => e.name === name);
   const inputsOf = (name: string) => {
     const e = entry(name);
@@ -224,10 +221,10 @@ function dts(program: ProgramIR, modelName: string): string {
   const iface = (name: string, fields: string[]) =>
     `export interface ${name} {\n${fields.join("\n")}\n}`;
   const dimsDoc = program.dims.length
-    ? ` Run-time dims (${commentSafe(program.dims.join(", "))}) are read from the input lengths.`
+    ? ` Run-time dims (${commentText(program.dims.join(", "))}) are read from the input lengths.`
     : "";
   return [
-    `/** Model ${commentSafe(modelName)}, compiled by dlg.${dimsDoc} */`,
+    `/** Model ${commentText(modelName)}, compiled by dlg.${dimsDoc} */`,
     iface(
       "PredictInputs",
       inputsOf("predict").map((i) => field(i)),
@@ -244,18 +241,18 @@ function dts(program: ProgramIR, modelName: string): string {
     ),
     iface(
       "Metrics",
-      program.metrics.map((m) => `  ${JSON.stringify(m)}: number;`),
+      program.metrics.map((m) => `  ${jsString(m)}: number;`),
     ),
     iface(
       "Params",
       program.params.map(
         (p) =>
-          `  /** ${commentSafe(`[${shapeSpec(p.type.shape).join(", ")}]`)} */\n  readonly ${JSON.stringify(p.path)}: Float32Array;`,
+          `  /** ${commentText(`[${shapeSpec(p.type.shape).join(", ")}]`)} */\n  readonly ${jsString(p.path)}: Float32Array;`,
       ),
     ),
     iface(
       "Dims",
-      program.dims.map((d) => `  ${JSON.stringify(d)}?: number;`),
+      program.dims.map((d) => `  ${jsString(d)}?: number;`),
     ),
     "export interface Scores {\n  loss: number;\n  metrics: Metrics;\n}",
     [
@@ -277,7 +274,7 @@ function dts(program: ProgramIR, modelName: string): string {
       "}",
     ].join("\n"),
     "/** `dims` fixes the dims that parameter shapes use (they hold for the model's lifetime). */\nexport declare function createModel(opts?: { seed?: number; dims?: Dims }): Model;",
-    `export declare const spec: ${JSON.stringify(specOf(program), null, 2)};`,
+    `export declare const spec: ${jsData(specOf(program), 2)};`,
     "",
   ].join("\n\n");
 }
@@ -288,15 +285,11 @@ export function emit(
 ): { js: string; dts: string } {
   const body = [
     programJs(program, { checkNumerics: opts.checkNumerics, sources: opts.sources }),
-    `export const spec = ${JSON.stringify(specOf(program))};`,
+    `export const spec = ${jsData(specOf(program))};`,
     "export function createModel(opts) {\n  return createModelFromPlan(plan, opts);\n}",
   ].join("\n\n");
-  const header = `// Model ${commentSafe(modelName(opts.modelName))}: generated by dlg. Standalone: no imports.\n`;
+  const header = `// Model ${commentText(opts.modelName)}: generated by dlg. Standalone: no imports.\n`;
   return { js: header + bundle(body), dts: dts(program, opts.modelName) };
-}
-
-function modelName(s: string): string {
-  return s.replace(/[^\x20-\x7e]/g, "?");
 }
 
 /** Every entry's kernels and buffers as text (`dlg dump --stage kernels`). */

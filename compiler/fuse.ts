@@ -109,6 +109,7 @@ class Sources {
       id = this.list.length;
       this.list.push({
         op: e.op,
+        ...(e.outs[0]?.hint !== undefined && { name: e.outs[0].hint }),
         ...(e.vjpOf && { vjpOf: e.vjpOf }),
         ...(e.file !== undefined && { file: e.file }),
         ...(e.span && { span: { start: e.span.start, end: e.span.end } }),

@@ -165,6 +165,8 @@ export interface BufferDecl {
 /** An equation as a run-time numerics check names it: its primitive and .dlg location. */
 export interface KernelSource {
   op: string;
+  /** The name (hint) of the value it computes, as the .dlg source spells it, if any. */
+  name?: string;
   /** The primitive whose gradient emitted this equation (autodiff), if any. */
   vjpOf?: string;
   /** Where in the .dlg source the equation came from (offsets; emit resolves line and column). */
