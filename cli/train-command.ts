@@ -11,12 +11,12 @@ import { intFlag, oneFile, str, type Parsed } from "./args.ts";
 import { positionMetadata, resumeRun, writeAtomic, type Resumed } from "./checkpoint.ts";
 import { printDiagnostics, requireFile, writeOutput, type Io } from "./commands.ts";
 import { chooseSource, loadSplits, rows } from "./data.ts";
-import { exitCode, UserError } from "./errors.ts";
+import { exitCode, UsageError, UserError } from "./errors.ts";
 import { loadModule } from "./module.ts";
 import { numericsFailure } from "./numerics.ts";
 import { trainingPlot } from "./plot.ts";
 import { consoleReporter, fmt, fmtEval, wantsBar } from "./progress.ts";
-import { batchSize, train } from "./train.ts";
+import { batchSize, train, type Position, type StepRecord } from "./train.ts";
 import { sizeLimits } from "./usage.ts";
 
 /** `sgd(lr: 0.1, momentum: 0.9)`: the optimizer as the train block would spell it. */
@@ -45,6 +45,9 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
   const resume = str(p, "resume");
   const maxSteps = intFlag(p, "steps", 1);
   const log = str(p, "log");
+  const saveEvery = intFlag(p, "save-every", 1);
+  if (saveEvery !== undefined && save === undefined)
+    throw new UsageError("dlg train: --save-every N needs --save FILE to write to");
   requireFile(file);
   if (resume !== undefined) requireFile(resume);
   // Decide the data source before compiling so a bad --data fails fast.
@@ -82,6 +85,21 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
     resumed = await resumeRun(model, resume, shape, seed);
     cfg = { ...cfg, seed: resumed.seed };
   }
+  /** Write the step log and the checkpoint (each atomically) for a run at `at`; the checkpoint's size. */
+  const persist = async (at: Position, losses: StepRecord[]): Promise<number> => {
+    if (log !== undefined) {
+      // One JSON object per step; JSON prints each loss so that it reads back bit for bit.
+      const first = resumed?.steps ?? 0;
+      const lines = losses.map((r) =>
+        JSON.stringify({ step: first + r.step, epoch: r.epoch, batch: r.batch, loss: r.loss }),
+      );
+      writeAtomic(log, new TextEncoder().encode(lines.map((l) => l + "\n").join("")));
+    }
+    if (save === undefined) return 0;
+    const bytes = await model.save(positionMetadata(at, shape));
+    writeAtomic(save, bytes);
+    return bytes.length;
+  };
 
   io.out(`model ${mod.spec.model}, train block \`${cfg.name}\`: ${describeTrain(cfg)}`);
   io.out(
@@ -107,6 +125,7 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
         seed: cfg.seed,
         ...(resumed && { start: resumed.position }),
         ...(maxSteps !== undefined && { maxSteps }),
+        ...(saveEvery !== undefined && { checkpoint: { every: saveEvery, write: persist } }),
       },
       consoleReporter({ bar: wantsBar(), out: (l) => io.out(l) }),
     );
@@ -137,19 +156,8 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
     );
     io.out(`wrote ${plot}`);
   }
-  if (log !== undefined) {
-    // One JSON object per step; JSON prints each loss so that it reads back bit for bit.
-    const first = resumed?.steps ?? 0;
-    const lines = report.losses.map((r) =>
-      JSON.stringify({ step: first + r.step, epoch: r.epoch, batch: r.batch, loss: r.loss }),
-    );
-    writeAtomic(log, new TextEncoder().encode(lines.map((l) => l + "\n").join("")));
-    io.out(`wrote ${log}`);
-  }
-  if (save !== undefined) {
-    const bytes = await model.save(positionMetadata(report.position, shape));
-    writeAtomic(save, bytes);
-    io.out(`saved parameters to ${save} (safetensors, ${bytes.length} bytes)`);
-  }
+  const saved = await persist(report.position, report.losses);
+  if (log !== undefined) io.out(`wrote ${log}`);
+  if (save !== undefined) io.out(`saved parameters to ${save} (safetensors, ${saved} bytes)`);
   return exitCode.ok;
 }

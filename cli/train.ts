@@ -24,6 +24,15 @@ export interface TrainSettings {
   start?: Position;
   /** Stop after this many steps of this run (the rest of the run can resume from `TrainReport.position`). */
   maxSteps?: number;
+  /**
+   * Called every `every` steps with the position after that step (and the
+   * losses so far), to save a checkpoint a crash cannot take away. At an
+   * epoch's last step it is called once the epoch is evaluated and reported.
+   */
+  checkpoint?: {
+    every: number;
+    write: (at: Position, losses: StepRecord[]) => unknown;
+  };
 }
 
 /** A point in a run: `batch` steps of epoch `epoch` (1-based) are done. */
@@ -178,6 +187,7 @@ export async function train(
       const e0 = performance.now();
       // A full batch needs no shuffle: the mean gradient does not depend on order.
       const order = whole ? null : shuffled(n, rand);
+      let due = false;
       for (let k = first; k < stepsPerEpoch; k++) {
         if (budgetSpent()) {
           position = { epoch, batch: k, lossSum };
@@ -193,6 +203,11 @@ export async function train(
         lossSum += r.loss * (to - from);
         const secs = (performance.now() - e0) / 1000;
         reporter.step?.(k + 1, lossSum / to, secs > 0 ? (to - first * size) / secs : 0);
+        due = s.checkpoint !== undefined && steps % s.checkpoint.every === 0;
+        if (due && k + 1 < stepsPerEpoch) {
+          await s.checkpoint!.write({ epoch, batch: k + 1, lossSum }, losses);
+          due = false;
+        }
       }
       const seconds = (performance.now() - e0) / 1000;
       const trained = n - first * size;
@@ -207,6 +222,7 @@ export async function train(
       records.push(rec);
       reporter.epochEnd?.(rec, s.epochs);
       position = { epoch: epoch + 1, batch: 0, lossSum: 0 };
+      if (due) await s.checkpoint!.write(position, losses);
     }
   } finally {
     reporter.close?.();

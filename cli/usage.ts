@@ -38,6 +38,7 @@ export const commandOptions: Record<CommandName, Options> = {
     save: { type: "string" },
     resume: { type: "string" },
     steps: { type: "string" },
+    "save-every": { type: "string" },
     log: { type: "string" },
     "check-numerics": { type: "boolean" },
     ...limitOptions,
@@ -86,6 +87,7 @@ export function checkValues(cmd: CommandName, p: Parsed): void {
     intFlag(p, "seed", 0, 2 ** 31 - 1);
     intFlag(p, "limit", 1);
     intFlag(p, "steps", 1);
+    intFlag(p, "save-every", 1);
   }
 }
 
@@ -159,6 +161,8 @@ Options:
                   optimizer state, seed and random stream, epoch and batch
                   (same data, --limit and train block; --epochs is the total)
   --steps N       stop after N steps of this run (then --resume continues)
+  --save-every N  also write the --save checkpoint (and --log) every N steps,
+                  so a crash loses at most N steps
   --log FILE      write each step's loss, one JSON object per line
   --check-numerics
                   stop at the first NaN or infinity any operation computes,

@@ -129,6 +129,53 @@ describe("dlg train --resume", () => {
   }, 60_000);
 });
 
+describe("dlg train --save-every", () => {
+  it("leaves the last periodic checkpoint when the run dies, and resuming retraces the run", async () => {
+    // lr 0.6 on unscaled features: the loss grows every step and overflows within a few dozen.
+    const dlg = join(tmp, "diverge.dlg");
+    writeFileSync(
+      dlg,
+      readFileSync("samples/linreg.dlg", "utf8").replace(
+        "sgd(lr: 0.01) batch 1",
+        "sgd(lr: 0.6) batch 1",
+      ),
+    );
+    const ckpt = join(tmp, "diverge.st");
+    const args = [
+      "train",
+      dlg,
+      "--config",
+      "sgd",
+      "--data",
+      "samples/linreg.csv",
+      "--limit",
+      "200",
+    ];
+    const died = await dlgHere(...args, "--save", ckpt, "--save-every", "4");
+    expect(died.code).toBe(1);
+    expect(died.stderr).toMatch(/training diverged: the loss became \S+ at epoch 1, step (\d+)/);
+    const diedAt = Number(/step (\d+)/.exec(died.stderr)![1]);
+    const meta = readSafetensorsMetadata(readFileSync(ckpt));
+    expect(Number(meta.step) % 4).toBe(0);
+    expect(Number(meta.step)).toBe(4 * Math.floor((diedAt - 1) / 4));
+    expect(meta["train.batch"]).toBe(meta.step);
+    // Resumed, the run retraces the same steps and dies at the very same one.
+    const again = await dlgHere(...args, "--resume", ckpt);
+    expect(again.stdout).toMatch(new RegExp(`resumed from .* after ${meta.step} steps`));
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`at epoch 1, step ${diedAt};`);
+    const bad = await dlgHere(...args, "--save-every", "4");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--save-every N needs --save FILE/);
+  }, 60_000);
+});
+
+/** A safetensors file's `__metadata__`. */
+function readSafetensorsMetadata(bytes: Buffer): Record<string, string> {
+  const n = bytes.readUInt32LE(0);
+  return JSON.parse(bytes.subarray(8, 8 + n).toString("utf8")).__metadata__;
+}
+
 describe("writeAtomic", () => {
   it("replaces the file whole and leaves no temp file behind", () => {
     const dir = mkdtempSync(join(tmpdir(), "dlg-atomic-"));

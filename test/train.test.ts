@@ -11,7 +11,14 @@ import { UserError } from "../cli/errors.ts";
 import { loadModule, type Batch, type CompiledModel, type RunResult } from "../cli/module.ts";
 import { niceTicks, trainingPlot } from "../cli/plot.ts";
 import { readSafetensors } from "../cli/safetensors.ts";
-import { evaluateAll, prng, shuffled, train, type TrainReport } from "../cli/train.ts";
+import {
+  evaluateAll,
+  prng,
+  shuffled,
+  train,
+  type Position,
+  type TrainReport,
+} from "../cli/train.ts";
 
 // ---------------------------------------------------------------- helpers
 
@@ -152,6 +159,44 @@ describe("training loop", () => {
       const curve = (r: TrainReport) => r.epochs.map((e) => [e.epoch, e.trainLoss, e.valid?.loss]);
       expect([...curve(a), ...curve(b)]).toEqual(curve(full));
       expect(b.position).toEqual({ epoch: 4, batch: 0, lossSum: 0 });
+    }
+  });
+
+  it("writes a checkpoint every N steps, from which the rest of the run resumes exactly", async () => {
+    const s = loadSplits({ kind: "csv", path: "samples/linreg.csv" }, linregSpec);
+    const settings = { epochs: 2, batch: 32, seed: 3 };
+    const whole = handModel(3, 0.01);
+    const full = await train(whole.model, s, settings, {});
+    const h = handModel(3, 0.01);
+    const saved: { at: Position; steps: number; theta: number[] }[] = [];
+    const reported: number[] = [];
+    await train(
+      h.model,
+      s,
+      {
+        ...settings,
+        checkpoint: {
+          every: 6,
+          write: (at, losses) => {
+            saved.push({ at, steps: losses.length, theta: [...h.theta] });
+          },
+        },
+      },
+      { epochEnd: (r) => reported.push(r.epoch) },
+    );
+    // 12 steps per epoch: mid-epoch at 6 and 18; at 12 and 24 after the epoch is reported.
+    expect(saved.map((c) => [c.steps, c.at.epoch, c.at.batch])).toEqual([
+      [6, 1, 6],
+      [12, 2, 0],
+      [18, 2, 6],
+      [24, 3, 0],
+    ]);
+    for (const c of saved.slice(0, 3)) {
+      const again = handModel(3, 0.01);
+      again.theta.set(c.theta);
+      const rest = await train(again.model, s, { ...settings, start: c.at }, {});
+      expect([...again.theta]).toEqual([...whole.theta]);
+      expect(rest.losses.map((r) => r.loss)).toEqual(full.losses.slice(c.steps).map((r) => r.loss));
     }
   });
 
