@@ -45,8 +45,10 @@ export function numericsFailure(e: unknown, step: number): Diagnostic | string |
       ? `the gradient of \`${s.vjpOf}\` (\`${s.op}\`)`
       : `\`${s.op}\``;
   const message = `${op} produced ${e.value} ${during(e.entry, step)}`;
-  if (!s || s.file === undefined || s.start === undefined || s.end === undefined)
-    return `error[E4010]: ${message} (no source location)`;
+  if (!s || s.file === undefined || s.start === undefined || s.end === undefined) {
+    const value = s?.name === undefined ? "" : `, computing \`${s.name}\``;
+    return `error[E4010]: ${message} (no source location${value})`;
+  }
   return diag(
     "E4010",
     message,

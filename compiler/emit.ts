@@ -51,11 +51,12 @@ export interface NumericsOptions {
 
 /** What a checkNumerics build says of each equation a kernel may name. */
 function numericsTable(sources: readonly KernelSource[], files: SourceMap): NumericsSource[] {
-  return sources.map(({ op, vjpOf, file, span }) => {
+  return sources.map(({ op, name, vjpOf, file, span }) => {
     const text = file === undefined ? undefined : files.get(file);
     const at = span && text !== undefined ? positionAt(text, span.start) : undefined;
     return {
       op,
+      ...(name !== undefined && { name }),
       ...(vjpOf !== undefined && { vjpOf }),
       ...(file !== undefined && { file }),
       ...(at && span && { line: at.line, col: at.col, start: span.start, end: span.end }),

@@ -20,6 +20,8 @@ export interface NumericsSource {
   /** The primitive, and the one whose gradient emitted it (autodiff), if any. */
   op: string;
   vjpOf?: string;
+  /** The value it computes, as named in the source or by the compiler (`new w` for an update). */
+  name?: string;
   /** Where in the .dlg source (1-based line and column, and offsets of the span). */
   file?: string;
   line?: number;
@@ -51,7 +53,8 @@ export class NumericsError extends Error {
 export function describeSource(s: NumericsSource | null): string {
   if (!s) return "copying a value";
   const what = s.vjpOf ? `\`${s.op}\` in the gradient of \`${s.vjpOf}\`` : `\`${s.op}\``;
-  if (s.file === undefined) return `${what} (no source location)`;
+  if (s.file === undefined)
+    return `${what}${s.name === undefined ? "" : ` computing \`${s.name}\``} (no source location)`;
   return s.line === undefined ? `${what} in ${s.file}` : `${what} at ${s.file}:${s.line}:${s.col}`;
 }
 

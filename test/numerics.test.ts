@@ -122,6 +122,23 @@ describe("checkNumerics builds", () => {
     expect([...m.predict({}).y!]).toEqual([1, 1, 1]);
   });
 
+  it("name an optimizer update that overflows float32 on its store, though it has no span", async () => {
+    // w falls by 1e38 a step: -4e38 is finite in float64 but -Infinity once stored as float32.
+    const src = `model m {
+  param w: [1] init zeros
+  loss sum(w)
+}
+train t for m {
+  optimizer sgd(lr: 1e38)
+}
+`;
+    const m = await load(build(src, true));
+    for (let s = 0; s < 3; s++) m.step({});
+    expect(() => m.step({})).toThrow(
+      "`sub` computing `new w` (no source location) produced -Infinity (in step)",
+    );
+  });
+
   it("compute bit for bit what the plain build does until then", async () => {
     const src = `dim B
 model m {
