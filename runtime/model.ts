@@ -144,7 +144,7 @@ export function createModelFromPlan(
     return r;
   }
 
-  /** Run an entry: resolve input slots, bind dims, run, swap updated params/state. */
+  /** Run an entry: check and resolve input slots, bind dims, run, commit updated params/state. */
   function call(
     name: "init" | "predict" | "evaluate" | "step",
     user: Inputs,
@@ -171,7 +171,7 @@ export function createModelFromPlan(
           `unknown input "${key}"; model ${plan.model} takes ${plan.inputs.map((i) => `"${i.name}"`).join(", ")}`,
         );
     for (const [name, v] of Object.entries(dims ?? {}))
-      if (name in fixedDims && fixedDims[name] !== v)
+      if (Object.hasOwn(fixedDims, name) && fixedDims[name] !== v)
         throw new Error(
           `dimension ${name} is ${fixedDims[name]} for this model (fixed at createModel), got ${v}`,
         );

@@ -24,7 +24,9 @@ interface Model {
   load(bytes: Uint8Array): Record<string, string>;
 }
 
-async function build(src: string): Promise<(seed?: number) => Model> {
+async function build(
+  src: string,
+): Promise<(seed?: number, dims?: Record<string, number>) => Model> {
   const host = {
     readFile: (p: string) => (p === "m.dlg" ? src : undefined),
     readStd: (n: string) => readFileSync(stdPath(n), "utf8"),
@@ -32,7 +34,7 @@ async function build(src: string): Promise<(seed?: number) => Model> {
   const r = compile("m.dlg", { host });
   if (!r.ok) throw new Error(`test model does not compile: ${JSON.stringify(r.diagnostics)}`);
   const mod = await loadModule(r.js!);
-  return (seed = 1) => mod.createModel({ seed }) as unknown as Model;
+  return (seed = 1, dims = {}) => mod.createModel({ seed, dims }) as unknown as Model;
 }
 
 const classifier = `dim B
@@ -216,6 +218,23 @@ train t for hostile { optimizer sgd(lr: 0.1)  batch 2  epochs 1 }`)
       expect(r.metrics["toString"]).toBe(5);
       expect(r.metrics["hasOwnProperty"]).toBe(1);
     }
+  });
+});
+
+describe("dim names", () => {
+  it("takes dims named constructor or toString, fixed at creation or given per call", async () => {
+    const m = (
+      await build(`dim constructor, toString
+model m {
+  input x: [constructor, toString]
+  param w: [toString] init ones
+  output y = x @ w
+}`)
+    )(1, { toString: 2 });
+    const x = Float32Array.of(1, 2, 3, 4);
+    expect([...m.predict({ x }, { constructor: 2 }).y!]).toEqual([3, 7]);
+    expect([...m.predict({ x }, { constructor: 2, toString: 2 }).y!]).toEqual([3, 7]);
+    expect(() => m.predict({ x }, { toString: 4 })).toThrow(/dimension toString is 2/);
   });
 });
 

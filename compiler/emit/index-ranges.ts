@@ -14,7 +14,7 @@ import type { Eqn, Graph, OpParams } from "../ir.ts";
 /** One use of an input's values as indices: each must lie in [0, size). */
 export interface IndexUse {
   size: Dim;
-  /** How it is used, for the error message: "one_hot over the classes", "a gather along axis 0". */
+  /** How it is used, for the error message: "indices of a gather along axis 0", "class indices (one_hot, ...)". */
   what: string;
 }
 
@@ -23,7 +23,8 @@ const carriesValues = new Set(["reshape", "transpose", "broadcast", "slice", "st
 
 /**
  * The index uses of each input, by name, over the graphs of a program's
- * entries. `inputNames` maps the ids of an entry's graph inputs that are model inputs to their names.
+ * entries. `inputNames` maps the ids of an entry's graph inputs that are
+ * model inputs to their names.
  */
 export function indexUses(
   entries: readonly { graph: Graph; inputNames: ReadonlyMap<number, string> }[],
