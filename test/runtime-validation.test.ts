@@ -173,6 +173,29 @@ train t for lm { optimizer sgd(lr: 0.1)  batch 2  epochs 1 }`)
     );
   });
 
+  it("finds ids gathered inside a scan body, slice by slice", async () => {
+    const m = (
+      await build(`dim B, T
+model rnnish {
+  input ids: int[B, T]
+  input y: [B]
+  param table: [5, 2] init normal
+  h = scan t in ids along 1 carry (h = zeros([B, 2])) { h = tanh(h + gather(table, t)) }
+  loss mean((sum(h, axis: -1) - y) ^ 2)
+}
+train t for rnnish { optimizer sgd(lr: 0.1)  batch 2  epochs 1 }`)
+    )();
+    const y = Float32Array.of(1, 2);
+    expect(
+      Number.isFinite(m.step({ ids: Int32Array.of(0, 1, 2, 3, 4, 0), y }, { T: 3 }).loss),
+    ).toBe(true);
+    refusesUnchanged(
+      m,
+      () => m.step({ ids: Int32Array.of(0, 1, 2, 3, 7, 0), y }, { T: 3 }),
+      /input "ids" \(i32\[B, T\]\) holds 7 at element 4: these are indices of a gather .*\[0, 5\)/,
+    );
+  });
+
   it("refuses bool inputs other than 0 and 1", async () => {
     const m = (
       await build(`dim B
