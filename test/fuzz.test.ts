@@ -12,7 +12,7 @@ import fc from "fast-check";
 import { generatedArb } from "./fuzz/generate.ts";
 
 const SEED = 20240601;
-const RUNS = 300;
+const RUNS = 250;
 
 describe("fuzzing the pipeline", () => {
   it(
