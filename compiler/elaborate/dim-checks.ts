@@ -39,10 +39,10 @@ export function dimArith<T>(ctx: Ctx, span: Span, what: () => string, f: () => T
   }
 }
 
-/** An int value used as a size: finite and exact, or E3014. */
-export function checkSafeInt(ctx: Ctx, n: number, span: Span): void {
+/** An int value used as a size: finite and exact, or E3014. `text` is how the source wrote it. */
+export function checkSafeInt(ctx: Ctx, n: number, span: Span, text = String(n)): void {
   if (Math.abs(n) > Number.MAX_SAFE_INTEGER)
-    fail(ctx, "E3014", `the dimension ${n} is too large`, span, {
+    fail(ctx, "E3014", `the dimension ${text} is too large`, span, {
       notes: [
         `a size must stay below 2^53 (${Number.MAX_SAFE_INTEGER}), the largest integer counted exactly`,
       ],

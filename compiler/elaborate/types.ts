@@ -55,6 +55,7 @@ export function evalDim(ctx: Ctx, e: Expr): Dim {
   switch (e.kind) {
     case "Number":
       if (!e.isInt) fail(ctx, "E2007", `a dimension must be an integer, not ${e.raw}`, e.span);
+      checkSafeInt(ctx, e.value, e.span, e.raw);
       return dimConst(e.value);
     case "Name": {
       const entry = ctx.scope.lookup(e.name);

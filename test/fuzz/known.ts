@@ -11,13 +11,7 @@ interface Known {
   matches(kind: FailureKind, message: string, c: FuzzCase): boolean;
 }
 
-export const knownFailures: Known[] = [
-  {
-    defect: "dimension arithmetic overflow (2^1024, products past 2^53) escapes check",
-    matches: (kind, msg) =>
-      kind === "throw" && msg.startsWith("Error: dimension arithmetic overflows"),
-  },
-];
+export const knownFailures: Known[] = [];
 
 /** The known defect a failure belongs to, if any. */
 export function knownDefect(kind: FailureKind, message: string, c: FuzzCase): string | undefined {
