@@ -45,8 +45,9 @@ export async function runCheck(p: Parsed, io: Io): Promise<number> {
     throw new UsageError("dlg check: expected at least one .dlg file");
   const all: object[] = [];
   let errors = 0;
+  // A file that cannot be read is a diagnostic like any other (E2006), so
+  // `--json` still describes every file.
   for (const file of p.positionals) {
-    requireFile(file);
     const r = check(file, sizeLimits(p));
     printDiagnostics(r, io);
     errors += errorCount(r);

@@ -4,10 +4,10 @@
 // Everything here is pure (files come through `host`), so the CLI, the tests
 // and a language server can all drive it.
 
-import { readFileSync } from "node:fs";
 import { parse, printProgram } from "../grammar/index.ts";
 import { diag, hasErrors, type Diagnostic } from "./diagnostics.ts";
-import { elaborate, type ElaborateResult } from "./elaborate.ts";
+import { elaborate, readSource, type ElaborateHost, type ElaborateResult } from "./elaborate.ts";
+import { didYouMean } from "./elaborate/suggest.ts";
 import { defaultTrainConfig } from "./elaborate/train-config.ts";
 import type { Graph, ModelIR, ProgramIR, TrainConfig } from "./ir.ts";
 import { VarGen } from "./ir.ts";
@@ -16,20 +16,12 @@ import { grad } from "./autodiff.ts";
 import { buildEntries } from "./entries.ts";
 import { defaultLimits, type SizeLimits } from "./limits.ts";
 import { emit, printKernels, type NumericsOptions } from "./emit.ts";
+import { readSourceFile } from "./source-file.ts";
 
-export interface Host {
-  readFile(path: string): string | undefined;
-}
+/** Where files come from: the disk (nodeHost), an editor's buffers, a test's strings. */
+export type Host = ElaborateHost;
 
-export const nodeHost: Host = {
-  readFile(path) {
-    try {
-      return readFileSync(path, "utf8");
-    } catch {
-      return undefined;
-    }
-  },
-};
+export const nodeHost: Host = { readFile: readSourceFile };
 
 export interface CompileOptions {
   /** Which model to compile; defaults to the one the chosen train block names, else the only/first model. */
@@ -80,36 +72,70 @@ interface Selected {
   train: TrainConfig;
 }
 
-/** Pick the model and train block the options name, or report why not. */
+/**
+ * Pick the model and train block the options name, or report why not. The
+ * names come from the command line, so an error points at what is in the
+ * file instead: the train block or model it found, else the first model.
+ */
 function select(file: string, r: ElaborateResult, opts: CompileOptions): Selected | Diagnostic {
-  const here = { start: 0, end: 0 };
+  const first = [...r.sites.models.values()][0] ?? { file, span: { start: 0, end: 0 } };
+  const models = [...r.models.keys()];
+  const trainList = (ts: TrainConfig[]) =>
+    ts.map((t) => `\`${t.name}\` (for \`${t.model}\`)`).join(", ");
+  if (opts.model !== undefined && !r.models.has(opts.model)) {
+    const help = didYouMean(opts.model, models);
+    return diag("E4001", `there is no model named \`${opts.model}\``, first.file, first.span, {
+      notes: [
+        models.length
+          ? `models here: ${models.map((m) => `\`${m}\``).join(", ")}`
+          : "this file defines no model",
+      ],
+      ...(help ? { help } : {}),
+    });
+  }
   let train: TrainConfig | undefined;
   if (opts.config !== undefined) {
-    train = r.trains.find(
-      (t) => t.name === opts.config && (opts.model === undefined || t.model === opts.model),
-    );
+    const named = r.trains.filter((t) => t.name === opts.config);
+    train = named.find((t) => opts.model === undefined || t.model === opts.model);
+    if (!train && named[0]) {
+      // It exists, for another model: say so, at that train block.
+      const at = r.sites.trains.get(named[0])!;
+      const own = r.trains.filter((t) => t.model === opts.model);
+      return diag(
+        "E4002",
+        `train block \`${opts.config}\` is for model \`${named[0].model}\`, not \`${opts.model}\``,
+        at.file,
+        at.span,
+        {
+          notes: [
+            own.length
+              ? `train blocks for \`${opts.model}\`: ${trainList(own)}`
+              : `model \`${opts.model}\` has no train block`,
+          ],
+        },
+      );
+    }
     if (!train) {
-      const names = r.trains.map((t) => t.name);
-      return diag("E4002", `no train block named \`${opts.config}\``, file, here, {
+      const at = r.sites.models.get(opts.model ?? "") ?? first;
+      const help = didYouMean(
+        opts.config,
+        r.trains.map((t) => t.name),
+      );
+      return diag("E4002", `there is no train block named \`${opts.config}\``, at.file, at.span, {
         notes: [
-          names.length ? `train blocks here: ${names.join(", ")}` : "this file has no train block",
+          r.trains.length
+            ? `train blocks here: ${trainList(r.trains)}`
+            : "this file has no train block",
         ],
+        ...(help ? { help } : {}),
       });
     }
   }
-  const modelName = opts.model ?? train?.model ?? r.trains[0]?.model ?? [...r.models.keys()][0];
+  const modelName = opts.model ?? train?.model ?? r.trains[0]?.model ?? models[0];
   const model = modelName === undefined ? undefined : r.models.get(modelName);
-  if (!model) {
-    return diag(
-      "E4001",
-      modelName === undefined ? "this file defines no model" : `no model named \`${modelName}\``,
-      file,
-      here,
-      {
-        notes: r.models.size ? [`models here: ${[...r.models.keys()].join(", ")}`] : [],
-      },
-    );
-  }
+  // Only a file without models gets here (a named model was checked above;
+  // a train block's model exists, or elaboration reported E4001).
+  if (!model) return diag("E4001", "this file defines no model", file, { start: 0, end: 0 });
   train ??= r.trains.find((t) => t.model === model.name) ?? defaultTrainConfig(model.name);
   return { model, train };
 }
@@ -189,11 +215,12 @@ export function dump(
 ): CheckResult & { text?: string } {
   const host = opts.host ?? nodeHost;
   if (stage === "ast") {
-    const text = host.readFile(file);
-    if (text === undefined) {
-      const d = diag("E2006", `cannot read \`${file}\``, file, { start: 0, end: 0 });
-      return { diagnostics: [d], sources: new Map(), ok: false };
+    const got = readSource(host, file, null);
+    if ("diagnostic" in got) {
+      const sources = new Map(got.shown !== undefined ? [[file, got.shown]] : []);
+      return { diagnostics: [got.diagnostic], sources, ok: false };
     }
+    const { text } = got;
     const p = parse(text);
     const sources = new Map([[file, text]]);
     const diagnostics = p.errors.map((e) => diag(e.code, e.message, file, e.span));

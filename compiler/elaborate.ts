@@ -14,6 +14,13 @@ import { diag, type Diagnostic } from "./diagnostics.ts";
 import { dimConst, dimVar } from "./dims.ts";
 import type { ModelIR, TrainConfig } from "./ir.ts";
 import type { SizeLimits } from "./limits.ts";
+import {
+  checkText,
+  formatBytes,
+  isUnreadable,
+  MAX_SOURCE_BYTES,
+  type Unreadable,
+} from "./source-file.ts";
 import { fail, Scope, Session, type Ctx, type Hover } from "./elaborate/context.ts";
 import { evalExpr } from "./elaborate/expr.ts";
 import { intrinsicTable } from "./elaborate/intrinsics.ts";
@@ -24,7 +31,8 @@ import { elaborateTrain } from "./elaborate/train-config.ts";
 import { describe, type Value } from "./elaborate/values.ts";
 
 export interface ElaborateHost {
-  readFile(path: string): string | undefined;
+  /** A file's text, or why there is none (undefined: it does not exist). */
+  readFile(path: string): string | Unreadable | undefined;
   /** The text of a std file (`prelude.dlg`); without it, `readFile(stdPath(name))`. */
   readStd?(name: string): string | undefined;
 }
@@ -37,6 +45,13 @@ export interface ElaborateResult {
   sources: Map<string, string>;
   /** The type of each named value, for hovers in the language server. */
   hovers: Hover[];
+  /** Where each model and train block is named, for errors about choosing one (compile.ts). */
+  sites: { models: Map<string, Site>; trains: Map<TrainConfig, Site> };
+}
+
+export interface Site {
+  file: string;
+  span: Span;
 }
 
 export const STD_PRELUDE = "std/prelude.dlg";
@@ -51,7 +66,8 @@ export function stdPath(name: string): string {
 }
 
 function readStd(host: ElaborateHost, name: string): string | undefined {
-  return host.readStd?.(name) ?? host.readFile(stdPath(name));
+  const text = host.readStd?.(name) ?? host.readFile(stdPath(name));
+  return typeof text === "string" ? text : undefined;
 }
 
 // ---------------------------------------------------------------- files and imports
@@ -69,6 +85,88 @@ export function resolveImport(from: string, rel: string): string {
   return lead + out.join("/");
 }
 
+/** Where a file was asked for: the import naming it (null for the entry file). */
+type ImportSite = { file: string; span: Span; written: string } | null;
+
+/** Why `file` could not be used, as words after "cannot read `x`: ". */
+const unreadableWhy: Record<"missing" | "directory" | "special", string> = {
+  missing: "no such file",
+  directory: "it is a directory",
+  special: "it is not a regular file",
+};
+
+/**
+ * Read one source file through the host and check it is text of a sane
+ * size. On failure: the diagnostic, at the import that named the file (or,
+ * for text that is not UTF-8, at the first bad byte in the file itself),
+ * and the text that may be shown for it.
+ */
+export function readSource(
+  host: ElaborateHost,
+  file: string,
+  from: ImportSite,
+): { text: string } | { diagnostic: Diagnostic; shown?: string } {
+  const got = host.readFile(file);
+  const r: string | Unreadable =
+    got === undefined ? { reason: "missing" } : isUnreadable(got) ? got : checkText(got);
+  if (!isUnreadable(r)) return { text: r };
+  const at = from ? { file: from.file, span: from.span } : { file, span: { start: 0, end: 0 } };
+  const named = from ? `imported file \`${from.written}\`` : `\`${file}\``;
+  const looked = from
+    ? [`looked for \`${file}\` (imports are relative to the importing file)`]
+    : [];
+  switch (r.reason) {
+    case "missing":
+    case "directory":
+    case "special":
+      return {
+        diagnostic: diag(
+          "E2006",
+          `cannot read ${named}: ${unreadableWhy[r.reason]}`,
+          at.file,
+          at.span,
+          {
+            notes: looked,
+          },
+        ),
+      };
+    case "too-large":
+      return {
+        diagnostic: diag(
+          "E1005",
+          `${named} is ${formatBytes(r.bytes)}; source files may be at most ${formatBytes(MAX_SOURCE_BYTES)}`,
+          at.file,
+          at.span,
+        ),
+      };
+    case "link":
+      return {
+        diagnostic: diag(
+          "E2010",
+          `${named} is a link to a file that is not .dlg`,
+          at.file,
+          at.span,
+          {
+            notes: ["only .dlg files are read, whatever a link points at"],
+          },
+        ),
+      };
+    case "not-text": {
+      const end = r.prefix.length;
+      return {
+        diagnostic: diag(
+          "E1004",
+          `\`${file}\` is not UTF-8 text: ${r.what} at byte ${r.byte}`,
+          file,
+          { start: end, end },
+          { notes: from ? [`imported at ${from.file}`] : [] },
+        ),
+        shown: r.prefix,
+      };
+    }
+  }
+}
+
 interface Unit {
   file: string;
   program: Program;
@@ -83,7 +181,7 @@ function unterminated(text: string, s: Span): boolean {
 function loadFiles(s: Session, host: ElaborateHost, entry: string): Unit[] {
   const units: Unit[] = [];
   const state = new Map<string, "loading" | "done">();
-  const load = (file: string, from: { file: string; span: Span } | null, chain: string[]) => {
+  const load = (file: string, from: ImportSite, chain: string[]) => {
     const st = state.get(file);
     if (st === "done") return;
     if (st === "loading") {
@@ -97,29 +195,34 @@ function loadFiles(s: Session, host: ElaborateHost, entry: string): Unit[] {
       );
       return;
     }
-    const text = host.readFile(file);
-    if (text === undefined) {
-      if (!from) {
-        s.report(diag("E2006", `cannot read \`${file}\``, file, { start: 0, end: 0 }));
-        return;
-      }
-      const written =
-        s.sources.get(from.file)?.slice(from.span.start + 1, from.span.end - 1) ?? file;
-      s.report(
-        diag("E2006", `cannot read imported file \`${written}\``, from.file, from.span, {
-          notes: [`looked for \`${file}\` (imports are relative to the importing file)`],
-        }),
-      );
+    const got = readSource(host, file, from);
+    if ("diagnostic" in got) {
+      if (got.shown !== undefined) s.sources.set(file, got.shown);
+      s.report(got.diagnostic);
+      state.set(file, "done");
       return;
     }
+    const { text } = got;
     state.set(file, "loading");
     s.sources.set(file, text);
     const { program, errors } = parse(text);
     for (const e of errors) s.report(diag(e.code, e.message, file, e.span));
     // An unterminated path (`import "layers.dl`) is already E1002: reading it would only add a follow-on error.
-    for (const d of program.decls)
-      if (d.kind === "Import" && !unterminated(text, d.path.span))
-        load(resolveImport(file, d.path.value), { file, span: d.path.span }, [...chain, file]);
+    for (const d of program.decls) {
+      if (d.kind !== "Import" || unterminated(text, d.path.span)) continue;
+      const site = { file, span: d.path.span, written: d.path.value };
+      // Decided from the name, before anything is read: an import can never
+      // pull in (and so quote in an excerpt) a file that is not a .dlg program.
+      if (!d.path.value.endsWith(".dlg")) {
+        s.report(
+          diag("E2010", `can only import .dlg files, not \`${d.path.value}\``, file, d.path.span, {
+            notes: ["an import names another .dlg file, relative to this one"],
+          }),
+        );
+        continue;
+      }
+      load(resolveImport(file, d.path.value), site, [...chain, file]);
+    }
     state.set(file, "done");
     units.push({ file, program, syntaxOk: errors.length === 0 });
   };
@@ -295,6 +398,7 @@ export function elaborate(
   }
 
   const trains: TrainConfig[] = [];
+  const trainSites = new Map<TrainConfig, Site>();
   const seenTrains = new Map<string, Span>();
   for (const u of units) {
     if (!u.syntaxOk) continue;
@@ -315,7 +419,27 @@ export function elaborate(
       }
       seenTrains.set(key, d.name.span);
       const t = elaborateTrain(ctx, d, [...modelDecls.keys()]);
-      if (t) trains.push(t);
+      if (!t) continue;
+      trains.push(t);
+      trainSites.set(t, { file: u.file, span: d.name.span });
+      const model = models.get(t.model);
+      const decl = modelDecls.get(t.model);
+      if (model && decl && model.loss === null)
+        s.report(
+          diag(
+            "E4004",
+            `train block \`${t.name}\` is for model \`${t.model}\`, which has no \`loss\``,
+            u.file,
+            d.name.span,
+            {
+              labels:
+                decl.unit.file === u.file
+                  ? [{ span: decl.decl.name.span, message: "this model declares no loss" }]
+                  : [],
+              help: `training minimises a loss: add \`loss <expression>\` to \`${t.model}\`, or remove this train block`,
+            },
+          ),
+        );
     }
   }
 
@@ -323,5 +447,18 @@ export function elaborate(
   const diagnostics = [...s.diagnostics].sort(
     (a, b) => fileOrder.indexOf(a.file) - fileOrder.indexOf(b.file) || a.span.start - b.span.start,
   );
-  return { models, trains, diagnostics, sources: s.sources, hovers: s.hovers };
+  const modelSites = new Map(
+    [...modelDecls].map(([name, { decl, unit }]) => [
+      name,
+      { file: unit.file, span: decl.name.span },
+    ]),
+  );
+  return {
+    models,
+    trains,
+    diagnostics,
+    sources: s.sources,
+    hovers: s.hovers,
+    sites: { models: modelSites, trains: trainSites },
+  };
 }
