@@ -63,7 +63,7 @@ function parseUnsafe(text: string): ParseResult {
   const errors: ParseError[] = [];
 
   for (const e of lexed.errors) {
-    const ch = text.slice(e.offset, e.offset + e.length);
+    const ch = visible(text.slice(e.offset, e.offset + e.length));
     const what = e.length === 1 ? `character '${ch}'` : `characters '${ch}'`;
     errors.push({
       code: "E1003",
@@ -108,6 +108,17 @@ function parseUnsafe(text: string): ParseResult {
     });
   errors.sort((a, b) => a.span.start - b.span.start);
   return { program, errors: dropCascades(errors, text) };
+}
+
+/**
+ * Characters for a message: a control or invisible one becomes `U+001B`,
+ * so the message can neither drive the terminal nor read as blank.
+ */
+function visible(chars: string): string {
+  return chars.replace(
+    /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/g,
+    (c) => `U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`,
+  );
 }
 
 function spanOf(t: IToken): Span {

@@ -628,6 +628,14 @@ train t for m { epochs = 5 }
     parseOk("dim B");
   });
 
+  it("names control and invisible characters by code point, never raw", () => {
+    const r = parse("dim B \u001b[2J \u200b");
+    expect(r.errors.map((e) => e.message)).toEqual([
+      "unexpected character 'U+001B'",
+      "unexpected character 'U+200B'",
+    ]);
+  });
+
   it("never throws, and keeps every span inside the text", () => {
     let seed = 7;
     const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
