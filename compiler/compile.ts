@@ -4,6 +4,7 @@
 // Everything here is pure (files come through `host`), so the CLI, the tests
 // and a language server can all drive it.
 
+import { closeSync, fstatSync, openSync, readSync, realpathSync, statSync } from "node:fs";
 import { parse, printProgram } from "../grammar/index.ts";
 import { diag, hasErrors, type Diagnostic } from "./diagnostics.ts";
 import { elaborate, readSource, type ElaborateHost, type ElaborateResult } from "./elaborate.ts";
@@ -16,12 +17,46 @@ import { grad } from "./autodiff.ts";
 import { buildEntries } from "./entries.ts";
 import { defaultLimits, type SizeLimits } from "./limits.ts";
 import { emit, printKernels, type NumericsOptions } from "./emit.ts";
-import { readSourceFile } from "./source-file.ts";
+import { decodeSource, MAX_SOURCE_BYTES, type Unreadable } from "./source-file.ts";
 
 /** Where files come from: the disk (nodeHost), an editor's buffers, a test's strings. */
 export type Host = ElaborateHost;
 
 export const nodeHost: Host = { readFile: readSourceFile };
+
+/** A file from disk: stat first (nothing huge or special is ever read), then strict decoding. */
+function readSourceFile(path: string): string | Unreadable | undefined {
+  let fd: number;
+  try {
+    const st = statSync(path);
+    if (st.isDirectory()) return { reason: "directory" };
+    if (!st.isFile()) return { reason: "special" };
+    if (path.endsWith(".dlg")) {
+      const target = realpathSync(path);
+      if (!target.endsWith(".dlg")) return { reason: "link", target };
+    }
+    fd = openSync(path, "r");
+  } catch {
+    return undefined;
+  }
+  try {
+    // The size from the open file, so a file swapped after `statSync` is still bounded.
+    const size = fstatSync(fd).size;
+    if (size > MAX_SOURCE_BYTES) return { reason: "too-large", bytes: size };
+    const bytes = new Uint8Array(size);
+    let got = 0;
+    while (got < size) {
+      const n = readSync(fd, bytes, got, size - got, null);
+      if (n === 0) break;
+      got += n;
+    }
+    return decodeSource(bytes.subarray(0, got));
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
 
 export interface CompileOptions {
   /** Which model to compile; defaults to the one the chosen train block names, else the only/first model. */

@@ -2,9 +2,8 @@
 // compiler reads is bounded (regular files, at most MAX_SOURCE_BYTES) and
 // must be text: bytes are decoded as strict UTF-8 and a NUL byte refuses the
 // file, so a binary file is one E1004, not a screen of unexpected characters.
-// Only nodeHost touches the disk; the checks on text apply to every host.
-
-import { closeSync, fstatSync, openSync, readSync, realpathSync, statSync } from "node:fs";
+// Only nodeHost (compile.ts, the pipeline's edge) touches the disk; the
+// checks on text apply to every host.
 
 /** The size past which a source file is refused (E1005): far above any real program. */
 export const MAX_SOURCE_BYTES = 1024 * 1024;
@@ -91,38 +90,4 @@ function firstBadByte(bytes: Uint8Array): number {
     }
   }
   return bytes.length; // a character cut off at the end of the file
-}
-
-/** A file from disk: stat first (nothing huge or special is ever read), then strict decoding. */
-export function readSourceFile(path: string): string | Unreadable | undefined {
-  let fd: number;
-  try {
-    const st = statSync(path);
-    if (st.isDirectory()) return { reason: "directory" };
-    if (!st.isFile()) return { reason: "special" };
-    if (path.endsWith(".dlg")) {
-      const target = realpathSync(path);
-      if (!target.endsWith(".dlg")) return { reason: "link", target };
-    }
-    fd = openSync(path, "r");
-  } catch {
-    return undefined;
-  }
-  try {
-    // The size from the open file, so a file swapped after `statSync` is still bounded.
-    const size = fstatSync(fd).size;
-    if (size > MAX_SOURCE_BYTES) return { reason: "too-large", bytes: size };
-    const bytes = new Uint8Array(size);
-    let got = 0;
-    while (got < size) {
-      const n = readSync(fd, bytes, got, size - got, null);
-      if (n === 0) break;
-      got += n;
-    }
-    return decodeSource(bytes.subarray(0, got));
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
-  }
 }

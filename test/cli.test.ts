@@ -87,7 +87,10 @@ describe("dlg: usage and help", { timeout: 180_000 }, () => {
   it("reports a missing file plainly", async () => {
     const r = await dlg("check", "no/such/model.dlg");
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("cannot read no/such/model.dlg: no such file");
+    expect(r.stderr).toContain("error[E2006]: cannot read `no/such/model.dlg`: no such file");
+    const c = await dlg("compile", "no/such/model.dlg");
+    expect(c.code).toBe(1);
+    expect(c.stderr).toContain("error: cannot read no/such/model.dlg: no such file");
     expect(r.stderr).not.toMatch(stackFrame);
   });
 });

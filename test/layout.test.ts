@@ -12,6 +12,7 @@ const pipeline = [
   "diagnostics",
   "mangle",
   "limits",
+  "source-file",
   "dims",
   "ir",
   "shapes",
