@@ -161,6 +161,20 @@ function printable(line: string): string {
   return line.replace(/\t/g, " ").replace(/[\u0000-\u001f\u007f-\u009f]/g, "\ufffd");
 }
 
+/** The widest excerpt line quoted whole; longer lines show a window around the first mark. */
+const EXCERPT_WIDTH = 120;
+
+/**
+ * Which columns of a long line to quote: [lo, hi) starting a little before
+ * `col` (1-based), so a 30,000-character generated line prints as one
+ * terminal line around the error, marked with `…` where it was cut.
+ */
+function excerptWindow(len: number, col: number): { lo: number; hi: number } {
+  if (len <= EXCERPT_WIDTH) return { lo: 0, hi: len };
+  const lo = Math.max(0, Math.min(col - 1 - 40, len - EXCERPT_WIDTH));
+  return { lo, hi: Math.min(len, lo + EXCERPT_WIDTH) };
+}
+
 // ---------------------------------------------------------------- renderings
 
 /** The files a rendering may quote, by path. */
@@ -210,13 +224,20 @@ function excerpts(sources: SourceMap, marks: Mark[]): string[] {
     if (lastFile !== null && g.file !== lastFile) out.push(`${pad}::: ${g.file}:${g.line}`);
     lastFile = g.file;
     out.push(`${pad} |`);
-    out.push(
-      `${String(g.line).padStart(gutter)} | ${printable(lineText(sources.get(g.file)!, g.line))}`,
-    );
-    for (const m of g.marks)
+    const line = lineText(sources.get(g.file)!, g.line);
+    const w = excerptWindow(line.length, Math.min(...g.marks.map((m) => m.col)));
+    const shown = `${w.lo > 0 ? "…" : ""}${printable(line.slice(w.lo, w.hi))}${w.hi < line.length ? "…" : ""}`;
+    out.push(`${String(g.line).padStart(gutter)} | ${shown}`);
+    const shift = w.lo > 0 ? 1 - w.lo : 0;
+    // One column past the shown text: a span at the end of a line (a missing `]`), or the cut's `…`.
+    const last = w.hi + shift + 1;
+    for (const m of g.marks) {
+      const col = Math.max(1, Math.min(m.col + shift, last));
+      const width = Math.max(1, Math.min(m.width, last - col + 1));
       out.push(
-        `${pad} | ${" ".repeat(m.col - 1)}${m.char.repeat(m.width)}${m.message ? " " + m.message : ""}`,
+        `${pad} | ${" ".repeat(col - 1)}${m.char.repeat(width)}${m.message ? " " + m.message : ""}`,
       );
+    }
   }
   return [...out, ...unplaced];
 }
