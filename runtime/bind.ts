@@ -24,7 +24,10 @@ export function checkArray(inp: InputPlan, a: unknown): Buffer {
   const want = inp.dtype === "f32" ? Float32Array : Int32Array;
   if (!(a instanceof want)) {
     const hint = a === undefined ? "it is missing" : `got ${arrayName(a)}`;
-    throw new Error(`input "${inp.name}" must be a ${want.name} (${typeText(inp)}); ${hint}`);
+    const article = want === Int32Array ? "an" : "a";
+    throw new Error(
+      `input "${inp.name}" must be ${article} ${want.name} (${typeText(inp)}); ${hint}`,
+    );
   }
   return a;
 }
@@ -58,7 +61,7 @@ export function checkValues(inp: InputPlan, a: Buffer, D: readonly number[]): vo
  * An input dim bound to 0 (an empty batch) would make every mean over it
  * 0/0: refuse it, naming an input that uses it.
  */
-export function checkNonEmpty(
+function checkNonEmpty(
   plan: ProgramPlan,
   need: readonly InputPlan[],
   D: readonly number[],
@@ -103,7 +106,8 @@ export function bindDims(
   need: readonly InputPlan[],
   arrays: ReadonlyMap<string, Buffer>,
   needDims: readonly number[],
-  given: Readonly<Record<string, number>> = {},
+  given: Readonly<Record<string, number>>,
+  fixed: ReadonlySet<number>,
 ): number[] {
   const D = plan.dims.map((name) => {
     const v = Object.prototype.hasOwnProperty.call(given, name) ? given[name] : undefined;
@@ -163,6 +167,8 @@ export function bindDims(
       );
     }
   }
+  // An empty batch first: it says more than the conditions it also breaks (`B mod 3 >= 1`).
+  checkNonEmpty(plan, need, D, fixed);
   checkDims(plan, D, source);
   return D;
 }

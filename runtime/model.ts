@@ -9,7 +9,7 @@
 // Every call checks all its inputs (names, array types, lengths, values)
 // before it runs anything, so a call that throws leaves the model as it was.
 
-import { bindDims, checkArray, checkDims, checkNonEmpty, checkValues } from "./bind.ts";
+import { bindDims, checkArray, checkDims, checkValues } from "./bind.ts";
 import { EntryRunner } from "./execute.ts";
 import type { Buffer, EntryPlan, InSlot, OutSlot, ProgramPlan } from "./program.ts";
 import { hash32 } from "./rng.ts";
@@ -161,22 +161,22 @@ export function createModelFromPlan(
     const need = plan.inputs.filter((inp) =>
       e.inSlots.some((s) => s.kind === "input" && s.name === inp.name),
     );
-    for (const inp of need) {
-      const a = Object.prototype.hasOwnProperty.call(user, inp.name) ? user[inp.name] : undefined;
-      arrays.set(inp.name, checkArray(inp, a));
-    }
+    // Unknown names first: a misspelt key would otherwise read as the right one missing.
     for (const key of Object.keys(user))
       if (!plan.inputs.some((inp) => inp.name === key))
         throw new Error(
           `unknown input "${key}"; model ${plan.model} takes ${plan.inputs.map((i) => `"${i.name}"`).join(", ")}`,
         );
+    for (const inp of need) {
+      const a = Object.prototype.hasOwnProperty.call(user, inp.name) ? user[inp.name] : undefined;
+      arrays.set(inp.name, checkArray(inp, a));
+    }
     for (const [name, v] of Object.entries(dims ?? {}))
       if (Object.hasOwn(fixedDims, name) && fixedDims[name] !== v)
         throw new Error(
           `dimension ${name} is ${fixedDims[name]} for this model (fixed at createModel), got ${v}`,
         );
-    const D = bindDims(plan, need, arrays, e.dims, { ...dims, ...fixedDims });
-    checkNonEmpty(plan, need, D, fixedIndices);
+    const D = bindDims(plan, need, arrays, e.dims, { ...dims, ...fixedDims }, fixedIndices);
     for (const inp of need) checkValues(inp, arrays.get(inp.name)!, D);
     const inputs = e.inSlots.map((s: InSlot): Buffer => {
       switch (s.kind) {

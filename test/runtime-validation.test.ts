@@ -80,15 +80,33 @@ describe("runtime validation", async () => {
     expect(() => m.predict({ x: new Float32Array(0) })).toThrow(/input "x" is empty/);
   });
 
+  it("says a batch is empty before any condition on its dims that emptiness also breaks", async () => {
+    const m = (
+      await build(`dim B
+model m {
+  input n: [B]
+  input x: [B, B mod 3, 4]
+  output y = x * 2.0
+  output z = n * 2.0
+}`)
+    )();
+    expect(m.predict({ n: new Float32Array(4), x: new Float32Array(16) }).y).toHaveLength(16);
+    expect(() => m.predict({ n: new Float32Array(0), x: new Float32Array(0) })).toThrow(
+      /^input "n" is empty: f32\[B\] with B = 0/,
+    );
+  });
+
   it("refuses missing, unknown and mistyped inputs", () => {
     const m = make();
     const { x, y } = batch(4);
     refusesUnchanged(
       m,
       () => m.step({ x }),
-      /input "y" must be a Int32Array \(i32\[B\]\); it is missing/,
+      /input "y" must be an Int32Array \(i32\[B\]\); it is missing/,
     );
     refusesUnchanged(m, () => m.step({ x, y, z: y }), /unknown input "z"/);
+    // A misspelt name is reported as unknown, not as the right one missing.
+    refusesUnchanged(m, () => m.step({ X: x, y }), /unknown input "X"; model clf takes "x", "y"/);
     refusesUnchanged(
       m,
       () => m.step({ x: [...x], y }),
@@ -99,7 +117,7 @@ describe("runtime validation", async () => {
       () => m.step({ x: Float64Array.from(x), y }),
       /input "x" must be a Float32Array \(f32\[B, 4\]\); got Float64Array/,
     );
-    refusesUnchanged(m, () => m.step({ x, y: Float32Array.from(y) }), /"y" must be a Int32Array/);
+    refusesUnchanged(m, () => m.step({ x, y: Float32Array.from(y) }), /"y" must be an Int32Array/);
     refusesUnchanged(m, () => m.step({ x: x.subarray(0, 7), y }), /"x" has 7 elements/);
     refusesUnchanged(
       m,
