@@ -3,33 +3,12 @@
 // the user for their own mistakes. Each spawn pays for tsx and the compiler's
 // start-up (seconds on a busy machine), hence the generous timeouts.
 
-import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readSafetensors } from "../cli/safetensors.ts";
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function dlg(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["bin/dlg.js", ...args],
-      // CI=true: one line per epoch instead of a live bar, whatever the terminal.
-      { encoding: "utf8", env: { ...process.env, CI: "true", DLG_DEBUG: "" }, timeout: 120_000 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === "number" ? err.code : null) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+import { dlgProcess as dlg } from "./dlg-process.ts";
 
 /** A JavaScript stack frame ("    at f (file.ts:1:2)") in the output. */
 const stackFrame = /^\s+at .+[(:]\d+/m;

@@ -1,5 +1,6 @@
-// Running `dlg` in a child process of its own (resume and determinism tests
-// compare separate processes), and a small dropout model with its CSV.
+// Running `dlg` in a child process of its own (the CLI tests meet it as a
+// user does; resume and determinism tests compare separate processes), and a
+// small dropout model with its CSV.
 
 import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -11,7 +12,7 @@ export interface Run {
   stderr: string;
 }
 
-/** `dlg ARGS` in a child process of its own. */
+/** `dlg ARGS` in a child process of its own; CI=true, so one line per epoch instead of a live bar. */
 export function dlgProcess(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
