@@ -175,7 +175,8 @@ function select(file: string, r: ElaborateResult, opts: CompileOptions): Selecte
   return { model, train };
 }
 
-function largestId(m: ModelIR): number {
+/** The largest var id a model uses: a VarGen past it makes fresh ones. */
+export function largestId(m: ModelIR): number {
   let max = 0;
   const see = (id: number) => (max = Math.max(max, id));
   // Scan bodies draw their vars from the same generator.
@@ -190,15 +191,11 @@ function largestId(m: ModelIR): number {
   return max;
 }
 
-/** The whole back half of the pipeline for one model: entries, then the module. */
-function lowerModel(
-  sel: Selected,
-  numerics: NumericsOptions = {},
-): { program: ProgramIR; js: string; dts: string } {
-  const { model, train } = sel;
+/** A model's entries (autodiff and the optimizer step among them) and what the module declares. */
+export function buildProgram(model: ModelIR, train: TrainConfig): ProgramIR {
   const gen = new VarGen(largestId(model) + 1);
   const { entries, state } = buildEntries(model, model.loss ? train : null, gen);
-  const program: ProgramIR = {
+  return {
     model: model.name,
     dims: model.dims,
     inputs: model.inputs.map((i) => ({ name: i.name, type: i.var.type })),
@@ -210,6 +207,15 @@ function lowerModel(
     entries,
     checks: model.checks ?? [],
   };
+}
+
+/** The whole back half of the pipeline for one model: entries, then the module. */
+function lowerModel(
+  sel: Selected,
+  numerics: NumericsOptions = {},
+): { program: ProgramIR; js: string; dts: string } {
+  const { model, train } = sel;
+  const program = buildProgram(model, train);
   const { js, dts } = emit(program, { modelName: model.name, ...numerics });
   return { program, js, dts };
 }

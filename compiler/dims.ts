@@ -105,6 +105,16 @@ export function dimEq(a: Dim, b: Dim): boolean {
 }
 
 /**
+ * A string equal for two dims exactly when `dimEq` holds: the normal form
+ * written out term by term, so a Map can group dims without pairwise `dimEq`.
+ */
+export function dimKey(a: Dim): string {
+  return normalize([...a.terms])
+    .terms.map((t) => `${t.coeff}:${termKey(t)}`)
+    .join(";");
+}
+
+/**
  * `a / b` when it divides exactly for every value of the dims, else null.
  * Handles a constant divisor of every coefficient and a divisor that is a
  * single term dividing every term (`4*H / H`, `(2*B + 2) / 2`).

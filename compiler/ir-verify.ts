@@ -35,9 +35,9 @@ const sameTypes = (a: TensorType[], b: TensorType[]) =>
 
 export function verify(g: Graph): void {
   const defined = new Set<number>();
-  // Messages name vars by their printed number so they match the excerpt.
-  const { names } = graphLines(g);
-  const label = (v: Var) => names.name(v);
+  // Messages name vars by their printed number so they match the excerpt;
+  // printing the graph costs more than checking it, so only on failure.
+  const label = (v: Var) => graphLines(g).names.name(v);
 
   for (const v of g.inputs) {
     if (defined.has(v.id)) fail(g, "inputs", `input ${label(v)} is listed twice`);

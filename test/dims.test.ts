@@ -9,6 +9,7 @@ import {
   dimEval,
   dimExactDiv,
   dimFloorDiv,
+  dimKey,
   dimMod,
   dimMin,
   dimMul,
@@ -160,6 +161,19 @@ function parseDim(text: string): Dim | number | string {
   if (e.op === "dimval") return (e.params as { dim: Dim }).dim;
   return (e.params as { value: number }).value;
 }
+
+describe("dimKey", () => {
+  it("is equal exactly when dimEq holds (the memory plan groups sizes by it)", () => {
+    fc.assert(
+      fc.property(dimExpr, dimExpr, (a, b) => {
+        expect(dimKey(a) === dimKey(b)).toBe(dimEq(a, b));
+        // A rewritten but equal dim keeps its key: a + b - b is a.
+        expect(dimKey(dimSub(dimAdd(a, b), b))).toBe(dimKey(a));
+      }),
+      { numRuns: 400 },
+    );
+  });
+});
 
 describe("dims printers (property)", () => {
   it("print JS that evaluates like dimEval", () => {
