@@ -161,8 +161,8 @@ function printable(line: string): string {
   return line.replace(/\t/g, " ").replace(/[\u0000-\u001f\u007f-\u009f]/g, "\ufffd");
 }
 
-/** The widest excerpt line quoted whole; longer lines show a window around the first mark. */
-const EXCERPT_WIDTH = 120;
+/** The widest excerpt line quoted whole; longer lines show a window of this width around the first mark. */
+const EXCERPT_WIDTH = 160;
 
 /**
  * Which columns of a long line to quote: [lo, hi) starting a little before
@@ -171,7 +171,7 @@ const EXCERPT_WIDTH = 120;
  */
 function excerptWindow(len: number, col: number): { lo: number; hi: number } {
   if (len <= EXCERPT_WIDTH) return { lo: 0, hi: len };
-  const lo = Math.max(0, Math.min(col - 1 - 40, len - EXCERPT_WIDTH));
+  const lo = Math.max(0, Math.min(col - 1 - 60, len - EXCERPT_WIDTH));
   return { lo, hi: Math.min(len, lo + EXCERPT_WIDTH) };
 }
 
