@@ -1,16 +1,17 @@
 // Does another framework, given the same model, data and schedule, reach the
 // accuracy dlg reaches on samples/mlp.dlg? A peer check for the figure in
 // README, not a speed benchmark:
-//   npx tsx bench/mlp-accuracy.ts [--epochs 5] [--seed 0]
+//   npx tsx bench/mlp-accuracy.ts [--epochs 10] [--seed 0]
 //
 // Both engines start from dlg's initial parameters (createModel({ seed })),
 // see the same 55,000 training images in the same per-epoch shuffled order
-// (batch 64, as `dlg train` splits MNIST: the last 5,000 of the training
-// file are its validation split), and are scored on the 10,000 test images.
-// The peer is TensorFlow.js (tfjs-core, CPU backend) with the same layers,
-// loss (softmax cross-entropy + 1e-4 * L2 of all params), dropout 0.2 and
-// SGD lr 0.1 momentum 0.9. Dropout masks differ (each engine has its own
-// random numbers), so the two runs are two samples of the same procedure.
+// (the sample's batch size, as `dlg train` splits MNIST: the last 5,000 of
+// the training file are its validation split), and are scored on the 10,000
+// test images. The peer is TensorFlow.js (tfjs-core, CPU backend) with the
+// same layers, loss (softmax cross-entropy + 1e-4 * L2 of all params),
+// dropout 0.2 and the optimizer of the sample's train block. Dropout masks
+// differ (each engine has its own random numbers), so the two runs are two
+// samples of the same procedure.
 
 import { parseArgs } from "node:util";
 import type * as TF from "@tensorflow/tfjs-core";
@@ -22,11 +23,10 @@ import { compile } from "../compiler/compile.ts";
 import { loadTfjs } from "./tfjs.ts";
 
 const { values: opts } = parseArgs({
-  options: { epochs: { type: "string", default: "5" }, seed: { type: "string", default: "0" } },
+  options: { epochs: { type: "string", default: "10" }, seed: { type: "string", default: "0" } },
 });
 const epochs = Number(opts.epochs);
 const seed = Number(opts.seed);
-const batchSize = 64;
 const trainCount = 55_000;
 
 const tf = await loadTfjs();
@@ -50,7 +50,12 @@ function batchOf(
 }
 
 const r = compile("samples/mlp.dlg");
-if (!r.ok || !r.js) throw new Error(r.diagnostics.map((d) => d.message).join("\n"));
+if (!r.ok || !r.js || !r.train) throw new Error(r.diagnostics.map((d) => d.message).join("\n"));
+const { optimizer: o, batch } = r.train;
+if (batch === "full") throw new Error("the peer check trains in mini-batches");
+const batchSize = batch;
+if (o.nesterov || o.weightDecay !== 0 || o.kind === "gd")
+  throw new Error(`the peer check mirrors sgd, momentum and adam only, not this ${o.kind}`);
 const model = await (await loadModule(r.js)).createModel({ seed });
 const init = readSafetensors(await model.save());
 const v = (name: string) => {
@@ -61,7 +66,13 @@ const [w1, b1, w2, b2] = ["dense_1.w", "dense_1.b", "dense_2.w", "dense_2.b"].ma
   v,
 ) as TF.Variable[];
 const vars = [w1!, b1!, w2!, b2!];
-const opt = tf.train.momentum(0.1, 0.9);
+// The sample's optimizer, as tfjs spells it.
+const opt =
+  o.kind === "adam"
+    ? tf.train.adam(o.lr, o.beta1, o.beta2, o.eps)
+    : o.momentum > 0
+      ? tf.train.momentum(o.lr, o.momentum)
+      : tf.train.sgd(o.lr);
 const logits = (x: TF.Tensor2D, training: boolean) => {
   const h = tf.relu(tf.add(tf.matMul(x, w1!), b1!));
   return tf.add(tf.matMul(training ? tf.dropout(h, 0.2) : h, w2!), b2!) as TF.Tensor2D;
