@@ -19,7 +19,7 @@
 // entries + emit, what `dlg compile` spends. The last column of each block
 // is the ratio of each phase's time at N to its time at N/2: about 2 means
 // linear, about 4 quadratic. Nothing here is asserted; the structural
-// guarantees live in test/compile-scaling.test.ts.
+// guarantees live in test/memory-plan.test.ts.
 
 import { parseArgs } from "node:util";
 import { grad } from "../compiler/autodiff.ts";
