@@ -674,6 +674,17 @@ describe("dimensions: positive, in range, exact, within the size limits", () => 
     const product = run("dim B\nmodel m {\n  input x: [B, 3 * 2 ^ 52]\n  output y = x\n}");
     expect(codes(product)).toEqual(["E3014"]);
     expect(first(product).message).toBe(`dimension arithmetic overflows in 3 * ${2 ** 52}`);
+    // Ints outside types are exact too, at the literal or the operation that made them.
+    const literal = run(
+      "dim B\nmodel m {\n  input x: [B]\n  output y = x * 99999999999999999999\n}",
+    );
+    expect(codes(literal)).toEqual(["E3014"]);
+    expect(first(literal).message).toBe("the integer 99999999999999999999 is too large");
+    const unused = run("const n = 2 ^ 1024\nmodel m {\n  input x: [3]\n  output y = x\n}");
+    expect(first(unused).message).toBe("integer arithmetic overflows in 2 ^ 1024");
+    expect(first(unused).span).toEqual({ start: 10, end: 18 });
+    // Floats may be that large.
+    ok("dim B\nmodel m {\n  input x: [B]\n  output y = x * 2.0 ^ 100 * 1e20\n}");
   });
 
   it("refuses a tensor or parameters past the byte limits (E3015, E3016)", () => {

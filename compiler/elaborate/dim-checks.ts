@@ -25,28 +25,38 @@ import {
 import type { DimCheck, TensorType } from "../ir.ts";
 import { fail, type Ctx } from "./context.ts";
 
+/** E3014 at `span`: an integer left the ones a double counts exactly. */
+export function failOverflow(ctx: Ctx, message: string, span: Span): never {
+  fail(ctx, "E3014", message, span, {
+    notes: [
+      `a size must stay below 2^53 (${Number.MAX_SAFE_INTEGER}), the largest integer counted exactly`,
+    ],
+  });
+}
+
 /** Run dimension arithmetic; an overflow becomes E3014 at `span`. */
 export function dimArith<T>(ctx: Ctx, span: Span, what: () => string, f: () => T): T {
   try {
     return f();
   } catch (e) {
     if (!(e instanceof DimOverflow)) throw e;
-    fail(ctx, "E3014", `dimension arithmetic overflows in ${what()}`, span, {
-      notes: [
-        `a size must stay below 2^53 (${Number.MAX_SAFE_INTEGER}), the largest integer counted exactly`,
-      ],
-    });
+    failOverflow(ctx, `dimension arithmetic overflows in ${what()}`, span);
   }
 }
 
-/** An int value used as a size: finite and exact, or E3014. `text` is how the source wrote it. */
-export function checkSafeInt(ctx: Ctx, n: number, span: Span, text = String(n)): void {
+/**
+ * An int value, finite and exact, or E3014. `text` is how the source wrote
+ * it, `what` what it is ("dimension" where a size is expected).
+ */
+export function checkSafeInt(
+  ctx: Ctx,
+  n: number,
+  span: Span,
+  text = String(n),
+  what = "dimension",
+): void {
   if (Math.abs(n) > Number.MAX_SAFE_INTEGER)
-    fail(ctx, "E3014", `the dimension ${text} is too large`, span, {
-      notes: [
-        `a size must stay below 2^53 (${Number.MAX_SAFE_INTEGER}), the largest integer counted exactly`,
-      ],
-    });
+    failOverflow(ctx, `the ${what} ${text} is too large`, span);
 }
 
 /**

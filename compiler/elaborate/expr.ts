@@ -9,6 +9,7 @@ import {
   dimAsConst,
   dimConst,
   dimSub,
+  DimOverflow,
   dimToString,
   shapeToString,
   type Dim,
@@ -16,7 +17,7 @@ import {
 import type { Var } from "../ir.ts";
 import { BLOCK_CALL_DEPTH } from "./block.ts";
 import { fail, type Ctx } from "./context.ts";
-import { requireAtLeast, sourceRef } from "./dim-checks.ts";
+import { checkSafeInt, failOverflow, requireAtLeast, sourceRef } from "./dim-checks.ts";
 import { callBlock } from "./block.ts";
 import { elabScan } from "./scan.ts";
 import { didYouMean } from "./suggest.ts";
@@ -53,6 +54,12 @@ export function evalExpr(ctx: Ctx, e: ast.Expr): Value {
         { notes: ["give intermediate values names, or call fewer blocks inside one another"] },
       );
     return evalNode(ctx, e);
+  } catch (err) {
+    // Every int value is made exact (literals, folded arithmetic), but the
+    // sizes computed from them can still pass 2^53 (`reshape`, `one_hot`,
+    // slices): E3014 at the innermost expression, never an internal error.
+    if (!(err instanceof DimOverflow)) throw err;
+    failOverflow(ctx, `dimension arithmetic overflows: ${err.value} is beyond 2^53`, e.span);
   } finally {
     ctx.s.depth--;
   }
@@ -61,7 +68,9 @@ export function evalExpr(ctx: Ctx, e: ast.Expr): Value {
 function evalNode(ctx: Ctx, e: ast.Expr): Value {
   switch (e.kind) {
     case "Number":
-      return e.isInt ? { kind: "int", value: e.value } : { kind: "float", value: e.value };
+      if (!e.isInt) return { kind: "float", value: e.value };
+      checkSafeInt(ctx, e.value, e.span, e.raw, "integer");
+      return { kind: "int", value: e.value };
     case "String":
       return { kind: "string", value: e.value };
     case "Bool":

@@ -23,7 +23,7 @@ import {
 import type { DType, Op, OpParams, Var } from "../ir.ts";
 import { ShapeError } from "../shapes.ts";
 import { fail, Poisoned, type Ctx, type Extra } from "./context.ts";
-import { checkBytes, checkShape, dimArith } from "./dim-checks.ts";
+import { checkBytes, checkShape, dimArith, failOverflow } from "./dim-checks.ts";
 import { bool, describe, dimValue, float, int, type Arg, type Value } from "./values.ts";
 
 /** Unwrap a value, aborting silently if it stands for an earlier error. */
@@ -286,7 +286,13 @@ function foldNumbers(
   ints: boolean,
   span: Span,
 ): Value | null {
-  const num = (n: number) => (ints && Number.isInteger(n) ? int(n) : float(n));
+  // Ints stay exact: a result past 2^53 (`2 ^ 1024`, `3 * 2 ^ 52`) is E3014 here, where it is made.
+  const num = (n: number) => {
+    if (!ints) return float(n);
+    if (!Number.isSafeInteger(n))
+      failOverflow(ctx, `integer arithmetic overflows in ${x} ${op} ${y}`, span);
+    return int(n);
+  };
   if ((op === "/" || op === "div" || op === "mod") && y === 0)
     fail(ctx, "E3004", `division by zero: ${x} ${op} ${y}`, span);
   switch (op) {
@@ -305,7 +311,7 @@ function foldNumbers(
     case "mod":
       return num(x - y * Math.floor(x / y));
     case "^":
-      return ints && y >= 0 ? int(x ** y) : float(x ** y);
+      return ints && y >= 0 ? num(x ** y) : float(x ** y);
     case "@":
       return null;
     default:
