@@ -141,7 +141,11 @@ class KernelWriter {
   }
 
   private plain(e: SExpr): string {
-    const int = (s: string) => (e.dtype === "i32" ? `(${s} | 0)` : s);
+    // Every f32 result is rounded to float32, as storing it would: a value fusion
+    // inlines into one kernel then equals the stored copy another kernel reads
+    // (`x - mean(x)` of a one-element row is 0, not the float64 residue of x).
+    const int = (s: string) =>
+      e.dtype === "i32" ? `(${s} | 0)` : e.dtype === "f32" ? `Math.fround(${s})` : s;
     switch (e.k) {
       case "lit":
         return jsNumber(e.v);
@@ -150,7 +154,8 @@ class KernelWriter {
       case "index":
         return this.ix(e.e);
       case "acc":
-        return this.acc;
+        // The matmul's float64 sum, rounded like the stored product an unfused epilogue reads.
+        return e.dtype === "f32" ? `Math.fround(${this.acc})` : this.acc;
       case "unary": {
         const a = this.val(e.a);
         switch (e.op) {
@@ -180,7 +185,7 @@ class KernelWriter {
         return `(${this.cond(e.c)} ? ${this.val(e.a)} : ${this.val(e.b)})`;
       case "cast": {
         const a = this.val(e.a);
-        if (e.dtype === "f32") return a;
+        if (e.dtype === "f32") return `Math.fround(${a})`;
         if (e.dtype === "i32") return `(${a} | 0)`;
         // NaN and ±0 are false, like the interpreter's toDType.
         return `(${a} ? 1 : 0)`;
@@ -194,16 +199,10 @@ class KernelWriter {
   cond(e: SExpr): string {
     const ops = { eq: "===", ne: "!==", lt: "<", le: "<=", gt: ">", ge: ">=" } as const;
     switch (e.k) {
-      case "compare": {
-        // f32 operands compare as float32: fusion may recompute one side in
-        // float64 while the other reads its stored, rounded copy (the max VJP's
-        // `x == max(x)` would then find no tie and divide by zero).
-        const f = (x: SExpr) =>
-          x.dtype === "f32" && x.k !== "load" && x.k !== "lit"
-            ? `Math.fround(${this.val(x)})`
-            : this.val(x);
-        return `(${f(e.a)} ${ops[e.op]} ${f(e.b)})`;
-      }
+      // f32 operands are float32 values already (see `plain`), so a recomputed
+      // side still ties with its stored copy (the max VJP's `x == max(x)`).
+      case "compare":
+        return `(${this.val(e.a)} ${ops[e.op]} ${this.val(e.b)})`;
       case "icompare":
         return `(${this.ix(e.a)} ${ops[e.op]} ${this.ix(e.b)})`;
       case "and":

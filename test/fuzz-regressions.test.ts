@@ -19,6 +19,22 @@ model m {
 }
 `,
   },
+  {
+    // The mean of a one-element row is the row: layer_norm's `x - mean(x)` is
+    // 0 and relu's gradient there is 1/2. Fusion recomputed tanh(x) in float64
+    // against the float32-rounded stored mean, got a residue of either sign,
+    // and the shift moved by 0 or twice the interpreter's step.
+    name: "layer_norm of one feature after a fused producer, then relu",
+    text: `dim B
+model m {
+  input x: [B, 1]
+  input y: [B, 1]
+  h = relu(layer_norm(tanh(x)))
+  loss mse(h, y)
+}
+train t for m { optimizer sgd(0.1) }
+`,
+  },
 ];
 
 describe("fuzz findings stay fixed", () => {
