@@ -42,6 +42,27 @@ describe("fuzzing the pipeline", () => {
     },
   );
 
+  it("does not build a gigantic input that no entry reads: the case is not run", async () => {
+    // Found by the fuzzer: filling `x` (2 * 10^9 floats) took the oracle past its time box.
+    const text = `dim B
+model m {
+  input x: [B, 1000000000]
+  input y: [B, 2]
+  output o = y * 2.0
+}
+`;
+    // In the pool: a hang must fail the test, not block the test run.
+    const pool = new CasePool({ timeoutMs: 20_000 });
+    try {
+      expect(await pool.run({ origin: "unused input", file: "m.dlg", text, dim: 2 })).toEqual({
+        stage: "compiled",
+        note: "not run: a tensor of 2000000000 elements",
+      });
+    } finally {
+      pool.close();
+    }
+  });
+
   it("the pool reports a case past its time box as a hang, then runs the next in a fresh process", async () => {
     const [a, b] = fc.sample(generatedArb(), { seed: SEED, numRuns: 2 });
     const pool = new CasePool({ timeoutMs: 30_000 });
