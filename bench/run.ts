@@ -8,9 +8,9 @@
 // computing the same function: same layers, same initial parameters (copied
 // from dlg's init), same loss and optimizer, same batches in the same order.
 //
-//   mlp train    samples/mlp.dlg: 784-256-10, relu, dropout 0.2, softmax
-//                cross-entropy + 1e-4 * L2 of all params, SGD lr 0.1
-//                momentum 0.9, batch 64 (dlg's step also computes the accuracy
+//   mlp train    samples/mlp.dlg with its `sgd` train block: 784-256-10,
+//                relu, dropout 0.2, softmax cross-entropy + 1e-4 * L2 of all
+//                params, SGD lr 0.1 momentum 0.9, batch 64 (dlg's step also computes the accuracy
 //                metric, which the tfjs step skips); tfjs: gradients through
 //                optimizer.minimize with tf.train.momentum
 //   mlp predict  probabilities for 1000 test images
@@ -88,8 +88,9 @@ function batches(
 
 // ------------------------------------------------------------------ dlg
 
-async function dlgModel(sample: string): Promise<CompiledModel> {
-  const r = compile(join(import.meta.dirname, "../samples", sample));
+/** A sample compiled with the train block `config` (default: its first) driving step(). */
+async function dlgModel(sample: string, config?: string): Promise<CompiledModel> {
+  const r = compile(join(import.meta.dirname, "../samples", sample), { config });
   if (!r.ok || !r.js) throw new Error(r.diagnostics.map((d) => d.message).join("\n"));
   const mod = await loadModule(r.js);
   return mod.createModel({ seed });
@@ -186,7 +187,7 @@ async function mlp(): Promise<Pair[]> {
   const steps = Number(opts.steps);
   const warmup = 20;
   const data = batches(train, warmup + steps, batchSize);
-  const model = await dlgModel("mlp.dlg");
+  const model = await dlgModel("mlp.dlg", "sgd");
 
   const init = await paramsOf(model);
   const w1 = tf.variable(need(init, "dense_1.w"));
