@@ -125,6 +125,8 @@ interface Ctx {
   env: Record<string, number>;
   /** The dtype the equation's output is declared with. */
   outDType: DType;
+  /** Round f32 results to float32 (see `interpret`). */
+  float32: boolean;
 }
 
 /** One result, or one per output for a multi-output primitive (scan). */
@@ -332,7 +334,7 @@ const scanImpl: Impl<"scan"> = (p, ins, ctx) => {
   for (let s = 0; s < length; s++) {
     const t = p.reverse ? length - 1 - s : s;
     const slices = xs.map((x) => takeStep(x, axis, t));
-    const outs = interpret(body, [...consts, ...carry, ...slices], ctx.env);
+    const outs = interpret(body, [...consts, ...carry, ...slices], ctx.env, ctx.float32);
     carry = outs.slice(0, nCarry);
     outs.slice(nCarry).forEach((y, j) => (ys[j]![t] = y));
   }
@@ -456,9 +458,17 @@ function checkType(v: Var, t: Tensor, dim: (d: Dim) => number, what: string): vo
 
 /**
  * Evaluate `g` on `inputs` (one per graph input, in order). `dims` gives the
- * values of named dimensions not fixed by an input's shape.
+ * values of named dimensions not fixed by an input's shape. With `float32`,
+ * every f32 result is rounded to float32 as a module stores it: an emulation
+ * of float32 arithmetic, one primitive at a time, that tells the fuzzer where a
+ * program's result hangs on float32 rounding rather than on the backend.
  */
-export function interpret(g: Graph, inputs: Tensor[], dims: Record<string, number> = {}): Tensor[] {
+export function interpret(
+  g: Graph,
+  inputs: Tensor[],
+  dims: Record<string, number> = {},
+  float32 = false,
+): Tensor[] {
   if (inputs.length !== g.inputs.length)
     throw new Error(`the graph takes ${g.inputs.length} inputs, got ${inputs.length}`);
   const env = bindDims(g, inputs, dims);
@@ -478,12 +488,13 @@ export function interpret(g: Graph, inputs: Tensor[], dims: Record<string, numbe
   for (const e of g.eqns) {
     const ins = e.inputs.map(read);
     const impl = implRules[e.op] as Impl<Op>;
-    const r = impl(e.params, ins, { dim, env, outDType: e.outs[0]!.type.dtype });
+    const r = impl(e.params, ins, { dim, env, outDType: e.outs[0]!.type.dtype, float32 });
     (Array.isArray(r) ? r : [r]).forEach((t, k) => {
       const out = e.outs[k]!;
       // Round results into their element type (i32 arithmetic truncates) and
       // check the rule agrees with the declared type: a cheap, strong self-test.
-      const res: Tensor = { ...t, data: t.data.map((x) => toDType(x, t.dtype)) };
+      const round = float32 && t.dtype === "f32" ? Math.fround : (x: number) => toDType(x, t.dtype);
+      const res: Tensor = { ...t, data: t.data.map(round) };
       checkType(out, res, dim, `interpret: ${e.op} result`);
       vals.set(out.id, res);
     });

@@ -35,6 +35,36 @@ model m {
 train t for m { optimizer sgd(0.1) }
 `,
   },
+  {
+    // Float32 sensitivity, not a bug: layer_norm's outputs sum to 0, so the matmul
+    // by equal weights is 0 in float64 and ±1e-8 in float32, and abs's kink there
+    // turns the gradient's sign. The oracle accepts a step the float32-emulating
+    // interpreter reproduces.
+    name: "abs at a value that is 0 in float64 only",
+    text: `dim B
+model m {
+  input x: [B, 5]
+  input y: [B, 3]
+  param w: [5, 3] init 0.25
+  h = sqrt(abs(layer_norm(x) @ w) + 1.0)
+  loss mse(h, y)
+}
+train t for m { optimizer sgd(0.1) }
+`,
+  },
+  {
+    // lr 1e308 is Infinity in float32: the module's step overflows where float64's does not.
+    name: "a step past float32's range",
+    text: `dim B
+model m {
+  input x: [B, 2]
+  input y: [B, 2]
+  h = x |> dense(2)
+  loss mse(h, y)
+}
+train t for m { optimizer sgd(lr: 1e308) }
+`,
+  },
 ];
 
 describe("fuzz findings stay fixed", () => {
