@@ -173,8 +173,20 @@ export function bytesDim(shape: readonly Dim[]): Dim {
   return dimMul(numElements(shape), dimConst(ELEMENT_BYTES));
 }
 
-export const bytesText = (n: number) =>
-  n >= 2 ** 30 ? `${n} bytes (${(n / 2 ** 30).toFixed(1)} GiB)` : `${n} bytes`;
+const byteUnits: readonly (readonly [string, number])[] = [
+  ["PiB", 2 ** 50],
+  ["TiB", 2 ** 40],
+  ["GiB", 2 ** 30],
+];
+
+/** `40000000000000 bytes (36.4 TiB)`; past 2^53 the count is no longer exact, so it is rounded. */
+export function bytesText(n: number): string {
+  const count = Number.isSafeInteger(n) ? String(n) : `about ${n.toPrecision(3)}`;
+  const unit = byteUnits.find(([, size]) => n >= size);
+  if (!unit) return `${count} bytes`;
+  const scaled = n / unit[1];
+  return `${count} bytes (${scaled >= 1e4 ? scaled.toPrecision(3) : scaled.toFixed(1)} ${unit[0]})`;
+}
 
 const limitHelp = (flag: string, option: string) =>
   `raise the limit with \`${flag}\` (\`${option}\` in CompileOptions), or make it smaller`;
