@@ -219,7 +219,8 @@ export function createModelFromPlan(
 
   const paramViews: Record<string, Float32Array> = {};
   plan.params.forEach((p, i) =>
-    Object.defineProperty(paramViews, p.name, { get: () => params.front[i]!, enumerable: true }),
+    // The fronts of params are the same arrays for the model's lifetime (see DoubleBuffered).
+    Object.defineProperty(paramViews, p.name, { value: params.front[i]!, enumerable: true }),
   );
 
   return {
