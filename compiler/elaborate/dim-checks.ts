@@ -10,6 +10,7 @@ import { positionAt } from "../diagnostics.ts";
 import {
   dimAsConst,
   dimConst,
+  dimKey,
   dimMin,
   dimMul,
   DimOverflow,
@@ -94,7 +95,7 @@ function atLeastText(d: Dim, min: number): string {
     : `${dimToString(d)} must be at least ${min}`;
 }
 
-const checkKey = (c: DimCheck) => `${dimToString(c.dim)}|${c.min}|${c.max}`;
+const checkKey = (c: DimCheck) => `${dimKey(c.dim)}|${c.min}|${c.max}`;
 
 /** Record a run-time check once per condition (the first, most specific message wins). */
 function addCheck(ctx: Ctx, check: DimCheck): void {

@@ -15,10 +15,9 @@ import {
   type Dim,
 } from "../dims.ts";
 import type { Var } from "../ir.ts";
-import { BLOCK_CALL_DEPTH } from "./block.ts";
 import { fail, type Ctx } from "./context.ts";
 import { checkSafeInt, failOverflow, requireAtLeast, sourceRef } from "./dim-checks.ts";
-import { callBlock } from "./block.ts";
+import { BLOCK_CALL_DEPTH, callBlock } from "./block.ts";
 import { elabScan } from "./scan.ts";
 import { didYouMean } from "./suggest.ts";
 import {

@@ -309,8 +309,7 @@ function checkParamBytes(ctx: Ctx, decl: ast.ModelDecl): boolean {
     );
     return false;
   }
-  const symbolic = m.params.filter((p) => !shapeAsConst(p.var.type.shape));
-  if (symbolic.length > 0) {
+  if (m.params.some((p) => !shapeAsConst(p.var.type.shape))) {
     const total = m.params.reduce((t, p) => dimAdd(t, bytesDim(p.var.type.shape)), dimConst(0));
     m.checks.push({
       dim: total,

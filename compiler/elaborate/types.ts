@@ -37,9 +37,10 @@ export function dimNames(ctx: Ctx): string[] {
 
 function valueAsDim(ctx: Ctx, v: Value, span: Span, what: string): Dim {
   if (v.kind === "dim") return v.dim;
-  if (v.kind === "int" || v.kind === "float") checkSafeInt(ctx, v.value, span);
-  if ((v.kind === "int" || v.kind === "float") && Number.isInteger(v.value))
-    return dimConst(v.value);
+  if (v.kind === "int" || v.kind === "float") {
+    checkSafeInt(ctx, v.value, span);
+    if (Number.isInteger(v.value)) return dimConst(v.value);
+  }
   if (v.kind === "poison") throw new Poisoned();
   checkExactDivision(ctx, v, span);
   fail(
