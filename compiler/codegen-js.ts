@@ -140,12 +140,22 @@ class KernelWriter {
     return this.noted(e, this.plain(e));
   }
 
-  private plain(e: SExpr): string {
+  /**
+   * `val(e)` for storing into a typed array of e's dtype: in a plain build
+   * without the outermost float32 rounding, which the Float32Array store does
+   * anyway (a checkNumerics build keeps it, so its checks see the same values).
+   */
+  stored(e: SExpr): string {
+    return this.check ? this.val(e) : this.plain(e, false);
+  }
+
+  private plain(e: SExpr, round = true): string {
     // Every f32 result is rounded to float32, as storing it would: a value fusion
     // inlines into one kernel then equals the stored copy another kernel reads
     // (`x - mean(x)` of a one-element row is 0, not the float64 residue of x).
+    const fround = (s: string) => (round ? `Math.fround(${s})` : s);
     const int = (s: string) =>
-      e.dtype === "i32" ? `(${s} | 0)` : e.dtype === "f32" ? `Math.fround(${s})` : s;
+      e.dtype === "i32" ? `(${s} | 0)` : e.dtype === "f32" ? fround(s) : s;
     switch (e.k) {
       case "lit":
         return jsNumber(e.v);
@@ -155,7 +165,7 @@ class KernelWriter {
         return this.ix(e.e);
       case "acc":
         // The matmul's float64 sum, rounded like the stored product an unfused epilogue reads.
-        return e.dtype === "f32" ? `Math.fround(${this.acc})` : this.acc;
+        return e.dtype === "f32" ? fround(this.acc) : this.acc;
       case "unary": {
         const a = this.val(e.a);
         switch (e.op) {
@@ -185,7 +195,7 @@ class KernelWriter {
         return `(${this.cond(e.c)} ? ${this.val(e.a)} : ${this.val(e.b)})`;
       case "cast": {
         const a = this.val(e.a);
-        if (e.dtype === "f32") return `Math.fround(${a})`;
+        if (e.dtype === "f32") return fround(a);
         if (e.dtype === "i32") return `(${a} | 0)`;
         // NaN and ±0 are false, like the interpreter's toDType.
         return `(${a} ? 1 : 0)`;
@@ -269,7 +279,7 @@ function nest(extents: string[], v: string, body: string[], from = 0): string[] 
 
 function mapBody(w: KernelWriter, k: Extract<Kernel, { kind: "map" }>): string[] {
   const out = w.buf(k.out);
-  const value = w.val(k.body);
+  const value = w.stored(k.body);
   if (!readsLoops(k.body)) {
     const n = w.dim(numElements(k.shape));
     return [`for (let lin = 0; lin < ${n}; lin++) ${w.store(`${out}[lin]`, value)}`];
@@ -325,7 +335,7 @@ function matmulBody(w: KernelWriter, k: MatmulKernel): string[] {
   const i = `i${nb}`;
   const j = `i${nb + 1}`;
   w.acc = "acc";
-  const epi = w.val(k.epilogue);
+  const epi = w.stored(k.epilogue);
   /** A[i, p] for row expression `row`. */
   const aAt = (row: string, p: string) =>
     k.a.transposed ? `${A}[aOff + ${p} * ${M} + ${row}]` : `${A}[aOff + (${row}) * ${K} + ${p}]`;
