@@ -4,6 +4,8 @@
 // checkpoint). `--resume` continues from a checkpoint's params, optimizer
 // state, random stream and data position (cli/checkpoint.ts).
 
+import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { compile } from "../compiler/compile.ts";
 import { renderDiagnostics } from "../compiler/diagnostics.ts";
 import type { OptimizerConfig, TrainConfig } from "../compiler/ir.ts";
@@ -85,15 +87,29 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
     resumed = await resumeRun(model, resume, shape, seed);
     cfg = { ...cfg, seed: resumed.seed };
   }
-  /** Write the step log and the checkpoint (each atomically) for a run at `at`; the checkpoint's size. */
+  /** Steps already in the log file: each persist appends only the newer ones. */
+  let logged = 0;
+  /** Bring the step log up to `at` and write the checkpoint (atomically); the checkpoint's size. */
   const persist = async (at: Position, losses: StepRecord[]): Promise<number> => {
     if (log !== undefined) {
       // One JSON object per step; JSON prints each loss so that it reads back bit for bit.
       const first = resumed?.steps ?? 0;
-      const lines = losses.map((r) =>
-        JSON.stringify({ step: first + r.step, epoch: r.epoch, batch: r.batch, loss: r.loss }),
-      );
-      writeAtomic(log, new TextEncoder().encode(lines.map((l) => l + "\n").join("")));
+      const lines = losses
+        .slice(logged)
+        .map(
+          (r) =>
+            JSON.stringify({ step: first + r.step, epoch: r.epoch, batch: r.batch, loss: r.loss }) +
+            "\n",
+        );
+      try {
+        if (logged === 0) mkdirSync(dirname(log), { recursive: true });
+        (logged === 0 ? writeFileSync : appendFileSync)(log, lines.join(""));
+      } catch (e) {
+        throw new UserError(
+          `cannot write ${log}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+        );
+      }
+      logged = losses.length;
     }
     if (save === undefined) return 0;
     const bytes = await model.save(positionMetadata(at, shape));
