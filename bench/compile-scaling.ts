@@ -24,12 +24,12 @@
 import { parseArgs } from "node:util";
 import { grad } from "../compiler/autodiff.ts";
 import { entryToJs } from "../compiler/codegen-js.ts";
-import { buildProgram, largestId } from "../compiler/compile.ts";
+import { buildProgram } from "../compiler/compile.ts";
 import { elaborate } from "../compiler/elaborate.ts";
 import { emit } from "../compiler/emit.ts";
 import { lowerGraph } from "../compiler/fuse.ts";
 import { verify } from "../compiler/ir-verify.ts";
-import { VarGen } from "../compiler/ir.ts";
+import { largestId, VarGen } from "../compiler/ir.ts";
 import { defaultLimits } from "../compiler/limits.ts";
 import { planMemory } from "../compiler/memory.ts";
 import { simplify } from "../compiler/simplify.ts";
@@ -95,7 +95,9 @@ function measure(kind: Kind, n: number): Record<string, number> {
   const ms: Record<string, number> = { elaborate: el.ms };
 
   const params = model.params.map((p) => p.var);
-  const g = time(() => grad(model.forward, model.loss!, params, new VarGen(largestId(model) + 1)));
+  const g = time(() =>
+    grad(model.forward, model.loss!, params, new VarGen(largestId(model.forward, model.init) + 1)),
+  );
   ms.grad = g.ms;
   const s = time(() => simplify(g.value.graph));
   ms.simplify = s.ms;

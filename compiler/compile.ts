@@ -10,8 +10,8 @@ import { diag, hasErrors, type Diagnostic } from "./diagnostics.ts";
 import { elaborate, readSource, type ElaborateHost, type ElaborateResult } from "./elaborate.ts";
 import { didYouMean } from "./elaborate/suggest.ts";
 import { defaultTrainConfig } from "./elaborate/train-config.ts";
-import type { Graph, ModelIR, ProgramIR, TrainConfig } from "./ir.ts";
-import { VarGen } from "./ir.ts";
+import type { ModelIR, ProgramIR, TrainConfig } from "./ir.ts";
+import { largestId, VarGen } from "./ir.ts";
 import { printGraph } from "./ir-print.ts";
 import { grad } from "./autodiff.ts";
 import { buildEntries } from "./entries.ts";
@@ -175,25 +175,9 @@ function select(file: string, r: ElaborateResult, opts: CompileOptions): Selecte
   return { model, train };
 }
 
-/** The largest var id a model uses: a VarGen past it makes fresh ones. */
-export function largestId(m: ModelIR): number {
-  let max = 0;
-  const see = (id: number) => (max = Math.max(max, id));
-  // Scan bodies draw their vars from the same generator.
-  const visit = (g: Graph): void => {
-    g.inputs.forEach((v) => see(v.id));
-    g.eqns.forEach((e) => {
-      e.outs.forEach((v) => see(v.id));
-      if (e.op === "scan") visit((e.params as { body: Graph }).body);
-    });
-  };
-  [m.forward, m.init].forEach(visit);
-  return max;
-}
-
 /** A model's entries (autodiff and the optimizer step among them) and what the module declares. */
 export function buildProgram(model: ModelIR, train: TrainConfig): ProgramIR {
-  const gen = new VarGen(largestId(model) + 1);
+  const gen = new VarGen(largestId(model.forward, model.init) + 1);
   const { entries, state } = buildEntries(model, model.loss ? train : null, gen);
   return {
     model: model.name,
@@ -288,7 +272,7 @@ export function dump(
           ok: true,
           text: `// model ${model.name} has no loss: nothing to differentiate`,
         };
-      const gen = new VarGen(largestId(model) + 1);
+      const gen = new VarGen(largestId(model.forward, model.init) + 1);
       const params = model.params.map((p) => p.var);
       const g = grad(model.forward, model.loss, params, gen);
       return {

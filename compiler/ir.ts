@@ -283,6 +283,20 @@ export interface Graph {
   outputs: Var[];
 }
 
+/** The largest var id in `graphs`, scan bodies included (they draw from the same generator); -1 if none. */
+export function largestId(...graphs: Graph[]): number {
+  let max = -1;
+  const visit = (g: Graph): void => {
+    for (const v of g.inputs) max = Math.max(max, v.id);
+    for (const e of g.eqns) {
+      for (const v of e.outs) max = Math.max(max, v.id);
+      if (e.op === "scan") visit((e.params as OpParams["scan"]).body);
+    }
+  };
+  graphs.forEach(visit);
+  return max;
+}
+
 /** Hands out fresh var ids; one per compilation so ids stay unique across graphs. */
 export class VarGen {
   private next = 0;

@@ -11,20 +11,7 @@
 // scan (and fuse into their neighbours' index arithmetic where they can).
 
 import type { Eqn, Graph, OpParams, TensorType, Var } from "../ir.ts";
-import { VarGen } from "../ir.ts";
-
-function largestId(g: Graph): number {
-  let max = -1;
-  const visit = (h: Graph): void => {
-    for (const v of h.inputs) max = Math.max(max, v.id);
-    for (const e of h.eqns) {
-      for (const v of e.outs) max = Math.max(max, v.id);
-      if (e.op === "scan") visit((e.params as OpParams["scan"]).body);
-    }
-  };
-  visit(g);
-  return max;
-}
+import { largestId, VarGen } from "../ir.ts";
 
 /** out[i] = in[perm[i]]: `axis` moved to the front. */
 function toFront(axis: number, rank: number): number[] {
