@@ -25,6 +25,8 @@ import {
   type MemoryPlan,
 } from "./kernel.ts";
 import { planMemory } from "./memory.ts";
+import { moduleDts } from "./emit/dts.ts";
+import { shapeSpec, specOf } from "./emit/spec.ts";
 
 const runtimeDir = fileURLToPath(new URL("../runtime/", import.meta.url));
 
@@ -80,10 +82,6 @@ export function graphToJs(
       }
     : null;
   return entryToJs(kernels, memory, dims, prefix, slots, numerics);
-}
-
-function shapeSpec(shape: readonly Dim[]): (string | number)[] {
-  return shape.map((d) => dimAsConst(d) ?? dimToString(d));
 }
 
 /** The JS text of the program: kernel functions and `const plan = {...}` (a ProgramPlan). */
@@ -158,27 +156,6 @@ function dimCheckJs(c: DimCheck, dims: readonly string[]): string {
   return `{ ${fields.join(", ")} }`;
 }
 
-/** The user-facing description exported as `spec`. */
-function specOf(program: ProgramIR) {
-  const t = (x: { name: string; type: TensorType }) => ({
-    name: x.name,
-    dtype: x.type.dtype,
-    shape: shapeSpec(x.type.shape),
-  });
-  return {
-    model: program.model,
-    dims: program.dims,
-    inputs: program.inputs.map(t),
-    outputs: program.outputs.map(t),
-    metrics: program.metrics,
-    params: program.params.map((p) => ({
-      name: p.path,
-      dtype: p.type.dtype,
-      shape: shapeSpec(p.type.shape),
-    })),
-  };
-}
-
 /** Where each helper the generated kernels call lives in runtime/. */
 const helperModules: Record<(typeof jsHelpers)[number], string> = {
   randomUniform: "./rng.ts",
@@ -208,78 +185,6 @@ function bundle(body: string): string {
   return out;
 }
 
-const arrayType = (dtype: string) => (dtype === "f32" ? "Float32Array" : "Int32Array");
-
-function dts(program: ProgramIR, modelName: string): string {
-  const field = (x: { name: string; type: TensorType }, optional = false) =>
-    `  /** ${x.type.dtype}${commentText(`[${shapeSpec(x.type.shape).join(", ")}]`)} */\n  ${jsString(x.name)}${optional ? "?" : ""}: ${arrayType(x.type.dtype)};`;
-  const entry = (name: string) => program.entries.find((e) => e.name === name);
-  const inputsOf = (name: string) => {
-    const e = entry(name);
-    const names = new Set(e ? e.inSlots.flatMap((s) => (s.kind === "input" ? [s.name] : [])) : []);
-    return program.inputs.filter((i) => names.has(i.name));
-  };
-  const iface = (name: string, fields: string[]) =>
-    `export interface ${name} {\n${fields.join("\n")}\n}`;
-  const dimsDoc = program.dims.length
-    ? ` Run-time dims (${commentText(program.dims.join(", "))}) are read from the input lengths.`
-    : "";
-  return [
-    `/** Model ${commentText(modelName)}, compiled by dlg.${dimsDoc} */`,
-    iface(
-      "PredictInputs",
-      inputsOf("predict").map((i) => field(i)),
-    ),
-    iface(
-      "Batch",
-      inputsOf("step").length
-        ? inputsOf("step").map((i) => field(i))
-        : inputsOf("evaluate").map((i) => field(i)),
-    ),
-    iface(
-      "Outputs",
-      program.outputs.map((o) => field(o)),
-    ),
-    iface(
-      "Metrics",
-      program.metrics.map((m) => `  ${jsString(m)}: number;`),
-    ),
-    iface(
-      "Params",
-      program.params.map(
-        (p) =>
-          `  /** ${commentText(`[${shapeSpec(p.type.shape).join(", ")}]`)} */\n  readonly ${jsString(p.path)}: Float32Array;`,
-      ),
-    ),
-    iface(
-      "Dims",
-      program.dims.map((d) => `  ${jsString(d)}?: number;`),
-    ),
-    "export interface Scores {\n  loss: number;\n  metrics: Metrics;\n}",
-    [
-      "export interface Model {",
-      "  /** Outputs for a batch (dropout off). Returned arrays are fresh copies. */",
-      "  predict(inputs: PredictInputs, dims?: Dims): Outputs;",
-      "  /** One optimizer step on a batch; returns the loss and metrics before the update. */",
-      "  step(batch: Batch, dims?: Dims): Scores;",
-      "  /** Loss and metrics on a batch (dropout off), without updating. */",
-      "  evaluate(batch: Batch, dims?: Dims): Scores;",
-      "  /** Live views of the current parameters, by path: the same arrays for the model's lifetime, updated in place by step() and load(). */",
-      "  readonly params: Params;",
-      "  /** Number of step() calls so far. */",
-      "  readonly steps: number;",
-      "  /** A safetensors checkpoint: params, optimizer state (`__state__.` prefix), step count and seed (the random stream's position) in `__metadata__`, plus the caller's `metadata` entries. */",
-      "  save(metadata?: Record<string, string>): Uint8Array;",
-      "  /** Restore a checkpoint from save() (params, state, step count, seed) and return its `__metadata__`; throws, loading nothing, if the file is malformed or its names, dtypes or shapes differ. */",
-      "  load(bytes: Uint8Array): Record<string, string>;",
-      "}",
-    ].join("\n"),
-    "/** `dims` fixes the dims that parameter shapes use (they hold for the model's lifetime). */\nexport declare function createModel(opts?: { seed?: number; dims?: Dims }): Model;",
-    `export declare const spec: ${jsData(specOf(program), 2)};`,
-    "",
-  ].join("\n\n");
-}
-
 export function emit(
   program: ProgramIR,
   opts: { modelName: string } & NumericsOptions,
@@ -290,7 +195,7 @@ export function emit(
     "export function createModel(opts) {\n  return createModelFromPlan(plan, opts);\n}",
   ].join("\n\n");
   const header = `// Model ${commentText(opts.modelName)}: generated by dlg. Standalone: no imports.\n`;
-  return { js: header + bundle(body), dts: dts(program, opts.modelName) };
+  return { js: header + bundle(body), dts: moduleDts(program, opts.modelName) };
 }
 
 /** Every entry's kernels and buffers as text (`dlg dump --stage kernels`). */
