@@ -4,6 +4,10 @@
 // then every input is checked against the one consistent binding.
 
 import type { Buffer, InputPlan, ProgramPlan } from "./program.ts";
+import { evalSize } from "./sizes.ts";
+
+/** Only the plan's descriptions are read here, never its kernels: any backend's plan. */
+type Plan = ProgramPlan<unknown>;
 
 const shapeText = (shape: readonly (string | number)[]) => `[${shape.join(", ")}]`;
 
@@ -50,7 +54,7 @@ export function checkValues(inp: InputPlan, a: Buffer, D: readonly number[]): vo
       if (a[i] !== 0 && a[i] !== 1) throw bad(i, "a bool input holds 0 or 1");
   }
   for (const use of inp.indexes ?? []) {
-    const n = use.size(D);
+    const n = evalSize(use.size, D);
     for (let i = 0; i < a.length; i++)
       if (!(a[i]! >= 0 && a[i]! < n))
         throw bad(i, `these are ${use.what}, so each must be in [0, ${n})`);
@@ -62,7 +66,7 @@ export function checkValues(inp: InputPlan, a: Buffer, D: readonly number[]): vo
  * 0/0: refuse it, naming an input that uses it.
  */
 function checkNonEmpty(
-  plan: ProgramPlan,
+  plan: Plan,
   need: readonly InputPlan[],
   D: readonly number[],
   fixed: ReadonlySet<number>,
@@ -81,14 +85,10 @@ function checkNonEmpty(
  * the byte limit), each tested once all its dims are bound: before anything
  * is allocated or run. `source[i]` says where dim i came from.
  */
-export function checkDims(
-  plan: ProgramPlan,
-  D: readonly number[],
-  source: readonly string[],
-): void {
+export function checkDims(plan: Plan, D: readonly number[], source: readonly string[]): void {
   for (const c of plan.checks ?? []) {
     if (c.dims.some((i) => Number.isNaN(D[i]!))) continue;
-    const v = c.value(D);
+    const v = evalSize(c.value, D);
     if (v >= c.min && (c.max === undefined || v <= c.max)) continue;
     const bound = c.dims
       .map((i) => `${plan.dims[i]} = ${D[i]}${source[i] ? ` (${source[i]})` : ""}`)
@@ -102,7 +102,7 @@ export function checkDims(
  * inputs the entry reads and `needDims` the dims it must know.
  */
 export function bindDims(
-  plan: ProgramPlan,
+  plan: Plan,
   need: readonly InputPlan[],
   arrays: ReadonlyMap<string, Buffer>,
   needDims: readonly number[],
@@ -127,7 +127,7 @@ export function bindDims(
       const len = arrays.get(inp.name)!.length;
       const at = (v: number) => {
         D[u] = v;
-        return inp.numel(D);
+        return evalSize(inp.numel, D);
       };
       // Sizes are linear in any one dim in practice ([B, 784], [B * T]); solve the line.
       const f0 = at(0);
@@ -156,14 +156,14 @@ export function bindDims(
     );
   for (const inp of need) {
     const len = arrays.get(inp.name)!.length;
-    const n = inp.numel(D);
+    const n = evalSize(inp.numel, D);
     if (n !== len) {
       const bound = inp.dims
         .map((i) => `${plan.dims[i]} = ${D[i]}${source[i] ? ` (${source[i]})` : ""}`)
         .join(", ");
       throw new Error(
         `input "${inp.name}" has ${len} elements but ${typeText(inp)} is ` +
-          `${shapeText(inp.sizes.map((s) => s(D)))} = ${n} elements${bound ? ` with ${bound}` : ""}`,
+          `${shapeText(inp.sizes.map((s) => evalSize(s, D)))} = ${n} elements${bound ? ` with ${bound}` : ""}`,
       );
     }
   }

@@ -3,12 +3,17 @@
 
 import type { ProgramIR, TensorType } from "../ir.ts";
 import { commentText, jsData, jsString } from "../mangle.ts";
+import type { BackendName } from "../../runtime/executor.ts";
 import { shapeSpec, specOf } from "./spec.ts";
 
 const arrayType = (dtype: string) => (dtype === "f32" ? "Float32Array" : "Int32Array");
 
-/** The .d.ts of an emitted module: its inputs, outputs, params and dims as types. */
-export function moduleDts(program: ProgramIR, modelName: string): string {
+/** The .d.ts of an emitted module: its inputs, outputs, params and dims as types, and its model API. */
+export function moduleDts(
+  program: ProgramIR,
+  modelName: string,
+  target: BackendName = "js",
+): string {
   const field = (x: { name: string; type: TensorType }, optional = false) =>
     `  /** ${x.type.dtype}${commentText(`[${shapeSpec(x.type.shape).join(", ")}]`)} */\n  ${jsString(x.name)}${optional ? "?" : ""}: ${arrayType(x.type.dtype)};`;
   const entry = (name: string) => program.entries.find((e) => e.name === name);
@@ -54,26 +59,90 @@ export function moduleDts(program: ProgramIR, modelName: string): string {
       program.dims.map((d) => `  ${jsString(d)}?: number;`),
     ),
     "export interface Scores {\n  loss: number;\n  metrics: Metrics;\n}",
-    [
-      "export interface Model {",
-      "  /** Outputs for a batch (dropout off). Returned arrays are fresh copies. */",
-      "  predict(inputs: PredictInputs, dims?: Dims): Outputs;",
-      "  /** One optimizer step on a batch; returns the loss and metrics before the update. */",
-      "  step(batch: Batch, dims?: Dims): Scores;",
-      "  /** Loss and metrics on a batch (dropout off), without updating. */",
-      "  evaluate(batch: Batch, dims?: Dims): Scores;",
-      "  /** Live views of the current parameters, by path: the same arrays for the model's lifetime, updated in place by step() and load(). */",
-      "  readonly params: Params;",
-      "  /** Number of step() calls so far. */",
-      "  readonly steps: number;",
-      "  /** A safetensors checkpoint: params, optimizer state (`__state__.` prefix), step count and seed (the random stream's position) in `__metadata__`, plus the caller's `metadata` entries. */",
-      "  save(metadata?: Record<string, string>): Uint8Array;",
-      "  /** Restore a checkpoint from save() (params, state, step count, seed) and return its `__metadata__`; throws, loading nothing, if the file is malformed or its names, dtypes or shapes differ. */",
-      "  load(bytes: Uint8Array): Record<string, string>;",
-      "}",
-    ].join("\n"),
-    "/** `dims` fixes the dims that parameter shapes use (they hold for the model's lifetime). */\nexport declare function createModel(opts?: { seed?: number; dims?: Dims }): Model;",
+    modelOptions(target),
+    modelInterface(target),
+    "/** Create a model and initialise its parameters from `seed`. `dims` fixes the dims that parameter shapes use (they hold for the model's lifetime). */\nexport declare function createModel(opts?: ModelOptions): Promise<Model>;",
+    ...(target === "js" ? [syncModelInterface()] : []),
     `export declare const spec: ${jsData(specOf(program), 2)};`,
     "",
   ].join("\n\n");
+}
+
+/**
+ * createModel's options. The WebGPU ones are typed structurally, so the
+ * .d.ts needs no @webgpu/types: `navigator.gpu` or the `webgpu` package's
+ * `create([])` fits `gpu`.
+ */
+function modelOptions(target: BackendName): string {
+  const gpu =
+    target === "webgpu"
+      ? [
+          "  /** Where to get the device: `navigator.gpu` in a browser, `create([])` of the `webgpu` package in Node (default: `navigator.gpu`). */",
+          "  gpu?: { requestAdapter(options?: object): Promise<unknown> };",
+          "  /** A GPUDevice to run on instead of requesting one from `gpu`. */",
+          "  device?: object;",
+        ]
+      : [];
+  return [
+    "export interface ModelOptions {",
+    "  /** Initialisation and dropout seed (default 0). */",
+    "  seed?: number;",
+    "  /** Dims fixed for the model's lifetime: those that parameter shapes use. */",
+    "  dims?: Dims;",
+    `  /** The backend this module was compiled for; any other throws (compile with \`dlg compile --target\`). */`,
+    `  backend?: ${JSON.stringify(target)};`,
+    ...gpu,
+    "}",
+  ].join("\n");
+}
+
+/** The model API every backend shares. */
+function modelInterface(target: BackendName): string {
+  return [
+    "export interface Model {",
+    `  readonly backend: ${JSON.stringify(target)};`,
+    "  /** Outputs for a batch (dropout off), as fresh copies. */",
+    "  predict(inputs: PredictInputs, dims?: Dims): Promise<Outputs>;",
+    "  /** One optimizer step on a batch; resolves to the loss and metrics before the update. */",
+    "  step(batch: Batch, dims?: Dims): Promise<Scores>;",
+    "  /** Loss and metrics on a batch (dropout off), without updating. */",
+    "  evaluate(batch: Batch, dims?: Dims): Promise<Scores>;",
+    "  /** Copies of the current parameters, by path. */",
+    "  params(): Promise<Params>;",
+    "  /** Number of step() calls that completed. */",
+    "  readonly steps: number;",
+    ...checkpointDocs("Promise<Uint8Array>", "Promise<Record<string, string>>"),
+    "  /** Release the backend's resources once pending calls finish; later calls reject. */",
+    "  dispose(): void;",
+    "}",
+  ].join("\n");
+}
+
+/** The JS backend's synchronous path: the same model with direct results and live params. */
+function syncModelInterface(): string {
+  return [
+    "/** The JS backend's synchronous model: createModel()'s API with results returned directly. */",
+    "export interface SyncModel {",
+    '  readonly backend: "js";',
+    "  predict(inputs: PredictInputs, dims?: Dims): Outputs;",
+    "  step(batch: Batch, dims?: Dims): Scores;",
+    "  evaluate(batch: Batch, dims?: Dims): Scores;",
+    "  /** Live views of the current parameters, by path: the same arrays for the model's lifetime, updated in place by step() and load(). */",
+    "  readonly params: Params;",
+    "  readonly steps: number;",
+    ...checkpointDocs("Uint8Array", "Record<string, string>"),
+    "  dispose(): void;",
+    "}",
+    "/** A synchronous model (JS backend only), for code that cannot await. */",
+    "export declare function createModelSync(opts?: ModelOptions): SyncModel;",
+  ].join("\n");
+}
+
+function checkpointDocs(saved: string, loaded: string): string[] {
+  return [
+    "  /** A safetensors checkpoint: params, optimizer state (`__state__.` prefix), step count and seed (the random stream's position) in `__metadata__`, plus the caller's `metadata` entries. */",
+    `  save(metadata?: Record<string, string>): ${saved};`,
+    "  /** Restore a checkpoint from save() (params, state, step count, seed) and return its `__metadata__`; throws, loading nothing, if the file is malformed or its names, dtypes or shapes differ. */",
+    `  load(bytes: Uint8Array): ${loaded};`,
+  ];
 }

@@ -1,0 +1,327 @@
+// What every backend's model does the same way, written once: check the
+// options and every input of a call (names, array types, lengths, values,
+// dims) before anything runs, bind the dims, count steps, derive each
+// step's seed, and format and parse safetensors checkpoints. The backend's
+// Executor (runtime/executor.ts) only runs entries and holds the tensors.
+//
+// A call is two halves around the executor's run: `call()` validates and
+// resolves the host inputs, `outputs()` / `scores()` read the results and
+// count a completed step. A call that throws in the first half, or whose
+// run throws, leaves the model as it was. The synchronous and asynchronous
+// models (model-sync.ts, model.ts) are thin wrappers that put the run in
+// between, directly or awaited.
+
+import { bindDims, checkArray, checkDims, checkValues } from "./bind.ts";
+import type { BackendName } from "./executor.ts";
+import type { Buffer, EntryName, OutSlot, ProgramPlan, SizedPlan } from "./program.ts";
+import { evalSize } from "./sizes.ts";
+import { hash32 } from "./rng.ts";
+import { setOwn } from "./records.ts";
+import { decodeSafetensors, encodeSafetensors, type StTensor } from "./safetensors.ts";
+
+export type Inputs = Record<string, Float32Array | Int32Array>;
+export type Outputs = Record<string, Float32Array | Int32Array>;
+export type Dims = Record<string, number>;
+
+export interface Scores {
+  loss: number;
+  metrics: Record<string, number>;
+}
+
+/** createModel's options. `gpu` and `device` are for the WebGPU backend (GPU, GPUDevice). */
+export interface ModelOptions {
+  seed?: number;
+  dims?: Dims;
+  backend?: BackendName;
+  gpu?: unknown;
+  device?: unknown;
+}
+
+/** Host copies of the params and optimizer state, in plan order. */
+export interface HostTensors {
+  params: Float32Array[];
+  state: Float32Array[];
+}
+
+/** One validated call: what the executor runs, and what reads its results. */
+export interface Call {
+  name: EntryName;
+  D: readonly number[];
+  /** Host arrays for the entry's input, seed and step in-slots, by in-slot index. */
+  inputs: Map<number, Buffer>;
+  outSlots: readonly OutSlot[];
+}
+
+/** A checked checkpoint, ready to write: nothing of the model has changed yet. */
+export interface Restore extends HostTensors {
+  steps: number;
+  seed: number;
+  metadata: Record<string, string>;
+}
+
+/** The core reads only the plan's descriptions and slots, never its kernels: any backend's plan. */
+type Plan = ProgramPlan<unknown>;
+
+const STATE_PREFIX = "__state__.";
+/** Metadata keys save() owns; a caller's metadata may not use them. */
+const OWN_METADATA = ["format", "model", "step", "seed"];
+const BACKENDS: readonly BackendName[] = ["js", "webgpu"];
+
+/** The per-step seed: a hash of the model seed and the step count, so every step draws fresh masks. */
+export function stepSeed(seed: number, step: number): number {
+  return hash32((hash32(seed >>> 0) ^ Math.imul(step, 0x9e3779b9)) >>> 0) | 0;
+}
+
+/**
+ * A module runs on the backend it was compiled for; asking for another says
+ * how to get a module for that one.
+ */
+export function checkBackend(opts: ModelOptions, compiled: BackendName): void {
+  const want = opts.backend;
+  if (want === undefined || want === compiled) return;
+  if (!BACKENDS.includes(want))
+    throw new Error(
+      `unknown backend ${JSON.stringify(want)}; backends: ${BACKENDS.map((b) => `"${b}"`).join(", ")}`,
+    );
+  throw new Error(
+    `this module was compiled for the ${compiled} backend, so it cannot run on ${want}; ` +
+      `compile the model for ${want} with \`dlg compile --target ${want}\` ` +
+      `(or compile(file, { target: "${want}" })) and create the model from that module`,
+  );
+}
+
+/**
+ * The dims fixed for the model's lifetime: those given at creation. Every dim
+ * a parameter or state shape uses must be among them (linreg's `theta: [F]`).
+ */
+function modelDims(plan: Plan, given: Dims): number[] {
+  for (const [name, v] of Object.entries(given)) {
+    if (!plan.dims.includes(name))
+      throw new Error(
+        `unknown dimension ${name}; model ${plan.model} has ${plan.dims.join(", ") || "no dims"}`,
+      );
+    if (!(Number.isInteger(v) && v >= 0))
+      throw new Error(`dimension ${name} must be a non-negative integer, got ${v}`);
+  }
+  const D = plan.dims.map((name) => (Object.hasOwn(given, name) ? given[name]! : NaN));
+  for (const t of [...plan.params, ...plan.state]) {
+    const missing = t.dims.filter((i) => Number.isNaN(D[i]!)).map((i) => plan.dims[i]!);
+    if (missing.length > 0)
+      throw new Error(
+        `model ${plan.model} needs dimension ${missing.join(", ")} to size "${t.name}" (${t.dtype}[${t.shape.join(", ")}]); ` +
+          `pass it when creating the model: createModel({ dims: { ${missing.map((m) => `${m}: ...`).join(", ")} } })`,
+      );
+  }
+  return D;
+}
+
+export class ModelCore {
+  /** The model's dims in plan order: those given at creation, NaN for the rest. */
+  readonly D: readonly number[];
+  seed: number;
+  /** step() calls that completed (restored by load()). */
+  steps = 0;
+  private readonly fixedDims: Dims = {};
+  private readonly fixedIndices = new Set<number>();
+
+  constructor(
+    readonly plan: Plan,
+    opts: ModelOptions,
+    readonly backend: BackendName,
+  ) {
+    if (typeof opts !== "object" || opts === null)
+      throw new Error("createModel() takes an options object, e.g. { seed: 1 }");
+    checkBackend(opts, backend);
+    this.seed = (opts.seed ?? 0) | 0;
+    const D = modelDims(plan, opts.dims ?? {});
+    // Params sized by these dims are allocated next: their byte limits are checked first.
+    checkDims(
+      plan,
+      D,
+      D.map((v) => (Number.isNaN(v) ? "" : "given to createModel")),
+    );
+    plan.dims.forEach((name, i) => {
+      if (Number.isNaN(D[i]!)) return;
+      setOwn(this.fixedDims, name, D[i]!);
+      this.fixedIndices.add(i);
+    });
+    this.D = D;
+  }
+
+  /** The call that initialises the params (none if the model has no init entry). */
+  initCall(): Call | null {
+    return this.plan.entries.init ? this.call("init", {}, undefined) : null;
+  }
+
+  /**
+   * Check a call's inputs and dims and resolve its host in-slots; throws,
+   * with nothing changed, if any input is wrong.
+   */
+  call(name: EntryName, user: Inputs, dims: Dims | undefined): Call {
+    const { plan } = this;
+    const e = plan.entries[name];
+    if (!e) {
+      const why = name === "predict" ? "declares no outputs" : "declares no loss";
+      throw new Error(`model ${plan.model} ${why}, so ${name}() is not available`);
+    }
+    if (typeof user !== "object" || user === null)
+      throw new Error(`${name}() takes an object of named input arrays`);
+    if (dims !== undefined && (typeof dims !== "object" || dims === null))
+      throw new Error(`${name}()'s second argument is an object of dims, e.g. { B: 8 }`);
+    const arrays = new Map<string, Buffer>();
+    const need = plan.inputs.filter((inp) =>
+      e.inSlots.some((s) => s.kind === "input" && s.name === inp.name),
+    );
+    // Unknown names first: a misspelt key would otherwise read as the right one missing.
+    for (const key of Object.keys(user))
+      if (!plan.inputs.some((inp) => inp.name === key))
+        throw new Error(
+          `unknown input "${key}"; model ${plan.model} takes ${plan.inputs.map((i) => `"${i.name}"`).join(", ")}`,
+        );
+    for (const inp of need)
+      arrays.set(
+        inp.name,
+        checkArray(inp, Object.hasOwn(user, inp.name) ? user[inp.name] : undefined),
+      );
+    for (const [dim, v] of Object.entries(dims ?? {}))
+      if (Object.hasOwn(this.fixedDims, dim) && this.fixedDims[dim] !== v)
+        throw new Error(
+          `dimension ${dim} is ${this.fixedDims[dim]} for this model (fixed at createModel), got ${v}`,
+        );
+    const D = bindDims(
+      plan,
+      need,
+      arrays,
+      e.dims,
+      { ...dims, ...this.fixedDims },
+      this.fixedIndices,
+    );
+    for (const inp of need) checkValues(inp, arrays.get(inp.name)!, D);
+    // A step runs as step number steps + 1 (Adam's bias correction, its seed); it counts once done.
+    const stepNumber = name === "step" ? this.steps + 1 : this.steps;
+    const inputs = new Map<number, Buffer>();
+    e.inSlots.forEach((s, k) => {
+      if (s.kind === "input") inputs.set(k, arrays.get(s.name)!);
+      if (s.kind === "seed")
+        inputs.set(k, Int32Array.of(name === "init" ? this.seed : stepSeed(this.seed, stepNumber)));
+      if (s.kind === "step") inputs.set(k, Float32Array.of(stepNumber));
+    });
+    return { name, D, inputs, outSlots: e.outSlots };
+  }
+
+  /** predict()'s outputs from its run's results, as fresh copies. */
+  outputs(call: Call, results: ReadonlyMap<number, Buffer>): Outputs {
+    const out: Outputs = {};
+    call.outSlots.forEach((s, k) => {
+      if (s.kind === "output") setOwn<Buffer>(out, s.name, results.get(k)!.slice());
+    });
+    return out;
+  }
+
+  /** step()'s or evaluate()'s loss and metrics; a completed step counts from here. */
+  scores(call: Call, results: ReadonlyMap<number, Buffer>): Scores {
+    const metrics: Record<string, number> = {};
+    let loss = NaN;
+    call.outSlots.forEach((s, k) => {
+      if (s.kind === "loss") loss = results.get(k)![0]!;
+      if (s.kind === "metric") setOwn(metrics, s.name, results.get(k)![0]!);
+    });
+    if (call.name === "step") this.steps++;
+    return { loss, metrics };
+  }
+
+  /** The params by path. */
+  named(params: readonly Float32Array[]): Record<string, Float32Array> {
+    const out: Record<string, Float32Array> = {};
+    this.plan.params.forEach((p, i) => setOwn(out, p.name, params[i]!));
+    return out;
+  }
+
+  /** save()'s `__metadata__`: the model's own entries plus the caller's (checked before any readback). */
+  metadata(extra: Record<string, string> = {}): Record<string, string> {
+    const own: Record<string, string> = {
+      format: "dlg",
+      model: this.plan.model,
+      step: String(this.steps),
+      seed: String(this.seed),
+    };
+    if (typeof extra !== "object" || extra === null)
+      throw new Error("save() takes an object of string metadata entries");
+    for (const [k, v] of Object.entries(extra)) {
+      if (OWN_METADATA.includes(k))
+        throw new Error(`save(): metadata key "${k}" is reserved (${OWN_METADATA.join(", ")})`);
+      if (typeof v !== "string") throw new Error(`save(): metadata "${k}" must be a string`);
+      setOwn(own, k, v);
+    }
+    return own;
+  }
+
+  /** A safetensors checkpoint of `host` (the executor's params and state) with `metadata`. */
+  encode(host: HostTensors, metadata: Record<string, string>): Uint8Array {
+    const tensors: StTensor[] = [
+      ...this.plan.params.map((p, i) => this.tensor(p.name, p, host.params[i]!)),
+      ...this.plan.state.map((s, i) => this.tensor(STATE_PREFIX + s.name, s, host.state[i]!)),
+    ];
+    return encodeSafetensors(tensors, metadata);
+  }
+
+  private tensor(name: string, t: SizedPlan, data: Float32Array): StTensor {
+    return { name, dtype: "F32", shape: this.shapeOf(t), data };
+  }
+
+  private shapeOf(t: SizedPlan): number[] {
+    return t.sizes.map((s) => evalSize(s, this.D));
+  }
+
+  /**
+   * Parse and check a checkpoint against this model (names, dtypes, shapes,
+   * step count, seed); throws, with nothing changed, if anything is off.
+   */
+  parse(bytes: Uint8Array): Restore {
+    const { plan } = this;
+    const file = decodeSafetensors(bytes);
+    const wanted = [
+      ...plan.params.map((p) => ({ name: p.name, t: p })),
+      ...plan.state.map((s) => ({ name: STATE_PREFIX + s.name, t: s })),
+    ];
+    const names = new Set(wanted.map((w) => w.name));
+    for (const name of file.tensors.keys())
+      if (!names.has(name))
+        throw new Error(`checkpoint tensor "${name}" is not a parameter of model ${plan.model}`);
+    const data = wanted.map(({ name, t }) => {
+      const got = file.tensors.get(name);
+      if (!got)
+        throw new Error(`checkpoint has no tensor "${name}" (model ${plan.model} needs it)`);
+      const shape = this.shapeOf(t);
+      const shapeOk =
+        got.shape.length === shape.length && got.shape.every((d, i) => d === shape[i]);
+      if (got.dtype !== "F32" || !shapeOk)
+        throw new Error(
+          `checkpoint tensor "${name}" is ${got.dtype}[${got.shape.join(", ")}], expected F32[${shape.join(", ")}]`,
+        );
+      return got.data as Float32Array;
+    });
+    const steps = Number(file.metadata.step ?? 0);
+    if (!Number.isSafeInteger(steps) || steps < 0)
+      throw new Error(`checkpoint step count ${JSON.stringify(file.metadata.step)} is invalid`);
+    // The seed and the step count are the random stream's position: dropout
+    // masks after a resume continue the stream the checkpoint left.
+    const seed = file.metadata.seed === undefined ? this.seed : Number(file.metadata.seed);
+    if (!Number.isInteger(seed) || (seed | 0) !== seed)
+      throw new Error(`checkpoint seed ${JSON.stringify(file.metadata.seed)} is invalid`);
+    return {
+      params: data.slice(0, plan.params.length),
+      state: data.slice(plan.params.length),
+      steps,
+      seed,
+      metadata: { ...file.metadata },
+    };
+  }
+
+  /** After the executor holds `r`'s tensors: take its step count and seed; load()'s result. */
+  restored(r: Restore): Record<string, string> {
+    this.steps = r.steps;
+    this.seed = r.seed;
+    return r.metadata;
+  }
+}
