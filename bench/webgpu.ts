@@ -1,0 +1,180 @@
+// dlg's WebGPU backend against TF.js (@tensorflow/tfjs-backend-webgpu) and
+// jax-js (@jax-js/jax, webgpu device), on one WebGPU adapter, in one run:
+//   npx tsx bench/webgpu.ts [options]
+//
+// Four train steps, each a sample of samples/ compiled with
+// compile(file, { target: "webgpu" }) and driven through createModel({ gpu })
+// and step(), beside hand-written TF.js and jax-js programs computing the
+// same function: same layers, same initial parameters (copied from dlg's
+// init), same loss and optimizer, same batches in the same order.
+//   mlp        samples/mlp.dlg, `sgd` block (bench/webgpu-mlp.ts)
+//   lenet      samples/lenet.dlg (bench/webgpu-lenet.ts)
+//   lstm       samples/lstm_adding.dlg (bench/webgpu-lstm.ts)
+//   attention  samples/reverse_attention.dlg (bench/webgpu-attention.ts)
+// Every timed step ends with the loss read back to the host, so it includes
+// the GPU finishing the step. Each engine warms up first (its last warm-up
+// step counts the compute dispatches and queue submits it issues); the timed
+// steps are split into rounds that rotate which engine goes first. Reported:
+// ms per step, the ratios dlg/tfjs and dlg/jax (below 1: dlg is faster) with
+// their spread over the rounds, and the losses of each engine's first and
+// last step, a sanity check that the three train the same model (only the
+// MLP draws dropout masks, which differ between engines).
+//
+// On SwiftShader (the CPU behind Dawn where there is no GPU) only the ratios
+// mean anything. Beside them: the FP32 matmul rate each peer reaches on the
+// adapter, and the CPU's theoretical peak.
+//
+// Options: --steps N (timed steps per engine, default: each workload's own),
+// --warmup N (default 2), --rounds N (default 3), --only mlp,lstm,
+// --dlg-target webgpu|js (default webgpu; js times dlg's JavaScript module on
+// the CPU instead), --peak-size N (matmul side, default 512; 0 skips it).
+// Nothing here is a test: timings are printed, never asserted.
+
+import { cpus, loadavg } from "node:os";
+import { parseArgs } from "node:util";
+import { countGpuWork, type GpuCounts } from "./webgpu-count.ts";
+import { dlgSide, type DlgTarget } from "./webgpu-dlg.ts";
+import { cpuPeak, matmulGflops } from "./webgpu-peak.ts";
+import { adapterDescription, gpu, loadJaxWebgpu, loadTfjsWebgpu } from "./webgpu-setup.ts";
+import { engines, timeEngines, type Engine, type EngineTimes } from "./webgpu-timing.ts";
+import type { Workload } from "./webgpu-workload.ts";
+import { mlp } from "./webgpu-mlp.ts";
+
+const { values: opts } = parseArgs({
+  options: {
+    steps: { type: "string" },
+    warmup: { type: "string", default: "2" },
+    rounds: { type: "string", default: "3" },
+    only: { type: "string" },
+    "dlg-target": { type: "string", default: "webgpu" },
+    "peak-size": { type: "string", default: "512" },
+    seed: { type: "string", default: "42" },
+  },
+});
+const target = opts["dlg-target"];
+if (target !== "webgpu" && target !== "js")
+  throw new Error(`--dlg-target: webgpu or js, not ${target}`);
+const warmup = Math.max(1, Number(opts.warmup));
+const rounds = Number(opts.rounds);
+const seed = Number(opts.seed);
+
+/** Each workload with its default number of timed steps (a default run stays near 3 minutes on SwiftShader). */
+const workloads: [Workload, number][] = [[mlp, 12]];
+const only = opts.only?.split(",");
+const unknown = only?.filter((k) => !workloads.some(([w]) => w.key === k)) ?? [];
+if (unknown.length > 0) {
+  throw new Error(
+    `--only: no workload ${unknown.join(", ")} (${workloads.map(([w]) => w.key).join(", ")})`,
+  );
+}
+const chosen = workloads.filter(([w]) => !only || only.includes(w.key));
+
+interface Result {
+  workload: Workload;
+  steps: number;
+  dlgBackend: string;
+  times: { [E in Engine]: EngineTimes };
+  counts: { [E in Engine]: GpuCounts };
+  first: { [E in Engine]: number };
+}
+
+async function run(w: Workload, steps: number): Promise<Result> {
+  const data = w.batches(warmup + steps);
+  const dlg = await dlgSide(w.sample, w.config, target as DlgTarget, seed, gpu);
+  const peers = { tfjs: w.tfjs(tf, dlg.init), jax: w.jax(jax, dlg.init) };
+  const fns = {
+    dlg: (i: number) => dlg.step(data[i]!),
+    tfjs: (i: number) => peers.tfjs.step(data[i]!, i),
+    jax: (i: number) => peers.jax.step(data[i]!, i),
+  };
+  const first = {} as Result["first"];
+  const counts = {} as Result["counts"];
+  for (const e of engines) {
+    first[e] = await fns[e](0);
+    for (let i = 1; i < warmup - 1; i++) await fns[e](i);
+    counts[e] =
+      warmup > 1 ? await countGpuWork(() => fns[e](warmup - 1)) : { dispatches: NaN, submits: NaN };
+  }
+  const times = await timeEngines(fns, warmup, steps, rounds);
+  peers.tfjs.dispose();
+  peers.jax.dispose();
+  (dlg.model as { dispose?: () => void }).dispose?.();
+  process.stderr.write(`  done: ${w.key}\n`);
+  return { workload: w, steps, dlgBackend: dlg.backend, times, counts, first };
+}
+
+const started = performance.now();
+const load0 = loadavg();
+const adapter = await adapterDescription();
+const tf = await loadTfjsWebgpu();
+const jax = await loadJaxWebgpu();
+const results: Result[] = [];
+for (const [w, n] of chosen) results.push(await run(w, opts.steps ? Number(opts.steps) : n));
+const peakSize = Number(opts["peak-size"]);
+const peak = peakSize > 0 ? await matmulGflops(jax, tf, peakSize, 3) : null;
+const load1 = loadavg();
+
+// ------------------------------------------------------------------ report
+
+const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "-");
+const ratio = (r: Result, peer: Engine) => {
+  const per = r.times.dlg.rounds.map((d, k) => d / r.times[peer].rounds[k]!);
+  return `${f(r.times.dlg.msPerStep / r.times[peer].msPerStep)} (${f(Math.min(...per))}–${f(Math.max(...per))})`;
+};
+const header = [
+  "Train step",
+  "steps",
+  "dlg ms",
+  "tfjs ms",
+  "jax ms",
+  "dlg/tfjs (rounds)",
+  "dlg/jax (rounds)",
+  "dispatches dlg/tfjs/jax",
+];
+const rows = results.map((r) => [
+  r.workload.title,
+  `${r.steps}`,
+  f(r.times.dlg.msPerStep, 1),
+  f(r.times.tfjs.msPerStep, 1),
+  f(r.times.jax.msPerStep, 1),
+  ratio(r, "tfjs"),
+  ratio(r, "jax"),
+  engines.map((e) => f(r.counts[e].dispatches, 0)).join(" / "),
+]);
+const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+const line = (cells: string[]) =>
+  `| ${cells.map((s, c) => (c === 0 ? s.padEnd(widths[c]!) : s.padStart(widths[c]!))).join(" | ")} |`;
+
+const cpu = cpus();
+const backends = [...new Set(results.map((r) => r.dlgBackend))].join(", ");
+console.log(
+  `dlg (${backends}) vs TensorFlow.js ${tf.version_core} (webgpu) and jax-js (webgpu), ` +
+    `${new Date().toISOString().slice(0, 10)}, node ${process.version}`,
+);
+console.log(`adapter: ${adapter}; host: ${cpu.length} cores (${cpu[0]?.model.trim() ?? "?"})`);
+if (peak) {
+  console.log(
+    `FP32 matmul ${peakSize}x${peakSize} on the adapter: jax-js ${f(peak.jax, 1)} GFLOP/s, ` +
+      `TF.js ${f(peak.tfjs, 1)} GFLOP/s`,
+  );
+}
+const cp = cpuPeak();
+if (cp) console.log(`CPU FP32 peak (theoretical): ${f(cp.gflops, 0)} GFLOP/s = ${cp.formula}`);
+console.log(
+  `load average (1 min) ${f(load0[0]!)} at start, ${f(load1[0]!)} at end; ${warmup} warm-up ` +
+    `steps, ${rounds} rotating rounds; ratio below 1: dlg is faster`,
+);
+console.log("");
+console.log(line(header));
+console.log(line(widths.map((w, c) => (c === 0 ? "-".repeat(w) : "-".repeat(w - 1) + ":"))));
+for (const r of rows) console.log(line(r));
+console.log("");
+for (const r of results) {
+  const losses = (pick: (e: Engine) => number) =>
+    engines.map((e) => `${e} ${f(pick(e), 4)}`).join(", ");
+  console.log(
+    `${r.workload.key} loss at step 1: ${losses((e) => r.first[e])}; ` +
+      `at step ${warmup + r.steps}: ${losses((e) => r.times[e].last)}`,
+  );
+}
+console.log(`total ${f((performance.now() - started) / 1000, 1)} s`);
