@@ -52,6 +52,7 @@ export function dimJs(d: Dim, dims: readonly string[]): string {
 class KernelWriter {
   private readonly dimLocals = new Map<string, string>();
   private readonly dimDecls: string[] = [];
+  private readonly iters = new Set<number>();
   private readonly bufs = new Set<BufId>();
   /** Name of the matmul accumulator in scope, for `acc`. */
   acc = "acc";
@@ -99,11 +100,18 @@ class KernelWriter {
     return `t${b}`;
   }
 
+  /** Where a kernel's element `index` is stored: `out[index]`, shifted by its `outAt`. */
+  target(k: { out: BufId; outAt?: IExpr }, index: string): string {
+    const out = this.buf(k.out);
+    return k.outAt === undefined ? `${out}[${index}]` : `${out}[${this.ix(k.outAt)} + ${index}]`;
+  }
+
   /** Declarations to put at the top of the function, after the body was printed. */
   prologue(): string[] {
     const bufs = [...this.bufs].sort((a, b) => a - b);
     const out = bufs.length ? [`const ${bufs.map((b) => `t${b} = b[${b}]`).join(", ")};`] : [];
-    return [...out, ...this.dimDecls];
+    const iters = [...this.iters].sort((a, b) => a - b).map((s) => `const s${s} = T[${s}];`);
+    return [...out, ...iters, ...this.dimDecls];
   }
 
   ix(e: IExpr): string {
@@ -116,6 +124,9 @@ class KernelWriter {
         return `r${e.i}`;
       case "lin":
         return "lin";
+      case "iter":
+        this.iters.add(e.scan);
+        return `s${e.scan}`;
       case "dim":
         return this.dim(e.d);
       case "add":
@@ -278,18 +289,18 @@ function nest(extents: string[], v: string, body: string[], from = 0): string[] 
 }
 
 function mapBody(w: KernelWriter, k: Extract<Kernel, { kind: "map" }>): string[] {
-  const out = w.buf(k.out);
+  const out = w.target(k, "lin");
   const value = w.stored(k.body);
   if (!readsLoops(k.body)) {
     const n = w.dim(numElements(k.shape));
-    return [`for (let lin = 0; lin < ${n}; lin++) ${w.store(`${out}[lin]`, value)}`];
+    return [`for (let lin = 0; lin < ${n}; lin++) ${w.store(out, value)}`];
   }
   const ext = k.shape.map((d) => w.dim(d));
-  return ["let lin = 0;", ...nest(ext, "i", [w.store(`${out}[lin]`, value), "lin++;"])];
+  return ["let lin = 0;", ...nest(ext, "i", [w.store(out, value), "lin++;"])];
 }
 
 function reduceBody(w: KernelWriter, k: ReduceKernel): string[] {
-  const out = w.buf(k.out);
+  const out = w.target(k, "lin");
   const v = w.val(k.body);
   const ext = k.shape.map((d) => w.dim(d));
   const red = k.red.map((d) => w.dim(d));
@@ -317,7 +328,7 @@ function reduceBody(w: KernelWriter, k: ReduceKernel): string[] {
       result = "nan ? 0 : arg";
       break;
   }
-  const inner = [...init, ...nest(red, "r", step), w.store(`${out}[lin]`, result), "lin++;"];
+  const inner = [...init, ...nest(red, "r", step), w.store(out, result), "lin++;"];
   return ["let lin = 0;", ...nest(ext, "i", inner)];
 }
 
@@ -326,7 +337,7 @@ const MM_ROWS = 4;
 
 function matmulBody(w: KernelWriter, k: MatmulKernel): string[] {
   const nb = k.batch.length;
-  const out = w.buf(k.out);
+  const out = w.target(k, "lin");
   const A = w.buf(k.a.buf);
   const B = w.buf(k.b.buf);
   const M = w.dim(k.m);
@@ -341,9 +352,10 @@ function matmulBody(w: KernelWriter, k: MatmulKernel): string[] {
     k.a.transposed ? `${A}[aOff + ${p} * ${M} + ${row}]` : `${A}[aOff + (${row}) * ${K} + ${p}]`;
   const R = MM_ROWS;
   const rs = Array.from({ length: R }, (_, r) => r);
+  const base = (o: MatmulKernel["a"]) => (o.at === undefined ? "" : `${w.ix(o.at)} + `);
   const lines: string[] = [
-    `const aOff = ${w.ix(k.a.batch)} * (${M} * ${K});`,
-    `const bOff = ${w.ix(k.b.batch)} * (${K} * ${N});`,
+    `const aOff = ${base(k.a)}${w.ix(k.a.batch)} * (${M} * ${K});`,
+    `const bOff = ${base(k.b)}${w.ix(k.b.batch)} * (${K} * ${N});`,
   ];
   if (!k.b.transposed) {
     // i-k-j over blocks of R rows: when all R elements of A's column are
@@ -390,7 +402,7 @@ function matmulBody(w: KernelWriter, k: MatmulKernel): string[] {
       `    let lin = oOff + ${i} * ${N};`,
       `    for (let ${j} = 0; ${j} < ${N}; ${j}++, lin++) {`,
       `      const acc = row[ro + ${j}];`,
-      `      ${w.store(`${out}[lin]`, epi)}`,
+      `      ${w.store(out, epi)}`,
       `    }`,
       `  }`,
       `}`,
@@ -403,7 +415,7 @@ function matmulBody(w: KernelWriter, k: MatmulKernel): string[] {
       `  const ${i} = ${r === null ? "ib + r" : `ib + ${r}`};`,
       `  const acc = ${r === null ? "s" : `s${r}`};`,
       `  const lin = oOff + ${i} * ${N} + ${j};`,
-      `  ${w.store(`${out}[lin]`, epi)}`,
+      `  ${w.store(out, epi)}`,
       `}`,
     ];
     lines.push(
@@ -437,71 +449,32 @@ function scatterBody(w: KernelWriter, k: ScatterKernel): string[] {
   const out = w.buf(k.out);
   const ext = k.domain.map((d) => w.dim(d));
   const body = [
-    `if (${w.cond(k.valid)}) ${w.store(`${out}[${w.ix(k.target)}]`, w.val(k.value), "+=")}`,
+    `if (${w.cond(k.valid)}) ${w.store(w.target(k, w.ix(k.target)), w.val(k.value), "+=")}`,
     "lin++;",
   ];
-  return [`${out}.fill(0);`, "let lin = 0;", ...nest(ext, "i", body)];
+  const n = w.dim(numElements(k.shape));
+  const at = k.outAt === undefined ? "0" : w.ix(k.outAt);
+  return [`${out}.fill(0, ${at}, ${at} + ${n});`, "let lin = 0;", ...nest(ext, "i", body)];
 }
 
-/**
- * A scan: its body kernels as functions `${name}_0`, ... and a loop calling
- * them once per step. Windows are `subarray`s (views, no copies); carries
- * swap `cur` and `next` after each step, and swap back at the end when the
- * step count is odd, so every run finds the buffers where the plan put them.
- */
 /**
  * A kernel's function name: its unique path (`e2_5`, `e2_5_0` for a scan's
  * first body kernel), then what it computes, mangled. Mangled names start
  * with `u_` and paths never contain a `u`, so names stay unique.
  */
-function kernelName(path: string, k: Kernel, sources: readonly KernelSource[]): string {
+export function kernelName(path: string, k: Kernel, sources: readonly KernelSource[]): string {
   const s = k.src === undefined ? undefined : sources[k.src];
   return s ? `${path}_${mangle(s.name ?? s.op)}` : path;
 }
 
-function scanToJs(
-  k: ScanKernel,
-  dims: readonly string[],
-  path: string,
-  name: string,
-  used: Set<string>,
-  table: string | null,
-  sources: readonly KernelSource[],
-): string {
-  const names = k.body.map((b, i) => kernelName(`${path}_${i}`, b, sources));
-  const inner = k.body.map((b, i) => kernelToJs(b, dims, `${path}_${i}`, used, table, sources));
-  const w = new KernelWriter(dims, used);
-  const L = w.dim(k.length);
-  const swap = (c: ScanKernel["carries"][number]) =>
-    `{ const c = b[${c.cur}]; b[${c.cur}] = b[${c.next}]; b[${c.next}] = c; }`;
-  const lines = [
-    ...k.carries.map((c) => `b[${c.cur}].set(b[${c.init}]);`),
-    `for (let s = 0; s < ${L}; s++) {`,
-    `  const t = ${k.reverse ? `${L} - 1 - s` : "s"};`,
-    ...k.slices.map((sl) => {
-      const n = w.dim(sl.n);
-      return `  b[${sl.view}] = b[${sl.of}].subarray(t * ${n}, (t + 1) * ${n});`;
-    }),
-    ...names.map((n) => `  ${n}(b, D);`),
-    ...k.carries.map((c) => `  ${swap(c)}`),
-    "}",
-    ...k.carries.flatMap((c) => (c.final === null ? [] : [`b[${c.final}].set(b[${c.cur}]);`])),
-    ...(k.carries.length > 0
-      ? [`if (${L} % 2 === 1) {`, ...k.carries.map((c) => `  ${swap(c)}`), "}"]
-      : []),
-  ];
-  const fn = `function ${name}(b, D) {\n${[...w.prologue(), ...lines].map((l) => "  " + l).join("\n")}\n}`;
-  return [...inner, fn].join("\n\n");
-}
-
 /**
- * One kernel as a function declaration `function NAME(b, D) {...}` (several
- * for a scan), NAME from its `path` (see kernelName). With `table` (the name
- * of the entry's sources array), every store is checked for NaN and
- * infinities (a checkNumerics build).
+ * One kernel (not a scan) as a function declaration `function NAME(b, D, T)`,
+ * NAME from its `path` (see kernelName). With `table` (the name of the
+ * entry's sources array), every store is checked for NaN and infinities (a
+ * checkNumerics build).
  */
 export function kernelToJs(
-  k: Kernel,
+  k: Exclude<Kernel, ScanKernel>,
   dims: readonly string[],
   path: string,
   used: Set<string> = new Set(),
@@ -509,7 +482,6 @@ export function kernelToJs(
   sources: readonly KernelSource[] = [],
 ): string {
   const name = kernelName(path, k, sources);
-  if (k.kind === "scan") return scanToJs(k, dims, path, name, used, table, sources);
   const w = new KernelWriter(dims, used, table === null ? null : { table, root: k.src ?? -1 });
   const body =
     k.kind === "map"
@@ -520,69 +492,5 @@ export function kernelToJs(
           ? matmulBody(w, k)
           : scatterBody(w, k);
   const lines = [...w.prologue(), ...body];
-  return `function ${name}(b, D) {\n${lines.map((l) => "  " + l).join("\n")}\n}`;
-}
-
-export interface EntryJs {
-  /** Function declarations: the kernels and the entry's run function. */
-  decls: string;
-  /** A JS expression evaluating to an EntryPlan (runtime/program.ts) over those functions. */
-  plan: string;
-}
-
-/**
- * One entry as JS: kernel functions named `${prefix}_${n}`, a run function,
- * and the plan object the runtime binds buffers with.
- */
-export function entryToJs(
-  p: KernelProgram,
-  mem: MemoryPlan,
-  dims: readonly string[],
-  prefix: string,
-  slots: { inSlots: readonly object[]; outSlots: readonly object[] },
-  /** A checkNumerics build: the entry's name and what to say of each of `p.sources` (plain data, printed as JSON). */
-  numerics: object | null = null,
-): EntryJs {
-  const used = new Set<string>();
-  const table = numerics === null ? null : `${prefix}_src`;
-  const size = (shape: readonly Dim[]) => {
-    const n = numElements(shape);
-    for (const v of dimVars(n)) used.add(v);
-    return `(D) => ${dimJs(n, dims)}`;
-  };
-  const kernels = p.kernels.map((k, n) =>
-    kernelToJs(k, dims, `${prefix}_${n}`, used, table, p.sources),
-  );
-  if (table !== null) kernels.unshift(`const ${table} = ${jsData(numerics)};`);
-  const calls = p.kernels.map((k, n) => `  ${kernelName(`${prefix}_${n}`, k, p.sources)}(b, D);`);
-  const run = `function ${prefix}_run(b, D) {\n${calls.join("\n")}\n}`;
-  // A scan's window has no storage: it is bound to part of another buffer at each step.
-  const buffers = p.buffers.map(
-    (b) =>
-      `{ dtype: ${JSON.stringify(b.dtype)}, size: ${b.role.kind === "view" ? "() => 0" : size(b.shape)}, pool: ${mem.poolOf[b.id]} }`,
-  );
-  const pools = mem.slots.map((s) => {
-    const sizes = s.sizes.map((d) => dimJs(d, dims));
-    const expr = sizes.length === 1 ? sizes[0]! : `Math.max(${sizes.join(", ")})`;
-    return `{ dtype: ${JSON.stringify(s.cls)}, size: (D) => ${expr} }`;
-  });
-  const ins = p.buffers.filter((b) => b.role.kind === "in").sort((a, b) => slotOf(a) - slotOf(b));
-  const outs = p.buffers.filter((b) => b.role.kind === "out").sort((a, b) => slotOf(a) - slotOf(b));
-  const plan = [
-    "{",
-    `  buffers: [${buffers.join(", ")}],`,
-    `  pools: [${pools.join(", ")}],`,
-    `  inSlots: ${jsData(slots.inSlots)},`,
-    `  inBufs: ${JSON.stringify(ins.map((b) => b.id))},`,
-    `  outSlots: ${jsData(slots.outSlots)},`,
-    `  outBufs: ${JSON.stringify(outs.map((b) => b.id))},`,
-    `  dims: ${JSON.stringify(dims.flatMap((d, i) => (used.has(d) ? [i] : [])))},`,
-    `  run: ${prefix}_run,`,
-    "}",
-  ].join("\n");
-  return { decls: [...kernels, run].join("\n\n"), plan };
-}
-
-function slotOf(b: { role: { kind: string; slot?: number } }): number {
-  return b.role.slot ?? -1;
+  return `function ${name}(b, D, T) {\n${lines.map((l) => "  " + l).join("\n")}\n}`;
 }

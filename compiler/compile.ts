@@ -16,7 +16,9 @@ import { printGraph } from "./ir-print.ts";
 import { grad } from "./autodiff.ts";
 import { buildEntries } from "./entries.ts";
 import { defaultLimits, type SizeLimits } from "./limits.ts";
-import { emit, printKernels, type NumericsOptions } from "./emit.ts";
+import { emit, lowerEntry, printKernels, type LoweredEntry, type NumericsOptions } from "./emit.ts";
+import type { Backend, Target } from "./backend.ts";
+import { jsBackend } from "./backends/js.ts";
 import { decodeSource, MAX_SOURCE_BYTES, type Unreadable } from "./source-file.ts";
 
 /** Where files come from: the disk (nodeHost), an editor's buffers, a test's strings. */
@@ -58,7 +60,12 @@ function readSourceFile(path: string): string | Unreadable | undefined {
   }
 }
 
+/** Every target, by the name `--target` takes. */
+export const backends: Partial<Record<Target, Backend>> = { js: jsBackend };
+
 export interface CompileOptions {
+  /** What the module runs on: "js" (default) or "webgpu". */
+  target?: Target;
   /** Which model to compile; defaults to the one the chosen train block names, else the only/first model. */
   model?: string;
   /** Which train block to use; defaults to the first one for the model. */
@@ -193,15 +200,24 @@ export function buildProgram(model: ModelIR, train: TrainConfig): ProgramIR {
   };
 }
 
-/** The whole back half of the pipeline for one model: entries, then the module. */
+/** The back half for one model: entries, their kernels, the module. */
 function lowerModel(
   sel: Selected,
+  backend: Backend,
   numerics: NumericsOptions = {},
-): { program: ProgramIR; js: string; dts: string } {
-  const { model, train } = sel;
-  const program = buildProgram(model, train);
-  const { js, dts } = emit(program, { modelName: model.name, ...numerics });
-  return { program, js, dts };
+): { program: ProgramIR; lowered: LoweredEntry[]; js: string; dts: string } {
+  const program = buildProgram(sel.model, sel.train); // entries: autodiff, optimizer, simplify, verify
+  return { program, ...emitProgram(program, backend, { modelName: sel.model.name, ...numerics }) };
+}
+
+/** A program's kernels (fused, memory-planned) and module for one backend. */
+export function emitProgram(
+  program: ProgramIR,
+  backend: Backend,
+  opts: { modelName: string } & NumericsOptions,
+): { lowered: LoweredEntry[]; js: string; dts: string } {
+  const lowered = program.entries.map((e) => lowerEntry(e.graph, backend.lower)); // fuse, memory plan
+  return { lowered, ...emit(backend, program, lowered, opts) };
 }
 
 /** Internal errors become one E9001 diagnostic: the user sees a bug report, not a stack trace. */
@@ -224,9 +240,22 @@ export function compile(file: string, opts: CompileOptions = {}): CompileResult 
   if (hasErrors(r.diagnostics)) return { ...base, ok: false };
   const sel = select(file, r, opts);
   if (!("model" in sel)) return { ...base, diagnostics: [...r.diagnostics, sel], ok: false };
+  const backend = backends[opts.target ?? "js"]!;
+  if (opts.checkNumerics && !backend.numerics) {
+    const at = r.sites.models.get(sel.model.name) ?? { file, span: { start: 0, end: 0 } };
+    const d = diag(
+      "E4011",
+      `--check-numerics is not available for the ${backend.target} target`,
+      at.file,
+      at.span,
+      { notes: ["check numerics on the js target: its kernels are the same computation"] },
+    );
+    return { ...base, diagnostics: [...r.diagnostics, d], ok: false };
+  }
   try {
     const numerics = { checkNumerics: opts.checkNumerics ?? false, sources: r.sources };
-    return { ...base, ok: true, train: sel.train, ...lowerModel(sel, numerics) };
+    const { program, js, dts } = lowerModel(sel, backend, numerics);
+    return { ...base, ok: true, train: sel.train, program, js, dts };
   } catch (e) {
     return { ...base, diagnostics: [...r.diagnostics, internalError(file, e)], ok: false };
   }
@@ -281,8 +310,9 @@ export function dump(
         text: `// model ${model.name}: forward + gradients of the loss wrt ${params.length} params\n${printGraph(g.graph)}`,
       };
     }
-    const { program } = lowerModel(sel);
-    return { ...base, ok: true, text: printKernels(program) };
+    const backend = backends[opts.target ?? "js"]!;
+    const { program, lowered } = lowerModel(sel, backend);
+    return { ...base, ok: true, text: printKernels(backend, program, lowered) };
   } catch (e) {
     return { ...base, diagnostics: [...r.diagnostics, internalError(file, e)], ok: false };
   }

@@ -74,6 +74,7 @@ export const catalog = {
   E4003: "data does not fit the model's inputs",
   E4004: "train block for a model without a loss",
   E4010: "a value became NaN or infinite",
+  E4011: "an option the chosen target does not support",
   E9001: "internal compiler error",
 } as const;
 

@@ -1,25 +1,29 @@
-// ProgramIR -> one standalone ES module (and its .d.ts). Each entry is
-// lowered to kernels, planned and printed as JS; a generated entry module
-// imports the runtime (runtime/*.ts, real tested TypeScript) and esbuild
-// bundles the lot into a single file with no imports left.
+// ProgramIR -> one standalone ES module (and its .d.ts), for one backend.
+// Each entry's kernels (lowered and memory-planned by compile.ts) become the
+// backend's printed kernels plus plan data (buffers, pools, schedule, sizes
+// as SizeExprs); the backend's runtime, bundled once from runtime/ by
+// scripts/build-runtime.ts, is pasted in ahead of them, so the module has no
+// imports and compiling needs no bundler.
 //
 // Untrusted names (model, inputs, params, metrics, dims, files) only ever
 // enter the code and the .d.ts through mangle.ts: string literals and data
 // through `jsString`/`jsData`, comments through `commentText`, identifiers
 // through `mangle`.
 
-import { buildSync } from "esbuild";
-import { fileURLToPath } from "node:url";
 import type { NumericsSource, NumericsTable } from "../runtime/kernels.ts";
+import type { Backend } from "./backend.ts";
 import { positionAt, type SourceMap } from "./diagnostics.ts";
-import { dimAsConst, dimToString, dimVars, numElements, type Dim } from "./dims.ts";
-import { entryToJs, dimJs, jsHelpers, type EntryJs } from "./codegen-js.ts";
+import { dimVars, numElements } from "./dims.ts";
 import { commentText, jsData, jsString } from "./mangle.ts";
+import { entryText, type EntryText } from "./emit/entry-plan.ts";
 import { indexUses, type IndexUse } from "./emit/index-ranges.ts";
+import { sizeExpr } from "./emit/sizes.ts";
 import { lowerGraph, type LowerOptions } from "./fuse.ts";
-import type { DimCheck, Entry, Graph, ProgramIR, TensorType } from "./ir.ts";
+import type { DimCheck, Graph, ProgramIR, TensorType } from "./ir.ts";
 import {
+  kernelToString,
   programToString,
+  type Kernel,
   type KernelProgram,
   type KernelSource,
   type MemoryPlan,
@@ -28,8 +32,7 @@ import { planMemory } from "./memory.ts";
 import { moduleDts } from "./emit/dts.ts";
 import { shapeSpec, specOf } from "./emit/spec.ts";
 
-const runtimeDir = fileURLToPath(new URL("../runtime/", import.meta.url));
-
+/** One entry after lowering: its kernels and their memory plan. */
 export interface LoweredEntry {
   kernels: KernelProgram;
   memory: MemoryPlan;
@@ -66,30 +69,36 @@ function numericsTable(sources: readonly KernelSource[], files: SourceMap): Nume
   });
 }
 
-/** One graph as JS declarations plus an EntryPlan expression (also used by tests to run a graph). */
-export function graphToJs(
-  g: Graph,
+/** One lowered entry as declarations plus an EntryPlan expression (tests run single graphs this way). */
+export function entryModuleText(
+  backend: Backend,
+  lowered: LoweredEntry,
   dims: readonly string[],
   prefix: string,
   slots: { inSlots: readonly object[]; outSlots: readonly object[]; name?: string },
-  opts: LowerOptions & NumericsOptions = {},
-): EntryJs {
-  const { kernels, memory } = lowerEntry(g, opts);
+  opts: NumericsOptions = {},
+): EntryText {
+  const { kernels, memory } = lowered;
   const numerics: NumericsTable | null = opts.checkNumerics
     ? {
         entry: slots.name ?? prefix,
         sources: numericsTable(kernels.sources, opts.sources ?? new Map()),
       }
     : null;
-  return entryToJs(kernels, memory, dims, prefix, slots, numerics);
+  return entryText(backend, kernels, memory, dims, prefix, slots, numerics);
 }
 
-/** The JS text of the program: kernel functions and `const plan = {...}` (a ProgramPlan). */
-export function programJs(program: ProgramIR, opts: LowerOptions & NumericsOptions = {}): string {
+/** The module text of the program: its kernels and `const plan = {...}` (a ProgramPlan). */
+function programText(
+  backend: Backend,
+  program: ProgramIR,
+  lowered: readonly LoweredEntry[],
+  opts: NumericsOptions,
+): string {
   const dims = program.dims;
-  const entries = program.entries.map((e: Entry, n) => ({
+  const entries = program.entries.map((e, n) => ({
     name: e.name,
-    js: graphToJs(e.graph, dims, `e${n}`, e, opts),
+    text: entryModuleText(backend, lowered[n]!, dims, `e${n}`, e, opts),
   }));
   const indexes = indexUses(
     program.entries.map((e) => ({
@@ -99,19 +108,18 @@ export function programJs(program: ProgramIR, opts: LowerOptions & NumericsOptio
       ),
     })),
   );
+  const size = (d: Parameters<typeof sizeExpr>[0]) => jsData(sizeExpr(d, dims));
   const sized = (x: { name: string; type: TensorType }, uses: readonly IndexUse[] = []) => {
     const n = numElements(x.type.shape);
     const used = dimVars(n).map((v) => dims.indexOf(v));
-    const ranges = uses.map(
-      (u) => `{ size: (D) => ${dimJs(u.size, dims)}, what: ${jsString(u.what)} }`,
-    );
+    const ranges = uses.map((u) => `{ size: ${size(u.size)}, what: ${jsString(u.what)} }`);
     return [
       "{",
       `name: ${jsString(x.name)},`,
       `dtype: ${JSON.stringify(x.type.dtype)},`,
       `shape: ${jsData(shapeSpec(x.type.shape))},`,
-      `numel: (D) => ${dimJs(n, dims)},`,
-      `sizes: [${x.type.shape.map((d) => `(D) => ${dimJs(d, dims)}`).join(", ")}],`,
+      `numel: ${size(n)},`,
+      `sizes: [${x.type.shape.map(size).join(", ")}],`,
       `dims: ${JSON.stringify(used)},`,
       ...(ranges.length ? [`indexes: [${ranges.join(", ")}],`] : []),
       "}",
@@ -131,13 +139,13 @@ export function programJs(program: ProgramIR, opts: LowerOptions & NumericsOptio
     hasLoss: program.hasLoss,
   };
   return [
-    ...entries.map((e) => e.js.decls),
+    ...entries.map((e) => e.text.decls).filter((d) => d !== ""),
     "const plan = {",
     ...Object.entries(data).map(([k, v]) => `  ${k}: ${jsData(v)},`),
     `  inputs: [${program.inputs.map((x) => sized(x, indexes.get(x.name))).join(", ")}],`,
     `  params: ${list(program.params.map((p) => ({ name: p.path, type: p.type })))},`,
     `  state: ${list(program.state)},`,
-    `  entries: {${entries.map((e) => `${jsString(e.name)}: ${e.js.plan}`).join(", ")}},`,
+    `  entries: {${entries.map((e) => `${jsString(e.name)}: ${e.text.plan}`).join(", ")}},`,
     `  checks: [${(program.checks ?? []).map((c) => dimCheckJs(c, dims)).join(", ")}],`,
     "};",
   ].join("\n\n");
@@ -147,7 +155,7 @@ export function programJs(program: ProgramIR, opts: LowerOptions & NumericsOptio
 function dimCheckJs(c: DimCheck, dims: readonly string[]): string {
   const fields = [
     `dims: ${JSON.stringify(dimVars(c.dim).map((v) => dims.indexOf(v)))}`,
-    `value: (D) => ${dimJs(c.dim, dims)}`,
+    `value: ${jsData(sizeExpr(c.dim, dims))}`,
     `min: ${c.min}`,
     ...(c.max !== undefined ? [`max: ${c.max}`] : []),
     ...(c.unit !== undefined ? [`unit: ${jsString(c.unit)}`] : []),
@@ -156,53 +164,53 @@ function dimCheckJs(c: DimCheck, dims: readonly string[]): string {
   return `{ ${fields.join(", ")} }`;
 }
 
-/** Where each helper the generated kernels call lives in runtime/. */
-const helperModules: Record<(typeof jsHelpers)[number], string> = {
-  randomUniform: "./rng.ts",
-  scratchF64: "./kernels.ts",
-  noteNonFinite: "./kernels.ts",
-  checkStored: "./kernels.ts",
-};
-
-/** Bundle generated code with the runtime into one import-free ES module. */
-function bundle(body: string): string {
-  const entry = [
-    ...jsHelpers.map((h) => `import { ${h} } from ${JSON.stringify(helperModules[h])};`),
-    `import { createModelFromPlan } from "./model.ts";`,
-    body,
-  ].join("\n");
-  const r = buildSync({
-    stdin: { contents: entry, resolveDir: runtimeDir, sourcefile: "model.js", loader: "js" },
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    write: false,
-    legalComments: "none",
-    target: "es2022",
-  });
-  const out = r.outputFiles[0]?.text;
-  if (out === undefined) throw new Error("emit: esbuild produced no output");
-  return out;
-}
-
+/** The runtime, then the program: one import-free ES module, and its .d.ts. */
 export function emit(
+  backend: Backend,
   program: ProgramIR,
+  lowered: readonly LoweredEntry[],
   opts: { modelName: string } & NumericsOptions,
 ): { js: string; dts: string } {
-  const body = [
-    programJs(program, { checkNumerics: opts.checkNumerics, sources: opts.sources }),
+  const { code, imports } = backend.runtime;
+  const js = [
+    `// Model ${commentText(opts.modelName)}: generated by dlg for ${backend.target}. Standalone: no imports.`,
+    code.trimEnd(),
+    ...(imports.length ? [`const { ${imports.join(", ")} } = __dlg;`] : []),
+    programText(backend, program, lowered, opts),
     `export const spec = ${jsData(specOf(program))};`,
-    "export function createModel(opts) {\n  return createModelFromPlan(plan, opts);\n}",
+    backend.exports,
+    "",
   ].join("\n\n");
-  const header = `// Model ${commentText(opts.modelName)}: generated by dlg. Standalone: no imports.\n`;
-  return { js: header + bundle(body), dts: moduleDts(program, opts.modelName) };
+  return { js, dts: moduleDts(program, opts.modelName) };
 }
 
-/** Every entry's kernels and buffers as text (`dlg dump --stage kernels`). */
-export function printKernels(program: ProgramIR, opts: LowerOptions = {}): string {
+/** Every entry's kernels and buffers as text, with each kernel's code (`dlg dump --stage kernels`). */
+export function printKernels(
+  backend: Backend,
+  program: ProgramIR,
+  lowered: readonly LoweredEntry[],
+): string {
   return program.entries
-    .map((e) => `// entry ${e.name}\n${programToString(lowerEntry(e.graph, opts).kernels)}`)
+    .map((e, n) => {
+      const p = lowered[n]!.kernels;
+      const code: string[] = [];
+      const walk = (ks: readonly Kernel[], path: string) =>
+        ks.forEach((k, i) => {
+          const at = `${path}_${i}`;
+          if (k.kind === "scan") return walk(k.body, at);
+          const ctx = {
+            dims: program.dims,
+            path: at,
+            used: new Set<string>(),
+            buffers: p.buffers,
+            sources: p.sources,
+            numericsTable: null,
+          };
+          const shown = backend.show(k, ctx);
+          if (shown) code.push(`// kernel ${at}: ${kernelToString(k)}\n${shown}`);
+        });
+      walk(p.kernels, `e${n}`);
+      return [`// entry ${e.name}\n${programToString(p)}`, ...code].join("\n\n");
+    })
     .join("\n\n");
 }
-
-export { jsHelpers };

@@ -54,6 +54,13 @@ import {
 export interface LowerOptions {
   /** false: one kernel per primitive (the baseline fusion is tested against). */
   fuse?: boolean;
+  /**
+   * How scatter_add (and the window ops' transposes) lower: "serial" as one
+   * scatter kernel adding each update into place (cheapest when one thread
+   * runs it), "gather" as a reduction in which each output element sums the
+   * updates that land on it (parallel and deterministic: WebGPU). Default serial.
+   */
+  scatter?: "serial" | "gather";
 }
 
 /** Above this many arithmetic nodes an inlined value gets its own buffer, to bound kernel size. */
@@ -120,6 +127,12 @@ class Sources {
   }
 }
 
+/** Where a value lives: a buffer, at an element offset when it is one step's slice of a stack. */
+interface Slot {
+  buf: BufId;
+  at?: IExpr;
+}
+
 class Lowering {
   private readonly def = new Map<number, Eqn>();
   private readonly uses = new Map<number, number>();
@@ -139,19 +152,30 @@ class Lowering {
   private domain: readonly Dim[] = [];
   private accVar: Var | null = null;
 
+  private readonly fuse: boolean;
+  /** Numbers the scans of the whole entry, nested ones included (their `iter` names them). */
+  private readonly scans: { next: number };
+  /** Vars stored inside another buffer at an element offset: a scan step's input or output slot. */
+  private readonly offsetOf = new Map<number, IExpr>();
+  /** Whole-buffer copies of offset vars, for consumers that need a buffer of their own. */
+  private readonly wholeOf = new Map<number, BufId>();
+
   constructor(
     private readonly g: Graph,
-    private readonly fuse: boolean,
+    private readonly opts: Required<LowerOptions>,
     /** A scan body: buffers shared with the enclosing entry, inputs and outputs already bound. */
     private readonly bound?: {
       buffers: BufferDecl[];
       sources: Sources;
-      ins: BufId[];
-      outs: BufId[];
+      scans: { next: number };
+      ins: Slot[];
+      outs: Slot[];
     },
   ) {
+    this.fuse = opts.fuse;
     this.buffers = bound?.buffers ?? [];
     this.sources = bound?.sources ?? new Sources();
+    this.scans = bound?.scans ?? { next: 0 };
   }
 
   run(): KernelProgram {
@@ -159,17 +183,20 @@ class Lowering {
     this.decide();
     this.g.inputs.forEach((v, slot) => {
       const given = this.bound?.ins[slot];
+      if (given?.at !== undefined) this.offsetOf.set(v.id, given.at);
       if (!this.bufOf.has(v.id))
-        this.bufOf.set(v.id, given ?? this.newBuffer(v, { kind: "in", slot }));
+        this.bufOf.set(v.id, given?.buf ?? this.newBuffer(v, { kind: "in", slot }));
     });
     // Graph outputs write straight into their out buffers; an output that is
     // a graph input, or a var already bound to another output, gets a copy.
-    const outBuf = new Map<number, BufId>();
-    const copies: { v: Var; buf: BufId }[] = [];
+    const outBuf = new Map<number, Slot>();
+    const copies: { v: Var; out: Slot }[] = [];
     this.g.outputs.forEach((v, slot) => {
-      const buf = this.bound?.outs[slot] ?? this.newBuffer(v, { kind: "out", slot });
-      if (this.def.has(v.id) && !outBuf.has(v.id)) outBuf.set(v.id, buf);
-      else copies.push({ v, buf });
+      const out = this.bound?.outs[slot] ?? { buf: this.newBuffer(v, { kind: "out", slot }) };
+      // A scan's output and a var stored at an offset need a kernel of their own.
+      const own = this.def.has(v.id) && !(this.def.get(v.id)!.op === "scan" && out.at);
+      if (own && !outBuf.has(v.id)) outBuf.set(v.id, out);
+      else copies.push({ v, out });
     });
     for (const e of this.g.eqns) {
       if (e.op === "scan") {
@@ -178,24 +205,52 @@ class Lowering {
       }
       const v = e.outs[0]!;
       if (!this.live.has(v.id) || !this.buffered.has(v.id) || this.fusedMatmuls.has(v.id)) continue;
-      const buf = outBuf.get(v.id) ?? this.newBuffer(v, { kind: "temp" });
-      this.bufOf.set(v.id, buf);
+      const out = outBuf.get(v.id) ?? { buf: this.newBuffer(v, { kind: "temp" }) };
+      this.bufOf.set(v.id, out.buf);
+      if (out.at !== undefined) this.offsetOf.set(v.id, out.at);
       // A window op's helper kernels (pushed by kernelFor) compute the same equation.
       const first = this.kernels.length;
-      this.kernels.push(this.kernelFor(e, buf));
+      const k = this.kernelFor(e, out.buf);
+      if (out.at !== undefined && k.kind !== "scan") k.outAt = out.at;
+      this.kernels.push(k);
       const src = this.sources.of(e);
       for (const k of this.kernels.slice(first)) k.src = src;
     }
-    for (const { v, buf } of copies) {
+    for (const { v, out } of copies) {
       this.domain = v.type.shape;
       this.kernels.push({
         kind: "map",
-        out: buf,
+        out: out.buf,
+        ...(out.at !== undefined && { outAt: out.at }),
         shape: v.type.shape,
         body: this.elem(v, this.loops(v.type.shape.length)),
       });
     }
     return { buffers: this.buffers, kernels: this.kernels, sources: this.sources.list };
+  }
+
+  /**
+   * A buffer holding exactly `v`: its own, or for a var stored at an offset
+   * (a scan step's slice) a copy, made once, for consumers that take whole
+   * buffers (window ops' matmuls, a nested scan's carries).
+   */
+  private wholeBuffer(v: Var): BufId {
+    const b = this.bufOf.get(v.id)!;
+    const at = this.offsetOf.get(v.id);
+    if (at === undefined) return b;
+    let copy = this.wholeOf.get(v.id);
+    if (copy === undefined) {
+      copy = this.newBuffer(v, { kind: "temp" });
+      const n = numElements(v.type.shape);
+      this.kernels.push({
+        kind: "map",
+        out: copy,
+        shape: [n],
+        body: { k: "load", buf: b, index: iadd(at, iloop(0)), dtype: v.type.dtype },
+      });
+      this.wholeOf.set(v.id, copy);
+    }
+    return copy;
   }
 
   private newBuffer(v: Var, role: BufferDecl["role"]): BufId {
@@ -261,6 +316,13 @@ class Lowering {
         if (e.op === "matmul" && this.fuse) for (const x of e.inputs) this.ensureView(x);
         // Scatter reads each index once per element of the update (embedding gradients).
         if (e.op === "scatter_add" && this.costOf(e.inputs[1]!) > 0) this.materialise(e.inputs[1]!);
+        // Gathering, each update is read once per index value it could hit.
+        if (
+          e.op === "scatter_add" &&
+          this.opts.scatter === "gather" &&
+          this.costOf(e.inputs[0]!) > 0
+        )
+          this.materialise(e.inputs[0]!);
         continue;
       }
       // A consumer that reads some input element more than once must not recompute it.
@@ -310,14 +372,17 @@ class Lowering {
     return false;
   }
 
-  private viewOf(v: Var): { buf: BufId; transposed: boolean } {
+  private viewOf(v: Var): { buf: BufId; transposed: boolean; at?: IExpr } {
     const b = this.bufOf.get(v.id);
-    if (b !== undefined && this.buffered.has(v.id)) return { buf: b, transposed: false };
+    if (b !== undefined && this.buffered.has(v.id)) {
+      const at = this.offsetOf.get(v.id);
+      return { buf: b, transposed: false, ...(at !== undefined && { at }) };
+    }
     const e = this.def.get(v.id);
     if (e?.op === "reshape") return this.viewOf(e.inputs[0]!);
     if (e?.op === "transpose") {
       const r = this.viewOf(e.inputs[0]!);
-      return { buf: r.buf, transposed: !r.transposed };
+      return { ...r, transposed: !r.transposed };
     }
     throw new Error(`fuse: matmul operand ${v.id} has no buffer`);
   }
@@ -373,7 +438,13 @@ class Lowering {
   }
 
   private load(v: Var, index: IExpr): SExpr {
-    return { k: "load", buf: this.bufOf.get(v.id)!, index, dtype: v.type.dtype };
+    const at = this.offsetOf.get(v.id);
+    return {
+      k: "load",
+      buf: this.bufOf.get(v.id)!,
+      index: at === undefined ? index : iadd(at, index),
+      dtype: v.type.dtype,
+    };
   }
 
   /** Element `idx` of `v`, as a scalar expression over buffer loads. */
@@ -551,60 +622,70 @@ class Lowering {
   /**
    * A scan as one loop kernel: its body lowered on its own into kernels over
    * this entry's buffers, reading consts in place, the carries from `cur`
-   * and the step's slice through a window; writing the next carries into
-   * `next` and the step's ys through windows into the stacked outputs.
+   * and step t of each scanned input at offset t * n of its stacked buffer;
+   * writing the next carries into `next` and step t of each stacked output
+   * at offset t * n.
    */
-  private scanKernel(e: Eqn<"scan">, outBuf: Map<number, BufId>): Kernel {
+  private scanKernel(e: Eqn<"scan">, outBuf: Map<number, Slot>): Kernel {
     const p = e.params;
     const { body, nConsts, nCarry } = p;
+    const id = this.scans.next++;
+    const t: IExpr = { k: "iter", scan: id };
     const bufFor = (v: Var) => {
-      const b = outBuf.get(v.id) ?? this.newBuffer(v, { kind: "temp" });
+      const b = outBuf.get(v.id)?.buf ?? this.newBuffer(v, { kind: "temp" });
       this.bufOf.set(v.id, b);
       return b;
     };
-    const given = e.inputs.map((v) => this.bufOf.get(v.id)!);
+    // Consts and scanned inputs are read through loads, so a slice of an
+    // enclosing scan's input is read in place; carries' inits are copied whole.
+    const slot = (v: Var): Slot => {
+      const at = this.offsetOf.get(v.id);
+      return { buf: this.bufOf.get(v.id)!, ...(at !== undefined && { at }) };
+    };
+    const consts = e.inputs.slice(0, nConsts).map(slot);
+    const inits = e.inputs.slice(nConsts, nConsts + nCarry).map((v) => this.wholeBuffer(v));
+    const xs = e.inputs.slice(nConsts + nCarry);
     const carryIn = body.inputs.slice(nConsts, nConsts + nCarry);
     const cur = carryIn.map((v) => this.newBuffer(v, { kind: "temp" }));
     const next = carryIn.map((v) => this.newBuffer(v, { kind: "temp" }));
     const xsIn = body.inputs.slice(nConsts + nCarry);
     const ysOut = body.outputs.slice(nCarry);
-    const xView = xsIn.map((v) => this.newBuffer(v, { kind: "view" }));
-    const yView = ysOut.map((v) => this.newBuffer(v, { kind: "view" }));
+    const stepAt = (base: IExpr | undefined, v: Var) =>
+      iadd(base ?? iconst(0), imul(t, idim(numElements(v.type.shape))));
+    const xSlots = xs.map((v, i): Slot => {
+      const s = slot(v);
+      return { buf: s.buf, at: stepAt(s.at, xsIn[i]!) };
+    });
     // Every ys gets storage, read or not: the body writes each step's value there.
     const stacks = e.outs.slice(nCarry).map(bufFor);
-    const inner = new Lowering(body, this.fuse, {
+    const inner = new Lowering(body, this.opts, {
       buffers: this.buffers,
       sources: this.sources,
-      ins: [...given.slice(0, nConsts), ...cur, ...xView],
-      outs: [...next, ...yView],
+      scans: this.scans,
+      ins: [...consts, ...cur.map((buf) => ({ buf })), ...xSlots],
+      outs: [
+        ...next.map((buf) => ({ buf })),
+        ...stacks.map((buf, j) => ({ buf, at: stepAt(undefined, ysOut[j]!) })),
+      ],
     }).run();
     return {
       kind: "scan",
+      id,
       length: p.length,
       reverse: p.reverse,
-      slices: [
-        ...xView.map((view, i) => ({
-          view,
-          of: given[nConsts + nCarry + i]!,
-          n: numElements(xsIn[i]!.type.shape),
-          write: false,
-        })),
-        ...yView.map((view, j) => ({
-          view,
-          of: stacks[j]!,
-          n: numElements(ysOut[j]!.type.shape),
-          write: true,
-        })),
-      ],
       carries: cur.map((c, k) => {
         const out = e.outs[k]!;
         return {
-          init: given[nConsts + k]!,
+          init: inits[k]!,
           cur: c,
           next: next[k]!,
           final: this.live.has(out.id) ? bufFor(out) : null,
         };
       }),
+      stacked: [
+        ...xSlots.map((s) => ({ buf: s.buf, write: false })),
+        ...stacks.map((buf) => ({ buf, write: true })),
+      ],
       body: inner.kernels,
     };
   }
@@ -620,9 +701,10 @@ class Lowering {
         const b = this.bufOf.get(v.id);
         if (b === undefined || !this.buffered.has(v.id))
           throw new Error(`fuse: window operand ${v.id} has no buffer`);
-        return b;
+        return this.wholeBuffer(v);
       },
       temp: (dtype, shape) => this.newBuffer({ id: -1, type: { dtype, shape } }, { kind: "temp" }),
+      scatter: this.opts.scatter,
     };
   }
 
@@ -712,6 +794,26 @@ class Lowering {
     const [upd, ix] = e.inputs as [Var, Var];
     const { axis, shape } = e.params;
     const r = ix.type.shape.length;
+    if (this.opts.scatter === "gather") {
+      // out[pre, v, post] = sum over the index positions p of
+      // (ix[p] == v ? upd[pre, p, post] : 0): each output element reads what
+      // lands on it, so elements are independent (and the sum's order fixed).
+      this.domain = shape;
+      const loops = this.loops(shape.length);
+      const p = Array.from({ length: r }, (_, i) => ired(i));
+      const at: IExpr = { k: "val", e: this.elem(ix, p) };
+      const hit: SExpr = { k: "icompare", op: "eq", a: at, b: loops[axis]!, dtype: "bool" };
+      const u = this.elem(upd, [...loops.slice(0, axis), ...p, ...loops.slice(axis + 1)]);
+      const dtype = upd.type.dtype;
+      return {
+        kind: "reduce",
+        op: "sum",
+        out,
+        shape,
+        red: ix.type.shape,
+        body: { k: "select", c: hit, a: u, b: lit(0, dtype), dtype },
+      };
+    }
     const domain = upd.type.shape;
     this.domain = domain;
     const loops = this.loops(domain.length);
@@ -739,5 +841,6 @@ class Lowering {
  * position), role `out` its outputs; everything else is a temporary.
  */
 export function lowerGraph(g: Graph, opts: LowerOptions = {}): KernelProgram {
-  return new Lowering(scansAlongAxis0(g), opts.fuse ?? true).run();
+  const full = { fuse: opts.fuse ?? true, scatter: opts.scatter ?? "serial" };
+  return new Lowering(scansAlongAxis0(g), full).run();
 }

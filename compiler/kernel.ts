@@ -25,6 +25,8 @@ export type IExpr =
   | { k: "lin" }
   /** A size known only at run time. */
   | { k: "dim"; d: Dim }
+  /** The current step t of the enclosing scan whose `id` is `scan` (counting down when reversed). */
+  | { k: "iter"; scan: number }
   | { k: "add" | "mul" | "div" | "mod"; a: IExpr; b: IExpr }
   /** An integer scalar value used as an index (gather, scatter). */
   | { k: "val"; e: SExpr };
@@ -45,7 +47,7 @@ export type SExpr =
   /** Comparison of two scalars (dtype bool). */
   | { k: "compare"; op: CompareOp; a: SExpr; b: SExpr; dtype: DType }
   /** Comparison of two index expressions (bounds checks in pad/concat/gather). */
-  | { k: "icompare"; op: "lt" | "ge"; a: IExpr; b: IExpr; dtype: DType }
+  | { k: "icompare"; op: "lt" | "ge" | "eq"; a: IExpr; b: IExpr; dtype: DType }
   /** Boolean conjunction (of bounds checks). */
   | { k: "and"; a: SExpr; b: SExpr; dtype: DType }
   | { k: "select"; c: SExpr; a: SExpr; b: SExpr; dtype: DType }
@@ -55,10 +57,19 @@ export type SExpr =
   /** The accumulated value of a matmul, in its epilogue. */
   | { k: "acc"; dtype: DType };
 
-/** Elementwise: out[lin] = body for every point of `shape`. */
-export interface MapKernel {
-  kind: "map";
+/**
+ * What every kernel but a scan stores into: `out`, at element `outAt` plus
+ * the kernel's own index (a scan body writing step t of a stacked output
+ * has `outAt = t * n`; absent: 0).
+ */
+interface Stores {
   out: BufId;
+  outAt?: IExpr;
+}
+
+/** Elementwise: out[lin] = body for every point of `shape`. */
+export interface MapKernel extends Stores {
+  kind: "map";
   shape: Dim[];
   body: SExpr;
 }
@@ -68,10 +79,9 @@ export interface MapKernel {
  * loop indices and the reduction indices. argmax yields the first index (in
  * row-major order of `red`) of the maximum.
  */
-export interface ReduceKernel {
+export interface ReduceKernel extends Stores {
   kind: "reduce";
   op: "sum" | "max" | "argmax";
-  out: BufId;
   shape: Dim[];
   red: Dim[];
   body: SExpr;
@@ -84,6 +94,8 @@ export interface MatmulOperand {
   transposed: boolean;
   /** Which matrix of the buffer, from the batch loop indices (broadcasting folded in). */
   batch: IExpr;
+  /** Element offset of matrix 0 (a scan body reading step t of a scanned input); absent: 0. */
+  at?: IExpr;
 }
 
 /**
@@ -91,9 +103,8 @@ export interface MatmulOperand {
  * Loops 0..batch.length-1 are the batch axes, then i, then j; the epilogue
  * may load other buffers through them (bias add, activation).
  */
-export interface MatmulKernel {
+export interface MatmulKernel extends Stores {
   kind: "matmul";
-  out: BufId;
   batch: Dim[];
   m: Dim;
   n: Dim;
@@ -107,9 +118,8 @@ export interface MatmulKernel {
  * out = zeros(shape); then for every point of `domain`, when `valid`:
  * out[target] += value (the transpose of gather).
  */
-export interface ScatterKernel {
+export interface ScatterKernel extends Stores {
   kind: "scatter";
-  out: BufId;
   shape: Dim[];
   domain: Dim[];
   target: IExpr;
@@ -118,20 +128,26 @@ export interface ScatterKernel {
 }
 
 /**
- * A scan: `length` runs of the `body` kernels, never unrolled. At step t
- * (counting down when `reverse`), each slice binds buffer `view` to elements
- * [t * n, (t + 1) * n) of `of`, with no copy: step t of a scanned input
- * (stored with the scanned axis first), or the slot of step t in a stacked
- * output (`write`). Carries are double-buffered: `cur` starts as a copy of
- * `init`, the body reads `cur` and writes `next`, the two swap after every
- * step, and `final` (when something reads it) gets `cur` after the loop.
+ * A scan: `length` runs of the `body` kernels, never unrolled. Step t (the
+ * index expression `{ k: "iter", scan: id }`, counting down when `reverse`)
+ * of a scanned input is read in place, at offset t * n of the buffer that
+ * stacks the steps (the scanned axis first), and a stacked output is written
+ * the same way (its kernel's `outAt`): no views, no copies, so every step's
+ * kernels index plain buffers and may run in parallel. Carries are
+ * double-buffered: `cur` starts as a copy of `init`, the body reads `cur` and
+ * writes `next`, `next` becomes `cur` after every step (a backend copies or
+ * swaps), and `final` (when something reads it) gets `cur` after the loop.
+ * `stacked` lists the buffers of the scanned inputs and stacked outputs, for
+ * liveness.
  */
 export interface ScanKernel {
   kind: "scan";
+  /** Unique among the scans of one KernelProgram (nested ones included). */
+  id: number;
   length: Dim;
   reverse: boolean;
-  slices: { view: BufId; of: BufId; n: Dim; write: boolean }[];
   carries: { init: BufId; cur: BufId; next: BufId; final: BufId | null }[];
+  stacked: { buf: BufId; write: boolean }[];
   body: Kernel[];
 }
 
@@ -151,9 +167,7 @@ export type BufferRole =
   /** Written by the run and handed to an OutSlot of the entry. */
   | { kind: "out"; slot: number }
   /** An intermediate, pooled by the memory plan. */
-  | { kind: "temp" }
-  /** A window of another buffer, bound by a scan at every step (no storage of its own). */
-  | { kind: "view" };
+  | { kind: "temp" };
 
 export interface BufferDecl {
   id: BufId;
@@ -273,6 +287,8 @@ export function iexprEq(a: IExpr, b: IExpr): boolean {
       return a.i === (b as typeof a).i;
     case "lin":
       return true;
+    case "iter":
+      return a.scan === (b as typeof a).scan;
     case "dim":
       return dimEq(a.d, (b as typeof a).d);
     case "val":
@@ -385,7 +401,7 @@ export function kernelInputs(k: Kernel): BufId[] {
     case "scan":
       // Everything the loop reads, its own carries and windows included.
       for (const c of k.carries) out.push(c.init);
-      for (const s of k.slices) if (!s.write) out.push(s.of);
+      for (const s of k.stacked) if (!s.write) out.push(s.buf);
       for (const b of k.body) for (const x of kernelInputs(b)) if (!out.includes(x)) out.push(x);
       break;
   }
@@ -396,7 +412,7 @@ export function kernelInputs(k: Kernel): BufId[] {
 export function kernelOutputs(k: Kernel): BufId[] {
   if (k.kind !== "scan") return [k.out];
   return [
-    ...k.slices.filter((s) => s.write).map((s) => s.of),
+    ...k.stacked.filter((s) => s.write).map((s) => s.buf),
     ...k.carries.flatMap((c) => (c.final === null ? [] : [c.final])),
   ];
 }
@@ -413,6 +429,8 @@ export function iexprToString(e: IExpr): string {
       return `r${e.i}`;
     case "lin":
       return "lin";
+    case "iter":
+      return `t${e.scan}`;
     case "dim":
       // `i0*(B + 1)`: a sum or a div/mod dim must not bind to a neighbouring `*`.
       return dimToOperand(e.d);
@@ -459,29 +477,33 @@ export function sexprToString(e: SExpr): string {
 
 const shapeStr = (s: readonly Dim[]) => `[${s.map(dimToString).join(", ")}]`;
 
+/** `bN` or `bN[at + ...]`: where a kernel stores. */
+function outToString(k: { out: BufId; outAt?: IExpr }): string {
+  return k.outAt === undefined ? `b${k.out}` : `b${k.out}[${iexprToString(k.outAt)} + ...]`;
+}
+
 /** One line per kernel, for `dlg dump --stage kernels` and structure tests. */
 export function kernelToString(k: Kernel): string {
   switch (k.kind) {
     case "map":
-      return `b${k.out} = map ${shapeStr(k.shape)} ${sexprToString(k.body)}`;
+      return `${outToString(k)} = map ${shapeStr(k.shape)} ${sexprToString(k.body)}`;
     case "reduce":
-      return `b${k.out} = reduce_${k.op} ${shapeStr(k.shape)} over ${shapeStr(k.red)} ${sexprToString(k.body)}`;
+      return `${outToString(k)} = reduce_${k.op} ${shapeStr(k.shape)} over ${shapeStr(k.red)} ${sexprToString(k.body)}`;
     case "matmul": {
-      const t = (o: MatmulOperand) => `b${o.buf}${o.transposed ? "^T" : ""}`;
+      const t = (o: MatmulOperand) =>
+        `b${o.buf}${o.at === undefined ? "" : `[${iexprToString(o.at)} + ...]`}${o.transposed ? "^T" : ""}`;
       const batch = k.batch.length > 0 ? `${shapeStr(k.batch)} x ` : "";
-      return `b${k.out} = matmul ${batch}[${dimToString(k.m)}, ${dimToString(k.k)}] @ [${dimToString(k.k)}, ${dimToString(k.n)}] ${t(k.a)} ${t(k.b)} then ${sexprToString(k.epilogue)}`;
+      return `${outToString(k)} = matmul ${batch}[${dimToString(k.m)}, ${dimToString(k.k)}] @ [${dimToString(k.k)}, ${dimToString(k.n)}] ${t(k.a)} ${t(k.b)} then ${sexprToString(k.epilogue)}`;
     }
     case "scatter":
-      return `b${k.out} = scatter_add ${shapeStr(k.shape)} from ${shapeStr(k.domain)} at ${iexprToString(k.target)} if ${sexprToString(k.valid)} += ${sexprToString(k.value)}`;
+      return `${outToString(k)} = scatter_add ${shapeStr(k.shape)} from ${shapeStr(k.domain)} at ${iexprToString(k.target)} if ${sexprToString(k.valid)} += ${sexprToString(k.value)}`;
     case "scan": {
-      const slices = k.slices.map(
-        (s) => `b${s.view} = ${s.write ? "out " : ""}b${s.of}[t * ${dimToString(s.n)}...]`,
-      );
+      const stacked = k.stacked.map((s) => `${s.write ? "out" : "in"} b${s.buf}`);
       const carries = k.carries.map(
         (c) =>
           `b${c.cur} <- b${c.init}, next b${c.next}${c.final === null ? "" : `, final b${c.final}`}`,
       );
-      const head = `scan t in ${k.reverse ? "reversed " : ""}0..${dimToString(k.length)}: ${[...slices, ...carries].join("; ")}`;
+      const head = `scan t${k.id} in ${k.reverse ? "reversed " : ""}0..${dimToString(k.length)}: ${[...stacked, ...carries].join("; ")}`;
       const body = k.body.flatMap((b) =>
         kernelToString(b)
           .split("\n")

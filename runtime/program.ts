@@ -5,11 +5,25 @@
 
 export type DTypeName = "f32" | "i32" | "bool";
 
+export type EntryName = "init" | "predict" | "evaluate" | "step";
+
 /** f32 data lives in Float32Arrays; i32 and bool in Int32Arrays. */
 export type Buffer = Float32Array | Int32Array;
 
-/** Element count of a buffer from the run-time dims (in `ProgramPlan.dims` order). */
-export type SizeFn = (D: readonly number[]) => number;
+/**
+ * A size from the run-time dims, as data (runtime/sizes.ts evaluates it):
+ * a constant, dim `d` (an index into `ProgramPlan.dims`), or integer
+ * arithmetic (`div` floors, `mod` is the floored remainder).
+ */
+export type SizeExpr =
+  | number
+  | { d: number }
+  | { add: SizeExpr[] }
+  | { mul: SizeExpr[] }
+  | { div: [SizeExpr, SizeExpr] }
+  | { mod: [SizeExpr, SizeExpr] }
+  | { max: SizeExpr[] }
+  | { min: SizeExpr[] };
 
 /** Where an entry's graph input comes from at run time. */
 export type InSlot =
@@ -30,16 +44,55 @@ export type OutSlot =
 
 export interface BufferPlan {
   dtype: DTypeName;
-  size: SizeFn;
+  size: SizeExpr;
   /** Pool slot for temporaries; -1 for inputs and outputs. */
   pool: number;
 }
 
-export interface EntryPlan {
-  /** Every buffer the kernels index, by position (`b[i]` in `run`). */
+/**
+ * The order an entry runs its kernels in: a kernel (by index into
+ * `EntryPlan.kernels`), or a scan: `length` runs of `body` with the scan's
+ * step (T[scan], counting down when `reverse`) visible to its kernels, and
+ * carries double-buffered: cur <- init before the loop, cur <- next after
+ * each step, final <- cur after the loop (a runtime swaps or copies).
+ */
+export type Step =
+  | { kernel: number }
+  | {
+      scan: number;
+      length: SizeExpr;
+      reverse: boolean;
+      carries: { init: number; cur: number; next: number; final: number | null }[];
+      body: Step[];
+    };
+
+/** A JS kernel: reads and writes buffers by index, with the dims D and the scans' steps T. */
+export type JsKernel = (b: Buffer[], D: readonly number[], T: Int32Array) => void;
+
+/**
+ * A WebGPU kernel: one WGSL module with one compute entry point `main`.
+ * @group(0) @binding(0) is a uniform record of 64 i32 (bound with a dynamic
+ * offset): slots 0..31 hold the run-time dims, 32..63 the current step of
+ * scans 0..31. @binding(1 + i) is buffer `bindings[i].buf`, read_write when
+ * `write`. `grid` counts the workgroups to dispatch (x, y, z).
+ */
+export interface GpuKernel {
+  name: string;
+  wgsl: string;
+  bindings: { buf: number; write: boolean }[];
+  grid: [SizeExpr, SizeExpr, SizeExpr];
+}
+
+/** Uniform record slots: dims first, then scan steps (GpuKernel). */
+export const UNIFORM_DIMS = 32;
+export const UNIFORM_SCANS = 32;
+
+/** One entry, as data a backend's runtime interprets: buffers, kernels and their order. */
+export interface EntryPlan<K = JsKernel> {
+  /** Every buffer the kernels index, by position (`b[i]`). */
   buffers: BufferPlan[];
   /** Shared storage for temporaries: each slot holds the largest of its members. */
-  pools: { dtype: "f32" | "i32"; size: SizeFn }[];
+  pools: { dtype: "f32" | "i32"; size: SizeExpr }[];
   /** Graph input k is buffer inBufs[k], filled from inSlots[k]. */
   inSlots: InSlot[];
   inBufs: number[];
@@ -48,8 +101,8 @@ export interface EntryPlan {
   outBufs: number[];
   /** Indices (into `ProgramPlan.dims`) of the dims the kernels and sizes read: all must be bound. */
   dims: number[];
-  /** Runs every kernel of the entry, in order, over the bound buffers. */
-  run: (b: Buffer[], D: readonly number[]) => void;
+  kernels: K[];
+  schedule: Step[];
 }
 
 export interface TensorSpec {
@@ -61,9 +114,9 @@ export interface TensorSpec {
 
 /** A tensor whose size may depend on dims: inputs, and params sized by model-time dims. */
 export interface SizedPlan extends TensorSpec {
-  numel: SizeFn;
+  numel: SizeExpr;
   /** Each axis's size, for error messages and checkpoints. */
-  sizes: SizeFn[];
+  sizes: SizeExpr[];
   /** Indices (into `dims`) of the dims this tensor's size depends on. */
   dims: number[];
 }
@@ -73,10 +126,10 @@ export interface InputPlan extends SizedPlan {
    * For an int input whose values are indices (a gather's, one_hot's): each
    * value must lie in [0, size(D)); the runtime checks before running.
    */
-  indexes?: { size: SizeFn; what: string }[];
+  indexes?: { size: SizeExpr; what: string }[];
 }
 
-export interface ProgramPlan {
+export interface ProgramPlan<K = JsKernel> {
   model: string;
   dims: string[];
   inputs: InputPlan[];
@@ -89,7 +142,7 @@ export interface ProgramPlan {
    */
   params: SizedPlan[];
   state: SizedPlan[];
-  entries: Partial<Record<"init" | "predict" | "evaluate" | "step", EntryPlan>>;
+  entries: Partial<Record<EntryName, EntryPlan<K>>>;
   /** Conditions on the run-time dims, tested as soon as their dims are bound; absent: none. */
   checks?: DimCheckPlan[];
 }
@@ -102,7 +155,7 @@ export interface ProgramPlan {
 export interface DimCheckPlan {
   /** Indices (into `ProgramPlan.dims`) of the dims `value` reads. */
   dims: number[];
-  value: SizeFn;
+  value: SizeExpr;
   min: number;
   max?: number;
   /** What `value` counts, when the message should show it ("bytes"). */

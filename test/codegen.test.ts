@@ -3,7 +3,8 @@
 // plus fusion structure (what becomes one kernel) and the memory plan.
 
 import { describe, expect, it } from "vitest";
-import { graphToJs, jsHelpers, lowerEntry } from "../compiler/emit.ts";
+import { lowerEntry } from "../compiler/emit.ts";
+import { graphPlan } from "./js-graph.ts";
 import { dimAdd, dimConst, dimMul, dimVar, dimVars, type Dim } from "../compiler/dims.ts";
 import { interpret, tensor, type Tensor } from "../compiler/interpret.ts";
 import { allOps, type Graph, type Op, type TensorType, type Var } from "../compiler/ir.ts";
@@ -36,11 +37,7 @@ function graphDims(g: Graph): string[] {
 /** Compile `g` to JS (the same path emit uses) and run it on `inputs`. */
 function runJs(g: Graph, inputs: Tensor[], dims: Record<string, number>, fuse = true): Buffer[] {
   const names = graphDims(g);
-  const js = graphToJs(g, names, "k", { inSlots: [], outSlots: [] }, { fuse });
-  const helpers = { randomUniform, scratchF64, noteNonFinite, checkStored };
-  const plan = new Function(...jsHelpers, `${js.decls}\nreturn ${js.plan};`)(
-    ...jsHelpers.map((h) => helpers[h]),
-  ) as EntryPlan;
+  const plan = graphPlan(g, names, { fuse });
   const D = names.map((n) => {
     const v = dims[n];
     if (v === undefined) throw new Error(`test: dim ${n} not given`);

@@ -10,7 +10,8 @@ import ts from "typescript";
 import { afterAll, describe, expect, it } from "vitest";
 import { Builder } from "../compiler/builder.ts";
 import { dimConst, dimEval, dimMul, dimVar, shapeOf } from "../compiler/dims.ts";
-import { emit } from "../compiler/emit.ts";
+import { jsBackend } from "../compiler/backends/js.ts";
+import { emitProgram } from "../compiler/compile.ts";
 import { interpret, tensor, type Tensor } from "../compiler/interpret.ts";
 import {
   VarGen,
@@ -255,7 +256,7 @@ afterAll(() => {
 let counter = 0;
 
 async function load(p: ProgramIR): Promise<{ mod: ModuleApi; js: string; dts: string }> {
-  const { js, dts } = emit(p, { modelName: p.model });
+  const { js, dts } = emitProgram(p, jsBackend, { modelName: p.model });
   const file = join(dir, `m${counter++}.js`);
   writeFileSync(file, js);
   const mod = (await import(pathToFileURL(file).href)) as ModuleApi;
@@ -302,7 +303,7 @@ describe("emit: the module text", () => {
   });
 
   it("comes with a .d.ts that type-checks a caller", () => {
-    const { dts } = emit(linregProgram(), { modelName: "linreg" });
+    const { dts } = emitProgram(linregProgram(), jsBackend, { modelName: "linreg" });
     expect(dts).toContain('/** f32[B, 3] */\n  "x": Float32Array;');
     expect(dts).toContain('"cls": Int32Array;');
     const diags = typecheck(

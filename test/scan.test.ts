@@ -13,7 +13,7 @@ import { printGraph } from "../compiler/ir-print.ts";
 import { verify } from "../compiler/ir-verify.ts";
 import { VarGen, type Eqn, type Graph, type ModelIR, type OpParams } from "../compiler/ir.ts";
 import { simplify } from "../compiler/simplify.ts";
-import { graphToJs, jsHelpers } from "../compiler/emit.ts";
+import { graphPlan } from "./js-graph.ts";
 import { EntryRunner } from "../runtime/execute.ts";
 import { scratchF64 } from "../runtime/kernels.ts";
 import type { EntryPlan } from "../runtime/program.ts";
@@ -213,11 +213,7 @@ model m {
       expect(Math.abs(a - (at(1e-6) - at(-1e-6)) / 2e-6)).toBeLessThan(1e-7);
     });
 
-    const js = graphToJs(g, ["B"], "k", { inSlots: [], outSlots: [] });
-    const plan = new Function(...jsHelpers, `${js.decls}\nreturn ${js.plan};`)(
-      randomUniform,
-      scratchF64,
-    ) as EntryPlan;
+    const plan = graphPlan(g, ["B"]);
     const bufs = vals.map((v) =>
       v.dtype === "f32" ? Float32Array.from(v.data) : Int32Array.from(v.data),
     );
@@ -278,11 +274,7 @@ describe("random draws in a scan body", () => {
     for (const seed of [0, -123456789, 2147483647]) {
       const vals = inputs(seed);
       const want = interpret(g, vals, { B: 2 })[0]!;
-      const js = graphToJs(g, ["B"], "k", { inSlots: [], outSlots: [] });
-      const plan = new Function(...jsHelpers, `${js.decls}\nreturn ${js.plan};`)(
-        randomUniform,
-        scratchF64,
-      ) as EntryPlan;
+      const plan = graphPlan(g, ["B"]);
       const bufs = vals.map((v) =>
         v.dtype === "f32" ? Float32Array.from(v.data) : Int32Array.from(v.data),
       );
@@ -339,11 +331,7 @@ describe("random draws in a scan body", () => {
 describe("scans along any axis", () => {
   /** A compiled graph run on float32 buffers (kernels, schedule and memory plan as emitted). */
   const runJs = (g: Graph, vals: ReturnType<typeof tensor>[]) => {
-    const js = graphToJs(g, [], "k", { inSlots: [], outSlots: [] });
-    const plan = new Function(...jsHelpers, `${js.decls}\nreturn ${js.plan};`)(
-      randomUniform,
-      scratchF64,
-    ) as EntryPlan;
+    const plan = graphPlan(g, []);
     const bufs = vals.map((v) =>
       v.dtype === "f32" ? Float32Array.from(v.data) : Int32Array.from(v.data),
     );

@@ -40,6 +40,8 @@ export interface WindowLowering {
   buffer(v: Var): BufId;
   /** A fresh temporary (pooled by the memory plan like any other). */
   temp(dtype: DType, shape: Dim[]): BufId;
+  /** How the transposes lower: scatter kernels, or reductions that gather (LowerOptions.scatter). */
+  scatter: "serial" | "gather";
 }
 
 const loops = (n: number, from = 0) => Array.from({ length: n }, (_, i) => iloop(from + i));
@@ -64,6 +66,56 @@ function inBounds(pos: IExpr[], size: Dim[], ax: Axis[]): SExpr | null {
     if (ax[i]!.hi > 0) both({ k: "icompare", op: "lt", a: p, b: idim(size[i]!), dtype: "bool" });
   });
   return valid;
+}
+
+/**
+ * The inverse of `position` for gathering transposes: the window (oh, ow)
+ * whose tap (kh, kw) reads input position (h, w), and the condition that
+ * one exists: o * s = pos + lo - k * d lands on the stride, inside [0, OH).
+ */
+function windowAt(pos: IExpr[], taps: IExpr[], ax: Axis[], outSize: Dim[]) {
+  let valid: SExpr | null = null;
+  const both = (c: SExpr) => (valid = valid ? bool(valid, c) : c);
+  const o = pos.map((p, i) => {
+    const a = ax[i]!;
+    const q = iadd(iadd(p, iconst(a.lo)), imul(taps[i]!, iconst(-a.dilation)));
+    both({ k: "icompare", op: "ge", a: q, b: iconst(0), dtype: "bool" });
+    if (a.stride > 1)
+      both({ k: "icompare", op: "eq", a: imod(q, iconst(a.stride)), b: iconst(0), dtype: "bool" });
+    const oi = idiv(q, iconst(a.stride));
+    both({ k: "icompare", op: "lt", a: oi, b: idim(outSize[i]!), dtype: "bool" });
+    return oi;
+  });
+  return { o, valid: valid ?? lit(1, "bool") };
+}
+
+/**
+ * The gathering form of a window transpose into `xShape` [N, C, H, W]: each
+ * input element sums, over the taps [KH, KW], `value(n, c, kh, kw, oh, ow)`
+ * of the window that tap (kh, kw) reads it from (`when` further restricts).
+ */
+function gatherTaps(
+  out: BufId,
+  xShape: Dim[],
+  kernel: Dim[],
+  outSize: Dim[],
+  ax: Axis[],
+  value: (n: IExpr, c: IExpr, kh: IExpr, kw: IExpr, oh: IExpr, ow: IExpr) => SExpr,
+  when?: (n: IExpr, c: IExpr, kh: IExpr, kw: IExpr, oh: IExpr, ow: IExpr) => SExpr,
+): Kernel {
+  const [n, c, h, w] = loops(4) as [IExpr, IExpr, IExpr, IExpr];
+  const [kh, kw] = [ired(0), ired(1)];
+  const { o, valid } = windowAt([h, w], [kh, kw], ax, outSize);
+  const [oh, ow] = o as [IExpr, IExpr];
+  const c2 = when ? bool(valid, when(n, c, kh, kw, oh, ow)) : valid;
+  return {
+    kind: "reduce",
+    op: "sum",
+    out,
+    shape: xShape,
+    red: kernel,
+    body: { k: "select", c: c2, a: value(n, c, kh, kw, oh, ow), b: lit(0, "f32"), dtype: "f32" },
+  };
 }
 
 /** x[n, c, pos] with padding reading `fill`. */
@@ -145,6 +197,23 @@ function conv2dGradInput(e: Eqn<"conv2d_grad_input">, out: BufId, L: WindowLower
   const [n, c, kh, kw, oh, ow] = loops(6);
   const pos = [position(oh!, kh!, ax[0]!), position(ow!, kw!, ax[1]!)];
   const xShape = e.outs[0]!.type.shape;
+  const last: Kernel =
+    L.scatter === "gather"
+      ? gatherTaps(out, xShape, [KH, KW], [OH, OW], ax, (n, c, kh, kw, oh, ow) => ({
+          k: "load",
+          buf: dcol,
+          index: linearize(domain, [n, c, kh, kw, oh, ow]),
+          dtype: "f32",
+        }))
+      : {
+          kind: "scatter",
+          out,
+          shape: xShape,
+          domain,
+          target: linearize(xShape, [n!, c!, ...pos]),
+          valid: inBounds(pos, xShape.slice(2), ax) ?? lit(1, "bool"),
+          value: { k: "load", buf: dcol, index: { k: "lin" }, dtype: "f32" },
+        };
   return [
     {
       kind: "matmul",
@@ -157,15 +226,7 @@ function conv2dGradInput(e: Eqn<"conv2d_grad_input">, out: BufId, L: WindowLower
       b: { buf: L.buffer(ct), transposed: false, batch: iloop(0) },
       epilogue: { k: "acc", dtype: "f32" },
     },
-    {
-      kind: "scatter",
-      out,
-      shape: xShape,
-      domain,
-      target: linearize(xShape, [n!, c!, ...pos]),
-      valid: inBounds(pos, xShape.slice(2), ax) ?? lit(1, "bool"),
-      value: { k: "load", buf: dcol, index: { k: "lin" }, dtype: "f32" },
-    },
+    last,
   ];
 }
 
@@ -263,6 +324,30 @@ function maxPoolGrad(e: Eqn<"max_pool_grad">, out: BufId, L: WindowLowering): Ke
   const [x, ct] = e.inputs as [Var, Var];
   const ks: Kernel[] = [];
   const { pos, n, c, ax, pooled } = windowArgmax(e, L, ks);
+  if (L.scatter === "gather") {
+    // Each input element sums ct over the windows whose first maximum is it.
+    const [KH, KW] = e.params.window as [number, number];
+    const arg = (ks[ks.length - 1] as { out: BufId }).out;
+    const at = (n: IExpr, c: IExpr, oh: IExpr, ow: IExpr) => linearize(pooled, [n, c, oh, ow]);
+    ks.push(
+      gatherTaps(
+        out,
+        x.type.shape,
+        [dimConst(KH), dimConst(KW)],
+        pooled.slice(2),
+        ax,
+        (n, c, _kh, _kw, oh, ow) => L.elem(x.type.shape, ct, [n, c, oh, ow]),
+        (n, c, kh, kw, oh, ow) => ({
+          k: "icompare",
+          op: "eq",
+          a: { k: "val", e: { k: "load", buf: arg, index: at(n, c, oh, ow), dtype: "i32" } },
+          b: iadd(imul(kh, iconst(KW)), kw),
+          dtype: "bool",
+        }),
+      ),
+    );
+    return ks;
+  }
   ks.push({
     kind: "scatter",
     out,
@@ -289,6 +374,23 @@ function avgPoolGrad(e: Eqn<"avg_pool_grad">, out: BufId, L: WindowLowering): Ke
   const xShape = e.outs[0]!.type.shape;
   // Every (output position, tap) pair adds ct / (KH * KW) onto the input it read.
   const domain = [...ct.type.shape, dimConst(KH), dimConst(KW)];
+  if (L.scatter === "gather") {
+    const ax = axes(e.params);
+    return gatherTaps(
+      out,
+      xShape,
+      [dimConst(KH), dimConst(KW)],
+      ct.type.shape.slice(2),
+      ax,
+      (n, c, _kh, _kw, oh, ow) => ({
+        k: "binary",
+        op: "div",
+        a: L.elem(xShape, ct, [n, c, oh, ow]),
+        b: lit(KH * KW, "f32"),
+        dtype: "f32",
+      }),
+    );
+  }
   const { ax, n, c, pos } = poolTaps(e.params, iloop(4), iloop(5));
   const v = L.elem(domain, ct, loops(4));
   return {

@@ -1,0 +1,51 @@
+// The seam between the compiler's back half and a target. Every phase up to
+// lowering is target-blind; a backend says how to lower (its cost model,
+// limits and scatter strategy, as LowerOptions), how to print one kernel of
+// the kernel IR (JS functions, WGSL modules), and which runtime its modules
+// link. emit.ts writes everything else (buffers, pools, the schedule, the
+// model's description) once, as plan data every runtime interprets alike.
+
+import type { KernelSource, Kernel, ScanKernel, BufferDecl } from "./kernel.ts";
+import type { LowerOptions } from "./fuse.ts";
+
+export type Target = "js" | "webgpu";
+
+/** What a backend's kernel printer is told about the kernel's surroundings. */
+export interface KernelContext {
+  /** The program's run-time dims, in plan order (a kernel reads dim i as the runtime's D[i]). */
+  dims: readonly string[];
+  /** A unique path (`e2_5`, `e2_5_0` inside a scan): the kernel's name starts with it. */
+  path: string;
+  /** Collects the run-time dims the kernel reads, so the runtime knows which must be bound. */
+  used: Set<string>;
+  /** The entry's buffers (dtypes, shapes), by id. */
+  buffers: readonly BufferDecl[];
+  sources: readonly KernelSource[];
+  /** A checkNumerics build: the name of the entry's table of sources (JS only). */
+  numericsTable: string | null;
+}
+
+/** One printed kernel: declarations to put in the module, and the expression the plan lists. */
+export interface PrintedKernel {
+  decl: string;
+  expr: string;
+}
+
+export interface Backend {
+  readonly target: Target;
+  /** How fusion lowers for this target. */
+  readonly lower: Required<LowerOptions>;
+  /** Whether `checkNumerics` builds exist for this target. */
+  readonly numerics: boolean;
+  kernel(k: Exclude<Kernel, ScanKernel>, ctx: KernelContext): PrintedKernel;
+  /** The kernel as `dlg dump --stage kernels` shows it after the IR line (its code), or "". */
+  show(k: Exclude<Kernel, ScanKernel>, ctx: KernelContext): string;
+  /**
+   * The bundled runtime (a script defining `const __dlg = {...}`), built once
+   * from runtime/ by scripts/build-runtime.ts, and the names the module body
+   * takes from it.
+   */
+  runtime: { code: string; imports: readonly string[] };
+  /** The module's exports after `plan` and `spec`. */
+  exports: string;
+}
