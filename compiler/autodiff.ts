@@ -14,11 +14,8 @@ import { scanVjp, withScanResiduals } from "./autodiff/scan.ts";
 import { scansAlongAxis0 } from "./autodiff/scan-layout.ts";
 import { windowVjpRules } from "./autodiff/window.ts";
 
-/** Everything a VJP rule may look at: the equation, its output cotangent, and emitters. */
-export interface VjpArgs<P extends Op> {
-  params: OpParams[P];
-  /** The primal inputs. */
-  x: Var[];
+/** What a VJP rule sees besides its equation: the output cotangents and emitters. */
+interface Cotangents {
   /** The primal output (rules reuse it: exp' = exp, tanh' = 1 - tanh^2). */
   y: Var;
   /** Cotangent of `y`; same type as `y`. */
@@ -29,6 +26,13 @@ export interface VjpArgs<P extends Op> {
   cts: (Var | null)[];
   /** The builder `o` appends to (scan's rule emits a multi-output equation). */
   b: Builder;
+}
+
+/** Everything a VJP rule may look at: the equation, its output cotangent, and emitters. */
+export interface VjpArgs<P extends Op> extends Cotangents {
+  params: OpParams[P];
+  /** The primal inputs. */
+  x: Var[];
 }
 
 /** One cotangent per input; it may have the broadcast shape of the output (the sweep reduces it). */
@@ -230,6 +234,11 @@ export const vjpRules: { [P in Op]: VjpRule<P> } = {
 
 // ---------------------------------------------------------------- the sweep
 
+/** `e`'s rule applied: generic in the op, so the table's rule for it takes `e.params`. */
+function applyVjp<P extends Op>(e: Eqn<P>, a: Cotangents): (Var | null)[] {
+  return vjpRules[e.op]({ ...a, params: e.params, x: e.inputs });
+}
+
 /**
  * Sum `ct` over the axes that broadcasting added or stretched so it has
  * `target`'s shape: leading extra axes, and axes where the target has a literal 1.
@@ -291,7 +300,7 @@ export function vjp(
   // Forward: vars that depend on `wrt` through differentiable edges.
   const active = new Set(wrt.map((v) => v.id));
   for (const e of g0.eqns) {
-    if ((vjpRules[e.op] as VjpRule<Op>) === noGradient) continue;
+    if (vjpRules[e.op] === noGradient) continue;
     if (!e.inputs.some((v) => active.has(v.id))) continue;
     for (const v of e.outs) if (v.type.dtype === "f32") active.add(v.id);
   }
@@ -322,10 +331,9 @@ export function vjp(
     const outCts = e.outs.map((v) => (onPath(v) ? (cts.get(v.id) ?? null) : null));
     const first = outCts.findIndex((c) => c !== null);
     if (first < 0) continue;
-    const rule = vjpRules[e.op] as VjpRule<Op>;
     const [y, ct] = [e.outs[first]!, outCts[first]!];
     const made = b.eqns.length;
-    const inCts = rule({ params: e.params, x: e.inputs, y, ct, o, outs: e.outs, cts: outCts, b });
+    const inCts = applyVjp(e, { y, ct, o, outs: e.outs, cts: outCts, b });
     e.inputs.forEach((x, k) => {
       const c = inCts[k];
       if (c && onPath(x)) accumulate(x, c);

@@ -4,7 +4,7 @@
 
 import type { Span } from "../grammar/index.ts";
 import { infer } from "./shapes.ts";
-import type { Eqn, Op, OpParams, Var, VarGen } from "./ir.ts";
+import { anyEqn, type Eqn, type Op, type OpParams, type Var, type VarGen } from "./ir.ts";
 
 export interface EmitOpts {
   hint?: string;
@@ -34,7 +34,7 @@ export class Builder {
     const eqn: Eqn<P> = { op, params, inputs, outs };
     if (opts.span) eqn.span = opts.span;
     if (opts.file) eqn.file = opts.file;
-    this.eqns.push(eqn as unknown as Eqn);
+    this.eqns.push(anyEqn(eqn));
     return outs;
   }
 }

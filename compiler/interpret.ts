@@ -14,6 +14,7 @@ import {
   type BinaryOp,
   type CompareOp,
   type DType,
+  type Eqn,
   type Graph,
   type Op,
   type OpParams,
@@ -443,6 +444,11 @@ function bindDims(g: Graph, inputs: Tensor[], given: Record<string, number>) {
   return dims;
 }
 
+/** `e`'s impl applied: generic in the op, so the table's impl for it takes `e.params`. */
+function applyImpl<P extends Op>(e: Eqn<P>, ins: Tensor[], ctx: Ctx): Tensor | Tensor[] {
+  return implRules[e.op](e.params, ins, ctx);
+}
+
 function checkType(v: Var, t: Tensor, dim: (d: Dim) => number, what: string): void {
   const shape = v.type.shape.map(dim);
   if (
@@ -487,8 +493,7 @@ export function interpret(
   };
   for (const e of g.eqns) {
     const ins = e.inputs.map(read);
-    const impl = implRules[e.op] as Impl<Op>;
-    const r = impl(e.params, ins, { dim, env, outDType: e.outs[0]!.type.dtype, float32 });
+    const r = applyImpl(e, ins, { dim, env, outDType: e.outs[0]!.type.dtype, float32 });
     (Array.isArray(r) ? r : [r]).forEach((t, k) => {
       const out = e.outs[k]!;
       // Round results into their element type (i32 arithmetic truncates) and

@@ -63,7 +63,7 @@ export function eqnToString(e: Eqn, names: VarNamer): string {
   const outs = e.outs.map((v) => names.decl(v)).join(", ");
   if (e.op !== "scan") return `${outs} = ${e.op}${paramsToString(e.params)}${ins}`;
   // A scan prints its params, then its body indented below it (its vars numbered on their own).
-  const { body, ...rest } = e.params as { body: Graph };
+  const { body, ...rest } = e.params;
   const nested = printGraph(body)
     .split("\n")
     .map((l) => `  ${l}`);

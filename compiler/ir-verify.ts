@@ -64,7 +64,7 @@ export function verify(g: Graph): void {
     // A scan's body is a graph of its own: check it by the same rules.
     if (e.op === "scan")
       try {
-        verify((e.params as { body: Graph }).body);
+        verify(e.params.body);
       } catch (err) {
         if (!(err instanceof IrVerifyError)) throw err;
         fail(g, i, `its body is invalid: ${err.message}`);

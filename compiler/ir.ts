@@ -262,8 +262,8 @@ export const allOps = Object.keys({
   scan: 0,
 } satisfies Record<Op, 0>) as Op[];
 
-/** One equation: `outs = op[params](inputs)`. */
-export interface Eqn<P extends Op = Op> {
+/** One equation of primitive P: `outs = P[params](inputs)`. */
+interface EqnOf<P extends Op> {
   op: P;
   params: OpParams[P];
   inputs: Var[];
@@ -275,6 +275,23 @@ export interface Eqn<P extends Op = Op> {
   /** The primitive whose VJP rule emitted this equation (with that equation's span), for run-time messages. */
   vjpOf?: Op;
 }
+
+/**
+ * An equation of one of the ops P: with no argument, the union over every op,
+ * discriminated by `op`, so `e.op === "transpose"` narrows `e.params` to
+ * `{ perm }`. It is a mapped type indexed by P rather than a conditional type
+ * because then, for a P a function is generic in, it stays `EqnOf<P>`: a rule
+ * table `{ [P in Op]: Rule<P> }` indexed by `e.op` accepts `e` and `e.params`.
+ */
+export type Eqn<P extends Op = Op> = { [Q in P]: EqnOf<Q> }[P];
+
+/**
+ * An equation of a generic op as the union it belongs to: tsc cannot prove
+ * that `EqnOf<P>` for an unknown P is a member of `Eqn`, so builders that
+ * check params against their op (`<P extends Op>(op: P, params: OpParams[P])`)
+ * hand their equation over through this one cast.
+ */
+export const anyEqn = <P extends Op>(e: Eqn<P>): Eqn => e as Eqn;
 
 /** A graph in A-normal form: every var is defined once, before use. */
 export interface Graph {
@@ -290,7 +307,7 @@ export function largestId(...graphs: Graph[]): number {
     for (const v of g.inputs) max = Math.max(max, v.id);
     for (const e of g.eqns) {
       for (const v of e.outs) max = Math.max(max, v.id);
-      if (e.op === "scan") visit((e.params as OpParams["scan"]).body);
+      if (e.op === "scan") visit(e.params.body);
     }
   };
   graphs.forEach(visit);

@@ -461,7 +461,7 @@ export function infer<P extends Op>(
   params: OpParams[P],
   inputs: TensorType[],
 ): TensorType[] {
-  return (shapeRules[op] as ShapeRule<P>)(params, inputs);
+  return shapeRules[op](params, inputs);
 }
 
 export function sameType(a: TensorType, b: TensorType): boolean {

@@ -11,6 +11,7 @@ import { dimAsConst, type Dim } from "./dims.ts";
 import { binaryFns, compareFns, toDType, unaryFns } from "./elementwise.ts";
 import { paramsToString } from "./ir-print.ts";
 import {
+  anyEqn,
   dce,
   isBinary,
   isCompare,
@@ -34,14 +35,14 @@ interface Facts {
 }
 
 /** The value of `x` when every element equals it (elementwise folding of two fills is a fill). */
-function scalarValue(op: Op, params: OpParams[Op], xs: number[]): number | null {
-  if (isUnary(op)) return unaryFns[op](xs[0]!);
-  if (isBinary(op)) return binaryFns[op](xs[0]!, xs[1]!);
-  if (isCompare(op)) return compareFns[op](xs[0]!, xs[1]!);
-  if (op === "select") return xs[0] ? xs[1]! : xs[2]!;
-  if (op === "cast") return toDType(xs[0]!, (params as OpParams["cast"]).dtype);
+function scalarValue(e: Eqn, xs: number[]): number | null {
+  if (isUnary(e.op)) return unaryFns[e.op](xs[0]!);
+  if (isBinary(e.op)) return binaryFns[e.op](xs[0]!, xs[1]!);
+  if (isCompare(e.op)) return compareFns[e.op](xs[0]!, xs[1]!);
+  if (e.op === "select") return xs[0] ? xs[1]! : xs[2]!;
+  if (e.op === "cast") return toDType(xs[0]!, e.params.dtype);
   // Movement of a fill is the same fill in the new shape.
-  if (op === "reshape" || op === "broadcast" || op === "transpose") return xs[0]!;
+  if (e.op === "reshape" || e.op === "broadcast" || e.op === "transpose") return xs[0]!;
   return null;
 }
 
@@ -58,10 +59,9 @@ function concreteCount(shape: Dim[], axes: number[]): number | null {
 function rewrite(e: Eqn, facts: Facts): Rewrite {
   const out = e.outs[0];
   if (!out || e.outs.length !== 1) return null;
-  const redefine = <P extends Op>(op: P, params: OpParams[P], inputs: Var[]): Rewrite => {
-    const eqn: Eqn = { ...e, op, params, inputs } as Eqn;
-    return { eqn };
-  };
+  const redefine = <P extends Op>(op: P, params: OpParams[P], inputs: Var[]): Rewrite => ({
+    eqn: anyEqn({ ...e, op, params, inputs }),
+  });
   const fill = (value: number) =>
     redefine(
       "const",
@@ -84,11 +84,10 @@ function rewrite(e: Eqn, facts: Facts): Rewrite {
   // Constant folding: every input is a fill.
   const vals = e.inputs.map(fillOf);
   if (e.inputs.length > 0 && vals.every((v) => v !== undefined)) {
-    const v = scalarValue(e.op, e.params, vals);
+    const v = scalarValue(e, vals);
     if (v !== null) return fill(v);
     if (e.op === "reduce_sum" || e.op === "reduce_max") {
-      const axes = (e.params as OpParams["reduce_sum"]).axes;
-      const n = concreteCount(a!.type.shape, axes);
+      const n = concreteCount(a!.type.shape, e.params.axes);
       if (n !== null && n > 0) return fill(e.op === "reduce_sum" ? vals[0]! * n : vals[0]!);
     }
   }
@@ -132,12 +131,12 @@ function rewrite(e: Eqn, facts: Facts): Rewrite {
     case "broadcast":
       return sameType(a!.type, out.type) ? { use: a! } : null;
     case "transpose": {
-      const { perm } = e.params as OpParams["transpose"];
+      const { perm } = e.params;
       if (perm.every((p, i) => p === i)) return { use: a! };
       const d = defOf(a);
       if (d?.op !== "transpose") return null;
       // out[i] = mid[perm[i]] = x[inner[perm[i]]].
-      const inner = (d.params as OpParams["transpose"]).perm;
+      const inner = d.params.perm;
       return redefine("transpose", { perm: perm.map((p) => inner[p]!) }, d.inputs);
     }
     default:
@@ -171,7 +170,7 @@ function rewritePass(g: Graph): PassResult {
     }
     eqns.push(e);
     for (const v of e.outs) facts.defs.set(v.id, e);
-    if (e.op === "const") facts.fills.set(e.outs[0]!.id, (e.params as OpParams["const"]).value);
+    if (e.op === "const") facts.fills.set(e.outs[0]!.id, e.params.value);
   }
   return { graph: { inputs: g.inputs, eqns, outputs: g.outputs.map(sub) }, changed };
 }

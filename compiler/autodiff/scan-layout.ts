@@ -10,7 +10,7 @@
 // windows, never copying per step; the transposes cost one pass each per
 // scan (and fuse into their neighbours' index arithmetic where they can).
 
-import type { Eqn, Graph, OpParams, TensorType, Var } from "../ir.ts";
+import type { Eqn, Graph, TensorType, Var } from "../ir.ts";
 import { largestId, VarGen } from "../ir.ts";
 
 /** out[i] = in[perm[i]]: `axis` moved to the front. */
@@ -52,21 +52,20 @@ export function scansAlongAxis0(g: Graph, gen?: VarGen): Graph {
     }
     return t;
   };
-  for (const orig of g.eqns) {
-    if (orig.op !== "scan") {
-      eqns.push(orig);
-      if (orig.op === "transpose")
-        transposed.set(orig.outs[0]!.id, {
-          source: orig.inputs[0]!,
-          perm: (orig.params as OpParams["transpose"]).perm,
+  for (const e of g.eqns) {
+    if (e.op !== "scan") {
+      eqns.push(e);
+      if (e.op === "transpose")
+        transposed.set(e.outs[0]!.id, {
+          source: e.inputs[0]!,
+          perm: e.params.perm,
         });
       continue;
     }
-    const e = orig as Eqn<"scan">;
     const p = e.params;
     const body = scansAlongAxis0(p.body, fresh);
     if (p.axis === 0) {
-      eqns.push({ ...e, params: { ...p, body } } as unknown as Eqn);
+      eqns.push({ ...e, params: { ...p, body } });
       continue;
     }
     const firstX = p.nConsts + p.nCarry;
@@ -77,13 +76,12 @@ export function scansAlongAxis0(g: Graph, gen?: VarGen): Graph {
     const ysFront = ys.map((y) =>
       fresh.fresh(permuted(y.type, toFront(p.axis, y.type.shape.length)), y.hint),
     );
-    const scan: Eqn<"scan"> = {
+    eqns.push({
       ...e,
       params: { ...p, body, axis: 0 },
       inputs,
       outs: [...e.outs.slice(0, p.nCarry), ...ysFront],
-    };
-    eqns.push(scan as unknown as Eqn);
+    });
     ys.forEach((y, j) => transpose(ysFront[j]!, fromFront(p.axis, y.type.shape.length), y));
   }
   return { ...g, eqns };

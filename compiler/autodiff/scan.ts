@@ -52,7 +52,7 @@ function stacked(t: TensorType, p: ScanParams): TensorType {
 export function withScanResiduals(g: Graph, needs: (e: Eqn) => boolean, gen: VarGen): Graph {
   const eqns = g.eqns.map((e): Eqn => {
     if (e.op !== "scan" || !needs(e)) return e;
-    const p = e.params as ScanParams;
+    const p = e.params;
     const missing = [...Array(p.nCarry).keys()].filter((k) => residualIndex(p, k) < 0);
     if (missing.length === 0) return e;
     const carries = missing.map((k) => p.body.inputs[p.nConsts + k]!);

@@ -177,13 +177,8 @@ function perStepSeed(
   const seeds = outer.emit("add", {}, [base, t], opts);
   if (axis === 0) return { input: cap.inner, eqns: [], seeds };
   const input = body.gen.fresh({ dtype: "i32", shape: shape.slice(0, axis) }, "step_seed");
-  const reshape: Eqn<"reshape"> = {
-    op: "reshape",
-    params: { shape: [] },
-    inputs: [input],
-    outs: [cap.inner],
-  };
-  return { input, eqns: [reshape as unknown as Eqn], seeds };
+  const reshape: Eqn = { op: "reshape", params: { shape: [] }, inputs: [input], outs: [cap.inner] };
+  return { input, eqns: [reshape], seeds };
 }
 
 function dtypeOf(v: Value) {

@@ -9,7 +9,7 @@
 // call and names the input instead of returning a silently wrong loss.
 
 import type { Dim } from "../dims.ts";
-import type { Eqn, Graph, OpParams } from "../ir.ts";
+import type { Eqn, Graph } from "../ir.ts";
 
 /** One use of an input's values as indices: each must lie in [0, size). */
 export interface IndexUse {
@@ -61,14 +61,13 @@ function walk(
     const out = eqn.outs[0];
     const from = a && origin.get(a.id);
     if (eqn.op === "iota") {
-      const p = eqn.params as OpParams["iota"];
-      iotas.set(out!.id, p.shape[p.axis]!);
+      iotas.set(out!.id, eqn.params.shape[eqn.params.axis]!);
     } else if (eqn.op === "broadcast" && a && iotas.has(a.id)) {
       iotas.set(out!.id, iotas.get(a.id)!);
     }
     if (from !== undefined && carriesValues.has(eqn.op)) origin.set(out!.id, from);
     if (eqn.op === "gather") {
-      const axis = (eqn.params as OpParams["gather"]).axis;
+      const { axis } = eqn.params;
       const idx = b && origin.get(b.id);
       if (idx !== undefined)
         add(idx, { size: a!.type.shape[axis]!, what: `indices of a gather along axis ${axis}` });
@@ -85,7 +84,7 @@ function walk(
           add(name, { size: n, what: "class indices (one_hot, as in cross_entropy)" });
       }
     }
-    if (eqn.op === "scan") scanBody(eqn as Eqn<"scan">, origin, add);
+    if (eqn.op === "scan") scanBody(eqn, origin, add);
   }
 }
 

@@ -81,7 +81,7 @@ export function simplifyScans(
   let changed = false;
   const eqns = g.eqns.map((orig): Eqn => {
     if (orig.op !== "scan") return orig;
-    let e = orig as Eqn<"scan">;
+    let e: Eqn<"scan"> = orig;
     const pruned = pruneScan(e, used);
     if (pruned) {
       e = pruned;
@@ -95,7 +95,7 @@ export function simplifyScans(
         changed = true;
       }
     }
-    return e as unknown as Eqn;
+    return e;
   });
   return { graph: { ...g, eqns }, changed };
 }
