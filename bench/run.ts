@@ -36,9 +36,10 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type * as TF from "@tensorflow/tfjs-core";
 import { loadMnistSplit, type MnistSplit } from "../cli/mnist.ts";
-import { loadModule, type Batch, type CompiledModel } from "../cli/module.ts";
+import { loadModule, type Batch } from "../cli/module.ts";
 import { readSafetensors } from "../cli/safetensors.ts";
 import { compile } from "../compiler/compile.ts";
+import type { Model } from "../runtime/model.ts";
 import { loadTfjs } from "./tfjs.ts";
 
 const { values: opts } = parseArgs({
@@ -89,7 +90,7 @@ function batches(
 // ------------------------------------------------------------------ dlg
 
 /** A sample compiled with the train block `config` (default: its first) driving step(). */
-async function dlgModel(sample: string, config?: string): Promise<CompiledModel> {
+async function dlgModel(sample: string, config?: string): Promise<Model> {
   const r = compile(join(import.meta.dirname, "../samples", sample), { config });
   if (!r.ok || !r.js) throw new Error(r.diagnostics.map((d) => d.message).join("\n"));
   const mod = await loadModule(r.js);
@@ -97,7 +98,7 @@ async function dlgModel(sample: string, config?: string): Promise<CompiledModel>
 }
 
 /** dlg's parameters by name (`dense_1.w`), as tfjs variables of the same shape. */
-async function paramsOf(m: CompiledModel): Promise<Map<string, TF.Tensor>> {
+async function paramsOf(m: Model): Promise<Map<string, TF.Tensor>> {
   const out = new Map<string, TF.Tensor>();
   for (const [name, t] of readSafetensors(await m.save())) {
     if (!name.startsWith("__")) out.set(name, tf.tensor(Float32Array.from(t.data), t.shape));

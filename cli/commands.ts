@@ -8,7 +8,7 @@ import { check, compile, dump, type CheckResult } from "../compiler/compile.ts";
 import { diagnosticToJson, renderDiagnostics } from "../compiler/diagnostics.ts";
 import { oneFile, str, type Parsed } from "./args.ts";
 import { exitCode, UsageError, UserError } from "./errors.ts";
-import { sizeLimits, type StageName } from "./usage.ts";
+import { backendFlag, sizeLimits, type StageName } from "./usage.ts";
 
 export interface Io {
   out(text: string): void;
@@ -68,9 +68,14 @@ export function dtsPath(js: string): string {
 
 export async function runCompile(p: Parsed, io: Io): Promise<number> {
   const file = oneFile("compile", p);
-  // main.ts has checked --target (usage.ts): js is the only one.
+  const target = backendFlag(p, "compile");
   requireFile(file);
-  const r = compile(file, { model: str(p, "model"), config: str(p, "config"), ...sizeLimits(p) });
+  const r = compile(file, {
+    model: str(p, "model"),
+    config: str(p, "config"),
+    target,
+    ...sizeLimits(p),
+  });
   printDiagnostics(r, io);
   if (!r.ok || r.js === undefined) return exitCode.error;
   const out = str(p, "out") ?? join(".", `${r.program?.model ?? basename(file, extname(file))}.js`);
@@ -79,7 +84,7 @@ export async function runCompile(p: Parsed, io: Io): Promise<number> {
   if (r.dts !== undefined) writeOutput(dts, r.dts);
   const kb = (Buffer.byteLength(r.js) / 1024).toFixed(1);
   io.err(
-    `compiled model ${r.program?.model ?? "?"} -> ${out} (${kb} KiB)${r.dts !== undefined ? ` and ${dts}` : ""}`,
+    `compiled model ${r.program?.model ?? "?"} for ${target} -> ${out} (${kb} KiB)${r.dts !== undefined ? ` and ${dts}` : ""}`,
   );
   return exitCode.ok;
 }

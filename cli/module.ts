@@ -1,13 +1,13 @@
 // The emitted model module as the CLI sees it, and how Node loads one: the
 // compiler hands back a string of JavaScript with no imports, which we write
 // to a temporary file and import() by file URL (Node has no in-memory ESM
-// loader). The interface below is the contract of compiler/emit.ts; results
-// are awaited, so a backend whose calls return promises works unchanged.
+// loader). The model API is runtime/model.ts's, the same on every backend.
 
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import type { Model, ModelOptions, Scores } from "../runtime/model.ts";
 
 export type ElemType = "f32" | "i32" | "bool";
 export type Tensor = Float32Array | Int32Array;
@@ -30,12 +30,7 @@ export interface ModelSpec {
   params: unknown;
 }
 
-export interface RunResult {
-  loss: number;
-  metrics: Record<string, number>;
-}
-
-type MaybePromise<T> = T | Promise<T>;
+export type RunResult = Scores;
 
 /**
  * Named dimensions given explicitly. The module infers dims from input
@@ -44,24 +39,15 @@ type MaybePromise<T> = T | Promise<T>;
  */
 export type Dims = Record<string, number>;
 
-export interface CompiledModel {
-  predict(inputs: Batch, dims?: Dims): MaybePromise<unknown>;
-  step(batch: Batch, dims?: Dims): MaybePromise<RunResult>;
-  evaluate(batch: Batch, dims?: Dims): MaybePromise<RunResult>;
-  /** `metadata` goes into the checkpoint's `__metadata__` beside the model's own entries. */
-  save(metadata?: Record<string, string>): MaybePromise<Uint8Array>;
-  /** Restores params, optimizer state, step count and seed; returns the checkpoint's `__metadata__`. */
-  load(bytes: Uint8Array): MaybePromise<Record<string, string>>;
-  /** Number of step() calls that completed. */
-  readonly steps: number;
-}
+/** What the training loop and checkpoints use of a model (a test can stand in for it). */
+export type CompiledModel = Pick<Model, "step" | "evaluate" | "save" | "load" | "steps">;
 
 export interface ModelModule {
   /**
    * `dims` fixes named dimensions that parameter shapes use and inputs bind
    * once (linreg's `param theta: [F]`), from the data, when the model is made.
    */
-  createModel(opts: { seed: number; dims?: Dims }): MaybePromise<CompiledModel>;
+  createModel(opts?: ModelOptions): Promise<Model>;
   spec: ModelSpec;
 }
 

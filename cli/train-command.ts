@@ -6,7 +6,7 @@
 
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { compile } from "../compiler/compile.ts";
+import { backends, compile } from "../compiler/compile.ts";
 import { renderDiagnostics } from "../compiler/diagnostics.ts";
 import type { OptimizerConfig, TrainConfig } from "../compiler/ir.ts";
 import { intFlag, oneFile, str, type Parsed } from "./args.ts";
@@ -19,7 +19,8 @@ import { numericsFailure } from "./numerics.ts";
 import { trainingPlot } from "./plot.ts";
 import { consoleReporter, fmt, fmtEval, wantsBar } from "./progress.ts";
 import { batchSize, train, type Position, type StepRecord } from "./train.ts";
-import { sizeLimits } from "./usage.ts";
+import { backendFlag, sizeLimits } from "./usage.ts";
+import { probeNodeGpu } from "./webgpu-node.ts";
 
 /** `sgd(lr: 0.1, momentum: 0.9)`: the optimizer as the train block would spell it. */
 export function describeOptimizer(o: OptimizerConfig): string {
@@ -37,6 +38,13 @@ function describeTrain(t: TrainConfig): string {
   return `${describeOptimizer(t.optimizer)}, batch ${t.batch}, ${plural(t.epochs, "epoch")}, seed ${t.seed}`;
 }
 
+/** Node's WebGPU for `--backend webgpu`, or a UserError saying why there is no adapter. */
+async function gpuForTrain(): Promise<GPU> {
+  const probe = await probeNodeGpu();
+  if (probe.gpu === null) throw new UserError(`--backend webgpu: ${probe.reason}`);
+  return probe.gpu;
+}
+
 export async function runTrain(p: Parsed, io: Io): Promise<number> {
   const file = oneFile("train", p);
   const epochs = intFlag(p, "epochs", 1);
@@ -48,6 +56,11 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
   const maxSteps = intFlag(p, "steps", 1);
   const log = str(p, "log");
   const saveEvery = intFlag(p, "save-every", 1);
+  const backend = backendFlag(p, "train");
+  if (backends[backend] === undefined)
+    throw new UserError(
+      `the ${backend} backend is not part of this build of dlg; use --backend js`,
+    );
   if (saveEvery !== undefined && save === undefined)
     throw new UsageError("dlg train: --save-every N needs --save FILE to write to");
   requireFile(file);
@@ -56,6 +69,7 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
   const source = chooseSource(file, str(p, "data"));
 
   const r = compile(file, {
+    target: backend,
     model: str(p, "model"),
     config: str(p, "config"),
     checkNumerics: p.values["check-numerics"] === true,
@@ -81,7 +95,12 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
   const dims = Object.entries(splits.dims).map(([k, v]) => `${k} = ${v}`);
   const size = batchSize(cfg.batch, splits.train.size);
   const shape = { examples: splits.train.size, batchSize: size };
-  const model = await mod.createModel({ seed: cfg.seed, dims: splits.dims });
+  const model = await mod.createModel({
+    seed: cfg.seed,
+    dims: splits.dims,
+    backend,
+    ...(backend === "webgpu" && { gpu: await gpuForTrain() }),
+  });
   let resumed: Resumed | undefined;
   if (resume !== undefined) {
     resumed = await resumeRun(model, resume, shape, seed);
@@ -117,7 +136,10 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
     return bytes.length;
   };
 
-  io.out(`model ${mod.spec.model}, train block \`${cfg.name}\`: ${describeTrain(cfg)}`);
+  io.out(
+    `model ${mod.spec.model}, train block \`${cfg.name}\`: ${describeTrain(cfg)}` +
+      (backend === "js" ? "" : `; on ${backend}`),
+  );
   io.out(
     `data: ${splits.source}: ${splits.train.size} train` +
       (limit !== undefined && limit < fullTrain ? ` (--limit, of ${fullTrain})` : "") +
@@ -175,5 +197,6 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
   const saved = await persist(report.position, report.losses);
   if (log !== undefined) io.out(`wrote ${log}`);
   if (save !== undefined) io.out(`saved parameters to ${save} (safetensors, ${saved} bytes)`);
+  model.dispose();
   return exitCode.ok;
 }

@@ -4,6 +4,7 @@
 // the same flags.
 
 import type { ParseArgsConfig } from "node:util";
+import type { BackendName } from "../runtime/executor.ts";
 import { intFlag, str, type Parsed } from "./args.ts";
 import { UsageError } from "./errors.ts";
 
@@ -41,6 +42,7 @@ export const commandOptions: Record<CommandName, Options> = {
     "save-every": { type: "string" },
     log: { type: "string" },
     "check-numerics": { type: "boolean" },
+    backend: { type: "string" },
     ...limitOptions,
   },
   dump: {
@@ -61,17 +63,27 @@ export function sizeLimits(p: Parsed): { maxTensorBytes?: number; maxParamBytes?
   };
 }
 
+export const backendNames: readonly BackendName[] = ["js", "webgpu"];
+
+/** `dlg compile --target` or `dlg train --backend`: the backend to compile for (default js). */
+export function backendFlag(p: Parsed, cmd: "compile" | "train"): BackendName {
+  const flag = cmd === "compile" ? "target" : "backend";
+  const v = str(p, flag) ?? "js";
+  const known = backendNames.find((b) => b === v);
+  if (known === undefined)
+    throw new UsageError(
+      `dlg ${cmd}: unknown --${flag} \`${v}\`; expected one of ${backendNames.join(", ")}`,
+    );
+  return known;
+}
+
 export const stages = ["ast", "ir", "grad", "kernels"] as const;
 export type StageName = (typeof stages)[number];
 
 /** Flag values that can be judged without the compiler (so a typo fails in a blink). */
 export function checkValues(cmd: CommandName, p: Parsed): void {
   sizeLimits(p);
-  if (cmd === "compile") {
-    const target = str(p, "target") ?? "js";
-    if (target !== "js")
-      throw new UsageError(`dlg compile: unknown --target \`${target}\`; the only target is js`);
-  }
+  if (cmd === "compile" || cmd === "train") backendFlag(p, cmd);
   if (cmd === "dump") {
     const stage = str(p, "stage");
     if (stage === undefined)
@@ -118,7 +130,7 @@ Options:
                the size limits, as for compile
   -h, --help   show this help`,
 
-  compile: `Usage: dlg compile FILE [--model NAME] [--config NAME] [--target js] [-o OUT.js]
+  compile: `Usage: dlg compile FILE [--model NAME] [--config NAME] [--target js|webgpu] [-o OUT.js]
 
 Compile one model to a standalone ES module with no imports, and its
 TypeScript declarations next to it (OUT.d.ts).
@@ -128,8 +140,10 @@ Options:
                   names, else the first model in the file)
   --config NAME   the train block whose optimizer step() runs (default: the
                   first one for the model)
-  --target js     output format (only js for now: an ES module whose
-                  createModel() runs on JavaScript)
+  --target T      what the module runs on: js (default: JavaScript kernels;
+                  it also exports createModelSync, a synchronous model) or
+                  webgpu (WGSL kernels on a GPU: in a browser, or in Node
+                  with createModel({ gpu }) from the \`webgpu\` package)
   -o, --out FILE  output path (default: MODEL.js in the current directory)
   --max-tensor-bytes N
                   refuse any one tensor (input, parameter, intermediate)
@@ -166,7 +180,10 @@ Options:
   --log FILE      write each step's loss, one JSON object per line
   --check-numerics
                   stop at the first NaN or infinity any operation computes,
-                  naming it and its place in the source
+                  naming it and its place in the source (js backend only)
+  --backend B     where the model runs: js (default) or webgpu (Dawn, the
+                  \`webgpu\` package; without a GPU, SwiftShader from Debian's
+                  chromium package runs it on the CPU)
   --max-tensor-bytes N, --max-param-bytes N
                   the size limits, as for compile
   -h, --help      show this help

@@ -80,11 +80,10 @@ function handModel(features: number, lr: number) {
     return { loss, metrics: { abs_theta: theta.reduce((a, t) => a + Math.abs(t), 0) } };
   };
   const model: CompiledModel = {
-    predict: () => ({}),
-    step: (b) => run(b, true),
-    evaluate: (b) => run(b, false),
-    save: () => new Uint8Array(),
-    load: () => ({}),
+    step: async (b) => run(b, true),
+    evaluate: async (b) => run(b, false),
+    save: async () => new Uint8Array(),
+    load: async () => ({}),
     get steps() {
       return seen.length;
     },
@@ -212,11 +211,11 @@ describe("training loop", () => {
     expect(Object.keys(batch)).toEqual(["__proto__", "constructor"]);
     expect([...batch["__proto__"]!]).toEqual([3, 1]);
     const model: CompiledModel = {
-      predict: () => ({}),
-      step: () => ({ loss: 0, metrics: {} }),
-      evaluate: () => JSON.parse('{"loss": 1, "metrics": {"__proto__": 0.5, "constructor": 2}}'),
-      save: () => new Uint8Array(),
-      load: () => ({}),
+      step: async () => ({ loss: 0, metrics: {} }),
+      evaluate: async () =>
+        JSON.parse('{"loss": 1, "metrics": {"__proto__": 0.5, "constructor": 2}}'),
+      save: async () => new Uint8Array(),
+      load: async () => ({}),
       steps: 0,
     };
     const r = await evaluateAll(model, ds, 2);

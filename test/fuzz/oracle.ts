@@ -7,7 +7,7 @@
 // mutated import path cannot read anything real; std is the real one.
 
 import { readFileSync } from "node:fs";
-import { loadModule, type CompiledModel, type ModelModule } from "../../cli/module.ts";
+import { loadModule, type ModelModule } from "../../cli/module.ts";
 import { check, compile, dump } from "../../compiler/compile.ts";
 import type { Diagnostic } from "../../compiler/diagnostics.ts";
 import { dimEval } from "../../compiler/dims.ts";
@@ -15,7 +15,7 @@ import { stdPath, type ElaborateHost } from "../../compiler/elaborate.ts";
 import { interpret } from "../../compiler/interpret.ts";
 import type { Entry, Graph, ProgramIR, TensorType } from "../../compiler/ir.ts";
 import { parse, printProgram } from "../../grammar/index.ts";
-import { stepSeed } from "../../runtime/model.ts";
+import { stepSeed, type Model } from "../../runtime/model.ts";
 import { lcg, slotInputs, type Arr } from "../entry-inputs.ts";
 import { loadCorpus } from "./corpus.ts";
 
@@ -275,14 +275,15 @@ function interp(
 
 interface Run {
   prog: ProgramIR;
-  model: CompiledModel & { params: Record<string, Float32Array>; steps: number };
+  model: Model;
   env: Record<string, number>;
   batch: Record<string, Arr>;
   optimizer: string;
 }
 
-function paramsNow(r: Run): Float64Array[] {
-  return r.prog.params.map((p) => Float64Array.from(r.model.params[p.path]!));
+async function paramsNow(r: Run): Promise<Float64Array[]> {
+  const now = await r.model.params();
+  return r.prog.params.map((p) => Float64Array.from(now[p.path]!));
 }
 
 function entry(prog: ProgramIR, name: Entry["name"]): Entry | undefined {
@@ -293,7 +294,7 @@ function entry(prog: ProgramIR, name: Entry["name"]): Entry | undefined {
 async function checkPredict(r: Run): Promise<Record<string, Arr> | undefined> {
   const e = entry(r.prog, "predict");
   if (!e) return undefined;
-  const params = paramsNow(r);
+  const params = await paramsNow(r);
   const steps = r.model.steps;
   const fragile = argmaxOutputs(e.graph);
   const diverged = params.some((p) => p.some((x) => !(Math.abs(x) < DIVERGED)));
@@ -318,7 +319,7 @@ async function checkPredict(r: Run): Promise<Record<string, Arr> | undefined> {
 async function checkScores(r: Run, name: "evaluate" | "step"): Promise<void> {
   const e = entry(r.prog, name);
   if (!e) return;
-  const before = paramsNow(r);
+  const before = await paramsNow(r);
   const steps = r.model.steps + (name === "step" ? 1 : 0);
   const got = await call(name, () => r.model[name](r.batch));
   const want = interp(
@@ -328,6 +329,7 @@ async function checkScores(r: Run, name: "evaluate" | "step"): Promise<void> {
     r.env,
   );
   const fragile = argmaxOutputs(e.graph);
+  const after = await r.model.params();
   // Each check runs against float64 first. A disagreement hangs on float32
   // rounding, not on the backend, when the interpreter emulating float32 (each
   // primitive's result rounded) lands where the module did: a kink met at an
@@ -361,7 +363,7 @@ async function checkScores(r: Run, name: "evaluate" | "step"): Promise<void> {
       // gradient that should be 0 flips whole updates: its updates are not compared.
       if (sl.kind === "param" && r.optimizer !== "adam") {
         const p = r.prog.params[sl.index]!.path;
-        compareUpdate(`step update of ${p}`, before[sl.index]!, r.model.params[p]!, ws[i]!.data);
+        compareUpdate(`step update of ${p}`, before[sl.index]!, after[p]!, ws[i]!.data);
       }
     }),
   );
@@ -391,9 +393,11 @@ async function checkRoundTrip(
     mod.createModel({ seed: SEED, dims: fixed }),
   )) as Run["model"];
   await call("load", () => other.load(bytes));
+  const mine = await r.model.params();
+  const theirs = await other.params();
   for (const p of r.prog.params) {
-    const a = r.model.params[p.path]!;
-    const b = other.params[p.path]!;
+    const a = mine[p.path]!;
+    const b = theirs[p.path]!;
     if (a.length !== b.length || a.some((v, i) => !Object.is(v, b[i])))
       fail("roundtrip", `parameter ${p.path} differs after save/load`);
   }
@@ -445,8 +449,9 @@ async function runModule(
   const model = (await call("createModel", () =>
     mod.createModel({ seed: SEED, dims: env }),
   )) as Run["model"];
+  const initial = await model.params();
   for (const p of prog.params) {
-    const v = model.params[p.path];
+    const v = initial[p.path];
     if (!v) fail("run", `model.params has no "${p.path}"`);
     const bad = v!.findIndex((x) => !Number.isFinite(x));
     if (bad >= 0) fail("init", `parameter ${p.path} starts with ${v![bad]} at ${bad}`);
