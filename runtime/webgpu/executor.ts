@@ -1,0 +1,419 @@
+/// <reference types="@webgpu/types" />
+// The WebGPU executor: runs an entry's plan on a device. Params and optimizer
+// state live on the GPU for the model's lifetime, double-buffered (an entry
+// reads the fronts and writes the backs, which become the fronts when the
+// call succeeds). Everything that depends only on the dims (pool buffers,
+// the unrolled schedule, the uniform records, the staging buffer) is made
+// once per dims binding and cached; pipelines once per model. A call writes
+// its inputs, encodes the whole schedule into ONE command buffer, submits it
+// once, and maps back only what the caller gets (loss, metrics, outputs).
+
+import type { Executor } from "../executor.ts";
+import type { Buffer } from "../program.ts";
+import {
+  COPY_DST,
+  UNIFORM,
+  createStorage,
+  encodeReadback,
+  finishReadback,
+  stagingFor,
+  type Readback,
+  writeHost,
+} from "./buffers.ts";
+import { DeviceWatch } from "./device.ts";
+import { PipelineCache, type Pipeline } from "./pipelines.ts";
+import { evalSize } from "../sizes.ts";
+import type { EntryName, EntryPlan, GpuKernel, GpuProgram } from "./plan.ts";
+import { unroll, type GpuOp } from "./schedule.ts";
+import { RECORD_BYTES, RecordTable } from "./uniforms.ts";
+
+/** How many dims bindings (batch sizes) of one entry keep their buffers, as on the JS backend. */
+const MAX_BINDINGS = 4;
+
+/** A param or state tensor: two GPU buffers, `front` current, `back` written by an update. */
+class Resident {
+  private parity = 0;
+  readonly bufs: [GPUBuffer, GPUBuffer];
+  constructor(
+    device: GPUDevice,
+    readonly n: number,
+    label: string,
+  ) {
+    this.bufs = [createStorage(device, n, `${label} a`), createStorage(device, n, `${label} b`)];
+  }
+  get front(): GPUBuffer {
+    return this.bufs[this.parity]!;
+  }
+  get back(): GPUBuffer {
+    return this.bufs[1 - this.parity]!;
+  }
+  /** Which of the two is the front: part of the key of every bind group that binds it. */
+  get side(): number {
+    return this.parity;
+  }
+  swap(): void {
+    this.parity = 1 - this.parity;
+  }
+}
+
+/** A plan buffer that is a param or state slot: the front read, or the back written. */
+interface ResidentRef {
+  r: Resident;
+  back: boolean;
+}
+
+/** An entry and what does not depend on the dims. */
+interface GpuEntry {
+  name: EntryName;
+  plan: EntryPlan<GpuKernel>;
+  pipelines: Pipeline[];
+  /** Per plan buffer: the resident tensor it is, if any. */
+  resident: (ResidentRef | undefined)[];
+  /** Per kernel: the residents among its bindings (their sides pick the bind group). */
+  kernelResidents: ResidentRef[][];
+  /** Residents that become current after a successful call (param and state out-slots). */
+  commits: Resident[];
+  bindings: Map<string, Binding>;
+}
+
+/** What one dims binding of an entry holds. */
+interface Binding {
+  /** Per plan buffer: its GPU buffer, unless it is a resident. */
+  fixed: (GPUBuffer | undefined)[];
+  /** Every buffer made for this binding, destroyed when it is evicted. */
+  owned: GPUBuffer[];
+  /** In-slot index → the buffer its host array is written to each call. */
+  uploads: Map<number, GPUBuffer>;
+  uniform: GPUBuffer;
+  ops: GpuOp[];
+  /** The out-slots read back, their readbacks, and where each lands in `staging`. */
+  readSlots: number[];
+  reads: Readback[];
+  staging: GPUBuffer;
+  offsets: number[];
+  /** Per kernel: bind groups by the sides of the residents they bind. */
+  groups: Map<string, GPUBindGroup>[];
+}
+
+export class WebGpuExecutor implements Executor {
+  private readonly entries = new Map<EntryName, GpuEntry>();
+  private readonly watch: DeviceWatch;
+  /** Calls run one at a time: a call's staging buffer and residents are in use until it resolves. */
+  private tail: Promise<unknown> = Promise.resolve();
+  private disposed = false;
+
+  private constructor(
+    private readonly device: GPUDevice,
+    private readonly owned: boolean,
+    private readonly params: Resident[],
+    private readonly state: Resident[],
+  ) {
+    this.watch = new DeviceWatch(device);
+  }
+
+  /**
+   * An executor for `program` with params and state sized at the model's
+   * dims `D`, zeroed; every kernel's pipeline is built before it returns.
+   * `owned`: dispose() destroys the device too.
+   */
+  static async open(
+    device: GPUDevice,
+    program: GpuProgram,
+    D: readonly number[],
+    owned = false,
+  ): Promise<WebGpuExecutor> {
+    const residents = (ts: GpuProgram["params"], what: string) =>
+      ts.map((t, i) => new Resident(device, evalSize(t.numel, D), `dlg ${what} ${i}`));
+    const ex = new WebGpuExecutor(
+      device,
+      owned,
+      residents(program.params, "param"),
+      residents(program.state, "state"),
+    );
+    const cache = new PipelineCache(device);
+    // Shader modules are made synchronously inside the scope; their pipelines compile in parallel.
+    device.pushErrorScope("validation");
+    const named = Object.entries(program.entries).flatMap(([name, plan]) =>
+      plan
+        ? [
+            {
+              name: name as EntryName,
+              plan,
+              pipelines: Promise.all(plan.kernels.map((k) => cache.get(k))),
+            },
+          ]
+        : [],
+    );
+    const [err, ...pipelines] = await Promise.all([
+      device.popErrorScope(),
+      ...named.map((n) => n.pipelines),
+    ]);
+    if (err) throw new Error(`WebGPU rejected the model's kernels: ${err.message}`);
+    named.forEach((n, i) => ex.addEntry(n.name, n.plan, pipelines[i]!));
+    return ex;
+  }
+
+  private addEntry(name: EntryName, plan: EntryPlan<GpuKernel>, pipelines: Pipeline[]): void {
+    const resident: (ResidentRef | undefined)[] = plan.buffers.map(() => undefined);
+    const commits: Resident[] = [];
+    const tensors = (kind: string) => (kind === "param" ? this.params : this.state);
+    plan.inSlots.forEach((s, k) => {
+      if (s.kind === "param" || s.kind === "state")
+        resident[plan.inBufs[k]!] = { r: tensors(s.kind)[s.index]!, back: false };
+    });
+    plan.outSlots.forEach((s, k) => {
+      if (s.kind !== "param" && s.kind !== "state") return;
+      const r = tensors(s.kind)[s.index]!;
+      resident[plan.outBufs[k]!] = { r, back: true };
+      commits.push(r);
+    });
+    const kernelResidents = plan.kernels.map((k) =>
+      k.bindings.flatMap((b) => resident[b.buf] ?? []),
+    );
+    this.entries.set(name, {
+      name,
+      plan,
+      pipelines,
+      resident,
+      kernelResidents,
+      commits,
+      bindings: new Map(),
+    });
+  }
+
+  /** Run calls one after another; a failed call does not stop the next. */
+  private serial<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(() => {
+      if (this.disposed) throw new Error("this model was disposed");
+      this.watch.check();
+      return f();
+    });
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Buffers, records and the unrolled schedule of one dims binding. */
+  private async bind(e: GpuEntry, D: readonly number[]): Promise<Binding> {
+    const key = D.join(",");
+    const hit = e.bindings.get(key);
+    if (hit) {
+      // Most recently used last, so eviction drops the least recently used.
+      e.bindings.delete(key);
+      e.bindings.set(key, hit);
+      return hit;
+    }
+    const { plan } = e;
+    const device = this.device;
+    const label = `dlg ${e.name} [${key}]`;
+    device.pushErrorScope("out-of-memory");
+    device.pushErrorScope("validation");
+    const owned: GPUBuffer[] = [];
+    const make = (n: number, what: string) => {
+      const b = createStorage(device, n, `${label} ${what}`);
+      owned.push(b);
+      return b;
+    };
+    const size = (i: number) => evalSize(plan.buffers[i]!.size, D);
+    const pools = plan.pools.map((p, i) => make(evalSize(p.size, D), `pool ${i}`));
+    const fixed = plan.buffers.map((b, i) =>
+      e.resident[i] ? undefined : b.pool >= 0 ? pools[b.pool]! : make(size(i), `buffer ${i}`),
+    );
+    const uploads = new Map<number, GPUBuffer>();
+    plan.inSlots.forEach((s, k) => {
+      if (s.kind !== "param" && s.kind !== "state") uploads.set(k, fixed[plan.inBufs[k]!]!);
+    });
+    const records = new RecordTable(D);
+    // Record 0: no scan running (also keeps the uniform buffer non-empty).
+    records.of([]);
+    const ops = unroll(plan, D, records);
+    const recordBytes = records.bytes();
+    const uniform = device.createBuffer({
+      label: `${label} uniforms`,
+      size: recordBytes.byteLength,
+      usage: UNIFORM | COPY_DST,
+    });
+    owned.push(uniform);
+    device.queue.writeBuffer(uniform, 0, recordBytes);
+    const readSlots: number[] = [];
+    const reads: Readback[] = [];
+    plan.outSlots.forEach((s, k) => {
+      if (s.kind === "param" || s.kind === "state") return;
+      const i = plan.outBufs[k]!;
+      readSlots.push(k);
+      reads.push({ src: fixed[i]!, n: size(i), dtype: plan.buffers[i]!.dtype });
+    });
+    const { staging, offsets } = stagingFor(device, reads, `${label} staging`);
+    owned.push(staging);
+    const invalid = await device.popErrorScope();
+    const oom = await device.popErrorScope();
+    const err = oom ?? invalid;
+    if (err) {
+      for (const b of owned) b.destroy();
+      throw new Error(
+        `WebGPU could not allocate ${e.name}'s buffers at dims [${key}]: ${err.message}`,
+      );
+    }
+    const binding: Binding = {
+      fixed,
+      owned,
+      uploads,
+      uniform,
+      ops,
+      readSlots,
+      reads,
+      staging,
+      offsets,
+      groups: plan.kernels.map(() => new Map()),
+    };
+    if (e.bindings.size >= MAX_BINDINGS) {
+      const [oldKey, old] = e.bindings.entries().next().value!;
+      e.bindings.delete(oldKey);
+      for (const b of old.owned) b.destroy();
+    }
+    e.bindings.set(key, binding);
+    return binding;
+  }
+
+  private gpuBuffer(e: GpuEntry, b: Binding, i: number): GPUBuffer {
+    const r = e.resident[i];
+    return r ? (r.back ? r.r.back : r.r.front) : b.fixed[i]!;
+  }
+
+  /** Kernel k's bind group for the residents' current sides. */
+  private group(e: GpuEntry, b: Binding, k: number): GPUBindGroup {
+    const key = e.kernelResidents[k]!.map((r) => r.r.side).join("");
+    const cache = b.groups[k]!;
+    const hit = cache.get(key);
+    if (hit) return hit;
+    const kernel = e.plan.kernels[k]!;
+    const group = this.device.createBindGroup({
+      label: kernel.name,
+      layout: e.pipelines[k]!.layout,
+      entries: [
+        { binding: 0, resource: { buffer: b.uniform, offset: 0, size: RECORD_BYTES } },
+        ...kernel.bindings.map((x, j) => ({
+          binding: 1 + j,
+          resource: { buffer: this.gpuBuffer(e, b, x.buf) },
+        })),
+      ],
+    });
+    cache.set(key, group);
+    return group;
+  }
+
+  private encode(e: GpuEntry, b: Binding, encoder: GPUCommandEncoder): void {
+    const groups: (GPUBindGroup | undefined)[] = [];
+    let pass: GPUComputePassEncoder | null = null;
+    let pipeline = -1;
+    const offsets = new Uint32Array(1);
+    for (const op of b.ops) {
+      if (op.op === "copy") {
+        pass?.end();
+        pass = null;
+        encoder.copyBufferToBuffer(
+          this.gpuBuffer(e, b, op.src),
+          0,
+          this.gpuBuffer(e, b, op.dst),
+          0,
+          op.bytes,
+        );
+        continue;
+      }
+      if (!pass) {
+        pass = encoder.beginComputePass();
+        pipeline = -1;
+      }
+      const k = op.kernel;
+      if (pipeline !== k) {
+        pass.setPipeline(e.pipelines[k]!.pipeline);
+        pipeline = k;
+      }
+      offsets[0] = op.record * RECORD_BYTES;
+      // The (data, start, length) form: Dawn takes no bare Uint32Array, and an array per dispatch would allocate.
+      pass.setBindGroup(0, (groups[k] ??= this.group(e, b, k)), offsets, 0, 1);
+      pass.dispatchWorkgroups(op.grid[0], op.grid[1], op.grid[2]);
+    }
+    pass?.end();
+  }
+
+  run(
+    name: EntryName,
+    D: readonly number[],
+    inputs: ReadonlyMap<number, Buffer>,
+  ): Promise<Map<number, Buffer>> {
+    return this.serial(async () => {
+      const e = this.entries.get(name);
+      if (!e) throw new Error(`this model has no ${name} entry`);
+      const b = await this.bind(e, D);
+      const { device } = this;
+      for (const [k, buf] of b.uploads) {
+        const data = inputs.get(k);
+        if (!data) throw new Error(`${name}: no host array for in-slot ${k}`);
+        if (data.length > 0) writeHost(device, buf, data);
+      }
+      device.pushErrorScope("validation");
+      const encoder = device.createCommandEncoder({ label: `dlg ${name}` });
+      this.encode(e, b, encoder);
+      encodeReadback(encoder, b.reads, b.staging, b.offsets);
+      device.queue.submit([encoder.finish()]);
+      const scope = device.popErrorScope();
+      const host =
+        b.reads.length > 0 ? finishReadback(b.staging, b.reads, b.offsets) : Promise.resolve([]);
+      const err = await scope;
+      if (err) {
+        await host.catch(() => undefined);
+        throw new Error(`WebGPU rejected ${name}: ${err.message}`);
+      }
+      const results = await host;
+      this.watch.check();
+      for (const r of e.commits) r.swap();
+      const out = new Map<number, Buffer>();
+      b.readSlots.forEach((k, j) => out.set(k, results[j]!));
+      return out;
+    });
+  }
+
+  read(): Promise<{ params: Float32Array[]; state: Float32Array[] }> {
+    return this.serial(async () => {
+      const all = [...this.params, ...this.state];
+      const reads: Readback[] = all.map((r) => ({ src: r.front, n: r.n, dtype: "f32" }));
+      const { staging, offsets } = stagingFor(this.device, reads, "dlg read");
+      try {
+        const encoder = this.device.createCommandEncoder({ label: "dlg read" });
+        encodeReadback(encoder, reads, staging, offsets);
+        this.device.queue.submit([encoder.finish()]);
+        const host = (await finishReadback(staging, reads, offsets)) as Float32Array[];
+        return { params: host.slice(0, this.params.length), state: host.slice(this.params.length) };
+      } finally {
+        staging.destroy();
+      }
+    });
+  }
+
+  write(params: readonly Float32Array[], state: readonly Float32Array[]): Promise<void> {
+    return this.serial(async () => {
+      const pairs = [
+        ...this.params.map((r, i) => [r, params[i]] as const),
+        ...this.state.map((r, i) => [r, state[i]] as const),
+      ];
+      // Check all before writing any, so a bad call leaves the model as it was.
+      pairs.forEach(([r, h], i) => {
+        if (h?.length !== r.n)
+          throw new Error(
+            `write(): tensor ${i} has ${h?.length ?? "no"} elements, expected ${r.n}`,
+          );
+      });
+      for (const [r, h] of pairs) if (h!.length > 0) writeHost(this.device, r.front, h!);
+    });
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.watch.dispose();
+    for (const e of this.entries.values())
+      for (const b of e.bindings.values()) for (const buf of b.owned) buf.destroy();
+    for (const r of [...this.params, ...this.state]) for (const buf of r.bufs) buf.destroy();
+    if (this.owned) this.device.destroy();
+  }
+}

@@ -1,0 +1,509 @@
+// The WebGPU runtime on Dawn (SwiftShader without a GPU), with small
+// hand-written plans and WGSL kernels: scans (carries, stacked outputs,
+// reverse, nesting), pools cached per dims binding, params and state
+// double-buffered on the GPU, one submit per call, readback of only what the
+// caller gets, pipelines built once, and the errors without WebGPU.
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Buffer, InSlot, OutSlot } from "../runtime/program.ts";
+import { acquireDevice } from "../runtime/webgpu/device.ts";
+import { WebGpuExecutor } from "../runtime/webgpu/executor.ts";
+import type { EntryPlan, GpuKernel, GpuProgram, SizeExpr, Step } from "../runtime/webgpu/plan.ts";
+import { runGpuKernel } from "../runtime/webgpu/run-kernel.ts";
+import { testGpu } from "./webgpu-env.ts";
+
+const gpu = await testGpu();
+
+// ---------------------------------------------------------------- plan building
+
+type Dt = "f32" | "i32";
+/** A kernel binding: its WGSL name, plan buffer, element type, and whether it is written. */
+type Bind = [name: string, buf: number, dtype: Dt, write: boolean];
+
+const N: SizeExpr = { d: 0 };
+/** Workgroups of 64 over `n` threads. */
+const over = (n: SizeExpr): [SizeExpr, SizeExpr, SizeExpr] => [
+  { div: [{ add: [n, 63] }, 64] },
+  1,
+  1,
+];
+
+/** A kernel per the contract's layout; `body` sees `i` (the thread), `dim(s)` and `iter(s)`. */
+function kernel(
+  name: string,
+  binds: Bind[],
+  body: string,
+  grid = over(N),
+  workgroup = 64,
+): GpuKernel {
+  const decls = binds.map(
+    ([v, , dt, w], j) =>
+      `@group(0) @binding(${1 + j}) var<storage, ${w ? "read_write" : "read"}> ${v}: array<${dt}>;`,
+  );
+  const wgsl = [
+    "@group(0) @binding(0) var<uniform> u: array<vec4<i32>, 16>;",
+    ...decls,
+    "fn dim(s: u32) -> i32 { return u[s >> 2u][s & 3u]; }",
+    "fn iter(s: u32) -> i32 { return u[(32u + s) >> 2u][(32u + s) & 3u]; }",
+    `@compute @workgroup_size(${workgroup}) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {`,
+    "  let i = i32(gid.x);",
+    body,
+    "}",
+  ].join("\n");
+  return { name, wgsl, bindings: binds.map(([, buf, , write]) => ({ buf, write })), grid };
+}
+
+interface Buf {
+  dtype: "f32" | "i32" | "bool";
+  size: SizeExpr;
+  pool?: number;
+}
+
+function entry(
+  buffers: Buf[],
+  io: { in: [InSlot, number][]; out: [OutSlot, number][]; pools?: EntryPlan<GpuKernel>["pools"] },
+  kernels: GpuKernel[],
+  schedule: Step[] = kernels.map((_, k) => ({ kernel: k })),
+): EntryPlan<GpuKernel> {
+  return {
+    buffers: buffers.map((b) => ({ dtype: b.dtype, size: b.size, pool: b.pool ?? -1 })),
+    pools: io.pools ?? [],
+    inSlots: io.in.map(([s]) => s),
+    inBufs: io.in.map(([, b]) => b),
+    outSlots: io.out.map(([s]) => s),
+    outBufs: io.out.map(([, b]) => b),
+    dims: [0],
+    kernels,
+    schedule,
+  };
+}
+
+const program = (
+  entries: GpuProgram["entries"],
+  params: SizeExpr[] = [],
+  state: SizeExpr[] = [],
+): GpuProgram => ({
+  dims: ["N"],
+  params: params.map((numel) => ({ numel })),
+  state: state.map((numel) => ({ numel })),
+  entries,
+});
+
+const input = (name: string): InSlot => ({ kind: "input", name });
+const output = (name: string): OutSlot => ({ kind: "output", name });
+const f32s = (n: number, f: (i: number) => number) =>
+  Float32Array.from({ length: n }, (_, i) => f(i));
+
+// ---------------------------------------------------------------- instrumentation
+
+/** Counts what a device is asked to do, by wrapping its methods (Dawn's objects take new properties). */
+function instrument(device: GPUDevice) {
+  const counts = { submits: 0, buffers: 0, pipelines: 0, staging: [] as number[] };
+  const queue = device.queue;
+  const submit = queue.submit.bind(queue);
+  queue.submit = (cbs) => {
+    counts.submits++;
+    return submit(cbs);
+  };
+  const createBuffer = device.createBuffer.bind(device);
+  device.createBuffer = (d) => {
+    counts.buffers++;
+    // MAP_READ: a staging buffer, whose size is what a call reads back.
+    if (d.usage & 0x1) counts.staging.push(d.size);
+    return createBuffer(d);
+  };
+  const createPipeline = device.createComputePipelineAsync.bind(device);
+  device.createComputePipelineAsync = (d) => {
+    counts.pipelines++;
+    return createPipeline(d);
+  };
+  return counts;
+}
+
+// ---------------------------------------------------------------- plans
+
+/**
+ * h ← init; for each step t (or L-1-t): h ← h * 0.5 + x[t]; ys[t] = 2 h;
+ * outputs ys (stacked, [L, N]) and the final h. Scan id 1, so the body reads
+ * iteration slot 33. Buffers: 0 x [L*N], 1 h0 [N], 2 cur, 3 next (pooled),
+ * 4 ys, 5 final h.
+ */
+function scanPlan(L: number, reverse: boolean): EntryPlan<GpuKernel> {
+  const LN: SizeExpr = { mul: [L, N] };
+  return entry(
+    [
+      { dtype: "f32", size: LN },
+      { dtype: "f32", size: N },
+      { dtype: "f32", size: N, pool: 0 },
+      { dtype: "f32", size: N, pool: 1 },
+      { dtype: "f32", size: LN },
+      { dtype: "f32", size: N },
+    ],
+    {
+      in: [
+        [input("x"), 0],
+        [input("h0"), 1],
+      ],
+      out: [
+        [output("ys"), 4],
+        [output("h"), 5],
+      ],
+      pools: [
+        { dtype: "f32", size: N },
+        { dtype: "f32", size: N },
+      ],
+    },
+    [
+      kernel(
+        "step",
+        [
+          ["cur", 2, "f32", false],
+          ["x", 0, "f32", false],
+          ["nx", 3, "f32", true],
+        ],
+        "  if (i >= dim(0u)) { return; }\n  nx[i] = cur[i] * 0.5 + x[iter(1u) * dim(0u) + i];",
+      ),
+      kernel(
+        "stack",
+        [
+          ["nx", 3, "f32", false],
+          ["ys", 4, "f32", true],
+        ],
+        "  if (i >= dim(0u)) { return; }\n  ys[iter(1u) * dim(0u) + i] = 2.0 * nx[i];",
+      ),
+    ],
+    [
+      {
+        scan: 1,
+        length: L,
+        reverse,
+        carries: [{ init: 1, cur: 2, next: 3, final: 5 }],
+        body: [{ kernel: 0 }, { kernel: 1 }],
+      },
+    ],
+  );
+}
+
+function scanOnHost(x: Float32Array, h0: Float32Array, L: number, reverse: boolean) {
+  const n = h0.length;
+  const h = Float32Array.from(h0);
+  const ys = new Float32Array(L * n);
+  for (let s = 0; s < L; s++) {
+    const t = reverse ? L - 1 - s : s;
+    for (let i = 0; i < n; i++) {
+      h[i] = Math.fround(Math.fround(h[i]! * 0.5) + x[t * n + i]!);
+      ys[t * n + i] = 2 * h[i]!;
+    }
+  }
+  return { ys, h };
+}
+
+/**
+ * SGD with momentum on w [N] (param 0) and m [N] (state 0): m' = 0.5 m + g,
+ * w' = w - m'; loss = sum(w * w) of the OLD w (so reading the front while the
+ * back is written shows), metric "gsum" = sum(g). init: w[i] = seed + i.
+ * Buffers: 0 w, 1 m, 2 g, 3 m', 4 w', 5 loss, 6 gsum.
+ */
+function sgdProgram(): GpuProgram {
+  const serial = (out: string, expr: string) =>
+    `  if (i != 0) { return; }\n  var s = 0.0;\n  for (var j = 0; j < dim(0u); j++) { s += ${expr}; }\n  ${out}[0] = s;`;
+  const sums = [
+    kernel(
+      "loss",
+      [
+        ["w", 0, "f32", false],
+        ["loss", 5, "f32", true],
+      ],
+      serial("loss", "w[j] * w[j]"),
+      [1, 1, 1],
+      1,
+    ),
+    kernel(
+      "gsum",
+      [
+        ["g", 2, "f32", false],
+        ["gs", 6, "f32", true],
+      ],
+      serial("gs", "g[j]"),
+      [1, 1, 1],
+      1,
+    ),
+  ];
+  const bufs: Buf[] = [
+    { dtype: "f32", size: N },
+    { dtype: "f32", size: N },
+    { dtype: "f32", size: N },
+    { dtype: "f32", size: N },
+    { dtype: "f32", size: N },
+    { dtype: "f32", size: 1 },
+    { dtype: "f32", size: 1 },
+  ];
+  const step = entry(
+    bufs,
+    {
+      in: [
+        [{ kind: "param", index: 0 }, 0],
+        [{ kind: "state", index: 0 }, 1],
+        [input("g"), 2],
+      ],
+      out: [
+        [{ kind: "loss" }, 5],
+        [{ kind: "metric", name: "gsum" }, 6],
+        [{ kind: "state", index: 0 }, 3],
+        [{ kind: "param", index: 0 }, 4],
+      ],
+    },
+    [
+      kernel(
+        "momentum",
+        [
+          ["m", 1, "f32", false],
+          ["g", 2, "f32", false],
+          ["m2", 3, "f32", true],
+        ],
+        "  if (i >= dim(0u)) { return; }\n  m2[i] = 0.5 * m[i] + g[i];",
+      ),
+      kernel(
+        "update",
+        [
+          ["w", 0, "f32", false],
+          ["m2", 3, "f32", false],
+          ["w2", 4, "f32", true],
+        ],
+        "  if (i >= dim(0u)) { return; }\n  w2[i] = w[i] - m2[i];",
+      ),
+      ...sums,
+    ],
+  );
+  const evaluate = entry(
+    bufs,
+    {
+      in: [
+        [{ kind: "param", index: 0 }, 0],
+        [input("g"), 2],
+      ],
+      out: [
+        [{ kind: "loss" }, 5],
+        [{ kind: "metric", name: "gsum" }, 6],
+      ],
+    },
+    sums,
+  );
+  const init = entry(
+    [
+      { dtype: "i32", size: 1 },
+      { dtype: "f32", size: N },
+    ],
+    { in: [[{ kind: "seed" }, 0]], out: [[{ kind: "param", index: 0 }, 1]] },
+    [
+      kernel(
+        "init",
+        [
+          ["seed", 0, "i32", false],
+          ["w", 1, "f32", true],
+        ],
+        "  if (i >= dim(0u)) { return; }\n  w[i] = f32(seed[0] + i);",
+      ),
+    ],
+  );
+  return program({ init, step, evaluate }, [N], [N]);
+}
+
+/** Host arrays for a call, by in-slot index. */
+const slots = (...arrays: [number, Buffer][]) => new Map(arrays);
+
+// ---------------------------------------------------------------- tests
+
+describe.skipIf(gpu === null)("WebGPU executor (Dawn)", () => {
+  let device: GPUDevice;
+  let counts: ReturnType<typeof instrument>;
+  beforeAll(async () => {
+    device = (await acquireDevice({ gpu: gpu! })).device;
+    counts = instrument(device);
+  });
+  afterAll(() => device?.destroy());
+
+  it.each([false, true])(
+    "a scan (reverse: %s) threads its carry and stacks each step at its iteration",
+    async (reverse) => {
+      const L = 4;
+      const ex = await WebGpuExecutor.open(device, program({ predict: scanPlan(L, reverse) }), [
+        NaN,
+      ]);
+      for (const n of [5, 70]) {
+        const x = f32s(L * n, (i) => (i % 7) - 3 + i / 100);
+        const h0 = f32s(n, (i) => i / 4);
+        const submits = counts.submits;
+        const out = await ex.run("predict", [n], slots([0, x], [1, h0]));
+        expect(counts.submits - submits).toBe(1);
+        const want = scanOnHost(x, h0, L, reverse);
+        expect(out.get(0)).toEqual(want.ys);
+        expect(out.get(1)).toEqual(want.h);
+      }
+      ex.dispose();
+    },
+  );
+
+  it("a zero-length scan copies its init to its final, and an empty grid dispatches nothing", async () => {
+    const ex = await WebGpuExecutor.open(device, program({ predict: scanPlan(0, false) }), [NaN]);
+    const h0 = f32s(3, (i) => i + 1);
+    const out = await ex.run("predict", [3], slots([0, new Float32Array(0)], [1, h0]));
+    expect(out.get(0)).toEqual(new Float32Array(0));
+    expect(out.get(1)).toEqual(h0);
+    ex.dispose();
+  });
+
+  it("nested scans see both iterations, each record written before the one submit", async () => {
+    // out[t0 * 3 + t1] = 10 t0 + t1 for an outer scan 0 (length N) around an inner reverse scan 2 (length 3).
+    const k = kernel(
+      "cell",
+      [["out", 0, "i32", true]],
+      "  if (i != 0) { return; }\n  out[iter(0u) * 3 + iter(2u)] = 10 * iter(0u) + iter(2u) + 100 * dim(0u);",
+      [1, 1, 1],
+      1,
+    );
+    const plan = entry(
+      [{ dtype: "i32", size: { mul: [N, 3] } }],
+      { in: [], out: [[output("cells"), 0]] },
+      [k],
+      [
+        {
+          scan: 0,
+          length: N,
+          reverse: false,
+          carries: [],
+          body: [{ scan: 2, length: 3, reverse: true, carries: [], body: [{ kernel: 0 }] }],
+        },
+      ],
+    );
+    const ex = await WebGpuExecutor.open(device, program({ predict: plan }), [NaN]);
+    const submits = counts.submits;
+    const out = await ex.run("predict", [4], new Map());
+    expect(counts.submits - submits).toBe(1);
+    expect(out.get(0)).toEqual(
+      Int32Array.from({ length: 12 }, (_, j) => 10 * Math.floor(j / 3) + (j % 3) + 400),
+    );
+    ex.dispose();
+  });
+
+  it("keeps each dims binding's buffers: a second call at the same dims allocates nothing", async () => {
+    const ex = await WebGpuExecutor.open(device, program({ predict: scanPlan(2, false) }), [NaN]);
+    const call = async (n: number) => {
+      const x = f32s(2 * n, (i) => i);
+      const h0 = f32s(n, () => 1);
+      const before = counts.buffers;
+      const out = await ex.run("predict", [n], slots([0, x], [1, h0]));
+      expect(out.get(1)).toEqual(scanOnHost(x, h0, 2, false).h);
+      return counts.buffers - before;
+    };
+    const first = await call(3);
+    expect(first).toBeGreaterThan(0);
+    expect(await call(9)).toBe(first);
+    expect(await call(3)).toBe(0);
+    expect(await call(9)).toBe(0);
+    ex.dispose();
+  });
+
+  it("params and state stay on the GPU, double-buffered: a step reads the old values and the next step sees the new", async () => {
+    const ex = await WebGpuExecutor.open(device, sgdProgram(), [4]);
+    await ex.run("init", [4], slots([0, Int32Array.of(3)]));
+    let w = f32s(4, (i) => 3 + i);
+    let m = new Float32Array(4);
+    expect(await ex.read()).toEqual({ params: [w], state: [m] });
+    const staging = counts.staging.length;
+    for (let s = 0; s < 3; s++) {
+      const g = f32s(4, (i) => (i - s) / 2);
+      const submits = counts.submits;
+      const out = await ex.run("step", [4], slots([2, g]));
+      expect(counts.submits - submits).toBe(1);
+      // The loss is of the weights before this step's update.
+      expect(out.get(0)).toEqual(Float32Array.of(w.reduce((a, v) => a + v * v, 0)));
+      expect(out.get(1)).toEqual(Float32Array.of(g.reduce((a, v) => a + v, 0)));
+      expect([...out.keys()]).toEqual([0, 1]);
+      m = m.map((v, i) => 0.5 * v + g[i]!);
+      w = w.map((v, i) => v - m[i]!);
+    }
+    expect(await ex.read()).toEqual({ params: [w], state: [m] });
+    // Only the loss and the metric came back from the steps: one staging buffer of 8 bytes, made once.
+    expect(counts.staging.slice(staging, staging + 1)).toEqual([8]);
+    const ev = await ex.run("evaluate", [4], slots([1, f32s(4, () => 1)]));
+    expect(ev.get(0)).toEqual(Float32Array.of(w.reduce((a, v) => a + v * v, 0)));
+    expect(ev.get(1)).toEqual(Float32Array.of(4));
+    ex.dispose();
+  });
+
+  it("write() replaces params and state (load), checking sizes before writing anything", async () => {
+    const ex = await WebGpuExecutor.open(device, sgdProgram(), [2]);
+    await ex.write([Float32Array.of(1, 2)], [Float32Array.of(3, 4)]);
+    await expect(ex.write([Float32Array.of(5, 6)], [Float32Array.of(7)])).rejects.toThrow(
+      /tensor 1 has 1 elements, expected 2/,
+    );
+    expect(await ex.read()).toEqual({
+      params: [Float32Array.of(1, 2)],
+      state: [Float32Array.of(3, 4)],
+    });
+    const out = await ex.run("step", [2], slots([2, Float32Array.of(1, 1)]));
+    expect(out.get(0)).toEqual(Float32Array.of(5));
+    expect(await ex.read()).toEqual({
+      params: [Float32Array.of(-1.5, -1)],
+      state: [Float32Array.of(2.5, 3)],
+    });
+    ex.dispose();
+  });
+
+  it("builds each distinct WGSL module once per model, shared by the entries that use it", async () => {
+    const before = counts.pipelines;
+    const ex = await WebGpuExecutor.open(device, sgdProgram(), [2]);
+    // init, momentum, update, loss and gsum: evaluate reuses step's loss and gsum kernels.
+    expect(counts.pipelines - before).toBe(5);
+    await ex.run("step", [2], slots([2, Float32Array.of(1, 1)]));
+    await ex.run("evaluate", [2], slots([1, Float32Array.of(1, 1)]));
+    expect(counts.pipelines - before).toBe(5);
+    ex.dispose();
+  });
+
+  it("names the kernel whose WGSL does not compile", async () => {
+    const bad = kernel("broken_kernel", [["o", 0, "f32", true]], "  o[i] = nope;");
+    const p = program({
+      predict: entry([{ dtype: "f32", size: N }], { in: [], out: [[output("o"), 0]] }, [bad]),
+    });
+    await expect(WebGpuExecutor.open(device, p, [NaN])).rejects.toThrow(/broken_kernel[\s\S]*nope/);
+  });
+
+  it("a disposed executor refuses calls", async () => {
+    const ex = await WebGpuExecutor.open(device, sgdProgram(), [2]);
+    ex.dispose();
+    await expect(ex.read()).rejects.toThrow(/disposed/);
+  });
+
+  it("runGpuKernel runs one kernel over host arrays, with dims and iterations", async () => {
+    const k = kernel(
+      "axpy",
+      [
+        ["x", 0, "f32", false],
+        ["y", 2, "f32", true],
+        ["c", 1, "i32", true],
+      ],
+      "  if (i >= dim(0u)) { return; }\n  y[i] = x[i] * f32(iter(3u)) + y[i];\n  c[i] = i + dim(1u);",
+    );
+    const x = f32s(100, (i) => i);
+    const y = f32s(100, () => 1);
+    const c = new Int32Array(100);
+    const out = await runGpuKernel(device, k, [x, c, y], { dims: [100, 7], iters: [0, 0, 0, 3] });
+    expect(out[0]).toBe(x);
+    expect(out[2]).toEqual(f32s(100, (i) => 3 * i + 1));
+    expect(out[1]).toEqual(Int32Array.from({ length: 100 }, (_, i) => i + 7));
+  });
+});
+
+describe("WebGPU device errors", () => {
+  it("says what to do when there is no WebGPU or no adapter", async () => {
+    await expect(acquireDevice({})).rejects.toThrow(
+      /WebGPU is not available[\s\S]*VK_ICD_FILENAMES/,
+    );
+    const noAdapter = { requestAdapter: async () => null } as unknown as GPU;
+    await expect(acquireDevice({ gpu: noAdapter })).rejects.toThrow(
+      /no GPU adapter[\s\S]*chromium[\s\S]*vk_swiftshader_icd\.json/,
+    );
+  });
+});
