@@ -53,6 +53,7 @@ describe("dlg: usage and help", { timeout: 180_000 }, () => {
       ["dump", "samples/linreg.dlg", "--stage", "bytecode"],
       ["dump", "samples/linreg.dlg"],
       ["compile", "samples/mlp.dlg", "--target", "wasm"],
+      ["train", "samples/linreg.dlg", "--backend", "cuda"],
     ];
     const runs = await Promise.all(cases.map((args) => dlg(...args)));
     runs.forEach((r, i) => {
@@ -61,6 +62,8 @@ describe("dlg: usage and help", { timeout: 180_000 }, () => {
       expect(r.stderr).not.toMatch(stackFrame);
     });
     expect(runs[2]!.stderr).toContain("--epochs expects an integer >= 1, got `many`");
+    expect(runs[6]!.stderr).toContain("unknown --target `wasm`; expected one of js, webgpu");
+    expect(runs[7]!.stderr).toContain("unknown --backend `cuda`; expected one of js, webgpu");
   });
 
   it("reports a missing file plainly", async () => {
@@ -122,8 +125,16 @@ describe("dlg compile", { timeout: 180_000 }, () => {
     // Standalone: no static import, no dynamic import, no require.
     expect(js).not.toMatch(/^\s*import[\s{*]/m);
     expect(js).not.toMatch(/\bimport\s*\(|\brequire\s*\(/);
+    // The JS target's synchronous path beside the async API every backend has.
+    expect(js).toMatch(/export\s+function\s+createModelSync|export\s*\{[^}]*createModelSync/);
     const dts = readFileSync(join(tmp, "out", "mlp.d.ts"), "utf8");
-    expect(dts).toContain("createModel");
+    expect(dts).toContain(
+      "export declare function createModel(opts?: ModelOptions): Promise<Model>;",
+    );
+    expect(dts).toContain(
+      "export declare function createModelSync(opts?: ModelOptions): SyncModel;",
+    );
+    expect(r.stderr).toContain("for js ->");
   });
 
   it("fails with diagnostics on a bad file", async () => {
