@@ -8,16 +8,14 @@
 // (`jsHelpers`), which emit.ts links in.
 
 import { dimToJs, dimVars, numElements, type Dim } from "./dims.ts";
-import { jsData, mangle } from "./mangle.ts";
+import { mangle } from "./mangle.ts";
 import {
   idim,
   type BufId,
   type IExpr,
   type Kernel,
-  type KernelProgram,
   type KernelSource,
   type MatmulKernel,
-  type MemoryPlan,
   type ReduceKernel,
   type ScanKernel,
   type ScatterKernel,
