@@ -1,8 +1,9 @@
 // The canonical IR text (forward and gradient graphs) as snapshots, and the
 // verifier's reports on broken graphs.
 
-import { describe, expect, it } from "vitest";
+import { describe, expect, expectTypeOf, it } from "vitest";
 import { grad } from "../compiler/autodiff.ts";
+import { Builder } from "../compiler/builder.ts";
 import { dimConst, dimVar } from "../compiler/dims.ts";
 import { printGraph } from "../compiler/ir-print.ts";
 import { IrVerifyError, verify } from "../compiler/ir-verify.ts";
@@ -99,6 +100,30 @@ describe("printGraph", () => {
         %8:f32[T, 6] (grad(x0)) = pad{lo=[1, 0], hi=[0, 1], interior=[0, 1]} %7
       out %5, %8"
     `);
+  });
+});
+
+describe("Eqn", () => {
+  it("narrows its params by its op, with no cast", () => {
+    const { graph } = dense();
+    const axes = graph.eqns.flatMap((e) => (e.op === "reduce_sum" ? e.params.axes : []));
+    expect(axes).toEqual([0, 1]);
+    expectTypeOf<Extract<Eqn, { op: "transpose" }>["params"]>().toEqualTypeOf<{
+      perm: number[];
+    }>();
+  });
+
+  it("rejects params of another op, in a literal and in the builder", () => {
+    const gen = new VarGen();
+    const x = gen.fresh(f32(2, 3));
+    const y = gen.fresh(f32(3, 2));
+    // @ts-expect-error: a transpose's params are { perm }, not a reduction's { axes }
+    const bad: Eqn = { op: "transpose", params: { axes: [0] }, inputs: [x], outs: [y] };
+    expect(() => verify({ inputs: [x], eqns: [bad], outputs: [y] })).toThrow(
+      /equation 0: the shape rule of transpose rejects its inputs/,
+    );
+    // @ts-expect-error: the builder checks the params against the op too
+    expect(() => new Builder(gen).emit("transpose", { axes: [0] }, [x])).toThrow(TypeError);
   });
 });
 

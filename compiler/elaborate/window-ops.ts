@@ -4,7 +4,7 @@
 // channels first, [batch, channels, height, width].
 
 import type { Span } from "../../grammar/index.ts";
-import type { Op, OpParams } from "../ir.ts";
+import type { OpParams } from "../ir.ts";
 import { fail, type Ctx } from "./context.ts";
 import { staticInt } from "./expr.ts";
 import { arg, intrinsic, tensorVar } from "./intrinsics.ts";
@@ -52,7 +52,7 @@ function windowOp<P extends "conv2d" | "max_pool" | "avg_pool">(
     ctx,
     emit(
       ctx,
-      op as Op,
+      op,
       params,
       inputs,
       span,
