@@ -1,6 +1,7 @@
 // In a real browser: the compiled MNIST MLP, served from 127.0.0.1, trains a
 // few steps in headless Chromium; its losses fall, and its predictions after
-// training equal those of the same module run in Node on the same seed and data.
+// training equal those of the same module run in Node on the same seed and
+// data. The JS module runs too: it must work in a page as it is emitted.
 // Needs /usr/bin/chromium (.ci/run installs it). Under CI=true a missing
 // browser or adapter fails the test; elsewhere the test skips and says why.
 
@@ -11,13 +12,15 @@ import { build } from "esbuild";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadMnistSplit, mnistPixels } from "../cli/mnist.ts";
+import { probeNodeGpu } from "../cli/webgpu-node.ts";
+import type { Target } from "../compiler/backend.ts";
 import { compile } from "../compiler/compile.ts";
 import { serve, type Served } from "./browser/server.ts";
 import { trainRun, type ModelModule, type RunData, type RunResult } from "./browser/train-run.ts";
 
 const chromiumPath = "/usr/bin/chromium";
 const inCI = process.env.CI === "true";
-const backend = "js" as "js" | "webgpu";
+const targets: readonly Target[] = ["js"];
 const seed = 5;
 const steps = 5;
 const batchSize = 64;
@@ -38,17 +41,19 @@ const bin = (a: Float32Array | Int32Array): Served => ({
 let browser: Browser | undefined;
 let page: Page | undefined;
 let server: Awaited<ReturnType<typeof serve>> | undefined;
-/** Why the browser side cannot run here, when it cannot. */
-let unavailable: string | undefined;
+/** Why the browser cannot run here, when it cannot. */
+let noBrowser: string | undefined;
 /** The page's console errors and uncaught exceptions, for failure messages. */
 const pageErrors: string[] = [];
-let js = "";
+const modules = new Map<Target, string>();
 let data: RunData;
 
 beforeAll(async () => {
-  const r = compile("samples/mlp.dlg");
-  expect(r.diagnostics).toEqual([]);
-  js = r.js!;
+  for (const target of targets) {
+    const r = compile("samples/mlp.dlg", { target });
+    expect(r.diagnostics).toEqual([]);
+    modules.set(target, r.js!);
+  }
   const train = firstImages("train", batchSize);
   data = { x: train.x, y: train.y, px: firstImages("t10k", predictCount).x };
   const script = await build({
@@ -58,26 +63,29 @@ beforeAll(async () => {
     platform: "browser",
     write: false,
   });
-  server = await serve({
+  const files: Record<string, Served> = {
     "/": { type: "text/html", body: "<!doctype html><title>dlg browser test</title>" },
-    "/page.js": { type: "text/javascript", body: script.outputFiles[0]!.text },
-    "/model.mjs": { type: "text/javascript", body: js },
     // Chromium asks for one; an empty answer keeps a 404 out of the page errors.
     "/favicon.ico": { type: "image/x-icon", body: "" },
+    "/page.js": { type: "text/javascript", body: script.outputFiles[0]!.text },
     "/x.bin": bin(data.x),
     "/y.bin": bin(data.y),
     "/px.bin": bin(data.px),
-  });
+  };
+  for (const [target, js] of modules)
+    files[`/${target}/model.mjs`] = { type: "text/javascript", body: js };
+  server = await serve(files);
   if (!existsSync(chromiumPath)) {
-    unavailable = `${chromiumPath} is not installed (apt-get install chromium)`;
+    noBrowser = `${chromiumPath} is not installed (apt-get install chromium)`;
     return;
   }
   browser = await chromium.launch({
     executablePath: chromiumPath,
     headless: true,
     // --enable-unsafe-webgpu turns WebGPU on where Chromium would not (Linux,
-    // no GPU); it then offers SwiftShader, its CPU Vulkan. --no-sandbox: CI
-    // runs as root, where Chromium's sandbox refuses to start.
+    // no GPU), and --use-webgpu-adapter=swiftshader picks its CPU Vulkan
+    // (SwiftShader) explicitly. --no-sandbox: CI runs as root, where
+    // Chromium's sandbox refuses to start.
     args: ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader", "--no-sandbox"],
   });
   page = await browser.newPage();
@@ -86,10 +94,6 @@ beforeAll(async () => {
   });
   page.on("pageerror", (e) => pageErrors.push(`uncaught: ${e.message}`));
   await page.goto(`${server.url}/`);
-  if (backend === "webgpu") {
-    const a = await pageCall<{ ok: boolean; why?: string }>("adapter()");
-    if (!a.ok) unavailable = `Chromium has no WebGPU adapter: ${a.why}`;
-  }
 }, 60_000);
 
 afterAll(async () => {
@@ -97,47 +101,60 @@ afterAll(async () => {
   await server?.close();
 });
 
+const pageErrorText = () => pageErrors.join("\n") || "(no page errors)";
+
 /** Evaluate `p.<call>` in the page, where `p` is page.js's exports; page errors join a failure. */
 async function pageCall<T>(call: string): Promise<T> {
   try {
     return (await page!.evaluate(`import("/page.js").then((p) => p.${call})`)) as T;
   } catch (e) {
-    throw new Error(
-      `in the page: ${(e as Error).message}\n${pageErrors.join("\n") || "(no page errors)"}`,
-    );
+    throw new Error(`in the page: ${(e as Error).message}\n${pageErrorText()}`);
   }
 }
 
-/** Relative difference, floored at 1e-3 so near-zero probabilities compare absolutely. */
-const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(1e-3, Math.abs(b));
+/** Why `target` cannot run here (no browser, or no WebGPU adapter in the page or in Node). */
+async function unavailable(target: Target): Promise<string | undefined> {
+  if (noBrowser) return noBrowser;
+  if (target === "js") return undefined;
+  const a = await pageCall<{ ok: boolean; why?: string }>("adapter()");
+  if (!a.ok) return `Chromium has no WebGPU adapter: ${a.why}`;
+  const node = await probeNodeGpu();
+  return node.gpu ? undefined : `Node (Dawn) has ${node.reason}`;
+}
 
-describe("samples/mlp.dlg in headless Chromium", () => {
-  it(`trains ${steps} steps on ${backend} and predicts as Node does`, async (ctx) => {
-    if (unavailable) {
-      if (inCI) throw new Error(`CI=true: ${unavailable}`);
-      console.warn(`skipped: ${unavailable}`);
-      ctx.skip(unavailable);
+/** The largest relative difference, floored at 1e-3 so near-zero values compare absolutely. */
+function worst(got: readonly number[], want: readonly number[]): number {
+  expect(got.length).toBe(want.length);
+  return Math.max(
+    ...got.map((v, i) => Math.abs(v - want[i]!) / Math.max(1e-3, Math.abs(want[i]!))),
+  );
+}
+
+describe.each(targets)("samples/mlp.dlg for %s in headless Chromium", (target) => {
+  it(`trains ${steps} steps, the loss falls, and it predicts as Node does`, async (ctx) => {
+    const why = await unavailable(target);
+    if (why) {
+      if (inCI) throw new Error(`CI=true: ${why}`);
+      console.warn(`browser test for ${target} skipped: ${why}`);
+      ctx.skip(why);
     }
-    const opts = { seed, steps, backend };
+    const opts = { seed, steps, backend: target };
     const inPage = await pageCall<RunResult>(`run(${JSON.stringify(opts)})`);
+    const js = modules.get(target)!;
     const mod = (await import(
       `data:text/javascript;base64,${Buffer.from(js).toString("base64")}`
     )) as ModelModule;
-    const inNode = await trainRun(mod, opts, data);
-    const context = `\npage errors: ${pageErrors.join("\n") || "none"}`;
+    const gpu = target === "webgpu" ? (await probeNodeGpu()).gpu : undefined;
+    const inNode = await trainRun(mod, { ...opts, gpu }, data);
 
-    expect(inPage.backend, context).toBe(backend);
-    expect(
-      inPage.after,
-      `evaluate() loss before ${inPage.before}, after ${inPage.after}`,
-    ).toBeLessThan(inPage.before);
-    expect(inPage.losses.at(-1)!, `step losses ${inPage.losses}`).toBeLessThan(inPage.losses[0]!);
+    const seen = `page ${JSON.stringify(inPage)}\nnode ${JSON.stringify(inNode)}\n${pageErrorText()}`;
+    expect(inPage.backend, seen).toBe(target);
+    expect(inPage.after, `evaluate() before and after training\n${seen}`).toBeLessThan(
+      inPage.before,
+    );
+    expect(inPage.losses.at(-1)!, `step losses\n${seen}`).toBeLessThan(inPage.losses[0]!);
     expect(inPage.probs.length).toBe(predictCount * 10);
-    const worst = (a: number[], b: number[]) => Math.max(...a.map((v, i) => rel(v, b[i]!)));
-    expect(
-      worst(inPage.losses, inNode.losses),
-      `losses page ${inPage.losses} node ${inNode.losses}`,
-    ).toBeLessThan(1e-4);
-    expect(worst(inPage.probs, inNode.probs), context).toBeLessThan(1e-4);
+    expect(worst(inPage.losses, inNode.losses), seen).toBeLessThan(1e-4);
+    expect(worst(inPage.probs, inNode.probs), seen).toBeLessThan(1e-4);
   });
 });

@@ -1,6 +1,6 @@
-// The page's script (bundled with train-run.ts by the test): fetch the
-// compiled module and the data the server holds, then run the same routine as
-// Node. The test calls `run` through page.evaluate and gets the result back.
+// The page's script (bundled with train-run.ts by the test): fetch a compiled
+// module and the data the server holds, then run the same routine as Node.
+// The test calls these exports through page.evaluate.
 
 import { trainRun, type ModelModule, type RunResult } from "./train-run.ts";
 
@@ -10,21 +10,21 @@ async function bytes(path: string): Promise<ArrayBuffer> {
   return res.arrayBuffer();
 }
 
-/** The adapter Chromium offers this page, or why there is none. */
+/** Whether Chromium offers this page a WebGPU adapter, and why not. */
 export async function adapter(): Promise<{ ok: true } | { ok: false; why: string }> {
   if (!("gpu" in navigator)) return { ok: false, why: "navigator.gpu is undefined" };
   const a = await navigator.gpu.requestAdapter();
-  if (!a) return { ok: false, why: "navigator.gpu.requestAdapter() returned null" };
-  return { ok: true };
+  return a ? { ok: true } : { ok: false, why: "navigator.gpu.requestAdapter() returned null" };
 }
 
+/** trainRun on the module compiled for `backend` (served at /<backend>/model.mjs). */
 export async function run(opts: {
   seed: number;
   steps: number;
   backend: "js" | "webgpu";
 }): Promise<RunResult> {
-  // A variable specifier: the bundler leaves this import to the browser.
-  const url = "/model.mjs";
+  // A specifier the bundler cannot resolve: the browser imports it at run time.
+  const url = `/${opts.backend}/model.mjs`;
   const mod = (await import(url)) as ModelModule;
   const [x, y, px] = await Promise.all(["/x.bin", "/y.bin", "/px.bin"].map(bytes));
   return trainRun(mod, opts, {
