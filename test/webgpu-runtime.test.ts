@@ -7,8 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Buffer, InSlot, OutSlot } from "../runtime/program.ts";
 import { acquireDevice } from "../runtime/webgpu/device.ts";
-import { WebGpuExecutor } from "../runtime/webgpu/executor.ts";
-import type { EntryPlan, GpuKernel, GpuProgram, SizeExpr, Step } from "../runtime/webgpu/plan.ts";
+import { createModel } from "../runtime/webgpu/index.ts";
+import { WebGpuExecutor, type GpuProgram } from "../runtime/webgpu/executor.ts";
+import type { EntryPlan, GpuKernel, ProgramPlan, SizeExpr, Step } from "../runtime/program.ts";
 import { runGpuKernel } from "../runtime/webgpu/run-kernel.ts";
 import { testGpu } from "./webgpu-env.ts";
 
@@ -83,7 +84,6 @@ const program = (
   params: SizeExpr[] = [],
   state: SizeExpr[] = [],
 ): GpuProgram => ({
-  dims: ["N"],
   params: params.map((numel) => ({ numel })),
   state: state.map((numel) => ({ numel })),
   entries,
@@ -204,7 +204,7 @@ function scanOnHost(x: Float32Array, h0: Float32Array, L: number, reverse: boole
  * back is written shows), metric "gsum" = sum(g). init: w[i] = seed + i.
  * Buffers: 0 w, 1 m, 2 g, 3 m', 4 w', 5 loss, 6 gsum.
  */
-function sgdProgram(): GpuProgram {
+function sgdProgram(): ProgramPlan<GpuKernel> {
   const serial = (out: string, expr: string) =>
     `  if (i != 0) { return; }\n  var s = 0.0;\n  for (var j = 0; j < dim(0u); j++) { s += ${expr}; }\n  ${out}[0] = s;`;
   const sums = [
@@ -306,7 +306,25 @@ function sgdProgram(): GpuProgram {
       ),
     ],
   );
-  return program({ init, step, evaluate }, [N], [N]);
+  const vector = (name: string) => ({
+    name,
+    dtype: "f32" as const,
+    shape: ["N"],
+    numel: N,
+    sizes: [N],
+    dims: [0],
+  });
+  return {
+    model: "sgd",
+    dims: ["N"],
+    inputs: [vector("g")],
+    outputs: [],
+    metrics: ["gsum"],
+    hasLoss: true,
+    params: [vector("w")],
+    state: [vector("m")],
+    entries: { init, step, evaluate },
+  };
 }
 
 /** Host arrays for a call, by in-slot index. */
@@ -493,6 +511,45 @@ describe.skipIf(gpu === null)("WebGPU executor (Dawn)", () => {
     expect(out[0]).toBe(x);
     expect(out[2]).toEqual(f32s(100, (i) => 3 * i + 1));
     expect(out[1]).toEqual(Int32Array.from({ length: 100 }, (_, i) => i + 7));
+  });
+});
+
+describe.skipIf(gpu === null)("WebGPU createModel (the shared model core on the executor)", () => {
+  it("initialises, steps, evaluates, saves and loads with params on the GPU", async () => {
+    const plan = sgdProgram();
+    const model = await createModel(plan, { gpu: gpu!, seed: 3, dims: { N: 4 } });
+    expect(model.backend).toBe("webgpu");
+    expect(await model.params()).toEqual({ w: Float32Array.of(3, 4, 5, 6) });
+    const g = Float32Array.of(1, 0, -1, 2);
+    expect(await model.step({ g })).toEqual({ loss: 86, metrics: { gsum: 2 } });
+    expect(model.steps).toBe(1);
+    expect(await model.params()).toEqual({ w: Float32Array.of(2, 4, 6, 4) });
+    expect(await model.evaluate({ g })).toEqual({ loss: 72, metrics: { gsum: 2 } });
+    await expect(model.predict({})).rejects.toThrow(/declares no outputs/);
+    const bytes = await model.save();
+    model.dispose();
+    await expect(model.params()).rejects.toThrow(/disposed/);
+
+    // A caller's device: the model runs on it, and dispose() leaves it alive.
+    const { device } = await acquireDevice({ gpu: gpu! });
+    const counts = instrument(device);
+    const again = await createModel(plan, { device, dims: { N: 4 } });
+    expect(await again.load(bytes)).toMatchObject({ step: "1", seed: "3" });
+    expect(await again.params()).toEqual({ w: Float32Array.of(2, 4, 6, 4) });
+    const submits = counts.submits;
+    // m was [1, 0, -1, 2] after the first step: m' = 0.5 m + g.
+    expect(await again.step({ g })).toEqual({ loss: 72, metrics: { gsum: 2 } });
+    expect(counts.submits - submits).toBe(1);
+    expect(await again.params()).toEqual({ w: Float32Array.of(0.5, 4, 7.5, 1) });
+    again.dispose();
+    expect(device.createBuffer({ size: 16, usage: 0x8 })).toBeDefined();
+    device.destroy();
+  });
+
+  it("says what a bad gpu option is", async () => {
+    await expect(createModel(sgdProgram(), { gpu: {}, dims: { N: 1 } })).rejects.toThrow(
+      /`gpu` must be a GPU/,
+    );
   });
 });
 

@@ -9,7 +9,14 @@
 // once, and maps back only what the caller gets (loss, metrics, outputs).
 
 import type { Executor } from "../executor.ts";
-import type { Buffer } from "../program.ts";
+import type {
+  Buffer,
+  EntryName,
+  EntryPlan,
+  GpuKernel,
+  ProgramPlan,
+  SizedPlan,
+} from "../program.ts";
 import {
   COPY_DST,
   UNIFORM,
@@ -23,9 +30,14 @@ import {
 import { DeviceWatch } from "./device.ts";
 import { PipelineCache, type Pipeline } from "./pipelines.ts";
 import { evalSize } from "../sizes.ts";
-import type { EntryName, EntryPlan, GpuKernel, GpuProgram } from "./plan.ts";
 import { unroll, type GpuOp } from "./schedule.ts";
 import { RECORD_BYTES, RecordTable } from "./uniforms.ts";
+
+/** What the executor reads of a program: its entries and the sizes of its params and state. */
+export type GpuProgram = Pick<ProgramPlan<GpuKernel>, "entries"> & {
+  params: readonly Pick<SizedPlan, "numel">[];
+  state: readonly Pick<SizedPlan, "numel">[];
+};
 
 /** How many dims bindings (batch sizes) of one entry keep their buffers, as on the JS backend. */
 const MAX_BINDINGS = 4;

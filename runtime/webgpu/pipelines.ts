@@ -6,7 +6,7 @@
 // kernel's storage buffers, read-only or read-write.
 
 import { SHADER_COMPUTE } from "./buffers.ts";
-import type { GpuKernel } from "./plan.ts";
+import type { GpuKernel } from "../program.ts";
 import { RECORD_BYTES } from "./uniforms.ts";
 
 export interface Pipeline {

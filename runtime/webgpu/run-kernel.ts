@@ -2,7 +2,7 @@
 // One GpuKernel over host arrays, outside any plan: for testing a kernel the
 // WGSL codegen wrote against hand-computed or JS-backend results.
 
-import type { Buffer } from "../program.ts";
+import type { Buffer, GpuKernel } from "../program.ts";
 import { evalSize } from "../sizes.ts";
 import {
   COPY_DST,
@@ -15,7 +15,6 @@ import {
   type Readback,
 } from "./buffers.ts";
 import { PipelineCache } from "./pipelines.ts";
-import type { GpuKernel } from "./plan.ts";
 import { RECORD_BYTES, RecordTable } from "./uniforms.ts";
 
 /**

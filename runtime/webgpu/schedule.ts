@@ -4,8 +4,8 @@
 // dims only, so it is worked out once per binding, not per call.
 
 import { evalSize } from "../sizes.ts";
-import type { EntryPlan, GpuKernel, Step } from "./plan.ts";
-import { MAX_SCANS, RecordTable } from "./uniforms.ts";
+import { UNIFORM_SCANS, type EntryPlan, type GpuKernel, type Step } from "../program.ts";
+import { RecordTable } from "./uniforms.ts";
 
 export type GpuOp =
   | { op: "dispatch"; kernel: number; record: number; grid: [number, number, number] }
@@ -18,7 +18,7 @@ export function unroll(
   records: RecordTable,
 ): GpuOp[] {
   const ops: GpuOp[] = [];
-  const T = new Array<number>(MAX_SCANS).fill(0);
+  const T = new Array<number>(UNIFORM_SCANS).fill(0);
   const grids = plan.kernels.map(
     (k) => k.grid.map((g) => evalSize(g, D)) as [number, number, number],
   );
@@ -36,9 +36,9 @@ export function unroll(
           ops.push({ op: "dispatch", kernel: s.kernel, record: records.of(T), grid });
         continue;
       }
-      if (s.scan >= MAX_SCANS)
+      if (s.scan >= UNIFORM_SCANS)
         throw new Error(
-          `WebGPU kernels read at most ${MAX_SCANS} scan iterations (scan ${s.scan})`,
+          `WebGPU kernels read at most ${UNIFORM_SCANS} scan iterations (scan ${s.scan})`,
         );
       const L = evalSize(s.length, D);
       for (const c of s.carries) copy(c.init, c.cur);

@@ -4,10 +4,9 @@
 // ProgramPlan.dims order, 32..63 the current step of scans 0..31. WGSL reads
 // slot s as `u[s >> 2][s & 3]` of `array<vec4<i32>, 16>`.
 
+import { UNIFORM_DIMS } from "../program.ts";
+
 export const RECORD_BYTES = 256;
-export const MAX_DIMS = 32;
-export const MAX_SCANS = 32;
-const ITER_BASE = 32;
 
 /** The distinct (D, T) records one dims binding dispatches with, numbered in first-use order. */
 export class RecordTable {
@@ -15,8 +14,10 @@ export class RecordTable {
   private readonly records: Int32Array[] = [];
 
   constructor(private readonly D: readonly number[]) {
-    if (D.length > MAX_DIMS)
-      throw new Error(`WebGPU kernels read at most ${MAX_DIMS} dims; this model has ${D.length}`);
+    if (D.length > UNIFORM_DIMS)
+      throw new Error(
+        `WebGPU kernels read at most ${UNIFORM_DIMS} dims; this model has ${D.length}`,
+      );
   }
 
   /** The record number for scan iterations T (T[s]: the current step of scan s). */
@@ -27,7 +28,7 @@ export class RecordTable {
     const r = new Int32Array(RECORD_BYTES / 4);
     // Dims a binding leaves unbound (NaN) are read by no kernel of the entry.
     this.D.forEach((v, i) => (r[i] = Number.isNaN(v) ? 0 : v));
-    T.forEach((t, s) => (r[ITER_BASE + s] = t));
+    T.forEach((t, s) => (r[UNIFORM_DIMS + s] = t));
     this.records.push(r);
     this.index.set(key, this.records.length - 1);
     return this.records.length - 1;
