@@ -57,10 +57,8 @@ export async function openModel<K>(
   let tail: Promise<unknown> = Promise.resolve();
   /** Run `f` after every call made before it, whether those succeeded or not. */
   const serial = <T>(f: () => Promise<T>): Promise<T> => {
-    const run = tail.then(() => {
-      if (disposed) throw new Error(`model ${plan.model} has been disposed`);
-      return f();
-    });
+    if (disposed) return Promise.reject(new Error(`model ${plan.model} has been disposed`));
+    const run = tail.then(f);
     tail = run.catch(() => undefined);
     return run;
   };

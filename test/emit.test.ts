@@ -1,6 +1,7 @@
 // The emitted module end to end: emit a hand-built program, import the file,
-// and drive createModel's API against the interpreter; plus the guarantees
-// of the text itself (standalone, injection-proof, a .d.ts that type-checks).
+// and drive createModel's API against the interpreter; the JS backend's
+// synchronous path (createModelSync) against it; plus the guarantees of the
+// text itself (standalone, injection-proof, a .d.ts that type-checks).
 
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,7 +23,8 @@ import {
   type TensorType,
   type Var,
 } from "../compiler/ir.ts";
-import { stepSeed } from "../runtime/model.ts";
+import { stepSeed, type Model, type ModelOptions } from "../runtime/model.ts";
+import type { SyncModel } from "../runtime/model-sync.ts";
 import { decodeSafetensors, encodeSafetensors } from "../runtime/safetensors.ts";
 import { uniform } from "./graph-helpers.ts";
 
@@ -219,26 +221,9 @@ function linregProgram(
   };
 }
 
-interface ModelApi {
-  predict(
-    i: Record<string, Float32Array | Int32Array>,
-    dims?: Record<string, number>,
-  ): Record<string, Float32Array | Int32Array>;
-  step(i: Record<string, Float32Array | Int32Array>): {
-    loss: number;
-    metrics: Record<string, number>;
-  };
-  evaluate(i: Record<string, Float32Array | Int32Array>): {
-    loss: number;
-    metrics: Record<string, number>;
-  };
-  params: Record<string, Float32Array>;
-  steps: number;
-  save(metadata?: Record<string, string>): Uint8Array;
-  load(b: Uint8Array): Record<string, string>;
-}
 interface ModuleApi {
-  createModel(o?: { seed?: number }): ModelApi;
+  createModel(o?: ModelOptions): Promise<Model>;
+  createModelSync(o?: ModelOptions): SyncModel;
   spec: {
     model: string;
     inputs: { name: string; shape: (string | number)[] }[];
@@ -308,11 +293,18 @@ describe("emit: the module text", () => {
     expect(dts).toContain('"cls": Int32Array;');
     const diags = typecheck(
       dts,
-      `const m = createModel({ seed: 1 });\nconst p: Float32Array = m.predict({ x: new Float32Array(3) }).pred;\nconst l: number = m.step({ x: new Float32Array(3), y: new Float32Array(2) }).metrics.mae;\nexport { p, l };`,
+      `const m = await createModel({ seed: 1 });\nconst p: Float32Array = (await m.predict({ x: new Float32Array(3) })).pred;\nconst l: number = (await m.step({ x: new Float32Array(3), y: new Float32Array(2) })).metrics.mae;\nconst w: Float32Array = (await m.params())["dense.w"];\nconst s = createModelSync({ seed: 1 });\nconst q: Float32Array = s.predict({ x: new Float32Array(3) }).pred;\nconst v: Float32Array = s.params["dense.w"];\nm.dispose();\nexport { p, l, w, q, v };`,
     );
     expect(diags).toEqual([]);
-    const bad = typecheck(dts, `const m = createModel();\nm.predict({ z: new Float32Array(3) });`);
+    const bad = typecheck(
+      dts,
+      `const m = await createModel();\nawait m.predict({ z: new Float32Array(3) });\nconst x: number = m.predict({ x: new Float32Array(3) }).pred.length;\nawait createModel({ backend: "webgpu" });\nexport { x };`,
+    );
     expect(bad.join("\n")).toMatch(/'z' does not exist in type 'PredictInputs'/);
+    // predict() is a Promise: its result has no outputs until awaited.
+    expect(bad.join("\n")).toMatch(/Property 'pred' does not exist on type 'Promise<Outputs>'/);
+    // A JS module's createModel takes backend "js" only (another backend throws at run time too).
+    expect(bad.join("\n")).toMatch(/'"webgpu"' is not assignable to type '"js"'/);
   });
 });
 
@@ -333,7 +325,10 @@ function typecheck(dts: string, caller: string): string[] {
   const d = mkdtempSync(join(tmpdir(), "dlg-dts-"));
   dtsDirs.push(d);
   writeFileSync(join(d, "model.d.ts"), dts);
-  writeFileSync(join(d, "main.ts"), `import { createModel } from "./model.js";\n${caller}\n`);
+  writeFileSync(
+    join(d, "main.ts"),
+    `import { createModel, createModelSync } from "./model.js";\n${caller}\n`,
+  );
   const host = ts.createCompilerHost(tsOptions);
   const read = host.getSourceFile.bind(host);
   host.getSourceFile = (name, lang, onError) => {
@@ -350,29 +345,31 @@ function typecheck(dts: string, caller: string): string[] {
 describe("emit: createModel", () => {
   it("initialises deterministically from the seed", async () => {
     const { mod } = await load(linregProgram());
-    const a = mod.createModel({ seed: 5 });
-    const b = mod.createModel({ seed: 5 });
-    const c = mod.createModel({ seed: 6 });
-    expect([...a.params["dense.w"]!]).toEqual([...b.params["dense.w"]!]);
-    expect([...a.params["dense.w"]!]).not.toEqual([...c.params["dense.w"]!]);
-    expect([...a.params["dense.b"]!]).toEqual([0, 0]);
+    const a = await (await mod.createModel({ seed: 5 })).params();
+    const b = await (await mod.createModel({ seed: 5 })).params();
+    const c = await (await mod.createModel({ seed: 6 })).params();
+    expect([...a["dense.w"]!]).toEqual([...b["dense.w"]!]);
+    expect([...a["dense.w"]!]).not.toEqual([...c["dense.w"]!]);
+    expect([...a["dense.b"]!]).toEqual([0, 0]);
     // The init graph is random(seed) - 0.5.
     const p = linregProgram();
     const init = interpret(p.entries[0]!.graph, [tensor("i32", [], [5])]);
-    expectNear(a.params["dense.w"]!, init[0]!.data, "init w");
+    expectNear(a["dense.w"]!, init[0]!.data, "init w");
   });
 
   it("predict, evaluate and step agree with the interpreter", async () => {
     const p = linregProgram();
     const { mod } = await load(p);
-    const m = mod.createModel({ seed: 3 });
+    const m = await mod.createModel({ seed: 3 });
+    expect(m.backend).toBe("js");
     const dims = { B: 4 };
     const data = batch(4);
-    const w0 = m.params["dense.w"]!.slice();
-    const b0 = m.params["dense.b"]!.slice();
+    const p0 = await m.params();
+    const w0 = p0["dense.w"]!;
+    const b0 = p0["dense.b"]!;
     const [, predict, evaluate, step] = p.entries as [Entry, Entry, Entry, Entry];
 
-    const out = m.predict(data);
+    const out = await m.predict(data);
     const want = interpret(predict.graph, [
       T(f32("B", 3), data.x, dims),
       T(f32(3, 2), w0, dims),
@@ -382,7 +379,7 @@ describe("emit: createModel", () => {
     expect(out.cls).toBeInstanceOf(Int32Array);
     expect([...out.cls!]).toEqual([...want[1]!.data]);
 
-    const ev = m.evaluate(data);
+    const ev = await m.evaluate(data);
     const wantEv = interpret(evaluate.graph, [
       T(f32("B", 3), data.x, dims),
       T(f32("B", 2), data.y, dims),
@@ -392,12 +389,12 @@ describe("emit: createModel", () => {
     expectNear([ev.metrics.mae!, ev.loss], [wantEv[0]!.data[0]!, wantEv[1]!.data[0]!], "evaluate");
 
     // Two steps: the second reads the velocity the first wrote.
-    let w = w0;
-    let b = b0;
+    let w: ArrayLike<number> = w0;
+    let b: ArrayLike<number> = b0;
     let vw = new Float64Array(6);
     let vb = new Float64Array(2);
     for (let s = 1; s <= 2; s++) {
-      const r = m.step(data);
+      const r = await m.step(data);
       const got = interpret(step.graph, [
         T(f32("B", 3), data.x, dims),
         T(f32("B", 2), data.y, dims),
@@ -413,44 +410,139 @@ describe("emit: createModel", () => {
         [got[0]!.data[0]!, got[1]!.data[0]!, s],
         `step ${s} scores`,
       );
-      expectNear(m.params["dense.w"]!, got[2]!.data, `step ${s} w`);
-      expectNear(m.params["dense.b"]!, got[3]!.data, `step ${s} b`);
-      w = m.params["dense.w"]!.slice();
-      b = m.params["dense.b"]!.slice();
+      const now = await m.params();
+      expectNear(now["dense.w"]!, got[2]!.data, `step ${s} w`);
+      expectNear(now["dense.b"]!, got[3]!.data, `step ${s} b`);
+      w = now["dense.w"]!;
+      b = now["dense.b"]!;
       vw = got[4]!.data;
       vb = got[5]!.data;
     }
     expect(m.steps).toBe(2);
   });
 
+  it("params() hands out copies: writing one changes nothing", async () => {
+    const { mod } = await load(linregProgram());
+    const m = await mod.createModel({ seed: 3 });
+    const first = await m.params();
+    const kept = first["dense.w"]!.slice();
+    first["dense.w"]!.fill(7);
+    expect([...(await m.params())["dense.w"]!]).toEqual([...kept]);
+    await m.step(batch(4));
+    expect([...(await m.params())["dense.w"]!]).not.toEqual([...kept]);
+  });
+
+  it("runs calls in the order they were made, even when not awaited one by one", async () => {
+    const { mod } = await load(linregProgram());
+    const data = batch(4, 2);
+    const awaited = await mod.createModel({ seed: 8 });
+    const one = [];
+    for (let i = 0; i < 3; i++) one.push((await awaited.step(data)).loss);
+    const queued = await mod.createModel({ seed: 8 });
+    const all = await Promise.all([queued.step(data), queued.step(data), queued.step(data)]);
+    expect(all.map((r) => r.loss)).toEqual(one);
+    expect(queued.steps).toBe(3);
+    // A call that fails in the middle of the queue rejects alone and counts nothing.
+    const [ok, bad, after] = await Promise.allSettled([
+      queued.step(data),
+      queued.step({ x: new Float32Array(5), y: new Float32Array(2) }),
+      queued.evaluate(data),
+    ]);
+    expect(ok.status).toBe("fulfilled");
+    expect(bad.status).toBe("rejected");
+    expect(after.status).toBe("fulfilled");
+    expect(queued.steps).toBe(4);
+  });
+
+  it("dispose() ends the model: later calls reject", async () => {
+    const { mod } = await load(linregProgram());
+    const m = await mod.createModel({ seed: 1 });
+    const pending = m.predict(batch(2));
+    m.dispose();
+    // A call made before dispose() still completes.
+    expect((await pending).pred!.length).toBe(4);
+    await expect(m.predict(batch(2))).rejects.toThrow(/model linreg has been disposed/);
+    await expect(m.save()).rejects.toThrow(/has been disposed/);
+  });
+
+  it("refuses a backend the module was not compiled for, saying how to compile for it", async () => {
+    const { mod } = await load(linregProgram());
+    await expect(mod.createModel({ backend: "webgpu" })).rejects.toThrow(
+      /compiled for the js backend, so it cannot run on webgpu; compile the model for webgpu with `dlg compile --target webgpu`/,
+    );
+    expect(() => mod.createModelSync({ backend: "webgpu" })).toThrow(/dlg compile --target webgpu/);
+    await expect(
+      mod.createModel({ backend: "wasm" as unknown as ModelOptions["backend"] }),
+    ).rejects.toThrow(/unknown backend "wasm"; backends: "js", "webgpu"/);
+    expect((await mod.createModel({ backend: "js" })).backend).toBe("js");
+  });
+
   it("trains: the loss goes down", async () => {
     const { mod } = await load(linregProgram(plainNames, { lr: 0.05 }));
-    const m = mod.createModel({ seed: 1 });
+    const m = await mod.createModel({ seed: 1 });
     const data = batch(32, 7);
-    const first = m.evaluate(data).loss;
-    for (let i = 0; i < 50; i++) m.step(data);
-    expect(m.evaluate(data).loss).toBeLessThan(first * 0.8);
+    const first = (await m.evaluate(data)).loss;
+    for (let i = 0; i < 50; i++) await m.step(data);
+    expect((await m.evaluate(data)).loss).toBeLessThan(first * 0.8);
   });
 
   it("runs at several batch sizes from one module", async () => {
     const { mod } = await load(linregProgram());
-    const m = mod.createModel({ seed: 2 });
+    const m = await mod.createModel({ seed: 2 });
     for (const n of [1, 5, 64, 5]) {
-      const out = m.predict(batch(n, n));
+      const out = await m.predict(batch(n, n));
       expect(out.pred!.length).toBe(2 * n);
       expect(out.cls!.length).toBe(n);
     }
   });
 });
 
+describe("emit: createModelSync, the JS backend's synchronous path", () => {
+  it("gives createModel's numbers, bit for bit, with results returned directly", async () => {
+    const { mod } = await load(linregProgram());
+    const a = await mod.createModel({ seed: 3 });
+    const s = mod.createModelSync({ seed: 3 });
+    expect(s.backend).toBe("js");
+    const data = batch(4, 1);
+    for (let i = 0; i < 3; i++) {
+      const ra = await a.step(data);
+      const rs = s.step(data);
+      expect(rs).toEqual(ra);
+    }
+    expect(s.evaluate(data)).toEqual(await a.evaluate(data));
+    expect([...s.predict(data).pred!]).toEqual([...(await a.predict(data)).pred!]);
+    expect(s.steps).toBe(3);
+    expect([...s.save()]).toEqual([...(await a.save())]);
+  });
+
+  it("params are live views: the same arrays, updated in place by step() and load()", async () => {
+    const { mod } = await load(linregProgram());
+    const s = mod.createModelSync({ seed: 3 });
+    const w = s.params["dense.w"]!;
+    const w0 = w.slice();
+    const bytes = s.save();
+    s.step(batch(4));
+    expect(s.params["dense.w"]).toBe(w);
+    expect([...w]).not.toEqual([...w0]);
+    s.load(bytes);
+    expect(s.params["dense.w"]).toBe(w);
+    expect([...w]).toEqual([...w0]);
+    expect(s.steps).toBe(0);
+    // A checkpoint moves between the two APIs.
+    const a = await mod.createModel({ seed: 50 });
+    await a.load(bytes);
+    expect([...(await a.params())["dense.w"]!]).toEqual([...w0]);
+  });
+});
+
 describe("emit: checkpoints", () => {
   it("save/load round-trips params, optimizer state and the step count", async () => {
     const { mod } = await load(linregProgram());
-    const a = mod.createModel({ seed: 4 });
+    const a = await mod.createModel({ seed: 4 });
     const data = batch(8, 3);
-    a.step(data);
-    a.step(data);
-    const bytes = a.save();
+    await a.step(data);
+    await a.step(data);
+    const bytes = await a.save();
     // safetensors: 8-byte little-endian header length, then a JSON header.
     const n = new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true);
     const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
@@ -459,15 +551,15 @@ describe("emit: checkpoints", () => {
     expect(header["__state__.dense.w.velocity"]).toMatchObject({ dtype: "F32", shape: [3, 2] });
     expect((8 + n) % 8).toBe(0);
 
-    const b = mod.createModel({ seed: 99 });
-    b.load(bytes);
+    const b = await mod.createModel({ seed: 99 });
+    await b.load(bytes);
     expect(b.steps).toBe(2);
-    expect([...b.params["dense.w"]!]).toEqual([...a.params["dense.w"]!]);
+    expect([...(await b.params())["dense.w"]!]).toEqual([...(await a.params())["dense.w"]!]);
     // Same params and momentum: the next step matches exactly.
-    const ra = a.step(data);
-    const rb = b.step(data);
+    const ra = await a.step(data);
+    const rb = await b.step(data);
     expect(rb.loss).toBe(ra.loss);
-    expect([...b.params["dense.w"]!]).toEqual([...a.params["dense.w"]!]);
+    expect([...(await b.params())["dense.w"]!]).toEqual([...(await a.params())["dense.w"]!]);
   });
 
   it("rejects checkpoints with wrong shapes, missing or unknown tensors, and garbage", async () => {
@@ -476,29 +568,33 @@ describe("emit: checkpoints", () => {
     other.params[0] = { path: "dense.w", type: f32(4, 2) };
     other.state[0] = { name: "dense.w.velocity", type: f32(4, 2) };
     // A model with a differently shaped w cannot be built from our init graph; forge its checkpoint instead.
-    const m = mod.createModel({ seed: 1 });
-    const good = m.save();
+    const m = await mod.createModel({ seed: 1 });
+    const good = await m.save();
     const forged = forge(good, (h) => {
       h["dense.w"].shape = [2, 3];
     });
-    const before = m.params["dense.w"]!.slice();
-    expect(() => m.load(forged)).toThrow(/"dense.w" is F32\[2, 3\], expected F32\[3, 2\]/);
-    expect([...m.params["dense.w"]!]).toEqual([...before]);
+    const before = (await m.params())["dense.w"]!;
+    await expect(m.load(forged)).rejects.toThrow(/"dense.w" is F32\[2, 3\], expected F32\[3, 2\]/);
+    expect([...(await m.params())["dense.w"]!]).toEqual([...before]);
     const stored = decodeSafetensors(good);
     const withoutB = encodeSafetensors(
       [...stored.tensors.values()].filter((t) => t.name !== "dense.b"),
       stored.metadata,
     );
-    expect(() => m.load(withoutB)).toThrow(/no tensor "dense.b"/);
+    await expect(m.load(withoutB)).rejects.toThrow(/no tensor "dense.b"/);
     // Dropping the entry but not its bytes leaves a hole in the data: malformed.
-    expect(() => m.load(forge(good, (h) => delete h["dense.b"]))).toThrow(/belong to no tensor/);
+    await expect(m.load(forge(good, (h) => delete h["dense.b"]))).rejects.toThrow(
+      /belong to no tensor/,
+    );
     const withExtra = encodeSafetensors(
       [...stored.tensors.values(), { ...stored.tensors.get("dense.b")!, name: "extra" }],
       stored.metadata,
     );
-    expect(() => m.load(withExtra)).toThrow(/"extra" is not a parameter/);
-    expect(() => m.load(forge(good, (h) => (h["extra"] = h["dense.b"])))).toThrow(/overlaps/);
-    expect(() => m.load(new Uint8Array([1, 2, 3]))).toThrow(/not a valid safetensors/);
+    await expect(m.load(withExtra)).rejects.toThrow(/"extra" is not a parameter/);
+    await expect(m.load(forge(good, (h) => (h["extra"] = h["dense.b"])))).rejects.toThrow(
+      /overlaps/,
+    );
+    await expect(m.load(new Uint8Array([1, 2, 3]))).rejects.toThrow(/not a valid safetensors/);
     expect(other.params[0]!.path).toBe("dense.w");
   });
 });
@@ -521,27 +617,29 @@ function forge(bytes: Uint8Array, edit: (h: Record<string, any>) => void): Uint8
 describe("emit: input validation", () => {
   it("names the input and both shapes when lengths disagree", async () => {
     const { mod } = await load(linregProgram());
-    const m = mod.createModel();
-    expect(() => m.predict({ x: new Float32Array(7) })).toThrow(
+    const m = await mod.createModel();
+    await expect(m.predict({ x: new Float32Array(7) })).rejects.toThrow(
       /input "x" has 7 elements, which does not fit f32\[B, 3\]/,
     );
-    expect(() => m.evaluate({ x: new Float32Array(12), y: new Float32Array(6) })).toThrow(
+    await expect(m.evaluate({ x: new Float32Array(12), y: new Float32Array(6) })).rejects.toThrow(
       /input "(x|y)" has \d+ elements but f32\[B, (2|3)\] is \[\d, (2|3)\] = \d+ elements with B = \d \(from input "(x|y)"\)/,
     );
-    expect(() => m.predict({ x: new Float64Array(3) as unknown as Float32Array })).toThrow(
+    await expect(m.predict({ x: new Float64Array(3) as unknown as Float32Array })).rejects.toThrow(
       /input "x" must be a Float32Array \(f32\[B, 3\]\); got Float64Array/,
     );
-    expect(() => m.predict({})).toThrow(/input "x" must be a Float32Array .* it is missing/);
-    expect(() => m.predict({ x: new Float32Array(3), q: new Float32Array(1) })).toThrow(
+    await expect(m.predict({})).rejects.toThrow(
+      /input "x" must be a Float32Array .* it is missing/,
+    );
+    await expect(m.predict({ x: new Float32Array(3), q: new Float32Array(1) })).rejects.toThrow(
       /unknown input "q"/,
     );
   });
 
   it("accepts explicit dims", async () => {
     const { mod } = await load(linregProgram());
-    const m = mod.createModel();
-    expect(m.predict({ x: new Float32Array(6) }, { B: 2 }).pred!.length).toBe(4);
-    expect(() => m.predict({ x: new Float32Array(6) }, { B: 3 })).toThrow(
+    const m = await mod.createModel();
+    expect((await m.predict({ x: new Float32Array(6) }, { B: 2 })).pred!.length).toBe(4);
+    await expect(m.predict({ x: new Float32Array(6) }, { B: 3 })).rejects.toThrow(
       /"x" has 6 elements but f32\[B, 3\] is \[3, 3\] = 9 elements with B = 3/,
     );
   });
@@ -567,21 +665,23 @@ describe("emit: untrusted names cannot inject code", () => {
     expect(js).not.toContain("globalThis.pwned=2;//\n");
     expect(mod.spec.model).toBe(names.model);
     expect(mod.spec.params.map((q) => q.name)).toEqual([names.w, names.b]);
-    const m = mod.createModel({ seed: 1 });
+    const m = await mod.createModel({ seed: 1 });
     const data = batch(2);
-    const out = m.predict({ [names.x]: data.x });
+    const out = await m.predict({ [names.x]: data.x });
     expect(Object.keys(out)).toEqual([names.pred, names.cls]);
-    const r = m.step({ [names.x]: data.x, [names.y]: data.y });
+    const r = await m.step({ [names.x]: data.x, [names.y]: data.y });
     expect(Object.keys(r.metrics)).toEqual([names.mae, "step"]);
-    const again = mod.createModel();
-    again.load(m.save());
-    expect([...again.params[names.w]!]).toEqual([...m.params[names.w]!]);
+    const again = await mod.createModel();
+    await again.load(await m.save());
+    expect(Object.keys(await again.params())).toEqual([names.w, names.b]);
+    expect([...(await again.params())[names.w]!]).toEqual([...(await m.params())[names.w]!]);
+    expect(Object.keys(mod.createModelSync().params)).toEqual([names.w, names.b]);
     expect((globalThis as { pwned?: unknown }).pwned).toBeUndefined();
     // The .d.ts parses and its interfaces carry the names as string keys.
     expect(
       typecheck(
         dts,
-        `const m = createModel();\nconst k: number = m.params[${JSON.stringify(names.w)}].length;\nexport { k };`,
+        `const m = await createModel();\nconst k: number = (await m.params())[${JSON.stringify(names.w)}].length;\nexport { k };`,
       ),
     ).toEqual([]);
   });
@@ -633,22 +733,24 @@ describe("emit: dims fixed at createModel", () => {
 
   it("sizes params from createModel's dims and holds them fixed", async () => {
     const { mod } = await load(thetaProgram());
-    expect(() => mod.createModel()).toThrow(
+    await expect(mod.createModel()).rejects.toThrow(
       /needs dimension F to size "theta" \(f32\[F\]\).*createModel\(\{ dims: \{ F: \.\.\. \} \}\)/,
     );
-    const m = (mod.createModel as (o: object) => ModelApi)({ dims: { F: 3 } });
-    expect([...m.params.theta!]).toEqual([0.5, 0.5, 0.5]);
+    const m = await mod.createModel({ dims: { F: 3 } });
+    expect([...(await m.params()).theta!]).toEqual([0.5, 0.5, 0.5]);
     // B is read from x's length now that F is known.
-    expect([...m.predict({ x: Float32Array.of(1, 2, 3, 4, 5, 6) }).pred!]).toEqual([3, 7.5]);
-    expect(() => m.predict({ x: new Float32Array(6) }, { F: 2 })).toThrow(
+    expect([...(await m.predict({ x: Float32Array.of(1, 2, 3, 4, 5, 6) })).pred!]).toEqual([
+      3, 7.5,
+    ]);
+    await expect(m.predict({ x: new Float32Array(6) }, { F: 2 })).rejects.toThrow(
       /dimension F is 3 for this model/,
     );
-    const header = m.save();
+    const header = await m.save();
     const n = new DataView(header.buffer, header.byteOffset).getUint32(0, true);
     expect(JSON.parse(new TextDecoder().decode(header.subarray(8, 8 + n))).theta.shape).toEqual([
       3,
     ]);
-    expect(() => m.step({ x: new Float32Array(3) })).toThrow(
+    await expect(m.step({ x: new Float32Array(3) })).rejects.toThrow(
       /declares no loss, so step\(\) is not available/,
     );
   });
