@@ -1,0 +1,143 @@
+// Matmul: register-blocked. Each invocation computes a 4x4 block of the
+// output in four vec4 accumulators, reading its operands straight from
+// storage (as array<vec4<f32>> where the shapes let every vector load stay
+// aligned and in bounds, else four scalar loads per vector); a workgroup of
+// 8x8 invocations covers a 32x32 tile, and the grid is batch x tile rows x
+// tile columns, linearised. Rows and columns past the edge of the matrix
+// read a clamped (valid) row or column and are not stored. The epilogue (bias,
+// activation: the fused elementwise consumers) is a function of the loop
+// indices and the accumulator.
+//
+// Why no workgroup-memory tiling: on SwiftShader (Dawn's CPU adapter) it
+// was several times slower than this; see MEASUREMENTS below.
+
+import { dimAsConst, numElements } from "../dims.ts";
+import type { BufId, MatmulKernel, MatmulOperand } from "../kernel.ts";
+import type { GpuKernel } from "../../runtime/program.ts";
+import type { KernelContext } from "../backend.ts";
+import { delinearize, size, toStorage, valueType, WgslModule } from "./module.ts";
+
+/** Output rows and columns per invocation, invocations per workgroup side. */
+const BLOCK = 4;
+const THREADS = 8;
+const TILE = BLOCK * THREADS;
+
+const rs = [0, 1, 2, 3];
+
+/** Whether operand `o`'s vectors (along its contiguous axis) stay aligned: that axis's extent is a multiple of 4. */
+function vectorizable(o: MatmulOperand, contiguous: number | null): boolean {
+  return o.at === undefined && contiguous !== null && contiguous % 4 === 0;
+}
+
+export function matmulKernel(k: MatmulKernel, ctx: KernelContext, name: string): GpuKernel {
+  for (const b of [k.a.buf, k.b.buf])
+    if (ctx.buffers[b]?.dtype !== "f32")
+      throw new Error(`codegen-wgsl: matmul operand b${b} is not f32`);
+  const [mc, nc, kc] = [dimAsConst(k.m), dimAsConst(k.n), dimAsConst(k.k)];
+  // A is [m, k] (vectors along k), or [k, m] transposed (along m); B is [k, n] (along n) or [n, k] (along k).
+  let vecA = vectorizable(k.a, k.a.transposed ? mc : kc);
+  let vecB = vectorizable(k.b, k.b.transposed ? kc : nc);
+  if (k.a.buf === k.b.buf) vecA = vecB = vecA && vecB; // one binding, one element type
+  const vec4 = new Set<BufId>([...(vecA ? [k.a.buf] : []), ...(vecB ? [k.b.buf] : [])]);
+  const m = new WgslModule(ctx, k.out, vec4);
+  const nb = k.batch.length;
+  const [M, N, K] = [m.dim(k.m), m.dim(k.n), m.dim(k.k)];
+  const at = (o: MatmulOperand) => (o.at === undefined ? "" : `${m.printer.ix(o.at)} + `);
+  const A = (row: string, p: string) =>
+    m.load(
+      k.a.buf,
+      k.a.transposed ? `aOff + (${p}) * ${M} + ${row}` : `aOff + ${row} * ${K} + ${p}`,
+      "f32",
+    );
+  const B = (p: string, col: string) =>
+    m.load(
+      k.b.buf,
+      k.b.transposed ? `bOff + ${col} * ${K} + ${p}` : `bOff + (${p}) * ${N} + ${col}`,
+      "f32",
+    );
+  const vec = (xs: string[]) => `vec4<f32>(${xs.join(", ")})`;
+
+  // Per chunk of 4 along k: a0..a3 are rows of A's 4x4 block (normal) or its columns (transposed); likewise b0..b3.
+  const aLoads = rs.map((x) =>
+    k.a.transposed
+      ? vecA
+        ? m.load4(k.a.buf, `aOff + (p + ${x}) * ${M} + iv`)
+        : vec(rs.map((r) => A(`ra${r}`, `p + ${x}`)))
+      : vecA
+        ? m.load4(k.a.buf, `aOff + ra${x} * ${K} + p`)
+        : vec(rs.map((q) => A(`ra${x}`, `p + ${q}`))),
+  );
+  const bLoads = rs.map((x) =>
+    k.b.transposed
+      ? vecB
+        ? m.load4(k.b.buf, `bOff + cb${x} * ${K} + p`)
+        : vec(rs.map((q) => B(`p + ${q}`, `cb${x}`)))
+      : vecB
+        ? m.load4(k.b.buf, `bOff + (p + ${x}) * ${N} + jv`)
+        : vec(rs.map((c) => B(`p + ${x}`, `cb${c}`))),
+  );
+  const a = (r: number, q: number) => (k.a.transposed ? `a${q}[${r}]` : `a${r}[${q}]`);
+  const aRow = (r: number) => (k.a.transposed ? vec(rs.map((q) => a(r, q))) : `a${r}`);
+  const fma = rs.map((r) =>
+    k.b.transposed
+      ? `c${r} = c${r} + ${vec(rs.map((c) => `dot(${aRow(r)}, b${c})`))};`
+      : `c${r} = c${r} + ${rs.map((q) => `${a(r, q)} * b${q}`).join(" + ")};`,
+  );
+  // The whole chunks of 4 along k; a vector along k needs K % 4 == 0, so then there is no tail.
+  const kFull = `(${K} / 4) * 4`;
+
+  const epi = m.val(k.epilogue);
+  const outType = valueType(k.epilogue.dtype);
+  const loopParams = Array.from({ length: nb + 2 }, (_, i) => `i${i}: i32`);
+  const decls = [
+    `fn epilogue(${[...loopParams, "lin: i32", "acc: f32"].join(", ")}) -> ${outType} {`,
+    `  return ${epi};`,
+    "}",
+  ];
+  const tilesN = `((${N} + ${TILE - 1}) / ${TILE})`;
+  const tilesM = `((${M} + ${TILE - 1}) / ${TILE})`;
+  const batch = m.dim(numElements(k.batch));
+  const main = [
+    `let tn = wg % ${tilesN};`,
+    `let tm = (wg / ${tilesN}) % ${tilesM};`,
+    `let bl = wg / (${tilesN} * ${tilesM});`,
+    `if (bl >= ${batch}) { return; }`,
+    ...delinearize(
+      "bl",
+      k.batch.map((d) => m.dim(d)),
+      "i",
+    ),
+    `let aOff = ${at(k.a)}${m.printer.ix(k.a.batch)} * (${M} * ${K});`,
+    `let bOff = ${at(k.b)}${m.printer.ix(k.b.batch)} * (${K} * ${N});`,
+    `let oOff = bl * (${M} * ${N});`,
+    `let i0 = tm * ${TILE} + i32(lid / ${THREADS}u) * ${BLOCK};`,
+    `let j0 = tn * ${TILE} + i32(lid % ${THREADS}u) * ${BLOCK};`,
+    ...rs.map((r) => `let ra${r} = min(i0 + ${r}, ${M} - 1);`),
+    ...rs.map((c) => `let cb${c} = min(j0 + ${c}, ${N} - 1);`),
+    ...(k.a.transposed && vecA ? [`let iv = min(i0, ${M} - 4);`] : []),
+    ...(!k.b.transposed && vecB ? [`let jv = min(j0, ${N} - 4);`] : []),
+    ...rs.map((r) => `var c${r} = vec4<f32>();`),
+    `for (var p = 0; p < ${kFull}; p = p + 4) {`,
+    ...aLoads.map((l, x) => `  let a${x} = ${l};`),
+    ...bLoads.map((l, x) => `  let b${x} = ${l};`),
+    ...fma.map((l) => "  " + l),
+    "}",
+    `for (var p = ${kFull}; p < ${K}; p = p + 1) {`,
+    `  let bp = ${vec(rs.map((c) => B("p", `cb${c}`)))};`,
+    ...rs.map((r) => `  c${r} = c${r} + ${A(`ra${r}`, "p")} * bp;`),
+    "}",
+    ...rs.flatMap((r) =>
+      rs.map((c) => {
+        const [i, j] = [`i0 + ${r}`, `j0 + ${c}`];
+        const lin = `oOff + (${i}) * ${N} + ${j}`;
+        const idx = [...Array.from({ length: nb }, (_, b) => `i${b}`), i, j, lin, `c${r}[${c}]`];
+        const store = k.outAt === undefined ? lin : `${m.printer.ix(k.outAt)} + ${lin}`;
+        const value = toStorage(`epilogue(${idx.join(", ")})`, k.epilogue.dtype);
+        return `if (${i} < ${M} && ${j} < ${N}) { b${k.out}[${store}] = ${value}; }`;
+      }),
+    ),
+  ];
+  const tiles = (d: typeof k.m) => size.ceilDiv(m.size(d), TILE);
+  const groups = size.mul(m.size(numElements(k.batch)), size.mul(tiles(k.m), tiles(k.n)));
+  return m.finish(name, "matmul", THREADS * THREADS, groups, decls, main);
+}

@@ -1,0 +1,209 @@
+// The WGSL code generator on Dawn (SwiftShader without a GPU): kernels lowered
+// from small graphs run on WebGPU and match the reference interpreter (its
+// float32 mode where the JS backend's exact semantics matter: floor division
+// and modulo, pow, sign, casts, NaN and the infinities), the RNG bit for bit,
+// argmax's tie and NaN rules, grids past 65535 workgroups, long reductions
+// and matmuls whose shapes the tiles do not divide.
+
+import { describe, expect, it } from "vitest";
+import { interpret, tensor, type Tensor } from "../compiler/interpret.ts";
+import { lowerGraph } from "../compiler/fuse.ts";
+import { binaryOps, compareOps, unaryOps, type Graph } from "../compiler/ir.ts";
+import { dimConst, shapeOf } from "../compiler/dims.ts";
+import {
+  iadd,
+  iconst,
+  idiv,
+  iloop,
+  imod,
+  lit,
+  type IExpr,
+  type KernelProgram,
+} from "../compiler/kernel.ts";
+import { randomUniform } from "../runtime/rng.ts";
+import { acquireDevice } from "../runtime/webgpu/device.ts";
+import type { Buffer } from "../runtime/program.ts";
+import { build, type Built } from "./graph-helpers.ts";
+import { testGpu } from "./webgpu-env.ts";
+import { runOnGpu } from "./wgsl-run.ts";
+
+const gpu = await testGpu();
+const device = gpu ? (await acquireDevice({ gpu })).device : null;
+
+async function gpuRun(g: Graph, inputs: Tensor[], dims: Record<string, number> = {}) {
+  return runOnGpu(device!, lowerGraph(g, { fuse: true, scatter: "gather" }), inputs, dims);
+}
+
+/** Relative `tol` (absolute below 1e-30: WGSL may flush denormals); NaNs and infinities must agree exactly. */
+function expectClose(actual: Buffer, want: Tensor, what: string, tol = 1e-5): void {
+  expect(actual.length, `${what}: element count`).toBe(want.data.length);
+  for (let i = 0; i < want.data.length; i++) {
+    const [a, b] = [actual[i]!, want.data[i]!];
+    if (Number.isNaN(a) || Number.isNaN(b) || !Number.isFinite(b)) {
+      if (!Object.is(a, b)) expect.fail(`${what}[${i}]: got ${a}, want ${b}`);
+      continue;
+    }
+    if (Math.abs(a - b) > tol * Math.abs(b) + 1e-30)
+      expect.fail(`${what}[${i}]: got ${a}, want ${b} (relative tolerance ${tol})`);
+  }
+}
+
+/** Run `b` on the GPU and the interpreter (float32 mode when `f32`) and compare every output. */
+async function check(
+  b: Built,
+  inputs: Tensor[],
+  opts: { dims?: Record<string, number>; tol?: number; f32?: boolean } = {},
+) {
+  const got = await gpuRun(b.graph, inputs, opts.dims);
+  const want = interpret(b.graph, inputs, opts.dims ?? {}, opts.f32 ?? true);
+  want.forEach((w, k) => expectClose(got.outputs[k]!, w, `output ${k}`, opts.tol));
+  return got;
+}
+
+/** Values where JS and WGSL builtins part ways: signed zeros, NaN, infinities, huge, tiny, negative integers. */
+const specials = [
+  0,
+  -0,
+  1,
+  -1,
+  0.5,
+  -2.5,
+  3,
+  -3,
+  2,
+  -8,
+  1e-4,
+  -1e-4,
+  0.1,
+  20,
+  -20,
+  100,
+  -100,
+  1e30,
+  -1e30,
+  NaN,
+  Infinity,
+  -Infinity,
+];
+const f32t = (data: number[]) => tensor("f32", [data.length], data);
+const i32t = (data: number[]) => tensor("i32", [data.length], data);
+const vec = (dtype: "f32" | "i32" | "bool", n: number) => ({ dtype, shape: shapeOf(n) });
+
+describe.skipIf(device === null)("codegen-wgsl on Dawn", () => {
+  it.each(unaryOps)("%s on special values equals the interpreter's float32 result", async (op) => {
+    const b = build([vec("f32", specials.length)], (e, x) => e(op, {}, x));
+    await check(b, [f32t(specials)], { tol: 2e-6 });
+  });
+
+  it.each(binaryOps)("%s on every pair of special values", async (op) => {
+    const xs = specials.flatMap((a) => specials.map(() => a));
+    const ys = specials.flatMap(() => specials);
+    const b = build([vec("f32", xs.length), vec("f32", xs.length)], (e, x, y) => e(op, {}, x, y));
+    await check(b, [f32t(xs), f32t(ys)], { tol: 2e-6 });
+  });
+
+  it.each(compareOps)(
+    "%s on every pair of special values (NaN compares false, ne true)",
+    async (op) => {
+      const xs = specials.flatMap((a) => specials.map(() => a));
+      const ys = specials.flatMap(() => specials);
+      const b = build([vec("f32", xs.length), vec("f32", xs.length)], (e, x, y) => e(op, {}, x, y));
+      await check(b, [f32t(xs), f32t(ys)]);
+    },
+  );
+
+  const ints = [0, 1, -1, 7, -7, 3, -3, 2147483647, -2147483648, 100000, -65536];
+  it.each(["add", "sub", "div", "max", "min"] as const)(
+    "i32 %s on every pair (wrapping like | 0; division truncates, 0 for a zero divisor)",
+    async (op) => {
+      const xs = ints.flatMap((a) => ints.map(() => a));
+      const ys = ints.flatMap(() => ints);
+      const b = build([vec("i32", xs.length), vec("i32", xs.length)], (e, x, y) => e(op, {}, x, y));
+      await check(b, [i32t(xs), i32t(ys)]);
+    },
+  );
+
+  it.each(["neg", "abs", "sign"] as const)("i32 %s", async (op) => {
+    const b = build([vec("i32", ints.length)], (e, x) => e(op, {}, x));
+    await check(b, [i32t(ints)]);
+  });
+
+  it("casts: f32 to i32 truncates and wraps (NaN and infinities 0), f32 to bool is nonzero and not NaN", async () => {
+    const xs = [...specials, 2.7, -2.7, 0.9, -0.9, 1e10, -1e10, 3e9, -3e9, 2147483520, -2147483648];
+    const b = build(
+      [vec("f32", xs.length), vec("i32", ints.length), vec("bool", 4)],
+      (e, x, i, c) => [
+        e("cast", { dtype: "i32" }, x),
+        e("cast", { dtype: "bool" }, x),
+        e("cast", { dtype: "f32" }, i),
+        e("cast", { dtype: "bool" }, i),
+        e("cast", { dtype: "f32" }, c),
+        e("cast", { dtype: "i32" }, c),
+      ],
+    );
+    await check(b, [f32t(xs), i32t(ints), tensor("bool", [4], [1, 0, 0, 1])]);
+  });
+
+  it("literals: NaN, the infinities and -0 (no WGSL literal for them) keep their bits", async () => {
+    const values = [NaN, Infinity, -Infinity, -0, 1e-7, 3.4028234663852886e38, -1.5, 1e39];
+    const b = build([], (e) =>
+      values.map((value) => e("const", { value, dtype: "f32", shape: [] })),
+    );
+    const got = await gpuRun(b.graph, []);
+    values.forEach((v, k) => expect(got.outputs[k]![0], `${v}`).toBe(Math.fround(v)));
+  });
+
+  it("random: the stream of runtime/rng.ts bit for bit", async () => {
+    for (const seed of [0, 1234, -5, 2147483647]) {
+      const b = build([{ dtype: "i32", shape: [] }], (e, s) => [
+        e("random", { shape: shapeOf(3, 700), stream: 0 }, s),
+        e("random", { shape: shapeOf(2100), stream: 7 }, s),
+      ]);
+      const got = await gpuRun(b.graph, [tensor("i32", [], [seed])]);
+      const want = (stream: number) =>
+        Float32Array.from({ length: 2100 }, (_, i) => randomUniform(seed, stream, i));
+      expect(got.outputs[0]).toEqual(want(0));
+      expect(got.outputs[1]).toEqual(want(7));
+    }
+  });
+
+  it("index division floors and the remainder takes the divisor's sign, for negative operands", async () => {
+    const n = 40;
+    const v = (x: number): IExpr => ({ k: "val", e: lit(x, "i32") });
+    const shifted = iadd(iloop(0), iconst(-20));
+    const cases: [IExpr, (i: number) => number][] = [
+      [idiv(shifted, iconst(3)), (i) => Math.floor((i - 20) / 3)],
+      [imod(shifted, iconst(3)), (i) => i - 20 - 3 * Math.floor((i - 20) / 3)],
+      [idiv(shifted, v(-3)), (i) => Math.floor((i - 20) / -3)],
+      [imod(shifted, v(-3)), (i) => i - 20 + 3 * Math.floor((i - 20) / -3)],
+      [idiv(iloop(0), iconst(7)), (i) => Math.floor(i / 7)],
+      [imod(iloop(0), iconst(7)), (i) => i % 7],
+    ];
+    const p: KernelProgram = {
+      buffers: cases.map((_, id) => ({
+        id,
+        dtype: "i32",
+        shape: [dimConst(n)],
+        role: { kind: "out", slot: id },
+      })),
+      kernels: cases.map(([e], out) => ({
+        kind: "map",
+        out,
+        shape: [dimConst(n)],
+        body: { k: "index", e, dtype: "i32" },
+      })),
+      sources: [],
+    };
+    const got = await runOnGpu(device!, p, []);
+    cases.forEach(([, f], k) =>
+      expect([...got.outputs[k]!]).toEqual(Array.from({ length: n }, (_, i) => f(i) + 0)),
+    );
+  });
+
+  it("pad with interior zeros (negative offsets into the input)", async () => {
+    const b = build([vec("f32", 5)], (e, x) =>
+      e("pad", { lo: [dimConst(3)], hi: [dimConst(2)], interior: [2] }, x),
+    );
+    await check(b, [f32t([1, 2, 3, 4, 5])]);
+  });
+});
