@@ -9,7 +9,17 @@
 
 import { Builder } from "./builder.ts";
 import { dimAdd, dimAsConst, dimConst, dimMul, dimSub, shapeEq, type Dim } from "./dims.ts";
-import type { DType, Eqn, Graph, Op, OpParams, TensorType, Var, VarGen } from "./ir.ts";
+import {
+  liveEqns,
+  type DType,
+  type Eqn,
+  type Graph,
+  type Op,
+  type OpParams,
+  type TensorType,
+  type Var,
+  type VarGen,
+} from "./ir.ts";
 import { scanVjp, withScanResiduals } from "./autodiff/scan.ts";
 import { scansAlongAxis0 } from "./autodiff/scan-layout.ts";
 import { windowVjpRules } from "./autodiff/window.ts";
@@ -257,19 +267,6 @@ function unbroadcast(o: Emit, ct: Var, target: TensorType): Var {
   return shapeEq(summed.type.shape, to) ? summed : o.reshape(summed, to);
 }
 
-/** Keep the equations of `eqns` that `roots` need (the backward pass computes some cotangents no one reads). */
-function liveEqns(eqns: Eqn[], roots: Var[]): Eqn[] {
-  const need = new Set(roots.map((v) => v.id));
-  const kept: Eqn[] = [];
-  for (let i = eqns.length - 1; i >= 0; i--) {
-    const e = eqns[i]!;
-    if (!e.outs.some((v) => need.has(v.id))) continue;
-    kept.push(e);
-    e.inputs.forEach((v) => need.add(v.id));
-  }
-  return kept.reverse();
-}
-
 /**
  * Reverse-mode gradients of the scalar (or any-shape, seeded with ones) `loss`
  * with respect to `wrt`. The result computes everything `g` does plus the
@@ -352,6 +349,7 @@ export function vjp(
     if (w.hint && !c.hint) c.hint = `grad(${w.hint})`;
     return c;
   });
+  // The backward pass computes some cotangents no one reads.
   const backward = liveEqns(b.eqns, grads);
   return {
     graph: { inputs: g.inputs, eqns: [...g.eqns, ...backward], outputs: [...g.outputs, ...grads] },

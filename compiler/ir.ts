@@ -197,17 +197,22 @@ export const isBinary = (op: Op): op is BinaryOp => (binaryOps as readonly Op[])
 export const isCompare = (op: Op): op is CompareOp => (compareOps as readonly Op[]).includes(op);
 export const isWindow = (op: Op): op is WindowOp => (windowOps as readonly Op[]).includes(op);
 
-/** Drop equations no output depends on (simplify's DCE, and autodiff's pruning of scan bodies). */
-export function dce(g: Graph): Graph {
-  const need = new Set(g.outputs.map((v) => v.id));
+/** The equations of `eqns` that `roots` depend on, in order. */
+export function liveEqns(eqns: Eqn[], roots: Var[]): Eqn[] {
+  const need = new Set(roots.map((v) => v.id));
   const kept: Eqn[] = [];
-  for (let i = g.eqns.length - 1; i >= 0; i--) {
-    const e = g.eqns[i]!;
+  for (let i = eqns.length - 1; i >= 0; i--) {
+    const e = eqns[i]!;
     if (!e.outs.some((v) => need.has(v.id))) continue;
     kept.push(e);
     e.inputs.forEach((v) => need.add(v.id));
   }
-  return { inputs: g.inputs, eqns: kept.reverse(), outputs: g.outputs };
+  return kept.reverse();
+}
+
+/** Drop equations no output depends on (simplify's DCE, and autodiff's pruning of scan bodies). */
+export function dce(g: Graph): Graph {
+  return { inputs: g.inputs, eqns: liveEqns(g.eqns, g.outputs), outputs: g.outputs };
 }
 
 export const allOps = Object.keys({

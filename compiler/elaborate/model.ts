@@ -14,7 +14,7 @@ import {
   shapeToString,
   type Dim,
 } from "../dims.ts";
-import { VarGen, type Eqn, type ModelIR, type Var } from "../ir.ts";
+import { liveEqns, VarGen, type Eqn, type ModelIR, type Var } from "../ir.ts";
 import { fail, makeDiag, Scope, Session, type Ctx, type ModelState } from "./context.ts";
 import { bytesDim, bytesText, minBytes } from "./dim-checks.ts";
 import { evalExpr } from "./expr.ts";
@@ -366,17 +366,4 @@ function eqnDims(e: Eqn): string[] {
   for (const o of e.outs) walk(o.type.shape);
   walk(e.params);
   return [...out];
-}
-
-/** The equations that `outputs` depend on, in order. */
-function liveEqns(eqns: Eqn[], outputs: Var[]): Eqn[] {
-  const live = new Set(outputs.map((v) => v.id));
-  const keep: Eqn[] = [];
-  for (let i = eqns.length - 1; i >= 0; i--) {
-    const e = eqns[i]!;
-    if (!e.outs.some((o) => live.has(o.id))) continue;
-    keep.push(e);
-    for (const x of e.inputs) live.add(x.id);
-  }
-  return keep.reverse();
 }
