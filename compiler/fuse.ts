@@ -15,6 +15,7 @@
 import { dimAsConst, dimEq, numElements, shapeEq, type Dim } from "./dims.ts";
 import { scansAlongAxis0 } from "./autodiff/scan-layout.ts";
 import { lowerWindow, matmulOperands, type WindowLowering } from "./fuse/window.ts";
+import { splitWideKernels } from "./fuse/split.ts";
 import {
   binaryOps,
   compareOps,
@@ -61,6 +62,12 @@ export interface LowerOptions {
    * updates that land on it (parallel and deterministic: WebGPU). Default serial.
    */
   scatter?: "serial" | "gather";
+  /**
+   * The most buffers one kernel may bind, its output included (WebGPU: 8
+   * storage buffers per stage); a kernel fusion made wider is split
+   * (fuse/split.ts). Default: no limit.
+   */
+  maxStorageBuffers?: number;
 }
 
 /** Above this many arithmetic nodes an inlined value gets its own buffer, to bound kernel size. */
@@ -841,6 +848,11 @@ class Lowering {
  * position), role `out` its outputs; everything else is a temporary.
  */
 export function lowerGraph(g: Graph, opts: LowerOptions = {}): KernelProgram {
-  const full = { fuse: opts.fuse ?? true, scatter: opts.scatter ?? "serial" };
-  return new Lowering(scansAlongAxis0(g), full).run();
+  const full = {
+    fuse: opts.fuse ?? true,
+    scatter: opts.scatter ?? "serial",
+    maxStorageBuffers: opts.maxStorageBuffers ?? Infinity,
+  };
+  const p = new Lowering(scansAlongAxis0(g), full).run();
+  return full.maxStorageBuffers < Infinity ? splitWideKernels(p, full.maxStorageBuffers) : p;
 }

@@ -10,7 +10,8 @@ import { lowerEntry } from "../compiler/emit.ts";
 import type { LowerOptions } from "../compiler/fuse.ts";
 import { interpret, type Tensor } from "../compiler/interpret.ts";
 import { allOps, type Graph, type TensorType, type Var } from "../compiler/ir.ts";
-import { programToString } from "../compiler/kernel.ts";
+import { programToString, type Kernel } from "../compiler/kernel.ts";
+import { boundBuffers } from "../compiler/fuse/split.ts";
 import { simplify } from "../compiler/simplify.ts";
 import { EntryRunner } from "../runtime/execute.ts";
 import type { Buffer } from "../runtime/program.ts";
@@ -170,6 +171,45 @@ describe("fusion", () => {
     };
     check({ name: "copies", types: [f32(3)], body }, 2);
   });
+});
+
+describe("binding limits (fuse/split.ts)", () => {
+  /** Every kernel of a lowered entry, scan bodies included. */
+  const flat = (ks: readonly Kernel[]): Kernel[] =>
+    ks.flatMap((k) => (k.kind === "scan" ? [k, ...flat(k.body)] : [k]));
+
+  it("splits a kernel binding more buffers than allowed, and computes the same", () => {
+    // A concat of ten inputs fuses into one kernel reading ten buffers.
+    const types = Array.from({ length: 10 }, () => f32("B", 2));
+    const body = (e: Emit, ...xs: Var[]) => e("concat", { axis: 1 }, ...xs);
+    const { graph } = build(types, body);
+    const wide = lowerEntry(graph).kernels;
+    expect(Math.max(...wide.kernels.map((k) => boundBuffers(k).length))).toBe(11);
+    const split = lowerEntry(graph, { maxStorageBuffers: 8 }).kernels;
+    for (const k of split.kernels) expect(boundBuffers(k).length).toBeLessThanOrEqual(8);
+    const dims = { B: 3 };
+    const inputs = randomInputs(types, dims, 3);
+    const want = interpret(graph, inputs, dims);
+    const got = runJs(graph, inputs, dims, { maxStorageBuffers: 8 });
+    expectClose(got[0]!, want[0]!, "concat of ten");
+  });
+
+  // Every primitive again under a limit of 4 (an output and three reads),
+  // with gathering scatters, as a device with few bindings would lower it.
+  for (const op of allOps)
+    it(`${op}: every kernel fits 4 bindings and matches the interpreter`, () => {
+      for (const c of cases[op] as Case[]) {
+        const dims = c.dims ?? {};
+        const { graph } = build(c.types, c.body);
+        const opts: LowerOptions = { scatter: "gather", maxStorageBuffers: 4 };
+        for (const k of flat(lowerEntry(graph, opts).kernels.kernels))
+          if (k.kind !== "scan") expect(boundBuffers(k).length, c.name).toBeLessThanOrEqual(4);
+        const inputs = randomInputs(c.types, dims, 2, c.range);
+        const want = interpret(graph, inputs, dims);
+        const got = runJs(graph, inputs, dims, opts);
+        want.forEach((w, k) => expectClose(got[k]!, w, `${c.name} output ${k}`));
+      }
+    });
 });
 
 describe("memory plan", () => {

@@ -9,7 +9,7 @@ import { jsRuntime } from "./runtime.generated.ts";
 
 export const jsBackend: Backend = {
   target: "js",
-  lower: { fuse: true, scatter: "serial" },
+  lower: { fuse: true, scatter: "serial", maxStorageBuffers: Infinity },
   numerics: true,
   kernel(k, ctx) {
     return {
