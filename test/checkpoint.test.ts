@@ -9,15 +9,8 @@ import { describe, expect, it } from "vitest";
 import { loadModule } from "../cli/module.ts";
 import { compile } from "../compiler/compile.ts";
 import { stdPath } from "../compiler/elaborate.ts";
+import type { Model } from "../runtime/model.ts";
 import { decodeSafetensors, encodeSafetensors } from "../runtime/safetensors.ts";
-
-interface Model {
-  step(b: Record<string, Float32Array | Int32Array>): { loss: number };
-  params: Record<string, Float32Array>;
-  steps: number;
-  save(metadata?: Record<string, string>): Uint8Array;
-  load(bytes: Uint8Array): Record<string, string>;
-}
 
 const src = `dim B
 model clf {
@@ -28,7 +21,7 @@ model clf {
 }
 train t for clf { optimizer adam(lr: 0.01)  batch 4  epochs 1 }`;
 
-async function build(): Promise<(seed: number) => Model> {
+async function build(): Promise<(seed: number) => Promise<Model>> {
   const host = {
     readFile: (p: string) => (p === "m.dlg" ? src : undefined),
     readStd: (n: string) => readFileSync(stdPath(n), "utf8"),
@@ -36,7 +29,7 @@ async function build(): Promise<(seed: number) => Model> {
   const r = compile("m.dlg", { host });
   if (!r.ok) throw new Error("test model does not compile");
   const mod = await loadModule(r.js!);
-  return (seed) => mod.createModel({ seed }) as unknown as Model;
+  return (seed) => mod.createModel({ seed });
 }
 
 const batch = (k: number) => ({
@@ -63,52 +56,53 @@ function withHeader(bytes: Uint8Array, edit: (h: Record<string, any>) => void): 
 describe("checkpoints", async () => {
   const make = await build();
 
-  it("resume continues the random stream: dropout masks do not depend on createModel's seed", () => {
-    const a = make(7);
-    for (let k = 0; k < 3; k++) a.step(batch(k));
-    const ckpt = a.save();
-    const b = make(12345);
-    b.load(ckpt);
+  it("resume continues the random stream: dropout masks do not depend on createModel's seed", async () => {
+    const a = await make(7);
+    for (let k = 0; k < 3; k++) await a.step(batch(k));
+    const ckpt = await a.save();
+    const b = await make(12345);
+    await b.load(ckpt);
     expect(b.steps).toBe(3);
-    for (let k = 3; k < 8; k++) expect(b.step(batch(k)).loss).toBe(a.step(batch(k)).loss);
-    expect(same(b.save(), a.save())).toBe(true);
+    for (let k = 3; k < 8; k++)
+      expect((await b.step(batch(k))).loss).toBe((await a.step(batch(k))).loss);
+    expect(same(await b.save(), await a.save())).toBe(true);
   });
 
-  it("carries the caller's metadata and returns it from load()", () => {
-    const a = make(1);
-    a.step(batch(0));
-    const meta = a.load(a.save({ "train.epoch": "2", "train.batch": "5" }));
+  it("carries the caller's metadata and returns it from load()", async () => {
+    const a = await make(1);
+    await a.step(batch(0));
+    const meta = await a.load(await a.save({ "train.epoch": "2", "train.batch": "5" }));
     expect(meta).toMatchObject({ format: "dlg", model: "clf", step: "1", seed: "1" });
     expect(meta["train.epoch"]).toBe("2");
-    expect(() => a.save({ step: "9" })).toThrow(/metadata key "step" is reserved/);
+    await expect(a.save({ step: "9" })).rejects.toThrow(/metadata key "step" is reserved/);
   });
 
-  it("refuses a file truncated at any offset, loading nothing", () => {
-    const m = make(3);
-    m.step(batch(0));
-    const good = m.save();
-    const other = make(4);
-    const before = other.save();
+  it("refuses a file truncated at any offset, loading nothing", async () => {
+    const m = await make(3);
+    await m.step(batch(0));
+    const good = await m.save();
+    const other = await make(4);
+    const before = await other.save();
     let refused = 0;
     for (let cut = 0; cut < good.length; cut += 1 + Math.floor(cut / 16)) {
-      expect(() => other.load(good.subarray(0, cut)), `cut at ${cut}`).toThrow(
+      await expect(other.load(good.subarray(0, cut)), `cut at ${cut}`).rejects.toThrow(
         /not a valid safetensors checkpoint/,
       );
       refused++;
     }
     expect(refused).toBeGreaterThan(50);
-    expect(same(other.save(), before)).toBe(true);
-    expect(() => other.load(new Uint8Array([...good, 0, 0, 0, 0]))).toThrow(
+    expect(same(await other.save(), before)).toBe(true);
+    await expect(other.load(new Uint8Array([...good, 0, 0, 0, 0]))).rejects.toThrow(
       /the data has \d+ bytes but the tensors cover/,
     );
   });
 
-  it("refuses flipped header bytes, or loads exactly the saved params when a flip leaves a valid file", () => {
-    const m = make(3);
-    const good = m.save();
+  it("refuses flipped header bytes, or loads exactly the saved params when a flip leaves a valid file", async () => {
+    const m = await make(3);
+    const good = await m.save();
     const n = new DataView(good.buffer, good.byteOffset).getUint32(0, true);
-    const other = make(4);
-    const before = other.save();
+    const other = await make(4);
+    const before = await other.save();
     let flipsRefused = 0;
     for (let at = 0; at < 8 + n; at++) {
       for (const mask of [0x01, 0x20, 0x80]) {
@@ -116,7 +110,7 @@ describe("checkpoints", async () => {
         bad[at]! ^= mask;
         let threw = false;
         try {
-          other.load(bad);
+          await other.load(bad);
         } catch (e) {
           threw = true;
           expect((e as Error).message, `flip ${mask} at ${at}`).not.toMatch(
@@ -126,27 +120,27 @@ describe("checkpoints", async () => {
         // A flip inside a metadata string may leave a valid file; the data is untouched, so
         // what loaded must be exactly the saved params. A refused file loaded nothing.
         const want = threw ? before : good;
-        const got = other.save();
+        const got = await other.save();
         const params = (b: Uint8Array) =>
           [...decodeSafetensors(b).tensors.values()].map((t) => [...t.data]);
         expect(params(got), `flip ${mask} at ${at}`).toEqual(params(want));
-        if (!threw) other.load(before);
+        if (!threw) await other.load(before);
         else flipsRefused++;
       }
     }
     expect(flipsRefused).toBeGreaterThan(8 * 3);
   });
 
-  it("refuses a huge header length, offsets out of bounds, overlapping or with holes", () => {
-    const m = make(3);
-    const good = m.save();
-    const before = m.save();
+  it("refuses a huge header length, offsets out of bounds, overlapping or with holes", async () => {
+    const m = await make(3);
+    const good = await m.save();
+    const before = await m.save();
     const huge = good.slice();
     new DataView(huge.buffer).setUint32(0, 0xfffffff0, true);
-    expect(() => m.load(huge)).toThrow(/header length \d+ runs past the end/);
+    await expect(m.load(huge)).rejects.toThrow(/header length \d+ runs past the end/);
     const high = good.slice();
     new DataView(high.buffer).setUint32(4, 1, true);
-    expect(() => m.load(high)).toThrow(/header length \d+ runs past the end/);
+    await expect(m.load(high)).rejects.toThrow(/header length \d+ runs past the end/);
     const first = decodeSafetensors(good).tensors.keys().next().value!;
     const cases: [(h: Record<string, any>) => void, RegExp][] = [
       [(h) => (h[first].data_offsets = [1e9, 1e9 + 16]), /do not hold/],
@@ -170,16 +164,16 @@ describe("checkpoints", async () => {
       ],
     ];
     for (const [edit, message] of cases)
-      expect(() => m.load(withHeader(good, edit))).toThrow(message);
-    expect(() => m.load(new TextEncoder().encode("\x10\0\0\0\0\0\0\0[1,2,3,4,5,6,78]"))).toThrow(
-      /header is not an object/,
-    );
-    expect(same(m.save(), before)).toBe(true);
+      await expect(m.load(withHeader(good, edit))).rejects.toThrow(message);
+    await expect(
+      m.load(new TextEncoder().encode("\x10\0\0\0\0\0\0\0[1,2,3,4,5,6,78]")),
+    ).rejects.toThrow(/header is not an object/);
+    expect(same(await m.save(), before)).toBe(true);
   });
 
-  it("refuses a well-formed file whose tensors do not fit, loading nothing", () => {
-    const m = make(3);
-    const good = m.save();
+  it("refuses a well-formed file whose tensors do not fit, loading nothing", async () => {
+    const m = await make(3);
+    const good = await m.save();
     const file = decodeSafetensors(good);
     const tensors = [...file.tensors.values()];
     const grown = tensors.map((t, i) =>
@@ -191,11 +185,11 @@ describe("checkpoints", async () => {
           }
         : t,
     );
-    expect(() => m.load(encodeSafetensors(grown, file.metadata))).toThrow(/expected F32\[/);
+    await expect(m.load(encodeSafetensors(grown, file.metadata))).rejects.toThrow(/expected F32\[/);
     const asInt = tensors.map((t, i) =>
       i === 0 ? { ...t, dtype: "I32" as const, data: new Int32Array(t.data.length) } : t,
     );
-    expect(() => m.load(encodeSafetensors(asInt, file.metadata))).toThrow(/is I32\[/);
-    expect(same(m.save(), good)).toBe(true);
+    await expect(m.load(encodeSafetensors(asInt, file.metadata))).rejects.toThrow(/is I32\[/);
+    expect(same(await m.save(), good)).toBe(true);
   });
 });
