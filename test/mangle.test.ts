@@ -205,7 +205,7 @@ describe("hostile names in a compiled model", () => {
     const file = join(dir, "run.mjs");
     writeFileSync(file, r.js!);
     const mod = await import(pathToFileURL(file).href);
-    const model = mod.createModel({ seed: 7 });
+    const model = await mod.createModel({ seed: 7 });
     const dims = { constructor: 3 };
     const rand = lcg(5);
     const batch: Record<string, Arr> = {};
@@ -213,25 +213,27 @@ describe("hostile names in a compiled model", () => {
       const n = inp.type.shape.reduce((a, d) => a * dimEval(d, dims), 1);
       batch[inp.name] = Float32Array.from({ length: n }, () => rand() - 0.5);
     }
-    expect(Object.keys(model.params)).toEqual(["var", "valueOf_1.__proto__", "valueOf_1.toString"]);
-    const before = prog.params.map((p) => Float64Array.from(model.params[p.path]));
+    const initial = await model.params();
+    expect(Object.keys(initial)).toEqual(["var", "valueOf_1.__proto__", "valueOf_1.toString"]);
+    const before = prog.params.map((p) => Float64Array.from(initial[p.path]));
     const step = prog.entries.find((e) => e.name === "step")!;
     const want = interpret(
       step.graph,
       slotInputs(prog, step, dims, batch, before, stepSeed(7, 1)),
       dims,
     );
-    const got = model.step(batch);
+    const got = await model.step(batch);
     expect(Object.keys(got.metrics)).toEqual(["loop", "scratchF64", "acc"]);
     step.outSlots.forEach((sl, i) => {
       const w = want[i]!.data[0]!;
       if (sl.kind === "loss") expect(got.loss).toBeCloseTo(w, 5);
       if (sl.kind === "metric") expect(got.metrics[sl.name]).toBeCloseTo(w, 5);
     });
-    const after = prog.params.map((p) => Float64Array.from(model.params[p.path]));
+    const now = await model.params();
+    const after = prog.params.map((p) => Float64Array.from(now[p.path]!));
     const pred = prog.entries.find((e) => e.name === "predict")!;
     const pw = interpret(pred.graph, slotInputs(prog, pred, dims, batch, after, 0), dims);
-    const out = model.predict(batch);
+    const out = await model.predict(batch);
     expect(Object.keys(out)).toEqual(prog.outputs.map((o) => o.name));
     pred.outSlots.forEach((sl, i) => {
       if (sl.kind !== "output") return;
@@ -246,13 +248,13 @@ describe("hostile names in a compiled model", () => {
     const files: Record<string, string> = {
       "/m.d.ts": r.dts!,
       "/use.ts": `import { createModel, type Outputs, type Metrics, type Params } from "./m";
-const model = createModel({ seed: 1, dims: { constructor: 2 } });
+const model = await createModel({ seed: 1, dims: { constructor: 2 } });
 const x = new Float32Array(6);
-const o: Outputs = model.predict({ toString: x });
+const o: Outputs = await model.predict({ toString: x });
 const a: Float32Array = o.__proto__.length ? o.await : o["constructor"];
-const m: Metrics = model.step({ toString: x, hasOwnProperty: new Float32Array(4) }).metrics;
+const m: Metrics = (await model.step({ toString: x, hasOwnProperty: new Float32Array(4) })).metrics;
 const l: number = m.loop + m.scratchF64 + m.acc;
-const p: Params = model.params;
+const p: Params = await model.params();
 const w: Float32Array = p["valueOf_1.__proto__"];
 export { a, l, w };
 `,

@@ -35,9 +35,10 @@ async function compileAndRun(text: string): Promise<Float32Array> {
   const file = join(dir, `m${Math.random().toString(36).slice(2)}.mjs`);
   writeFileSync(file, r.js!);
   const mod = (await import(pathToFileURL(file).href)) as {
-    createModel(o: object): { predict(b: object): { y: Float32Array } };
+    createModel(o: object): Promise<{ predict(b: object): Promise<{ y: Float32Array }> }>;
   };
-  return mod.createModel({ seed: 1 }).predict({ x: new Float32Array([0.5, -0.25]) }).y;
+  const m = await mod.createModel({ seed: 1 });
+  return (await m.predict({ x: new Float32Array([0.5, -0.25]) })).y;
 }
 
 function errorsOf(text: string): { code: string; line: number; col: number; message: string }[] {
