@@ -19,6 +19,7 @@ import { defaultLimits, type SizeLimits } from "./limits.ts";
 import { emit, lowerEntry, printKernels, type LoweredEntry, type NumericsOptions } from "./emit.ts";
 import type { Backend, Target } from "./backend.ts";
 import { jsBackend } from "./backends/js.ts";
+import { webgpuBackend } from "./backends/webgpu.ts";
 import { decodeSource, MAX_SOURCE_BYTES, type Unreadable } from "./source-file.ts";
 
 /** Where files come from: the disk (nodeHost), an editor's buffers, a test's strings. */
@@ -61,7 +62,7 @@ function readSourceFile(path: string): string | Unreadable | undefined {
 }
 
 /** Every target, by the name `--target` takes. */
-export const backends: Partial<Record<Target, Backend>> = { js: jsBackend };
+export const backends: Record<Target, Backend> = { js: jsBackend, webgpu: webgpuBackend };
 
 export interface CompileOptions {
   /** What the module runs on: "js" (default) or "webgpu". */
@@ -240,7 +241,7 @@ export function compile(file: string, opts: CompileOptions = {}): CompileResult 
   if (hasErrors(r.diagnostics)) return { ...base, ok: false };
   const sel = select(file, r, opts);
   if (!("model" in sel)) return { ...base, diagnostics: [...r.diagnostics, sel], ok: false };
-  const backend = backends[opts.target ?? "js"]!;
+  const backend = backends[opts.target ?? "js"];
   if (opts.checkNumerics && !backend.numerics) {
     const at = r.sites.models.get(sel.model.name) ?? { file, span: { start: 0, end: 0 } };
     const d = diag(
@@ -310,7 +311,7 @@ export function dump(
         text: `// model ${model.name}: forward + gradients of the loss wrt ${params.length} params\n${printGraph(g.graph)}`,
       };
     }
-    const backend = backends[opts.target ?? "js"]!;
+    const backend = backends[opts.target ?? "js"];
     const { program, lowered } = lowerModel(sel, backend);
     return { ...base, ok: true, text: printKernels(backend, program, lowered) };
   } catch (e) {
