@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { loadModule } from "../cli/module.ts";
-import { compile } from "../compiler/compile.ts";
+import { compile } from "../cli/node-host.ts";
 import { stdPath } from "../compiler/elaborate.ts";
 import { interpret, scalar, tensor, type Tensor } from "../compiler/interpret.ts";
 import { dlgModel } from "./tfjs-helpers.ts";
@@ -56,10 +56,9 @@ async function compiledInit(
   expect(r.ok).toBe(true);
   const mod = await loadModule(r.js!);
   const t0 = performance.now();
-  const m = (await mod.createModel({ seed })) as unknown as {
-    params: Record<string, Float32Array>;
-  };
-  return { w: m.params.w!, createMs: performance.now() - t0 };
+  const m = await mod.createModel({ seed });
+  const createMs = performance.now() - t0;
+  return { w: (await m.params()).w!, createMs };
 }
 
 describe("orthogonal initialiser", () => {

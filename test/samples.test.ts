@@ -7,19 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
-import { compile } from "../compiler/compile.ts";
+import { compile } from "../cli/node-host.ts";
 import { dimEval } from "../compiler/dims.ts";
 import { interpret } from "../compiler/interpret.ts";
-import { stepSeed } from "../runtime/model.ts";
+import { stepSeed, type Model, type ModelOptions } from "../runtime/model.ts";
 import { lcg, slotInputs, type Arr } from "./entry-inputs.ts";
 
-interface Model {
-  params: Record<string, Float32Array>;
-  step(b: Record<string, Arr>): { loss: number; metrics: Record<string, number> };
-  predict(b: Record<string, Arr>): Record<string, Arr>;
-}
-
-async function load(js: string): Promise<{ createModel(o: object): Model }> {
+async function load(js: string): Promise<{ createModel(o: ModelOptions): Promise<Model> }> {
   const file = join(mkdtempSync(join(tmpdir(), "dlg-samples-")), "m.mjs");
   writeFileSync(file, js);
   return import(pathToFileURL(file).href);
@@ -45,7 +39,7 @@ describe.each(cases)("$file compiled vs interpreted", ({ file, dims, fixed }) =>
     const r = compile(file);
     expect(r.diagnostics).toEqual([]);
     const prog = r.program!;
-    const model = (await load(r.js!)).createModel({ seed: 7, dims: fixed });
+    const model = await (await load(r.js!)).createModel({ seed: 7, dims: fixed });
     const rand = lcg(3);
     const batch: Record<string, Arr> = {};
     for (const inp of prog.inputs) {
@@ -55,7 +49,8 @@ describe.each(cases)("$file compiled vs interpreted", ({ file, dims, fixed }) =>
           ? Int32Array.from({ length: n }, () => Math.floor(rand() * 10))
           : Float32Array.from({ length: n }, () => rand());
     }
-    const before = prog.params.map((p) => Float64Array.from(model.params[p.path]!));
+    const initial = await model.params();
+    const before = prog.params.map((p) => Float64Array.from(initial[p.path]!));
     const step = prog.entries.find((e) => e.name === "step")!;
     // The module's first step() uses step count 1 for its seed and Adam's t.
     const want = interpret(
@@ -63,7 +58,8 @@ describe.each(cases)("$file compiled vs interpreted", ({ file, dims, fixed }) =>
       slotInputs(prog, step, dims, batch, before, stepSeed(7, 1)),
       dims,
     );
-    const got = model.step(batch);
+    const got = await model.step(batch);
+    const updated = await model.params();
     step.outSlots.forEach((sl, i) => {
       const w = want[i]!.data;
       if (sl.kind === "loss") close([got.loss], w, 1e-5);
@@ -72,15 +68,15 @@ describe.each(cases)("$file compiled vs interpreted", ({ file, dims, fixed }) =>
         // Compare the update (new - old), which is what float32 must get right.
         const path = prog.params[sl.index]!.path;
         const old = before[sl.index]!;
-        const du = Float64Array.from(model.params[path]!, (v, k) => v - old[k]!);
+        const du = Float64Array.from(updated[path]!, (v, k) => v - old[k]!);
         const dw = w.map((v, k) => v - old[k]!);
         close(du, dw, 1e-3);
       }
     });
-    const after = prog.params.map((p) => Float64Array.from(model.params[p.path]!));
+    const after = prog.params.map((p) => Float64Array.from(updated[p.path]!));
     const pred = prog.entries.find((e) => e.name === "predict")!;
     const pw = interpret(pred.graph, slotInputs(prog, pred, dims, batch, after, 0), dims);
-    const pg = model.predict(batch);
+    const pg = await model.predict(batch);
     pred.outSlots.forEach((sl, i) => {
       if (sl.kind === "output") close(pg[sl.name]!, pw[i]!.data, 1e-4);
     });
