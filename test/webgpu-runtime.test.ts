@@ -341,10 +341,14 @@ describe.skipIf(gpu === null)("WebGPU executor (Dawn)", () => {
   });
   afterAll(() => device?.destroy());
 
-  it.each([false, true])(
-    "a scan (reverse: %s) threads its carry and stacks each step at its iteration",
-    async (reverse) => {
-      const L = 4;
+  it.each([
+    [3, false],
+    [4, false],
+    [3, true],
+    [4, true],
+  ])(
+    "a scan of length %i (reverse: %s) threads its carry and stacks each step at its iteration",
+    async (L, reverse) => {
       const ex = await WebGpuExecutor.open(device, program({ predict: scanPlan(L, reverse) }), [
         NaN,
       ]);
@@ -403,6 +407,95 @@ describe.skipIf(gpu === null)("WebGPU executor (Dawn)", () => {
     );
     ex.dispose();
   });
+
+  it.each([
+    [3, 2],
+    [2, 3],
+    [3, 3],
+  ])(
+    "nested scans (%i outer x %i inner steps) carry through each other, the inner final being the outer next",
+    async (L0, L1) => {
+      // Buffers: 0 x [L0 * N], 1 h0, 2 outer cur, 3 outer next, 4 outer final,
+      // 5 inner cur, 6 inner next, 7 ys [L0 * L1 * N] (inner step's value, stacked).
+      const plan = entry(
+        [
+          { dtype: "f32", size: { mul: [L0, N] } },
+          { dtype: "f32", size: N },
+          { dtype: "f32", size: N, pool: 0 },
+          { dtype: "f32", size: N, pool: 1 },
+          { dtype: "f32", size: N },
+          { dtype: "f32", size: N, pool: 2 },
+          { dtype: "f32", size: N, pool: 3 },
+          { dtype: "f32", size: { mul: [L0, L1, N] } },
+        ],
+        {
+          in: [
+            [input("x"), 0],
+            [input("h0"), 1],
+          ],
+          out: [
+            [output("h"), 4],
+            [output("ys"), 7],
+          ],
+          pools: [0, 1, 2, 3].map(() => ({ dtype: "f32" as const, size: N })),
+        },
+        [
+          kernel(
+            "inner",
+            [
+              ["cur", 5, "f32", false],
+              ["x", 0, "f32", false],
+              ["nx", 6, "f32", true],
+            ],
+            "  if (i >= dim(0u)) { return; }\n  nx[i] = cur[i] * 0.5 + x[iter(0u) * dim(0u) + i] + f32(iter(1u));",
+          ),
+          kernel(
+            "stack",
+            [
+              ["nx", 6, "f32", false],
+              ["ys", 7, "f32", true],
+            ],
+            `  if (i >= dim(0u)) { return; }\n  ys[(iter(0u) * ${L1} + iter(1u)) * dim(0u) + i] = nx[i];`,
+          ),
+        ],
+        [
+          {
+            scan: 0,
+            length: L0,
+            reverse: false,
+            carries: [{ init: 1, cur: 2, next: 3, final: 4 }],
+            body: [
+              {
+                scan: 1,
+                length: L1,
+                reverse: true,
+                carries: [{ init: 2, cur: 5, next: 6, final: 3 }],
+                body: [{ kernel: 0 }, { kernel: 1 }],
+              },
+            ],
+          },
+        ],
+      );
+      const ex = await WebGpuExecutor.open(device, program({ predict: plan }), [NaN]);
+      const n = 3;
+      const x = f32s(L0 * n, (i) => i - 2);
+      const h0 = f32s(n, (i) => 4 * i);
+      const out = await ex.run("predict", [n], slots([0, x], [1, h0]));
+      const h = Float32Array.from(h0);
+      const ys = new Float32Array(L0 * L1 * n);
+      for (let t0 = 0; t0 < L0; t0++)
+        for (let s = 0; s < L1; s++) {
+          const t1 = L1 - 1 - s;
+          for (let i = 0; i < n; i++) {
+            h[i] = Math.fround(Math.fround(Math.fround(h[i]! * 0.5) + x[t0 * n + i]!) + t1);
+            ys[(t0 * L1 + t1) * n + i] = h[i]!;
+          }
+        }
+      expect(out.get(0)).toEqual(h);
+      expect(out.get(1)).toEqual(ys);
+      ex.dispose();
+    },
+  );
 
   it("keeps each dims binding's buffers: a second call at the same dims allocates nothing", async () => {
     const ex = await WebGpuExecutor.open(device, program({ predict: scanPlan(2, false) }), [NaN]);

@@ -30,7 +30,7 @@ import {
 import { DeviceWatch } from "./device.ts";
 import { PipelineCache, type Pipeline } from "./pipelines.ts";
 import { evalSize } from "../sizes.ts";
-import { unroll, type GpuOp } from "./schedule.ts";
+import { unroll, type Unrolled } from "./schedule.ts";
 import { RECORD_BYTES, RecordTable } from "./uniforms.ts";
 
 /** What the executor reads of a program: its entries and the sizes of its params and state. */
@@ -81,8 +81,6 @@ interface GpuEntry {
   pipelines: Pipeline[];
   /** Per plan buffer: the resident tensor it is, if any. */
   resident: (ResidentRef | undefined)[];
-  /** Per kernel: the residents among its bindings (their sides pick the bind group). */
-  kernelResidents: ResidentRef[][];
   /** Residents that become current after a successful call (param and state out-slots). */
   commits: Resident[];
   bindings: Map<string, Binding>;
@@ -97,13 +95,13 @@ interface Binding {
   /** In-slot index → the buffer its host array is written to each call. */
   uploads: Map<number, GPUBuffer>;
   uniform: GPUBuffer;
-  ops: GpuOp[];
+  schedule: Unrolled;
   /** The out-slots read back, their readbacks, and where each lands in `staging`. */
   readSlots: number[];
   reads: Readback[];
   staging: GPUBuffer;
   offsets: number[];
-  /** Per kernel: bind groups by the sides of the residents they bind. */
+  /** Per kernel: bind groups by view and the sides of the residents they bind. */
   groups: Map<string, GPUBindGroup>[];
 }
 
@@ -179,15 +177,11 @@ export class WebGpuExecutor implements Executor {
       resident[plan.outBufs[k]!] = { r, back: true };
       commits.push(r);
     });
-    const kernelResidents = plan.kernels.map((k) =>
-      k.bindings.flatMap((b) => resident[b.buf] ?? []),
-    );
     this.entries.set(name, {
       name,
       plan,
       pipelines,
       resident,
-      kernelResidents,
       commits,
       bindings: new Map(),
     });
@@ -237,7 +231,7 @@ export class WebGpuExecutor implements Executor {
     const records = new RecordTable(D);
     // Record 0: no scan running (also keeps the uniform buffer non-empty).
     records.of([]);
-    const ops = unroll(plan, D, records);
+    const schedule = unroll(plan, D, records);
     const recordBytes = records.bytes();
     const uniform = device.createBuffer({
       label: `${label} uniforms`,
@@ -270,7 +264,7 @@ export class WebGpuExecutor implements Executor {
       owned,
       uploads,
       uniform,
-      ops,
+      schedule,
       readSlots,
       reads,
       staging,
@@ -291,22 +285,21 @@ export class WebGpuExecutor implements Executor {
     return r ? (r.back ? r.r.back : r.r.front) : b.fixed[i]!;
   }
 
-  /** Kernel k's bind group for the residents' current sides. */
-  private group(e: GpuEntry, b: Binding, k: number): GPUBindGroup {
-    const key = e.kernelResidents[k]!.map((r) => r.r.side).join("");
+  /** Kernel k's bind group under view v, for the residents' current sides. */
+  private group(e: GpuEntry, b: Binding, k: number, v: number): GPUBindGroup {
+    const kernel = e.plan.kernels[k]!;
+    const view = b.schedule.views[v]!;
+    const bufs = kernel.bindings.map((x) => view[x.buf]!);
+    const key = `${v}:${bufs.map((i) => e.resident[i]?.r.side ?? "").join("")}`;
     const cache = b.groups[k]!;
     const hit = cache.get(key);
     if (hit) return hit;
-    const kernel = e.plan.kernels[k]!;
     const group = this.device.createBindGroup({
       label: kernel.name,
       layout: e.pipelines[k]!.layout,
       entries: [
         { binding: 0, resource: { buffer: b.uniform, offset: 0, size: RECORD_BYTES } },
-        ...kernel.bindings.map((x, j) => ({
-          binding: 1 + j,
-          resource: { buffer: this.gpuBuffer(e, b, x.buf) },
-        })),
+        ...bufs.map((i, j) => ({ binding: 1 + j, resource: { buffer: this.gpuBuffer(e, b, i) } })),
       ],
     });
     cache.set(key, group);
@@ -314,11 +307,13 @@ export class WebGpuExecutor implements Executor {
   }
 
   private encode(e: GpuEntry, b: Binding, encoder: GPUCommandEncoder): void {
-    const groups: (GPUBindGroup | undefined)[] = [];
+    const { ops, views } = b.schedule;
+    /** This call's bind groups by view and kernel (residents' sides are fixed during a call). */
+    const groups = views.map((): (GPUBindGroup | undefined)[] => []);
     let pass: GPUComputePassEncoder | null = null;
     let pipeline = -1;
     const offsets = new Uint32Array(1);
-    for (const op of b.ops) {
+    for (const op of ops) {
       if (op.op === "copy") {
         pass?.end();
         pass = null;
@@ -341,8 +336,9 @@ export class WebGpuExecutor implements Executor {
         pipeline = k;
       }
       offsets[0] = op.record * RECORD_BYTES;
+      const g = (groups[op.view]![k] ??= this.group(e, b, k, op.view));
       // The (data, start, length) form: Dawn takes no bare Uint32Array, and an array per dispatch would allocate.
-      pass.setBindGroup(0, (groups[k] ??= this.group(e, b, k)), offsets, 0, 1);
+      pass.setBindGroup(0, g, offsets, 0, 1);
       pass.dispatchWorkgroups(op.grid[0], op.grid[1], op.grid[2]);
     }
     pass?.end();
