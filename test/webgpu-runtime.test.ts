@@ -657,3 +657,16 @@ describe("WebGPU device errors", () => {
     );
   });
 });
+
+describe.skipIf(gpu === null)("WebGPU device loss", () => {
+  it("a lost device makes the next call reject, saying so", async () => {
+    const { device } = await acquireDevice({ gpu: gpu! });
+    const ex = await WebGpuExecutor.open(device, sgdProgram(), [2]);
+    device.destroy();
+    await device.lost;
+    await expect(ex.run("evaluate", [2], slots([1, Float32Array.of(1, 1)]))).rejects.toThrow(
+      /WebGPU device was lost \(destroyed\)/,
+    );
+    ex.dispose();
+  });
+});

@@ -354,12 +354,14 @@ export class WebGpuExecutor implements Executor {
       if (!e) throw new Error(`this model has no ${name} entry`);
       const b = await this.bind(e, D);
       const { device } = this;
+      for (const k of b.uploads.keys())
+        if (!inputs.has(k)) throw new Error(`${name}: no host array for in-slot ${k}`);
+      // Everything from the uploads to the submit is one error scope (no JS throws inside it).
+      device.pushErrorScope("validation");
       for (const [k, buf] of b.uploads) {
-        const data = inputs.get(k);
-        if (!data) throw new Error(`${name}: no host array for in-slot ${k}`);
+        const data = inputs.get(k)!;
         if (data.length > 0) writeHost(device, buf, data);
       }
-      device.pushErrorScope("validation");
       const encoder = device.createCommandEncoder({ label: `dlg ${name}` });
       this.encode(e, b, encoder);
       encodeReadback(encoder, b.reads, b.staging, b.offsets);
