@@ -17,7 +17,7 @@ import { dimVars, numElements } from "./dims.ts";
 import { commentText, jsData, jsString } from "./mangle.ts";
 import { entryText, type EntryText } from "./emit/entry-plan.ts";
 import { indexUses, type IndexUse } from "./emit/index-ranges.ts";
-import { sizeExpr } from "./emit/sizes.ts";
+import { sizeExpr } from "./size-expr.ts";
 import { lowerGraph, type LowerOptions } from "./fuse.ts";
 import type { DimCheck, Graph, ProgramIR, TensorType } from "./ir.ts";
 import {
