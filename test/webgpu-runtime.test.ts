@@ -512,6 +512,12 @@ describe.skipIf(gpu === null)("WebGPU executor (Dawn)", () => {
     expect(await call(9)).toBe(first);
     expect(await call(3)).toBe(0);
     expect(await call(9)).toBe(0);
+    // A few bindings are kept (least recently used goes first): 3 and 9, then 10, 11 fill the cache.
+    for (const n of [10, 11]) expect(await call(n)).toBe(first);
+    expect(await call(3)).toBe(0);
+    expect(await call(12)).toBe(first);
+    expect(await call(3)).toBe(0);
+    expect(await call(9)).toBe(first);
     ex.dispose();
   });
 

@@ -22,7 +22,10 @@ export class RecordTable {
 
   /** The record number for scan iterations T (T[s]: the current step of scan s). */
   of(T: readonly number[]): number {
-    const key = T.join(",");
+    // Trailing zeros are the record's defaults: [] and [0, 0] are the same record.
+    let end = T.length;
+    while (end > 0 && T[end - 1] === 0) end--;
+    const key = T.slice(0, end).join(",");
     const hit = this.index.get(key);
     if (hit !== undefined) return hit;
     const r = new Int32Array(RECORD_BYTES / 4);
