@@ -181,7 +181,7 @@ export function emit(
     backend.exports,
     "",
   ].join("\n\n");
-  return { js, dts: moduleDts(program, opts.modelName) };
+  return { js, dts: moduleDts(program, opts.modelName, backend.target) };
 }
 
 /** Every entry's kernels and buffers as text, with each kernel's code (`dlg dump --stage kernels`). */
