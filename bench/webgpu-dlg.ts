@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { loadModule, type CompiledModel } from "../cli/module.ts";
 import { readSafetensors } from "../cli/safetensors.ts";
-import { compile, type CompileOptions } from "../compiler/compile.ts";
+import { compile, type CompileOptions } from "../cli/node-host.ts";
 import type { HostBatch } from "./webgpu-data.ts";
 
 export type DlgTarget = "js" | "webgpu";
@@ -31,8 +31,7 @@ export async function dlgSide(
   seed: number,
   gpu: GPU,
 ): Promise<DlgSide> {
-  const opts: CompileOptions & { target?: DlgTarget } = { config, target };
-  const r = compile(join(import.meta.dirname, "../samples", sample), opts);
+  const r = compile(join(import.meta.dirname, "../samples", sample), { config, target });
   if (!r.ok || !r.js) throw new Error(r.diagnostics.map((d) => d.message).join("\n"));
   const mod = await loadModule(r.js);
   const create: { seed: number; gpu?: GPU } = { seed, gpu };

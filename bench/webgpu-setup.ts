@@ -1,35 +1,23 @@
 // One WebGPU instance for the whole WebGPU bench, and the two peers loaded on
-// it. Dawn (the `webgpu` package) gives Node a real WebGPU; with no GPU driver
-// it finds an adapter only through SwiftShader's Vulkan ICD, which Debian's
-// chromium package ships, so VK_ICD_FILENAMES points there unless the caller
-// set it (an empty value keeps the system's Vulkan drivers).
+// it. cli/webgpu-node.ts gives Node Dawn's WebGPU (on SwiftShader, the CPU,
+// when there is no GPU driver) and keeps it referenced for the process.
 //
 // Each engine asks `gpu` for its own adapter and device (a WebGPU adapter
 // hands out one device): dlg through createModel({ gpu }), TF.js and jax-js
 // through navigator.gpu. All three are the same physical adapter.
 
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
 import type * as TF from "@tensorflow/tfjs-core";
 import type * as Jax from "@jax-js/jax";
+import { probeNodeGpu } from "../cli/webgpu-node.ts";
 
-const swiftshader = "/usr/lib/chromium/vk_swiftshader_icd.json";
-if (process.env.VK_ICD_FILENAMES === undefined && existsSync(swiftshader)) {
-  process.env.VK_ICD_FILENAMES = swiftshader;
-}
-// Imported after the variable is set: Dawn reads it when the instance is made.
-const { create, globals } = await import("webgpu");
-Object.assign(globalThis, globals);
-
-/**
- * The process's WebGPU entry point. Kept referenced by this module for the
- * whole run: Dawn tears the instance down when it is collected, and devices
- * made from it then crash or hang.
- */
-export const gpu: GPU = create([]);
+const probe = await probeNodeGpu();
+if (!probe.gpu) throw new Error(probe.reason);
+export const gpu: GPU = probe.gpu;
 // TF.js and jax-js look for WebGPU where a browser puts it.
 Object.defineProperty(globalThis, "navigator", {
   value: { gpu, userAgent: "node" },
@@ -37,15 +25,10 @@ Object.defineProperty(globalThis, "navigator", {
   writable: true,
 });
 
-/** "vendor architecture device (description)" of the adapter every engine gets, or why none. */
+/** "vendor architecture device (description)" of the adapter every engine gets. */
 export async function adapterDescription(): Promise<string> {
   const adapter = await gpu.requestAdapter();
-  if (!adapter) {
-    throw new Error(
-      "no WebGPU adapter: install chromium (it ships SwiftShader) or set VK_ICD_FILENAMES " +
-        `(now ${process.env.VK_ICD_FILENAMES ?? "unset"})`,
-    );
-  }
+  if (!adapter) throw new Error("the WebGPU adapter went away");
   const i = adapter.info;
   return [i.vendor, i.architecture, i.device, i.description && `(${i.description})`]
     .filter((s) => s)

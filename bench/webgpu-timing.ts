@@ -27,26 +27,25 @@ async function timeSteps(step: StepFn, from: number, n: number): Promise<[number
 }
 
 /**
- * Steps 0..warmup-1 untimed in each engine, then `steps` more split into
- * `rounds` rounds; round r starts with engine r mod 3. Every engine trains
- * on the same step indices.
+ * Steps from..from+steps-1 in each engine, split into `rounds` rounds; round
+ * r starts with engine r mod 3. Every engine trains on the same step indices
+ * (the caller has run the warm-up steps before `from`).
  */
 export async function timeEngines(
   fns: { [E in Engine]: StepFn },
-  warmup: number,
+  from: number,
   steps: number,
   rounds: number,
 ): Promise<{ [E in Engine]: EngineTimes }> {
-  for (const e of engines) for (let i = 0; i < warmup; i++) await fns[e](i);
   const out = {} as { [E in Engine]: EngineTimes };
   for (const e of engines) out[e] = { msPerStep: 0, rounds: [], last: NaN };
   const per = Math.ceil(steps / rounds);
   let total = 0;
-  for (let r = 0, from = warmup; from < warmup + steps; r++, from += per) {
-    const n = Math.min(per, warmup + steps - from);
+  for (let r = 0, at = from; at < from + steps; r++, at += per) {
+    const n = Math.min(per, from + steps - at);
     for (let k = 0; k < engines.length; k++) {
       const e = engines[(r + k) % engines.length]!;
-      const [ms, last] = await timeSteps(fns[e], from, n);
+      const [ms, last] = await timeSteps(fns[e], at, n);
       out[e].rounds.push(ms);
       out[e].msPerStep += ms * n;
       out[e].last = last;

@@ -38,6 +38,9 @@ import { cpuPeak, matmulGflops } from "./webgpu-peak.ts";
 import { adapterDescription, gpu, loadJaxWebgpu, loadTfjsWebgpu } from "./webgpu-setup.ts";
 import { engines, timeEngines, type Engine, type EngineTimes } from "./webgpu-timing.ts";
 import type { Workload } from "./webgpu-workload.ts";
+import { attention } from "./webgpu-attention.ts";
+import { lenet } from "./webgpu-lenet.ts";
+import { lstm } from "./webgpu-lstm.ts";
 import { mlp } from "./webgpu-mlp.ts";
 
 const { values: opts } = parseArgs({
@@ -59,7 +62,12 @@ const rounds = Number(opts.rounds);
 const seed = Number(opts.seed);
 
 /** Each workload with its default number of timed steps (a default run stays near 3 minutes on SwiftShader). */
-const workloads: [Workload, number][] = [[mlp, 12]];
+const workloads: [Workload, number][] = [
+  [mlp, 6],
+  [lenet, 3],
+  [lstm, 3],
+  [attention, 6],
+];
 const only = opts.only?.split(",");
 const unknown = only?.filter((k) => !workloads.some(([w]) => w.key === k)) ?? [];
 if (unknown.length > 0) {
