@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readSafetensors } from "../cli/safetensors.ts";
 import { dlgProcess as dlg } from "./dlg-process.ts";
+import { testGpu } from "./webgpu-env.ts";
 
 /** A JavaScript stack frame ("    at f (file.ts:1:2)") in the output. */
 const stackFrame = /^\s+at .+[(:]\d+/m;
@@ -137,6 +138,26 @@ describe("dlg compile", { timeout: 180_000 }, () => {
     expect(r.stderr).toContain("for js ->");
   });
 
+  it("--target webgpu writes a standalone WebGPU module whose .d.ts has only the async API", async () => {
+    const out = join(tmp, "out", "mlp-gpu.js");
+    const r = await dlg("compile", "samples/mlp.dlg", "--target", "webgpu", "-o", out);
+    expect(r.stderr).not.toMatch(stackFrame);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("for webgpu ->");
+    const js = readFileSync(out, "utf8");
+    expect(js).not.toMatch(/^\s*import[\s{*]/m);
+    expect(js).not.toMatch(/\bimport\s*\(|\brequire\s*\(/);
+    expect(js).toContain("@compute");
+    expect(js).not.toMatch(/createModelSync/);
+    const dts = readFileSync(join(tmp, "out", "mlp-gpu.d.ts"), "utf8");
+    expect(dts).toContain(
+      "export declare function createModel(opts?: ModelOptions): Promise<Model>;",
+    );
+    expect(dts).toContain('backend?: "webgpu";');
+    expect(dts).toContain("gpu?: { requestAdapter(options?: object): Promise<unknown> };");
+    expect(dts).not.toContain("createModelSync");
+  });
+
   it("fails with diagnostics on a bad file", async () => {
     const r = await dlg(
       "compile",
@@ -189,6 +210,38 @@ describe("dlg train", { timeout: 180_000 }, () => {
     expect(readFileSync(plot, "utf8")).toMatch(/^<svg[^>]*>[\s\S]*train loss[\s\S]*<\/svg>\n$/);
     const ckpt = readSafetensors(readFileSync(save));
     expect([...ckpt.values()].some((t) => t.shape.length === 1 && t.shape[0] === 3)).toBe(true);
+  });
+
+  it("--backend webgpu trains to the parameters the js backend reaches", async () => {
+    const gpu = await testGpu();
+    if (gpu === null) return; // no adapter outside CI: testGpu printed why
+    const run = (backend: string) => {
+      const save = join(tmp, `linreg-${backend}.safetensors`);
+      return dlg(
+        "train",
+        "samples/linreg.dlg",
+        "--epochs",
+        "3",
+        "--backend",
+        backend,
+        "--save",
+        save,
+      ).then((r) => ({ r, ckpt: readSafetensors(readFileSync(save)) }));
+    };
+    const [js, gpuRun] = [await run("js"), await run("webgpu")];
+    expect(gpuRun.r.stderr).not.toMatch(stackFrame);
+    expect(gpuRun.r.code).toBe(0);
+    expect(gpuRun.r.stdout).toMatch(/seed 0; on webgpu/);
+    expect([...gpuRun.ckpt.keys()]).toEqual([...js.ckpt.keys()]);
+    for (const [name, t] of js.ckpt) {
+      const g = gpuRun.ckpt.get(name)!;
+      expect(g.shape).toEqual(t.shape);
+      t.data.forEach((v, i) =>
+        expect(Math.abs(g.data[i]! - v), `${name}[${i}]`).toBeLessThanOrEqual(
+          1e-4 * Math.max(1, Math.abs(v)),
+        ),
+      );
+    }
   });
 
   it("--limit trims the training split", async () => {
