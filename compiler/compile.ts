@@ -1,10 +1,13 @@
 // The pipeline on one screen. This is the only file that composes phases:
-//   parse → elaborate (names, blocks, shapes) → entries (autodiff + optimizer,
-//   one graph per entry point) → simplify → lower/fuse → codegen → emit.
-// Everything here is pure (files come through `host`), so the CLI, the tests
-// and a language server can all drive it.
+//   parse → elaborate (names, blocks, shapes) → entries (one graph per entry
+//   point; step: autodiff + optimizer) → simplify → verify → lower/fuse →
+//   memory plan → backend.emit (codegen for the target, the module).
+// No phase before lowering knows the target: a Backend (backend.ts) brings
+// its lowering options, its kernel printer and its runtime.
+// Everything here is pure (files come through `host`; no node:fs, no
+// bundler), so the CLI, the tests, a language server and a browser
+// playground can all drive it; cli/node-host.ts binds it to the disk.
 
-import { closeSync, fstatSync, openSync, readSync, realpathSync, statSync } from "node:fs";
 import { parse, printProgram } from "../grammar/index.ts";
 import { diag, hasErrors, type Diagnostic } from "./diagnostics.ts";
 import { elaborate, readSource, type ElaborateHost, type ElaborateResult } from "./elaborate.ts";
@@ -17,49 +20,14 @@ import { grad } from "./autodiff.ts";
 import { buildEntries } from "./entries.ts";
 import { defaultLimits, type SizeLimits } from "./limits.ts";
 import { emit, lowerEntry, printKernels, type LoweredEntry, type NumericsOptions } from "./emit.ts";
+import { verify } from "./ir-verify.ts";
+import { simplifyEntry } from "./simplify.ts";
 import type { Backend, Target } from "./backend.ts";
 import { jsBackend } from "./backends/js.ts";
 import { webgpuBackend } from "./backends/webgpu.ts";
-import { decodeSource, MAX_SOURCE_BYTES, type Unreadable } from "./source-file.ts";
 
-/** Where files come from: the disk (nodeHost), an editor's buffers, a test's strings. */
+/** Where files come from: the disk (cli/node-host.ts), an editor's buffers, a test's strings. */
 export type Host = ElaborateHost;
-
-export const nodeHost: Host = { readFile: readSourceFile };
-
-/** A file from disk: stat first (nothing huge or special is ever read), then strict decoding. */
-function readSourceFile(path: string): string | Unreadable | undefined {
-  let fd: number;
-  try {
-    const st = statSync(path);
-    if (st.isDirectory()) return { reason: "directory" };
-    if (!st.isFile()) return { reason: "special" };
-    if (path.endsWith(".dlg")) {
-      const target = realpathSync(path);
-      if (!target.endsWith(".dlg")) return { reason: "link", target };
-    }
-    fd = openSync(path, "r");
-  } catch {
-    return undefined;
-  }
-  try {
-    // The size from the open file, so a file swapped after `statSync` is still bounded.
-    const size = fstatSync(fd).size;
-    if (size > MAX_SOURCE_BYTES) return { reason: "too-large", bytes: size };
-    const bytes = new Uint8Array(size);
-    let got = 0;
-    while (got < size) {
-      const n = readSync(fd, bytes, got, size - got, null);
-      if (n === 0) break;
-      got += n;
-    }
-    return decodeSource(bytes.subarray(0, got));
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** Every target, by the name `--target` takes. */
 export const backends: Record<Target, Backend> = { js: jsBackend, webgpu: webgpuBackend };
@@ -71,7 +39,8 @@ export interface CompileOptions {
   model?: string;
   /** Which train block to use; defaults to the first one for the model. */
   config?: string;
-  host?: Host;
+  /** Where files come from (required: this module reads no files itself). */
+  host: Host;
   /** Emit a module that throws at the first NaN or infinity a kernel stores, naming its source (`dlg train --check-numerics`). */
   checkNumerics?: boolean;
   /** Bytes any one tensor may take (default 4 GiB; `--max-tensor-bytes`): past it, E3015 or a run-time error. */
@@ -105,8 +74,8 @@ export interface CompileResult extends CheckResult {
 export type Stage = "ast" | "ir" | "grad" | "kernels";
 
 /** Parse and check a file (and its imports): every diagnostic, nothing emitted. */
-export function check(file: string, opts: CompileOptions = {}): CheckResult {
-  const r = elaborate(file, opts.host ?? nodeHost, limitsOf(opts));
+export function check(file: string, opts: CompileOptions): CheckResult {
+  const r = elaborate(file, opts.host, limitsOf(opts));
   return { diagnostics: r.diagnostics, sources: r.sources, ok: !hasErrors(r.diagnostics) };
 }
 
@@ -183,10 +152,16 @@ function select(file: string, r: ElaborateResult, opts: CompileOptions): Selecte
   return { model, train };
 }
 
-/** A model's entries (autodiff and the optimizer step among them) and what the module declares. */
+/**
+ * The front of the back half, one line a phase: a model's entries (init,
+ * predict, evaluate, and step: the forward graph, its reverse-mode gradient
+ * and the optimizer update), simplified, verified; and what the module declares.
+ */
 export function buildProgram(model: ModelIR, train: TrainConfig): ProgramIR {
   const gen = new VarGen(largestId(model.forward, model.init) + 1);
-  const { entries, state } = buildEntries(model, model.loss ? train : null, gen);
+  const built = buildEntries(model, model.loss ? train : null, gen); // entries + autodiff
+  const entries = built.entries.map(simplifyEntry); // simplify, drop unread inputs
+  for (const e of entries) verify(e.graph); // verify
   return {
     model: model.name,
     dims: model.dims,
@@ -195,7 +170,7 @@ export function buildProgram(model: ModelIR, train: TrainConfig): ProgramIR {
     metrics: model.metrics.map((m) => m.name),
     hasLoss: model.loss !== null,
     params: model.params.map((p) => ({ path: p.path, type: p.var.type })),
-    state,
+    state: built.state,
     entries,
     checks: model.checks ?? [],
   };
@@ -207,18 +182,18 @@ function lowerModel(
   backend: Backend,
   numerics: NumericsOptions = {},
 ): { program: ProgramIR; lowered: LoweredEntry[]; js: string; dts: string } {
-  const program = buildProgram(sel.model, sel.train); // entries: autodiff, optimizer, simplify, verify
+  const program = buildProgram(sel.model, sel.train);
   return { program, ...emitProgram(program, backend, { modelName: sel.model.name, ...numerics }) };
 }
 
-/** A program's kernels (fused, memory-planned) and module for one backend. */
+/** A program's kernels and module for one backend: lower/fuse, memory plan, emit. */
 export function emitProgram(
   program: ProgramIR,
   backend: Backend,
   opts: { modelName: string } & NumericsOptions,
 ): { lowered: LoweredEntry[]; js: string; dts: string } {
   const lowered = program.entries.map((e) => lowerEntry(e.graph, backend.lower)); // fuse, memory plan
-  return { lowered, ...emit(backend, program, lowered, opts) };
+  return { lowered, ...emit(backend, program, lowered, opts) }; // the backend's kernels, the module
 }
 
 /** Internal errors become one E9001 diagnostic: the user sees a bug report, not a stack trace. */
@@ -235,8 +210,8 @@ function internalError(file: string, e: unknown): Diagnostic {
   );
 }
 
-export function compile(file: string, opts: CompileOptions = {}): CompileResult {
-  const r = elaborate(file, opts.host ?? nodeHost, limitsOf(opts));
+export function compile(file: string, opts: CompileOptions): CompileResult {
+  const r = elaborate(file, opts.host, limitsOf(opts));
   const base = { diagnostics: r.diagnostics, sources: r.sources };
   if (hasErrors(r.diagnostics)) return { ...base, ok: false };
   const sel = select(file, r, opts);
@@ -266,9 +241,9 @@ export function compile(file: string, opts: CompileOptions = {}): CompileResult 
 export function dump(
   file: string,
   stage: Stage,
-  opts: CompileOptions = {},
+  opts: CompileOptions,
 ): CheckResult & { text?: string } {
-  const host = opts.host ?? nodeHost;
+  const host = opts.host;
   if (stage === "ast") {
     const got = readSource(host, file, null);
     if ("diagnostic" in got) {

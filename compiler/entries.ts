@@ -10,7 +10,6 @@
 
 import { grad } from "./autodiff.ts";
 import { Builder } from "./builder.ts";
-import { verify } from "./ir-verify.ts";
 import type {
   Entry,
   Graph,
@@ -24,7 +23,7 @@ import type {
   Var,
   VarGen,
 } from "./ir.ts";
-import { bindInputs, simplify } from "./simplify.ts";
+import { bindInputs } from "./simplify.ts";
 
 export interface StateBuffer {
   name: string;
@@ -106,26 +105,20 @@ function modelSlots(model: ModelIR): Map<number, InSlot> {
   return slots;
 }
 
-/** Simplify, drop inputs nothing reads (unless `keepInputs`), verify, and attach slots. */
+/** An entry with a slot for each graph input (simplify.ts later drops the inputs nothing reads). */
 function finish(
   name: Entry["name"],
-  g: Graph,
+  graph: Graph,
   slots: Map<number, InSlot>,
   outSlots: OutSlot[],
   keepInputs = false,
 ): Entry {
-  const s = simplify(g);
-  const used = new Set(s.outputs.map((v) => v.id));
-  for (const e of s.eqns) e.inputs.forEach((v) => used.add(v.id));
-  const inputs = keepInputs ? s.inputs : s.inputs.filter((v) => used.has(v.id));
-  const graph: Graph = { ...s, inputs };
-  verify(graph);
   const inSlots = graph.inputs.map((v) => {
     const slot = slots.get(v.id);
     if (!slot) throw new Error(`entry ${name}: graph input ${v.hint ?? v.id} has no slot`);
     return slot;
   });
-  return { name, graph, inSlots, outSlots };
+  return { name, graph, inSlots, outSlots, ...(keepInputs && { keepInputs }) };
 }
 
 /** The forward graph with `training` fixed, returning `outputs`. */

@@ -416,8 +416,11 @@ export type { InSlot, OutSlot } from "../runtime/program.ts";
 export interface Entry {
   name: "init" | "predict" | "evaluate" | "step";
   graph: Graph;
+  /** Where graph input k comes from at run time. */
   inSlots: InSlot[];
   outSlots: OutSlot[];
+  /** Keep every input even when nothing reads it (init: the runtime always passes its seed). */
+  keepInputs?: boolean;
 }
 
 /** Everything the back end needs to emit a standalone module for one model. */

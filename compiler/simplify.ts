@@ -16,6 +16,7 @@ import {
   isBinary,
   isCompare,
   isUnary,
+  type Entry,
   type Eqn,
   type Graph,
   type Op,
@@ -216,6 +217,22 @@ export function simplify(g: Graph): Graph {
     if (!changed) break;
   }
   return cur;
+}
+
+/**
+ * An entry simplified, without the inputs nothing reads any more (unless it
+ * keeps them): its slots follow its inputs.
+ */
+export function simplifyEntry(e: Entry): Entry {
+  const g = simplify(e.graph);
+  const used = new Set(g.outputs.map((v) => v.id));
+  for (const q of g.eqns) q.inputs.forEach((v) => used.add(v.id));
+  const keep = g.inputs.map((v) => e.keepInputs === true || used.has(v.id));
+  return {
+    ...e,
+    graph: { ...g, inputs: g.inputs.filter((_, k) => keep[k]) },
+    inSlots: e.inSlots.filter((_, k) => keep[k]),
+  };
 }
 
 /**

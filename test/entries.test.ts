@@ -5,7 +5,8 @@
 import { describe, expect, it } from "vitest";
 import { Builder } from "../compiler/builder.ts";
 import { dimAsConst, dimConst, dimVar, shapeOf } from "../compiler/dims.ts";
-import { buildEntries } from "../compiler/entries.ts";
+import { buildEntries as rawEntries } from "../compiler/entries.ts";
+import { simplifyEntry } from "../compiler/simplify.ts";
 import { printGraph } from "../compiler/ir-print.ts";
 import { interpret, scalar, tensor, type Tensor } from "../compiler/interpret.ts";
 import {
@@ -184,6 +185,12 @@ function handStep(o: OptimizerConfig, p: number[], g: number[], s: number[][], t
     return pi - o.lr * (d + o.weightDecay * pi);
   });
   return next;
+}
+
+/** The entries as compile.ts builds them: built, then simplified (unread inputs dropped). */
+function buildEntries(...args: Parameters<typeof rawEntries>): ReturnType<typeof rawEntries> {
+  const r = rawEntries(...args);
+  return { ...r, entries: r.entries.map(simplifyEntry) };
 }
 
 describe("buildEntries", () => {
