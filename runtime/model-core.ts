@@ -127,7 +127,7 @@ export class ModelCore {
   constructor(
     readonly plan: Plan,
     opts: ModelOptions,
-    readonly backend: BackendName,
+    backend: BackendName,
   ) {
     if (typeof opts !== "object" || opts === null)
       throw new Error("createModel() takes an options object, e.g. { seed: 1 }");
