@@ -664,7 +664,18 @@ describe("WebGPU device errors", () => {
   });
 });
 
-describe.skipIf(gpu === null)("WebGPU device loss", () => {
+describe.skipIf(gpu === null)("WebGPU device failures", () => {
+  it("an error no scope caught makes the next call reject with it", async () => {
+    const { device } = await acquireDevice({ gpu: gpu! });
+    const ex = await WebGpuExecutor.open(device, sgdProgram(), [2]);
+    // MAP_READ with STORAGE is invalid: a validation error outside any scope.
+    device.createBuffer({ size: 16, usage: 0x1 | 0x80 });
+    await device.queue.onSubmittedWorkDone();
+    await expect(ex.read()).rejects.toThrow(/WebGPU error: .*usage/i);
+    ex.dispose();
+    device.destroy();
+  });
+
   it("a lost device makes the next call reject, saying so", async () => {
     const { device } = await acquireDevice({ gpu: gpu! });
     const ex = await WebGpuExecutor.open(device, sgdProgram(), [2]);

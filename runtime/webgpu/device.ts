@@ -35,7 +35,11 @@ export class DeviceWatch {
   private failure: Error | null = null;
   private disposed = false;
 
-  constructor(device: GPUDevice) {
+  private readonly onError = (e: Event) => {
+    this.failure ??= new Error(`WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`);
+  };
+
+  constructor(private readonly device: GPUDevice) {
     void device.lost.then((info) => {
       // A device we destroyed ourselves is not a failure.
       if (this.disposed) return;
@@ -43,10 +47,7 @@ export class DeviceWatch {
         `the WebGPU device was lost (${info.reason}): ${info.message || "no message"}`,
       );
     });
-    device.addEventListener("uncapturederror", (e) => {
-      const err = (e as GPUUncapturedErrorEvent).error;
-      this.failure ??= new Error(`WebGPU error: ${err.message}`);
-    });
+    device.addEventListener("uncapturederror", this.onError);
   }
 
   /** Throws the failure, if any: the device can no longer be trusted. */
@@ -54,7 +55,9 @@ export class DeviceWatch {
     if (this.failure) throw this.failure;
   }
 
+  /** Stop watching (a caller's device outlives the models on it). */
   dispose(): void {
     this.disposed = true;
+    this.device.removeEventListener("uncapturederror", this.onError);
   }
 }
