@@ -14,8 +14,8 @@
 // (autodiff of the forward graph alone), simplify and verify (of that
 // gradient graph alone), entries (buildProgram: all four entries, so grad,
 // simplify and verify again), then for every entry fuse (lowerGraph), plan
-// (planMemory) and codegen (entryToJs), and emit (the whole of emit(): fuse,
-// plan and codegen again, plus esbuild's bundle). `compile` is elaborate +
+// (planMemory) and codegen (entryText with the JS backend), and emit (the
+// whole of emitProgram: fuse, plan and codegen again, and the module text). `compile` is elaborate +
 // entries + emit, what `dlg compile` spends. The last column of each block
 // is the ratio of each phase's time at N to its time at N/2: about 2 means
 // linear, about 4 quadratic. Nothing here is asserted; the structural
@@ -23,10 +23,10 @@
 
 import { parseArgs } from "node:util";
 import { grad } from "../compiler/autodiff.ts";
-import { entryToJs } from "../compiler/codegen-js.ts";
-import { buildProgram } from "../compiler/compile.ts";
+import { jsBackend } from "../compiler/backends/js.ts";
+import { entryText } from "../compiler/emit/entry-plan.ts";
+import { buildProgram, emitProgram } from "../cli/node-host.ts";
 import { elaborate } from "../compiler/elaborate.ts";
-import { emit } from "../compiler/emit.ts";
 import { lowerGraph } from "../compiler/fuse.ts";
 import { verify } from "../compiler/ir-verify.ts";
 import { largestId, VarGen } from "../compiler/ir.ts";
@@ -111,13 +111,13 @@ function measure(kind: Kind, n: number): Record<string, number> {
   entries.forEach((e, k) => {
     const lowered = time(() => lowerGraph(e.graph));
     const mem = time(() => planMemory(lowered.value));
-    const js = time(() => entryToJs(lowered.value, mem.value, model.dims, `e${k}`, e));
+    const js = time(() => entryText(jsBackend, lowered.value, mem.value, model.dims, `e${k}`, e));
     fuse += lowered.ms;
     plan += mem.ms;
     codegen += js.ms;
     kernels += lowered.value.kernels.length;
   });
-  const emitted = time(() => emit(program, { modelName: model.name })).ms;
+  const emitted = time(() => emitProgram(program, jsBackend, { modelName: model.name })).ms;
   return {
     ...ms,
     fuse,

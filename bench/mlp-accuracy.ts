@@ -19,7 +19,7 @@ import { loadMnistSplit, type MnistSplit } from "../cli/mnist.ts";
 import { loadModule } from "../cli/module.ts";
 import { readSafetensors } from "../cli/safetensors.ts";
 import { prng, shuffled } from "../cli/train.ts";
-import { compile } from "../compiler/compile.ts";
+import { compile } from "../cli/node-host.ts";
 import { loadTfjs } from "./tfjs.ts";
 
 const { values: opts } = parseArgs({

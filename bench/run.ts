@@ -38,7 +38,7 @@ import type * as TF from "@tensorflow/tfjs-core";
 import { loadMnistSplit, type MnistSplit } from "../cli/mnist.ts";
 import { loadModule, type Batch } from "../cli/module.ts";
 import { readSafetensors } from "../cli/safetensors.ts";
-import { compile } from "../compiler/compile.ts";
+import { compile } from "../cli/node-host.ts";
 import type { Model } from "../runtime/model.ts";
 import { loadTfjs } from "./tfjs.ts";
 

@@ -4,7 +4,7 @@
 
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
-import { check, compile, dump, type CheckResult } from "../compiler/compile.ts";
+import { check, compile, dump, type CheckResult } from "./node-host.ts";
 import { diagnosticToJson, renderDiagnostics } from "../compiler/diagnostics.ts";
 import { oneFile, str, type Parsed } from "./args.ts";
 import { exitCode, UsageError, UserError } from "./errors.ts";

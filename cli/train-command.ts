@@ -6,7 +6,7 @@
 
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { backends, compile } from "../compiler/compile.ts";
+import { compile } from "./node-host.ts";
 import { renderDiagnostics } from "../compiler/diagnostics.ts";
 import type { OptimizerConfig, TrainConfig } from "../compiler/ir.ts";
 import { intFlag, oneFile, str, type Parsed } from "./args.ts";
@@ -57,10 +57,6 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
   const log = str(p, "log");
   const saveEvery = intFlag(p, "save-every", 1);
   const backend = backendFlag(p, "train");
-  if (backends[backend] === undefined)
-    throw new UserError(
-      `the ${backend} backend is not part of this build of dlg; use --backend js`,
-    );
   if (saveEvery !== undefined && save === undefined)
     throw new UsageError("dlg train: --save-every N needs --save FILE to write to");
   requireFile(file);

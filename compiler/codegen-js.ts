@@ -8,9 +8,12 @@
 // (`jsHelpers`), which emit.ts links in.
 
 import { dimToJs, dimVars, numElements, type Dim } from "./dims.ts";
-import { mangle } from "./mangle.ts";
+import { jsSyntax } from "./codegen-js/syntax.ts";
+import { someSExpr } from "./kernel-walk.ts";
+import { ScalarPrinter } from "./scalar-print.ts";
 import {
   idim,
+  kernelName,
   type BufId,
   type IExpr,
   type Kernel,
@@ -28,15 +31,6 @@ import {
  */
 export const jsHelpers = ["randomUniform", "scratchF64", "noteNonFinite", "checkStored"] as const;
 
-/** A number as a JS literal, including the values String() would not round-trip as code. */
-export function jsNumber(v: number): string {
-  if (Number.isNaN(v)) return "NaN";
-  if (v === Infinity) return "Infinity";
-  if (v === -Infinity) return "(-Infinity)";
-  if (Object.is(v, -0)) return "(-0)";
-  return v < 0 ? `(${v})` : String(v);
-}
-
 /** A dim as a JS expression over the dims array `D`. */
 export function dimJs(d: Dim, dims: readonly string[]): string {
   return dimToJs(d, (name) => {
@@ -46,12 +40,12 @@ export function dimJs(d: Dim, dims: readonly string[]): string {
   });
 }
 
-/** Per-kernel printing state: hoisted dims and buffer locals. */
+/** Per-kernel printing state: hoisted dims and buffer locals; scalars through the shared printer. */
 class KernelWriter {
   private readonly dimLocals = new Map<string, string>();
   private readonly dimDecls: string[] = [];
-  private readonly iters = new Set<number>();
   private readonly bufs = new Set<BufId>();
+  private readonly printer: ScalarPrinter;
   /** Name of the matmul accumulator in scope, for `acc`. */
   acc = "acc";
 
@@ -61,7 +55,14 @@ class KernelWriter {
     private readonly used: Set<string>,
     /** A checkNumerics build: the name of the entry's table of sources, and the kernel's own. */
     private readonly check: { table: string; root: number } | null = null,
-  ) {}
+  ) {
+    this.printer = new ScalarPrinter(jsSyntax, {
+      load: (buf, index) => `${this.buf(buf)}[${index}]`,
+      dim: (d) => this.dim(d),
+      acc: () => this.acc,
+      ...(check && { noted: (e: SExpr, js: string) => this.noted(e, js) }),
+    });
+  }
 
   /**
    * `target = value;`, and in a checkNumerics build a check of what was
@@ -75,7 +76,7 @@ class KernelWriter {
 
   /** In a checkNumerics build, a node that can turn finite values non-finite notes its equation. */
   private noted(e: SExpr, js: string): string {
-    if (!this.check || !("src" in e) || e.src === undefined || e.dtype !== "f32") return js;
+    if (!("src" in e) || e.src === undefined || e.dtype !== "f32") return js;
     return `noteNonFinite(${e.src}, ${js})`;
   }
 
@@ -108,45 +109,16 @@ class KernelWriter {
   prologue(): string[] {
     const bufs = [...this.bufs].sort((a, b) => a - b);
     const out = bufs.length ? [`const ${bufs.map((b) => `t${b} = b[${b}]`).join(", ")};`] : [];
-    const iters = [...this.iters].sort((a, b) => a - b).map((s) => `const s${s} = T[${s}];`);
-    return [...out, ...iters, ...this.dimDecls];
+    return [...out, ...this.dimDecls];
   }
 
   ix(e: IExpr): string {
-    switch (e.k) {
-      case "const":
-        return jsNumber(e.v);
-      case "loop":
-        return `i${e.i}`;
-      case "red":
-        return `r${e.i}`;
-      case "lin":
-        return "lin";
-      case "iter":
-        this.iters.add(e.scan);
-        return `s${e.scan}`;
-      case "dim":
-        return this.dim(e.d);
-      case "add":
-        return `(${this.ix(e.a)} + ${this.ix(e.b)})`;
-      case "mul":
-        return `(${this.ix(e.a)} * ${this.ix(e.b)})`;
-      // Floor division and a floored remainder, as in the dims algebra (operands may be negative in pad).
-      case "div":
-        return `Math.floor(${this.ix(e.a)} / ${this.ix(e.b)})`;
-      case "mod": {
-        const b = this.ix(e.b);
-        // Bracketed whole: `k * (x % b + b) % b` would take the remainder of the product.
-        return `(((${this.ix(e.a)} % ${b}) + ${b}) % ${b})`;
-      }
-      case "val":
-        return this.val(e.e);
-    }
+    return this.printer.ix(e);
   }
 
   /** A scalar as a JS number (bools as 0/1, i32 wrapped like an Int32Array store). */
   val(e: SExpr): string {
-    return this.noted(e, this.plain(e));
+    return this.printer.val(e);
   }
 
   /**
@@ -155,122 +127,17 @@ class KernelWriter {
    * anyway (a checkNumerics build keeps it, so its checks see the same values).
    */
   stored(e: SExpr): string {
-    return this.check ? this.val(e) : this.plain(e, false);
-  }
-
-  private plain(e: SExpr, round = true): string {
-    // Every f32 result is rounded to float32, as storing it would: a value fusion
-    // inlines into one kernel then equals the stored copy another kernel reads
-    // (`x - mean(x)` of a one-element row is 0, not the float64 residue of x).
-    const fround = (s: string) => (round ? `Math.fround(${s})` : s);
-    const int = (s: string) =>
-      e.dtype === "i32" ? `(${s} | 0)` : e.dtype === "f32" ? fround(s) : s;
-    switch (e.k) {
-      case "lit":
-        return jsNumber(e.v);
-      case "load":
-        return `${this.buf(e.buf)}[${this.ix(e.index)}]`;
-      case "index":
-        return this.ix(e.e);
-      case "acc":
-        // The matmul's float64 sum, rounded like the stored product an unfused epilogue reads.
-        return e.dtype === "f32" ? fround(this.acc) : this.acc;
-      case "unary": {
-        const a = this.val(e.a);
-        switch (e.op) {
-          case "neg":
-            return int(`(-${a})`);
-          case "sigmoid":
-            return `(1 / (1 + Math.exp(-${a})))`;
-          case "sign":
-            // Like the interpreter: sign(±0) = 0, sign(NaN) = NaN.
-            return int(`Math.sign(${a})`);
-          default:
-            return int(`Math.${e.op}(${a})`);
-        }
-      }
-      case "binary": {
-        const a = this.val(e.a);
-        const b = this.val(e.b);
-        const infix = { add: "+", sub: "-", mul: "*", div: "/" } as const;
-        if (e.op in infix) return int(`(${a} ${infix[e.op as keyof typeof infix]} ${b})`);
-        return int(`Math.${e.op}(${a}, ${b})`);
-      }
-      case "compare":
-      case "icompare":
-      case "and":
-        return `(${this.cond(e)} ? 1 : 0)`;
-      case "select":
-        return `(${this.cond(e.c)} ? ${this.val(e.a)} : ${this.val(e.b)})`;
-      case "cast": {
-        const a = this.val(e.a);
-        if (e.dtype === "f32") return fround(a);
-        if (e.dtype === "i32") return `(${a} | 0)`;
-        // NaN and ±0 are false, like the interpreter's toDType.
-        return `(${a} ? 1 : 0)`;
-      }
-      case "random":
-        return `randomUniform(${this.val(e.seed)}, ${e.stream}, ${this.ix(e.index)})`;
-    }
+    return this.printer.val(e, this.check !== null);
   }
 
   /** A bool scalar as a JS boolean. */
   cond(e: SExpr): string {
-    const ops = { eq: "===", ne: "!==", lt: "<", le: "<=", gt: ">", ge: ">=" } as const;
-    switch (e.k) {
-      // f32 operands are float32 values already (see `plain`), so a recomputed
-      // side still ties with its stored copy (the max VJP's `x == max(x)`).
-      case "compare":
-        return `(${this.val(e.a)} ${ops[e.op]} ${this.val(e.b)})`;
-      case "icompare":
-        return `(${this.ix(e.a)} ${ops[e.op]} ${this.ix(e.b)})`;
-      case "and":
-        return `(${this.cond(e.a)} && ${this.cond(e.b)})`;
-      default:
-        return `(${this.val(e)} !== 0)`;
-    }
+    return this.printer.cond(e);
   }
 }
 
-/** Which loop indices an expression reads (to pick a flat loop when it reads none). */
-function readsLoops(e: SExpr): boolean {
-  const ix = (i: IExpr): boolean => {
-    switch (i.k) {
-      case "loop":
-        return true;
-      case "add":
-      case "mul":
-      case "div":
-      case "mod":
-        return ix(i.a) || ix(i.b);
-      case "val":
-        return readsLoops(i.e);
-      default:
-        return false;
-    }
-  };
-  switch (e.k) {
-    case "load":
-      return ix(e.index);
-    case "index":
-      return ix(e.e);
-    case "icompare":
-      return ix(e.a) || ix(e.b);
-    case "random":
-      return readsLoops(e.seed) || ix(e.index);
-    case "unary":
-    case "cast":
-      return readsLoops(e.a);
-    case "binary":
-    case "compare":
-    case "and":
-      return readsLoops(e.a) || readsLoops(e.b);
-    case "select":
-      return readsLoops(e.c) || readsLoops(e.a) || readsLoops(e.b);
-    default:
-      return false;
-  }
-}
+/** Whether an expression reads a loop index (else a map kernel runs as one flat loop). */
+const readsLoops = (e: SExpr): boolean => someSExpr(e, { i: (x) => x.k === "loop" });
 
 /** `for` loops over `extents` with indices `${v}0..`, around `body`. */
 function nest(extents: string[], v: string, body: string[], from = 0): string[] {
@@ -453,16 +320,6 @@ function scatterBody(w: KernelWriter, k: ScatterKernel): string[] {
   const n = w.dim(numElements(k.shape));
   const at = k.outAt === undefined ? "0" : w.ix(k.outAt);
   return [`${out}.fill(0, ${at}, ${at} + ${n});`, "let lin = 0;", ...nest(ext, "i", body)];
-}
-
-/**
- * A kernel's function name: its unique path (`e2_5`, `e2_5_0` for a scan's
- * first body kernel), then what it computes, mangled. Mangled names start
- * with `u_` and paths never contain a `u`, so names stay unique.
- */
-export function kernelName(path: string, k: Kernel, sources: readonly KernelSource[]): string {
-  const s = k.src === undefined ? undefined : sources[k.src];
-  return s ? `${path}_${mangle(s.name ?? s.op)}` : path;
 }
 
 /**

@@ -10,8 +10,7 @@
 // but through `mangle` (the kernel's name, in a comment).
 
 import type { KernelContext } from "./backend.ts";
-import { kernelName } from "./codegen-js.ts";
-import type { Kernel } from "./kernel.ts";
+import { kernelName, type Kernel } from "./kernel.ts";
 import type { GpuKernel } from "../runtime/program.ts";
 import { mapKernel } from "./codegen-wgsl/map.ts";
 import { matmulKernel } from "./codegen-wgsl/matmul.ts";

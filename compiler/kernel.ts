@@ -11,6 +11,7 @@
 
 import type { BinaryOp, CompareOp, DType, UnaryOp } from "./ir.ts";
 import { dimAsConst, dimEq, dimToOperand, dimToString, type Dim } from "./dims.ts";
+import { mangle } from "./mangle.ts";
 
 /** A buffer of one entry's plan, by index into `KernelProgram.buffers`. */
 export type BufId = number;
@@ -415,6 +416,16 @@ export function kernelOutputs(k: Kernel): BufId[] {
     ...k.stacked.filter((s) => s.write).map((s) => s.buf),
     ...k.carries.flatMap((c) => (c.final === null ? [] : [c.final])),
   ];
+}
+
+/**
+ * A kernel's name: its unique path (`e2_5`, `e2_5_0` for a scan's
+ * first body kernel), then what it computes, mangled. Mangled names start
+ * with `u_` and paths never contain a `u`, so names stay unique.
+ */
+export function kernelName(path: string, k: Kernel, sources: readonly KernelSource[]): string {
+  const s = k.src === undefined ? undefined : sources[k.src];
+  return s ? `${path}_${mangle(s.name ?? s.op)}` : path;
 }
 
 // ---------------------------------------------------------------- printing (dumps and tests)

@@ -5,7 +5,7 @@
 // a convolution.
 
 import { describe, expect, it } from "vitest";
-import { compile } from "../compiler/compile.ts";
+import { compile } from "../cli/node-host.ts";
 import { shapeToString } from "../compiler/dims.ts";
 import { elaborate, stdPath } from "../compiler/elaborate.ts";
 import { lowerGraph } from "../compiler/fuse.ts";

@@ -6,7 +6,7 @@
 
 import { describe, expect, it } from "vitest";
 import { loadModule } from "../cli/module.ts";
-import { compile, nodeHost, type CompileOptions } from "../compiler/compile.ts";
+import { compile, nodeHost, type CompileOptions } from "../cli/node-host.ts";
 
 async function build(src: string, opts: CompileOptions = {}) {
   const host = { readFile: (p: string) => (p === "m.dlg" ? src : nodeHost.readFile(p)) };

@@ -24,7 +24,7 @@ import {
   shapeToString,
   type Dim,
 } from "../compiler/dims.ts";
-import { nodeHost } from "../compiler/compile.ts";
+import { nodeHost } from "../cli/node-host.ts";
 import { elaborate } from "../compiler/elaborate.ts";
 import { iexprToString } from "../compiler/kernel.ts";
 

@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Builder } from "../compiler/builder.ts";
 import { dimConst, dimEval, dimMul, dimVar, shapeOf } from "../compiler/dims.ts";
 import { jsBackend } from "../compiler/backends/js.ts";
-import { emitProgram } from "../compiler/compile.ts";
+import { emitProgram } from "../cli/node-host.ts";
 import { interpret, tensor, type Tensor } from "../compiler/interpret.ts";
 import {
   VarGen,
@@ -26,6 +26,7 @@ import {
 import { stepSeed, type Model, type ModelOptions } from "../runtime/model.ts";
 import type { SyncModel } from "../runtime/model-sync.ts";
 import { decodeSafetensors, encodeSafetensors } from "../runtime/safetensors.ts";
+import { moduleDts } from "../compiler/emit/dts.ts";
 import { uniform } from "./graph-helpers.ts";
 
 const f32 = (...s: (number | string)[]): TensorType => ({ dtype: "f32", shape: shapeOf(...s) });
@@ -305,6 +306,19 @@ describe("emit: the module text", () => {
     expect(bad.join("\n")).toMatch(/Property 'pred' does not exist on type 'Promise<Outputs>'/);
     // A JS module's createModel takes backend "js" only (another backend throws at run time too).
     expect(bad.join("\n")).toMatch(/'"webgpu"' is not assignable to type '"js"'/);
+  });
+
+  it("types a webgpu module's device options, and gives it no synchronous path", () => {
+    const dts = moduleDts(linregProgram(), "linreg", "webgpu");
+    const diags = typecheck(
+      dts,
+      `declare const gpu: { requestAdapter(o?: object): Promise<unknown> };\nconst m = await createModel({ seed: 1, backend: "webgpu", gpu });\nconst b: "webgpu" = m.backend;\nconst p: Float32Array = (await m.predict({ x: new Float32Array(3) })).pred;\nawait createModel({ backend: "js" });\nexport { b, p };`,
+    );
+    // The caller's file imports createModelSync too: a webgpu module has none.
+    expect(diags).toEqual([
+      `'"./model.js"' has no exported member named 'createModelSync'. Did you mean 'createModel'?`,
+      `Type '"js"' is not assignable to type '"webgpu"'.`,
+    ]);
   });
 });
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { loadModule, type Batch } from "../cli/module.ts";
-import { compile } from "../compiler/compile.ts";
+import { compile } from "../cli/node-host.ts";
 import { renderDiagnostics } from "../compiler/diagnostics.ts";
 import { elaborate, stdPath } from "../compiler/elaborate.ts";
 import { uniform } from "./graph-helpers.ts";

@@ -12,7 +12,7 @@ import { pathToFileURL } from "node:url";
 import fc from "fast-check";
 import ts from "typescript";
 import { afterAll, describe, expect, it } from "vitest";
-import { compile } from "../compiler/compile.ts";
+import { compile } from "../cli/node-host.ts";
 import { dimEval } from "../compiler/dims.ts";
 import { interpret } from "../compiler/interpret.ts";
 import { commentText, jsData, jsString, mangle, unmangle } from "../compiler/mangle.ts";

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
-import { compile, dump, type Host } from "../compiler/compile.ts";
+import { compile, dump, type Host } from "../cli/node-host.ts";
 import { positionAt } from "../compiler/diagnostics.ts";
 import { BLOCK_CALL_DEPTH, MAX_BLOCK_CALLS, MAX_BLOCK_DEPTH } from "../compiler/elaborate/block.ts";
 import { MAX_EVAL_DEPTH } from "../compiler/elaborate/expr.ts";

@@ -10,7 +10,7 @@ import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { run } from "../cli/main.ts";
 import { jsRuntime } from "../compiler/backends/runtime.generated.ts";
-import { compile } from "../compiler/compile.ts";
+import { compile } from "../cli/node-host.ts";
 import { stdPath } from "../compiler/elaborate.ts";
 import type { Model } from "../runtime/model.ts";
 

@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { loadModule } from "../cli/module.ts";
-import { compile } from "../compiler/compile.ts";
+import { compile } from "../cli/node-host.ts";
 import { stdPath } from "../compiler/elaborate.ts";
 import type { Dims, Inputs, ModelOptions, Outputs, Scores } from "../runtime/model.ts";
 import type { SyncModel } from "../runtime/model-sync.ts";

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { grad } from "../compiler/autodiff.ts";
-import { dump } from "../compiler/compile.ts";
+import { dump } from "../cli/node-host.ts";
 import { renderDiagnostics } from "../compiler/diagnostics.ts";
 import { elaborate, stdPath } from "../compiler/elaborate.ts";
 import { interpret, scalar, tensor } from "../compiler/interpret.ts";

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { run } from "../cli/main.ts";
-import { check, dump } from "../compiler/compile.ts";
+import { check, dump } from "../cli/node-host.ts";
 import { positionAt, renderDiagnostics } from "../compiler/diagnostics.ts";
 import { decodeSource, MAX_SOURCE_BYTES } from "../compiler/source-file.ts";
 

@@ -311,7 +311,7 @@ describe("plot", () => {
 
 /** Compile a sample with one train block, train it as `dlg train` does, return its checkpoint. */
 async function trainSample(file: string, config: string | undefined) {
-  const { compile } = await import("../compiler/compile.ts");
+  const { compile } = await import("../cli/node-host.ts");
   const r = compile(file, config === undefined ? {} : { config });
   if (!r.ok || !r.js || !r.train) {
     throw new Error(
@@ -342,7 +342,7 @@ describe("acceptance: samples/linreg.dlg reaches the least-squares solution", ()
 describe("acceptance: samples/mlp.dlg learns MNIST", () => {
   it("a --limit 6400 run (300 steps) is far above chance", async () => {
     // 6400 examples / batch 64 = 100 steps per epoch; 3 epochs.
-    const { compile } = await import("../compiler/compile.ts");
+    const { compile } = await import("../cli/node-host.ts");
     const r = compile("samples/mlp.dlg");
     expect(r.ok).toBe(true);
     const mod = await loadModule(r.js!);

@@ -5,7 +5,7 @@
 // predictions, within relative 1e-4.
 
 import { describe, expect, it } from "vitest";
-import { compile } from "../compiler/compile.ts";
+import { compile } from "../cli/node-host.ts";
 import { dimEval } from "../compiler/dims.ts";
 import { lcg, type Arr } from "./entry-inputs.ts";
 import { testGpu } from "./webgpu-env.ts";

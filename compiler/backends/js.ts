@@ -4,7 +4,8 @@
 // limits apply.
 
 import type { Backend } from "../backend.ts";
-import { jsHelpers, kernelName, kernelToJs } from "../codegen-js.ts";
+import { jsHelpers, kernelToJs } from "../codegen-js.ts";
+import { kernelName } from "../kernel.ts";
 import { jsRuntime } from "./runtime.generated.ts";
 
 export const jsBackend: Backend = {

@@ -9,7 +9,7 @@ import type { DType } from "../ir.ts";
 import type { BufId, BufferDecl, SExpr } from "../kernel.ts";
 import { ScalarPrinter, nonNegative } from "../scalar-print.ts";
 import type { KernelContext } from "../backend.ts";
-import { sizeExpr } from "../emit/sizes.ts";
+import { sizeExpr } from "../size-expr.ts";
 import { commentText } from "../mangle.ts";
 import type { GpuKernel, SizeExpr } from "../../runtime/program.ts";
 import { UNIFORM_DIMS } from "../../runtime/program.ts";
@@ -38,9 +38,18 @@ export const size = {
     typeof a === "number" && typeof b === "number" ? a * b : { mul: [a, b] },
   ceilDiv: (a: SizeExpr, b: number): SizeExpr =>
     typeof a === "number" ? Math.ceil(a / b) : { div: [{ add: [a, b - 1] }, b] },
-  min: (a: SizeExpr, b: number): SizeExpr =>
-    typeof a === "number" ? Math.min(a, b) : { min: [a, b] },
 };
+
+/**
+ * `groups` workgroups as [x, y, 1] with x, y <= 65535 and x * y - groups < y:
+ * y rows of ceil(groups / y), so the idle workgroups (wg >= groups) are fewer than y.
+ */
+export function splitGrid(groups: SizeExpr): [SizeExpr, SizeExpr, SizeExpr] {
+  const y = size.ceilDiv(groups, MAX_GRID);
+  if (typeof y === "number") return [y === 0 ? 0 : Math.ceil((groups as number) / y), y, 1];
+  const rows: SizeExpr = { max: [y, 1] }; // no division by zero for an empty grid
+  return [{ div: [{ add: [groups, rows, -1] }, rows] }, y, 1];
+}
 
 /** One kernel being printed: its bindings, its dims, its printer. */
 export class WgslModule {
@@ -126,7 +135,7 @@ export class WgslModule {
 
   /**
    * The finished kernel. `grid`: the number of workgroups, dispatched as
-   * [min(G, 65535), ceil(G / 65535), 1]; `main` recovers the linear index as
+   * `splitGrid(G)`; `main` recovers the linear index as
    * `wg` (it must ignore wg >= G).
    */
   finish(
@@ -158,7 +167,7 @@ export class WgslModule {
       name,
       wgsl: withLibrary(body),
       bindings: bindings.map(({ buf, write }) => ({ buf, write })),
-      grid: [size.min(groups, MAX_GRID), size.ceilDiv(groups, MAX_GRID), 1],
+      grid: splitGrid(groups),
     };
   }
 }

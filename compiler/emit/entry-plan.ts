@@ -7,7 +7,7 @@ import type { Backend, KernelContext } from "../backend.ts";
 import { dimVars, numElements, type Dim } from "../dims.ts";
 import type { Kernel, KernelProgram, MemoryPlan } from "../kernel.ts";
 import { jsData } from "../mangle.ts";
-import { sizeExpr } from "./sizes.ts";
+import { sizeExpr } from "../size-expr.ts";
 
 export interface EntryText {
   /** Declarations: the entry's kernels (and a checkNumerics build's table of sources). */

@@ -8,7 +8,7 @@
 
 import { readFileSync } from "node:fs";
 import { loadModule, type ModelModule } from "../../cli/module.ts";
-import { check, compile, dump } from "../../compiler/compile.ts";
+import { check, compile, dump } from "../../cli/node-host.ts";
 import type { Diagnostic } from "../../compiler/diagnostics.ts";
 import { dimEval } from "../../compiler/dims.ts";
 import { stdPath, type ElaborateHost } from "../../compiler/elaborate.ts";
