@@ -12,10 +12,10 @@
 //   lstm       samples/lstm_adding.dlg (bench/webgpu-lstm.ts)
 //   attention  samples/reverse_attention.dlg (bench/webgpu-attention.ts)
 // Every timed step ends with the loss read back to the host, so it includes
-// the GPU finishing the step. Each engine warms up first (its last warm-up
-// step counts the compute dispatches and queue submits it issues); the timed
-// steps are split into rounds that rotate which engine goes first. Reported:
-// ms per step, the ratios dlg/tfjs and dlg/jax (below 1: dlg is faster) with
+// the GPU finishing the step. Each engine warms up first; the timed steps
+// are split into rounds that rotate which engine goes first, and count the
+// compute dispatches and queue submits each engine issues. Reported: ms per
+// step, the ratios dlg/tfjs and dlg/jax (below 1: dlg is faster) with
 // their spread over the rounds, and the losses of each engine's first and
 // last step, a sanity check that the three train the same model (only the
 // MLP draws dropout masks, which differ between engines).
@@ -25,7 +25,7 @@
 // adapter, and the CPU's theoretical peak.
 //
 // Options: --steps N (timed steps per engine, default: each workload's own),
-// --warmup N (default 2), --rounds N (default 3), --only mlp,lstm,
+// --warmup N (default 1), --rounds N (default 3), --only mlp,lstm,
 // --dlg-target webgpu|js (default webgpu; js times dlg's JavaScript module on
 // the CPU instead), --peak-size N (matmul side, default 512; 0 skips it).
 // Nothing here is a test: timings are printed, never asserted.
@@ -46,7 +46,7 @@ import { mlp } from "./webgpu-mlp.ts";
 const { values: opts } = parseArgs({
   options: {
     steps: { type: "string" },
-    warmup: { type: "string", default: "2" },
+    warmup: { type: "string", default: "1" },
     rounds: { type: "string", default: "3" },
     only: { type: "string" },
     "dlg-target": { type: "string", default: "webgpu" },
@@ -96,14 +96,25 @@ async function run(w: Workload, steps: number): Promise<Result> {
     jax: (i: number) => peers.jax.step(data[i]!, i),
   };
   const first = {} as Result["first"];
-  const counts = {} as Result["counts"];
   for (const e of engines) {
     first[e] = await fns[e](0);
-    for (let i = 1; i < warmup - 1; i++) await fns[e](i);
-    counts[e] =
-      warmup > 1 ? await countGpuWork(() => fns[e](warmup - 1)) : { dispatches: NaN, submits: NaN };
+    for (let i = 1; i < warmup; i++) await fns[e](i);
   }
-  const times = await timeEngines(fns, warmup, steps, rounds);
+  // Counted over the timed steps only: a first step also builds pipelines and optimizer state.
+  const counts = {} as Result["counts"];
+  for (const e of engines) counts[e] = { dispatches: 0, submits: 0 };
+  const counter = countGpuWork();
+  const counted = (e: Engine) => (i: number) => counter.within(counts[e], () => fns[e](i));
+  const times = await timeEngines(
+    { dlg: counted("dlg"), tfjs: counted("tfjs"), jax: counted("jax") },
+    warmup,
+    steps,
+    rounds,
+  ).finally(counter.restore);
+  for (const e of engines) {
+    counts[e].dispatches /= steps;
+    counts[e].submits /= steps;
+  }
   peers.tfjs.dispose();
   peers.jax.dispose();
   (dlg.model as { dispose?: () => void }).dispose?.();
@@ -117,7 +128,17 @@ const adapter = await adapterDescription();
 const tf = await loadTfjsWebgpu();
 const jax = await loadJaxWebgpu();
 const results: Result[] = [];
-for (const [w, n] of chosen) results.push(await run(w, opts.steps ? Number(opts.steps) : n));
+// A workload that fails (a backend still missing a kernel) is reported, and the others still run.
+const failed: string[] = [];
+for (const [w, n] of chosen) {
+  try {
+    results.push(await run(w, opts.steps ? Number(opts.steps) : n));
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    failed.push(`${w.key} did not run: ${message.split("\n").slice(0, 4).join(" / ")}`);
+    process.stderr.write(`  failed: ${w.key}\n`);
+  }
+}
 const peakSize = Number(opts["peak-size"]);
 const peak = peakSize > 0 ? await matmulGflops(jax, tf, peakSize, 3) : null;
 const load1 = loadavg();
@@ -138,6 +159,7 @@ const header = [
   "dlg/tfjs (rounds)",
   "dlg/jax (rounds)",
   "dispatches dlg/tfjs/jax",
+  "submits",
 ];
 const rows = results.map((r) => [
   r.workload.title,
@@ -148,6 +170,7 @@ const rows = results.map((r) => [
   ratio(r, "tfjs"),
   ratio(r, "jax"),
   engines.map((e) => f(r.counts[e].dispatches, 0)).join(" / "),
+  engines.map((e) => f(r.counts[e].submits, 0)).join(" / "),
 ]);
 const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
 const line = (cells: string[]) =>
@@ -185,4 +208,5 @@ for (const r of results) {
       `at step ${warmup + r.steps}: ${losses((e) => r.times[e].last)}`,
   );
 }
+for (const m of failed) console.log(m);
 console.log(`total ${f((performance.now() - started) / 1000, 1)} s`);
