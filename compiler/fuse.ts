@@ -10,34 +10,33 @@
 // A value is materialised when it is a graph output, the result of a
 // reduction/matmul/scatter, used by several consumers (unless recomputing it
 // is trivial), or read more than once per element by a broadcasting or
-// gathering consumer: fusion never duplicates non-trivial work.
+// gathering consumer: fusion never duplicates non-trivial work. What each
+// primitive lowers to (its element, or kernels of its own) is the table in
+// fuse/lower.ts; this file decides what is stored and assembles the kernels.
 
 import { dimAsConst, dimEq, numElements, shapeEq, type Dim } from "./dims.ts";
 import { scansAlongAxis0 } from "./autodiff/scan-layout.ts";
 import { lowerWindow, matmulOperands, type WindowLowering } from "./fuse/window.ts";
+import { hasKernels, lowerElem, ownKernels, type Lowerer } from "./fuse/lower.ts";
+import { broadcastIndex } from "./fuse/movement.ts";
 import { splitWideKernels } from "./fuse/split.ts";
 import {
   binaryOps,
   compareOps,
-  isBinary,
   isWindow,
-  isCompare,
-  isUnary,
   unaryOps,
   type Eqn,
   type Graph,
   type Op,
-  type OpParams,
   type Var,
+  type WindowOp,
 } from "./ir.ts";
 import {
   delinearize,
   iadd,
   iconst,
   idim,
-  idiv,
   iloop,
-  imod,
   imul,
   ired,
   linearize,
@@ -83,8 +82,6 @@ const elementwiseOps = new Set<Op>([
   "cast",
   "stop_gradient",
 ]);
-/** Ops that always produce a buffer: they are kernels of their own kind. */
-const rootOps = new Set<Op>(["reduce_sum", "reduce_max", "argmax", "matmul", "scatter_add"]);
 
 function isLastTwoSwap(perm: readonly number[]): boolean {
   const r = perm.length;
@@ -98,18 +95,6 @@ function expands(from: readonly Dim[], to: readonly Dim[]): boolean {
   if (from.length < to.length)
     return to.slice(0, to.length - from.length).some((d) => dimAsConst(d) !== 1);
   return from.some((d, i) => dimAsConst(d) === 1 && dimAsConst(to[i]!) !== 1);
-}
-
-/** Index of `idx` (over `outShape`) into an operand of `inShape` under numpy broadcasting. */
-function broadcastIndex(
-  inShape: readonly Dim[],
-  outShape: readonly Dim[],
-  idx: readonly IExpr[],
-): IExpr[] {
-  const off = outShape.length - inShape.length;
-  return inShape.map((d, a) =>
-    dimAsConst(d) === 1 && dimAsConst(outShape[a + off]!) !== 1 ? iconst(0) : idx[a + off]!,
-  );
 }
 
 /** The equations kernels name (`src`), one entry each, shared by an entry and its scan bodies. */
@@ -140,7 +125,7 @@ interface Slot {
   at?: IExpr;
 }
 
-class Lowering {
+class Lowering implements Lowerer {
   private readonly def = new Map<number, Eqn>();
   private readonly uses = new Map<number, number>();
   private readonly live = new Set<number>();
@@ -207,7 +192,7 @@ class Lowering {
     });
     for (const e of this.g.eqns) {
       if (e.op === "scan") {
-        if (this.isLive(e)) this.kernels.push(this.scanKernel(e as Eqn<"scan">, outBuf));
+        if (this.isLive(e)) this.kernels.push(this.scanKernel(e, outBuf));
         continue;
       }
       const v = e.outs[0]!;
@@ -311,7 +296,7 @@ class Lowering {
         continue;
       }
       if (!this.live.has(out.id)) continue;
-      if (!this.fuse || rootOps.has(e.op) || isWindow(e.op)) {
+      if (!this.fuse || hasKernels(e.op)) {
         this.materialise(out);
         // Window ops read their matmul operands as stored matrices, and every
         // other input once per window tap, so nothing costly is recomputed.
@@ -372,7 +357,7 @@ class Lowering {
     const e = this.def.get(v.id);
     if (e?.op === "reshape") {
       if (!this.ensureView(e.inputs[0]!)) return false;
-    } else if (e?.op === "transpose" && isLastTwoSwap((e.params as OpParams["transpose"]).perm)) {
+    } else if (e?.op === "transpose" && isLastTwoSwap(e.params.perm)) {
       return !this.ensureView(e.inputs[0]!);
     }
     this.materialise(v);
@@ -436,7 +421,7 @@ class Lowering {
   }
 
   /** Linear index of `idx` in `shape`; `lin` when it is the current domain's own element. */
-  private linIndex(shape: readonly Dim[], idx: readonly IExpr[]): IExpr {
+  linIndex(shape: readonly Dim[], idx: readonly IExpr[]): IExpr {
     const identity =
       shape.length === this.domain.length &&
       shape.every((d, a) => dimEq(d, this.domain[a]!)) &&
@@ -455,7 +440,7 @@ class Lowering {
   }
 
   /** Element `idx` of `v`, as a scalar expression over buffer loads. */
-  private elem(v: Var, idx: readonly IExpr[]): SExpr {
+  elem(v: Var, idx: readonly IExpr[]): SExpr {
     if (this.accVar && v.id === this.accVar.id) {
       if (!idx.every((x, a) => x.k === "loop" && x.i === a))
         throw new Error("fuse: a matmul epilogue must read its accumulator at its own element");
@@ -464,166 +449,16 @@ class Lowering {
     if (this.buffered.has(v.id)) return this.load(v, this.linIndex(v.type.shape, idx));
     const e = this.def.get(v.id);
     if (!e) throw new Error(`fuse: var ${v.id} has no definition`);
-    return this.expr(e, idx);
+    return lowerElem(e, idx, this);
   }
 
   /** Element at linear index `l` of `v`: skips delinearising when `v` is stored or a reshape. */
-  private elemLinear(v: Var, l: IExpr): SExpr {
+  elemLinear(v: Var, l: IExpr): SExpr {
     if (this.buffered.has(v.id) && !(this.accVar && v.id === this.accVar.id))
       return this.load(v, l);
     const e = this.def.get(v.id);
     if (e?.op === "reshape" || e?.op === "stop_gradient") return this.elemLinear(e.inputs[0]!, l);
     return this.elem(v, delinearize(v.type.shape, l));
-  }
-
-  /** The defining equation's value at `idx` (its inputs fused in). */
-  private expr(e: Eqn, idx: readonly IExpr[]): SExpr {
-    const out = e.outs[0]!;
-    const shape = out.type.shape;
-    const dtype = out.type.dtype;
-    const arg = (k: number) => {
-      const x = e.inputs[k]!;
-      return this.elem(x, broadcastIndex(x.type.shape, shape, idx));
-    };
-    const op = e.op;
-    if (isUnary(op)) return { k: "unary", op, a: arg(0), dtype, src: this.sources.of(e) };
-    if (isBinary(op))
-      return { k: "binary", op, a: arg(0), b: arg(1), dtype, src: this.sources.of(e) };
-    if (isCompare(op)) return { k: "compare", op, a: arg(0), b: arg(1), dtype };
-    switch (op) {
-      case "select":
-        return { k: "select", c: arg(0), a: arg(1), b: arg(2), dtype };
-      case "cast":
-        return { k: "cast", a: arg(0), dtype };
-      case "stop_gradient":
-      case "broadcast":
-        return arg(0);
-      case "const": {
-        // The literal as an element of its type (as interpret's toDType), so
-        // `i32 + const 2.5` adds 2 inside a fused expression too.
-        const v = (e.params as OpParams["const"]).value;
-        const value =
-          dtype === "bool"
-            ? Number(v !== 0 && !Number.isNaN(v))
-            : dtype === "i32"
-              ? Number.isFinite(v)
-                ? Math.trunc(v) | 0
-                : 0
-              : v;
-        return { k: "lit", v: value, dtype, src: this.sources.of(e) };
-      }
-      case "dimval":
-        return { k: "index", e: idim((e.params as OpParams["dimval"]).dim), dtype };
-      case "iota":
-        return { k: "index", e: idx[(e.params as OpParams["iota"]).axis]!, dtype };
-      case "random": {
-        const p = e.params as OpParams["random"];
-        return {
-          k: "random",
-          seed: this.elem(e.inputs[0]!, []),
-          stream: p.stream,
-          index: this.linIndex(shape, idx),
-          dtype,
-        };
-      }
-      case "reshape":
-        return this.elemLinear(e.inputs[0]!, this.linIndex(shape, idx));
-      case "transpose": {
-        const { perm } = e.params as OpParams["transpose"];
-        const inIdx: IExpr[] = new Array(perm.length);
-        perm.forEach((p, i) => (inIdx[p] = idx[i]!));
-        return this.elem(e.inputs[0]!, inIdx);
-      }
-      case "slice": {
-        const p = e.params as OpParams["slice"];
-        return this.elem(
-          e.inputs[0]!,
-          idx.map((x, a) => iadd(idim(p.start[a]!), imul(x, iconst(p.step[a]!)))),
-        );
-      }
-      case "pad":
-        return this.padExpr(e as Eqn<"pad">, idx);
-      case "concat":
-        return this.concatExpr(e as Eqn<"concat">, idx);
-      case "gather":
-        return this.gatherExpr(e as Eqn<"gather">, idx);
-      default:
-        throw new Error(`fuse: ${op} cannot be inlined`);
-    }
-  }
-
-  private padExpr(e: Eqn<"pad">, idx: readonly IExpr[]): SExpr {
-    const x = e.inputs[0]!;
-    const { lo, interior } = e.params;
-    let valid: SExpr | null = null;
-    const both = (c: SExpr) => (valid = valid ? { k: "and", a: valid, b: c, dtype: "bool" } : c);
-    const inIdx = idx.map((o, a) => {
-      const step = interior[a]! + 1;
-      const loA = idim(lo[a]!);
-      if (
-        loA.k === "const" &&
-        loA.v === 0 &&
-        step === 1 &&
-        dimEq(x.type.shape[a]!, e.outs[0]!.type.shape[a]!)
-      )
-        return o;
-      // p = o - lo; in range when p >= 0, p is on the stride, and p / stride < size.
-      const p = iadd(o, imul(loA, iconst(-1)));
-      both({ k: "icompare", op: "ge", a: p, b: iconst(0), dtype: "bool" });
-      if (step > 1)
-        both({ k: "icompare", op: "lt", a: imod(p, iconst(step)), b: iconst(1), dtype: "bool" });
-      const q = idiv(p, iconst(step));
-      both({ k: "icompare", op: "lt", a: q, b: idim(x.type.shape[a]!), dtype: "bool" });
-      return q;
-    });
-    const body = this.elem(x, inIdx);
-    const dtype = e.outs[0]!.type.dtype;
-    return valid ? { k: "select", c: valid, a: body, b: lit(0, dtype), dtype } : body;
-  }
-
-  private concatExpr(e: Eqn<"concat">, idx: readonly IExpr[]): SExpr {
-    const { axis } = e.params;
-    const dtype = e.outs[0]!.type.dtype;
-    // Offsets of each part along the axis; the last part needs no bounds check.
-    const parts = e.inputs.map((x, k) => {
-      let off: IExpr = iconst(0);
-      for (let j = 0; j < k; j++) off = iadd(off, idim(e.inputs[j]!.type.shape[axis]!));
-      return { x, off };
-    });
-    let body: SExpr | null = null;
-    for (let k = parts.length - 1; k >= 0; k--) {
-      const { x, off } = parts[k]!;
-      const inIdx = idx.map((o, a) => (a === axis ? iadd(o, imul(off, iconst(-1))) : o));
-      const v = this.elem(x, inIdx);
-      if (body === null) body = v;
-      else {
-        const end = iadd(off, idim(x.type.shape[axis]!));
-        body = {
-          k: "select",
-          c: { k: "icompare", op: "lt", a: idx[axis]!, b: end, dtype: "bool" },
-          a: v,
-          b: body,
-          dtype,
-        };
-      }
-    }
-    return body!;
-  }
-
-  private gatherExpr(e: Eqn<"gather">, idx: readonly IExpr[]): SExpr {
-    const [x, ix] = e.inputs as [Var, Var];
-    const { axis } = e.params;
-    const r = ix.type.shape.length;
-    const at: IExpr = { k: "val", e: this.elem(ix, idx.slice(axis, axis + r)) };
-    const inIdx = [...idx.slice(0, axis), at, ...idx.slice(axis + r)];
-    const inRange: SExpr = {
-      k: "and",
-      a: { k: "icompare", op: "ge", a: at, b: iconst(0), dtype: "bool" },
-      b: { k: "icompare", op: "lt", a: at, b: idim(x.type.shape[axis]!), dtype: "bool" },
-      dtype: "bool",
-    };
-    const dtype = e.outs[0]!.type.dtype;
-    return { k: "select", c: inRange, a: this.elem(x, inIdx), b: lit(0, dtype), dtype };
   }
 
   /**
@@ -726,34 +561,26 @@ class Lowering {
     if (m) {
       const mm = this.def.get(m.id)!;
       this.accVar = m;
-      const epilogue = this.expr(e, loops);
+      const epilogue = lowerElem(e, loops, this);
       this.accVar = null;
       return this.matmulKernel(mm, out, epilogue);
     }
-    switch (e.op) {
-      case "reduce_sum":
-      case "reduce_max": {
-        const { axes } = e.params as OpParams["reduce_sum"];
-        return this.reduceKernel(e, out, e.op === "reduce_sum" ? "sum" : "max", axes);
-      }
-      case "argmax":
-        return this.reduceKernel(e, out, "argmax", [(e.params as OpParams["argmax"]).axis]);
-      case "matmul":
-        return this.matmulKernel(e, out, { k: "acc", dtype: v.type.dtype });
-      case "scatter_add":
-        return this.scatterKernel(e as Eqn<"scatter_add">, out);
-      default:
-        if (isWindow(e.op)) {
-          // Its helper kernels (im2col, argmax) run first; the last one writes `out`.
-          const ks = lowerWindow(e, out, this.windowLowering());
-          this.kernels.push(...ks.slice(0, -1));
-          return ks[ks.length - 1]!;
-        }
-        return { kind: "map", out, shape, body: this.expr(e, loops) };
-    }
+    const ks = ownKernels(e, out, this);
+    if (!ks) return { kind: "map", out, shape, body: lowerElem(e, loops, this) };
+    // Helper kernels (a window op's im2col, argmax) run first; the last one writes `out`.
+    this.kernels.push(...ks.slice(0, -1));
+    return ks[ks.length - 1]!;
   }
 
-  private reduceKernel(e: Eqn, out: BufId, op: "sum" | "max" | "argmax", axes: number[]): Kernel {
+  windowKernels(e: Eqn<WindowOp>, out: BufId): Kernel[] {
+    return lowerWindow(e, out, this.windowLowering());
+  }
+
+  src(e: Eqn): number {
+    return this.sources.of(e);
+  }
+
+  reduceKernel(e: Eqn, out: BufId, op: "sum" | "max" | "argmax", axes: number[]): Kernel {
     const x = e.inputs[0]!;
     const inIdx: IExpr[] = [];
     const red: Dim[] = [];
@@ -774,7 +601,7 @@ class Lowering {
     };
   }
 
-  private matmulKernel(e: Eqn, out: BufId, epilogue: SExpr): Kernel {
+  matmulKernel(e: Eqn, out: BufId, epilogue: SExpr): Kernel {
     const [a, b] = e.inputs as [Var, Var];
     const shape = e.outs[0]!.type.shape;
     const nb = shape.length - 2;
@@ -797,7 +624,7 @@ class Lowering {
     };
   }
 
-  private scatterKernel(e: Eqn<"scatter_add">, out: BufId): Kernel {
+  scatterKernel(e: Eqn<"scatter_add">, out: BufId): Kernel {
     const [upd, ix] = e.inputs as [Var, Var];
     const { axis, shape } = e.params;
     const r = ix.type.shape.length;

@@ -8,7 +8,7 @@
 // to or gather from that tap.
 
 import { dimConst, numElements, type Dim } from "../dims.ts";
-import type { DType, Eqn, Op, Pool2d, Var, Window2d } from "../ir.ts";
+import type { DType, Eqn, Op, Pool2d, Var, Window2d, WindowOp } from "../ir.ts";
 import {
   iadd,
   iconst,
@@ -404,25 +404,25 @@ function avgPoolGrad(e: Eqn<"avg_pool_grad">, out: BufId, L: WindowLowering): Ke
   };
 }
 
+/** Each window op's kernels into `out`, in order (the last one writes `out`). */
+const windowRules: {
+  [P in WindowOp]: (e: Eqn<P>, out: BufId, L: WindowLowering) => Kernel[];
+} = {
+  conv2d,
+  conv2d_grad_input: conv2dGradInput,
+  conv2d_grad_filter: conv2dGradFilter,
+  max_pool: (e, out, L) => [poolReduce(e, out, L)],
+  max_pool_grad: maxPoolGrad,
+  max_pool_pick: maxPoolPick,
+  avg_pool: (e, out, L) => [poolReduce(e, out, L)],
+  avg_pool_grad: (e, out, L) => [avgPoolGrad(e, out, L)],
+};
+
 /** The kernels computing window op `e` into `out`, in order (the last one writes `out`). */
-export function lowerWindow(e: Eqn, out: BufId, L: WindowLowering): Kernel[] {
-  switch (e.op) {
-    case "conv2d":
-      return conv2d(e as Eqn<"conv2d">, out, L);
-    case "conv2d_grad_input":
-      return conv2dGradInput(e as Eqn<"conv2d_grad_input">, out, L);
-    case "conv2d_grad_filter":
-      return conv2dGradFilter(e as Eqn<"conv2d_grad_filter">, out, L);
-    case "max_pool":
-    case "avg_pool":
-      return [poolReduce(e as Eqn<"max_pool" | "avg_pool">, out, L)];
-    case "max_pool_grad":
-      return maxPoolGrad(e as Eqn<"max_pool_grad">, out, L);
-    case "max_pool_pick":
-      return maxPoolPick(e as Eqn<"max_pool_pick">, out, L);
-    case "avg_pool_grad":
-      return [avgPoolGrad(e as Eqn<"avg_pool_grad">, out, L)];
-    default:
-      throw new Error(`fuse: ${e.op} is not a window op`);
-  }
+export function lowerWindow<P extends WindowOp>(
+  e: Eqn<P>,
+  out: BufId,
+  L: WindowLowering,
+): Kernel[] {
+  return windowRules[e.op](e, out, L);
 }
