@@ -99,7 +99,7 @@ const compare: Lower<CompareOp> = {
     dtype: dtypeOf(e),
   }),
 };
-/** The input itself: the sweep's un-broadcast is in the index, a stopped gradient is no op. */
+/** The input read at the output's index: a broadcast is all index arithmetic, stop_gradient the identity. */
 const passThrough = { elem: (e: Eqn, idx: readonly IExpr[], L: Lowerer) => operand(e, 0, idx, L) };
 
 export const lowerRules: { [P in Op]: Lower<P> } = {
