@@ -27,7 +27,7 @@
 // Options: --steps N (timed steps per engine, default: each workload's own),
 // --warmup N (default 1), --rounds N (default 3), --only mlp,lstm,
 // --dlg-target webgpu|js (default webgpu; js times dlg's JavaScript module on
-// the CPU instead), --peak-size N (matmul side, default 512; 0 skips it).
+// the CPU instead), --peak-size N (matmul side, default 256; 0 skips it).
 // Nothing here is a test: timings are printed, never asserted.
 
 import { cpus, loadavg } from "node:os";
@@ -50,7 +50,7 @@ const { values: opts } = parseArgs({
     rounds: { type: "string", default: "3" },
     only: { type: "string" },
     "dlg-target": { type: "string", default: "webgpu" },
-    "peak-size": { type: "string", default: "512" },
+    "peak-size": { type: "string", default: "256" },
     seed: { type: "string", default: "42" },
   },
 });
