@@ -24,6 +24,7 @@ import {
   type Var,
 } from "../compiler/ir.ts";
 import { stepSeed, type Model, type ModelOptions } from "../runtime/model.ts";
+import { checkBackend } from "../runtime/model-core.ts";
 import type { SyncModel } from "../runtime/model-sync.ts";
 import { decodeSafetensors, encodeSafetensors } from "../runtime/safetensors.ts";
 import { moduleDts } from "../compiler/emit/dts.ts";
@@ -489,6 +490,10 @@ describe("emit: createModel", () => {
       mod.createModel({ backend: "wasm" as unknown as ModelOptions["backend"] }),
     ).rejects.toThrow(/unknown backend "wasm"; backends: "js", "webgpu"/);
     expect((await mod.createModel({ backend: "js" })).backend).toBe("js");
+    // The same check in a webgpu module's core, the other way round.
+    expect(() => checkBackend({ backend: "js" }, "webgpu")).toThrow(
+      /compiled for the webgpu backend, so it cannot run on js; .*`dlg compile --target js`/,
+    );
   });
 
   it("trains: the loss goes down", async () => {
