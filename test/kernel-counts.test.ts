@@ -1,0 +1,39 @@
+// Structure, pinned: how many kernels each sample's predict and step run on
+// each backend (scan bodies counted once: a scan runs its body kernels at
+// every step). A fusion change that adds or removes kernels shows up here as
+// a deliberate edit, never as a silent slowdown. WebGPU may differ from JS
+// where its binding limit splits a kernel or a scatter gathers.
+
+import { describe, expect, it } from "vitest";
+import { backends, compile, type Target } from "../cli/node-host.ts";
+import { lowerEntry } from "../compiler/emit.ts";
+import type { Kernel } from "../compiler/kernel.ts";
+
+const count = (ks: readonly Kernel[]): number =>
+  ks.reduce((n, k) => n + (k.kind === "scan" ? count(k.body) : 1), 0);
+
+/** sample -> [predict, step] kernels, per target. */
+const pinned: Record<string, Record<Target, [number, number]>> = {
+  mlp: { js: [6, 44], webgpu: [6, 44] },
+  linreg: { js: [2, 7], webgpu: [2, 7] },
+  lenet: { js: [15, 85], webgpu: [15, 85] },
+  // One more on WebGPU: a kernel of the LSTM's backward pass binds more than 8 buffers and is split.
+  lstm_adding: { js: [10, 53], webgpu: [10, 54] },
+  reverse_attention: { js: [38, 192], webgpu: [38, 192] },
+  composed: { js: [40, 205], webgpu: [40, 205] },
+};
+
+describe("kernels per call", () => {
+  for (const [sample, want] of Object.entries(pinned))
+    it(sample, () => {
+      const r = compile(`samples/${sample}.dlg`);
+      expect(r.diagnostics).toEqual([]);
+      for (const target of ["js", "webgpu"] as const) {
+        const got = (["predict", "step"] as const).map((name) => {
+          const e = r.program!.entries.find((x) => x.name === name)!;
+          return count(lowerEntry(e.graph, backends[target].lower).kernels.kernels);
+        });
+        expect(got, `${sample} on ${target}`).toEqual(want[target]);
+      }
+    });
+});
