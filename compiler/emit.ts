@@ -138,8 +138,7 @@ function programText(
     metrics: program.metrics,
     hasLoss: program.hasLoss,
   };
-  return [
-    ...entries.map((e) => e.text.decls).filter((d) => d !== ""),
+  const plan = [
     "const plan = {",
     ...Object.entries(data).map(([k, v]) => `  ${k}: ${jsData(v)},`),
     `  inputs: [${program.inputs.map((x) => sized(x, indexes.get(x.name))).join(", ")}],`,
@@ -148,7 +147,8 @@ function programText(
     `  entries: {${entries.map((e) => `${jsString(e.name)}: ${e.text.plan}`).join(", ")}},`,
     `  checks: [${(program.checks ?? []).map((c) => dimCheckJs(c, dims)).join(", ")}],`,
     "};",
-  ].join("\n\n");
+  ].join("\n");
+  return [...entries.map((e) => e.text.decls).filter((d) => d !== ""), plan].join("\n\n");
 }
 
 /** A DimCheck as a DimCheckPlan literal; the message is data, so it enters as a string literal. */
