@@ -8,8 +8,10 @@
 import { describe, expect, it } from "vitest";
 import { interpret, tensor, type Tensor } from "../compiler/interpret.ts";
 import { lowerGraph } from "../compiler/fuse.ts";
-import { binaryOps, compareOps, unaryOps, type Graph } from "../compiler/ir.ts";
-import { dimConst, shapeOf } from "../compiler/dims.ts";
+import { binaryOps, compareOps, unaryOps, type Graph, type Var } from "../compiler/ir.ts";
+import { dimConst, dimEval, shapeOf } from "../compiler/dims.ts";
+import { mangle } from "../compiler/mangle.ts";
+import { scanExample, scanInputs } from "./scan-fixture.ts";
 import {
   iadd,
   iconst,
@@ -23,9 +25,10 @@ import {
 import { randomUniform } from "../runtime/rng.ts";
 import { acquireDevice } from "../runtime/webgpu/device.ts";
 import type { Buffer } from "../runtime/program.ts";
-import { build, type Built } from "./graph-helpers.ts";
+import { build, uniform, type Built, type Emit } from "./graph-helpers.ts";
 import { testGpu } from "./webgpu-env.ts";
 import { runOnGpu } from "./wgsl-run.ts";
+import { evalSize } from "../runtime/sizes.ts";
 
 const gpu = await testGpu();
 const device = gpu ? (await acquireDevice({ gpu })).device : null;
@@ -88,6 +91,33 @@ const specials = [
 const f32t = (data: number[]) => tensor("f32", [data.length], data);
 const i32t = (data: number[]) => tensor("i32", [data.length], data);
 const vec = (dtype: "f32" | "i32" | "bool", n: number) => ({ dtype, shape: shapeOf(n) });
+
+/** [rows, cols] f32 with values in [0, 1): sums without cancellation, so the tolerance can stay tight. */
+const mat = (shape: number[], salt: number) =>
+  tensor(
+    "f32",
+    shape,
+    uniform(
+      shape.reduce((a, b) => a * b, 1),
+      salt,
+      0,
+      1,
+    ),
+  );
+const f32s = (...shape: (number | string)[]) => ({
+  dtype: "f32" as const,
+  shape: shapeOf(...shape),
+});
+const T = (e: Emit, x: Var) =>
+  e(
+    "transpose",
+    {
+      perm: [...x.type.shape.keys()].map((i, _, a) =>
+        i < a.length - 2 ? i : 2 * a.length - 3 - i,
+      ),
+    },
+    x,
+  );
 
 describe.skipIf(device === null)("codegen-wgsl on Dawn", () => {
   it.each(unaryOps)("%s on special values equals the interpreter's float32 result", async (op) => {
@@ -205,5 +235,169 @@ describe.skipIf(device === null)("codegen-wgsl on Dawn", () => {
       e("pad", { lo: [dimConst(3)], hi: [dimConst(2)], interior: [2] }, x),
     );
     await check(b, [f32t([1, 2, 3, 4, 5])]);
+  });
+
+  it("argmax: the first strict maximum; 0 for a row with a NaN or of only -Infinity (short and long rows)", async () => {
+    const rows = (r: number): number[][] => {
+      const base = Array.from({ length: r }, (_, i) => Math.sin(i * 1.7));
+      const at = (i: number, v: number) => base.map((x, j) => (j === i ? v : x));
+      const two = (i: number, j: number, v: number) => at(i, v).map((x, k) => (k === j ? v : x));
+      return [
+        base,
+        two(1, r - 1, 5), // tie: the first wins
+        two(r - 1, r - 2, 5),
+        at(r - 1, NaN),
+        at(0, NaN),
+        two(0, 2, NaN),
+        base.map(() => -Infinity),
+        at(r - 1, Infinity),
+        at(2, -Infinity),
+      ];
+    };
+    for (const r of [4, 1000]) {
+      const data = rows(r);
+      const b = build([{ dtype: "f32", shape: shapeOf(data.length, r) }], (e, x) =>
+        e("argmax", { axis: 1 }, x),
+      );
+      const got = await check(b, [tensor("f32", [data.length, r], data.flat())]);
+      expect([...got.outputs[0]!].slice(1, 7)).toEqual([1, r - 2, 0, 0, 0, 0]);
+    }
+  });
+
+  it("a long reduction: sum and max over 100000 elements (max propagates NaN)", async () => {
+    const n = 100_000;
+    const xs = uniform(n, 3, 0, 1);
+    const b = build([vec("f32", n)], (e, x) => [
+      e("reduce_sum", { axes: [0] }, x),
+      e("reduce_max", { axes: [0] }, x),
+    ]);
+    await check(b, [f32t(xs)], { tol: 1e-5 });
+    const withNan = xs.map((x, i) => (i === 77_777 ? NaN : x));
+    await check(b, [f32t(withNan)]);
+  });
+
+  it("reductions of every extent class: one invocation, a few, a workgroup, a run-time extent", async () => {
+    for (const [rows, r] of [
+      [50, 3],
+      [7, 37],
+      [3, 300],
+      [2, 5000],
+    ]) {
+      const xs = uniform(rows! * r!, r!, -1, 1);
+      const b = build([{ dtype: "f32", shape: shapeOf(rows!, r!) }], (e, x) => [
+        e("reduce_sum", { axes: [1] }, e("mul", {}, x, x)),
+        e("reduce_max", { axes: [1] }, x),
+        e("reduce_sum", { axes: [0] }, x),
+      ]);
+      await check(b, [tensor("f32", [rows!, r!], xs)], { tol: 1e-4 });
+    }
+  });
+
+  it("a grid past 65535 workgroups (split into x and y): a batched matmul over a run-time batch", async () => {
+    const n = 70_001; // one workgroup per matrix
+    const b = build([f32s("N", 1, 2), f32s("N", 2, 1)], (e, x, w) => e("matmul", {}, x, w));
+    const xs = [mat([n, 1, 2], 7), mat([n, 2, 1], 8)];
+    const got = await check(b, xs, { dims: { N: n }, tol: 1e-6 });
+    expect(got.kernels[0]!.grid.map((g) => evalSize(g, [n]))).toEqual([35001, 2, 1]);
+  });
+
+  it("an elementwise grid past 65535 workgroups", async () => {
+    const n = 256 * 65_536 + 5;
+    const b = build([], (e) =>
+      e(
+        "add",
+        {},
+        e("iota", { shape: shapeOf(n), axis: 0, dtype: "i32" }),
+        e("const", { value: 5, dtype: "i32", shape: [] }),
+      ),
+    );
+    const got = await gpuRun(b.graph, []);
+    const out = got.outputs[0]!;
+    let bad = -1;
+    for (let i = 0; i < n && bad < 0; i++) if (out[i] !== i + 5) bad = i;
+    expect(bad, `first wrong element`).toBe(-1);
+  });
+
+  it.each([
+    // [m, k, n]: 4x4 blocks and 32x32 tiles that the shapes do not divide; vector loads where they fit
+    [37, 53, 29],
+    [1, 7, 3],
+    [8, 20, 12],
+    [33, 64, 65],
+  ])(
+    "matmul [%i, %i] @ [., %i] in every transposition, with a bias and relu epilogue",
+    async (m, k, n) => {
+      for (const [ta, tb] of [
+        [false, false],
+        [true, false],
+        [false, true],
+        [true, true],
+      ]) {
+        const b = build(
+          [f32s(...(ta ? [k, m] : [m, k])), f32s(...(tb ? [n, k] : [k, n])), f32s(n)],
+          (e, x, w, bias) => {
+            const y = e("matmul", {}, ta ? T(e, x) : x, tb ? T(e, w) : w);
+            return e(
+              "max",
+              {},
+              e("add", {}, y, bias),
+              e("const", { value: 0.5, dtype: "f32", shape: [] }),
+            );
+          },
+        );
+        const got = await check(
+          b,
+          [mat(ta ? [k, m] : [m, k], 1), mat(tb ? [n, k] : [k, n], 2), mat([n], 3)],
+          { tol: 1e-5 },
+        );
+        expect(got.kernels.map((g) => g.name).join(" ")).toMatch(/matmul|max/);
+        expect(
+          got.kernels.length,
+          "the transposes fold into the operands, the epilogue into the matmul",
+        ).toBe(1);
+      }
+    },
+  );
+
+  it("batched matmul with a broadcast batch, and a matmul of a buffer with itself", async () => {
+    const b = build([f32s(2, 1, 5, 8), f32s(3, 8, 6), f32s(12, 8)], (e, x, w, z) => [
+      e("matmul", {}, x, w),
+      e("matmul", {}, z, T(e, z)),
+    ]);
+    await check(b, [mat([2, 1, 5, 8], 4), mat([3, 8, 6], 5), mat([12, 8], 6)], { tol: 1e-5 });
+  });
+
+  it.each([true, false])(
+    "scan bodies read their step from the uniform record (reverse %s)",
+    async (reverse) => {
+      const b = build(scanInputs, (e, w, u, h0, x) => scanExample(e, w!, u!, h0!, x!, reverse));
+      const xs = scanInputs.map((t, k) => {
+        const shape = t.shape.map((d) => dimEval(d, { B: 3 }));
+        return tensor(
+          "f32",
+          shape,
+          uniform(
+            shape.reduce((a, c) => a * c, 1),
+            10 + k,
+            -1,
+            1,
+          ),
+        );
+      });
+      const got = await check(b, xs, { dims: { B: 3 }, tol: 1e-5 });
+      expect(got.kernels.some((g) => g.wgsl.includes("u[8]."))).toBe(true); // slot 32: scan 0's step
+    },
+  );
+
+  it("names from the source reach the WGSL only mangled", async () => {
+    const evil = "x */ } fn main() { // \n @compute";
+    const b = build([vec("f32", 4)], (e, x) => e("exp", {}, x));
+    b.outputs[0]!.hint = evil;
+    const got = await check(b, [f32t([0, 1, 2, 3])]);
+    const [k] = got.kernels;
+    expect(k!.name).toContain(mangle(evil));
+    expect(k!.wgsl).toContain(mangle(evil));
+    expect(k!.wgsl).not.toContain("x */");
+    expect(k!.wgsl.match(/fn main/g)).toHaveLength(1);
   });
 });

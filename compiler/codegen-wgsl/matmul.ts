@@ -8,8 +8,19 @@
 // activation: the fused elementwise consumers) is a function of the loop
 // indices and the accumulator.
 //
-// Why no workgroup-memory tiling: on SwiftShader (Dawn's CPU adapter) it
-// was several times slower than this; see MEASUREMENTS below.
+// Why no workgroup-memory tiling: on SwiftShader (Dawn's CPU adapter, where
+// the benchmarks' ratios are taken) it is 2-10x slower. Measured with
+// `npx tsx out/wgsl-bench/bench.ts tiles` (a scratch script: pipeline built
+// once, 5 dispatches in one submit, median of 3 rounds; 2 CPU cores under a
+// load average of ~12, so +-50%), ms per dispatch:
+//
+//   shape                   this kernel   16x16 tiles   32x32 tiles + 4x4 registers
+//   [64,784] @ [784,256]    166           904           342
+//   [256,256] @ [256,256]   95            1236          501
+//   [64,256] @ [256,64]     9.7           94            27
+//
+// 4x4 or 16x16 invocations per workgroup instead of 8x8 were no faster
+// (112/154/10 and 97/136/10 ms against 89-94/100-129/3-10 ms).
 
 import { dimAsConst, numElements } from "../dims.ts";
 import type { BufId, MatmulKernel, MatmulOperand } from "../kernel.ts";
@@ -57,7 +68,8 @@ export function matmulKernel(k: MatmulKernel, ctx: KernelContext, name: string):
     );
   const vec = (xs: string[]) => `vec4<f32>(${xs.join(", ")})`;
 
-  // Per chunk of 4 along k: a0..a3 are rows of A's 4x4 block (normal) or its columns (transposed); likewise b0..b3.
+  // Per chunk of 4 along k: a0..a3 are rows of A's 4x4 block (normal) or its columns (transposed);
+  // likewise w0..w3 of B's (not b0..: those are buffers).
   const aLoads = rs.map((x) =>
     k.a.transposed
       ? vecA
@@ -80,8 +92,8 @@ export function matmulKernel(k: MatmulKernel, ctx: KernelContext, name: string):
   const aRow = (r: number) => (k.a.transposed ? vec(rs.map((q) => a(r, q))) : `a${r}`);
   const fma = rs.map((r) =>
     k.b.transposed
-      ? `c${r} = c${r} + ${vec(rs.map((c) => `dot(${aRow(r)}, b${c})`))};`
-      : `c${r} = c${r} + ${rs.map((q) => `${a(r, q)} * b${q}`).join(" + ")};`,
+      ? `c${r} = c${r} + ${vec(rs.map((c) => `dot(${aRow(r)}, w${c})`))};`
+      : `c${r} = c${r} + ${rs.map((q) => `${a(r, q)} * w${q}`).join(" + ")};`,
   );
   // The whole chunks of 4 along k; a vector along k needs K % 4 == 0, so then there is no tail.
   const kFull = `(${K} / 4) * 4`;
@@ -110,16 +122,16 @@ export function matmulKernel(k: MatmulKernel, ctx: KernelContext, name: string):
     `let aOff = ${at(k.a)}${m.printer.ix(k.a.batch)} * (${M} * ${K});`,
     `let bOff = ${at(k.b)}${m.printer.ix(k.b.batch)} * (${K} * ${N});`,
     `let oOff = bl * (${M} * ${N});`,
-    `let i0 = tm * ${TILE} + i32(lid / ${THREADS}u) * ${BLOCK};`,
-    `let j0 = tn * ${TILE} + i32(lid % ${THREADS}u) * ${BLOCK};`,
-    ...rs.map((r) => `let ra${r} = min(i0 + ${r}, ${M} - 1);`),
-    ...rs.map((c) => `let cb${c} = min(j0 + ${c}, ${N} - 1);`),
-    ...(k.a.transposed && vecA ? [`let iv = min(i0, ${M} - 4);`] : []),
-    ...(!k.b.transposed && vecB ? [`let jv = min(j0, ${N} - 4);`] : []),
+    `let row0 = tm * ${TILE} + i32(lid / ${THREADS}u) * ${BLOCK};`,
+    `let col0 = tn * ${TILE} + i32(lid % ${THREADS}u) * ${BLOCK};`,
+    ...rs.map((r) => `let ra${r} = min(row0 + ${r}, ${M} - 1);`),
+    ...rs.map((c) => `let cb${c} = min(col0 + ${c}, ${N} - 1);`),
+    ...(k.a.transposed && vecA ? [`let iv = min(row0, ${M} - 4);`] : []),
+    ...(!k.b.transposed && vecB ? [`let jv = min(col0, ${N} - 4);`] : []),
     ...rs.map((r) => `var c${r} = vec4<f32>();`),
     `for (var p = 0; p < ${kFull}; p = p + 4) {`,
     ...aLoads.map((l, x) => `  let a${x} = ${l};`),
-    ...bLoads.map((l, x) => `  let b${x} = ${l};`),
+    ...bLoads.map((l, x) => `  let w${x} = ${l};`),
     ...fma.map((l) => "  " + l),
     "}",
     `for (var p = ${kFull}; p < ${K}; p = p + 1) {`,
@@ -128,7 +140,7 @@ export function matmulKernel(k: MatmulKernel, ctx: KernelContext, name: string):
     "}",
     ...rs.flatMap((r) =>
       rs.map((c) => {
-        const [i, j] = [`i0 + ${r}`, `j0 + ${c}`];
+        const [i, j] = [`row0 + ${r}`, `col0 + ${c}`];
         const lin = `oOff + (${i}) * ${N} + ${j}`;
         const idx = [...Array.from({ length: nb }, (_, b) => `i${b}`), i, j, lin, `c${r}[${c}]`];
         const store = k.outAt === undefined ? lin : `${m.printer.ix(k.outAt)} + ${lin}`;

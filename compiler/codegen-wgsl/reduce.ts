@@ -1,8 +1,8 @@
 // Reductions: T invocations share each output element (T a power of two,
 // 256 / T outputs per workgroup of 256). Each strides over the reduced
-// elements, then the T partials meet in a tree in workgroup memory (2 KiB of
-// the 16 KiB limit). T follows the reduced extent: a short row is one
-// invocation's loop, a long one a full workgroup. Semantics are the JS
+// elements, then the first of them folds the others' partials from workgroup
+// memory (2 KiB of the 16 KiB limit). T follows the shape (threadsPerOutput): many outputs
+// get one invocation each, a few long ones up to a workgroup each. Semantics are the JS
 // backend's: max propagates NaN, argmax is the first strict maximum and 0
 // when any element is NaN (or every element is -Infinity).
 
@@ -16,14 +16,35 @@ import { delinearize, size, toStorage, WgslModule } from "./module.ts";
 const WORKGROUP = 256;
 /** Elements each invocation should reduce before another invocation pays for itself. */
 const PER_THREAD = 16;
-/** Threads per output for a reduced extent known only at run time. */
-const SYMBOLIC_T = 64;
+/** From this many outputs on, one invocation per output. */
+const MANY_OUTPUTS = 32;
 
-/** Invocations per output for `r` reduced elements (null: run-time extent). */
-export function threadsPerOutput(r: number | null): number {
-  if (r === null) return SYMBOLIC_T;
+/** Invocations per output at most: more were no faster on SwiftShader (below). */
+const MAX_T = 64;
+
+/**
+ * Invocations per output for `n` outputs of `r` reduced elements each (null:
+ * known only at run time, taken as many and long). Measured on SwiftShader,
+ * 2 shared CPU cores (`npx tsx out/wgsl-bench/bench.ts reduce`, a scratch
+ * script: pipeline built once, 5 dispatches in one submit; ms per dispatch,
+ * noisy to +-50%; T = invocations per output):
+ *
+ *   shape, axis        T=1    T=4    T=16   T=64   T=256
+ *   [4096, 64], 1      2.8    41.7   231    1390   7576
+ *   [64, 4096], 1      2.5    4.2    5.2    30.4   109
+ *   [1, 262144], 1     23.0   4.8    5.2    12.5   4.0
+ *   [64, 256], 0       0.9    1.3    5.6    16.7   85.6
+ *   [256, 784], 1      3.6    5.2    21.4   91.8   693
+ *   [10, 60000], 1     86.6   19.8   20.7   18.4   31.8
+ *   [1, 1000], 1       10.0   6.9    9.9    0.5    0.4
+ *
+ * A workgroup that shares partials costs ~1 ms there whatever it does, so
+ * sharing pays only when a few outputs would leave the device idle.
+ */
+export function threadsPerOutput(n: number | null, r: number | null): number {
+  if (n === null || n >= MANY_OUTPUTS) return 1;
   let t = 1;
-  while (t < WORKGROUP && t * 2 * PER_THREAD <= r) t *= 2;
+  while (t < MAX_T && (r === null || t * 2 * PER_THREAD <= r)) t *= 2;
   return t;
 }
 
@@ -33,10 +54,10 @@ interface Combine {
   step: string[];
   /** Partial -> workgroup memory slot `lid`. */
   share: string[];
-  /** Slot `lid` <- combine(slot lid, slot lid + s). */
-  merge: string[];
-  /** The final value from the partial (T = 1) or slot lid (T > 1). */
-  result: (shared: boolean) => string;
+  /** Folds the partial in workgroup memory slot `j` into this one. */
+  merge: (j: string) => string[];
+  /** The final value from the partial. */
+  result: string;
 }
 
 const NAN = "f_bits(0x7fc00000u)";
@@ -49,8 +70,8 @@ const combines: { [P in ReduceKernel["op"]]: (vt: "f32" | "i32") => Combine } = 
     init: [`var acc = ${vt}(0);`],
     step: ["acc = acc + v;"],
     share: ["sv[lid] = acc;"],
-    merge: ["sv[lid] = sv[lid] + sv[lid + s];"],
-    result: (shared) => (shared ? "sv[lid]" : "acc"),
+    merge: (j) => [`acc = acc + sv[${j}];`],
+    result: "acc",
   }),
   max: (vt) => {
     const max = vt === "f32" ? "f_max" : "max";
@@ -58,8 +79,8 @@ const combines: { [P in ReduceKernel["op"]]: (vt: "f32" | "i32") => Combine } = 
       init: [`var acc = ${lowest[vt]};`],
       step: [`acc = ${max}(acc, v);`],
       share: ["sv[lid] = acc;"],
-      merge: [`sv[lid] = ${max}(sv[lid], sv[lid + s]);`],
-      result: (shared) => (shared ? "sv[lid]" : "acc"),
+      merge: (j) => [`acc = ${max}(acc, sv[${j}]);`],
+      result: "acc",
     };
   },
   argmax: (vt) => {
@@ -72,28 +93,30 @@ const combines: { [P in ReduceKernel["op"]]: (vt: "f32" | "i32") => Combine } = 
         vt === "f32" ? `sv[lid] = select(best, ${NAN}, nan);` : "sv[lid] = best;",
         "si[lid] = arg;",
       ],
-      merge: [
-        "let va = sv[lid];",
-        "let vb = sv[lid + s];",
-        "let ib = si[lid + s];",
-        `if (${isNan("va")} || ${isNan("vb")}) { sv[lid] = ${vt === "f32" ? NAN : "va"}; }`,
-        "else if (vb > va || (vb == va && ib < si[lid])) { sv[lid] = vb; si[lid] = ib; }",
+      // Partials cover interleaved indices: of equal maxima the lower index wins.
+      merge: (j) => [
+        `let vb = sv[${j}];`,
+        `let ib = si[${j}];`,
+        `if (${isNan("vb")}) { nan = true; } else if (vb > best || (vb == best && ib < arg)) { best = vb; arg = ib; }`,
       ],
-      result: (shared) =>
-        shared
-          ? `select(si[lid], 0, ${isNan("sv[lid]")} || si[lid] == ${NONE})`
-          : `select(arg, 0, nan || arg == ${NONE})`,
+      result: `select(arg, 0, nan || arg == ${NONE})`,
     };
   },
 };
 
 const lowest = { f32: "f_bits(0xff800000u)", i32: "i32(-2147483648)" } as const;
 
-export function reduceKernel(k: ReduceKernel, ctx: KernelContext, name: string): GpuKernel {
+/** `threads`: invocations per output, a power of two up to 256 (default: threadsPerOutput's choice). */
+export function reduceKernel(
+  k: ReduceKernel,
+  ctx: KernelContext,
+  name: string,
+  threads?: number,
+): GpuKernel {
   const m = new WgslModule(ctx, k.out);
   const n = numElements(k.shape);
   const rn = numElements(k.red);
-  const T = threadsPerOutput(dimAsConst(rn));
+  const T = threads ?? threadsPerOutput(dimAsConst(n), dimAsConst(rn));
   const P = WORKGROUP / T;
   // Bools reduce as the 0/1 they are stored as.
   const vt = k.body.dtype === "f32" ? "f32" : "i32";
@@ -102,7 +125,6 @@ export function reduceKernel(k: ReduceKernel, ctx: KernelContext, name: string):
   const reads = (kind: "loop" | "red") => someSExpr(k.body, { i: (e) => e.k === kind });
   const at = k.outAt === undefined ? "lin" : `${m.printer.ix(k.outAt)} + lin`;
   const N = m.dim(n);
-  const store = (value: string) => `b${k.out}[${at}] = ${value};`;
   const main = [
     T === 1 ? "let lin = wg * 256 + i32(lid);" : `let lin = wg * ${P} + i32(lid / ${T}u);`,
     ...(T === 1 ? [] : [`let t = i32(lid % ${T}u);`]),
@@ -131,23 +153,21 @@ export function reduceKernel(k: ReduceKernel, ctx: KernelContext, name: string):
     "}",
   ];
   const decls: string[] = [];
-  if (T === 1) {
-    main.push(`if (lin < ${N}) { ${store(c.result(false))} }`);
-  } else {
+  if (T > 1) {
+    // One barrier, then the first invocation of each output folds the others' partials in
+    // order (no log2(T) levels of barriers: T <= 64 partials are a short loop).
     decls.push(`var<workgroup> sv: array<${vt}, ${WORKGROUP}>;`);
     if (k.op === "argmax") decls.push(`var<workgroup> si: array<i32, ${WORKGROUP}>;`);
     main.push(
       ...c.share,
       "workgroupBarrier();",
-      `for (var s = ${T / 2}u; s > 0u; s = s >> 1u) {`,
-      `  if (u32(t) < s) {`,
-      ...c.merge.map((l) => "    " + l),
-      "  }",
-      "  workgroupBarrier();",
+      "if (t != 0) { return; }",
+      `for (var j = lid + 1u; j < lid + ${T}u; j = j + 1u) {`,
+      ...c.merge("j").map((l) => "  " + l),
       "}",
-      `if (t == 0 && lin < ${N}) { ${store(c.result(true))} }`,
     );
   }
+  main.push(`if (lin < ${N}) { b${k.out}[${at}] = ${c.result}; }`);
   const groups = size.ceilDiv(m.size(n), P);
   return m.finish(name, `reduce_${k.op}`, WORKGROUP, groups, decls, main);
 }
