@@ -27,7 +27,9 @@
 // Options: --steps N (timed steps per engine, default: each workload's own),
 // --warmup N (default 1), --rounds N (default 3), --only mlp,lstm,
 // --dlg-target webgpu|js (default webgpu; js times dlg's JavaScript module on
-// the CPU instead), --peak-size N (matmul side, default 256; 0 skips it).
+// the CPU instead), --peak-size N (matmul side, default 256; 0 skips it),
+// --profile (after timing, one more step of each engine replayed kernel by
+// kernel, bench/webgpu-profile.ts; the --top N longest kernels printed, 6).
 // Nothing here is a test: timings are printed, never asserted.
 
 import { cpus, loadavg } from "node:os";
@@ -35,6 +37,7 @@ import { parseArgs } from "node:util";
 import { countGpuWork, type GpuCounts } from "./webgpu-count.ts";
 import { dlgSide, type DlgTarget } from "./webgpu-dlg.ts";
 import { cpuPeak, matmulGflops } from "./webgpu-peak.ts";
+import { profileStep, watchPipelineLabels, type KernelTime } from "./webgpu-profile.ts";
 import { adapterDescription, gpu, loadJaxWebgpu, loadTfjsWebgpu } from "./webgpu-setup.ts";
 import { engines, timeEngines, type Engine, type EngineTimes } from "./webgpu-timing.ts";
 import type { Workload } from "./webgpu-workload.ts";
@@ -52,6 +55,8 @@ const { values: opts } = parseArgs({
     "dlg-target": { type: "string", default: "webgpu" },
     "peak-size": { type: "string", default: "256" },
     seed: { type: "string", default: "42" },
+    profile: { type: "boolean", default: false },
+    top: { type: "string", default: "6" },
   },
 });
 const target = opts["dlg-target"];
@@ -84,10 +89,12 @@ interface Result {
   times: { [E in Engine]: EngineTimes };
   counts: { [E in Engine]: GpuCounts };
   first: { [E in Engine]: number };
+  /** With --profile: one more step of each engine, kernel by kernel. */
+  profiles?: { [E in Engine]: KernelTime[] };
 }
 
 async function run(w: Workload, steps: number): Promise<Result> {
-  const data = w.batches(warmup + steps);
+  const data = w.batches(warmup + steps + (opts.profile ? 1 : 0));
   const dlg = await dlgSide(w.sample, w.config, target as DlgTarget, seed, gpu);
   const peers = { tfjs: w.tfjs(tf, dlg.init), jax: w.jax(jax, dlg.init) };
   const fns = {
@@ -115,16 +122,23 @@ async function run(w: Workload, steps: number): Promise<Result> {
     counts[e].dispatches /= steps;
     counts[e].submits /= steps;
   }
+  let profiles: Result["profiles"];
+  if (labels) {
+    profiles = {} as NonNullable<Result["profiles"]>;
+    for (const e of engines) profiles[e] = await profileStep(() => fns[e](warmup + steps), labels);
+  }
   peers.tfjs.dispose();
   peers.jax.dispose();
   (dlg.model as { dispose?: () => void }).dispose?.();
   process.stderr.write(`  done: ${w.key}\n`);
-  return { workload: w, steps, dlgBackend: dlg.backend, times, counts, first };
+  return { workload: w, steps, dlgBackend: dlg.backend, times, counts, first, profiles };
 }
 
 const started = performance.now();
 const load0 = loadavg();
 const adapter = await adapterDescription();
+// Installed before any engine builds a pipeline, so every kernel has its name.
+const labels = opts.profile ? watchPipelineLabels() : null;
 const tf = await loadTfjsWebgpu();
 const jax = await loadJaxWebgpu();
 const results: Result[] = [];
@@ -207,6 +221,20 @@ for (const r of results) {
     `${r.workload.key} loss at step 1: ${losses((e) => r.first[e])}; ` +
       `at step ${warmup + r.steps}: ${losses((e) => r.times[e].last)}`,
   );
+}
+const top = Number(opts.top);
+for (const r of results) {
+  for (const e of r.profiles ? engines : []) {
+    const ks = r.profiles![e];
+    const sum = ks.reduce((a, k) => a + k.ms, 0);
+    const n = ks.reduce((a, k) => a + k.count, 0);
+    const share = (k: KernelTime) =>
+      `${k.name} x${k.count} ${f(k.ms, 1)} ms (${f((100 * k.ms) / sum, 0)}%)`;
+    console.log(
+      `${r.workload.key} ${e}: ${n} dispatches replay in ${f(sum, 1)} ms ` +
+        `(step ${f(r.times[e].msPerStep, 1)} ms); ${ks.slice(0, top).map(share).join("; ")}`,
+    );
+  }
 }
 for (const m of failed) console.log(m);
 console.log(`total ${f((performance.now() - started) / 1000, 1)} s`);
