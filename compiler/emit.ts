@@ -20,15 +20,9 @@ import { indexUses, type IndexUse } from "./emit/index-ranges.ts";
 import { sizeExpr } from "./size-expr.ts";
 import { lowerGraph, type LowerOptions } from "./fuse.ts";
 import type { DimCheck, Graph, ProgramIR, TensorType } from "./ir.ts";
-import {
-  kernelToString,
-  programToString,
-  type Kernel,
-  type KernelProgram,
-  type KernelSource,
-  type MemoryPlan,
-} from "./kernel.ts";
+import type { Kernel, KernelProgram, KernelSource, MemoryPlan } from "./kernel.ts";
 import { planMemory } from "./memory.ts";
+import { kernelToString, programToString } from "./scalar-print/dump.ts";
 import { moduleDts } from "./emit/dts.ts";
 import { shapeSpec, specOf } from "./emit/spec.ts";
 

@@ -1,10 +1,11 @@
 // Generic traversal of the kernel IR's expression trees. Every walk over
 // index (IExpr) and scalar (SExpr) expressions — cost, buffers read, loops
-// read, the codegens' analyses — goes through the two children tables below,
-// so a new node kind is one row in each (tsc names the table that lacks it)
+// read, rewrites, the codegens' analyses — goes through the two row tables
+// below (a node's children, and the node rebuilt from new children), so a
+// new node kind is one row in each (tsc names the table that lacks it)
 // rather than a case in every hand-written switch.
 
-import type { BufId, IExpr, SExpr } from "./kernel.ts";
+import type { BufId, IExpr, Kernel, SExpr } from "./kernel.ts";
 
 /** The direct sub-expressions of a node, scalar and index ones apart, in evaluation order. */
 export interface Children {
@@ -12,49 +13,81 @@ export interface Children {
   i: IExpr[];
 }
 
-const none: Children = { s: [], i: [] };
+/** How to take a node apart and put it back together with other children (in the same order). */
+interface Row<E, T> {
+  children(e: E): Children;
+  rebuild(e: E, c: Children): T;
+}
+
+const leaf = { children: () => ({ s: [], i: [] }), rebuild: <E>(e: E) => e };
 const ofS = (...s: SExpr[]): Children => ({ s, i: [] });
 const ofI = (...i: IExpr[]): Children => ({ s: [], i });
 
-type SRows = { [K in SExpr["k"]]: (e: Extract<SExpr, { k: K }>) => Children };
+type SRows = { [K in SExpr["k"]]: Row<Extract<SExpr, { k: K }>, SExpr> };
 // (`IExpr & { k: K }`: add, mul, div and mod share one member of the union.)
-type IRows = { [K in IExpr["k"]]: (e: IExpr & { k: K }) => Children };
+type IRows = { [K in IExpr["k"]]: Row<IExpr & { k: K }, IExpr> };
+
+/** Nodes whose one child is the scalar `a` (unary, cast). */
+const unaryRow = {
+  children: (e: { a: SExpr }) => ofS(e.a),
+  rebuild: <E extends { a: SExpr }>(e: E, c: Children): E => ({ ...e, a: c.s[0]! }),
+};
+/** Nodes whose children are `a` and `b`, scalars (`binary`) or indices (`add`), `side` picking them from `Children`. */
+const pairRow = <X>(of: (...xs: X[]) => Children, side: (c: Children) => X[]) => ({
+  children: (e: { a: X; b: X }) => of(e.a, e.b),
+  rebuild: <E extends { a: X; b: X }>(e: E, c: Children): E => ({
+    ...e,
+    a: side(c)[0]!,
+    b: side(c)[1]!,
+  }),
+});
+const binaryRow = pairRow(ofS, (c) => c.s);
+const indexPairRow = pairRow(ofI, (c) => c.i);
 
 const sRows: SRows = {
-  lit: () => none,
-  acc: () => none,
-  load: (e) => ofI(e.index),
-  index: (e) => ofI(e.e),
-  icompare: (e) => ofI(e.a, e.b),
-  unary: (e) => ofS(e.a),
-  cast: (e) => ofS(e.a),
-  binary: (e) => ofS(e.a, e.b),
-  compare: (e) => ofS(e.a, e.b),
-  and: (e) => ofS(e.a, e.b),
-  select: (e) => ofS(e.c, e.a, e.b),
-  random: (e) => ({ s: [e.seed], i: [e.index] }),
+  lit: leaf,
+  acc: leaf,
+  load: { children: (e) => ofI(e.index), rebuild: (e, c) => ({ ...e, index: c.i[0]! }) },
+  index: { children: (e) => ofI(e.e), rebuild: (e, c) => ({ ...e, e: c.i[0]! }) },
+  icompare: indexPairRow,
+  unary: unaryRow,
+  cast: unaryRow,
+  binary: binaryRow,
+  compare: binaryRow,
+  and: binaryRow,
+  select: {
+    children: (e) => ofS(e.c, e.a, e.b),
+    rebuild: (e, c) => ({ ...e, c: c.s[0]!, a: c.s[1]!, b: c.s[2]! }),
+  },
+  random: {
+    children: (e) => ({ s: [e.seed], i: [e.index] }),
+    rebuild: (e, c) => ({ ...e, seed: c.s[0]!, index: c.i[0]! }),
+  },
 };
 
 const iRows: IRows = {
-  const: () => none,
-  loop: () => none,
-  red: () => none,
-  lin: () => none,
-  iter: () => none,
-  dim: () => none,
-  add: (e) => ofI(e.a, e.b),
-  mul: (e) => ofI(e.a, e.b),
-  div: (e) => ofI(e.a, e.b),
-  mod: (e) => ofI(e.a, e.b),
-  val: (e) => ofS(e.e),
+  const: leaf,
+  loop: leaf,
+  red: leaf,
+  lin: leaf,
+  iter: leaf,
+  dim: leaf,
+  add: indexPairRow,
+  mul: indexPairRow,
+  div: indexPairRow,
+  mod: indexPairRow,
+  val: { children: (e) => ofS(e.e), rebuild: (e, c) => ({ ...e, e: c.s[0]! }) },
 };
 
+const sRow = (e: SExpr) => sRows[e.k] as Row<SExpr, SExpr>;
+const iRow = (e: IExpr) => iRows[e.k] as Row<IExpr, IExpr>;
+
 export function sexprChildren(e: SExpr): Children {
-  return (sRows[e.k] as (e: SExpr) => Children)(e);
+  return sRow(e).children(e);
 }
 
 export function iexprChildren(e: IExpr): Children {
-  return (iRows[e.k] as (e: IExpr) => Children)(e);
+  return iRow(e).children(e);
 }
 
 /** Tests on the nodes of a tree; a missing one is false. */
@@ -94,7 +127,7 @@ export function visitIExpr(e: IExpr, visit: NodeVisit): void {
 /**
  * Bottom-up fold over the scalar tree only: `f` gets a node and the folds of
  * its scalar children (index sub-expressions, and the scalars inside them,
- * are the caller's business). `sexprCost` is `f = (e, kids) => own(e) + sum(kids)`.
+ * are the caller's business).
  */
 export function foldSExpr<T>(e: SExpr, f: (e: SExpr, kids: T[]) => T): T {
   return f(
@@ -103,8 +136,65 @@ export function foldSExpr<T>(e: SExpr, f: (e: SExpr, kids: T[]) => T): T {
   );
 }
 
+/** Replacements for the nodes of a tree: a node for which one returns null is kept (its children mapped). */
+export interface NodeMap {
+  s?: (e: SExpr) => SExpr | null;
+  i?: (e: IExpr) => IExpr | null;
+}
+
+/**
+ * `e` with nodes replaced where `map` says, top-down through index
+ * expressions too (a replacement is not walked into). Subtrees in which
+ * nothing changed are the original objects.
+ */
+export function mapSExpr(e: SExpr, map: NodeMap): SExpr {
+  return map.s?.(e) ?? mapChildren(e, sRow(e), map);
+}
+
+/** `mapSExpr` from an index expression. */
+export function mapIExpr(e: IExpr, map: NodeMap): IExpr {
+  return map.i?.(e) ?? mapChildren(e, iRow(e), map);
+}
+
+function mapChildren<E>(e: E, row: Row<E, E>, map: NodeMap): E {
+  const c = row.children(e);
+  const s = c.s.map((x) => mapSExpr(x, map));
+  const i = c.i.map((x) => mapIExpr(x, map));
+  const same = s.every((x, k) => x === c.s[k]) && i.every((x, k) => x === c.i[k]);
+  return same ? e : row.rebuild(e, { s, i });
+}
+
+// ---------------------------------------------------------------- analyses
+
+/** What a node costs itself, past its scalar children: arithmetic 1, a random draw 4; loads, literals and index arithmetic are free. */
+const ownCost: { [K in SExpr["k"]]: number } = {
+  lit: 0,
+  acc: 0,
+  load: 0,
+  index: 0,
+  icompare: 0,
+  unary: 1,
+  cast: 1,
+  binary: 1,
+  compare: 1,
+  and: 1,
+  select: 1,
+  random: 4,
+};
+
+/** Number of arithmetic nodes: what recomputing one element costs. */
+export function sexprCost(e: SExpr): number {
+  return foldSExpr<number>(e, (x, kids) => kids.reduce((a, b) => a + b, ownCost[x.k]));
+}
+
+/** Root expressions of a kernel's trees, scalar and index ones apart. */
+export interface Roots {
+  s?: SExpr[];
+  i?: IExpr[];
+}
+
 /** Every buffer the expressions load from (index expressions included), in first-use order. */
-export function exprBuffers(roots: { s?: SExpr[]; i?: IExpr[] }, out: BufId[] = []): BufId[] {
+export function exprBuffers(roots: Roots, out: BufId[] = []): BufId[] {
   const visit: NodeVisit = {
     s: (x) => {
       if (x.k === "load" && !out.includes(x.buf)) out.push(x.buf);
@@ -113,4 +203,42 @@ export function exprBuffers(roots: { s?: SExpr[]; i?: IExpr[] }, out: BufId[] = 
   for (const e of roots.s ?? []) visitSExpr(e, visit);
   for (const e of roots.i ?? []) visitIExpr(e, visit);
   return out;
+}
+
+type Leaf = Exclude<Kernel, { kind: "scan" }>;
+const opt = (e: IExpr | undefined): IExpr[] => (e === undefined ? [] : [e]);
+
+/** Every expression a kernel other than a scan evaluates, by kind (where it stores included). */
+const kernelRoots: { [K in Leaf["kind"]]: (k: Extract<Leaf, { kind: K }>) => Roots } = {
+  map: (k) => ({ s: [k.body], i: opt(k.outAt) }),
+  reduce: (k) => ({ s: [k.body], i: opt(k.outAt) }),
+  matmul: (k) => ({
+    s: [k.epilogue],
+    i: [k.a.batch, k.b.batch, ...opt(k.a.at), ...opt(k.b.at), ...opt(k.outAt)],
+  }),
+  scatter: (k) => ({ s: [k.valid, k.value], i: [k.target, ...opt(k.outAt)] }),
+};
+
+/** Buffers a kernel reads (its output excluded unless it also reads it), in first-use order. */
+export function kernelInputs(k: Kernel): BufId[] {
+  if (k.kind === "scan") {
+    // Everything the loop reads, its own carries and scanned inputs included.
+    const out = [
+      ...k.carries.map((c) => c.init),
+      ...k.stacked.filter((s) => !s.write).map((s) => s.buf),
+    ];
+    for (const b of k.body) for (const x of kernelInputs(b)) if (!out.includes(x)) out.push(x);
+    return out;
+  }
+  const operands = k.kind === "matmul" ? [...new Set([k.a.buf, k.b.buf])] : [];
+  return exprBuffers((kernelRoots[k.kind] as (k: Leaf) => Roots)(k), operands);
+}
+
+/** Buffers a kernel writes that outlive it: a scan writes its stacked outputs and final carries. */
+export function kernelOutputs(k: Kernel): BufId[] {
+  if (k.kind !== "scan") return [k.out];
+  return [
+    ...k.stacked.filter((s) => s.write).map((s) => s.buf),
+    ...k.carries.flatMap((c) => (c.final === null ? [] : [c.final])),
+  ];
 }

@@ -2,6 +2,8 @@
 // nothing of the graph IR's ops: a kernel is an iteration domain, loads through
 // integer index expressions, a scalar expression tree per element and an
 // optional reduction. JS and WGSL print the same kernels in two syntaxes.
+// Walks and analyses of these trees are kernel-walk.ts's; their text form
+// (dumps, structure tests) is scalar-print/dump.ts's.
 //
 // Index expressions (IExpr) are integer-valued: loop indices, run-time sizes
 // (symbolic `Dim`s, bound per call), and + * floor-div mod. Scalar expressions
@@ -10,7 +12,7 @@
 // SExpr, for gather/scatter indices).
 
 import type { BinaryOp, CompareOp, DType, UnaryOp } from "./ir.ts";
-import { dimAsConst, dimEq, dimToOperand, dimToString, type Dim } from "./dims.ts";
+import { dimAsConst, type Dim } from "./dims.ts";
 import { mangle } from "./mangle.ts";
 
 /** A buffer of one entry's plan, by index into `KernelProgram.buffers`. */
@@ -278,144 +280,10 @@ export function delinearize(shape: readonly Dim[], l: IExpr): IExpr[] {
   return idx;
 }
 
-export function iexprEq(a: IExpr, b: IExpr): boolean {
-  if (a.k !== b.k) return false;
-  switch (a.k) {
-    case "const":
-      return a.v === (b as typeof a).v;
-    case "loop":
-    case "red":
-      return a.i === (b as typeof a).i;
-    case "lin":
-      return true;
-    case "iter":
-      return a.scan === (b as typeof a).scan;
-    case "dim":
-      return dimEq(a.d, (b as typeof a).d);
-    case "val":
-      return false;
-    default: {
-      const o = b as typeof a;
-      return iexprEq(a.a, o.a) && iexprEq(a.b, o.b);
-    }
-  }
-}
-
 // ---------------------------------------------------------------- scalar expression helpers
 
 export function lit(v: number, dtype: DType): SExpr {
   return { k: "lit", v, dtype };
-}
-
-/** Number of arithmetic nodes: what recomputing one element costs (loads and literals are free). */
-export function sexprCost(e: SExpr): number {
-  switch (e.k) {
-    case "lit":
-    case "acc":
-      return 0;
-    case "load":
-    case "index":
-    case "icompare":
-      return 0;
-    case "unary":
-    case "cast":
-      return 1 + sexprCost(e.a);
-    case "binary":
-    case "compare":
-    case "and":
-      return 1 + sexprCost(e.a) + sexprCost(e.b);
-    case "select":
-      return 1 + sexprCost(e.c) + sexprCost(e.a) + sexprCost(e.b);
-    case "random":
-      return 4 + sexprCost(e.seed);
-  }
-}
-
-/** Every buffer an index expression reads (through the values it embeds), in first-use order. */
-function indexBuffers(i: IExpr, out: BufId[]): void {
-  if (i.k === "val") sexprBuffers(i.e, out);
-  else if (i.k === "add" || i.k === "mul" || i.k === "div" || i.k === "mod") {
-    indexBuffers(i.a, out);
-    indexBuffers(i.b, out);
-  }
-}
-
-/** Every buffer an expression reads, in first-use order. */
-export function sexprBuffers(e: SExpr, out: BufId[] = []): BufId[] {
-  const visitI = (i: IExpr): void => indexBuffers(i, out);
-  switch (e.k) {
-    case "load":
-      if (!out.includes(e.buf)) out.push(e.buf);
-      visitI(e.index);
-      break;
-    case "index":
-      visitI(e.e);
-      break;
-    case "icompare":
-      visitI(e.a);
-      visitI(e.b);
-      break;
-    case "unary":
-    case "cast":
-      sexprBuffers(e.a, out);
-      break;
-    case "binary":
-    case "compare":
-    case "and":
-      sexprBuffers(e.a, out);
-      sexprBuffers(e.b, out);
-      break;
-    case "select":
-      sexprBuffers(e.c, out);
-      sexprBuffers(e.a, out);
-      sexprBuffers(e.b, out);
-      break;
-    case "random":
-      sexprBuffers(e.seed, out);
-      visitI(e.index);
-      break;
-    case "lit":
-    case "acc":
-      break;
-  }
-  return out;
-}
-
-/** Buffers a kernel reads (its output excluded unless it also reads it). */
-export function kernelInputs(k: Kernel): BufId[] {
-  const out: BufId[] = [];
-  switch (k.kind) {
-    case "map":
-    case "reduce":
-      sexprBuffers(k.body, out);
-      break;
-    case "matmul":
-      out.push(k.a.buf);
-      if (!out.includes(k.b.buf)) out.push(k.b.buf);
-      sexprBuffers(k.epilogue, out);
-      break;
-    case "scatter":
-      sexprBuffers(k.valid, out);
-      sexprBuffers(k.value, out);
-      indexBuffers(k.target, out);
-      break;
-    case "scan":
-      // Everything the loop reads, its own carries and windows included.
-      for (const c of k.carries) out.push(c.init);
-      for (const s of k.stacked) if (!s.write) out.push(s.buf);
-      for (const b of k.body) for (const x of kernelInputs(b)) if (!out.includes(x)) out.push(x);
-      break;
-  }
-  return out;
-}
-
-/** Buffers a kernel writes that outlive it: a scan writes its stacked outputs and final carries. */
-export function kernelOutputs(k: Kernel): BufId[] {
-  if (k.kind !== "scan") return [k.out];
-  return [
-    ...k.stacked.filter((s) => s.write).map((s) => s.buf),
-    ...k.carries.flatMap((c) => (c.final === null ? [] : [c.final])),
-  ];
 }
 
 /**
@@ -426,109 +294,4 @@ export function kernelOutputs(k: Kernel): BufId[] {
 export function kernelName(path: string, k: Kernel, sources: readonly KernelSource[]): string {
   const s = k.src === undefined ? undefined : sources[k.src];
   return s ? `${path}_${mangle(s.name ?? s.op)}` : path;
-}
-
-// ---------------------------------------------------------------- printing (dumps and tests)
-
-export function iexprToString(e: IExpr): string {
-  switch (e.k) {
-    case "const":
-      return String(e.v);
-    case "loop":
-      return `i${e.i}`;
-    case "red":
-      return `r${e.i}`;
-    case "lin":
-      return "lin";
-    case "iter":
-      return `t${e.scan}`;
-    case "dim":
-      // `i0*(B + 1)`: a sum or a div/mod dim must not bind to a neighbouring `*`.
-      return dimToOperand(e.d);
-    case "val":
-      return `int(${sexprToString(e.e)})`;
-    case "add":
-      return `(${iexprToString(e.a)} + ${iexprToString(e.b)})`;
-    case "mul":
-      return `${iexprToString(e.a)}*${iexprToString(e.b)}`;
-    case "div":
-      return `(${iexprToString(e.a)} div ${iexprToString(e.b)})`;
-    case "mod":
-      return `(${iexprToString(e.a)} mod ${iexprToString(e.b)})`;
-  }
-}
-
-export function sexprToString(e: SExpr): string {
-  switch (e.k) {
-    case "lit":
-      return `${e.v}`;
-    case "load":
-      return `b${e.buf}[${iexprToString(e.index)}]`;
-    case "index":
-      return `${e.dtype}(${iexprToString(e.e)})`;
-    case "unary":
-      return `${e.op}(${sexprToString(e.a)})`;
-    case "binary":
-    case "compare":
-      return `${e.op}(${sexprToString(e.a)}, ${sexprToString(e.b)})`;
-    case "icompare":
-      return `${e.op}(${iexprToString(e.a)}, ${iexprToString(e.b)})`;
-    case "and":
-      return `and(${sexprToString(e.a)}, ${sexprToString(e.b)})`;
-    case "select":
-      return `select(${sexprToString(e.c)}, ${sexprToString(e.a)}, ${sexprToString(e.b)})`;
-    case "cast":
-      return `${e.dtype}(${sexprToString(e.a)})`;
-    case "random":
-      return `random(${sexprToString(e.seed)}, ${e.stream}, ${iexprToString(e.index)})`;
-    case "acc":
-      return "acc";
-  }
-}
-
-const shapeStr = (s: readonly Dim[]) => `[${s.map(dimToString).join(", ")}]`;
-
-/** `bN` or `bN[at + ...]`: where a kernel stores. */
-function outToString(k: { out: BufId; outAt?: IExpr }): string {
-  return k.outAt === undefined ? `b${k.out}` : `b${k.out}[${iexprToString(k.outAt)} + ...]`;
-}
-
-/** One line per kernel, for `dlg dump --stage kernels` and structure tests. */
-export function kernelToString(k: Kernel): string {
-  switch (k.kind) {
-    case "map":
-      return `${outToString(k)} = map ${shapeStr(k.shape)} ${sexprToString(k.body)}`;
-    case "reduce":
-      return `${outToString(k)} = reduce_${k.op} ${shapeStr(k.shape)} over ${shapeStr(k.red)} ${sexprToString(k.body)}`;
-    case "matmul": {
-      const t = (o: MatmulOperand) =>
-        `b${o.buf}${o.at === undefined ? "" : `[${iexprToString(o.at)} + ...]`}${o.transposed ? "^T" : ""}`;
-      const batch = k.batch.length > 0 ? `${shapeStr(k.batch)} x ` : "";
-      return `${outToString(k)} = matmul ${batch}[${dimToString(k.m)}, ${dimToString(k.k)}] @ [${dimToString(k.k)}, ${dimToString(k.n)}] ${t(k.a)} ${t(k.b)} then ${sexprToString(k.epilogue)}`;
-    }
-    case "scatter":
-      return `${outToString(k)} = scatter_add ${shapeStr(k.shape)} from ${shapeStr(k.domain)} at ${iexprToString(k.target)} if ${sexprToString(k.valid)} += ${sexprToString(k.value)}`;
-    case "scan": {
-      const stacked = k.stacked.map((s) => `${s.write ? "out" : "in"} b${s.buf}`);
-      const carries = k.carries.map(
-        (c) =>
-          `b${c.cur} <- b${c.init}, next b${c.next}${c.final === null ? "" : `, final b${c.final}`}`,
-      );
-      const head = `scan t${k.id} in ${k.reverse ? "reversed " : ""}0..${dimToString(k.length)}: ${[...stacked, ...carries].join("; ")}`;
-      const body = k.body.flatMap((b) =>
-        kernelToString(b)
-          .split("\n")
-          .map((l) => `  ${l}`),
-      );
-      return [head, ...body].join("\n");
-    }
-  }
-}
-
-export function programToString(p: KernelProgram): string {
-  const bufs = p.buffers.map(
-    (b) =>
-      `b${b.id}: ${b.dtype}${shapeStr(b.shape)} ${b.role.kind}${"slot" in b.role ? ` ${b.role.slot}` : ""}`,
-  );
-  return [...bufs, ...p.kernels.map(kernelToString)].join("\n");
 }

@@ -7,15 +7,8 @@
 // to the caller, outputs are handed to it.
 
 import { dimKey, numElements } from "./dims.ts";
-import {
-  kernelInputs,
-  kernelOutputs,
-  type ArrayClass,
-  type BufId,
-  type KernelProgram,
-  type MemoryPlan,
-  type PoolSlot,
-} from "./kernel.ts";
+import type { ArrayClass, BufId, KernelProgram, MemoryPlan, PoolSlot } from "./kernel.ts";
+import { kernelInputs, kernelOutputs } from "./kernel-walk.ts";
 
 export function arrayClass(dtype: string): ArrayClass {
   return dtype === "f32" ? "f32" : "i32";

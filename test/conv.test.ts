@@ -11,7 +11,7 @@ import { elaborate, stdPath } from "../compiler/elaborate.ts";
 import { lowerGraph } from "../compiler/fuse.ts";
 import { interpret, tensor } from "../compiler/interpret.ts";
 import type { OpParams } from "../compiler/ir.ts";
-import { kernelToString } from "../compiler/kernel.ts";
+import { kernelToString } from "../compiler/scalar-print/dump.ts";
 import { readFileSync } from "node:fs";
 import { build, f32 } from "./graph-helpers.ts";
 

@@ -26,7 +26,7 @@ import {
 } from "../compiler/dims.ts";
 import { nodeHost } from "../cli/node-host.ts";
 import { elaborate } from "../compiler/elaborate.ts";
-import { iexprToString } from "../compiler/kernel.ts";
+import { iexprToString } from "../compiler/scalar-print/dump.ts";
 
 const B = dimVar("B");
 const H = dimVar("H");

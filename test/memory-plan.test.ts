@@ -8,16 +8,15 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { dimConst, dimEq, dimMul, dimVar, numElements, type Dim } from "../compiler/dims.ts";
 import type { DType } from "../compiler/ir.ts";
-import {
-  kernelInputs,
-  kernelOutputs,
-  type BufferDecl,
-  type Kernel,
-  type KernelProgram,
-  type MemoryPlan,
-  type PoolSlot,
-  type SExpr,
+import type {
+  BufferDecl,
+  Kernel,
+  KernelProgram,
+  MemoryPlan,
+  PoolSlot,
+  SExpr,
 } from "../compiler/kernel.ts";
+import { kernelInputs, kernelOutputs } from "../compiler/kernel-walk.ts";
 import { arrayClass, planMemory } from "../compiler/memory.ts";
 
 /** The rule by definition: the first free slot of the class holding this size, else the first free one. */

@@ -11,9 +11,7 @@ import type { DType } from "../ir.ts";
 import type { Dim } from "../dims.ts";
 import {
   iloop,
-  kernelInputs,
   linearize,
-  sexprCost,
   type BufId,
   type BufferDecl,
   type IExpr,
@@ -21,68 +19,13 @@ import {
   type KernelProgram,
   type SExpr,
 } from "../kernel.ts";
-import { exprBuffers, iexprChildren, sexprChildren } from "../kernel-walk.ts";
+import { exprBuffers, kernelInputs, mapSExpr, sexprChildren, sexprCost } from "../kernel-walk.ts";
 
 /** The buffers a kernel binds: what it reads and what it writes. */
 export function boundBuffers(k: Kernel): BufId[] {
   const out = kernelInputs(k);
   if (k.kind !== "scan" && !out.includes(k.out)) out.push(k.out);
   return out;
-}
-
-/** `e` with its child expressions replaced by `s` and `i` (in sexprChildren's order). */
-function rebuild(e: SExpr, s: SExpr[], i: IExpr[]): SExpr {
-  switch (e.k) {
-    case "lit":
-    case "acc":
-      return e;
-    case "load":
-      return { ...e, index: i[0]! };
-    case "index":
-      return { ...e, e: i[0]! };
-    case "icompare":
-      return { ...e, a: i[0]!, b: i[1]! };
-    case "unary":
-    case "cast":
-      return { ...e, a: s[0]! };
-    case "binary":
-    case "compare":
-    case "and":
-      return { ...e, a: s[0]!, b: s[1]! };
-    case "select":
-      return { ...e, c: s[0]!, a: s[1]!, b: s[2]! };
-    case "random":
-      return { ...e, seed: s[0]!, index: i[0]! };
-  }
-}
-
-function rebuildIndex(e: IExpr, s: SExpr[], i: IExpr[]): IExpr {
-  switch (e.k) {
-    case "add":
-    case "mul":
-    case "div":
-    case "mod":
-      return { ...e, a: i[0]!, b: i[1]! };
-    case "val":
-      return { ...e, e: s[0]! };
-    default:
-      return e;
-  }
-}
-
-/** `e` with index leaves replaced where `leaf` says (`lin` and `red` of a reduction's body). */
-function mapLeaves(e: SExpr, leaf: (i: IExpr) => IExpr | null): SExpr {
-  const onI = (x: IExpr): IExpr => {
-    const r = leaf(x);
-    if (r) return r;
-    const c = iexprChildren(x);
-    return c.s.length + c.i.length === 0 ? x : rebuildIndex(x, c.s.map(onS), c.i.map(onI));
-  };
-  const onS = (x: SExpr): SExpr => {
-    const c = sexprChildren(x);
-    return c.s.length + c.i.length === 0 ? x : rebuild(x, c.s.map(onS), c.i.map(onI));
-  };
-  return onS(e);
 }
 
 /** Whether `e` reads the matmul accumulator (which only its own kernel has). */
@@ -111,7 +54,7 @@ function pickSubtree(root: SExpr, room: number): SExpr | null {
 }
 
 function replace(root: SExpr, target: SExpr, by: SExpr): SExpr {
-  return mapLeavesS(root, (x) => (x === target ? by : null));
+  return mapSExpr(root, { s: (x) => (x === target ? by : null) });
 }
 
 class Splitter {
@@ -166,7 +109,7 @@ class Splitter {
           const t = this.temp(dtype, shape);
           before.push({ ...k, out: t, epilogue: { k: "acc", dtype }, outAt: undefined });
           const prod: SExpr = { k: "load", buf: t, index: { k: "lin" }, dtype };
-          const body = mapLeavesS(k.epilogue, (x) => (x.k === "acc" ? prod : null));
+          const body = mapSExpr(k.epilogue, { s: (x) => (x.k === "acc" ? prod : null) });
           return { kind: "map", out: k.out, ...at(k), shape, body, ...src(k) };
         }
         const t = this.temp(sub.dtype, shape);
@@ -182,9 +125,10 @@ class Splitter {
         const n = k.shape.length;
         const shape = [...k.shape, ...k.red];
         const outLoops = k.shape.map((_, i) => iloop(i));
-        const body = mapLeaves(sub, (x) =>
-          x.k === "lin" ? linearize(k.shape, outLoops) : x.k === "red" ? iloop(n + x.i) : null,
-        );
+        const body = mapSExpr(sub, {
+          i: (x) =>
+            x.k === "lin" ? linearize(k.shape, outLoops) : x.k === "red" ? iloop(n + x.i) : null,
+        });
         const t = this.temp(sub.dtype, shape);
         before.push({ kind: "map", out: t, shape, body, ...src(k) });
         const at = linearize(shape, [
@@ -203,20 +147,6 @@ class Splitter {
 
 const src = (k: Kernel) => (k.src === undefined ? {} : { src: k.src });
 const at = (k: { outAt?: IExpr }) => (k.outAt === undefined ? {} : { outAt: k.outAt });
-
-/** `e` with scalar nodes replaced where `node` says. */
-function mapLeavesS(e: SExpr, node: (x: SExpr) => SExpr | null): SExpr {
-  const r = node(e);
-  if (r) return r;
-  const c = sexprChildren(e);
-  return c.s.length === 0
-    ? e
-    : rebuild(
-        e,
-        c.s.map((x) => mapLeavesS(x, node)),
-        c.i,
-      );
-}
 
 /**
  * `p` with every kernel binding more than `max` buffers split (scan bodies
