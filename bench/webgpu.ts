@@ -71,7 +71,7 @@ const workloads: [Workload, number][] = [
   [mlp, 6],
   [lenet, 3],
   [lstm, 3],
-  [attention, 6],
+  [attention, 3],
 ];
 const only = opts.only?.split(",");
 const unknown = only?.filter((k) => !workloads.some(([w]) => w.key === k)) ?? [];
@@ -207,7 +207,7 @@ const cp = cpuPeak();
 if (cp) console.log(`CPU FP32 peak (theoretical): ${f(cp.gflops, 0)} GFLOP/s = ${cp.formula}`);
 console.log(
   `load average (1 min) ${f(load0[0]!)} at start, ${f(load1[0]!)} at end; ${warmup} warm-up ` +
-    `steps, ${rounds} rotating rounds; ratio below 1: dlg is faster`,
+    `step${warmup === 1 ? "" : "s"}, ${rounds} rotating rounds; ratio below 1: dlg is faster`,
 );
 console.log("");
 console.log(line(header));
