@@ -158,8 +158,9 @@ function parseDim(text: string): Dim | number | string {
   if (r.diagnostics.length) return r.diagnostics.map((d) => d.message).join("; ");
   const m = [...r.models.values()][0]!;
   const e = m.forward.eqns.find((q) => q.outs[0]!.id === m.outputs[0]!.var.id)!;
-  if (e.op === "dimval") return (e.params as { dim: Dim }).dim;
-  return (e.params as { value: number }).value;
+  if (e.op === "dimval") return e.params.dim;
+  if (e.op === "const") return e.params.value;
+  return `read back as a ${e.op}`;
 }
 
 describe("dimKey", () => {

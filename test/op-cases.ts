@@ -5,7 +5,7 @@
 import { expect } from "vitest";
 import { dimAdd, dimConst, dimMul, dimVar, dimVars, type Dim } from "../compiler/dims.ts";
 import { tensor, type Tensor } from "../compiler/interpret.ts";
-import type { Graph, Op, TensorType, Var } from "../compiler/ir.ts";
+import type { BinaryOp, CompareOp, Graph, Op, TensorType, UnaryOp, Var } from "../compiler/ir.ts";
 import { bool, f32, i32, uniform, type Emit } from "./graph-helpers.ts";
 import { windowCases, type WindowOp } from "./window-fixture.ts";
 import { scanExample, scanInputs } from "./scan-fixture.ts";
@@ -17,8 +17,7 @@ export function graphDims(g: Graph): string[] {
   for (const v of g.inputs) add(v.type.shape);
   for (const e of g.eqns) {
     for (const o of e.outs) add(o.type.shape);
-    const p = e.params as { dim?: Dim };
-    if (p.dim) add([p.dim]);
+    if (e.op === "dimval") add([e.params.dim]);
   }
   return [...names].sort();
 }
@@ -100,44 +99,43 @@ export interface Case {
 // ---------------------------------------------------------------- every primitive
 
 const B = dimVar("B");
-const unary = (op: Op, range?: Range): Case[] => [
+const unary = (op: UnaryOp, range?: Range): Case[] => [
   {
     name: `${op} [3, 4]`,
     types: [f32(3, 4)],
-    body: (e, x) => e(op as "exp", {}, x),
+    body: (e, x) => e(op, {}, x),
     ...(range ? { range } : {}),
   },
   // Fused behind a broadcast add with a run-time batch.
   {
     name: `${op} after a broadcast add, [B, 4]`,
     types: [f32("B", 4), f32(4)],
-    body: (e, x, b) => e(op as "exp", {}, e("add", {}, x, b)),
+    body: (e, x, b) => e(op, {}, e("add", {}, x, b)),
     dims: { B: 3 },
     range: range ?? {},
   },
 ];
-const binary = (op: Op, range?: Range): Case[] => [
+const binary = (op: BinaryOp, range?: Range): Case[] => [
   {
     name: `${op} broadcasting [2, 3, 4] with [3, 1]`,
     types: [f32(2, 3, 4), f32(3, 1)],
-    body: (e, a, b) => e(op as "add", {}, a, b),
+    body: (e, a, b) => e(op, {}, a, b),
     ...(range ? { range } : {}),
   },
   {
     name: `${op} broadcasting both sides [B, 1] with [4]`,
     types: [f32("B", 1), f32(4)],
-    body: (e, a, b) => e(op as "add", {}, a, b),
+    body: (e, a, b) => e(op, {}, a, b),
     dims: { B: 5 },
     ...(range ? { range } : {}),
   },
 ];
 // Small integers make ties, so equality is exercised.
-const compare = (op: Op): Case[] => [
+const compare = (op: CompareOp): Case[] => [
   {
     name: `${op} on ties, [2, 3] with [3]`,
     types: [i32(2, 3), i32(3)],
-    body: (e, a, b) =>
-      e(op as "eq", {}, e("cast", { dtype: "f32" }, a), e("cast", { dtype: "f32" }, b)),
+    body: (e, a, b) => e(op, {}, e("cast", { dtype: "f32" }, a), e("cast", { dtype: "f32" }, b)),
     range: { intHi: 3 },
   },
 ];

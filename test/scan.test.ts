@@ -120,7 +120,9 @@ model m {
       ).graph,
     );
     verify(g);
-    const [fwd, rev] = scans(g) as [Eqn<"scan">, Eqn<"scan">];
+    const found = scans(g);
+    expect(found.length).toBe(2);
+    const [fwd, rev] = [found[0]!, found[1]!];
     // Forward: h and c carried, h yielded, and both carries stacked as residuals.
     expect([fwd.params.nCarry, fwd.outs.length]).toEqual([2, 5]);
     // std's lstm projects the input before the loop, so u is the body's only const.

@@ -168,7 +168,7 @@ function tooLarge(prog: ProgramIR, env: Record<string, number>): string | null {
     }
     for (const e of g.eqns)
       if (e.op === "scan") {
-        const inner = visit((e.params as { body: Graph }).body);
+        const inner = visit(e.params.body);
         if (inner) return inner;
       }
     return null;
@@ -231,12 +231,9 @@ function compareUpdate(
 function argmaxOutputs(g: Graph): Set<number> {
   const tainted = new Set<number>();
   const hasArgmax = (h: Graph): boolean =>
-    h.eqns.some(
-      (e) =>
-        e.op === "argmax" || (e.op === "scan" && hasArgmax((e.params as { body: Graph }).body)),
-    );
+    h.eqns.some((e) => e.op === "argmax" || (e.op === "scan" && hasArgmax(e.params.body)));
   for (const e of g.eqns) {
-    const bodyArgmax = e.op === "scan" && hasArgmax((e.params as { body: Graph }).body);
+    const bodyArgmax = e.op === "scan" && hasArgmax(e.params.body);
     if (e.op === "argmax" || bodyArgmax || e.inputs.some((v) => tainted.has(v.id)))
       e.outs.forEach((v) => tainted.add(v.id));
   }
