@@ -66,7 +66,7 @@ const warmup = Math.max(1, Number(opts.warmup));
 const rounds = Number(opts.rounds);
 const seed = Number(opts.seed);
 
-/** Each workload with its default number of timed steps (a default run stays near 3 minutes on SwiftShader). */
+/** Each workload with its default number of timed steps: few, as TF.js takes 2-30 s a step on SwiftShader. */
 const workloads: [Workload, number][] = [
   [mlp, 6],
   [lenet, 3],
