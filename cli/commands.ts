@@ -93,8 +93,10 @@ export async function runDump(p: Parsed, io: Io): Promise<number> {
   const file = oneFile("dump", p);
   // main.ts has checked the stage against usage.ts's list.
   const stage = str(p, "stage") as StageName;
+  const target = backendFlag(p, "dump");
   requireFile(file);
   const r = dump(file, stage, {
+    target,
     ...sizeLimits(p),
     model: str(p, "model"),
     config: str(p, "config"),

@@ -47,6 +47,7 @@ export const commandOptions: Record<CommandName, Options> = {
   },
   dump: {
     stage: { type: "string" },
+    target: { type: "string" },
     model: { type: "string" },
     config: { type: "string" },
     ...limitOptions,
@@ -65,9 +66,9 @@ export function sizeLimits(p: Parsed): { maxTensorBytes?: number; maxParamBytes?
 
 export const backendNames: readonly BackendName[] = ["js", "webgpu"];
 
-/** `dlg compile --target` or `dlg train --backend`: the backend to compile for (default js). */
-export function backendFlag(p: Parsed, cmd: "compile" | "train"): BackendName {
-  const flag = cmd === "compile" ? "target" : "backend";
+/** `dlg compile|dump --target` or `dlg train --backend`: the backend to compile for (default js). */
+export function backendFlag(p: Parsed, cmd: "compile" | "dump" | "train"): BackendName {
+  const flag = cmd === "train" ? "backend" : "target";
   const v = str(p, flag) ?? "js";
   const known = backendNames.find((b) => b === v);
   if (known === undefined)
@@ -83,7 +84,7 @@ export type StageName = (typeof stages)[number];
 /** Flag values that can be judged without the compiler (so a typo fails in a blink). */
 export function checkValues(cmd: CommandName, p: Parsed): void {
   sizeLimits(p);
-  if (cmd === "compile" || cmd === "train") backendFlag(p, cmd);
+  if (cmd === "compile" || cmd === "dump" || cmd === "train") backendFlag(p, cmd);
   if (cmd === "dump") {
     const stage = str(p, "stage");
     if (stage === undefined)
@@ -195,18 +196,21 @@ multi-column input x); with no matching names, the last column feeds the
 label input and the others the feature input. Rows are used in file order:
 the last 20% are the test split, the last 10% of the rest validation.`,
 
-  dump: `Usage: dlg dump FILE --stage ast|ir|grad|kernels [--model NAME] [--config NAME]
+  dump: `Usage: dlg dump FILE --stage ast|ir|grad|kernels [--model NAME] [--config NAME] [--target js|webgpu]
 
 Print one stage of the pipeline in its canonical text form:
   ast       the parsed program, pretty-printed
   ir        the model's forward graph and initialiser after elaboration
   grad      the forward graph with the gradients of the loss
-  kernels   the fused kernels of the compiled program
+  kernels   the fused kernels of the compiled program, each with its code
+            for --target webgpu (its WGSL module)
 
 Options:
   --stage STAGE   which stage (required)
   --model NAME    the model (default as for compile)
   --config NAME   the train block (default as for compile)
+  --target T      js (default) or webgpu: the backend whose lowering (and,
+                  for webgpu, WGSL) the kernels stage shows
   --max-tensor-bytes N, --max-param-bytes N
                   the size limits, as for compile
   -h, --help      show this help`,

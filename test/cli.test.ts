@@ -181,6 +181,22 @@ describe("dlg dump", { timeout: 180_000 }, () => {
       if (stage === "ast") expect(r.stdout).toContain("model mlp");
     });
   }
+
+  it("--target webgpu shows each kernel's WGSL module under its kernel IR", async () => {
+    const [js, gpu] = await Promise.all([
+      dlg("dump", "samples/linreg.dlg", "--stage", "kernels"),
+      dlg("dump", "samples/linreg.dlg", "--stage", "kernels", "--target", "webgpu"),
+    ]);
+    expect(gpu.stderr).not.toMatch(stackFrame);
+    expect(gpu.code).toBe(0);
+    expect(gpu.stdout).toContain("// entry predict");
+    expect(gpu.stdout).toMatch(/\/\/ kernel e1_0: b\d+ = matmul/);
+    expect(gpu.stdout).toContain("@compute @workgroup_size(");
+    expect(js.stdout).not.toContain("@compute");
+    const bad = await dlg("dump", "samples/linreg.dlg", "--stage", "kernels", "--target", "wasm");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("unknown --target `wasm`; expected one of js, webgpu");
+  });
 });
 
 describe("dlg train", { timeout: 180_000 }, () => {
