@@ -125,6 +125,12 @@ describe.skipIf(device === null)("codegen-wgsl on Dawn", () => {
     await check(b, [f32t(specials)], { tol: 2e-6 });
   });
 
+  it.each(unaryOps)("%s on a sweep of [-12, 12] within 2e-6 of the float32 result", async (op) => {
+    const xs = Array.from({ length: 2401 }, (_, i) => (i - 1200) / 100);
+    const b = build([vec("f32", xs.length)], (e, x) => e(op, {}, x));
+    await check(b, [f32t(xs)], { tol: 2e-6 });
+  });
+
   it.each(binaryOps)("%s on every pair of special values", async (op) => {
     const xs = specials.flatMap((a) => specials.map(() => a));
     const ys = specials.flatMap(() => specials);
