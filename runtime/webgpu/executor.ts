@@ -39,6 +39,18 @@ export type GpuProgram = Pick<ProgramPlan<GpuKernel>, "entries"> & {
   state: readonly Pick<SizedPlan, "numel">[];
 };
 
+/**
+ * Waiting for a readback polls: Dawn in Node ticks the device from
+ * setImmediate for as long as a mapAsync is pending, a busy main thread
+ * that, on a CPU adapter (SwiftShader), takes cores from the kernels it
+ * waits for. So a call whose GPU work is known to be long first sleeps
+ * through most of it and only then maps: the map is still requested before
+ * the work ends (a sleep of POLL_LATE of the recent time), so no latency is
+ * added while the time is steady. Short calls (real GPUs) map at once.
+ */
+const POLL_AFTER_MS = 4;
+const POLL_LATE = 0.75;
+
 /** How many dims bindings (batch sizes) of one entry keep their buffers, as on the JS backend. */
 const MAX_BINDINGS = 4;
 
@@ -103,6 +115,8 @@ interface Binding {
   offsets: number[];
   /** Per kernel: bind groups by view and the sides of the residents they bind. */
   groups: Map<string, GPUBindGroup>[];
+  /** How long this binding's calls take from submit to readback (ms, a moving average; 0: unknown). */
+  gpuMs: number;
 }
 
 export class WebGpuExecutor implements Executor {
@@ -270,6 +284,7 @@ export class WebGpuExecutor implements Executor {
       staging,
       offsets,
       groups: plan.kernels.map(() => new Map()),
+      gpuMs: 0,
     };
     if (e.bindings.size >= MAX_BINDINGS) {
       const [oldKey, old] = e.bindings.entries().next().value!;
@@ -365,22 +380,48 @@ export class WebGpuExecutor implements Executor {
       const encoder = device.createCommandEncoder({ label: `dlg ${name}` });
       this.encode(e, b, encoder);
       encodeReadback(encoder, b.reads, b.staging, b.offsets);
+      const submitted = performance.now();
       device.queue.submit([encoder.finish()]);
-      const scope = device.popErrorScope();
-      const host =
-        b.reads.length > 0 ? finishReadback(b.staging, b.reads, b.offsets) : Promise.resolve([]);
-      const err = await scope;
-      if (err) {
-        await host.catch(() => undefined);
-        throw new Error(`WebGPU rejected ${name}: ${err.message}`);
-      }
-      const results = await host;
+      const results = await this.finish(name, b, submitted, device.popErrorScope());
       this.watch.check();
       for (const r of e.commits) r.swap();
       const out = new Map<number, Buffer>();
       b.readSlots.forEach((k, j) => out.set(k, results[j]!));
       return out;
     });
+  }
+
+  /**
+   * After a call's submit: its validation errors, then its outputs from the
+   * staging buffer. A call whose GPU work is known to be long sleeps through
+   * most of it before mapping (see POLL_LATE); a short one maps at once.
+   */
+  private async finish(
+    name: EntryName,
+    b: Binding,
+    submitted: number,
+    scope: Promise<GPUError | null>,
+  ): Promise<Buffer[]> {
+    if (b.reads.length === 0) {
+      const err = await scope;
+      if (err) throw new Error(`WebGPU rejected ${name}: ${err.message}`);
+      return [];
+    }
+    const late = b.gpuMs > POLL_AFTER_MS;
+    const early = late ? null : finishReadback(b.staging, b.reads, b.offsets);
+    const err = await scope;
+    if (err) {
+      await early?.catch(() => undefined);
+      throw new Error(`WebGPU rejected ${name}: ${err.message}`);
+    }
+    if (late) {
+      const wait = submitted + POLL_LATE * b.gpuMs - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    }
+    const results = await (early ?? finishReadback(b.staging, b.reads, b.offsets));
+    const took = performance.now() - submitted;
+    b.gpuMs = b.gpuMs === 0 ? took : 0.7 * b.gpuMs + 0.3 * took;
+    return results;
   }
 
   read(): Promise<{ params: Float32Array[]; state: Float32Array[] }> {
