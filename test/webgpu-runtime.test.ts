@@ -549,6 +549,51 @@ describe.skipIf(gpu === null)("WebGPU executor (Dawn)", () => {
     ex.dispose();
   });
 
+  it("long calls (which sleep before mapping their readback) return the same results", async () => {
+    // One thread counting to N * 2^16: long enough on SwiftShader to take the sleeping path.
+    const slow = kernel(
+      "slow",
+      [
+        ["x", 0, "f32", false],
+        ["o", 1, "f32", true],
+      ],
+      "  if (i != 0) { return; }\n  var s = 0.0;\n  for (var j = 0; j < dim(0u) * 65536; j++) { s = s * 0.5 + x[j % dim(0u)]; }\n  o[0] = s;",
+      [1, 1, 1],
+      1,
+    );
+    const p = program({
+      predict: entry(
+        [
+          { dtype: "f32", size: N },
+          { dtype: "f32", size: 1 },
+        ],
+        { in: [[input("x"), 0]], out: [[output("o"), 1]] },
+        [slow],
+      ),
+    });
+    const ex = await WebGpuExecutor.open(device, p, [NaN]);
+    const setTimeouts = { n: 0 };
+    const real = globalThis.setTimeout;
+    globalThis.setTimeout = ((f: () => void, ms?: number) => {
+      setTimeouts.n++;
+      return real(f, ms);
+    }) as typeof setTimeout;
+    try {
+      for (let c = 1; c <= 4; c++) {
+        // Each period of 4 ends s = s / 16 + c: s converges to 16 c / 15.
+        const out = await ex.run("predict", [4], slots([0, Float32Array.of(0, 0, 0, c)]));
+        expect(out.get(0)![0]).toBeCloseTo((16 * c) / 15, 5);
+      }
+    } finally {
+      globalThis.setTimeout = real;
+    }
+    const t0 = performance.now();
+    await ex.run("predict", [4], slots([0, Float32Array.of(0, 0, 0, 1)]));
+    // Only calls measured longer than a few ms sleep first.
+    if (performance.now() - t0 > 8) expect(setTimeouts.n).toBeGreaterThan(0);
+    ex.dispose();
+  });
+
   it("write() replaces params and state (load), checking sizes before writing anything", async () => {
     const ex = await WebGpuExecutor.open(device, sgdProgram(), [2]);
     await ex.write([Float32Array.of(1, 2)], [Float32Array.of(3, 4)]);
