@@ -5,7 +5,8 @@
 // where its binding limit splits a kernel or a scatter gathers.
 
 import { describe, expect, it } from "vitest";
-import { backends, compile, type Target } from "../cli/node-host.ts";
+import { backends, compile } from "../cli/node-host.ts";
+import type { Target } from "../compiler/backend.ts";
 import { lowerEntry } from "../compiler/emit.ts";
 import type { Kernel } from "../compiler/kernel.ts";
 
