@@ -45,7 +45,7 @@ describe.skipIf(gpu === null)("codegen-wgsl: every primitive matches the interpr
     const plan = gpuPlan(graph, names);
     const ex = await WebGpuExecutor.open(
       device,
-      { params: [], state: [], entries: { predict: plan } },
+      { dims: names, params: [], state: [], entries: { predict: plan } },
       D,
     );
     try {

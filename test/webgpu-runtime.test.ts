@@ -84,8 +84,9 @@ const program = (
   params: SizeExpr[] = [],
   state: SizeExpr[] = [],
 ): GpuProgram => ({
-  params: params.map((numel) => ({ numel })),
-  state: state.map((numel) => ({ numel })),
+  dims: ["N"],
+  params: params.map((numel, i) => ({ name: `p${i}`, numel })),
+  state: state.map((numel, i) => ({ name: `s${i}`, numel })),
   entries,
 });
 
@@ -706,6 +707,54 @@ describe("WebGPU device errors", () => {
     await expect(acquireDevice({ gpu: noAdapter })).rejects.toThrow(
       /no GPU adapter[\s\S]*chromium[\s\S]*vk_swiftshader_icd\.json/,
     );
+  });
+});
+
+describe.skipIf(gpu === null)("WebGPU device limits", () => {
+  let device: GPUDevice;
+  let counts: ReturnType<typeof instrument>;
+  beforeAll(async () => {
+    device = (await acquireDevice({ gpu: gpu! })).device;
+    counts = instrument(device);
+    // A device with tiny limits: 1 KiB a storage binding, 1 KiB a buffer (the runtime reads only these two).
+    Object.defineProperty(device, "limits", {
+      value: { maxStorageBufferBindingSize: 1024, maxBufferSize: 1024 },
+    });
+  });
+  afterAll(() => device?.destroy());
+
+  it("names the buffer, the dims and the limit when a batch outgrows the device, and runs smaller batches after", async () => {
+    const p = program({ predict: scanPlan(2, false) });
+    const ex = await WebGpuExecutor.open(device, p, [NaN]);
+    const n = 200;
+    await expect(
+      ex.run("predict", [n], slots([0, new Float32Array(2 * n)], [1, new Float32Array(n)])),
+    ).rejects.toThrow(
+      /WebGPU cannot hold predict\(\)'s input "x" at N = 200: it needs 1600 bytes, over this device's maxStorageBufferBindingSize of 1024 bytes; use a smaller batch/,
+    );
+    const x = f32s(2 * 3, (i) => i);
+    const h0 = f32s(3, () => 1);
+    const out = await ex.run("predict", [3], slots([0, x], [1, h0]));
+    expect(out.get(1)).toEqual(scanOnHost(x, h0, 2, false).h);
+    ex.dispose();
+  });
+
+  it("params too large for the device are an error at creation", async () => {
+    await expect(WebGpuExecutor.open(device, sgdProgram(), [300])).rejects.toThrow(
+      /WebGPU cannot hold param "w": it needs 1200 bytes, .* must fit WebGPU's default limits/,
+    );
+  });
+
+  it("reads params and state back through as many staging buffers as maxBufferSize needs", async () => {
+    // w and m are 800 bytes each: two staging buffers of at most 1 KiB.
+    const ex = await WebGpuExecutor.open(device, sgdProgram(), [200]);
+    const w = f32s(200, (i) => i / 8);
+    const m = f32s(200, (i) => -i);
+    await ex.write([w], [m]);
+    const before = counts.staging.length;
+    expect(await ex.read()).toEqual({ params: [w], state: [m] });
+    expect(counts.staging.slice(before)).toEqual([800, 800]);
+    ex.dispose();
   });
 });
 

@@ -23,12 +23,41 @@ export function storageBytes(n: number): number {
   return Math.max(16, Math.ceil((4 * n) / 16) * 16);
 }
 
-export function createStorage(device: GPUDevice, n: number, label: string): GPUBuffer {
-  return device.createBuffer({
-    label,
-    size: storageBytes(n),
-    usage: STORAGE | COPY_SRC | COPY_DST,
-  });
+/**
+ * Throws, naming `what` and the limit, when `bytes` exceed the device's
+ * `limit` (a default device: 128 MiB a storage binding, 256 MiB a buffer).
+ * The compiler keeps every buffer within the default limits at the dims it
+ * can see; a run-time batch can still outgrow them.
+ */
+export function checkLimit(
+  device: GPUDevice,
+  bytes: number,
+  limit: "maxStorageBufferBindingSize" | "maxBufferSize",
+  what: string,
+  hint: string,
+): void {
+  const max = device.limits[limit];
+  if (bytes > max)
+    throw new Error(
+      `WebGPU cannot hold ${what}: it needs ${mib(bytes)}, over this device's ${limit} of ${mib(max)}; ${hint}`,
+    );
+}
+
+const mib = (bytes: number) =>
+  bytes < 2 ** 20 ? `${bytes} bytes` : `${(bytes / 2 ** 20).toFixed(1)} MiB (${bytes} bytes)`;
+
+/** A storage buffer for `n` elements; `what` names it in errors (and labels it), `hint` says what to do. */
+export function createStorage(
+  device: GPUDevice,
+  n: number,
+  what: string,
+  hint = "use a smaller batch",
+): GPUBuffer {
+  const size = storageBytes(n);
+  // Every storage buffer is bound whole: the binding limit is the one that bites.
+  checkLimit(device, size, "maxStorageBufferBindingSize", what, hint);
+  checkLimit(device, size, "maxBufferSize", what, hint);
+  return device.createBuffer({ label: what, size, usage: STORAGE | COPY_SRC | COPY_DST });
 }
 
 /** A host array for `n` elements of `dtype` (i32 and bool live in Int32Arrays, as on the JS backend). */
@@ -48,57 +77,66 @@ export function writeHost(device: GPUDevice, dst: GPUBuffer, a: Buffer): void {
   device.queue.writeBuffer(dst, 0, a.buffer as ArrayBuffer, a.byteOffset, a.byteLength);
 }
 
-/** Where each of several GPU buffers lands in one staging buffer. */
+/** A GPU buffer to read back, and its element count (4 bytes each) and type on the host. */
 export interface Readback {
   src: GPUBuffer;
-  /** Element count to read (4 bytes each) and its type on the host. */
   n: number;
   dtype: DTypeName | "f32" | "i32";
 }
 
-/** A staging buffer holding every readback's bytes back to back, and each one's offset. */
-export function stagingFor(
-  device: GPUDevice,
-  reads: readonly Readback[],
-  label: string,
-): { staging: GPUBuffer; offsets: number[] } {
-  const offsets: number[] = [];
-  let bytes = 0;
-  for (const r of reads) {
-    offsets.push(bytes);
-    bytes += 4 * r.n;
+/**
+ * Mappable copies of several GPU buffers, back to back: one staging buffer,
+ * or as few as the device's maxBufferSize allows (a big model's params and
+ * optimizer state). Encode the copies into a call's command buffer, then
+ * read after its submit.
+ */
+export class Staging {
+  readonly buffers: GPUBuffer[] = [];
+  /** Per read: which staging buffer, at which byte offset. */
+  private readonly at: { buf: number; offset: number }[] = [];
+
+  constructor(
+    device: GPUDevice,
+    readonly reads: readonly Readback[],
+    label: string,
+  ) {
+    const max = device.limits.maxBufferSize;
+    const sizes = [0];
+    for (const r of reads) {
+      // Each read fits a buffer on its own: it is a storage buffer within the binding limit.
+      if (sizes.at(-1)! + 4 * r.n > max) sizes.push(0);
+      this.at.push({ buf: sizes.length - 1, offset: sizes.at(-1)! });
+      sizes[sizes.length - 1]! += 4 * r.n;
+    }
+    for (const size of sizes)
+      this.buffers.push(
+        device.createBuffer({ label, size: Math.max(4, size), usage: MAP_READ | COPY_DST }),
+      );
   }
-  const staging = device.createBuffer({
-    label,
-    size: Math.max(4, bytes),
-    usage: MAP_READ | COPY_DST,
-  });
-  return { staging, offsets };
-}
 
-/** Encode the copies of `reads` into `staging` at `offsets` (empty reads copy nothing). */
-export function encodeReadback(
-  encoder: GPUCommandEncoder,
-  reads: readonly Readback[],
-  staging: GPUBuffer,
-  offsets: readonly number[],
-): void {
-  reads.forEach((r, i) => {
-    if (r.n > 0) encoder.copyBufferToBuffer(r.src, 0, staging, offsets[i]!, 4 * r.n);
-  });
-}
+  /** The copies into the staging buffers (empty reads copy nothing). */
+  encode(encoder: GPUCommandEncoder): void {
+    this.reads.forEach((r, i) => {
+      const { buf, offset } = this.at[i]!;
+      if (r.n > 0) encoder.copyBufferToBuffer(r.src, 0, this.buffers[buf]!, offset, 4 * r.n);
+    });
+  }
 
-/** After the submit that encoded the copies: map the staging buffer, copy each read out, unmap. */
-export async function finishReadback(
-  staging: GPUBuffer,
-  reads: readonly Readback[],
-  offsets: readonly number[],
-): Promise<Buffer[]> {
-  await staging.mapAsync(MAP_MODE_READ);
-  try {
-    const data = staging.getMappedRange();
-    return reads.map((r, i) => hostArray(r.dtype, data, offsets[i]!, r.n));
-  } finally {
-    staging.unmap();
+  /** After the submit that encoded the copies: map, copy each read out, unmap. */
+  async read(): Promise<Buffer[]> {
+    await Promise.all(this.buffers.map((b) => b.mapAsync(MAP_MODE_READ)));
+    try {
+      const data = this.buffers.map((b) => b.getMappedRange());
+      return this.reads.map((r, i) => {
+        const { buf, offset } = this.at[i]!;
+        return hostArray(r.dtype, data[buf]!, offset, r.n);
+      });
+    } finally {
+      for (const b of this.buffers) if (b.mapState === "mapped") b.unmap();
+    }
+  }
+
+  destroy(): void {
+    for (const b of this.buffers) b.destroy();
   }
 }

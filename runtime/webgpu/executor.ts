@@ -14,16 +14,17 @@ import type {
   EntryName,
   EntryPlan,
   GpuKernel,
+  InSlot,
+  OutSlot,
   ProgramPlan,
   SizedPlan,
 } from "../program.ts";
 import {
   COPY_DST,
   UNIFORM,
+  checkLimit,
   createStorage,
-  encodeReadback,
-  finishReadback,
-  stagingFor,
+  Staging,
   type Readback,
   writeHost,
 } from "./buffers.ts";
@@ -34,9 +35,9 @@ import { unroll, type Unrolled } from "./schedule.ts";
 import { RECORD_BYTES, RecordTable } from "./uniforms.ts";
 
 /** What the executor reads of a program: its entries and the sizes of its params and state. */
-export type GpuProgram = Pick<ProgramPlan<GpuKernel>, "entries"> & {
-  params: readonly Pick<SizedPlan, "numel">[];
-  state: readonly Pick<SizedPlan, "numel">[];
+export type GpuProgram = Pick<ProgramPlan<GpuKernel>, "dims" | "entries"> & {
+  params: readonly Pick<SizedPlan, "name" | "numel">[];
+  state: readonly Pick<SizedPlan, "name" | "numel">[];
 };
 
 /**
@@ -51,6 +52,13 @@ export type GpuProgram = Pick<ProgramPlan<GpuKernel>, "entries"> & {
 const POLL_AFTER_MS = 4;
 const POLL_LATE = 0.75;
 
+const slotName = (s: InSlot | OutSlot): string =>
+  s.kind === "input" || s.kind === "output" || s.kind === "metric"
+    ? `${s.kind} "${s.name}"`
+    : s.kind === "param" || s.kind === "state"
+      ? `${s.kind} ${s.index}`
+      : `the ${s.kind}`;
+
 /** How many dims bindings (batch sizes) of one entry keep their buffers, as on the JS backend. */
 const MAX_BINDINGS = 4;
 
@@ -63,7 +71,9 @@ class Resident {
     readonly n: number,
     label: string,
   ) {
-    this.bufs = [createStorage(device, n, `${label} a`), createStorage(device, n, `${label} b`)];
+    // Too large at the model's own dims: no batch size helps.
+    const hint = "the model's parameters and optimizer state must fit WebGPU's default limits";
+    this.bufs = [createStorage(device, n, label, hint), createStorage(device, n, label, hint)];
   }
   get front(): GPUBuffer {
     return this.bufs[this.parity]!;
@@ -93,6 +103,8 @@ interface GpuEntry {
   pipelines: Pipeline[];
   /** Per plan buffer: the resident tensor it is, if any. */
   resident: (ResidentRef | undefined)[];
+  /** Per plan buffer: what it is, for errors (`input "x"`, `the loss`). */
+  names: string[];
   /** Residents that become current after a successful call (param and state out-slots). */
   commits: Resident[];
   bindings: Map<string, Binding>;
@@ -110,9 +122,7 @@ interface Binding {
   schedule: Unrolled;
   /** The out-slots read back, their readbacks, and where each lands in `staging`. */
   readSlots: number[];
-  reads: Readback[];
-  staging: GPUBuffer;
-  offsets: number[];
+  staging: Staging;
   /** Per kernel: bind groups by view and the sides of the residents they bind. */
   groups: Map<string, GPUBindGroup>[];
   /** How long this binding's calls take from submit to readback (ms, a moving average; 0: unknown). */
@@ -129,6 +139,8 @@ export class WebGpuExecutor implements Executor {
   private constructor(
     private readonly device: GPUDevice,
     private readonly owned: boolean,
+    /** The program's dim names, for errors. */
+    private readonly dims: readonly string[],
     private readonly params: Resident[],
     private readonly state: Resident[],
   ) {
@@ -147,10 +159,11 @@ export class WebGpuExecutor implements Executor {
     owned = false,
   ): Promise<WebGpuExecutor> {
     const residents = (ts: GpuProgram["params"], what: string) =>
-      ts.map((t, i) => new Resident(device, evalSize(t.numel, D), `dlg ${what} ${i}`));
+      ts.map((t) => new Resident(device, evalSize(t.numel, D), `${what} "${t.name}"`));
     const ex = new WebGpuExecutor(
       device,
       owned,
+      program.dims,
       residents(program.params, "param"),
       residents(program.state, "state"),
     );
@@ -191,11 +204,15 @@ export class WebGpuExecutor implements Executor {
       resident[plan.outBufs[k]!] = { r, back: true };
       commits.push(r);
     });
+    const names = plan.buffers.map((_, i) => `buffer ${i}`);
+    plan.inSlots.forEach((s, k) => (names[plan.inBufs[k]!] = slotName(s)));
+    plan.outSlots.forEach((s, k) => (names[plan.outBufs[k]!] = slotName(s)));
     this.entries.set(name, {
       name,
       plan,
       pipelines,
       resident,
+      names,
       commits,
       bindings: new Map(),
     });
@@ -222,21 +239,51 @@ export class WebGpuExecutor implements Executor {
       e.bindings.set(key, hit);
       return hit;
     }
-    const { plan } = e;
     const device = this.device;
-    const label = `dlg ${e.name} [${key}]`;
+    const owned: GPUBuffer[] = [];
     device.pushErrorScope("out-of-memory");
     device.pushErrorScope("validation");
-    const owned: GPUBuffer[] = [];
+    let binding: Binding | undefined;
+    let thrown: unknown;
+    try {
+      binding = this.allocate(e, D, owned);
+    } catch (x) {
+      thrown = x;
+    }
+    // The scopes are popped whatever happened, so none is left on the device's stack.
+    const invalid = await device.popErrorScope();
+    const oom = await device.popErrorScope();
+    const err = oom ?? invalid;
+    if (thrown !== undefined || err || !binding) {
+      for (const b of owned) b.destroy();
+      throw thrown ?? new Error(`WebGPU could not allocate ${e.name}()'s buffers: ${err?.message}`);
+    }
+    if (e.bindings.size >= MAX_BINDINGS) {
+      const [oldKey, old] = e.bindings.entries().next().value!;
+      e.bindings.delete(oldKey);
+      for (const b of old.owned) b.destroy();
+    }
+    e.bindings.set(key, binding);
+    return binding;
+  }
+
+  /** The buffers of one dims binding (each pushed on `owned` as it is made), its records and schedule. */
+  private allocate(e: GpuEntry, D: readonly number[], owned: GPUBuffer[]): Binding {
+    const { plan } = e;
+    const device = this.device;
+    const at = plan.dims.map((d) => `${this.dims[d]} = ${D[d]}`).join(", ");
+    const whose = (what: string) => `${e.name}()'s ${what}${at ? ` at ${at}` : ""}`;
     const make = (n: number, what: string) => {
-      const b = createStorage(device, n, `${label} ${what}`);
+      const b = createStorage(device, n, whose(what));
       owned.push(b);
       return b;
     };
     const size = (i: number) => evalSize(plan.buffers[i]!.size, D);
-    const pools = plan.pools.map((p, i) => make(evalSize(p.size, D), `pool ${i}`));
+    const pools = plan.pools.map((p, i) =>
+      make(evalSize(p.size, D), `temporaries (pool slot ${i})`),
+    );
     const fixed = plan.buffers.map((b, i) =>
-      e.resident[i] ? undefined : b.pool >= 0 ? pools[b.pool]! : make(size(i), `buffer ${i}`),
+      e.resident[i] ? undefined : b.pool >= 0 ? pools[b.pool]! : make(size(i), e.names[i]!),
     );
     const uploads = new Map<number, GPUBuffer>();
     plan.inSlots.forEach((s, k) => {
@@ -247,8 +294,16 @@ export class WebGpuExecutor implements Executor {
     records.of([]);
     const schedule = unroll(plan, D, records);
     const recordBytes = records.bytes();
+    const hint = "use a smaller batch or shorter sequences";
+    checkLimit(
+      device,
+      recordBytes.byteLength,
+      "maxBufferSize",
+      whose("scan steps' uniforms"),
+      hint,
+    );
     const uniform = device.createBuffer({
-      label: `${label} uniforms`,
+      label: whose("uniforms"),
       size: recordBytes.byteLength,
       usage: UNIFORM | COPY_DST,
     });
@@ -262,37 +317,19 @@ export class WebGpuExecutor implements Executor {
       readSlots.push(k);
       reads.push({ src: fixed[i]!, n: size(i), dtype: plan.buffers[i]!.dtype });
     });
-    const { staging, offsets } = stagingFor(device, reads, `${label} staging`);
-    owned.push(staging);
-    const invalid = await device.popErrorScope();
-    const oom = await device.popErrorScope();
-    const err = oom ?? invalid;
-    if (err) {
-      for (const b of owned) b.destroy();
-      throw new Error(
-        `WebGPU could not allocate ${e.name}'s buffers at dims [${key}]: ${err.message}`,
-      );
-    }
-    const binding: Binding = {
+    const staging = new Staging(device, reads, whose("readback"));
+    owned.push(...staging.buffers);
+    return {
       fixed,
       owned,
       uploads,
       uniform,
       schedule,
       readSlots,
-      reads,
       staging,
-      offsets,
       groups: plan.kernels.map(() => new Map()),
       gpuMs: 0,
     };
-    if (e.bindings.size >= MAX_BINDINGS) {
-      const [oldKey, old] = e.bindings.entries().next().value!;
-      e.bindings.delete(oldKey);
-      for (const b of old.owned) b.destroy();
-    }
-    e.bindings.set(key, binding);
-    return binding;
   }
 
   private gpuBuffer(e: GpuEntry, b: Binding, i: number): GPUBuffer {
@@ -379,7 +416,7 @@ export class WebGpuExecutor implements Executor {
       }
       const encoder = device.createCommandEncoder({ label: `dlg ${name}` });
       this.encode(e, b, encoder);
-      encodeReadback(encoder, b.reads, b.staging, b.offsets);
+      b.staging.encode(encoder);
       const submitted = performance.now();
       device.queue.submit([encoder.finish()]);
       const results = await this.finish(name, b, submitted, device.popErrorScope());
@@ -402,13 +439,13 @@ export class WebGpuExecutor implements Executor {
     submitted: number,
     scope: Promise<GPUError | null>,
   ): Promise<Buffer[]> {
-    if (b.reads.length === 0) {
+    if (b.readSlots.length === 0) {
       const err = await scope;
       if (err) throw new Error(`WebGPU rejected ${name}: ${err.message}`);
       return [];
     }
     const late = b.gpuMs > POLL_AFTER_MS;
-    const early = late ? null : finishReadback(b.staging, b.reads, b.offsets);
+    const early = late ? null : b.staging.read();
     const err = await scope;
     if (err) {
       await early?.catch(() => undefined);
@@ -418,7 +455,7 @@ export class WebGpuExecutor implements Executor {
       const wait = submitted + POLL_LATE * b.gpuMs - performance.now();
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     }
-    const results = await (early ?? finishReadback(b.staging, b.reads, b.offsets));
+    const results = await (early ?? b.staging.read());
     const took = performance.now() - submitted;
     b.gpuMs = b.gpuMs === 0 ? took : 0.7 * b.gpuMs + 0.3 * took;
     return results;
@@ -428,12 +465,12 @@ export class WebGpuExecutor implements Executor {
     return this.serial(async () => {
       const all = [...this.params, ...this.state];
       const reads: Readback[] = all.map((r) => ({ src: r.front, n: r.n, dtype: "f32" }));
-      const { staging, offsets } = stagingFor(this.device, reads, "dlg read");
+      const staging = new Staging(this.device, reads, "params and state readback");
       try {
         const encoder = this.device.createCommandEncoder({ label: "dlg read" });
-        encodeReadback(encoder, reads, staging, offsets);
+        staging.encode(encoder);
         this.device.queue.submit([encoder.finish()]);
-        const host = (await finishReadback(staging, reads, offsets)) as Float32Array[];
+        const host = (await staging.read()) as Float32Array[];
         return { params: host.slice(0, this.params.length), state: host.slice(this.params.length) };
       } finally {
         staging.destroy();

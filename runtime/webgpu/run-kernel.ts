@@ -4,16 +4,7 @@
 
 import type { Buffer, GpuKernel } from "../program.ts";
 import { evalSize } from "../sizes.ts";
-import {
-  COPY_DST,
-  UNIFORM,
-  createStorage,
-  encodeReadback,
-  finishReadback,
-  stagingFor,
-  writeHost,
-  type Readback,
-} from "./buffers.ts";
+import { COPY_DST, UNIFORM, createStorage, Staging, writeHost, type Readback } from "./buffers.ts";
 import { PipelineCache } from "./pipelines.ts";
 import { RECORD_BYTES, RecordTable } from "./uniforms.ts";
 
@@ -77,8 +68,8 @@ export async function runGpuKernel(
         dtype: host instanceof Float32Array ? "f32" : "i32",
       });
     });
-    const { staging, offsets } = stagingFor(device, reads, "staging");
-    made.push(staging);
+    const staging = new Staging(device, reads, "staging");
+    made.push(...staging.buffers);
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
     pass.setPipeline(pipeline);
@@ -86,11 +77,11 @@ export async function runGpuKernel(
     const [x, y, z] = kernel.grid.map((g) => evalSize(g, D)) as [number, number, number];
     if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
     pass.end();
-    encodeReadback(encoder, reads, staging, offsets);
+    staging.encode(encoder);
     device.queue.submit([encoder.finish()]);
     const err = await device.popErrorScope();
     if (err) throw new Error(`WebGPU rejected kernel ${kernel.name}: ${err.message}`);
-    const host = await finishReadback(staging, reads, offsets);
+    const host = await staging.read();
     const out = [...buffers];
     written.forEach((i, j) => (out[i] = host[j]!));
     return out;
