@@ -35,11 +35,12 @@ import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type * as TF from "@tensorflow/tfjs-core";
-import { loadMnistSplit, type MnistSplit } from "../cli/mnist.ts";
+import { loadMnistSplit } from "../cli/mnist.ts";
 import { loadModule, type Batch } from "../cli/module.ts";
 import { readSafetensors } from "../cli/safetensors.ts";
 import { compile } from "../cli/node-host.ts";
 import type { Model } from "../runtime/model.ts";
+import { mnistBatches } from "./mnist-batches.ts";
 import { loadTfjs } from "./tfjs.ts";
 
 const { values: opts } = parseArgs({
@@ -61,31 +62,6 @@ const tf = await loadTfjs();
 
 const train = loadMnistSplit("train");
 const test = loadMnistSplit("t10k");
-
-/** Batches of `n` examples in a fixed shuffled order, pixels scaled to [0, 1]. */
-function batches(
-  split: MnistSplit,
-  count: number,
-  n: number,
-): { x: Float32Array; y: Int32Array }[] {
-  const order = Int32Array.from({ length: split.count }, (_, i) => i);
-  let s = 12345;
-  for (let i = order.length - 1; i > 0; i--) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    const j = s % (i + 1);
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  return Array.from({ length: count }, (_, b) => {
-    const x = new Float32Array(n * 784);
-    const y = new Int32Array(n);
-    for (let k = 0; k < n; k++) {
-      const i = order[(b * n + k) % split.count]!;
-      for (let p = 0; p < 784; p++) x[k * 784 + p] = split.images[i * 784 + p]! / 255;
-      y[k] = split.labels[i]!;
-    }
-    return { x, y };
-  });
-}
 
 // ------------------------------------------------------------------ dlg
 
@@ -187,7 +163,7 @@ async function pair(
 async function mlp(): Promise<Pair[]> {
   const steps = Number(opts.steps);
   const warmup = 20;
-  const data = batches(train, warmup + steps, batchSize);
+  const data = mnistBatches(train, warmup + steps, batchSize);
   const model = await dlgModel("mlp.dlg", "sgd");
 
   const init = await paramsOf(model);
@@ -222,7 +198,7 @@ async function mlp(): Promise<Pair[]> {
   const trainPair = await pair("mlp train step", "step", steps, warmup, dlgStep, tfStep);
 
   // Predict: probabilities for 1000 test images, read back as a Float32Array.
-  const images = batches(test, 1, 1000)[0]!;
+  const images = mnistBatches(test, 1, 1000)[0]!;
   const dlgPredict = async () => {
     const out = (await model.predict({ x: images.x })) as Record<string, Float32Array>;
     return out.probs![0]!;
@@ -267,7 +243,7 @@ async function mlp(): Promise<Pair[]> {
 async function lenet(): Promise<Pair> {
   const steps = Number(opts["lenet-steps"]);
   const warmup = 2;
-  const data = batches(train, warmup + steps, batchSize);
+  const data = mnistBatches(train, warmup + steps, batchSize);
   const model = await dlgModel("lenet.dlg");
 
   // dlg is channels-first ([B, 1, 28, 28], filters [out, in, kh, kw]); the

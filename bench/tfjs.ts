@@ -4,7 +4,8 @@
 // dist/register_all_gradients.js lives) uses directory imports Node's ESM
 // loader rejects; vitest gets around both through Vite. Here esbuild (a
 // dependency already) bundles the ES builds of tfjs-core, its gradients and
-// the CPU backend into one module, so all three share one engine.
+// the backend (the CPU one, or WebGPU's for bench/webgpu.ts) into one module,
+// so all three share one engine.
 
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +16,8 @@ import type * as TF from "@tensorflow/tfjs-core";
 
 export type Tf = typeof TF;
 
-export async function loadTfjs(): Promise<Tf> {
+/** The WebGPU backend finds its device through navigator.gpu (bench/webgpu-setup.ts sets it). */
+export async function loadTfjs(backend: "cpu" | "webgpu" = "cpu"): Promise<Tf> {
   const dir = mkdtempSync(join(tmpdir(), "dlg-bench-tfjs-"));
   try {
     const out = join(dir, "tfjs.mjs");
@@ -24,7 +26,7 @@ export async function loadTfjs(): Promise<Tf> {
         contents: [
           'export * from "@tensorflow/tfjs-core";',
           'import "@tensorflow/tfjs-core/dist/register_all_gradients.js";',
-          'import "@tensorflow/tfjs-backend-cpu";',
+          `import "@tensorflow/tfjs-backend-${backend}";`,
         ].join("\n"),
         resolveDir: import.meta.dirname,
         loader: "js",
@@ -42,7 +44,8 @@ export async function loadTfjs(): Promise<Tf> {
       logLevel: "error",
     });
     const tf = (await import(pathToFileURL(out).href)) as Tf;
-    await tf.setBackend("cpu");
+    if (!(await tf.setBackend(backend)))
+      throw new Error(`TF.js could not start its ${backend} backend`);
     await tf.ready();
     return tf;
   } finally {

@@ -5,32 +5,13 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { addingExamples, addingSeed } from "../cli/adding.ts";
 import { loadMnistSplit } from "../cli/mnist.ts";
+import { mnistBatches } from "./mnist-batches.ts";
 
 export type HostBatch = Record<string, Float32Array | Int32Array>;
 
-/**
- * `count` MNIST training batches of `n` images (x [n, 784] in [0, 1], y [n])
- * in bench/run.ts's fixed shuffled order.
- */
-export function mnistBatches(count: number, n: number): HostBatch[] {
-  const split = loadMnistSplit("train");
-  const order = Int32Array.from({ length: split.count }, (_, i) => i);
-  let s = 12345;
-  for (let i = order.length - 1; i > 0; i--) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    const j = s % (i + 1);
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  return Array.from({ length: count }, (_, b) => {
-    const x = new Float32Array(n * 784);
-    const y = new Int32Array(n);
-    for (let k = 0; k < n; k++) {
-      const i = order[(b * n + k) % split.count]!;
-      for (let p = 0; p < 784; p++) x[k * 784 + p] = split.images[i * 784 + p]! / 255;
-      y[k] = split.labels[i]!;
-    }
-    return { x, y };
-  });
+/** `count` MNIST training batches of `n` images, in bench/run.ts's order. */
+export function mnistTrainBatches(count: number, n: number): HostBatch[] {
+  return mnistBatches(loadMnistSplit("train"), count, n);
 }
 
 /** `count` batches of `n` adding-problem sequences of `length` steps (cli/adding.ts, its seed). */

@@ -4,7 +4,7 @@
 
 import type * as TF from "@tensorflow/tfjs-core";
 import type * as Jax from "@jax-js/jax";
-import { mnistBatches } from "./webgpu-data.ts";
+import { mnistTrainBatches } from "./webgpu-data.ts";
 import { adam, jaxParams, jaxPeer, tfjsPeer, tfVariables } from "./webgpu-peers.ts";
 import type { Workload } from "./webgpu-workload.ts";
 
@@ -27,7 +27,7 @@ export const lenet: Workload = {
   key: "lenet",
   title: "LeNet-5, Adam, batch 64",
   sample: "lenet.dlg",
-  batches: (count) => mnistBatches(count, batch),
+  batches: (count) => mnistTrainBatches(count, batch),
 
   // dlg is channels-first ([B, 1, 28, 28], filters [out, in, kh, kw]); TF.js
   // convolves channels-last ([B, 28, 28, 1], filters [kh, kw, in, out]). With

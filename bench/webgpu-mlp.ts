@@ -6,7 +6,7 @@
 
 import type * as TF from "@tensorflow/tfjs-core";
 import type * as Jax from "@jax-js/jax";
-import { mnistBatches } from "./webgpu-data.ts";
+import { mnistTrainBatches } from "./webgpu-data.ts";
 import { jaxParams, jaxPeer, tfjsPeer, tfVariables, type OptimizerSpec } from "./webgpu-peers.ts";
 import type { Workload } from "./webgpu-workload.ts";
 
@@ -19,7 +19,7 @@ export const mlp: Workload = {
   title: "MLP 784-256-10, SGD, batch 64",
   sample: "mlp.dlg",
   config: "sgd",
-  batches: (count) => mnistBatches(count, batch),
+  batches: (count) => mnistTrainBatches(count, batch),
 
   tfjs(tf, init) {
     const v = tfVariables(tf, init, names);

@@ -5,7 +5,8 @@
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import type * as Jax from "@jax-js/jax";
-import type { JaxJs, Tf } from "./webgpu-setup.ts";
+import type { Tf } from "./tfjs.ts";
+import type { JaxJs } from "./webgpu-setup.ts";
 
 async function gflops(n: number, reps: number, run: () => Promise<void>): Promise<number> {
   await run(); // builds the pipeline

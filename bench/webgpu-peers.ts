@@ -13,7 +13,8 @@ import type * as TF from "@tensorflow/tfjs-core";
 import type * as Jax from "@jax-js/jax";
 import type { HostBatch } from "./webgpu-data.ts";
 import { param, type Init } from "./webgpu-dlg.ts";
-import type { JaxJs, Tf } from "./webgpu-setup.ts";
+import type { Tf } from "./tfjs.ts";
+import type { JaxJs } from "./webgpu-setup.ts";
 import type { Peer } from "./webgpu-workload.ts";
 
 export type OptimizerSpec =

@@ -6,19 +6,13 @@
 // hands out one device): dlg through createModel({ gpu }), TF.js and jax-js
 // through navigator.gpu. All three are the same physical adapter.
 
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { build } from "esbuild";
-import type * as TF from "@tensorflow/tfjs-core";
 import type * as Jax from "@jax-js/jax";
 import { probeNodeGpu } from "../cli/webgpu-node.ts";
 
 const probe = await probeNodeGpu();
 if (!probe.gpu) throw new Error(probe.reason);
 export const gpu: GPU = probe.gpu;
-// TF.js and jax-js look for WebGPU where a browser puts it.
+// TF.js (loadTfjs("webgpu")) and jax-js look for WebGPU where a browser puts it.
 Object.defineProperty(globalThis, "navigator", {
   value: { gpu, userAgent: "node" },
   configurable: true,
@@ -33,47 +27,6 @@ export async function adapterDescription(): Promise<string> {
   return [i.vendor, i.architecture, i.device, i.description && `(${i.description})`]
     .filter((s) => s)
     .join(" ");
-}
-
-export type Tf = typeof TF;
-
-/**
- * TF.js with its WebGPU backend, bundled by esbuild for the reasons
- * bench/tfjs.ts gives (the CommonJS build registers no gradients; the ES
- * build's directory imports fail under Node's loader).
- */
-export async function loadTfjsWebgpu(): Promise<Tf> {
-  const dir = mkdtempSync(join(tmpdir(), "dlg-bench-tfjs-webgpu-"));
-  try {
-    const out = join(dir, "tfjs.mjs");
-    await build({
-      stdin: {
-        contents: [
-          'export * from "@tensorflow/tfjs-core";',
-          'import "@tensorflow/tfjs-core/dist/register_all_gradients.js";',
-          'import "@tensorflow/tfjs-backend-webgpu";',
-        ].join("\n"),
-        resolveDir: import.meta.dirname,
-        loader: "js",
-      },
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      mainFields: ["module", "main"],
-      banner: {
-        js: 'import { createRequire } from "node:module"; const require = createRequire(import.meta.url);',
-      },
-      outfile: out,
-      logLevel: "error",
-    });
-    const tf = (await import(pathToFileURL(out).href)) as Tf;
-    if (!(await tf.setBackend("webgpu")))
-      throw new Error("TF.js could not start its WebGPU backend");
-    await tf.ready();
-    return tf;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 export type JaxJs = typeof Jax;

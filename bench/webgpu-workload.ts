@@ -3,7 +3,8 @@
 
 import type { HostBatch } from "./webgpu-data.ts";
 import type { Init } from "./webgpu-dlg.ts";
-import type { JaxJs, Tf } from "./webgpu-setup.ts";
+import type { Tf } from "./tfjs.ts";
+import type { JaxJs } from "./webgpu-setup.ts";
 
 /** One engine's train step: uploads batch `i`, trains on it, resolves to the loss read back. */
 export interface Peer {

@@ -38,7 +38,8 @@ import { countGpuWork, type GpuCounts } from "./webgpu-count.ts";
 import { dlgSide, type DlgTarget } from "./webgpu-dlg.ts";
 import { cpuPeak, matmulGflops } from "./webgpu-peak.ts";
 import { profileStep, watchPipelineLabels, type KernelTime } from "./webgpu-profile.ts";
-import { adapterDescription, gpu, loadJaxWebgpu, loadTfjsWebgpu } from "./webgpu-setup.ts";
+import { loadTfjs } from "./tfjs.ts";
+import { adapterDescription, gpu, loadJaxWebgpu } from "./webgpu-setup.ts";
 import { engines, timeEngines, type Engine, type EngineTimes } from "./webgpu-timing.ts";
 import type { Workload } from "./webgpu-workload.ts";
 import { attention } from "./webgpu-attention.ts";
@@ -139,7 +140,7 @@ const load0 = loadavg();
 const adapter = await adapterDescription();
 // Installed before any engine builds a pipeline, so every kernel has its name.
 const labels = opts.profile ? watchPipelineLabels() : null;
-const tf = await loadTfjsWebgpu();
+const tf = await loadTfjs("webgpu");
 const jax = await loadJaxWebgpu();
 const results: Result[] = [];
 // A workload that fails (a backend still missing a kernel) is reported, and the others still run.
