@@ -113,8 +113,8 @@ function instrument(device: GPUDevice) {
     if (d.usage & 0x1) counts.staging.push(d.size);
     return createBuffer(d);
   };
-  const createPipeline = device.createComputePipelineAsync.bind(device);
-  device.createComputePipelineAsync = (d) => {
+  const createPipeline = device.createComputePipeline.bind(device);
+  device.createComputePipeline = (d) => {
     counts.pipelines++;
     return createPipeline(d);
   };

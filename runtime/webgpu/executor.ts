@@ -88,6 +88,9 @@ class Resident {
   swap(): void {
     this.parity = 1 - this.parity;
   }
+  destroy(): void {
+    for (const b of this.bufs) b.destroy();
+  }
 }
 
 /** A plan buffer that is a param or state slot: the front read, or the back written. */
@@ -158,36 +161,35 @@ export class WebGpuExecutor implements Executor {
     D: readonly number[],
     owned = false,
   ): Promise<WebGpuExecutor> {
+    const made: Resident[] = [];
     const residents = (ts: GpuProgram["params"], what: string) =>
-      ts.map((t) => new Resident(device, evalSize(t.numel, D), `${what} "${t.name}"`));
-    const ex = new WebGpuExecutor(
-      device,
-      owned,
-      program.dims,
-      residents(program.params, "param"),
-      residents(program.state, "state"),
-    );
-    const cache = new PipelineCache(device);
-    // Shader modules are made synchronously inside the scope; their pipelines compile in parallel.
-    device.pushErrorScope("validation");
-    const named = Object.entries(program.entries).flatMap(([name, plan]) =>
-      plan
-        ? [
-            {
-              name: name as EntryName,
-              plan,
-              pipelines: Promise.all(plan.kernels.map((k) => cache.get(k))),
-            },
-          ]
-        : [],
-    );
-    const [err, ...pipelines] = await Promise.all([
-      device.popErrorScope(),
-      ...named.map((n) => n.pipelines),
-    ]);
-    if (err) throw new Error(`WebGPU rejected the model's kernels: ${err.message}`);
-    named.forEach((n, i) => ex.addEntry(n.name, n.plan, pipelines[i]!));
-    return ex;
+      ts.map((t) => {
+        const r = new Resident(device, evalSize(t.numel, D), `${what} "${t.name}"`);
+        made.push(r);
+        return r;
+      });
+    try {
+      const ex = new WebGpuExecutor(
+        device,
+        owned,
+        program.dims,
+        residents(program.params, "param"),
+        residents(program.state, "state"),
+      );
+      const named = Object.entries(program.entries).flatMap(([name, plan]) =>
+        plan ? [{ name: name as EntryName, plan }] : [],
+      );
+      const pipelines = await new PipelineCache(device).build(named.flatMap((n) => n.plan.kernels));
+      let at = 0;
+      for (const n of named) {
+        ex.addEntry(n.name, n.plan, pipelines.slice(at, at + n.plan.kernels.length));
+        at += n.plan.kernels.length;
+      }
+      return ex;
+    } catch (e) {
+      for (const r of made) r.destroy();
+      throw e;
+    }
   }
 
   private addEntry(name: EntryName, plan: EntryPlan<GpuKernel>, pipelines: Pipeline[]): void {
@@ -501,7 +503,7 @@ export class WebGpuExecutor implements Executor {
     this.watch.dispose();
     for (const e of this.entries.values())
       for (const b of e.bindings.values()) for (const buf of b.owned) buf.destroy();
-    for (const r of [...this.params, ...this.state]) for (const buf of r.bufs) buf.destroy();
+    for (const r of [...this.params, ...this.state]) r.destroy();
     if (this.owned) this.device.destroy();
   }
 }

@@ -5,7 +5,7 @@
 import type { Buffer, GpuKernel } from "../program.ts";
 import { evalSize } from "../sizes.ts";
 import { COPY_DST, UNIFORM, createStorage, Staging, writeHost, type Readback } from "./buffers.ts";
-import { PipelineCache } from "./pipelines.ts";
+import { PipelineCache, type Pipeline } from "./pipelines.ts";
 import { RECORD_BYTES, RecordTable } from "./uniforms.ts";
 
 /**
@@ -30,7 +30,7 @@ export async function runGpuKernel(
       );
   const made: GPUBuffer[] = [];
   try {
-    const { pipeline, layout } = await new PipelineCache(device).get(kernel);
+    const [{ pipeline, layout }] = (await new PipelineCache(device).build([kernel])) as [Pipeline];
     // Only WebGPU calls between push and pop: nothing here throws and leaves the scope pushed.
     device.pushErrorScope("validation");
     const records = new RecordTable(D);
