@@ -373,6 +373,18 @@ describe.skipIf(device === null)("codegen-wgsl on Dawn", () => {
     await check(b, [mat([2, 1, 5, 8], 4), mat([3, 8, 6], 5), mat([12, 8], 6)], { tol: 1e-5 });
   });
 
+  it("a batch over a shared right operand runs as one tall product; the epilogue still sees each batch index", async () => {
+    // [B, 2, 7, 8] @ [8, 6] + a term per batch element: rows of consecutive matrices share tiles.
+    const b = build([f32s("B", 2, 7, 8), f32s(8, 6), f32s("B", 2, 1, 6)], (e, x, w, z) =>
+      e("add", {}, e("matmul", {}, x, w), z),
+    );
+    const xs = [mat([5, 2, 7, 8], 7), mat([8, 6], 8), mat([5, 2, 1, 6], 9)];
+    const got = await check(b, xs, { dims: { B: 5 }, tol: 1e-5 });
+    expect(got.kernels).toHaveLength(1);
+    // 70 rows of 6: three 32-row tiles, not 10 matrices of one tile each.
+    expect(got.kernels[0]!.grid.map((g) => evalSize(g, [5]))).toEqual([3, 1, 1]);
+  });
+
   it.each([true, false])(
     "scan bodies read their step from the uniform record (reverse %s)",
     async (reverse) => {

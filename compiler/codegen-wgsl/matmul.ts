@@ -22,7 +22,9 @@
 // 4x4 or 16x16 invocations per workgroup instead of 8x8 were no faster
 // (112/154/10 and 97/136/10 ms against 89-94/100-129/3-10 ms).
 
-import { dimAsConst, numElements } from "../dims.ts";
+import { dimAsConst, dimMul, numElements } from "../dims.ts";
+import { someIExpr } from "../kernel-walk.ts";
+import { iloop, linearize } from "../kernel.ts";
 import type { BufId, MatmulKernel, MatmulOperand } from "../kernel.ts";
 import type { GpuKernel } from "../../runtime/program.ts";
 import type { KernelContext } from "../backend.ts";
@@ -49,9 +51,23 @@ export function matmulKernel(k: MatmulKernel, ctx: KernelContext, name: string):
   let vecA = vectorizable(k.a, k.a.transposed ? mc : kc);
   let vecB = vectorizable(k.b, k.b.transposed ? kc : nc);
   if (k.a.buf === k.b.buf) vecA = vecB = vecA && vecB; // one binding, one element type
+  // A batch over a shared B (a dense layer on [B, T, D]) is one tall product: A's matrices are
+  // consecutive rows, and so are the output's, so the tiles run across matrix boundaries and
+  // short matrices ([8, 32]: 3/4 of a 32-row tile idle) fill them.
+  const nb = k.batch.length;
+  const fold =
+    nb > 0 &&
+    !k.a.transposed &&
+    !someIExpr(k.b.batch, { i: (e) => e.k === "loop" }) &&
+    JSON.stringify(k.a.batch) ===
+      JSON.stringify(
+        linearize(
+          k.batch,
+          k.batch.map((_, i) => iloop(i)),
+        ),
+      );
   const vec4 = new Set<BufId>([...(vecA ? [k.a.buf] : []), ...(vecB ? [k.b.buf] : [])]);
   const m = new WgslModule(ctx, k.out, vec4);
-  const nb = k.batch.length;
   const [M, N, K] = [m.dim(k.m), m.dim(k.n), m.dim(k.k)];
   const at = (o: MatmulOperand) => (o.at === undefined ? "" : `${m.printer.ix(o.at)} + `);
   const A = (row: string, p: string) =>
@@ -100,31 +116,42 @@ export function matmulKernel(k: MatmulKernel, ctx: KernelContext, name: string):
 
   const epi = m.val(k.epilogue);
   const outType = valueType(k.epilogue.dtype);
-  const loopParams = Array.from({ length: nb + 2 }, (_, i) => `i${i}: i32`);
+  // The epilogue sees the batch loop indices (from the batch number `bl`), the row and column.
   const decls = [
-    `fn epilogue(${[...loopParams, "lin: i32", "acc: f32"].join(", ")}) -> ${outType} {`,
-    `  return ${epi};`,
-    "}",
-  ];
-  const tilesN = `((${N} + ${TILE - 1}) / ${TILE})`;
-  const tilesM = `((${M} + ${TILE - 1}) / ${TILE})`;
-  const batch = m.dim(numElements(k.batch));
-  const main = [
-    `let tn = wg % ${tilesN};`,
-    `let tm = (wg / ${tilesN}) % ${tilesM};`,
-    `let bl = wg / (${tilesN} * ${tilesM});`,
-    `if (bl >= ${batch}) { return; }`,
+    `fn epilogue(${["bl", `i${nb}`, `i${nb + 1}`, "lin"].map((v) => `${v}: i32`).join(", ")}, acc: f32) -> ${outType} {`,
     ...delinearize(
       "bl",
       k.batch.map((d) => m.dim(d)),
       "i",
-    ),
-    `let aOff = ${at(k.a)}${m.printer.ix(k.a.batch)} * (${M} * ${K});`,
+    ).map((l) => "  " + l),
+    `  return ${epi};`,
+    "}",
+  ];
+  const batch = m.dim(numElements(k.batch));
+  // Rows of the output: with the batch folded in, one [batch * m, k] @ [k, n] product.
+  const R = fold ? `(${batch} * ${M})` : M;
+  const tilesN = `((${N} + ${TILE - 1}) / ${TILE})`;
+  const tilesM = `((${R} + ${TILE - 1}) / ${TILE})`;
+  const main = [
+    `let tn = wg % ${tilesN};`,
+    ...(fold
+      ? [`let tm = wg / ${tilesN};`, `if (tm >= ${tilesM}) { return; }`]
+      : [
+          `let tm = (wg / ${tilesN}) % ${tilesM};`,
+          `let bl = wg / (${tilesN} * ${tilesM});`,
+          `if (bl >= ${batch}) { return; }`,
+          ...delinearize(
+            "bl",
+            k.batch.map((d) => m.dim(d)),
+            "i",
+          ),
+        ]),
+    `let aOff = ${at(k.a)}${fold ? "0" : `${m.printer.ix(k.a.batch)} * (${M} * ${K})`};`,
     `let bOff = ${at(k.b)}${m.printer.ix(k.b.batch)} * (${K} * ${N});`,
-    `let oOff = bl * (${M} * ${N});`,
+    `let oOff = ${fold ? "0" : `bl * (${M} * ${N})`};`,
     `let row0 = tm * ${TILE} + i32(lid / ${THREADS}u) * ${BLOCK};`,
     `let col0 = tn * ${TILE} + i32(lid % ${THREADS}u) * ${BLOCK};`,
-    ...rs.map((r) => `let ra${r} = min(row0 + ${r}, ${M} - 1);`),
+    ...rs.map((r) => `let ra${r} = min(row0 + ${r}, ${R} - 1);`),
     ...rs.map((c) => `let cb${c} = min(col0 + ${c}, ${N} - 1);`),
     ...(k.a.transposed && vecA ? [`let iv = min(row0, ${M} - 4);`] : []),
     ...(!k.b.transposed && vecB ? [`let jv = min(col0, ${N} - 4);`] : []),
@@ -142,14 +169,17 @@ export function matmulKernel(k: MatmulKernel, ctx: KernelContext, name: string):
       rs.map((c) => {
         const [i, j] = [`row0 + ${r}`, `col0 + ${c}`];
         const lin = `oOff + (${i}) * ${N} + ${j}`;
-        const idx = [...Array.from({ length: nb }, (_, b) => `i${b}`), i, j, lin, `c${r}[${c}]`];
+        const where = fold ? [`(${i}) / ${M}`, `(${i}) % ${M}`] : ["bl", i];
+        const args = [...where, j, lin, `c${r}[${c}]`];
         const store = k.outAt === undefined ? lin : `${m.printer.ix(k.outAt)} + ${lin}`;
-        const value = toStorage(`epilogue(${idx.join(", ")})`, k.epilogue.dtype);
-        return `if (${i} < ${M} && ${j} < ${N}) { b${k.out}[${store}] = ${value}; }`;
+        const value = toStorage(`epilogue(${args.join(", ")})`, k.epilogue.dtype);
+        return `if (${i} < ${R} && ${j} < ${N}) { b${k.out}[${store}] = ${value}; }`;
       }),
     ),
   ];
   const tiles = (d: typeof k.m) => size.ceilDiv(m.size(d), TILE);
-  const groups = size.mul(m.size(numElements(k.batch)), size.mul(tiles(k.m), tiles(k.n)));
+  const groups = fold
+    ? size.mul(tiles(dimMul(numElements(k.batch), k.m)), tiles(k.n))
+    : size.mul(m.size(numElements(k.batch)), size.mul(tiles(k.m), tiles(k.n)));
   return m.finish(name, "matmul", THREADS * THREADS, groups, decls, main);
 }
