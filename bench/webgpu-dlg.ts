@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { loadModule, type CompiledModel } from "../cli/module.ts";
 import { readSafetensors } from "../cli/safetensors.ts";
-import { compile, type CompileOptions } from "../cli/node-host.ts";
+import { compile } from "../cli/node-host.ts";
 import type { HostBatch } from "./webgpu-data.ts";
 
 export type DlgTarget = "js" | "webgpu";
@@ -19,8 +19,8 @@ export interface DlgSide {
   model: CompiledModel;
   /** What the model says it runs on ("webgpu", "js"); "js" for a module that predates backends. */
   backend: string;
-  /** Parameters by name (`dense_1.w`), without optimizer state. */
-  init: Map<string, Init>;
+  /** Parameters by dlg's name (`dense_1.w`), without optimizer state. */
+  init: Record<string, Init>;
   step(batch: HostBatch): Promise<number>;
 }
 
@@ -36,9 +36,9 @@ export async function dlgSide(
   const mod = await loadModule(r.js);
   const create: { seed: number; gpu?: GPU } = { seed, gpu };
   const model = await mod.createModel(create);
-  const init = new Map<string, Init>();
+  const init: Record<string, Init> = {};
   for (const [name, t] of readSafetensors(await model.save())) {
-    if (!name.startsWith("__")) init.set(name, { data: Float32Array.from(t.data), shape: t.shape });
+    if (!name.startsWith("__")) init[name] = { data: Float32Array.from(t.data), shape: t.shape };
   }
   const backend = (model as { backend?: unknown }).backend;
   return {
@@ -49,9 +49,11 @@ export async function dlgSide(
   };
 }
 
-/** The parameter `name` of `init`, or an error naming the sample's real ones. */
-export function param(init: Map<string, Init>, name: string): Init {
-  const p = init.get(name);
-  if (!p) throw new Error(`dlg has no parameter ${name} (it has ${[...init.keys()].join(", ")})`);
+/** Parameter `name` of a tree keyed by dlg's names, or an error naming the ones it has. */
+export function need<T>(tree: Record<string, T>, name: string): T {
+  const p = tree[name];
+  if (p === undefined) {
+    throw new Error(`dlg has no parameter ${name} (it has ${Object.keys(tree).join(", ")})`);
+  }
   return p;
 }

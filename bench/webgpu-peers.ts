@@ -12,7 +12,7 @@
 import type * as TF from "@tensorflow/tfjs-core";
 import type * as Jax from "@jax-js/jax";
 import type { HostBatch } from "./webgpu-data.ts";
-import { param, type Init } from "./webgpu-dlg.ts";
+import type { Init } from "./webgpu-dlg.ts";
 import type { Tf } from "./tfjs.ts";
 import type { JaxJs } from "./webgpu-setup.ts";
 import type { Peer } from "./webgpu-workload.ts";
@@ -32,16 +32,11 @@ export const adam = (lr: number): OptimizerSpec => ({
 
 // ------------------------------------------------------------------ TF.js
 
-/** TF.js variables holding dlg's initial value of each named parameter. */
-export function tfVariables<K extends string>(
-  tf: Tf,
-  init: Map<string, Init>,
-  names: Record<K, string>,
-): Record<K, TF.Variable> {
-  const out = {} as Record<K, TF.Variable>;
-  for (const k of Object.keys(names) as K[]) {
-    const p = param(init, names[k]);
-    out[k] = tf.tidy(() => tf.variable(tf.tensor(p.data, p.shape)));
+/** TF.js variables holding dlg's initial value of every parameter, by dlg's name. */
+export function tfVariables(tf: Tf, init: Record<string, Init>): Record<string, TF.Variable> {
+  const out: Record<string, TF.Variable> = {};
+  for (const [name, p] of Object.entries(init)) {
+    out[name] = tf.tidy(() => tf.variable(tf.tensor(p.data, p.shape)));
   }
   return out;
 }
@@ -77,17 +72,11 @@ export function tfjsPeer(
 type Arr = Jax.Array;
 export type JaxTree = Record<string, Arr>;
 
-/** jax-js arrays (on the default device, WebGPU) holding dlg's initial parameters. */
-export function jaxParams<K extends string>(
-  jax: JaxJs,
-  init: Map<string, Init>,
-  names: Record<K, string>,
-): Record<K, Arr> {
-  const out = {} as Record<K, Arr>;
-  for (const k of Object.keys(names) as K[]) {
-    const p = param(init, names[k]);
-    out[k] = jax.numpy.array(p.data).reshape(p.shape);
-  }
+/** jax-js arrays (on the default device, WebGPU) holding dlg's initial parameters, by name. */
+export function jaxParams(jax: JaxJs, init: Record<string, Init>): JaxTree {
+  const out: JaxTree = {};
+  for (const [name, p] of Object.entries(init))
+    out[name] = jax.numpy.array(p.data).reshape(p.shape);
   return out;
 }
 

@@ -22,6 +22,7 @@ export interface Workload {
   config?: string;
   /** `count` batches in the order every engine trains on them. */
   batches(count: number): HostBatch[];
-  tfjs(tf: Tf, init: Map<string, Init>): Peer;
-  jax(jax: JaxJs, init: Map<string, Init>): Peer;
+  /** The peers, from dlg's initial parameters (by dlg's names). */
+  tfjs(tf: Tf, init: Record<string, Init>): Peer;
+  jax(jax: JaxJs, init: Record<string, Init>): Peer;
 }
