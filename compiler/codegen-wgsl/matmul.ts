@@ -9,18 +9,16 @@
 // indices and the accumulator.
 //
 // Why no workgroup-memory tiling: on SwiftShader (Dawn's CPU adapter, where
-// the benchmarks' ratios are taken) it is 2-10x slower. Measured with
-// `npx tsx out/wgsl-bench/bench.ts tiles` (a scratch script: pipeline built
-// once, 5 dispatches in one submit, median of 3 rounds; 2 CPU cores under a
-// load average of ~12, so +-50%), ms per dispatch:
+// the benchmarks' ratios are taken) it is 4-20x slower. Measured with
+// `npx tsx test/wgsl-bench.ts matmul` (2 CPU cores at a load average of ~7,
+// so +-50%), ms per dispatch:
 //
 //   shape                   this kernel   16x16 tiles   32x32 tiles + 4x4 registers
-//   [64,784] @ [784,256]    166           904           342
-//   [256,256] @ [256,256]   95            1236          501
-//   [64,256] @ [256,64]     9.7           94            27
+//   [64,784] @ [784,256]    70            969           302
+//   [256,256] @ [256,256]   80            1624          342
+//   [64,256] @ [256,64]     3.6           61            12.8
 //
-// 4x4 or 16x16 invocations per workgroup instead of 8x8 were no faster
-// (112/154/10 and 97/136/10 ms against 89-94/100-129/3-10 ms).
+// 4x4 or 16x16 invocations per workgroup instead of 8x8 were no faster.
 
 import { dimAsConst, dimMul, numElements } from "../dims.ts";
 import { someIExpr } from "../kernel-walk.ts";

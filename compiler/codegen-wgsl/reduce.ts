@@ -24,19 +24,18 @@ const MAX_T = 64;
 
 /**
  * Invocations per output for `n` outputs of `r` reduced elements each (null:
- * known only at run time, taken as many and long). Measured on SwiftShader,
- * 2 shared CPU cores (`npx tsx out/wgsl-bench/bench.ts reduce`, a scratch
- * script: pipeline built once, 5 dispatches in one submit; ms per dispatch,
- * noisy to +-50%; T = invocations per output):
+ * known only at run time, taken as many and long). Measured on SwiftShader, 2
+ * shared CPU cores at a load average of ~9 (`npx tsx test/wgsl-bench.ts
+ * reduce`), ms per dispatch (+-50%), T = invocations per output:
  *
  *   shape, axis        T=1    T=4    T=16   T=64   T=256
- *   [4096, 64], 1      2.8    41.7   231    1390   7576
- *   [64, 4096], 1      2.5    4.2    5.2    30.4   109
- *   [1, 262144], 1     23.0   4.8    5.2    12.5   4.0
- *   [64, 256], 0       0.9    1.3    5.6    16.7   85.6
- *   [256, 784], 1      3.6    5.2    21.4   91.8   693
- *   [10, 60000], 1     86.6   19.8   20.7   18.4   31.8
- *   [1, 1000], 1       10.0   6.9    9.9    0.5    0.4
+ *   [4096, 64], 1      6.7    64.9   280    1014   4505
+ *   [64, 4096], 1      4.0    4.7    3.9    11.5   35.9
+ *   [1, 262144], 1     11.0   3.9    3.2    2.2    6.9
+ *   [64, 256], 0       0.6    0.8    1.8    6.3    18.3
+ *   [256, 784], 1      2.8    8.4    12.8   28.0   101
+ *   [10, 60000], 1     9.2    10.8   10.2   9.0    11.5
+ *   [1, 1000], 1       1.2    0.9    0.5    0.9    0.7
  *
  * A workgroup that shares partials costs ~1 ms there whatever it does, so
  * sharing pays only when a few outputs would leave the device idle.
