@@ -6,7 +6,7 @@
 
 import type { DType } from "../ir.ts";
 import type { Syntax } from "../scalar-print.ts";
-import { UNIFORM_DIMS } from "../../runtime/program.ts";
+import { UNIFORM_DIMS, UNIFORM_SCANS } from "../../runtime/program.ts";
 
 /** i32 slot `s` of the uniform record (dims, then scan steps: runtime/program.ts GpuKernel). */
 export const uniformSlot = (s: number): string => `u[${s >> 2}].${"xyzw"[s & 3]}`;
@@ -116,7 +116,13 @@ export const wgslSyntax: Syntax = {
     loop: (i) => `i${i}`,
     red: (i) => `r${i}`,
     lin: () => "lin",
-    iter: (scan) => uniformSlot(UNIFORM_DIMS + scan),
+    iter: (scan) => {
+      if (scan >= UNIFORM_SCANS)
+        throw new Error(
+          `codegen-wgsl: scan ${scan} is past the ${UNIFORM_SCANS} the uniform record holds`,
+        );
+      return uniformSlot(UNIFORM_DIMS + scan);
+    },
     add: (a, b) => `(${a} + ${b})`,
     mul: (a, b) => `(${a} * ${b})`,
     div: (a, b, nonNeg) => (nonNeg ? `(${a} / ${b})` : `i_div(${a}, ${b})`),
