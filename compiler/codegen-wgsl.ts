@@ -6,8 +6,9 @@
 // map.ts (one invocation per element), reduce.ts (workgroup tree
 // reductions), matmul.ts (register-blocked). A scan is not a kernel but a
 // step of the schedule: its body kernels are ordinary kernels reading their
-// step from the uniform record. Nothing from the .dlg source reaches the text
-// but through `mangle` (the kernel's name, in a comment).
+// step from the uniform record. Nothing from the .dlg source reaches the
+// text: the kernel's name is only the GpuKernel's label, and buffers are
+// named by binding position, so kernels of one structure share a pipeline.
 
 import type { KernelContext } from "./backend.ts";
 import { kernelName, type Kernel } from "./kernel.ts";

@@ -26,7 +26,7 @@ export function mapKernel(k: MapKernel, ctx: KernelContext, name: string): GpuKe
     `let lin = wg * ${WORKGROUP} + i32(lid);`,
     `if (lin >= ${m.dim(n)}) { return; }`,
     ...loops,
-    `b${k.out}[${at}] = ${value};`,
+    `${m.ref(k.out)}[${at}] = ${value};`,
   ];
   const groups = size.ceilDiv(m.size(n), WORKGROUP);
   return m.finish(name, "map", WORKGROUP, groups, [], main);

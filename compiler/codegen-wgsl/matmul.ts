@@ -171,7 +171,7 @@ export function matmulKernel(k: MatmulKernel, ctx: KernelContext, name: string):
         const args = [...where, j, lin, `c${r}[${c}]`];
         const store = k.outAt === undefined ? lin : `${m.printer.ix(k.outAt)} + ${lin}`;
         const value = toStorage(`epilogue(${args.join(", ")})`, k.epilogue.dtype);
-        return `if (${i} < ${R} && ${j} < ${N}) { b${k.out}[${store}] = ${value}; }`;
+        return `if (${i} < ${R} && ${j} < ${N}) { ${m.ref(k.out)}[${store}] = ${value}; }`;
       }),
     ),
   ];

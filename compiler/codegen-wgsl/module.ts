@@ -10,7 +10,6 @@ import type { BufId, BufferDecl, SExpr } from "../kernel.ts";
 import { ScalarPrinter, nonNegative } from "../scalar-print.ts";
 import type { KernelContext } from "../backend.ts";
 import { sizeExpr } from "../size-expr.ts";
-import { commentText } from "../mangle.ts";
 import type { GpuKernel, SizeExpr } from "../../runtime/program.ts";
 import { UNIFORM_DIMS } from "../../runtime/program.ts";
 import { withLibrary } from "./library.ts";
@@ -79,17 +78,29 @@ export class WgslModule {
     return d;
   }
 
+  /**
+   * The WGSL variable of buffer `buf`, bound read-only on first use: `b` and
+   * its binding position, not its plan id, so kernels of the same structure
+   * print the same text and share one pipeline (runtime/webgpu/pipelines.ts
+   * keys by text).
+   */
+  ref(buf: BufId): string {
+    if (!this.bound.has(buf)) this.bound.set(buf, { write: false, vec4: false });
+    return `b${[...this.bound.keys()].indexOf(buf)}`;
+  }
+
   /** Element `index` of buffer `buf` as a value of `dtype`. */
   load(buf: BufId, index: string, dtype: DType): string {
-    let b = this.bound.get(buf);
-    if (!b) this.bound.set(buf, (b = { write: false, vec4: false }));
-    const elem = b.vec4 ? `b${buf}[(${index}) >> 2u][(${index}) & 3]` : `b${buf}[${index}]`;
+    const v = this.ref(buf);
+    const elem = this.bound.get(buf)!.vec4
+      ? `${v}[(${index}) >> 2u][(${index}) & 3]`
+      : `${v}[${index}]`;
     return dtype === "bool" ? `(${elem} != 0)` : elem;
   }
 
   /** Four consecutive f32 elements from `index` (a multiple of 4) of a vec4-bound buffer. */
   load4(buf: BufId, index: string): string {
-    return `b${buf}[(${index}) >> 2u]`;
+    return `${this.ref(buf)}[(${index}) >> 2u]`;
   }
 
   /** A run-time size as an i32 expression over the uniform record. */
@@ -150,10 +161,11 @@ export class WgslModule {
     const vars = bindings.map((b, i) => {
       const elem = b.vec4 ? "vec4<f32>" : storageType(this.decl(b.buf).dtype);
       const access = b.write ? "read_write" : "read";
-      return `@group(0) @binding(${i + 1}) var<storage, ${access}> b${b.buf}: array<${elem}>;`;
+      return `@group(0) @binding(${i + 1}) var<storage, ${access}> b${i}: array<${elem}>;`;
     });
     const body = [
-      `// ${commentText(name)}: ${what}`,
+      // No kernel name here (it is the GpuKernel's label): equal structure, equal text, one pipeline.
+      `// ${what}`,
       "@group(0) @binding(0) var<uniform> u: array<vec4<i32>, 16>;",
       ...vars,
       ...decls,

@@ -166,7 +166,7 @@ export function reduceKernel(
       "}",
     );
   }
-  main.push(`if (lin < ${N}) { b${k.out}[${at}] = ${c.result}; }`);
+  main.push(`if (lin < ${N}) { ${m.ref(k.out)}[${at}] = ${c.result}; }`);
   const groups = size.ceilDiv(m.size(n), P);
   return m.finish(name, `reduce_${k.op}`, WORKGROUP, groups, decls, main);
 }
