@@ -2,8 +2,9 @@
 // output in four vec4 accumulators, reading its operands straight from
 // storage (as array<vec4<f32>> where the shapes let every vector load stay
 // aligned and in bounds, else four scalar loads per vector); a workgroup of
-// 8x8 invocations covers a 32x32 tile, and the grid is batch x tile rows x
-// tile columns, linearised. Rows and columns past the edge of the matrix
+// 8x8 invocations covers a 32x32 tile (2x32 an 8x128 one when the product has
+// at most 8 rows, and so on: see threadRows), and the grid is batch x tile
+// rows x tile columns, linearised. Rows and columns past the edge of the matrix
 // read a clamped (valid) row or column and are not stored. The epilogue (bias,
 // activation: the fused elementwise consumers) is a function of the loop
 // indices and the accumulator.
@@ -28,10 +29,19 @@ import type { GpuKernel } from "../../runtime/program.ts";
 import type { KernelContext } from "../backend.ts";
 import { delinearize, size, toStorage, valueType, WgslModule } from "./module.ts";
 
-/** Output rows and columns per invocation, invocations per workgroup side. */
+/** Output rows and columns per invocation, invocations per workgroup. */
 const BLOCK = 4;
-const THREADS = 8;
-const TILE = BLOCK * THREADS;
+const INVOCATIONS = 64;
+
+/**
+ * Invocation rows of the workgroup (the columns are INVOCATIONS / rows): 8
+ * (a 32x32 tile), or fewer for a product of few rows (a conv's [6, 25] filter
+ * matrix), whose tile rows past the edge would compute clamped, unstored rows.
+ */
+function threadRows(rows: number | null): number {
+  if (rows === null) return 8;
+  return rows <= BLOCK ? 1 : rows <= 2 * BLOCK ? 2 : rows <= 4 * BLOCK ? 4 : 8;
+}
 
 const rs = [0, 1, 2, 3];
 
@@ -126,10 +136,13 @@ export function matmulKernel(k: MatmulKernel, ctx: KernelContext, name: string):
     "}",
   ];
   const batch = m.dim(numElements(k.batch));
+  const threadsM = threadRows(fold ? null : mc);
+  const threadsN = INVOCATIONS / threadsM;
+  const [tileM, tileN] = [BLOCK * threadsM, BLOCK * threadsN];
   // Rows of the output: with the batch folded in, one [batch * m, k] @ [k, n] product.
   const R = fold ? `(${batch} * ${M})` : M;
-  const tilesN = `((${N} + ${TILE - 1}) / ${TILE})`;
-  const tilesM = `((${R} + ${TILE - 1}) / ${TILE})`;
+  const tilesN = `((${N} + ${tileN - 1}) / ${tileN})`;
+  const tilesM = `((${R} + ${tileM - 1}) / ${tileM})`;
   const main = [
     `let tn = wg % ${tilesN};`,
     ...(fold
@@ -147,8 +160,8 @@ export function matmulKernel(k: MatmulKernel, ctx: KernelContext, name: string):
     `let aOff = ${at(k.a)}${fold ? "0" : `${m.printer.ix(k.a.batch)} * (${M} * ${K})`};`,
     `let bOff = ${at(k.b)}${m.printer.ix(k.b.batch)} * (${K} * ${N});`,
     `let oOff = ${fold ? "0" : `bl * (${M} * ${N})`};`,
-    `let row0 = tm * ${TILE} + i32(lid / ${THREADS}u) * ${BLOCK};`,
-    `let col0 = tn * ${TILE} + i32(lid % ${THREADS}u) * ${BLOCK};`,
+    `let row0 = tm * ${tileM} + i32(lid / ${threadsN}u) * ${BLOCK};`,
+    `let col0 = tn * ${tileN} + i32(lid % ${threadsN}u) * ${BLOCK};`,
     ...rs.map((r) => `let ra${r} = min(row0 + ${r}, ${R} - 1);`),
     ...rs.map((c) => `let cb${c} = min(col0 + ${c}, ${N} - 1);`),
     ...(k.a.transposed && vecA ? [`let iv = min(row0, ${M} - 4);`] : []),
@@ -175,9 +188,9 @@ export function matmulKernel(k: MatmulKernel, ctx: KernelContext, name: string):
       }),
     ),
   ];
-  const tiles = (d: typeof k.m) => size.ceilDiv(m.size(d), TILE);
+  const tiles = (d: typeof k.m, tile: number) => size.ceilDiv(m.size(d), tile);
   const groups = fold
-    ? size.mul(tiles(dimMul(numElements(k.batch), k.m)), tiles(k.n))
-    : size.mul(m.size(numElements(k.batch)), size.mul(tiles(k.m), tiles(k.n)));
-  return m.finish(name, "matmul", THREADS * THREADS, groups, decls, main);
+    ? size.mul(tiles(dimMul(numElements(k.batch), k.m), tileM), tiles(k.n, tileN))
+    : size.mul(m.size(numElements(k.batch)), size.mul(tiles(k.m, tileM), tiles(k.n, tileN)));
+  return m.finish(name, "matmul", INVOCATIONS, groups, decls, main);
 }
