@@ -70,7 +70,7 @@ const seed = Number(opts.seed);
 /** Each workload with its default number of timed steps: few, as TF.js takes 2-30 s a step on SwiftShader. */
 const workloads: [Workload, number][] = [
   [mlp, 6],
-  [lenet, 3],
+  [lenet, 6],
   [lstm, 3],
   [attention, 3],
 ];
