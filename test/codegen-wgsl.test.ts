@@ -300,7 +300,7 @@ describe.skipIf(device === null)("codegen-wgsl on Dawn", () => {
   });
 
   it("a grid past 65535 workgroups (split into x and y): a batched matmul over a run-time batch", async () => {
-    const n = 70_001; // one workgroup per matrix
+    const n = 64 * 70_001 - 3; // 64 [1, 2] @ [2, 1] products per workgroup: 70001 workgroups
     const b = build([f32s("N", 1, 2), f32s("N", 2, 1)], (e, x, w) => e("matmul", {}, x, w));
     const xs = [mat([n, 1, 2], 7), mat([n, 2, 1], 8)];
     const got = await check(b, xs, { dims: { N: n }, tol: 1e-6 });
@@ -362,6 +362,18 @@ describe.skipIf(device === null)("codegen-wgsl on Dawn", () => {
           "the transposes fold into the operands, the epilogue into the matmul",
         ).toBe(1);
       }
+    },
+  );
+
+  it.each([
+    // [batch, m, k, n]: 32 [3, 7] products per workgroup, the last workgroup partly idle; 4 [9, 13]
+    [37, 3, 6, 7],
+    [9, 9, 5, 13],
+  ])(
+    "batched small matmuls packed into workgroups: [%i, %i, %i] @ [., %i]",
+    async (nb, m, k, n) => {
+      const b = build([f32s(nb, m, k), f32s(nb, k, n)], (e, x, w) => e("matmul", {}, x, w));
+      await check(b, [mat([nb, m, k], 4), mat([nb, k, n], 5)], { tol: 1e-5 });
     },
   );
 

@@ -4,7 +4,8 @@
 // aligned and in bounds, else four scalar loads per vector); a workgroup of
 // 8x8 invocations covers a 32x32 tile (2x32 an 8x128 one when the product has
 // at most 8 rows, and so on: see threadRows), and the grid is batch x tile
-// rows x tile columns, linearised. Rows and columns past the edge of the matrix
+// rows x tile columns, linearised; a batch of small matrices runs several
+// per workgroup (threadCols). Rows and columns past the edge of the matrix
 // read a clamped (valid) row or column and are not stored. The epilogue (bias,
 // activation: the fused elementwise consumers) is a function of the loop
 // indices and the accumulator.
@@ -41,6 +42,13 @@ const INVOCATIONS = 64;
 function threadRows(rows: number | null): number {
   if (rows === null) return 8;
   return rows <= BLOCK ? 1 : rows <= 2 * BLOCK ? 2 : rows <= 4 * BLOCK ? 4 : 8;
+}
+
+/** The invocation columns that cover `cols` (a power of 2, at most `most`). */
+function threadCols(cols: number | null, most: number): number {
+  let t = 1;
+  while (t < most && cols !== null && BLOCK * t < cols) t *= 2;
+  return cols === null ? most : t;
 }
 
 const rs = [0, 1, 2, 3];
@@ -137,7 +145,11 @@ export function matmulKernel(k: MatmulKernel, ctx: KernelContext, name: string):
   ];
   const batch = m.dim(numElements(k.batch));
   const threadsM = threadRows(fold ? null : mc);
-  const threadsN = INVOCATIONS / threadsM;
+  // A batch of small matrices (attention's per-head [8, 8] products) packs `per` matrices into a
+  // workgroup, each on threadsM x threadsN invocations, instead of one mostly idle tile each.
+  const packs = !fold && nb > 0;
+  const threadsN = threadCols(packs ? nc : null, INVOCATIONS / threadsM);
+  const per = INVOCATIONS / (threadsM * threadsN);
   const [tileM, tileN] = [BLOCK * threadsM, BLOCK * threadsN];
   // Rows of the output: with the batch folded in, one [batch * m, k] @ [k, n] product.
   const R = fold ? `(${batch} * ${M})` : M;
@@ -149,7 +161,7 @@ export function matmulKernel(k: MatmulKernel, ctx: KernelContext, name: string):
       ? [`let tm = wg / ${tilesN};`, `if (tm >= ${tilesM}) { return; }`]
       : [
           `let tm = (wg / ${tilesN}) % ${tilesM};`,
-          `let bl = wg / (${tilesN} * ${tilesM});`,
+          `let bl = (wg / (${tilesN} * ${tilesM})) * ${per} + i32(lid / ${threadsM * threadsN}u);`,
           `if (bl >= ${batch}) { return; }`,
           ...delinearize(
             "bl",
@@ -160,8 +172,9 @@ export function matmulKernel(k: MatmulKernel, ctx: KernelContext, name: string):
     `let aOff = ${at(k.a)}${fold ? "0" : `${m.printer.ix(k.a.batch)} * (${M} * ${K})`};`,
     `let bOff = ${at(k.b)}${m.printer.ix(k.b.batch)} * (${K} * ${N});`,
     `let oOff = ${fold ? "0" : `bl * (${M} * ${N})`};`,
-    `let row0 = tm * ${tileM} + i32(lid / ${threadsN}u) * ${BLOCK};`,
-    `let col0 = tn * ${tileN} + i32(lid % ${threadsN}u) * ${BLOCK};`,
+    `let local = lid % ${threadsM * threadsN}u;`,
+    `let row0 = tm * ${tileM} + i32(local / ${threadsN}u) * ${BLOCK};`,
+    `let col0 = tn * ${tileN} + i32(local % ${threadsN}u) * ${BLOCK};`,
     ...rs.map((r) => `let ra${r} = min(row0 + ${r}, ${R} - 1);`),
     ...rs.map((c) => `let cb${c} = min(col0 + ${c}, ${N} - 1);`),
     ...(k.a.transposed && vecA ? [`let iv = min(row0, ${M} - 4);`] : []),
@@ -191,6 +204,6 @@ export function matmulKernel(k: MatmulKernel, ctx: KernelContext, name: string):
   const tiles = (d: typeof k.m, tile: number) => size.ceilDiv(m.size(d), tile);
   const groups = fold
     ? size.mul(tiles(dimMul(numElements(k.batch), k.m), tileM), tiles(k.n, tileN))
-    : size.mul(m.size(numElements(k.batch)), size.mul(tiles(k.m, tileM), tiles(k.n, tileN)));
+    : size.mul(tiles(numElements(k.batch), per), size.mul(tiles(k.m, tileM), tiles(k.n, tileN)));
   return m.finish(name, "matmul", INVOCATIONS, groups, decls, main);
 }
