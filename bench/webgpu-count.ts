@@ -1,8 +1,9 @@
 // Counts the compute dispatches and queue submits each engine issues, by
-// wrapping the WebGPU methods on their prototypes (every engine's device
-// comes from the same Dawn instance, so its calls go through these). The
-// engines' steps run one at a time, so whichever `within` call is active owns
-// the work; outside one nothing is counted.
+// observing the WebGPU methods on their shared prototypes. The engines'
+// steps run one at a time, so whichever `within` call is active owns the
+// work; outside one nothing is counted.
+
+import { observe } from "./webgpu-hooks.ts";
 
 export interface GpuCounts {
   dispatches: number;
@@ -16,25 +17,13 @@ export interface GpuCounter {
   restore(): void;
 }
 
-type Method = (this: unknown, ...args: unknown[]) => unknown;
-
 export function countGpuWork(): GpuCounter {
   let active: GpuCounts | null = null;
-  const wrap = (proto: object, name: string, field: keyof GpuCounts) => {
-    const target = proto as Record<string, Method>;
-    const original = target[name]!;
-    target[name] = function (this: unknown, ...args: unknown[]) {
-      if (active) active[field]++;
-      return original.apply(this, args);
-    };
-    return () => {
-      target[name] = original;
-    };
-  };
+  const pass = GPUComputePassEncoder.prototype;
   const restores = [
-    wrap(GPUComputePassEncoder.prototype, "dispatchWorkgroups", "dispatches"),
-    wrap(GPUComputePassEncoder.prototype, "dispatchWorkgroupsIndirect", "dispatches"),
-    wrap(GPUQueue.prototype, "submit", "submits"),
+    observe(pass, "dispatchWorkgroups", () => active && active.dispatches++),
+    observe(pass, "dispatchWorkgroupsIndirect", () => active && active.dispatches++),
+    observe(GPUQueue.prototype, "submit", () => active && active.submits++),
   ];
   return {
     async within(counts, call) {

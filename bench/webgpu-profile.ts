@@ -8,6 +8,8 @@
 // difference over `reps` is its time without the submit's fixed cost.
 // Replays write into the engine's buffers, so profile a model last.
 
+import { observe } from "./webgpu-hooks.ts";
+
 export interface KernelTime {
   /** The pipeline's label (dlg: the kernel name), or "#k" for the k-th unlabelled one. */
   name: string;
@@ -24,18 +26,6 @@ interface Dispatch {
   size: [number, number, number];
 }
 
-type Method = (this: unknown, ...args: unknown[]) => unknown;
-
-/** Replace `proto[name]` by `wrapper(original)` until the returned function is called. */
-function patch(proto: object, name: string, wrapper: (original: Method) => Method): () => void {
-  const target = proto as Record<string, Method>;
-  const original = target[name]!;
-  target[name] = wrapper(original);
-  return () => {
-    target[name] = original;
-  };
-}
-
 /** Every compute dispatch `call` makes, with what it binds. */
 async function capture(call: () => Promise<unknown>): Promise<Dispatch[]> {
   const dispatches: Dispatch[] = [];
@@ -44,82 +34,44 @@ async function capture(call: () => Promise<unknown>): Promise<Dispatch[]> {
     object,
     { pipeline?: GPUComputePipeline; groups: Dispatch["groups"] }
   >();
+  const pass = GPUComputePassEncoder.prototype;
   const restores = [
-    patch(
-      GPUDevice.prototype,
-      "createCommandEncoder",
-      (orig) =>
-        function (this: unknown, ...a: unknown[]) {
-          const e = orig.apply(this, a) as object;
-          deviceOf.set(e, this as GPUDevice);
-          return e;
-        },
+    observe(GPUDevice.prototype, "createCommandEncoder", (device, _, encoder) =>
+      deviceOf.set(encoder as object, device as GPUDevice),
     ),
-    patch(
-      GPUCommandEncoder.prototype,
-      "beginComputePass",
-      (orig) =>
-        function (this: unknown, ...a: unknown[]) {
-          const pass = orig.apply(this, a) as object;
-          const device = deviceOf.get(this as object);
-          if (device) deviceOf.set(pass, device);
-          state.set(pass, { groups: [] });
-          return pass;
-        },
-    ),
-    patch(
-      GPUComputePassEncoder.prototype,
-      "setPipeline",
-      (orig) =>
-        function (this: unknown, ...a: unknown[]) {
-          const s = state.get(this as object);
-          if (s) s.pipeline = a[0] as GPUComputePipeline;
-          return orig.apply(this, a);
-        },
-    ),
-    patch(
-      GPUComputePassEncoder.prototype,
-      "setBindGroup",
-      (orig) =>
-        function (this: unknown, ...a: unknown[]) {
-          const s = state.get(this as object);
-          if (s) {
-            const [index, group, offsets, start, length] = a as [
-              number,
-              GPUBindGroup,
-              Iterable<number> | Uint32Array | undefined,
-              number | undefined,
-              number | undefined,
-            ];
-            // The engine may reuse its offsets array: copy the values used now.
-            const used =
-              offsets instanceof Uint32Array && start !== undefined
-                ? Array.from(offsets.subarray(start, start + (length ?? offsets.length - start)))
-                : Array.from(offsets ?? []);
-            s.groups = s.groups.filter(([i]) => i !== index).concat([[index, group, used]]);
-          }
-          return orig.apply(this, a);
-        },
-    ),
-    patch(
-      GPUComputePassEncoder.prototype,
-      "dispatchWorkgroups",
-      (orig) =>
-        function (this: unknown, ...a: unknown[]) {
-          const s = state.get(this as object);
-          const device = deviceOf.get(this as object);
-          if (s?.pipeline && device) {
-            const [x, y = 1, z = 1] = a as number[];
-            dispatches.push({
-              device,
-              pipeline: s.pipeline,
-              groups: [...s.groups],
-              size: [x!, y, z],
-            });
-          }
-          return orig.apply(this, a);
-        },
-    ),
+    observe(GPUCommandEncoder.prototype, "beginComputePass", (encoder, _, p) => {
+      const device = deviceOf.get(encoder);
+      if (device) deviceOf.set(p as object, device);
+      state.set(p as object, { groups: [] });
+    }),
+    observe(pass, "setPipeline", (p, [pipeline]) => {
+      const s = state.get(p);
+      if (s) s.pipeline = pipeline as GPUComputePipeline;
+    }),
+    observe(pass, "setBindGroup", (p, args) => {
+      const s = state.get(p);
+      if (!s) return;
+      const [index, group, offsets, start, length] = args as [
+        number,
+        GPUBindGroup,
+        Iterable<number> | Uint32Array | undefined,
+        number | undefined,
+        number | undefined,
+      ];
+      // The engine may reuse its offsets array: copy the values used now.
+      const used =
+        offsets instanceof Uint32Array && start !== undefined
+          ? Array.from(offsets.subarray(start, start + (length ?? offsets.length - start)))
+          : Array.from(offsets ?? []);
+      s.groups = s.groups.filter(([i]) => i !== index).concat([[index, group, used]]);
+    }),
+    observe(pass, "dispatchWorkgroups", (p, args) => {
+      const s = state.get(p);
+      const device = deviceOf.get(p);
+      if (!s?.pipeline || !device) return;
+      const [x, y = 1, z = 1] = args as number[];
+      dispatches.push({ device, pipeline: s.pipeline, groups: [...s.groups], size: [x!, y, z] });
+    }),
   ];
   try {
     await call();
@@ -154,25 +106,17 @@ export function watchPipelineLabels(): PipelineLabels {
   let unnamed = 0; // jax-js names none: "#k" is the k-th such pipeline made
   const label = (p: unknown, d: GPUComputePipelineDescriptor) =>
     labels.set(p as GPUComputePipeline, d.label || d.compute.module.label || `#${++unnamed}`);
-  patch(
-    GPUDevice.prototype,
-    "createComputePipeline",
-    (orig) =>
-      function (this: unknown, ...a: unknown[]) {
-        const p = orig.apply(this, a);
-        label(p, a[0] as GPUComputePipelineDescriptor);
-        return p;
-      },
+  observe(GPUDevice.prototype, "createComputePipeline", (_, [d], p) =>
+    label(p, d as GPUComputePipelineDescriptor),
   );
-  patch(
+  // Labelled as the promise settles, before the engine's own await resumes.
+  observe(
     GPUDevice.prototype,
     "createComputePipelineAsync",
-    (orig) =>
-      async function (this: unknown, ...a: unknown[]) {
-        const p = await (orig.apply(this, a) as Promise<unknown>);
-        label(p, a[0] as GPUComputePipelineDescriptor);
-        return p;
-      },
+    (_, [d], p) =>
+      void (p as Promise<unknown>).then((pipeline) =>
+        label(pipeline, d as GPUComputePipelineDescriptor),
+      ),
   );
   return labels;
 }
