@@ -11,6 +11,7 @@
 import type { Dim } from "./dims.ts";
 import type { BinaryOp, CompareOp, DType, UnaryOp } from "./ir.ts";
 import type { BufId, IExpr, SExpr } from "./kernel.ts";
+import { someIExpr } from "./kernel-walk.ts";
 
 export type ICompareOp = Extract<SExpr, { k: "icompare" }>["op"];
 type Node<K extends SExpr["k"]> = Extract<SExpr, { k: K }>;
@@ -88,26 +89,18 @@ export interface PrintContext {
   noted?(e: SExpr, text: string): string;
 }
 
-/** True when `e` is known to be >= 0: loop indices and sizes are, offsets (pad) and gathered values may not be. */
+/**
+ * True when `e` is known to be >= 0: loop indices and sizes are, and so are
+ * sums, products and quotients of them; a negative constant or coefficient
+ * (pad's offsets) or a gathered value may not be.
+ */
 export function nonNegative(e: IExpr): boolean {
-  switch (e.k) {
-    case "const":
-      return e.v >= 0;
-    case "dim":
-      return e.d.terms.every((t) => t.coeff >= 0);
-    case "add":
-    case "mul":
-    case "div":
-    case "mod":
-      return nonNegative(e.a) && nonNegative(e.b);
-    case "val":
-      return false;
-    case "loop":
-    case "red":
-    case "lin":
-    case "iter":
-      return true;
-  }
+  return !someIExpr(e, {
+    i: (x) =>
+      x.k === "val" ||
+      (x.k === "const" && x.v < 0) ||
+      (x.k === "dim" && x.d.terms.some((t) => t.coeff < 0)),
+  });
 }
 
 /** Prints expressions of one kernel in one backend's syntax. */
