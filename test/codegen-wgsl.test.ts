@@ -330,6 +330,9 @@ describe.skipIf(device === null)("codegen-wgsl on Dawn", () => {
     [1, 7, 3],
     [8, 20, 12],
     [33, 64, 65],
+    // k split across the workgroup's invocations (the [6, 25] product over a long k), with and without a tail
+    [6, 1001, 25],
+    [3, 2048, 5],
   ])(
     "matmul [%i, %i] @ [., %i] in every transposition, with a bias and relu epilogue",
     async (m, k, n) => {

@@ -33,6 +33,8 @@ import { delinearize, size, toStorage, valueType, WgslModule } from "./module.ts
 /** Output rows and columns per invocation, invocations per workgroup. */
 const BLOCK = 4;
 const INVOCATIONS = 64;
+/** The k from which one small product splits k across its workgroup's invocations. */
+const SPLIT_K = 256;
 
 /**
  * Invocation rows of the workgroup (the columns are INVOCATIONS / rows): 8
@@ -147,9 +149,14 @@ export function matmulKernel(k: MatmulKernel, ctx: KernelContext, name: string):
   const threadsM = threadRows(fold ? null : mc);
   // A batch of small matrices (attention's per-head [8, 8] products) packs `per` matrices into a
   // workgroup, each on threadsM x threadsN invocations, instead of one mostly idle tile each.
+  // A single small product over a long k (a conv's weight gradient: [6, 25] over batch x 784)
+  // instead splits k into `per` slices, summed in workgroup memory: one workgroup either way.
   const packs = !fold && nb > 0;
-  const threadsN = threadCols(packs ? nc : null, INVOCATIONS / threadsM);
+  const splits = nb === 0 && mc !== null && (kc === null || kc >= SPLIT_K);
+  const threadsN = threadCols(packs || splits ? nc : null, INVOCATIONS / threadsM);
   const per = INVOCATIONS / (threadsM * threadsN);
+  const slices = splits ? per : 1;
+  const team = threadsM * threadsN;
   const [tileM, tileN] = [BLOCK * threadsM, BLOCK * threadsN];
   // Rows of the output: with the batch folded in, one [batch * m, k] @ [k, n] product.
   const R = fold ? `(${batch} * ${M})` : M;
@@ -161,7 +168,9 @@ export function matmulKernel(k: MatmulKernel, ctx: KernelContext, name: string):
       ? [`let tm = wg / ${tilesN};`, `if (tm >= ${tilesM}) { return; }`]
       : [
           `let tm = (wg / ${tilesN}) % ${tilesM};`,
-          `let bl = (wg / (${tilesN} * ${tilesM})) * ${per} + i32(lid / ${threadsM * threadsN}u);`,
+          slices > 1
+            ? `let bl = wg / (${tilesN} * ${tilesM});`
+            : `let bl = (wg / (${tilesN} * ${tilesM})) * ${per} + i32(lid / ${team}u);`,
           `if (bl >= ${batch}) { return; }`,
           ...delinearize(
             "bl",
@@ -172,7 +181,7 @@ export function matmulKernel(k: MatmulKernel, ctx: KernelContext, name: string):
     `let aOff = ${at(k.a)}${fold ? "0" : `${m.printer.ix(k.a.batch)} * (${M} * ${K})`};`,
     `let bOff = ${at(k.b)}${m.printer.ix(k.b.batch)} * (${K} * ${N});`,
     `let oOff = ${fold ? "0" : `bl * (${M} * ${N})`};`,
-    `let local = lid % ${threadsM * threadsN}u;`,
+    `let local = lid % ${team}u;`,
     `let row0 = tm * ${tileM} + i32(local / ${threadsN}u) * ${BLOCK};`,
     `let col0 = tn * ${tileN} + i32(local % ${threadsN}u) * ${BLOCK};`,
     ...rs.map((r) => `let ra${r} = min(row0 + ${r}, ${R} - 1);`),
@@ -180,15 +189,35 @@ export function matmulKernel(k: MatmulKernel, ctx: KernelContext, name: string):
     ...(k.a.transposed && vecA ? [`let iv = min(row0, ${M} - 4);`] : []),
     ...(!k.b.transposed && vecB ? [`let jv = min(col0, ${N} - 4);`] : []),
     ...rs.map((r) => `var c${r} = vec4<f32>();`),
-    `for (var p = 0; p < ${kFull}; p = p + 4) {`,
+    // Slice s of k: [p0, p1), p0 a multiple of 4 so vector loads along k stay aligned.
+    ...(slices > 1
+      ? [
+          `let s = i32(lid / ${team}u);`,
+          `let chunk = ((${K} + ${4 * slices - 1}) / ${4 * slices}) * 4;`,
+          `let p0 = min(s * chunk, ${K});`,
+          `let p1 = min(p0 + chunk, ${K});`,
+          `let pv = p0 + ((p1 - p0) / 4) * 4;`,
+        ]
+      : [`let p0 = 0;`, `let p1 = ${K};`, `let pv = ${kFull};`]),
+    `for (var p = p0; p < pv; p = p + 4) {`,
     ...aLoads.map((l, x) => `  let a${x} = ${l};`),
     ...bLoads.map((l, x) => `  let w${x} = ${l};`),
     ...fma.map((l) => "  " + l),
     "}",
-    `for (var p = ${kFull}; p < ${K}; p = p + 1) {`,
+    `for (var p = pv; p < p1; p = p + 1) {`,
     `  let bp = ${vec(rs.map((c) => B("p", `cb${c}`)))};`,
     ...rs.map((r) => `  c${r} = c${r} + ${A(`ra${r}`, "p")} * bp;`),
     "}",
+    ...(slices > 1
+      ? [
+          ...rs.map((r) => `part[lid * 4u + ${r}u] = c${r};`),
+          "workgroupBarrier();",
+          "if (s > 0) { return; }",
+          `for (var t = 1u; t < ${slices}u; t = t + 1u) {`,
+          ...rs.map((r) => `  c${r} = c${r} + part[(lid + t * ${team}u) * 4u + ${r}u];`),
+          "}",
+        ]
+      : []),
     ...rs.flatMap((r) =>
       rs.map((c) => {
         const [i, j] = [`row0 + ${r}`, `col0 + ${c}`];
@@ -205,5 +234,6 @@ export function matmulKernel(k: MatmulKernel, ctx: KernelContext, name: string):
   const groups = fold
     ? size.mul(tiles(dimMul(numElements(k.batch), k.m), tileM), tiles(k.n, tileN))
     : size.mul(tiles(numElements(k.batch), per), size.mul(tiles(k.m, tileM), tiles(k.n, tileN)));
+  if (slices > 1) decls.push(`var<workgroup> part: array<vec4<f32>, ${4 * INVOCATIONS}>;`);
   return m.finish(name, "matmul", INVOCATIONS, groups, decls, main);
 }
