@@ -2,13 +2,14 @@
 // output in four vec4 accumulators, reading its operands straight from
 // storage (as array<vec4<f32>> where the shapes let every vector load stay
 // aligned and in bounds, else four scalar loads per vector); a workgroup of
-// 8x8 invocations covers a 32x32 tile (2x32 an 8x128 one when the product has
-// at most 8 rows, and so on: see threadRows), and the grid is batch x tile
-// rows x tile columns, linearised; a batch of small matrices runs several
-// per workgroup (threadCols). Rows and columns past the edge of the matrix
-// read a clamped (valid) row or column and are not stored. The epilogue (bias,
-// activation: the fused elementwise consumers) is a function of the loop
-// indices and the accumulator.
+// 8x8 invocations covers a 32x32 tile (2x32 an 8x128 one when the product
+// has at most 8 rows, and so on: see threadRows), and the grid is batch x
+// tile rows x tile columns, linearised. A batch of small matrices runs
+// several per workgroup (threadCols); one small product over a long k splits
+// k across the workgroup, the slices summed in workgroup memory. Rows and
+// columns past the edge of the matrix read a clamped (valid) row or column
+// and are not stored. The epilogue (bias, activation: the fused elementwise
+// consumers) is a function of the loop indices and the accumulator.
 //
 // Why no workgroup-memory tiling: on SwiftShader (Dawn's CPU adapter, where
 // the benchmarks' ratios are taken) it is 4-20x slower. Measured with
