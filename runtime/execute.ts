@@ -108,6 +108,11 @@ export class EntryRunner {
     this.plan.inBufs.forEach((i, k) => (b[i] = inputs[k]!));
     for (const [k, buf] of outputs) b[this.plan.outBufs[k]!] = buf;
     runSteps(this.plan, this.plan.schedule, b, D, this.T);
-    return this.plan.outBufs.map((i) => b[i]!);
+    const results = this.plan.outBufs.map((i) => b[i]!);
+    // The cached binding must not keep the caller's arrays (a large batch) alive.
+    const empty = (i: number) => (b[i] = allocate(this.plan.buffers[i]!.dtype, 0));
+    this.plan.inBufs.forEach(empty);
+    for (const k of outputs.keys()) empty(this.plan.outBufs[k]!);
+    return results;
   }
 }
