@@ -11,12 +11,19 @@ export const SWIFTSHADER_ICD = "/usr/lib/chromium/vk_swiftshader_icd.json";
 /**
  * The process's GPU object, kept here for the process's lifetime: Dawn
  * crashes or hangs at random if it is garbage-collected while devices live.
+ * The promise is what is kept, so concurrent first calls share one object.
  */
-let gpu: GPU | undefined;
+let gpu: Promise<GPU> | undefined;
 
 /** navigator.gpu's stand-in for Node (the same object on every call). */
-export async function nodeGpu(): Promise<GPU> {
-  if (gpu) return gpu;
+export function nodeGpu(): Promise<GPU> {
+  gpu ??= createNodeGpu();
+  // A failed import may be retried (after `npm install webgpu`).
+  gpu.catch(() => (gpu = undefined));
+  return gpu;
+}
+
+async function createNodeGpu(): Promise<GPU> {
   if (process.env.VK_ICD_FILENAMES === undefined && existsSync(SWIFTSHADER_ICD))
     process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
   let dawn: typeof import("webgpu");
@@ -30,8 +37,7 @@ export async function nodeGpu(): Promise<GPU> {
   }
   // GPUBufferUsage, GPUMapMode and the other constants and classes, as in a browser.
   Object.assign(globalThis, dawn.globals);
-  gpu = dawn.create([]);
-  return gpu;
+  return dawn.create([]);
 }
 
 /** nodeGpu(), checked to have an adapter: null, with why, when it has none. */

@@ -254,8 +254,8 @@ export class WebGpuExecutor implements Executor {
       thrown = x;
     }
     // The scopes are popped whatever happened, so none is left on the device's stack.
-    const invalid = await device.popErrorScope();
-    const oom = await device.popErrorScope();
+    // Both pops at once: another model on a shared device must not push its scopes between them.
+    const [invalid, oom] = await Promise.all([device.popErrorScope(), device.popErrorScope()]);
     const err = oom ?? invalid;
     if (thrown !== undefined || err || !binding) {
       for (const b of owned) b.destroy();
