@@ -169,8 +169,9 @@ export class WebGpuExecutor implements Executor {
         made.push(r);
         return r;
       });
+    let ex: WebGpuExecutor | undefined;
     try {
-      const ex = new WebGpuExecutor(
+      ex = new WebGpuExecutor(
         device,
         owned,
         program.dims,
@@ -188,6 +189,8 @@ export class WebGpuExecutor implements Executor {
       }
       return ex;
     } catch (e) {
+      // A caller's device outlives this failure: leave no listener or buffer on it.
+      ex?.watch.dispose();
       for (const r of made) r.destroy();
       throw e;
     }
@@ -260,6 +263,11 @@ export class WebGpuExecutor implements Executor {
     if (thrown !== undefined || err || !binding) {
       for (const b of owned) b.destroy();
       throw thrown ?? new Error(`WebGPU could not allocate ${e.name}()'s buffers: ${err?.message}`);
+    }
+    // dispose() ran while the scopes were popped: nothing would free this binding later.
+    if (this.disposed) {
+      for (const b of owned) b.destroy();
+      throw new Error("this model was disposed");
     }
     if (e.bindings.size >= MAX_BINDINGS) {
       const [oldKey, old] = e.bindings.entries().next().value!;
