@@ -9,7 +9,7 @@
 
 import { dimToJs, dimVars, numElements, type Dim } from "./dims.ts";
 import { jsSyntax } from "./codegen-js/syntax.ts";
-import { someSExpr } from "./kernel-walk.ts";
+import { kernelExprs, someSExpr, visitIExpr, visitSExpr } from "./kernel-walk.ts";
 import { ScalarPrinter } from "./scalar-print.ts";
 import {
   idim,
@@ -346,6 +346,13 @@ export function kernelToJs(
         : k.kind === "matmul"
           ? matmulBody(w, k)
           : scatterBody(w, k);
-  const lines = [...w.prologue(), ...body];
+  // A scan body's step, read once (the syntax prints it as `s${scan}`).
+  const scans = new Set<number>();
+  const roots = kernelExprs(k);
+  const visit = { i: (x: IExpr) => void (x.k === "iter" && scans.add(x.scan)) };
+  roots.s?.forEach((e) => visitSExpr(e, visit));
+  roots.i?.forEach((e) => visitIExpr(e, visit));
+  const steps = [...scans].sort((a, b) => a - b).map((n) => `const s${n} = T[${n}];`);
+  const lines = [...w.prologue(), ...steps, ...body];
   return `function ${name}(b, D, T) {\n${lines.map((l) => "  " + l).join("\n")}\n}`;
 }

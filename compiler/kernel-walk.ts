@@ -219,6 +219,11 @@ const kernelRoots: { [K in Leaf["kind"]]: (k: Extract<Leaf, { kind: K }>) => Roo
   scatter: (k) => ({ s: [k.valid, k.value], i: [k.target, ...opt(k.outAt)] }),
 };
 
+/** Every expression a kernel other than a scan evaluates (where it stores included). */
+export function kernelExprs(k: Leaf): Roots {
+  return (kernelRoots[k.kind] as (k: Leaf) => Roots)(k);
+}
+
 /** Buffers a kernel reads (its output excluded unless it also reads it), in first-use order. */
 export function kernelInputs(k: Kernel): BufId[] {
   if (k.kind === "scan") {
@@ -231,7 +236,7 @@ export function kernelInputs(k: Kernel): BufId[] {
     return out;
   }
   const operands = k.kind === "matmul" ? [...new Set([k.a.buf, k.b.buf])] : [];
-  return exprBuffers((kernelRoots[k.kind] as (k: Leaf) => Roots)(k), operands);
+  return exprBuffers(kernelExprs(k), operands);
 }
 
 /** Buffers a kernel writes that outlive it: a scan writes its stacked outputs and final carries. */

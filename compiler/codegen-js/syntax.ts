@@ -72,7 +72,8 @@ export const jsSyntax: Syntax = {
     loop: (i) => `i${i}`,
     red: (i) => `r${i}`,
     lin: () => "lin",
-    iter: (scan) => `T[${scan}]`,
+    // A local the kernel's prologue reads once from T (codegen-js.ts), not a load per element.
+    iter: (scan) => `s${scan}`,
     add: infix("+"),
     mul: infix("*"),
     // Floor division and a floored remainder, as in the dims algebra (operands may be negative in pad).
