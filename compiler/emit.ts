@@ -15,7 +15,7 @@ import type { Backend } from "./backend.ts";
 import { positionAt, type SourceMap } from "./diagnostics.ts";
 import { dimVars, numElements } from "./dims.ts";
 import { commentText, jsData, jsString } from "./mangle.ts";
-import { entryText, type EntryText } from "./emit/entry-plan.ts";
+import { entryText, kernelContext, type EntryText } from "./emit/entry-plan.ts";
 import { indexUses, type IndexUse } from "./emit/index-ranges.ts";
 import { sizeExpr } from "./size-expr.ts";
 import { lowerGraph, type LowerOptions } from "./fuse.ts";
@@ -192,15 +192,7 @@ export function printKernels(
         ks.forEach((k, i) => {
           const at = `${path}_${i}`;
           if (k.kind === "scan") return walk(k.body, at);
-          const ctx = {
-            dims: program.dims,
-            path: at,
-            used: new Set<string>(),
-            buffers: p.buffers,
-            sources: p.sources,
-            numericsTable: null,
-          };
-          const shown = backend.show(k, ctx);
+          const shown = backend.show(k, kernelContext(p, program.dims, at));
           if (shown) code.push(`// kernel ${at}: ${kernelToString(k)}\n${shown}`);
         });
       walk(p.kernels, `e${n}`);

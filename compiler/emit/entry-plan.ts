@@ -16,6 +16,17 @@ export interface EntryText {
   plan: string;
 }
 
+/** What a backend's kernel printer is told of kernel `path` of entry `p`. */
+export function kernelContext(
+  p: KernelProgram,
+  dims: readonly string[],
+  path: string,
+  used = new Set<string>(),
+  numericsTable: string | null = null,
+): KernelContext {
+  return { dims, path, used, buffers: p.buffers, sources: p.sources, numericsTable };
+}
+
 export function entryText(
   backend: Backend,
   p: KernelProgram,
@@ -35,14 +46,7 @@ export function entryText(
   const decls: string[] =
     numericsTable !== null ? [`const ${numericsTable} = ${jsData(numerics)};`] : [];
   const kernels: string[] = [];
-  const ctx = (path: string): KernelContext => ({
-    dims,
-    path,
-    used,
-    buffers: p.buffers,
-    sources: p.sources,
-    numericsTable,
-  });
+  const ctx = (path: string) => kernelContext(p, dims, path, used, numericsTable);
   const schedule = (ks: readonly Kernel[], path: string): Step[] =>
     ks.map((k, n): Step => {
       const at = `${path}_${n}`;

@@ -80,24 +80,17 @@ const unary: Lower<UnaryOp> = {
     src: L.src(e),
   }),
 };
+/** The two operands of a binary op or comparison, at the output's index, and the output's dtype. */
+const operands = (e: Eqn, idx: readonly IExpr[], L: Lowerer) => ({
+  a: operand(e, 0, idx, L),
+  b: operand(e, 1, idx, L),
+  dtype: dtypeOf(e),
+});
 const binary: Lower<BinaryOp> = {
-  elem: (e, idx, L) => ({
-    k: "binary",
-    op: e.op,
-    a: operand(e, 0, idx, L),
-    b: operand(e, 1, idx, L),
-    dtype: dtypeOf(e),
-    src: L.src(e),
-  }),
+  elem: (e, idx, L) => ({ k: "binary", op: e.op, ...operands(e, idx, L), src: L.src(e) }),
 };
 const compare: Lower<CompareOp> = {
-  elem: (e, idx, L) => ({
-    k: "compare",
-    op: e.op,
-    a: operand(e, 0, idx, L),
-    b: operand(e, 1, idx, L),
-    dtype: dtypeOf(e),
-  }),
+  elem: (e, idx, L) => ({ k: "compare", op: e.op, ...operands(e, idx, L) }),
 };
 /** The input read at the output's index: a broadcast is all index arithmetic, stop_gradient the identity. */
 const passThrough = { elem: (e: Eqn, idx: readonly IExpr[], L: Lowerer) => operand(e, 0, idx, L) };
