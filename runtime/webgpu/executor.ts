@@ -47,8 +47,13 @@ export type GpuProgram = Pick<ProgramPlan<GpuKernel>, "dims" | "entries"> & {
  * waits for. So a call whose GPU work is known to be long first sleeps
  * through most of it and only then maps: the map is still requested before
  * the work ends (a sleep of POLL_LATE of the recent fastest), so no latency is
- * added while the time is steady. Short calls (real GPUs) map at once.
+ * added while the time is steady. Short calls (real GPUs) map at once, and
+ * so does every call in a browser, which does not poll (and throttles the
+ * timers of a background tab).
  */
+const POLLS_WHILE_MAPPING =
+  typeof (globalThis as { process?: { versions?: { node?: unknown } } }).process?.versions?.node ===
+  "string";
 const POLL_AFTER_MS = 4;
 const POLL_LATE = 0.75;
 const RECENT_CALLS = 8;
@@ -457,7 +462,7 @@ export class WebGpuExecutor implements Executor {
     }
     // The fastest of the recent calls: a slow outlier (a busy machine) must not make the next call sleep too long.
     const expected = b.recent.length > 0 ? Math.min(...b.recent) : 0;
-    const late = expected > POLL_AFTER_MS;
+    const late = POLLS_WHILE_MAPPING && expected > POLL_AFTER_MS;
     const early = late ? null : b.staging.read();
     const err = await scope;
     if (err) {
