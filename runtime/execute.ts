@@ -10,6 +10,10 @@ export function allocate(dtype: DTypeName | "f32" | "i32", n: number): Buffer {
   return dtype === "f32" ? new Float32Array(n) : new Int32Array(n);
 }
 
+/** The placeholder of a slot the caller fills per call (shared: nothing writes a length-0 array). */
+const unbound = { f32: new Float32Array(0), i32: new Int32Array(0) };
+const placeholder = (dtype: DTypeName): Buffer => (dtype === "f32" ? unbound.f32 : unbound.i32);
+
 interface Binding {
   /** Buffers by index; input slots (and persistent outputs) are overwritten per call. */
   b: Buffer[];
@@ -83,7 +87,7 @@ export class EntryRunner {
       const n = evalSize(buf.size, D);
       if (buf.pool >= 0) return pools[buf.pool]!.subarray(0, n);
       // Inputs and caller-supplied outputs are filled in per call.
-      if (inputs.has(i) || this.external.has(i)) return allocate(buf.dtype, 0);
+      if (inputs.has(i) || this.external.has(i)) return placeholder(buf.dtype);
       return allocate(buf.dtype, n);
     });
     if (this.bindings.size >= MAX_BINDINGS)
@@ -110,7 +114,7 @@ export class EntryRunner {
     runSteps(this.plan, this.plan.schedule, b, D, this.T);
     const results = this.plan.outBufs.map((i) => b[i]!);
     // The cached binding must not keep the caller's arrays (a large batch) alive.
-    const empty = (i: number) => (b[i] = allocate(this.plan.buffers[i]!.dtype, 0));
+    const empty = (i: number) => (b[i] = placeholder(this.plan.buffers[i]!.dtype));
     this.plan.inBufs.forEach(empty);
     for (const k of outputs.keys()) empty(this.plan.outBufs[k]!);
     return results;
