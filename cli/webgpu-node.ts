@@ -17,10 +17,11 @@ let gpu: Promise<GPU> | undefined;
 
 /** navigator.gpu's stand-in for Node (the same object on every call). */
 export function nodeGpu(): Promise<GPU> {
-  gpu ??= createNodeGpu();
   // A failed import may be retried (after `npm install webgpu`).
-  gpu.catch(() => (gpu = undefined));
-  return gpu;
+  return (gpu ??= createNodeGpu().catch((e: unknown) => {
+    gpu = undefined;
+    throw e;
+  }));
 }
 
 async function createNodeGpu(): Promise<GPU> {
