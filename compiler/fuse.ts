@@ -20,6 +20,7 @@ import { lowerWindow, matmulOperands, type WindowLowering } from "./fuse/window.
 import { hasKernels, lowerElem, ownKernels, type Lowerer } from "./fuse/lower.ts";
 import { broadcastIndex } from "./fuse/movement.ts";
 import { splitWideKernels } from "./fuse/split.ts";
+import type { FusionLog } from "./fuse/explain.ts";
 import {
   binaryOps,
   compareOps,
@@ -82,6 +83,21 @@ const elementwiseOps = new Set<Op>([
   "cast",
   "stop_gradient",
 ]);
+
+/** Why an op with kernels of its own stores its result (its readers cannot fuse it). */
+function ownKernelReason(op: Op): string {
+  if (op === "matmul") return "a matmul's result";
+  if (op === "scatter_add") return "a scatter's result";
+  if (isWindow(op)) return `the result of ${op}, a kernel of its own`;
+  return "a reduction's result";
+}
+
+/** Why a matmul gets no epilogue: the chain of its consumers reaches `c`, which cannot join it. */
+function epilogueStop(c: Eqn | undefined): string {
+  if (!c) return "no epilogue: nothing reads the product";
+  if (!elementwiseOps.has(c.op)) return `no epilogue: its consumer ${c.op} is not elementwise`;
+  return `no epilogue: its consumer ${c.op} changes the shape`;
+}
 
 function isLastTwoSwap(perm: readonly number[]): boolean {
   const r = perm.length;
@@ -163,6 +179,8 @@ class Lowering implements Lowerer {
       ins: Slot[];
       outs: Slot[];
     },
+    /** Where `dlg dump --explain` learns what was fused and why (it changes nothing). */
+    private readonly log?: FusionLog,
   ) {
     this.fuse = opts.fuse;
     this.buffers = bound?.buffers ?? [];
@@ -192,7 +210,11 @@ class Lowering implements Lowerer {
     });
     for (const e of this.g.eqns) {
       if (e.op === "scan") {
-        if (this.isLive(e)) this.kernels.push(this.scanKernel(e, outBuf));
+        if (this.isLive(e)) {
+          const k = this.scanKernel(e, outBuf);
+          this.kernels.push(k);
+          this.log?.built(e, [k]);
+        }
         continue;
       }
       const v = e.outs[0]!;
@@ -202,14 +224,17 @@ class Lowering implements Lowerer {
       if (out.at !== undefined) this.offsetOf.set(v.id, out.at);
       // A window op's helper kernels (pushed by kernelFor) compute the same equation.
       const first = this.kernels.length;
+      this.log?.begin();
       const k = this.kernelFor(e, out.buf);
       if (out.at !== undefined && k.kind !== "scan") k.outAt = out.at;
       this.kernels.push(k);
       const src = this.sources.of(e);
       for (const k of this.kernels.slice(first)) k.src = src;
+      this.log?.built(e, this.kernels.slice(first));
     }
     for (const { v, out } of copies) {
       this.domain = v.type.shape;
+      this.log?.begin();
       this.kernels.push({
         kind: "map",
         out: out.buf,
@@ -217,6 +242,7 @@ class Lowering implements Lowerer {
         shape: v.type.shape,
         body: this.elem(v, this.loops(v.type.shape.length)),
       });
+      this.log?.built(null, this.kernels.slice(-1));
     }
     return { buffers: this.buffers, kernels: this.kernels, sources: this.sources.list };
   }
@@ -248,6 +274,7 @@ class Lowering implements Lowerer {
   private newBuffer(v: Var, role: BufferDecl["role"]): BufId {
     const id = this.buffers.length;
     this.buffers.push({ id, dtype: v.type.dtype, shape: v.type.shape, role });
+    this.log?.buffer(id, v);
     return id;
   }
 
@@ -276,7 +303,9 @@ class Lowering implements Lowerer {
     return e.outs.some((v) => this.live.has(v.id));
   }
 
-  private materialise(v: Var): void {
+  /** Give `v` a buffer; `why` says so for the explain log. */
+  private materialise(v: Var, why: string): void {
+    this.log?.store(v, why);
     this.buffered.add(v.id);
     this.cost.set(v.id, 0);
   }
@@ -287,34 +316,47 @@ class Lowering implements Lowerer {
 
   /** Pass 1: walk equations in order and decide what gets a buffer. */
   private decide(): void {
-    for (const v of this.g.outputs) if (this.def.has(v.id)) this.materialise(v);
+    for (const v of this.g.outputs) if (this.def.has(v.id)) this.materialise(v, "a graph output");
     for (const e of this.g.eqns) {
       const out = e.outs[0]!;
       if (e.op === "scan") {
         // A loop of kernels: it reads and writes whole buffers.
-        if (this.isLive(e)) [...e.inputs, ...e.outs].forEach((v) => this.materialise(v));
+        if (this.isLive(e))
+          [...e.inputs, ...e.outs].forEach((v) =>
+            this.materialise(v, "read or written whole by a scan"),
+          );
         continue;
       }
       if (!this.live.has(out.id)) continue;
       if (!this.fuse || hasKernels(e.op)) {
-        this.materialise(out);
+        this.materialise(out, this.fuse ? ownKernelReason(e.op) : "fusion is off");
         // Window ops read their matmul operands as stored matrices, and every
         // other input once per window tap, so nothing costly is recomputed.
         if (isWindow(e.op))
           e.inputs.forEach((x, k) => {
             const stored = matmulOperands(e.op).includes(k);
-            if (stored ? !this.buffered.has(x.id) : this.costOf(x) > 0) this.materialise(x);
+            if (stored ? !this.buffered.has(x.id) : this.costOf(x) > 0)
+              this.materialise(
+                x,
+                stored
+                  ? `${e.op} reads it as a stored matrix`
+                  : `${e.op} reads it once per window tap`,
+              );
           });
         if (e.op === "matmul" && this.fuse) for (const x of e.inputs) this.ensureView(x);
         // Scatter reads each index once per element of the update (embedding gradients).
-        if (e.op === "scatter_add" && this.costOf(e.inputs[1]!) > 0) this.materialise(e.inputs[1]!);
+        if (e.op === "scatter_add" && this.costOf(e.inputs[1]!) > 0)
+          this.materialise(e.inputs[1]!, "scatter_add reads each index once per update element");
         // Gathering, each update is read once per index value it could hit.
         if (
           e.op === "scatter_add" &&
           this.opts.scatter === "gather" &&
           this.costOf(e.inputs[0]!) > 0
         )
-          this.materialise(e.inputs[0]!);
+          this.materialise(
+            e.inputs[0]!,
+            "a gathering scatter_add reads each update once per index value",
+          );
         continue;
       }
       // A consumer that reads some input element more than once must not recompute it.
@@ -324,9 +366,11 @@ class Lowering implements Lowerer {
           e.op === "random" ||
           ((elementwiseOps.has(e.op) || e.op === "broadcast") &&
             expands(x.type.shape, out.type.shape));
-        if (duplicating && this.costOf(x) > 0) this.materialise(x);
+        if (duplicating && this.costOf(x) > 0)
+          this.materialise(x, `${e.op} would recompute it for several of its elements`);
         // Gather indices are read twice (bounds check and address).
-        if (e.op === "gather" && k === 1 && this.costOf(x) > 0) this.materialise(x);
+        if (e.op === "gather" && k === 1 && this.costOf(x) > 0)
+          this.materialise(x, "gather reads its indices twice (bounds check and address)");
       });
       // What recomputing one element of this op costs on top of its inputs.
       const own =
@@ -341,7 +385,12 @@ class Lowering implements Lowerer {
       this.cost.set(out.id, c);
       const uses = this.uses.get(out.id) ?? 0;
       if (this.buffered.has(out.id) || c > MAX_INLINE_COST || (uses > 1 && c > DUPLICABLE_COST))
-        this.materialise(out);
+        this.materialise(
+          out,
+          c > MAX_INLINE_COST
+            ? `inlining would cost ${c} ops per element (more than ${MAX_INLINE_COST})`
+            : `it has ${uses} consumers and costs ${c} ops per element to recompute`,
+        );
     }
     if (this.fuse) this.fuseEpilogues();
   }
@@ -360,7 +409,7 @@ class Lowering implements Lowerer {
     } else if (e?.op === "transpose" && isLastTwoSwap(e.params.perm)) {
       return !this.ensureView(e.inputs[0]!);
     }
-    this.materialise(v);
+    this.materialise(v, "a matmul operand that is no view of a stored buffer");
     return false;
   }
 
@@ -371,6 +420,7 @@ class Lowering implements Lowerer {
       return { buf: b, transposed: false, ...(at !== undefined && { at }) };
     }
     const e = this.def.get(v.id);
+    if (e?.op === "reshape" || e?.op === "transpose") this.log?.inlined(e);
     if (e?.op === "reshape") return this.viewOf(e.inputs[0]!);
     if (e?.op === "transpose") {
       const r = this.viewOf(e.inputs[0]!);
@@ -391,26 +441,41 @@ class Lowering implements Lowerer {
     const outputs = new Set(this.g.outputs.map((v) => v.id));
     for (const e of this.g.eqns) {
       const m = e.outs[0]!;
-      if (
-        e.op !== "matmul" ||
-        !this.live.has(m.id) ||
-        outputs.has(m.id) ||
-        this.uses.get(m.id) !== 1
-      )
+      if (e.op !== "matmul" || !this.live.has(m.id)) continue;
+      if (outputs.has(m.id) || this.uses.get(m.id) !== 1) {
+        this.log?.epilogue.set(
+          m.id,
+          outputs.has(m.id)
+            ? "no epilogue: the product is a graph output"
+            : `no epilogue: the product has ${this.uses.get(m.id)} consumers`,
+        );
         continue;
+      }
       let cur = m;
       for (;;) {
         const c = consumer.get(cur.id);
-        if (!c || !elementwiseOps.has(c.op) || !shapeEq(c.outs[0]!.type.shape, m.type.shape)) break;
+        if (!c || !elementwiseOps.has(c.op) || !shapeEq(c.outs[0]!.type.shape, m.type.shape)) {
+          this.log?.epilogue.set(m.id, epilogueStop(c));
+          break;
+        }
         const next = c.outs[0]!;
         if (this.buffered.has(next.id)) {
-          if (this.epilogueOf.has(next.id)) break;
+          if (this.epilogueOf.has(next.id)) {
+            this.log?.epilogue.set(m.id, `no epilogue: ${c.op} is another matmul's epilogue`);
+            break;
+          }
           this.epilogueOf.set(next.id, m);
           this.fusedMatmuls.add(m.id);
           this.buffered.delete(m.id);
           break;
         }
-        if (this.uses.get(next.id) !== 1) break;
+        if (this.uses.get(next.id) !== 1) {
+          this.log?.epilogue.set(
+            m.id,
+            `no epilogue: the value of its consumer ${c.op} has ${this.uses.get(next.id)} consumers`,
+          );
+          break;
+        }
         cur = next;
       }
     }
@@ -449,6 +514,7 @@ class Lowering implements Lowerer {
     if (this.buffered.has(v.id)) return this.load(v, this.linIndex(v.type.shape, idx));
     const e = this.def.get(v.id);
     if (!e) throw new Error(`fuse: var ${v.id} has no definition`);
+    this.log?.inlined(e);
     return lowerElem(e, idx, this);
   }
 
@@ -457,7 +523,10 @@ class Lowering implements Lowerer {
     if (this.buffered.has(v.id) && !(this.accVar && v.id === this.accVar.id))
       return this.load(v, l);
     const e = this.def.get(v.id);
-    if (e?.op === "reshape" || e?.op === "stop_gradient") return this.elemLinear(e.inputs[0]!, l);
+    if (e?.op === "reshape" || e?.op === "stop_gradient") {
+      this.log?.inlined(e);
+      return this.elemLinear(e.inputs[0]!, l);
+    }
     return this.elem(v, delinearize(v.type.shape, l));
   }
 
@@ -500,16 +569,21 @@ class Lowering implements Lowerer {
     });
     // Every ys gets storage, read or not: the body writes each step's value there.
     const stacks = e.outs.slice(nCarry).map(bufFor);
-    const inner = new Lowering(body, this.opts, {
-      buffers: this.buffers,
-      sources: this.sources,
-      scans: this.scans,
-      ins: [...consts, ...cur.map((buf) => ({ buf })), ...xSlots],
-      outs: [
-        ...next.map((buf) => ({ buf })),
-        ...stacks.map((buf, j) => ({ buf, at: stepAt(undefined, ysOut[j]!) })),
-      ],
-    }).run();
+    const inner = new Lowering(
+      body,
+      this.opts,
+      {
+        buffers: this.buffers,
+        sources: this.sources,
+        scans: this.scans,
+        ins: [...consts, ...cur.map((buf) => ({ buf })), ...xSlots],
+        outs: [
+          ...next.map((buf) => ({ buf })),
+          ...stacks.map((buf, j) => ({ buf, at: stepAt(undefined, ysOut[j]!) })),
+        ],
+      },
+      this.log,
+    ).run();
     return {
       kind: "scan",
       id,
@@ -560,6 +634,7 @@ class Lowering implements Lowerer {
     const m = this.epilogueOf.get(v.id);
     if (m) {
       const mm = this.def.get(m.id)!;
+      this.log?.inlined(mm);
       this.accVar = m;
       const epilogue = lowerElem(e, loops, this);
       this.accVar = null;
@@ -674,12 +749,12 @@ class Lowering implements Lowerer {
  * Lower one entry graph. Buffers with role `in` are the graph's inputs (by
  * position), role `out` its outputs; everything else is a temporary.
  */
-export function lowerGraph(g: Graph, opts: LowerOptions = {}): KernelProgram {
+export function lowerGraph(g: Graph, opts: LowerOptions = {}, log?: FusionLog): KernelProgram {
   const full = {
     fuse: opts.fuse ?? true,
     scatter: opts.scatter ?? "serial",
     maxStorageBuffers: opts.maxStorageBuffers ?? Infinity,
   };
-  const p = new Lowering(scansAlongAxis0(g), full).run();
+  const p = new Lowering(scansAlongAxis0(g), full, undefined, log).run();
   return full.maxStorageBuffers < Infinity ? splitWideKernels(p, full.maxStorageBuffers) : p;
 }
