@@ -83,6 +83,53 @@ export interface GpuKernel {
   grid: [SizeExpr, SizeExpr, SizeExpr];
 }
 
+/**
+ * A WASM kernel: one exported function `(lo: i32, hi: i32, scratch: i32) -> ()`
+ * of the program's module, computing work items [lo, hi) of `items`. Any split
+ * of [0, items) into contiguous ranges, run in any order or on any threads,
+ * gives bit-identical results. It reads the dims D at byte 4*d, the scans'
+ * steps T at 128 + 4*s, and buffer i's byte address at 256 + 4*i of the
+ * shared linear memory; `scratch` points at `scratch` private bytes (64-byte aligned).
+ */
+export interface WasmKernel {
+  /** The export's name. */
+  name: string;
+  /** Work items (how the kernel splits: rows, row tiles, output elements...). */
+  items: SizeExpr;
+  /** Bytes of scratch each thread needs (0: none). */
+  scratch: number;
+  /** About how many scalar operations the whole kernel does (whether threading pays). */
+  work: SizeExpr;
+}
+
+/** One encoding of the program's WASM module. */
+export interface WasmBinary {
+  base64: string;
+  /** Whether it uses relaxed-SIMD instructions (f32x4.relaxed_madd): an engine without them rejects it. */
+  relaxed: boolean;
+  /**
+   * Byte offset of the `env.memory` import's limits flag: emitted 0x03
+   * (shared, min and max); a runtime without SharedArrayBuffer patches a copy
+   * to 0x01 (unshared) before compiling.
+   */
+  memoryFlagAt: number;
+}
+
+/** The program's WASM module: the kernels of every entry, as exports. */
+export interface WasmProgram {
+  /** Preferred first (relaxed, then plain SIMD): the runtime compiles the first WebAssembly.validate accepts. */
+  binaries: WasmBinary[];
+  /** The memory import's maximum, in 64 KiB pages. */
+  maxPages: number;
+}
+
+/** Byte addresses of the WASM module's header (page 0): dims, scan steps, the buffer table. */
+export const WASM_DIMS_AT = 0;
+export const WASM_STEPS_AT = 128;
+export const WASM_BUFFERS_AT = 256;
+/** Where buffer data may start: page 0 is the header. */
+export const WASM_DATA_AT = 65536;
+
 /** Uniform record slots: dims first, then scan steps (GpuKernel). */
 export const UNIFORM_DIMS = 32;
 export const UNIFORM_SCANS = 32;

@@ -15,7 +15,11 @@ const root = fileURLToPath(new URL("../", import.meta.url));
 export const generatedFile = `${root}compiler/backends/runtime.generated.ts`;
 
 /** Each backend's runtime entry (its exports become the `__dlg` object's fields). */
-const entries = { jsRuntime: "runtime/backend-js.ts", webgpuRuntime: "runtime/webgpu/index.ts" };
+const entries = {
+  jsRuntime: "runtime/backend-js.ts",
+  webgpuRuntime: "runtime/webgpu/index.ts",
+  wasmRuntime: "runtime/wasm/index.ts",
+};
 
 /** One runtime as a script defining `const __dlg = { ...its exports }`, no imports or exports. */
 function bundleRuntime(entry: string): string {
