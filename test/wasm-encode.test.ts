@@ -21,6 +21,7 @@ import {
   type WasmFunction,
 } from "../compiler/codegen-wasm/instr.ts";
 import { functionWat, instrText, moduleWat } from "../compiler/codegen-wasm/wat.ts";
+import { base64, wasmProgram, withoutRelaxed } from "../compiler/codegen-wasm/module.ts";
 
 const memoryLimits = { min: 2, max: 65536 };
 
@@ -611,5 +612,90 @@ describe("WAT", () => {
       '  (import "env" "memory" (memory 1 65536 shared))',
     ]);
     expect(wat).toMatch(/\(func \$axpy \(export "axpy"\)/);
+  });
+});
+
+describe("wasmProgram", () => {
+  /** out[i] = a[i] * b[i] + c[i] (madd) and c[i] - a[i] * b[i] (nmadd), one f32x4 group. */
+  const fma: WasmFunction = {
+    name: "fma",
+    params: ["i32", "i32", "i32"],
+    results: [],
+    locals: ["v128"],
+    body: [
+      ["i32.const", 0],
+      ["i32.const", 16],
+      ["v128.load"],
+      ["i32.const", 32],
+      ["v128.load"],
+      ["i32.const", 48],
+      ["v128.load"],
+      ["f32x4.relaxed_madd"],
+      ["v128.store"],
+      ["i32.const", 64],
+      ["i32.const", 16],
+      ["v128.load"],
+      ["i32.const", 32],
+      ["v128.load"],
+      ["i32.const", 48],
+      ["v128.load"],
+      ["f32x4.relaxed_nmadd"],
+      ["v128.store"],
+    ],
+  };
+  const fromBase64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+  const a = [1 + 2 ** -12, -3, 0.1, 1e-3];
+  const b = [1 - 2 ** -12, 7, 0.3, -2e3];
+  const c = [-1, 21, -0.03, 2];
+
+  it("puts a relaxed binary first and a plain one with the multiply-adds unfused", () => {
+    const p = wasmProgram([fma, muladd]);
+    expect(p.maxPages).toBe(65536);
+    expect(p.binaries.map((x) => x.relaxed)).toEqual([true, false]);
+    const [relaxed, plain] = p.binaries.map((x) => fromBase64(x.base64));
+    expect(WebAssembly.validate(relaxed!)).toBe(false); // Node 20 without the V8 flag
+    expect(validateRelaxed(relaxed!)).toBe(true);
+    const module = new WebAssembly.Module(plain!);
+    expect(WebAssembly.Module.exports(module).map((e) => e.name)).toEqual(["fma", "muladd"]);
+    expect(plain![p.binaries[1]!.memoryFlagAt]).toBe(SHARED_LIMITS);
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: p.maxPages, shared: true });
+    const run = new WebAssembly.Instance(module, { env: { memory } }).exports.fma as () => void;
+    new Float32Array(memory.buffer, 16, 12).set([...a, ...b, ...c]);
+    run();
+    const f = Math.fround;
+    const ab = a.map((x, i) => f(f(x) * f(b[i]!)));
+    expect([...new Float32Array(memory.buffer, 0, 4)]).toEqual(ab.map((p, i) => f(p + f(c[i]!))));
+    expect([...new Float32Array(memory.buffer, 64, 4)]).toEqual(ab.map((p, i) => f(f(c[i]!) - p)));
+  });
+
+  it("encodes one plain binary when nothing uses relaxed SIMD", () => {
+    const p = wasmProgram([muladd]);
+    expect(p.binaries.map((x) => x.relaxed)).toEqual([false]);
+    expect(WebAssembly.validate(fromBase64(p.binaries[0]!.base64))).toBe(true);
+    expect(withoutRelaxed(muladd)).toBe(muladd);
+  });
+
+  it("keeps one copy of a helper several kernels share, and refuses clashing names", () => {
+    const helper: WasmFunction = { name: "h", params: [], results: [], locals: [], body: [] };
+    const caller = (name: string): WasmFunction => ({
+      ...helper,
+      name,
+      params: ["i32", "i32", "i32"],
+      body: [["call", "h"]],
+    });
+    const p = wasmProgram([caller("k1"), caller("k2")], [helper, { ...helper }]);
+    const exports = WebAssembly.Module.exports(
+      new WebAssembly.Module(fromBase64(p.binaries[0]!.base64)),
+    );
+    expect(exports.map((e) => e.name)).toEqual(["k1", "k2"]);
+    expect(() => wasmProgram([caller("k1")], [helper, { ...helper, locals: ["i32"] }])).toThrow(
+      /two different functions named h/,
+    );
+    expect(() => wasmProgram([caller("k1"), caller("k1")])).toThrow(/share a name/);
+  });
+
+  it("base64 round-trips bytes past one chunk", () => {
+    const bytes = Uint8Array.from({ length: 0x8000 + 1000 }, (_, i) => (i * 7919) % 256);
+    expect(fromBase64(base64(bytes))).toEqual(bytes);
   });
 });
