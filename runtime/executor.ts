@@ -8,7 +8,7 @@
 import type { Buffer, EntryName, ProgramPlan } from "./program.ts";
 
 /** The backends a module can be compiled for (`dlg compile --target`). */
-export type BackendName = "js" | "webgpu";
+export type BackendName = "js" | "webgpu" | "wasm";
 
 export interface Executor {
   /**

@@ -65,7 +65,7 @@ type Plan = ProgramPlan<unknown>;
 const STATE_PREFIX = "__state__.";
 /** Metadata keys save() owns; a caller's metadata may not use them. */
 const OWN_METADATA = ["format", "model", "step", "seed"];
-const BACKENDS: readonly BackendName[] = ["js", "webgpu"];
+const BACKENDS: readonly BackendName[] = ["js", "webgpu", "wasm"];
 
 /** The per-step seed: a hash of the model seed and the step count, so every step draws fresh masks. */
 export function stepSeed(seed: number, step: number): number {

@@ -1,0 +1,85 @@
+// Choosing and compiling the module's WebAssembly binary. The module carries
+// its binaries as base64, preferred first (relaxed SIMD, then plain SIMD);
+// the engine takes the first one it validates. Every binary imports one
+// memory, `env.memory`, emitted shared (limits flag 0x03): an engine or page
+// without SharedArrayBuffer gets a copy with that flag patched to 0x01
+// (unshared, min and max) and runs single-threaded.
+
+import type { WasmBinary, WasmProgram } from "../program.ts";
+
+/** The limits flag of a shared memory with a maximum, and of an unshared one. */
+const SHARED_FLAG = 0x03;
+const UNSHARED_FLAG = 0x01;
+
+export interface Chosen {
+  module: WebAssembly.Module;
+  /** The memory import's declared minimum (pages): the memory must start at least this large. */
+  minPages: number;
+  relaxed: boolean;
+}
+
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  const s = atob(text);
+  const bytes = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
+  return bytes;
+}
+
+/** An unsigned LEB128 at `at` (the memory limits' minimum follows the flag). */
+function readLeb(bytes: Uint8Array, at: number): number {
+  let v = 0;
+  let scale = 1;
+  for (let i = at; i < bytes.length; i++) {
+    v += (bytes[i]! & 0x7f) * scale;
+    if ((bytes[i]! & 0x80) === 0) return v;
+    scale *= 128;
+  }
+  throw new Error("internal: truncated memory limits in the WebAssembly binary");
+}
+
+/** `b`'s bytes, with the memory made unshared unless `shared`. */
+function bytesOf(b: WasmBinary, shared: boolean): Uint8Array<ArrayBuffer> {
+  const bytes = decodeBase64(b.base64);
+  if (bytes[b.memoryFlagAt] !== SHARED_FLAG)
+    throw new Error(
+      `internal: the WebAssembly binary's memory flag at ${b.memoryFlagAt} is ${bytes[b.memoryFlagAt]}, expected 0x03`,
+    );
+  if (!shared) bytes[b.memoryFlagAt] = UNSHARED_FLAG;
+  return bytes;
+}
+
+/** Bytes the engine can compile: the first binary it validates, shared or not. */
+function choose(
+  wasm: WasmProgram,
+  shared: boolean,
+): { bytes: Uint8Array<ArrayBuffer>; b: WasmBinary } {
+  for (const b of wasm.binaries) {
+    const bytes = bytesOf(b, shared);
+    if (WebAssembly.validate(bytes)) return { bytes, b };
+  }
+  throw new Error(
+    "this JavaScript engine cannot run the model's WebAssembly: it needs 128-bit SIMD " +
+      "(Node 16.4+, Chrome 91+, Firefox 89+, Safari 16.4+); compile the model for the js " +
+      "backend (`dlg compile --target js`) to run it here",
+  );
+}
+
+/** The chosen binary, compiled (the engine's synchronous compile: Node, workers, createModelSync). */
+export function compileSync(wasm: WasmProgram, shared: boolean): Chosen {
+  const { bytes, b } = choose(wasm, shared);
+  return {
+    module: new WebAssembly.Module(bytes),
+    minPages: readLeb(bytes, b.memoryFlagAt + 1),
+    relaxed: b.relaxed,
+  };
+}
+
+/** The chosen binary, compiled off the main thread where the engine can (a browser page). */
+export async function compileAsync(wasm: WasmProgram, shared: boolean): Promise<Chosen> {
+  const { bytes, b } = choose(wasm, shared);
+  return {
+    module: await WebAssembly.compile(bytes),
+    minPages: readLeb(bytes, b.memoryFlagAt + 1),
+    relaxed: b.relaxed,
+  };
+}

@@ -1,0 +1,327 @@
+// The WASM executor: runs an entry's plan on one linear memory (layout in
+// memory.ts). Params and optimizer state live at fixed addresses for the
+// model's life, double-buffered: an entry reads the fronts and writes the
+// backs, and a call that succeeds makes the backs current by exchanging the
+// two addresses (no copy). Each thread's scratch area follows them; the
+// pools and the other buffers of a call are placed after that at the call's
+// dims (the memory grows when they need more). A call writes the dims and
+// the buffer table into page 0, copies its inputs in, runs the unrolled
+// schedule (each kernel over its items, split across threads when its work
+// pays for the synchronisation) and hands back views of its outputs.
+
+import type { Executor } from "../executor.ts";
+import {
+  WASM_DATA_AT,
+  type Buffer,
+  type EntryName,
+  type EntryPlan,
+  type ProgramPlan,
+  type WasmKernel,
+} from "../program.ts";
+import { evalSize } from "../sizes.ts";
+import { align64, MAX_BUFFERS, MAX_DIMS, WasmMemory } from "./memory.ts";
+import { unroll, type WasmOp } from "./schedule.ts";
+import type { Threads } from "./threads.ts";
+
+type KernelFn = (lo: number, hi: number, scratch: number) => void;
+
+/**
+ * Work (WasmKernel.work, ~scalar operations) each extra thread must get
+ * before a kernel is split: below it the synchronisation costs more than
+ * the thread saves.
+ */
+export const WORK_PER_THREAD = 1 << 15;
+
+/** How many dims bindings (batch sizes) of one entry keep their layout, as on the other backends. */
+const MAX_BINDINGS = 4;
+
+/** A param or state tensor: two areas, `front` current, `back` written by an update. */
+class Resident {
+  private side = 0;
+  constructor(
+    readonly n: number,
+    private readonly at: [number, number],
+  ) {}
+  get front(): number {
+    return this.at[this.side]!;
+  }
+  get back(): number {
+    return this.at[1 - this.side]!;
+  }
+  flip(): void {
+    this.side = 1 - this.side;
+  }
+}
+
+interface WasmEntry {
+  plan: EntryPlan<WasmKernel>;
+  /** Per kernel: this thread's export, and its id among the workers' exports. */
+  fns: KernelFn[];
+  ids: number[];
+  /** Per plan buffer: the resident it is (the front read or the back written), if any. */
+  resident: ({ r: Resident; back: boolean } | undefined)[];
+  /** Residents that become current when a call succeeds (param and state out-slots). */
+  commits: Resident[];
+  /** Out-slots handed back to the caller (loss, metrics, outputs). */
+  reads: number[];
+  bindings: Map<string, Binding>;
+}
+
+/** One dims binding of an entry: where each buffer lives, and what the call does. */
+interface Binding {
+  /** Per plan buffer: its byte address, or -1 for a resident. */
+  at: number[];
+  /** Per plan buffer: its element count. */
+  sizes: number[];
+  /** One past the last byte the call uses. */
+  end: number;
+  ops: WasmOp[];
+  items: number[];
+  /** Per kernel: how many threads share its items. */
+  chunks: number[];
+}
+
+/** What the executor needs of a program (the plan's descriptions and entries). */
+export type WasmPlan = ProgramPlan<WasmKernel>;
+
+export interface Opened {
+  instance: WebAssembly.Instance;
+  memory: WasmMemory;
+  /** Workers, when the model runs threaded. */
+  threads: Threads | null;
+  /** The residents and scratch areas at the model's dims (residentLayout), one scratch area per thread. */
+  layout: ResidentLayout;
+}
+
+/** The scratch bytes a thread needs: the most any kernel of the plan declares. */
+export function scratchBytes(plan: WasmPlan): number {
+  let most = 0;
+  for (const e of Object.values(plan.entries))
+    for (const k of e?.kernels ?? []) most = Math.max(most, k.scratch);
+  return align64(most);
+}
+
+/** The distinct kernel exports of a plan, in first-seen order (the workers' kernel ids). */
+export function kernelNames(plan: WasmPlan): string[] {
+  const names = new Set<string>();
+  for (const e of Object.values(plan.entries)) for (const k of e?.kernels ?? []) names.add(k.name);
+  return [...names];
+}
+
+export interface ResidentLayout {
+  params: Resident[];
+  state: Resident[];
+  /** Scratch area addresses, the calling thread's first. */
+  scratch: number[];
+  /** Where a call's own buffers start. */
+  callAt: number;
+}
+
+/**
+ * Where the residents (params then state, two areas each) and the scratch
+ * areas (`threads` of them) go, and where a call's own buffers start.
+ */
+export function residentLayout(
+  plan: WasmPlan,
+  D: readonly number[],
+  threads: number,
+): ResidentLayout {
+  let at = WASM_DATA_AT;
+  const place = (n: number) => {
+    const a = at;
+    at += align64(4 * n);
+    return a;
+  };
+  const residents = (ts: WasmPlan["params"]) =>
+    ts.map((t) => {
+      const n = evalSize(t.numel, D);
+      return new Resident(n, [place(n), place(n)]);
+    });
+  const params = residents(plan.params);
+  const state = residents(plan.state);
+  const scratchSize = scratchBytes(plan);
+  const scratch = Array.from({ length: threads }, () => place(scratchSize / 4));
+  return { params, state, scratch, callAt: at };
+}
+
+export class WasmExecutor implements Executor {
+  private readonly entries = new Map<EntryName, WasmEntry>();
+  private readonly mem: WasmMemory;
+  private readonly threads: Threads | null;
+  private readonly params: Resident[];
+  private readonly state: Resident[];
+  private readonly scratch: number[];
+  private readonly callAt: number;
+
+  constructor(
+    private readonly plan: WasmPlan,
+    opened: Opened,
+  ) {
+    if (plan.dims.length > MAX_DIMS)
+      throw new Error(`WASM kernels read at most ${MAX_DIMS} dims (model has ${plan.dims.length})`);
+    this.mem = opened.memory;
+    this.threads = opened.threads;
+    const { layout } = opened;
+    this.params = layout.params;
+    this.state = layout.state;
+    this.scratch = layout.scratch;
+    this.callAt = layout.callAt;
+    this.mem.ensure(this.callAt, () => "the model's parameters and optimizer state");
+    const ids = new Map(kernelNames(plan).map((n, i) => [n, i]));
+    const exports = opened.instance.exports;
+    for (const [name, e] of Object.entries(plan.entries) as [EntryName, EntryPlan<WasmKernel>][]) {
+      if (!e) continue;
+      if (e.buffers.length > MAX_BUFFERS)
+        throw new Error(
+          `internal: ${name} has ${e.buffers.length} buffers, more than ${MAX_BUFFERS}`,
+        );
+      const fns = e.kernels.map((k) => {
+        const f = exports[k.name];
+        if (typeof f !== "function")
+          throw new Error(`internal: the WebAssembly module has no export ${k.name}`);
+        return f as KernelFn;
+      });
+      this.entries.set(
+        name,
+        this.entry(
+          e,
+          fns,
+          e.kernels.map((k) => ids.get(k.name)!),
+        ),
+      );
+    }
+  }
+
+  private entry(plan: EntryPlan<WasmKernel>, fns: KernelFn[], ids: number[]): WasmEntry {
+    const resident: WasmEntry["resident"] = plan.buffers.map(() => undefined);
+    const commits: Resident[] = [];
+    const reads: number[] = [];
+    const tensors = (kind: "param" | "state") => (kind === "param" ? this.params : this.state);
+    plan.inSlots.forEach((s, k) => {
+      if (s.kind === "param" || s.kind === "state")
+        resident[plan.inBufs[k]!] = { r: tensors(s.kind)[s.index]!, back: false };
+    });
+    plan.outSlots.forEach((s, k) => {
+      if (s.kind !== "param" && s.kind !== "state") return reads.push(k);
+      const r = tensors(s.kind)[s.index]!;
+      resident[plan.outBufs[k]!] = { r, back: true };
+      commits.push(r);
+    });
+    return { plan, fns, ids, resident, commits, reads, bindings: new Map() };
+  }
+
+  /** Addresses, the unrolled schedule and the thread split of one dims binding. */
+  private bind(e: WasmEntry, D: readonly number[]): Binding {
+    const key = D.join(",");
+    const hit = e.bindings.get(key);
+    if (hit) return hit;
+    const { plan } = e;
+    let at = this.callAt;
+    const place = (bytes: number) => {
+      const a = at;
+      at += align64(bytes);
+      return a;
+    };
+    const sizes = plan.buffers.map((b) => evalSize(b.size, D));
+    const pools = plan.pools.map((p) => place(4 * evalSize(p.size, D)));
+    const addrs = plan.buffers.map((b, i) =>
+      e.resident[i] ? -1 : b.pool >= 0 ? pools[b.pool]! : place(4 * sizes[i]!),
+    );
+    const items = plan.kernels.map((k) => evalSize(k.items, D));
+    const n = this.threads?.count ?? 1;
+    const chunks = plan.kernels.map((k, i) =>
+      Math.max(1, Math.min(n, items[i]!, Math.floor(evalSize(k.work, D) / WORK_PER_THREAD))),
+    );
+    const binding = { at: addrs, sizes, end: at, ops: unroll(plan, D), items, chunks };
+    if (e.bindings.size >= MAX_BINDINGS) e.bindings.delete(e.bindings.keys().next().value!);
+    e.bindings.set(key, binding);
+    return binding;
+  }
+
+  run(
+    name: EntryName,
+    D: readonly number[],
+    inputs: ReadonlyMap<number, Buffer>,
+  ): Map<number, Buffer> | Promise<Map<number, Buffer>> {
+    const e = this.entries.get(name);
+    if (!e) throw new Error(`internal: the plan has no ${name} entry`);
+    const b = this.bind(e, D);
+    const { mem } = this;
+    mem.ensure(b.end, () => {
+      const at = e.plan.dims.map((d) => `${this.plan.dims[d]} = ${D[d]}`).join(", ");
+      return `${name}()'s buffers${at ? ` at ${at}` : ""}`;
+    });
+    mem.setDims(D);
+    e.plan.buffers.forEach((_, i) => {
+      const r = e.resident[i];
+      mem.setAddress(i, r ? (r.back ? r.r.back : r.r.front) : b.at[i]!);
+    });
+    e.plan.inSlots.forEach((s, k) => {
+      if (s.kind === "param" || s.kind === "state") return;
+      const data = inputs.get(k);
+      if (!data) throw new Error(`internal: ${name}: no host array for in-slot ${k}`);
+      mem.write(b.at[e.plan.inBufs[k]!]!, data);
+    });
+    const done = () => this.finish(e, b);
+    const ops = b.ops;
+    for (let i = 0; i < ops.length; i++) {
+      const pending = this.exec(e, b, ops[i]!);
+      // A browser's main thread cannot block on the workers: the rest of the call awaits.
+      if (pending) return this.rest(e, b, i + 1, pending).then(done);
+    }
+    return done();
+  }
+
+  private async rest(e: WasmEntry, b: Binding, from: number, first: Promise<void>): Promise<void> {
+    await first;
+    for (let i = from; i < b.ops.length; i++) {
+      const pending = this.exec(e, b, b.ops[i]!);
+      if (pending) await pending;
+    }
+  }
+
+  private exec(e: WasmEntry, b: Binding, op: WasmOp): void | Promise<void> {
+    const { mem } = this;
+    switch (op.op) {
+      case "kernel": {
+        const k = op.kernel;
+        const c = b.chunks[k]!;
+        if (c === 1) return e.fns[k]!(0, b.items[k]!, this.scratch[0]!);
+        return this.threads!.run(e.ids[k]!, e.fns[k]!, b.items[k]!, c, this.scratch[0]!);
+      }
+      case "step":
+        return mem.setStep(op.scan, op.t);
+      case "swap":
+        return mem.swap(op.a, op.b);
+      case "copy":
+        return mem.copy(mem.address(op.dst), mem.address(op.src), op.bytes);
+    }
+  }
+
+  /** After the schedule ran: the updated residents become current; views of the other outputs. */
+  private finish(e: WasmEntry, b: Binding): Map<number, Buffer> {
+    for (const r of e.commits) r.flip();
+    const out = new Map<number, Buffer>();
+    for (const k of e.reads) {
+      const i = e.plan.outBufs[k]!;
+      const dtype = e.plan.buffers[i]!.dtype === "f32" ? "f32" : "i32";
+      out.set(k, this.mem.view(this.mem.address(i), b.sizes[i]!, dtype));
+    }
+    return out;
+  }
+
+  read(): { params: Float32Array[]; state: Float32Array[] } {
+    const copy = (r: Resident) => this.mem.view(r.front, r.n, "f32").slice() as Float32Array;
+    return { params: this.params.map(copy), state: this.state.map(copy) };
+  }
+
+  write(params: readonly Float32Array[], state: readonly Float32Array[]): void {
+    params.forEach((p, i) => this.mem.write(this.params[i]!.front, p));
+    state.forEach((s, i) => this.mem.write(this.state[i]!.front, s));
+  }
+
+  dispose(): void {
+    this.threads?.dispose();
+    this.entries.clear();
+  }
+}

@@ -1,0 +1,320 @@
+// Worker threads for the WASM backend: N - 1 workers instantiate the same
+// WebAssembly.Module on the same shared memory and each runs one contiguous
+// chunk of a kernel's work items while the calling thread runs the first.
+// A kernel's result does not depend on how its items are split (the WASM
+// target's contract), so any thread count gives the same bits.
+//
+// Synchronisation is through a small control SharedArrayBuffer: the caller
+// writes the job (kernel, items, chunk count), bumps the generation word of
+// each worker it needs and notifies it; each worker runs its chunk and
+// decrements PENDING, the last one notifying the caller. Both sides spin
+// briefly before sleeping in Atomics.wait, since most kernels finish within
+// a few microseconds of each other. A browser's main thread may not block:
+// it spins, then awaits Atomics.waitAsync (or keeps spinning where that is
+// missing). Workers are Node worker_threads (the module has no static
+// imports, so the worker_threads module is imported dynamically) or Web
+// Workers from a Blob URL; their code is the worker() function's text.
+
+/** Control words (Int32Array indices). Each worker's generation word has a 64-byte line of its own. */
+const FN = 0;
+const ITEMS = 1;
+const CHUNKS = 2;
+const PENDING = 3;
+const FAILED = 4;
+const QUIT = 5;
+const genAt = (w: number) => 16 * (w + 1);
+
+/**
+ * Spin iterations (Atomics.load, 10-30 ns each) before sleeping, on both
+ * sides: a wake from Atomics.wait costs ~10 us (measured: an empty kernel on
+ * 2 threads, 9.5 us without spinning, 0.2 us when the other side spins), but
+ * a long spin starves a machine with fewer free cores than threads.
+ */
+const SPIN = 2000;
+
+/** What a worker is started with (structured-cloned: the module and memory are shared, not copied). */
+interface WorkerInit {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  ctrl: SharedArrayBuffer;
+  /** Export names by kernel id (the id the caller writes at FN). */
+  names: string[];
+  /** This worker's number (it runs chunk w + 1) and scratch address. */
+  w: number;
+  scratch: number;
+  spin: number;
+}
+
+/**
+ * A worker's whole program. Its text runs in the worker, so it may use
+ * nothing from outside itself; the words of the control layout are repeated
+ * as literals (FN 0, ITEMS 1, CHUNKS 2, PENDING 3, FAILED 4, QUIT 5,
+ * generation at 16 (w + 1)).
+ */
+function worker(inNode: boolean): void {
+  const start = (d: WorkerInit, post: (m: unknown) => void) => {
+    let fns: ((lo: number, hi: number, scratch: number) => void)[];
+    try {
+      const instance = new WebAssembly.Instance(d.module, { env: { memory: d.memory } });
+      fns = d.names.map((n) => instance.exports[n] as (lo: number, hi: number, s: number) => void);
+    } catch (e) {
+      post({ error: String(e) });
+      return;
+    }
+    post({ ready: true });
+    const ctrl = new Int32Array(d.ctrl);
+    const me = 16 * (d.w + 1);
+    const chunk = d.w + 1;
+    let gen = 0;
+    for (;;) {
+      let spins = 0;
+      while (Atomics.load(ctrl, me) === gen) if (spins++ >= d.spin) Atomics.wait(ctrl, me, gen);
+      gen = Atomics.load(ctrl, me);
+      if (Atomics.load(ctrl, 5) !== 0) return;
+      const items = ctrl[1]!;
+      const chunks = ctrl[2]!;
+      try {
+        fns[ctrl[0]!]!(
+          Math.floor((items * chunk) / chunks),
+          Math.floor((items * (chunk + 1)) / chunks),
+          d.scratch,
+        );
+      } catch {
+        Atomics.store(ctrl, 4, 1);
+      }
+      if (Atomics.sub(ctrl, 3, 1) === 1) Atomics.notify(ctrl, 3);
+    }
+  };
+  if (inNode) {
+    // eval'd worker_threads code is a CommonJS script: require is there.
+    const { parentPort } = (
+      globalThis as unknown as {
+        require: (m: string) => typeof import("node:worker_threads");
+      }
+    ).require("node:worker_threads");
+    parentPort!.once("message", (d: WorkerInit) => start(d, (m) => parentPort!.postMessage(m)));
+  } else {
+    const scope = globalThis as unknown as {
+      onmessage: (e: MessageEvent<WorkerInit>) => void;
+      postMessage: (m: unknown) => void;
+    };
+    scope.onmessage = (e) => start(e.data, (m) => scope.postMessage(m));
+  }
+}
+
+const inNode =
+  typeof (globalThis as { process?: { versions?: { node?: unknown } } }).process?.versions?.node ===
+  "string";
+
+const nodeModule = <T>(name: string): Promise<T> => import(`node:${name}`) as Promise<T>;
+
+/** The cores this machine offers (navigator.hardwareConcurrency in a browser). */
+export async function availableCores(): Promise<number> {
+  if (inNode) return (await nodeModule<typeof import("node:os")>("os")).availableParallelism();
+  return (
+    (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator
+      ?.hardwareConcurrency ?? 1
+  );
+}
+
+/**
+ * Why this environment cannot run workers on a shared memory, or undefined
+ * when it can (Node; a cross-origin-isolated page or worker).
+ */
+export function noThreads(): string | undefined {
+  if (typeof SharedArrayBuffer === "undefined")
+    return "SharedArrayBuffer is not available (a page must be cross-origin isolated: COOP/COEP headers)";
+  if (inNode) return undefined;
+  if ((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== true)
+    return "the page is not cross-origin isolated (COOP/COEP headers)";
+  if (typeof Worker !== "function") return "this environment has no Web Workers";
+  return undefined;
+}
+
+/** Whether this thread may block in Atomics.wait (not a browser's main thread). */
+function mayBlock(): boolean {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface Handle {
+  terminate(): void;
+}
+
+type AsyncWait = (
+  a: Int32Array,
+  i: number,
+  v: number,
+) => { async: false; value: string } | { async: true; value: Promise<string> };
+
+export class Threads {
+  private readonly ctrl: Int32Array;
+  /** Whether run() waits by blocking (else it returns a Promise to await). */
+  readonly blocking = mayBlock();
+  private readonly waitAsync = (Atomics as unknown as { waitAsync?: AsyncWait }).waitAsync;
+  private disposed = false;
+
+  private constructor(
+    ctrl: SharedArrayBuffer,
+    private readonly workers: Handle[],
+  ) {
+    this.ctrl = new Int32Array(ctrl);
+  }
+
+  /** How many threads run a kernel: the workers and the caller. */
+  get count(): number {
+    return this.workers.length + 1;
+  }
+
+  /**
+   * `count - 1` workers on `memory`, each instantiating `module` with its own
+   * scratch area (`scratch[w]`); resolves once all are ready.
+   */
+  static async start(
+    module: WebAssembly.Module,
+    memory: WebAssembly.Memory,
+    names: string[],
+    scratch: readonly number[],
+  ): Promise<Threads> {
+    const ctrl = new SharedArrayBuffer(4 * genAt(scratch.length));
+    // A transform that keeps function names (tsx, esbuild's keepNames) wraps
+    // the inner functions in __name(), a helper the worker's text lacks.
+    const code = `var __name = (f) => f;\n(${worker.toString()})(${inNode});`;
+    const inits = scratch.map((at, w): WorkerInit => ({
+      module,
+      memory,
+      ctrl,
+      names,
+      w,
+      scratch: at,
+      spin: SPIN,
+    }));
+    const handles: Handle[] = [];
+    try {
+      await Promise.all(
+        inits.map(async (init) => {
+          const { handle, ready } = inNode ? await nodeWorker(code, init) : webWorker(code, init);
+          handles.push(handle);
+          await ready;
+        }),
+      );
+    } catch (e) {
+      for (const h of handles) h.terminate();
+      throw e;
+    }
+    return new Threads(ctrl, handles);
+  }
+
+  /**
+   * Run `fn` (this thread's export) and kernel `id` on the workers over
+   * [0, items) in `chunks` contiguous chunks (2..count); this thread takes the
+   * first, with scratch `scratch`. Blocks when `blocking`, else the Promise
+   * resolves when every chunk is done.
+   */
+  run(
+    id: number,
+    fn: (lo: number, hi: number, scratch: number) => void,
+    items: number,
+    chunks: number,
+    scratch: number,
+  ): void | Promise<void> {
+    const c = this.ctrl;
+    c[FN] = id;
+    c[ITEMS] = items;
+    c[CHUNKS] = chunks;
+    Atomics.store(c, PENDING, chunks - 1);
+    for (let w = 0; w < chunks - 1; w++) {
+      Atomics.add(c, genAt(w), 1);
+      Atomics.notify(c, genAt(w), 1);
+    }
+    let thrown: unknown;
+    try {
+      fn(0, Math.floor(items / chunks), scratch);
+    } catch (e) {
+      thrown = e;
+    }
+    // The workers are waited for even when this chunk failed: nothing may run while they write.
+    let spins = 0;
+    let v: number;
+    while ((v = Atomics.load(c, PENDING)) !== 0) {
+      if (spins++ < SPIN) continue;
+      if (this.blocking) Atomics.wait(c, PENDING, v);
+      else if (this.waitAsync) return this.settle(thrown);
+    }
+    this.check(thrown);
+  }
+
+  /** The rest of a non-blocking run: await PENDING reaching 0. */
+  private async settle(thrown: unknown): Promise<void> {
+    const c = this.ctrl;
+    let v: number;
+    while ((v = Atomics.load(c, PENDING)) !== 0) {
+      const r = this.waitAsync!(c, PENDING, v);
+      if (r.async) await r.value;
+    }
+    this.check(thrown);
+  }
+
+  private check(thrown: unknown): void {
+    if (thrown !== undefined) throw thrown;
+    if (Atomics.exchange(this.ctrl, FAILED, 0) !== 0)
+      throw new Error("a WebAssembly kernel failed on a worker thread");
+  }
+
+  /** Stop the workers (each leaves its wait loop, then is terminated). */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    Atomics.store(this.ctrl, QUIT, 1);
+    this.workers.forEach((h, w) => {
+      Atomics.add(this.ctrl, genAt(w), 1);
+      Atomics.notify(this.ctrl, genAt(w));
+      h.terminate();
+    });
+  }
+}
+
+/** Resolves at the worker's first message: ready, or the error it hit instantiating. */
+function readiness(
+  on: (f: (m: { ready?: boolean; error?: string }) => void) => void,
+  onError: (f: (e: unknown) => void) => void,
+): Promise<void> {
+  return new Promise((ok, fail) => {
+    on((m) =>
+      m.ready
+        ? ok()
+        : fail(new Error(`a WASM worker could not start: ${m.error ?? "unknown error"}`)),
+    );
+    onError((e) => fail(new Error(`a WASM worker failed to start: ${String(e)}`)));
+  });
+}
+
+async function nodeWorker(code: string, init: WorkerInit) {
+  const { Worker } = await nodeModule<typeof import("node:worker_threads")>("worker_threads");
+  const w = new Worker(code, { eval: true });
+  // A model the caller never disposes must not keep the process alive.
+  w.unref();
+  const ready = readiness(
+    (f) => w.once("message", f),
+    (f) => w.once("error", f),
+  );
+  w.postMessage(init);
+  return { handle: { terminate: () => void w.terminate() }, ready };
+}
+
+function webWorker(code: string, init: WorkerInit) {
+  const url = URL.createObjectURL(new Blob([code], { type: "text/javascript" }));
+  const w = new Worker(url);
+  const ready = readiness(
+    (f) => w.addEventListener("message", (e: MessageEvent) => f(e.data), { once: true }),
+    (f) => w.addEventListener("error", (e) => f(e.message), { once: true }),
+  );
+  w.postMessage(init);
+  // Revoked once the worker has loaded its script (or failed to).
+  void ready.finally(() => URL.revokeObjectURL(url)).catch(() => undefined);
+  return { handle: { terminate: () => w.terminate() }, ready };
+}
