@@ -100,6 +100,7 @@ export async function runDump(p: Parsed, io: Io): Promise<number> {
     ...sizeLimits(p),
     model: str(p, "model"),
     config: str(p, "config"),
+    explain: p.values.explain === true,
   });
   printDiagnostics(r, io);
   if (r.text !== undefined) io.out(r.text);

@@ -4,7 +4,7 @@
 
 import { closeSync, fstatSync, openSync, readSync, realpathSync, statSync } from "node:fs";
 import * as pipeline from "../compiler/compile.ts";
-import type { CompileOptions, Host } from "../compiler/compile.ts";
+import type { CompileOptions, DumpOptions, Host } from "../compiler/compile.ts";
 import { decodeSource, MAX_SOURCE_BYTES, type Unreadable } from "../compiler/source-file.ts";
 
 export * from "../compiler/compile.ts";
@@ -54,5 +54,8 @@ const withDisk = (opts: NodeOptions): CompileOptions => ({ ...opts, host: opts.h
 export const check = (file: string, opts: NodeOptions = {}) => pipeline.check(file, withDisk(opts));
 export const compile = (file: string, opts: NodeOptions = {}) =>
   pipeline.compile(file, withDisk(opts));
-export const dump = (file: string, stage: pipeline.Stage, opts: NodeOptions = {}) =>
-  pipeline.dump(file, stage, withDisk(opts));
+export const dump = (
+  file: string,
+  stage: pipeline.Stage,
+  opts: NodeOptions & Pick<DumpOptions, "explain"> = {},
+) => pipeline.dump(file, stage, { ...withDisk(opts), explain: opts.explain });

@@ -4,7 +4,7 @@
 // the same flags.
 
 import type { ParseArgsConfig } from "node:util";
-import type { BackendName } from "../runtime/executor.ts";
+import type { Target } from "../compiler/backend.ts";
 import { intFlag, str, type Parsed } from "./args.ts";
 import { UsageError } from "./errors.ts";
 
@@ -47,6 +47,7 @@ export const commandOptions: Record<CommandName, Options> = {
   },
   dump: {
     stage: { type: "string" },
+    explain: { type: "boolean" },
     target: { type: "string" },
     model: { type: "string" },
     config: { type: "string" },
@@ -64,10 +65,10 @@ export function sizeLimits(p: Parsed): { maxTensorBytes?: number; maxParamBytes?
   };
 }
 
-export const backendNames: readonly BackendName[] = ["js", "webgpu"];
+export const backendNames: readonly Target[] = ["js", "webgpu"];
 
 /** `dlg compile|dump --target` or `dlg train --backend`: the backend to compile for (default js). */
-export function backendFlag(p: Parsed, cmd: "compile" | "dump" | "train"): BackendName {
+export function backendFlag(p: Parsed, cmd: "compile" | "dump" | "train"): Target {
   const flag = cmd === "train" ? "backend" : "target";
   const v = str(p, flag) ?? "js";
   const known = backendNames.find((b) => b === v);
@@ -94,6 +95,10 @@ export function checkValues(cmd: CommandName, p: Parsed): void {
         `dlg dump: unknown stage \`${stage}\`; expected one of ${stages.join(", ")}`,
       );
     }
+    if (p.values.explain === true && stage !== "kernels")
+      throw new UsageError(
+        "dlg dump: --explain explains the kernels stage; use it with --stage kernels",
+      );
   }
   if (cmd === "train") {
     intFlag(p, "epochs", 1);

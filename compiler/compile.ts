@@ -20,6 +20,7 @@ import { grad } from "./autodiff.ts";
 import { buildEntries } from "./entries.ts";
 import { defaultLimits, type SizeLimits } from "./limits.ts";
 import { emit, lowerEntry, printKernels, type LoweredEntry, type NumericsOptions } from "./emit.ts";
+import { explainKernels, trainDims } from "./explain.ts";
 import { verify } from "./ir-verify.ts";
 import { simplifyEntry } from "./simplify.ts";
 import type { Backend, Target } from "./backend.ts";
@@ -72,6 +73,11 @@ export interface CompileResult extends CheckResult {
 }
 
 export type Stage = "ast" | "ir" | "grad" | "kernels";
+
+/** `dump`'s options: `explain` turns the kernels stage into what fusion did and why (compiler/explain.ts). */
+export interface DumpOptions extends CompileOptions {
+  explain?: boolean;
+}
 
 /** Parse and check a file (and its imports): every diagnostic, nothing emitted. */
 export function check(file: string, opts: CompileOptions): CheckResult {
@@ -241,7 +247,7 @@ export function compile(file: string, opts: CompileOptions): CompileResult {
 export function dump(
   file: string,
   stage: Stage,
-  opts: CompileOptions,
+  opts: DumpOptions,
 ): CheckResult & { text?: string } {
   const host = opts.host;
   if (stage === "ast") {
@@ -287,6 +293,15 @@ export function dump(
       };
     }
     const backend = backends[opts.target ?? "js"];
+    if (opts.explain) {
+      const program = buildProgram(sel.model, sel.train);
+      const dims = trainDims(program, sel.train);
+      return {
+        ...base,
+        ok: true,
+        text: explainKernels(backend, program, { dims, sources: r.sources }),
+      };
+    }
     const { program, lowered } = lowerModel(sel, backend);
     return { ...base, ok: true, text: printKernels(backend, program, lowered) };
   } catch (e) {

@@ -409,7 +409,7 @@ class Lowering implements Lowerer {
     } else if (e?.op === "transpose" && isLastTwoSwap(e.params.perm)) {
       return !this.ensureView(e.inputs[0]!);
     }
-    this.materialise(v, "a matmul operand that is no view of a stored buffer");
+    this.materialise(v, "a matmul operand (a matmul reads stored matrices)");
     return false;
   }
 
