@@ -1,0 +1,761 @@
+// Matmul -> WebAssembly (f32x4 SIMD), in the GotoBLAS/BLIS scheme that
+// XNNPACK's and MLAS's wasm GEMMs also follow: both operands are packed into
+// the thread's scratch so that one register-blocked micro-kernel serves every
+// transpose, batch offset and edge.
+//
+// Work items are (batch, column panel of NC, row block of MB), the row block
+// innermost, so consecutive items of one thread share B's packed panel. An
+// item walks k in blocks of KC; per block it packs B's [KC, NC] panel into
+// micro-panels [NC/NR][KC][NR] and A's [MB, KC] block into [MB/MR][KC][MR],
+// both zero-padded to whole tiles, then runs the MR x NR micro-kernel over
+// every tile, B's micro-panel (KC * NR floats) staying in L1 while A's
+// micro-panels stream from L2. The micro-kernel keeps MR * NR/4 f32x4
+// accumulators in locals, broadcasts A with v128.load32_splat and loads B's
+// rows as v128, one f32x4.relaxed_madd per pair (module.ts rewrites it to
+// mul + add for the plain-SIMD binary). Between k blocks the accumulators
+// park in a C tile in scratch (an f32 round trip: exact); after the last
+// block the epilogue (bias, activation) runs on them and stores.
+//
+// Bit-identity across thread splits: each output element's sum runs over
+// p = 0..k-1 in order, starting from 0, whatever item or tile computes it.
+
+import {
+  dimAdd,
+  dimAsConst,
+  dimConst,
+  dimFloorDiv,
+  dimMul,
+  numElements,
+  type Dim,
+} from "../dims.ts";
+import type { IExpr, MatmulKernel, MatmulOperand } from "../kernel.ts";
+import type { KernelContext } from "../backend.ts";
+import { sizeExpr } from "../size-expr.ts";
+import type { SizeExpr } from "../../runtime/program.ts";
+import type { Instr, WasmFunction } from "./instr.ts";
+import { Exprs, type Env, type IndexLeaf, type Lane } from "./scalar.ts";
+import { FnBuilder, get, HI, i32, LO, SCRATCH, set, tee } from "./function.ts";
+
+// TEMP until W1b's codegen-wasm.ts defines it.
+export interface WasmKernelCode {
+  fn: WasmFunction;
+  items: SizeExpr;
+  scratch: number;
+  work: SizeExpr;
+}
+
+/** Micro-kernel rows and columns (MR * NR/4 accumulators + NR/4 B vectors + 1 A splat in 16 xmm). */
+const MR = 4;
+const NR = 8;
+/** Cache blocking: rows per item, columns per item (B's packed panel), k per block. */
+const MB = 64;
+const NC = 256;
+const KC = 256;
+/** The micro-kernel's k loop unrolled this many times (memarg offsets instead of pointer bumps). */
+const UNROLL = 4;
+
+/** A tuple of N numbers (up to the lengths used here). */
+type Tuple<N extends number, T extends number[] = []> = T["length"] extends N
+  ? T
+  : Tuple<N, [...T, number]>;
+
+const ceilDiv = (d: Dim, t: number) => dimFloorDiv(dimAdd(d, dimConst(t - 1)), dimConst(t));
+const roundUp = (n: number, t: number) => Math.ceil(n / t) * t;
+
+/**
+ * Scratch layout (byte offsets from the thread's scratch): packed B, packed
+ * A, the C tile (only when k may span several blocks), an edge tile; sized
+ * down to the product when its dims are constants.
+ */
+function scratchLayout(k: MatmulKernel) {
+  const [mc, nc, kc] = [dimAsConst(k.m), dimAsConst(k.n), dimAsConst(k.k)];
+  const kb = kc === null ? KC : Math.max(1, Math.min(KC, kc));
+  const nb = nc === null ? NC : Math.min(NC, roundUp(Math.max(nc, 1), NR));
+  const mb = mc === null ? MB : Math.min(MB, roundUp(Math.max(mc, 1), MR));
+  const b = 0;
+  const a = b + 4 * kb * nb;
+  const c = a + 4 * kb * mb;
+  const edge = c + (kc !== null && kc <= KC ? 0 : 4 * mb * nb);
+  return { b, a, c, edge, total: roundUp(edge + 4 * MR * NR, 64), tileRows: mb / MR };
+}
+
+export function matmulToWasm(k: MatmulKernel, ctx: KernelContext): WasmKernelCode {
+  return new MatmulWriter(k, ctx).write();
+}
+
+class MatmulWriter {
+  private readonly f: FnBuilder;
+  private readonly L: ReturnType<typeof scratchLayout>;
+  /** Locals of the whole function. */
+  private readonly M: number;
+  private readonly N: number;
+  private readonly K: number;
+  /** The epilogue's loop indices: the batch axes, then i, then j. */
+  private readonly loops: number[];
+  /** The item's batch matrix (linear over the batch axes), and the epilogue's row start in `lin`. */
+  private readonly bl: number;
+  private readonly lin: number;
+  private readonly v = (t: "i32" | "f32" | "v128") => this.f.local(t);
+
+  constructor(
+    private readonly k: MatmulKernel,
+    private readonly ctx: KernelContext,
+  ) {
+    for (const b of [k.a.buf, k.b.buf])
+      if (ctx.buffers[b] && ctx.buffers[b].dtype !== "f32")
+        throw new Error(`codegen-wasm: matmul operand b${b} is not f32`);
+    this.f = new FnBuilder(ctx);
+    this.L = scratchLayout(k);
+    [this.M, this.N, this.K] = this.ints(3);
+    this.loops = [...k.batch.map(() => this.v("i32")), this.v("i32"), this.v("i32")];
+    [this.bl, this.lin] = this.ints(2);
+  }
+
+  /** `n` fresh i32 locals. */
+  private ints<N extends number>(n: N): Tuple<N> {
+    return Array.from({ length: n }, () => this.f.local("i32")) as Tuple<N>;
+  }
+
+  private emit(...ins: Instr[]) {
+    this.f.emit(...ins);
+  }
+
+  /** `a op b` of two i32 pushers. */
+  private op(a: () => void, b: () => void, op: "i32.add" | "i32.sub" | "i32.mul") {
+    a();
+    b();
+    this.emit([op]);
+  }
+
+  /** Pushes min(a, b) (signed). */
+  private min(a: () => void, b: () => void) {
+    const [x, y] = [this.f.temp("i32"), this.f.temp("i32")];
+    a();
+    this.emit(tee(x));
+    b();
+    this.emit(tee(y), get(x), get(y), ["i32.lt_s"], ["select"]);
+    this.f.release(x, "i32");
+    this.f.release(y, "i32");
+  }
+
+  write(): WasmKernelCode {
+    const { f, k, ctx, M, N, K } = this;
+    const nb = k.batch.length;
+    const v = this.v;
+    f.dim(k.m);
+    this.emit(set(M));
+    f.dim(k.n);
+    this.emit(set(N));
+    f.dim(k.k);
+    this.emit(set(K));
+    const [nIB, nJP, item, ib, jp, t] = this.ints(6);
+    const bl = this.bl;
+    const [aOff, bOff, oOff, i0, j0, mb, nc, kb, kc, lastB, lastJ0] = this.ints(11);
+    this.emit(get(M), i32(MB - 1), ["i32.add"], i32(MB), ["i32.div_s"], set(nIB));
+    this.emit(get(N), i32(NC - 1), ["i32.add"], i32(NC), ["i32.div_s"], set(nJP));
+    this.emit(i32(-1), set(lastB), i32(-1), set(lastJ0));
+
+    f.forLoop(
+      item,
+      () => this.emit(get(LO)),
+      () => this.emit(get(HI)),
+      () => {
+        this.emit(
+          get(item),
+          get(nIB),
+          ["i32.rem_u"],
+          set(ib),
+          get(item),
+          get(nIB),
+          ["i32.div_u"],
+          set(t),
+        );
+        this.emit(
+          get(t),
+          get(nJP),
+          ["i32.rem_u"],
+          set(jp),
+          get(t),
+          get(nJP),
+          ["i32.div_u"],
+          set(bl),
+        );
+        // The batch loop indices, row-major in bl.
+        this.emit(get(bl), set(t));
+        for (let a = nb - 1; a >= 0; a--) {
+          if (a === 0) {
+            this.emit(get(t), set(this.loops[0]!));
+            break;
+          }
+          this.emit(get(t));
+          f.dim(k.batch[a]!);
+          this.emit(["i32.rem_u"], set(this.loops[a]!), get(t));
+          f.dim(k.batch[a]!);
+          this.emit(["i32.div_u"], set(t));
+        }
+        this.operandAddress(k.a, K, aOff);
+        this.operandAddress(k.b, N, bOff);
+        // out + 4 * (outAt + bl * M * N)
+        this.emit(get(f.buf(k.out)));
+        if (k.outAt) this.index(k.outAt);
+        this.emit(get(bl), get(M), ["i32.mul"], get(N), ["i32.mul"]);
+        if (k.outAt) this.emit(["i32.add"]);
+        this.emit(i32(4), ["i32.mul"], ["i32.add"], set(oOff));
+        this.emit(get(ib), i32(MB), ["i32.mul"], set(i0), get(jp), i32(NC), ["i32.mul"], set(j0));
+        this.min(
+          () => this.emit(i32(MB)),
+          () => this.emit(get(M), get(i0), ["i32.sub"]),
+        );
+        this.emit(set(mb));
+        this.min(
+          () => this.emit(i32(NC)),
+          () => this.emit(get(N), get(j0), ["i32.sub"]),
+        );
+        this.emit(set(nc));
+
+        // k blocks: do { ... } while (kb < K), so k = 0 still stores the epilogue of zero sums.
+        this.emit(i32(0), set(kb), ["loop"]);
+        this.min(
+          () => this.emit(i32(KC)),
+          () => this.emit(get(K), get(kb), ["i32.sub"]),
+        );
+        this.emit(set(kc));
+        // B's panel, unless this call packed the same one last (k in one block).
+        f.ifElse(
+          () =>
+            this.emit(
+              get(K),
+              i32(KC),
+              ["i32.gt_s"],
+              get(bOff),
+              get(lastB),
+              ["i32.ne"],
+              ["i32.or"],
+              get(j0),
+              get(lastJ0),
+              ["i32.ne"],
+              ["i32.or"],
+            ),
+          () => {
+            const at = (p: number, j: number) => () =>
+              this.emit(
+                get(bOff),
+                get(p),
+                get(k.b.transposed ? K : N),
+                ["i32.mul"],
+                get(j),
+                ["i32.add"],
+                i32(4),
+                ["i32.mul"],
+                ["i32.add"],
+              );
+            // B[p, j] at (p * N + j) or, transposed, (j * K + p).
+            if (k.b.transposed) this.packStrided(this.L.b, at(j0, kb), K, NR, nc, kc);
+            else this.packContig(this.L.b, at(kb, j0), N, NR, nc, kc);
+            this.emit(get(bOff), set(lastB), get(j0), set(lastJ0));
+          },
+        );
+        // A[i, p] at (i * K + p) or, transposed, (p * M + i).
+        const atA = (p: number, i: number) => () =>
+          this.emit(
+            get(aOff),
+            get(p),
+            get(k.a.transposed ? M : K),
+            ["i32.mul"],
+            get(i),
+            ["i32.add"],
+            i32(4),
+            ["i32.mul"],
+            ["i32.add"],
+          );
+        if (k.a.transposed) this.packContig(this.L.a, atA(kb, i0), M, MR, mb, kc);
+        else this.packStrided(this.L.a, atA(i0, kb), K, MR, mb, kc);
+        this.tiles({ kb, kc, mb, nc, oOff, i0, j0 });
+        this.emit(
+          get(kb),
+          i32(KC),
+          ["i32.add"],
+          tee(kb),
+          get(K),
+          ["i32.lt_s"],
+          ["br_if", 0],
+          ["end"],
+        );
+      },
+    );
+
+    const items = dimMul(dimMul(numElements(k.batch), ceilDiv(k.n, NC)), ceilDiv(k.m, MB));
+    const work = dimMul(dimConst(2), numElements([...k.batch, k.m, k.n, k.k]));
+    return {
+      fn: f.finish(ctx.path),
+      items: sizeExpr(items, ctx.dims),
+      scratch: this.L.total,
+      work: sizeExpr(work, ctx.dims),
+    };
+  }
+
+  /** Sets `dst` to the byte address of operand `o`'s matrix: buf + 4 * (at + batch * rows * cols). */
+  private operandAddress(o: MatmulOperand, cols: number, dst: number) {
+    const rows = o === this.k.a ? this.M : this.K;
+    this.emit(get(this.f.buf(o.buf)));
+    this.index(o.batch);
+    this.emit(get(rows), ["i32.mul"], get(cols), ["i32.mul"]);
+    if (o.at) {
+      this.index(o.at);
+      this.emit(["i32.add"]);
+    }
+    this.emit(i32(4), ["i32.mul"], ["i32.add"], set(dst));
+  }
+
+  /** Pushes index expression `e` (the loops bound to their locals). */
+  private index(e: IExpr): void {
+    new Exprs(this.f, this.env()).ix(e);
+  }
+
+  /** Where the epilogue's leaves live: every loop in its local, `acc` as given. */
+  private env(acc?: (lane: Lane) => Instr[], vectorJ?: number): Env {
+    const nb = this.k.batch.length;
+    const loop = (i: number): IndexLeaf =>
+      i === nb + 1 && vectorJ !== undefined ? { vary: true } : { base: [get(this.loops[i]!)] };
+    return {
+      loop,
+      // lin = bl * M * N + i * N + j, the row's part in this.lin.
+      lin: () =>
+        vectorJ === undefined
+          ? { base: [get(this.lin), get(this.loops[nb + 1]!), ["i32.add"]] }
+          : { base: [get(this.lin)], vary: true },
+      ...(vectorJ !== undefined && { counter: vectorJ, accVaries: true }),
+      ...(acc && { acc }),
+    };
+  }
+
+  /**
+   * Packs `valid` columns (panels W wide, zero-padded) by `kc` rows into
+   * [panels][kc][W] at scratch + at, from a source whose rows (stride
+   * `stride` elements) run along the panel: element (p, c) of panel q at
+   * src + 4 * (p * stride + q * W + c).
+   */
+  private packContig(
+    at: number,
+    src: () => void,
+    stride: number,
+    W: number,
+    valid: number,
+    kc: number,
+  ) {
+    const { f } = this;
+    const [s, st, q, p, cv, d, sp, c] = this.ints(8);
+    src();
+    this.emit(set(s), get(stride), i32(4), ["i32.mul"], set(st));
+    const rows = (inner: () => void) =>
+      f.forLoop(
+        p,
+        () => this.emit(i32(0)),
+        () => this.emit(get(kc)),
+        () => {
+          inner();
+          this.emit(
+            get(d),
+            i32(4 * W),
+            ["i32.add"],
+            set(d),
+            get(sp),
+            get(st),
+            ["i32.add"],
+            set(sp),
+          );
+        },
+      );
+    f.forLoop(
+      q,
+      () => this.emit(i32(0)),
+      () => this.emit(get(valid), i32(W - 1), ["i32.add"], i32(W), ["i32.div_s"]),
+      () => {
+        this.min(
+          () => this.emit(i32(W)),
+          () => this.emit(get(valid), get(q), i32(W), ["i32.mul"], ["i32.sub"]),
+        );
+        this.emit(set(cv));
+        this.emit(
+          get(SCRATCH),
+          i32(at),
+          ["i32.add"],
+          get(q),
+          get(kc),
+          ["i32.mul"],
+          i32(4 * W),
+          ["i32.mul"],
+          ["i32.add"],
+          set(d),
+        );
+        this.emit(get(s), get(q), i32(4 * W), ["i32.mul"], ["i32.add"], set(sp));
+        f.ifElse(
+          () => this.emit(get(cv), i32(W), ["i32.eq"]),
+          () =>
+            rows(() => {
+              for (let x = 0; x + 4 <= W; x += 4)
+                this.emit(get(d), get(sp), ["v128.load", x * 4], ["v128.store", x * 4]);
+              for (let x = W - (W % 4); x < W; x++)
+                this.emit(get(d), get(sp), ["f32.load", x * 4], ["f32.store", x * 4]);
+            }),
+          () =>
+            rows(() =>
+              f.forLoop(
+                c,
+                () => this.emit(i32(0)),
+                () => this.emit(i32(W)),
+                () => {
+                  this.emit(get(d), get(c), i32(4), ["i32.mul"], ["i32.add"]);
+                  f.ifElse(
+                    () => this.emit(get(c), get(cv), ["i32.lt_s"]),
+                    () =>
+                      this.emit(get(sp), get(c), i32(4), ["i32.mul"], ["i32.add"], ["f32.load", 0]),
+                    () => this.emit(["f32.const", 0]),
+                    "f32",
+                  );
+                  this.emit(["f32.store", 0]);
+                },
+              ),
+            ),
+        );
+      },
+    );
+  }
+
+  /**
+   * Packs like packContig from a source stored the other way round:
+   * element (p, c) of panel q at src + 4 * ((q * W + c) * stride + p).
+   */
+  private packStrided(
+    at: number,
+    src: () => void,
+    stride: number,
+    W: number,
+    valid: number,
+    kc: number,
+  ) {
+    const { f } = this;
+    const [s, q, p, cv, d, sp, c] = this.ints(7);
+    src();
+    this.emit(set(s));
+    const column = (value: () => void) =>
+      f.forLoop(
+        p,
+        () => this.emit(i32(0)),
+        () => this.emit(get(kc)),
+        () => {
+          this.emit(get(d), get(p), i32(4 * W), ["i32.mul"], ["i32.add"]);
+          value();
+          this.emit(["f32.store", 0]);
+        },
+      );
+    f.forLoop(
+      q,
+      () => this.emit(i32(0)),
+      () => this.emit(get(valid), i32(W - 1), ["i32.add"], i32(W), ["i32.div_s"]),
+      () => {
+        this.min(
+          () => this.emit(i32(W)),
+          () => this.emit(get(valid), get(q), i32(W), ["i32.mul"], ["i32.sub"]),
+        );
+        this.emit(set(cv));
+        f.forLoop(
+          c,
+          () => this.emit(i32(0)),
+          () => this.emit(i32(W)),
+          () => {
+            this.emit(
+              get(SCRATCH),
+              i32(at),
+              ["i32.add"],
+              get(q),
+              get(kc),
+              ["i32.mul"],
+              i32(4 * W),
+              ["i32.mul"],
+              ["i32.add"],
+              get(c),
+              i32(4),
+              ["i32.mul"],
+              ["i32.add"],
+              set(d),
+            );
+            this.emit(
+              get(s),
+              get(q),
+              i32(W),
+              ["i32.mul"],
+              get(c),
+              ["i32.add"],
+              get(stride),
+              ["i32.mul"],
+              i32(4),
+              ["i32.mul"],
+              ["i32.add"],
+              set(sp),
+            );
+            f.ifElse(
+              () => this.emit(get(c), get(cv), ["i32.lt_s"]),
+              () =>
+                column(() =>
+                  this.emit(get(sp), get(p), i32(4), ["i32.mul"], ["i32.add"], ["f32.load", 0]),
+                ),
+              () => column(() => this.emit(["f32.const", 0])),
+            );
+          },
+        );
+      },
+    );
+  }
+
+  /** Every MR x NR tile of the item's block: the micro-kernel, then a park in the C tile or the epilogue. */
+  private tiles(e: {
+    kb: number;
+    kc: number;
+    mb: number;
+    nc: number;
+    oOff: number;
+    i0: number;
+    j0: number;
+  }) {
+    const { f, k, L, K, N } = this;
+    const [jr, ir, pa, pb, cnt, ct, rv, cv, r, c] = this.ints(10);
+    const V = NR / 4;
+    const acc = Array.from({ length: MR * V }, () => this.v("v128"));
+    const bv = Array.from({ length: V }, () => this.v("v128"));
+    const av = this.v("v128");
+    const accF = this.v("f32");
+    const A = (x: number, y: number) => acc[x * V + y]!;
+    const [ei, ej] = [this.loops[k.batch.length]!, this.loops[k.batch.length + 1]!];
+
+    const step = (u: number) => {
+      for (let y = 0; y < V; y++)
+        this.emit(get(pb), ["v128.load", (u * NR + 4 * y) * 4], set(bv[y]!));
+      for (let x = 0; x < MR; x++) {
+        this.emit(get(pa), ["v128.load32_splat", (u * MR + x) * 4], set(av));
+        for (let y = 0; y < V; y++)
+          this.emit(get(av), get(bv[y]!), get(A(x, y)), ["f32x4.relaxed_madd"], set(A(x, y)));
+      }
+    };
+    const bump = (n: number) =>
+      this.emit(
+        get(pa),
+        i32(n * MR * 4),
+        ["i32.add"],
+        set(pa),
+        get(pb),
+        i32(n * NR * 4),
+        ["i32.add"],
+        set(pb),
+        get(cnt),
+        i32(n),
+        ["i32.sub"],
+        set(cnt),
+      );
+    const ctOffset = (x: number, y: number) => (x * NR + y * 4) * 4;
+    const tileRow = () => this.emit(get(e.i0), get(ir), i32(MR), ["i32.mul"], ["i32.add"]);
+    const tileCol = () => this.emit(get(e.j0), get(jr), i32(NR), ["i32.mul"], ["i32.add"]);
+    const outAddr = (i: () => void, j: () => void) => {
+      this.emit(get(e.oOff));
+      i();
+      this.emit(get(N), ["i32.mul"]);
+      j();
+      this.emit(["i32.add"], i32(4), ["i32.mul"], ["i32.add"]);
+    };
+
+    // The epilogue: straight vector stores when it is the accumulator itself and the tile is whole;
+    // otherwise the tile goes to the edge buffer and a scalar loop runs the epilogue per element.
+    // Row i's linear index in the output domain (for `lin` in the epilogue): bl * M * N + i * N.
+    const linRow = () =>
+      this.emit(
+        get(this.bl),
+        get(this.M),
+        ["i32.mul"],
+        get(ei),
+        ["i32.add"],
+        get(N),
+        ["i32.mul"],
+        set(this.lin),
+      );
+    // A whole tile with an f32 epilogue: the epilogue four lanes at a time on the accumulators.
+    const vecStore = () => {
+      for (let x = 0; x < MR; x++) {
+        tileRow();
+        this.emit(i32(x), ["i32.add"], set(ei));
+        linRow();
+        for (let y = 0; y < V; y++) {
+          tileCol();
+          this.emit(i32(4 * y), ["i32.add"], set(ej));
+          outAddr(
+            () => this.emit(get(ei)),
+            () => this.emit(get(ej)),
+          );
+          const a = A(x, y);
+          const lanes = (l: Lane): Instr[] =>
+            l === "v" ? [get(a)] : [get(a), ["f32x4.extract_lane", l]];
+          new Exprs(f, this.env(lanes, ej)).v(k.epilogue);
+          this.emit(["v128.store", 0]);
+        }
+      }
+    };
+    // Otherwise the tile goes to the edge buffer and the epilogue runs per element.
+    const scalar = () => {
+      for (let x = 0; x < MR; x++)
+        for (let y = 0; y < V; y++)
+          this.emit(get(SCRATCH), get(A(x, y)), ["v128.store", L.edge + ctOffset(x, y)]);
+      f.forLoop(
+        r,
+        () => this.emit(i32(0)),
+        () => this.emit(get(rv)),
+        () => {
+          tileRow();
+          this.emit(get(r), ["i32.add"], set(ei));
+          linRow();
+          f.forLoop(
+            c,
+            () => this.emit(i32(0)),
+            () => this.emit(get(cv)),
+            () => {
+              tileCol();
+              this.emit(get(c), ["i32.add"], set(ej));
+              this.emit(
+                get(SCRATCH),
+                get(r),
+                i32(NR),
+                ["i32.mul"],
+                get(c),
+                ["i32.add"],
+                i32(4),
+                ["i32.mul"],
+                ["i32.add"],
+              );
+              this.emit(["f32.load", L.edge], set(accF));
+              outAddr(
+                () => this.emit(get(ei)),
+                () => this.emit(get(ej)),
+              );
+              new Exprs(
+                f,
+                this.env(() => [get(accF)]),
+              ).s(k.epilogue);
+              this.emit([k.epilogue.dtype === "f32" ? "f32.store" : "i32.store", 0]);
+            },
+          );
+        },
+      );
+    };
+    const vector = k.epilogue.dtype === "f32";
+
+    f.forLoop(
+      jr,
+      () => this.emit(i32(0)),
+      () => this.emit(get(e.nc), i32(NR - 1), ["i32.add"], i32(NR), ["i32.div_s"]),
+      () => {
+        this.min(
+          () => this.emit(i32(NR)),
+          () => this.emit(get(e.nc), get(jr), i32(NR), ["i32.mul"], ["i32.sub"]),
+        );
+        this.emit(set(cv));
+        f.forLoop(
+          ir,
+          () => this.emit(i32(0)),
+          () => this.emit(get(e.mb), i32(MR - 1), ["i32.add"], i32(MR), ["i32.div_s"]),
+          () => {
+            this.min(
+              () => this.emit(i32(MR)),
+              () => this.emit(get(e.mb), get(ir), i32(MR), ["i32.mul"], ["i32.sub"]),
+            );
+            this.emit(set(rv));
+            this.emit(
+              get(SCRATCH),
+              i32(L.a),
+              ["i32.add"],
+              get(ir),
+              get(e.kc),
+              ["i32.mul"],
+              i32(4 * MR),
+              ["i32.mul"],
+              ["i32.add"],
+              set(pa),
+            );
+            this.emit(
+              get(SCRATCH),
+              i32(L.b),
+              ["i32.add"],
+              get(jr),
+              get(e.kc),
+              ["i32.mul"],
+              i32(4 * NR),
+              ["i32.mul"],
+              ["i32.add"],
+              set(pb),
+            );
+            this.emit(
+              get(SCRATCH),
+              i32(L.c),
+              ["i32.add"],
+              get(jr),
+              i32(L.tileRows),
+              ["i32.mul"],
+              get(ir),
+              ["i32.add"],
+              i32(4 * MR * NR),
+              ["i32.mul"],
+              ["i32.add"],
+              set(ct),
+            );
+            f.ifElse(
+              () => this.emit(get(e.kb), ["i32.eqz"]),
+              () => acc.forEach((a) => this.emit(["v128.const", 0, 0, 0, 0], set(a))),
+              () => {
+                for (let x = 0; x < MR; x++)
+                  for (let y = 0; y < V; y++)
+                    this.emit(get(ct), ["v128.load", ctOffset(x, y)], set(A(x, y)));
+              },
+            );
+            this.emit(get(e.kc), set(cnt));
+            f.whileLoop(
+              () => this.emit(get(cnt), i32(UNROLL), ["i32.ge_s"]),
+              () => {
+                for (let u = 0; u < UNROLL; u++) step(u);
+                bump(UNROLL);
+              },
+            );
+            f.whileLoop(
+              () => this.emit(get(cnt), i32(0), ["i32.gt_s"]),
+              () => {
+                step(0);
+                bump(1);
+              },
+            );
+            f.ifElse(
+              () => this.emit(get(e.kb), get(e.kc), ["i32.add"], get(K), ["i32.lt_s"]),
+              () => {
+                for (let x = 0; x < MR; x++)
+                  for (let y = 0; y < V; y++)
+                    this.emit(get(ct), get(A(x, y)), ["v128.store", ctOffset(x, y)]);
+              },
+              () =>
+                k.epilogue.k === "acc"
+                  ? f.ifElse(
+                      () =>
+                        this.emit(
+                          get(rv),
+                          i32(MR),
+                          ["i32.eq"],
+                          get(cv),
+                          i32(NR),
+                          ["i32.eq"],
+                          ["i32.and"],
+                        ),
+                      vecStore,
+                      scalar,
+                    )
+                  : scalar(),
+            );
+          },
+        );
+      },
+    );
+  }
+}
