@@ -1,14 +1,14 @@
 // The seam between the compiler's back half and a target. Every phase up to
 // lowering is target-blind; a backend says how to lower (its cost model,
-// limits and scatter strategy, as LowerOptions), how to print one kernel of
-// the kernel IR (JS functions, WGSL modules), and which runtime its modules
-// link. emit.ts writes everything else (buffers, pools, the schedule, the
+// limits and scatter strategy, as LowerOptions), how to print the kernels of
+// the kernel IR (JS functions, WGSL modules, one WASM module), and which
+// runtime its modules link. emit.ts writes everything else (buffers, pools, the schedule, the
 // model's description) once, as plan data every runtime interprets alike.
 
 import type { KernelSource, Kernel, ScanKernel, BufferDecl } from "./kernel.ts";
 import type { LowerOptions } from "./fuse.ts";
 
-export type Target = "js" | "webgpu";
+export type Target = "js" | "webgpu" | "wasm";
 
 /** What a backend's kernel printer is told about the kernel's surroundings. */
 export interface KernelContext {
@@ -31,13 +31,25 @@ export interface PrintedKernel {
   expr: string;
 }
 
+/**
+ * Prints the kernels of one module: kernel() for each, entry by entry in
+ * schedule order, then finish() once, for what needs every kernel (WASM's
+ * one binary holds them all).
+ */
+export interface KernelPrinter {
+  kernel(k: Exclude<Kernel, ScanKernel>, ctx: KernelContext): PrintedKernel;
+  /** Declarations to put after every kernel's and before the plan, or "". */
+  finish(): string;
+}
+
 export interface Backend {
   readonly target: Target;
   /** How fusion lowers for this target. */
   readonly lower: Required<LowerOptions>;
   /** Whether `checkNumerics` builds exist for this target. */
   readonly numerics: boolean;
-  kernel(k: Exclude<Kernel, ScanKernel>, ctx: KernelContext): PrintedKernel;
+  /** A fresh printer for one module's kernels. */
+  printer(): KernelPrinter;
   /** The kernel as `dlg dump --stage kernels` shows it after the IR line (its code), or "". */
   show(k: Exclude<Kernel, ScanKernel>, ctx: KernelContext): string;
   /**
@@ -48,4 +60,9 @@ export interface Backend {
   runtime: { code: string; imports: readonly string[] };
   /** The module's exports after `plan` and `spec`. */
   exports: string;
+}
+
+/** A printer for a backend whose kernels stand alone (each prints to its own declarations). */
+export function eachKernel(kernel: KernelPrinter["kernel"]): () => KernelPrinter {
+  return () => ({ kernel, finish: () => "" });
 }

@@ -17,6 +17,7 @@ import type { ModelIR, ProgramIR, TrainConfig } from "./ir.ts";
 import { largestId, VarGen } from "./ir.ts";
 import { printGraph } from "./ir-print.ts";
 import { grad } from "./autodiff.ts";
+import { residualOptions } from "./autodiff/scan-residuals.ts";
 import { buildEntries } from "./entries.ts";
 import { defaultLimits, type SizeLimits } from "./limits.ts";
 import { emit, lowerEntry, printKernels, type LoweredEntry, type NumericsOptions } from "./emit.ts";
@@ -25,16 +26,21 @@ import { verify } from "./ir-verify.ts";
 import { simplifyEntry } from "./simplify.ts";
 import type { Backend, Target } from "./backend.ts";
 import { jsBackend } from "./backends/js.ts";
+import { wasmBackend } from "./backends/wasm.ts";
 import { webgpuBackend } from "./backends/webgpu.ts";
 
 /** Where files come from: the disk (cli/node-host.ts), an editor's buffers, a test's strings. */
 export type Host = ElaborateHost;
 
 /** Every target, by the name `--target` takes. */
-export const backends: Record<Target, Backend> = { js: jsBackend, webgpu: webgpuBackend };
+export const backends: Record<Target, Backend> = {
+  js: jsBackend,
+  webgpu: webgpuBackend,
+  wasm: wasmBackend,
+};
 
 export interface CompileOptions {
-  /** What the module runs on: "js" (default) or "webgpu". */
+  /** What the module runs on: "js" (default), "webgpu" or "wasm". */
   target?: Target;
   /** Which model to compile; defaults to the one the chosen train block names, else the only/first model. */
   model?: string;
@@ -285,7 +291,7 @@ export function dump(
         };
       const gen = new VarGen(largestId(model.forward, model.init) + 1);
       const params = model.params.map((p) => p.var);
-      const g = grad(model.forward, model.loss, params, gen);
+      const g = grad(model.forward, model.loss, params, gen, residualOptions(model, sel.train));
       return {
         ...base,
         ok: true,

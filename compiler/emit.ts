@@ -11,7 +11,7 @@
 // through `mangle`.
 
 import type { NumericsSource, NumericsTable } from "../runtime/kernels.ts";
-import type { Backend } from "./backend.ts";
+import type { Backend, KernelPrinter } from "./backend.ts";
 import { positionAt, type SourceMap } from "./diagnostics.ts";
 import { dimVars, numElements } from "./dims.ts";
 import { commentText, jsData, jsString } from "./mangle.ts";
@@ -63,14 +63,17 @@ function numericsTable(sources: readonly KernelSource[], files: SourceMap): Nume
   });
 }
 
-/** One lowered entry as declarations plus an EntryPlan expression (tests run single graphs this way). */
+/**
+ * One lowered entry as declarations plus an EntryPlan expression (tests run
+ * single graphs this way); `opts.printer`: as entryText's `shared`.
+ */
 export function entryModuleText(
   backend: Backend,
   lowered: LoweredEntry,
   dims: readonly string[],
   prefix: string,
   slots: { inSlots: readonly object[]; outSlots: readonly object[]; name?: string },
-  opts: NumericsOptions = {},
+  opts: NumericsOptions & { printer?: KernelPrinter } = {},
 ): EntryText {
   const { kernels, memory } = lowered;
   const numerics: NumericsTable | null = opts.checkNumerics
@@ -79,7 +82,7 @@ export function entryModuleText(
         sources: numericsTable(kernels.sources, opts.sources ?? new Map()),
       }
     : null;
-  return entryText(backend, kernels, memory, dims, prefix, slots, numerics);
+  return entryText(backend, kernels, memory, dims, prefix, slots, numerics, opts.printer);
 }
 
 /** The module text of the program: its kernels and `const plan = {...}` (a ProgramPlan). */
@@ -90,9 +93,10 @@ function programText(
   opts: NumericsOptions,
 ): string {
   const dims = program.dims;
+  const printer = backend.printer();
   const entries = program.entries.map((e, n) => ({
     name: e.name,
-    text: entryModuleText(backend, lowered[n]!, dims, `e${n}`, e, opts),
+    text: entryModuleText(backend, lowered[n]!, dims, `e${n}`, e, { ...opts, printer }),
   }));
   const indexes = indexUses(
     program.entries.map((e) => ({
@@ -142,7 +146,8 @@ function programText(
     `  checks: [${(program.checks ?? []).map((c) => dimCheckJs(c, dims)).join(", ")}],`,
     "};",
   ].join("\n");
-  return [...entries.map((e) => e.text.decls).filter((d) => d !== ""), plan].join("\n\n");
+  const decls = [...entries.map((e) => e.text.decls), printer.finish()];
+  return [...decls.filter((d) => d !== ""), plan].join("\n\n");
 }
 
 /** A DimCheck as a DimCheckPlan literal; the message is data, so it enters as a string literal. */

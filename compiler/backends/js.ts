@@ -3,7 +3,7 @@
 // runs every kernel, so scatters add in place (serial) and no binding
 // limits apply.
 
-import type { Backend } from "../backend.ts";
+import { eachKernel, type Backend } from "../backend.ts";
 import { jsHelpers, kernelToJs } from "../codegen-js.ts";
 import { kernelName } from "../kernel.ts";
 import { jsRuntime } from "./runtime.generated.ts";
@@ -12,12 +12,10 @@ export const jsBackend: Backend = {
   target: "js",
   lower: { fuse: true, scatter: "serial", maxStorageBuffers: Infinity },
   numerics: true,
-  kernel(k, ctx) {
-    return {
-      decl: kernelToJs(k, ctx.dims, ctx.path, ctx.used, ctx.numericsTable, ctx.sources),
-      expr: kernelName(ctx.path, k, ctx.sources),
-    };
-  },
+  printer: eachKernel((k, ctx) => ({
+    decl: kernelToJs(k, ctx.dims, ctx.path, ctx.used, ctx.numericsTable, ctx.sources),
+    expr: kernelName(ctx.path, k, ctx.sources),
+  })),
   show: () => "",
   runtime: {
     code: jsRuntime,

@@ -4,7 +4,7 @@
 // element sums what lands on it, no write races, a fixed order), and no
 // kernel binds more storage buffers than a default device allows.
 
-import type { Backend } from "../backend.ts";
+import { eachKernel, type Backend } from "../backend.ts";
 import { kernelToWgsl } from "../codegen-wgsl.ts";
 import { jsData } from "../mangle.ts";
 import { webgpuRuntime } from "./runtime.generated.ts";
@@ -17,7 +17,7 @@ export const webgpuBackend: Backend = {
   lower: { fuse: true, scatter: "gather", maxStorageBuffers: DEFAULT_STORAGE_BUFFERS },
   numerics: false,
   // The WGSL text is data: a string literal in the plan (jsData escapes it).
-  kernel: (k, ctx) => ({ decl: "", expr: jsData(kernelToWgsl(k, ctx)) }),
+  printer: eachKernel((k, ctx) => ({ decl: "", expr: jsData(kernelToWgsl(k, ctx)) })),
   show: (k, ctx) => kernelToWgsl(k, ctx).wgsl,
   runtime: { code: webgpuRuntime, imports: [] },
   exports: "export async function createModel(opts) {\n  return __dlg.createModel(plan, opts);\n}",

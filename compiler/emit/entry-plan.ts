@@ -3,7 +3,7 @@
 // functions, WGSL modules), listed in schedule order.
 
 import type { Step } from "../../runtime/program.ts";
-import type { Backend, KernelContext } from "../backend.ts";
+import type { Backend, KernelContext, KernelPrinter } from "../backend.ts";
 import { dimVars, numElements, type Dim } from "../dims.ts";
 import type { Kernel, KernelProgram, MemoryPlan } from "../kernel.ts";
 import { jsData } from "../mangle.ts";
@@ -27,6 +27,11 @@ export function kernelContext(
   return { dims, path, used, buffers: p.buffers, sources: p.sources, numericsTable };
 }
 
+/**
+ * The entry's kernels print with `shared`, the printer of a module holding
+ * several entries, which its caller finishes; else with a fresh printer of
+ * the backend's, finished here (a module of this one entry).
+ */
 export function entryText(
   backend: Backend,
   p: KernelProgram,
@@ -36,7 +41,9 @@ export function entryText(
   slots: { inSlots: readonly object[]; outSlots: readonly object[] },
   /** A checkNumerics build: the entry's name and what to say of each of `p.sources` (plain data). */
   numerics: object | null = null,
+  shared?: KernelPrinter,
 ): EntryText {
+  const printer = shared ?? backend.printer();
   const used = new Set<string>();
   const size = (d: Dim) => {
     for (const v of dimVars(d)) used.add(v);
@@ -58,7 +65,7 @@ export function entryText(
           carries: k.carries,
           body: schedule(k.body, at),
         };
-      const printed = backend.kernel(k, ctx(at));
+      const printed = printer.kernel(k, ctx(at));
       if (printed.decl) decls.push(printed.decl);
       kernels.push(printed.expr);
       return { kernel: kernels.length - 1 };
@@ -89,5 +96,6 @@ export function entryText(
     `  schedule: ${JSON.stringify(steps)},`,
     "}",
   ].join("\n");
-  return { decls: decls.join("\n\n"), plan };
+  if (!shared) decls.push(printer.finish());
+  return { decls: decls.filter((d) => d !== "").join("\n\n"), plan };
 }
