@@ -1,12 +1,15 @@
 // What a module compiled for the WASM backend links in: createModel(), the
 // shared model core (runtime/model.ts) around the WASM executor, with worker
 // threads where the environment offers SharedArrayBuffer (Node, a
-// cross-origin-isolated page) and on the calling thread alone otherwise.
+// cross-origin-isolated page) and on the calling thread alone otherwise;
+// createModelSync(), the same executor on the calling thread only, for code
+// that cannot await.
 
 import type { ModelOptions } from "../model-core.ts";
 import { openModel, type Model } from "../model.ts";
 import type { WasmProgram } from "../program.ts";
-import { compileAsync, type Chosen } from "./binary.ts";
+import { syncModel, type SyncExecutor, type SyncModel } from "../model-sync.ts";
+import { compileAsync, compileSync, type Chosen } from "./binary.ts";
 import { residentLayout, WasmExecutor, kernelNames, type WasmPlan } from "./executor.ts";
 import { PAGE, WasmMemory } from "./memory.ts";
 import { availableCores, noThreads, Threads } from "./threads.ts";
@@ -76,5 +79,27 @@ export function createModel(
       pool?.dispose();
       throw e;
     }
+  });
+}
+
+/** The model on the calling thread only (no workers), every method synchronous. */
+export function createModelSync(
+  plan: WasmPlan,
+  wasm: WasmProgram,
+  opts: WasmModelOptions = {},
+): SyncModel<"wasm"> {
+  const requested = threadOption(opts);
+  if (requested !== undefined && requested !== 1)
+    throw new Error(
+      `createModelSync() runs on the calling thread only; use createModel() for ${requested} threads`,
+    );
+  return syncModel(plan, opts, "wasm", (p, D) => {
+    const chosen = compileSync(wasm, false);
+    const layout = residentLayout(p, D, 1);
+    const memory = memoryFor(wasm, chosen, layout.callAt, false);
+    const instance = new WebAssembly.Instance(chosen.module, { env: { memory: memory.memory } });
+    // Without workers no kernel call waits on another thread: run() returns its results.
+    const ex = new WasmExecutor(p, { instance, memory, threads: null, layout }) as SyncExecutor;
+    return { ex, params: (core) => core.named(ex.read().params) };
   });
 }

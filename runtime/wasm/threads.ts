@@ -106,7 +106,9 @@ const inNode =
   typeof (globalThis as { process?: { versions?: { node?: unknown } } }).process?.versions?.node ===
   "string";
 
-const nodeModule = <T>(name: string): Promise<T> => import(`node:${name}`) as Promise<T>;
+// A built-in module by a computed name: bundlers leave the import to run time (no static import).
+const nodeModule = <T>(name: string): Promise<T> =>
+  import(/* @vite-ignore */ `node:${name}`) as Promise<T>;
 
 /** The cores this machine offers (navigator.hardwareConcurrency in a browser). */
 export async function availableCores(): Promise<number> {

@@ -1,0 +1,426 @@
+// The WASM runtime (runtime/wasm/): a small hand-written plan and module
+// (W1a's encoder) for what the runtime itself does (dims that change between
+// calls and grow the memory, scans forward and reverse with table-swapped
+// carries, splitting a kernel across threads, dispose), then the samples
+// compiled for wasm: 1, 2 and 3 threads give the same bits (params after
+// steps, losses, predictions), a checkpoint round-trips, and a wrong input
+// fails as on the JS backend.
+
+import { Worker } from "node:worker_threads";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { compile } from "../cli/node-host.ts";
+import { loadModule } from "../cli/module.ts";
+import { encodeModule } from "../compiler/codegen-wasm/encode.ts";
+import type { Instr, WasmFunction } from "../compiler/codegen-wasm/instr.ts";
+import { dimEval } from "../compiler/dims.ts";
+import type { Model } from "../runtime/model.ts";
+import type { ProgramPlan, SizeExpr, WasmKernel, WasmProgram } from "../runtime/program.ts";
+import { createModel, createModelSync } from "../runtime/wasm/index.ts";
+import { WORK_PER_THREAD } from "../runtime/wasm/executor.ts";
+import { lcg, type Arr } from "./entry-inputs.ts";
+
+// ---------------------------------------------------------------- a hand-written module
+
+const get = (i: number): Instr => ["local.get", i];
+const set = (i: number): Instr => ["local.set", i];
+const i32 = (n: number): Instr => ["i32.const", n];
+/** Buffer b's address from the table. */
+const addr = (b: number): Instr[] => [i32(0), ["i32.load", 256 + 4 * b]];
+/** `for (local i = lo; i < hi; i++) body` over the kernel's params 0 (lo) and 1 (hi). */
+const items = (i: number, body: Instr[]): Instr[] => [
+  get(0),
+  set(i),
+  ["block"],
+  ["loop"],
+  get(i),
+  get(1),
+  ["i32.ge_u"],
+  ["br_if", 1],
+  ...body,
+  get(i),
+  i32(1),
+  ["i32.add"],
+  set(i),
+  ["br", 0],
+  ["end"],
+  ["end"],
+];
+/** Element i of buffer b's address (locals: `base` holds b's address). */
+const at = (base: number, i: Instr[]): Instr[] => [
+  get(base),
+  ...i,
+  i32(4),
+  ["i32.mul"],
+  ["i32.add"],
+];
+const kernelFn = (name: string, locals: WasmFunction["locals"], body: Instr[]): WasmFunction => ({
+  name,
+  params: ["i32", "i32", "i32"],
+  results: [],
+  locals,
+  body,
+});
+
+// fill: buffer 0 [4] = 1, 2, 3, 4 (init's param w). Locals: 3 i, 4 base.
+const fill = kernelFn(
+  "fill",
+  ["i32", "i32"],
+  [
+    ...addr(0),
+    set(4),
+    ...items(3, [
+      ...at(4, [get(3)]),
+      get(3),
+      i32(1),
+      ["i32.add"],
+      ["f32.convert_i32_s"],
+      ["f32.store"],
+    ]),
+  ],
+);
+// zero: buffer 2 [4] = 0 (the carry's init). Locals: 3 i, 4 base.
+const zero = kernelFn(
+  "zero",
+  ["i32", "i32"],
+  [...addr(2), set(4), ...items(3, [...at(4, [get(3)]), ["f32.const", 0], ["f32.store"]])],
+);
+// rec: next[j] = cur[j] * w[j % 4] * 0.5 + x[t * H + j] for items j < H (buffers 0 x, 1 w,
+// 3 cur, 4 next; H = D[1], t = T[0]). Locals: 3 j, 4 x, 5 w, 6 cur, 7 next, 8 H, 9 t.
+const rec = kernelFn(
+  "rec",
+  ["i32", "i32", "i32", "i32", "i32", "i32", "i32"],
+  [
+    ...addr(0),
+    set(4),
+    ...addr(1),
+    set(5),
+    ...addr(3),
+    set(6),
+    ...addr(4),
+    set(7),
+    i32(0),
+    ["i32.load", 4],
+    set(8),
+    i32(0),
+    ["i32.load", 128],
+    set(9),
+    ...items(3, [
+      ...at(7, [get(3)]),
+      ...at(6, [get(3)]),
+      ["f32.load"],
+      ...at(5, [get(3), i32(3), ["i32.and"]]),
+      ["f32.load"],
+      ["f32.mul"],
+      ["f32.const", 0.5],
+      ["f32.mul"],
+      ...at(4, [get(9), get(8), ["i32.mul"], get(3), ["i32.add"]]),
+      ["f32.load"],
+      ["f32.add"],
+      ["f32.store"],
+    ]),
+  ],
+);
+const encoded = encodeModule({
+  functions: [fill, zero, rec],
+  exports: ["fill", "zero", "rec"],
+  memory: { min: 1, max: 65536 },
+});
+const wasm: WasmProgram = {
+  binaries: [
+    {
+      base64: Buffer.from(encoded.bytes).toString("base64"),
+      relaxed: false,
+      memoryFlagAt: encoded.memoryFlagAt,
+    },
+  ],
+  maxPages: 65536,
+};
+
+const T: SizeExpr = { d: 0 };
+const H: SizeExpr = { d: 1 };
+const TH: SizeExpr = { mul: [T, H] };
+
+/**
+ * predict(x: [T, H]) -> y: [H], a scan over T (reversed when `reverse`) of
+ * h <- h * w * 0.5 + x[t] from h = 0. `work` is rec's declared work: large
+ * makes the runtime split it across threads.
+ */
+function scanPlan(reverse: boolean, work: SizeExpr): ProgramPlan<WasmKernel> {
+  const kernel = (name: string, n: SizeExpr, w: SizeExpr = n): WasmKernel => ({
+    name,
+    items: n,
+    scratch: 64,
+    work: w,
+  });
+  return {
+    model: "handScan",
+    dims: ["T", "H"],
+    inputs: [
+      { name: "x", dtype: "f32", shape: ["T", "H"], numel: TH, sizes: [T, H], dims: [0, 1] },
+    ],
+    outputs: [{ name: "y", dtype: "f32", shape: ["H"] }],
+    metrics: [],
+    hasLoss: false,
+    params: [{ name: "w", dtype: "f32", shape: [4], numel: 4, sizes: [4], dims: [] }],
+    state: [],
+    entries: {
+      init: {
+        buffers: [{ dtype: "f32", size: 4, pool: -1 }],
+        pools: [],
+        inSlots: [],
+        inBufs: [],
+        outSlots: [{ kind: "param", index: 0 }],
+        outBufs: [0],
+        dims: [],
+        kernels: [kernel("fill", 4)],
+        schedule: [{ kernel: 0 }],
+      },
+      predict: {
+        buffers: [
+          { dtype: "f32", size: TH, pool: -1 },
+          { dtype: "f32", size: 4, pool: -1 },
+          { dtype: "f32", size: H, pool: -1 },
+          { dtype: "f32", size: H, pool: 0 },
+          { dtype: "f32", size: H, pool: 1 },
+          { dtype: "f32", size: H, pool: -1 },
+        ],
+        pools: [
+          { dtype: "f32", size: H },
+          { dtype: "f32", size: H },
+        ],
+        inSlots: [
+          { kind: "input", name: "x" },
+          { kind: "param", index: 0 },
+        ],
+        inBufs: [0, 1],
+        outSlots: [{ kind: "output", name: "y" }],
+        outBufs: [5],
+        dims: [0, 1],
+        kernels: [kernel("zero", H), kernel("rec", H, work)],
+        schedule: [
+          { kernel: 0 },
+          {
+            scan: 0,
+            length: T,
+            reverse,
+            carries: [{ init: 2, cur: 3, next: 4, final: 5 }],
+            body: [{ kernel: 1 }],
+          },
+        ],
+      },
+    },
+  };
+}
+
+/** The scan in float32, as the kernels compute it. */
+function scanRef(x: Float32Array, t: number, h: number, reverse: boolean): Float32Array {
+  const y = new Float32Array(h);
+  for (let s = 0; s < t; s++) {
+    const step = reverse ? t - 1 - s : s;
+    for (let j = 0; j < h; j++)
+      y[j] = Math.fround(Math.fround(Math.fround(y[j]! * ((j % 4) + 1)) * 0.5) + x[step * h + j]!);
+  }
+  return y;
+}
+
+const xs = (t: number, h: number) => {
+  const r = lcg(3 + t + h);
+  return Float32Array.from({ length: t * h }, () => r() * 2 - 1);
+};
+
+/** Where two arrays' bits first differ, or -1 (a fast toEqual for long arrays). */
+function firstDifference(a: Float32Array, b: Float32Array): number {
+  const [x, y] = [
+    new Uint32Array(a.buffer, a.byteOffset, a.length),
+    new Uint32Array(b.buffer, b.byteOffset, b.length),
+  ];
+  if (x.length !== y.length) return Math.min(x.length, y.length);
+  return x.findIndex((v, i) => v !== y[i]);
+}
+
+const open: Model[] = [];
+afterEach(() => {
+  for (const m of open.splice(0)) m.dispose();
+  vi.restoreAllMocks();
+});
+async function model(plan: ProgramPlan<WasmKernel>, threads: number): Promise<Model> {
+  const m = await createModel(plan, wasm, { threads });
+  open.push(m);
+  return m;
+}
+
+describe("the WASM runtime on a hand-written module", () => {
+  it.each([false, true])("runs a scan (reverse: %s) as float32 does", async (reverse) => {
+    const m = await model(scanPlan(reverse, 1), 1);
+    const x = xs(5, 6);
+    expect((await m.predict({ x }, { T: 5, H: 6 })).y).toEqual(scanRef(x, 5, 6, reverse));
+    // An even length leaves the carries where they started; the odd one above swapped them back.
+    const x2 = xs(4, 6);
+    expect((await m.predict({ x: x2 }, { T: 4, H: 6 })).y).toEqual(scanRef(x2, 4, 6, reverse));
+  });
+
+  it("places each call's buffers at its dims, growing the memory between calls", async () => {
+    const m = await model(scanPlan(false, 1), 1);
+    // 3 x 4, then 2 x 100000 (800 KB of x: the memory grows past its first page), then small again.
+    for (const [t, h] of [
+      [3, 4],
+      [2, 100_000],
+      [3, 5],
+    ] as const) {
+      const x = xs(t, h);
+      const y = (await m.predict({ x }, { T: t, H: h })).y as Float32Array;
+      expect(firstDifference(y, scanRef(x, t, h, false)), `T ${t}, H ${h}`).toBe(-1);
+    }
+    expect((await m.params()).w).toEqual(Float32Array.of(1, 2, 3, 4));
+  });
+
+  it("splits a kernel whose work pays for it across threads, with the same bits", async () => {
+    const h = 1000;
+    const x = xs(7, h);
+    // Declared work large enough for 3 chunks: each thread computes a third of the items.
+    const plan = scanPlan(true, 3 * WORK_PER_THREAD);
+    const want = scanRef(x, 7, h, true);
+    for (const threads of [1, 2, 3]) {
+      const m = await model(plan, threads);
+      expect((await m.predict({ x }, { T: 7, H: h })).y, `threads ${threads}`).toEqual(want);
+    }
+  });
+
+  it("terminates its workers on dispose, and later calls reject", async () => {
+    const terminate = vi.spyOn(Worker.prototype, "terminate");
+    const m = await createModel(scanPlan(false, 1), wasm, { threads: 3 });
+    const x = xs(2, 3);
+    await m.predict({ x }, { T: 2, H: 3 });
+    m.dispose();
+    await expect(m.predict({ x }, { T: 2, H: 3 })).rejects.toThrow(/disposed/);
+    await vi.waitFor(() => expect(terminate).toHaveBeenCalledTimes(2));
+  });
+
+  it("runs synchronously on the calling thread with createModelSync, as createModel does", async () => {
+    const plan = scanPlan(true, 3 * WORK_PER_THREAD);
+    const x = xs(3, 9);
+    const m = createModelSync(plan, wasm, { seed: 2 });
+    expect(m.backend).toBe("wasm");
+    const y = m.predict({ x }, { T: 3, H: 9 }).y;
+    expect(y).toEqual(scanRef(x, 3, 9, true));
+    expect(m.params.w).toEqual(Float32Array.of(1, 2, 3, 4));
+    const a = await model(plan, 2);
+    expect((await a.predict({ x }, { T: 3, H: 9 })).y).toEqual(y);
+    m.dispose();
+    expect(() => m.predict({ x }, { T: 3, H: 9 })).toThrow(/disposed/);
+    expect(() => createModelSync(plan, wasm, { threads: 2 })).toThrow(/calling thread only/);
+  });
+
+  it("refuses a thread count that is not a positive integer", async () => {
+    for (const threads of [0, 1.5, -1])
+      await expect(createModel(scanPlan(false, 1), wasm, { threads })).rejects.toThrow(
+        /`threads` must be an integer >= 1/,
+      );
+  });
+});
+
+// ---------------------------------------------------------------- the samples compiled for wasm
+
+/** Each sample with dims for a small batch (fixed: given at createModel). */
+const samples: { file: string; dims: Record<string, number>; fixed?: Record<string, number> }[] = [
+  { file: "samples/mlp.dlg", dims: { B: 8 } },
+  { file: "samples/linreg.dlg", dims: { B: 8, F: 3 }, fixed: { F: 3 } },
+  { file: "samples/lenet.dlg", dims: { B: 2 } },
+  { file: "samples/lstm_adding.dlg", dims: { B: 3, T: 5 } },
+  { file: "samples/reverse_attention.dlg", dims: { B: 2 } },
+  { file: "samples/composed.dlg", dims: { B: 2, rows: 28 } },
+];
+
+type Module = Awaited<ReturnType<typeof loadModule>>;
+const compiled = new Map<string, Module>();
+async function wasmModule(file: string): Promise<Module> {
+  const hit = compiled.get(file);
+  if (hit) return hit;
+  const r = compile(file, { target: "wasm" });
+  expect(r.diagnostics).toEqual([]);
+  const mod = await loadModule(r.js!);
+  compiled.set(file, mod);
+  return mod;
+}
+
+const programs = new Map<string, NonNullable<ReturnType<typeof compile>["program"]>>();
+const programOf = (file: string) => {
+  if (!programs.has(file)) programs.set(file, compile(file, { target: "js" }).program!);
+  return programs.get(file)!;
+};
+
+/** A batch of the sample's inputs at `dims` (ints 0/1: valid labels and ids everywhere). */
+function batchOf(file: string, dims: Record<string, number>, seed: number): Record<string, Arr> {
+  const prog = programOf(file);
+  const rand = lcg(seed);
+  const batch: Record<string, Arr> = {};
+  for (const inp of prog.inputs) {
+    const n = inp.type.shape.reduce((p, d) => p * dimEval(d, dims), 1);
+    batch[inp.name] =
+      inp.type.dtype === "f32"
+        ? Float32Array.from({ length: n }, () => rand() * 2 - 1)
+        : Int32Array.from({ length: n }, () => (rand() < 0.5 ? 0 : 1));
+  }
+  return batch;
+}
+
+describe.each(samples)("$file on wasm", ({ file, dims, fixed }) => {
+  it("gives the same bits on 1, 2 and 3 threads (losses, params after steps, predictions)", async () => {
+    const mod = await wasmModule(file);
+    const batch = batchOf(file, dims, 11);
+    const runs = [];
+    for (const threads of [1, 2, 3]) {
+      const m = await mod.createModel({ seed: 5, dims: fixed ?? {}, threads } as { seed: number });
+      open.push(m);
+      const losses = [(await m.step(batch)).loss, (await m.step(batch)).loss];
+      const params = await m.params();
+      const predicted = programOf(file).outputs.length > 0 ? await m.predict(batch) : null;
+      runs.push({ losses, params, predicted, checkpoint: await m.save() });
+    }
+    for (const r of runs.slice(1)) {
+      expect(r.losses).toEqual(runs[0]!.losses);
+      expect(r.params).toEqual(runs[0]!.params);
+      expect(r.predicted).toEqual(runs[0]!.predicted);
+      expect(r.checkpoint).toEqual(runs[0]!.checkpoint);
+    }
+  });
+
+  it("round-trips a checkpoint: a loaded model steps as the saved one does", async () => {
+    const mod = await wasmModule(file);
+    const batch = batchOf(file, dims, 12);
+    const opts = { seed: 7, dims: fixed ?? {}, threads: 2 } as { seed: number };
+    const a = await mod.createModel(opts);
+    const b = await mod.createModel({ ...opts, seed: 99 });
+    open.push(a, b);
+    await a.step(batch);
+    const saved = await a.save();
+    await b.load(saved);
+    expect(await b.params()).toEqual(await a.params());
+    expect(b.steps).toBe(a.steps);
+    expect((await b.step(batch)).loss).toBe((await a.step(batch)).loss);
+    expect(await b.save()).toEqual(await a.save());
+  });
+});
+
+describe("a wrong input on wasm", () => {
+  it("fails as on the JS backend, leaving the model as it was", async () => {
+    const file = "samples/mlp.dlg";
+    const js = await loadModule(compile(file, { target: "js" }).js!);
+    const mod = await wasmModule(file);
+    const a = await js.createModel({ seed: 1 });
+    const b = await mod.createModel({ seed: 1 });
+    open.push(a, b);
+    const good = batchOf(file, { B: 4 }, 2);
+    const bad = { ...good, x: good.x!.subarray(1) };
+    const why = await a.step(bad).then(
+      () => "no error",
+      (e: Error) => e.message,
+    );
+    expect(why).not.toBe("no error");
+    await expect(b.step(bad)).rejects.toThrow(why);
+    expect(b.steps).toBe(0);
+    const fresh = await mod.createModel({ seed: 1 });
+    open.push(fresh);
+    expect(await b.params()).toEqual(await fresh.params());
+  });
+});
