@@ -62,7 +62,7 @@ export function moduleDts(
     modelOptions(target),
     modelInterface(target),
     "/** Create a model and initialise its parameters from `seed`. `dims` fixes the dims that parameter shapes use (they hold for the model's lifetime). */\nexport declare function createModel(opts?: ModelOptions): Promise<Model>;",
-    ...(target === "js" ? [syncModelInterface()] : []),
+    ...(target === "webgpu" ? [] : [syncModelInterface(target)]),
     `export declare const spec: ${jsData(specOf(program), 2)};`,
     "",
   ].join("\n\n");
@@ -83,6 +83,13 @@ function modelOptions(target: BackendName): string {
           "  device?: object;",
         ]
       : [];
+  const threads =
+    target === "wasm"
+      ? [
+          "  /** Threads that run the kernels (workers plus the caller, over a shared memory where SharedArrayBuffer exists); default min(cores, 4); 1: no workers. Any count gives the same results bit for bit. */",
+          "  threads?: number;",
+        ]
+      : [];
   return [
     "export interface ModelOptions {",
     "  /** Initialisation and dropout seed (default 0). */",
@@ -92,6 +99,7 @@ function modelOptions(target: BackendName): string {
     `  /** The backend this module was compiled for; any other throws (compile with \`dlg compile --target\`). */`,
     `  backend?: ${JSON.stringify(target)};`,
     ...gpu,
+    ...threads,
     "}",
   ].join("\n");
 }
@@ -118,22 +126,31 @@ function modelInterface(target: BackendName): string {
   ].join("\n");
 }
 
-/** The JS backend's synchronous path: the same model with direct results and live params. */
-function syncModelInterface(): string {
+/**
+ * The synchronous path of the JS and WASM backends: the same model with
+ * direct results (WASM: on the calling thread only), and the params live
+ * (JS) or copied at each read (WASM: they live in the module's memory).
+ */
+function syncModelInterface(target: "js" | "wasm"): string {
+  const js = target === "js";
   return [
-    "/** The JS backend's synchronous model: createModel()'s API with results returned directly. */",
+    `/** The ${js ? "JS" : "WASM"} backend's synchronous model: createModel()'s API with results returned directly. */`,
     "export interface SyncModel {",
-    '  readonly backend: "js";',
+    `  readonly backend: ${JSON.stringify(target)};`,
     "  predict(inputs: PredictInputs, dims?: Dims): Outputs;",
     "  step(batch: Batch, dims?: Dims): Scores;",
     "  evaluate(batch: Batch, dims?: Dims): Scores;",
-    "  /** Live views of the current parameters, by path: the same arrays for the model's lifetime, updated in place by step() and load(). */",
+    js
+      ? "  /** Live views of the current parameters, by path: the same arrays for the model's lifetime, updated in place by step() and load(). */"
+      : "  /** Copies of the current parameters, by path, read afresh each time. */",
     "  readonly params: Params;",
     "  readonly steps: number;",
     ...checkpointDocs("Uint8Array", "Record<string, string>"),
     "  dispose(): void;",
     "}",
-    "/** A synchronous model (JS backend only), for code that cannot await. */",
+    js
+      ? "/** A synchronous model (JS backend only), for code that cannot await. */"
+      : "/** A synchronous model on the calling thread (no workers: `threads` must be 1 or absent), for code that cannot await. */",
     "export declare function createModelSync(opts?: ModelOptions): SyncModel;",
   ].join("\n");
 }
