@@ -21,6 +21,7 @@ import {
   type VarGen,
 } from "./ir.ts";
 import { scanVjp, withScanResiduals } from "./autodiff/scan.ts";
+import type { ResidualOptions } from "./autodiff/scan-residuals.ts";
 import { scansAlongAxis0 } from "./autodiff/scan-layout.ts";
 import { windowVjpRules } from "./autodiff/window.ts";
 
@@ -271,10 +272,17 @@ function unbroadcast(o: Emit, ct: Var, target: TensorType): Var {
  * Reverse-mode gradients of the scalar (or any-shape, seeded with ones) `loss`
  * with respect to `wrt`. The result computes everything `g` does plus the
  * gradients: outputs are `g.outputs ++ grads`. A `wrt` var the loss does not
- * depend on gets a zero gradient.
+ * depend on gets a zero gradient. `opts`: what scans may store for their
+ * reverse scans (a memory budget, and the sizes to weigh symbolic dims at).
  */
-export function grad(g: Graph, loss: Var, wrt: Var[], gen: VarGen): { graph: Graph; grads: Var[] } {
-  return vjp(g, (o) => [[loss, o.full(1, loss.type.shape)]], wrt, gen);
+export function grad(
+  g: Graph,
+  loss: Var,
+  wrt: Var[],
+  gen: VarGen,
+  opts: ResidualOptions = {},
+): { graph: Graph; grads: Var[] } {
+  return vjp(g, (o) => [[loss, o.full(1, loss.type.shape)]], wrt, gen, opts);
 }
 
 /**
@@ -287,6 +295,7 @@ export function vjp(
   seeds: (o: Emit) => [Var, Var][],
   wrt: Var[],
   gen: VarGen,
+  opts: ResidualOptions = {},
 ): { graph: Graph; grads: Var[] } {
   for (const w of wrt)
     if (w.type.dtype !== "f32")
@@ -312,8 +321,11 @@ export function vjp(
     if (e.outs.some((v) => reaches.has(v.id))) e.inputs.forEach((v) => reaches.add(v.id));
   }
   const onPath = (v: Var) => active.has(v.id) && reaches.has(v.id);
-  // Scans on the path also stack their per-step carries: their rule reads them back.
-  const g = withScanResiduals(g0, (e) => e.outs.some(onPath), gen);
+  // Scans on the path also stack their per-step carries and the residuals
+  // their reverse step reads (it sees them by differentiating the body): their rule reads them back.
+  const sweep = (h: Graph, s: (o: Emit) => [Var, Var][], w: Var[], n: VarGen) =>
+    vjp(h, s, w, n, opts);
+  const g = withScanResiduals(g0, (e) => e.outs.some(onPath), gen, sweep, opts);
 
   const cts = new Map<number, Var>();
   const accumulate = (x: Var, ct: Var) => {

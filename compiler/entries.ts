@@ -9,6 +9,7 @@
 // start at zero; the runtime owns them between calls.
 
 import { grad } from "./autodiff.ts";
+import { residualOptions, type ResidualOptions } from "./autodiff/scan-residuals.ts";
 import { Builder } from "./builder.ts";
 import type {
   Entry,
@@ -145,12 +146,14 @@ function stepEntry(
   model: ModelIR,
   loss: Var,
   cfg: OptimizerConfig,
+  residuals: ResidualOptions,
   gen: VarGen,
 ): { entry: Entry; state: StateBuffer[] } {
   const opt = optimizers[cfg.kind];
   const evals = evalOutputs(model);
   const params = model.params.map((p) => p.var);
-  const { graph: withGrads, grads } = grad(forwardWith(model, true, evals.vars), loss, params, gen);
+  const forward = forwardWith(model, true, evals.vars);
+  const { graph: withGrads, grads } = grad(forward, loss, params, gen, residuals);
 
   const slots = modelSlots(model);
   const state: StateBuffer[] = [];
@@ -222,6 +225,7 @@ export function buildEntries(
 
   const entries = [init, predict, evaluate];
   if (!model.loss || !train) return { entries, state: [] };
-  const step = stepEntry(model, model.loss, train.optimizer, gen);
+  // Scans weigh what they store for their reverse scans at the train block's batch.
+  const step = stepEntry(model, model.loss, train.optimizer, residualOptions(model, train), gen);
   return { entries: [...entries, step.entry], state: step.state };
 }

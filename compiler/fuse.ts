@@ -603,6 +603,7 @@ class Lowering implements Lowerer {
         ...stacks.map((buf) => ({ buf, write: true })),
       ],
       body: inner.kernels,
+      ...(p.note !== undefined && { note: p.note }),
     };
   }
 

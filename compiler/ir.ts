@@ -187,6 +187,8 @@ export interface OpParams {
     nConsts: number;
     nCarry: number;
     nXs: number;
+    /** What autodiff decided about the scan's residuals (stored or recomputed), for the dumps. */
+    note?: string;
   };
 }
 

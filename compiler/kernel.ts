@@ -152,6 +152,8 @@ export interface ScanKernel {
   carries: { init: BufId; cur: BufId; next: BufId; final: BufId | null }[];
   stacked: { buf: BufId; write: boolean }[];
   body: Kernel[];
+  /** What autodiff decided for this scan (residuals stored for the reverse scan, or recomputed), for dumps. */
+  note?: string;
 }
 
 /**

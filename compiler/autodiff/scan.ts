@@ -5,8 +5,10 @@
 // from the final carry's cotangent) and the running sum of the consts'
 // cotangents (the weight gradients), and reads, at step t, x_t, the carry
 // h_t that entered forward step t (a residual the forward scan stacks as an
-// extra output), and the cotangents of y_t. Its per-step outputs are the
-// cotangents of x_t, stacked.
+// extra output), the forward values it would otherwise recompute at a cost
+// (the pre-activations: stored residuals, chosen within a memory budget by
+// scan-residuals.ts), and the cotangents of y_t. Its per-step outputs are
+// the cotangents of x_t, stacked.
 
 import { Builder } from "../builder.ts";
 import type { Emit, VjpArgs } from "../autodiff.ts";
@@ -19,6 +21,7 @@ import {
   type Var,
   type VarGen,
 } from "../ir.ts";
+import { planResiduals, type ResidualOptions } from "./scan-residuals.ts";
 
 /** Reverse mode seeded at chosen vars (autodiff.ts's `vjp`), passed in to keep imports one-way. */
 export type Sweep = (
@@ -44,21 +47,44 @@ function stacked(t: TensorType, p: ScanParams): TensorType {
   return { dtype: t.dtype, shape };
 }
 
+/** Reverse-step plans by the forward body they were made for: which ys the reverse step reads back. */
+const plans = new WeakMap<Graph, { read: number[]; note: string }>();
+
 /**
- * Make every scan that `needs` gradients also yield the carries entering each
- * step, so its VJP rule finds them stacked among its outputs. The original
- * outputs keep their vars; the residuals are appended.
+ * Make every scan that `needs` gradients also yield, stacked, the carries
+ * entering each step and the residuals its reverse step should read rather
+ * than recompute (scan-residuals.ts decides which, within a memory budget),
+ * so its VJP rule finds them among its outputs. The original outputs keep
+ * their vars; the stacks are appended.
  */
-export function withScanResiduals(g: Graph, needs: (e: Eqn) => boolean, gen: VarGen): Graph {
+export function withScanResiduals(
+  g: Graph,
+  needs: (e: Eqn) => boolean,
+  gen: VarGen,
+  sweep: Sweep,
+  opts: ResidualOptions,
+): Graph {
+  const used = new Set(g.outputs.map((v) => v.id));
+  for (const e of g.eqns) for (const v of e.inputs) used.add(v.id);
   const eqns = g.eqns.map((e): Eqn => {
     if (e.op !== "scan" || !needs(e)) return e;
     const p = e.params;
+    const ys = p.body.outputs.slice(p.nCarry);
     const missing = [...Array(p.nCarry).keys()].filter((k) => residualIndex(p, k) < 0);
-    if (missing.length === 0) return e;
     const carries = missing.map((k) => p.body.inputs[p.nConsts + k]!);
-    const body: Graph = { ...p.body, outputs: [...p.body.outputs, ...carries] };
-    const extra = carries.map((v) => gen.fresh(stacked(v.type, p), "residual"));
-    return { ...e, params: { ...p, body }, outs: [...e.outs, ...extra] };
+    // The reverse step as scanVjp will build it, seeded at every ys the model reads.
+    const readYs = indices(ys.length, (j) => used.has(e.outs[p.nCarry + j]!.id));
+    const step = bodyVjp(p.body, p, readYs, gen, sweep);
+    const stackedYs = new Set(readYs.map((j) => ys[j]!.id));
+    const plan = planResiduals(p, step, stackedYs, opts);
+    const extra = plan.store.filter((v) => !ys.some((y) => y.id === v.id));
+    const body: Graph = { ...p.body, outputs: [...p.body.outputs, ...carries, ...extra] };
+    const newYs = body.outputs.slice(p.nCarry);
+    const stored = new Set(plan.store.map((v) => v.id));
+    const read = indices(newYs.length, (j) => stored.has(newYs[j]!.id));
+    plans.set(body, { read, note: plan.reverseNote });
+    const stacks = [...carries, ...extra].map((v) => gen.fresh(stacked(v.type, p), "residual"));
+    return { ...e, params: { ...p, body, note: plan.forwardNote }, outs: [...e.outs, ...stacks] };
   });
   return { ...g, eqns };
 }
@@ -80,37 +106,56 @@ function cloneGraph(g: Graph, gen: VarGen): Graph {
 const indices = (n: number, keep: (i: number) => boolean) =>
   [...Array(n).keys()].filter((i) => keep(i));
 
+/**
+ * The VJP of a scan body `f` (a graph of the reverse step's own): seeded at
+ * the float carries' next values and at the ys in `yCt`, differentiated with
+ * respect to the float carries, consts and xs. `seeds`: the cotangent inputs.
+ */
+function bodyVjp(f: Graph, p: ScanParams, yCt: number[], gen: VarGen, sweep: Sweep) {
+  const { nConsts, nCarry, nXs } = p;
+  const cIn = f.inputs.slice(0, nConsts);
+  const hIn = f.inputs.slice(nConsts, nConsts + nCarry);
+  const xIn = f.inputs.slice(nConsts + nCarry);
+  const isF32 = (v: Var) => v.type.dtype === "f32";
+  // Only float carries, consts and xs have cotangents; only float ys seed the body.
+  const hF = indices(nCarry, (k) => isF32(hIn[k]!));
+  const cF = indices(nConsts, (j) => isF32(cIn[j]!));
+  const xF = indices(nXs, (i) => isF32(xIn[i]!));
+  const yF = yCt.filter((j) => isF32(f.outputs[nCarry + j]!));
+  const gh = hF.map((k) => gen.fresh(hIn[k]!.type, "ct"));
+  const gy = yF.map((j) => gen.fresh(f.outputs[nCarry + j]!.type, "ct"));
+  const seeded: [Var, Var][] = [
+    ...hF.map((k, i): [Var, Var] => [f.outputs[k]!, gh[i]!]),
+    ...yF.map((j, i): [Var, Var] => [f.outputs[nCarry + j]!, gy[i]!]),
+  ];
+  const wrt = [...hF.map((k) => hIn[k]!), ...cF.map((j) => cIn[j]!), ...xF.map((i) => xIn[i]!)];
+  const { graph, grads } = sweep(f, () => seeded, wrt, gen);
+  return { cIn, hIn, xIn, hF, cF, xF, yF, gh, gy, graph, grads, seeds: [...gh, ...gy] };
+}
+
 export function scanVjp({ params: p, x, outs, cts, o, b }: VjpArgs<"scan">, sweep: Sweep) {
   const gen = b.gen;
   const { nConsts, nCarry, nXs } = p;
   const nYs = p.body.outputs.length - nCarry;
   const f = cloneGraph(p.body, gen);
-  const cIn = f.inputs.slice(0, nConsts);
-  const hIn = f.inputs.slice(nConsts, nConsts + nCarry);
-  const xIn = f.inputs.slice(nConsts + nCarry);
-  const isF32 = (v: Var) => v.type.dtype === "f32";
-  // Only float carries, consts and xs have cotangents; only ys that received one seed the body.
-  const hF = indices(nCarry, (k) => isF32(hIn[k]!));
-  const cF = indices(nConsts, (j) => isF32(cIn[j]!));
-  const xF = indices(nXs, (i) => isF32(xIn[i]!));
-  const yCt = indices(nYs, (j) => cts[nCarry + j] != null && isF32(f.outputs[nCarry + j]!));
-
-  // The reverse body's own inputs: incoming cotangents and the running const sums.
-  const gh = hF.map((k) => gen.fresh(hIn[k]!.type, "ct"));
+  // Only ys that received a cotangent seed the body.
+  const yCt = indices(nYs, (j) => cts[nCarry + j] != null);
+  const { cIn, hIn, xIn, hF, cF, xF, yF, gh, gy, graph, grads } = bodyVjp(f, p, yCt, gen, sweep);
   const gc = cF.map((j) => gen.fresh(cIn[j]!.type, "ct_sum"));
-  const gy = yCt.map((j) => gen.fresh(f.outputs[nCarry + j]!.type, "ct"));
-  const seeds: [Var, Var][] = [
-    ...hF.map((k, i): [Var, Var] => [f.outputs[k]!, gh[i]!]),
-    ...yCt.map((j, i): [Var, Var] => [f.outputs[nCarry + j]!, gy[i]!]),
-  ];
-  const wrt = [...hF.map((k) => hIn[k]!), ...cF.map((j) => cIn[j]!), ...xF.map((i) => xIn[i]!)];
-  const { graph, grads } = sweep(f, () => seeds, wrt, gen);
   const sums = new Builder(gen);
   const nextGc = gc.map((acc, i) => sums.emit("add", {}, [acc, grads[hF.length + i]!]));
+  // The stored residuals, read at step t in place of the forward equations that made them.
+  const plan = plans.get(p.body) ?? { read: [], note: "" };
+  const rIn = plan.read.map((j) => gen.fresh(f.outputs[nCarry + j]!.type, "residual"));
+  const reads = new Map(plan.read.map((j, i) => [f.outputs[nCarry + j]!.id, rIn[i]!]));
+  const at = (v: Var) => reads.get(v.id) ?? v;
+  const eqns = [...graph.eqns, ...sums.eqns].map((e) => ({ ...e, inputs: e.inputs.map(at) }));
   const body = dce({
-    inputs: [...cIn, ...gh, ...gc, ...xIn, ...hIn, ...gy],
-    eqns: [...graph.eqns, ...sums.eqns],
-    outputs: [...grads.slice(0, hF.length), ...nextGc, ...grads.slice(hF.length + cF.length)],
+    inputs: [...cIn, ...gh, ...gc, ...xIn, ...hIn, ...rIn, ...gy],
+    eqns,
+    outputs: [...grads.slice(0, hF.length), ...nextGc, ...grads.slice(hF.length + cF.length)].map(
+      at,
+    ),
   });
 
   const residuals = [...Array(nCarry).keys()].map((k) => {
@@ -127,7 +172,8 @@ export function scanVjp({ params: p, x, outs, cts, o, b }: VjpArgs<"scan">, swee
       reverse: !p.reverse,
       nConsts,
       nCarry: hF.length + cF.length,
-      nXs: nXs + nCarry + yCt.length,
+      nXs: nXs + nCarry + rIn.length + yF.length,
+      ...(plan.note && { note: plan.note }),
     },
     [
       ...x.slice(0, nConsts),
@@ -135,7 +181,8 @@ export function scanVjp({ params: p, x, outs, cts, o, b }: VjpArgs<"scan">, swee
       ...cF.map((j) => o.full(0, cIn[j]!.type.shape)),
       ...x.slice(nConsts + nCarry),
       ...residuals,
-      ...yCt.map((j) => cts[nCarry + j]!),
+      ...plan.read.map((j) => outs[nCarry + j]!),
+      ...yF.map((j) => cts[nCarry + j]!),
     ],
   );
   const ctOf = (list: number[], from: number) => (i: number) => {

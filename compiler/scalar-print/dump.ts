@@ -102,12 +102,14 @@ const kernelRows: { [K in Kernel["kind"]]: (k: Of<K>) => string } = {
         `b${c.cur} <- b${c.init}, next b${c.next}${c.final === null ? "" : `, final b${c.final}`}`,
     );
     const head = `scan t${k.id} in ${k.reverse ? "reversed " : ""}0..${dimToString(k.length)}: ${[...stacked, ...carries].join("; ")}`;
+    // What autodiff chose for the scan's residuals, under its head.
+    const note = k.note === undefined ? [] : [`  // ${k.note}`];
     const body = k.body.flatMap((b) =>
       kernelToString(b)
         .split("\n")
         .map((l) => `  ${l}`),
     );
-    return [head, ...body].join("\n");
+    return [head, ...note, ...body].join("\n");
   },
 };
 

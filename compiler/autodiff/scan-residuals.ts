@@ -1,0 +1,230 @@
+// Which per-step values a forward scan stores for its reverse scan.
+//
+// The reverse step is the VJP of the forward step: besides cotangents it
+// reads forward values (gates, pre-activations, the carries). The carries
+// entering each step are always stacked (scan.ts). Everything else the
+// reverse step reads it can recompute from them, the consts and the scanned
+// inputs — which repeats the forward step's matmuls — or read back from
+// stacks the forward scan writes as extra outputs.
+//
+// The choice, by cost: a value made by an op that is costly to repeat
+// (matmul, reduction, window op, scatter, nested scan) is never recomputed;
+// values derived from those by cheap ops (elementwise, movement, constants)
+// are recomputed from whatever is stored, since a fused elementwise op costs
+// about what reading a stored copy back would, and storing it costs memory.
+// So the values to store are a minimum cut between the costly values and the
+// reverse step's reads, weighted by per-step elements (scan-cut.ts): for an
+// LSTM, the pre-activation z = x_t + h @ U ([B, 4H]), not i, f, g, o, c' and
+// tanh(c') separately. Among equally small cuts, values the forward pass
+// materialises anyway (a matmul with its elementwise epilogue, a reduction)
+// win, so storing them adds no forward kernel; stacked outputs the model
+// already reads are free.
+//
+// Then the budget: the stacks take steps × per-step elements × 4 bytes, with
+// symbolic dims at the sizes the options give (the train block's batch for
+// B) and any other at `unknownDimSize` (large, so an unknown length errs
+// towards recomputing). Over `budgetBytes` the scan stores nothing extra and
+// its reverse step recomputes, as before.
+
+import { dimEval, dimToString, dimVars, numElements, shapeEq, type Dim } from "../dims.ts";
+import {
+  isBinary,
+  isCompare,
+  isUnary,
+  isWindow,
+  type Eqn,
+  type Graph,
+  type ModelIR,
+  type Op,
+  type OpParams,
+  type TrainConfig,
+  type Var,
+} from "../ir.ts";
+import { minVertexCut } from "./scan-cut.ts";
+
+export interface ResidualOptions {
+  /** Bytes the stored residuals of one scan may take; past it the reverse scan recomputes. */
+  budgetBytes?: number;
+  /** Sizes to weigh symbolic dims at (a dim not named here counts as `unknownDimSize`). */
+  dimSizes?: Readonly<Record<string, number>>;
+}
+
+export const defaultResidualBudget = 256 * 2 ** 20;
+/** What a symbolic dim no option sizes counts as when weighing residuals. */
+export const unknownDimSize = 1024;
+
+/** The sizes a train block tells: its batch, for the batch dim (the inputs' leading named dim). */
+export function residualOptions(model: ModelIR, train: TrainConfig): ResidualOptions {
+  const dimSizes: Record<string, number> = {};
+  if (train.batch !== "full")
+    for (const i of model.inputs) {
+      const lead = i.var.type.shape[0];
+      const names = lead ? dimVars(lead) : [];
+      if (names.length === 1 && dimToString(lead!) === names[0]) dimSizes[names[0]!] = train.batch;
+    }
+  return { dimSizes };
+}
+
+/** Ops whose result is cheaper to store than to compute again (see the header). */
+const costly = (op: Op): boolean =>
+  op === "matmul" ||
+  op === "reduce_sum" ||
+  op === "reduce_max" ||
+  op === "argmax" ||
+  op === "scatter_add" ||
+  op === "scan" ||
+  isWindow(op);
+
+const elementwise = (op: Op): boolean =>
+  isUnary(op) || isBinary(op) || isCompare(op) || op === "select" || op === "cast";
+
+type ScanParams = OpParams["scan"];
+
+/** What the forward scan stores for its reverse step, and why (shown by the dumps). */
+export interface ResidualPlan {
+  /** Forward-body vars to stack (some may be ys the body already yields). */
+  store: Var[];
+  /** One line for the forward scan, one for the reverse scan. */
+  forwardNote: string;
+  reverseNote: string;
+}
+
+/** The reverse step as the planner sees it: the body's VJP and the cotangents seeding it. */
+export interface ReverseStep {
+  graph: Graph;
+  seeds: Var[];
+}
+
+/** Vars of `body` whose value the forward lowering stores anyway (see fuse.ts's epilogues). */
+function materialised(body: Graph): Set<number> {
+  const readers = new Map<number, Eqn[]>();
+  for (const e of body.eqns)
+    for (const x of e.inputs) readers.set(x.id, [...(readers.get(x.id) ?? []), e]);
+  const outputs = new Set(body.outputs.map((v) => v.id));
+  const kept = new Set<number>();
+  for (const e of body.eqns) {
+    if (!costly(e.op)) continue;
+    for (let v of e.outs) {
+      // A matmul's single-use, same-shape elementwise chain is its epilogue: the chain's end is stored.
+      for (;;) {
+        const r = readers.get(v.id) ?? [];
+        const next = r[0]?.outs[0];
+        if (e.op !== "matmul" || outputs.has(v.id) || r.length !== 1 || !elementwise(r[0]!.op))
+          break;
+        if (!next || !shapeEq(next.type.shape, e.outs[0]!.type.shape)) break;
+        v = next;
+      }
+      kept.add(v.id);
+    }
+  }
+  return kept;
+}
+
+/** A dim's size at the planning sizes, and the symbolic dims it used. */
+function sizer(opts: ResidualOptions) {
+  const used = new Map<string, number>();
+  const size = (d: Dim): number => {
+    const env: Record<string, number> = {};
+    for (const name of dimVars(d)) {
+      env[name] = opts.dimSizes?.[name] ?? unknownDimSize;
+      used.set(name, env[name]!);
+    }
+    return dimEval(d, env);
+  };
+  /** ` at B=50, T=20` (and which sizes are guesses), or "" when every dim was a number. */
+  const at = () => {
+    if (used.size === 0) return "";
+    const guessed = [...used.keys()].filter((name) => opts.dimSizes?.[name] === undefined);
+    const sizes = [...used].map(([name, n]) => `${name}=${n}`).join(", ");
+    return ` at ${sizes}${guessed.length ? `, no size known for ${guessed.join(", ")}` : ""}`;
+  };
+  return { size, at };
+}
+
+/** `z`'s name for a dump: its hint, else its op and its inputs' names. */
+function describe(v: Var, defs: Map<number, Eqn>): string {
+  const short = (x: Var) => x.hint ?? defs.get(x.id)?.op ?? "input";
+  const e = defs.get(v.id);
+  const name = v.hint ?? (e ? `${e.op}(${e.inputs.map(short).join(", ")})` : "input");
+  return `${name} [${v.type.shape.map(dimToString).join(", ")}]`;
+}
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 2 : 1)} MiB`;
+
+/**
+ * The residuals a scan's reverse step should read stacked rather than
+ * recompute. `stackedYs`: body vars the forward scan already yields stacked
+ * and the model reads (free to read back).
+ */
+export function planResiduals(
+  p: ScanParams,
+  step: ReverseStep,
+  stackedYs: ReadonlySet<number>,
+  opts: ResidualOptions,
+): ResidualPlan {
+  const defs = new Map<number, Eqn>();
+  for (const e of step.graph.eqns) for (const v of e.outs) defs.set(v.id, e);
+  const own = new Set(p.body.eqns.flatMap((e) => e.outs.map((v) => v.id)));
+  // Values that do not depend on a cotangent are the forward step's (or functions of them).
+  const backward = new Set(step.seeds.map((v) => v.id));
+  const forward: Eqn[] = [];
+  const reads = new Set(step.graph.outputs.map((v) => v.id));
+  for (const e of step.graph.eqns)
+    if (e.inputs.some((x) => backward.has(x.id))) {
+      e.outs.forEach((v) => backward.add(v.id));
+      e.inputs.forEach((x) => reads.add(x.id));
+    } else forward.push(e);
+
+  const vars = forward.flatMap((e) => e.outs);
+  const node = new Map(vars.map((v, i) => [v.id, i]));
+  const kept = materialised(p.body);
+  const { size, at } = sizer(opts);
+  const elems = (v: Var) => size(numElements(v.type.shape));
+  // Per-step elements first; one unit per value not stored anyway breaks ties (never more than one element).
+  const unit = vars.length + 1;
+  const capacity = vars.map((v) =>
+    stackedYs.has(v.id) ? 0 : own.has(v.id) ? elems(v) * unit + (kept.has(v.id) ? 0 : 1) : Infinity,
+  );
+  const edges: [number, number][] = [];
+  const sources: number[] = [];
+  for (const e of forward)
+    for (const v of e.outs) {
+      if (costly(e.op)) sources.push(node.get(v.id)!);
+      else
+        for (const x of e.inputs)
+          if (node.has(x.id)) edges.push([node.get(x.id)!, node.get(v.id)!]);
+    }
+  const sinks = vars.filter((v) => reads.has(v.id)).map((v) => node.get(v.id)!);
+  const cut = minVertexCut({ capacity, sources, sinks, edges });
+
+  const steps = size(p.length);
+  const recompute = (why: string): ResidualPlan => ({
+    store: [],
+    forwardNote: `recomputes in the reverse scan: ${why}`,
+    reverseNote: `recomputes the forward step: ${why}`,
+  });
+  if (cut === null) return recompute("a value it reads cannot be stacked");
+  const store = cut.map((i) => vars[i]!);
+  if (store.length === 0) return recompute("it reads only cheap functions of carries and inputs");
+  const names = (vs: Var[]) => vs.map((v) => describe(v, defs)).join(", ");
+  const length = dimToString(p.length);
+  const extra = store.filter((v) => !stackedYs.has(v.id));
+  const outputs = store.filter((v) => stackedYs.has(v.id));
+  // Outputs read back cost memory too: they stay alive until the reverse scan.
+  const bytes = 4 * steps * store.reduce((n, v) => n + elems(v), 0);
+  const amount = `${mib(bytes)}${at()}`;
+  const budget = opts.budgetBytes ?? defaultResidualBudget;
+  if (bytes > budget)
+    return recompute(
+      `storing ${names(store)} × ${length} would take ${amount}, over the ${mib(budget)} budget`,
+    );
+  const stores = extra.length ? `stores residuals: ${names(extra)} × ${length}` : "";
+  const readsBack = outputs.length
+    ? `${stores ? " and" : "stores nothing extra:"} the reverse scan reads back its output ${names(outputs)}`
+    : "";
+  return {
+    store,
+    forwardNote: `${stores}${readsBack} (${amount})`,
+    reverseNote: `reads stored residuals at step t: ${names(store)}`,
+  };
+}

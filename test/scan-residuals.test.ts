@@ -1,0 +1,181 @@
+// The reverse scan reads the forward step's costly values (the
+// pre-activations after the recurrent matmul) from stacks the forward scan
+// stores, within a memory budget, instead of recomputing them; over the
+// budget it recomputes. Both paths give the same gradients (interpreted in
+// float64 and compiled to JS), the stored one without the forward matmul in
+// the reverse step, and the kernels dump says which one a scan took. The
+// gradients themselves are checked against central differences and
+// TensorFlow.js for std's rnn, lstm and gru in tfjs-rnn.test.ts (stored path).
+
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { dump } from "../cli/node-host.ts";
+import { dimEval } from "../compiler/dims.ts";
+import { grad } from "../compiler/autodiff.ts";
+import { renderDiagnostics } from "../compiler/diagnostics.ts";
+import { elaborate, stdPath } from "../compiler/elaborate.ts";
+import { lowerEntry } from "../compiler/emit.ts";
+import { interpret, scalar, tensor } from "../compiler/interpret.ts";
+import { verify } from "../compiler/ir-verify.ts";
+import { VarGen, type Eqn, type Graph, type ModelIR } from "../compiler/ir.ts";
+import type { ResidualOptions } from "../compiler/autodiff/scan-residuals.ts";
+import { programToString } from "../compiler/scalar-print/dump.ts";
+import { simplify } from "../compiler/simplify.ts";
+import { EntryRunner } from "../runtime/execute.ts";
+import { uniform } from "./graph-helpers.ts";
+import { graphPlan } from "./js-graph.ts";
+
+function model(body: string): ModelIR {
+  const text = `dim B\nmodel m {\n${body}\n}\n`;
+  const host = {
+    readFile: (p: string) => (p === "main.dlg" ? text : undefined),
+    readStd: (n: string) => readFileSync(stdPath(n), "utf8"),
+  };
+  const r = elaborate("main.dlg", host);
+  expect(renderDiagnostics(r.diagnostics, r.sources)).toBe("");
+  return [...r.models.values()][0]!;
+}
+
+const gradGraph = (m: ModelIR, opts: ResidualOptions): Graph => {
+  const params = m.params.map((p) => p.var);
+  const g = simplify(grad(m.forward, m.loss!, params, new VarGen(100_000), opts).graph);
+  verify(g);
+  return g;
+};
+
+const scans = (g: Graph) => g.eqns.filter((e): e is Eqn<"scan"> => e.op === "scan");
+const matmuls = (g: Graph) => g.eqns.filter((e) => e.op === "matmul").length;
+
+/** Every input of `m.forward` (x, y, params, seed, training) at a fixed random value. */
+function values(m: ModelIR, b: number) {
+  return m.forward.inputs.map((v, k) => {
+    if (v.type.dtype !== "f32") return scalar(0, v.type.dtype);
+    const shape = v.type.shape.map((d) => dimEval(d, { B: b }));
+    return tensor(
+      "f32",
+      shape,
+      uniform(
+        shape.reduce((p, d) => p * d, 1),
+        7 + k,
+        -1,
+        1,
+      ),
+    );
+  });
+}
+
+const [b, steps, hidden] = [2, 5, 3];
+/**
+ * Recurrent layers: std's lstm and gru, and a plain tanh RNN cell written as
+ * a scan, with the stacks each stores beyond the recompute path's: the
+ * pre-activations for lstm and gru; none for the RNN, whose reverse step
+ * reads back the h it yields.
+ */
+const layers: Record<string, { params: string; layer: string; extra: number }> = {
+  lstm: { params: "", layer: `x |> lstm(${hidden})`, extra: 1 },
+  gru: { params: "", layer: `x |> gru(${hidden})`, extra: 1 },
+  rnn: {
+    params: `  param w: [2, ${hidden}] init glorot_uniform
+  param u: [${hidden}, ${hidden}] init orthogonal\n`,
+    layer: `scan xt in x along 1 carry (h = zeros([B, ${hidden}])) {
+    h = tanh(xt @ w + h @ u)
+    yield h
+  }`,
+    extra: 0,
+  },
+};
+
+describe("stored residuals of a scan", () => {
+  for (const [name, { params, layer, extra }] of Object.entries(layers))
+    it(`${name}: the reverse step reads what the forward step stored, with the recompute path's gradients`, () => {
+      const m = model(`  input x: [B, ${steps}, 2]
+  input y: [B, ${steps}, ${hidden}]
+${params}  loss mse(${layer}, y)`);
+      const stored = gradGraph(m, {});
+      const recomputed = gradGraph(m, { budgetBytes: 0 });
+      const [fwdS, revS] = scans(stored);
+      const [fwdR, revR] = scans(recomputed);
+      // More stacks forward, and the forward step's matmuls gone from the reverse step.
+      expect(fwdS!.outs.length).toBe(fwdR!.outs.length + extra);
+      const forward = matmuls(fwdS!.params.body);
+      expect(forward).toBeGreaterThan(0);
+      expect(matmuls(revS!.params.body)).toBe(matmuls(revR!.params.body) - forward);
+      expect(revS!.params.note).toMatch(/^reads stored residuals at step t: /);
+      expect(revR!.params.note).toMatch(/^recomputes the forward step: /);
+
+      const vals = values(m, b);
+      const want = interpret(recomputed, vals, { B: b });
+      const got = interpret(stored, vals, { B: b });
+      want.forEach((w, k) =>
+        w.data.forEach((v, i) =>
+          expect(Math.abs(got[k]!.data[i]! - v)).toBeLessThan(1e-12 * Math.max(1, Math.abs(v))),
+        ),
+      );
+      // Compiled: the forward kernels write the stacks the reverse kernels read.
+      const bufs = vals.map((v) =>
+        v.dtype === "f32" ? Float32Array.from(v.data) : Int32Array.from(v.data),
+      );
+      const js = new EntryRunner(graphPlan(stored, ["B"]), () => false).run([b], bufs, new Map());
+      want.forEach((w, k) =>
+        w.data.forEach((v, i) =>
+          expect(Math.abs(js[k]![i]! - v)).toBeLessThan(1e-4 * Math.max(1, Math.abs(v))),
+        ),
+      );
+    });
+
+  it("weighs the stacks at the given dim sizes against the budget", () => {
+    const m = model(`  input x: [B, 40, 2]
+  input y: [B, 40, 8]
+  loss mse(x |> lstm(8), y)`);
+    // Pre-activations [B, 32] a step: 40 * 32 * 4 bytes = 5 KiB per example.
+    const note = (opts: ResidualOptions) => scans(gradGraph(m, opts))[0]!.params.note;
+    expect(note({ dimSizes: { B: 64 } })).toBe(
+      "stores residuals: add(xt, matmul) [B, 32] × 40 (0.31 MiB at B=64)",
+    );
+    expect(note({ dimSizes: { B: 64 }, budgetBytes: 320 * 1024 })).toBe(
+      "stores residuals: add(xt, matmul) [B, 32] × 40 (0.31 MiB at B=64)",
+    );
+    expect(note({ dimSizes: { B: 64 }, budgetBytes: 320 * 1024 - 1 })).toBe(
+      "recomputes in the reverse scan: storing add(xt, matmul) [B, 32] × 40 would take 0.31 MiB at B=64, over the 0.31 MiB budget",
+    );
+    // No size for B: weighed at 1024, and the note says so.
+    expect(note({})).toBe(
+      "stores residuals: add(xt, matmul) [B, 32] × 40 (5.0 MiB at B=1024, no size known for B)",
+    );
+  });
+
+  it("leaves a step that needs only cheap functions of its carries to recompute", () => {
+    const m = model(`  input x: [B, 6, 3]
+  input y: [B, 3]
+  param a: [3] init ones
+  h = scan xt in x along 1 carry (h = zeros([B, 3])) { h = tanh(h * a + xt) }
+  loss mse(h, y)`);
+    const [fwd, rev] = scans(gradGraph(m, {}));
+    expect(fwd!.params.note).toBe(
+      "recomputes in the reverse scan: it reads only cheap functions of carries and inputs",
+    );
+    expect(rev!.params.note).toMatch(/^recomputes the forward step: /);
+  });
+
+  it("`dlg dump --stage kernels` says what each scan of the LSTM sample stores and reads", () => {
+    const r = dump("samples/lstm_adding.dlg", "kernels");
+    expect(r.ok).toBe(true);
+    const notes = r.text!.split("\n").filter((l) => l.startsWith("  // "));
+    // The step entry's forward scan (T = 50, the train block's batch 50) and its reverse.
+    expect(notes).toEqual([
+      "  // stores residuals: add(xt, matmul) [B, 128] × 50 (1.2 MiB at B=50)",
+      "  // reads stored residuals at step t: add(xt, matmul) [B, 128]",
+    ]);
+  });
+
+  it("a recomputing scan's kernels carry its note", () => {
+    const m = model(`  input x: [B, 4, 2]
+  input y: [B, 4, 3]
+  loss mse(x |> gru(3), y)`);
+    const text = programToString(lowerEntry(gradGraph(m, { budgetBytes: 0 })).kernels);
+    expect(text).toMatch(
+      /\n {2}\/\/ recomputes in the reverse scan: storing .* over the 0\.00 MiB budget\n/,
+    );
+    expect(text).toMatch(/\n {2}\/\/ recomputes the forward step: /);
+  });
+});
