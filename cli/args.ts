@@ -8,7 +8,8 @@ import { UsageError } from "./errors.ts";
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
 export interface Parsed {
-  values: Record<string, string | boolean | undefined>;
+  /** A flag declared `multiple` (`--dim T=32 --dim S=8`) gives every value, in order. */
+  values: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];
 }
 
@@ -32,6 +33,12 @@ export function parseCommand(cmd: string, argv: string[], options: Options): Par
 export function str(p: Parsed, name: string): string | undefined {
   const v = p.values[name];
   return typeof v === "string" ? v : undefined;
+}
+
+/** Every value of a repeatable string flag (none when absent). */
+export function strs(p: Parsed, name: string): string[] {
+  const v = p.values[name];
+  return Array.isArray(v) ? v : typeof v === "string" ? [v] : [];
 }
 
 /** An integer flag within [min, max], or undefined when absent. */

@@ -31,6 +31,8 @@ async function dispatch(cmd: CommandName, p: Parsed, io: Io): Promise<number> {
       return (await import("./commands.ts")).runDump(p, io);
     case "train":
       return (await import("./train-command.ts")).runTrain(p, io);
+    case "bench":
+      return (await import("./bench-command.ts")).runBench(p, io);
   }
 }
 

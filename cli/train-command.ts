@@ -38,10 +38,10 @@ function describeTrain(t: TrainConfig): string {
   return `${describeOptimizer(t.optimizer)}, batch ${t.batch}, ${plural(t.epochs, "epoch")}, seed ${t.seed}`;
 }
 
-/** Node's WebGPU for `--backend webgpu`, or a UserError saying why there is no adapter. */
-async function gpuForTrain(): Promise<GPU> {
+/** Node's WebGPU for `flag` (`--backend webgpu`), or a UserError saying why there is no adapter. */
+export async function gpuFor(flag: string): Promise<GPU> {
   const probe = await probeNodeGpu();
-  if (probe.gpu === null) throw new UserError(`--backend webgpu: ${probe.reason}`);
+  if (probe.gpu === null) throw new UserError(`${flag}: ${probe.reason}`);
   return probe.gpu;
 }
 
@@ -95,7 +95,7 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
     seed: cfg.seed,
     dims: splits.dims,
     backend,
-    ...(backend === "webgpu" && { gpu: await gpuForTrain() }),
+    ...(backend === "webgpu" && { gpu: await gpuFor("--backend webgpu") }),
   });
   let resumed: Resumed | undefined;
   if (resume !== undefined) {

@@ -8,7 +8,7 @@ import type { Target } from "../compiler/backend.ts";
 import { intFlag, str, type Parsed } from "./args.ts";
 import { UsageError } from "./errors.ts";
 
-export const commandNames = ["check", "compile", "train", "dump"] as const;
+export const commandNames = ["check", "compile", "train", "dump", "bench"] as const;
 export type CommandName = (typeof commandNames)[number];
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
@@ -45,6 +45,18 @@ export const commandOptions: Record<CommandName, Options> = {
     backend: { type: "string" },
     ...limitOptions,
   },
+  bench: {
+    model: { type: "string" },
+    config: { type: "string" },
+    batch: { type: "string" },
+    dim: { type: "string", multiple: true },
+    target: { type: "string" },
+    threads: { type: "string" },
+    iters: { type: "string" },
+    warmup: { type: "string" },
+    json: { type: "boolean" },
+    ...limitOptions,
+  },
   dump: {
     stage: { type: "string" },
     explain: { type: "boolean" },
@@ -67,8 +79,8 @@ export function sizeLimits(p: Parsed): { maxTensorBytes?: number; maxParamBytes?
 
 export const backendNames: readonly Target[] = ["js", "webgpu"];
 
-/** `dlg compile|dump --target` or `dlg train --backend`: the backend to compile for (default js). */
-export function backendFlag(p: Parsed, cmd: "compile" | "dump" | "train"): Target {
+/** `dlg compile|dump|bench --target` or `dlg train --backend`: the backend to compile for (default js). */
+export function backendFlag(p: Parsed, cmd: "compile" | "dump" | "train" | "bench"): Target {
   const flag = cmd === "train" ? "backend" : "target";
   const v = str(p, flag) ?? "js";
   const known = backendNames.find((b) => b === v);
@@ -85,7 +97,7 @@ export type StageName = (typeof stages)[number];
 /** Flag values that can be judged without the compiler (so a typo fails in a blink). */
 export function checkValues(cmd: CommandName, p: Parsed): void {
   sizeLimits(p);
-  if (cmd === "compile" || cmd === "dump" || cmd === "train") backendFlag(p, cmd);
+  if (cmd !== "check") backendFlag(p, cmd);
   if (cmd === "dump") {
     const stage = str(p, "stage");
     if (stage === undefined)
@@ -107,6 +119,12 @@ export function checkValues(cmd: CommandName, p: Parsed): void {
     intFlag(p, "steps", 1);
     intFlag(p, "save-every", 1);
   }
+  if (cmd === "bench") {
+    intFlag(p, "batch", 1);
+    intFlag(p, "iters", 1);
+    intFlag(p, "warmup", 0);
+    intFlag(p, "threads", 1, 256);
+  }
 }
 
 export const mainHelp = `dlg — a declarative model-graph compiler
@@ -118,6 +136,7 @@ Commands:
   compile FILE     compile a model to a standalone ES module (+ .d.ts)
   train FILE       compile a model and train it on MNIST or a CSV file
   dump FILE        print an intermediate stage (ast, ir, grad, kernels)
+  bench FILE       time a model's step, predict and evaluate on synthetic data
 
 Run \`dlg <command> --help\` for a command's options.
 Exit status: 0 success, 1 errors in the input, 2 bad command line, 3 a bug in dlg.
@@ -201,7 +220,32 @@ multi-column input x); with no matching names, the last column feeds the
 label input and the others the feature input. Rows are used in file order:
 the last 20% are the test split, the last 10% of the rest validation.`,
 
-  dump: `Usage: dlg dump FILE --stage ast|ir|grad|kernels [--model NAME] [--config NAME] [--target js|webgpu]
+  bench: `Usage: dlg bench FILE [--model NAME] [--config NAME] [--batch N] [--dim NAME=N]...
+                 [--target js|webgpu] [--iters N] [--warmup N] [--json]
+
+Compile a model, create it (seeded by its train block), make one batch of
+seeded synthetic data of its inputs' shapes (int inputs inside the ranges
+they index), and time step(), predict() and evaluate() (those it has): warm-up
+calls, then timed ones. Prints the median and min per call and samples/s at
+the median.
+
+Options:
+  --model NAME    the model (default as for compile)
+  --config NAME   the train block: its optimizer, batch and seed (default as
+                  for compile)
+  --batch N       the batch size (default: the train block's, else 32)
+  --dim NAME=N    the size of another named dimension (repeat for each)
+  --target T      js (default) or webgpu, as for compile
+  --iters N       timed calls of each (default 10)
+  --warmup N      untimed calls of each first (default 3)
+  --json          print one JSON object instead of the table: model, target,
+                  threads, dims, batch, warmup, iters, and per call
+                  times_ms, median_ms, min_ms, samples_per_s
+  --max-tensor-bytes N, --max-param-bytes N
+                  the size limits, as for compile
+  -h, --help      show this help`,
+
+  dump: `Usage: dlg dump FILE --stage ast|ir|grad|kernels [--model NAME] [--config NAME] [--target js|webgpu] [--explain]
 
 Print one stage of the pipeline in its canonical text form:
   ast       the parsed program, pretty-printed
@@ -216,6 +260,10 @@ Options:
   --config NAME   the train block (default as for compile)
   --target T      js (default) or webgpu: the backend whose lowering (and,
                   for webgpu, WGSL) the kernels stage shows
+  --explain       with --stage kernels: each kernel's fused ops and fusion
+                  kind, why fusions were refused, its buffers, FLOPs and
+                  bytes moved (evaluated at the train block's batch), and
+                  each entry's memory plan
   --max-tensor-bytes N, --max-param-bytes N
                   the size limits, as for compile
   -h, --help      show this help`,
