@@ -1,0 +1,182 @@
+// The machine's measured FP32 peak, beside which bench/cpu.ts puts every
+// GFLOP/s figure: a WebAssembly SIMD loop (f32x4 multiply then add, 16
+// independent accumulators so neither latency nor a dependency limits it)
+// on 1 and on N threads, and, where g++ is installed, a native loop compiled
+// at bench time with -O3 -march=native (the widest vectors, fused
+// multiply-adds), also on 1 and N threads. Nothing binary is kept: the C++
+// source is written, built and run in a temporary directory, then deleted.
+
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Worker } from "node:worker_threads";
+
+const accumulators = 16;
+
+/** LEB128 of an unsigned integer. */
+function leb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+const f32x4 = (x: number) => {
+  const b = new Uint8Array(new Float32Array([x, x, x, x]).buffer);
+  return [0xfd, 0x0c, ...b]; // v128.const
+};
+const section = (id: number, body: number[]) => [id, ...leb(body.length), ...body];
+
+/**
+ * `run(n: i32) -> f32`: n iterations of acc[k] = acc[k] * m + c for 16
+ * f32x4 accumulators (8 flops each), their sum's lane 0 returned so nothing
+ * is dead. Local 0 is n, 1..16 the accumulators, 17 m, 18 c.
+ */
+export function peakModule(): Uint8Array {
+  const m = accumulators + 1;
+  const c = accumulators + 2;
+  const body: number[] = [1, accumulators + 2, 0x7b]; // one local group: 18 v128
+  for (let k = 1; k <= accumulators; k++) body.push(...f32x4(1 + k / 64), 0x21, k);
+  body.push(...f32x4(0.9999), 0x21, m, ...f32x4(0.0001), 0x21, c);
+  body.push(0x02, 0x40, 0x03, 0x40); // block, loop
+  body.push(0x20, 0, 0x45, 0x0d, 1); // if n == 0: break
+  for (let k = 1; k <= accumulators; k++) {
+    // acc = acc * m + c: f32x4.mul (0xfd 230), f32x4.add (0xfd 228)
+    body.push(0x20, k, 0x20, m, 0xfd, ...leb(230), 0x20, c, 0xfd, ...leb(228), 0x21, k);
+  }
+  body.push(0x20, 0, 0x41, 1, 0x6b, 0x21, 0, 0x0c, 0); // n -= 1; continue
+  body.push(0x0b, 0x0b); // end loop, end block
+  body.push(0x20, 1);
+  for (let k = 2; k <= accumulators; k++) body.push(0x20, k, 0xfd, ...leb(228));
+  body.push(0xfd, 0x1f, 0, 0x0b); // f32x4.extract_lane 0; end
+  const code = [1, ...leb(body.length), ...body];
+  return Uint8Array.from([
+    ...[0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0],
+    ...section(1, [1, 0x60, 1, 0x7f, 1, 0x7d]), // (i32) -> f32
+    ...section(3, [1, 0]),
+    ...section(7, [1, 3, ...Buffer.from("run"), 0x00, 0]),
+    ...section(10, code),
+  ]);
+}
+
+/** FLOPs of one loop iteration: 16 accumulators x 4 lanes x (multiply + add). */
+const flopsPerIteration = accumulators * 4 * 2;
+
+/**
+ * Each worker compiles the module, sizes its run to about 0.4 s, reports
+ * ready, waits for "go" (all threads start together), then runs and reports
+ * its seconds.
+ */
+const workerSource = `
+const { parentPort, workerData } = require("node:worker_threads");
+const run = new WebAssembly.Instance(new WebAssembly.Module(workerData.bytes)).exports.run;
+let n = 1 << 16;
+for (;;) {
+  const t0 = performance.now();
+  run(n);
+  const s = (performance.now() - t0) / 1000;
+  if (s > 0.05) { n = Math.ceil(n * 0.4 / s); break; }
+  n *= 4;
+}
+parentPort.postMessage({ ready: true });
+parentPort.on("message", () => {
+  const t0 = performance.now();
+  run(n);
+  parentPort.postMessage({ n, s: (performance.now() - t0) / 1000 });
+});
+`;
+
+/** GFLOP/s of the WebAssembly SIMD loop on `threads` threads running at once (best of `reps`). */
+export async function wasmPeak(threads: number, reps = 3): Promise<number> {
+  const bytes = peakModule();
+  const workers = Array.from(
+    { length: threads },
+    () => new Worker(workerSource, { eval: true, workerData: { bytes } }),
+  );
+  const next = (w: Worker) =>
+    new Promise<{ n: number; s: number }>((resolve, reject) => {
+      w.once("message", resolve);
+      w.once("error", reject);
+    });
+  try {
+    await Promise.all(workers.map(next));
+    let best = 0;
+    for (let r = 0; r < reps; r++) {
+      const done = workers.map(next);
+      for (const w of workers) w.postMessage("go");
+      const runs = await Promise.all(done);
+      // Work of all threads over the longest one's time: they ran side by side.
+      const flops = runs.reduce((a, x) => a + x.n * flopsPerIteration, 0);
+      best = Math.max(best, flops / Math.max(...runs.map((x) => x.s)) / 1e9);
+    }
+    return best;
+  } finally {
+    for (const w of workers) void w.terminate();
+  }
+}
+
+const nativeSource = `
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+#include <vector>
+typedef float v16 __attribute__((vector_size(64)));
+// 16 independent accumulators of 16 floats: acc = acc * m + c (an FMA at
+// -march=native), 512 flops an iteration.
+static float loop(long n) {
+  v16 acc[16], m, c;
+  for (int k = 0; k < 16; k++) for (int l = 0; l < 16; l++) acc[k][l] = 1 + k / 64.0f;
+  for (int l = 0; l < 16; l++) { m[l] = 0.9999f; c[l] = 0.0001f; }
+  for (long i = 0; i < n; i++)
+    for (int k = 0; k < 16; k++) acc[k] = acc[k] * m + c;
+  float s = 0;
+  for (int k = 0; k < 16; k++) s += acc[k][0];
+  return s;
+}
+int main(int argc, char** argv) {
+  int threads = std::atoi(argv[1]);
+  long n = std::atol(argv[2]);
+  double best = 0;
+  volatile float sink = 0;
+  for (int rep = 0; rep < 3; rep++) {
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::thread> ts;
+    std::vector<float> out(threads);
+    for (int t = 0; t < threads; t++) ts.emplace_back([&, t] { out[t] = loop(n); });
+    for (auto& t : ts) t.join();
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (float v : out) sink = sink + v;
+    double g = 512.0 * n * threads / s / 1e9;
+    if (g > best) best = g;
+  }
+  std::printf("%.3f\\n", best);
+  return 0;
+}
+`;
+
+/** GFLOP/s of the native loop at each thread count; null where g++ is missing or fails. */
+export function nativePeak(threadCounts: number[]): { gflops: number[]; compiler: string } | null {
+  const gxx = spawnSync("g++", ["--version"], { encoding: "utf8" });
+  if (gxx.status !== 0) return null;
+  const dir = mkdtempSync(join(tmpdir(), "dlg-peak-"));
+  try {
+    writeFileSync(join(dir, "peak.cpp"), nativeSource);
+    const exe = join(dir, "peak");
+    execFileSync("g++", ["-O3", "-march=native", "-pthread", "-o", exe, join(dir, "peak.cpp")]);
+    // 2e7 iterations x 512 flops: about 10 GFLOP a thread, a few tenths of a second.
+    const gflops = threadCounts.map((t) =>
+      Number(execFileSync(exe, [String(t), "20000000"], { encoding: "utf8" }).trim()),
+    );
+    return { gflops, compiler: gxx.stdout.split("\n")[0]!.trim() };
+  } catch {
+    return null;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
