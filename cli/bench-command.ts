@@ -10,10 +10,10 @@ import { compile } from "./node-host.ts";
 import { intFlag, oneFile, str, strs, type Parsed } from "./args.ts";
 import { benchDims, syntheticBatch } from "./bench-data.ts";
 import { printDiagnostics, requireFile, type Io } from "./commands.ts";
-import { exitCode, UsageError } from "./errors.ts";
+import { exitCode } from "./errors.ts";
 import { loadModule, type Batch } from "./module.ts";
 import { gpuFor } from "./train-command.ts";
-import { backendFlag, sizeLimits } from "./usage.ts";
+import { backendFlag, sizeLimits, threadsFlag } from "./usage.ts";
 import type { Model } from "../runtime/model.ts";
 
 export const DEFAULT_ITERS = 10;
@@ -89,12 +89,10 @@ function table(r: BenchReport): string[] {
 export async function runBench(p: Parsed, io: Io): Promise<number> {
   const file = oneFile("bench", p);
   const target = backendFlag(p, "bench");
-  const threads = intFlag(p, "threads", 1, 256);
+  const threads = threadsFlag(p, "bench");
   const iters = intFlag(p, "iters", 1) ?? DEFAULT_ITERS;
   const warmup = intFlag(p, "warmup", 0) ?? DEFAULT_WARMUP;
   const batchFlag = intFlag(p, "batch", 1);
-  if (threads !== undefined && target !== "wasm")
-    throw new UsageError(`dlg bench: --threads applies to the wasm target, not ${target}`);
   requireFile(file);
   const r = compile(file, {
     target,
@@ -152,7 +150,7 @@ export async function runBench(p: Parsed, io: Io): Promise<number> {
   }
   const shown = Object.entries(dims).map(([k, v]) => `${k} = ${v}`);
   io.out(
-    `model ${program.model} on ${target}${threads !== undefined ? ` (${threads} threads)` : ""}` +
+    `model ${program.model} on ${target}${threads !== undefined ? ` (${threads} thread${threads === 1 ? "" : "s"})` : ""}` +
       (shown.length ? `, ${shown.join(", ")}` : "") +
       (batch ? ` (batch from ${batch.from})` : "") +
       `; synthetic data, ${warmup} warm-up + ${iters} timed calls each`,

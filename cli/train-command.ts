@@ -19,7 +19,7 @@ import { numericsFailure } from "./numerics.ts";
 import { trainingPlot } from "./plot.ts";
 import { consoleReporter, fmt, fmtEval, wantsBar } from "./progress.ts";
 import { batchSize, train, type Position, type StepRecord } from "./train.ts";
-import { backendFlag, sizeLimits } from "./usage.ts";
+import { backendFlag, sizeLimits, threadsFlag } from "./usage.ts";
 import { probeNodeGpu } from "./webgpu-node.ts";
 
 /** `sgd(lr: 0.1, momentum: 0.9)`: the optimizer as the train block would spell it. */
@@ -57,6 +57,7 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
   const log = str(p, "log");
   const saveEvery = intFlag(p, "save-every", 1);
   const backend = backendFlag(p, "train");
+  const threads = threadsFlag(p, "train");
   if (saveEvery !== undefined && save === undefined)
     throw new UsageError("dlg train: --save-every N needs --save FILE to write to");
   requireFile(file);
@@ -96,6 +97,8 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
     dims: splits.dims,
     backend,
     ...(backend === "webgpu" && { gpu: await gpuFor("--backend webgpu") }),
+    // The wasm runtime's worker count (its default: the cores, at most 4).
+    ...(threads !== undefined && { threads }),
   });
   let resumed: Resumed | undefined;
   if (resume !== undefined) {

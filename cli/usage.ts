@@ -43,6 +43,7 @@ export const commandOptions: Record<CommandName, Options> = {
     log: { type: "string" },
     "check-numerics": { type: "boolean" },
     backend: { type: "string" },
+    threads: { type: "string" },
     ...limitOptions,
   },
   bench: {
@@ -77,12 +78,15 @@ export function sizeLimits(p: Parsed): { maxTensorBytes?: number; maxParamBytes?
   };
 }
 
-export const backendNames: readonly Target[] = ["js", "webgpu"];
+export const backendNames: readonly Target[] = ["js", "wasm", "webgpu"];
 
-/** `dlg compile|dump|bench --target` or `dlg train --backend`: the backend to compile for (default js). */
-export function backendFlag(p: Parsed, cmd: "compile" | "dump" | "train" | "bench"): Target {
+/** What `--target` (`--backend` for train) is when not given. */
+export const defaultTarget: Target = "js";
+
+/** `dlg compile|dump|bench --target` or `dlg train --backend`: the backend to compile for (default `defaultTarget`). */
+export function backendFlag(p: Parsed, cmd: Exclude<CommandName, "check">): Target {
   const flag = cmd === "train" ? "backend" : "target";
-  const v = str(p, flag) ?? "js";
+  const v = str(p, flag) ?? defaultTarget;
   const known = backendNames.find((b) => b === v);
   if (known === undefined)
     throw new UsageError(
@@ -91,13 +95,28 @@ export function backendFlag(p: Parsed, cmd: "compile" | "dump" | "train" | "benc
   return known;
 }
 
+/** `--threads N` (train, bench): the wasm runtime's worker count; other targets have none. */
+export function threadsFlag(p: Parsed, cmd: Exclude<CommandName, "check">): number | undefined {
+  const n = intFlag(p, "threads", 1, 256);
+  if (n === undefined) return n;
+  const target = backendFlag(p, cmd);
+  if (target !== "wasm")
+    throw new UsageError(
+      `dlg ${cmd}: --threads N sets the wasm runtime's workers; ${target} has none`,
+    );
+  return n;
+}
+
 export const stages = ["ast", "ir", "grad", "kernels"] as const;
 export type StageName = (typeof stages)[number];
 
 /** Flag values that can be judged without the compiler (so a typo fails in a blink). */
 export function checkValues(cmd: CommandName, p: Parsed): void {
   sizeLimits(p);
-  if (cmd !== "check") backendFlag(p, cmd);
+  if (cmd !== "check") {
+    backendFlag(p, cmd);
+    threadsFlag(p, cmd);
+  }
   if (cmd === "dump") {
     const stage = str(p, "stage");
     if (stage === undefined)
@@ -123,7 +142,6 @@ export function checkValues(cmd: CommandName, p: Parsed): void {
     intFlag(p, "batch", 1);
     intFlag(p, "iters", 1);
     intFlag(p, "warmup", 0);
-    intFlag(p, "threads", 1, 256);
   }
 }
 
@@ -155,7 +173,7 @@ Options:
                the size limits, as for compile
   -h, --help   show this help`,
 
-  compile: `Usage: dlg compile FILE [--model NAME] [--config NAME] [--target js|webgpu] [-o OUT.js]
+  compile: `Usage: dlg compile FILE [--model NAME] [--config NAME] [--target js|wasm|webgpu] [-o OUT.js]
 
 Compile one model to a standalone ES module with no imports, and its
 TypeScript declarations next to it (OUT.d.ts).
@@ -165,10 +183,13 @@ Options:
                   names, else the first model in the file)
   --config NAME   the train block whose optimizer step() runs (default: the
                   first one for the model)
-  --target T      what the module runs on: js (default: JavaScript kernels;
-                  it also exports createModelSync, a synchronous model) or
-                  webgpu (WGSL kernels on a GPU: in a browser, or in Node
-                  with createModel({ gpu }) from the \`webgpu\` package)
+  --target T      what the module runs on (default ${defaultTarget}): js (JavaScript
+                  kernels, the readable reference; it also exports
+                  createModelSync, a synchronous model), wasm (WebAssembly
+                  SIMD kernels, on worker threads where SharedArrayBuffer
+                  is available; createModel({ threads })) or webgpu (WGSL
+                  kernels on a GPU: in a browser, or in Node with
+                  createModel({ gpu }) from the \`webgpu\` package)
   -o, --out FILE  output path (default: MODEL.js in the current directory)
   --max-tensor-bytes N
                   refuse any one tensor (input, parameter, intermediate)
@@ -206,9 +227,12 @@ Options:
   --check-numerics
                   stop at the first NaN or infinity any operation computes,
                   naming it and its place in the source (js backend only)
-  --backend B     where the model runs: js (default) or webgpu (Dawn, the
+  --backend B     where the model runs (default ${defaultTarget}): js, wasm
+                  (WebAssembly SIMD, on worker threads) or webgpu (Dawn, the
                   \`webgpu\` package; without a GPU, SwiftShader from Debian's
                   chromium package runs it on the CPU)
+  --threads N     worker threads of the wasm backend (default: the cores,
+                  at most 4; 1 runs on the main thread only)
   --max-tensor-bytes N, --max-param-bytes N
                   the size limits, as for compile
   -h, --help      show this help
@@ -221,7 +245,7 @@ label input and the others the feature input. Rows are used in file order:
 the last 20% are the test split, the last 10% of the rest validation.`,
 
   bench: `Usage: dlg bench FILE [--model NAME] [--config NAME] [--batch N] [--dim NAME=N]...
-                 [--target js|webgpu] [--iters N] [--warmup N] [--json]
+                 [--target js|wasm|webgpu] [--threads N] [--iters N] [--warmup N] [--json]
 
 Compile a model, create it (seeded by its train block), make one batch of
 seeded synthetic data of its inputs' shapes (int inputs inside the ranges
@@ -235,7 +259,8 @@ Options:
                   for compile)
   --batch N       the batch size (default: the train block's, else 32)
   --dim NAME=N    the size of another named dimension (repeat for each)
-  --target T      js (default) or webgpu, as for compile
+  --target T      js, wasm or webgpu (default ${defaultTarget}), as for compile
+  --threads N     worker threads of the wasm target, as for train
   --iters N       timed calls of each (default 10)
   --warmup N      untimed calls of each first (default 3)
   --json          print one JSON object instead of the table: model, target,
@@ -245,21 +270,22 @@ Options:
                   the size limits, as for compile
   -h, --help      show this help`,
 
-  dump: `Usage: dlg dump FILE --stage ast|ir|grad|kernels [--model NAME] [--config NAME] [--target js|webgpu] [--explain]
+  dump: `Usage: dlg dump FILE --stage ast|ir|grad|kernels [--model NAME] [--config NAME] [--target js|wasm|webgpu] [--explain]
 
 Print one stage of the pipeline in its canonical text form:
   ast       the parsed program, pretty-printed
   ir        the model's forward graph and initialiser after elaboration
   grad      the forward graph with the gradients of the loss
   kernels   the fused kernels of the compiled program, each with its code
-            for --target webgpu (its WGSL module)
+            for --target wasm (its WAT) or webgpu (its WGSL module)
 
 Options:
   --stage STAGE   which stage (required)
   --model NAME    the model (default as for compile)
   --config NAME   the train block (default as for compile)
-  --target T      js (default) or webgpu: the backend whose lowering (and,
-                  for webgpu, WGSL) the kernels stage shows
+  --target T      js, wasm or webgpu (default ${defaultTarget}): the backend whose
+                  lowering (and, for wasm and webgpu, code) the kernels
+                  stage shows
   --explain       with --stage kernels: each kernel's fused ops and fusion
                   kind, why fusions were refused, its buffers, FLOPs and
                   bytes moved (evaluated at the train block's batch), and
