@@ -339,6 +339,8 @@ export function explainKernels(
         const out: string[] = [`${pad}kernel ${at}: ${fusionKind(k, note, split)}`];
         const irLine = kernelToString(k).split("\n")[0]!;
         out.push(`${pad}  ${irLine}`);
+        // What autodiff chose for a scan's residuals (stored for the reverse scan, or recomputed).
+        if (k.kind === "scan" && k.note !== undefined) out.push(`${pad}  ${k.note}`);
         if (note && note.root) {
           const ops = [note.root, ...note.inlined].map((e) => eqnText(e, opts.sources));
           out.push(`${pad}  ops: ${ops.join("; ")}`);
