@@ -100,6 +100,9 @@ describe("the wasm target", () => {
       expect(bytes[b.memoryFlagAt]).toBe(0x03);
       for (const name of names) expect(bytes.includes(Buffer.from(name)), name).toBe(true);
     }
+    const plain = Buffer.from(wasm.binaries.at(-1)!.base64, "base64");
+    const exported = WebAssembly.Module.exports(new WebAssembly.Module(plain));
+    expect(exported.map((e) => e.name)).toEqual(names);
   });
 
   it("dumps each kernel's WAT", () => {

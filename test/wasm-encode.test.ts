@@ -205,6 +205,22 @@ describe("encodeModule", () => {
     expect([-3, 2, 7, Number.NaN].map((x) => exports.clampAbs!(x))).toEqual([6, 4, 10, -1]);
   });
 
+  it("names its functions, so the engine's errors say which kernel is wrong", () => {
+    const broken: WasmFunction = {
+      name: "e1_0_matmul",
+      params: [],
+      results: [],
+      locals: [],
+      body: [["i32.const", 1], ["i32.add"], ["drop"]],
+    };
+    const { bytes } = encodeModule({
+      functions: [muladd, broken],
+      exports: [],
+      memory: memoryLimits,
+    });
+    expect(() => new WebAssembly.Module(bytes)).toThrow(/#1:"e1_0_matmul"/);
+  });
+
   it("rejects malformed immediates and unknown callees", () => {
     const bad = (body: Instr[]) => () =>
       encodeModule({

@@ -199,6 +199,11 @@ export function encodeModule(m: ModuleSpec): EncodedModule {
     ...section(3, vec(funcTypes.map((t) => uleb(t)))),
     ...section(7, vec(exports)),
     ...section(10, vec(m.functions.map((f) => encodeBody(f, funcs)))),
+    // The "name" section's function names (subsection 1): engines' errors and stack traces name the kernel.
+    ...section(0, [
+      ...name("name"),
+      ...section(1, vec(m.functions.map((f, i) => [...uleb(i), ...name(f.name)]))),
+    ]),
   ];
   return { bytes: Uint8Array.from(bytes), memoryFlagAt: flagAt };
 }

@@ -174,6 +174,21 @@ function bodyLines(
   return out;
 }
 
+/** `(local ...)` declarations of at most `width` characters each. */
+function localLines(locals: readonly string[], width: number): string[] {
+  const lines: string[] = [];
+  let run: string[] = [];
+  for (const t of locals) {
+    if (run.length && `(local ${[...run, t].join(" ")})`.length > width) {
+      lines.push(`(local ${run.join(" ")})`);
+      run = [];
+    }
+    run.push(t);
+  }
+  if (run.length) lines.push(`(local ${run.join(" ")})`);
+  return lines;
+}
+
 export interface WatOptions {
   /** Nest operands into their consumers (default) or one instruction a line. */
   folded?: boolean;
@@ -196,7 +211,7 @@ export function functionWat(f: WasmFunction, opts: WatOptions = {}, depth = 0): 
   const pad = INDENT.repeat(depth + 1);
   const lines = [
     INDENT.repeat(depth) + head,
-    ...list("local", f.locals).map((l) => pad + l),
+    ...localLines(f.locals, WIDTH - pad.length).map((l) => pad + l),
     ...bodyLines(f.body, depth + 1, opts.folded ?? true, opts.funcs ?? new Map()),
   ];
   lines[lines.length - 1] += ")";
