@@ -93,6 +93,17 @@ describe("dlg bench", { timeout: 60_000 }, () => {
     expect(Object.keys(rep.calls)).toEqual(["predict", "evaluate"]);
   });
 
+  it("runs the wasm target on the threads asked for", async () => {
+    const r = await bench(tiny, "--target", "wasm", "--threads", "2", "--iters", "2", "--json");
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    const rep = JSON.parse(r.out) as BenchReport;
+    expect(rep).toMatchObject({ target: "wasm", threads: 2, batch: 6 });
+    expect(Object.keys(rep.calls)).toEqual(["step", "predict", "evaluate"]);
+    for (const t of Object.values(rep.calls))
+      for (const x of t.times_ms) expect(x).toBeGreaterThan(0);
+  });
+
   it("says which dims it lacks and rejects bad flags with exit 2", async () => {
     const missing = await bench(seq, "--iters", "1");
     expect(missing.code).toBe(2);
@@ -107,5 +118,13 @@ describe("dlg bench", { timeout: 60_000 }, () => {
       const r = await bench(...args);
       expect(r.code, args.join(" ")).toBe(2);
     }
+    // --threads is the wasm runtime's: train on js refuses it too, before compiling.
+    const err: string[] = [];
+    const code = await run(["train", tiny, "--threads", "2"], {
+      out: () => {},
+      err: (t) => err.push(t),
+    });
+    expect(code).toBe(2);
+    expect(err.join("\n")).toContain("--threads N sets the wasm runtime's workers");
   });
 });
