@@ -16,7 +16,7 @@ import { positionAt, type SourceMap } from "./diagnostics.ts";
 import { dimVars, numElements } from "./dims.ts";
 import { commentText, jsData, jsString } from "./mangle.ts";
 import { entryText, kernelContext, type EntryText } from "./emit/entry-plan.ts";
-import { indexUses, type IndexUse } from "./emit/index-ranges.ts";
+import { programIndexUses, type IndexUse } from "./emit/index-ranges.ts";
 import { sizeExpr } from "./size-expr.ts";
 import { lowerGraph, type LowerOptions } from "./fuse.ts";
 import type { DimCheck, Graph, ProgramIR, TensorType } from "./ir.ts";
@@ -98,14 +98,7 @@ function programText(
     name: e.name,
     text: entryModuleText(backend, lowered[n]!, dims, `e${n}`, e, { ...opts, printer }),
   }));
-  const indexes = indexUses(
-    program.entries.map((e) => ({
-      graph: e.graph,
-      inputNames: new Map(
-        e.inSlots.flatMap((s, k) => (s.kind === "input" ? [[e.graph.inputs[k]!.id, s.name]] : [])),
-      ),
-    })),
-  );
+  const indexes = programIndexUses(program);
   const size = (d: Parameters<typeof sizeExpr>[0]) => jsData(sizeExpr(d, dims));
   const sized = (x: { name: string; type: TensorType }, uses: readonly IndexUse[] = []) => {
     const n = numElements(x.type.shape);

@@ -487,8 +487,8 @@ describe("emit: createModel", () => {
     );
     expect(() => mod.createModelSync({ backend: "webgpu" })).toThrow(/dlg compile --target webgpu/);
     await expect(
-      mod.createModel({ backend: "wasm" as unknown as ModelOptions["backend"] }),
-    ).rejects.toThrow(/unknown backend "wasm"; backends: "js", "webgpu"/);
+      mod.createModel({ backend: "cuda" as unknown as ModelOptions["backend"] }),
+    ).rejects.toThrow(/unknown backend "cuda"; backends: "js", "webgpu", "wasm"/);
     expect((await mod.createModel({ backend: "js" })).backend).toBe("js");
     // The same check in a webgpu module's core, the other way round.
     expect(() => checkBackend({ backend: "js" }, "webgpu")).toThrow(

@@ -9,7 +9,7 @@
 // call and names the input instead of returning a silently wrong loss.
 
 import type { Dim } from "../dims.ts";
-import type { Eqn, Graph } from "../ir.ts";
+import type { Eqn, Graph, ProgramIR } from "../ir.ts";
 
 /** One use of an input's values as indices: each must lie in [0, size). */
 export interface IndexUse {
@@ -102,4 +102,16 @@ function scanBody(
     if (name !== undefined && !isCarry) inner.set(p.body.inputs[k]!.id, name);
   });
   if (inner.size > 0) walk(p.body, inner, add);
+}
+
+/** The index uses of a program's model inputs, by name, over all its entries. */
+export function programIndexUses(program: ProgramIR): Map<string, IndexUse[]> {
+  return indexUses(
+    program.entries.map((e) => ({
+      graph: e.graph,
+      inputNames: new Map(
+        e.inSlots.flatMap((s, k) => (s.kind === "input" ? [[e.graph.inputs[k]!.id, s.name]] : [])),
+      ),
+    })),
+  );
 }
