@@ -286,6 +286,7 @@ describe.each(modes)("wasm matmul (relaxed SIMD: %s)", (relaxed) => {
     [65, 257, 9],
     [70, 20, 520],
     [6, 25, 1000],
+    [20, 260, 1100],
   ];
   for (const [m, n, k] of shapes)
     for (const [ta, tb] of [

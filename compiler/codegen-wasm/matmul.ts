@@ -51,8 +51,8 @@ const NR = 8;
 const MB = 64;
 const NC = 256;
 const KC = 256;
-/** The micro-kernel's k loop unrolled this many times (memarg offsets instead of pointer bumps). */
-const UNROLL = 4;
+/** At most this much of the scratch holds B's panel over all of k (more k: packed block by block). */
+const B_PANEL_BYTES = 1 << 20;
 
 /** A tuple of N numbers (up to the lengths used here). */
 type Tuple<N extends number, T extends number[] = []> = T["length"] extends N
@@ -65,18 +65,32 @@ const roundUp = (n: number, t: number) => Math.ceil(n / t) * t;
 /**
  * Scratch layout (byte offsets from the thread's scratch): packed B, packed
  * A, the C tile (only when k may span several blocks), an edge tile; sized
- * down to the product when its dims are constants.
+ * down to the product when its dims are constants. B's region holds the
+ * panel's first `kWhole` rows of k, block after block (`blockBytes` apart),
+ * so that when k fits, the items after the first that share the panel skip
+ * packing; a longer k packs each block anew into the first slot.
  */
 function scratchLayout(k: MatmulKernel) {
   const [mc, nc, kc] = [dimAsConst(k.m), dimAsConst(k.n), dimAsConst(k.k)];
   const kb = kc === null ? KC : Math.max(1, Math.min(KC, kc));
   const nb = nc === null ? NC : Math.min(NC, roundUp(Math.max(nc, 1), NR));
   const mb = mc === null ? MB : Math.min(MB, roundUp(Math.max(mc, 1), MR));
+  const fit = Math.max(KC, Math.floor(B_PANEL_BYTES / (4 * nb) / KC) * KC);
+  const kWhole = kc === null ? fit : Math.max(kb, Math.min(kc, fit));
   const b = 0;
-  const a = b + 4 * kb * nb;
+  const a = b + 4 * Math.max(kWhole, kb) * nb;
   const c = a + 4 * kb * mb;
   const edge = c + (kc !== null && kc <= KC ? 0 : 4 * mb * nb);
-  return { b, a, c, edge, total: roundUp(edge + 4 * MR * NR, 64), tileRows: mb / MR };
+  return {
+    b,
+    a,
+    c,
+    edge,
+    total: roundUp(edge + 4 * MR * NR, 64),
+    tileRows: mb / MR,
+    kWhole,
+    blockBytes: 4 * nb,
+  };
 }
 
 export function matmulToWasm(k: MatmulKernel, ctx: KernelContext): WasmKernelCode {
@@ -150,7 +164,8 @@ class MatmulWriter {
     this.emit(set(K));
     const [nIB, nJP, item, ib, jp, t] = this.ints(6);
     const bl = this.bl;
-    const [aOff, bOff, oOff, i0, j0, mb, nc, kb, kc, lastB, lastJ0] = this.ints(11);
+    const [aOff, bOff, oOff, i0, j0, mb, nc, kb, kc, lastB, lastJ0, fresh, bBase, aBase] =
+      this.ints(14);
     this.emit(get(M), i32(MB - 1), ["i32.add"], i32(MB), ["i32.div_s"], set(nIB));
     this.emit(get(N), i32(NC - 1), ["i32.add"], i32(NC), ["i32.div_s"], set(nJP));
     this.emit(i32(-1), set(lastB), i32(-1), set(lastJ0));
@@ -213,6 +228,10 @@ class MatmulWriter {
         );
         this.emit(set(nc));
 
+        // Whether B's panel must be packed (again): k does not fit, or this call has not packed it last.
+        this.emit(get(K), i32(this.L.kWhole), ["i32.gt_s"], get(bOff), get(lastB), ["i32.ne"]);
+        this.emit(["i32.or"], get(j0), get(lastJ0), ["i32.ne"], ["i32.or"], set(fresh));
+        this.emit(get(bOff), set(lastB), get(j0), set(lastJ0));
         // k blocks: do { ... } while (kb < K), so k = 0 still stores the epilogue of zero sums.
         this.emit(i32(0), set(kb), ["loop"]);
         this.min(
@@ -220,22 +239,13 @@ class MatmulWriter {
           () => this.emit(get(K), get(kb), ["i32.sub"]),
         );
         this.emit(set(kc));
-        // B's panel, unless this call packed the same one last (k in one block).
+        // Block kb of B's panel, unless this call packed the panel before (all of k fits).
+        this.emit(get(SCRATCH), i32(this.L.b), ["i32.add"]);
+        this.emit(get(kb), i32(this.L.blockBytes), ["i32.mul"], i32(0));
+        this.emit(get(K), i32(this.L.kWhole), ["i32.le_s"], ["select"], ["i32.add"]);
+        this.emit(set(bBase));
         f.ifElse(
-          () =>
-            this.emit(
-              get(K),
-              i32(KC),
-              ["i32.gt_s"],
-              get(bOff),
-              get(lastB),
-              ["i32.ne"],
-              ["i32.or"],
-              get(j0),
-              get(lastJ0),
-              ["i32.ne"],
-              ["i32.or"],
-            ),
+          () => this.emit(get(fresh)),
           () => {
             const at = (p: number, j: number) => () =>
               this.emit(
@@ -250,9 +260,8 @@ class MatmulWriter {
                 ["i32.add"],
               );
             // B[p, j] at (p * N + j) or, transposed, (j * K + p).
-            if (k.b.transposed) this.packStrided(this.L.b, at(j0, kb), K, NR, nc, kc);
-            else this.packContig(this.L.b, at(kb, j0), N, NR, nc, kc);
-            this.emit(get(bOff), set(lastB), get(j0), set(lastJ0));
+            if (k.b.transposed) this.packStrided(bBase, at(j0, kb), K, NR, nc, kc);
+            else this.packContig(bBase, at(kb, j0), N, NR, nc, kc);
           },
         );
         // A[i, p] at (i * K + p) or, transposed, (p * M + i).
@@ -268,9 +277,10 @@ class MatmulWriter {
             ["i32.mul"],
             ["i32.add"],
           );
-        if (k.a.transposed) this.packContig(this.L.a, atA(kb, i0), M, MR, mb, kc);
-        else this.packStrided(this.L.a, atA(i0, kb), K, MR, mb, kc);
-        this.tiles({ kb, kc, mb, nc, oOff, i0, j0 });
+        this.emit(get(SCRATCH), i32(this.L.a), ["i32.add"], set(aBase));
+        if (k.a.transposed) this.packContig(aBase, atA(kb, i0), M, MR, mb, kc);
+        else this.packStrided(aBase, atA(i0, kb), K, MR, mb, kc);
+        this.tiles({ kb, kc, mb, nc, oOff, i0, j0, bBase });
         this.emit(
           get(kb),
           i32(KC),
@@ -331,12 +341,12 @@ class MatmulWriter {
 
   /**
    * Packs `valid` columns (panels W wide, zero-padded) by `kc` rows into
-   * [panels][kc][W] at scratch + at, from a source whose rows (stride
+   * [panels][kc][W] at dst (a local), from a source whose rows (stride
    * `stride` elements) run along the panel: element (p, c) of panel q at
    * src + 4 * (p * stride + q * W + c).
    */
   private packContig(
-    at: number,
+    dst: number,
     src: () => void,
     stride: number,
     W: number,
@@ -377,9 +387,7 @@ class MatmulWriter {
         );
         this.emit(set(cv));
         this.emit(
-          get(SCRATCH),
-          i32(at),
-          ["i32.add"],
+          get(dst),
           get(q),
           get(kc),
           ["i32.mul"],
@@ -427,7 +435,7 @@ class MatmulWriter {
    * element (p, c) of panel q at src + 4 * ((q * W + c) * stride + p).
    */
   private packStrided(
-    at: number,
+    dst: number,
     src: () => void,
     stride: number,
     W: number,
@@ -465,9 +473,7 @@ class MatmulWriter {
           () => this.emit(i32(W)),
           () => {
             this.emit(
-              get(SCRATCH),
-              i32(at),
-              ["i32.add"],
+              get(dst),
               get(q),
               get(kc),
               ["i32.mul"],
@@ -517,9 +523,10 @@ class MatmulWriter {
     oOff: number;
     i0: number;
     j0: number;
+    bBase: number;
   }) {
     const { f, k, L, K, N } = this;
-    const [jr, ir, pa, pb, cnt, ct, rv, cv, r, c] = this.ints(10);
+    const [jr, ir, pa, pb, end, ct, rv, cv, r, c] = this.ints(10);
     const V = NR / 4;
     const acc = Array.from({ length: MR * V }, () => this.v("v128"));
     const bv = Array.from({ length: V }, () => this.v("v128"));
@@ -528,30 +535,14 @@ class MatmulWriter {
     const A = (x: number, y: number) => acc[x * V + y]!;
     const [ei, ej] = [this.loops[k.batch.length]!, this.loops[k.batch.length + 1]!];
 
-    const step = (u: number) => {
-      for (let y = 0; y < V; y++)
-        this.emit(get(pb), ["v128.load", (u * NR + 4 * y) * 4], set(bv[y]!));
+    const step = () => {
+      for (let y = 0; y < V; y++) this.emit(get(pb), ["v128.load", 16 * y], set(bv[y]!));
       for (let x = 0; x < MR; x++) {
-        this.emit(get(pa), ["v128.load32_splat", (u * MR + x) * 4], set(av));
+        this.emit(get(pa), ["v128.load32_splat", 4 * x], set(av));
         for (let y = 0; y < V; y++)
           this.emit(get(av), get(bv[y]!), get(A(x, y)), ["f32x4.relaxed_madd"], set(A(x, y)));
       }
     };
-    const bump = (n: number) =>
-      this.emit(
-        get(pa),
-        i32(n * MR * 4),
-        ["i32.add"],
-        set(pa),
-        get(pb),
-        i32(n * NR * 4),
-        ["i32.add"],
-        set(pb),
-        get(cnt),
-        i32(n),
-        ["i32.sub"],
-        set(cnt),
-      );
     const ctOffset = (x: number, y: number) => (x * NR + y * 4) * 4;
     const tileRow = () => this.emit(get(e.i0), get(ir), i32(MR), ["i32.mul"], ["i32.add"]);
     const tileCol = () => this.emit(get(e.j0), get(jr), i32(NR), ["i32.mul"], ["i32.add"]);
@@ -679,9 +670,7 @@ class MatmulWriter {
               set(pa),
             );
             this.emit(
-              get(SCRATCH),
-              i32(L.b),
-              ["i32.add"],
+              get(e.bBase),
               get(jr),
               get(e.kc),
               ["i32.mul"],
@@ -713,19 +702,16 @@ class MatmulWriter {
                     this.emit(get(ct), ["v128.load", ctOffset(x, y)], set(A(x, y)));
               },
             );
-            this.emit(get(e.kc), set(cnt));
-            f.whileLoop(
-              () => this.emit(get(cnt), i32(UNROLL), ["i32.ge_s"]),
+            // do { step; pa += MR; pb += NR } while (pb < pb's end), when kc > 0.
+            this.emit(get(pb), get(e.kc), i32(4 * NR), ["i32.mul"], ["i32.add"], set(end));
+            f.ifElse(
+              () => this.emit(get(e.kc), i32(0), ["i32.gt_s"]),
               () => {
-                for (let u = 0; u < UNROLL; u++) step(u);
-                bump(UNROLL);
-              },
-            );
-            f.whileLoop(
-              () => this.emit(get(cnt), i32(0), ["i32.gt_s"]),
-              () => {
-                step(0);
-                bump(1);
+                this.emit(["loop"]);
+                step();
+                this.emit(get(pa), i32(MR * 4), ["i32.add"], set(pa));
+                this.emit(get(pb), i32(NR * 4), ["i32.add"], tee(pb), get(end), ["i32.lt_u"]);
+                this.emit(["br_if", 0], ["end"]);
               },
             );
             f.ifElse(
@@ -736,7 +722,7 @@ class MatmulWriter {
                     this.emit(get(ct), get(A(x, y)), ["v128.store", ctOffset(x, y)]);
               },
               () =>
-                k.epilogue.k === "acc"
+                vector
                   ? f.ifElse(
                       () =>
                         this.emit(
