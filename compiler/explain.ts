@@ -18,7 +18,7 @@ import {
   shapeToString,
   type Dim,
 } from "./dims.ts";
-import type { Entry, Eqn, ProgramIR } from "./ir.ts";
+import type { Entry, Eqn, Graph, ProgramIR } from "./ir.ts";
 import { isWindow } from "./ir.ts";
 import type { BufId, BufferDecl, Kernel, KernelProgram, MemoryPlan } from "./kernel.ts";
 import { kernelInputs, kernelOutputs, sexprCost } from "./kernel-walk.ts";
@@ -157,7 +157,7 @@ const named = (es: readonly Eqn[]) =>
     .map((e) => e.op)
     .join(", ");
 
-/** What kind of fusion built each kind of kernel, from the equations it computes (root first). */
+/** What kind of fusion built each kind of kernel, from the equations it computes in graph order (the stored one last). */
 const fusionKinds: { [K in Leaf["kind"]]: (ops: readonly Eqn[]) => string } = {
   matmul: (ops) => {
     const epilogue = named(ops.filter((e) => e.op !== "matmul"));
@@ -168,11 +168,11 @@ const fusionKinds: { [K in Leaf["kind"]]: (ops: readonly Eqn[]) => string } = {
     );
   },
   reduce: (ops) => {
-    const producers = named(ops.slice(1));
+    const producers = named(ops.slice(0, -1));
     return producers ? `reduction with fused producers (${producers})` : "reduction";
   },
   scatter: (ops) => {
-    const producers = named(ops.slice(1));
+    const producers = named(ops.slice(0, -1));
     return producers ? `scatter_add with fused producers (${producers})` : "scatter_add";
   },
   map: (ops) => {
@@ -200,7 +200,7 @@ function fusionKind(k: Kernel, note: KernelNote | undefined, split: string | nul
     const how = { map: "im2col", matmul: "matmul", reduce: "reduction", scatter: "col2im scatter" };
     return `${root.op} as ${how[k.kind]}`;
   }
-  return fusionKinds[k.kind]([root, ...note.inlined]) + (split !== null ? `; ${split}` : "");
+  return fusionKinds[k.kind]([...note.inlined, root]) + (split !== null ? `; ${split}` : "");
 }
 /** The entry's buffer `b` as its role names it: `input x`, `param dense.w`, `temp (slot 2)`. */
 function bufferText(b: BufferDecl, entry: Entry, program: ProgramIR, mem: MemoryPlan): string {
@@ -256,6 +256,15 @@ function memoryText(p: KernelProgram, mem: MemoryPlan, amounts: Amounts): string
   ];
 }
 
+/** Each equation's position in the graph, scan bodies' equations numbered within their scan's place. */
+function eqnOrder(g: Graph, into = new Map<Eqn, number>()): Map<Eqn, number> {
+  for (const e of g.eqns) {
+    if (e.op === "scan") eqnOrder((e as Eqn<"scan">).params.body, into);
+    into.set(e, into.size);
+  }
+  return into;
+}
+
 /** What a kernel reads from outside itself: a scan's body temporaries and carries are its own. */
 function buffersRead(k: Kernel): BufId[] {
   const reads = [...new Set(kernelInputs(k))];
@@ -307,6 +316,7 @@ export function explainKernels(
   ];
   const entries = program.entries.map((entry, n) => {
     const log = new FusionLog();
+    const order = eqnOrder(entry.graph);
     // The same lowering and memory plan compile.ts's emit uses, with the log listening.
     const p = lowerGraph(entry.graph, backend.lower, log);
     const mem = planMemory(p);
@@ -325,7 +335,12 @@ export function explainKernels(
         // A kernel split to fit the target's binding limit (fuse/split.ts) is a
         // new object: it keeps its output buffer (a scan its id); a hoisted part has neither.
         const own = log.notes.get(k);
-        const note = own ?? (k.kind === "scan" ? byScan.get(k.id) : byOut.get(k.out));
+        const found = own ?? (k.kind === "scan" ? byScan.get(k.id) : byOut.get(k.out));
+        // Inlined equations in the order the graph computes them (producers first).
+        const note = found && {
+          root: found.root,
+          inlined: [...found.inlined].sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0)),
+        };
         const limit = backend.lower.maxStorageBuffers;
         const split =
           own !== undefined ||
@@ -342,7 +357,7 @@ export function explainKernels(
         // What autodiff chose for a scan's residuals (stored for the reverse scan, or recomputed).
         if (k.kind === "scan" && k.note !== undefined) out.push(`${pad}  ${k.note}`);
         if (note && note.root) {
-          const ops = [note.root, ...note.inlined].map((e) => eqnText(e, opts.sources));
+          const ops = [...note.inlined, note.root].map((e) => eqnText(e, opts.sources));
           out.push(`${pad}  ops: ${ops.join("; ")}`);
         }
         const mm = note && [note.root, ...note.inlined].find((e) => e?.op === "matmul");
