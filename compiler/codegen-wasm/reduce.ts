@@ -10,11 +10,14 @@
 //   in plain serial order over the reduced domain. Column sums (a bias
 //   gradient: the sum over the batch of [B, n]) read rows contiguously.
 //
-// Either way an output element's sum runs in an order fixed by the kernel
-// alone, so any split of the items gives the same bits. argmax (first strict
-// maximum, 0 when any element is NaN, as the JS backend) runs scalar.
+// f32 sums accumulate in f64 (two f64x2 per four lanes), as the JS backend's
+// float64 `acc +=` does, so a long sum is as accurate and almost always the
+// same float32 after the final rounding. Either way an output element's sum
+// runs in an order fixed by the kernel alone, so any split of the items
+// gives the same bits. argmax (the first strict maximum, 0 when any element
+// is NaN, as the JS backend) runs scalar.
 
-import { dimAsConst, dimConst, dimFloorDiv, dimAdd, numElements, type Dim } from "../dims.ts";
+import { dimAsConst, dimAdd, dimConst, dimFloorDiv, numElements, type Dim } from "../dims.ts";
 import type { KernelContext } from "../backend.ts";
 import { iadd, type IExpr, type ReduceKernel, type SExpr } from "../kernel.ts";
 import { sexprCost, visitSExpr } from "../kernel-walk.ts";
@@ -29,24 +32,105 @@ import { innerLoop } from "./map.ts";
 const BLOCK = 16;
 
 type Op = Instr[0];
-type Vt = "f32" | "i32";
 
-/** A partial's starting value: 0 for a sum, the lowest value for a max. */
-function initOf(op: "sum" | "max", vt: Vt, vector: boolean): Instr {
-  const x = op === "sum" ? 0 : vt === "f32" ? -Infinity : -2147483648;
-  if (!vector) return vt === "f32" ? ["f32.const", x] : i32(x);
-  return vt === "f32" ? ["v128.const", x, x, x, x] : ["v128.const", "i32x4", x, x, x, x];
+/** Lanes 2 and 3 of a v128 moved to lanes 0 and 1 (for f64x2.promote_low_f32x4). */
+const HIGH_HALF: Instr = ["i8x16.shuffle", 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7];
+/** [a b _ _] and [c d _ _] -> [a b c d]. */
+const JOIN_LOW: Instr = ["i8x16.shuffle", 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
+
+/**
+ * One reduction's accumulators: a scalar (the tail, or a scalar kernel) and
+ * four lanes. `step`s fold the value on the stack (of the body's dtype,
+ * bools as 0/1 or lane masks) into them; the results push the output's
+ * value(s) in its dtype.
+ */
+interface Accumulator {
+  init(): void;
+  sStep(): void;
+  vStep(): void;
+  /** Inner shape: the lanes and the scalar folded, one value. */
+  folded(): void;
+  /** The scalar alone (a kernel that never vectorised, an outer tail). */
+  scalar(): void;
+  /** Outer shape: the four lanes as four outputs (v128). */
+  lanes(): void;
 }
 
-/** [a, b] -> a . b for scalars (sum: +, max: NaN-propagating max). */
-function combine(fn: FnBuilder, op: "sum" | "max", vt: Vt): void {
-  if (op === "sum") return fn.emit([vt === "f32" ? "f32.add" : "i32.add"]);
-  if (vt === "f32") return fn.emit(["f32.max"]);
-  const [a, b] = [fn.temp("i32"), fn.temp("i32")];
-  fn.emit(set(b), tee(a), get(b), get(a), get(b), ["i32.gt_s"], ["select"]);
-  fn.release(a, "i32");
-  fn.release(b, "i32");
+/** An f32 sum in f64: one f64 and two f64x2 (lanes 0-1, 2-3). */
+function f64Sum(fn: FnBuilder): Accumulator {
+  const [s, lo, hi, t] = [fn.local("f64"), fn.local("v128"), fn.local("v128"), fn.local("v128")];
+  return {
+    init: () =>
+      fn.emit(["f64.const", 0], set(s), ["v128.const", 0, 0, 0, 0], set(lo), get(lo), set(hi)),
+    sStep: () => fn.emit(["f64.promote_f32"], get(s), ["f64.add"], set(s)),
+    vStep: () => {
+      fn.emit(tee(t), ["f64x2.promote_low_f32x4"], get(lo), ["f64x2.add"], set(lo));
+      fn.emit(get(t), get(t), HIGH_HALF, ["f64x2.promote_low_f32x4"], get(hi), ["f64x2.add"]);
+      fn.emit(set(hi));
+    },
+    folded: () => {
+      fn.emit(get(lo), ["f64x2.extract_lane", 0], get(lo), ["f64x2.extract_lane", 1], ["f64.add"]);
+      fn.emit(get(hi), ["f64x2.extract_lane", 0], get(hi), ["f64x2.extract_lane", 1], ["f64.add"]);
+      fn.emit(["f64.add"], get(s), ["f64.add"], ["f32.demote_f64"]);
+    },
+    scalar: () => fn.emit(get(s), ["f32.demote_f64"]),
+    lanes: () =>
+      fn.emit(get(lo), ["f32x4.demote_f64x2_zero"], get(hi), ["f32x4.demote_f64x2_zero"], JOIN_LOW),
+  };
 }
+
+/** i32 sums (wrapping, as an Int32Array store of JS's sum) and max of f32 or i32, in the value's own type. */
+function plain(fn: FnBuilder, op: "sum" | "max", body: SExpr): Accumulator {
+  const f = body.dtype === "f32";
+  const t = f ? "f32" : "i32";
+  const [s, v] = [fn.local(t), fn.local("v128")];
+  const start = op === "sum" ? 0 : f ? -Infinity : -2147483648;
+  /** [a, b] -> a . b, scalar. */
+  const combine = () => {
+    if (op === "sum") return fn.emit([f ? "f32.add" : "i32.add"]);
+    if (f) return fn.emit(["f32.max"]);
+    const [a, b] = [fn.temp("i32"), fn.temp("i32")];
+    fn.emit(set(b), tee(a), get(b), get(a), get(b), ["i32.gt_s"], ["select"]);
+    fn.release(a, "i32");
+    fn.release(b, "i32");
+  };
+  const vOp: Op = op === "sum" ? (f ? "f32x4.add" : "i32x4.add") : f ? "f32x4.max" : "i32x4.max_s";
+  const lane: Op = f ? "f32x4.extract_lane" : "i32x4.extract_lane";
+  return {
+    init: () =>
+      fn.emit(
+        f ? ["f32.const", start] : i32(start),
+        set(s),
+        f
+          ? ["v128.const", start, start, start, start]
+          : ["v128.const", "i32x4", start, start, start, start],
+        set(v),
+      ),
+    sStep: () => {
+      fn.emit(get(s));
+      combine();
+      fn.emit(set(s));
+    },
+    vStep: () => {
+      if (body.dtype === "bool") fn.emit(["i32x4.neg"]); // lane masks -> 0/1
+      fn.emit(get(v), [vOp], set(v));
+    },
+    folded: () => {
+      fn.emit(get(v), [lane, 0], get(v), [lane, 1]);
+      combine();
+      fn.emit(get(v), [lane, 2], get(v), [lane, 3]);
+      combine();
+      combine();
+      fn.emit(get(s));
+      combine();
+    },
+    scalar: () => fn.emit(get(s)),
+    lanes: () => fn.emit(get(v)),
+  };
+}
+
+const accumulator = (fn: FnBuilder, op: "sum" | "max", body: SExpr): Accumulator =>
+  op === "sum" && body.dtype === "f32" ? f64Sum(fn) : plain(fn, op, body);
 
 /** Loads of `body` that are gathers (neither invariant nor contiguous) when `x`'s counter varies. */
 function gathers(x: Exprs, body: SExpr): number {
@@ -69,7 +153,6 @@ const atLeast4 = (d: Dim) => {
 export function reduceToWasm(k: ReduceKernel, ctx: KernelContext, name: string): WasmKernelCode {
   const r = k.shape.length;
   const q = k.red.length;
-  const n = numElements(k.shape);
   const work = size.mul(sizeOf(numElements([...k.shape, ...k.red]), ctx), sexprCost(k.body) + 1);
   const probe = (env: Env) => gathers(new Exprs(new FnBuilder(ctx), env), k.body);
   const innerOk = k.op !== "argmax" && q > 0 && atLeast4(k.red[q - 1]!);
@@ -89,19 +172,27 @@ export function reduceToWasm(k: ReduceKernel, ctx: KernelContext, name: string):
   return { ...code, work };
 }
 
-/** Folds the value on the stack into scalar accumulator `acc`. */
-function stepScalar(fn: FnBuilder, op: "sum" | "max", vt: Vt, acc: number): void {
-  fn.emit(get(acc));
-  combine(fn, op, vt);
-  fn.emit(set(acc));
-}
+const storeOp = (ctx: KernelContext, k: ReduceKernel): Op =>
+  ctx.buffers[k.out]!.dtype === "f32" ? "f32.store" : "i32.store";
 
-/** Folds the vector on the stack into vector accumulator `acc`; bools (lane masks) count as 0/1. */
-function stepVector(fn: FnBuilder, op: "sum" | "max", body: SExpr, acc: number): void {
-  const f = body.dtype === "f32";
-  if (body.dtype === "bool") fn.emit(["i32x4.neg"]);
-  const ins: Op = op === "sum" ? (f ? "f32x4.add" : "i32x4.add") : f ? "f32x4.max" : "i32x4.max_s";
-  fn.emit(get(acc), [ins], set(acc));
+/** Loops over `extents` with indices `idx` (locals) around `body`, from axis `from`. */
+function loops(
+  fn: FnBuilder,
+  extents: readonly Dim[],
+  idx: readonly number[],
+  body: () => void,
+  from = 0,
+): void {
+  const level = (a: number): void => {
+    if (a === extents.length) return body();
+    fn.forLoop(
+      idx[a]!,
+      () => fn.emit(i32(0)),
+      () => fn.dim(extents[a]!),
+      () => level(a + 1),
+    );
+  };
+  level(from);
 }
 
 /** One item per output element; the innermost reduced axis vectorised when `vectorise`. */
@@ -112,12 +203,11 @@ function inner(
   vectorise: boolean,
 ): Omit<WasmKernelCode, "work"> {
   const fn = new FnBuilder(ctx);
-  const r = k.shape.length;
   const q = k.red.length;
-  const vt: "f32" | "i32" = k.body.dtype === "f32" ? "f32" : "i32";
   const o = fn.local("i32");
   const oi = k.shape.map(() => fn.local("i32"));
   const ri = k.red.map(() => fn.local("i32"));
+  // The counter: the innermost reduced index (a reduction over nothing runs its body once).
   const c = q > 0 ? ri[q - 1]! : fn.local("i32");
   const env: Env = {
     loop: (i) => ({ base: [get(oi[i]!)] }),
@@ -128,15 +218,14 @@ function inner(
   const hoist: Instr[] = [];
   const x = new Exprs(fn, env, hoist);
   const at: IExpr = k.outAt === undefined ? { k: "lin" } : iadd(k.outAt, { k: "lin" });
-  const acc = fn.local(vt);
-  const vacc = fn.local("v128");
   const end = fn.local("i32");
 
-  // The innermost loop (and its hoisted invariants), then the outer reduced loops around it.
+  let init: () => void;
   let innermost: Instr[];
-  let init: Instr[];
-  let result: Instr[];
+  let result: () => void;
   if (k.op === "argmax") {
+    const f = k.body.dtype === "f32";
+    const vt = f ? "f32" : "i32";
     const [best, arg, nan, flat, v] = [
       fn.local(vt),
       fn.local("i32"),
@@ -144,17 +233,12 @@ function inner(
       fn.local("i32"),
       fn.local(vt),
     ];
-    const f = vt === "f32";
-    init = [
-      f ? ["f32.const", -Infinity] : i32(-2147483648),
-      set(best),
-      i32(0),
-      set(arg),
-      i32(0),
-      set(nan),
-      i32(0),
-      set(flat),
-    ];
+    init = () =>
+      fn.emit(
+        f ? ["f32.const", -Infinity] : i32(-2147483648),
+        set(best),
+        ...[i32(0), set(arg), i32(0), set(nan), i32(0), set(flat)],
+      );
     innermost = fn.capture(() =>
       innerLoop(
         fn,
@@ -176,10 +260,10 @@ function inner(
         false,
       ),
     );
-    result = [i32(0), get(arg), get(nan), ["select"]];
+    result = () => fn.emit(i32(0), get(arg), get(nan), ["select"]);
   } else {
-    const op = k.op;
-    init = [initOf(op, vt, true), set(vacc), initOf(op, vt, false), set(acc)];
+    const acc = accumulator(fn, k.op, k.body);
+    init = () => acc.init();
     innermost = fn.capture(() =>
       innerLoop(
         fn,
@@ -187,34 +271,16 @@ function inner(
         end,
         () => {
           x.v(k.body);
-          stepVector(fn, op, k.body, vacc);
+          acc.vStep();
         },
         () => {
           x.s(k.body);
-          stepScalar(fn, op, vt, acc);
+          acc.sStep();
         },
         vectorise,
       ),
     );
-    // ((a0 . a1) . (a2 . a3)) . tail
-    const lane: Op = vt === "f32" ? "f32x4.extract_lane" : "i32x4.extract_lane";
-    result = fn.capture(() => {
-      if (!vectorise) return fn.emit(get(acc));
-      fn.emit(get(vacc), [lane, 0], get(vacc), [lane, 1]);
-      combine(fn, op, vt);
-      fn.emit(get(vacc), [lane, 2], get(vacc), [lane, 3]);
-      combine(fn, op, vt);
-      combine(fn, op, vt);
-      fn.emit(get(acc));
-      combine(fn, op, vt);
-    });
-  }
-  if (q === 0) {
-    // Nothing reduced: the body once (sum: 0 + v; max: max(lowest, v)).
-    innermost = fn.capture(() => {
-      fn.emit(i32(0), set(c), i32(1), set(end));
-      fn.emit(...innermost);
-    });
+    result = () => (vectorise ? acc.folded() : acc.scalar());
   }
 
   fn.forLoop(
@@ -223,26 +289,16 @@ function inner(
     () => fn.emit(get(HI)),
     () => {
       fn.delinearize(o, k.shape, oi);
-      fn.emit(...init);
-      const level = (a: number): void => {
-        if (a >= q - 1) {
-          if (q > 0) {
-            fn.emit(i32(0), set(c));
-            fn.dim(k.red[q - 1]!);
-            fn.emit(set(end));
-          }
-          return fn.emit(...hoist, ...innermost);
-        }
-        fn.forLoop(
-          ri[a]!,
-          () => fn.emit(i32(0)),
-          () => fn.dim(k.red[a]!),
-          () => level(a + 1),
-        );
-      };
-      level(0);
+      init();
+      loops(fn, k.red.slice(0, -1), ri, () => {
+        fn.emit(i32(0), set(c));
+        if (q > 0) fn.dim(k.red[q - 1]!);
+        else fn.emit(i32(1));
+        fn.emit(set(end), ...hoist, ...innermost);
+      });
       x.address(k.out, at, 0);
-      fn.emit(...result, [ctx.buffers[k.out]!.dtype === "f32" ? "f32.store" : "i32.store", 0]);
+      result();
+      fn.emit([storeOp(ctx, k), 0]);
     },
   );
   return { fn: fn.finish(name), items: sizeOf(numElements(k.shape), ctx), scratch: 0 };
@@ -253,7 +309,6 @@ function outer(k: ReduceKernel, ctx: KernelContext, name: string): Omit<WasmKern
   const fn = new FnBuilder(ctx);
   const r = k.shape.length;
   const op = k.op as "sum" | "max";
-  const vt: "f32" | "i32" = k.body.dtype === "f32" ? "f32" : "i32";
   const last = k.shape[r - 1]!;
   const rows = k.shape.slice(0, -1);
   const blocks: Dim = dimFloorDiv(dimAdd(last, dimConst(BLOCK - 1)), dimConst(BLOCK));
@@ -265,7 +320,7 @@ function outer(k: ReduceKernel, ctx: KernelContext, name: string): Omit<WasmKern
     fn.local("i32"),
   ];
   const oi = rows.map(() => fn.local("i32"));
-  const ri: number[] = [];
+  const ri = k.red.map(() => fn.local("i32"));
   const env: Env = {
     loop: (i) => (i === r - 1 ? { vary: true } : { base: [get(oi[i]!)] }),
     red: (i) => ({ base: [get(ri[i]!)] }),
@@ -275,21 +330,7 @@ function outer(k: ReduceKernel, ctx: KernelContext, name: string): Omit<WasmKern
   // No hoisting: everything but the counter changes inside the reduced loops.
   const x = new Exprs(fn, env, null);
   const at: IExpr = k.outAt === undefined ? { k: "lin" } : iadd(k.outAt, { k: "lin" });
-  const acc = fn.local(vt);
-  const vacc = fn.local("v128");
-  k.red.forEach(() => ri.push(fn.local("i32")));
-  const nest = (body: () => void) => {
-    const level = (a: number): void => {
-      if (a === k.red.length) return body();
-      fn.forLoop(
-        ri[a]!,
-        () => fn.emit(i32(0)),
-        () => fn.dim(k.red[a]!),
-        () => level(a + 1),
-      );
-    };
-    level(0);
-  };
+  const acc = accumulator(fn, op, k.body);
   const loop = fn.capture(() =>
     innerLoop(
       fn,
@@ -297,21 +338,23 @@ function outer(k: ReduceKernel, ctx: KernelContext, name: string): Omit<WasmKern
       end,
       () => {
         x.vaddress(k.out, at);
-        fn.emit(initOf(op, vt, true), set(vacc));
-        nest(() => {
+        acc.init();
+        loops(fn, k.red, ri, () => {
           x.v(k.body);
-          stepVector(fn, op, k.body, vacc);
+          acc.vStep();
         });
-        fn.emit(get(vacc), ["v128.store", 0]);
+        acc.lanes();
+        fn.emit(["v128.store", 0]);
       },
       () => {
         x.address(k.out, at, 0);
-        fn.emit(initOf(op, vt, false), set(acc));
-        nest(() => {
+        acc.init();
+        loops(fn, k.red, ri, () => {
           x.s(k.body);
-          stepScalar(fn, op, vt, acc);
+          acc.sStep();
         });
-        fn.emit(get(acc), [vt === "f32" ? "f32.store" : "i32.store", 0]);
+        acc.scalar();
+        fn.emit([storeOp(ctx, k), 0]);
       },
     ),
   );
@@ -320,7 +363,7 @@ function outer(k: ReduceKernel, ctx: KernelContext, name: string): Omit<WasmKern
     () => fn.emit(get(LO)),
     () => fn.emit(get(HI)),
     () => {
-      // item = row * blocks + block; j runs over [block * BLOCK, min(block * BLOCK + BLOCK, last)).
+      // item = row * blocks + block; j over [block * BLOCK, min(block * BLOCK + BLOCK, last)).
       fn.emit(get(item));
       fn.dim(blocks);
       fn.emit(["i32.div_u"], set(row), get(item));
