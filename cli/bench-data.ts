@@ -7,7 +7,7 @@
 import { dimEval, type Dim } from "../compiler/dims.ts";
 import { indexUses } from "../compiler/emit/index-ranges.ts";
 import type { ProgramIR } from "../compiler/ir.ts";
-import { trainDims } from "../compiler/explain.ts";
+import { trainDims } from "../compiler/train-dims.ts";
 import { UsageError } from "./errors.ts";
 import type { Batch, Dims } from "./module.ts";
 import { prng } from "./train.ts";
@@ -48,10 +48,9 @@ export function benchDims(
   flags: { batch?: number; dims: readonly string[] },
 ): BenchDims {
   const dims = dimFlags(flags.dims, program);
-  const fromTrain = trainDims(program, train);
+  const fromTrain = trainDims(program.inputs, train.batch);
   // The batch dim is the one trainDims finds; with `batch full` it finds none, so look again.
-  const name =
-    Object.keys(fromTrain)[0] ?? Object.keys(trainDims(program, { batch: DEFAULT_BATCH }))[0];
+  const name = Object.keys(trainDims(program.inputs, DEFAULT_BATCH))[0];
   let batch: BenchDims["batch"] = null;
   if (name !== undefined) {
     if (dims[name] !== undefined && flags.batch !== undefined && dims[name] !== flags.batch)

@@ -21,7 +21,8 @@ import { residualOptions } from "./autodiff/scan-residuals.ts";
 import { buildEntries } from "./entries.ts";
 import { defaultLimits, type SizeLimits } from "./limits.ts";
 import { emit, lowerEntry, printKernels, type LoweredEntry, type NumericsOptions } from "./emit.ts";
-import { explainKernels, trainDims } from "./explain.ts";
+import { explainKernels } from "./explain.ts";
+import { trainDims } from "./train-dims.ts";
 import { verify } from "./ir-verify.ts";
 import { simplifyEntry } from "./simplify.ts";
 import type { Backend, Target } from "./backend.ts";
@@ -301,7 +302,7 @@ export function dump(
     const backend = backends[opts.target ?? "js"];
     if (opts.explain) {
       const program = buildProgram(sel.model, sel.train);
-      const dims = trainDims(program, sel.train);
+      const dims = trainDims(program.inputs, sel.train.batch);
       return {
         ...base,
         ok: true,

@@ -281,26 +281,6 @@ function buffersRead(k: Kernel): BufId[] {
   return reads.filter((b) => !own.has(b));
 }
 
-/**
- * The dims a train block fixes: its batch, for the batch dimension (the
- * first axis every input shares, when it is one named dim).
- */
-export function trainDims(
-  program: ProgramIR,
-  train: { batch: number | "full" },
-): Record<string, number> {
-  const first = program.inputs[0]?.type.shape[0];
-  const names = first === undefined ? [] : dimVars(first);
-  const isBatch =
-    first !== undefined &&
-    names.length === 1 &&
-    dimToString(first) === names[0] &&
-    program.inputs.every(
-      (i) => i.type.shape[0] !== undefined && dimToString(i.type.shape[0]) === names[0],
-    );
-  return isBatch && typeof train.batch === "number" ? { [names[0]!]: train.batch } : {};
-}
-
 /** Lower every entry with a fusion log and explain its kernels. */
 export function explainKernels(
   backend: Backend,
