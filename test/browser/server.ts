@@ -8,6 +8,8 @@ import type { AddressInfo } from "node:net";
 export interface Served {
   type: string;
   body: string | Uint8Array;
+  /** More response headers (COOP/COEP for a cross-origin-isolated page). */
+  headers?: Record<string, string>;
 }
 
 export async function serve(
@@ -19,7 +21,9 @@ export async function serve(
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { "content-type": file.type, "cache-control": "no-store" }).end(file.body);
+    res
+      .writeHead(200, { ...file.headers, "content-type": file.type, "cache-control": "no-store" })
+      .end(file.body);
   });
   await new Promise<void>((ok, fail) => {
     server.once("error", fail);

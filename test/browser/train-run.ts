@@ -4,9 +4,11 @@
 // evaluate again, predict on fixed inputs. Plain arrays out, because the page's
 // result crosses into Node as JSON.
 
+import type { Target } from "../../compiler/backend.ts";
+
 /** What the compiled module exports (the async model API every backend has). */
 export interface ModelModule {
-  createModel(opts: { seed?: number; backend?: "js" | "webgpu"; gpu?: unknown }): Promise<{
+  createModel(opts: { seed?: number; backend?: Target; gpu?: unknown }): Promise<{
     backend?: string;
     step(b: Batch): Promise<Scores> | Scores;
     evaluate(b: Batch): Promise<Scores> | Scores;
@@ -40,7 +42,7 @@ export interface RunResult {
 
 export async function trainRun(
   mod: ModelModule,
-  opts: { seed: number; steps: number; backend: "js" | "webgpu"; gpu?: unknown },
+  opts: { seed: number; steps: number; backend: Target; gpu?: unknown },
   data: RunData,
 ): Promise<RunResult> {
   const model = await mod.createModel({ seed: opts.seed, backend: opts.backend, gpu: opts.gpu });

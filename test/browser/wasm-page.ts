@@ -1,0 +1,44 @@
+// The WASM browser test's page script (bundled with train-run.ts): the same
+// routine as Node on the module compiled for wasm, plus what the page knows
+// about threads: whether it is cross-origin isolated, and how many Web
+// Workers the model started (counted by wrapping the Worker constructor).
+
+import { trainRun, type ModelModule, type RunResult } from "./train-run.ts";
+
+let workers = 0;
+const Base = globalThis.Worker;
+if (typeof Base === "function")
+  globalThis.Worker = class extends Base {
+    constructor(...args: ConstructorParameters<typeof Worker>) {
+      super(...args);
+      workers++;
+    }
+  };
+
+async function bytes(path: string): Promise<ArrayBuffer> {
+  const res = await fetch(path);
+  if (!res.ok) throw new Error(`GET ${path}: ${res.status}`);
+  return res.arrayBuffer();
+}
+
+export interface WasmPageResult extends RunResult {
+  isolated: boolean;
+  workers: number;
+}
+
+export async function run(opts: { seed: number; steps: number }): Promise<WasmPageResult> {
+  // A specifier the bundler cannot resolve: the browser imports it at run time.
+  const url = "/wasm/model.mjs";
+  const mod = (await import(url)) as ModelModule;
+  const [x, y, px] = await Promise.all(["/x.bin", "/y.bin", "/px.bin"].map(bytes));
+  const result = await trainRun(
+    mod,
+    { ...opts, backend: "wasm" },
+    {
+      x: new Float32Array(x!),
+      y: new Int32Array(y!),
+      px: new Float32Array(px!),
+    },
+  );
+  return { ...result, isolated: globalThis.crossOriginIsolated === true, workers };
+}
