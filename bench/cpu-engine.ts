@@ -16,6 +16,8 @@ export interface Timed {
   ms: number[];
   /** The first call's loss (train) or the output's mean absolute value (forward). */
   first: number;
+  /** Process CPU time (all threads) over wall time of the timed calls: the cores it kept busy. */
+  cores: number;
 }
 
 export interface EngineResult {
@@ -43,16 +45,21 @@ const warmup = Math.max(1, Number(opts.warmup));
 const iters = Number(opts.iters);
 
 /** `op(0)` (the first call, its result kept), warm-up calls, then `iters` timed calls. */
-async function time<T>(op: (i: number) => Promise<T>): Promise<{ first: T; ms: number[] }> {
+async function time<T>(
+  op: (i: number) => Promise<T>,
+): Promise<{ first: T; ms: number[]; cores: number }> {
   const first = await op(0);
   for (let i = 1; i < warmup; i++) await op(i);
   const ms: number[] = [];
+  const c0 = process.cpuUsage();
+  const start = performance.now();
   for (let i = 0; i < iters; i++) {
     const t0 = performance.now();
     await op(warmup + i);
     ms.push(performance.now() - t0);
   }
-  return { first, ms };
+  const c = process.cpuUsage(c0);
+  return { first, ms, cores: (c.user + c.system) / 1000 / (performance.now() - start) };
 }
 
 const result: EngineResult = { errors: {} };
@@ -68,11 +75,11 @@ try {
   const batches = [w.batchAt(0), w.batchAt(1)];
   if (modes.includes("forward")) {
     try {
-      const { first, ms } = await time((i) => opened.forward.run(batches[i % 2]!));
+      const { first, ms, cores } = await time((i) => opened.forward.run(batches[i % 2]!));
       if (opts.out) writeFileSync(opts.out, first);
       let abs = 0;
       for (const v of first) abs += Math.abs(v);
-      result.forward = { ms, first: abs / first.length };
+      result.forward = { ms, cores, first: abs / first.length };
     } catch (e) {
       result.errors.forward = message(e);
     }
@@ -81,12 +88,12 @@ try {
     try {
       if (!opened.train) throw new Error("no train step");
       const step = opened.train;
-      const { first, ms } = await time(async (i) => {
+      const { first, ms, cores } = await time(async (i) => {
         const loss = await step.step(batches[i % 2]!, i);
         if (!Number.isFinite(loss)) throw new Error(`non-finite loss ${loss} at step ${i}`);
         return loss;
       });
-      result.train = { ms, first };
+      result.train = { ms, cores, first };
     } catch (e) {
       result.errors.train = message(e);
     }

@@ -28,6 +28,7 @@
 // Options: --only mlp,lstm (workloads), --engines dlg-js,ort-node-2, --iters
 // N (timed calls, default 10), --warmup N (default 3), --no-peak,
 // --no-mnist, --mnist-limit N (train on N images instead of the 55000),
+// --mnist-backends js,wasm (the `dlg train --backend` values to time),
 // --out FILE (default bench/RESULTS.md; `-` writes nothing), --timeout S (per
 // process, default 900). Nothing here is a test: times are printed, never asserted.
 
@@ -55,6 +56,7 @@ const { values: opts } = parseArgs({
     "no-peak": { type: "boolean", default: false },
     "no-mnist": { type: "boolean", default: false },
     "mnist-limit": { type: "string" },
+    "mnist-backends": { type: "string", default: "js,wasm" },
     out: { type: "string", default: join(import.meta.dirname, "RESULTS.md") },
     timeout: { type: "string", default: "900" },
   },
@@ -162,22 +164,27 @@ if (!opts["no-peak"]) {
   process.stderr.write(`  peak: wasm ${peak.wasm.map((g) => g.toFixed(1)).join(" / ")} GFLOP/s\n`);
 }
 
-/** `dlg train SAMPLE --epochs 1`: its epoch line and the samples/s it reports. */
-function mnist(sample: string): Meta["mnist"][number] {
-  const args = ["bin/dlg.js", "train", `samples/${sample}`, "--epochs", "1"];
+/** `dlg train SAMPLE --epochs 1 --backend B`: its epoch line and the samples/s it reports. */
+function mnist(sample: string, backend: string): Meta["mnist"][number] {
+  const args = ["bin/dlg.js", "train", `samples/${sample}`, "--epochs", "1", "--backend", backend];
   if (opts["mnist-limit"]) args.push("--limit", opts["mnist-limit"]);
   const r = spawnSync(process.execPath, args, { cwd: root, encoding: "utf8" });
-  const line = r.stdout.split("\n").find((l) => l.startsWith("epoch 1/1")) ?? r.stderr.trim();
+  const line = r.stdout.split("\n").find((l) => l.startsWith("epoch 1/1")) ?? firstError(r.stderr);
   const rate = /([\d.]+) samples\/s/.exec(line)?.[1];
-  process.stderr.write(`  ${sample}: ${line}\n`);
+  process.stderr.write(`  ${sample} --backend ${backend}: ${line}\n`);
   return {
     sample,
+    backend,
     line: line.trim(),
     samplesPerSecond: rate ? Number(rate) : null,
     command: `npx dlg ${args.slice(1).join(" ")}`,
   };
 }
-const mnistRuns = opts["no-mnist"] ? [] : ["mlp.dlg", "lenet.dlg"].map(mnist);
+const mnistRuns = opts["no-mnist"]
+  ? []
+  : ["mlp.dlg", "lenet.dlg"].flatMap((s) =>
+      opts["mnist-backends"].split(",").map((b) => mnist(s, b)),
+    );
 
 const git = (args: string[]) => {
   try {
