@@ -32,45 +32,100 @@ const valTypeByte: { [T in ValType]: number } = {
   v128: 0x7b,
 };
 
-/** Unsigned LEB128 of a u32. */
-export function uleb(n: number): number[] {
-  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new Error(`not a u32: ${n}`);
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
+/** A growing byte buffer the encoder appends to. */
+class Writer {
+  private buf = new Uint8Array(256);
+  length = 0;
+  private static readonly scratch = new DataView(new ArrayBuffer(8));
 
-/** Signed LEB128 of an integer (i32 or i64 range). */
-export function sleb(value: number | bigint): number[] {
-  let n = BigInt(value);
-  const out: number[] = [];
-  for (;;) {
-    const b = Number(n & 0x7fn);
-    n >>= 7n;
-    const done = (n === 0n && (b & 0x40) === 0) || (n === -1n && (b & 0x40) !== 0);
-    out.push(done ? b : b | 0x80);
-    if (done) return out;
+  private room(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.length + n));
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+  }
+
+  byte(b: number): this {
+    this.room(1);
+    this.buf[this.length++] = b;
+    return this;
+  }
+
+  bytes(bs: ArrayLike<number>): this {
+    this.room(bs.length);
+    this.buf.set(bs, this.length);
+    this.length += bs.length;
+    return this;
+  }
+
+  /** Unsigned LEB128 of a u32. */
+  uleb(n: number): this {
+    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new Error(`not a u32: ${n}`);
+    do {
+      const b = n % 128;
+      n = Math.floor(n / 128);
+      this.byte(n !== 0 ? b | 0x80 : b);
+    } while (n !== 0);
+    return this;
+  }
+
+  /** Signed LEB128 of an i32 (numbers) or an i64 (bigints). */
+  sleb(value: number | bigint): this {
+    if (typeof value === "number") {
+      let n = value | 0;
+      for (;;) {
+        const b = n & 0x7f;
+        n >>= 7;
+        const done = (n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0);
+        this.byte(done ? b : b | 0x80);
+        if (done) return this;
+      }
+    }
+    let n = value;
+    for (;;) {
+      const b = Number(n & 0x7fn);
+      n >>= 7n;
+      const done = (n === 0n && (b & 0x40) === 0) || (n === -1n && (b & 0x40) !== 0);
+      this.byte(done ? b : b | 0x80);
+      if (done) return this;
+    }
+  }
+
+  f32(x: number): this {
+    Writer.scratch.setFloat32(0, x, true);
+    return this.bytes(new Uint8Array(Writer.scratch.buffer, 0, 4));
+  }
+
+  i32(x: number): this {
+    Writer.scratch.setInt32(0, x | 0, true);
+    return this.bytes(new Uint8Array(Writer.scratch.buffer, 0, 4));
+  }
+
+  f64(x: number): this {
+    Writer.scratch.setFloat64(0, x, true);
+    return this.bytes(new Uint8Array(Writer.scratch.buffer, 0, 8));
+  }
+
+  name(s: string): this {
+    const bytes = new TextEncoder().encode(s);
+    return this.uleb(bytes.length).bytes(bytes);
+  }
+
+  /** `w`'s bytes after their length (a function body, a section's content). */
+  sized(w: Writer): this {
+    return this.uleb(w.length).bytes(w.view());
+  }
+
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.length);
   }
 }
 
-function name(s: string): number[] {
-  const bytes = new TextEncoder().encode(s);
-  return [...uleb(bytes.length), ...bytes];
-}
+/** Unsigned LEB128 of a u32. */
+export const uleb = (n: number): number[] => [...new Writer().uleb(n).view()];
 
-function littleEndian(bytes: number, set: (v: DataView) => void): number[] {
-  const v = new DataView(new ArrayBuffer(bytes));
-  set(v);
-  return [...new Uint8Array(v.buffer)];
-}
-
-const f32Bytes = (x: number) => littleEndian(4, (v) => v.setFloat32(0, x, true));
-const i32Bytes = (x: number) => littleEndian(4, (v) => v.setInt32(0, x | 0, true));
+/** Signed LEB128 of an integer (i32 range as a number; i64 as a bigint). */
+export const sleb = (n: number | bigint): number[] => [...new Writer().sleb(n).view()];
 
 /** Immediate k of `ins` (0-based), which must be a number. */
 function num(ins: Instr, k: number): number {
@@ -86,124 +141,136 @@ function arity(ins: Instr, ...counts: number[]): number {
   return n;
 }
 
-const u32At = (ins: Instr) => (arity(ins, 1), uleb(num(ins, 0)));
+type Immediate = (w: Writer, ins: Instr, align: number, funcs: ReadonlyMap<string, number>) => void;
 
-/** Each immediate kind's bytes; `funcs` resolves `call`'s function name to its index. */
-const immediates: {
-  [K in ImmKind]: (ins: Instr, align: number, funcs: ReadonlyMap<string, number>) => number[];
-} = {
-  none: (ins) => (arity(ins, 0), []),
-  block: (ins) => {
-    if (arity(ins, 0, 1) === 0) return [0x40];
+const u32At: Immediate = (w, ins) => (arity(ins, 1), w.uleb(num(ins, 0)));
+
+/** How each immediate kind is written; `funcs` resolves `call`'s function name to its index. */
+const immediates: { [K in ImmKind]: Immediate } = {
+  none: (_, ins) => arity(ins, 0),
+  block: (w, ins) => {
+    if (arity(ins, 0, 1) === 0) return void w.byte(0x40);
     const t = valTypeByte[ins[1] as ValType];
     if (t === undefined) throw new Error(`${ins[0]}: bad block type ${String(ins[1])}`);
-    return [t];
+    w.byte(t);
   },
   label: u32At,
   local: u32At,
-  func: (ins, _, funcs) => {
+  func: (w, ins, _, funcs) => {
     arity(ins, 1);
     const f = ins[1]!;
     const index = typeof f === "number" ? f : funcs.get(f);
     if (index === undefined) throw new Error(`call: no function named ${f}`);
-    return uleb(index);
+    w.uleb(index);
   },
-  i32: (ins) => (arity(ins, 1), sleb(num(ins, 0) | 0)),
-  i64: (ins) => (arity(ins, 1), sleb(BigInt(num(ins, 0)))),
-  f32: (ins) => (arity(ins, 1), f32Bytes(num(ins, 0))),
-  f64: (ins) => (arity(ins, 1), littleEndian(8, (v) => v.setFloat64(0, num(ins, 0), true))),
-  v128: (ins) => {
+  i32: (w, ins) => (arity(ins, 1), w.sleb(num(ins, 0) | 0)),
+  i64: (w, ins) => (arity(ins, 1), w.sleb(BigInt(num(ins, 0)))),
+  f32: (w, ins) => (arity(ins, 1), w.f32(num(ins, 0))),
+  f64: (w, ins) => (arity(ins, 1), w.f64(num(ins, 0))),
+  v128: (w, ins) => {
     const ints = ins[1] === "i32x4";
     arity(ins, ints ? 5 : 4);
-    const first = ints ? 1 : 0;
-    return [0, 1, 2, 3].flatMap((k) => (ints ? i32Bytes : f32Bytes)(num(ins, first + k)));
+    for (let k = ints ? 1 : 0; k < ins.length - 1; k++)
+      if (ints) w.i32(num(ins, k));
+      else w.f32(num(ins, k));
   },
-  mem: (ins, align) => [...uleb(align), ...uleb(arity(ins, 0, 1) === 0 ? 0 : num(ins, 0))],
-  lane: (ins) => (arity(ins, 1), [num(ins, 0)]),
-  shuffle: (ins) => {
+  mem: (w, ins, align) => w.uleb(align).uleb(arity(ins, 0, 1) === 0 ? 0 : num(ins, 0)),
+  lane: (w, ins) => (arity(ins, 1), w.byte(num(ins, 0))),
+  shuffle: (w, ins) => {
     arity(ins, 16);
-    return ins.slice(1).map((_, k) => {
+    for (let k = 0; k < 16; k++) {
       const lane = num(ins, k);
       if (!(lane >= 0 && lane < 32)) throw new Error(`i8x16.shuffle: lane ${lane} out of range`);
-      return lane;
-    });
+      w.byte(lane);
+    }
   },
-  memidx: (ins) => (arity(ins, 0), [0x00]),
-  memidx2: (ins) => (arity(ins, 0), [0x00, 0x00]),
+  memidx: (w, ins) => (arity(ins, 0), w.byte(0x00)),
+  memidx2: (w, ins) => (arity(ins, 0), w.byte(0x00).byte(0x00)),
 };
 
-function encodeInstr(ins: Instr, funcs: ReadonlyMap<string, number>): number[] {
+function encodeInstr(w: Writer, ins: Instr, funcs: ReadonlyMap<string, number>): void {
   const info = opInfo[ins[0]];
   if (info === undefined) throw new Error(`unknown instruction ${ins[0]}`);
-  const head = info.prefix === undefined ? [info.code] : [info.prefix, ...uleb(info.code)];
-  return [...head, ...immediates[info.imm](ins, info.align ?? 0, funcs)];
+  if (info.prefix === undefined) w.byte(info.code);
+  else w.byte(info.prefix).uleb(info.code);
+  immediates[info.imm](w, ins, info.align ?? 0, funcs);
 }
 
 /** A function body: its locals (runs of one type) and code, then `end`. */
-function encodeBody(f: WasmFunction, funcs: ReadonlyMap<string, number>): number[] {
+function encodeBody(f: WasmFunction, funcs: ReadonlyMap<string, number>): Writer {
   const runs: [number, ValType][] = [];
   for (const t of f.locals) {
     const last = runs[runs.length - 1];
     if (last && last[1] === t) last[0]++;
     else runs.push([1, t]);
   }
-  const out = [...uleb(runs.length), ...runs.flatMap(([c, t]) => [...uleb(c), valTypeByte[t]])];
+  const w = new Writer().uleb(runs.length);
+  for (const [count, t] of runs) w.uleb(count).byte(valTypeByte[t]);
   for (const ins of f.body) {
     try {
-      out.push(...encodeInstr(ins, funcs));
+      encodeInstr(w, ins, funcs);
     } catch (e) {
       throw new Error(`function ${f.name}: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-  out.push(0x0b);
-  return [...uleb(out.length), ...out];
+  return w.byte(0x0b);
 }
 
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const section = (id: number, content: number[]): number[] => [
-  id,
-  ...uleb(content.length),
-  ...content,
-];
+/** A vector: its length, then each item as `write` puts it. */
+function vec<T>(items: readonly T[], write: (w: Writer, item: T, i: number) => void): Writer {
+  const w = new Writer().uleb(items.length);
+  items.forEach((x, i) => write(w, x, i));
+  return w;
+}
 
 export function encodeModule(m: ModuleSpec): EncodedModule {
   const funcs = new Map(m.functions.map((f, i) => [f.name, i]));
   if (funcs.size !== m.functions.length) throw new Error("two functions share a name");
-  const types: number[][] = [];
+  const signature = (f: WasmFunction) => {
+    const w = new Writer().byte(0x60);
+    for (const ts of [f.params, f.results]) {
+      w.uleb(ts.length);
+      for (const t of ts) w.byte(valTypeByte[t]);
+    }
+    return w.view();
+  };
+  const types: Uint8Array[] = [];
   const typeIndex = new Map<string, number>();
   const funcTypes = m.functions.map((f) => {
-    const bytes = [
-      0x60,
-      ...vec(f.params.map((t) => [valTypeByte[t]])),
-      ...vec(f.results.map((t) => [valTypeByte[t]])),
-    ];
+    const bytes = signature(f);
     const key = bytes.join(",");
     if (!typeIndex.has(key)) typeIndex.set(key, types.push(bytes) - 1);
     return typeIndex.get(key)!;
   });
-  const importHead = [...uleb(1), ...name("env"), ...name("memory"), 0x02];
-  const imports = [SHARED_LIMITS, ...uleb(m.memory.min), ...uleb(m.memory.max)];
-  const exports = m.exports.map((e) => {
-    const index = funcs.get(e);
-    if (index === undefined) throw new Error(`export of no function: ${e}`);
-    return [...name(e), 0x00, ...uleb(index)];
-  });
-  const header = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-  const typeSection = section(1, vec(types));
-  const importSection = section(2, [...importHead, ...imports]);
-  const flagAt = header.length + typeSection.length + (importSection.length - imports.length);
-  const bytes = [
-    ...header,
-    ...typeSection,
-    ...importSection,
-    ...section(3, vec(funcTypes.map((t) => uleb(t)))),
-    ...section(7, vec(exports)),
-    ...section(10, vec(m.functions.map((f) => encodeBody(f, funcs)))),
-    // The "name" section's function names (subsection 1): engines' errors and stack traces name the kernel.
-    ...section(0, [
-      ...name("name"),
-      ...section(1, vec(m.functions.map((f, i) => [...uleb(i), ...name(f.name)]))),
-    ]),
-  ];
-  return { bytes: Uint8Array.from(bytes), memoryFlagAt: flagAt };
+  const out = new Writer().bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+  const section = (id: number, content: Writer) => out.byte(id).sized(content);
+  section(
+    1,
+    vec(types, (w, t) => w.bytes(t)),
+  );
+  const imports = new Writer().uleb(1).name("env").name("memory").byte(0x02);
+  const flagInSection = imports.length;
+  imports.byte(SHARED_LIMITS).uleb(m.memory.min).uleb(m.memory.max);
+  const memoryFlagAt = out.length + 1 + uleb(imports.length).length + flagInSection;
+  section(2, imports);
+  section(
+    3,
+    vec(funcTypes, (w, t) => w.uleb(t)),
+  );
+  section(
+    7,
+    vec(m.exports, (w, e) => {
+      const index = funcs.get(e);
+      if (index === undefined) throw new Error(`export of no function: ${e}`);
+      w.name(e).byte(0x00).uleb(index);
+    }),
+  );
+  section(
+    10,
+    vec(m.functions, (w, f) => w.sized(encodeBody(f, funcs))),
+  );
+  // The "name" section's function names (subsection 1): engines' errors and stack traces name the kernel.
+  const names = vec(m.functions, (w, f, i) => w.uleb(i).name(f.name));
+  section(0, new Writer().name("name").byte(1).sized(names));
+  return { bytes: out.view().slice(), memoryFlagAt };
 }

@@ -60,12 +60,24 @@ function uniqueFunctions(fns: readonly WasmFunction[]): WasmFunction[] {
   return [...byName.values()];
 }
 
-/** Bytes as base64 (btoa is global in browsers and Node 18+), in chunks that fit an argument list. */
+const BASE64 = new TextEncoder().encode(
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+);
+
+/** Bytes as base64 (a table walk: no Buffer in compiler/, and faster than btoa over a binary string). */
 export function base64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000)
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
+  const out = new Uint8Array(Math.ceil(bytes.length / 3) * 4);
+  let o = 0;
+  for (let i = 0; i < bytes.length; i += 3) {
+    const rest = bytes.length - i;
+    const n =
+      (bytes[i]! << 16) | ((rest > 1 ? bytes[i + 1]! : 0) << 8) | (rest > 2 ? bytes[i + 2]! : 0);
+    out[o++] = BASE64[n >> 18]!;
+    out[o++] = BASE64[(n >> 12) & 63]!;
+    out[o++] = rest > 1 ? BASE64[(n >> 6) & 63]! : 0x3d; // "="
+    out[o++] = rest > 2 ? BASE64[n & 63]! : 0x3d;
+  }
+  return new TextDecoder().decode(out);
 }
 
 /** The module's spec: the kernels (exported by name) and the helpers they call. */
