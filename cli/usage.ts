@@ -86,7 +86,8 @@ export const defaultTarget: Target = "js";
 /** `dlg compile|dump|bench --target` or `dlg train --backend`: the backend to compile for (default `defaultTarget`). */
 export function backendFlag(p: Parsed, cmd: Exclude<CommandName, "check">): Target {
   const flag = cmd === "train" ? "backend" : "target";
-  const v = str(p, flag) ?? defaultTarget;
+  // Numerics checks exist on js only, so `train --check-numerics` alone runs there.
+  const v = str(p, flag) ?? (p.values["check-numerics"] === true ? "js" : defaultTarget);
   const known = backendNames.find((b) => b === v);
   if (known === undefined)
     throw new UsageError(
