@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { BenchReport } from "../cli/bench-command.ts";
 import { run } from "../cli/main.ts";
+import { defaultTarget } from "../cli/usage.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "dlg-bench-"));
 
@@ -54,14 +55,14 @@ async function bench(...args: string[]): Promise<{ code: number; out: string; er
 }
 
 describe("dlg bench", { timeout: 60_000 }, () => {
-  it("--json: one object with every call's times", async () => {
+  it("--json: one object with every call's times, on the default target", async () => {
     const r = await bench(tiny, "--iters", "2", "--warmup", "1", "--json");
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
     const rep = JSON.parse(r.out) as BenchReport;
     expect(rep).toMatchObject({
       model: "tiny",
-      target: "js",
+      target: defaultTarget,
       threads: null,
       dims: { B: 6 },
       batch: 6,
@@ -82,7 +83,7 @@ describe("dlg bench", { timeout: 60_000 }, () => {
     const r = await bench(tiny, "--iters", "1", "--warmup", "0", "--batch", "3");
     expect(r.code).toBe(0);
     const lines = r.out.split("\n");
-    expect(lines[0]).toContain("model tiny on js, B = 3");
+    expect(lines[0]).toContain(`model tiny on ${defaultTarget}, B = 3`);
     expect(lines[1]).toMatch(/^call\s+median\s+min\s+samples\/s$/);
     expect(lines.slice(2).map((l) => l.split(/\s+/)[0])).toEqual(["step", "predict", "evaluate"]);
 
@@ -113,14 +114,14 @@ describe("dlg bench", { timeout: 60_000 }, () => {
       [tiny, "--dim", "Q=3"],
       [tiny, "--iters", "0"],
       [tiny, "--target", "cuda"],
-      [tiny, "--threads", "2"],
+      [tiny, "--target", "js", "--threads", "2"],
     ]) {
       const r = await bench(...args);
       expect(r.code, args.join(" ")).toBe(2);
     }
     // --threads is the wasm runtime's: train on js refuses it too, before compiling.
     const err: string[] = [];
-    const code = await run(["train", tiny, "--threads", "2"], {
+    const code = await run(["train", tiny, "--backend", "js", "--threads", "2"], {
       out: () => {},
       err: (t) => err.push(t),
     });
