@@ -18,6 +18,9 @@ import { residentLayout, WasmExecutor, type WasmPlan } from "../runtime/wasm/exe
 import { PAGE, WasmMemory } from "../runtime/wasm/memory.ts";
 import { EntryRunner } from "../runtime/execute.ts";
 import { build, f32 } from "./graph-helpers.ts";
+import { dimConst } from "../compiler/dims.ts";
+import type { Var } from "../compiler/ir.ts";
+import { evalSize } from "../runtime/sizes.ts";
 import { graphPlan } from "./js-graph.ts";
 import { cases, expectClose, graphDims, randomInputs, type Case } from "./op-cases.ts";
 
@@ -55,7 +58,8 @@ function open(plan: EntryPlan<WasmKernel>, wasm: WasmProgram, dims: string[], D:
     wasm.maxPages,
   );
   const instance = new WebAssembly.Instance(chosen.module, { env: { memory: memory.memory } });
-  return new WasmExecutor(p, { instance, memory, threads: null, layout });
+  const ex = new WasmExecutor(p, { instance, memory, threads: null, layout });
+  return { ex, instance, memory: memory.memory, scratch: layout.scratch[0]! };
 }
 
 const host = (inputs: ReturnType<typeof randomInputs>): Buffer[] =>
@@ -65,7 +69,7 @@ function runWasm(g: Graph, inputs: ReturnType<typeof randomInputs>, dims: Record
   const names = graphDims(g);
   const D = names.map((n) => dims[n]!);
   const [plan, wasm] = wasmEntry(g, names);
-  const ex = open(plan, wasm, names, D);
+  const { ex } = open(plan, wasm, names, D);
   const got = ex.run("predict", D, new Map(host(inputs).map((b, k) => [k, b])));
   if (got instanceof Promise) throw new Error("a single-threaded run returned a promise");
   return g.outputs.map((_, k) => got.get(k)!);
@@ -155,4 +159,69 @@ describe("codegen-wasm: vector loops, tails and math edge cases", () => {
     const got = runWasm(graph, inputs, {});
     expectClose(got[0]!, want[0]!, "pow");
   });
+});
+
+describe("codegen-wasm: any split of a kernel's work items gives the same bits", () => {
+  const splits: Case[] = [
+    {
+      name: "map by rows, broadcast and tail [37, 13] + [13]",
+      types: [f32(37, 13), f32(13)],
+      body: (e, x, b) => e("tanh", {}, e("add", {}, x, b)),
+    },
+    { name: "flat map [3001]", types: [f32(3001)], body: (e, x) => e("exp", {}, x) },
+    {
+      name: "inner reductions: softmax rows [9, 1030]",
+      types: [f32(9, 1030)],
+      body: (e, x) => {
+        const m = e("reduce_max", { axes: [1] }, x);
+        const col = (v: Var) => e("reshape", { shape: [dimConst(9), dimConst(1)] }, v);
+        const ex = e("exp", {}, e("sub", {}, x, col(m)));
+        return e("div", {}, ex, col(e("reduce_sum", { axes: [1] }, ex)));
+      },
+    },
+    {
+      name: "outer reduction: column sums [50, 37] over axis 0",
+      types: [f32(50, 37)],
+      body: (e, x) => e("reduce_sum", { axes: [0] }, x),
+    },
+    {
+      name: "argmax [11, 9] along axis 1",
+      types: [f32(11, 9)],
+      body: (e, x) => e("argmax", { axis: 1 }, x),
+    },
+  ];
+  for (const c of splits)
+    it(c.name, () => {
+      const { graph } = build(c.types, c.body);
+      const [plan, wasm] = wasmEntry(graph, []);
+      const { ex, instance, memory, scratch } = open(plan, wasm, [], []);
+      const inputs = randomInputs(c.types, {}, 3);
+      ex.run("predict", [], new Map(host(inputs).map((b, k) => [k, b])));
+      const bytes = () => new Uint8Array(memory.buffer).slice();
+      const restore = (m: Uint8Array) => new Uint8Array(memory.buffer).set(m);
+      let splitsTried = 0;
+      for (const k of plan.kernels) {
+        const f = instance.exports[k.name] as (lo: number, hi: number, s: number) => void;
+        const n = evalSize(k.items, []);
+        const before = bytes();
+        f(0, n, scratch);
+        const whole = bytes();
+        // Two and three pieces, run last first.
+        for (const cut of [1, n >> 1, n - 1].filter((x) => x > 0 && x < n)) {
+          restore(before);
+          f(cut, n, scratch);
+          f(0, cut, scratch);
+          expect(bytes(), `${k.name} split at ${cut} of ${n}`).toEqual(whole);
+          const third = Math.max(1, cut >> 1);
+          restore(before);
+          f(cut, n, scratch);
+          f(third, cut, scratch);
+          f(0, third, scratch);
+          expect(bytes(), `${k.name} split at ${third}, ${cut} of ${n}`).toEqual(whole);
+          splitsTried++;
+        }
+        restore(whole);
+      }
+      expect(splitsTried).toBeGreaterThan(0);
+    });
 });
