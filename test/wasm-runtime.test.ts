@@ -2,9 +2,9 @@
 // (W1a's encoder) for what the runtime itself does (dims that change between
 // calls and grow the memory, scans forward and reverse with table-swapped
 // carries, splitting a kernel across threads, dispose), then the samples
-// compiled for wasm: 1, 2 and 3 threads give the same bits (params after
-// steps, losses, predictions), a checkpoint round-trips, and a wrong input
-// fails as on the JS backend.
+// compiled for wasm: 1, 2 and 3 threads and createModelSync give the same
+// bits (params after steps, losses, predictions), a checkpoint round-trips,
+// and a wrong input fails as on the JS backend.
 
 import { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -14,6 +14,7 @@ import { encodeModule } from "../compiler/codegen-wasm/encode.ts";
 import type { Instr, WasmFunction } from "../compiler/codegen-wasm/instr.ts";
 import { dimEval } from "../compiler/dims.ts";
 import type { Model } from "../runtime/model.ts";
+import type { SyncModel } from "../runtime/model-sync.ts";
 import type { ProgramPlan, SizeExpr, WasmKernel, WasmProgram } from "../runtime/program.ts";
 import { createModel, createModelSync } from "../runtime/wasm/index.ts";
 import { WORK_PER_THREAD } from "../runtime/wasm/executor.ts";
@@ -372,10 +373,17 @@ function batchOf(file: string, dims: Record<string, number>, seed: number): Reco
 }
 
 describe.each(samples)("$file on wasm", ({ file, dims, fixed }) => {
-  it("gives the same bits on 1, 2 and 3 threads (losses, params after steps, predictions)", async () => {
+  it("gives the same bits on 1, 2 and 3 threads and createModelSync (losses, params, predictions)", async () => {
     const mod = await wasmModule(file);
     const batch = batchOf(file, dims, 11);
-    const runs = [];
+    const predicts = programOf(file).outputs.length > 0;
+    const runs: {
+      label: string;
+      losses: number[];
+      params: Record<string, Arr>;
+      predicted: Record<string, Arr> | null;
+      checkpoint: Uint8Array;
+    }[] = [];
     // The caller wakes a worker with Atomics.notify for each chunk it hands out.
     const wakes = vi.spyOn(Atomics, "notify");
     for (const threads of [1, 2, 3]) {
@@ -386,18 +394,33 @@ describe.each(samples)("$file on wasm", ({ file, dims, fixed }) => {
       // At these dims the largest kernels pay for threads: some ran split.
       if (threads > 1) expect(wakes.mock.calls.length, `threads ${threads}`).toBeGreaterThan(0);
       const params = await m.params();
-      const predicted = programOf(file).outputs.length > 0 ? await m.predict(batch) : null;
-      runs.push({ losses, params, predicted, checkpoint: await m.save() });
+      const predicted = predicts ? await m.predict(batch) : null;
+      runs.push({
+        label: `threads ${threads}`,
+        losses,
+        params,
+        predicted,
+        checkpoint: await m.save(),
+      });
     }
-    const [one, ...more] = runs;
-    more.forEach((r, i) => {
-      const t = `threads ${i + 2}`;
-      expect(r.losses, t).toEqual(one!.losses);
-      expect(differences(one!.params, r.params), t).toEqual(same(one!.params));
-      if (one!.predicted)
-        expect(differences(one!.predicted, r.predicted!), t).toEqual(same(one!.predicted));
-      expect(firstDifference(r.checkpoint, one!.checkpoint), t).toBe(-1);
+    const sync = (
+      mod as unknown as { createModelSync(o: object): SyncModel<"wasm"> }
+    ).createModelSync({
+      seed: 5,
+      dims: fixed ?? {},
     });
+    const losses = [sync.step(batch).loss, sync.step(batch).loss];
+    const predicted = predicts ? sync.predict(batch) : null;
+    runs.push({ label: "sync", losses, params: sync.params, predicted, checkpoint: sync.save() });
+    sync.dispose();
+    const [one, ...more] = runs;
+    for (const r of more) {
+      expect(r.losses, r.label).toEqual(one!.losses);
+      expect(differences(one!.params, r.params), r.label).toEqual(same(one!.params));
+      if (one!.predicted)
+        expect(differences(one!.predicted, r.predicted!), r.label).toEqual(same(one!.predicted));
+      expect(firstDifference(r.checkpoint, one!.checkpoint), r.label).toBe(-1);
+    }
   });
 
   it("round-trips a checkpoint: a loaded model steps as the saved one does", async () => {
