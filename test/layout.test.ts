@@ -15,6 +15,7 @@ const pipeline = [
   "source-file",
   "dims",
   "ir",
+  "train-dims",
   "shapes",
   "builder",
   "elementwise",
@@ -34,8 +35,10 @@ const pipeline = [
   "backend",
   "codegen-js",
   "codegen-wgsl",
+  "codegen-wasm",
   "emit",
   "backends",
+  "explain",
   "compile",
   "cli",
 ];
