@@ -281,6 +281,124 @@ function buffersRead(k: Kernel): BufId[] {
   return reads.filter((b) => !own.has(b));
 }
 
+/** What the explain of one entry's kernels needs besides the kernel. */
+interface EntryContext {
+  backend: Backend;
+  program: ProgramIR;
+  entry: Entry;
+  p: KernelProgram;
+  mem: MemoryPlan;
+  log: FusionLog;
+  amounts: Amounts;
+  sources: SourceMap | undefined;
+  /** Each equation's place in the graph, to list a kernel's equations in order. */
+  order: Map<Eqn, number>;
+  /** Notes by output buffer and by scan id: a kernel split to fit a binding limit is a new object. */
+  byOut: Map<BufId, KernelNote>;
+  byScan: Map<number, KernelNote>;
+  /** The kernel (path) that wrote each buffer so far. */
+  writer: Map<BufId, string>;
+}
+
+/** The lines explaining kernel `k` at `at` (a scan's body follows it, by the caller). */
+function kernelLines(k: Kernel, at: string, cost: Cost, pad: string, c: EntryContext): string[] {
+  // A split kernel (fuse/split.ts) keeps its output buffer (a scan its id); a hoisted part has neither.
+  const own = c.log.notes.get(k);
+  const found = own ?? (k.kind === "scan" ? c.byScan.get(k.id) : c.byOut.get(k.out));
+  // Inlined equations in the order the graph computes them (producers first).
+  const note = found && {
+    root: found.root,
+    inlined: [...found.inlined].sort((a, b) => (c.order.get(a) ?? 0) - (c.order.get(b) ?? 0)),
+  };
+  const limit = c.backend.lower.maxStorageBuffers;
+  const split =
+    own !== undefined ||
+    k.kind === "scan" ||
+    limit === Infinity ||
+    (note === undefined && c.log.bufferVar.has(k.out))
+      ? null
+      : `would bind more than ${limit} buffers fused whole, so split`;
+  const out: string[] = [`kernel ${at}: ${fusionKind(k, note, split)}`];
+  out.push(`  ${kernelToString(k).split("\n")[0]!}`);
+  // What autodiff chose for a scan's residuals (stored for the reverse scan, or recomputed).
+  if (k.kind === "scan" && k.note !== undefined) out.push(`  ${k.note}`);
+  if (note?.root) {
+    const ops = [...note.inlined, note.root].map((e) => eqnText(e, c.sources));
+    out.push(`  ops: ${ops.join("; ")}`);
+  }
+  const mm = note && [note.root, ...note.inlined].find((e) => e?.op === "matmul");
+  const why = mm && c.log.epilogue.get(mm.outs[0]!.id);
+  if (why !== undefined) out.push(`  ${why}`);
+  const reads = buffersRead(k);
+  const writes = kernelOutputs(k);
+  const show = (b: BufId) => bufferText(c.p.buffers[b]!, c.entry, c.program, c.mem);
+  out.push(`  reads: ${reads.map(show).join("; ") || "nothing"}`);
+  out.push(`  writes: ${writes.map(show).join("; ")}`);
+  // Why each temporary read here was stored by its writer rather than computed in this kernel.
+  for (const b of reads) {
+    const v = c.log.bufferVar.get(b);
+    const reason = v && c.log.stored.get(v.id);
+    if (v && c.p.buffers[b]!.role.kind === "temp" && reason !== undefined) {
+      const name = v.hint !== undefined ? ` (${v.hint})` : "";
+      const from = c.writer.has(b) ? ` from ${c.writer.get(b)}` : "";
+      out.push(`  not fused: b${b}${name}${from}: ${reason}`);
+    }
+  }
+  out.push(`  flops ${c.amounts.show(cost.flops)}; bytes moved ${c.amounts.show(cost.bytes)}`);
+  for (const b of writes) c.writer.set(b, at);
+  return out.map((l) => pad + l);
+}
+
+/** One entry: its totals and memory plan, then every kernel (scan bodies indented). */
+function explainEntry(
+  backend: Backend,
+  program: ProgramIR,
+  entry: Entry,
+  n: number,
+  amounts: Amounts,
+  sources: SourceMap | undefined,
+): string {
+  const log = new FusionLog();
+  // The same lowering and memory plan compile.ts's emit uses, with the log listening.
+  const p = lowerGraph(entry.graph, backend.lower, log);
+  const mem = planMemory(p);
+  const c: EntryContext = {
+    backend,
+    program,
+    entry,
+    p,
+    mem,
+    log,
+    amounts,
+    sources,
+    order: eqnOrder(entry.graph),
+    byOut: new Map(),
+    byScan: new Map(),
+    writer: new Map(),
+  };
+  for (const [k, note] of log.notes)
+    if (k.kind === "scan") c.byScan.set(k.id, note);
+    else c.byOut.set(k.out, note);
+  const lines: string[] = [];
+  let total = zero();
+  const walk = (ks: readonly Kernel[], path: string, depth: number, perStep: Map<BufId, Dim>) =>
+    ks.forEach((k, i) => {
+      const at = `${path}_${i}`;
+      const cost = kernelCost(k, p.buffers, perStep);
+      if (depth === 0) total = plus(total, cost);
+      lines.push(kernelLines(k, at, cost, "  ".repeat(depth), c).join("\n"));
+      if (k.kind === "scan") walk(k.body, at, depth + 1, stepSlices(k, p.buffers, perStep));
+    });
+  walk(p.kernels, `e${n}`, 0, new Map());
+  const count = `${p.kernels.length} kernel${p.kernels.length === 1 ? "" : "s"}`;
+  return [
+    `// entry ${entry.name}: ${count}, flops ${amounts.show(total.flops)}, bytes moved ${amounts.show(total.bytes)}`,
+    ...memoryText(p, mem, amounts),
+    "",
+    ...lines,
+  ].join("\n");
+}
+
 /** Lower every entry with a fusion log and explain its kernels. */
 export function explainKernels(
   backend: Backend,
@@ -290,86 +408,11 @@ export function explainKernels(
   const env = opts.dims ?? {};
   const amounts = new Amounts(env);
   const bound = Object.entries(env).map(([k, v]) => `${k} = ${v}`);
-  const head = [
+  const head =
     `// fusion explained for the ${backend.target} target` +
-      (bound.length ? `; sizes evaluated at ${bound.join(", ")}` : ""),
-  ];
-  const entries = program.entries.map((entry, n) => {
-    const log = new FusionLog();
-    const order = eqnOrder(entry.graph);
-    // The same lowering and memory plan compile.ts's emit uses, with the log listening.
-    const p = lowerGraph(entry.graph, backend.lower, log);
-    const mem = planMemory(p);
-    const writer = new Map<BufId, string>();
-    const byOut = new Map<BufId, KernelNote>();
-    const byScan = new Map<number, KernelNote>();
-    for (const [k, note] of log.notes)
-      if (k.kind === "scan") byScan.set(k.id, note);
-      else byOut.set(k.out, note);
-    const lines: string[] = [];
-    let total = zero();
-    const walk = (ks: readonly Kernel[], path: string, depth: number, perStep: Map<BufId, Dim>) =>
-      ks.forEach((k, i) => {
-        const at = `${path}_${i}`;
-        const pad = "  ".repeat(depth);
-        // A kernel split to fit the target's binding limit (fuse/split.ts) is a
-        // new object: it keeps its output buffer (a scan its id); a hoisted part has neither.
-        const own = log.notes.get(k);
-        const found = own ?? (k.kind === "scan" ? byScan.get(k.id) : byOut.get(k.out));
-        // Inlined equations in the order the graph computes them (producers first).
-        const note = found && {
-          root: found.root,
-          inlined: [...found.inlined].sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0)),
-        };
-        const limit = backend.lower.maxStorageBuffers;
-        const split =
-          own !== undefined ||
-          k.kind === "scan" ||
-          limit === Infinity ||
-          (note === undefined && log.bufferVar.has(k.out))
-            ? null
-            : `would bind more than ${limit} buffers fused whole, so split`;
-        const cost = kernelCost(k, p.buffers, perStep);
-        if (depth === 0) total = plus(total, cost);
-        const out: string[] = [`${pad}kernel ${at}: ${fusionKind(k, note, split)}`];
-        const irLine = kernelToString(k).split("\n")[0]!;
-        out.push(`${pad}  ${irLine}`);
-        // What autodiff chose for a scan's residuals (stored for the reverse scan, or recomputed).
-        if (k.kind === "scan" && k.note !== undefined) out.push(`${pad}  ${k.note}`);
-        if (note && note.root) {
-          const ops = [...note.inlined, note.root].map((e) => eqnText(e, opts.sources));
-          out.push(`${pad}  ops: ${ops.join("; ")}`);
-        }
-        const mm = note && [note.root, ...note.inlined].find((e) => e?.op === "matmul");
-        const why = mm && log.epilogue.get(mm.outs[0]!.id);
-        if (why !== undefined) out.push(`${pad}  ${why}`);
-        const reads = buffersRead(k);
-        const writes = kernelOutputs(k);
-        const show = (b: BufId) => bufferText(p.buffers[b]!, entry, program, mem);
-        out.push(`${pad}  reads: ${reads.map(show).join("; ") || "nothing"}`);
-        out.push(`${pad}  writes: ${writes.map(show).join("; ")}`);
-        for (const b of reads) {
-          const v = log.bufferVar.get(b);
-          const reason = v && log.stored.get(v.id);
-          if (v && p.buffers[b]!.role.kind === "temp" && reason !== undefined)
-            out.push(
-              `${pad}  not fused: b${b}${v.hint !== undefined ? ` (${v.hint})` : ""}${writer.has(b) ? ` from ${writer.get(b)}` : ""}: ${reason}`,
-            );
-        }
-        out.push(
-          `${pad}  flops ${amounts.show(cost.flops)}; bytes moved ${amounts.show(cost.bytes)}`,
-        );
-        for (const b of writes) writer.set(b, at);
-        lines.push(out.join("\n"));
-        if (k.kind === "scan") walk(k.body, at, depth + 1, stepSlices(k, p.buffers, perStep));
-      });
-    walk(p.kernels, `e${n}`, 0, new Map());
-    return [
-      `// entry ${entry.name}: ${p.kernels.length} kernel${p.kernels.length === 1 ? "" : "s"}, flops ${amounts.show(total.flops)}, bytes moved ${amounts.show(total.bytes)}`,
-      ...memoryText(p, mem, amounts),
-      "",
-      ...lines,
-    ].join("\n");
-  });
-  return [...head, ...entries].join("\n\n");
+    (bound.length ? `; sizes evaluated at ${bound.join(", ")}` : "");
+  const entries = program.entries.map((e, n) =>
+    explainEntry(backend, program, e, n, amounts, opts.sources),
+  );
+  return [head, ...entries].join("\n\n");
 }
