@@ -2,13 +2,13 @@
 // on one thread: GFLOP/s of 1024^3 and of the products the MLP, LSTM and
 // attention workloads run (forward and gradient shapes, their transposes),
 // beside the machine's single-thread f32x4 peak measured with an FMA loop
-// (12 independent accumulators; mul + add, and relaxed_madd where the
-// engine has it). Times are CPU time of this process (min over runs), so
-// other processes sharing the cores count less. Prints, never asserts:
+// (relaxed_madd on 12 independent accumulators; V8's flag for relaxed SIMD,
+// off by default in Node 20, is turned on for it). The matmul runs as the
+// plain-SIMD binary, or with --relaxed the relaxed one. Times are CPU time
+// of this process (min over batches of calls), so other processes sharing
+// the cores count less. Prints, never asserts:
 //
-//   npx tsx bench/wasm-matmul.ts [--relaxed] [--only 1024] [--min-ms 300]
-//
-// (--relaxed turns on V8's relaxed SIMD, hidden behind a flag in Node 20.)
+//   npx tsx bench/wasm-matmul.ts [--relaxed] [--only NAME] [--shape m,n,k[,tt]] [--min-ms 300]
 
 import { setFlagsFromString } from "node:v8";
 import { dimConst } from "../compiler/dims.ts";
@@ -19,20 +19,21 @@ import { encodeModule } from "../compiler/codegen-wasm/encode.ts";
 import { withoutRelaxed } from "../compiler/codegen-wasm/module.ts";
 import type { Instr, WasmFunction } from "../compiler/codegen-wasm/instr.ts";
 import { evalSize } from "../runtime/sizes.ts";
+import { WASM_BUFFERS_AT, WASM_DATA_AT } from "../runtime/program.ts";
 
 const args = process.argv.slice(2);
 const relaxed = args.includes("--relaxed");
 const only = args.includes("--only") ? args[args.indexOf("--only") + 1] : undefined;
 const shape = args.includes("--shape") ? args[args.indexOf("--shape") + 1]!.split(",") : undefined;
 const minMs = args.includes("--min-ms") ? Number(args[args.indexOf("--min-ms") + 1]) : 300;
-if (relaxed) setFlagsFromString("--experimental-wasm-relaxed-simd");
+setFlagsFromString("--experimental-wasm-relaxed-simd");
 
 const memory = { min: 1, max: 65536 };
 
 /**
- * `peak(n)`: n iterations of acc += m * c on 12 f32x4 accumulators (96 flops
- * each): the products do not depend on the sums, so only the adds (or the
- * fused multiply-adds) chain, 12 chains deep.
+ * `peak(n)`: n iterations of acc = acc * m + c (one fused multiply-add) on
+ * 12 f32x4 accumulators, 96 flops each, 12 independent chains (so latency
+ * does not bound it; a product shared by all would be computed once).
  */
 function peakFunction(): WasmFunction {
   const A = 12;
@@ -75,7 +76,10 @@ function cpuMs(f: () => void): number {
 }
 
 function peak(): number {
-  const fn = relaxed ? peakFunction() : withoutRelaxed(peakFunction());
+  const fma = peakFunction();
+  const fn = WebAssembly.validate(encodeModule({ functions: [fma], exports: [], memory }).bytes)
+    ? fma
+    : withoutRelaxed(fma);
   const { bytes } = encodeModule({ functions: [fn], exports: ["peak"], memory });
   const mem = new WebAssembly.Memory({ initial: 1, maximum: memory.max, shared: true });
   const run = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: mem } })
@@ -135,16 +139,18 @@ function bench(s: Shape): { ms: number; gflops: number } {
     sources: [],
     numericsTable: null,
   };
-  const code = matmulToWasm(kernel, ctx);
+  const code = matmulToWasm(kernel, ctx, "mm");
   const fn = relaxed ? code.fn : withoutRelaxed(code.fn);
   const { bytes } = encodeModule({ functions: [fn], exports: [fn.name], memory });
   const sizes = [s.m * s.k, s.k * s.n, s.m * s.n].map((x) => 4 * x * batch);
-  const pages = Math.ceil((65536 + sizes.reduce((a, b) => a + b + 64, 0) + code.scratch) / 65536);
+  const pages = Math.ceil(
+    (WASM_DATA_AT + sizes.reduce((a, b) => a + b + 64, 0) + code.scratch) / 65536,
+  );
   const mem = new WebAssembly.Memory({ initial: pages + 1, maximum: memory.max, shared: true });
   const run = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: mem } })
     .exports[fn.name] as (lo: number, hi: number, scratch: number) => void;
-  const table = new Int32Array(mem.buffer, 256, 3);
-  let at = 65536;
+  const table = new Int32Array(mem.buffer, WASM_BUFFERS_AT, 3);
+  let at = WASM_DATA_AT;
   sizes.forEach((size, i) => {
     table[i] = at;
     const f = new Float32Array(mem.buffer, at, size / 4);
@@ -152,16 +158,21 @@ function bench(s: Shape): { ms: number; gflops: number } {
     at += Math.ceil(size / 64) * 64;
   });
   const items = evalSize(code.items, []);
-  // Warm up past V8's tier-up (Liftoff first, TurboFan after enough calls), then time.
-  let reps = 0;
+  // Warm up past V8's tier-up (Liftoff first, TurboFan after enough calls), then time
+  // batches of calls of at least 5 ms each (CPU time is accounted coarsely).
+  let calls = 1;
   const t = performance.now();
-  while (performance.now() - t < minMs / 3 || reps < 3) (run(0, items, at), reps++);
+  for (let reps = 0; performance.now() - t < minMs / 3 || reps < 3; reps++) {
+    if (cpuMs(() => run(0, items, at)) * calls < 5) calls *= 2;
+  }
   let best = Infinity;
   const t1 = performance.now();
   while (performance.now() - t1 < minMs)
     best = Math.min(
       best,
-      cpuMs(() => run(0, items, at)),
+      cpuMs(() => {
+        for (let c = 0; c < calls; c++) run(0, items, at);
+      }) / calls,
     );
   return { ms: best, gflops: (2 * s.m * s.n * s.k * batch) / best / 1e6 };
 }
@@ -179,7 +190,7 @@ if (shape) {
 }
 const p = peak();
 console.log(
-  `f32x4 ${relaxed ? "relaxed_madd" : "mul+add"} peak, 1 thread: ${p.toFixed(1)} GFLOP/s`,
+  `f32x4 peak (fused multiply-add loop), 1 thread: ${p.toFixed(1)} GFLOP/s; matmul: ${relaxed ? "relaxed" : "plain"} SIMD`,
 );
 for (const s of shapes) {
   if (only !== undefined && s.name !== only) continue;

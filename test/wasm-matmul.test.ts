@@ -19,11 +19,9 @@ import { matmulToWasm } from "../compiler/codegen-wasm/matmul.ts";
 import { encodeModule } from "../compiler/codegen-wasm/encode.ts";
 import { withoutRelaxed } from "../compiler/codegen-wasm/module.ts";
 import { evalSize } from "../runtime/sizes.ts";
+import { WASM_BUFFERS_AT, WASM_DATA_AT, WASM_STEPS_AT } from "../runtime/program.ts";
 
 setFlagsFromString("--experimental-wasm-relaxed-simd");
-
-const BUFFERS_AT = 256;
-const DATA_AT = 65536;
 
 /** A deterministic stream of values in [-1, 1). */
 function values(n: number, seed: number): Float32Array {
@@ -116,7 +114,7 @@ function run(c: Case, splits: number[][], relaxed: boolean, reference = true) {
     sources: [],
     numericsTable: null,
   };
-  const code = matmulToWasm(kernel, ctx);
+  const code = matmulToWasm(kernel, ctx, "mm");
   const fn = relaxed ? code.fn : withoutRelaxed(code.fn);
   const { bytes } = encodeModule({
     functions: [fn],
@@ -130,7 +128,7 @@ function run(c: Case, splits: number[][], relaxed: boolean, reference = true) {
   const oLen = (c.atStep?.out ?? 0) * STEP + B * c.m * c.n;
   const align = (x: number) => Math.ceil(x / 64) * 64;
   const addr: number[] = [];
-  let top = DATA_AT;
+  let top = WASM_DATA_AT;
   for (const len of [aLen, bLen, oLen, c.n]) {
     addr.push(top);
     top = align(top + 4 * Math.max(len, 1));
@@ -146,8 +144,8 @@ function run(c: Case, splits: number[][], relaxed: boolean, reference = true) {
   const f32 = new Float32Array(memory.buffer);
   const dimValues = c.symbolic ? [c.m, c.k] : [];
   dimValues.forEach((v, i) => (i32[i] = v));
-  i32[128 / 4] = STEP;
-  addr.forEach((a, i) => (i32[BUFFERS_AT / 4 + i] = a));
+  i32[WASM_STEPS_AT / 4] = STEP;
+  addr.forEach((a, i) => (i32[WASM_BUFFERS_AT / 4 + i] = a));
   const A = values(aLen, 1 + c.m);
   const Bv = values(bLen, 2 + c.n);
   const bias = values(c.n, 3);

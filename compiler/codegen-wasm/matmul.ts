@@ -30,19 +30,10 @@ import {
 } from "../dims.ts";
 import type { IExpr, MatmulKernel, MatmulOperand } from "../kernel.ts";
 import type { KernelContext } from "../backend.ts";
-import { sizeExpr } from "../size-expr.ts";
-import type { SizeExpr } from "../../runtime/program.ts";
-import type { Instr, WasmFunction } from "./instr.ts";
+import type { Instr } from "./instr.ts";
+import type { WasmKernelCode } from "../codegen-wasm.ts";
 import { Exprs, type Env, type IndexLeaf, type Lane } from "./scalar.ts";
-import { FnBuilder, get, HI, i32, LO, SCRATCH, set, tee } from "./function.ts";
-
-// TEMP until W1b's codegen-wasm.ts defines it.
-export interface WasmKernelCode {
-  fn: WasmFunction;
-  items: SizeExpr;
-  scratch: number;
-  work: SizeExpr;
-}
+import { FnBuilder, get, HI, i32, LO, SCRATCH, set, sizeOf, tee } from "./function.ts";
 
 /** Micro-kernel rows and columns (MR * NR/4 accumulators + NR/4 B vectors + 1 A splat in 16 xmm). */
 const MR = 4;
@@ -50,6 +41,12 @@ const NR = 8;
 /** Cache blocking: rows per item, columns per item (B's packed panel), k per block. */
 const MB = 64;
 const NC = 256;
+/**
+ * Columns per item of a product of one row block: B is packed once either
+ * way, so narrower panels only give threads more items (A, packed per panel,
+ * is small then).
+ */
+const NC_FEW_ROWS = 128;
 const KC = 256;
 /** At most this much of the scratch holds B's panel over all of k (more k: packed block by block). */
 const B_PANEL_BYTES = 1 << 20;
@@ -73,7 +70,8 @@ const roundUp = (n: number, t: number) => Math.ceil(n / t) * t;
 function scratchLayout(k: MatmulKernel) {
   const [mc, nc, kc] = [dimAsConst(k.m), dimAsConst(k.n), dimAsConst(k.k)];
   const kb = kc === null ? KC : Math.max(1, Math.min(KC, kc));
-  const nb = nc === null ? NC : Math.min(NC, roundUp(Math.max(nc, 1), NR));
+  const panel = mc !== null && mc <= MB ? NC_FEW_ROWS : NC;
+  const nb = nc === null ? panel : Math.min(panel, roundUp(Math.max(nc, 1), NR));
   const mb = mc === null ? MB : Math.min(MB, roundUp(Math.max(mc, 1), MR));
   const fit = Math.max(KC, Math.floor(B_PANEL_BYTES / (4 * nb) / KC) * KC);
   const kWhole = kc === null ? fit : Math.max(kb, Math.min(kc, fit));
@@ -90,11 +88,12 @@ function scratchLayout(k: MatmulKernel) {
     tileRows: mb / MR,
     kWhole,
     blockBytes: 4 * nb,
+    panel,
   };
 }
 
-export function matmulToWasm(k: MatmulKernel, ctx: KernelContext): WasmKernelCode {
-  return new MatmulWriter(k, ctx).write();
+export function matmulToWasm(k: MatmulKernel, ctx: KernelContext, name: string): WasmKernelCode {
+  return new MatmulWriter(k, ctx).write(name);
 }
 
 class MatmulWriter {
@@ -152,7 +151,7 @@ class MatmulWriter {
     this.f.release(y, "i32");
   }
 
-  write(): WasmKernelCode {
+  write(name: string): WasmKernelCode {
     const { f, k, ctx, M, N, K } = this;
     const nb = k.batch.length;
     const v = this.v;
@@ -167,7 +166,8 @@ class MatmulWriter {
     const [aOff, bOff, oOff, i0, j0, mb, nc, kb, kc, lastB, lastJ0, fresh, bBase, aBase] =
       this.ints(14);
     this.emit(get(M), i32(MB - 1), ["i32.add"], i32(MB), ["i32.div_s"], set(nIB));
-    this.emit(get(N), i32(NC - 1), ["i32.add"], i32(NC), ["i32.div_s"], set(nJP));
+    const NCk = this.L.panel;
+    this.emit(get(N), i32(NCk - 1), ["i32.add"], i32(NCk), ["i32.div_s"], set(nJP));
     this.emit(i32(-1), set(lastB), i32(-1), set(lastJ0));
 
     f.forLoop(
@@ -216,14 +216,14 @@ class MatmulWriter {
         this.emit(get(bl), get(M), ["i32.mul"], get(N), ["i32.mul"]);
         if (k.outAt) this.emit(["i32.add"]);
         this.emit(i32(4), ["i32.mul"], ["i32.add"], set(oOff));
-        this.emit(get(ib), i32(MB), ["i32.mul"], set(i0), get(jp), i32(NC), ["i32.mul"], set(j0));
+        this.emit(get(ib), i32(MB), ["i32.mul"], set(i0), get(jp), i32(NCk), ["i32.mul"], set(j0));
         this.min(
           () => this.emit(i32(MB)),
           () => this.emit(get(M), get(i0), ["i32.sub"]),
         );
         this.emit(set(mb));
         this.min(
-          () => this.emit(i32(NC)),
+          () => this.emit(i32(NCk)),
           () => this.emit(get(N), get(j0), ["i32.sub"]),
         );
         this.emit(set(nc));
@@ -294,13 +294,16 @@ class MatmulWriter {
       },
     );
 
-    const items = dimMul(dimMul(numElements(k.batch), ceilDiv(k.n, NC)), ceilDiv(k.m, MB));
+    const items = dimMul(
+      dimMul(numElements(k.batch), ceilDiv(k.n, this.L.panel)),
+      ceilDiv(k.m, MB),
+    );
     const work = dimMul(dimConst(2), numElements([...k.batch, k.m, k.n, k.k]));
     return {
-      fn: f.finish(ctx.path),
-      items: sizeExpr(items, ctx.dims),
+      fn: f.finish(name),
+      items: sizeOf(items, ctx),
       scratch: this.L.total,
-      work: sizeExpr(work, ctx.dims),
+      work: sizeOf(work, ctx),
     };
   }
 
@@ -443,18 +446,39 @@ class MatmulWriter {
     kc: number,
   ) {
     const { f } = this;
-    const [s, q, p, cv, d, sp, c] = this.ints(7);
+    const [s, q, p, p0, cv, d, sp, c, rowBytes] = this.ints(9);
     src();
-    this.emit(set(s));
+    this.emit(set(s), get(stride), i32(4), ["i32.mul"], set(rowBytes));
+    // Rows p0.. of column c: dst[p][c] = src[c][p], a zero past the valid columns.
     const column = (value: () => void) =>
       f.forLoop(
         p,
-        () => this.emit(i32(0)),
+        () => this.emit(get(p0)),
         () => this.emit(get(kc)),
         () => {
           this.emit(get(d), get(p), i32(4 * W), ["i32.mul"], ["i32.add"]);
           value();
           this.emit(["f32.store", 0]);
+        },
+      );
+    const columns = () =>
+      f.forLoop(
+        c,
+        () => this.emit(i32(0)),
+        () => this.emit(i32(W)),
+        () => {
+          this.emit(get(dst), get(q), get(kc), ["i32.mul"], i32(4 * W), ["i32.mul"], ["i32.add"]);
+          this.emit(get(c), i32(4), ["i32.mul"], ["i32.add"], set(d));
+          this.emit(get(s), get(q), i32(W), ["i32.mul"], get(c), ["i32.add"], get(rowBytes));
+          this.emit(["i32.mul"], ["i32.add"], set(sp));
+          f.ifElse(
+            () => this.emit(get(c), get(cv), ["i32.lt_s"]),
+            () =>
+              column(() =>
+                this.emit(get(sp), get(p), i32(4), ["i32.mul"], ["i32.add"], ["f32.load", 0]),
+              ),
+            () => column(() => this.emit(["f32.const", 0])),
+          );
         },
       );
     f.forLoop(
@@ -466,51 +490,77 @@ class MatmulWriter {
           () => this.emit(i32(W)),
           () => this.emit(get(valid), get(q), i32(W), ["i32.mul"], ["i32.sub"]),
         );
-        this.emit(set(cv));
-        f.forLoop(
-          c,
-          () => this.emit(i32(0)),
-          () => this.emit(i32(W)),
-          () => {
-            this.emit(
-              get(dst),
-              get(q),
-              get(kc),
-              ["i32.mul"],
-              i32(4 * W),
-              ["i32.mul"],
-              ["i32.add"],
-              get(c),
-              i32(4),
-              ["i32.mul"],
-              ["i32.add"],
-              set(d),
-            );
-            this.emit(
-              get(s),
-              get(q),
-              i32(W),
-              ["i32.mul"],
-              get(c),
-              ["i32.add"],
-              get(stride),
-              ["i32.mul"],
-              i32(4),
-              ["i32.mul"],
-              ["i32.add"],
-              set(sp),
-            );
-            f.ifElse(
-              () => this.emit(get(c), get(cv), ["i32.lt_s"]),
-              () =>
-                column(() =>
-                  this.emit(get(sp), get(p), i32(4), ["i32.mul"], ["i32.add"], ["f32.load", 0]),
-                ),
-              () => column(() => this.emit(["f32.const", 0])),
-            );
-          },
-        );
+        this.emit(set(cv), i32(0), set(p0));
+        // A whole panel: 4 x 4 blocks transposed in registers, the last kc % 4 rows one by one.
+        if (W % 4 === 0)
+          f.ifElse(
+            () => this.emit(get(cv), i32(W), ["i32.eq"]),
+            () => {
+              this.emit(get(kc), i32(~3), ["i32.and"], set(p0));
+              this.transposeBlocks(dst, s, q, p, p0, rowBytes, W, kc);
+            },
+          );
+        columns();
       },
+    );
+  }
+
+  /**
+   * Rows [0, p0) of panel q of packStrided, four at a time: from each group
+   * of 4 source rows (columns of the panel) a v128 of 4 consecutive p, then
+   * a 4 x 4 transpose (8 shuffles) into 4 packed rows.
+   */
+  private transposeBlocks(
+    dst: number,
+    s: number,
+    q: number,
+    p: number,
+    p0: number,
+    rowBytes: number,
+    W: number,
+    kc: number,
+  ) {
+    const { f } = this;
+    const [src, out] = this.ints(2);
+    const r = Array.from({ length: 4 }, () => this.f.local("v128"));
+    const t = Array.from({ length: 4 }, () => this.f.local("v128"));
+    /** i8x16.shuffle of two vectors by 32-bit lanes (0-3 the first, 4-7 the second). */
+    const shuffle = (a: number, b: number, lanes: number[]): Instr[] => [
+      get(a),
+      get(b),
+      ["i8x16.shuffle", ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3])],
+    ];
+    f.forLoop(
+      p,
+      () => this.emit(i32(0)),
+      () => this.emit(get(p0)),
+      () => {
+        for (let c4 = 0; c4 < W / 4; c4++) {
+          // src: row (q * W + 4 * c4) at column p; out: packed row p, column 4 * c4.
+          this.emit(get(s), get(q), i32(W), ["i32.mul"], i32(4 * c4), ["i32.add"], get(rowBytes));
+          this.emit(["i32.mul"], ["i32.add"], get(p), i32(4), ["i32.mul"], ["i32.add"], set(src));
+          this.emit(get(dst), get(q), get(kc), ["i32.mul"], i32(4 * W), ["i32.mul"], ["i32.add"]);
+          this.emit(get(p), i32(4 * W), ["i32.mul"], ["i32.add"], set(out));
+          for (let i = 0; i < 4; i++) {
+            this.emit(get(src), ["v128.load", 0], set(r[i]!));
+            if (i < 3) this.emit(get(src), get(rowBytes), ["i32.add"], set(src));
+          }
+          this.emit(...shuffle(r[0]!, r[1]!, [0, 4, 1, 5]), set(t[0]!));
+          this.emit(...shuffle(r[2]!, r[3]!, [0, 4, 1, 5]), set(t[1]!));
+          this.emit(...shuffle(r[0]!, r[1]!, [2, 6, 3, 7]), set(t[2]!));
+          this.emit(...shuffle(r[2]!, r[3]!, [2, 6, 3, 7]), set(t[3]!));
+          const rows: [number, number, number[]][] = [
+            [t[0]!, t[1]!, [0, 1, 4, 5]],
+            [t[0]!, t[1]!, [2, 3, 6, 7]],
+            [t[2]!, t[3]!, [0, 1, 4, 5]],
+            [t[2]!, t[3]!, [2, 3, 6, 7]],
+          ];
+          rows.forEach(([a, b, lanes], j) =>
+            this.emit(get(out), ...shuffle(a, b, lanes), ["v128.store", 4 * (j * W + 4 * c4)]),
+          );
+        }
+      },
+      4,
     );
   }
 
