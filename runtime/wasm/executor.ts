@@ -166,7 +166,6 @@ export class WasmExecutor implements Executor {
     this.state = layout.state;
     this.scratch = layout.scratch;
     this.callAt = layout.callAt;
-    this.mem.ensure(this.callAt, () => "the model's parameters and optimizer state");
     const ids = new Map(kernelNames(plan).map((n, i) => [n, i]));
     const exports = opened.instance.exports;
     for (const [name, e] of Object.entries(plan.entries) as [EntryName, EntryPlan<WasmKernel>][]) {
