@@ -5,7 +5,7 @@
 // module checks on every call; other ints and bools are 0 or 1.
 
 import { dimEval, type Dim } from "../compiler/dims.ts";
-import { indexUses } from "../compiler/emit/index-ranges.ts";
+import { programIndexUses } from "../compiler/emit/index-ranges.ts";
 import type { ProgramIR } from "../compiler/ir.ts";
 import { trainDims } from "../compiler/train-dims.ts";
 import { UsageError } from "./errors.ts";
@@ -79,17 +79,10 @@ export function benchDims(
 
 /**
  * The range each int input must lie in: the smallest of its index uses'
- * sizes (the same uses emit.ts lists for the module's checks), at `dims`.
+ * sizes (the uses the module checks on every call), at `dims`.
  */
 function indexBounds(program: ProgramIR, dims: Dims): Map<string, number> {
-  const uses = indexUses(
-    program.entries.map((e) => ({
-      graph: e.graph,
-      inputNames: new Map(
-        e.inSlots.flatMap((s, k) => (s.kind === "input" ? [[e.graph.inputs[k]!.id, s.name]] : [])),
-      ),
-    })),
-  );
+  const uses = programIndexUses(program);
   const bounds = new Map<string, number>();
   for (const [name, list] of uses)
     bounds.set(name, Math.min(...list.map((u) => dimEval(u.size, dims))));

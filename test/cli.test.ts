@@ -35,8 +35,9 @@ describe("dlg: usage and help", { timeout: 180_000 }, () => {
   it("prints help for the tool and for each command", async () => {
     const top = await dlg("--help");
     expect(top.code).toBe(0);
-    for (const cmd of ["check", "compile", "train", "dump"]) expect(top.stdout).toContain(cmd);
-    const cmds = ["check", "compile", "train", "dump"];
+    for (const cmd of ["check", "compile", "train", "dump", "bench"])
+      expect(top.stdout).toContain(cmd);
+    const cmds = ["check", "compile", "train", "dump", "bench"];
     const runs = await Promise.all(cmds.map((cmd) => dlg(cmd, "--help")));
     runs.forEach((r, i) => {
       expect(r.code).toBe(0);
@@ -53,7 +54,7 @@ describe("dlg: usage and help", { timeout: 180_000 }, () => {
       ["train", "samples/linreg.dlg", "--limit", "0"],
       ["dump", "samples/linreg.dlg", "--stage", "bytecode"],
       ["dump", "samples/linreg.dlg"],
-      ["compile", "samples/mlp.dlg", "--target", "wasm"],
+      ["compile", "samples/mlp.dlg", "--target", "cuda"],
       ["train", "samples/linreg.dlg", "--backend", "cuda"],
     ];
     const runs = await Promise.all(cases.map((args) => dlg(...args)));
@@ -63,8 +64,8 @@ describe("dlg: usage and help", { timeout: 180_000 }, () => {
       expect(r.stderr).not.toMatch(stackFrame);
     });
     expect(runs[2]!.stderr).toContain("--epochs expects an integer >= 1, got `many`");
-    expect(runs[6]!.stderr).toContain("unknown --target `wasm`; expected one of js, webgpu");
-    expect(runs[7]!.stderr).toContain("unknown --backend `cuda`; expected one of js, webgpu");
+    expect(runs[6]!.stderr).toContain("unknown --target `cuda`; expected one of js, wasm, webgpu");
+    expect(runs[7]!.stderr).toContain("unknown --backend `cuda`; expected one of js, wasm, webgpu");
   });
 
   it("reports a missing file plainly", async () => {
@@ -182,10 +183,11 @@ describe("dlg dump", { timeout: 180_000 }, () => {
     });
   }
 
-  it("--target webgpu shows each kernel's WGSL module under its kernel IR", async () => {
-    const [js, gpu] = await Promise.all([
-      dlg("dump", "samples/linreg.dlg", "--stage", "kernels"),
+  it("--target webgpu and wasm show each kernel's WGSL module or WAT function under its kernel IR", async () => {
+    const [js, gpu, wasm] = await Promise.all([
+      dlg("dump", "samples/linreg.dlg", "--stage", "kernels", "--target", "js"),
       dlg("dump", "samples/linreg.dlg", "--stage", "kernels", "--target", "webgpu"),
+      dlg("dump", "samples/linreg.dlg", "--stage", "kernels", "--target", "wasm"),
     ]);
     expect(gpu.stderr).not.toMatch(stackFrame);
     expect(gpu.code).toBe(0);
@@ -193,9 +195,11 @@ describe("dlg dump", { timeout: 180_000 }, () => {
     expect(gpu.stdout).toMatch(/\/\/ kernel e1_0: b\d+ = matmul/);
     expect(gpu.stdout).toContain("@compute @workgroup_size(");
     expect(js.stdout).not.toContain("@compute");
-    const bad = await dlg("dump", "samples/linreg.dlg", "--stage", "kernels", "--target", "wasm");
-    expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain("unknown --target `wasm`; expected one of js, webgpu");
+    expect(wasm.stderr).not.toMatch(stackFrame);
+    expect(wasm.code).toBe(0);
+    expect(wasm.stdout).toMatch(/\/\/ kernel e1_0: b\d+ = matmul/);
+    expect(wasm.stdout).toContain("(func $");
+    expect(js.stdout).not.toContain("(func $");
   });
 });
 
