@@ -45,6 +45,7 @@ export class FnBuilder {
   private readonly bufLocals = new Map<BufId, number>();
   private readonly dimLocals = new Map<string, number>();
   private readonly stepLocals = new Map<number, number>();
+  private memLocal: number | undefined;
 
   constructor(readonly ctx: KernelContext) {}
 
@@ -90,6 +91,15 @@ export class FnBuilder {
       this.prologue.push(i32(0), ["i32.load", BUFFERS_AT + 4 * b], set(l));
     }
     return l;
+  }
+
+  /** The local holding the memory's size in bytes (read once: memory only grows, between calls). */
+  memEnd(): number {
+    if (this.memLocal === undefined) {
+      this.memLocal = this.local("i32");
+      this.prologue.push(["memory.size"], i32(16), ["i32.shl"], set(this.memLocal));
+    }
+    return this.memLocal;
   }
 
   /** The local holding scan `s`'s current step (read from T once). */

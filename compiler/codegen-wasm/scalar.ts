@@ -17,8 +17,11 @@
 // v128.load; other strides and gathers load lane by lane; a node with no
 // SIMD form (i32 division, pow, ...) is computed per lane and the lanes
 // assembled. Bounds-checked selects (pad, concat, gather: a condition with
-// an index comparison) are lazy like JS's `c ? a : b`, so an out-of-range
-// load of the arm not taken is never executed (it could trap past memory).
+// an index comparison) must not execute an out-of-range load of the arm not
+// taken (it could trap past memory): scalar, and in vectors whose check is
+// the same for the four lanes, they are lazy like JS's `c ? a : b`; in
+// vectors whose lanes differ both arms run with every address clamped into
+// memory, and the check picks lanes.
 //
 // Semantics are the JS backend's (codegen-js/syntax.ts): f32 arithmetic is
 // float32 (what JS's Math.fround of the float64 result gives for + - * /
@@ -82,6 +85,12 @@ export class Exprs {
   private readonly variesMemo = new WeakMap<object, boolean>();
   /** Depth of lazy (guarded) select arms being emitted: no loads hoisted out of them. */
   private lazy = 0;
+  /**
+   * Depth of eagerly evaluated guarded arms (a vector select whose bounds
+   * check differs lane to lane): every load's address is clamped into
+   * memory, so the lanes the check rejects read something harmless.
+   */
+  private clamp = 0;
 
   constructor(
     readonly fn: FnBuilder,
@@ -361,11 +370,24 @@ export class Exprs {
       this.base(buf, index, lin);
       fn.emit(get(this.need(this.env.counter, "counter")));
       if (lane !== 0) fn.emit(i32(lane), ["i32.add"]);
-      return fn.emit(i32(4 * lin.c), ["i32.mul"], ["i32.add"]);
+      fn.emit(i32(4 * lin.c), ["i32.mul"], ["i32.add"]);
+    } else {
+      fn.emit(get(fn.buf(buf)));
+      this.ix(index, lane);
+      fn.emit(i32(2), ["i32.shl"], ["i32.add"]);
     }
-    fn.emit(get(fn.buf(buf)));
-    this.ix(index, lane);
-    fn.emit(i32(2), ["i32.shl"], ["i32.add"]);
+    this.clamped(4);
+  }
+
+  /** In an eager guarded arm, the address on the stack clamped (unsigned) to memory's end less `bytes`. */
+  private clamped(bytes: number): void {
+    if (this.clamp === 0) return;
+    const fn = this.fn;
+    const [a, lim] = [fn.temp("i32"), fn.temp("i32")];
+    fn.emit(set(a), get(fn.memEnd()), i32(bytes), ["i32.sub"], set(lim));
+    fn.emit(get(a), get(lim), get(a), get(lim), ["i32.lt_u"], ["select"]);
+    fn.release(a, "i32");
+    fn.release(lim, "i32");
   }
 
   /** Pushes the byte address of lane 0 of `index` in `buf`, which must be contiguous in the counter (a vector store). */
@@ -537,8 +559,7 @@ export class Exprs {
         this.v(e.b);
         return fn.emit(["v128.and"]);
       case "select":
-        if (guarded(e)) {
-          if (this.varies(e.c)) return lanes();
+        if (guarded(e) && !this.varies(e.c)) {
           this.lazy++;
           fn.ifElse(
             () => this.s(e.c),
@@ -549,8 +570,10 @@ export class Exprs {
           this.lazy--;
           return;
         }
+        if (guarded(e)) this.clamp++;
         this.v(e.a);
         this.v(e.b);
+        if (guarded(e)) this.clamp--;
         this.v(e.c);
         return fn.emit(["v128.bitselect"]);
       case "cast":
@@ -594,10 +617,12 @@ export class Exprs {
         ["i32.add"],
       );
       if (lin.c === 1) {
+        this.clamped(16);
         fn.emit(["v128.load", 0]);
         return toMask();
       }
       const a = fn.temp("i32");
+      this.clamped(12 * lin.c + 4);
       fn.emit(tee(a), ["v128.load32_zero", 0]);
       for (let l = 1; l < 4; l++)
         fn.emit(
@@ -615,6 +640,7 @@ export class Exprs {
     const b = fn.buf(e.buf);
     for (let l = 0; l < 4; l++) {
       fn.emit(get(b), get(iv), ["i32x4.extract_lane", l], i32(2), ["i32.shl"], ["i32.add"]);
+      this.clamped(4);
       fn.emit(
         [isF ? "f32.load" : "i32.load", 0],
         [isF ? "f32x4.replace_lane" : "i32x4.replace_lane", l],
