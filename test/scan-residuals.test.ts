@@ -67,13 +67,13 @@ function values(m: ModelIR, b: number) {
 const [b, steps, hidden] = [2, 5, 3];
 /**
  * Recurrent layers: std's lstm and gru, and a plain tanh RNN cell written as
- * a scan, with the stacks each stores beyond the recompute path's: the
- * pre-activations for lstm and gru; none for the RNN, whose reverse step
- * reads back the h it yields.
+ * a scan, with the stacks each stores beyond the recompute path's: the LSTM's
+ * gates i, f, g, o; the GRU's z, r and h @ u_n; none for the RNN, whose
+ * reverse step reads back the h it yields.
  */
 const layers: Record<string, { params: string; layer: string; extra: number }> = {
-  lstm: { params: "", layer: `x |> lstm(${hidden})`, extra: 1 },
-  gru: { params: "", layer: `x |> gru(${hidden})`, extra: 1 },
+  lstm: { params: "", layer: `x |> lstm(${hidden})`, extra: 4 },
+  gru: { params: "", layer: `x |> gru(${hidden})`, extra: 3 },
   rnn: {
     params: `  param w: [2, ${hidden}] init glorot_uniform
   param u: [${hidden}, ${hidden}] init orthogonal\n`,
@@ -127,20 +127,20 @@ ${params}  loss mse(${layer}, y)`);
     const m = model(`  input x: [B, 40, 2]
   input y: [B, 40, 8]
   loss mse(x |> lstm(8), y)`);
-    // Pre-activations [B, 32] a step: 40 * 32 * 4 bytes = 5 KiB per example.
+    // Gates i, f, g, o, [B, 8] each a step: 40 * 32 * 4 bytes = 5 KiB per example.
     const note = (opts: ResidualOptions) => scans(gradGraph(m, opts))[0]!.params.note;
     expect(note({ dimSizes: { B: 64 } })).toBe(
-      "stores residuals: add(xt, matmul) [B, 32] × 40 (0.31 MiB at B=64)",
+      "stores residuals: sigmoid(add(lstm_1.fg, 1)), sigmoid(lstm_1.ig), tanh(lstm_1.gg), sigmoid(lstm_1.og) (each [B, 8]) × 40 (0.31 MiB at B=64)",
     );
     expect(note({ dimSizes: { B: 64 }, budgetBytes: 320 * 1024 })).toBe(
-      "stores residuals: add(xt, matmul) [B, 32] × 40 (0.31 MiB at B=64)",
+      "stores residuals: sigmoid(add(lstm_1.fg, 1)), sigmoid(lstm_1.ig), tanh(lstm_1.gg), sigmoid(lstm_1.og) (each [B, 8]) × 40 (0.31 MiB at B=64)",
     );
     expect(note({ dimSizes: { B: 64 }, budgetBytes: 320 * 1024 - 1 })).toBe(
-      "recomputes in the reverse scan: storing add(xt, matmul) [B, 32] × 40 would take 0.31 MiB at B=64, over the 0.31 MiB budget",
+      "recomputes in the reverse scan: storing sigmoid(add(lstm_1.fg, 1)), sigmoid(lstm_1.ig), tanh(lstm_1.gg), sigmoid(lstm_1.og) (each [B, 8]) × 40 would take 0.31 MiB at B=64, over the 0.31 MiB budget",
     );
     // No size for B: weighed at 1024, and the note says so.
     expect(note({})).toBe(
-      "stores residuals: add(xt, matmul) [B, 32] × 40 (5.0 MiB at B=1024, no size known for B)",
+      "stores residuals: sigmoid(add(lstm_1.fg, 1)), sigmoid(lstm_1.ig), tanh(lstm_1.gg), sigmoid(lstm_1.og) (each [B, 8]) × 40 (5.0 MiB at B=1024, no size known for B)",
     );
   });
 
@@ -163,8 +163,8 @@ ${params}  loss mse(${layer}, y)`);
     const notes = r.text!.split("\n").filter((l) => l.startsWith("  // "));
     // The step entry's forward scan (T = 50, the train block's batch 50) and its reverse.
     expect(notes).toEqual([
-      "  // stores residuals: add(xt, matmul) [B, 128] × 50 (1.2 MiB at B=50)",
-      "  // reads stored residuals at step t: add(xt, matmul) [B, 128]",
+      "  // stores residuals: sigmoid(add(lstm_1.fg, 1)), sigmoid(lstm_1.ig), tanh(lstm_1.gg), sigmoid(lstm_1.og) (each [B, 32]) × 50 (1.2 MiB at B=50)",
+      "  // reads stored residuals at step t: sigmoid(add(lstm_1.fg, 1)), sigmoid(lstm_1.ig), tanh(lstm_1.gg), sigmoid(lstm_1.og) (each [B, 32])",
     ]);
   });
 

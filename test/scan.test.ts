@@ -124,8 +124,8 @@ model m {
     expect(found.length).toBe(2);
     const [fwd, rev] = [found[0]!, found[1]!];
     // Forward: h and c carried, h yielded, both carries stacked as residuals,
-    // and the pre-activations (xt + h @ u) stored for the reverse step.
-    expect([fwd.params.nCarry, fwd.outs.length]).toEqual([2, 6]);
+    // and the gates i, f, g, o stored for the reverse step.
+    expect([fwd.params.nCarry, fwd.outs.length]).toEqual([2, 9]);
     // std's lstm projects the input before the loop, so u is the body's only const.
     const p: OpParams["scan"] = rev.params;
     expect([p.reverse, p.nConsts, p.nCarry]).toEqual([true, 1, 3]);

@@ -19,8 +19,9 @@ export interface CutProblem {
 
 /**
  * The nodes of a minimum-cost set meeting every source-to-sink path, the one
- * nearest the sources (found from the source side of the last residual
- * graph); null when every such set contains a node that cannot be stored.
+ * nearest the sinks (of several equally cheap sets, the one leaving the
+ * consumer least to recompute); null when every such set contains a node
+ * that cannot be stored.
  */
 export function minVertexCut(p: CutProblem): number[] | null {
   const n = p.capacity.length;
@@ -55,14 +56,22 @@ export function minVertexCut(p: CutProblem): number[] | null {
         }
     return via;
   };
+  /** The cut nearest the sinks: nodes whose out-vertex still reaches the sink in the residual graph and whose in-vertex does not. */
+  const nearSink = (): number[] => {
+    const reaches = new Set([sink]);
+    const queue = [sink];
+    // Arc i ^ 1 runs from to[i] into the vertex being expanded.
+    for (let q = 0; q < queue.length; q++)
+      for (const i of adj[queue[q]!]!)
+        if (cap[i ^ 1]! > 0 && !reaches.has(to[i]!)) {
+          reaches.add(to[i]!);
+          queue.push(to[i]!);
+        }
+    return [...Array(n).keys()].filter((v) => reaches.has(2 * v + 1) && !reaches.has(2 * v));
+  };
   for (;;) {
     const via = search();
-    if (via[sink] === undefined) {
-      const cut: number[] = [];
-      for (let v = 0; v < n; v++)
-        if (via[2 * v] !== undefined && via[2 * v + 1] === undefined) cut.push(v);
-      return cut;
-    }
+    if (via[sink] === undefined) return nearSink();
     let push = Infinity;
     for (let w = sink; w !== source; w = to[via[w]! ^ 1]!) push = Math.min(push, cap[via[w]!]!);
     if (push === Infinity) return null;

@@ -10,15 +10,19 @@
 // The choice, by cost: a value made by an op that is costly to repeat
 // (matmul, reduction, window op, scatter, nested scan) is never recomputed;
 // values derived from those by cheap ops (elementwise, movement, constants)
-// are recomputed from whatever is stored, since a fused elementwise op costs
-// about what reading a stored copy back would, and storing it costs memory.
-// So the values to store are a minimum cut between the costly values and the
-// reverse step's reads, weighted by per-step elements (scan-cut.ts): for an
-// LSTM, the pre-activation z = x_t + h @ U ([B, 4H]), not i, f, g, o, c' and
-// tanh(c') separately. Among equally small cuts, values the forward pass
-// materialises anyway (a matmul with its elementwise epilogue, a reduction)
-// win, so storing them adds no forward kernel; stacked outputs the model
-// already reads are free.
+// may be, from whatever is stored, since storing costs memory and a fused
+// elementwise op costs about what reading a stored copy would. So the
+// values to store are a minimum cut between the costly values and the
+// reverse step's reads, weighted by per-step elements (scan-cut.ts): a
+// stored value must be worth its memory, so nothing cheap to rebuild from a
+// smaller one is stored (tanh(c') of the LSTM is rebuilt from its gates and
+// the carry c). Of equally small cuts the one nearest the reverse step's
+// reads wins: for the LSTM that is the gates i, f, g, o ([B, 4H] together,
+// the same bytes as the pre-activations xt + h @ U), which the forward step
+// computes anyway and the reverse step then reads instead of evaluating
+// sigmoid and tanh again in every kernel that needs them (LSTM sample: a
+// third less CPU per train step than storing the pre-activations).
+// Stacked outputs the model already reads are free to read back.
 //
 // Then the budget: the stacks take steps × per-step elements × 4 bytes, with
 // symbolic dims at the sizes the options give (the train block's batch for
@@ -75,9 +79,6 @@ const costly = (op: Op): boolean =>
   op === "scan" ||
   isWindow(op);
 
-const elementwise = (op: Op): boolean =>
-  isUnary(op) || isBinary(op) || isCompare(op) || op === "select" || op === "cast";
-
 type ScanParams = OpParams["scan"];
 
 /** What the forward scan stores for its reverse step, and why (shown by the dumps). */
@@ -92,32 +93,9 @@ export interface ResidualPlan {
 /** The reverse step as the planner sees it: the body's VJP and the cotangents seeding it. */
 export interface ReverseStep {
   graph: Graph;
+  /** The cotangents of the carries, consts and xs: what the reverse step computes. */
+  grads: Var[];
   seeds: Var[];
-}
-
-/** Vars of `body` whose value the forward lowering stores anyway (see fuse.ts's epilogues). */
-function materialised(body: Graph): Set<number> {
-  const readers = new Map<number, Eqn[]>();
-  for (const e of body.eqns)
-    for (const x of e.inputs) readers.set(x.id, [...(readers.get(x.id) ?? []), e]);
-  const outputs = new Set(body.outputs.map((v) => v.id));
-  const kept = new Set<number>();
-  for (const e of body.eqns) {
-    if (!costly(e.op)) continue;
-    for (let v of e.outs) {
-      // A matmul's single-use, same-shape elementwise chain is its epilogue: the chain's end is stored.
-      for (;;) {
-        const r = readers.get(v.id) ?? [];
-        const next = r[0]?.outs[0];
-        if (e.op !== "matmul" || outputs.has(v.id) || r.length !== 1 || !elementwise(r[0]!.op))
-          break;
-        if (!next || !shapeEq(next.type.shape, e.outs[0]!.type.shape)) break;
-        v = next;
-      }
-      kept.add(v.id);
-    }
-  }
-  return kept;
 }
 
 /** A dim's size at the planning sizes, and the symbolic dims it used. */
@@ -141,12 +119,26 @@ function sizer(opts: ResidualOptions) {
   return { size, at };
 }
 
-/** `z`'s name for a dump: its hint, else its op and its inputs' names. */
-function describe(v: Var, defs: Map<number, Eqn>): string {
-  const short = (x: Var) => x.hint ?? defs.get(x.id)?.op ?? "input";
+/** `v`'s name for a dump: its hint, else its op applied to its inputs' names, two levels deep. */
+function nameOf(v: Var, defs: Map<number, Eqn>, depth = 2): string {
   const e = defs.get(v.id);
-  const name = v.hint ?? (e ? `${e.op}(${e.inputs.map(short).join(", ")})` : "input");
-  return `${name} [${v.type.shape.map(dimToString).join(", ")}]`;
+  if (v.hint !== undefined) return v.hint;
+  if (e?.op === "const") return String(e.params.value);
+  if (!e) return "input";
+  if (depth === 0) return e.op;
+  return `${e.op}(${e.inputs.map((x) => nameOf(x, defs, depth - 1)).join(", ")})`;
+}
+
+/** `a, b [B, 32]`, or `a, b (each [B, 32])`: names grouped by shape. */
+function describe(vs: Var[], defs: Map<number, Eqn>): string {
+  const byShape = new Map<string, string[]>();
+  for (const v of vs) {
+    const shape = `[${v.type.shape.map(dimToString).join(", ")}]`;
+    byShape.set(shape, [...(byShape.get(shape) ?? []), nameOf(v, defs)]);
+  }
+  return [...byShape]
+    .map(([shape, names]) => `${names.join(", ")} ${names.length > 1 ? `(each ${shape})` : shape}`)
+    .join(", ");
 }
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 2 : 1)} MiB`;
@@ -168,7 +160,7 @@ export function planResiduals(
   // Values that do not depend on a cotangent are the forward step's (or functions of them).
   const backward = new Set(step.seeds.map((v) => v.id));
   const forward: Eqn[] = [];
-  const reads = new Set(step.graph.outputs.map((v) => v.id));
+  const reads = new Set(step.grads.map((v) => v.id));
   for (const e of step.graph.eqns)
     if (e.inputs.some((x) => backward.has(x.id))) {
       e.outs.forEach((v) => backward.add(v.id));
@@ -177,14 +169,10 @@ export function planResiduals(
 
   const vars = forward.flatMap((e) => e.outs);
   const node = new Map(vars.map((v, i) => [v.id, i]));
-  const kept = materialised(p.body);
   const { size, at } = sizer(opts);
   const elems = (v: Var) => size(numElements(v.type.shape));
-  // Per-step elements first; one unit per value not stored anyway breaks ties (never more than one element).
-  const unit = vars.length + 1;
-  const capacity = vars.map((v) =>
-    stackedYs.has(v.id) ? 0 : own.has(v.id) ? elems(v) * unit + (kept.has(v.id) ? 0 : 1) : Infinity,
-  );
+  // Outputs the model reads are stacked anyway; values the VJP made cannot be yielded by the forward body.
+  const capacity = vars.map((v) => (stackedYs.has(v.id) ? 0 : own.has(v.id) ? elems(v) : Infinity));
   const edges: [number, number][] = [];
   const sources: number[] = [];
   for (const e of forward)
@@ -206,7 +194,7 @@ export function planResiduals(
   if (cut === null) return recompute("a value it reads cannot be stacked");
   const store = cut.map((i) => vars[i]!);
   if (store.length === 0) return recompute("it reads only cheap functions of carries and inputs");
-  const names = (vs: Var[]) => vs.map((v) => describe(v, defs)).join(", ");
+  const names = (vs: Var[]) => describe(vs, defs);
   const length = dimToString(p.length);
   const extra = store.filter((v) => !stackedYs.has(v.id));
   const outputs = store.filter((v) => stackedYs.has(v.id));
