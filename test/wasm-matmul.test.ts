@@ -1,8 +1,8 @@
 // The WASM target's matmul kernel (compiler/codegen-wasm/matmul.ts), run on
 // its own over a memory laid out as the target contract says (D, T, the
 // buffer table, 64-byte-aligned buffers, a scratch area per call): shapes at
-// and around the tile edges (MR x NR = 4 x 8, row blocks of 64, column
-// panels of 256, k blocks of 256), every transpose, batches with broadcast
+// and around the tile edges (MR x NR = 4 x 8, row blocks of 32, column
+// panels of 256, or 128 for one row block, k blocks of 256), every transpose, batches with broadcast
 // operands, `at` offsets from a scan step, run-time dims, epilogues (bias,
 // activations, `lin`, a bool result), against a float64 reference within
 // relative 1e-5; results of any split of the work items, in any order, with
@@ -281,6 +281,8 @@ describe.each(modes)("wasm matmul (relaxed SIMD: %s)", (relaxed) => {
     [8, 16, 12],
     [13, 29, 300],
     [1, 300, 40],
+    [32, 129, 7],
+    [33, 129, 10],
     [65, 257, 9],
     [70, 20, 520],
     [6, 25, 1000],
