@@ -39,7 +39,7 @@ import { FnBuilder, get, HI, i32, LO, SCRATCH, set, sizeOf, tee } from "./functi
 const MR = 4;
 const NR = 8;
 /** Cache blocking: rows per item, columns per item (B's packed panel), k per block. */
-const MB = 64;
+const MB = 32;
 const NC = 256;
 /**
  * Columns per item of a product of one row block: B is packed once either
