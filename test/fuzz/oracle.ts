@@ -1,8 +1,10 @@
 // The pipeline oracle: one fuzz case through parse → print round trip →
-// check → compile → import the emitted module → createModel → predict /
-// evaluate / step, each compared with the float64 interpreter on the same
-// values → save/load round trip. It says how far the case got and, if
-// something broke, which kind of failure it was. Files come from the case
+// check → compile (for each target asked: js, wasm) → import the emitted
+// module → createModel → predict / evaluate / step, each compared with the
+// float64 interpreter on the same values → save/load round trip; on wasm,
+// optionally, the same calls on 2 threads must give threads: 1's bits. It
+// says how far the case got and, if something broke, which kind of failure
+// it was (on which target). Files come from the case
 // itself and the seed corpus (a virtual file system), never from disk, so a
 // mutated import path cannot read anything real; std is the real one.
 
@@ -15,6 +17,7 @@ import { stdPath, type ElaborateHost } from "../../compiler/elaborate.ts";
 import { interpret } from "../../compiler/interpret.ts";
 import type { Entry, Graph, ProgramIR, TensorType } from "../../compiler/ir.ts";
 import { parse, printProgram } from "../../grammar/index.ts";
+import type { ModelOptions } from "../../runtime/model-core.ts";
 import { stepSeed, type Model } from "../../runtime/model.ts";
 import { lcg, slotInputs, type Arr } from "../entry-inputs.ts";
 import { loadCorpus } from "./corpus.ts";
@@ -28,6 +31,20 @@ export interface FuzzCase {
   /** The size every named dimension gets when the model runs. */
   dim: number;
 }
+
+/** The targets a case can run on: js (the reference backend) and wasm. */
+export const fuzzTargets = ["js", "wasm"] as const;
+export type FuzzTarget = (typeof fuzzTargets)[number];
+
+export interface RunOptions {
+  /** Compiled and run in this order, each compared with the interpreter on its own. */
+  targets: readonly FuzzTarget[];
+  /** Where wasm is a target: also run it on 2 threads, every kernel split, for threads: 1's bits. */
+  threads: boolean;
+}
+
+/** What the fuzzer did before the WASM target (and what `npm test`'s fuzz sample runs). */
+export const JS_ONLY: RunOptions = { targets: ["js"], threads: false };
 
 /** How far a case got. Each stage implies the ones before it. */
 export type Stage = "rejected" | "checked" | "compiled" | "ran";
@@ -51,6 +68,8 @@ export const failureKinds = [
   "disagree",
   /** The interpreter threw on a graph the module ran. */
   "interpret",
+  /** The wasm module on 2 threads does not give the same bits as on 1. */
+  "threads",
   /** A checkpoint does not restore the same parameters, step count and predictions. */
   "roundtrip",
   /** The case ran past its time box (reported by the pool). */
@@ -62,7 +81,8 @@ export type FailureKind = (typeof failureKinds)[number];
 
 export interface Outcome {
   stage: Stage;
-  failure?: { kind: FailureKind; message: string };
+  /** `target`: the backend that failed (absent before compiling, in the front half). */
+  failure?: { kind: FailureKind; message: string; target?: FuzzTarget };
   /** Why a compiled case was not run, or the plain Error the runtime refused it with. */
   note?: string;
 }
@@ -146,8 +166,12 @@ function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** Why the program is too big to run here, or null. */
-function tooLarge(prog: ProgramIR, env: Record<string, number>): string | null {
+/** Why the program is too big to run here (or `maxTotal` elements in all), or null. */
+function tooLarge(
+  prog: ProgramIR,
+  env: Record<string, number>,
+  maxTotal = MAX_TOTAL_ELEMENTS,
+): string | null {
   let total = 0;
   const size = (t: TensorType) => numel(t.shape.map((d) => dimEval(d, env)));
   // Negative or fractional sizes are the runtime's to refuse; only count real ones.
@@ -177,7 +201,7 @@ function tooLarge(prog: ProgramIR, env: Record<string, number>): string | null {
     const why = visit(e.graph);
     if (why) return why;
   }
-  return total > MAX_TOTAL_ELEMENTS ? `${total} elements in all` : null;
+  return total > maxTotal ? `${total} elements in all` : null;
 }
 
 /** Far beyond float32 rounding, so a program's own ill-conditioning rarely trips it. */
@@ -382,13 +406,11 @@ async function checkScores(r: Run, name: "evaluate" | "step"): Promise<void> {
 async function checkRoundTrip(
   r: Run,
   mod: ModelModule,
-  fixed: Record<string, number>,
+  opts: ModelOptions,
   pred?: Record<string, Arr>,
 ): Promise<void> {
   const bytes = await call("save", () => r.model.save());
-  const other = (await call("createModel", () =>
-    mod.createModel({ seed: SEED, dims: fixed }),
-  )) as Run["model"];
+  const other = (await call("createModel", () => mod.createModel(opts))) as Run["model"];
   await call("load", () => other.load(bytes));
   const mine = await r.model.params();
   const theirs = await other.params();
@@ -433,18 +455,14 @@ async function runModule(
   prog: ProgramIR,
   js: string,
   optimizer: string,
+  target: FuzzTarget,
 ): Promise<Outcome> {
   const env = Object.fromEntries(prog.dims.map((d) => [d, c.dim]));
   const big = tooLarge(prog, env);
   if (big) return { stage: "compiled", note: `not run: ${big}` };
-  let mod: ModelModule;
-  try {
-    mod = await loadModule(js);
-  } catch (e) {
-    return fail("load", errorText(e));
-  }
+  const mod = await load(js);
   const model = (await call("createModel", () =>
-    mod.createModel({ seed: SEED, dims: env }),
+    mod.createModel(modelOptions(target, env)),
   )) as Run["model"];
   const initial = await model.params();
   for (const p of prog.params) {
@@ -460,13 +478,129 @@ async function runModule(
     await checkScores(r, "step");
   }
   const pred = await checkPredict(r);
-  await checkRoundTrip(r, mod, env, pred);
+  await checkRoundTrip(r, mod, modelOptions(target, env), pred);
   return { stage: "ran" };
 }
 
-/** Run one case to the end or to its first failure. */
-export async function runCase(c: FuzzCase): Promise<Outcome> {
+async function load(js: string): Promise<ModelModule> {
+  try {
+    return await loadModule(js);
+  } catch (e) {
+    return fail("load", errorText(e));
+  }
+}
+
+/** createModel's options: wasm on the calling thread alone, the reference the threaded run must match. */
+function modelOptions(target: FuzzTarget, dims: Record<string, number>, threads = 1): ModelOptions {
+  return { seed: SEED, dims, ...(target === "wasm" && { threads }) };
+}
+
+/**
+ * A kernel's declared work, set on every kernel of a module for the threads
+ * check: the runtime splits a kernel only when its work is large, which no
+ * fuzz shape reaches, so every kernel is split into min(threads, items) pieces.
+ */
+const SPLIT_WORK = 2 ** 40;
+
+/** The emitted wasm module with every kernel split across threads (each entry's plan has one `kernels:` line of JSON). */
+function splitEveryKernel(js: string): string {
+  let entries = 0;
+  const out = js.replace(/^( {2}kernels: )(\[.*\]),$/gm, (_, head: string, list: string) => {
+    entries++;
+    const ks = (JSON.parse(list) as object[]).map((k) => ({ ...k, work: SPLIT_WORK }));
+    return `${head}${JSON.stringify(ks)},`;
+  });
+  if (entries === 0) throw new Error("the wasm module's plan has no `kernels:` line to split");
+  return out;
+}
+
+/** Named dims for the threads check besides the case's own: the largest that keeps the program small. */
+const THREAD_DIMS = [48, 24, 12];
+const THREAD_TOTAL_ELEMENTS = 1 << 18;
+
+/** Everything a model gives back over predict, evaluate, step, predict from a fixed start, in order. */
+async function trace(
+  mod: ModelModule,
+  prog: ProgramIR,
+  env: Record<string, number>,
+  batch: Record<string, Arr>,
+  threads: number,
+): Promise<[string, ArrayLike<number>][]> {
+  const out: [string, ArrayLike<number>][] = [];
+  const model = (await call(`createModel (threads: ${threads})`, () =>
+    mod.createModel(modelOptions("wasm", env, threads)),
+  )) as Model;
+  try {
+    const params = async (when: string) => {
+      const ps = await call("params", () => model.params());
+      for (const p of prog.params) out.push([`${p.path} ${when}`, ps[p.path]!]);
+    };
+    const predict = async (when: string) => {
+      if (!entry(prog, "predict")) return;
+      const got = (await call("predict", () => model.predict(batch))) as Record<string, Arr>;
+      for (const [k, v] of Object.entries(got)) out.push([`predict ${k} ${when}`, v]);
+    };
+    await params("at init");
+    await predict("at init");
+    if (prog.hasLoss)
+      for (const name of ["evaluate", "step"] as const) {
+        const s = await call(name, () => model[name](batch));
+        out.push([`${name} loss`, [s.loss]]);
+        for (const [m, v] of Object.entries(s.metrics)) out.push([`${name} metric ${m}`, [v]]);
+      }
+    await params("after a step");
+    await predict("after a step");
+  } finally {
+    model.dispose();
+  }
+  return out;
+}
+
+/**
+ * The wasm module on 2 threads, every kernel split, gives threads: 1's bits
+ * (the target's contract: no reduction's order depends on the split), at
+ * the case's dims and at larger ones where kernels have more items to split.
+ */
+async function checkThreads(c: FuzzCase, prog: ProgramIR, js: string): Promise<void> {
+  const mod = await load(splitEveryKernel(js));
+  const envAt = (n: number) => Object.fromEntries(prog.dims.map((d) => [d, n]));
+  const larger = THREAD_DIMS.find((n) => !tooLarge(prog, envAt(n), THREAD_TOTAL_ELEMENTS));
+  for (const n of [c.dim, ...(larger ? [larger] : [])]) {
+    const env = envAt(n);
+    if (tooLarge(prog, env)) continue;
+    const batch = makeBatch(prog, env, n * 7919 + 1);
+    let one;
+    try {
+      one = await trace(mod, prog, env, batch, 1);
+    } catch (e) {
+      // Refused on one thread too: nothing to compare at these dims.
+      if (e instanceof Refused) continue;
+      throw e;
+    }
+    let two;
+    try {
+      two = await trace(mod, prog, env, batch, 2);
+    } catch (e) {
+      if (e instanceof Refused)
+        fail("threads", `dims = ${n}: threads: 1 ran, 2 refused: ${e.message}`);
+      throw e;
+    }
+    one.forEach(([what, a], k) => {
+      const b = two[k]![1];
+      const i = Array.from(a).findIndex((x, i) => !Object.is(x, b[i]));
+      if (a.length !== b.length || i >= 0)
+        fail(
+          "threads",
+          `dims = ${n}: ${what}[${i}]: ${b[i]} on 2 threads, ${a[i]} on 1 (${a.length} vs ${b.length} elements)`,
+        );
+    });
+  }
+}
+
+/** Run one case to the end or to its first failure, on each target asked. */
+export async function runCase(c: FuzzCase, run: RunOptions = JS_ONLY): Promise<Outcome> {
   let stage: Stage = "rejected";
+  let target: FuzzTarget | undefined;
   try {
     checkPrint(c.text);
     const opts = { host: host(c) };
@@ -477,14 +611,37 @@ export async function runCase(c: FuzzCase): Promise<Outcome> {
     // `dlg dump --stage grad` differentiates on its own path, apart from the entries compile builds.
     const g = dump(c.file, "grad", opts);
     checkSpans(g.diagnostics, g.sources);
-    const r = compile(c.file, opts);
-    checkSpans(r.diagnostics, r.sources);
-    if (!r.ok) return { stage };
-    stage = "compiled";
-    return await runModule(c, r.program!, r.js!, r.train!.optimizer.kind);
+    const notes: string[] = [];
+    for (const t of run.targets) {
+      target = t;
+      const r = compile(c.file, { ...opts, target: t });
+      checkSpans(r.diagnostics, r.sources);
+      if (!r.ok) {
+        // Targets differ after lowering only: what one compiles, all must.
+        if (stage === "compiled")
+          fail(
+            "internal",
+            `compiled for ${run.targets[0]}, not for ${t}: ${r.diagnostics[0]?.message}`,
+          );
+        return { stage };
+      }
+      stage = "compiled";
+      try {
+        const o = await runModule(c, r.program!, r.js!, r.train!.optimizer.kind, t);
+        if (o.note) notes.push(run.targets.length > 1 ? `${t}: ${o.note}` : o.note);
+      } catch (e) {
+        if (!(e instanceof Refused)) throw e;
+        notes.push(run.targets.length > 1 ? `${t}: ${e.message}` : e.message);
+      }
+      if (t === "wasm" && run.threads) await checkThreads(c, r.program!, r.js!);
+    }
+    if (notes.length > 0) return { stage, note: notes.join("; ") };
+    return { stage: "ran" };
   } catch (e) {
     if (e instanceof Refused) return { stage, note: e.message };
-    if (e instanceof Failure) return { stage, failure: { kind: e.kind, message: e.message } };
-    return { stage, failure: { kind: "throw", message: errorText(e) } };
+    const on = target && { target };
+    if (e instanceof Failure)
+      return { stage, failure: { kind: e.kind, message: e.message, ...on } };
+    return { stage, failure: { kind: "throw", message: errorText(e), ...on } };
   }
 }

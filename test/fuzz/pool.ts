@@ -6,7 +6,7 @@
 
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { FuzzCase, Outcome } from "./oracle.ts";
+import { JS_ONLY, type FuzzCase, type Outcome, type RunOptions } from "./oracle.ts";
 
 const worker = fileURLToPath(new URL("./worker.ts", import.meta.url));
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -16,6 +16,14 @@ export interface PoolOptions {
   timeoutMs: number;
   /** Cases per child before it is replaced. */
   recycleAfter?: number;
+  /** The targets each case runs on, and whether wasm is checked on threads (default: js only). */
+  run?: RunOptions;
+}
+
+/** What the pool sends its child: the case and how to run it. */
+export interface CaseRequest {
+  c: FuzzCase;
+  run: RunOptions;
 }
 
 export class CasePool {
@@ -33,8 +41,12 @@ export class CasePool {
     return child;
   }
 
-  /** Run one case; `timeoutMs` overrides the pool's time box for this case. */
-  run(c: FuzzCase, timeoutMs = this.opts.timeoutMs): Promise<Outcome> {
+  /** Run one case; `timeoutMs` and `run` override the pool's time box and run options for this case. */
+  run(
+    c: FuzzCase,
+    timeoutMs = this.opts.timeoutMs,
+    run: RunOptions = this.opts.run ?? JS_ONLY,
+  ): Promise<Outcome> {
     if (this.child && this.used >= (this.opts.recycleAfter ?? 200)) this.close();
     const child = (this.child ??= this.spawn());
     this.used++;
@@ -74,7 +86,7 @@ export class CasePool {
       );
       child.on("message", onMessage);
       child.on("exit", onExit);
-      child.send(c);
+      child.send({ c, run } satisfies CaseRequest);
     });
   }
 

@@ -8,6 +8,8 @@ import { failureKinds, type FailureKind, type FuzzCase, type Outcome } from "./o
 export interface Example {
   c: FuzzCase;
   message: string;
+  /** The backend that failed; absent for the front half. */
+  target?: string;
 }
 
 export class Tally {
@@ -22,6 +24,8 @@ export class Tally {
     FailureKind,
     number
   >;
+  /** Unexpected failures of each kind by target ("front": before compiling). */
+  readonly byTarget = new Map<FailureKind, Map<string, number>>();
   readonly known = new Map<string, number>();
   /** Unexpected failures, a few per kind. */
   readonly examples = new Map<FailureKind, Example[]>();
@@ -34,15 +38,18 @@ export class Tally {
     if (o.stage === "ran") this.ran++;
     if (o.stage === "compiled" && !o.failure) this.notRun++;
     if (!o.failure) return;
-    const { kind, message } = o.failure;
+    const { kind, message, target } = o.failure;
     const defect = knownDefect(kind, message, c);
     if (defect) {
       this.known.set(defect, (this.known.get(defect) ?? 0) + 1);
       return;
     }
     this.failures[kind]++;
+    const on = this.byTarget.get(kind) ?? new Map<string, number>();
+    on.set(target ?? "front", (on.get(target ?? "front") ?? 0) + 1);
+    this.byTarget.set(kind, on);
     const list = this.examples.get(kind) ?? [];
-    if (list.length < keep) list.push({ c, message });
+    if (list.length < keep) list.push({ c, message, target });
     this.examples.set(kind, list);
   }
 
@@ -61,7 +68,12 @@ export class Tally {
       `failed    ${this.failed}`,
       ...failureKinds
         .filter((k) => this.failures[k] > 0)
-        .map((k) => `  ${k.padEnd(10)} ${this.failures[k]}`),
+        .map(
+          (k) =>
+            `  ${k.padEnd(10)} ${this.failures[k]}  (` +
+            [...this.byTarget.get(k)!].map(([t, n]) => `${t} ${n}`).join(", ") +
+            ")",
+        ),
     ];
     if (this.known.size > 0) {
       lines.push("known defects (exempted, see test/fuzz/known.ts)");
@@ -73,8 +85,10 @@ export class Tally {
   details(): string {
     const out: string[] = [];
     for (const [kind, list] of this.examples)
-      for (const { c, message } of list)
-        out.push(`--- ${kind}: ${c.origin} (dims = ${c.dim})\n${message}\n${c.text}`);
+      for (const { c, message, target } of list)
+        out.push(
+          `--- ${kind}${target ? ` on ${target}` : ""}: ${c.origin} (dims = ${c.dim})\n${message}\n${c.text}`,
+        );
     return out.join("\n");
   }
 }

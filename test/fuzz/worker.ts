@@ -2,8 +2,9 @@
 // a case from its parent and answers with the outcome, so the parent can time
 // it out or survive it dying.
 
-import { runCase, type FuzzCase } from "./oracle.ts";
+import { runCase } from "./oracle.ts";
+import type { CaseRequest } from "./pool.ts";
 
-process.on("message", (c: FuzzCase) => {
-  void runCase(c).then((o) => process.send!(o));
+process.on("message", ({ c, run }: CaseRequest) => {
+  void runCase(c, run).then((o) => process.send!(o));
 });
