@@ -2,8 +2,8 @@
 // a few steps in a page served from 127.0.0.1, once without cross-origin
 // isolation (no SharedArrayBuffer: the runtime patches the memory unshared
 // and runs on the page's thread) and once with COOP/COEP headers (shared
-// memory, Web Workers). Both pages give the same bits, and their
-// predictions equal Node's. The emitted module has no imports. Needs
+// memory, Web Workers). Both pages give the same bits, createModelSync
+// works in either, and their predictions equal Node's. The emitted module has no imports. Needs
 // /usr/bin/chromium; under CI=true a missing browser fails the test,
 // elsewhere it skips and says why.
 
@@ -145,6 +145,9 @@ describe("samples/mlp.dlg for wasm in headless Chromium", () => {
       expect(isolated.workers, seen).toBeGreaterThan(0);
       expect(plain.backend).toBe("wasm");
       expect(plain.losses.at(-1)!, seen).toBeLessThan(plain.losses[0]!);
+      // createModelSync runs in a page too (the page's thread), with createModel's bits.
+      expect(plain.fresh.sync, seen).toEqual(plain.fresh.async);
+      expect(isolated.fresh.sync, seen).toEqual(isolated.fresh.async);
       // Threads never change the bits.
       const { workers: _w, isolated: _i, ...a } = plain;
       const { workers: _v, isolated: _j, ...b } = isolated;

@@ -67,8 +67,19 @@ function choose(
 /** The chosen binary, compiled (the engine's synchronous compile: Node, workers, createModelSync). */
 export function compileSync(wasm: WasmProgram, shared: boolean): Chosen {
   const { bytes, b } = choose(wasm, shared);
+  let module: WebAssembly.Module;
+  try {
+    module = new WebAssembly.Module(bytes);
+  } catch (e) {
+    // A browser's main thread limits synchronous compiles (Chromium: 8 MB).
+    if (!(e instanceof RangeError)) throw e;
+    throw new Error(
+      `createModelSync() cannot compile this model's WebAssembly here (${e.message}); ` +
+        "use createModel(), which compiles asynchronously, or run the model in a Worker",
+    );
+  }
   return {
-    module: new WebAssembly.Module(bytes),
+    module,
     minPages: readLeb(bytes, b.memoryFlagAt + 1),
     relaxed: b.relaxed,
   };

@@ -24,21 +24,32 @@ async function bytes(path: string): Promise<ArrayBuffer> {
 export interface WasmPageResult extends RunResult {
   isolated: boolean;
   workers: number;
+  /** predict() of fresh models (same seed) from createModelSync and from createModel. */
+  fresh: { sync: number[]; async: number[] };
+}
+
+type Probs = { probs: Float32Array };
+interface WasmModule extends ModelModule {
+  createModelSync(opts: { seed: number }): {
+    predict(i: { x: Float32Array }): Probs;
+    dispose(): void;
+  };
 }
 
 export async function run(opts: { seed: number; steps: number }): Promise<WasmPageResult> {
   // A specifier the bundler cannot resolve: the browser imports it at run time.
   const url = "/wasm/model.mjs";
-  const mod = (await import(url)) as ModelModule;
+  const mod = (await import(url)) as WasmModule;
   const [x, y, px] = await Promise.all(["/x.bin", "/y.bin", "/px.bin"].map(bytes));
-  const result = await trainRun(
-    mod,
-    { ...opts, backend: "wasm" },
-    {
-      x: new Float32Array(x!),
-      y: new Int32Array(y!),
-      px: new Float32Array(px!),
-    },
-  );
-  return { ...result, isolated: globalThis.crossOriginIsolated === true, workers };
+  const data = { x: new Float32Array(x!), y: new Int32Array(y!), px: new Float32Array(px!) };
+  const result = await trainRun(mod, { ...opts, backend: "wasm" }, data);
+  const sync = mod.createModelSync({ seed: opts.seed });
+  const model = await mod.createModel({ seed: opts.seed });
+  const fresh = {
+    sync: Array.from(sync.predict({ x: data.px }).probs),
+    async: Array.from(((await model.predict({ x: data.px })) as Probs).probs),
+  };
+  sync.dispose();
+  model.dispose?.();
+  return { ...result, isolated: globalThis.crossOriginIsolated === true, workers, fresh };
 }
