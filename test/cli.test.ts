@@ -232,29 +232,30 @@ describe("dlg train", { timeout: 180_000 }, () => {
     expect([...ckpt.values()].some((t) => t.shape.length === 1 && t.shape[0] === 3)).toBe(true);
   });
 
-  it("--backend webgpu trains to the parameters the js backend reaches", async () => {
-    const gpu = await testGpu();
-    if (gpu === null) return; // no adapter outside CI: testGpu printed why
-    const run = (backend: string) => {
-      const save = join(tmp, `linreg-${backend}.safetensors`);
-      return dlg(
-        "train",
-        "samples/linreg.dlg",
-        "--epochs",
-        "3",
-        "--backend",
-        backend,
-        "--save",
-        save,
-      ).then((r) => ({ r, ckpt: readSafetensors(readFileSync(save)) }));
-    };
-    const [js, gpuRun] = [await run("js"), await run("webgpu")];
-    expect(gpuRun.r.stderr).not.toMatch(stackFrame);
-    expect(gpuRun.r.code).toBe(0);
-    expect(gpuRun.r.stdout).toMatch(/seed 0; on webgpu/);
-    expect([...gpuRun.ckpt.keys()]).toEqual([...js.ckpt.keys()]);
-    for (const [name, t] of js.ckpt) {
-      const g = gpuRun.ckpt.get(name)!;
+  /** `dlg train samples/linreg.dlg` for 3 epochs on `backend` (extra flags after), and its checkpoint. */
+  const linregRun = (backend: string, ...flags: string[]) => {
+    const save = join(tmp, `linreg-${backend}.safetensors`);
+    return dlg(
+      "train",
+      "samples/linreg.dlg",
+      "--epochs",
+      "3",
+      "--backend",
+      backend,
+      ...flags,
+      "--save",
+      save,
+    ).then((r) => ({ r, ckpt: readSafetensors(readFileSync(save)) }));
+  };
+
+  /** A checkpoint's tensors equal another's within float32 rounding of the same computation. */
+  const expectSameParams = (
+    got: ReturnType<typeof readSafetensors>,
+    want: ReturnType<typeof readSafetensors>,
+  ) => {
+    expect([...got.keys()]).toEqual([...want.keys()]);
+    for (const [name, t] of want) {
+      const g = got.get(name)!;
       expect(g.shape).toEqual(t.shape);
       t.data.forEach((v, i) =>
         expect(Math.abs(g.data[i]! - v), `${name}[${i}]`).toBeLessThanOrEqual(
@@ -262,6 +263,24 @@ describe("dlg train", { timeout: 180_000 }, () => {
         ),
       );
     }
+  };
+
+  it("--backend webgpu trains to the parameters the js backend reaches", async () => {
+    const gpu = await testGpu();
+    if (gpu === null) return; // no adapter outside CI: testGpu printed why
+    const [js, gpuRun] = [await linregRun("js"), await linregRun("webgpu")];
+    expect(gpuRun.r.stderr).not.toMatch(stackFrame);
+    expect(gpuRun.r.code).toBe(0);
+    expect(gpuRun.r.stdout).toMatch(/seed 0; on webgpu/);
+    expectSameParams(gpuRun.ckpt, js.ckpt);
+  });
+
+  it("--backend wasm --threads 2 trains to the parameters the js backend reaches", async () => {
+    const [js, wasm] = await Promise.all([linregRun("js"), linregRun("wasm", "--threads", "2")]);
+    expect(wasm.r.stderr).not.toMatch(stackFrame);
+    expect(wasm.r.code).toBe(0);
+    expect(wasm.r.stdout).toMatch(/seed 0; on wasm/);
+    expectSameParams(wasm.ckpt, js.ckpt);
   });
 
   it("--limit trims the training split", async () => {
