@@ -80,8 +80,7 @@ export function withScanResiduals(
     const extra = plan.store.filter((v) => !ys.some((y) => y.id === v.id));
     const body: Graph = { ...p.body, outputs: [...p.body.outputs, ...carries, ...extra] };
     const newYs = body.outputs.slice(p.nCarry);
-    const stored = new Set(plan.store.map((v) => v.id));
-    const read = indices(newYs.length, (j) => stored.has(newYs[j]!.id));
+    const read = plan.store.map((v) => newYs.findIndex((y) => y.id === v.id));
     plans.set(body, { read, note: plan.reverseNote });
     const stacks = [...carries, ...extra].map((v) => gen.fresh(stacked(v.type, p), "residual"));
     return { ...e, params: { ...p, body, note: plan.forwardNote }, outs: [...e.outs, ...stacks] };
