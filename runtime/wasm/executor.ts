@@ -28,7 +28,9 @@ type KernelFn = (lo: number, hi: number, scratch: number) => void;
 /**
  * Work (WasmKernel.work, ~scalar operations) each extra thread must get
  * before a kernel is split: below it the synchronisation costs more than
- * the thread saves.
+ * the thread saves. Measured with a scalar elementwise kernel on 2 cores
+ * (~6 operations per item, 400 calls): 2 threads lost at 25k work per call
+ * (13.5 us alone) and won at 98k (147 -> 99 us); the threshold sits between.
  */
 export const WORK_PER_THREAD = 1 << 15;
 
