@@ -116,6 +116,10 @@ const shapes: Shape[] = [
   { name: "attn q k^T", m: 128, n: 128, k: 64, tb: true, batch: 8 },
   { name: "attn p v", m: 128, n: 64, k: 128, batch: 8 },
   { name: "attn proj", m: 1024, n: 64, k: 64 },
+  { name: "lenet conv1", m: 6, n: 784, k: 25, tb: true, batch: 64 },
+  { name: "lenet conv2", m: 16, n: 100, k: 150, tb: true, batch: 64 },
+  { name: "lenet dW conv1", m: 6, n: 25, k: 784 * 64, tb: true },
+  { name: "lenet dW conv2", m: 16, n: 150, k: 100 * 64, tb: true },
 ];
 
 function bench(s: Shape): { ms: number; gflops: number } {

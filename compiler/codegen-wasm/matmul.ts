@@ -624,24 +624,30 @@ class MatmulWriter {
         set(this.lin),
       );
     // A whole tile with an f32 epilogue: the epilogue four lanes at a time on the accumulators.
+    // Whole rows of 8 columns with an f32 epilogue: the epilogue four lanes at a time on the
+    // accumulators, row x when x < rv (rows past the edge of the matrix are not stored).
     const vecStore = () => {
       for (let x = 0; x < MR; x++) {
-        tileRow();
-        this.emit(i32(x), ["i32.add"], set(ei));
-        linRow();
-        for (let y = 0; y < V; y++) {
-          tileCol();
-          this.emit(i32(4 * y), ["i32.add"], set(ej));
-          outAddr(
-            () => this.emit(get(ei)),
-            () => this.emit(get(ej)),
-          );
-          const a = A(x, y);
-          const lanes = (l: Lane): Instr[] =>
-            l === "v" ? [get(a)] : [get(a), ["f32x4.extract_lane", l]];
-          new Exprs(f, this.env(lanes, ej)).v(k.epilogue);
-          this.emit(["v128.store", 0]);
-        }
+        const row = () => {
+          tileRow();
+          this.emit(i32(x), ["i32.add"], set(ei));
+          linRow();
+          for (let y = 0; y < V; y++) {
+            tileCol();
+            this.emit(i32(4 * y), ["i32.add"], set(ej));
+            outAddr(
+              () => this.emit(get(ei)),
+              () => this.emit(get(ej)),
+            );
+            const a = A(x, y);
+            const lanes = (l: Lane): Instr[] =>
+              l === "v" ? [get(a)] : [get(a), ["f32x4.extract_lane", l]];
+            new Exprs(f, this.env(lanes, ej)).v(k.epilogue);
+            this.emit(["v128.store", 0]);
+          }
+        };
+        if (x === 0) row();
+        else f.ifElse(() => this.emit(i32(x), get(rv), ["i32.lt_s"]), row);
       }
     };
     // Otherwise the tile goes to the edge buffer and the epilogue runs per element.
@@ -778,20 +784,7 @@ class MatmulWriter {
               },
               () =>
                 vector
-                  ? f.ifElse(
-                      () =>
-                        this.emit(
-                          get(rv),
-                          i32(MR),
-                          ["i32.eq"],
-                          get(cv),
-                          i32(NR),
-                          ["i32.eq"],
-                          ["i32.and"],
-                        ),
-                      vecStore,
-                      scalar,
-                    )
+                  ? f.ifElse(() => this.emit(get(cv), i32(NR), ["i32.eq"]), vecStore, scalar)
                   : scalar(),
             );
           },
