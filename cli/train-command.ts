@@ -137,7 +137,8 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
 
   io.out(
     `model ${mod.spec.model}, train block \`${cfg.name}\`: ${describeTrain(cfg)}` +
-      (backend === "js" ? "" : `; on ${backend}`),
+      (backend === "js" ? "" : `; on ${backend}`) +
+      (threads === undefined ? "" : `, ${plural(threads, "thread")}`),
   );
   io.out(
     `data: ${splits.source}: ${splits.train.size} train` +
