@@ -5,12 +5,14 @@
 // loop does four elements per iteration as f32x4 / i32x4 (scalar.ts) and a
 // scalar loop the rest; invariants of the inner loop (a broadcast operand,
 // the row's start address in each buffer) are computed once per row or chunk.
+// A row whose bounds checks change along it (a concat along the last axis,
+// a pad) runs as segments, each with its checks decided at compile time.
 // Elements are independent, so any split of the items gives the same bits.
 
 import { dimAsConst, numElements } from "../dims.ts";
 import type { KernelContext } from "../backend.ts";
-import { iadd, type IExpr, type MapKernel, type SExpr } from "../kernel.ts";
-import { sexprCost, someSExpr } from "../kernel-walk.ts";
+import { iadd, lit, type IExpr, type MapKernel, type SExpr } from "../kernel.ts";
+import { mapSExpr, sexprCost, someSExpr, visitSExpr, type NodeMap } from "../kernel-walk.ts";
 import { FnBuilder, get, HI, i32, LO, set, sizeOf } from "./function.ts";
 import type { Instr } from "./instr.ts";
 import { Exprs, type Env } from "./scalar.ts";
@@ -110,7 +112,26 @@ export function mapToWasm(k: MapKernel, ctx: KernelContext, name: string): WasmK
     counter: c,
   };
   const innerConst = dimAsConst(inner);
-  const loop = row(new Exprs(fn, env, hoist), innerConst === null || innerConst >= 4);
+  const x = new Exprs(fn, env, hoist);
+  const vectorise = innerConst === null || innerConst >= 4;
+  // Each segment of the row: its bounds, then the loops over it.
+  const loop = fn.capture(() => {
+    for (const seg of segments(x, k.body, innerConst)) {
+      if (seg.from === null) fn.emit(i32(0), set(c));
+      else fn.emit(i32(seg.from), set(c));
+      if (seg.to === null) fn.dim(inner);
+      else fn.emit(i32(seg.to));
+      fn.emit(set(end));
+      innerLoop(
+        fn,
+        c,
+        end,
+        () => store(x, k.out, at(lin), seg.body, true),
+        () => store(x, k.out, at(lin), seg.body, false),
+        vectorise,
+      );
+    }
+  });
   fn.forLoop(
     r,
     () => fn.emit(get(LO)),
@@ -119,9 +140,7 @@ export function mapToWasm(k: MapKernel, ctx: KernelContext, name: string): WasmK
       fn.delinearize(r, k.shape.slice(0, -1), idx);
       fn.emit(get(r));
       fn.dim(inner);
-      fn.emit(["i32.mul"], set(rowLin), i32(0), set(c));
-      fn.dim(inner);
-      fn.emit(set(end), ...hoist, ...loop);
+      fn.emit(["i32.mul"], set(rowLin), ...hoist, ...loop);
     },
   );
   return {
@@ -130,4 +149,85 @@ export function mapToWasm(k: MapKernel, ctx: KernelContext, name: string): WasmK
     scratch: 0,
     work,
   };
+}
+
+/** At most this many segments per row (each prints the body once). */
+const MAX_SEGMENTS = 8;
+
+/** An index comparison that flips once along the row: `d = slope * counter + k` against 0. */
+interface Flip {
+  node: Extract<SExpr, { k: "icompare" }>;
+  slope: 1 | -1;
+  k: number;
+}
+
+/**
+ * The row split where its bounds checks (concat's and pad's `i < n`, `i - lo
+ * >= 0`: comparisons of the counter with constants) change, each segment
+ * with those checks replaced by the constant they are there and the selects
+ * they decide folded, so a concat's segment computes one operand instead
+ * of all of them. `inner` null (a run-time row length), or no such checks:
+ * the whole row, as is (null bounds: 0 and the row's length).
+ */
+function segments(
+  x: Exprs,
+  body: SExpr,
+  inner: number | null,
+): { from: number | null; to: number | null; body: SExpr }[] {
+  const whole = [{ from: null, to: null, body }];
+  if (inner === null) return whole;
+  const flips: Flip[] = [];
+  visitSExpr(body, {
+    s: (e) => {
+      if (e.k !== "icompare") return;
+      const [a, b] = [x.linear(e.a), x.linear(e.b)];
+      if (!a || !b || a.terms.length > 0 || b.terms.length > 0) return;
+      const slope = a.c - b.c;
+      if (slope === 1 || slope === -1) flips.push({ node: e, slope, k: a.k - b.k });
+    },
+  });
+  // d = slope * counter + k crosses 0 at counter = -k * slope (and eq holds only there).
+  const cuts = new Set<number>();
+  for (const f of flips) {
+    const p = -f.k * f.slope;
+    cuts.add(p);
+    if (f.node.op === "eq") cuts.add(p + 1);
+  }
+  const inside = [...cuts].filter((p) => p > 0 && p < inner).sort((a, b) => a - b);
+  if (inside.length === 0 || inside.length >= MAX_SEGMENTS) return whole;
+  const bounds = [0, ...inside, inner];
+  return bounds.slice(0, -1).map((from, s) => {
+    const to = bounds[s + 1]!;
+    const holds = (f: Flip): boolean => {
+      const d = f.slope * from + f.k;
+      return f.node.op === "lt" ? d < 0 : f.node.op === "ge" ? d >= 0 : d === 0;
+    };
+    const known = new Map(flips.map((f) => [f.node as SExpr, holds(f)]));
+    return { from, to, body: decided(body, known) };
+  });
+}
+
+/** `e` with the comparisons in `known` replaced by their values and the selects and ands they decide folded. */
+function decided(e: SExpr, known: ReadonlyMap<SExpr, boolean>): SExpr {
+  const truth = (x: SExpr): boolean | null => (x.k === "lit" ? x.v !== 0 : null);
+  const map: NodeMap = {
+    s: (n) => {
+      const v = known.get(n);
+      if (v !== undefined) return lit(v ? 1 : 0, "bool");
+      if (n.k === "select") {
+        const c = truth(mapSExpr(n.c, map));
+        return c === null ? null : mapSExpr(c ? n.a : n.b, map);
+      }
+      if (n.k === "and") {
+        const [a, b] = [mapSExpr(n.a, map), mapSExpr(n.b, map)];
+        const [ta, tb] = [truth(a), truth(b)];
+        if (ta === false || tb === false) return lit(0, "bool");
+        if (ta === true) return b;
+        if (tb === true) return a;
+        return { ...n, a, b };
+      }
+      return null;
+    },
+  };
+  return mapSExpr(e, map);
 }
