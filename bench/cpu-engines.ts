@@ -13,6 +13,7 @@ export const engineKeys = [
   "dlg-js",
   "dlg-wasm-1",
   "dlg-wasm-2",
+  "dlg-wasm-2-relaxed",
   "jax-wasm",
   "jax-wasm-2w",
   "tfjs-wasm",
@@ -33,12 +34,23 @@ export interface EngineInfo {
   threads: number;
   /** Whether it trains (onnxruntime runs forward passes only). */
   trains: boolean;
+  /** Node flags of its process. */
+  nodeFlags?: string[];
 }
 
 export const engineInfo: { [E in EngineKey]: EngineInfo } = {
   "dlg-js": { label: "dlg js", kind: "dlg", threads: 1, trains: true },
   "dlg-wasm-1": { label: "dlg wasm, 1 thread", kind: "dlg", threads: 1, trains: true },
   "dlg-wasm-2": { label: "dlg wasm, 2 threads", kind: "dlg", threads: 2, trains: true },
+  // Node 20 runs relaxed SIMD (f32x4.relaxed_madd: one FMA) only behind a flag; Chromium has it
+  // on, so this row is what a browser's page gets. dlg's module picks its relaxed binary here.
+  "dlg-wasm-2-relaxed": {
+    label: "dlg wasm, 2 threads, relaxed SIMD",
+    kind: "dlg",
+    threads: 2,
+    trains: true,
+    nodeFlags: ["--experimental-wasm-relaxed-simd"],
+  },
   "jax-wasm": { label: "jax-js wasm", kind: "jax", threads: 1, trains: true },
   "jax-wasm-2w": { label: "jax-js wasm, 2 workers", kind: "jax", threads: 2, trains: true },
   "tfjs-wasm": { label: "tfjs-wasm", kind: "tfjs", threads: 1, trains: true },

@@ -103,20 +103,15 @@ function modeTable(w: CpuWorkload, runs: Run[], mode: Mode): string | null {
     const ok = r.outputDiff <= tolerance;
     return `${r.outputDiff.toExponential(1)}${ok ? "" : " **MISMATCH**"}`;
   };
+  // Why an engine did not run goes under the table, numbered, so the columns stay narrow.
+  const notes: string[] = [];
   const rows = mine.map((r) => {
     const t = timedOf(r, mode);
     const label = engineInfo[r.engine].label;
     if (!t) {
       const why = r.result.errors[mode] ?? r.result.errors.open ?? "no result";
-      return [
-        label,
-        `did not run: ${why.replaceAll("|", "/")}`,
-        "",
-        "",
-        "",
-        "",
-        ...dlgs.map(() => ""),
-      ];
+      notes.push(`${notes.length + 1}. ${label}: ${why}`);
+      return [label, `did not run (${notes.length})`, "", "", "", "", ...dlgs.map(() => "")];
     }
     const m = median(t.ms);
     return [
@@ -136,9 +131,9 @@ function modeTable(w: CpuWorkload, runs: Run[], mode: Mode): string | null {
     "GFLOP/s",
     "cores busy",
     mode === "train" ? "first-step loss" : "max diff vs dlg js",
-    ...dlgs.map((d) => `${engineInfo[d].label} / it`),
+    ...dlgs.map((d) => `${engineInfo[d].label} / this`),
   ];
-  return table(header, rows);
+  return [table(header, rows), ...(notes.length ? ["", ...notes] : [])].join("\n");
 }
 
 /** The issue's targets, read from this run. */
@@ -196,6 +191,35 @@ function targets(runs: Run[], workloads: CpuWorkload[], threadCounts: number[]):
   return out;
 }
 
+/** Two tables of medians, workloads by engines: train steps, then forward passes. */
+function summary(runs: Run[], workloads: CpuWorkload[]): string[] {
+  const out: string[] = [];
+  for (const mode of ["train", "forward"] as Mode[]) {
+    const ws = workloads.filter((w) => mode === "forward" || w.train);
+    const es = [...new Set(runs.map((r) => r.engine))].filter(
+      (e) =>
+        (mode === "forward" || engineInfo[e].trains) && ws.some((w) => cell(w, e) !== undefined),
+    );
+    function cell(w: CpuWorkload, e: EngineKey) {
+      return medianOf(
+        runs.find((r) => r.workload === w && r.engine === e),
+        mode,
+      );
+    }
+    if (es.length === 0) continue;
+    out.push(
+      `Median ms of a ${mode === "train" ? "train step" : "forward pass"} (– : did not run; details below):`,
+      "",
+      table(
+        [mode === "train" ? "train step" : "forward", ...es.map((e) => engineInfo[e].label)],
+        ws.map((w) => [w.title, ...es.map((e) => ms(cell(w, e)))]),
+      ),
+      "",
+    );
+  }
+  return out;
+}
+
 export function report(runs: Run[], workloads: CpuWorkload[], meta: Meta): string {
   const p = meta.peak;
   const lines: string[] = [
@@ -207,7 +231,8 @@ export function report(runs: Run[], workloads: CpuWorkload[], meta: Meta): strin
       `${meta.load.end.map((x) => f(x)).join(", ")} at the end.`,
     "",
     `Each engine runs in its own process on the same seeded data, from dlg's initial parameters ` +
-      `(seed 1): ${meta.warmup} warm-up calls, then ${meta.iters} timed calls, each ending with its ` +
+      `(seed 1): ${meta.warmup} warm-up call${meta.warmup === 1 ? "" : "s"}, then ${meta.iters} ` +
+      `timed call${meta.iters === 1 ? "" : "s"}, each ending with its ` +
       `result (the loss, or the output) read back to the host; median and min of those. GFLOP/s ` +
       `count 2 FLOPs per multiply-add of the matmuls and convolutions, a train step as 3x its ` +
       `forward pass. "Cores busy" is the process's CPU time (all its threads) over the wall time of the timed calls. Ratios are dlg's median over the engine's (below 1: dlg is faster). The ` +
@@ -233,6 +258,7 @@ export function report(runs: Run[], workloads: CpuWorkload[], meta: Meta): strin
         : "- native: g++ not found, not measured",
       ...(p.theoretical ? [`- theoretical (from /proc/cpuinfo): ${p.theoretical}`] : []),
     );
+  lines.push("", ...summary(runs, workloads));
   for (const w of workloads) {
     const sections = (["train", "forward"] as Mode[])
       .map((mode) => modeTable(w, runs, mode))

@@ -9,7 +9,8 @@
 //   lstm       LSTM 64 -> 128, 32 steps, batch 32
 //   attention  single-head self-attention, batch 8, 128 positions, width 64
 // Engines (bench/cpu-engines.ts): dlg's module for the js target and for the
-// wasm target on 1 and 2 threads; jax-js on its wasm device, alone and with
+// wasm target on 1 and 2 threads (and on 2 with Node's relaxed-SIMD flag, as
+// Chromium runs it); jax-js on its wasm device, alone and with
 // 2 workers; TF.js with tfjs-backend-wasm and tfjs-backend-cpu; and, for
 // forward passes, onnxruntime-web (WebAssembly SIMD) and onnxruntime-node
 // (native) on 1 and 2 threads, running an ONNX graph of the forward pass
@@ -98,6 +99,7 @@ try {
       const child = spawnSync(
         process.execPath,
         [
+          ...(engineInfo[e].nodeFlags ?? []),
           "--import",
           "tsx",
           join(import.meta.dirname, "cpu-engine.ts"),
