@@ -5,7 +5,7 @@
 // two addresses (no copy). Each thread's scratch area follows them; the
 // pools and the other buffers of a call are placed after that at the call's
 // dims (the memory grows when they need more). A call writes the dims and
-// the buffer table into page 0, copies its inputs in, runs the unrolled
+// the buffer table into page 0, copies its inputs in, runs the compiled
 // schedule (each kernel over its items, split across threads when its work
 // pays for the synchronisation) and hands back views of its outputs.
 
@@ -20,7 +20,7 @@ import {
 } from "../program.ts";
 import { evalSize } from "../sizes.ts";
 import { align64, MAX_BUFFERS, MAX_DIMS, WasmMemory } from "./memory.ts";
-import { unroll, type WasmOp } from "./schedule.ts";
+import { compileSchedule, control, type WasmOp } from "./schedule.ts";
 import type { Threads } from "./threads.ts";
 
 type KernelFn = (lo: number, hi: number, scratch: number) => void;
@@ -78,6 +78,8 @@ interface Binding {
   /** One past the last byte the call uses. */
   end: number;
   ops: WasmOp[];
+  /** Per op: a running scan's completed steps (at its begin op). */
+  steps: number[];
   items: number[];
   /** Per kernel: how many threads share its items. */
   chunks: number[];
@@ -211,7 +213,7 @@ export class WasmExecutor implements Executor {
     return { plan, fns, ids, resident, commits, reads, bindings: new Map() };
   }
 
-  /** Addresses, the unrolled schedule and the thread split of one dims binding. */
+  /** Addresses, the compiled schedule and the thread split of one dims binding. */
   private bind(e: WasmEntry, D: readonly number[]): Binding {
     const key = D.join(",");
     const hit = e.bindings.get(key);
@@ -233,7 +235,8 @@ export class WasmExecutor implements Executor {
     const chunks = plan.kernels.map((k, i) =>
       Math.max(1, Math.min(n, items[i]!, Math.floor(evalSize(k.work, D) / WORK_PER_THREAD))),
     );
-    const binding = { at: addrs, sizes, end: at, ops: unroll(plan, D), items, chunks };
+    const ops = compileSchedule(plan, D);
+    const binding = { at: addrs, sizes, end: at, ops, steps: ops.map(() => 0), items, chunks };
     if (e.bindings.size >= MAX_BINDINGS) e.bindings.delete(e.bindings.keys().next().value!);
     e.bindings.set(key, binding);
     return binding;
@@ -264,39 +267,43 @@ export class WasmExecutor implements Executor {
       mem.write(b.at[e.plan.inBufs[k]!]!, data);
     });
     const done = () => this.finish(e, b);
-    const ops = b.ops;
-    for (let i = 0; i < ops.length; i++) {
-      const pending = this.exec(e, b, ops[i]!);
+    const { ops } = b;
+    let pc = 0;
+    while (pc < ops.length) {
+      const op = ops[pc]!;
+      if (op.op !== "kernel") {
+        pc = control(ops, pc, b.steps, mem);
+        continue;
+      }
+      const pending = this.kernel(e, b, op.kernel);
+      pc++;
       // A browser's main thread cannot block on the workers: the rest of the call awaits.
-      if (pending) return this.rest(e, b, i + 1, pending).then(done);
+      if (pending) return this.rest(e, b, pc, pending).then(done);
     }
     return done();
   }
 
   private async rest(e: WasmEntry, b: Binding, from: number, first: Promise<void>): Promise<void> {
     await first;
-    for (let i = from; i < b.ops.length; i++) {
-      const pending = this.exec(e, b, b.ops[i]!);
+    const { ops } = b;
+    let pc = from;
+    while (pc < ops.length) {
+      const op = ops[pc]!;
+      if (op.op !== "kernel") {
+        pc = control(ops, pc, b.steps, this.mem);
+        continue;
+      }
+      const pending = this.kernel(e, b, op.kernel);
+      pc++;
       if (pending) await pending;
     }
   }
 
-  private exec(e: WasmEntry, b: Binding, op: WasmOp): void | Promise<void> {
-    const { mem } = this;
-    switch (op.op) {
-      case "kernel": {
-        const k = op.kernel;
-        const c = b.chunks[k]!;
-        if (c === 1) return e.fns[k]!(0, b.items[k]!, this.scratch[0]!);
-        return this.threads!.run(e.ids[k]!, e.fns[k]!, b.items[k]!, c, this.scratch[0]!);
-      }
-      case "step":
-        return mem.setStep(op.scan, op.t);
-      case "swap":
-        return mem.swap(op.a, op.b);
-      case "copy":
-        return mem.copy(mem.address(op.dst), mem.address(op.src), op.bytes);
-    }
+  /** Kernel k over all its items: on this thread, or split across the threads. */
+  private kernel(e: WasmEntry, b: Binding, k: number): void | Promise<void> {
+    const c = b.chunks[k]!;
+    if (c === 1) return e.fns[k]!(0, b.items[k]!, this.scratch[0]!);
+    return this.threads!.run(e.ids[k]!, e.fns[k]!, b.items[k]!, c, this.scratch[0]!);
   }
 
   /** After the schedule ran: the updated residents become current; views of the other outputs. */
