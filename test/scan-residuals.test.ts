@@ -1,7 +1,8 @@
-// The reverse scan reads the forward step's costly values (the
-// pre-activations after the recurrent matmul) from stacks the forward scan
-// stores, within a memory budget, instead of recomputing them; over the
-// budget it recomputes. Both paths give the same gradients (interpreted in
+// The reverse scan reads the forward step's values it would otherwise
+// rebuild at a cost (an LSTM's gates, downstream of the recurrent matmul)
+// from stacks the forward scan stores, within a memory budget, instead of
+// recomputing them; over the budget it recomputes. The minimum cut that
+// picks them is tested on its own at the end. Both paths give the same gradients (interpreted in
 // float64 and compiled to JS), the stored one without the forward matmul in
 // the reverse step, and the kernels dump says which one a scan took. The
 // gradients themselves are checked against central differences and
@@ -18,6 +19,7 @@ import { lowerEntry } from "../compiler/emit.ts";
 import { interpret, scalar, tensor } from "../compiler/interpret.ts";
 import { verify } from "../compiler/ir-verify.ts";
 import { VarGen, type Eqn, type Graph, type ModelIR } from "../compiler/ir.ts";
+import { minVertexCut } from "../compiler/autodiff/scan-cut.ts";
 import type { ResidualOptions } from "../compiler/autodiff/scan-residuals.ts";
 import { programToString } from "../compiler/scalar-print/dump.ts";
 import { simplify } from "../compiler/simplify.ts";
@@ -177,5 +179,29 @@ ${params}  loss mse(${layer}, y)`);
       /\n {2}\/\/ recomputes in the reverse scan: storing .* over the 0\.00 MiB budget\n/,
     );
     expect(text).toMatch(/\n {2}\/\/ recomputes the forward step: /);
+  });
+});
+
+describe("minVertexCut", () => {
+  // z (0) feeds four slices (1-4), each one gate (5-8) the consumer reads.
+  const fan = (zCost: number, sliceCost: number, gateCost: number) => ({
+    capacity: [zCost, ...[1, 2, 3, 4].map(() => sliceCost), ...[5, 6, 7, 8].map(() => gateCost)],
+    sources: [0],
+    sinks: [5, 6, 7, 8],
+    edges: [1, 2, 3, 4].flatMap((s): [number, number][] => [
+      [0, s],
+      [s, s + 4],
+    ]),
+  });
+
+  it("stores the cheapest set, and of equally cheap ones the nearest the reads", () => {
+    expect(minVertexCut(fan(4, 1, 1))).toEqual([5, 6, 7, 8]);
+    expect(minVertexCut(fan(3, 1, 1))).toEqual([0]);
+    expect(minVertexCut(fan(9, 1, 2))).toEqual([1, 2, 3, 4]);
+  });
+
+  it("reads a free node back, and gives up when only unstorable nodes separate", () => {
+    expect(minVertexCut(fan(4, 1, 0))).toEqual([5, 6, 7, 8]);
+    expect(minVertexCut(fan(Infinity, Infinity, Infinity))).toBeNull();
   });
 });

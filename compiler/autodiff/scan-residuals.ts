@@ -40,6 +40,7 @@ import {
   type TrainConfig,
   type Var,
 } from "../ir.ts";
+import { trainDims } from "../train-dims.ts";
 import { minVertexCut } from "./scan-cut.ts";
 
 export interface ResidualOptions {
@@ -53,16 +54,14 @@ export const defaultResidualBudget = 256 * 2 ** 20;
 /** What a symbolic dim no option sizes counts as when weighing residuals. */
 export const unknownDimSize = 1024;
 
-/** The sizes a train block tells: its batch, for the batch dim (the inputs' leading named dim). */
+/** The sizes a train block tells: its batch, for the batch dim (train-dims.ts). */
 export function residualOptions(model: ModelIR, train: TrainConfig): ResidualOptions {
-  const dimSizes: Record<string, number> = {};
-  if (train.batch !== "full")
-    for (const i of model.inputs) {
-      const lead = i.var.type.shape[0];
-      const names = lead ? dimVars(lead) : [];
-      if (names.length === 1 && dimToString(lead!) === names[0]) dimSizes[names[0]!] = train.batch;
-    }
-  return { dimSizes };
+  return {
+    dimSizes: trainDims(
+      model.inputs.map((i) => i.var),
+      train.batch,
+    ),
+  };
 }
 
 /**
