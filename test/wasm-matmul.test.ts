@@ -2,7 +2,7 @@
 // its own over a memory laid out as the target contract says (D, T, the
 // buffer table, 64-byte-aligned buffers, a scratch area per call): shapes at
 // and around the tile edges (MR x NR = 4 x 8, row blocks of 32, column
-// panels of 256, or 128 for one row block, k blocks of 256), every transpose, batches with broadcast
+// panels of 256, or 64 for few rows, k blocks of 256), every transpose, batches with broadcast
 // operands, `at` offsets from a scan step, run-time dims, epilogues (bias,
 // activations, `lin`, a bool result), against a float64 reference within
 // relative 1e-5; results of any split of the work items, in any order, with

@@ -47,11 +47,13 @@ const NR = 8;
 const MB = 32;
 const NC = 256;
 /**
- * Columns per item of a product of one row block: B is packed once either
- * way, so narrower panels only give threads more items (A, packed per panel,
- * is small then).
+ * Columns per item of a product of few rows (at most 4 row blocks, or rows
+ * known only at run time: a batch): narrower panels give threads more items
+ * (a recurrent step's [B, 32] @ [32, 128]: 4 rather than 1 at B = 50) for
+ * the price of packing A once per panel, small then (and B is still packed
+ * once per thread and panel).
  */
-const NC_FEW_ROWS = 128;
+const NC_FEW_ROWS = 64;
 const KC = 256;
 /** At most this much of the scratch holds B's panel over all of k (more k: packed block by block). */
 const B_PANEL_BYTES = 1 << 20;
@@ -75,7 +77,7 @@ const roundUp = (n: number, t: number) => Math.ceil(n / t) * t;
 function scratchLayout(k: MatmulKernel) {
   const [mc, nc, kc] = [dimAsConst(k.m), dimAsConst(k.n), dimAsConst(k.k)];
   const kb = kc === null ? KC : Math.max(1, Math.min(KC, kc));
-  const panel = mc !== null && mc <= MB ? NC_FEW_ROWS : NC;
+  const panel = mc === null || mc <= 4 * MB ? NC_FEW_ROWS : NC;
   const nb = nc === null ? panel : Math.min(panel, roundUp(Math.max(nc, 1), NR));
   const mb = mc === null ? MB : Math.min(MB, roundUp(Math.max(mc, 1), MR));
   const fit = Math.max(KC, Math.floor(B_PANEL_BYTES / (4 * nb) / KC) * KC);
