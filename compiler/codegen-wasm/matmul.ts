@@ -140,13 +140,6 @@ class MatmulWriter {
     this.f.emit(...ins);
   }
 
-  /** `a op b` of two i32 pushers. */
-  private op(a: () => void, b: () => void, op: "i32.add" | "i32.sub" | "i32.mul") {
-    a();
-    b();
-    this.emit([op]);
-  }
-
   /** Pushes min(a, b) (signed). */
   private min(a: () => void, b: () => void) {
     const [x, y] = [this.f.temp("i32"), this.f.temp("i32")];
@@ -161,7 +154,6 @@ class MatmulWriter {
   write(name: string): WasmKernelCode {
     const { f, k, ctx, M, N, K } = this;
     const nb = k.batch.length;
-    const v = this.v;
     f.dim(k.m);
     this.emit(set(M));
     f.dim(k.n);
