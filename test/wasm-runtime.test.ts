@@ -18,6 +18,7 @@ import type { SyncModel } from "../runtime/model-sync.ts";
 import type { ProgramPlan, SizeExpr, WasmKernel, WasmProgram } from "../runtime/program.ts";
 import { createModel, createModelSync } from "../runtime/wasm/index.ts";
 import { WORK_PER_THREAD } from "../runtime/wasm/executor.ts";
+import { SplitChoice } from "../runtime/wasm/split-choice.ts";
 import { lcg, type Arr } from "./entry-inputs.ts";
 
 // ---------------------------------------------------------------- a hand-written module
@@ -316,6 +317,22 @@ describe("the WASM runtime on a hand-written module", () => {
     m.dispose();
     expect(() => m.predict({ x }, { T: 3, H: 9 })).toThrow(/disposed/);
     expect(() => createModelSync(plan, wasm, { threads: 2 })).toThrow(/calling thread only/);
+  });
+
+  it("splits a kernel only while splitting is measured to be faster", () => {
+    const busy = (ms: number) => {
+      const end = performance.now() + ms;
+      while (performance.now() < end);
+    };
+    // Splitting costs 0.3 ms more here: after the probes, the kernel runs alone.
+    const choice = new SplitChoice();
+    const ways: boolean[] = [];
+    for (let i = 0; i < 600; i++)
+      void choice.run((split) => (ways.push(split), busy(split ? 0.3 : 0)));
+    expect(ways.slice(0, 4)).toEqual([true, false, true, false]);
+    expect(ways.slice(8, 512).every((s) => !s)).toBe(true);
+    // Every 512 calls it probes again, alternating.
+    expect(ways.slice(512, 516)).toEqual([true, false, true, false]);
   });
 
   it("refuses a thread count that is not a positive integer", async () => {

@@ -21,6 +21,7 @@ import {
 import { evalSize } from "../sizes.ts";
 import { align64, MAX_BUFFERS, MAX_DIMS, WasmMemory } from "./memory.ts";
 import { compileSchedule, control, type WasmOp } from "./schedule.ts";
+import { SplitChoice } from "./split-choice.ts";
 import type { Threads } from "./threads.ts";
 
 type KernelFn = (lo: number, hi: number, scratch: number) => void;
@@ -81,8 +82,10 @@ interface Binding {
   /** Per op: a running scan's completed steps (at its begin op). */
   steps: number[];
   items: number[];
-  /** Per kernel: how many threads share its items. */
+  /** Per kernel: how many threads share its items when it is split. */
   chunks: number[];
+  /** Per kernel that may split (chunks > 1): whether splitting it pays now. */
+  choices: (SplitChoice | null)[];
 }
 
 /** What the executor needs of a program (the plan's descriptions and entries). */
@@ -236,7 +239,17 @@ export class WasmExecutor implements Executor {
       Math.max(1, Math.min(n, items[i]!, Math.floor(evalSize(k.work, D) / WORK_PER_THREAD))),
     );
     const ops = compileSchedule(plan, D);
-    const binding = { at: addrs, sizes, end: at, ops, steps: ops.map(() => 0), items, chunks };
+    const choices = chunks.map((c) => (c > 1 ? new SplitChoice() : null));
+    const binding = {
+      at: addrs,
+      sizes,
+      end: at,
+      ops,
+      steps: ops.map(() => 0),
+      items,
+      chunks,
+      choices,
+    };
     if (e.bindings.size >= MAX_BINDINGS) e.bindings.delete(e.bindings.keys().next().value!);
     e.bindings.set(key, binding);
     return binding;
@@ -301,9 +314,16 @@ export class WasmExecutor implements Executor {
 
   /** Kernel k over all its items: on this thread, or split across the threads. */
   private kernel(e: WasmEntry, b: Binding, k: number): void | Promise<void> {
-    const c = b.chunks[k]!;
-    if (c === 1) return e.fns[k]!(0, b.items[k]!, this.scratch[0]!);
-    return this.threads!.run(e.ids[k]!, e.fns[k]!, b.items[k]!, c, this.scratch[0]!);
+    const fn = e.fns[k]!;
+    const items = b.items[k]!;
+    const scratch = this.scratch[0]!;
+    const choice = b.choices[k];
+    if (!choice) return fn(0, items, scratch);
+    return choice.run((split) =>
+      split
+        ? this.threads!.run(e.ids[k]!, fn, items, b.chunks[k]!, scratch)
+        : fn(0, items, scratch),
+    );
   }
 
   /** After the schedule ran: the updated residents become current; views of the other outputs. */
