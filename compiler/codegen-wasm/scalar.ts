@@ -195,13 +195,22 @@ export class Exprs {
         this.ix(e.b, lane);
         return fn.emit([e.k === "add" ? "i32.add" : "i32.mul"]);
       case "div":
-      case "mod":
+      case "mod": {
+        const p = pow2(e.b);
+        if (p !== null) {
+          // Floor division and floored remainder by 2^p of any sign: a shift, a mask.
+          this.ix(e.a, lane);
+          return e.k === "div"
+            ? fn.emit(i32(p), ["i32.shr_s"])
+            : fn.emit(i32(2 ** p - 1), ["i32.and"]);
+        }
         return fn.floorDivMod(
           e.k,
           () => this.ix(e.a, lane),
           () => this.ix(e.b, lane),
           nonNegative(e),
         );
+      }
       case "val":
         this.s(e.e, lane);
         return this.toIndex(e.e.dtype, false);
@@ -242,12 +251,13 @@ export class Exprs {
         return fn.emit([e.k === "add" ? "i32x4.add" : "i32x4.mul"]);
       case "div":
       case "mod": {
-        const d = e.b.k === "const" ? e.b.v : 0;
-        if (nonNegative(e) && d > 0 && (d & (d - 1)) === 0) {
+        const p = pow2(e.b);
+        if (p !== null) {
+          const m = 2 ** p - 1;
           this.ivec(e.a);
           return e.k === "div"
-            ? fn.emit(i32(Math.log2(d)), ["i32x4.shr_s"])
-            : fn.emit(["v128.const", "i32x4", d - 1, d - 1, d - 1, d - 1], ["v128.and"]);
+            ? fn.emit(i32(p), ["i32x4.shr_s"])
+            : fn.emit(["v128.const", "i32x4", m, m, m, m], ["v128.and"]);
         }
         return this.byLanes("i32", (l) => this.ix(e, l));
       }
@@ -326,6 +336,19 @@ export class Exprs {
         this.ix(e.b, lane);
         return fn.emit([icompareOp[e.op]]);
       case "and":
+        if (has(e.a, "icompare") && hasLoad(e.b)) {
+          // A bounds check before a load that relies on it (a max-pool gradient's
+          // argmax read): JS's `&&` short-circuits, and so does this.
+          this.lazy++;
+          fn.ifElse(
+            () => this.s(e.a, lane),
+            () => this.s(e.b, lane),
+            () => fn.emit(i32(0)),
+            "i32",
+          );
+          this.lazy--;
+          return;
+        }
         this.s(e.a, lane);
         this.s(e.b, lane);
         return fn.emit(["i32.and"]);
@@ -554,10 +577,15 @@ export class Exprs {
         this.ivec(e.a);
         this.ivec(e.b);
         return fn.emit([icompareOpV[e.op]]);
-      case "and":
+      case "and": {
+        // Loads after a bounds check lane by lane: clamped, as in a guarded select's arms.
+        const check = has(e.a, "icompare") && hasLoad(e.b);
         this.v(e.a);
+        if (check) this.clamp++;
         this.v(e.b);
+        if (check) this.clamp--;
         return fn.emit(["v128.and"]);
+      }
       case "select":
         if (guarded(e) && !this.varies(e.c)) {
           this.lazy++;
@@ -649,6 +677,12 @@ export class Exprs {
     fn.release(iv, "v128");
     toMask();
   }
+}
+
+/** log2 of a constant power-of-two divisor (below 2^31), else null. */
+function pow2(b: IExpr): number | null {
+  if (b.k !== "const" || b.v <= 0 || b.v > 2 ** 30 || (b.v & (b.v - 1)) !== 0) return null;
+  return Math.log2(b.v);
 }
 
 /** 32-bit lowbias32 finaliser (runtime/rng.ts hash32) of the i32 (or i32x4) on the stack. */
