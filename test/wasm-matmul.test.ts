@@ -309,6 +309,9 @@ describe.each(modes)("wasm matmul (relaxed SIMD: %s)", (relaxed) => {
 
   it("run-time m and k (read from D)", () => {
     check({ m: 37, n: 24, k: 300, symbolic: true }, relaxed);
+    // More k than B's packed panel holds (4096 rows of 64 columns): packed block by block.
+    check({ m: 5, n: 70, k: 4200, tb: true, symbolic: true }, relaxed);
+    check({ m: 6, n: 9, k: 4100, symbolic: true, epilogue: epilogues["bias add"] }, relaxed);
     check({ m: 2, n: 24, k: 3, ta: true, symbolic: true, epilogue: epilogues.tanh }, relaxed);
   });
 
