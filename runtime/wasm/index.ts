@@ -12,7 +12,7 @@ import { syncModel, type SyncExecutor, type SyncModel } from "../model-sync.ts";
 import { compileAsync, compileSync, type Chosen } from "./binary.ts";
 import { residentLayout, WasmExecutor, kernelNames, type WasmPlan } from "./executor.ts";
 import { PAGE, WasmMemory } from "./memory.ts";
-import { availableCores, noThreads, Threads } from "./threads.ts";
+import { availableCores, canThread, Threads } from "./threads.ts";
 
 export interface WasmModelOptions extends ModelOptions {
   /** Threads that run the kernels (workers plus the caller); default min(cores, 4); 1: no workers. */
@@ -54,10 +54,9 @@ export function createModel(
     return Promise.reject(e);
   }
   return openModel(plan, opts, "wasm", async (p, D) => {
-    const threads =
-      noThreads() === undefined
-        ? (requested ?? Math.min(await availableCores(), DEFAULT_MAX_THREADS))
-        : 1;
+    const threads = canThread()
+      ? (requested ?? Math.min(await availableCores(), DEFAULT_MAX_THREADS))
+      : 1;
     const shared = threads > 1;
     const chosen = await compileAsync(wasm, shared);
     const layout = residentLayout(p, D, threads);

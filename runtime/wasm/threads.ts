@@ -120,17 +120,17 @@ export async function availableCores(): Promise<number> {
 }
 
 /**
- * Why this environment cannot run workers on a shared memory, or undefined
- * when it can (Node; a cross-origin-isolated page or worker).
+ * Whether this environment can run workers on a shared memory: Node, or a
+ * cross-origin-isolated page or worker (COOP/COEP headers; elsewhere a
+ * browser has no SharedArrayBuffer, and the model runs on the calling thread).
  */
-export function noThreads(): string | undefined {
-  if (typeof SharedArrayBuffer === "undefined")
-    return "SharedArrayBuffer is not available (a page must be cross-origin isolated: COOP/COEP headers)";
-  if (inNode) return undefined;
-  if ((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== true)
-    return "the page is not cross-origin isolated (COOP/COEP headers)";
-  if (typeof Worker !== "function") return "this environment has no Web Workers";
-  return undefined;
+export function canThread(): boolean {
+  if (typeof SharedArrayBuffer === "undefined") return false;
+  if (inNode) return true;
+  return (
+    (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true &&
+    typeof Worker === "function"
+  );
 }
 
 /** Whether this thread may block in Atomics.wait (not a browser's main thread). */
