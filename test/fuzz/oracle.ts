@@ -207,16 +207,50 @@ function tooLarge(
 /** Far beyond float32 rounding, so a program's own ill-conditioning rarely trips it. */
 const TOL = 1e-2;
 
-function compare(what: string, got: ArrayLike<number>, want: ArrayLike<number>): void {
+/** The largest error (relative, 1 the floor) of each output compared with the float64 interpreter. */
+type Errors = Map<string, { err: number; at: number }>;
+
+function compare(
+  what: string,
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  errors?: Errors,
+): void {
   if (got.length !== want.length)
     fail("disagree", `${what}: ${got.length} elements, interpreter has ${want.length}`);
+  let worst = { err: 0, at: -1 };
   for (let i = 0; i < want.length; i++) {
     const a = got[i]!;
     const b = want[i]!;
     // Where float64 overflows or is undefined, float32 may differ in kind; nothing to compare.
     if (!Number.isFinite(b) || Math.abs(b) > 1e30) continue;
-    if (Number.isNaN(a) || Math.abs(a - b) > TOL * Math.max(1, Math.abs(b)))
+    const err = Math.abs(a - b) / Math.max(1, Math.abs(b));
+    if (Number.isNaN(a) || err > TOL)
       fail("disagree", `${what}[${i}]: module ${a}, interpreter ${b}`);
+    if (err > worst.err) worst = { err, at: i };
+  }
+  errors?.set(what, worst);
+}
+
+/**
+ * WASM against the JS reference: where both ran, no output may be further
+ * from the interpreter than this, or than this many times JS's error there.
+ * TOL allows for a random program's ill-conditioning, which JS meets too;
+ * both backends compute in float32 (errors of ~1e-7 on fuzz programs), so an
+ * inaccurate wasm function or a wrong fusion that TOL lets through shows here.
+ */
+const WASM_FLOOR = 1e-4;
+const WASM_FACTOR = 100;
+
+function compareWithJs(js: Errors, wasm: Errors): void {
+  for (const [what, w] of wasm) {
+    const j = js.get(what);
+    if (j && w.err > Math.max(WASM_FLOOR, WASM_FACTOR * j.err))
+      fail(
+        "disagree",
+        `${what}[${w.at}]: wasm is ${w.err.toExponential(2)} from the interpreter, ` +
+          `js ${j.err.toExponential(2)} (at most ${WASM_FLOOR} or ${WASM_FACTOR}x js allowed)`,
+      );
   }
 }
 
@@ -300,6 +334,8 @@ interface Run {
   env: Record<string, number>;
   batch: Record<string, Arr>;
   optimizer: string;
+  /** Filled by the comparisons with the interpreter. */
+  errors: Errors;
 }
 
 async function paramsNow(r: Run): Promise<Float64Array[]> {
@@ -331,7 +367,7 @@ async function checkPredict(r: Run): Promise<Record<string, Arr> | undefined> {
     if (!Object.prototype.hasOwnProperty.call(got, sl.name))
       fail("run", `predict() result has no output "${sl.name}"`);
     if (!fragile.has(i) && !diverged)
-      compare(`predict output ${sl.name}`, got[sl.name]!, want[i]!.data);
+      compare(`predict output ${sl.name}`, got[sl.name]!, want[i]!.data, r.errors);
   });
   return got;
 }
@@ -395,9 +431,11 @@ async function checkScores(r: Run, name: "evaluate" | "step"): Promise<void> {
   agrees((ws) =>
     e.outSlots.forEach((sl, i) => {
       const w = ws[i]!.data;
-      if (sl.kind === "loss") compare(`${name} loss`, [got.loss], w);
+      // Errors against float64 only: the float32 emulation's are not JS's to match.
+      const errors = ws === want ? r.errors : undefined;
+      if (sl.kind === "loss") compare(`${name} loss`, [got.loss], w, errors);
       if (sl.kind === "metric" && !fragile.has(i))
-        compare(`${name} metric ${sl.name}`, [got.metrics[sl.name]!], w);
+        compare(`${name} metric ${sl.name}`, [got.metrics[sl.name]!], w, errors);
     }),
   );
 }
@@ -456,6 +494,7 @@ async function runModule(
   js: string,
   optimizer: string,
   target: FuzzTarget,
+  errors: Errors,
 ): Promise<Outcome> {
   const env = Object.fromEntries(prog.dims.map((d) => [d, c.dim]));
   const big = tooLarge(prog, env);
@@ -471,7 +510,8 @@ async function runModule(
     const bad = v!.findIndex((x) => !Number.isFinite(x));
     if (bad >= 0) fail("init", `parameter ${p.path} starts with ${v![bad]} at ${bad}`);
   }
-  const r: Run = { prog, model, env, batch: makeBatch(prog, env, c.dim * 7919 + 1), optimizer };
+  const batch = makeBatch(prog, env, c.dim * 7919 + 1);
+  const r: Run = { prog, model, env, batch, optimizer, errors };
   await checkPredict(r);
   if (prog.hasLoss) {
     await checkScores(r, "evaluate");
@@ -559,14 +599,12 @@ async function trace(
 /**
  * The wasm module on 2 threads, every kernel split, gives threads: 1's bits
  * (the target's contract: no reduction's order depends on the split), at
- * the case's dims and at larger ones where kernels have more items to split.
+ * each of `dims`.
  */
-async function checkThreads(c: FuzzCase, prog: ProgramIR, js: string): Promise<void> {
+async function checkThreads(prog: ProgramIR, js: string, dims: readonly number[]): Promise<void> {
   const mod = await load(splitEveryKernel(js));
-  const envAt = (n: number) => Object.fromEntries(prog.dims.map((d) => [d, n]));
-  const larger = THREAD_DIMS.find((n) => !tooLarge(prog, envAt(n), THREAD_TOTAL_ELEMENTS));
-  for (const n of [c.dim, ...(larger ? [larger] : [])]) {
-    const env = envAt(n);
+  for (const n of dims) {
+    const env = dimsAt(prog, n);
     if (tooLarge(prog, env)) continue;
     const batch = makeBatch(prog, env, n * 7919 + 1);
     let one;
@@ -597,6 +635,8 @@ async function checkThreads(c: FuzzCase, prog: ProgramIR, js: string): Promise<v
   }
 }
 
+const dimsAt = (prog: ProgramIR, n: number) => Object.fromEntries(prog.dims.map((d) => [d, n]));
+
 /** Run one case to the end or to its first failure, on each target asked. */
 export async function runCase(c: FuzzCase, run: RunOptions = JS_ONLY): Promise<Outcome> {
   let stage: Stage = "rejected";
@@ -611,7 +651,7 @@ export async function runCase(c: FuzzCase, run: RunOptions = JS_ONLY): Promise<O
     // `dlg dump --stage grad` differentiates on its own path, apart from the entries compile builds.
     const g = dump(c.file, "grad", opts);
     checkSpans(g.diagnostics, g.sources);
-    const notes: string[] = [];
+    const compiled: { t: FuzzTarget; prog: ProgramIR; js: string; optimizer: string }[] = [];
     for (const t of run.targets) {
       target = t;
       const r = compile(c.file, { ...opts, target: t });
@@ -626,14 +666,38 @@ export async function runCase(c: FuzzCase, run: RunOptions = JS_ONLY): Promise<O
         return { stage };
       }
       stage = "compiled";
-      try {
-        const o = await runModule(c, r.program!, r.js!, r.train!.optimizer.kind, t);
-        if (o.note) notes.push(run.targets.length > 1 ? `${t}: ${o.note}` : o.note);
-      } catch (e) {
-        if (!(e instanceof Refused)) throw e;
-        notes.push(run.targets.length > 1 ? `${t}: ${e.message}` : e.message);
+      compiled.push({ t, prog: r.program!, js: r.js!, optimizer: r.train!.optimizer.kind });
+    }
+    // Cases checked on threads also run at larger dims, where the kernels'
+    // vector loops, tiles and splits have more than a remainder to work on.
+    const prog = compiled[0]!.prog;
+    const larger = run.threads
+      ? THREAD_DIMS.find((n) => !tooLarge(prog, dimsAt(prog, n), THREAD_TOTAL_ELEMENTS))
+      : undefined;
+    const dims = [c.dim, ...(larger ? [larger] : [])];
+    const notes: string[] = [];
+    for (const dim of dims) {
+      const errors = new Map<FuzzTarget, Errors>();
+      for (const { t, prog, js, optimizer } of compiled) {
+        target = t;
+        const mine: Errors = new Map();
+        try {
+          const o = await runModule({ ...c, dim }, prog, js, optimizer, t, mine);
+          if (o.note) notes.push(run.targets.length > 1 ? `${t}: ${o.note}` : o.note);
+          errors.set(t, mine);
+          const ref = errors.get("js");
+          if (t === "wasm" && ref) compareWithJs(ref, mine);
+        } catch (e) {
+          if (e instanceof Failure && dim !== c.dim)
+            throw new Failure(e.kind, `dims = ${dim}: ${e.message}`);
+          if (!(e instanceof Refused)) throw e;
+          notes.push(run.targets.length > 1 ? `${t}: ${e.message}` : e.message);
+        }
       }
-      if (t === "wasm" && run.threads) await checkThreads(c, r.program!, r.js!);
+    }
+    for (const { t, prog, js } of compiled) {
+      target = t;
+      if (t === "wasm" && run.threads) await checkThreads(prog, js, dims);
     }
     if (notes.length > 0) return { stage, note: notes.join("; ") };
     return { stage: "ran" };
