@@ -164,10 +164,11 @@ class MatmulWriter {
     const bl = this.bl;
     const [aOff, bOff, oOff, i0, j0, mb, nc, kb, kc, lastB, lastJ0, fresh, bBase, aBase] =
       this.ints(14);
+    const [lastA, lastI0] = this.ints(2);
     this.emit(get(M), i32(MB - 1), ["i32.add"], i32(MB), ["i32.div_s"], set(nIB));
     const NCk = this.L.panel;
     this.emit(get(N), i32(NCk - 1), ["i32.add"], i32(NCk), ["i32.div_s"], set(nJP));
-    this.emit(i32(-1), set(lastB), i32(-1), set(lastJ0));
+    this.emit(i32(-1), set(lastB), i32(-1), set(lastJ0), i32(-1), set(lastA), i32(-1), set(lastI0));
 
     f.forLoop(
       item,
@@ -277,8 +278,19 @@ class MatmulWriter {
             ["i32.add"],
           );
         this.emit(get(SCRATCH), i32(this.L.a), ["i32.add"], set(aBase));
-        if (k.a.transposed) this.packContig(aBase, atA(kb, i0), M, MR, mb, kc);
-        else this.packStrided(aBase, atA(i0, kb), K, MR, mb, kc);
+        // A's block, unless it is the one this call packed last (k in one block: a product of
+        // one row block, its items along n).
+        f.ifElse(
+          () => {
+            this.emit(get(K), i32(KC), ["i32.gt_s"], get(aOff), get(lastA), ["i32.ne"]);
+            this.emit(["i32.or"], get(i0), get(lastI0), ["i32.ne"], ["i32.or"]);
+          },
+          () => {
+            if (k.a.transposed) this.packContig(aBase, atA(kb, i0), M, MR, mb, kc);
+            else this.packStrided(aBase, atA(i0, kb), K, MR, mb, kc);
+            this.emit(get(aOff), set(lastA), get(i0), set(lastI0));
+          },
+        );
         this.tiles({ kb, kc, mb, nc, oOff, i0, j0, bBase });
         this.emit(
           get(kb),
