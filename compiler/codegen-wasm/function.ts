@@ -12,13 +12,13 @@ import type { BufId } from "../kernel.ts";
 import type { KernelContext } from "../backend.ts";
 import { nonNegative } from "../scalar-print.ts";
 import { sizeExpr } from "../size-expr.ts";
-import type { SizeExpr } from "../../runtime/program.ts";
+import {
+  WASM_BUFFERS_AT,
+  WASM_DIMS_AT,
+  WASM_STEPS_AT,
+  type SizeExpr,
+} from "../../runtime/program.ts";
 import type { Instr, ValType, WasmFunction } from "./instr.ts";
-
-/** Byte addresses of the memory header (the WASM target contract). */
-export const DIMS_AT = 0;
-export const STEPS_AT = 128;
-export const BUFFERS_AT = 256;
 
 /** The kernel's parameters: the work items [lo, hi) and the thread's scratch address. */
 export const LO = 0;
@@ -88,7 +88,7 @@ export class FnBuilder {
     if (l === undefined) {
       l = this.local("i32");
       this.bufLocals.set(b, l);
-      this.prologue.push(i32(0), ["i32.load", BUFFERS_AT + 4 * b], set(l));
+      this.prologue.push(i32(0), ["i32.load", WASM_BUFFERS_AT + 4 * b], set(l));
     }
     return l;
   }
@@ -108,7 +108,7 @@ export class FnBuilder {
     if (l === undefined) {
       l = this.local("i32");
       this.stepLocals.set(s, l);
-      this.prologue.push(i32(0), ["i32.load", STEPS_AT + 4 * s], set(l));
+      this.prologue.push(i32(0), ["i32.load", WASM_STEPS_AT + 4 * s], set(l));
     }
     return l;
   }
@@ -141,7 +141,7 @@ export class FnBuilder {
             throw new Error(
               `codegen-wasm: dimension ${a.name} is not a run-time dim of this program`,
             );
-          this.emit(i32(0), ["i32.load", DIMS_AT + 4 * i]);
+          this.emit(i32(0), ["i32.load", WASM_DIMS_AT + 4 * i]);
         } else {
           const nonNeg = nonNegative({ k: "dim", d: a.num });
           this.floorDivMod(
