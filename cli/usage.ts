@@ -81,7 +81,7 @@ export function sizeLimits(p: Parsed): { maxTensorBytes?: number; maxParamBytes?
 export const backendNames: readonly Target[] = ["js", "wasm", "webgpu"];
 
 /** What `--target` (`--backend` for train) is when not given. */
-export const defaultTarget: Target = "js";
+export const defaultTarget: Target = "wasm";
 
 /** `dlg compile|dump|bench --target` or `dlg train --backend`: the backend to compile for (default `defaultTarget`). */
 export function backendFlag(p: Parsed, cmd: Exclude<CommandName, "check">): Target {
@@ -184,13 +184,14 @@ Options:
                   names, else the first model in the file)
   --config NAME   the train block whose optimizer step() runs (default: the
                   first one for the model)
-  --target T      what the module runs on (default ${defaultTarget}): js (JavaScript
-                  kernels, the readable reference; it also exports
-                  createModelSync, a synchronous model), wasm (WebAssembly
-                  SIMD kernels, on worker threads where SharedArrayBuffer
-                  is available; createModel({ threads })) or webgpu (WGSL
-                  kernels on a GPU: in a browser, or in Node with
-                  createModel({ gpu }) from the \`webgpu\` package)
+  --target T      what the module runs on (default ${defaultTarget}): wasm
+                  (WebAssembly SIMD kernels, the fastest on a CPU, on worker
+                  threads where SharedArrayBuffer is available:
+                  createModel({ threads })), js (JavaScript kernels, the
+                  readable reference) or webgpu (WGSL kernels on a GPU: in a
+                  browser, or in Node with createModel({ gpu }) from the
+                  \`webgpu\` package); js and wasm modules also export
+                  createModelSync, a synchronous model on one thread
   -o, --out FILE  output path (default: MODEL.js in the current directory)
   --max-tensor-bytes N
                   refuse any one tensor (input, parameter, intermediate)
@@ -227,9 +228,10 @@ Options:
   --log FILE      write each step's loss, one JSON object per line
   --check-numerics
                   stop at the first NaN or infinity any operation computes,
-                  naming it and its place in the source (js backend only)
-  --backend B     where the model runs (default ${defaultTarget}): js, wasm
-                  (WebAssembly SIMD, on worker threads) or webgpu (Dawn, the
+                  naming it and its place in the source (js backend only:
+                  without --backend, it trains on js)
+  --backend B     where the model runs (default ${defaultTarget}): wasm
+                  (WebAssembly SIMD, on worker threads), js or webgpu (Dawn, the
                   \`webgpu\` package; without a GPU, SwiftShader from Debian's
                   chromium package runs it on the CPU)
   --threads N     worker threads of the wasm backend (default: the cores,
