@@ -343,25 +343,25 @@ describe.each(modes)("wasm matmul (relaxed SIMD: %s)", (relaxed) => {
       relaxed,
     ));
 
-  it("any split of the items, in any order, scratch anywhere: bit-identical", () => {
-    const c: Case = {
-      m: 130,
-      n: 270,
-      k: 260,
-      tb: true,
-      batch: [2],
-      epilogue: epilogues["bias + relu"],
-    };
-    const whole = check(c, relaxed);
-    expect(whole.items).toBeGreaterThan(8);
-    const n = whole.items;
-    for (const split of [
-      [0, 1, -1],
-      [0, 3, 4, 9, -1],
-      Array.from({ length: n + 1 }, (_, i) => i),
-    ]) {
-      const r = run(c, [split], relaxed, false);
-      expect(Buffer.compare(Buffer.from(r.out), Buffer.from(whole.out))).toBe(0);
-    }
-  });
+  // Tall (row blocks share B's packed panel), and one row block (its items, along n, share A's).
+  const splitCases: Case[] = [
+    { m: 130, n: 270, k: 260, tb: true, batch: [2], epilogue: epilogues["bias + relu"] },
+    { m: 20, n: 300, k: 50, ta: true, batch: [2], epilogue: epilogues.tanh },
+  ];
+  it.each(splitCases)(
+    "any split of the items, in any order, scratch anywhere: bit-identical ($m x $n x $k)",
+    (c) => {
+      const whole = check(c, relaxed);
+      expect(whole.items).toBeGreaterThan(8);
+      const n = whole.items;
+      for (const split of [
+        [0, 1, -1],
+        [0, 3, 4, 9, -1],
+        Array.from({ length: n + 1 }, (_, i) => i),
+      ]) {
+        const r = run(c, [split], relaxed, false);
+        expect(Buffer.compare(Buffer.from(r.out), Buffer.from(whole.out))).toBe(0);
+      }
+    },
+  );
 });
