@@ -13,8 +13,10 @@ describe("the bundled runtime", () => {
   });
 
   it("defines __dlg with no imports or exports left", async () => {
-    const { jsRuntime, webgpuRuntime } = await import("../compiler/backends/runtime.generated.ts");
-    for (const code of [jsRuntime, webgpuRuntime]) {
+    const { jsRuntime, webgpuRuntime, wasmRuntime } =
+      await import("../compiler/backends/runtime.generated.ts");
+    // (The wasm runtime's one import is dynamic: import(`node:${name}`), for worker_threads.)
+    for (const code of [jsRuntime, webgpuRuntime, wasmRuntime]) {
       expect(code.startsWith("const __dlg = ")).toBe(true);
       expect(code).not.toMatch(/^\s*(import|export)\s/m);
     }
