@@ -502,15 +502,11 @@ class MatmulWriter {
           () => this.emit(get(valid), get(q), i32(W), ["i32.mul"], ["i32.sub"]),
         );
         this.emit(set(cv), i32(0), set(p0));
-        // A whole panel: 4 x 4 blocks transposed in registers, the last kc % 4 rows one by one.
-        if (W % 4 === 0)
-          f.ifElse(
-            () => this.emit(get(cv), i32(W), ["i32.eq"]),
-            () => {
-              this.emit(get(kc), i32(~3), ["i32.and"], set(p0));
-              this.transposeBlocks(dst, s, q, p, p0, rowBytes, W, kc);
-            },
-          );
+        // 4 x 4 blocks transposed in registers, the last kc % 4 rows one by one.
+        if (W % 4 === 0) {
+          this.emit(get(kc), i32(~3), ["i32.and"], set(p0));
+          this.transposeBlocks(dst, s, q, p, p0, cv, rowBytes, W, kc);
+        }
         columns();
       },
     );
@@ -518,8 +514,9 @@ class MatmulWriter {
 
   /**
    * Rows [0, p0) of panel q of packStrided, four at a time: from each group
-   * of 4 source rows (columns of the panel) a v128 of 4 consecutive p, then
-   * a 4 x 4 transpose (8 shuffles) into 4 packed rows.
+   * of 4 source rows (columns of the panel) a v128 of 4 consecutive p (zeros
+   * for the columns from cv on, not read: they may lie past memory), then a
+   * 4 x 4 transpose (8 shuffles) into 4 packed rows.
    */
   private transposeBlocks(
     dst: number,
@@ -527,6 +524,7 @@ class MatmulWriter {
     q: number,
     p: number,
     p0: number,
+    cv: number,
     rowBytes: number,
     W: number,
     kc: number,
@@ -553,7 +551,13 @@ class MatmulWriter {
           this.emit(get(dst), get(q), get(kc), ["i32.mul"], i32(4 * W), ["i32.mul"], ["i32.add"]);
           this.emit(get(p), i32(4 * W), ["i32.mul"], ["i32.add"], set(out));
           for (let i = 0; i < 4; i++) {
-            this.emit(get(src), ["v128.load", 0], set(r[i]!));
+            this.f.ifElse(
+              () => this.emit(i32(4 * c4 + i), get(cv), ["i32.lt_s"]),
+              () => this.emit(get(src), ["v128.load", 0]),
+              () => this.emit(["v128.const", 0, 0, 0, 0]),
+              "v128",
+            );
+            this.emit(set(r[i]!));
             if (i < 3) this.emit(get(src), get(rowBytes), ["i32.add"], set(src));
           }
           this.emit(...shuffle(r[0]!, r[1]!, [0, 4, 1, 5]), set(t[0]!));
