@@ -122,9 +122,16 @@ const rec = kernelFn(
     ]),
   ],
 );
+// trap: zero (buffer 2) like `zero` from item 0, but traps on any range that starts later
+// (a worker's chunk). Locals: 3 i, 4 base.
+const trap = kernelFn(
+  "trap",
+  ["i32", "i32"],
+  [get(0), ["if"], ["unreachable"], ["end"], ...zero.body],
+);
 const encoded = encodeModule({
-  functions: [fill, zero, rec],
-  exports: ["fill", "zero", "rec"],
+  functions: [fill, zero, rec, trap],
+  exports: ["fill", "zero", "rec", "trap"],
   memory: { min: 1, max: 65536 },
 });
 const wasm: WasmProgram = {
@@ -333,6 +340,18 @@ describe("the WASM runtime on a hand-written module", () => {
     expect(ways.slice(8, 512).every((s) => !s)).toBe(true);
     // Every 512 calls it probes again, alternating.
     expect(ways.slice(512, 516)).toEqual([true, false, true, false]);
+  });
+
+  it("rejects a call whose kernel traps on a worker, and runs the next", async () => {
+    const plan = scanPlan(false, 1);
+    // The carry's init is zeroed by `trap`, which splits (its declared work is large).
+    plan.entries.predict!.kernels[0] = { name: "trap", items: H, scratch: 0, work: 1e9 };
+    const m = await model(plan, 2);
+    const x = xs(3, 8);
+    // Its first call runs split (the first probe): the worker's chunk traps.
+    await expect(m.predict({ x }, { T: 3, H: 8 })).rejects.toThrow(/failed on a worker thread/);
+    // The second probe runs it alone, on this thread, from item 0.
+    expect((await m.predict({ x }, { T: 3, H: 8 })).y).toEqual(scanRef(x, 3, 8, false));
   });
 
   it("refuses a thread count that is not a positive integer", async () => {
