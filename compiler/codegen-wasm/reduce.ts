@@ -6,8 +6,9 @@
 //   one for the tail), folded at the end as ((a0 . a1) . (a2 . a3)) . tail.
 //   A row sum, a softmax's max and denominator, a mean over the last axis.
 // - "outer": work items are blocks of BLOCK consecutive outputs along the
-//   output's last axis; four neighbouring outputs reduce at once, each lane
-//   in plain serial order over the reduced domain. Column sums (a bias
+//   output's last axis; a whole block's four vectors reduce in one pass
+//   (four independent chains), a partial one four outputs at a time, each
+//   lane in plain serial order over the reduced domain. Column sums (a bias
 //   gradient: the sum over the batch of [B, n]) read rows contiguously.
 //
 // f32 sums accumulate in f64 (two f64x2 per four lanes), as the JS backend's
@@ -358,6 +359,28 @@ function outer(k: ReduceKernel, ctx: KernelContext, name: string): Omit<WasmKern
       },
     ),
   );
+  // A whole block: its BLOCK / 4 vectors reduce together, independent chains in one pass over
+  // the reduced domain (each lane still in serial order: the same bits as one vector at a time).
+  const V = BLOCK / 4;
+  const cs = Array.from({ length: V }, () => fn.local("i32"));
+  const xs = cs.map((ck) => new Exprs(fn, { ...env, counter: ck }, null));
+  const accs = cs.map(() => accumulator(fn, op, k.body));
+  const whole = fn.capture(() => {
+    cs.forEach((ck, v) => fn.emit(get(j), i32(4 * v), ["i32.add"], set(ck)));
+    accs.forEach((a) => a.init());
+    loops(fn, k.red, ri, () =>
+      xs.forEach((xv, v) => {
+        xv.v(k.body);
+        accs[v]!.vStep();
+      }),
+    );
+    xs.forEach((xv, v) => {
+      xv.vaddress(k.out, at);
+      accs[v]!.lanes();
+      fn.emit(["v128.store", 0]);
+    });
+    fn.emit(get(end), set(j));
+  });
   fn.forLoop(
     item,
     () => fn.emit(get(LO)),
@@ -377,7 +400,12 @@ function outer(k: ReduceKernel, ctx: KernelContext, name: string): Omit<WasmKern
       fn.dim(last);
       fn.emit(get(end));
       fn.dim(last);
-      fn.emit(["i32.lt_s"], ["select"], set(end), ...loop);
+      fn.emit(["i32.lt_s"], ["select"], set(end));
+      fn.ifElse(
+        () => fn.emit(get(end), get(j), ["i32.sub"], i32(BLOCK), ["i32.eq"]),
+        () => fn.emit(...whole),
+      );
+      fn.emit(...loop);
     },
   );
   const items = size.mul(sizeOf(numElements(rows), ctx), sizeOf(blocks, ctx));
