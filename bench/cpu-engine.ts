@@ -33,7 +33,7 @@ const { values: opts } = parseArgs({
     engine: { type: "string" },
     init: { type: "string", default: "" },
     out: { type: "string" },
-    warmup: { type: "string", default: "3" },
+    warmup: { type: "string", default: "10" },
     iters: { type: "string", default: "10" },
     modes: { type: "string", default: "forward,train" },
   },

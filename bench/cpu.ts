@@ -27,7 +27,8 @@
 // bench/RESULTS.md.
 //
 // Options: --only mlp,lstm (workloads), --engines dlg-js,ort-node-2, --iters
-// N (timed calls, default 10), --warmup N (default 3), --no-peak,
+// N (timed calls, default 10), --warmup N (default 10: dlg's wasm runtime
+// probes split against unsplit kernels over its first 8 calls), --no-peak,
 // --no-mnist, --mnist-limit N (train on N images instead of the 55000),
 // --mnist-backends js,wasm (the `dlg train --backend` values to time),
 // --out FILE (default bench/RESULTS.md; `-` writes nothing), --timeout S (per
@@ -53,7 +54,7 @@ const { values: opts } = parseArgs({
     only: { type: "string" },
     engines: { type: "string" },
     iters: { type: "string", default: "10" },
-    warmup: { type: "string", default: "3" },
+    warmup: { type: "string", default: "10" },
     "no-peak": { type: "boolean", default: false },
     "no-mnist": { type: "boolean", default: false },
     "mnist-limit": { type: "string" },
