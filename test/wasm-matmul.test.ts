@@ -18,6 +18,7 @@ import { iadd, iconst, iloop, imul } from "../compiler/kernel.ts";
 import { matmulToWasm } from "../compiler/codegen-wasm/matmul.ts";
 import { encodeModule } from "../compiler/codegen-wasm/encode.ts";
 import { withoutRelaxed } from "../compiler/codegen-wasm/module.ts";
+import type { Instr } from "../compiler/codegen-wasm/instr.ts";
 import { evalSize } from "../runtime/sizes.ts";
 import { WASM_BUFFERS_AT, WASM_DATA_AT, WASM_STEPS_AT } from "../runtime/program.ts";
 
@@ -53,13 +54,18 @@ interface Case {
   atStep?: { a?: number; b?: number; out?: number };
   /** m and k read from D at run time. */
   symbolic?: boolean;
-  epilogue?: { e: SExpr; ref: (acc: number, i: number, j: number, lin: number) => number };
+  /** The epilogue over the row and column loop indices, and its float64 value. */
+  epilogue?: {
+    e: (i: IExpr, j: IExpr) => SExpr;
+    ref: (acc: number, i: number, j: number, lin: number) => number;
+  };
 }
 
 const STEP = 2;
 const product = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
 const accE: SExpr = { k: "acc", dtype: "f32" };
-const bias: SExpr = { k: "load", buf: 3, index: iloop(-1), dtype: "f32" }; // loop index patched per case
+/** Buffer 3: n bias values. */
+const BIAS_SEED = 3;
 
 /** Builds the kernel, runs it over `splits` of its items, returns the output buffer and the reference. */
 function run(c: Case, splits: number[][], relaxed: boolean, reference = true) {
@@ -76,7 +82,7 @@ function run(c: Case, splits: number[][], relaxed: boolean, reference = true) {
     stride === undefined ? undefined : imul(stepE, iconst(stride));
   const lin = (idx: IExpr[]) => idx.reduce((acc, x, a) => iadd(imul(acc, iconst(batch[a]!)), x));
   const batchLoops = batch.map((_, a) => iloop(a));
-  const epi = c.epilogue ? fixBias(c.epilogue.e, nb) : accE;
+  const epi = c.epilogue ? c.epilogue.e(iloop(nb), iloop(nb + 1)) : accE;
   const kernel: MatmulKernel = {
     kind: "matmul",
     out: 2,
@@ -148,7 +154,7 @@ function run(c: Case, splits: number[][], relaxed: boolean, reference = true) {
   addr.forEach((a, i) => (i32[WASM_BUFFERS_AT / 4 + i] = a));
   const A = values(aLen, 1 + c.m);
   const Bv = values(bLen, 2 + c.n);
-  const bias = values(c.n, 3);
+  const bias = values(c.n, BIAS_SEED);
   f32.set(A, addr[0]! / 4);
   f32.set(Bv, addr[1]! / 4);
   f32.set(bias, addr[3]! / 4);
@@ -190,25 +196,29 @@ function run(c: Case, splits: number[][], relaxed: boolean, reference = true) {
         scale[oBase + l] = abs + Math.abs(ref[oBase + l]!) + 1e-30;
       }
   }
-  return { out, ref, scale, oLen, outDtype, items, bias };
+  return { out, ref, scale, oLen, outDtype, items };
 }
 
-/** The epilogue's bias loads read bias[j] (loop nb + 1). */
-function fixBias(e: SExpr, nb: number): SExpr {
-  if (e.k === "load") return { ...e, index: iloop(nb + 1) };
-  if (e.k === "binary") return { ...e, a: fixBias(e.a, nb), b: fixBias(e.b, nb) };
-  if (e.k === "unary" || e.k === "cast") return { ...e, a: fixBias(e.a, nb) };
-  if (e.k === "compare") return { ...e, a: fixBias(e.a, nb), b: fixBias(e.b, nb) };
-  return e;
-}
-
-const relaxedOk = (() => {
-  // f32x4.relaxed_madd of three zero vectors: validates where the engine has relaxed SIMD.
-  const c = [0xfd, 12, ...new Array<number>(16).fill(0)];
-  const body = [0, ...c, ...c, ...c, 0xfd, 0x85, 0x02, 0x0b];
-  const m = [0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7b, 3, 2, 1, 0, 10];
-  return WebAssembly.validate(new Uint8Array([...m, body.length + 2, 1, body.length, ...body]));
-})();
+/** Whether the engine has relaxed SIMD (f32x4.relaxed_madd validates). */
+const relaxedOk = WebAssembly.validate(
+  encodeModule({
+    functions: [
+      {
+        name: "f",
+        params: [],
+        results: [],
+        locals: [],
+        body: [
+          ...Array.from({ length: 3 }, (): Instr => ["v128.const", 0, 0, 0, 0]),
+          ["f32x4.relaxed_madd"],
+          ["drop"],
+        ],
+      },
+    ],
+    exports: [],
+    memory: { min: 1, max: 1 },
+  }).bytes,
+);
 const modes = relaxedOk ? [false, true] : [false];
 
 function check(c: Case, relaxed: boolean) {
@@ -226,31 +236,38 @@ function check(c: Case, relaxed: boolean) {
   return r;
 }
 
-const bias1: SExpr = { k: "binary", op: "add", a: accE, b: bias, dtype: "f32" };
+const lit = (v: number): SExpr => ({ k: "lit", v, dtype: "f32" });
+const plusBias = (j: IExpr): SExpr => ({
+  k: "binary",
+  op: "add",
+  a: accE,
+  b: { k: "load", buf: 3, index: j, dtype: "f32" },
+  dtype: "f32",
+});
 const epilogues: Record<string, NonNullable<Case["epilogue"]>> = {
-  "bias add": { e: bias1, ref: (s, _i, j) => s + biasAt(j) },
+  "bias add": { e: (_i, j) => plusBias(j), ref: (s, _i, j) => s + biasAt(j) },
   "bias + relu": {
-    e: { k: "binary", op: "max", a: bias1, b: { k: "lit", v: 0, dtype: "f32" }, dtype: "f32" },
+    e: (_i, j) => ({ k: "binary", op: "max", a: plusBias(j), b: lit(0), dtype: "f32" }),
     ref: (s, _i, j) => Math.max(s + biasAt(j), 0),
   },
-  tanh: { e: { k: "unary", op: "tanh", a: accE, dtype: "f32" }, ref: (s) => Math.tanh(s) },
+  tanh: { e: () => ({ k: "unary", op: "tanh", a: accE, dtype: "f32" }), ref: (s) => Math.tanh(s) },
   "sigmoid(acc * 2 - i)": {
-    e: {
+    e: (i) => ({
       k: "unary",
       op: "sigmoid",
       a: {
         k: "binary",
         op: "sub",
-        a: { k: "binary", op: "mul", a: accE, b: { k: "lit", v: 2, dtype: "f32" }, dtype: "f32" },
-        b: { k: "index", e: iloop(0), dtype: "f32" },
+        a: { k: "binary", op: "mul", a: accE, b: lit(2), dtype: "f32" },
+        b: { k: "index", e: i, dtype: "f32" },
         dtype: "f32",
       },
       dtype: "f32",
-    },
+    }),
     ref: (s, i) => 1 / (1 + Math.exp(-(2 * s - i))),
   },
   "acc + lin / 1000": {
-    e: {
+    e: () => ({
       k: "binary",
       op: "add",
       a: accE,
@@ -258,19 +275,19 @@ const epilogues: Record<string, NonNullable<Case["epilogue"]>> = {
         k: "binary",
         op: "div",
         a: { k: "index", e: { k: "lin" }, dtype: "f32" },
-        b: { k: "lit", v: 1000, dtype: "f32" },
+        b: lit(1000),
         dtype: "f32",
       },
       dtype: "f32",
-    },
+    }),
     ref: (s, _i, _j, l) => s + l / 1000,
   },
   "acc > 0 (bool)": {
-    e: { k: "compare", op: "gt", a: accE, b: { k: "lit", v: 0, dtype: "f32" }, dtype: "bool" },
+    e: () => ({ k: "compare", op: "gt", a: accE, b: lit(0), dtype: "bool" }),
     ref: (s) => (s > 0 ? 1 : 0),
   },
 };
-const biasValues = values(4096, 3);
+const biasValues = values(4096, BIAS_SEED); // the same stream as each case's buffer 3
 const biasAt = (j: number) => biasValues[j]!;
 
 describe.each(modes)("wasm matmul (relaxed SIMD: %s)", (relaxed) => {
@@ -332,7 +349,16 @@ describe.each(modes)("wasm matmul (relaxed SIMD: %s)", (relaxed) => {
       relaxed,
     );
     check(
-      { m: 6, n: 25, k: 30, batch: [4], aMats: 1, aBatchE: iconst(0), aBatch: () => 0 },
+      {
+        m: 6,
+        n: 25,
+        k: 30,
+        batch: [4],
+        aMats: 1,
+        aBatchE: iconst(0),
+        aBatch: () => 0,
+        epilogue: epilogues["sigmoid(acc * 2 - i)"],
+      },
       relaxed,
     );
   });
