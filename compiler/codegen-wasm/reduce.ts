@@ -2,8 +2,9 @@
 // contiguous:
 //
 // - "inner": one work item per output element; the innermost reduced axis
-//   runs four elements at a time into four lane accumulators (and a scalar
-//   one for the tail), folded at the end as ((a0 . a1) . (a2 . a3)) . tail.
+//   runs eight elements at a time into two sets of four lane accumulators
+//   (then four at a time, and a scalar one for the tail), merged lanewise and
+//   folded at the end as ((a0 . a1) . (a2 . a3)) . tail.
 //   A row sum, a softmax's max and denominator, a mean over the last axis.
 // - "outer": work items are blocks of BLOCK consecutive outputs along the
 //   output's last axis; a whole block's four vectors reduce in one pass
@@ -55,6 +56,10 @@ interface Accumulator {
   scalar(): void;
   /** Outer shape: the four lanes as four outputs (v128). */
   lanes(): void;
+  /** Folds another accumulator's lanes into these, lane by lane (an unrolled loop's second chain). */
+  merge(o: Accumulator): void;
+  /** The locals of the four lanes (what `merge` reads). */
+  readonly vectors: number[];
 }
 
 /** An f32 sum in f64: one f64 and two f64x2 (lanes 0-1, 2-3). */
@@ -75,6 +80,11 @@ function f64Sum(fn: FnBuilder): Accumulator {
       fn.emit(["f64.add"], get(s), ["f64.add"], ["f32.demote_f64"]);
     },
     scalar: () => fn.emit(get(s), ["f32.demote_f64"]),
+    vectors: [lo, hi],
+    merge: (o) => {
+      const [olo, ohi] = o.vectors as [number, number];
+      fn.emit(get(lo), get(olo), ["f64x2.add"], set(lo), get(hi), get(ohi), ["f64x2.add"], set(hi));
+    },
     lanes: () =>
       fn.emit(get(lo), ["f32x4.demote_f64x2_zero"], get(hi), ["f32x4.demote_f64x2_zero"], JOIN_LOW),
   };
@@ -127,6 +137,8 @@ function plain(fn: FnBuilder, op: "sum" | "max", body: SExpr): Accumulator {
     },
     scalar: () => fn.emit(get(s)),
     lanes: () => fn.emit(get(v)),
+    vectors: [v],
+    merge: (o) => fn.emit(get(v), get(o.vectors[0]!), [vOp], set(v)),
   };
 }
 
@@ -263,9 +275,27 @@ function inner(
     );
     result = () => fn.emit(i32(0), get(arg), get(nan), ["select"]);
   } else {
-    const acc = accumulator(fn, k.op, k.body);
-    init = () => acc.init();
-    innermost = fn.capture(() =>
+    // Eight elements an iteration into two chains (lanes 0-3 and 4-7 of each 8), merged at the end.
+    const [acc, acc2] = [accumulator(fn, k.op, k.body), accumulator(fn, k.op, k.body)];
+    const c2 = fn.local("i32");
+    const x2 = new Exprs(fn, { ...env, counter: c2 }, hoist);
+    init = () => {
+      acc.init();
+      acc2.init();
+    };
+    innermost = fn.capture(() => {
+      if (vectorise)
+        fn.whileLoop(
+          () => fn.emit(get(c), i32(8), ["i32.add"], get(end), ["i32.le_s"]),
+          () => {
+            fn.emit(get(c), i32(4), ["i32.add"], set(c2));
+            x.v(k.body);
+            acc.vStep();
+            x2.v(k.body);
+            acc2.vStep();
+            fn.emit(get(c), i32(8), ["i32.add"], set(c));
+          },
+        );
       innerLoop(
         fn,
         c,
@@ -279,9 +309,13 @@ function inner(
           acc.sStep();
         },
         vectorise,
-      ),
-    );
-    result = () => (vectorise ? acc.folded() : acc.scalar());
+      );
+    });
+    result = () => {
+      if (!vectorise) return acc.scalar();
+      acc.merge(acc2);
+      acc.folded();
+    };
   }
 
   fn.forLoop(
