@@ -21,6 +21,7 @@ import { build, f32, i32 } from "./graph-helpers.ts";
 import { dimConst } from "../compiler/dims.ts";
 import type { Var } from "../compiler/ir.ts";
 import { evalSize } from "../runtime/sizes.ts";
+import { randomUniform } from "../runtime/rng.ts";
 import { graphPlan } from "./js-graph.ts";
 import { cases, expectClose, graphDims, randomInputs, type Case } from "./op-cases.ts";
 
@@ -157,6 +158,17 @@ describe("codegen-wasm: vector loops, tails and math edge cases", () => {
     const want = interpret(graph, inputs, {});
     const got = runWasm(graph, inputs, {});
     expectClose(got[0]!, want[0]!, "gather");
+  });
+  it("random draws exactly runtime/rng.ts's bits, vector lanes and tail", () => {
+    const n = 37;
+    const { graph } = build([i32()], (e, seed) =>
+      e("random", { shape: [dimConst(n)], stream: 5 }, seed),
+    );
+    for (const seed of [0, 7, -123456, 2147483647]) {
+      const got = runWasm(graph, [tensor("i32", [], [seed])], {})[0]!;
+      const want = Array.from({ length: n }, (_, i) => randomUniform(seed, 5, i));
+      expect(Array.from(got), `seed ${seed}`).toEqual(want);
+    }
   });
   it("pow on special bases and exponents", () => {
     const as = [0, -0, 2, -2, 0.5, -0.5, 1, -1, Infinity, -Infinity, NaN, 3];
