@@ -421,24 +421,28 @@ class MatmulWriter {
                 this.emit(get(d), get(sp), ["f32.load", x * 4], ["f32.store", x * 4]);
             }),
           () =>
-            rows(() =>
+            // An edge panel: whole groups of 4 valid columns as vectors, the rest zeros, then
+            // the valid columns of the group the edge cuts one by one.
+            rows(() => {
+              for (let x = 0; x + 4 <= W; x += 4)
+                f.ifElse(
+                  () => this.emit(i32(x + 4), get(cv), ["i32.le_s"]),
+                  () => this.emit(get(d), get(sp), ["v128.load", x * 4], ["v128.store", x * 4]),
+                  () => this.emit(get(d), ["v128.const", 0, 0, 0, 0], ["v128.store", x * 4]),
+                );
+              for (let x = W - (W % 4); x < W; x++)
+                this.emit(get(d), ["f32.const", 0], ["f32.store", x * 4]);
               f.forLoop(
                 c,
-                () => this.emit(i32(0)),
-                () => this.emit(i32(W)),
+                () => this.emit(get(cv), i32(~3), ["i32.and"]),
+                () => this.emit(get(cv)),
                 () => {
                   this.emit(get(d), get(c), i32(4), ["i32.mul"], ["i32.add"]);
-                  f.ifElse(
-                    () => this.emit(get(c), get(cv), ["i32.lt_s"]),
-                    () =>
-                      this.emit(get(sp), get(c), i32(4), ["i32.mul"], ["i32.add"], ["f32.load", 0]),
-                    () => this.emit(["f32.const", 0]),
-                    "f32",
-                  );
+                  this.emit(get(sp), get(c), i32(4), ["i32.mul"], ["i32.add"], ["f32.load", 0]);
                   this.emit(["f32.store", 0]);
                 },
-              ),
-            ),
+              );
+            }),
         );
       },
     );
