@@ -623,8 +623,6 @@ class MatmulWriter {
       this.emit(["i32.add"], i32(4), ["i32.mul"], ["i32.add"]);
     };
 
-    // The epilogue: straight vector stores when it is the accumulator itself and the tile is whole;
-    // otherwise the tile goes to the edge buffer and a scalar loop runs the epilogue per element.
     // Row i's linear index in the output domain (for `lin` in the epilogue): bl * M * N + i * N.
     const linRow = () =>
       this.emit(
@@ -637,7 +635,6 @@ class MatmulWriter {
         ["i32.mul"],
         set(this.lin),
       );
-    // A whole tile with an f32 epilogue: the epilogue four lanes at a time on the accumulators.
     // Whole rows of 8 columns with an f32 epilogue: the epilogue four lanes at a time on the
     // accumulators, row x when x < rv (rows past the edge of the matrix are not stored).
     const vecStore = () => {
