@@ -252,6 +252,27 @@ export class FnBuilder {
     this.release(rest, "i32");
   }
 
+  /** Advances the row-major multi-index in `idx` over `extents` by one (the last axis fastest, carries up). */
+  odometer(extents: readonly Dim[], idx: readonly number[]): void {
+    const step = (a: number): void => {
+      if (a < 0) return;
+      this.emit(get(idx[a]!), i32(1), ["i32.add"], set(idx[a]!));
+      if (a === 0) return; // the first axis never wraps within [lo, hi)
+      this.ifElse(
+        () => {
+          this.emit(get(idx[a]!));
+          this.dim(extents[a]!);
+          this.emit(["i32.eq"]);
+        },
+        () => {
+          this.emit(i32(0), set(idx[a]!));
+          step(a - 1);
+        },
+      );
+    };
+    step(extents.length - 1);
+  }
+
   /** `while (cond) body`: `cond` pushes an i32 (nonzero: run the body). */
   whileLoop(cond: () => void, body: () => void): void {
     this.emit(["block"], ["loop"]);

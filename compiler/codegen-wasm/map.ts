@@ -132,15 +132,19 @@ export function mapToWasm(k: MapKernel, ctx: KernelContext, name: string): WasmK
       );
     }
   });
+  // The first row's multi-index by division, the next ones by counting.
+  const rows = k.shape.slice(0, -1);
+  fn.emit(get(LO), set(r));
+  fn.delinearize(r, rows, idx);
   fn.forLoop(
     r,
     () => fn.emit(get(LO)),
     () => fn.emit(get(HI)),
     () => {
-      fn.delinearize(r, k.shape.slice(0, -1), idx);
       fn.emit(get(r));
       fn.dim(inner);
       fn.emit(["i32.mul"], set(rowLin), ...hoist, ...loop);
+      fn.odometer(rows, idx);
     },
   );
   return {

@@ -318,12 +318,14 @@ function inner(
     };
   }
 
+  // The first output's multi-index by division, the next ones by counting.
+  fn.emit(get(LO), set(o));
+  fn.delinearize(o, k.shape, oi);
   fn.forLoop(
     o,
     () => fn.emit(get(LO)),
     () => fn.emit(get(HI)),
     () => {
-      fn.delinearize(o, k.shape, oi);
       init();
       loops(fn, k.red.slice(0, -1), ri, () => {
         fn.emit(i32(0), set(c));
@@ -334,6 +336,7 @@ function inner(
       x.address(k.out, at, 0);
       result();
       fn.emit([storeOp(ctx, k), 0]);
+      fn.odometer(k.shape, oi);
     },
   );
   return { fn: fn.finish(name), items: sizeOf(numElements(k.shape), ctx), scratch: 0 };
