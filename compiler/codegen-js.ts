@@ -346,13 +346,14 @@ export function kernelToJs(
         : k.kind === "matmul"
           ? matmulBody(w, k)
           : scatterBody(w, k);
-  // A scan body's step, read once (the syntax prints it as `s${scan}`).
+  // A scan body's step, read once (the syntax prints it as `step${scan}`: not `s`, the
+  // matmul's accumulators are s0..s3).
   const scans = new Set<number>();
   const roots = kernelExprs(k);
   const visit = { i: (x: IExpr) => void (x.k === "iter" && scans.add(x.scan)) };
   roots.s?.forEach((e) => visitSExpr(e, visit));
   roots.i?.forEach((e) => visitIExpr(e, visit));
-  const steps = [...scans].sort((a, b) => a - b).map((n) => `const s${n} = T[${n}];`);
+  const steps = [...scans].sort((a, b) => a - b).map((n) => `const step${n} = T[${n}];`);
   const lines = [...w.prologue(), ...steps, ...body];
   return `function ${name}(b, D, T) {\n${lines.map((l) => "  " + l).join("\n")}\n}`;
 }

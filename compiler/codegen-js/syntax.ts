@@ -73,7 +73,7 @@ export const jsSyntax: Syntax = {
     red: (i) => `r${i}`,
     lin: () => "lin",
     // A local the kernel's prologue reads once from T (codegen-js.ts), not a load per element.
-    iter: (scan) => `s${scan}`,
+    iter: (scan) => `step${scan}`,
     add: infix("+"),
     mul: infix("*"),
     // Floor division and a floored remainder, as in the dims algebra (operands may be negative in pad).
