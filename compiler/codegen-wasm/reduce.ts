@@ -278,7 +278,7 @@ function inner(
     // Eight elements an iteration into two chains (lanes 0-3 and 4-7 of each 8), merged at the end.
     const [acc, acc2] = [accumulator(fn, k.op, k.body), accumulator(fn, k.op, k.body)];
     const c2 = fn.local("i32");
-    const x2 = new Exprs(fn, { ...env, counter: c2 }, hoist);
+    const x2 = x.withCounter(c2);
     init = () => {
       acc.init();
       acc2.init();
@@ -361,12 +361,13 @@ function outer(k: ReduceKernel, ctx: KernelContext, name: string): Omit<WasmKern
   const ri = k.red.map(() => fn.local("i32"));
   const env: Env = {
     loop: (i) => (i === r - 1 ? { vary: true } : { base: [get(oi[i]!)] }),
-    red: (i) => ({ base: [get(ri[i]!)] }),
+    red: (i) => ({ base: [get(ri[i]!)], inner: true }),
     lin: () => ({ base: [get(rowLin)], vary: true }),
     counter: j,
   };
-  // No hoisting: everything but the counter changes inside the reduced loops.
-  const x = new Exprs(fn, env, null);
+  // Hoisted per item: what reads neither the counter nor the reduced indices (looped inside).
+  const hoist: Instr[] = [];
+  const x = new Exprs(fn, env, hoist);
   const at: IExpr = k.outAt === undefined ? { k: "lin" } : iadd(k.outAt, { k: "lin" });
   const acc = accumulator(fn, op, k.body);
   const loop = fn.capture(() =>
@@ -400,7 +401,7 @@ function outer(k: ReduceKernel, ctx: KernelContext, name: string): Omit<WasmKern
   // the reduced domain (each lane still in serial order: the same bits as one vector at a time).
   const V = BLOCK / 4;
   const cs = Array.from({ length: V }, () => fn.local("i32"));
-  const xs = cs.map((ck) => new Exprs(fn, { ...env, counter: ck }, null));
+  const xs = cs.map((ck) => x.withCounter(ck));
   const accs = cs.map(() => accumulator(fn, op, k.body));
   const whole = fn.capture(() => {
     cs.forEach((ck, v) => fn.emit(get(j), i32(4 * v), ["i32.add"], set(ck)));
@@ -437,7 +438,7 @@ function outer(k: ReduceKernel, ctx: KernelContext, name: string): Omit<WasmKern
       fn.dim(last);
       fn.emit(get(end));
       fn.dim(last);
-      fn.emit(["i32.lt_s"], ["select"], set(end));
+      fn.emit(["i32.lt_s"], ["select"], set(end), ...hoist);
       fn.ifElse(
         () => fn.emit(get(end), get(j), ["i32.sub"], i32(BLOCK), ["i32.eq"]),
         () => fn.emit(...whole),

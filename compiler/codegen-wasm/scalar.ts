@@ -41,6 +41,12 @@ import { exp, Lanes, log, pow, sigmoid, sign, tanh, toInt32 } from "./mathlib.ts
 export interface IndexLeaf {
   base?: Instr[];
   vary?: boolean;
+  /**
+   * The variable changes inside the hoist region though not lane to lane
+   * (an outer reduction's reduced indices, looped inside the vectors): what
+   * reads it is never hoisted.
+   */
+  inner?: boolean;
 }
 
 /** A lane of the vector being computed (0..3), or "v": the whole v128. */
@@ -69,7 +75,8 @@ const splatOf = (t: DType): Instr => [t === "f32" ? "f32x4.splat" : "i32x4.splat
 /** A linear function of the counter: c * counter + sum of invariant terms + k. */
 interface Linear {
   c: number;
-  terms: { code: () => void; k: number }[];
+  /** `inner`: the term reads an inner leaf (computed in place, not hoisted). */
+  terms: { code: () => void; k: number; inner: boolean }[];
   k: number;
 }
 
@@ -81,8 +88,9 @@ const guarded = (e: Node<"select">) => has(e.c, "icompare") && (hasLoad(e.a) || 
 
 /** Emits expressions of one kernel region into `fn`. */
 export class Exprs {
-  private readonly cache = new Map<string, number>();
-  private readonly variesMemo = new WeakMap<object, boolean>();
+  private cache = new Map<string, number>();
+  private variesMemo = new WeakMap<object, boolean>();
+  private innerMemo = new WeakMap<object, boolean>();
   /** Depth of lazy (guarded) select arms being emitted: no loads hoisted out of them. */
   private lazy = 0;
   /**
@@ -99,6 +107,18 @@ export class Exprs {
     readonly hoist: Instr[] | null = null,
   ) {}
 
+  /**
+   * The same region with another counter (an unrolled loop's second vector):
+   * invariants are shared, hoisted once.
+   */
+  withCounter(counter: number): Exprs {
+    const x = new Exprs(this.fn, { ...this.env, counter }, this.hoist);
+    x.cache = this.cache;
+    x.variesMemo = this.variesMemo;
+    x.innerMemo = this.innerMemo;
+    return x;
+  }
+
   // ------------------------------------------------------------ analyses
 
   /** Whether `e` differs from one iteration (or lane) of the inner loop to the next. */
@@ -109,6 +129,16 @@ export class Exprs {
     const acc = (x: SExpr) => x.k === "acc" && this.env.accVaries === true;
     v = "dtype" in e ? someSExpr(e, { s: acc, i: leaf }) : someIExpr(e, { s: acc, i: leaf });
     this.variesMemo.set(e, v);
+    return v;
+  }
+
+  /** Whether `e` reads an `inner` leaf (so it cannot be hoisted). */
+  private readsInner(e: SExpr | IExpr): boolean {
+    let v = this.innerMemo.get(e);
+    if (v !== undefined) return v;
+    const leaf = (x: IExpr) => this.leafOf(x)?.inner === true;
+    v = "dtype" in e ? someSExpr(e, { i: leaf }) : someIExpr(e, { i: leaf });
+    this.innerMemo.set(e, v);
     return v;
   }
 
@@ -127,11 +157,13 @@ export class Exprs {
   /** `e` as a linear function of the counter, or null (a division, a gather, a product of variables). */
   linear(e: IExpr): Linear | null {
     if (e.k === "const") return { c: 0, terms: [], k: e.v };
-    if (!this.varies(e)) return { c: 0, terms: [{ code: () => this.ix(e), k: 1 }], k: 0 };
+    if (!this.varies(e))
+      return { c: 0, terms: [{ code: () => this.ix(e), k: 1, inner: this.readsInner(e) }], k: 0 };
     const leaf = this.leafOf(e);
     if (leaf) {
       const base = leaf.base;
-      return { c: 1, terms: base ? [{ code: () => this.fn.emit(...base), k: 1 }] : [], k: 0 };
+      const code = () => this.fn.emit(...base!);
+      return { c: 1, terms: base ? [{ code, k: 1, inner: leaf.inner === true }] : [], k: 0 };
     }
     const scale = (l: Linear | null, s: number): Linear | null =>
       l && { c: l.c * s, terms: l.terms.map((t) => ({ ...t, k: t.k * s })), k: l.k * s };
@@ -162,7 +194,12 @@ export class Exprs {
   }
 
   private canHoist(e: SExpr | IExpr): boolean {
-    return this.hoist !== null && !this.varies(e) && (this.lazy === 0 || !hasLoad(e));
+    return (
+      this.hoist !== null &&
+      !this.varies(e) &&
+      !this.readsInner(e) &&
+      (this.lazy === 0 || !hasLoad(e))
+    );
   }
 
   // ------------------------------------------------------------ index expressions
@@ -236,8 +273,7 @@ export class Exprs {
   /** Pushes index `e` at the four lanes (i32x4). */
   ivec(e: IExpr): void {
     const fn = this.fn;
-    if (!this.varies(e))
-      return this.splat(`i${JSON.stringify(e)}`, "i32", () => this.ix(e), hasLoad(e));
+    if (!this.varies(e)) return this.splat(`i${JSON.stringify(e)}`, "i32", () => this.ix(e), e);
     const leaf = this.leafOf(e);
     if (leaf) {
       this.leaf(leaf, 0);
@@ -284,13 +320,13 @@ export class Exprs {
    * Pushes the scalar `push` pushes (of type t, bools 0/1) in every lane
    * (bools as masks), hoisted when possible (`key` names it in the cache).
    */
-  private splat(key: string, t: DType, push: () => void, loads: boolean): void {
+  private splat(key: string, t: DType, push: () => void, of: SExpr | IExpr): void {
     const all = () => {
       push();
       this.fn.emit(splatOf(t));
       if (t === "bool") this.fn.emit(["i32x4.neg"]);
     };
-    if (this.hoist !== null && (this.lazy === 0 || !loads))
+    if (this.hoist !== null && !this.readsInner(of) && (this.lazy === 0 || !hasLoad(of)))
       return this.hoisted(`v${key}`, "v128", all);
     all();
   }
@@ -425,18 +461,24 @@ export class Exprs {
   /** Pushes the invariant part of a linear load's address: buf + 4 * (terms + k), hoisted. */
   private base(buf: BufId, index: IExpr, lin: Linear): void {
     const fn = this.fn;
-    const push = () => {
-      fn.emit(get(fn.buf(buf)));
+    const terms = (inner: boolean) => {
       for (const t of lin.terms) {
+        if (t.inner !== inner) continue;
         t.code();
         fn.emit(i32(4 * t.k), ["i32.mul"], ["i32.add"]);
       }
+    };
+    const push = () => {
+      fn.emit(get(fn.buf(buf)));
+      terms(false);
       if (lin.k !== 0) fn.emit(i32(4 * lin.k), ["i32.add"]);
     };
-    // Address arithmetic cannot trap: hoisted even out of a lazy arm, unless a gathered index loads.
+    // Address arithmetic cannot trap: hoisted even out of a lazy arm, unless a gathered index
+    // loads; the terms of inner leaves are added in place.
     if (this.hoist !== null && (this.lazy === 0 || !hasLoad(index)))
-      return this.hoisted(`a${buf}:${JSON.stringify(index)}`, "i32", push);
-    push();
+      this.hoisted(`a${buf}:${JSON.stringify(index)}`, "i32", push);
+    else push();
+    terms(true);
   }
 
   private unary(e: Node<"unary">, lane: number): void {
@@ -507,7 +549,7 @@ export class Exprs {
       hash32(fn, false);
     };
     // The key is the same for every element: hoisted (or computed here).
-    if (this.hoist !== null && !this.varies(e.seed) && this.lazy === 0)
+    if (this.hoist !== null && !this.varies(e.seed) && !this.readsInner(e.seed) && this.lazy === 0)
       this.hoisted(`k${JSON.stringify(e.seed)}:${e.stream}`, "i32", key);
     else key();
     if (vector) fn.emit(["i32x4.splat"]);
@@ -528,7 +570,7 @@ export class Exprs {
   v(e: SExpr): void {
     const fn = this.fn;
     if (!this.varies(e)) {
-      return this.splat(`s${JSON.stringify(e)}`, e.dtype, () => this.s(e), hasLoad(e));
+      return this.splat(`s${JSON.stringify(e)}`, e.dtype, () => this.s(e), e);
     }
     const lanes = () => this.byLanes(e.dtype, (l) => this.s(e, l));
     switch (e.k) {
