@@ -22,9 +22,15 @@ import { size } from "../codegen-wgsl/module.ts";
 /** Elements per work item of a flat map. */
 const CHUNK = 1024;
 
+/** Inner loops of at most this many iterations, known at compile time, are unrolled. */
+export const UNROLL = 16;
+
 /**
  * `for (c = from; c + 4 <= end; c += 4) vector(); for (; c < end; c++) scalar();`
  * over the counter local `c`, with `end` a local. `vectorise` false: the scalar loop only.
+ * `known`: c's start and end at compile time, when they are constants; a
+ * short loop is then unrolled, c set to a constant before each step (which
+ * the engine folds into the index arithmetic).
  */
 export function innerLoop(
   fn: FnBuilder,
@@ -33,7 +39,20 @@ export function innerLoop(
   vector: () => void,
   scalar: () => void,
   vectorise = true,
+  known: { from: number; to: number } | null = null,
 ): void {
+  if (known && known.to - known.from <= UNROLL) {
+    let at = known.from;
+    for (; vectorise && at + 4 <= known.to; at += 4) {
+      fn.emit(i32(at), set(c));
+      vector();
+    }
+    for (; at < known.to; at++) {
+      fn.emit(i32(at), set(c));
+      scalar();
+    }
+    return fn.emit(i32(known.to), set(c));
+  }
   if (vectorise)
     fn.whileLoop(
       () => fn.emit(get(c), i32(4), ["i32.add"], get(end), ["i32.le_s"]),
@@ -129,6 +148,7 @@ export function mapToWasm(k: MapKernel, ctx: KernelContext, name: string): WasmK
         () => store(x, k.out, at(lin), seg.body, true),
         () => store(x, k.out, at(lin), seg.body, false),
         vectorise,
+        innerConst === null ? null : { from: seg.from ?? 0, to: seg.to ?? innerConst },
       );
     }
   });

@@ -28,7 +28,7 @@ import { size } from "../codegen-wgsl/module.ts";
 import { FnBuilder, get, HI, i32, LO, set, sizeOf, tee } from "./function.ts";
 import type { Instr } from "./instr.ts";
 import { Exprs, type Env } from "./scalar.ts";
-import { innerLoop } from "./map.ts";
+import { innerLoop, UNROLL } from "./map.ts";
 
 /** Outputs per work item of an "outer" reduction. */
 const BLOCK = 16;
@@ -232,6 +232,8 @@ function inner(
   const x = new Exprs(fn, env, hoist);
   const at: IExpr = k.outAt === undefined ? { k: "lin" } : iadd(k.outAt, { k: "lin" });
   const end = fn.local("i32");
+  const redConst = q > 0 ? dimAsConst(k.red[q - 1]!) : 1;
+  const known = redConst === null ? null : { from: 0, to: redConst };
 
   let init: () => void;
   let innermost: Instr[];
@@ -271,6 +273,7 @@ function inner(
           fn.emit(get(flat), i32(1), ["i32.add"], set(flat));
         },
         false,
+        known,
       ),
     );
     result = () => fn.emit(i32(0), get(arg), get(nan), ["select"]);
@@ -284,7 +287,7 @@ function inner(
       acc2.init();
     };
     innermost = fn.capture(() => {
-      if (vectorise)
+      if (vectorise && !(known && known.to <= UNROLL))
         fn.whileLoop(
           () => fn.emit(get(c), i32(8), ["i32.add"], get(end), ["i32.le_s"]),
           () => {
@@ -309,6 +312,7 @@ function inner(
           acc.sStep();
         },
         vectorise,
+        known,
       );
     });
     result = () => {
