@@ -7,9 +7,9 @@
 //   folded at the end as ((a0 . a1) . (a2 . a3)) . tail.
 //   A row sum, a softmax's max and denominator, a mean over the last axis.
 // - "outer": work items are blocks of BLOCK consecutive outputs along the
-//   output's last axis; a whole block's four vectors reduce in one pass
-//   (four independent chains), a partial one four outputs at a time, each
-//   lane in plain serial order over the reduced domain. Column sums (a bias
+//   output's last axis; four vectors of a block (then two, then one)
+//   reduce in one pass as independent chains, each lane in plain serial
+//   order over the reduced domain. Column sums (a bias
 //   gradient: the sum over the batch of [B, n]) read rows contiguously.
 //
 // f32 sums accumulate in f64 (two f64x2 per four lanes), as the JS backend's
@@ -401,28 +401,35 @@ function outer(k: ReduceKernel, ctx: KernelContext, name: string): Omit<WasmKern
       },
     ),
   );
-  // A whole block: its BLOCK / 4 vectors reduce together, independent chains in one pass over
-  // the reduced domain (each lane still in serial order: the same bits as one vector at a time).
-  const V = BLOCK / 4;
-  const cs = Array.from({ length: V }, () => fn.local("i32"));
+  // Several vectors of the block reduce together, independent chains in one pass over the
+  // reduced domain (each lane still in serial order: the same bits as one vector at a time):
+  // four while 16 columns are left, then two while 8 are; then one at a time, then scalars.
+  const cs = Array.from({ length: BLOCK / 4 }, () => fn.local("i32"));
   const xs = cs.map((ck) => x.withCounter(ck));
   const accs = cs.map(() => accumulator(fn, op, k.body));
-  const whole = fn.capture(() => {
-    cs.forEach((ck, v) => fn.emit(get(j), i32(4 * v), ["i32.add"], set(ck)));
-    accs.forEach((a) => a.init());
-    loops(fn, k.red, ri, () =>
-      xs.forEach((xv, v) => {
-        xv.v(k.body);
-        accs[v]!.vStep();
-      }),
+  const pass = (V: number) =>
+    fn.capture(() =>
+      fn.ifElse(
+        () => fn.emit(get(end), get(j), ["i32.sub"], i32(4 * V), ["i32.ge_s"]),
+        () => {
+          cs.slice(0, V).forEach((ck, v) => fn.emit(get(j), i32(4 * v), ["i32.add"], set(ck)));
+          accs.slice(0, V).forEach((a) => a.init());
+          loops(fn, k.red, ri, () =>
+            xs.slice(0, V).forEach((xv, v) => {
+              xv.v(k.body);
+              accs[v]!.vStep();
+            }),
+          );
+          xs.slice(0, V).forEach((xv, v) => {
+            xv.vaddress(k.out, at);
+            accs[v]!.lanes();
+            fn.emit(["v128.store", 0]);
+          });
+          fn.emit(get(j), i32(4 * V), ["i32.add"], set(j));
+        },
+      ),
     );
-    xs.forEach((xv, v) => {
-      xv.vaddress(k.out, at);
-      accs[v]!.lanes();
-      fn.emit(["v128.store", 0]);
-    });
-    fn.emit(get(end), set(j));
-  });
+  const passes = [...pass(4), ...pass(2)];
   fn.forLoop(
     item,
     () => fn.emit(get(LO)),
@@ -442,12 +449,7 @@ function outer(k: ReduceKernel, ctx: KernelContext, name: string): Omit<WasmKern
       fn.dim(last);
       fn.emit(get(end));
       fn.dim(last);
-      fn.emit(["i32.lt_s"], ["select"], set(end), ...hoist);
-      fn.ifElse(
-        () => fn.emit(get(end), get(j), ["i32.sub"], i32(BLOCK), ["i32.eq"]),
-        () => fn.emit(...whole),
-      );
-      fn.emit(...loop);
+      fn.emit(["i32.lt_s"], ["select"], set(end), ...hoist, ...passes, ...loop);
     },
   );
   const items = size.mul(sizeOf(numElements(rows), ctx), sizeOf(blocks, ctx));
