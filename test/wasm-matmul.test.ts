@@ -332,6 +332,43 @@ describe.each(modes)("wasm matmul (relaxed SIMD: %s)", (relaxed) => {
     check({ m: 2, n: 24, k: 3, ta: true, symbolic: true, epilogue: epilogues.tanh }, relaxed);
   });
 
+  // m < 4 streams the operands (matmul-few-rows.ts): strips of 32, 4 and 1 columns along B's
+  // rows, or dot products of 4 and 1 columns along a transposed B's, with k mod 4 left over.
+  it("fewer rows than a tile: every strip and dot-product edge, run-time and constant m", () => {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
+      check({ m: 1, n: 70, k: 13, ta, tb, symbolic: true }, relaxed);
+      check({ m: 3, n: 39, k: 6, ta, tb, symbolic: true, epilogue: epilogues.tanh }, relaxed);
+      check({ m: 2, n: 3, k: 0, ta, tb, epilogue: epilogues["bias add"] }, relaxed);
+    }
+    for (const epilogue of Object.values(epilogues)) {
+      check({ m: 2, n: 37, k: 9, epilogue }, relaxed);
+      check({ m: 1, n: 6, k: 7, tb: true, epilogue }, relaxed);
+    }
+    check(
+      {
+        m: 3,
+        n: 10,
+        k: 6,
+        tb: true,
+        batch: [2, 3],
+        bMats: 3,
+        bBatchE: iloop(1),
+        bBatch: (idx) => idx[1]!,
+        epilogue: epilogues["acc + lin / 1000"],
+      },
+      relaxed,
+    );
+    check(
+      { m: 2, n: 12, k: 9, ta: true, batch: [2], atStep: { a: 180, b: 216, out: 240 } },
+      relaxed,
+    );
+  });
+
   it("batches: both operands batched, B broadcast over the first axis, A shared", () => {
     check({ m: 5, n: 12, k: 7, batch: [2, 3] }, relaxed);
     check(
@@ -373,6 +410,8 @@ describe.each(modes)("wasm matmul (relaxed SIMD: %s)", (relaxed) => {
   const splitCases: Case[] = [
     { m: 130, n: 270, k: 260, tb: true, batch: [2], epilogue: epilogues["bias + relu"] },
     { m: 20, n: 300, k: 50, ta: true, batch: [2], epilogue: epilogues.tanh },
+    { m: 1, n: 600, k: 30, batch: [2], epilogue: epilogues["bias + relu"] },
+    { m: 3, n: 400, k: 31, tb: true, batch: [2], epilogue: epilogues.tanh },
   ];
   it.each(splitCases)(
     "any split of the items, in any order, scratch anywhere: bit-identical ($m x $n x $k)",

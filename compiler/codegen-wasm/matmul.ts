@@ -38,6 +38,7 @@ import type { KernelContext } from "../backend.ts";
 import type { Instr } from "./instr.ts";
 import type { WasmKernelCode } from "../codegen-wasm.ts";
 import { Exprs, type Env, type IndexLeaf, type Lane } from "./scalar.ts";
+import { fewRows } from "./matmul-few-rows.ts";
 import { FnBuilder, get, HI, i32, LO, SCRATCH, set, sizeOf, tee } from "./function.ts";
 
 /** Micro-kernel rows and columns (MR * NR/4 accumulators + NR/4 B vectors + 1 A splat in 16 xmm). */
@@ -55,6 +56,26 @@ const NC = 256;
  */
 const NC_FEW_ROWS = 64;
 const KC = 256;
+
+/** Locals the packed path reads: the item's operands, output and block, the call's packing state. */
+interface PackedLocals {
+  aOff: number;
+  bOff: number;
+  oOff: number;
+  i0: number;
+  j0: number;
+  mb: number;
+  nc: number;
+  kb: number;
+  kc: number;
+  lastB: number;
+  lastJ0: number;
+  fresh: number;
+  bBase: number;
+  aBase: number;
+  lastA: number;
+  lastI0: number;
+}
 /** At most this much of the scratch holds B's panel over all of k (more k: packed block by block). */
 const B_PANEL_BYTES = 1 << 20;
 
@@ -103,22 +124,22 @@ export function matmulToWasm(k: MatmulKernel, ctx: KernelContext, name: string):
   return new MatmulWriter(k, ctx).write(name);
 }
 
-class MatmulWriter {
-  private readonly f: FnBuilder;
+export class MatmulWriter {
+  readonly f: FnBuilder;
   private readonly L: ReturnType<typeof scratchLayout>;
   /** Locals of the whole function. */
-  private readonly M: number;
-  private readonly N: number;
-  private readonly K: number;
+  readonly M: number;
+  readonly N: number;
+  readonly K: number;
   /** The epilogue's loop indices: the batch axes, then i, then j. */
-  private readonly loops: number[];
+  readonly loops: number[];
   /** The item's batch matrix (linear over the batch axes), and the epilogue's row start in `lin`. */
   private readonly bl: number;
   private readonly lin: number;
   private readonly v = (t: "i32" | "f32" | "v128") => this.f.local(t);
 
   constructor(
-    private readonly k: MatmulKernel,
+    readonly k: MatmulKernel,
     private readonly ctx: KernelContext,
   ) {
     for (const b of [k.a.buf, k.b.buf])
@@ -132,11 +153,11 @@ class MatmulWriter {
   }
 
   /** `n` fresh i32 locals. */
-  private ints<N extends number>(n: N): Tuple<N> {
+  ints<N extends number>(n: N): Tuple<N> {
     return Array.from({ length: n }, () => this.f.local("i32")) as Tuple<N>;
   }
 
-  private emit(...ins: Instr[]) {
+  emit(...ins: Instr[]) {
     this.f.emit(...ins);
   }
 
@@ -227,81 +248,18 @@ class MatmulWriter {
           () => this.emit(get(N), get(j0), ["i32.sub"]),
         );
         this.emit(set(nc));
-
-        // Whether B's panel must be packed (again): k does not fit, or this call has not packed it last.
-        this.emit(get(K), i32(this.L.kWhole), ["i32.gt_s"], get(bOff), get(lastB), ["i32.ne"]);
-        this.emit(["i32.or"], get(j0), get(lastJ0), ["i32.ne"], ["i32.or"], set(fresh));
-        this.emit(get(bOff), set(lastB), get(j0), set(lastJ0));
-        // k blocks: do { ... } while (kb < K), so k = 0 still stores the epilogue of zero sums.
-        this.emit(i32(0), set(kb), ["loop"]);
-        this.min(
-          () => this.emit(i32(KC)),
-          () => this.emit(get(K), get(kb), ["i32.sub"]),
-        );
-        this.emit(set(kc));
-        // Block kb of B's panel, unless this call packed the panel before (all of k fits).
-        this.emit(get(SCRATCH), i32(this.L.b), ["i32.add"]);
-        this.emit(get(kb), i32(this.L.blockBytes), ["i32.mul"], i32(0));
-        this.emit(get(K), i32(this.L.kWhole), ["i32.le_s"], ["select"], ["i32.add"]);
-        this.emit(set(bBase));
-        f.ifElse(
-          () => this.emit(get(fresh)),
-          () => {
-            const at = (p: number, j: number) => () =>
-              this.emit(
-                get(bOff),
-                get(p),
-                get(k.b.transposed ? K : N),
-                ["i32.mul"],
-                get(j),
-                ["i32.add"],
-                i32(4),
-                ["i32.mul"],
-                ["i32.add"],
-              );
-            // B[p, j] at (p * N + j) or, transposed, (j * K + p).
-            if (k.b.transposed) this.packStrided(bBase, at(j0, kb), K, NR, nc, kc);
-            else this.packContig(bBase, at(kb, j0), N, NR, nc, kc);
-          },
-        );
-        // A[i, p] at (i * K + p) or, transposed, (p * M + i).
-        const atA = (p: number, i: number) => () =>
-          this.emit(
-            get(aOff),
-            get(p),
-            get(k.a.transposed ? M : K),
-            ["i32.mul"],
-            get(i),
-            ["i32.add"],
-            i32(4),
-            ["i32.mul"],
-            ["i32.add"],
+        const cols = { aOff, bOff, oOff, j0, nc };
+        const l = { ...cols, i0, mb, kb, kc, lastB, lastJ0, fresh, bBase, aBase, lastA, lastI0 };
+        // Fewer rows than a tile (known or only at run time): streamed, unpacked.
+        const mc = dimAsConst(k.m);
+        if (mc !== null && mc < MR) fewRows(this, cols);
+        else if (mc !== null) this.packed(l);
+        else
+          f.ifElse(
+            () => this.emit(get(M), i32(MR), ["i32.lt_s"]),
+            () => fewRows(this, cols),
+            () => this.packed(l),
           );
-        this.emit(get(SCRATCH), i32(this.L.a), ["i32.add"], set(aBase));
-        // A's block, unless it is the one this call packed last (k in one block: a product of
-        // one row block, its items along n).
-        f.ifElse(
-          () => {
-            this.emit(get(K), i32(KC), ["i32.gt_s"], get(aOff), get(lastA), ["i32.ne"]);
-            this.emit(["i32.or"], get(i0), get(lastI0), ["i32.ne"], ["i32.or"]);
-          },
-          () => {
-            if (k.a.transposed) this.packContig(aBase, atA(kb, i0), M, MR, mb, kc);
-            else this.packStrided(aBase, atA(i0, kb), K, MR, mb, kc);
-            this.emit(get(aOff), set(lastA), get(i0), set(lastI0));
-          },
-        );
-        this.tiles({ kb, kc, mb, nc, oOff, i0, j0, bBase });
-        this.emit(
-          get(kb),
-          i32(KC),
-          ["i32.add"],
-          tee(kb),
-          get(K),
-          ["i32.lt_s"],
-          ["br_if", 0],
-          ["end"],
-        );
       },
     );
 
@@ -313,9 +271,82 @@ class MatmulWriter {
     return {
       fn: f.finish(name),
       items: sizeOf(items, ctx),
-      scratch: this.L.total,
+      // A constant m < MR never packs.
+      scratch: (dimAsConst(k.m) ?? MR) < MR ? 0 : this.L.total,
       work: sizeOf(work, ctx),
     };
+  }
+
+  /** The item's rows in packed blocks of k through the micro-kernel (`l`: the item's and the call's locals). */
+  private packed(l: PackedLocals) {
+    const { f, k, M, N, K } = this;
+    const { aOff, bOff, oOff, i0, j0, mb, nc, kb, kc, lastB, lastJ0, fresh, bBase, aBase } = l;
+    const { lastA, lastI0 } = l;
+    // Whether B's panel must be packed (again): k does not fit, or this call has not packed it last.
+    this.emit(get(K), i32(this.L.kWhole), ["i32.gt_s"], get(bOff), get(lastB), ["i32.ne"]);
+    this.emit(["i32.or"], get(j0), get(lastJ0), ["i32.ne"], ["i32.or"], set(fresh));
+    this.emit(get(bOff), set(lastB), get(j0), set(lastJ0));
+    // k blocks: do { ... } while (kb < K), so k = 0 still stores the epilogue of zero sums.
+    this.emit(i32(0), set(kb), ["loop"]);
+    this.min(
+      () => this.emit(i32(KC)),
+      () => this.emit(get(K), get(kb), ["i32.sub"]),
+    );
+    this.emit(set(kc));
+    // Block kb of B's panel, unless this call packed the panel before (all of k fits).
+    this.emit(get(SCRATCH), i32(this.L.b), ["i32.add"]);
+    this.emit(get(kb), i32(this.L.blockBytes), ["i32.mul"], i32(0));
+    this.emit(get(K), i32(this.L.kWhole), ["i32.le_s"], ["select"], ["i32.add"]);
+    this.emit(set(bBase));
+    f.ifElse(
+      () => this.emit(get(fresh)),
+      () => {
+        const at = (p: number, j: number) => () =>
+          this.emit(
+            get(bOff),
+            get(p),
+            get(k.b.transposed ? K : N),
+            ["i32.mul"],
+            get(j),
+            ["i32.add"],
+            i32(4),
+            ["i32.mul"],
+            ["i32.add"],
+          );
+        // B[p, j] at (p * N + j) or, transposed, (j * K + p).
+        if (k.b.transposed) this.packStrided(bBase, at(j0, kb), K, NR, nc, kc);
+        else this.packContig(bBase, at(kb, j0), N, NR, nc, kc);
+      },
+    );
+    // A[i, p] at (i * K + p) or, transposed, (p * M + i).
+    const atA = (p: number, i: number) => () =>
+      this.emit(
+        get(aOff),
+        get(p),
+        get(k.a.transposed ? M : K),
+        ["i32.mul"],
+        get(i),
+        ["i32.add"],
+        i32(4),
+        ["i32.mul"],
+        ["i32.add"],
+      );
+    this.emit(get(SCRATCH), i32(this.L.a), ["i32.add"], set(aBase));
+    // A's block, unless it is the one this call packed last (k in one block: a product of
+    // one row block, its items along n).
+    f.ifElse(
+      () => {
+        this.emit(get(K), i32(KC), ["i32.gt_s"], get(aOff), get(lastA), ["i32.ne"]);
+        this.emit(["i32.or"], get(i0), get(lastI0), ["i32.ne"], ["i32.or"]);
+      },
+      () => {
+        if (k.a.transposed) this.packContig(aBase, atA(kb, i0), M, MR, mb, kc);
+        else this.packStrided(aBase, atA(i0, kb), K, MR, mb, kc);
+        this.emit(get(aOff), set(lastA), get(i0), set(lastI0));
+      },
+    );
+    this.tiles({ kb, kc, mb, nc, oOff, i0, j0, bBase });
+    this.emit(get(kb), i32(KC), ["i32.add"], tee(kb), get(K), ["i32.lt_s"], ["br_if", 0], ["end"]);
   }
 
   /** Sets `dst` to the byte address of operand `o`'s matrix: buf + 4 * (at + batch * rows * cols). */
@@ -583,6 +614,51 @@ class MatmulWriter {
     );
   }
 
+  /** Pushes the byte address of output element (i, j) of the item's matrix (oOff: its start). */
+  outAddr(oOff: number, i: () => void, j: () => void) {
+    this.emit(get(oOff));
+    i();
+    this.emit(get(this.N), ["i32.mul"]);
+    j();
+    this.emit(["i32.add"], i32(4), ["i32.mul"], ["i32.add"]);
+  }
+
+  /** Sets `lin` to row i's linear index in the output domain (for the epilogue): bl * M * N + i * N. */
+  linRow() {
+    const i = this.loops[this.k.batch.length]!;
+    this.emit(get(this.bl), get(this.M), ["i32.mul"], get(i), ["i32.add"]);
+    this.emit(get(this.N), ["i32.mul"], set(this.lin));
+  }
+
+  /** Stores the epilogue of f32x4 accumulator `a` at output (i, j..j+3), the loops i, j set (and lin). */
+  storeVector(oOff: number, a: number) {
+    const [ei, ej] = [this.loops[this.k.batch.length]!, this.loops[this.k.batch.length + 1]!];
+    this.outAddr(
+      oOff,
+      () => this.emit(get(ei)),
+      () => this.emit(get(ej)),
+    );
+    const lanes = (l: Lane): Instr[] =>
+      l === "v" ? [get(a)] : [get(a), ["f32x4.extract_lane", l]];
+    new Exprs(this.f, this.env(lanes, ej)).v(this.k.epilogue);
+    this.emit(["v128.store", 0]);
+  }
+
+  /** Stores the epilogue of the f32 accumulator `acc` pushes at output (i, j), the loops i, j set (and lin). */
+  storeScalar(oOff: number, acc: Instr[]) {
+    const [ei, ej] = [this.loops[this.k.batch.length]!, this.loops[this.k.batch.length + 1]!];
+    this.outAddr(
+      oOff,
+      () => this.emit(get(ei)),
+      () => this.emit(get(ej)),
+    );
+    new Exprs(
+      this.f,
+      this.env(() => acc),
+    ).s(this.k.epilogue);
+    this.emit([this.k.epilogue.dtype === "f32" ? "f32.store" : "i32.store", 0]);
+  }
+
   /** Every MR x NR tile of the item's block: the micro-kernel, then a park in the C tile or the epilogue. */
   private tiles(e: {
     kb: number;
@@ -615,26 +691,7 @@ class MatmulWriter {
     const ctOffset = (x: number, y: number) => (x * NR + y * 4) * 4;
     const tileRow = () => this.emit(get(e.i0), get(ir), i32(MR), ["i32.mul"], ["i32.add"]);
     const tileCol = () => this.emit(get(e.j0), get(jr), i32(NR), ["i32.mul"], ["i32.add"]);
-    const outAddr = (i: () => void, j: () => void) => {
-      this.emit(get(e.oOff));
-      i();
-      this.emit(get(N), ["i32.mul"]);
-      j();
-      this.emit(["i32.add"], i32(4), ["i32.mul"], ["i32.add"]);
-    };
-
-    // Row i's linear index in the output domain (for `lin` in the epilogue): bl * M * N + i * N.
-    const linRow = () =>
-      this.emit(
-        get(this.bl),
-        get(this.M),
-        ["i32.mul"],
-        get(ei),
-        ["i32.add"],
-        get(N),
-        ["i32.mul"],
-        set(this.lin),
-      );
+    const linRow = () => this.linRow();
     // Whole rows of 8 columns with an f32 epilogue: the epilogue four lanes at a time on the
     // accumulators, row x when x < rv (rows past the edge of the matrix are not stored).
     const vecStore = () => {
@@ -646,15 +703,7 @@ class MatmulWriter {
           for (let y = 0; y < V; y++) {
             tileCol();
             this.emit(i32(4 * y), ["i32.add"], set(ej));
-            outAddr(
-              () => this.emit(get(ei)),
-              () => this.emit(get(ej)),
-            );
-            const a = A(x, y);
-            const lanes = (l: Lane): Instr[] =>
-              l === "v" ? [get(a)] : [get(a), ["f32x4.extract_lane", l]];
-            new Exprs(f, this.env(lanes, ej)).v(k.epilogue);
-            this.emit(["v128.store", 0]);
+            this.storeVector(e.oOff, A(x, y));
           }
         };
         if (x === 0) row();
@@ -693,15 +742,7 @@ class MatmulWriter {
                 ["i32.add"],
               );
               this.emit(["f32.load", L.edge], set(accF));
-              outAddr(
-                () => this.emit(get(ei)),
-                () => this.emit(get(ej)),
-              );
-              new Exprs(
-                f,
-                this.env(() => [get(accF)]),
-              ).s(k.epilogue);
-              this.emit([k.epilogue.dtype === "f32" ? "f32.store" : "i32.store", 0]);
+              this.storeScalar(e.oOff, [get(accF)]);
             },
           );
         },
