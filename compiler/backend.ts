@@ -2,8 +2,9 @@
 // lowering is target-blind; a backend says how to lower (its cost model,
 // limits and scatter strategy, as LowerOptions), how to print the kernels of
 // the kernel IR (JS functions, WGSL modules, one WASM module), and which
-// runtime its modules link. emit.ts writes everything else (buffers, pools, the schedule, the
-// model's description) once, as plan data every runtime interprets alike.
+// runtime its modules link. emit.ts writes everything else (buffers, pools,
+// the schedule, the model's description) once, as plan data every runtime
+// interprets alike.
 
 import type { KernelSource, Kernel, ScanKernel, BufferDecl } from "./kernel.ts";
 import type { LowerOptions } from "./fuse.ts";

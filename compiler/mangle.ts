@@ -1,5 +1,5 @@
 // How names and strings from a .dlg file enter emitted code: the one place
-// every backend (JS now; WGSL, WASM and ONNX exporters later) goes through.
+// every backend (JS, WGSL, WASM; exporters later) goes through.
 //
 // - An identifier made from a name is `mangle(name)`: `u_` and the name with
 //   every character outside [A-Za-z0-9] escaped (`_` as `__`, anything else

@@ -129,6 +129,13 @@ export const WASM_STEPS_AT = 128;
 export const WASM_BUFFERS_AT = 256;
 /** Where buffer data may start: page 0 is the header. */
 export const WASM_DATA_AT = 65536;
+/**
+ * The memory import's limits flag as emitted (0x03: shared, with min and
+ * max), and the same limits unshared (0x01), which a runtime without
+ * SharedArrayBuffer patches into a copy of the binary.
+ */
+export const WASM_SHARED_LIMITS = 0x03;
+export const WASM_UNSHARED_LIMITS = 0x01;
 
 /** Uniform record slots: dims first, then scan steps (GpuKernel). */
 export const UNIFORM_DIMS = 32;

@@ -92,7 +92,7 @@ describe("the wasm target", () => {
       expect(Object.keys(k).sort()).toEqual(["items", "name", "scratch", "work"]);
       expect(k.scratch % 1).toBe(0);
     }
-    expect(wasm.maxPages).toBe(65536);
+    expect(wasm.maxPages).toBe(65535);
     expect(wasm.binaries.at(-1)!.relaxed).toBe(false);
     for (const b of wasm.binaries) {
       const bytes = Buffer.from(b.base64, "base64");

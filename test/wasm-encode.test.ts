@@ -5,13 +5,7 @@
 
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import {
-  encodeModule,
-  sleb,
-  uleb,
-  SHARED_LIMITS,
-  type ModuleSpec,
-} from "../compiler/codegen-wasm/encode.ts";
+import { encodeModule, sleb, uleb, type ModuleSpec } from "../compiler/codegen-wasm/encode.ts";
 import {
   ops,
   opInfo,
@@ -22,6 +16,7 @@ import {
 } from "../compiler/codegen-wasm/instr.ts";
 import { functionWat, instrText, moduleWat } from "../compiler/codegen-wasm/wat.ts";
 import { base64, wasmProgram, withoutRelaxed } from "../compiler/codegen-wasm/module.ts";
+import { WASM_SHARED_LIMITS } from "../runtime/program.ts";
 
 const memoryLimits = { min: 2, max: 65536 };
 
@@ -119,7 +114,7 @@ describe("encodeModule", () => {
   it("imports env.memory first, shared, and says where its limits flag is", () => {
     const { bytes, memoryFlagAt } = encodeModule(spec);
     expect(WebAssembly.validate(bytes)).toBe(true);
-    expect(bytes[memoryFlagAt]).toBe(SHARED_LIMITS);
+    expect(bytes[memoryFlagAt]).toBe(WASM_SHARED_LIMITS);
     const imports = WebAssembly.Module.imports(new WebAssembly.Module(bytes));
     expect(imports).toEqual([{ module: "env", name: "memory", kind: "memory" }]);
     const exports = WebAssembly.Module.exports(new WebAssembly.Module(bytes));
@@ -666,14 +661,14 @@ describe("wasmProgram", () => {
 
   it("puts a relaxed binary first and a plain one with the multiply-adds unfused", () => {
     const p = wasmProgram([fma, muladd]);
-    expect(p.maxPages).toBe(65536);
+    expect(p.maxPages).toBe(65535);
     expect(p.binaries.map((x) => x.relaxed)).toEqual([true, false]);
     const [relaxed, plain] = p.binaries.map((x) => fromBase64(x.base64));
     expect(WebAssembly.validate(relaxed!)).toBe(false); // Node 20 without the V8 flag
     expect(validateRelaxed(relaxed!)).toBe(true);
     const module = new WebAssembly.Module(plain!);
     expect(WebAssembly.Module.exports(module).map((e) => e.name)).toEqual(["fma", "muladd"]);
-    expect(plain![p.binaries[1]!.memoryFlagAt]).toBe(SHARED_LIMITS);
+    expect(plain![p.binaries[1]!.memoryFlagAt]).toBe(WASM_SHARED_LIMITS);
     const memory = new WebAssembly.Memory({ initial: 1, maximum: p.maxPages, shared: true });
     const run = new WebAssembly.Instance(module, { env: { memory } }).exports.fma as () => void;
     new Float32Array(memory.buffer, 16, 12).set([...a, ...b, ...c]);
@@ -716,5 +711,32 @@ describe("wasmProgram", () => {
       expect(base64(bytes)).toBe(btoa(String.fromCharCode(...bytes)));
       expect(fromBase64(base64(bytes)).join()).toBe(bytes.join());
     }
+  });
+});
+
+describe("constants and immediates", () => {
+  /** The bytes of a module whose one function pushes the constant and drops it. */
+  const constBytes = (op: "f32.const" | "f64.const", x: number) =>
+    encodeModule({
+      functions: [{ name: "c", params: [], results: [], locals: [], body: [[op, x], ["drop"]] }],
+      exports: [],
+      memory: { min: 1, max: 1 },
+    }).bytes;
+  const contains = (hay: Uint8Array, needle: number[]) =>
+    hay.some((_, i) => needle.every((b, k) => hay[i + k] === b));
+
+  it("writes NaN as the canonical quiet NaN, and -0 and infinities bit-exact", () => {
+    expect(contains(constBytes("f32.const", NaN), [0x43, 0x00, 0x00, 0xc0, 0x7f])).toBe(true);
+    expect(contains(constBytes("f32.const", -0), [0x43, 0x00, 0x00, 0x00, 0x80])).toBe(true);
+    expect(contains(constBytes("f32.const", -Infinity), [0x43, 0x00, 0x00, 0x80, 0xff])).toBe(true);
+    expect(contains(constBytes("f64.const", NaN), [0x44, 0, 0, 0, 0, 0, 0, 0xf8, 0x7f])).toBe(true);
+  });
+
+  it("refuses immediates that are not integers of their width, instead of wrapping them", () => {
+    expect(() => sleb(1.5)).toThrow(/not an i32 immediate: 1.5/);
+    expect(() => sleb(2 ** 32)).toThrow(/not an i32 immediate/);
+    expect(sleb(2 ** 32 - 1)).toEqual(sleb(-1));
+    expect(() => sleb(2n ** 64n)).toThrow(/not an i64 immediate/);
+    expect(sleb(2n ** 64n - 1n)).toEqual([0x7f]);
   });
 });

@@ -5,6 +5,7 @@
 // SharedArrayBuffer can patch a copy to 0x01 (unshared) before compiling.
 
 import { opInfo, type ImmKind, type Instr, type ValType, type WasmFunction } from "./instr.ts";
+import { WASM_SHARED_LIMITS } from "../../runtime/program.ts";
 
 export interface ModuleSpec {
   /** Every function of the module, in index order; `call` names one of them. */
@@ -21,8 +22,9 @@ export interface EncodedModule {
   memoryFlagAt: number;
 }
 
-/** The limits flag of a shared memory with a maximum; 0x01 is the same limits unshared. */
-export const SHARED_LIMITS = 0x03;
+/** The canonical quiet NaNs, little-endian. */
+const CANONICAL_NAN_F32 = new Uint8Array([0x00, 0x00, 0xc0, 0x7f]);
+const CANONICAL_NAN_F64 = new Uint8Array([0, 0, 0, 0, 0, 0, 0xf8, 0x7f]);
 
 const valTypeByte: { [T in ValType]: number } = {
   i32: 0x7f,
@@ -72,6 +74,9 @@ class Writer {
   /** Signed LEB128 of an i32 (numbers) or an i64 (bigints). */
   sleb(value: number | bigint): this {
     if (typeof value === "number") {
+      // i32 immediates: signed values, or unsigned bit patterns up to 2^32 (wrapped to signed).
+      if (!Number.isInteger(value) || value < -(2 ** 31) || value >= 2 ** 32)
+        throw new Error(`not an i32 immediate: ${value}`);
       let n = value | 0;
       for (;;) {
         const b = n & 0x7f;
@@ -81,7 +86,9 @@ class Writer {
         if (done) return this;
       }
     }
-    let n = value;
+    if (value < -(2n ** 63n) || value >= 2n ** 64n)
+      throw new Error(`not an i64 immediate: ${value}`);
+    let n = BigInt.asIntN(64, value);
     for (;;) {
       const b = Number(n & 0x7fn);
       n >>= 7n;
@@ -91,7 +98,10 @@ class Writer {
     }
   }
 
+  // NaN as the canonical quiet NaN: an engine may store any NaN's bits
+  // through setFloat32/64, and the module's bytes must not depend on it.
   f32(x: number): this {
+    if (Number.isNaN(x)) return this.bytes(CANONICAL_NAN_F32);
     Writer.scratch.setFloat32(0, x, true);
     return this.bytes(new Uint8Array(Writer.scratch.buffer, 0, 4));
   }
@@ -102,6 +112,7 @@ class Writer {
   }
 
   f64(x: number): this {
+    if (Number.isNaN(x)) return this.bytes(CANONICAL_NAN_F64);
     Writer.scratch.setFloat64(0, x, true);
     return this.bytes(new Uint8Array(Writer.scratch.buffer, 0, 8));
   }
@@ -150,7 +161,9 @@ const immediates: { [K in ImmKind]: Immediate } = {
   none: (_, ins) => arity(ins, 0),
   block: (w, ins) => {
     if (arity(ins, 0, 1) === 0) return void w.byte(0x40);
-    const t = valTypeByte[ins[1] as ValType];
+    const t = Object.hasOwn(valTypeByte, String(ins[1]))
+      ? valTypeByte[ins[1] as ValType]
+      : undefined;
     if (t === undefined) throw new Error(`${ins[0]}: bad block type ${String(ins[1])}`);
     w.byte(t);
   },
@@ -250,7 +263,7 @@ export function encodeModule(m: ModuleSpec): EncodedModule {
   );
   const imports = new Writer().uleb(1).name("env").name("memory").byte(0x02);
   const flagInSection = imports.length;
-  imports.byte(SHARED_LIMITS).uleb(m.memory.min).uleb(m.memory.max);
+  imports.byte(WASM_SHARED_LIMITS).uleb(m.memory.min).uleb(m.memory.max);
   const memoryFlagAt = out.length + 1 + uleb(imports.length).length + flagInSection;
   section(2, imports);
   section(

@@ -9,11 +9,13 @@ import { encodeModule, type ModuleSpec } from "./encode.ts";
 import { opInfo, type Instr, type Mnemonic, type WasmFunction } from "./instr.ts";
 
 /**
- * The memory import's maximum: 65536 pages, all 4 GiB a 32-bit address
- * reaches. A shared memory reserves its maximum's address space up front,
- * which 64-bit V8 does at no cost in committed memory.
+ * The memory import's maximum: 65535 pages, all but the last of the 4 GiB a
+ * 32-bit address reaches: at 65536 pages the memory's byte size (`pages <<
+ * 16`, which the kernels' clamped loads compute) wraps to 0. A shared memory
+ * reserves its maximum's address space up front, which 64-bit V8 does at no
+ * cost in committed memory.
  */
-export const MAX_PAGES = 65536;
+export const MAX_PAGES = 65535;
 
 /** The memory import's minimum: page 0, the header of dims, steps and buffer table. */
 export const MIN_PAGES = 1;

@@ -149,7 +149,7 @@ function syncModelInterface(target: "js" | "wasm"): string {
     "  dispose(): void;",
     "}",
     js
-      ? "/** A synchronous model (JS backend only), for code that cannot await. */"
+      ? "/** A synchronous model, with live `params` views, for code that cannot await. */"
       : "/** A synchronous model on the calling thread (no workers: `threads` must be 1 or absent), for code that cannot await. */",
     "export declare function createModelSync(opts?: ModelOptions): SyncModel;",
   ].join("\n");
