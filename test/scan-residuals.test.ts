@@ -159,6 +159,22 @@ ${params}  loss mse(${layer}, y)`);
     expect(rev!.params.note).toMatch(/^recomputes the forward step: /);
   });
 
+  it("does not count a yielded output off every costly path as a residual", () => {
+    // The stacked h is free to read back, but no matmul feeds it: nothing to store.
+    const m = model(`  input x: [B, 6, 3]
+  input y: [B, 6, 3]
+  param a: [3] init ones
+  hs = scan xt in x along 1 carry (h = zeros([B, 3])) {
+    h = tanh(h * a + xt)
+    yield h
+  }
+  loss mse(hs, y)`);
+    const [fwd] = scans(gradGraph(m, {}));
+    expect(fwd!.params.note).toBe(
+      "recomputes in the reverse scan: it reads only cheap functions of carries and inputs",
+    );
+  });
+
   it("`dlg dump --stage kernels` says what each scan of the LSTM sample stores and reads", () => {
     const r = dump("samples/lstm_adding.dlg", "kernels");
     expect(r.ok).toBe(true);
@@ -203,5 +219,10 @@ describe("minVertexCut", () => {
   it("reads a free node back, and gives up when only unstorable nodes separate", () => {
     expect(minVertexCut(fan(4, 1, 0))).toEqual([5, 6, 7, 8]);
     expect(minVertexCut(fan(Infinity, Infinity, Infinity))).toBeNull();
+  });
+
+  it("leaves out free nodes that no source reaches", () => {
+    expect(minVertexCut({ capacity: [5, 0], sources: [0], sinks: [0, 1], edges: [] })).toEqual([0]);
+    expect(minVertexCut({ capacity: [0, 0], sources: [], sinks: [0, 1], edges: [] })).toEqual([]);
   });
 });

@@ -56,7 +56,17 @@ export function minVertexCut(p: CutProblem): number[] | null {
         }
     return via;
   };
-  /** The cut nearest the sinks: nodes whose out-vertex still reaches the sink in the residual graph and whose in-vertex does not. */
+  // Nodes on some path from a source (through `edges`): only these can meet one.
+  const onPath = new Set(p.sources);
+  const next: number[][] = Array.from({ length: n }, () => []);
+  for (const [a, b] of p.edges) next[a]!.push(b);
+  for (const v of onPath) for (const w of next[v]!) onPath.add(w);
+  /**
+   * The cut nearest the sinks: nodes whose out-vertex still reaches the sink
+   * in the residual graph and whose in-vertex does not. A free node off every
+   * source's path passes that test too (its zero arc is never crossed), and
+   * is dropped: it separates nothing.
+   */
   const nearSink = (): number[] => {
     const reaches = new Set([sink]);
     const queue = [sink];
@@ -67,7 +77,9 @@ export function minVertexCut(p: CutProblem): number[] | null {
           reaches.add(to[i]!);
           queue.push(to[i]!);
         }
-    return [...Array(n).keys()].filter((v) => reaches.has(2 * v + 1) && !reaches.has(2 * v));
+    return [...Array(n).keys()].filter(
+      (v) => onPath.has(v) && reaches.has(2 * v + 1) && !reaches.has(2 * v),
+    );
   };
   for (;;) {
     const via = search();
