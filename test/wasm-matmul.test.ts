@@ -332,8 +332,9 @@ describe.each(modes)("wasm matmul (relaxed SIMD: %s)", (relaxed) => {
     check({ m: 2, n: 24, k: 3, ta: true, symbolic: true, epilogue: epilogues.tanh }, relaxed);
   });
 
-  // m < 4 streams the operands (matmul-few-rows.ts): strips of 32, 4 and 1 columns along B's
-  // rows, or dot products of 4 and 1 columns along a transposed B's, with k mod 4 left over.
+  // m < 4 or n < 4 streams the operands (matmul-few-rows.ts): strips of 32, 4 and 1 columns
+  // along B's rows (A's columns), or dot products of 4 and 1 columns along a transposed B's
+  // (A's rows), with k mod 4 left over.
   it("fewer rows than a tile: every strip and dot-product edge, run-time and constant m", () => {
     for (const [ta, tb] of [
       [false, false],
@@ -365,6 +366,41 @@ describe.each(modes)("wasm matmul (relaxed SIMD: %s)", (relaxed) => {
     );
     check(
       { m: 2, n: 12, k: 9, ta: true, batch: [2], atStep: { a: 180, b: 216, out: 240 } },
+      relaxed,
+    );
+  });
+
+  it("fewer columns than a tile: every strip and dot-product edge, run-time and constant n", () => {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
+      check({ m: 70, n: 1, k: 13, ta, tb, symbolic: true }, relaxed);
+      check({ m: 39, n: 3, k: 6, ta, tb, symbolic: true, epilogue: epilogues.tanh }, relaxed);
+      check({ m: 5, n: 2, k: 0, ta, tb, epilogue: epilogues["bias add"] }, relaxed);
+    }
+    for (const epilogue of Object.values(epilogues)) {
+      check({ m: 37, n: 2, k: 9, ta: true, epilogue }, relaxed);
+      check({ m: 6, n: 1, k: 7, epilogue }, relaxed);
+    }
+    check(
+      {
+        m: 10,
+        n: 3,
+        k: 6,
+        tb: true,
+        batch: [2, 3],
+        bMats: 3,
+        bBatchE: iloop(1),
+        bBatch: (idx) => idx[1]!,
+        epilogue: epilogues["acc + lin / 1000"],
+      },
+      relaxed,
+    );
+    check(
+      { m: 10, n: 2, k: 9, ta: true, batch: [2], atStep: { a: 180, b: 216, out: 240 } },
       relaxed,
     );
   });
@@ -412,6 +448,8 @@ describe.each(modes)("wasm matmul (relaxed SIMD: %s)", (relaxed) => {
     { m: 20, n: 300, k: 50, ta: true, batch: [2], epilogue: epilogues.tanh },
     { m: 1, n: 600, k: 30, batch: [2], epilogue: epilogues["bias + relu"] },
     { m: 3, n: 400, k: 31, tb: true, batch: [2], epilogue: epilogues.tanh },
+    { m: 300, n: 3, k: 33, batch: [2], epilogue: epilogues["bias + relu"] },
+    { m: 400, n: 1, k: 30, ta: true, tb: true, batch: [2], epilogue: epilogues.tanh },
   ];
   it.each(splitCases)(
     "any split of the items, in any order, scratch anywhere: bit-identical ($m x $n x $k)",

@@ -38,7 +38,7 @@ import type { KernelContext } from "../backend.ts";
 import type { Instr } from "./instr.ts";
 import type { WasmKernelCode } from "../codegen-wasm.ts";
 import { Exprs, type Env, type IndexLeaf, type Lane } from "./scalar.ts";
-import { fewRows } from "./matmul-few-rows.ts";
+import { fewColumns, fewRows } from "./matmul-few-rows.ts";
 import { FnBuilder, get, HI, i32, LO, SCRATCH, set, sizeOf, tee } from "./function.ts";
 
 /** Micro-kernel rows and columns (MR * NR/4 accumulators + NR/4 B vectors + 1 A splat in 16 xmm). */
@@ -248,18 +248,25 @@ export class MatmulWriter {
           () => this.emit(get(N), get(j0), ["i32.sub"]),
         );
         this.emit(set(nc));
-        const cols = { aOff, bOff, oOff, j0, nc };
-        const l = { ...cols, i0, mb, kb, kc, lastB, lastJ0, fresh, bBase, aBase, lastA, lastI0 };
-        // Fewer rows than a tile (known or only at run time): streamed, unpacked.
-        const mc = dimAsConst(k.m);
-        if (mc !== null && mc < MR) fewRows(this, cols);
-        else if (mc !== null) this.packed(l);
-        else
+        const small = { aOff, bOff, oOff, i0, mb, j0, nc };
+        const l = { ...small, kb, kc, lastB, lastJ0, fresh, bBase, aBase, lastA, lastI0 };
+        // Fewer rows or columns than a tile (known, or only at run time): streamed, unpacked.
+        const paths: [Dim, number, () => void][] = [
+          [k.m, M, () => fewRows(this, small)],
+          [k.n, N, () => fewColumns(this, small)],
+        ];
+        const choose = (at: number): void => {
+          if (at === paths.length) return this.packed(l);
+          const [d, local, path] = paths[at]!;
+          const c = dimAsConst(d);
+          if (c !== null) return c < MR ? path() : choose(at + 1);
           f.ifElse(
-            () => this.emit(get(M), i32(MR), ["i32.lt_s"]),
-            () => fewRows(this, cols),
-            () => this.packed(l),
+            () => this.emit(get(local), i32(MR), ["i32.lt_s"]),
+            path,
+            () => choose(at + 1),
           );
+        };
+        choose(0);
       },
     );
 
@@ -271,8 +278,8 @@ export class MatmulWriter {
     return {
       fn: f.finish(name),
       items: sizeOf(items, ctx),
-      // A constant m < MR never packs.
-      scratch: (dimAsConst(k.m) ?? MR) < MR ? 0 : this.L.total,
+      // A constant m or n < MR never packs.
+      scratch: Math.min(dimAsConst(k.m) ?? MR, dimAsConst(k.n) ?? MR) < MR ? 0 : this.L.total,
       work: sizeOf(work, ctx),
     };
   }
