@@ -75,12 +75,12 @@ export function store(x: Exprs, out: number, index: IExpr, value: SExpr, vector:
   const fn = x.fn;
   if (vector) {
     x.vaddress(out, index);
-    x.v(value);
+    x.element(() => x.v(value));
     if (value.dtype === "bool") fn.emit(["i32x4.neg"]); // lane masks -> 0/1
     return fn.emit(["v128.store", 0]);
   }
   x.address(out, index, 0);
-  x.s(value);
+  x.element(() => x.s(value));
   fn.emit([value.dtype === "f32" ? "f32.store" : "i32.store", 0]);
 }
 

@@ -261,7 +261,7 @@ function inner(
         end,
         () => {},
         () => {
-          x.s(k.body);
+          x.element(() => x.s(k.body));
           fn.emit(set(v));
           fn.ifElse(
             () => fn.emit(get(v), get(best), [f ? "f32.gt" : "i32.gt_s"]),
@@ -292,9 +292,9 @@ function inner(
           () => fn.emit(get(c), i32(8), ["i32.add"], get(end), ["i32.le_s"]),
           () => {
             fn.emit(get(c), i32(4), ["i32.add"], set(c2));
-            x.v(k.body);
+            x.element(() => x.v(k.body));
             acc.vStep();
-            x2.v(k.body);
+            x2.element(() => x2.v(k.body));
             acc2.vStep();
             fn.emit(get(c), i32(8), ["i32.add"], set(c));
           },
@@ -304,11 +304,11 @@ function inner(
         c,
         end,
         () => {
-          x.v(k.body);
+          x.element(() => x.v(k.body));
           acc.vStep();
         },
         () => {
-          x.s(k.body);
+          x.element(() => x.s(k.body));
           acc.sStep();
         },
         vectorise,
@@ -383,7 +383,7 @@ function outer(k: ReduceKernel, ctx: KernelContext, name: string): Omit<WasmKern
         x.vaddress(k.out, at);
         acc.init();
         loops(fn, k.red, ri, () => {
-          x.v(k.body);
+          x.element(() => x.v(k.body));
           acc.vStep();
         });
         acc.lanes();
@@ -393,7 +393,7 @@ function outer(k: ReduceKernel, ctx: KernelContext, name: string): Omit<WasmKern
         x.address(k.out, at, 0);
         acc.init();
         loops(fn, k.red, ri, () => {
-          x.s(k.body);
+          x.element(() => x.s(k.body));
           acc.sStep();
         });
         acc.scalar();
@@ -416,7 +416,7 @@ function outer(k: ReduceKernel, ctx: KernelContext, name: string): Omit<WasmKern
           accs.slice(0, V).forEach((a) => a.init());
           loops(fn, k.red, ri, () =>
             xs.slice(0, V).forEach((xv, v) => {
-              xv.v(k.body);
+              xv.element(() => xv.v(k.body));
               accs[v]!.vStep();
             }),
           );

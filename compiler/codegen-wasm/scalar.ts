@@ -351,7 +351,38 @@ export class Exprs {
       return this.hoisted(`s${JSON.stringify(e)}`, e.dtype === "f32" ? "f32" : "i32", () =>
         this.sNow(e, 0),
       );
-    this.sNow(e, lane);
+    this.once(`s${lane}`, e, e.dtype === "f32" ? "f32" : "i32", () => this.sNow(e, lane));
+  }
+
+  /**
+   * One element's expressions with common subexpressions computed once (a
+   * gradient's `s * (1 - s)` loads s once): within `f`, a repeated node
+   * (not a literal) reuses the local its first evaluation set. Not inside
+   * lazy arms, which may not have run.
+   */
+  element(f: () => void): void {
+    const outer = this.seen;
+    this.seen = new Map();
+    try {
+      f();
+    } finally {
+      for (const [l, t] of this.seen.values()) this.fn.release(l, t);
+      this.seen = outer;
+    }
+  }
+
+  private seen: Map<string, [number, "i32" | "f32" | "v128"]> | null = null;
+
+  /** Emits `e` through `emit`, or the local that holds it already in this element. */
+  private once(mode: string, e: SExpr, t: "i32" | "f32" | "v128", emit: () => void): void {
+    if (this.seen === null || this.lazy > 0 || e.k === "lit" || e.k === "acc") return emit();
+    const key = `${mode}${JSON.stringify(e)}`;
+    const hit = this.seen.get(key);
+    if (hit) return this.fn.emit(get(hit[0]));
+    emit();
+    const l = this.fn.temp(t);
+    this.fn.emit(tee(l));
+    this.seen.set(key, [l, t]);
   }
 
   private sNow(e: SExpr, lane: number): void {
@@ -580,10 +611,14 @@ export class Exprs {
 
   /** Pushes `e` at the four lanes of the inner loop: f32x4, i32x4, or lane masks for bools. */
   v(e: SExpr): void {
-    const fn = this.fn;
     if (!this.varies(e)) {
       return this.splat(`s${JSON.stringify(e)}`, e.dtype, () => this.s(e), e);
     }
+    this.once("v", e, "v128", () => this.vNow(e));
+  }
+
+  private vNow(e: SExpr): void {
+    const fn = this.fn;
     const lanes = () => this.byLanes(e.dtype, (l) => this.s(e, l));
     switch (e.k) {
       case "lit":
