@@ -554,8 +554,12 @@ function splitEveryKernel(js: string): string {
   return out;
 }
 
-/** Named dims for the threads check besides the case's own: the largest that keeps the program small. */
-const THREAD_DIMS = [48, 24, 12];
+/**
+ * Named dims for the threads check besides the case's own: the largest that
+ * keeps the program small. 96 rows are a whole wasm matmul tile (64) and a
+ * remainder, more than one item to split; 12 are three js matmul row blocks.
+ */
+const THREAD_DIMS = [96, 48, 24, 12];
 const THREAD_TOTAL_ELEMENTS = 1 << 18;
 
 /** Everything a model gives back over predict, evaluate, step, predict from a fixed start, in order. */

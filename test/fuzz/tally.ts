@@ -27,6 +27,8 @@ export class Tally {
   /** Unexpected failures of each kind by target ("front": before compiling). */
   readonly byTarget = new Map<FailureKind, Map<string, number>>();
   readonly known = new Map<string, number>();
+  /** Why compiled cases were not run, by reason (its first line, numbers as N), for the summary. */
+  readonly notes = new Map<string, number>();
   /** Unexpected failures, a few per kind. */
   readonly examples = new Map<FailureKind, Example[]>();
 
@@ -36,7 +38,11 @@ export class Tally {
     if (o.stage !== "rejected") this.checked++;
     if (o.stage === "compiled" || o.stage === "ran") this.compiled++;
     if (o.stage === "ran") this.ran++;
-    if (o.stage === "compiled" && !o.failure) this.notRun++;
+    if (o.stage === "compiled" && !o.failure) {
+      this.notRun++;
+      const why = (o.note ?? "(no note)").split("\n")[0]!.replace(/\d+/g, "N").slice(0, 160);
+      this.notes.set(why, (this.notes.get(why) ?? 0) + 1);
+    }
     if (!o.failure) return;
     const { kind, message, target } = o.failure;
     const defect = knownDefect(kind, message, c);
@@ -75,6 +81,8 @@ export class Tally {
             ")",
         ),
     ];
+    for (const [why, n] of [...this.notes].sort((a, b) => b[1] - a[1]).slice(0, 5))
+      lines.push(`  not run ${String(n).padStart(4)}  ${why}`);
     if (this.known.size > 0) {
       lines.push("known defects (exempted, see test/fuzz/known.ts)");
       for (const [d, n] of this.known) lines.push(`  ${String(n).padStart(5)}  ${d}`);
