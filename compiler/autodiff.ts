@@ -20,7 +20,7 @@ import {
   type Var,
   type VarGen,
 } from "./ir.ts";
-import { scanVjp, withScanResiduals } from "./autodiff/scan.ts";
+import { scanVjp, withScanResiduals, type ScanPlans } from "./autodiff/scan.ts";
 import type { ResidualOptions } from "./autodiff/scan-residuals.ts";
 import { scansAlongAxis0 } from "./autodiff/scan-layout.ts";
 import { windowVjpRules } from "./autodiff/window.ts";
@@ -37,6 +37,8 @@ interface Cotangents {
   cts: (Var | null)[];
   /** The builder `o` appends to (scan's rule emits a multi-output equation). */
   b: Builder;
+  /** What the sweep planned for the scans it differentiates (scan's rule reuses its body's VJP). */
+  scanPlans: ScanPlans;
 }
 
 /** Everything a VJP rule may look at: the equation, its output cotangent, and emitters. */
@@ -239,7 +241,7 @@ export const vjpRules: { [P in Op]: VjpRule<P> } = {
   scatter_add: ({ params: { axis }, x: [, idx], ct, o }) => [o.gather(ct, idx!, axis), null],
   random: noGradient,
   stop_gradient: noGradient,
-  scan: (a) => scanVjp(a, vjp),
+  scan: scanVjp,
   ...windowVjpRules,
 };
 
@@ -289,6 +291,8 @@ export function grad(
  * Reverse mode seeded with given cotangents of some vars of `g` (built by
  * `seeds` in the backward graph): what `grad` does for a loss, and what a
  * scan's rule does for its body, whose outputs get the incoming cotangents.
+ * `forward`: the equations of `given` as the result computes them (its scans
+ * also stacking their residuals).
  */
 export function vjp(
   given: Graph,
@@ -296,7 +300,7 @@ export function vjp(
   wrt: Var[],
   gen: VarGen,
   opts: ResidualOptions = {},
-): { graph: Graph; grads: Var[] } {
+): { graph: Graph; grads: Var[]; forward: Eqn[] } {
   for (const w of wrt)
     if (w.type.dtype !== "f32")
       throw new Error(`autodiff: cannot differentiate with respect to a ${w.type.dtype} var`);
@@ -322,10 +326,11 @@ export function vjp(
   }
   const onPath = (v: Var) => active.has(v.id) && reaches.has(v.id);
   // Scans on the path also stack their per-step carries and the residuals
-  // their reverse step reads (it sees them by differentiating the body): their rule reads them back.
+  // their reverse step reads (it sees them by differentiating the body, and
+  // its own scans under the same options): their rule reads them back.
   const sweep = (h: Graph, s: (o: Emit) => [Var, Var][], w: Var[], n: VarGen) =>
     vjp(h, s, w, n, opts);
-  const g = withScanResiduals(g0, (e) => e.outs.some(onPath), gen, sweep, opts);
+  const { graph: g, plans: scanPlans } = withScanResiduals(g0, onPath, gen, sweep, opts);
 
   const cts = new Map<number, Var>();
   const accumulate = (x: Var, ct: Var) => {
@@ -342,7 +347,7 @@ export function vjp(
     if (first < 0) continue;
     const [y, ct] = [e.outs[first]!, outCts[first]!];
     const made = b.eqns.length;
-    const inCts = applyVjp(e, { y, ct, o, outs: e.outs, cts: outCts, b });
+    const inCts = applyVjp(e, { y, ct, o, outs: e.outs, cts: outCts, b, scanPlans });
     e.inputs.forEach((x, k) => {
       const c = inCts[k];
       if (c && onPath(x)) accumulate(x, c);
@@ -366,5 +371,6 @@ export function vjp(
   return {
     graph: { inputs: g.inputs, eqns: [...g.eqns, ...backward], outputs: [...g.outputs, ...grads] },
     grads,
+    forward: g.eqns,
   };
 }

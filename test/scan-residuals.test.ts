@@ -9,7 +9,7 @@
 // TensorFlow.js for std's rnn, lstm and gru in tfjs-rnn.test.ts (stored path).
 
 import { readFileSync } from "node:fs";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { dump } from "../cli/node-host.ts";
 import { dimEval } from "../compiler/dims.ts";
 import { grad } from "../compiler/autodiff.ts";
@@ -20,12 +20,18 @@ import { interpret, scalar, tensor } from "../compiler/interpret.ts";
 import { verify } from "../compiler/ir-verify.ts";
 import { VarGen, type Eqn, type Graph, type ModelIR } from "../compiler/ir.ts";
 import { minVertexCut } from "../compiler/autodiff/scan-cut.ts";
-import type { ResidualOptions } from "../compiler/autodiff/scan-residuals.ts";
+import { planResiduals, type ResidualOptions } from "../compiler/autodiff/scan-residuals.ts";
 import { programToString } from "../compiler/scalar-print/dump.ts";
 import { simplify } from "../compiler/simplify.ts";
 import { EntryRunner } from "../runtime/execute.ts";
 import { uniform } from "./graph-helpers.ts";
 import { graphPlan } from "./js-graph.ts";
+
+// Counted, to see how often a scan's body is differentiated (once per plan).
+vi.mock("../compiler/autodiff/scan-residuals.ts", async (original) => {
+  const m = await original<typeof import("../compiler/autodiff/scan-residuals.ts")>();
+  return { ...m, planResiduals: vi.fn(m.planResiduals) };
+});
 
 function model(body: string): ModelIR {
   const text = `dim B\nmodel m {\n${body}\n}\n`;
@@ -87,6 +93,36 @@ const layers: Record<string, { params: string; layer: string; extra: number }> =
   },
 };
 
+/** `stored` computes what `recomputed` does: interpreted in float64, and compiled to JS. */
+function expectSameResults(m: ModelIR, stored: Graph, recomputed: Graph) {
+  const vals = values(m, b);
+  const want = interpret(recomputed, vals, { B: b });
+  const got = interpret(stored, vals, { B: b });
+  want.forEach((w, k) =>
+    w.data.forEach((v, i) =>
+      expect(Math.abs(got[k]!.data[i]! - v)).toBeLessThan(1e-12 * Math.max(1, Math.abs(v))),
+    ),
+  );
+  // Compiled: the forward kernels write the stacks the reverse kernels read.
+  const bufs = vals.map((v) =>
+    v.dtype === "f32" ? Float32Array.from(v.data) : Int32Array.from(v.data),
+  );
+  const js = new EntryRunner(graphPlan(stored, ["B"]), () => false).run([b], bufs, new Map());
+  want.forEach((w, k) =>
+    w.data.forEach((v, i) =>
+      expect(Math.abs(js[k]![i]! - v)).toBeLessThan(1e-4 * Math.max(1, Math.abs(v))),
+    ),
+  );
+}
+
+/** Every scan's note, nested ones indented under theirs. */
+function notes(g: Graph, depth = 0): string[] {
+  return scans(g).flatMap((e) => [
+    `${" ".repeat(depth)}${e.params.note ?? "(none)"}`,
+    ...notes(e.params.body, depth + 2),
+  ]);
+}
+
 describe("stored residuals of a scan", () => {
   for (const [name, { params, layer, extra }] of Object.entries(layers))
     it(`${name}: the reverse step reads what the forward step stored, with the recompute path's gradients`, () => {
@@ -104,26 +140,88 @@ ${params}  loss mse(${layer}, y)`);
       expect(matmuls(revS!.params.body)).toBe(matmuls(revR!.params.body) - forward);
       expect(revS!.params.note).toMatch(/^reads stored residuals at step t: /);
       expect(revR!.params.note).toMatch(/^recomputes the forward step: /);
-
-      const vals = values(m, b);
-      const want = interpret(recomputed, vals, { B: b });
-      const got = interpret(stored, vals, { B: b });
-      want.forEach((w, k) =>
-        w.data.forEach((v, i) =>
-          expect(Math.abs(got[k]!.data[i]! - v)).toBeLessThan(1e-12 * Math.max(1, Math.abs(v))),
-        ),
-      );
-      // Compiled: the forward kernels write the stacks the reverse kernels read.
-      const bufs = vals.map((v) =>
-        v.dtype === "f32" ? Float32Array.from(v.data) : Int32Array.from(v.data),
-      );
-      const js = new EntryRunner(graphPlan(stored, ["B"]), () => false).run([b], bufs, new Map());
-      want.forEach((w, k) =>
-        w.data.forEach((v, i) =>
-          expect(Math.abs(js[k]![i]! - v)).toBeLessThan(1e-4 * Math.max(1, Math.abs(v))),
-        ),
-      );
+      expectSameResults(m, stored, recomputed);
     });
+
+  describe("nested scans", () => {
+    const nested = model(`  input x: [B, 5, 4, 2]
+  input y: [B, 3]
+  param w: [2, 3] init glorot_uniform
+  param u: [3, 3] init orthogonal
+  h = scan xt in x along 1 carry (h = zeros([B, 3])) {
+    g = scan xs in xt along 1 carry (g = h) { g = tanh(xs @ w + g @ u) }
+    h = g
+  }
+  loss mse(h, y)`);
+
+    it("the inner scans follow the caller's options", () => {
+      expect(notes(gradGraph(nested, { dimSizes: { B: 8 }, budgetBytes: 0 }))).toEqual([
+        "recomputes in the reverse scan: storing residual [4, B, 3] × 5 would take 0.00 MiB at B=8, over the 0.00 MiB budget",
+        // Not differentiated where it runs: its reverse runs its own copy in the outer reverse step.
+        "  (none)",
+        "recomputes the forward step: storing residual [4, B, 3] × 5 would take 0.00 MiB at B=8, over the 0.00 MiB budget",
+        "  recomputes in the reverse scan: storing g [B, 3] × 4 would take 0.00 MiB at B=8, over the 0.00 MiB budget",
+        "  recomputes the forward step: storing g [B, 3] × 4 would take 0.00 MiB at B=8, over the 0.00 MiB budget",
+      ]);
+    });
+
+    it("the outer scan stores its inner scan's stacks, with the recompute path's gradients", () => {
+      const stored = gradGraph(nested, { dimSizes: { B: 8 } });
+      // The inner forward scan runs in the outer forward body, stacking what the outer one stores.
+      expect(notes(stored)).toEqual([
+        "stores residuals: residual, residual (each [4, B, 3]) × 5 (0.00 MiB at B=8)",
+        "  stores residuals: g [B, 3] × 4 (0.00 MiB at B=8)",
+        "reads stored residuals at step t: residual, residual (each [4, B, 3])",
+        "  reads stored residuals at step t: g [B, 3]",
+      ]);
+      // The outer reverse step runs no inner forward scan, and the inner reverse step no forward matmul.
+      const recomputed = gradGraph(nested, { budgetBytes: 0 });
+      const innerReverse = (g: Graph) => scans(scans(g)[1]!.params.body);
+      expect(innerReverse(stored).map((e) => e.params.reverse)).toEqual([true]);
+      expect(innerReverse(recomputed).map((e) => e.params.reverse)).toEqual([false, true]);
+      const forward = matmuls(scans(scans(stored)[0]!.params.body)[0]!.params.body);
+      expect(forward).toBe(2);
+      expect(matmuls(innerReverse(stored)[0]!.params.body)).toBe(
+        matmuls(innerReverse(recomputed)[1]!.params.body) - forward,
+      );
+      expectSameResults(nested, stored, recomputed);
+    });
+  });
+
+  it("differentiates each scan's body once, however deep it is nested", () => {
+    const m = model(`  input x: [B, 2, 2, 2, 2]
+  input y: [B, 2]
+  param w: [2, 2] init glorot_uniform
+  h = scan a in x along 1 carry (h = zeros([B, 2])) {
+    h = scan b in a along 1 carry (g = h) {
+      g = scan c in b along 1 carry (k = g) { k = tanh(c @ w + k) }
+    }
+  }
+  loss mse(h, y)`);
+    vi.mocked(planResiduals).mockClear();
+    gradGraph(m, {});
+    expect(vi.mocked(planResiduals).mock.calls.length).toBe(3);
+  });
+
+  it("plans for the outputs the loss reads, not for those only a metric reads", () => {
+    const m = model(`  input x: [B, 6, 2]
+  input y: [B, 6, 3]
+  param w: [2, 3] init glorot_uniform
+  param v: [3, 3] init glorot_uniform
+  hs, zs = scan xt in x along 1 carry (h = zeros([B, 3])) {
+    h = tanh(xt @ w + h)
+    yield h
+    yield tanh(h @ v) * 2.0
+  }
+  metric z = mean(zs)
+  loss mse(hs, y)`);
+    const stored = gradGraph(m, {});
+    // tanh(h @ v) would be the residual of zs's reverse step, which nothing seeds.
+    expect(scans(stored)[0]!.params.note).toBe(
+      "stores nothing extra: the reverse scan reads back its output h [B, 3] (0.07 MiB at B=1024, no size known for B)",
+    );
+    expectSameResults(m, stored, gradGraph(m, { budgetBytes: 0 }));
+  });
 
   it("weighs the stacks at the given dim sizes against the budget", () => {
     const m = model(`  input x: [B, 40, 2]

@@ -44,7 +44,12 @@ import { trainDims } from "../train-dims.ts";
 import { minVertexCut } from "./scan-cut.ts";
 
 export interface ResidualOptions {
-  /** Bytes the stored residuals of one scan may take; past it the reverse scan recomputes. */
+  /**
+   * Bytes the stored residuals of one scan may take; past it the reverse scan
+   * recomputes. Per scan, not per model (two layers may take twice this); a
+   * nested scan weighs its stacks for one step of the scan around it, which
+   * weighs storing them across all its steps in its own plan.
+   */
   budgetBytes?: number;
   /** Sizes to weigh symbolic dims at (a dim not named here counts as `unknownDimSize`). */
   dimSizes?: Readonly<Record<string, number>>;
