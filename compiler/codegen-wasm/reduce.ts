@@ -188,7 +188,11 @@ export function reduceToWasm(k: ReduceKernel, ctx: KernelContext, name: string):
 const storeOp = (ctx: KernelContext, k: ReduceKernel): Op =>
   ctx.buffers[k.out]!.dtype === "f32" ? "f32.store" : "i32.store";
 
-/** Loops over `extents` with indices `idx` (locals) around `body`, from axis `from`. */
+/**
+ * Loops over `extents` with indices `idx` (locals) around `body`, from axis
+ * `from`; a domain of at most UNROLL points known at compile time (a pool's
+ * window) unrolled, its indices set to constants the engine folds.
+ */
 function loops(
   fn: FnBuilder,
   extents: readonly Dim[],
@@ -196,6 +200,21 @@ function loops(
   body: () => void,
   from = 0,
 ): void {
+  const sizes = extents.slice(from).map(dimAsConst);
+  const points = sizes.reduce<number | null>(
+    (p, d) => (p === null || d === null ? null : p * d),
+    1,
+  );
+  if (points !== null && points <= UNROLL) {
+    const unrolled = (a: number): void => {
+      if (a === extents.length) return body();
+      for (let v = 0; v < sizes[a - from]!; v++) {
+        fn.emit(i32(v), set(idx[a]!));
+        unrolled(a + 1);
+      }
+    };
+    return unrolled(from);
+  }
   const level = (a: number): void => {
     if (a === extents.length) return body();
     fn.forLoop(
