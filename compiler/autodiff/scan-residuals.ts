@@ -55,9 +55,9 @@ export interface ResidualOptions {
   dimSizes?: Readonly<Record<string, number>>;
 }
 
-export const defaultResidualBudget = 256 * 2 ** 20;
+const defaultResidualBudget = 256 * 2 ** 20;
 /** What a symbolic dim no option sizes counts as when weighing residuals. */
-export const unknownDimSize = 1024;
+const unknownDimSize = 1024;
 
 /** The sizes a train block tells: its batch, for the batch dim (train-dims.ts). */
 export function residualOptions(model: ModelIR, train: TrainConfig): ResidualOptions {

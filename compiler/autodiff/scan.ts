@@ -25,7 +25,7 @@ import {
 import { planResiduals, type ResidualOptions } from "./scan-residuals.ts";
 
 /** Reverse mode seeded at chosen vars (autodiff.ts's `vjp` under the caller's options), passed in to keep imports one-way. */
-export type Sweep = (
+type Sweep = (
   g: Graph,
   seeds: (o: Emit) => [Var, Var][],
   wrt: Var[],
