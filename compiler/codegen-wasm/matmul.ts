@@ -55,6 +55,17 @@ const NC = 256;
  * once per thread and panel).
  */
 const NC_FEW_ROWS = 64;
+/**
+ * Items a product of one row block over a long k (more than one k block, or
+ * k known only at run time: LeNet's filter gradients, k = batch x pixels) is
+ * split into along n: it is otherwise one or a few items, which threads
+ * cannot share. Narrower panels cost packing A's rows once per item (m x k
+ * floats against m x n/4 x k multiply-adds); the order of each sum is the
+ * same for any panel width.
+ */
+const LONG_K_ITEMS = 4;
+/** Columns per such item when n is known only at run time. */
+const NC_LONG_K = 16;
 const KC = 256;
 
 /** Locals the packed path reads: the item's operands, output and block, the call's packing state. */
@@ -98,7 +109,10 @@ const roundUp = (n: number, t: number) => Math.ceil(n / t) * t;
 function scratchLayout(k: MatmulKernel) {
   const [mc, nc, kc] = [dimAsConst(k.m), dimAsConst(k.n), dimAsConst(k.k)];
   const kb = kc === null ? KC : Math.max(1, Math.min(KC, kc));
-  const panel = mc === null || mc <= 4 * MB ? NC_FEW_ROWS : NC;
+  const longK = mc !== null && mc <= MB && (kc === null || kc > KC);
+  const split = nc === null ? NC_LONG_K : roundUp(Math.ceil(nc / LONG_K_ITEMS), NR);
+  const fewRows = mc === null || mc <= 4 * MB ? NC_FEW_ROWS : NC;
+  const panel = longK ? Math.min(NC_FEW_ROWS, split) : fewRows;
   const nb = nc === null ? panel : Math.min(panel, roundUp(Math.max(nc, 1), NR));
   const mb = mc === null ? MB : Math.min(MB, roundUp(Math.max(mc, 1), MR));
   const fit = Math.max(KC, Math.floor(B_PANEL_BYTES / (4 * nb) / KC) * KC);
