@@ -21,8 +21,12 @@
 // round trip: exact); after the last block the epilogue (bias, activation)
 // runs on them, f32x4 on whole tiles, per element on edge tiles, and stores.
 //
+// Products of fewer than 4 rows or columns (a batch-1 GEMV, a regression's
+// one output) skip packing and the tile: matmul-few-rows.ts streams them.
+//
 // Bit-identity across thread splits: each output element's sum runs over
-// p = 0..k-1 in order, starting from 0, whatever item or tile computes it.
+// p = 0..k-1 in order, starting from 0, whatever item or tile computes it
+// (the few-rows dot products: in an order fixed per element, see there).
 
 import {
   dimAdd,
