@@ -203,6 +203,34 @@ ${params}  loss mse(${layer}, y)`);
     expect(vi.mocked(planResiduals).mock.calls.length).toBe(3);
   });
 
+  it("seeds zeros in the body for an output on the path that no cotangent reaches", () => {
+    // zs reaches the loss only through stop_gradient: planned for, yet it gets no cotangent.
+    const src = (extra: string) =>
+      model(`  input x: [B, 4, 2]
+  input y: [B, 4, 3]
+  param w: [2, 3] init glorot_uniform
+  hs, zs = scan xt in x along 1 carry (h = zeros([B, 3])) {
+    h = tanh(xt @ w + h)
+    yield h
+    yield h * 3.0
+  }
+  loss mse(hs, y)${extra}`);
+    const [m, plain] = [src(" + mean(stop_gradient(zs))"), src("")];
+    const g = gradGraph(m, {});
+    // The reverse scan reads no stack of zeros for it.
+    expect(scans(g).map((e) => e.params.nXs)).toEqual(
+      scans(gradGraph(plain, {})).map((e) => e.params.nXs),
+    );
+    const vals = values(m, b);
+    const grads = (r: { data: ArrayLike<number> }[], n: number) =>
+      r.slice(-n).map((t) => Array.from(t.data));
+    const n = m.params.length;
+    expect(grads(interpret(g, vals, { B: b }), n)).toEqual(
+      grads(interpret(gradGraph(plain, {}), values(plain, b), { B: b }), n),
+    );
+    expectSameResults(m, g, gradGraph(m, { budgetBytes: 0 }));
+  });
+
   it("plans for the outputs the loss reads, not for those only a metric reads", () => {
     const m = model(`  input x: [B, 6, 2]
   input y: [B, 6, 3]

@@ -185,7 +185,20 @@ export function scanVjp({ params: p, x, outs, cts, o, b, scanPlans }: VjpArgs<"s
     f.inputs.slice(nConsts, nConsts + nCarry),
     f.inputs.slice(nConsts + nCarry, nConsts + nCarry + nXs),
   ];
-  const [gh, gy] = [step.gh.map(at), step.gy.map(at)];
+  const gh = step.gh.map(at);
+  // A y on the path whose cotangent never came (it reached the loss through
+  // stop_gradient or argmax) is seeded with zeros made in the body, not read.
+  const came = yF.map((j) => cts[nCarry + j] != null);
+  const gy = step.gy.map(at).filter((_, i) => came[i]);
+  const zeroSeeds = step.gy
+    .map(at)
+    .filter((_, i) => !came[i])
+    .map((v): Eqn => ({
+      op: "const",
+      params: { value: 0, dtype: "f32", shape: v.type.shape },
+      inputs: [],
+      outs: [v],
+    }));
   const grads = step.grads.map(at);
   const ys = p.body.outputs.slice(nCarry).map(at);
   const gc = cF.map((j) => gen.fresh(cIn[j]!.type, "ct_sum"));
@@ -195,7 +208,10 @@ export function scanVjp({ params: p, x, outs, cts, o, b, scanPlans }: VjpArgs<"s
   const rIn = plan.read.map((j) => gen.fresh(ys[j]!.type, "residual"));
   const reads = new Map(plan.read.map((j, i) => [ys[j]!.id, rIn[i]!]));
   const read = (v: Var) => reads.get(v.id) ?? v;
-  const eqns = [...f.eqns, ...sums.eqns].map((e) => ({ ...e, inputs: e.inputs.map(read) }));
+  const eqns = [...zeroSeeds, ...f.eqns, ...sums.eqns].map((e) => ({
+    ...e,
+    inputs: e.inputs.map(read),
+  }));
   const body = dce({
     inputs: [...cIn, ...gh, ...gc, ...xIn, ...hIn, ...rIn, ...gy],
     eqns,
@@ -218,7 +234,7 @@ export function scanVjp({ params: p, x, outs, cts, o, b, scanPlans }: VjpArgs<"s
       reverse: !p.reverse,
       nConsts,
       nCarry: hF.length + cF.length,
-      nXs: nXs + nCarry + rIn.length + yF.length,
+      nXs: nXs + nCarry + rIn.length + gy.length,
       ...(plan.note && { note: plan.note }),
     },
     [
@@ -228,8 +244,7 @@ export function scanVjp({ params: p, x, outs, cts, o, b, scanPlans }: VjpArgs<"s
       ...x.slice(nConsts + nCarry),
       ...residuals,
       ...plan.read.map((j) => outs[nCarry + j]!),
-      // A y on the path whose cotangent never came (through a non-differentiable op) seeds zeros.
-      ...yF.map((j) => cts[nCarry + j] ?? o.full(0, outs[nCarry + j]!.type.shape)),
+      ...yF.flatMap((j) => cts[nCarry + j] ?? []),
     ],
   );
   const ctOf = (list: number[], from: number) => (i: number) => {
