@@ -43,10 +43,26 @@ export interface KernelPrinter {
   finish(): string;
 }
 
+/**
+ * What one entry of a module for a target may hold: its runtime keeps the
+ * run-time dims and the scans' steps in fixed slots (WebGPU's uniform
+ * record, WASM's header page) and WASM the buffers' addresses in a table in
+ * that page. compile.ts refuses a model past them with E4012.
+ */
+export interface TargetLimits {
+  dims: number;
+  scans: number;
+  buffers: number;
+}
+
+/** A model past its target's TargetLimits (compile.ts reports it as E4012). */
+export class TargetLimitError extends Error {}
+
 export interface Backend {
   readonly target: Target;
   /** How fusion lowers for this target. */
   readonly lower: Required<LowerOptions>;
+  readonly limits: TargetLimits;
   /** Whether `checkNumerics` builds exist for this target. */
   readonly numerics: boolean;
   /** A fresh printer for one module's kernels. */

@@ -25,7 +25,8 @@ import { explainKernels } from "./explain.ts";
 import { trainDims } from "./train-dims.ts";
 import { verify } from "./ir-verify.ts";
 import { simplifyEntry } from "./simplify.ts";
-import type { Backend, Target } from "./backend.ts";
+import { TargetLimitError, type Backend, type Target } from "./backend.ts";
+import type { Kernel } from "./kernel.ts";
 import { jsBackend } from "./backends/js.ts";
 import { wasmBackend } from "./backends/wasm.ts";
 import { webgpuBackend } from "./backends/webgpu.ts";
@@ -206,7 +207,53 @@ export function emitProgram(
   opts: { modelName: string } & NumericsOptions,
 ): { lowered: LoweredEntry[]; js: string; dts: string } {
   const lowered = program.entries.map((e) => lowerEntry(e.graph, backend.lower)); // fuse, memory plan
+  checkLimits(backend, program, lowered);
   return { lowered, ...emit(backend, program, lowered, opts) }; // the backend's kernels, the module
+}
+
+/** The most scans one kernel list holds by id (ids are slots of the runtime's step table). */
+function scanSlots(ks: readonly Kernel[]): number {
+  return Math.max(
+    0,
+    ...ks.map((k) => (k.kind === "scan" ? Math.max(k.id + 1, scanSlots(k.body)) : 0)),
+  );
+}
+
+/** Refuse, as TargetLimitError, a program whose entries need more slots than the target's runtime has. */
+function checkLimits(backend: Backend, program: ProgramIR, lowered: readonly LoweredEntry[]): void {
+  const { dims, scans, buffers } = backend.limits;
+  const past = (what: string, n: number, most: number, entry: string) => {
+    if (n > most)
+      throw new TargetLimitError(
+        `${entry} needs ${n} ${what}; the ${backend.target} runtime holds at most ${most}`,
+      );
+  };
+  past("run-time dims", program.dims.length, dims, "it");
+  program.entries.forEach((e, n) => {
+    const p = lowered[n]!.kernels;
+    past("scans", scanSlots(p.kernels), scans, `its ${e.name} entry`);
+    past("buffers", p.buffers.length, buffers, `its ${e.name} entry`);
+  });
+}
+
+/** E4012 at the model: what it needs past the target's runtime, and the way out. */
+function tooBig(
+  e: TargetLimitError,
+  backend: Backend,
+  r: ElaborateResult,
+  sel: Selected,
+  file: string,
+): Diagnostic {
+  const at = r.sites.models.get(sel.model.name) ?? { file, span: { start: 0, end: 0 } };
+  return diag(
+    "E4012",
+    `model \`${sel.model.name}\` is too big for the ${backend.target} target: ${e.message}`,
+    at.file,
+    at.span,
+    {
+      notes: ["the js target has no such limit; or split the model into smaller ones"],
+    },
+  );
 }
 
 /** Internal errors become one E9001 diagnostic: the user sees a bug report, not a stack trace. */
@@ -246,7 +293,9 @@ export function compile(file: string, opts: CompileOptions): CompileResult {
     const { program, js, dts } = lowerModel(sel, backend, numerics);
     return { ...base, ok: true, train: sel.train, program, js, dts };
   } catch (e) {
-    return { ...base, diagnostics: [...r.diagnostics, internalError(file, e)], ok: false };
+    const d =
+      e instanceof TargetLimitError ? tooBig(e, backend, r, sel, file) : internalError(file, e);
+    return { ...base, diagnostics: [...r.diagnostics, d], ok: false };
   }
 }
 

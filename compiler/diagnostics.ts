@@ -75,6 +75,7 @@ export const catalog = {
   E4004: "train block for a model without a loss",
   E4010: "a value became NaN or infinite",
   E4011: "an option the chosen target does not support",
+  E4012: "the model is too big for the chosen target's runtime",
   E9001: "internal compiler error",
 } as const;
 

@@ -129,6 +129,8 @@ export const WASM_STEPS_AT = 128;
 export const WASM_BUFFERS_AT = 256;
 /** Where buffer data may start: page 0 is the header. */
 export const WASM_DATA_AT = 65536;
+/** The most buffers one entry may have: the table between WASM_BUFFERS_AT and the data. */
+export const WASM_MAX_BUFFERS = (WASM_DATA_AT - WASM_BUFFERS_AT) / 4;
 /**
  * The memory import's limits flag as emitted (0x03: shared, with min and
  * max), and the same limits unshared (0x01), which a runtime without

@@ -12,6 +12,7 @@ export const jsBackend: Backend = {
   target: "js",
   lower: { fuse: true, scatter: "serial", maxStorageBuffers: Infinity },
   numerics: true,
+  limits: { dims: Infinity, scans: Infinity, buffers: Infinity },
   printer: eachKernel((k, ctx) => ({
     decl: kernelToJs(k, ctx.dims, ctx.path, ctx.used, ctx.numericsTable, ctx.sources),
     expr: kernelName(ctx.path, k, ctx.sources),

@@ -5,7 +5,12 @@
 // gather (each output element sums what lands on it: no races, a fixed
 // order, the same bits on any number of threads), and no binding limits apply.
 
-import type { WasmKernel } from "../../runtime/program.ts";
+import {
+  UNIFORM_DIMS,
+  UNIFORM_SCANS,
+  WASM_MAX_BUFFERS,
+  type WasmKernel,
+} from "../../runtime/program.ts";
 import type { Backend } from "../backend.ts";
 import { kernelToWasm } from "../codegen-wasm.ts";
 import type { WasmFunction } from "../codegen-wasm/instr.ts";
@@ -18,6 +23,7 @@ export const wasmBackend: Backend = {
   target: "wasm",
   lower: { fuse: true, scatter: "gather", maxStorageBuffers: Infinity },
   numerics: false,
+  limits: { dims: UNIFORM_DIMS, scans: UNIFORM_SCANS, buffers: WASM_MAX_BUFFERS },
   // A plan's kernel is data naming its export; the module, with every
   // kernel's function, is encoded once all are printed, as `const wasm`.
   printer() {

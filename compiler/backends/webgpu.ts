@@ -7,6 +7,7 @@
 import { eachKernel, type Backend } from "../backend.ts";
 import { kernelToWgsl } from "../codegen-wgsl.ts";
 import { jsData } from "../mangle.ts";
+import { UNIFORM_DIMS, UNIFORM_SCANS } from "../../runtime/program.ts";
 import { webgpuRuntime } from "./runtime.generated.ts";
 
 /** WebGPU's default maxStorageBuffersPerShaderStage: what every adapter offers. */
@@ -16,6 +17,7 @@ export const webgpuBackend: Backend = {
   target: "webgpu",
   lower: { fuse: true, scatter: "gather", maxStorageBuffers: DEFAULT_STORAGE_BUFFERS },
   numerics: false,
+  limits: { dims: UNIFORM_DIMS, scans: UNIFORM_SCANS, buffers: Infinity },
   // The WGSL text is data: a string literal in the plan (jsData escapes it).
   printer: eachKernel((k, ctx) => ({ decl: "", expr: jsData(kernelToWgsl(k, ctx)) })),
   show: (k, ctx) => kernelToWgsl(k, ctx).wgsl,
