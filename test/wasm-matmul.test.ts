@@ -449,8 +449,8 @@ describe.each(modes)("wasm matmul (relaxed SIMD: %s)", (relaxed) => {
     { m: 1, n: 600, k: 30, batch: [2], epilogue: epilogues["bias + relu"] },
     { m: 3, n: 400, k: 31, tb: true, batch: [2], epilogue: epilogues.tanh },
     { m: 300, n: 3, k: 33, batch: [2], epilogue: epilogues["bias + relu"] },
-    // One row block over a long k: items of 8 columns (a filter gradient's shape).
-    { m: 6, n: 25, k: 700, tb: true, batch: [3], epilogue: epilogues["bias add"] },
+    // One row block over a long k: two items of 16 and 9 columns (a filter gradient's shape).
+    { m: 6, n: 25, k: 700, tb: true, batch: [5], epilogue: epilogues["bias add"] },
     { m: 400, n: 1, k: 30, ta: true, tb: true, batch: [2], epilogue: epilogues.tanh },
   ];
   it.each(splitCases)(

@@ -63,11 +63,11 @@ const NC_FEW_ROWS = 64;
  * Items a product of one row block over a long k (more than one k block, or
  * k known only at run time: LeNet's filter gradients, k = batch x pixels) is
  * split into along n: it is otherwise one or a few items, which threads
- * cannot share. Narrower panels cost packing A's rows once per item (m x k
- * floats against m x n/4 x k multiply-adds); the order of each sum is the
- * same for any panel width.
+ * cannot share. Each item packs A's rows anew (m x k floats against
+ * m x n/2 x k multiply-adds; 4 items cost LeNet's [6, 50176] @ [50176, 25]^T
+ * 10% on one thread); the order of each sum is the same for any panel width.
  */
-const LONG_K_ITEMS = 4;
+const LONG_K_ITEMS = 2;
 /** Columns per such item when n is known only at run time. */
 const NC_LONG_K = 16;
 const KC = 256;
@@ -116,7 +116,7 @@ function scratchLayout(k: MatmulKernel) {
   const longK = mc !== null && mc <= MB && (kc === null || kc > KC);
   const split = nc === null ? NC_LONG_K : roundUp(Math.ceil(nc / LONG_K_ITEMS), NR);
   const fewRows = mc === null || mc <= 4 * MB ? NC_FEW_ROWS : NC;
-  const panel = longK ? Math.min(NC_FEW_ROWS, split) : fewRows;
+  const panel = longK ? Math.min(NC, split) : fewRows;
   const nb = nc === null ? panel : Math.min(panel, roundUp(Math.max(nc, 1), NR));
   const mb = mc === null ? MB : Math.min(MB, roundUp(Math.max(mc, 1), MR));
   const fit = Math.max(KC, Math.floor(B_PANEL_BYTES / (4 * nb) / KC) * KC);
@@ -705,9 +705,10 @@ export class MatmulWriter {
     const A = (x: number, y: number) => acc[x * V + y]!;
     const [ei, ej] = [this.loops[k.batch.length]!, this.loops[k.batch.length + 1]!];
 
-    const step = () => {
+    /** One k step of the tile's first `rows` rows (the others keep their sums). */
+    const step = (rows: number) => {
       for (let y = 0; y < V; y++) this.emit(get(pb), ["v128.load", 16 * y], set(bv[y]!));
-      for (let x = 0; x < MR; x++) {
+      for (let x = 0; x < rows; x++) {
         this.emit(get(pa), ["v128.load32_splat", 4 * x], set(av));
         for (let y = 0; y < V; y++)
           this.emit(get(av), get(bv[y]!), get(A(x, y)), ["f32x4.relaxed_madd"], set(A(x, y)));
@@ -845,11 +846,23 @@ export class MatmulWriter {
             f.ifElse(
               () => this.emit(get(e.kc), i32(0), ["i32.gt_s"]),
               () => {
-                this.emit(["loop"]);
-                step();
-                this.emit(get(pa), i32(MR * 4), ["i32.add"], set(pa));
-                this.emit(get(pb), i32(NR * 4), ["i32.add"], tee(pb), get(end), ["i32.lt_u"]);
-                this.emit(["br_if", 0], ["end"]);
+                const loop = (rows: number) => () => {
+                  this.emit(["loop"]);
+                  step(rows);
+                  this.emit(get(pa), i32(MR * 4), ["i32.add"], set(pa));
+                  this.emit(get(pb), i32(NR * 4), ["i32.add"], tee(pb), get(end), ["i32.lt_u"]);
+                  this.emit(["br_if", 0], ["end"]);
+                };
+                // An edge tile of 1 or 2 rows (LeNet's 6 filters: rows 4, 5) multiplies those
+                // alone: the rows past it are never stored.
+                const mc = dimAsConst(k.m);
+                if (mc !== null && (mc % MR === 0 || mc % MR > MR / 2)) loop(MR)();
+                else
+                  f.ifElse(
+                    () => this.emit(get(rv), i32(MR / 2), ["i32.le_s"]),
+                    loop(MR / 2),
+                    loop(MR),
+                  );
               },
             );
             f.ifElse(
