@@ -231,7 +231,8 @@ export function report(runs: Run[], workloads: CpuWorkload[], meta: Meta): strin
       `${meta.load.end.map((x) => f(x)).join(", ")} at the end.`,
     "",
     `Each engine runs in its own process on the same seeded data, from dlg's initial parameters ` +
-      `(seed 1): ${meta.warmup} warm-up call${meta.warmup === 1 ? "" : "s"}, then ${meta.iters} ` +
+      `(seed 1): ${meta.warmup} warm-up call${meta.warmup === 1 ? "" : "s"} (fewer, at least 2, ` +
+      `for an engine still warming up after 5 s), then ${meta.iters} ` +
       `timed call${meta.iters === 1 ? "" : "s"}, each ending with its ` +
       `result (the loss, or the output) read back to the host; median and min of those. GFLOP/s ` +
       `count 2 FLOPs per multiply-add of the matmuls and convolutions, a train step as 3x its ` +
