@@ -1,6 +1,7 @@
 // Micro-bench of the WASM target's matmul kernel (compiler/codegen-wasm/matmul.ts)
 // on one thread: GFLOP/s of 1024^3 and of the products the MLP, LSTM and
-// attention workloads run (forward and gradient shapes, their transposes),
+// attention workloads run (forward and gradient shapes, their transposes;
+// batch-1 and one-column products, streamed unpacked),
 // beside the machine's single-thread f32x4 peak measured with an FMA loop
 // (relaxed_madd on 12 independent accumulators; V8's flag for relaxed SIMD,
 // off by default in Node 20, is turned on for it). The matmul runs as the
@@ -110,6 +111,10 @@ const shapes: Shape[] = [
   { name: "mlp dW1 (x^T dy)", m: 784, n: 512, k: 128, ta: true },
   { name: "mlp dx2 (dy W^T)", m: 128, n: 512, k: 256, tb: true },
   { name: "mlp fwd 3", m: 128, n: 10, k: 256 },
+  { name: "mlp fwd 1, batch 1", m: 1, n: 256, k: 784 },
+  { name: "mlp dx 1, batch 1", m: 1, n: 784, k: 256, tb: true },
+  { name: "linreg fwd (n = 1)", m: 128, n: 1, k: 256 },
+  { name: "linreg dW (n = 1)", m: 256, n: 1, k: 128, ta: true },
   { name: "lstm x W", m: 32, n: 512, k: 64 },
   { name: "lstm h U", m: 32, n: 512, k: 128 },
   { name: "lstm dU (h^T dg)", m: 128, n: 512, k: 32, ta: true },
