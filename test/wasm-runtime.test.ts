@@ -19,6 +19,7 @@ import type { ProgramPlan, SizeExpr, WasmKernel, WasmProgram } from "../runtime/
 import { createModel, createModelSync } from "../runtime/wasm/index.ts";
 import { WORK_PER_THREAD } from "../runtime/wasm/executor.ts";
 import { SplitChoice } from "../runtime/wasm/split-choice.ts";
+import { Threads } from "../runtime/wasm/threads.ts";
 import { lcg, type Arr } from "./entry-inputs.ts";
 
 // ---------------------------------------------------------------- a hand-written module
@@ -129,9 +130,18 @@ const trap = kernelFn(
   ["i32", "i32"],
   [get(0), ["if"], ["unreachable"], ["end"], ...zero.body],
 );
+// boom: traps on every range (every chunk, the caller's too).
+const boom = kernelFn("boom", [], [["unreachable"]]);
+// hang: zero (buffer 2) like `zero` from item 0, but never returns from a range that starts
+// later (a worker's chunk, until the worker is terminated). Locals: 3 i, 4 base.
+const hang = kernelFn(
+  "hang",
+  ["i32", "i32"],
+  [get(0), ["if"], ["loop"], ["br", 0], ["end"], ["end"], ...zero.body],
+);
 const encoded = encodeModule({
-  functions: [fill, zero, rec, trap],
-  exports: ["fill", "zero", "rec", "trap"],
+  functions: [fill, zero, rec, trap, boom, hang],
+  exports: ["fill", "zero", "rec", "trap", "boom", "hang"],
   memory: { min: 1, max: 65536 },
 });
 const wasm: WasmProgram = {
@@ -295,9 +305,14 @@ describe("the WASM runtime on a hand-written module", () => {
     // Declared work large enough for 3 chunks: each thread computes a third of the items.
     const plan = scanPlan(true, 3 * WORK_PER_THREAD);
     const want = scanRef(x, 7, h, true);
+    // The caller wakes a worker with Atomics.notify for each chunk it hands out.
+    const wakes = vi.spyOn(Atomics, "notify");
     for (const threads of [1, 2, 3]) {
       const m = await model(plan, threads);
+      wakes.mockClear();
       expect((await m.predict({ x }, { T: 7, H: h })).y, `threads ${threads}`).toEqual(want);
+      // rec runs 7 times; the probes split every other call: 4 split calls wake threads - 1 workers.
+      expect(wakes.mock.calls.length, `threads ${threads}`).toBe(4 * (threads - 1));
     }
   });
 
@@ -352,6 +367,116 @@ describe("the WASM runtime on a hand-written module", () => {
     await expect(m.predict({ x }, { T: 3, H: 8 })).rejects.toThrow(/failed on a worker thread/);
     // The second probe runs it alone, on this thread, from item 0.
     expect((await m.predict({ x }, { T: 3, H: 8 })).y).toEqual(scanRef(x, 3, 8, false));
+  });
+
+  it("clears a worker's failure with its call: after a kernel trapped on every chunk, the next runs", async () => {
+    const module = new WebAssembly.Module(encoded.bytes);
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
+    const ex = new WebAssembly.Instance(module, { env: { memory } }).exports as Record<
+      string,
+      (lo: number, hi: number, scratch: number) => void
+    >;
+    const pool = await Threads.start(module, memory, ["boom", "zero"], [1024]);
+    try {
+      expect(() => pool.run(0, ex.boom!, 2, 2, 0)).toThrow(/unreachable/);
+      // zero writes buffer 2 of a table of zeros: items 0 and 1 of page 0's dims, harmlessly.
+      expect(pool.run(1, ex.zero!, 2, 2, 0)).toBeUndefined();
+    } finally {
+      pool.dispose();
+    }
+  });
+
+  it("leaves params and steps as they were when a step's kernel traps", async () => {
+    const plan = scanPlan(false, 1);
+    // step: w <- 0 (zero, then trap: both write the back area of w, buffer 2); trap splits.
+    const k = (name: string, work: number): WasmKernel => ({ name, items: 4, scratch: 0, work });
+    plan.entries.step = {
+      buffers: [0, 1, 2].map(() => ({ dtype: "f32" as const, size: 4, pool: -1 })),
+      pools: [],
+      inSlots: [{ kind: "param", index: 0 }],
+      inBufs: [0],
+      outSlots: [{ kind: "param", index: 0 }],
+      outBufs: [2],
+      dims: [],
+      kernels: [k("zero", 4), k("trap", 1e9)],
+      schedule: [{ kernel: 0 }, { kernel: 1 }],
+    };
+    const m = await model(plan, 2);
+    const x = xs(1, 4);
+    // The first call splits (the first probe): the worker's chunk traps.
+    await expect(m.step({ x }, { T: 1, H: 4 })).rejects.toThrow(/failed on a worker thread/);
+    expect(m.steps).toBe(0);
+    expect((await m.params()).w).toEqual(Float32Array.of(1, 2, 3, 4));
+    // The next step (the second probe: alone) does what a fresh model's first step does.
+    await m.step({ x }, { T: 1, H: 4 });
+    const fresh = await model(plan, 1);
+    await fresh.step({ x }, { T: 1, H: 4 });
+    expect(m.steps).toBe(1);
+    expect((await m.params()).w).toEqual((await fresh.params()).w);
+    expect((await m.params()).w).toEqual(new Float32Array(4));
+  });
+
+  it("rejects the call a worker dies in, then runs on the calling thread alone", async () => {
+    const made = vi.spyOn(Worker.prototype, "unref");
+    const plan = scanPlan(false, 3 * WORK_PER_THREAD);
+    // The carry's init is zeroed by `hang`, which splits: the worker's chunk never returns.
+    plan.entries.predict!.kernels[0] = { name: "hang", items: H, scratch: 0, work: 1e9 };
+    const m = await model(plan, 2);
+    const [worker] = made.mock.contexts as Worker[];
+    const x = xs(3, 8);
+    const call = m.predict({ x }, { T: 3, H: 8 });
+    setTimeout(() => void worker!.terminate(), 50);
+    await expect(call).rejects.toThrow(/worker thread died during this call .*exited/);
+    // Later calls (split or not) run every chunk here: the same bits.
+    const wakes = vi.spyOn(Atomics, "notify");
+    for (let i = 0; i < 3; i++)
+      expect((await m.predict({ x }, { T: 3, H: 8 })).y).toEqual(scanRef(x, 3, 8, false));
+    expect(wakes).not.toHaveBeenCalled();
+  }, 10_000);
+
+  it("runs on the calling thread alone after a worker died between calls", async () => {
+    const made = vi.spyOn(Worker.prototype, "unref");
+    const m = await model(scanPlan(false, 3 * WORK_PER_THREAD), 3);
+    const x = xs(3, 8);
+    const want = scanRef(x, 3, 8, false);
+    expect((await m.predict({ x }, { T: 3, H: 8 })).y).toEqual(want);
+    await (made.mock.contexts[1] as Worker).terminate();
+    for (let i = 0; i < 3; i++) expect((await m.predict({ x }, { T: 3, H: 8 })).y).toEqual(want);
+  }, 10_000);
+
+  it("runs on the calling thread when its workers fail to start, terminating those made", async () => {
+    const terminate = vi.spyOn(Worker.prototype, "terminate");
+    const send = Worker.prototype.postMessage;
+    // The first worker starts; the second cannot be sent its start message.
+    vi.spyOn(Worker.prototype, "postMessage")
+      .mockImplementationOnce(function (this: Worker, m: unknown) {
+        send.call(this, m);
+      })
+      .mockImplementationOnce(() => {
+        throw new Error("no more workers");
+      });
+    const m = await model(scanPlan(true, 3 * WORK_PER_THREAD), 3);
+    expect(terminate).toHaveBeenCalledTimes(2);
+    const wakes = vi.spyOn(Atomics, "notify");
+    const x = xs(3, 9);
+    expect((await m.predict({ x }, { T: 3, H: 9 })).y).toEqual(scanRef(x, 3, 9, true));
+    expect(wakes).not.toHaveBeenCalled();
+  });
+
+  it("keeps the memory below 65536 pages (the kernels' memory.size << 16 wraps there)", async () => {
+    const plan = scanPlan(false, 1);
+    // predict gains a buffer of N floats (dim 2) that nothing reads: 4 N bytes past the others.
+    plan.dims.push("N");
+    const predict = plan.entries.predict!;
+    predict.buffers.push({ dtype: "f32", size: { d: 2 }, pool: -1 });
+    predict.dims.push(2);
+    const m = await model(plan, 1);
+    // Page 0, the residents, the scratch area, 320 bytes of small buffers and 4 N: past 65535
+    // pages, within 65536.
+    const N = 1_073_717_120;
+    await expect(m.predict({ x: xs(1, 4) }, { T: 1, H: 4, N })).rejects.toThrow(
+      /more than its maximum 4095\.9 MiB/,
+    );
   });
 
   it("refuses a thread count that is not a positive integer", async () => {

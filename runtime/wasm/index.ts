@@ -30,16 +30,25 @@ function threadOption(opts: WasmModelOptions): number | undefined {
   return t;
 }
 
+/**
+ * The most pages a model's memory gets: one short of 4 GiB, since the
+ * kernels compute the memory's byte size as `memory.size << 16`, which
+ * wraps to 0 at 65536 pages. (An import's maximum may be below the
+ * module's declared one.)
+ */
+const MAX_PAGES = 65535;
+
 /** A memory for `chosen` that holds everything below `callAt` (the residents and scratch areas). */
 function memoryFor(wasm: WasmProgram, chosen: Chosen, callAt: number, shared: boolean): WasmMemory {
+  const maximum = Math.min(wasm.maxPages, MAX_PAGES);
   const initial = Math.max(chosen.minPages, Math.ceil(callAt / PAGE));
-  if (initial > wasm.maxPages)
+  if (initial > maximum)
     throw new Error(
       `the model's parameters and optimizer state need ${initial} pages of WebAssembly memory, ` +
-        `more than its maximum ${wasm.maxPages}`,
+        `more than its maximum ${maximum}`,
     );
-  const memory = new WebAssembly.Memory({ initial, maximum: wasm.maxPages, shared });
-  return new WasmMemory(memory, wasm.maxPages);
+  const memory = new WebAssembly.Memory({ initial, maximum, shared });
+  return new WasmMemory(memory, maximum);
 }
 
 export function createModel(
@@ -64,14 +73,17 @@ export function createModel(
     const instance = await WebAssembly.instantiate(chosen.module, {
       env: { memory: memory.memory },
     });
-    let pool: Threads | null = null;
-    if (shared)
-      pool = await Threads.start(
-        chosen.module,
-        memory.memory,
-        kernelNames(p),
-        layout.scratch.slice(1),
-      );
+    // Workers that fail to start (a CSP without `worker-src blob:`, a
+    // worker limit) leave the model on this thread: the same bits, and the
+    // extra scratch areas are merely unused.
+    const pool = shared
+      ? await Threads.start(
+          chosen.module,
+          memory.memory,
+          kernelNames(p),
+          layout.scratch.slice(1),
+        ).catch(() => null)
+      : null;
     try {
       return new WasmExecutor(p, { instance, memory, threads: pool, layout });
     } catch (e) {

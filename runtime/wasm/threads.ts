@@ -10,12 +10,25 @@
 // decrements PENDING, the last one notifying the caller. Both sides spin
 // briefly before sleeping in Atomics.wait, since most kernels finish within
 // a few microseconds of each other. A browser's main thread may not block:
-// it spins, then awaits Atomics.waitAsync (or keeps spinning where that is
-// missing). Workers are Node worker_threads (the module has no static
-// imports, so the worker_threads module is imported dynamically) or Web
-// Workers from a Blob URL; their code is the worker() function's text.
+// it spins, then awaits Atomics.waitAsync (or polls where that is missing).
+// Workers are Node worker_threads (the module has no static imports, so the
+// worker_threads module is imported dynamically) or Web Workers from a Blob
+// URL; their code is the worker() function's text.
+//
+// A worker that dies (terminated, out of memory) is noticed through its
+// `exit`/`error` event, which only the caller's event loop delivers, so a
+// blocking caller never sleeps untimed: after a short timed wait it goes on
+// waiting asynchronously. The death settles the dead worker's chunk (each
+// handed-out chunk has an `owe` word, cleared exactly once, by the worker
+// when it finishes or by the death), the call in flight rejects, the other
+// workers are terminated, and later calls run every kernel on the caller
+// alone (the same bits: any split does).
 
-/** Control words (Int32Array indices). Each worker's generation word has a 64-byte line of its own. */
+/**
+ * Control words (Int32Array indices). Each worker has a 64-byte line of its
+ * own: its generation word, then its `owe` word (1 while it owes the caller
+ * the chunk it was handed).
+ */
 const FN = 0;
 const ITEMS = 1;
 const CHUNKS = 2;
@@ -23,6 +36,16 @@ const PENDING = 3;
 const FAILED = 4;
 const QUIT = 5;
 const genAt = (w: number) => 16 * (w + 1);
+const oweAt = (w: number) => genAt(w) + 1;
+
+/**
+ * How long a blocking caller sleeps in Atomics.wait before it waits
+ * asynchronously instead (ms), and how long each asynchronous wait lasts
+ * before it looks again: long enough that a kernel rarely pays the switch,
+ * short enough that a dead worker's event is seen soon.
+ */
+const BLOCK_MS = 20;
+const ASYNC_WAIT_MS = 1000;
 
 /**
  * Spin iterations (Atomics.load, 10-30 ns each) before sleeping, on both
@@ -49,7 +72,7 @@ interface WorkerInit {
  * A worker's whole program. Its text runs in the worker, so it may use
  * nothing from outside itself; the words of the control layout are repeated
  * as literals (FN 0, ITEMS 1, CHUNKS 2, PENDING 3, FAILED 4, QUIT 5,
- * generation at 16 (w + 1)).
+ * generation at 16 (w + 1), owe one after it).
  */
 function worker(inNode: boolean): void {
   const start = (d: WorkerInit, post: (m: unknown) => void) => {
@@ -82,7 +105,9 @@ function worker(inNode: boolean): void {
       } catch {
         Atomics.store(ctrl, 4, 1);
       }
-      if (Atomics.sub(ctrl, 3, 1) === 1) Atomics.notify(ctrl, 3);
+      // The chunk is settled once: here, or by the caller when this worker died first.
+      if (Atomics.exchange(ctrl, me + 1, 0) === 1 && Atomics.sub(ctrl, 3, 1) === 1)
+        Atomics.notify(ctrl, 3);
     }
   };
   if (inNode) {
@@ -106,9 +131,11 @@ const inNode =
   typeof (globalThis as { process?: { versions?: { node?: unknown } } }).process?.versions?.node ===
   "string";
 
-// A built-in module by a computed name: bundlers leave the import to run time (no static import).
+// A built-in module by a computed name: bundlers leave the import to run time
+// (no static import; webpack would otherwise make it a context module and
+// fail on the node: scheme).
 const nodeModule = <T>(name: string): Promise<T> =>
-  import(/* @vite-ignore */ `node:${name}`) as Promise<T>;
+  import(/* webpackIgnore: true */ /* @vite-ignore */ `node:${name}`) as Promise<T>;
 
 /** The cores this machine offers (navigator.hardwareConcurrency in a browser). */
 export async function availableCores(): Promise<number> {
@@ -147,10 +174,20 @@ interface Handle {
   terminate(): void;
 }
 
+/** A worker just made: its handle, and its readiness (rejects if it fails to start). */
+interface Spawned {
+  handle: Handle;
+  ready: Promise<void>;
+}
+
+/** Makes a worker; `gone` is called (maybe more than once) when it dies. */
+type Spawn = (code: string, init: WorkerInit, gone: (why: string) => void) => Spawned;
+
 type AsyncWait = (
   a: Int32Array,
   i: number,
   v: number,
+  ms: number,
 ) => { async: false; value: string } | { async: true; value: Promise<string> };
 
 export class Threads {
@@ -159,6 +196,8 @@ export class Threads {
   readonly blocking = mayBlock();
   private readonly waitAsync = (Atomics as unknown as { waitAsync?: AsyncWait }).waitAsync;
   private disposed = false;
+  /** Why a worker died, once one has: later kernels run on the caller alone. */
+  private dead: string | null = null;
 
   private constructor(
     ctrl: SharedArrayBuffer,
@@ -174,7 +213,8 @@ export class Threads {
 
   /**
    * `count - 1` workers on `memory`, each instantiating `module` with its own
-   * scratch area (`scratch[w]`); resolves once all are ready.
+   * scratch area (`scratch[w]`); resolves once all are ready. When any fails
+   * to start, every worker started is terminated and it rejects.
    */
   static async start(
     module: WebAssembly.Module,
@@ -195,20 +235,30 @@ export class Threads {
       scratch: at,
       spin: SPIN,
     }));
-    const handles: Handle[] = [];
-    try {
-      await Promise.all(
-        inits.map(async (init) => {
-          const { handle, ready } = inNode ? await nodeWorker(code, init) : webWorker(code, init);
-          handles.push(handle);
-          await ready;
-        }),
-      );
-    } catch (e) {
+    const spawn: Spawn = inNode ? await nodeSpawner() : webWorker;
+    let pool: Threads | null = null;
+    // A death before the pool exists fails the start (the readiness already rejected, or it follows).
+    let diedEarly: string | null = null;
+    const spawned = inits.map((init) => {
+      try {
+        return spawn(code, init, (why) => (pool ? pool.died(init.w, why) : (diedEarly ??= why)));
+      } catch (e) {
+        return e instanceof Error ? e : new Error(String(e));
+      }
+    });
+    const handles = spawned.flatMap((s) => (s instanceof Error ? [] : [s.handle]));
+    const readies = await Promise.allSettled(
+      spawned.map((s) => (s instanceof Error ? Promise.reject(s) : s.ready)),
+    );
+    const failed = readies.find((r) => r.status === "rejected");
+    if (failed || diedEarly !== null) {
       for (const h of handles) h.terminate();
-      throw e;
+      throw failed
+        ? (failed as PromiseRejectedResult).reason
+        : new Error(`a WASM worker died at start: ${diedEarly}`);
     }
-    return new Threads(ctrl, handles);
+    pool = new Threads(ctrl, handles);
+    return pool;
   }
 
   /**
@@ -224,12 +274,14 @@ export class Threads {
     chunks: number,
     scratch: number,
   ): void | Promise<void> {
+    if (this.dead !== null) return fn(0, items, scratch);
     const c = this.ctrl;
     c[FN] = id;
     c[ITEMS] = items;
     c[CHUNKS] = chunks;
     Atomics.store(c, PENDING, chunks - 1);
     for (let w = 0; w < chunks - 1; w++) {
+      Atomics.store(c, oweAt(w), 1);
       Atomics.add(c, genAt(w), 1);
       Atomics.notify(c, genAt(w), 1);
     }
@@ -244,27 +296,49 @@ export class Threads {
     let v: number;
     while ((v = Atomics.load(c, PENDING)) !== 0) {
       if (spins++ < SPIN) continue;
-      if (this.blocking) Atomics.wait(c, PENDING, v);
-      else if (this.waitAsync) return this.settle(thrown);
+      // Past a short sleep the event loop must run, to deliver a dead worker's event.
+      if (!this.blocking || Atomics.wait(c, PENDING, v, BLOCK_MS) === "timed-out")
+        return this.settle(thrown);
     }
     this.check(thrown);
   }
 
-  /** The rest of a non-blocking run: await PENDING reaching 0. */
+  /** The rest of a run that did not finish quickly: await PENDING reaching 0, in timed waits. */
   private async settle(thrown: unknown): Promise<void> {
     const c = this.ctrl;
     let v: number;
     while ((v = Atomics.load(c, PENDING)) !== 0) {
-      const r = this.waitAsync!(c, PENDING, v);
-      if (r.async) await r.value;
+      if (!this.waitAsync) await new Promise((ok) => setTimeout(ok, 1));
+      else {
+        const r = this.waitAsync(c, PENDING, v, ASYNC_WAIT_MS);
+        if (r.async) await r.value;
+      }
     }
     this.check(thrown);
   }
 
+  /** Throws what failed in the call just waited for (clearing the workers' flag first). */
   private check(thrown: unknown): void {
+    const workerFailed = Atomics.exchange(this.ctrl, FAILED, 0) !== 0;
     if (thrown !== undefined) throw thrown;
-    if (Atomics.exchange(this.ctrl, FAILED, 0) !== 0)
-      throw new Error("a WebAssembly kernel failed on a worker thread");
+    if (this.dead !== null)
+      throw new Error(
+        `a WASM worker thread died during this call (${this.dead}); later calls run on the calling thread alone`,
+      );
+    if (workerFailed) throw new Error("a WebAssembly kernel failed on a worker thread");
+  }
+
+  /**
+   * Worker w died: settle the chunk it owed, and retire the pool (the other
+   * workers are terminated; their deaths settle their chunks the same way).
+   */
+  private died(w: number, why: string): void {
+    const c = this.ctrl;
+    if (Atomics.exchange(c, oweAt(w), 0) === 1 && Atomics.sub(c, PENDING, 1) === 1)
+      Atomics.notify(c, PENDING);
+    if (this.disposed || this.dead !== null) return;
+    this.dead = `worker ${w + 1}: ${why}`;
+    this.workers.forEach((h, i) => i !== w && h.terminate());
   }
 
   /** Stop the workers (each leaves its wait loop, then is terminated). */
@@ -280,10 +354,15 @@ export class Threads {
   }
 }
 
-/** Resolves at the worker's first message: ready, or the error it hit instantiating. */
+/**
+ * Resolves at the worker's first message (ready, or the error it hit
+ * instantiating); rejects if it dies first. `gone` hears of every death,
+ * before or after.
+ */
 function readiness(
   on: (f: (m: { ready?: boolean; error?: string }) => void) => void,
-  onError: (f: (e: unknown) => void) => void,
+  onGone: (f: (why: string) => void) => void,
+  gone: (why: string) => void,
 ): Promise<void> {
   return new Promise((ok, fail) => {
     on((m) =>
@@ -291,32 +370,64 @@ function readiness(
         ? ok()
         : fail(new Error(`a WASM worker could not start: ${m.error ?? "unknown error"}`)),
     );
-    onError((e) => fail(new Error(`a WASM worker failed to start: ${String(e)}`)));
+    onGone((why) => {
+      fail(new Error(`a WASM worker failed to start: ${why}`));
+      gone(why);
+    });
   });
 }
 
-async function nodeWorker(code: string, init: WorkerInit) {
-  const { Worker } = await nodeModule<typeof import("node:worker_threads")>("worker_threads");
-  const w = new Worker(code, { eval: true });
-  // A model the caller never disposes must not keep the process alive.
-  w.unref();
-  const ready = readiness(
-    (f) => w.once("message", f),
-    (f) => w.once("error", f),
-  );
-  w.postMessage(init);
-  return { handle: { terminate: () => void w.terminate() }, ready };
+/** Posts `init` to a worker just made; terminates it if that throws (nothing may leak). */
+function post(w: { postMessage(m: unknown): void }, handle: Handle, init: WorkerInit): void {
+  try {
+    w.postMessage(init);
+  } catch (e) {
+    handle.terminate();
+    throw e;
+  }
 }
 
-function webWorker(code: string, init: WorkerInit) {
+async function nodeSpawner(): Promise<Spawn> {
+  const { Worker } = await nodeModule<typeof import("node:worker_threads")>("worker_threads");
+  return (code, init, gone) => {
+    const w = new Worker(code, { eval: true });
+    // A model the caller never disposes must not keep the process alive.
+    w.unref();
+    const ready = readiness(
+      (f) => w.once("message", f),
+      (f) => {
+        w.on("error", (e) => f(String(e)));
+        w.on("exit", (code) => f(`exited with code ${code}`));
+      },
+      gone,
+    );
+    // Its failure to start is reported through ready (or the throw below), never unhandled.
+    ready.catch(() => undefined);
+    const handle = { terminate: () => void w.terminate() };
+    post(w, handle, init);
+    return { handle, ready };
+  };
+}
+
+function webWorker(code: string, init: WorkerInit, gone: (why: string) => void): Spawned {
   const url = URL.createObjectURL(new Blob([code], { type: "text/javascript" }));
-  const w = new Worker(url);
+  let w: Worker;
+  try {
+    w = new Worker(url);
+  } catch (e) {
+    URL.revokeObjectURL(url);
+    throw e;
+  }
+  const handle = { terminate: () => w.terminate() };
   const ready = readiness(
     (f) => w.addEventListener("message", (e: MessageEvent) => f(e.data), { once: true }),
-    (f) => w.addEventListener("error", (e) => f(e.message), { once: true }),
+    // A Web Worker has no exit event; an uncaught error leaves it without its loop.
+    (f) => w.addEventListener("error", (e) => (handle.terminate(), f(e.message))),
+    gone,
   );
-  w.postMessage(init);
+  ready.catch(() => undefined);
+  post(w, handle, init);
   // Revoked once the worker has loaded its script (or failed to).
   void ready.finally(() => URL.revokeObjectURL(url)).catch(() => undefined);
-  return { handle: { terminate: () => w.terminate() }, ready };
+  return { handle, ready };
 }
