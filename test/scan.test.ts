@@ -5,7 +5,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { grad } from "../compiler/autodiff.ts";
-import { dump } from "../cli/node-host.ts";
+import { compile, dump } from "../cli/node-host.ts";
+import { loadModule } from "../cli/module.ts";
 import { renderDiagnostics } from "../compiler/diagnostics.ts";
 import { elaborate, stdPath } from "../compiler/elaborate.ts";
 import { interpret, scalar, tensor } from "../compiler/interpret.ts";
@@ -222,6 +223,31 @@ model m {
     );
     const got = new EntryRunner(plan, () => false).run([2], bufs, new Map());
     want.forEach((w, k) => w.data.forEach((v, i) => expect(got[k]![i]!).toBeCloseTo(v, 5)));
+  });
+
+  it("train the same on js and wasm when the outer scan stores its inner scan's stacks", async () => {
+    const text = src.replace(/\}$/, "}\ntrain t for m { optimizer sgd(0.1) }\n");
+    const compiled = (target: "js" | "wasm") => {
+      const c = compile("main.dlg", { host: host(text), target });
+      expect(c.diagnostics).toEqual([]);
+      return c.js!;
+    };
+    const notes = dump("main.dlg", "kernels", { host: host(text), target: "js" });
+    expect(notes.text!).toMatch(
+      /\/\/ stores residuals: residual, residual \(each \[4, B, 5\]\) × 3/,
+    );
+    const batch = {
+      x: Float32Array.from({ length: 3 * 3 * 4 * 2 }, (_, i) => Math.sin(i)),
+      y: Float32Array.from({ length: 3 * 3 * 5 }, (_, i) => Math.cos(i)),
+    };
+    const trained = async (target: "js" | "wasm") => {
+      const m = await (await loadModule(compiled(target))).createModel({ seed: 5 });
+      const { loss } = await m.step(batch);
+      return { loss, w: [...(await m.params()).w!] };
+    };
+    const [js, wasm] = [await trained("js"), await trained("wasm")];
+    expect(Math.abs(wasm.loss - js.loss)).toBeLessThan(1e-5 * Math.abs(js.loss));
+    wasm.w.forEach((v, i) => expect(Math.abs(v - js.w[i]!)).toBeLessThan(1e-5));
   });
 });
 
