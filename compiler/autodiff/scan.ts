@@ -189,9 +189,9 @@ export function scanVjp({ params: p, x, outs, cts, o, b, scanPlans }: VjpArgs<"s
   // A y on the path whose cotangent never came (it reached the loss through
   // stop_gradient or argmax) is seeded with zeros made in the body, not read.
   const came = yF.map((j) => cts[nCarry + j] != null);
-  const gy = step.gy.map(at).filter((_, i) => came[i]);
-  const zeroSeeds = step.gy
-    .map(at)
+  const yCts = step.gy.map(at);
+  const gy = yCts.filter((_, i) => came[i]);
+  const zeroSeeds = yCts
     .filter((_, i) => !came[i])
     .map((v): Eqn => ({
       op: "const",
