@@ -382,6 +382,9 @@ describe.each(modes)("wasm matmul (relaxed SIMD: %s)", (relaxed) => {
       check({ m: 5, n: 2, k: 0, ta, tb, epilogue: epilogues["bias add"] }, relaxed);
     }
     for (const epilogue of Object.values(epilogues)) {
+      // A packed item's last 1-3 columns (past whole tiles), over several k blocks.
+      check({ m: 13, n: 26, k: 300, ta: true, epilogue }, relaxed);
+      check({ m: 9, n: 67, k: 20, tb: true, symbolic: true, epilogue }, relaxed);
       check({ m: 37, n: 2, k: 9, ta: true, epilogue }, relaxed);
       check({ m: 6, n: 1, k: 7, epilogue }, relaxed);
     }
@@ -449,6 +452,7 @@ describe.each(modes)("wasm matmul (relaxed SIMD: %s)", (relaxed) => {
     { m: 1, n: 600, k: 30, batch: [2], epilogue: epilogues["bias + relu"] },
     { m: 3, n: 400, k: 31, tb: true, batch: [2], epilogue: epilogues.tanh },
     { m: 300, n: 3, k: 33, batch: [2], epilogue: epilogues["bias + relu"] },
+    { m: 70, n: 266, k: 40, tb: true, batch: [2], epilogue: epilogues["bias + relu"] },
     // One row block over a long k: two items of 16 and 9 columns (a filter gradient's shape).
     { m: 6, n: 25, k: 700, tb: true, batch: [5], epilogue: epilogues["bias add"] },
     { m: 400, n: 1, k: 30, ta: true, tb: true, batch: [2], epilogue: epilogues.tanh },

@@ -40,6 +40,8 @@ export interface SmallItem {
 interface View {
   swapped: boolean;
   rows: number;
+  /** Where out''s rows start (a local; absent: 0). */
+  rowAt?: number;
   j0: number;
   nc: number;
   oOff: number;
@@ -73,19 +75,35 @@ export function fewRows(w: MatmulWriter, e: SmallItem): void {
   small(w, { ...v, a: a0, aI, aP, aContig: !a.transposed, b: b0, bP, bJ, bAlongJ: !b.transposed });
 }
 
-/** Columns [0, N) of the item's rows [i0, i0 + mb), as rows of out^T = B^T A^T. */
-export function fewColumns(w: MatmulWriter, e: SmallItem): void {
+/**
+ * Columns [0, N) (or `cols`: [from, from + count), a packed item's last
+ * columns) of the item's rows [i0, i0 + mb), as rows of out^T = B^T A^T.
+ */
+export function fewColumns(
+  w: MatmulWriter,
+  e: SmallItem,
+  cols?: { from: number; count: number },
+): void {
   const { a, b } = w.k;
   const [a0, aI, aP, b0, bP, bJ] = w.ints(6);
   const bytes = (l: number | null, to: number) =>
     l === null ? w.emit(i32(4), set(to)) : w.emit(get(l), i32(4), ["i32.mul"], set(to));
-  // A'[i, p] = B[p, i], B'[p, j] = A[j, p].
-  w.emit(get(e.bOff), set(a0), get(e.aOff), set(b0));
+  // A'[i, p] = B[p, from + i], B'[p, j] = A[j, p].
   bytes(b.transposed ? w.K : null, aI);
   bytes(b.transposed ? null : w.N, aP);
   bytes(a.transposed ? w.M : null, bP);
   bytes(a.transposed ? null : w.K, bJ);
-  const v = { swapped: true, rows: w.N, j0: e.i0, nc: e.mb, oOff: e.oOff };
+  w.emit(get(e.bOff));
+  if (cols) w.emit(get(cols.from), get(aI), ["i32.mul"], ["i32.add"]);
+  w.emit(set(a0), get(e.aOff), set(b0));
+  const v = {
+    swapped: true,
+    rows: cols?.count ?? w.N,
+    ...(cols && { rowAt: cols.from }),
+    j0: e.i0,
+    nc: e.mb,
+    oOff: e.oOff,
+  };
   small(w, { ...v, a: a0, aI, aP, aContig: b.transposed, b: b0, bP, bJ, bAlongJ: a.transposed });
 }
 
@@ -117,7 +135,9 @@ function store(
   const nb = w.k.batch.length;
   const [ei, ej] = [w.loops[nb]!, w.loops[nb + 1]!];
   const [row, col] = v.swapped ? [ej, ei] : [ei, ej];
-  w.emit(get(i), set(row), get(j), i32(jc), ["i32.add"], set(col));
+  w.emit(get(i));
+  if (v.rowAt !== undefined) w.emit(get(v.rowAt), ["i32.add"]);
+  w.emit(set(row), get(j), i32(jc), ["i32.add"], set(col));
   w.linRow();
   if (lane === "v") w.storeVector(v.oOff, acc);
   else w.storeScalar(v.oOff, [get(acc), ["f32x4.extract_lane", lane]]);

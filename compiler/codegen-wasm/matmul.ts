@@ -274,7 +274,7 @@ export class MatmulWriter {
           [k.n, N, () => fewColumns(this, small)],
         ];
         const choose = (at: number): void => {
-          if (at === paths.length) return this.packed(l);
+          if (at === paths.length) return this.packedAndEdge(l);
           const [d, local, path] = paths[at]!;
           const c = dimAsConst(d);
           if (c !== null) return c < MR ? path() : choose(at + 1);
@@ -300,6 +300,32 @@ export class MatmulWriter {
       scratch: Math.min(dimAsConst(k.m) ?? MR, dimAsConst(k.n) ?? MR) < MR ? 0 : this.L.total,
       work: sizeOf(work, ctx),
     };
+  }
+
+  /**
+   * packed(), but an item's last 1-3 columns past a whole tile (a 10-wide
+   * logits layer's last 2) go through fewColumns: a tile would compute 8.
+   */
+  private packedAndEdge(l: PackedLocals) {
+    const { f } = this;
+    const n = dimAsConst(this.k.n);
+    // Panels are whole tiles wide: only the last one (N's remainder) has an edge.
+    if (n !== null && (n % NR === 0 || n % NR >= NR / 2)) return this.packed(l);
+    const [r, from] = this.ints(2);
+    // r = nc % NR when under NR / 2, else 0; the packed part: nc - r columns.
+    this.emit(get(l.nc), i32(NR - 1), ["i32.and"], tee(r), i32(0), get(r), i32(NR / 2));
+    this.emit(["i32.lt_s"], ["select"], set(r), get(l.nc), get(r), ["i32.sub"], set(l.nc));
+    f.ifElse(
+      () => this.emit(get(l.nc), i32(0), ["i32.gt_s"]),
+      () => this.packed(l),
+    );
+    f.ifElse(
+      () => this.emit(get(r)),
+      () => {
+        this.emit(get(l.j0), get(l.nc), ["i32.add"], set(from));
+        fewColumns(this, l, { from, count: r });
+      },
+    );
   }
 
   /** The item's rows in packed blocks of k through the micro-kernel (`l`: the item's and the call's locals). */
