@@ -499,6 +499,7 @@ async function runModule(
   const env = Object.fromEntries(prog.dims.map((d) => [d, c.dim]));
   const big = tooLarge(prog, env);
   if (big) return { stage: "compiled", note: `not run: ${big}` };
+  if (target === "wasm") checkBinaries(js);
   const mod = await load(js);
   const model = (await call("createModel", () =>
     mod.createModel(modelOptions(target, env)),
@@ -520,6 +521,27 @@ async function runModule(
   const pred = await checkPredict(r);
   await checkRoundTrip(r, mod, modelOptions(target, env), pred);
   return { stage: "ran" };
+}
+
+/**
+ * Every plain-SIMD binary of an emitted wasm module validates here (Node 20
+ * has 128-bit SIMD). The runtime takes a binary no engine accepts for an
+ * engine without SIMD and refuses with a plain Error, which would count the
+ * case as not run; the engine's own message names the function and the
+ * offending instruction. Relaxed-SIMD binaries need a flag Node 20 lacks.
+ */
+function checkBinaries(js: string): void {
+  const m = /^const wasm = (\{.*\});$/m.exec(js);
+  if (!m) return fail("load", "the wasm module has no `const wasm = {...};` line");
+  const { binaries } = JSON.parse(m[1]!) as { binaries: { base64: string; relaxed: boolean }[] };
+  for (const [i, b] of binaries.entries()) {
+    if (b.relaxed) continue;
+    try {
+      new WebAssembly.Module(Buffer.from(b.base64, "base64"));
+    } catch (e) {
+      fail("load", `binary ${i} (plain SIMD) does not compile: ${errorText(e)}`);
+    }
+  }
 }
 
 async function load(js: string): Promise<ModelModule> {
