@@ -18,7 +18,7 @@ import type { SyncModel } from "../runtime/model-sync.ts";
 import type { ProgramPlan, SizeExpr, WasmKernel, WasmProgram } from "../runtime/program.ts";
 import { createModel, createModelSync } from "../runtime/wasm/index.ts";
 import { WORK_PER_THREAD } from "../runtime/wasm/executor.ts";
-import { SplitChoice } from "../runtime/wasm/split-choice.ts";
+import { SPLIT, SplitChoice, TIMED } from "../runtime/wasm/split-choice.ts";
 import { Threads } from "../runtime/wasm/threads.ts";
 import { lcg, type Arr } from "./entry-inputs.ts";
 
@@ -342,15 +342,16 @@ describe("the WASM runtime on a hand-written module", () => {
   });
 
   it("splits a kernel only while splitting is measured to be faster", () => {
-    const busy = (ms: number) => {
-      const end = performance.now() + ms;
-      while (performance.now() < end);
-    };
-    // Splitting costs 0.3 ms more here: after the probes, the kernel runs alone.
+    // Splitting takes 0.3 ms, alone 0.1 ms: after the probes, the kernel runs alone.
     const choice = new SplitChoice();
     const ways: boolean[] = [];
-    for (let i = 0; i < 600; i++)
-      void choice.run((split) => (ways.push(split), busy(split ? 0.3 : 0)));
+    for (let i = 0; i < 600; i++) {
+      const how = choice.next();
+      const split = (how & SPLIT) !== 0;
+      ways.push(split);
+      if (how & TIMED) choice.timed(how, split ? 0.3 : 0.1);
+      expect(how & TIMED, `call ${i}`).toBe(i % 512 < 8 ? TIMED : 0);
+    }
     expect(ways.slice(0, 4)).toEqual([true, false, true, false]);
     expect(ways.slice(8, 512).every((s) => !s)).toBe(true);
     // Every 512 calls it probes again, alternating.

@@ -21,7 +21,7 @@ import {
 import { evalSize } from "../sizes.ts";
 import { align64, MAX_BUFFERS, MAX_DIMS, WasmMemory } from "./memory.ts";
 import { compileSchedule, control, type WasmOp } from "./schedule.ts";
-import { SplitChoice } from "./split-choice.ts";
+import { SplitChoice, SPLIT, TIMED } from "./split-choice.ts";
 import type { Threads } from "./threads.ts";
 
 type KernelFn = (lo: number, hi: number, scratch: number) => void;
@@ -63,17 +63,26 @@ interface WasmEntry {
   ids: number[];
   /** Per plan buffer: the resident it is (the front read or the back written), if any. */
   resident: ({ r: Resident; back: boolean } | undefined)[];
+  /** The plan buffers that are residents (their table entries change as residents flip). */
+  residents: number[];
+  /** The in-slots the caller's arrays fill (not params or state). */
+  copyIns: number[];
   /** Residents that become current when a call succeeds (param and state out-slots). */
   commits: Resident[];
   /** Out-slots handed back to the caller (loss, metrics, outputs). */
   reads: number[];
   bindings: Map<string, Binding>;
+  /** The binding the last call used, and its dims (most calls repeat them: no key to build). */
+  last: Binding | null;
+  lastD: number[];
 }
 
 /** One dims binding of an entry: where each buffer lives, and what the call does. */
 interface Binding {
   /** Per plan buffer: its byte address, or -1 for a resident. */
   at: number[];
+  /** The buffer table's image at this binding (residents' entries are patched per call). */
+  table: Uint32Array;
   /** Per plan buffer: its element count. */
   sizes: number[];
   /** One past the last byte the call uses. */
@@ -151,6 +160,12 @@ export function residentLayout(
   return { params, state, scratch, callAt: at };
 }
 
+const sameDims = (a: readonly number[], b: readonly number[]): boolean => {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+};
+
 export class WasmExecutor implements Executor {
   private readonly entries = new Map<EntryName, WasmEntry>();
   private readonly mem: WasmMemory;
@@ -159,6 +174,8 @@ export class WasmExecutor implements Executor {
   private readonly state: Resident[];
   private readonly scratch: number[];
   private readonly callAt: number;
+  /** The binding whose table page 0 holds as a completed call left it (then only residents change). */
+  private tableOf: Binding | null = null;
 
   constructor(
     private readonly plan: WasmPlan,
@@ -213,14 +230,41 @@ export class WasmExecutor implements Executor {
       resident[plan.outBufs[k]!] = { r, back: true };
       commits.push(r);
     });
-    return { plan, fns, ids, resident, commits, reads, bindings: new Map() };
+    const residents = resident.flatMap((r, i) => (r ? [i] : []));
+    const copyIns = plan.inSlots.flatMap((s, k) =>
+      s.kind === "param" || s.kind === "state" ? [] : [k],
+    );
+    return {
+      plan,
+      fns,
+      ids,
+      resident,
+      residents,
+      copyIns,
+      commits,
+      reads,
+      bindings: new Map(),
+      last: null,
+      lastD: [],
+    };
   }
 
   /** Addresses, the compiled schedule and the thread split of one dims binding. */
   private bind(e: WasmEntry, D: readonly number[]): Binding {
+    if (e.last && sameDims(e.lastD, D)) return e.last;
     const key = D.join(",");
     const hit = e.bindings.get(key);
-    if (hit) return hit;
+    const b = hit ?? this.newBinding(e, D);
+    // Least recently used first: the one evicted.
+    e.bindings.delete(key);
+    if (e.bindings.size >= MAX_BINDINGS) e.bindings.delete(e.bindings.keys().next().value!);
+    e.bindings.set(key, b);
+    e.last = b;
+    e.lastD = D.slice();
+    return b;
+  }
+
+  private newBinding(e: WasmEntry, D: readonly number[]): Binding {
     const { plan } = e;
     let at = this.callAt;
     const place = (bytes: number) => {
@@ -240,8 +284,9 @@ export class WasmExecutor implements Executor {
     );
     const ops = compileSchedule(plan, D);
     const choices = chunks.map((c) => (c > 1 ? new SplitChoice() : null));
-    const binding = {
+    return {
       at: addrs,
+      table: Uint32Array.from(addrs, (a) => Math.max(a, 0)),
       sizes,
       end: at,
       ops,
@@ -250,9 +295,6 @@ export class WasmExecutor implements Executor {
       chunks,
       choices,
     };
-    if (e.bindings.size >= MAX_BINDINGS) e.bindings.delete(e.bindings.keys().next().value!);
-    e.bindings.set(key, binding);
-    return binding;
   }
 
   run(
@@ -264,22 +306,24 @@ export class WasmExecutor implements Executor {
     if (!e) throw new Error(`internal: the plan has no ${name} entry`);
     const b = this.bind(e, D);
     const { mem } = this;
-    mem.ensure(b.end, () => {
-      const at = e.plan.dims.map((d) => `${this.plan.dims[d]} = ${D[d]}`).join(", ");
-      return `${name}()'s buffers${at ? ` at ${at}` : ""}`;
-    });
+    if (!mem.holds(b.end))
+      mem.ensure(b.end, () => {
+        const at = e.plan.dims.map((d) => `${this.plan.dims[d]} = ${D[d]}`).join(", ");
+        return `${name}()'s buffers${at ? ` at ${at}` : ""}`;
+      });
     mem.setDims(D);
-    e.plan.buffers.forEach((_, i) => {
-      const r = e.resident[i];
-      mem.setAddress(i, r ? (r.back ? r.r.back : r.r.front) : b.at[i]!);
-    });
-    e.plan.inSlots.forEach((s, k) => {
-      if (s.kind === "param" || s.kind === "state") return;
+    // The whole table unless the last completed call left this binding's there (scans swap back).
+    if (this.tableOf !== b) mem.setTable(b.table);
+    this.tableOf = null;
+    for (const i of e.residents) {
+      const r = e.resident[i]!;
+      mem.setAddress(i, r.back ? r.r.back : r.r.front);
+    }
+    for (const k of e.copyIns) {
       const data = inputs.get(k);
       if (!data) throw new Error(`internal: ${name}: no host array for in-slot ${k}`);
       mem.write(b.at[e.plan.inBufs[k]!]!, data);
-    });
-    const done = () => this.finish(e, b);
+    }
     const { ops } = b;
     let pc = 0;
     while (pc < ops.length) {
@@ -291,12 +335,17 @@ export class WasmExecutor implements Executor {
       const pending = this.kernel(e, b, op.kernel);
       pc++;
       // A browser's main thread cannot block on the workers: the rest of the call awaits.
-      if (pending) return this.rest(e, b, pc, pending).then(done);
+      if (pending) return this.rest(e, b, pc, pending);
     }
-    return done();
+    return this.finish(e, b);
   }
 
-  private async rest(e: WasmEntry, b: Binding, from: number, first: Promise<void>): Promise<void> {
+  private async rest(
+    e: WasmEntry,
+    b: Binding,
+    from: number,
+    first: Promise<void>,
+  ): Promise<Map<number, Buffer>> {
     await first;
     const { ops } = b;
     let pc = from;
@@ -310,6 +359,7 @@ export class WasmExecutor implements Executor {
       pc++;
       if (pending) await pending;
     }
+    return this.finish(e, b);
   }
 
   /** Kernel k over all its items: on this thread, or split across the threads. */
@@ -319,15 +369,20 @@ export class WasmExecutor implements Executor {
     const scratch = this.scratch[0]!;
     const choice = b.choices[k];
     if (!choice) return fn(0, items, scratch);
-    return choice.run((split) =>
-      split
+    const how = choice.next();
+    const t0 = how & TIMED ? performance.now() : 0;
+    const pending =
+      how & SPLIT
         ? this.threads!.run(e.ids[k]!, fn, items, b.chunks[k]!, scratch)
-        : fn(0, items, scratch),
-    );
+        : fn(0, items, scratch);
+    if (!(how & TIMED)) return pending;
+    if (!pending) return choice.timed(how, performance.now() - t0);
+    return pending.then(() => choice.timed(how, performance.now() - t0));
   }
 
   /** After the schedule ran: the updated residents become current; views of the other outputs. */
   private finish(e: WasmEntry, b: Binding): Map<number, Buffer> {
+    this.tableOf = b;
     for (const r of e.commits) r.flip();
     const out = new Map<number, Buffer>();
     for (const k of e.reads) {

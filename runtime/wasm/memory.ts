@@ -49,6 +49,11 @@ export class WasmMemory {
     return this.views;
   }
 
+  /** Whether the memory holds `bytes` bytes already. */
+  holds(bytes: number): boolean {
+    return bytes <= this.memory.buffer.byteLength;
+  }
+
   /** Grow the memory to hold `bytes` bytes; `what` says what needs them when they do not fit. */
   ensure(bytes: number, what: () => string): void {
     const have = this.memory.buffer.byteLength / PAGE;
@@ -79,6 +84,11 @@ export class WasmMemory {
   /** Buffer i's address in the table. */
   address(i: number): number {
     return this.v.u32[TABLE_AT / 4 + i]!;
+  }
+
+  /** The whole buffer table (entry i = buffer i's address). */
+  setTable(table: Uint32Array): void {
+    this.v.u32.set(table, TABLE_AT / 4);
   }
 
   setAddress(i: number, at: number): void {

@@ -25,10 +25,19 @@ export interface Carry {
   outBytes: number;
 }
 
+/** `end`: the index of this scan's `next` op. */
+type Begin = {
+  op: "begin";
+  scan: number;
+  length: number;
+  reverse: boolean;
+  carries: Carry[];
+  end: number;
+};
+
 export type WasmOp =
   | { op: "kernel"; kernel: number }
-  /** `end`: the index of this scan's `next` op. */
-  | { op: "begin"; scan: number; length: number; reverse: boolean; carries: Carry[]; end: number }
+  | Begin
   /** `begin`: the index of this scan's `begin` op. */
   | { op: "next"; begin: number };
 
@@ -75,24 +84,20 @@ export function control(
 ): number {
   const op = ops[pc]!;
   if (op.op === "kernel") throw new Error("internal: control() on a kernel");
-  const s = op.op === "begin" ? op : (ops[op.begin] as Extract<WasmOp, { op: "begin" }>);
+  const s = op.op === "begin" ? op : (ops[op.begin] as Begin);
   const at = op.op === "begin" ? pc : op.begin;
-  const stepT = (i: number) => mem.setStep(s.scan, s.reverse ? s.length - 1 - i : i);
-  const swap = () => {
-    for (const c of s.carries) mem.swap(c.cur, c.next);
-  };
   if (op.op === "begin") {
     for (const c of s.carries) mem.copy(mem.address(c.cur), mem.address(c.init), c.inBytes);
     steps[at] = 0;
     if (s.length > 0) {
-      stepT(0);
+      setStep(s, 0, mem);
       return pc + 1;
     }
   } else {
-    swap();
+    swapCarries(s, mem);
     const done = ++steps[at]!;
     if (done < s.length) {
-      stepT(done);
+      setStep(s, done, mem);
       return at + 1;
     }
   }
@@ -100,6 +105,17 @@ export function control(
     if (c.final !== null) mem.copy(mem.address(c.final), mem.address(c.cur), c.outBytes);
   // An odd count leaves cur and next swapped: swap back, so a rerun (an
   // outer scan's next step) finds them where the plan put them.
-  if (s.length % 2 === 1) swap();
+  if (s.length % 2 === 1) swapCarries(s, mem);
   return s.end + 1;
+}
+
+// Module functions, not closures: they run at every scan step.
+
+/** Scan s's step i in the header (counted from the end for a reverse scan). */
+function setStep(s: Begin, i: number, mem: WasmMemory): void {
+  mem.setStep(s.scan, s.reverse ? s.length - 1 - i : i);
+}
+
+function swapCarries(s: Begin, mem: WasmMemory): void {
+  for (const c of s.carries) mem.swap(c.cur, c.next);
 }

@@ -9,7 +9,9 @@
 const PERIOD = 512;
 const PROBES = 8;
 
-const now = () => performance.now();
+/** next()'s answer, as bits (no object per call): run split, and time it (a probe). */
+export const SPLIT = 1;
+export const TIMED = 2;
 
 export class SplitChoice {
   private calls = 0;
@@ -17,30 +19,20 @@ export class SplitChoice {
   private aloneMs = 0;
   private splitting = true;
 
-  /** How to run the next call, and whether to time it. */
-  private next(): { split: boolean; probe: boolean } {
+  /** How to run the next call: SPLIT or not, TIMED (report it to timed()) or not. */
+  next(): number {
     const phase = this.calls++ % PERIOD;
     if (phase < PROBES) {
       if (phase === 0) this.splitMs = this.aloneMs = 0;
-      return { split: phase % 2 === 0, probe: true };
+      return TIMED | (phase % 2 === 0 ? SPLIT : 0);
     }
     if (phase === PROBES) this.splitting = this.splitMs <= this.aloneMs;
-    return { split: this.splitting, probe: false };
+    return this.splitting ? SPLIT : 0;
   }
 
-  /** A probe's time (ms). */
-  private timed(split: boolean, ms: number): void {
-    if (split) this.splitMs += ms;
+  /** A probe's time (ms); `how` is what next() said. */
+  timed(how: number, ms: number): void {
+    if (how & SPLIT) this.splitMs += ms;
     else this.aloneMs += ms;
-  }
-
-  /** Run `f` (split or not, as next() chose), timing it when probing. */
-  run(f: (split: boolean) => void | Promise<void>): void | Promise<void> {
-    const { split, probe } = this.next();
-    if (!probe) return f(split);
-    const t0 = now();
-    const pending = f(split);
-    if (!pending) return this.timed(split, now() - t0);
-    return pending.then(() => this.timed(split, now() - t0));
   }
 }
