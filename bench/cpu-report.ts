@@ -114,8 +114,10 @@ function modeTable(w: CpuWorkload, runs: Run[], mode: Mode): string | null {
       return [label, `did not run (${notes.length})`, "", "", "", "", ...dlgs.map(() => "")];
     }
     const m = median(t.ms);
+    const retried = r.result.errors.retried;
+    if (retried) notes.push(`${notes.length + 1}. ${label}: ran in a second process (${retried})`);
     return [
-      label,
+      retried ? `${label} (${notes.length})` : label,
       ms(m),
       ms(Math.min(...t.ms)),
       f(flops / m / 1e6, 1),

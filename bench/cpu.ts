@@ -97,26 +97,15 @@ try {
     for (const e of engines) {
       const out = join(dir, `${w.key}-${e}.f32`);
       const t0 = performance.now();
-      const child = spawnSync(
-        process.execPath,
-        [
-          ...(engineInfo[e].nodeFlags ?? []),
-          "--import",
-          "tsx",
-          join(import.meta.dirname, "cpu-engine.ts"),
-          ...["--workload", w.key, "--engine", e, "--init", init, "--out", out],
-          ...["--iters", opts.iters, "--warmup", opts.warmup],
-        ],
-        { cwd: root, encoding: "utf8", timeout: Number(opts.timeout) * 1000, maxBuffer: 1 << 26 },
-      );
-      const line = child.stdout.split("\n").find((l) => l.startsWith("RESULT "));
-      const result: EngineResult = line
-        ? (JSON.parse(line.slice(7)) as EngineResult)
-        : {
-            errors: {
-              open: child.error?.message ?? `exit ${child.status}: ${firstError(child.stderr)}`,
-            },
-          };
+      let result = runEngine(w.key, e, init, out);
+      // A process that died without a result (a crash, a hang the event loop gave up on: exit
+      // 13) gets one more try; the note says so.
+      if (result.errors.crashed) {
+        const first = result.errors.crashed;
+        result = runEngine(w.key, e, init, out);
+        result.errors.retried = `the first process ${first}`;
+        if (!result.forward && !result.train) result.errors.open = result.errors.crashed!;
+      }
       const run: Run = { workload: w, engine: e, result };
       if (result.forward && existsSync(out)) {
         const bytes = readFileSync(out);
@@ -138,6 +127,26 @@ try {
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Engine `e` on `workload` in a process of its own (bench/cpu-engine.ts); `errors.crashed` if it gave no result. */
+function runEngine(workload: string, e: EngineKey, init: string, out: string): EngineResult {
+  const child = spawnSync(
+    process.execPath,
+    [
+      ...(engineInfo[e].nodeFlags ?? []),
+      "--import",
+      "tsx",
+      join(import.meta.dirname, "cpu-engine.ts"),
+      ...["--workload", workload, "--engine", e, "--init", init, "--out", out],
+      ...["--iters", opts.iters, "--warmup", opts.warmup],
+    ],
+    { cwd: root, encoding: "utf8", timeout: Number(opts.timeout) * 1000, maxBuffer: 1 << 26 },
+  );
+  const line = child.stdout.split("\n").find((l) => l.startsWith("RESULT "));
+  if (line) return JSON.parse(line.slice(7)) as EngineResult;
+  const why = child.error?.message ?? `exited ${child.status}: ${firstError(child.stderr)}`;
+  return { errors: { crashed: why } };
 }
 
 /** The first line of a crashed process's stderr that names an error. */
