@@ -394,8 +394,16 @@ export class WasmExecutor implements Executor {
   }
 
   read(): { params: Float32Array[]; state: Float32Array[] } {
-    const copy = (r: Resident) => this.mem.view(r.front, r.n, "f32").slice() as Float32Array;
-    return { params: this.params.map(copy), state: this.state.map(copy) };
+    return { params: this.readParams(), state: this.state.map((r) => this.copy(r)) };
+  }
+
+  /** Copies of the params alone (createModelSync's `params`, read at every access). */
+  readParams(): Float32Array[] {
+    return this.params.map((r) => this.copy(r));
+  }
+
+  private copy(r: Resident): Float32Array {
+    return this.mem.view(r.front, r.n, "f32").slice() as Float32Array;
   }
 
   write(params: readonly Float32Array[], state: readonly Float32Array[]): void {

@@ -109,8 +109,8 @@ export function createModelSync(
     const layout = residentLayout(p, D, 1);
     const memory = memoryFor(wasm, chosen, layout.callAt, false);
     const instance = new WebAssembly.Instance(chosen.module, { env: { memory: memory.memory } });
+    const wx = new WasmExecutor(p, { instance, memory, threads: null, layout });
     // Without workers no kernel call waits on another thread: run() returns its results.
-    const ex = new WasmExecutor(p, { instance, memory, threads: null, layout }) as SyncExecutor;
-    return { ex, params: (core) => core.named(ex.read().params) };
+    return { ex: wx as SyncExecutor, params: (core) => core.named(wx.readParams()) };
   });
 }
