@@ -22,3 +22,13 @@ export function sizeExpr(d: Dim, dims: readonly string[]): SizeExpr {
   });
   return terms.length === 0 ? 0 : terms.length === 1 ? terms[0]! : { add: terms };
 }
+
+/** Integer SizeExpr arithmetic with constants folded (grids and work-item counts are usually constant). */
+export const size = {
+  add: (a: SizeExpr, b: SizeExpr): SizeExpr =>
+    typeof a === "number" && typeof b === "number" ? a + b : { add: [a, b] },
+  mul: (a: SizeExpr, b: SizeExpr): SizeExpr =>
+    typeof a === "number" && typeof b === "number" ? a * b : { mul: [a, b] },
+  ceilDiv: (a: SizeExpr, b: number): SizeExpr =>
+    typeof a === "number" ? Math.ceil(a / b) : { div: [{ add: [a, b - 1] }, b] },
+};

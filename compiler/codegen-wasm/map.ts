@@ -17,7 +17,7 @@ import { FnBuilder, get, HI, i32, LO, set, sizeOf } from "./function.ts";
 import type { Instr } from "./instr.ts";
 import { Exprs, type Env } from "./scalar.ts";
 import type { WasmKernelCode } from "../codegen-wasm.ts";
-import { size } from "../codegen-wgsl/module.ts";
+import { size } from "../size-expr.ts";
 
 /** Elements per work item of a flat map. */
 const CHUNK = 1024;

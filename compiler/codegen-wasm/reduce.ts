@@ -24,7 +24,7 @@ import type { KernelContext } from "../backend.ts";
 import { iadd, type IExpr, type ReduceKernel, type SExpr } from "../kernel.ts";
 import { sexprCost, visitSExpr } from "../kernel-walk.ts";
 import type { WasmKernelCode } from "../codegen-wasm.ts";
-import { size } from "../codegen-wgsl/module.ts";
+import { size } from "../size-expr.ts";
 import { FnBuilder, get, HI, i32, LO, set, sizeOf, tee } from "./function.ts";
 import type { Instr } from "./instr.ts";
 import { Exprs, type Env } from "./scalar.ts";

@@ -9,7 +9,7 @@ import type { KernelContext } from "../backend.ts";
 import { iadd, type IExpr, type ScatterKernel } from "../kernel.ts";
 import { sexprCost } from "../kernel-walk.ts";
 import type { WasmKernelCode } from "../codegen-wasm.ts";
-import { size } from "../codegen-wgsl/module.ts";
+import { size } from "../size-expr.ts";
 import { FnBuilder, get, i32, set, sizeOf } from "./function.ts";
 import { Exprs, type Env } from "./scalar.ts";
 

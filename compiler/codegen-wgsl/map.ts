@@ -4,7 +4,8 @@ import { numElements } from "../dims.ts";
 import { someSExpr } from "../kernel-walk.ts";
 import type { MapKernel } from "../kernel.ts";
 import type { GpuKernel } from "../../runtime/program.ts";
-import { delinearize, size, toStorage, WgslModule } from "./module.ts";
+import { size } from "../size-expr.ts";
+import { delinearize, toStorage, WgslModule } from "./module.ts";
 import type { KernelContext } from "../backend.ts";
 
 const WORKGROUP = 256;

@@ -29,7 +29,8 @@ import { iloop, linearize } from "../kernel.ts";
 import type { BufId, MatmulKernel, MatmulOperand } from "../kernel.ts";
 import type { GpuKernel } from "../../runtime/program.ts";
 import type { KernelContext } from "../backend.ts";
-import { delinearize, size, toStorage, valueType, WgslModule } from "./module.ts";
+import { size } from "../size-expr.ts";
+import { delinearize, toStorage, valueType, WgslModule } from "./module.ts";
 
 /** Output rows and columns per invocation, invocations per workgroup. */
 const BLOCK = 4;

@@ -4,6 +4,7 @@
 // read from the record, the scalar printer set up for the kernel, and the
 // linear workgroup index over a grid split so no dimension exceeds 65535.
 
+import { size } from "../size-expr.ts";
 import { dimVars, type Dim } from "../dims.ts";
 import type { DType } from "../ir.ts";
 import type { BufId, BufferDecl, SExpr } from "../kernel.ts";
@@ -28,16 +29,6 @@ export const valueType = (dtype: DType): string =>
 /** `value` (of `dtype`) as an element of its storage type. */
 export const toStorage = (value: string, dtype: DType): string =>
   dtype === "bool" ? `select(0i, 1i, ${value})` : value;
-
-/** Integer SizeExpr arithmetic with constants folded (grids are usually constant). */
-export const size = {
-  add: (a: SizeExpr, b: SizeExpr): SizeExpr =>
-    typeof a === "number" && typeof b === "number" ? a + b : { add: [a, b] },
-  mul: (a: SizeExpr, b: SizeExpr): SizeExpr =>
-    typeof a === "number" && typeof b === "number" ? a * b : { mul: [a, b] },
-  ceilDiv: (a: SizeExpr, b: number): SizeExpr =>
-    typeof a === "number" ? Math.ceil(a / b) : { div: [{ add: [a, b - 1] }, b] },
-};
 
 /**
  * `groups` workgroups as [x, y, 1] with x, y <= 65535 and x * y - groups < y:

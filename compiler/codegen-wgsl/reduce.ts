@@ -11,7 +11,8 @@ import { someSExpr } from "../kernel-walk.ts";
 import type { ReduceKernel } from "../kernel.ts";
 import type { GpuKernel } from "../../runtime/program.ts";
 import type { KernelContext } from "../backend.ts";
-import { delinearize, size, toStorage, WgslModule } from "./module.ts";
+import { size } from "../size-expr.ts";
+import { delinearize, toStorage, WgslModule } from "./module.ts";
 
 const WORKGROUP = 256;
 /** Elements each invocation should reduce before another invocation pays for itself. */
