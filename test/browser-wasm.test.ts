@@ -143,14 +143,17 @@ describe("samples/mlp.dlg for wasm in headless Chromium", () => {
       expect(plain.workers, seen).toBe(0);
       expect(isolated.isolated, seen).toBe(true);
       expect(isolated.workers, seen).toBeGreaterThan(0);
+      // Kernels ran split on the workers (without isolation nothing wakes a worker).
+      expect(plain.wakes, seen).toBe(0);
+      expect(isolated.wakes, seen).toBeGreaterThan(0);
       expect(plain.backend).toBe("wasm");
       expect(plain.losses.at(-1)!, seen).toBeLessThan(plain.losses[0]!);
       // createModelSync runs in a page too (the page's thread), with createModel's bits.
       expect(plain.fresh.sync, seen).toEqual(plain.fresh.async);
       expect(isolated.fresh.sync, seen).toEqual(isolated.fresh.async);
       // Threads never change the bits.
-      const { workers: _w, isolated: _i, ...a } = plain;
-      const { workers: _v, isolated: _j, ...b } = isolated;
+      const { workers: _w, isolated: _i, wakes: _k, ...a } = plain;
+      const { workers: _v, isolated: _j, wakes: _l, ...b } = isolated;
       expect(b, seen).toEqual(a);
       const mod = (await import(
         `data:text/javascript;base64,${Buffer.from(js).toString("base64")}`

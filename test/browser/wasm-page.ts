@@ -1,7 +1,9 @@
 // The WASM browser test's page script (bundled with train-run.ts): the same
 // routine as Node on the module compiled for wasm, plus what the page knows
-// about threads: whether it is cross-origin isolated, and how many Web
-// Workers the model started (counted by wrapping the Worker constructor).
+// about threads: whether it is cross-origin isolated, how many Web Workers
+// the model started (counted by wrapping the Worker constructor), and how
+// many chunks of split kernels it handed them (the caller wakes a worker
+// with Atomics.notify for each, counted by wrapping it).
 
 import { trainRun, type ModelModule, type RunResult } from "./train-run.ts";
 
@@ -15,6 +17,13 @@ if (typeof Base === "function")
     }
   };
 
+let wakes = 0;
+const notify = Atomics.notify;
+Atomics.notify = ((a: Int32Array, i: number, count?: number) => {
+  wakes++;
+  return notify(a, i, count);
+}) as typeof Atomics.notify;
+
 async function bytes(path: string): Promise<ArrayBuffer> {
   const res = await fetch(path);
   if (!res.ok) throw new Error(`GET ${path}: ${res.status}`);
@@ -24,6 +33,8 @@ async function bytes(path: string): Promise<ArrayBuffer> {
 export interface WasmPageResult extends RunResult {
   isolated: boolean;
   workers: number;
+  /** Atomics.notify calls: at least one per chunk a worker was handed. */
+  wakes: number;
   /** predict() of fresh models (same seed) from createModelSync and from createModel. */
   fresh: { sync: number[]; async: number[] };
 }
@@ -51,5 +62,5 @@ export async function run(opts: { seed: number; steps: number }): Promise<WasmPa
   };
   sync.dispose();
   model.dispose?.();
-  return { ...result, isolated: globalThis.crossOriginIsolated === true, workers, fresh };
+  return { ...result, isolated: globalThis.crossOriginIsolated === true, workers, wakes, fresh };
 }
