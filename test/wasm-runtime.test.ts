@@ -481,10 +481,15 @@ describe("the WASM runtime on a hand-written module", () => {
   });
 
   it("refuses a thread count that is not a positive integer", async () => {
-    for (const threads of [0, 1.5, -1])
+    for (const threads of [0, 1.5, -1]) {
       await expect(createModel(scanPlan(false, 1), wasm, { threads })).rejects.toThrow(
-        /`threads` must be an integer >= 1/,
+        /^createModel\(\): `threads` must be an integer >= 1/,
       );
+      // The message names the function called.
+      expect(() => createModelSync(scanPlan(false, 1), wasm, { threads })).toThrow(
+        /^createModelSync\(\): `threads` must be an integer >= 1/,
+      );
+    }
   });
 });
 

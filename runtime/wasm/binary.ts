@@ -15,7 +15,6 @@ export interface Chosen {
   module: WebAssembly.Module;
   /** The memory import's declared minimum (pages): the memory must start at least this large. */
   minPages: number;
-  relaxed: boolean;
 }
 
 function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
@@ -64,7 +63,7 @@ function choose(
   );
 }
 
-/** The chosen binary, compiled (the engine's synchronous compile: Node, workers, createModelSync). */
+/** The chosen binary, compiled synchronously (createModelSync; workers receive the compiled Module). */
 export function compileSync(wasm: WasmProgram, shared: boolean): Chosen {
   const { bytes, b } = choose(wasm, shared);
   let module: WebAssembly.Module;
@@ -81,7 +80,6 @@ export function compileSync(wasm: WasmProgram, shared: boolean): Chosen {
   return {
     module,
     minPages: readLeb(bytes, b.memoryFlagAt + 1),
-    relaxed: b.relaxed,
   };
 }
 
@@ -91,6 +89,5 @@ export async function compileAsync(wasm: WasmProgram, shared: boolean): Promise<
   return {
     module: await WebAssembly.compile(bytes),
     minPages: readLeb(bytes, b.memoryFlagAt + 1),
-    relaxed: b.relaxed,
   };
 }

@@ -110,7 +110,7 @@ export interface Opened {
 }
 
 /** The scratch bytes a thread needs: the most any kernel of the plan declares. */
-export function scratchBytes(plan: WasmPlan): number {
+function scratchBytes(plan: WasmPlan): number {
   let most = 0;
   for (const e of Object.values(plan.entries))
     for (const k of e?.kernels ?? []) most = Math.max(most, k.scratch);

@@ -22,11 +22,11 @@ export interface WasmModelOptions extends ModelOptions {
 /** Threads are used by default up to this many: more rarely pays for the synchronisation. */
 const DEFAULT_MAX_THREADS = 4;
 
-function threadOption(opts: WasmModelOptions): number | undefined {
+function threadOption(opts: WasmModelOptions, fn: string): number | undefined {
   if (typeof opts !== "object" || opts === null) return undefined;
   const t = opts.threads;
   if (t !== undefined && !(Number.isInteger(t) && t >= 1))
-    throw new Error(`createModel(): \`threads\` must be an integer >= 1, got ${String(t)}`);
+    throw new Error(`${fn}(): \`threads\` must be an integer >= 1, got ${String(t)}`);
   return t;
 }
 
@@ -58,7 +58,7 @@ export function createModel(
 ): Promise<Model> {
   let requested: number | undefined;
   try {
-    requested = threadOption(opts);
+    requested = threadOption(opts, "createModel");
   } catch (e) {
     return Promise.reject(e);
   }
@@ -99,7 +99,7 @@ export function createModelSync(
   wasm: WasmProgram,
   opts: WasmModelOptions = {},
 ): SyncModel<"wasm"> {
-  const requested = threadOption(opts);
+  const requested = threadOption(opts, "createModelSync");
   if (requested !== undefined && requested !== 1)
     throw new Error(
       `createModelSync() runs on the calling thread only; use createModel() for ${requested} threads`,
