@@ -480,6 +480,30 @@ describe("the WASM runtime on a hand-written module", () => {
     );
   });
 
+  it("takes a smaller memory maximum where the engine cannot reserve the largest", async () => {
+    const Memory = WebAssembly.Memory;
+    const asked: number[] = [];
+    vi.spyOn(WebAssembly, "Memory").mockImplementation(function (d: WebAssembly.MemoryDescriptor) {
+      asked.push(d.maximum!);
+      if (d.maximum! > 1024)
+        throw new RangeError("WebAssembly.Memory(): could not allocate memory");
+      return new Memory(d);
+    } as unknown as typeof WebAssembly.Memory);
+    const plan = scanPlan(false, 3 * WORK_PER_THREAD);
+    plan.dims.push("N");
+    const predict = plan.entries.predict!;
+    predict.buffers.push({ dtype: "f32", size: { d: 2 }, pool: -1 });
+    predict.dims.push(2);
+    const m = await model(plan, 2);
+    expect(asked).toEqual([65535, 32767, 16383, 8191, 4095, 2047, 1023]);
+    const x = xs(3, 8);
+    expect((await m.predict({ x }, { T: 3, H: 8, N: 1 })).y).toEqual(scanRef(x, 3, 8, false));
+    // 1023 pages: 64 MiB of N floats do not fit.
+    await expect(m.predict({ x }, { T: 3, H: 8, N: 1 << 24 })).rejects.toThrow(
+      /more than its maximum 63\.9 MiB/,
+    );
+  });
+
   it("refuses a thread count that is not a positive integer", async () => {
     for (const threads of [0, 1.5, -1]) {
       await expect(createModel(scanPlan(false, 1), wasm, { threads })).rejects.toThrow(

@@ -47,8 +47,16 @@ function memoryFor(wasm: WasmProgram, chosen: Chosen, callAt: number, shared: bo
       `the model's parameters and optimizer state need ${initial} pages of WebAssembly memory, ` +
         `more than its maximum ${maximum}`,
     );
-  const memory = new WebAssembly.Memory({ initial, maximum, shared });
-  return new WasmMemory(memory, maximum);
+  // A shared memory reserves its whole maximum up front, which an engine
+  // short of address space (32-bit, mobile) may refuse at 4 GiB: halve the
+  // maximum until it is accepted (a call that needs more then fails, saying so).
+  for (let max = maximum; ; max = Math.max(initial, Math.floor(max / 2))) {
+    try {
+      return new WasmMemory(new WebAssembly.Memory({ initial, maximum: max, shared }), max);
+    } catch (e) {
+      if (!(e instanceof RangeError) || max === initial) throw e;
+    }
+  }
 }
 
 export function createModel(
