@@ -425,9 +425,19 @@ describe("the WASM runtime on a hand-written module", () => {
     const m = await model(plan, 2);
     const [worker] = made.mock.contexts as Worker[];
     const x = xs(3, 8);
+    const hold = vi.spyOn(globalThis, "setInterval");
+    const release = vi.spyOn(globalThis, "clearInterval");
     const call = m.predict({ x }, { T: 3, H: 8 });
-    setTimeout(() => void worker!.terminate(), 50);
+    await new Promise((ok) => setTimeout(ok, 100));
+    // The caller now waits asynchronously, holding a ref'd timer: the workers are unref'd and a
+    // pending Atomics.waitAsync holds nothing, so without it the process could exit mid-call.
+    expect(hold).toHaveBeenCalledTimes(1);
+    const timer = hold.mock.results[0]!.value as NodeJS.Timeout;
+    expect(timer.hasRef()).toBe(true);
+    expect(release).not.toHaveBeenCalled();
+    void worker!.terminate();
     await expect(call).rejects.toThrow(/worker thread died during this call .*exited/);
+    expect(release).toHaveBeenCalledWith(timer);
     // Later calls (split or not) run every chunk here: the same bits.
     const wakes = vi.spyOn(Atomics, "notify");
     for (let i = 0; i < 3; i++)

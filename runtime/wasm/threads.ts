@@ -306,13 +306,21 @@ export class Threads {
   /** The rest of a run that did not finish quickly: await PENDING reaching 0, in timed waits. */
   private async settle(thrown: unknown): Promise<void> {
     const c = this.ctrl;
-    let v: number;
-    while ((v = Atomics.load(c, PENDING)) !== 0) {
-      if (!this.waitAsync) await new Promise((ok) => setTimeout(ok, 1));
-      else {
-        const r = this.waitAsync(c, PENDING, v, ASYNC_WAIT_MS);
-        if (r.async) await r.value;
+    // Node's event loop is not held by a pending Atomics.waitAsync, nor by
+    // the (unref'd) workers: without a timer of its own the process could
+    // exit mid-call (exit code 13, an unsettled top-level await).
+    const hold = setInterval(() => undefined, ASYNC_WAIT_MS);
+    try {
+      let v: number;
+      while ((v = Atomics.load(c, PENDING)) !== 0) {
+        if (!this.waitAsync) await new Promise((ok) => setTimeout(ok, 1));
+        else {
+          const r = this.waitAsync(c, PENDING, v, ASYNC_WAIT_MS);
+          if (r.async) await r.value;
+        }
       }
+    } finally {
+      clearInterval(hold);
     }
     this.check(thrown);
   }
