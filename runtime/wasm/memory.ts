@@ -10,8 +10,8 @@ import {
   UNIFORM_DIMS,
   UNIFORM_SCANS,
   WASM_BUFFERS_AT as TABLE_AT,
-  WASM_DATA_AT,
   WASM_DIMS_AT as DIMS_AT,
+  WASM_MAX_BUFFERS,
   WASM_STEPS_AT as STEPS_AT,
 } from "../program.ts";
 
@@ -19,8 +19,8 @@ export const PAGE = 65536;
 /** How many dims and scans the header holds (as many as a WebGPU uniform record). */
 export const MAX_DIMS = UNIFORM_DIMS;
 export const MAX_SCANS = UNIFORM_SCANS;
-/** Buffer table entries that fit below the data. */
-export const MAX_BUFFERS = (WASM_DATA_AT - TABLE_AT) / 4;
+/** Buffer table entries that fit below the data (the compiler refuses models past it). */
+export const MAX_BUFFERS = WASM_MAX_BUFFERS;
 
 export const align64 = (n: number): number => Math.ceil(n / 64) * 64;
 
