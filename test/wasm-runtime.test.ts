@@ -515,6 +515,20 @@ describe("the WASM runtime on a hand-written module", () => {
     );
   });
 
+  it("says a binary that does not compile on an engine with SIMD is a compiler bug", async () => {
+    // `bad` adds with one operand on the stack: invalid on every engine.
+    const bad = kernelFn("bad", [], [i32(1), ["i32.add"], ["drop"]]);
+    const e = encodeModule({ functions: [bad], exports: ["bad"], memory: { min: 1, max: 16 } });
+    const binary = {
+      base64: Buffer.from(e.bytes).toString("base64"),
+      relaxed: false,
+      memoryFlagAt: e.memoryFlagAt,
+    };
+    await expect(
+      createModel(scanPlan(false, 1), { binaries: [binary], maxPages: 16 }, { threads: 1 }),
+    ).rejects.toThrow(/does not compile \(a compiler bug.*\): .*bad/);
+  });
+
   it("refuses a thread count that is not a positive integer", async () => {
     for (const threads of [0, 1.5, -1]) {
       await expect(createModel(scanPlan(false, 1), wasm, { threads })).rejects.toThrow(

@@ -52,9 +52,23 @@ function choose(
   wasm: WasmProgram,
   shared: boolean,
 ): { bytes: Uint8Array<ArrayBuffer>; b: WasmBinary } {
+  let last: Uint8Array<ArrayBuffer> | null = null;
   for (const b of wasm.binaries) {
     const bytes = bytesOf(b, shared);
     if (WebAssembly.validate(bytes)) return { bytes, b };
+    last = bytes;
+  }
+  // An engine with SIMD that refuses the plain-SIMD binary (the last) means the binary is wrong.
+  if (last && WebAssembly.validate(SIMD_PROBE)) {
+    let why = "no reason given";
+    try {
+      new WebAssembly.Module(last);
+    } catch (e) {
+      why = (e as Error).message;
+    }
+    throw new Error(
+      `internal: the model's WebAssembly does not compile (a compiler bug; please report it): ${why}`,
+    );
   }
   throw new Error(
     "this JavaScript engine cannot run the model's WebAssembly: it needs 128-bit SIMD " +
@@ -62,6 +76,14 @@ function choose(
       "backend (`dlg compile --target js`) to run it here",
   );
 }
+
+/** The smallest module that uses SIMD: `(func (result v128) (v128.const i32x4 0 0 0 0))`. */
+const SIMD_PROBE = Uint8Array.of(
+  ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+  ...[0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b], // type section: () -> v128
+  ...[0x03, 0x02, 0x01, 0x00], // function section: one, of type 0
+  ...[0x0a, 0x16, 0x01, 0x14, 0x00, 0xfd, 0x0c, ...new Array<number>(16).fill(0), 0x0b], // code
+);
 
 /** The chosen binary, compiled synchronously (createModelSync; workers receive the compiled Module). */
 export function compileSync(wasm: WasmProgram, shared: boolean): Chosen {
