@@ -21,6 +21,10 @@
 // round trip: exact); after the last block the epilogue (bias, activation)
 // runs on them, f32x4 on whole tiles, per element on edge tiles, and stores.
 //
+// This file plans the items, the cache blocks and the scratch, and stores the
+// epilogue; the packing is matmul-pack.ts, the micro-kernel's tile loops
+// matmul-micro.ts (each one concern, this file under the line budget).
+//
 // Products of fewer than 4 rows or columns (a batch-1 GEMV, a regression's
 // one output) skip packing and the tile: matmul-few-rows.ts streams them.
 //
@@ -43,11 +47,10 @@ import type { Instr } from "./instr.ts";
 import type { WasmKernelCode } from "../codegen-wasm.ts";
 import { Exprs, type Env, type IndexLeaf, type Lane } from "./scalar.ts";
 import { fewColumns, fewRows } from "./matmul-few-rows.ts";
+import { MR, NR, tiles } from "./matmul-micro.ts";
+import { packContig, packStrided } from "./matmul-pack.ts";
 import { FnBuilder, get, HI, i32, LO, SCRATCH, set, sizeOf, tee } from "./function.ts";
 
-/** Micro-kernel rows and columns (MR * NR/4 accumulators + NR/4 B vectors + 1 A splat in 16 xmm). */
-const MR = 4;
-const NR = 8;
 /** Cache blocking: rows per item, columns per item (B's packed panel), k per block. */
 const MB = 32;
 const NC = 256;
@@ -144,7 +147,7 @@ export function matmulToWasm(k: MatmulKernel, ctx: KernelContext, name: string):
 
 export class MatmulWriter {
   readonly f: FnBuilder;
-  private readonly L: ReturnType<typeof scratchLayout>;
+  readonly L: ReturnType<typeof scratchLayout>;
   /** Locals of the whole function. */
   readonly M: number;
   readonly N: number;
@@ -180,7 +183,7 @@ export class MatmulWriter {
   }
 
   /** Pushes min(a, b) (signed). */
-  private min(a: () => void, b: () => void) {
+  min(a: () => void, b: () => void) {
     const [x, y] = [this.f.temp("i32"), this.f.temp("i32")];
     a();
     this.emit(tee(x));
@@ -188,6 +191,26 @@ export class MatmulWriter {
     this.emit(tee(y), get(x), get(y), ["i32.lt_s"], ["select"]);
     this.f.release(x, "i32");
     this.f.release(y, "i32");
+  }
+
+  /**
+   * for (q = 0; q < ceil(count / W); q++) { width = min(W, count - q * W); body }:
+   * `count` (a local) in blocks of W, the last one cut (panels, tiles).
+   */
+  blocks(q: number, width: number, count: number, W: number, body: () => void) {
+    this.f.forLoop(
+      q,
+      () => this.emit(i32(0)),
+      () => this.emit(get(count), i32(W - 1), ["i32.add"], i32(W), ["i32.div_s"]),
+      () => {
+        this.min(
+          () => this.emit(i32(W)),
+          () => this.emit(get(count), get(q), i32(W), ["i32.mul"], ["i32.sub"]),
+        );
+        this.emit(set(width));
+        body();
+      },
+    );
   }
 
   write(name: string): WasmKernelCode {
@@ -349,39 +372,19 @@ export class MatmulWriter {
     this.emit(get(kb), i32(this.L.blockBytes), ["i32.mul"], i32(0));
     this.emit(get(K), i32(this.L.kWhole), ["i32.le_s"], ["select"], ["i32.add"]);
     this.emit(set(bBase));
+    const at = (off: number, cols: number) => (r: number, c: number) => () =>
+      this.element(off, r, get(cols), c);
+    // B[p, j] at (p * N + j) or, transposed, (j * K + p); A[i, p] at (i * K + p) or,
+    // transposed, (p * M + i).
+    const atB = at(bOff, k.b.transposed ? K : N);
+    const atA = at(aOff, k.a.transposed ? M : K);
     f.ifElse(
       () => this.emit(get(fresh)),
       () => {
-        const at = (p: number, j: number) => () =>
-          this.emit(
-            get(bOff),
-            get(p),
-            get(k.b.transposed ? K : N),
-            ["i32.mul"],
-            get(j),
-            ["i32.add"],
-            i32(4),
-            ["i32.mul"],
-            ["i32.add"],
-          );
-        // B[p, j] at (p * N + j) or, transposed, (j * K + p).
-        if (k.b.transposed) this.packStrided(bBase, at(j0, kb), K, NR, nc, kc);
-        else this.packContig(bBase, at(kb, j0), N, NR, nc, kc);
+        if (k.b.transposed) packStrided(this, bBase, atB(j0, kb), K, NR, nc, kc);
+        else packContig(this, bBase, atB(kb, j0), N, NR, nc, kc);
       },
     );
-    // A[i, p] at (i * K + p) or, transposed, (p * M + i).
-    const atA = (p: number, i: number) => () =>
-      this.emit(
-        get(aOff),
-        get(p),
-        get(k.a.transposed ? M : K),
-        ["i32.mul"],
-        get(i),
-        ["i32.add"],
-        i32(4),
-        ["i32.mul"],
-        ["i32.add"],
-      );
     this.emit(get(SCRATCH), i32(this.L.a), ["i32.add"], set(aBase));
     // A's block, unless it is the one this call packed last (k in one block: a product of
     // one row block, its items along n).
@@ -391,12 +394,12 @@ export class MatmulWriter {
         this.emit(["i32.or"], get(i0), get(lastI0), ["i32.ne"], ["i32.or"]);
       },
       () => {
-        if (k.a.transposed) this.packContig(aBase, atA(kb, i0), M, MR, mb, kc);
-        else this.packStrided(aBase, atA(i0, kb), K, MR, mb, kc);
+        if (k.a.transposed) packContig(this, aBase, atA(kb, i0), M, MR, mb, kc);
+        else packStrided(this, aBase, atA(i0, kb), K, MR, mb, kc);
         this.emit(get(aOff), set(lastA), get(i0), set(lastI0));
       },
     );
-    this.tiles({ kb, kc, mb, nc, oOff, i0, j0, bBase });
+    tiles(this, { kb, kc, mb, nc, oOff, i0, j0, bBase });
     this.emit(get(kb), i32(KC), ["i32.add"], tee(kb), get(K), ["i32.lt_s"], ["br_if", 0], ["end"]);
   }
 
@@ -436,242 +439,12 @@ export class MatmulWriter {
   }
 
   /**
-   * Packs `valid` columns (panels W wide, zero-padded) by `kc` rows into
-   * [panels][kc][W] at dst (a local), from a source whose rows (stride
-   * `stride` elements) run along the panel: element (p, c) of panel q at
-   * src + 4 * (p * stride + q * W + c).
+   * Pushes the byte address of element (r, c) (locals) of the row-major f32
+   * matrix at `base` (a local); `cols` pushes its row length.
    */
-  private packContig(
-    dst: number,
-    src: () => void,
-    stride: number,
-    W: number,
-    valid: number,
-    kc: number,
-  ) {
-    const { f } = this;
-    const [s, st, q, p, cv, d, sp, c] = this.ints(8);
-    src();
-    this.emit(set(s), get(stride), i32(4), ["i32.mul"], set(st));
-    const rows = (inner: () => void) =>
-      f.forLoop(
-        p,
-        () => this.emit(i32(0)),
-        () => this.emit(get(kc)),
-        () => {
-          inner();
-          this.emit(
-            get(d),
-            i32(4 * W),
-            ["i32.add"],
-            set(d),
-            get(sp),
-            get(st),
-            ["i32.add"],
-            set(sp),
-          );
-        },
-      );
-    f.forLoop(
-      q,
-      () => this.emit(i32(0)),
-      () => this.emit(get(valid), i32(W - 1), ["i32.add"], i32(W), ["i32.div_s"]),
-      () => {
-        this.min(
-          () => this.emit(i32(W)),
-          () => this.emit(get(valid), get(q), i32(W), ["i32.mul"], ["i32.sub"]),
-        );
-        this.emit(set(cv));
-        this.emit(
-          get(dst),
-          get(q),
-          get(kc),
-          ["i32.mul"],
-          i32(4 * W),
-          ["i32.mul"],
-          ["i32.add"],
-          set(d),
-        );
-        this.emit(get(s), get(q), i32(4 * W), ["i32.mul"], ["i32.add"], set(sp));
-        f.ifElse(
-          () => this.emit(get(cv), i32(W), ["i32.eq"]),
-          () =>
-            rows(() => {
-              for (let x = 0; x + 4 <= W; x += 4)
-                this.emit(get(d), get(sp), ["v128.load", x * 4], ["v128.store", x * 4]);
-              for (let x = W - (W % 4); x < W; x++)
-                this.emit(get(d), get(sp), ["f32.load", x * 4], ["f32.store", x * 4]);
-            }),
-          () =>
-            // An edge panel: whole groups of 4 valid columns as vectors, the rest zeros, then
-            // the valid columns of the group the edge cuts one by one.
-            rows(() => {
-              for (let x = 0; x + 4 <= W; x += 4)
-                f.ifElse(
-                  () => this.emit(i32(x + 4), get(cv), ["i32.le_s"]),
-                  () => this.emit(get(d), get(sp), ["v128.load", x * 4], ["v128.store", x * 4]),
-                  () => this.emit(get(d), ["v128.const", 0, 0, 0, 0], ["v128.store", x * 4]),
-                );
-              for (let x = W - (W % 4); x < W; x++)
-                this.emit(get(d), ["f32.const", 0], ["f32.store", x * 4]);
-              f.forLoop(
-                c,
-                () => this.emit(get(cv), i32(~3), ["i32.and"]),
-                () => this.emit(get(cv)),
-                () => {
-                  this.emit(get(d), get(c), i32(4), ["i32.mul"], ["i32.add"]);
-                  this.emit(get(sp), get(c), i32(4), ["i32.mul"], ["i32.add"], ["f32.load", 0]);
-                  this.emit(["f32.store", 0]);
-                },
-              );
-            }),
-        );
-      },
-    );
-  }
-
-  /**
-   * Packs like packContig from a source stored the other way round:
-   * element (p, c) of panel q at src + 4 * ((q * W + c) * stride + p).
-   */
-  private packStrided(
-    dst: number,
-    src: () => void,
-    stride: number,
-    W: number,
-    valid: number,
-    kc: number,
-  ) {
-    const { f } = this;
-    const [s, q, p, p0, cv, d, sp, c, rowBytes] = this.ints(9);
-    src();
-    this.emit(set(s), get(stride), i32(4), ["i32.mul"], set(rowBytes));
-    // Rows p0.. of column c: dst[p][c] = src[c][p], a zero past the valid columns.
-    const column = (value: () => void) =>
-      f.forLoop(
-        p,
-        () => this.emit(get(p0)),
-        () => this.emit(get(kc)),
-        () => {
-          this.emit(get(d), get(p), i32(4 * W), ["i32.mul"], ["i32.add"]);
-          value();
-          this.emit(["f32.store", 0]);
-        },
-      );
-    const columns = () =>
-      f.forLoop(
-        c,
-        () => this.emit(i32(0)),
-        () => this.emit(i32(W)),
-        () => {
-          this.emit(get(dst), get(q), get(kc), ["i32.mul"], i32(4 * W), ["i32.mul"], ["i32.add"]);
-          this.emit(get(c), i32(4), ["i32.mul"], ["i32.add"], set(d));
-          this.emit(get(s), get(q), i32(W), ["i32.mul"], get(c), ["i32.add"], get(rowBytes));
-          this.emit(["i32.mul"], ["i32.add"], set(sp));
-          f.ifElse(
-            () => this.emit(get(c), get(cv), ["i32.lt_s"]),
-            () =>
-              column(() =>
-                this.emit(get(sp), get(p), i32(4), ["i32.mul"], ["i32.add"], ["f32.load", 0]),
-              ),
-            () => column(() => this.emit(["f32.const", 0])),
-          );
-        },
-      );
-    f.forLoop(
-      q,
-      () => this.emit(i32(0)),
-      () => this.emit(get(valid), i32(W - 1), ["i32.add"], i32(W), ["i32.div_s"]),
-      () => {
-        this.min(
-          () => this.emit(i32(W)),
-          () => this.emit(get(valid), get(q), i32(W), ["i32.mul"], ["i32.sub"]),
-        );
-        this.emit(set(cv), i32(0), set(p0));
-        // 4 x 4 blocks transposed in registers, the last kc % 4 rows one by one.
-        if (W % 4 === 0) {
-          this.emit(get(kc), i32(~3), ["i32.and"], set(p0));
-          this.transposeBlocks(dst, s, q, p, p0, cv, rowBytes, W, kc);
-        }
-        columns();
-      },
-    );
-  }
-
-  /**
-   * Rows [0, p0) of panel q of packStrided, four at a time: from each group
-   * of 4 source rows (columns of the panel) a v128 of 4 consecutive p (zeros
-   * for the columns from cv on, not read: they may lie past memory), then a
-   * 4 x 4 transpose (8 shuffles) into 4 packed rows.
-   */
-  private transposeBlocks(
-    dst: number,
-    s: number,
-    q: number,
-    p: number,
-    p0: number,
-    cv: number,
-    rowBytes: number,
-    W: number,
-    kc: number,
-  ) {
-    const { f } = this;
-    const [src, out] = this.ints(2);
-    const r = Array.from({ length: 4 }, () => this.f.local("v128"));
-    const t = Array.from({ length: 4 }, () => this.f.local("v128"));
-    /** i8x16.shuffle of two vectors by 32-bit lanes (0-3 the first, 4-7 the second). */
-    const shuffle = (a: number, b: number, lanes: number[]): Instr[] => [
-      get(a),
-      get(b),
-      ["i8x16.shuffle", ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3])],
-    ];
-    f.forLoop(
-      p,
-      () => this.emit(i32(0)),
-      () => this.emit(get(p0)),
-      () => {
-        for (let c4 = 0; c4 < W / 4; c4++) {
-          // src: row (q * W + 4 * c4) at column p; out: packed row p, column 4 * c4.
-          this.emit(get(s), get(q), i32(W), ["i32.mul"], i32(4 * c4), ["i32.add"], get(rowBytes));
-          this.emit(["i32.mul"], ["i32.add"], get(p), i32(4), ["i32.mul"], ["i32.add"], set(src));
-          this.emit(get(dst), get(q), get(kc), ["i32.mul"], i32(4 * W), ["i32.mul"], ["i32.add"]);
-          this.emit(get(p), i32(4 * W), ["i32.mul"], ["i32.add"], set(out));
-          for (let i = 0; i < 4; i++) {
-            this.f.ifElse(
-              () => this.emit(i32(4 * c4 + i), get(cv), ["i32.lt_s"]),
-              () => this.emit(get(src), ["v128.load", 0]),
-              () => this.emit(["v128.const", 0, 0, 0, 0]),
-              "v128",
-            );
-            this.emit(set(r[i]!));
-            if (i < 3) this.emit(get(src), get(rowBytes), ["i32.add"], set(src));
-          }
-          this.emit(...shuffle(r[0]!, r[1]!, [0, 4, 1, 5]), set(t[0]!));
-          this.emit(...shuffle(r[2]!, r[3]!, [0, 4, 1, 5]), set(t[1]!));
-          this.emit(...shuffle(r[0]!, r[1]!, [2, 6, 3, 7]), set(t[2]!));
-          this.emit(...shuffle(r[2]!, r[3]!, [2, 6, 3, 7]), set(t[3]!));
-          const rows: [number, number, number[]][] = [
-            [t[0]!, t[1]!, [0, 1, 4, 5]],
-            [t[0]!, t[1]!, [2, 3, 6, 7]],
-            [t[2]!, t[3]!, [0, 1, 4, 5]],
-            [t[2]!, t[3]!, [2, 3, 6, 7]],
-          ];
-          rows.forEach(([a, b, lanes], j) =>
-            this.emit(get(out), ...shuffle(a, b, lanes), ["v128.store", 4 * (j * W + 4 * c4)]),
-          );
-        }
-      },
-      4,
-    );
-  }
-
-  /** Pushes the byte address of output element (i, j) of the item's matrix (oOff: its start). */
-  outAddr(oOff: number, i: () => void, j: () => void) {
-    this.emit(get(oOff));
-    i();
-    this.emit(get(this.N), ["i32.mul"]);
-    j();
-    this.emit(["i32.add"], i32(4), ["i32.mul"], ["i32.add"]);
+  element(base: number, r: number, cols: Instr, c: number) {
+    this.emit(get(base), get(r), cols, ["i32.mul"], get(c), ["i32.add"]);
+    this.emit(i32(4), ["i32.mul"], ["i32.add"]);
   }
 
   /** Sets `lin` to row i's linear index in the output domain (for the epilogue): bl * M * N + i * N. */
@@ -684,11 +457,7 @@ export class MatmulWriter {
   /** Stores the epilogue of f32x4 accumulator `a` at output (i, j..j+3), the loops i, j set (and lin). */
   storeVector(oOff: number, a: number) {
     const [ei, ej] = [this.loops[this.k.batch.length]!, this.loops[this.k.batch.length + 1]!];
-    this.outAddr(
-      oOff,
-      () => this.emit(get(ei)),
-      () => this.emit(get(ej)),
-    );
+    this.element(oOff, ei, get(this.N), ej);
     const lanes = (l: Lane): Instr[] =>
       l === "v" ? [get(a)] : [get(a), ["f32x4.extract_lane", l]];
     new Exprs(this.f, this.env(lanes, ej)).v(this.k.epilogue);
@@ -698,214 +467,11 @@ export class MatmulWriter {
   /** Stores the epilogue of the f32 accumulator `acc` pushes at output (i, j), the loops i, j set (and lin). */
   storeScalar(oOff: number, acc: Instr[]) {
     const [ei, ej] = [this.loops[this.k.batch.length]!, this.loops[this.k.batch.length + 1]!];
-    this.outAddr(
-      oOff,
-      () => this.emit(get(ei)),
-      () => this.emit(get(ej)),
-    );
+    this.element(oOff, ei, get(this.N), ej);
     new Exprs(
       this.f,
       this.env(() => acc),
     ).s(this.k.epilogue);
     this.emit([this.k.epilogue.dtype === "f32" ? "f32.store" : "i32.store", 0]);
-  }
-
-  /** Every MR x NR tile of the item's block: the micro-kernel, then a park in the C tile or the epilogue. */
-  private tiles(e: {
-    kb: number;
-    kc: number;
-    mb: number;
-    nc: number;
-    oOff: number;
-    i0: number;
-    j0: number;
-    bBase: number;
-  }) {
-    const { f, k, L, K, N } = this;
-    const [jr, ir, pa, pb, end, ct, rv, cv, r, c] = this.ints(10);
-    const V = NR / 4;
-    const acc = Array.from({ length: MR * V }, () => this.v("v128"));
-    const bv = Array.from({ length: V }, () => this.v("v128"));
-    const av = this.v("v128");
-    const accF = this.v("f32");
-    const A = (x: number, y: number) => acc[x * V + y]!;
-    const [ei, ej] = [this.loops[k.batch.length]!, this.loops[k.batch.length + 1]!];
-
-    /** One k step of the tile's first `rows` rows (the others keep their sums). */
-    const step = (rows: number) => {
-      for (let y = 0; y < V; y++) this.emit(get(pb), ["v128.load", 16 * y], set(bv[y]!));
-      for (let x = 0; x < rows; x++) {
-        this.emit(get(pa), ["v128.load32_splat", 4 * x], set(av));
-        for (let y = 0; y < V; y++)
-          this.emit(get(av), get(bv[y]!), get(A(x, y)), ["f32x4.relaxed_madd"], set(A(x, y)));
-      }
-    };
-    const ctOffset = (x: number, y: number) => (x * NR + y * 4) * 4;
-    const tileRow = () => this.emit(get(e.i0), get(ir), i32(MR), ["i32.mul"], ["i32.add"]);
-    const tileCol = () => this.emit(get(e.j0), get(jr), i32(NR), ["i32.mul"], ["i32.add"]);
-    const linRow = () => this.linRow();
-    // Whole rows of 8 columns with an f32 epilogue: the epilogue four lanes at a time on the
-    // accumulators, row x when x < rv (rows past the edge of the matrix are not stored).
-    const vecStore = () => {
-      for (let x = 0; x < MR; x++) {
-        const row = () => {
-          tileRow();
-          this.emit(i32(x), ["i32.add"], set(ei));
-          linRow();
-          for (let y = 0; y < V; y++) {
-            tileCol();
-            this.emit(i32(4 * y), ["i32.add"], set(ej));
-            this.storeVector(e.oOff, A(x, y));
-          }
-        };
-        if (x === 0) row();
-        else f.ifElse(() => this.emit(i32(x), get(rv), ["i32.lt_s"]), row);
-      }
-    };
-    // Otherwise the tile goes to the edge buffer and the epilogue runs per element.
-    const scalar = () => {
-      for (let x = 0; x < MR; x++)
-        for (let y = 0; y < V; y++)
-          this.emit(get(SCRATCH), get(A(x, y)), ["v128.store", L.edge + ctOffset(x, y)]);
-      f.forLoop(
-        r,
-        () => this.emit(i32(0)),
-        () => this.emit(get(rv)),
-        () => {
-          tileRow();
-          this.emit(get(r), ["i32.add"], set(ei));
-          linRow();
-          f.forLoop(
-            c,
-            () => this.emit(i32(0)),
-            () => this.emit(get(cv)),
-            () => {
-              tileCol();
-              this.emit(get(c), ["i32.add"], set(ej));
-              this.emit(
-                get(SCRATCH),
-                get(r),
-                i32(NR),
-                ["i32.mul"],
-                get(c),
-                ["i32.add"],
-                i32(4),
-                ["i32.mul"],
-                ["i32.add"],
-              );
-              this.emit(["f32.load", L.edge], set(accF));
-              this.storeScalar(e.oOff, [get(accF)]);
-            },
-          );
-        },
-      );
-    };
-    const vector = k.epilogue.dtype === "f32";
-
-    f.forLoop(
-      jr,
-      () => this.emit(i32(0)),
-      () => this.emit(get(e.nc), i32(NR - 1), ["i32.add"], i32(NR), ["i32.div_s"]),
-      () => {
-        this.min(
-          () => this.emit(i32(NR)),
-          () => this.emit(get(e.nc), get(jr), i32(NR), ["i32.mul"], ["i32.sub"]),
-        );
-        this.emit(set(cv));
-        f.forLoop(
-          ir,
-          () => this.emit(i32(0)),
-          () => this.emit(get(e.mb), i32(MR - 1), ["i32.add"], i32(MR), ["i32.div_s"]),
-          () => {
-            this.min(
-              () => this.emit(i32(MR)),
-              () => this.emit(get(e.mb), get(ir), i32(MR), ["i32.mul"], ["i32.sub"]),
-            );
-            this.emit(set(rv));
-            this.emit(
-              get(SCRATCH),
-              i32(L.a),
-              ["i32.add"],
-              get(ir),
-              get(e.kc),
-              ["i32.mul"],
-              i32(4 * MR),
-              ["i32.mul"],
-              ["i32.add"],
-              set(pa),
-            );
-            this.emit(
-              get(e.bBase),
-              get(jr),
-              get(e.kc),
-              ["i32.mul"],
-              i32(4 * NR),
-              ["i32.mul"],
-              ["i32.add"],
-              set(pb),
-            );
-            this.emit(
-              get(SCRATCH),
-              i32(L.c),
-              ["i32.add"],
-              get(jr),
-              i32(L.tileRows),
-              ["i32.mul"],
-              get(ir),
-              ["i32.add"],
-              i32(4 * MR * NR),
-              ["i32.mul"],
-              ["i32.add"],
-              set(ct),
-            );
-            f.ifElse(
-              () => this.emit(get(e.kb), ["i32.eqz"]),
-              () => acc.forEach((a) => this.emit(["v128.const", 0, 0, 0, 0], set(a))),
-              () => {
-                for (let x = 0; x < MR; x++)
-                  for (let y = 0; y < V; y++)
-                    this.emit(get(ct), ["v128.load", ctOffset(x, y)], set(A(x, y)));
-              },
-            );
-            // do { step; pa += MR; pb += NR } while (pb < pb's end), when kc > 0.
-            this.emit(get(pb), get(e.kc), i32(4 * NR), ["i32.mul"], ["i32.add"], set(end));
-            f.ifElse(
-              () => this.emit(get(e.kc), i32(0), ["i32.gt_s"]),
-              () => {
-                const loop = (rows: number) => () => {
-                  this.emit(["loop"]);
-                  step(rows);
-                  this.emit(get(pa), i32(MR * 4), ["i32.add"], set(pa));
-                  this.emit(get(pb), i32(NR * 4), ["i32.add"], tee(pb), get(end), ["i32.lt_u"]);
-                  this.emit(["br_if", 0], ["end"]);
-                };
-                // An edge tile of 1 or 2 rows (LeNet's 6 filters: rows 4, 5) multiplies those
-                // alone: the rows past it are never stored.
-                const mc = dimAsConst(k.m);
-                if (mc !== null && (mc % MR === 0 || mc % MR > MR / 2)) loop(MR)();
-                else
-                  f.ifElse(
-                    () => this.emit(get(rv), i32(MR / 2), ["i32.le_s"]),
-                    loop(MR / 2),
-                    loop(MR),
-                  );
-              },
-            );
-            f.ifElse(
-              () => this.emit(get(e.kb), get(e.kc), ["i32.add"], get(K), ["i32.lt_s"]),
-              () => {
-                for (let x = 0; x < MR; x++)
-                  for (let y = 0; y < V; y++)
-                    this.emit(get(ct), get(A(x, y)), ["v128.store", ctOffset(x, y)]);
-              },
-              () =>
-                vector
-                  ? f.ifElse(() => this.emit(get(cv), i32(NR), ["i32.eq"]), vecStore, scalar)
-                  : scalar(),
-            );
-          },
-        );
-      },
-    );
   }
 }
