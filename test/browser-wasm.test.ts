@@ -8,14 +8,11 @@
 // elsewhere it skips and says why.
 
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadMnistSplit, mnistPixels } from "../cli/mnist.ts";
 import { compile } from "../cli/node-host.ts";
-import { serve, type Served } from "./browser/server.ts";
+import { dataFiles, mnistData, pageScript } from "./browser/page-data.ts";
+import { serve } from "./browser/server.ts";
 import { trainRun, type ModelModule, type RunData } from "./browser/train-run.ts";
 import type { WasmPageResult } from "./browser/wasm-page.ts";
 
@@ -33,17 +30,6 @@ const isolation = {
   "cross-origin-embedder-policy": "require-corp",
 };
 
-function firstImages(split: "train" | "t10k", n: number): { x: Float32Array; y: Int32Array } {
-  const s = loadMnistSplit(split);
-  const x = Float32Array.from(s.images.subarray(0, n * mnistPixels), (v) => v / 255);
-  return { x, y: Int32Array.from(s.labels.subarray(0, n)) };
-}
-
-const bin = (a: Float32Array | Int32Array): Served => ({
-  type: "application/octet-stream",
-  body: new Uint8Array(a.buffer, a.byteOffset, a.byteLength),
-});
-
 let browser: Browser | undefined;
 let server: Awaited<ReturnType<typeof serve>> | undefined;
 let noBrowser: string | undefined;
@@ -54,25 +40,15 @@ beforeAll(async () => {
   const r = compile("samples/mlp.dlg", { target: "wasm" });
   expect(r.diagnostics).toEqual([]);
   js = r.js!;
-  const train = firstImages("train", batchSize);
-  data = { x: train.x, y: train.y, px: firstImages("t10k", predictCount).x };
-  const script = await build({
-    entryPoints: [join(dirname(fileURLToPath(import.meta.url)), "browser/wasm-page.ts")],
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    write: false,
-  });
+  data = mnistData(batchSize, predictCount);
   const html = "<!doctype html><title>dlg wasm browser test</title>";
   server = await serve({
     "/plain/": { type: "text/html", body: html },
     "/isolated/": { type: "text/html", body: html, headers: isolation },
     "/favicon.ico": { type: "image/x-icon", body: "" },
-    "/page.js": { type: "text/javascript", body: script.outputFiles[0]!.text },
+    "/page.js": await pageScript("wasm-page.ts"),
     "/wasm/model.mjs": { type: "text/javascript", body: js },
-    "/x.bin": bin(data.x),
-    "/y.bin": bin(data.y),
-    "/px.bin": bin(data.px),
+    ...dataFiles(data),
   });
   if (!existsSync(chromiumPath)) {
     noBrowser = `${chromiumPath} is not installed (apt-get install chromium)`;

@@ -6,15 +6,12 @@
 // browser or adapter fails the test; elsewhere the test skips and says why.
 
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadMnistSplit, mnistPixels } from "../cli/mnist.ts";
 import { probeNodeGpu } from "../cli/webgpu-node.ts";
 import type { Target } from "../compiler/backend.ts";
 import { compile } from "../cli/node-host.ts";
+import { dataFiles, mnistData, pageScript } from "./browser/page-data.ts";
 import { serve, type Served } from "./browser/server.ts";
 import { trainRun, type ModelModule, type RunData, type RunResult } from "./browser/train-run.ts";
 
@@ -29,18 +26,6 @@ const predictCount = 16;
 // the pipelines on SwiftShader (9-18 s on 2 busy cores): twice vitest's 60 s
 // default leaves room for a loaded CI machine.
 const timeout = 120_000;
-
-/** The first n images (pixels / 255, as `dlg train` feeds them) and labels of an MNIST split. */
-function firstImages(split: "train" | "t10k", n: number): { x: Float32Array; y: Int32Array } {
-  const s = loadMnistSplit(split);
-  const x = Float32Array.from(s.images.subarray(0, n * mnistPixels), (v) => v / 255);
-  return { x, y: Int32Array.from(s.labels.subarray(0, n)) };
-}
-
-const bin = (a: Float32Array | Int32Array): Served => ({
-  type: "application/octet-stream",
-  body: new Uint8Array(a.buffer, a.byteOffset, a.byteLength),
-});
 
 let browser: Browser | undefined;
 let page: Page | undefined;
@@ -58,23 +43,13 @@ beforeAll(async () => {
     expect(r.diagnostics).toEqual([]);
     modules.set(target, r.js!);
   }
-  const train = firstImages("train", batchSize);
-  data = { x: train.x, y: train.y, px: firstImages("t10k", predictCount).x };
-  const script = await build({
-    entryPoints: [join(dirname(fileURLToPath(import.meta.url)), "browser/page.ts")],
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    write: false,
-  });
+  data = mnistData(batchSize, predictCount);
   const files: Record<string, Served> = {
     "/": { type: "text/html", body: "<!doctype html><title>dlg browser test</title>" },
     // Chromium asks for one; an empty answer keeps a 404 out of the page errors.
     "/favicon.ico": { type: "image/x-icon", body: "" },
-    "/page.js": { type: "text/javascript", body: script.outputFiles[0]!.text },
-    "/x.bin": bin(data.x),
-    "/y.bin": bin(data.y),
-    "/px.bin": bin(data.px),
+    "/page.js": await pageScript("page.ts"),
+    ...dataFiles(data),
   };
   for (const [target, js] of modules)
     files[`/${target}/model.mjs`] = { type: "text/javascript", body: js };
