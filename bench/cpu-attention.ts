@@ -6,11 +6,11 @@
 import type * as TF from "@tensorflow/tfjs-core";
 import type * as Jax from "@jax-js/jax";
 import { OnnxGraph } from "./cpu-onnx.ts";
-import { jaxForward, tfjsForward } from "./cpu-peers.ts";
+import { peersOf } from "./cpu-peers.ts";
 import { uniform, type CpuWorkload } from "./cpu-workload.ts";
 import { need } from "./webgpu-dlg.ts";
 import type { HostBatch } from "./webgpu-data.ts";
-import { adam, jaxParams, jaxPeer, tfjsPeer, tfVariables, type JaxTree } from "./webgpu-peers.ts";
+import { adam, type JaxTree } from "./webgpu-peers.ts";
 import type { Tf } from "./tfjs.ts";
 import type { JaxJs } from "./webgpu-setup.ts";
 
@@ -45,7 +45,15 @@ function jaxOut(jax: JaxJs, p: JaxTree, x: Jax.Array): Jax.Array {
   return dense(np.matmul(nn.softmax(scores, -1), v), 4);
 }
 
-const jaxX = (jax: JaxJs, b: HostBatch) => jax.numpy.array(b.x!).reshape([batch, T, D]);
+const peers = peersOf(
+  {
+    tfjs: tfOut,
+    jax: jaxOut,
+    x: (jax, b) => jax.numpy.array(b.x!).reshape([batch, T, D]),
+    target: { shape: [batch, T, D] },
+  },
+  opt,
+);
 
 export const attention: CpuWorkload = {
   key: "attention",
@@ -58,46 +66,12 @@ export const attention: CpuWorkload = {
     y: uniform(batch * T * D, 52 + 2 * k),
   }),
 
-  train: {
-    tfjs(tf, init) {
-      const v = tfVariables(tf, init);
-      return tfjsPeer(tf, v, opt, (b) => {
-        const y = tf.tensor3d(b.y!, [batch, T, D]);
-        return tf.mean(tf.square(tf.sub(tfOut(tf, v, b), y))) as TF.Scalar;
-      });
-    },
-    jax(jax, init) {
-      const { numpy: np } = jax;
-      type B = { x: Jax.Array; y: Jax.Array };
-      const loss = (p: JaxTree, b: B) => np.square(jaxOut(jax, p, b.x).sub(b.y)).mean();
-      return jaxPeer(jax, jaxParams(jax, init), opt, loss, (b) => ({
-        x: jaxX(jax, b),
-        y: np.array(b.y!).reshape([batch, T, D]),
-      }));
-    },
-  },
-
+  train: peers.train,
   forward: {
-    tfjs(tf, init) {
-      const v = tfVariables(tf, init);
-      return tfjsForward(tf, v, (b) => tfOut(tf, v, b));
-    },
-    jax(jax, init) {
-      type B = { x: Jax.Array };
-      return jaxForward(
-        jax,
-        jaxParams(jax, init),
-        (p, b: B) => jaxOut(jax, p, b.x),
-        (b) => ({ x: jaxX(jax, b) }),
-      );
-    },
+    ...peers.forward,
     onnx(init) {
       const g = new OnnxGraph();
-      const dense = (a: string, k: number) =>
-        g.node("Add", [
-          g.node("MatMul", [a, g.param(init, `${at(k)}.w`)]),
-          g.param(init, `${at(k)}.b`),
-        ]);
+      const dense = (a: string, k: number) => g.dense(a, init, at(k));
       const x = g.input("x", [batch, T, D]);
       const kT = g.node("Transpose", [dense(x, 2)], { perm: [0, 2, 1] });
       const scores = g.node("Mul", [

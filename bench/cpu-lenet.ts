@@ -5,11 +5,11 @@
 import type * as TF from "@tensorflow/tfjs-core";
 import type * as Jax from "@jax-js/jax";
 import { OnnxGraph } from "./cpu-onnx.ts";
-import { jaxForward, tfjsForward } from "./cpu-peers.ts";
+import { peersOf } from "./cpu-peers.ts";
 import { labels, uniform, type CpuWorkload } from "./cpu-workload.ts";
 import { need, type Init } from "./webgpu-dlg.ts";
 import type { HostBatch } from "./webgpu-data.ts";
-import { adam, jaxParams, jaxPeer, tfjsPeer, tfVariables, type JaxTree } from "./webgpu-peers.ts";
+import { adam, tfVariables, type JaxTree } from "./webgpu-peers.ts";
 import type { Tf } from "./tfjs.ts";
 import type { JaxJs } from "./webgpu-setup.ts";
 
@@ -75,7 +75,16 @@ function jaxLogits(jax: JaxJs, p: JaxTree, x: Jax.Array): Jax.Array {
   return h;
 }
 
-const jaxImages = (jax: JaxJs, b: HostBatch) => jax.numpy.array(b.x!).reshape([batch, 1, 28, 28]);
+const peers = peersOf(
+  {
+    tfVars,
+    tfjs: tfLogits,
+    jax: jaxLogits,
+    x: (jax, b) => jax.numpy.array(b.x!).reshape([batch, 1, 28, 28]),
+    target: { classes: 10 },
+  },
+  opt,
+);
 
 export const lenet: CpuWorkload = {
   key: "lenet",
@@ -85,47 +94,9 @@ export const lenet: CpuWorkload = {
   flops: convFlops + denseFlops,
   batchAt: (k) => ({ x: uniform(batch * 784, 31 + 2 * k, 0, 1), y: labels(batch, 10, 32 + 2 * k) }),
 
-  train: {
-    tfjs(tf, init) {
-      const v = tfVars(tf, init);
-      return tfjsPeer(tf, v, opt, (b) => {
-        const y = tf.oneHot(tf.tensor1d(b.y!, "int32"), 10);
-        return tf.neg(
-          tf.mean(tf.sum(tf.mul(tf.logSoftmax(tfLogits(tf, v, b)), y), -1)),
-        ) as TF.Scalar;
-      });
-    },
-    jax(jax, init) {
-      const { numpy: np, nn } = jax;
-      type B = { x: Jax.Array; y: Jax.Array };
-      const loss = (p: JaxTree, b: B) =>
-        nn
-          .logSoftmax(jaxLogits(jax, p, b.x))
-          .mul(nn.oneHot(b.y, 10))
-          .sum(-1)
-          .mean()
-          .neg();
-      return jaxPeer(jax, jaxParams(jax, init), opt, loss, (b) => ({
-        x: jaxImages(jax, b),
-        y: np.array(b.y!, { dtype: np.int32 }),
-      }));
-    },
-  },
-
+  train: peers.train,
   forward: {
-    tfjs(tf, init) {
-      const v = tfVars(tf, init);
-      return tfjsForward(tf, v, (b) => tfLogits(tf, v, b));
-    },
-    jax(jax, init) {
-      type B = { x: Jax.Array };
-      return jaxForward(
-        jax,
-        jaxParams(jax, init),
-        (p, b: B) => jaxLogits(jax, p, b.x),
-        (b) => ({ x: jaxImages(jax, b) }),
-      );
-    },
+    ...peers.forward,
     onnx(init) {
       const g = new OnnxGraph();
       const conv = (h: string, layer: string, pad: number) => {
@@ -138,10 +109,7 @@ export const lenet: CpuWorkload = {
       let h = conv(conv(g.input("x", [batch, 1, 28, 28]), "conv2d_1", 2), "conv2d_2", 0);
       h = g.node("Flatten", [h], { axis: 1 });
       dense.forEach((l, i) => {
-        h = g.node("Add", [
-          g.node("MatMul", [h, g.param(init, `${l}.w`)]),
-          g.param(init, `${l}.b`),
-        ]);
+        h = g.dense(h, init, l);
         if (i < dense.length - 1) h = g.node("Relu", [h]);
       });
       return g.model(h);

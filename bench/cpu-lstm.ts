@@ -8,11 +8,12 @@
 import type * as TF from "@tensorflow/tfjs-core";
 import type * as Jax from "@jax-js/jax";
 import { OnnxGraph } from "./cpu-onnx.ts";
-import { jaxForward, tfjsForward } from "./cpu-peers.ts";
+import { peersOf } from "./cpu-peers.ts";
+import { jaxLstmLast, tfLstmLast } from "./lstm-peers.ts";
 import { uniform, type CpuWorkload } from "./cpu-workload.ts";
 import { need, type Init } from "./webgpu-dlg.ts";
 import type { HostBatch } from "./webgpu-data.ts";
-import { adam, jaxParams, jaxPeer, tfjsPeer, tfVariables, type JaxTree } from "./webgpu-peers.ts";
+import { adam, type JaxTree } from "./webgpu-peers.ts";
 import type { Tf } from "./tfjs.ts";
 import type { JaxJs } from "./webgpu-setup.ts";
 
@@ -23,47 +24,25 @@ const hidden = 128;
 const opt = adam(0.001);
 
 function tfPred(tf: Tf, v: Record<string, TF.Variable>, b: HostBatch): TF.Tensor {
-  const p = (name: string) => need(v, name);
-  const x = tf.tensor2d(b.x!, [batch * steps, inputs]);
-  const xw = tf.reshape(tf.add(tf.matMul(x, p("lstm_1.w") as TF.Tensor2D), p("lstm_1.bias")), [
-    batch,
-    steps,
-    4 * hidden,
-  ]);
-  let h: TF.Tensor = tf.zeros([batch, hidden]);
-  let c: TF.Tensor = tf.zeros([batch, hidden]);
-  for (const xt of tf.unstack(xw, 1)) {
-    const z = tf.add(xt, tf.matMul(h as TF.Tensor2D, p("lstm_1.u") as TF.Tensor2D));
-    const [i, f, g, o] = tf.split(z, 4, -1) as TF.Tensor[];
-    c = tf.add(tf.mul(tf.sigmoid(tf.add(f!, 1)), c), tf.mul(tf.sigmoid(i!), tf.tanh(g!)));
-    h = tf.mul(tf.sigmoid(o!), tf.tanh(c));
-  }
-  return tf.reshape(
-    tf.add(tf.matMul(h as TF.Tensor2D, p("dense_1.w") as TF.Tensor2D), p("dense_1.b")),
-    [batch],
-  );
+  const h = tfLstmLast(tf, v, tf.tensor2d(b.x!, [batch * steps, inputs]), batch, steps);
+  const w = need(v, "dense_1.w") as TF.Tensor2D;
+  return tf.reshape(tf.add(tf.matMul(h as TF.Tensor2D, w), need(v, "dense_1.b")), [batch]);
 }
 
 function jaxPred(jax: JaxJs, p: JaxTree, x: Jax.Array): Jax.Array {
-  const { numpy: np, nn } = jax;
-  const u = need(p, "lstm_1.u"); // read at every step: .ref each time, disposed after
-  const xw = np.matmul(x, need(p, "lstm_1.w")).add(need(p, "lstm_1.bias"));
-  let h = np.zeros([batch, hidden]);
-  let c = np.zeros([batch, hidden]);
-  for (const xt of np.unstack(xw, 1)) {
-    const [i, f, g, o] = np.split(xt.add(np.matmul(h, u.ref)), 4, -1) as Jax.Array[];
-    c = nn
-      .sigmoid(f!.add(1))
-      .mul(c)
-      .add(nn.sigmoid(i!).mul(np.tanh(g!)));
-    h = nn.sigmoid(o!).mul(np.tanh(c.ref));
-  }
-  u.dispose();
-  c.dispose();
-  return np.matmul(h, need(p, "dense_1.w")).add(need(p, "dense_1.b")).reshape([batch]);
+  const h = jaxLstmLast(jax, p, x);
+  return jax.numpy.matmul(h, need(p, "dense_1.w")).add(need(p, "dense_1.b")).reshape([batch]);
 }
 
-const jaxX = (jax: JaxJs, b: HostBatch) => jax.numpy.array(b.x!).reshape([batch, steps, inputs]);
+const peers = peersOf(
+  {
+    tfjs: tfPred,
+    jax: jaxPred,
+    x: (jax, b) => jax.numpy.array(b.x!).reshape([batch, steps, inputs]),
+    target: { shape: [batch] },
+  },
+  opt,
+);
 
 /**
  * ONNX's LSTM weights from dlg's: W [1, 4H, I] and R [1, 4H, H] are the
@@ -97,41 +76,9 @@ export const lstm: CpuWorkload = {
     y: uniform(batch, 42 + 2 * k),
   }),
 
-  train: {
-    tfjs(tf, init) {
-      const v = tfVariables(tf, init);
-      return tfjsPeer(
-        tf,
-        v,
-        opt,
-        (b) => tf.mean(tf.square(tf.sub(tfPred(tf, v, b), tf.tensor1d(b.y!)))) as TF.Scalar,
-      );
-    },
-    jax(jax, init) {
-      const { numpy: np } = jax;
-      type B = { x: Jax.Array; y: Jax.Array };
-      const loss = (p: JaxTree, b: B) => np.square(jaxPred(jax, p, b.x).sub(b.y)).mean();
-      return jaxPeer(jax, jaxParams(jax, init), opt, loss, (b) => ({
-        x: jaxX(jax, b),
-        y: np.array(b.y!),
-      }));
-    },
-  },
-
+  train: peers.train,
   forward: {
-    tfjs(tf, init) {
-      const v = tfVariables(tf, init);
-      return tfjsForward(tf, v, (b) => tfPred(tf, v, b));
-    },
-    jax(jax, init) {
-      type B = { x: Jax.Array };
-      return jaxForward(
-        jax,
-        jaxParams(jax, init),
-        (p, b: B) => jaxPred(jax, p, b.x),
-        (b) => ({ x: jaxX(jax, b) }),
-      );
-    },
+    ...peers.forward,
     onnx(init) {
       const g = new OnnxGraph();
       const p = (name: string) => need(init, name);
@@ -143,10 +90,7 @@ export const lstm: CpuWorkload = {
       const x = g.node("Transpose", [g.input("x", [batch, steps, inputs])], { perm: [1, 0, 2] });
       const [, hLast] = g.op("LSTM", [x, W, R, B], { hidden_size: hidden }, 3);
       const h = g.node("Reshape", [hLast!, g.ints([batch, hidden])]);
-      const y = g.node("Add", [
-        g.node("MatMul", [h, g.param(init, "dense_1.w")]),
-        g.param(init, "dense_1.b"),
-      ]);
+      const y = g.dense(h, init, "dense_1");
       return g.model(g.node("Reshape", [y, g.ints([batch])]));
     },
   },

@@ -4,11 +4,11 @@
 import type * as TF from "@tensorflow/tfjs-core";
 import type * as Jax from "@jax-js/jax";
 import { OnnxGraph } from "./cpu-onnx.ts";
-import { jaxForward, tfjsForward } from "./cpu-peers.ts";
+import { peersOf } from "./cpu-peers.ts";
 import { labels, uniform, type CpuWorkload } from "./cpu-workload.ts";
 import { need, type Init } from "./webgpu-dlg.ts";
 import type { HostBatch } from "./webgpu-data.ts";
-import { adam, jaxParams, jaxPeer, tfjsPeer, tfVariables, type JaxTree } from "./webgpu-peers.ts";
+import { adam, type JaxTree } from "./webgpu-peers.ts";
 import type { Tf } from "./tfjs.ts";
 import type { JaxJs } from "./webgpu-setup.ts";
 
@@ -36,10 +36,15 @@ function jaxLogits(jax: JaxJs, p: JaxTree, x: Jax.Array): Jax.Array {
   return h;
 }
 
-const jaxBatch = (jax: JaxJs, b: HostBatch) => ({
-  x: jax.numpy.array(b.x!).reshape([batch, 784]),
-  y: jax.numpy.array(b.y!, { dtype: jax.numpy.int32 }),
-});
+const peers = peersOf(
+  {
+    tfjs: tfLogits,
+    jax: jaxLogits,
+    x: (jax, b) => jax.numpy.array(b.x!).reshape([batch, 784]),
+    target: { classes: 10 },
+  },
+  opt,
+);
 
 export const mlp: CpuWorkload = {
   key: "mlp",
@@ -49,52 +54,14 @@ export const mlp: CpuWorkload = {
   flops: 2 * batch * widths.slice(1).reduce((s, w, i) => s + widths[i]! * w, 0),
   batchAt: (k) => ({ x: uniform(batch * 784, 21 + 2 * k, 0, 1), y: labels(batch, 10, 22 + 2 * k) }),
 
-  train: {
-    tfjs(tf, init) {
-      const v = tfVariables(tf, init);
-      return tfjsPeer(tf, v, opt, (b) => {
-        const y = tf.oneHot(tf.tensor1d(b.y!, "int32"), 10);
-        return tf.neg(
-          tf.mean(tf.sum(tf.mul(tf.logSoftmax(tfLogits(tf, v, b)), y), -1)),
-        ) as TF.Scalar;
-      });
-    },
-    jax(jax, init) {
-      const { nn } = jax;
-      type B = { x: Jax.Array; y: Jax.Array };
-      const loss = (p: JaxTree, b: B) =>
-        nn
-          .logSoftmax(jaxLogits(jax, p, b.x))
-          .mul(nn.oneHot(b.y, 10))
-          .sum(-1)
-          .mean()
-          .neg();
-      return jaxPeer(jax, jaxParams(jax, init), opt, loss, (b) => jaxBatch(jax, b));
-    },
-  },
-
+  train: peers.train,
   forward: {
-    tfjs(tf, init) {
-      const v = tfVariables(tf, init);
-      return tfjsForward(tf, v, (b) => tfLogits(tf, v, b));
-    },
-    jax(jax, init) {
-      type B = { x: Jax.Array };
-      return jaxForward(
-        jax,
-        jaxParams(jax, init),
-        (p, b: B) => jaxLogits(jax, p, b.x),
-        (b) => ({ x: jax.numpy.array(b.x!).reshape([batch, 784]) }),
-      );
-    },
+    ...peers.forward,
     onnx(init: Record<string, Init>) {
       const g = new OnnxGraph();
       let h = g.input("x", [batch, 784]);
       layers.forEach((l, i) => {
-        h = g.node("Add", [
-          g.node("MatMul", [h, g.param(init, `${l}.w`)]),
-          g.param(init, `${l}.b`),
-        ]);
+        h = g.dense(h, init, l);
         if (i < layers.length - 1) h = g.node("Relu", [h]);
       });
       return g.model(h);

@@ -78,6 +78,12 @@ export class OnnxGraph {
     return out;
   }
 
+  /** dlg's dense layer `layer` on `x`: x @ layer.w + layer.b, from dlg's initial parameters. */
+  dense(x: string, init: Record<string, Init>, layer: string): string {
+    const y = this.node("MatMul", [x, this.param(init, `${layer}.w`)]);
+    return this.node("Add", [y, this.param(init, `${layer}.b`)]);
+  }
+
   /** The first output of node `type`. */
   node(type: string, inputs: string[], attrs: Record<string, Attr> = {}): string {
     return this.op(type, inputs, attrs)[0]!;

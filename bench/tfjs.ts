@@ -10,7 +10,7 @@
 // bundle no longer sits beside) and runs single-threaded: its threaded build
 // starts Emscripten pthreads as Web Workers, which Node does not have.
 
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
