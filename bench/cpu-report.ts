@@ -31,7 +31,6 @@ export interface Meta {
   peak: {
     wasm: number[];
     native: { gflops: number[]; compiler: string } | null;
-    theoretical: string | null;
   };
   threadCounts: number[];
   mnist: {
@@ -259,7 +258,6 @@ export function report(runs: Run[], workloads: CpuWorkload[], meta: Meta): strin
               )
               .join(", ")
         : "- native: g++ not found, not measured",
-      ...(p.theoretical ? [`- theoretical (from /proc/cpuinfo): ${p.theoretical}`] : []),
     );
   lines.push("", ...summary(runs, workloads));
   for (const w of workloads) {
@@ -291,7 +289,10 @@ export function report(runs: Run[], workloads: CpuWorkload[], meta: Meta): strin
           ? `did not run: ${m.line.replaceAll("|", "/")}`
           : `${m.samplesPerSecond}`,
         before ? `${before}` : "–",
-        x === undefined ? "–" : `${f(x, 1)}x${x >= 5 ? "" : " (target 5x: missed)"}`,
+        // The target is the default (fastest) CPU target's; js is there for reference.
+        x === undefined
+          ? "–"
+          : `${f(x, 1)}x${m.backend === "js" || x >= 5 ? "" : " (target 5x: missed)"}`,
       ];
     });
     lines.push(table(["command", "samples/s", "baseline", "speed-up"], rows));

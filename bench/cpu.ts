@@ -47,7 +47,6 @@ import type { EngineResult } from "./cpu-engine.ts";
 import { nativePeak, wasmPeak } from "./cpu-peak.ts";
 import { report, type Meta, type Run } from "./cpu-report.ts";
 import { workloads } from "./cpu-workloads.ts";
-import { cpuPeak } from "./webgpu-peak.ts";
 
 const { values: opts } = parseArgs({
   options: {
@@ -167,12 +166,10 @@ function relativeDiff(a: Float32Array, b: Float32Array): number {
   return diff / (scale || 1);
 }
 
-const peak: Meta["peak"] = { wasm: [], native: null, theoretical: null };
+const peak: Meta["peak"] = { wasm: [], native: null };
 if (!opts["no-peak"]) {
   for (const n of threadCounts) peak.wasm.push(await wasmPeak(n));
   peak.native = nativePeak(threadCounts);
-  const t = cpuPeak();
-  if (t) peak.theoretical = `${t.gflops.toFixed(0)} GFLOP/s = ${t.formula}`;
   process.stderr.write(`  peak: wasm ${peak.wasm.map((g) => g.toFixed(1)).join(" / ")} GFLOP/s\n`);
 }
 
