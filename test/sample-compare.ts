@@ -34,8 +34,12 @@ export function worst(got: ArrayLike<number>, want: ArrayLike<number>): number {
 }
 
 /** A seeded batch at `dims`: floats in [-1, 1), ints 0/1 (valid labels and token ids in every sample). */
-export function sampleBatch(prog: ProgramIR, dims: Record<string, number>): Record<string, Arr> {
-  const rand = lcg(11);
+export function sampleBatch(
+  prog: ProgramIR,
+  dims: Record<string, number>,
+  seed = 11,
+): Record<string, Arr> {
+  const rand = lcg(seed);
   const batch: Record<string, Arr> = {};
   for (const inp of prog.inputs) {
     const n = inp.type.shape.reduce((p, d) => p * dimEval(d, dims), 1);

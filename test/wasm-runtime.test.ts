@@ -12,7 +12,6 @@ import { compile } from "../cli/node-host.ts";
 import { loadModule } from "../cli/module.ts";
 import { encodeModule } from "../compiler/codegen-wasm/encode.ts";
 import type { Instr, WasmFunction } from "../compiler/codegen-wasm/instr.ts";
-import { dimEval } from "../compiler/dims.ts";
 import type { Model } from "../runtime/model.ts";
 import type { SyncModel } from "../runtime/model-sync.ts";
 import type { ProgramPlan, SizeExpr, WasmKernel, WasmProgram } from "../runtime/program.ts";
@@ -21,7 +20,7 @@ import { WORK_PER_THREAD } from "../runtime/wasm/executor.ts";
 import { SPLIT, SplitChoice, TIMED } from "../runtime/wasm/split-choice.ts";
 import { Threads } from "../runtime/wasm/threads.ts";
 import { lcg, type Arr } from "./entry-inputs.ts";
-import { samples as sampleTable } from "./sample-compare.ts";
+import { sampleBatch, samples as sampleTable } from "./sample-compare.ts";
 
 // ---------------------------------------------------------------- a hand-written module
 
@@ -359,10 +358,23 @@ describe("the WASM runtime on a hand-written module", () => {
     expect(ways.slice(512, 516)).toEqual([true, false, true, false]);
   });
 
+  it("judges a split by its best probe (a cold first call does not decide), and splits a big kernel always", () => {
+    // The first (split) probe is cold: 5 ms; later splits 0.05 ms, alone 0.1 ms.
+    const choice = new SplitChoice();
+    for (let i = 0; i < 8; i++) {
+      const how = choice.next();
+      choice.timed(how, how & SPLIT ? (i === 0 ? 5 : 0.05) : 0.1);
+    }
+    expect(choice.next() & SPLIT).toBe(SPLIT);
+    const big = new SplitChoice(true);
+    for (let i = 0; i < 600; i++) expect(big.next()).toBe(SPLIT);
+  });
+
   it("rejects a call whose kernel traps on a worker, and runs the next", async () => {
     const plan = scanPlan(false, 1);
-    // The carry's init is zeroed by `trap`, which splits (its declared work is large).
-    plan.entries.predict!.kernels[0] = { name: "trap", items: H, scratch: 0, work: 1e9 };
+    // The carry's init is zeroed by `trap`, which may split (its declared work
+    // is large, but not so large that it splits without probing).
+    plan.entries.predict!.kernels[0] = { name: "trap", items: H, scratch: 0, work: 1e6 };
     const m = await model(plan, 2);
     const x = xs(3, 8);
     // Its first call runs split (the first probe): the worker's chunk traps.
@@ -400,7 +412,8 @@ describe("the WASM runtime on a hand-written module", () => {
       outSlots: [{ kind: "param", index: 0 }],
       outBufs: [2],
       dims: [],
-      kernels: [k("zero", 4), k("trap", 1e9)],
+      // Large enough to split, small enough to be probed (not always split).
+      kernels: [k("zero", 4), k("trap", 1e6)],
       schedule: [{ kernel: 0 }, { kernel: 1 }],
     };
     const m = await model(plan, 2);
@@ -571,19 +584,8 @@ const programOf = (file: string) => {
 };
 
 /** A batch of the sample's inputs at `dims` (ints 0/1: valid labels and ids everywhere). */
-function batchOf(file: string, dims: Record<string, number>, seed: number): Record<string, Arr> {
-  const prog = programOf(file);
-  const rand = lcg(seed);
-  const batch: Record<string, Arr> = {};
-  for (const inp of prog.inputs) {
-    const n = inp.type.shape.reduce((p, d) => p * dimEval(d, dims), 1);
-    batch[inp.name] =
-      inp.type.dtype === "f32"
-        ? Float32Array.from({ length: n }, () => rand() * 2 - 1)
-        : Int32Array.from({ length: n }, () => (rand() < 0.5 ? 0 : 1));
-  }
-  return batch;
-}
+const batchOf = (file: string, dims: Record<string, number>, seed: number) =>
+  sampleBatch(programOf(file), dims, seed);
 
 describe.each(samples)("$file on wasm", ({ file, dims, fixed }) => {
   it("gives the same bits on 1, 2 and 3 threads and createModelSync (losses, params, predictions)", async () => {

@@ -21,7 +21,7 @@ import {
 import { evalSize } from "../sizes.ts";
 import { align64, MAX_BUFFERS, MAX_DIMS, WasmMemory } from "./memory.ts";
 import { compileSchedule, control, type WasmOp } from "./schedule.ts";
-import { SplitChoice, SPLIT, TIMED } from "./split-choice.ts";
+import { ALWAYS_WORK, SplitChoice, SPLIT, TIMED } from "./split-choice.ts";
 import type { Threads } from "./threads.ts";
 
 type KernelFn = (lo: number, hi: number, scratch: number) => void;
@@ -283,7 +283,9 @@ export class WasmExecutor implements Executor {
       Math.max(1, Math.min(n, items[i]!, Math.floor(evalSize(k.work, D) / WORK_PER_THREAD))),
     );
     const ops = compileSchedule(plan, D);
-    const choices = chunks.map((c) => (c > 1 ? new SplitChoice() : null));
+    const choices = chunks.map((c, i) =>
+      c > 1 ? new SplitChoice(evalSize(plan.kernels[i]!.work, D) / c >= ALWAYS_WORK) : null,
+    );
     return {
       at: addrs,
       table: Uint32Array.from(addrs, (a) => Math.max(a, 0)),
