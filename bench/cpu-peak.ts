@@ -11,63 +11,59 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
+import { encodeModule } from "../compiler/codegen-wasm/encode.ts";
+import type { Instr, WasmFunction } from "../compiler/codegen-wasm/instr.ts";
+import { withoutRelaxed } from "../compiler/codegen-wasm/module.ts";
 
 // 12 accumulators, m and c: 14 live v128 values, within x64's 16 vector
 // registers (16 accumulators spilled: 30.5 against 37.0 GFLOP/s on 1 thread).
 const accumulators = 12;
 
-/** LEB128 of an unsigned integer. */
-function leb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-
-const f32x4 = (x: number) => {
-  const b = new Uint8Array(new Float32Array([x, x, x, x]).buffer);
-  return [0xfd, 0x0c, ...b]; // v128.const
-};
-const section = (id: number, body: number[]) => [id, ...leb(body.length), ...body];
-
 /**
  * `run(n: i32) -> f32`: n iterations of acc[k] = acc[k] * m + c for 12
  * f32x4 accumulators (8 flops each), their sum's lane 0 returned so nothing
- * is dead. Local 0 is n, 1..12 the accumulators, 13 m, 14 c.
+ * is dead. One `f32x4.relaxed_madd` each (withoutRelaxed: multiply then add).
+ * Local 0 is n, 1..12 the accumulators, 13 m, 14 c.
  */
-export function peakModule(): Uint8Array {
-  const m = accumulators + 1;
-  const c = accumulators + 2;
-  const body: number[] = [1, accumulators + 2, 0x7b]; // one local group: 18 v128
-  for (let k = 1; k <= accumulators; k++) body.push(...f32x4(1 + k / 64), 0x21, k);
-  body.push(...f32x4(0.9999), 0x21, m, ...f32x4(0.0001), 0x21, c);
-  body.push(0x02, 0x40, 0x03, 0x40); // block, loop
-  body.push(0x20, 0, 0x45, 0x0d, 1); // if n == 0: break
-  for (let k = 1; k <= accumulators; k++) {
-    // acc = acc * m + c: f32x4.mul (0xfd 230), f32x4.add (0xfd 228)
-    body.push(0x20, k, 0x20, m, 0xfd, ...leb(230), 0x20, c, 0xfd, ...leb(228), 0x21, k);
-  }
-  body.push(0x20, 0, 0x41, 1, 0x6b, 0x21, 0, 0x0c, 0); // n -= 1; continue
-  body.push(0x0b, 0x0b); // end loop, end block
-  body.push(0x20, 1);
-  for (let k = 2; k <= accumulators; k++) body.push(0x20, k, 0xfd, ...leb(228));
-  body.push(0xfd, 0x1f, 0, 0x0b); // f32x4.extract_lane 0; end
-  const code = [1, ...leb(body.length), ...body];
-  return Uint8Array.from([
-    ...[0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0],
-    ...section(1, [1, 0x60, 1, 0x7f, 1, 0x7d]), // (i32) -> f32
-    ...section(3, [1, 0]),
-    ...section(7, [1, 3, ...Buffer.from("run"), 0x00, 0]),
-    ...section(10, code),
-  ]);
+export function peakFunction(): WasmFunction {
+  const [m, c] = [accumulators + 1, accumulators + 2];
+  const body: Instr[] = [];
+  for (let k = 1; k <= accumulators; k++)
+    body.push(["v128.const", 1 + k / 64, 1, 1, 1], ["local.set", k]);
+  body.push(["v128.const", 0.9999, 0.9999, 0.9999, 0.9999], ["local.set", m]);
+  body.push(["v128.const", 1e-4, 1e-4, 1e-4, 1e-4], ["local.set", c]);
+  body.push(["block"], ["loop"], ["local.get", 0], ["i32.eqz"], ["br_if", 1]);
+  for (let k = 1; k <= accumulators; k++)
+    body.push(
+      ["local.get", k],
+      ["local.get", m],
+      ["local.get", c],
+      ["f32x4.relaxed_madd"],
+      ["local.set", k],
+    );
+  body.push(["local.get", 0], ["i32.const", 1], ["i32.sub"], ["local.set", 0], ["br", 0]);
+  body.push(["end"], ["end"], ["local.get", 1]);
+  for (let k = 2; k <= accumulators; k++) body.push(["local.get", k], ["f32x4.add"]);
+  body.push(["f32x4.extract_lane", 0]);
+  return {
+    name: "run",
+    params: ["i32"],
+    results: ["f32"],
+    locals: Array.from({ length: accumulators + 2 }, () => "v128" as const),
+    body,
+  };
+}
+
+/** The peak module's bytes (its one-page memory imported as env.memory, shared): fused or plain SIMD. */
+export function peakModule(fused: boolean): Uint8Array<ArrayBuffer> {
+  const fn = peakFunction();
+  const memory = { min: 1, max: 1 };
+  return encodeModule({ functions: [fused ? fn : withoutRelaxed(fn)], exports: ["run"], memory })
+    .bytes;
 }
 
 /** FLOPs of one loop iteration: 12 accumulators x 4 lanes x (multiply + add). */
-const flopsPerIteration = accumulators * 4 * 2;
+export const flopsPerIteration = accumulators * 4 * 2;
 
 /**
  * Each worker compiles the module, sizes its run to about 0.4 s, reports
@@ -76,7 +72,9 @@ const flopsPerIteration = accumulators * 4 * 2;
  */
 const workerSource = `
 const { parentPort, workerData } = require("node:worker_threads");
-const run = new WebAssembly.Instance(new WebAssembly.Module(workerData.bytes)).exports.run;
+const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+const run = new WebAssembly.Instance(new WebAssembly.Module(workerData.bytes), { env: { memory } })
+  .exports.run;
 let n = 1 << 16;
 for (;;) {
   const t0 = performance.now();
@@ -95,7 +93,7 @@ parentPort.on("message", () => {
 
 /** GFLOP/s of the WebAssembly SIMD loop on `threads` threads running at once (best of `reps`). */
 export async function wasmPeak(threads: number, reps = 3): Promise<number> {
-  const bytes = peakModule();
+  const bytes = peakModule(false);
   const workers = Array.from(
     { length: threads },
     () => new Worker(workerSource, { eval: true, workerData: { bytes } }),

@@ -18,9 +18,9 @@ import { iconst, iloop, type MatmulKernel } from "../compiler/kernel.ts";
 import { matmulToWasm } from "../compiler/codegen-wasm/matmul.ts";
 import { encodeModule } from "../compiler/codegen-wasm/encode.ts";
 import { withoutRelaxed } from "../compiler/codegen-wasm/module.ts";
-import type { Instr, WasmFunction } from "../compiler/codegen-wasm/instr.ts";
 import { evalSize } from "../runtime/sizes.ts";
 import { WASM_BUFFERS_AT, WASM_DATA_AT } from "../runtime/program.ts";
+import { flopsPerIteration, peakModule } from "./cpu-peak.ts";
 
 const args = process.argv.slice(2);
 const relaxed = args.includes("--relaxed");
@@ -30,40 +30,6 @@ const minMs = args.includes("--min-ms") ? Number(args[args.indexOf("--min-ms") +
 setFlagsFromString("--experimental-wasm-relaxed-simd");
 
 const memory = { min: 1, max: 65536 };
-
-/**
- * `peak(n)`: n iterations of acc = acc * m + c (one fused multiply-add) on
- * 12 f32x4 accumulators, 96 flops each, 12 independent chains (so latency
- * does not bound it; a product shared by all would be computed once).
- */
-function peakFunction(): WasmFunction {
-  const A = 12;
-  const [m, c] = [1 + A, 2 + A];
-  const body: Instr[] = [];
-  for (let k = 1; k <= A; k++) body.push(["v128.const", 1 + k / 64, 1, 1, 1], ["local.set", k]);
-  body.push(["v128.const", 0.9999, 0.9999, 0.9999, 0.9999], ["local.set", m]);
-  body.push(["v128.const", 1e-4, 1e-4, 1e-4, 1e-4], ["local.set", c]);
-  body.push(["block"], ["loop"], ["local.get", 0], ["i32.eqz"], ["br_if", 1]);
-  for (let k = 1; k <= A; k++)
-    body.push(
-      ["local.get", m],
-      ["local.get", c],
-      ["local.get", k],
-      ["f32x4.relaxed_madd"],
-      ["local.set", k],
-    );
-  body.push(["local.get", 0], ["i32.const", 1], ["i32.sub"], ["local.set", 0], ["br", 0]);
-  body.push(["end"], ["end"], ["local.get", 1]);
-  for (let k = 2; k <= A; k++) body.push(["local.get", k], ["f32x4.add"]);
-  body.push(["f32x4.extract_lane", 0]);
-  return {
-    name: "peak",
-    params: ["i32"],
-    results: ["f32"],
-    locals: Array.from({ length: A + 2 }, () => "v128" as const),
-    body,
-  };
-}
 
 /**
  * Milliseconds of this process's CPU time `f` takes: on a shared machine
@@ -76,15 +42,13 @@ function cpuMs(f: () => void): number {
   return (t.user + t.system) / 1000;
 }
 
+/** GFLOP/s of the peak loop (bench/cpu-peak.ts), fused where the engine has relaxed SIMD, by CPU time. */
 function peak(): number {
-  const fma = peakFunction();
-  const fn = WebAssembly.validate(encodeModule({ functions: [fma], exports: [], memory }).bytes)
-    ? fma
-    : withoutRelaxed(fma);
-  const { bytes } = encodeModule({ functions: [fn], exports: ["peak"], memory });
-  const mem = new WebAssembly.Memory({ initial: 1, maximum: memory.max, shared: true });
+  const fused = peakModule(true);
+  const bytes = WebAssembly.validate(fused) ? fused : peakModule(false);
+  const mem = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
   const run = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: mem } })
-    .exports.peak as (n: number) => number;
+    .exports.run as (n: number) => number;
   let n = 1 << 16;
   let best = Infinity;
   for (let timed = 0; timed < 5;) {
@@ -92,7 +56,7 @@ function peak(): number {
     if (ms < 50) n *= 2;
     else ((best = Math.min(best, ms / n)), timed++);
   }
-  return (12 * 4 * 2) / best / 1e6;
+  return flopsPerIteration / best / 1e6;
 }
 
 interface Shape {
