@@ -15,3 +15,7 @@ export function evalSize(e: SizeExpr, D: readonly number[]): number {
   const b = evalSize(e.mod[1], D);
   return ((evalSize(e.mod[0], D) % b) + b) % b;
 }
+
+/** A byte count as an error message says it: bytes under 1 MiB, else MiB and the exact count. */
+export const bytesText = (bytes: number): string =>
+  bytes < 2 ** 20 ? `${bytes} bytes` : `${(bytes / 2 ** 20).toFixed(1)} MiB (${bytes} bytes)`;

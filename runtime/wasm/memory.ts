@@ -14,6 +14,7 @@ import {
   WASM_MAX_BUFFERS,
   WASM_STEPS_AT as STEPS_AT,
 } from "../program.ts";
+import { bytesText } from "../sizes.ts";
 
 export const PAGE = 65536;
 /** How many dims and scans the header holds (as many as a WebGPU uniform record). */
@@ -61,13 +62,13 @@ export class WasmMemory {
     if (need <= have) return;
     if (need > this.maxPages)
       throw new Error(
-        `${what()} need ${mib(bytes)} of WebAssembly memory, more than its maximum ${mib(this.maxPages * PAGE)}`,
+        `${what()} need ${bytesText(bytes)} of WebAssembly memory, more than its maximum ${bytesText(this.maxPages * PAGE)}`,
       );
     try {
       this.memory.grow(need - have);
     } catch (e) {
       throw new Error(
-        `${what()} need ${mib(bytes)} of WebAssembly memory: ${(e as Error).message}`,
+        `${what()} need ${bytesText(bytes)} of WebAssembly memory: ${(e as Error).message}`,
       );
     }
   }
@@ -117,5 +118,3 @@ export class WasmMemory {
     return (dtype === "f32" ? this.v.f32 : this.v.i32).subarray(at / 4, at / 4 + n);
   }
 }
-
-const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;

@@ -5,6 +5,7 @@
 // installed on globalThis (Node's `webgpu` package without `globals`).
 
 import type { Buffer, DTypeName } from "../program.ts";
+import { bytesText } from "../sizes.ts";
 
 export const MAP_READ = 0x0001;
 export const COPY_SRC = 0x0004;
@@ -39,12 +40,9 @@ export function checkLimit(
   const max = device.limits[limit];
   if (bytes > max)
     throw new Error(
-      `WebGPU cannot hold ${what}: it needs ${mib(bytes)}, over this device's ${limit} of ${mib(max)}; ${hint}`,
+      `WebGPU cannot hold ${what}: it needs ${bytesText(bytes)}, over this device's ${limit} of ${bytesText(max)}; ${hint}`,
     );
 }
-
-const mib = (bytes: number) =>
-  bytes < 2 ** 20 ? `${bytes} bytes` : `${(bytes / 2 ** 20).toFixed(1)} MiB (${bytes} bytes)`;
 
 /** A storage buffer for `n` elements; `what` names it in errors (and labels it), `hint` says what to do. */
 export function createStorage(
