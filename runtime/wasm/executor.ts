@@ -176,6 +176,8 @@ export class WasmExecutor implements Executor {
   private readonly callAt: number;
   /** The binding whose table page 0 holds as a completed call left it (then only residents change). */
   private tableOf: Binding | null = null;
+  /** The running call's position in its binding's program (calls run one at a time). */
+  private pc = 0;
 
   constructor(
     private readonly plan: WasmPlan,
@@ -326,41 +328,35 @@ export class WasmExecutor implements Executor {
       if (!data) throw new Error(`internal: ${name}: no host array for in-slot ${k}`);
       mem.write(b.at[e.plan.inBufs[k]!]!, data);
     }
-    const { ops } = b;
-    let pc = 0;
-    while (pc < ops.length) {
-      const op = ops[pc]!;
-      if (op.op !== "kernel") {
-        pc = control(ops, pc, b.steps, mem);
-        continue;
-      }
-      const pending = this.kernel(e, b, op.kernel);
-      pc++;
-      // A browser's main thread cannot block on the workers: the rest of the call awaits.
-      if (pending) return this.rest(e, b, pc, pending);
-    }
-    return this.finish(e, b);
+    this.pc = 0;
+    const pending = this.advance(e, b);
+    // A browser's main thread cannot block on the workers: the rest of the call awaits.
+    return pending ? this.rest(e, b, pending) : this.finish(e, b);
   }
 
-  private async rest(
-    e: WasmEntry,
-    b: Binding,
-    from: number,
-    first: Promise<void>,
-  ): Promise<Map<number, Buffer>> {
-    await first;
+  /**
+   * Runs the binding's program from `this.pc` until it ends (undefined) or
+   * a kernel is still running on the workers asynchronously (its promise;
+   * `this.pc` is then the op after it).
+   */
+  private advance(e: WasmEntry, b: Binding): Promise<void> | undefined {
     const { ops } = b;
-    let pc = from;
-    while (pc < ops.length) {
-      const op = ops[pc]!;
+    while (this.pc < ops.length) {
+      const op = ops[this.pc]!;
       if (op.op !== "kernel") {
-        pc = control(ops, pc, b.steps, this.mem);
+        this.pc = control(ops, this.pc, b.steps, this.mem);
         continue;
       }
       const pending = this.kernel(e, b, op.kernel);
-      pc++;
-      if (pending) await pending;
+      this.pc++;
+      if (pending) return pending;
     }
+    return undefined;
+  }
+
+  private async rest(e: WasmEntry, b: Binding, first: Promise<void>): Promise<Map<number, Buffer>> {
+    for (let pending: Promise<void> | undefined = first; pending; pending = this.advance(e, b))
+      await pending;
     return this.finish(e, b);
   }
 
