@@ -7,16 +7,14 @@
 // /usr/bin/chromium; under CI=true a missing browser fails the test,
 // elsewhere it skips and says why.
 
-import { existsSync } from "node:fs";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compile } from "../cli/node-host.ts";
-import { dataFiles, mnistData, pageScript } from "./browser/page-data.ts";
+import { dataFiles, launchChromium, mnistData, pageScript } from "./browser/page-data.ts";
 import { serve } from "./browser/server.ts";
 import { trainRun, type ModelModule, type RunData } from "./browser/train-run.ts";
 import type { WasmPageResult } from "./browser/wasm-page.ts";
 
-const chromiumPath = "/usr/bin/chromium";
 const inCI = process.env.CI === "true";
 const seed = 5;
 const steps = 4;
@@ -50,20 +48,9 @@ beforeAll(async () => {
     "/wasm/model.mjs": { type: "text/javascript", body: js },
     ...dataFiles(data),
   });
-  if (!existsSync(chromiumPath)) {
-    noBrowser = `${chromiumPath} is not installed (apt-get install chromium)`;
-    return;
-  }
-  try {
-    // --no-sandbox: CI runs as root in a container, where Chromium's sandbox refuses to start.
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      headless: true,
-      args: ["--no-sandbox"],
-    });
-  } catch (e) {
-    noBrowser = `${chromiumPath} did not start: ${(e as Error).message}`;
-  }
+  const launched = await launchChromium([]);
+  if (typeof launched === "string") noBrowser = launched;
+  else browser = launched;
 }, 60_000);
 
 afterAll(async () => {

@@ -5,17 +5,15 @@
 // Needs /usr/bin/chromium (.ci/run installs it). Under CI=true a missing
 // browser or adapter fails the test; elsewhere the test skips and says why.
 
-import { existsSync } from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { probeNodeGpu } from "../cli/webgpu-node.ts";
 import type { Target } from "../compiler/backend.ts";
 import { compile } from "../cli/node-host.ts";
-import { dataFiles, mnistData, pageScript } from "./browser/page-data.ts";
+import { dataFiles, launchChromium, mnistData, pageScript } from "./browser/page-data.ts";
 import { serve, type Served } from "./browser/server.ts";
 import { trainRun, type ModelModule, type RunData, type RunResult } from "./browser/train-run.ts";
 
-const chromiumPath = "/usr/bin/chromium";
 const inCI = process.env.CI === "true";
 const targets: readonly Target[] = ["js", "webgpu"];
 const seed = 5;
@@ -54,24 +52,18 @@ beforeAll(async () => {
   for (const [target, js] of modules)
     files[`/${target}/model.mjs`] = { type: "text/javascript", body: js };
   server = await serve(files);
-  if (!existsSync(chromiumPath)) {
-    noBrowser = `${chromiumPath} is not installed (apt-get install chromium)`;
+  // --enable-unsafe-webgpu turns WebGPU on where Chromium would not (Linux,
+  // no GPU), and --use-webgpu-adapter=swiftshader picks its CPU Vulkan
+  // (SwiftShader) explicitly.
+  const launched = await launchChromium([
+    "--enable-unsafe-webgpu",
+    "--use-webgpu-adapter=swiftshader",
+  ]);
+  if (typeof launched === "string") {
+    noBrowser = launched;
     return;
   }
-  try {
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      headless: true,
-      // --enable-unsafe-webgpu turns WebGPU on where Chromium would not (Linux,
-      // no GPU), and --use-webgpu-adapter=swiftshader picks its CPU Vulkan
-      // (SwiftShader) explicitly. --no-sandbox: CI runs as root in a
-      // container, where Chromium's sandbox refuses to start.
-      args: ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader", "--no-sandbox"],
-    });
-  } catch (e) {
-    noBrowser = `${chromiumPath} did not start: ${(e as Error).message}`;
-    return;
-  }
+  browser = launched;
   page = await browser.newPage();
   page.on("console", (m) => {
     if (m.type() === "error") pageErrors.push(`console.error: ${m.text()}`);

@@ -1,10 +1,13 @@
-// What both browser tests serve besides their pages: the first MNIST images
-// and labels (as `dlg train` feeds them) as raw binary files, and a page
-// script bundled for the browser.
+// What both browser tests share: the headless Chromium they drive, and what
+// they serve besides their pages: the first MNIST images and labels (as
+// `dlg train` feeds them) as raw binary files, and a page script bundled for
+// the browser.
 
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { chromium, type Browser } from "playwright-core";
 import { loadMnistSplit, mnistPixels } from "../../cli/mnist.ts";
 import type { Served } from "./server.ts";
 import type { RunData } from "./train-run.ts";
@@ -42,4 +45,25 @@ export async function pageScript(file: string): Promise<Served> {
     write: false,
   });
   return { type: "text/javascript", body: script.outputFiles[0]!.text };
+}
+
+const chromiumPath = "/usr/bin/chromium";
+
+/**
+ * Debian's Chromium, headless, with `args` (--no-sandbox is always added: CI
+ * runs as root in a container, where Chromium's sandbox refuses to start);
+ * or why there is none, for the test to fail on under CI=true or skip with.
+ */
+export async function launchChromium(args: string[]): Promise<Browser | string> {
+  if (!existsSync(chromiumPath))
+    return `${chromiumPath} is not installed (apt-get install chromium)`;
+  try {
+    return await chromium.launch({
+      executablePath: chromiumPath,
+      headless: true,
+      args: [...args, "--no-sandbox"],
+    });
+  } catch (e) {
+    return `${chromiumPath} did not start: ${(e as Error).message}`;
+  }
 }
