@@ -8,7 +8,10 @@
 // A scan is a schedule step; its body kernels print as ordinary kernels.
 
 import type { KernelContext } from "./backend.ts";
+import { dimAdd } from "./dims.ts";
 import { kernelName, type Kernel, type ScanKernel } from "./kernel.ts";
+import { kernelWork } from "./kernel-walk.ts";
+import { sizeOf } from "./codegen-wasm/function.ts";
 import type { SizeExpr } from "../runtime/program.ts";
 import type { WasmFunction } from "./codegen-wasm/instr.ts";
 import { mapToWasm } from "./codegen-wasm/map.ts";
@@ -28,12 +31,14 @@ export interface WasmKernelCode {
 }
 
 type Leaf = Exclude<Kernel, ScanKernel>;
+/** A kernel's function, items and scratch, as its shape's printer makes them. */
+export type PrintedCode = Omit<WasmKernelCode, "work">;
 type Printers = {
   [K in Leaf["kind"]]: (
     k: Extract<Leaf, { kind: K }>,
     ctx: KernelContext,
     name: string,
-  ) => WasmKernelCode;
+  ) => PrintedCode;
 };
 
 const printers: Printers = {
@@ -43,12 +48,18 @@ const printers: Printers = {
   scatter: scatterToWasm,
 };
 
-/** One kernel (not a scan) as a function of the model's module. */
+/**
+ * One kernel (not a scan) as a function of the model's module; its work is
+ * its arithmetic plus the elements it stores (kernel-walk.ts's kernelWork,
+ * what `dump --explain` reports too).
+ */
 export function kernelToWasm(k: Leaf, ctx: KernelContext): WasmKernelCode {
   const name = kernelName(ctx.path, k, ctx.sources);
-  return (printers[k.kind] as (k: Leaf, ctx: KernelContext, name: string) => WasmKernelCode)(
+  const code = (printers[k.kind] as (k: Leaf, ctx: KernelContext, name: string) => PrintedCode)(
     k,
     ctx,
     name,
   );
+  const { flops, written } = kernelWork(k);
+  return { ...code, work: sizeOf(dimAdd(flops, written), ctx) };
 }

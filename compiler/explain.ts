@@ -21,7 +21,7 @@ import {
 import type { Entry, Eqn, Graph, ProgramIR } from "./ir.ts";
 import { isWindow } from "./ir.ts";
 import type { BufId, BufferDecl, Kernel, KernelProgram, MemoryPlan } from "./kernel.ts";
-import { kernelInputs, kernelOutputs, sexprCost } from "./kernel-walk.ts";
+import { kernelInputs, kernelOutputs, kernelWork } from "./kernel-walk.ts";
 import { lowerGraph } from "./fuse.ts";
 import { FusionLog, type KernelNote } from "./fuse/explain.ts";
 import { planMemory } from "./memory.ts";
@@ -69,29 +69,6 @@ const times = (n: Dim, c: Cost): Cost => ({ flops: dimMul(n, c.flops), bytes: di
 type Leaf = Exclude<Kernel, { kind: "scan" }>;
 const c = (n: number) => dimConst(n);
 
-/** A kernel's FLOPs and the elements it writes: arithmetic nodes per element times elements, a matmul's 2·m·n·k, a reduction's accumulate. */
-const leafWork: {
-  [K in Leaf["kind"]]: (k: Extract<Leaf, { kind: K }>) => { flops: Dim; written: Dim };
-} = {
-  map: (k) => {
-    const n = numElements(k.shape);
-    return { flops: dimMul(n, c(sexprCost(k.body))), written: n };
-  },
-  reduce: (k) => {
-    const n = numElements(k.shape);
-    return { flops: dimMul(dimMul(n, numElements(k.red)), c(sexprCost(k.body) + 1)), written: n };
-  },
-  matmul: (k) => {
-    const n = numElements([...k.batch, k.m, k.n]);
-    const product = dimMul(dimMul(n, k.k), c(2));
-    return { flops: dimAdd(product, dimMul(n, c(sexprCost(k.epilogue)))), written: n };
-  },
-  scatter: (k) => {
-    const n = numElements(k.domain);
-    return { flops: dimMul(n, c(sexprCost(k.value) + 1)), written: n };
-  },
-};
-
 /** Inside scan `k`, each stacked buffer is read (or written) one step's slice per step. */
 function stepSlices(
   k: Extract<Kernel, { kind: "scan" }>,
@@ -107,7 +84,7 @@ function stepSlices(
 }
 
 /**
- * FLOPs (`leafWork`) and bytes moved: every buffer read once, the elements
+ * FLOPs (`kernelWork`) and bytes moved: every buffer read once, the elements
  * written once; a scan is its body's cost per step times its length, a
  * stacked buffer counting one step's slice (`perStep`).
  */
@@ -121,7 +98,7 @@ function kernelCost(k: Kernel, buffers: readonly BufferDecl[], perStep: Map<BufI
   }
   const elems = (b: BufId) => perStep.get(b) ?? numElements(buffers[b]!.shape);
   const read = kernelInputs(k).reduce((s, b) => dimAdd(s, elems(b)), dimConst(0));
-  const { flops, written } = (leafWork[k.kind] as (k: Leaf) => { flops: Dim; written: Dim })(k);
+  const { flops, written } = kernelWork(k);
   return { flops, bytes: dimMul(dimAdd(read, written), c(ELEM_BYTES)) };
 }
 

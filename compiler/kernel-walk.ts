@@ -5,6 +5,7 @@
 // new node kind is one row in each (tsc names the table that lacks it)
 // rather than a case in every hand-written switch.
 
+import { dimAdd, dimConst, dimMul, numElements, type Dim } from "./dims.ts";
 import type { BufId, IExpr, Kernel, SExpr } from "./kernel.ts";
 
 /** The direct sub-expressions of a node, scalar and index ones apart, in evaluation order. */
@@ -247,3 +248,36 @@ export function kernelOutputs(k: Kernel): BufId[] {
     ...k.carries.flatMap((c) => (c.final === null ? [] : [c.final])),
   ];
 }
+
+const c = (n: number) => dimConst(n);
+
+/**
+ * A kernel's FLOPs and the elements it writes, symbolic: arithmetic nodes
+ * per element times elements, a matmul's 2·m·n·k and its epilogue, a
+ * reduction's accumulate (what `dump --explain` reports, and WASM's work
+ * estimate for threading).
+ */
+const work: {
+  [K in Leaf["kind"]]: (k: Extract<Leaf, { kind: K }>) => { flops: Dim; written: Dim };
+} = {
+  map: (k) => {
+    const n = numElements(k.shape);
+    return { flops: dimMul(n, c(sexprCost(k.body))), written: n };
+  },
+  reduce: (k) => {
+    const n = numElements(k.shape);
+    return { flops: dimMul(dimMul(n, numElements(k.red)), c(sexprCost(k.body) + 1)), written: n };
+  },
+  matmul: (k) => {
+    const n = numElements([...k.batch, k.m, k.n]);
+    const product = dimMul(dimMul(n, k.k), c(2));
+    return { flops: dimAdd(product, dimMul(n, c(sexprCost(k.epilogue)))), written: n };
+  },
+  scatter: (k) => {
+    const n = numElements(k.domain);
+    return { flops: dimMul(n, c(sexprCost(k.value) + 1)), written: n };
+  },
+};
+
+export const kernelWork = (k: Leaf): { flops: Dim; written: Dim } =>
+  (work[k.kind] as (k: Leaf) => { flops: Dim; written: Dim })(k);

@@ -12,11 +12,11 @@
 import { dimAsConst, numElements } from "../dims.ts";
 import type { KernelContext } from "../backend.ts";
 import { iadd, lit, type IExpr, type MapKernel, type SExpr } from "../kernel.ts";
-import { mapSExpr, sexprCost, someSExpr, visitSExpr, type NodeMap } from "../kernel-walk.ts";
+import { mapSExpr, someSExpr, visitSExpr, type NodeMap } from "../kernel-walk.ts";
 import { FnBuilder, get, HI, i32, LO, set, sizeOf } from "./function.ts";
 import type { Instr } from "./instr.ts";
 import { Exprs, type Env } from "./scalar.ts";
-import type { WasmKernelCode } from "../codegen-wasm.ts";
+import type { PrintedCode } from "../codegen-wasm.ts";
 import { size } from "../size-expr.ts";
 
 /** Elements per work item of a flat map. */
@@ -84,13 +84,12 @@ export function store(x: Exprs, out: number, index: IExpr, value: SExpr, vector:
   fn.emit([value.dtype === "f32" ? "f32.store" : "i32.store", 0]);
 }
 
-export function mapToWasm(k: MapKernel, ctx: KernelContext, name: string): WasmKernelCode {
+export function mapToWasm(k: MapKernel, ctx: KernelContext, name: string): PrintedCode {
   const fn = new FnBuilder(ctx);
   const n = numElements(k.shape);
   const rank = k.shape.length;
   const at = (lin: IExpr): IExpr => (k.outAt === undefined ? lin : iadd(k.outAt, lin));
   const lin: IExpr = { k: "lin" };
-  const work = size.mul(sizeOf(n, ctx), sexprCost(k.body) + 1);
   const flat = rank <= 1 || !someSExpr(k.body, { i: (e) => e.k === "loop" });
   const c = fn.local("i32");
   const end = fn.local("i32");
@@ -118,7 +117,7 @@ export function mapToWasm(k: MapKernel, ctx: KernelContext, name: string): WasmK
     fn.emit(get(end));
     fn.dim(n);
     fn.emit(["i32.lt_s"], ["select"], set(end), ...hoist, ...loop);
-    return { fn: fn.finish(name), items: size.ceilDiv(sizeOf(n, ctx), CHUNK), scratch: 0, work };
+    return { fn: fn.finish(name), items: size.ceilDiv(sizeOf(n, ctx), CHUNK), scratch: 0 };
   }
 
   // One item per row: the row's multi-index (all axes but the last) and its first element.
@@ -171,7 +170,6 @@ export function mapToWasm(k: MapKernel, ctx: KernelContext, name: string): WasmK
     fn: fn.finish(name),
     items: sizeOf(numElements(k.shape.slice(0, -1)), ctx),
     scratch: 0,
-    work,
   };
 }
 

@@ -44,7 +44,7 @@ import {
 import type { IExpr, MatmulKernel, MatmulOperand } from "../kernel.ts";
 import type { KernelContext } from "../backend.ts";
 import type { Instr } from "./instr.ts";
-import type { WasmKernelCode } from "../codegen-wasm.ts";
+import type { PrintedCode } from "../codegen-wasm.ts";
 import { Exprs, type Env, type IndexLeaf, type Lane } from "./scalar.ts";
 import { fewColumns, fewRows } from "./matmul-few-rows.ts";
 import { MR, NR, tiles } from "./matmul-micro.ts";
@@ -141,7 +141,7 @@ function scratchLayout(k: MatmulKernel) {
   };
 }
 
-export function matmulToWasm(k: MatmulKernel, ctx: KernelContext, name: string): WasmKernelCode {
+export function matmulToWasm(k: MatmulKernel, ctx: KernelContext, name: string): PrintedCode {
   return new MatmulWriter(k, ctx).write(name);
 }
 
@@ -213,7 +213,7 @@ export class MatmulWriter {
     );
   }
 
-  write(name: string): WasmKernelCode {
+  write(name: string): PrintedCode {
     const { f, k, ctx, M, N, K } = this;
     const nb = k.batch.length;
     f.dim(k.m);
@@ -315,13 +315,11 @@ export class MatmulWriter {
       dimMul(numElements(k.batch), ceilDiv(k.n, this.L.panel)),
       ceilDiv(k.m, MB),
     );
-    const work = dimMul(dimConst(2), numElements([...k.batch, k.m, k.n, k.k]));
     return {
       fn: f.finish(name),
       items: sizeOf(items, ctx),
       // A constant m or n < MR never packs.
       scratch: Math.min(dimAsConst(k.m) ?? MR, dimAsConst(k.n) ?? MR) < MR ? 0 : this.L.total,
-      work: sizeOf(work, ctx),
     };
   }
 

@@ -22,8 +22,8 @@
 import { dimAsConst, dimAdd, dimConst, dimFloorDiv, numElements, type Dim } from "../dims.ts";
 import type { KernelContext } from "../backend.ts";
 import { iadd, type IExpr, type ReduceKernel, type SExpr } from "../kernel.ts";
-import { sexprCost, visitSExpr } from "../kernel-walk.ts";
-import type { WasmKernelCode } from "../codegen-wasm.ts";
+import { visitSExpr } from "../kernel-walk.ts";
+import type { PrintedCode } from "../codegen-wasm.ts";
 import { size } from "../size-expr.ts";
 import { FnBuilder, get, HI, i32, LO, set, sizeOf, tee } from "./function.ts";
 import type { Instr } from "./instr.ts";
@@ -163,10 +163,9 @@ const atLeast4 = (d: Dim) => {
   return c === null || c >= 4;
 };
 
-export function reduceToWasm(k: ReduceKernel, ctx: KernelContext, name: string): WasmKernelCode {
+export function reduceToWasm(k: ReduceKernel, ctx: KernelContext, name: string): PrintedCode {
   const r = k.shape.length;
   const q = k.red.length;
-  const work = size.mul(sizeOf(numElements([...k.shape, ...k.red]), ctx), sexprCost(k.body) + 1);
   const probe = (env: Env) => gathers(new Exprs(new FnBuilder(ctx), env), k.body);
   const innerOk = k.op !== "argmax" && q > 0 && atLeast4(k.red[q - 1]!);
   const outerOk = k.op !== "argmax" && r > 0 && q > 0 && atLeast4(k.shape[r - 1]!);
@@ -181,8 +180,7 @@ export function reduceToWasm(k: ReduceKernel, ctx: KernelContext, name: string):
         counter: 0,
       })
     : Infinity;
-  const code = outerOk && gOuter < gInner ? outer(k, ctx, name) : inner(k, ctx, name, innerOk);
-  return { ...code, work };
+  return outerOk && gOuter < gInner ? outer(k, ctx, name) : inner(k, ctx, name, innerOk);
 }
 
 const storeOp = (ctx: KernelContext, k: ReduceKernel): Op =>
@@ -228,12 +226,7 @@ function loops(
 }
 
 /** One item per output element; the innermost reduced axis vectorised when `vectorise`. */
-function inner(
-  k: ReduceKernel,
-  ctx: KernelContext,
-  name: string,
-  vectorise: boolean,
-): Omit<WasmKernelCode, "work"> {
+function inner(k: ReduceKernel, ctx: KernelContext, name: string, vectorise: boolean): PrintedCode {
   const fn = new FnBuilder(ctx);
   const q = k.red.length;
   const o = fn.local("i32");
@@ -366,7 +359,7 @@ function inner(
 }
 
 /** Items are blocks of BLOCK outputs along the last output axis; four of them reduce at once. */
-function outer(k: ReduceKernel, ctx: KernelContext, name: string): Omit<WasmKernelCode, "work"> {
+function outer(k: ReduceKernel, ctx: KernelContext, name: string): PrintedCode {
   const fn = new FnBuilder(ctx);
   const r = k.shape.length;
   const op = k.op as "sum" | "max";

@@ -7,13 +7,11 @@
 import { numElements } from "../dims.ts";
 import type { KernelContext } from "../backend.ts";
 import { iadd, type IExpr, type ScatterKernel } from "../kernel.ts";
-import { sexprCost } from "../kernel-walk.ts";
-import type { WasmKernelCode } from "../codegen-wasm.ts";
-import { size } from "../size-expr.ts";
-import { FnBuilder, get, i32, set, sizeOf } from "./function.ts";
+import type { PrintedCode } from "../codegen-wasm.ts";
+import { FnBuilder, get, i32, set } from "./function.ts";
 import { Exprs, type Env } from "./scalar.ts";
 
-export function scatterToWasm(k: ScatterKernel, ctx: KernelContext, name: string): WasmKernelCode {
+export function scatterToWasm(k: ScatterKernel, ctx: KernelContext, name: string): PrintedCode {
   const fn = new FnBuilder(ctx);
   const lin = fn.local("i32");
   const idx = k.domain.map(() => fn.local("i32"));
@@ -49,6 +47,5 @@ export function scatterToWasm(k: ScatterKernel, ctx: KernelContext, name: string
     );
   };
   level(0);
-  const work = size.mul(sizeOf(numElements(k.domain), ctx), sexprCost(k.value) + 2);
-  return { fn: fn.finish(name), items: 1, scratch: 0, work };
+  return { fn: fn.finish(name), items: 1, scratch: 0 };
 }
