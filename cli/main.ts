@@ -33,6 +33,8 @@ async function dispatch(cmd: CommandName, p: Parsed, io: Io): Promise<number> {
       return (await import("./train-command.ts")).runTrain(p, io);
     case "bench":
       return (await import("./bench-command.ts")).runBench(p, io);
+    case "lsp":
+      return (await import("../lsp/server.ts")).runLsp(p, io);
   }
 }
 

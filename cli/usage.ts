@@ -8,7 +8,7 @@ import type { Target } from "../compiler/backend.ts";
 import { intFlag, str, type Parsed } from "./args.ts";
 import { UsageError } from "./errors.ts";
 
-export const commandNames = ["check", "compile", "train", "dump", "bench"] as const;
+export const commandNames = ["check", "compile", "train", "dump", "bench", "lsp"] as const;
 export type CommandName = (typeof commandNames)[number];
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
@@ -66,6 +66,7 @@ export const commandOptions: Record<CommandName, Options> = {
     config: { type: "string" },
     ...limitOptions,
   },
+  lsp: { stdio: { type: "boolean" } },
 };
 
 /** `--max-tensor-bytes` and `--max-param-bytes` as CompileOptions (absent flags: the defaults). */
@@ -156,6 +157,7 @@ Commands:
   train FILE       compile a model and train it on MNIST or a CSV file
   dump FILE        print an intermediate stage (ast, ir, grad, kernels)
   bench FILE       time a model's step, predict and evaluate on synthetic data
+  lsp --stdio      run the language server (diagnostics, hover, go to definition, ...)
 
 Run \`dlg <command> --help\` for a command's options.
 Exit status: 0 success, 1 errors in the input, 2 bad command line, 3 a bug in dlg.
@@ -296,4 +298,15 @@ Options:
   --max-tensor-bytes N, --max-param-bytes N
                   the size limits, as for compile
   -h, --help      show this help`,
+
+  lsp: `Usage: dlg lsp --stdio
+
+Run the language server over stdin/stdout (the Language Server Protocol, as
+editors start it): diagnostics as you type, hover types and shapes, inlay
+hints, go to definition, references, rename, document symbols, formatting,
+completion, signature help and semantic tokens. See docs/cli.md.
+
+Options:
+  --stdio      talk LSP over stdin and stdout (required)
+  -h, --help   show this help`,
 };
