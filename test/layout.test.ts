@@ -139,8 +139,21 @@ describe("layout", () => {
       }
   });
 
+  it("lsp/ imports the LSP libraries, node's built-ins, grammar/ through its index, compiler/ and cli/", () => {
+    const packages = /^(node:|vscode-languageserver(\/node)?$|vscode-languageserver-textdocument$)/;
+    for (const f of files("lsp"))
+      for (const { spec } of imports(f)) {
+        const t = target(f, spec);
+        const ok =
+          t === null
+            ? packages.test(spec)
+            : /^(lsp|compiler|cli)\//.test(t) || t === "grammar/index.ts";
+        expect(ok, `${f} imports ${spec}`).toBe(true);
+      }
+  });
+
   it("keeps every source file under 800 lines", () => {
-    for (const dir of ["grammar", "compiler", "runtime", "cli"])
+    for (const dir of ["grammar", "compiler", "runtime", "cli", "lsp"])
       for (const f of files(dir)) {
         const lines = readFileSync(join(root, f), "utf8").split("\n").length;
         expect(lines, `${f} has ${lines} lines`).toBeLessThanOrEqual(800);
