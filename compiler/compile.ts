@@ -10,7 +10,16 @@
 
 import { parse, printProgram } from "../grammar/index.ts";
 import { diag, hasErrors, type Diagnostic } from "./diagnostics.ts";
-import { elaborate, readSource, type ElaborateHost, type ElaborateResult } from "./elaborate.ts";
+import {
+  elaborate,
+  readSource,
+  STD_PRELUDE,
+  type ElaborateHost,
+  type ElaborateResult,
+} from "./elaborate.ts";
+import type { Analysis } from "./symbols.ts";
+import type { AnalysisCache } from "./symbols/cache.ts";
+import { resolveNames } from "./symbols/resolve.ts";
 import { didYouMean } from "./elaborate/suggest.ts";
 import { defaultTrainConfig } from "./elaborate/train-config.ts";
 import type { ModelIR, ProgramIR, TrainConfig } from "./ir.ts";
@@ -22,6 +31,7 @@ import { buildEntries } from "./entries.ts";
 import { defaultLimits, type SizeLimits } from "./limits.ts";
 import { emit, lowerEntry, printKernels, type LoweredEntry, type NumericsOptions } from "./emit.ts";
 import { explainKernels } from "./explain.ts";
+import { moduleDts } from "./emit/dts.ts";
 import { trainDims } from "./train-dims.ts";
 import { verify } from "./ir-verify.ts";
 import { simplifyEntry } from "./simplify.ts";
@@ -91,6 +101,32 @@ export interface DumpOptions extends CompileOptions {
 export function check(file: string, opts: CompileOptions): CheckResult {
   const r = elaborate(file, opts.host, limitsOf(opts));
   return { diagnostics: r.diagnostics, sources: r.sources, ok: !hasErrors(r.diagnostics) };
+}
+
+export interface AnalyzeOptions {
+  host: Host;
+  /** Kept by the caller between calls: unchanged files are not parsed again. */
+  cache?: AnalysisCache;
+  limits?: SizeLimits;
+}
+
+/**
+ * The front half for an editor: parse, elaborate and resolve names, and
+ * keep what they learned (definitions, uses, types) instead of emitting.
+ * Never throws: a compiler bug becomes one E9001 diagnostic.
+ */
+export function analyze(file: string, opts: AnalyzeOptions): Analysis {
+  try {
+    const r = elaborate(file, opts.host, {
+      limits: opts.limits ?? defaultLimits,
+      ...(opts.cache ? { parse: opts.cache.parse } : {}),
+    });
+    const symbols = resolveNames(r.programs, new Set([STD_PRELUDE]));
+    return { entry: file, ...r, symbols };
+  } catch (e) {
+    const empty = { symbols: { defs: new Map(), refs: [] }, types: [] };
+    return { entry: file, diagnostics: [internalError(file, e)], sources: new Map(), programs: new Map(), ...empty };
+  }
 }
 
 interface Selected {
@@ -360,6 +396,29 @@ export function dump(
     }
     const { program, lowered } = lowerModel(sel, backend);
     return { ...base, ok: true, text: printKernels(backend, program, lowered) };
+  } catch (e) {
+    return { ...base, diagnostics: [...r.diagnostics, internalError(file, e)], ok: false };
+  }
+}
+
+/**
+ * The .d.ts `compile` writes beside the module, without the module
+ * (`dlg typegen`): the model's entries are built, since the .d.ts says which
+ * inputs each one reads, but nothing is lowered, fused or emitted.
+ */
+export function typegen(
+  file: string,
+  opts: CompileOptions,
+): CheckResult & { program?: ProgramIR; dts?: string } {
+  const r = elaborate(file, opts.host, limitsOf(opts));
+  const base = { diagnostics: r.diagnostics, sources: r.sources };
+  if (hasErrors(r.diagnostics)) return { ...base, ok: false };
+  const sel = select(file, r, opts);
+  if (!("model" in sel)) return { ...base, diagnostics: [...r.diagnostics, sel], ok: false };
+  try {
+    const program = buildProgram(sel.model, sel.train);
+    const dts = moduleDts(program, sel.model.name, opts.target ?? "js");
+    return { ...base, ok: true, program, dts };
   } catch (e) {
     return { ...base, diagnostics: [...r.diagnostics, internalError(file, e)], ok: false };
   }
