@@ -122,10 +122,17 @@ export function analyze(file: string, opts: AnalyzeOptions): Analysis {
       ...(opts.cache ? { parse: opts.cache.parse } : {}),
     });
     const symbols = resolveNames(r.programs, new Set([STD_PRELUDE]));
-    return { entry: file, ...r, symbols };
+    const { diagnostics, sources, programs, types } = r;
+    return { entry: file, diagnostics, sources, programs, symbols, types };
   } catch (e) {
     const empty = { symbols: { defs: new Map(), refs: [] }, types: [] };
-    return { entry: file, diagnostics: [internalError(file, e)], sources: new Map(), programs: new Map(), ...empty };
+    return {
+      entry: file,
+      diagnostics: [internalError(file, e)],
+      sources: new Map(),
+      programs: new Map(),
+      ...empty,
+    };
   }
 }
 

@@ -9,7 +9,7 @@
 // arithmetic (tensor-ops.ts), shapes in signatures (types.ts), intrinsics
 // and initialisers, models, train settings.
 
-import { parse, type Program, type Span } from "../grammar/index.ts";
+import { parse, type ParseResult, type Program, type Span } from "../grammar/index.ts";
 import { diag, type Diagnostic } from "./diagnostics.ts";
 import { dimConst, dimVar } from "./dims.ts";
 import type { ModelIR, TrainConfig } from "./ir.ts";
@@ -21,7 +21,8 @@ import {
   MAX_SOURCE_BYTES,
   type Unreadable,
 } from "./source-file.ts";
-import { fail, Scope, Session, type Ctx, type Hover } from "./elaborate/context.ts";
+import type { TypeAt } from "./symbols.ts";
+import { fail, Scope, Session, type Ctx } from "./elaborate/context.ts";
 import { evalExpr } from "./elaborate/expr.ts";
 import { intrinsicTable } from "./elaborate/intrinsics.ts";
 import { elaborateModel, elaborateUncalled } from "./elaborate/model.ts";
@@ -43,8 +44,10 @@ export interface ElaborateResult {
   diagnostics: Diagnostic[];
   /** Every file read (std included), for rendering diagnostics. */
   sources: Map<string, string>;
-  /** The type of each named value, for hovers in the language server. */
-  hovers: Hover[];
+  /** Each file's AST (std included; recovered when it has syntax errors), std first, then imports before importers. */
+  programs: Map<string, Program>;
+  /** Types per span (evaluated expressions, bound names, call signatures), for the language server. */
+  types: TypeAt[];
   /** Where each model and train block is named, for errors about choosing one (compile.ts). */
   sites: { models: Map<string, Site>; trains: Map<TrainConfig, Site> };
 }
@@ -177,8 +180,16 @@ function unterminated(text: string, s: Span): boolean {
   return s.end - s.start < 2 || text[s.end - 1] !== '"';
 }
 
+/**
+ * Parses one file's text. The language server passes a cache's (compiler/symbols/cache.ts)
+ * so that a file whose text did not change is not parsed again.
+ */
+export type Parser = (file: string, text: string) => ParseResult;
+
+const parseFile: Parser = (_file, text) => parse(text);
+
 /** Parse the entry file and, depth first, everything it imports; imports come before importers. */
-function loadFiles(s: Session, host: ElaborateHost, entry: string): Unit[] {
+function loadFiles(s: Session, host: ElaborateHost, entry: string, parse: Parser): Unit[] {
   const units: Unit[] = [];
   const state = new Map<string, "loading" | "done">();
   const load = (file: string, from: ImportSite, chain: string[]) => {
@@ -205,7 +216,7 @@ function loadFiles(s: Session, host: ElaborateHost, entry: string): Unit[] {
     const { text } = got;
     state.set(file, "loading");
     s.sources.set(file, text);
-    const { program, errors } = parse(text);
+    const { program, errors } = parse(file, text);
     for (const e of errors) s.report(diag(e.code, e.message, file, e.span));
     // An unterminated path (`import "layers.dl`) is already E1002: reading it would only add a follow-on error.
     for (const d of program.decls) {
@@ -225,6 +236,7 @@ function loadFiles(s: Session, host: ElaborateHost, entry: string): Unit[] {
     }
     state.set(file, "done");
     units.push({ file, program, syntaxOk: errors.length === 0 });
+    s.programs.set(file, program);
   };
   load(entry, null, []);
   return units;
@@ -307,7 +319,7 @@ function declare(s: Session, scope: Scope, u: Unit): void {
   }
 }
 
-function loadStd(s: Session, host: ElaborateHost): Scope {
+function loadStd(s: Session, host: ElaborateHost, parse: Parser): Scope {
   const scope = new Scope();
   for (const fn of intrinsicTable()) scope.define(fn.name, { value: { kind: "fn", fn } });
   scope.define("training", { value: (ctx, span) => modelNames(ctx, "training", span) });
@@ -325,7 +337,8 @@ function loadStd(s: Session, host: ElaborateHost): Scope {
     return scope;
   }
   s.sources.set(STD_PRELUDE, text);
-  const { program, errors } = parse(text);
+  const { program, errors } = parse(STD_PRELUDE, text);
+  s.programs.set(STD_PRELUDE, program);
   for (const e of errors)
     s.report(diag("E9001", `std does not parse: ${e.message}`, STD_PRELUDE, e.span));
   declare(s, scope, { file: STD_PRELUDE, program, syntaxOk: errors.length === 0 });
@@ -337,13 +350,13 @@ function loadStd(s: Session, host: ElaborateHost): Scope {
 export function elaborate(
   entryFile: string,
   host: ElaborateHost,
-  opts: { dims?: Record<string, number>; limits?: SizeLimits } = {},
+  opts: { dims?: Record<string, number>; limits?: SizeLimits; parse?: Parser } = {},
 ): ElaborateResult {
   const s = new Session();
   if (opts.limits) s.limits = opts.limits;
-  const std = loadStd(s, host);
+  const std = loadStd(s, host, opts.parse ?? parseFile);
   const globals = new Scope(std);
-  const units = loadFiles(s, host, entryFile);
+  const units = loadFiles(s, host, entryFile, opts.parse ?? parseFile);
 
   for (const u of units) declare(s, globals, u);
   // Specialise dims the caller already knows (the CLI, from the data): `F` becomes 13.
@@ -458,7 +471,8 @@ export function elaborate(
     trains,
     diagnostics,
     sources: s.sources,
-    hovers: s.hovers,
+    programs: s.programs,
+    types: [...s.types.values()],
     sites: { models: modelSites, trains: trainSites },
   };
 }

@@ -21,6 +21,7 @@ const pipeline = [
   "elementwise",
   "ir-print",
   "ir-verify",
+  "symbols", // the editor's index (symbols.ts) and the syntactic name resolver (symbols/)
   "elaborate", // compiler/elaborate.ts and everything in compiler/elaborate/
   "autodiff",
   "simplify",

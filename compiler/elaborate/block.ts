@@ -10,7 +10,15 @@ import { evalExpr } from "./expr.ts";
 import { execAssign, execParam, guarded } from "./stmts.ts";
 import { cast, checkExactDivision, need, tensor, toVar } from "./tensor-ops.ts";
 import { dtypeOf, evalDim, resolvePattern, typeExprText, unifyShape } from "./types.ts";
-import { describe, typeText, type Arg, type BlockFn, type CallSite, type Value } from "./values.ts";
+import {
+  describe,
+  hoverText,
+  typeText,
+  type Arg,
+  type BlockFn,
+  type CallSite,
+  type Value,
+} from "./values.ts";
 
 /** A scalar argument as its declared kind (`int`, `float`, `bool`, `dim`). */
 function scalarArg(
@@ -250,6 +258,7 @@ function bindParams(
     const arg = a ?? { value: evalExpr(inner, p.default!), span: site.span };
     const v = a && standIns.has(p.name.name) ? a.value : scalarArg(caller, fn, p, kind, arg);
     inner.scope.define(p.name.name, { value: v, span: p.name.span, file: fn.file });
+    inner.s.type(fn.file, p.name.span, hoverText(p.name.name, v));
   };
   // Scalars first, since a tensor's type may use them (`x: [b, 4 * h]`); but a
   // default that uses a dim bound by a tensor argument (`hidden: int = 2 * n`
@@ -284,6 +293,9 @@ function bindParams(
       callSpan: site.span,
     });
     inner.scope.define(p.name.name, { value: tensor(caller, v), span: p.name.span, file: fn.file });
+    // The type as declared (`[..., n]`) and what this call made of it.
+    const declared = `${p.name.name}: ${typeExprText(inner, p.type)}`;
+    inner.s.type(fn.file, p.name.span, `${declared}  — here ${typeText(v.type)}`);
   }
   for (const { p, kind } of deferred) bindScalar(p, kind);
 }

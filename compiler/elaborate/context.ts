@@ -1,12 +1,13 @@
 // The state elaboration threads through: scopes of names, the session that
-// collects diagnostics and hovers, the model being built, and the context
+// collects diagnostics and types (for hovers), the model being built, and the context
 // of one block invocation (its scope, its param path, its graph builder).
 
-import type { BlockDecl, Span } from "../../grammar/index.ts";
+import type { BlockDecl, Program, Span } from "../../grammar/index.ts";
 import type { Builder } from "../builder.ts";
 import { diag, type DiagCode, type Diagnostic, type Label } from "../diagnostics.ts";
 import type { DimCheck, Var, VarGen } from "../ir.ts";
 import { defaultLimits, type SizeLimits } from "../limits.ts";
+import type { TypeAt } from "../symbols.ts";
 import type { Value } from "./values.ts";
 
 /** A user error: aborts the current statement, which records it and moves on. */
@@ -66,17 +67,17 @@ export class Scope {
   }
 }
 
-export interface Hover {
-  file: string;
-  span: Span;
-  text: string;
-}
+/** Distinct type texts kept per span: a block called with many shapes shows the first few. */
+const MAX_TYPE_TEXTS = 4;
 
 /** Everything one `elaborate` call accumulates. */
 export class Session {
   readonly diagnostics: Diagnostic[] = [];
-  readonly hovers: Hover[] = [];
+  /** What hover shows, per (file, span): each evaluated expression's type, bound names, call signatures. */
+  readonly types = new Map<string, TypeAt>();
   readonly sources = new Map<string, string>();
+  /** Each file's AST, in the order read (std first, then imports before importers). */
+  readonly programs = new Map<string, Program>();
   /** Files of the standard library: errors inside them are reported at the user's call. */
   readonly stdFiles = new Set<string>();
   /** The standard library's scope (intrinsics and std blocks), the root of every lookup. */
@@ -88,6 +89,14 @@ export class Session {
   /** Expressions being evaluated inside one another, across inlined blocks (expr.ts). */
   depth = 0;
   private readonly seen = new Set<string>();
+
+  /** Record a type text at a span (once; a span evaluated again with another shape gets a second text). */
+  type(file: string, span: Span, text: string): void {
+    const key = `${file}:${span.start}:${span.end}`;
+    const t = this.types.get(key);
+    if (!t) this.types.set(key, { file, span, texts: [text] });
+    else if (t.texts.length < MAX_TYPE_TEXTS && !t.texts.includes(text)) t.texts.push(text);
+  }
 
   /** Record a diagnostic once: a block called twice with the same mistake reports it once. */
   report(d: Diagnostic): void {

@@ -30,7 +30,14 @@ import {
   tensor,
 } from "./tensor-ops.ts";
 import { entryValue } from "./types.ts";
-import { describe, type Arg, type Callable, type CallSite, type Value } from "./values.ts";
+import {
+  describe,
+  typeText,
+  type Arg,
+  type Callable,
+  type CallSite,
+  type Value,
+} from "./values.ts";
 
 /**
  * How deep evaluation may go, across inlined blocks: each expression level
@@ -52,7 +59,10 @@ export function evalExpr(ctx: Ctx, e: ast.Expr): Value {
         e.span,
         { notes: ["give intermediate values names, or call fewer blocks inside one another"] },
       );
-    return evalNode(ctx, e);
+    const v = evalNode(ctx, e);
+    const text = valueText(ctx, v);
+    if (text !== null) ctx.s.type(ctx.file, e.span, text);
+    return v;
   } catch (err) {
     // Every int value is made exact (literals, folded arithmetic), but the
     // sizes computed from them can still pass 2^53 (`reshape`, `one_hot`,
@@ -61,6 +71,28 @@ export function evalExpr(ctx: Ctx, e: ast.Expr): Value {
     failOverflow(ctx, `dimension arithmetic overflows: ${err.value} is beyond 2^53`, e.span);
   } finally {
     ctx.s.depth--;
+  }
+}
+
+/** What hover shows for a value: `f32[B, 512]`, `int = 3`, `dim = 784`, a signature. */
+function valueText(ctx: Ctx, v: Value): string | null {
+  switch (v.kind) {
+    case "tensor":
+      return typeText(v.v.type);
+    case "int":
+    case "float":
+    case "bool":
+      return `${v.kind} = ${v.value}`;
+    case "dim":
+      return `dim = ${dimToString(v.dim)}`;
+    case "fn":
+      return signatureText(ctx, v.fn);
+    case "list":
+      return describe(v);
+    case "string":
+      return "string";
+    case "poison":
+      return null;
   }
 }
 
@@ -161,7 +193,7 @@ export function resolveCallee(ctx: Ctx, callee: ast.Expr): Callable {
       fail(ctx, "E2007", `\`${callee.name}\` is ${describe(v)}, not a function`, callee.span);
     // Hovering a call shows the signature, and a block's doc comment.
     const doc = v.fn.kind === "block" && v.fn.decl.doc ? `\n\n${v.fn.decl.doc}` : "";
-    ctx.s.hovers.push({ file: ctx.file, span: callee.span, text: signatureText(ctx, v.fn) + doc });
+    ctx.s.type(ctx.file, callee.span, signatureText(ctx, v.fn) + doc);
     return v.fn;
   }
   const v = need(evalExpr(ctx, callee));

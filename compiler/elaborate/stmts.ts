@@ -44,7 +44,7 @@ export function define(ctx: Ctx, name: ast.Ident, value: Value): void {
   }
   if (value.kind === "tensor" && value.v.hint === undefined) value.v.hint = ctx.path + name.name;
   ctx.scope.define(name.name, { value, span: name.span, file: ctx.file });
-  ctx.s.hovers.push({ file: ctx.file, span: name.span, text: hoverText(name.name, value) });
+  ctx.s.type(ctx.file, name.span, hoverText(name.name, value));
 }
 
 export function execAssign(ctx: Ctx, s: ast.AssignStmt): void {
@@ -180,9 +180,5 @@ export function execParam(ctx: Ctx, s: ast.ParamStmt): void {
     span: s.name.span,
     file: ctx.file,
   });
-  ctx.s.hovers.push({
-    file: ctx.file,
-    span: s.name.span,
-    text: `param ${path}: ${typeText(v.type)}`,
-  });
+  ctx.s.type(ctx.file, s.name.span, `param ${path}: ${typeText(v.type)}`);
 }

@@ -9,7 +9,7 @@ import { fail, Poisoned, type Ctx, type ScopeEntry } from "./context.ts";
 import { checkBytes, checkSafeInt, checkShape } from "./dim-checks.ts";
 import { didYouMean } from "./suggest.ts";
 import { binaryOp, checkExactDivision, negate, need } from "./tensor-ops.ts";
-import { describe, dimValue, type Value } from "./values.ts";
+import { describe, dimValue, hoverText, type Value } from "./values.ts";
 
 /** The key under which a block call stores what its signature's `...` matched. */
 export const ELLIPSIS = "...";
@@ -221,6 +221,7 @@ export function unifyShape(b: Binding): void {
           file: callee.file,
           origin,
         });
+        callee.s.type(callee.file, e.span, hoverText(e.name, dimValue(actual)));
         return;
       }
       const v = need(entryValue(callee, entry, e.span));

@@ -1,0 +1,365 @@
+// Syntactic name resolution for the editor: walks every file's AST (recovered
+// ones too) with .dlg's lexical scoping and records where each name is
+// defined and used. It evaluates nothing and reports nothing: a name it
+// cannot resolve simply gets no reference (the elaborator reports it).
+//
+// The scoping mirrors the elaborator's: one global namespace for the user's
+// files (over std's, which std's own blocks see alone), models in a
+// namespace of their own (train blocks name them), a block's scope with its
+// scalar params, then per tensor param the dims its type binds and the
+// param itself; a model's inputs before its other statements; a scan's item
+// and carries in a scope around its body, where assigning a carry gives the
+// same carry its next value.
+
+import type * as ast from "../../grammar/index.ts";
+import { printExpr, printType } from "../../grammar/index.ts";
+import type { SymbolDef, SymbolIndex, SymbolKind } from "../symbols.ts";
+
+class Scope {
+  private readonly names = new Map<string, string>();
+  constructor(readonly parent: Scope | null) {}
+  define(name: string, id: string): void {
+    this.names.set(name, id);
+  }
+  own(name: string): string | undefined {
+    return this.names.get(name);
+  }
+  lookup(name: string): string | undefined {
+    return this.names.get(name) ?? this.parent?.lookup(name);
+  }
+}
+
+/** One line of source for a detail: long expressions are cut. */
+function short(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+export function blockDetail(d: ast.BlockDecl): string {
+  const params = d.params.map(paramDetail).join(", ");
+  return `block ${d.name.name}(${params})${d.result ? ` -> ${printType(d.result)}` : ""}`;
+}
+
+function paramDetail(p: ast.BlockParam): string {
+  return `${p.name.name}: ${printType(p.type)}${p.default ? ` = ${printExpr(p.default)}` : ""}`;
+}
+
+/** Where a def sits: its file and the enclosing block or model. */
+interface Where {
+  file: string;
+  container?: string;
+}
+
+class Resolver {
+  readonly index: SymbolIndex = { defs: new Map(), refs: [] };
+  /** A block's params by name, for named arguments (`dense(units: 3)`). */
+  private readonly blockParams = new Map<string, Map<string, string>>();
+
+  def(
+    at: Where,
+    kind: SymbolKind,
+    name: ast.Ident,
+    declSpan: ast.Span,
+    detail: string,
+    doc?: string | null,
+  ): string {
+    const id = `${at.file}:${name.span.start}`;
+    const d: SymbolDef = {
+      id,
+      name: name.name,
+      kind,
+      file: at.file,
+      span: name.span,
+      declSpan,
+      detail,
+    };
+    if (doc) d.doc = doc;
+    if (at.container !== undefined) d.container = at.container;
+    this.index.defs.set(id, d);
+    return id;
+  }
+
+  ref(at: Where, span: ast.Span, def: string | undefined): void {
+    if (def !== undefined) this.index.refs.push({ file: at.file, span, def });
+  }
+
+  // ------------------------------------------------------------ top level
+
+  /** Register a file's dims, consts and blocks in `scope`, and its models in `models`. */
+  declare(file: string, p: ast.Program, scope: Scope, models: Map<string, string>): void {
+    const at = { file };
+    const global = (name: ast.Ident, id: string) => {
+      if (!scope.own(name.name)) scope.define(name.name, id);
+    };
+    for (const d of p.decls) {
+      switch (d.kind) {
+        case "Dim":
+          for (const n of d.names) global(n, this.def(at, "dim", n, d.span, `dim ${n.name}`));
+          break;
+        case "Const": {
+          const detail = short(`const ${d.name.name} = ${printExpr(d.value)}`);
+          global(d.name, this.def(at, "const", d.name, d.span, detail));
+          break;
+        }
+        case "Block": {
+          const id = this.def(at, "block", d.name, d.span, blockDetail(d), d.doc);
+          global(d.name, id);
+          const params = new Map<string, string>();
+          const inBlock = { file, container: id };
+          for (const bp of d.params)
+            if (!params.has(bp.name.name))
+              params.set(
+                bp.name.name,
+                this.def(inBlock, "block-param", bp.name, bp.span, paramDetail(bp)),
+              );
+          this.blockParams.set(id, params);
+          break;
+        }
+        case "Model": {
+          const id = this.def(at, "model", d.name, d.span, `model ${d.name.name}`, d.doc);
+          if (!models.has(d.name.name)) models.set(d.name.name, id);
+          break;
+        }
+        case "Train":
+          this.def(at, "train", d.name, d.span, `train ${d.name.name} for ${d.model.name}`);
+          break;
+        case "Import":
+          break;
+      }
+    }
+  }
+
+  /** Resolve the uses in a file's declarations (after every file is declared). */
+  uses(file: string, p: ast.Program, scope: Scope, models: Map<string, string>): void {
+    const at = { file };
+    for (const d of p.decls) {
+      switch (d.kind) {
+        case "Const":
+          this.expr(at, d.value, scope);
+          break;
+        case "Block":
+          this.block(file, d, scope);
+          break;
+        case "Model":
+          this.model(file, d, scope);
+          break;
+        case "Train":
+          this.ref(at, d.model.span, models.get(d.model.name));
+          // Settings are keys, not names; their values may use consts (`lr: rate`).
+          for (const s of d.settings) this.expr(at, s.value, scope);
+          break;
+        case "Dim":
+        case "Import":
+          break;
+      }
+    }
+  }
+
+  private block(file: string, d: ast.BlockDecl, globals: Scope): void {
+    const id = `${file}:${d.name.span.start}`;
+    const params = this.blockParams.get(id);
+    if (!params) return;
+    const scope = new Scope(globals);
+    const at = { file, container: id };
+    // Scalars bind first, so a tensor's type may use them (`x: [b, 4 * h]`).
+    for (const p of d.params)
+      if (p.type.kind === "ScalarType") this.local(scope, p.name, params.get(p.name.name)!);
+    for (const p of d.params) {
+      if (p.type.kind !== "TensorType") continue;
+      this.signature(at, p, p.type, scope);
+      this.local(scope, p.name, params.get(p.name.name)!);
+    }
+    for (const p of d.params) if (p.default) this.expr(at, p.default, scope);
+    this.stmts(at, d.body, scope, null);
+    // The result type is resolved after the body, in the block's scope (as elaborate does).
+    if (d.result) this.type(at, d.result, scope);
+  }
+
+  /** A signature's tensor type: a name not yet visible is a dim the call binds. */
+  private signature(at: Where, p: ast.BlockParam, t: ast.TensorTypeExpr, scope: Scope): void {
+    for (const e of t.dims) {
+      if (e.kind === "Ellipsis") continue;
+      if (e.kind !== "Name") {
+        this.expr(at, e, scope);
+        continue;
+      }
+      const known = scope.lookup(e.name);
+      if (known !== undefined) {
+        this.ref(at, e.span, known);
+        continue;
+      }
+      const ident: ast.Ident = { kind: "Ident", name: e.name, span: e.span };
+      const detail = `dim ${e.name} (bound by ${p.name.name}: ${printType(t)})`;
+      scope.define(e.name, this.def(at, "dim", ident, e.span, detail));
+    }
+  }
+
+  private model(file: string, d: ast.ModelDecl, globals: Scope): void {
+    const at = { file, container: `${file}:${d.name.span.start}` };
+    const scope = new Scope(globals);
+    // Inputs first: statements before an input may still use the dims it binds.
+    for (const s of d.body)
+      if (s.kind === "Input") {
+        this.type(at, s.type, scope);
+        const detail = `input ${s.name.name}: ${printType(s.type)}`;
+        this.local(scope, s.name, this.def(at, "input", s.name, s.span, detail));
+      }
+    this.stmts(
+      at,
+      d.body.filter((s) => s.kind !== "Input"),
+      scope,
+      null,
+    );
+  }
+
+  /** Define a name unless this scope already has it (a redefinition keeps the first). */
+  private local(scope: Scope, name: ast.Ident, id: string): void {
+    if (!scope.own(name.name)) scope.define(name.name, id);
+  }
+
+  /** Statements in order; `carries` is the carry scope when these are a scan's body. */
+  private stmts(at: Where, body: ast.Stmt[], scope: Scope, carries: Scope | null): void {
+    for (const s of body) {
+      switch (s.kind) {
+        case "Assign": {
+          this.expr(at, s.value, scope);
+          const names = s.targets.map((t) => t.name).join(", ");
+          const detail = short(`${names} = ${printExpr(s.value)}`);
+          for (const t of s.targets) {
+            // `h = ...` in a scan body is the carry `h`'s next value.
+            const carry = carries?.own(t.name);
+            if (carry !== undefined && !scope.own(t.name)) {
+              this.ref(at, t.span, carry);
+              scope.define(t.name, carry);
+              continue;
+            }
+            this.local(scope, t, this.def(at, "local", t, s.span, detail));
+          }
+          break;
+        }
+        case "Param": {
+          this.type(at, s.type, scope);
+          if (s.init?.kind === "Call") this.call(at, s.init, scope);
+          else if (s.init) this.expr(at, s.init, scope);
+          const detail = `param ${s.name.name}: ${printType(s.type)}`;
+          this.local(scope, s.name, this.def(at, "param", s.name, s.span, detail));
+          break;
+        }
+        case "Input":
+          // Only a model's own inputs are names (model() defines them); elsewhere it is E2009.
+          this.type(at, s.type, scope);
+          break;
+        case "Output":
+        case "Metric": {
+          this.expr(at, s.value, scope);
+          const kind = s.kind === "Output" ? "output" : "metric";
+          const detail = short(`${kind} ${s.name.name} = ${printExpr(s.value)}`);
+          this.local(scope, s.name, this.def(at, kind, s.name, s.span, detail));
+          break;
+        }
+        case "Loss":
+        case "Return":
+        case "Yield":
+          this.expr(at, s.value, scope);
+          break;
+      }
+    }
+  }
+
+  private type(at: Where, t: ast.TypeExpr, scope: Scope): void {
+    if (t.kind === "TensorType")
+      for (const d of t.dims) if (d.kind !== "Ellipsis") this.expr(at, d, scope);
+  }
+
+  // ------------------------------------------------------------ expressions
+
+  /** A call: a named argument of a block refers to the block's param (intrinsics have none). */
+  private call(at: Where, c: ast.CallExpr, scope: Scope): void {
+    const callee = this.expr(at, c.callee, scope);
+    const params = callee === undefined ? undefined : this.blockParams.get(callee);
+    for (const a of c.args) {
+      if (a.name && params) this.ref(at, a.name.span, params.get(a.name.name));
+      this.expr(at, a.value, scope);
+    }
+  }
+
+  /** Resolve the names in `e`; returns the def a plain name refers to (for callees). */
+  private expr(at: Where, e: ast.Expr, scope: Scope): string | undefined {
+    switch (e.kind) {
+      case "Name": {
+        const id = scope.lookup(e.name);
+        this.ref(at, e.span, id);
+        return id;
+      }
+      case "Number":
+      case "String":
+      case "Bool":
+        return undefined;
+      case "Binary":
+        this.expr(at, e.left, scope);
+        this.expr(at, e.right, scope);
+        return undefined;
+      case "Unary":
+        this.expr(at, e.operand, scope);
+        return undefined;
+      case "Call":
+        this.call(at, e, scope);
+        return undefined;
+      case "Pipe":
+        this.expr(at, e.left, scope);
+        if (e.right.kind === "Call") this.call(at, e.right, scope);
+        else this.expr(at, e.right, scope);
+        return undefined;
+      case "Index":
+        this.expr(at, e.target, scope);
+        for (const i of e.indices) {
+          if (i.kind !== "Slice") this.expr(at, i, scope);
+          else for (const x of [i.start, i.end, i.step]) if (x) this.expr(at, x, scope);
+        }
+        return undefined;
+      case "List":
+        for (const i of e.items) this.expr(at, i, scope);
+        return undefined;
+      case "If":
+        this.expr(at, e.cond, scope);
+        this.expr(at, e.then, scope);
+        this.expr(at, e.else, scope);
+        return undefined;
+      case "Scan":
+        this.scan(at, e, scope);
+        return undefined;
+    }
+  }
+
+  private scan(at: Where, e: ast.ScanExpr, scope: Scope): void {
+    this.expr(at, e.source, scope);
+    this.expr(at, e.axis, scope);
+    for (const c of e.carries) this.expr(at, c.init, scope);
+    const carries = new Scope(scope);
+    for (const c of e.carries) {
+      const detail = short(`carry ${c.name.name} = ${printExpr(c.init)}`);
+      this.local(carries, c.name, this.def(at, "local", c.name, c.span, detail));
+    }
+    const detail = short(`${e.item.name} in ${printExpr(e.source)}`);
+    this.local(carries, e.item, this.def(at, "local", e.item, e.item.span, detail));
+    this.stmts(at, e.body, new Scope(carries), carries);
+  }
+}
+
+/**
+ * Every definition and use in `programs` (in load order: std first, then
+ * imports before importers). `std` names the standard library's files,
+ * whose blocks see only std.
+ */
+export function resolveNames(
+  programs: ReadonlyMap<string, ast.Program>,
+  std: ReadonlySet<string>,
+): SymbolIndex {
+  const r = new Resolver();
+  const stdScope = new Scope(null);
+  const globals = new Scope(stdScope);
+  const models = new Map<string, string>();
+  const scopeOf = (file: string) => (std.has(file) ? stdScope : globals);
+  for (const [file, p] of programs) r.declare(file, p, scopeOf(file), models);
+  for (const [file, p] of programs) r.uses(file, p, scopeOf(file), models);
+  return r.index;
+}
