@@ -35,6 +35,8 @@ async function dispatch(cmd: CommandName, p: Parsed, io: Io): Promise<number> {
       return (await import("./bench-command.ts")).runBench(p, io);
     case "lsp":
       return (await import("../lsp/server.ts")).runLsp(p, io);
+    case "typegen":
+      return (await import("./typegen-command.ts")).runTypegen(p, io);
   }
 }
 

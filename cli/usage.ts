@@ -8,7 +8,15 @@ import type { Target } from "../compiler/backend.ts";
 import { intFlag, str, type Parsed } from "./args.ts";
 import { UsageError } from "./errors.ts";
 
-export const commandNames = ["check", "compile", "train", "dump", "bench", "lsp"] as const;
+export const commandNames = [
+  "check",
+  "compile",
+  "train",
+  "dump",
+  "bench",
+  "lsp",
+  "typegen",
+] as const;
 export type CommandName = (typeof commandNames)[number];
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
@@ -56,6 +64,15 @@ export const commandOptions: Record<CommandName, Options> = {
     iters: { type: "string" },
     warmup: { type: "string" },
     json: { type: "boolean" },
+    ...limitOptions,
+  },
+  typegen: {
+    model: { type: "string" },
+    config: { type: "string" },
+    target: { type: "string" },
+    out: { type: "string", short: "o" },
+    "out-dir": { type: "string" },
+    watch: { type: "boolean" },
     ...limitOptions,
   },
   dump: {
@@ -158,12 +175,35 @@ Commands:
   dump FILE        print an intermediate stage (ast, ir, grad, kernels)
   bench FILE       time a model's step, predict and evaluate on synthetic data
   lsp --stdio      run the language server (diagnostics, hover, go to definition, ...)
+  typegen FILE...  write each model's shape-typed .d.ts beside its .dlg (--watch)
 
 Run \`dlg <command> --help\` for a command's options.
 Exit status: 0 success, 1 errors in the input, 2 bad command line, 3 a bug in dlg.
 Set DLG_DEBUG=1 to see stack traces of internal errors.`;
 
 export const commandHelp: Record<CommandName, string> = {
+  typegen: `Usage: dlg typegen FILE... [--watch] [--target js|wasm|webgpu] [--model NAME] [--config NAME]
+                   [-o OUT.d.ts | --out-dir DIR]
+
+Write the TypeScript declarations of each file's model, the .d.ts that
+\`dlg compile\` writes beside the module, without compiling the module:
+FILE.dlg's goes to FILE.d.ts beside it, the declarations of FILE.js (what
+\`dlg compile FILE.dlg -o FILE.js\` writes there). Inputs, outputs and
+params are typed with their dtype and shape, so tsc rejects a missing or
+misnamed input or a wrong typed-array kind.
+
+Options:
+  --watch         keep running: write again when a file or one of its imports
+                  changes (a file with errors keeps its last good .d.ts)
+  --target T      the module's target, as for compile (default ${defaultTarget})
+  --model NAME, --config NAME
+                  the model, as for compile
+  -o, --out FILE  the .d.ts path (one FILE only)
+  --out-dir DIR   write DIR/NAME.d.ts for each FILE instead
+  --max-tensor-bytes N, --max-param-bytes N
+                  the size limits, as for compile
+  -h, --help      show this help`,
+
   check: `Usage: dlg check FILE... [--json]
 
 Parse and check each file and its imports: syntax, names, dimensions and
