@@ -41,7 +41,7 @@ export type TypeExpr = TensorTypeExpr | ScalarTypeExpr;
 
 // ---------------------------------------------------------------- expressions
 
-export interface NumberLit {
+export interface NumberLit extends Commented {
   kind: "Number";
   value: number;
   /** The text as written, so `1e-4` prints back as `1e-4`. */
@@ -51,19 +51,19 @@ export interface NumberLit {
   span: Span;
 }
 
-export interface StringLit {
+export interface StringLit extends Commented {
   kind: "String";
   value: string;
   span: Span;
 }
 
-export interface BoolLit {
+export interface BoolLit extends Commented {
   kind: "Bool";
   value: boolean;
   span: Span;
 }
 
-export interface NameExpr {
+export interface NameExpr extends Commented {
   kind: "Name";
   name: string;
   span: Span;
@@ -72,7 +72,7 @@ export interface NameExpr {
 export type BinaryOp =
   "==" | "!=" | "<" | "<=" | ">" | ">=" | "+" | "-" | "*" | "/" | "@" | "div" | "mod" | "^";
 
-export interface BinaryExpr {
+export interface BinaryExpr extends Commented {
   kind: "Binary";
   op: BinaryOp;
   left: Expr;
@@ -82,14 +82,14 @@ export interface BinaryExpr {
   span: Span;
 }
 
-export interface UnaryExpr {
+export interface UnaryExpr extends Commented {
   kind: "Unary";
   op: "-";
   operand: Expr;
   span: Span;
 }
 
-export interface Arg {
+export interface Arg extends Commented {
   /** Named argument (`axis: -1`); null for positional. */
   name: Ident | null;
   value: Expr;
@@ -97,7 +97,7 @@ export interface Arg {
 }
 
 /** `f(a, b, name: v)`; `f` is any expression (usually a Name). */
-export interface CallExpr {
+export interface CallExpr extends Commented {
   kind: "Call";
   callee: Expr;
   args: Arg[];
@@ -105,7 +105,7 @@ export interface CallExpr {
 }
 
 /** `x |> f(a)` is `f(x, a)`; `x |> f` is `f(x)`. Kept as a node so `print` round-trips. */
-export interface PipeExpr {
+export interface PipeExpr extends Commented {
   kind: "Pipe";
   left: Expr;
   /** A Name or a Call (or any expression that evaluates to a callable). */
@@ -122,7 +122,7 @@ export interface SliceExpr {
   span: Span;
 }
 
-export interface IndexExpr {
+export interface IndexExpr extends Commented {
   kind: "Index";
   target: Expr;
   indices: (Expr | SliceExpr)[];
@@ -130,13 +130,13 @@ export interface IndexExpr {
 }
 
 /** `[a, b, c]`: a list (of tensors for concat, of dims for reshape, ...). */
-export interface ListExpr {
+export interface ListExpr extends Commented {
   kind: "List";
   items: Expr[];
   span: Span;
 }
 
-export interface IfExpr {
+export interface IfExpr extends Commented {
   kind: "If";
   cond: Expr;
   then: Expr;
@@ -144,14 +144,14 @@ export interface IfExpr {
   span: Span;
 }
 
-export interface ScanCarry {
+export interface ScanCarry extends Commented {
   name: Ident;
   init: Expr;
   span: Span;
 }
 
 /** `scan xt in x along 1 carry (h = ..., c = ...) { ...; yield h }` */
-export interface ScanExpr {
+export interface ScanExpr extends Commented {
   kind: "Scan";
   item: Ident;
   source: Expr;
@@ -184,7 +184,7 @@ export type Expr =
 // ---------------------------------------------------------------- statements
 
 /** `a = e` or `a, b, c = split(...)`. */
-export interface AssignStmt {
+export interface AssignStmt extends Commented {
   kind: "Assign";
   targets: Ident[];
   value: Expr;
@@ -192,7 +192,7 @@ export interface AssignStmt {
 }
 
 /** `param w: [n, units] init glorot_uniform` (init optional; defaults per std). */
-export interface ParamStmt {
+export interface ParamStmt extends Commented {
   kind: "Param";
   name: Ident;
   type: TensorTypeExpr;
@@ -200,7 +200,7 @@ export interface ParamStmt {
   span: Span;
 }
 
-export interface InputStmt {
+export interface InputStmt extends Commented {
   kind: "Input";
   name: Ident;
   type: TensorTypeExpr;
@@ -208,7 +208,7 @@ export interface InputStmt {
 }
 
 /** `output probs = softmax(logits)` */
-export interface OutputStmt {
+export interface OutputStmt extends Commented {
   kind: "Output";
   name: Ident;
   value: Expr;
@@ -216,7 +216,7 @@ export interface OutputStmt {
 }
 
 /** `metric accuracy = mean(...)` */
-export interface MetricStmt {
+export interface MetricStmt extends Commented {
   kind: "Metric";
   name: Ident;
   value: Expr;
@@ -224,19 +224,19 @@ export interface MetricStmt {
 }
 
 /** `loss cross_entropy(logits, y)` */
-export interface LossStmt {
+export interface LossStmt extends Commented {
   kind: "Loss";
   value: Expr;
   span: Span;
 }
 
-export interface ReturnStmt {
+export interface ReturnStmt extends Commented {
   kind: "Return";
   value: Expr;
   span: Span;
 }
 
-export interface YieldStmt {
+export interface YieldStmt extends Commented {
   kind: "Yield";
   value: Expr;
   span: Span;
@@ -247,28 +247,28 @@ export type Stmt =
 
 // ---------------------------------------------------------------- top level
 
-export interface ImportDecl {
+export interface ImportDecl extends Commented {
   kind: "Import";
   path: StringLit;
   span: Span;
 }
 
 /** `dim B, T` */
-export interface DimDecl {
+export interface DimDecl extends Commented {
   kind: "Dim";
   names: Ident[];
   span: Span;
 }
 
 /** `const vocab = 1000` */
-export interface ConstDecl {
+export interface ConstDecl extends Commented {
   kind: "Const";
   name: Ident;
   value: Expr;
   span: Span;
 }
 
-export interface BlockParam {
+export interface BlockParam extends Commented {
   name: Ident;
   type: TypeExpr;
   default: Expr | null;
@@ -276,7 +276,7 @@ export interface BlockParam {
 }
 
 /** `block dense(x: [..., n], units: int, bias: bool = true) -> [..., units] { ... }` */
-export interface BlockDecl {
+export interface BlockDecl extends Commented {
   kind: "Block";
   name: Ident;
   params: BlockParam[];
@@ -288,7 +288,7 @@ export interface BlockDecl {
   span: Span;
 }
 
-export interface ModelDecl {
+export interface ModelDecl extends Commented {
   kind: "Model";
   name: Ident;
   body: Stmt[];
@@ -301,14 +301,14 @@ export interface ModelDecl {
  * `batch full`, `epochs 5`, `seed 42`. The key is free-form here; the
  * elaborator checks which keys exist.
  */
-export interface TrainSetting {
+export interface TrainSetting extends Commented {
   key: Ident;
   value: Expr;
   span: Span;
 }
 
 /** `train fast for mlp { ... }` */
-export interface TrainDecl {
+export interface TrainDecl extends Commented {
   kind: "Train";
   name: Ident;
   model: Ident;
@@ -328,9 +328,39 @@ export interface SourceComment {
   span: Span;
   /** True when only whitespace precedes it on its line (otherwise it trails code). */
   ownLine: boolean;
+  /** A blank line separates it from the code or comment above (kept by `print`, at most one). */
+  blankBefore?: boolean;
 }
 
-export interface Program {
+/**
+ * The comments grammar/comments.ts attached to a node, so `print` puts each
+ * back where it was written. Layout only: compiler/ never reads them.
+ */
+export interface Trivia {
+  /** Comments on their own lines just above the node. */
+  leading?: SourceComment[];
+  /** Comments after the node at the end of its line (`x = 1  // note`). */
+  trailing?: SourceComment[];
+  /** Block comments just before the node on its line (`/* note *\/ x`). */
+  before?: SourceComment[];
+  /** Block comments just after the node with more code following on the line (`a /* note *\/, b`). */
+  after?: SourceComment[];
+  /** Comments right after the opening bracket of the node's list, on its line (`f(  // note`). */
+  open?: SourceComment[];
+  /** Comments on their own lines after the last item of the node's list (before `}`, `)` or the end of file). */
+  inner?: SourceComment[];
+  /** The same two for a block's parameter list or a scan's carry list (its body uses the two above). */
+  headOpen?: SourceComment[];
+  headInner?: SourceComment[];
+  /** A blank line separated the node (with its leading comments) from the item above it. */
+  blankBefore?: boolean;
+}
+
+export interface Commented {
+  trivia?: Trivia;
+}
+
+export interface Program extends Commented {
   kind: "Program";
   decls: Decl[];
   /** Comments in source order; absent on programs not built from text. */

@@ -5,6 +5,7 @@
 
 import type { IRecognitionException, IToken } from "chevrotain";
 import type { Program, Span } from "./ast.ts";
+import { attachComments } from "./comments.ts";
 import { dropTooDeep, MAX_AST_DEPTH, MAX_PARSE_NESTING, NestingTooDeep } from "./nesting.ts";
 import { DlgErrorMessages, DlgParser } from "./parser.ts";
 import { toProgram } from "./to-ast.ts";
@@ -106,6 +107,12 @@ function parseUnsafe(text: string): ParseResult {
       message: `this expression nests more than ${MAX_AST_DEPTH} levels deep; split it into named steps (\`h = ...\`)`,
       span,
     });
+  // Doc comments became declarations' `doc`; the rest are placed on the nodes they annotate.
+  const plain = new Set(program.comments?.map((c) => c.span.start));
+  const docs = comments
+    .filter((t) => !plain.has(t.startOffset))
+    .map((t) => ({ start: t.startOffset, end: t.startOffset + t.image.length }));
+  attachComments(program, text, lexed.tokens, docs);
   errors.sort((a, b) => a.span.start - b.span.start);
   return { program, errors: dropCascades(errors, text) };
 }

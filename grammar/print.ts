@@ -5,11 +5,14 @@
 // fewest parentheses that keep the tree: a child is parenthesised only when
 // its precedence is looser than its position allows. A `|>` chain whose line
 // would pass `width` columns is printed one stage per continuation line.
-// Comments (`Program.comments`) are kept: each goes above the declaration,
-// statement or setting it precedes, or stays at the end of the line it
-// trails; one written inside a statement moves above that statement.
-// Guarantees (tested): parse(print(p)) equals p up to spans and comment
-// placement, and printing is idempotent.
+// Comments are printed where grammar/comments.ts attached them (`trivia`):
+// above an item, at the end of its line, or inline beside a node; a list
+// (call arguments, list items, block parameters, scan carries, `|>` stages)
+// holding a comment that needs a line of its own is printed one item per
+// line, so the comment stays beside its item. One blank line between
+// statements (or declarations, or settings) is kept where the source had any.
+// Guarantees (tested): parse(print(p)) equals p up to spans and comments,
+// every comment is printed exactly once, and printing is idempotent.
 
 import type * as A from "./ast.ts";
 
@@ -18,17 +21,17 @@ const width = 100;
 const indentUnit = "  ";
 
 export function printProgram(p: A.Program): string {
-  return new Printer(p.comments ?? []).program(p);
+  return new Printer().program(p);
 }
 
 /** Prints one expression on its own, as it would appear as a statement's value. */
 export function printExpr(e: A.Expr): string {
-  return new Printer([]).expr(e, "");
+  return new Printer().expr(e, "");
 }
 
 /** Prints a type as written in a signature: `int[B, T]`, `[..., n]`, `dim`. */
 export function printType(t: A.TypeExpr): string {
-  return new Printer([]).type(t);
+  return new Printer().type(t);
 }
 
 // Binding strength, loosest first, mirroring the grammar's rule nesting.
@@ -80,98 +83,140 @@ function isOneLine(d: A.Decl): boolean {
   return d.kind === "Import" || d.kind === "Dim" || d.kind === "Const";
 }
 
-/** Something printed on its own line(s) that comments can attach to. */
+/** One entry of a list that may be printed one item per line. */
 interface Item {
-  span: A.Span;
-  /** Text without leading indent; continuation lines carry their own. */
-  render: () => string;
-  /** Spans inside the item whose comments a nested body prints itself. */
-  nested: A.Span[];
+  node: A.Commented;
+  /** The item's text at `indent`, without its own comments; continuation lines carry their indent. */
+  render: (indent: string) => string;
+}
+
+/** Block comments written just before the node on its line. */
+function inlineBefore(n: A.Commented): string {
+  return (n.trivia?.before ?? []).map((c) => `${c.text} `).join("");
+}
+
+function inlineAfter(n: A.Commented): string {
+  return (n.trivia?.after ?? []).map((c) => ` ${c.text}`).join("");
+}
+
+/** The comments that end the node's line: its inline `after` ones too, as nothing follows them now. */
+function lineEnd(n: A.Commented): string {
+  return lineComments([...(n.trivia?.after ?? []), ...(n.trivia?.trailing ?? [])]);
+}
+
+function lineComments(cs: A.SourceComment[] | undefined): string {
+  return (cs ?? []).map((c) => `  ${c.text}`).join("");
+}
+
+/** Whether the node has a comment that needs a line of its own or a line end. */
+function needsLines(n: A.Commented): boolean {
+  return (n.trivia?.leading?.length ?? 0) > 0 || (n.trivia?.trailing?.length ?? 0) > 0;
+}
+
+/** The stages of a `|>` chain, its head first. */
+function chain(e: A.PipeExpr): A.Expr[] {
+  const parts: A.Expr[] = [];
+  let head: A.Expr = e;
+  while (head.kind === "Pipe") {
+    parts.unshift(head.right);
+    head = head.left;
+  }
+  return [head, ...parts];
+}
+
+/** Lines with at most one blank line in a row and none first. */
+class Lines {
+  readonly out: string[] = [];
+  blank(): void {
+    if (this.out.length > 0 && this.out[this.out.length - 1] !== "") this.out.push("");
+  }
+  comments(cs: A.SourceComment[] | undefined, indent: string, blanks: boolean): void {
+    for (const c of cs ?? []) {
+      if (blanks && c.blankBefore) this.blank();
+      this.out.push(indent + c.text);
+    }
+  }
+  get last(): string | undefined {
+    return this.out[this.out.length - 1];
+  }
 }
 
 class Printer {
-  /** Comments not yet printed, in source order. */
-  private pending: A.SourceComment[];
-
-  constructor(comments: A.SourceComment[]) {
-    this.pending = [...comments].sort((a, b) => a.span.start - b.span.start);
-  }
-
   program(p: A.Program): string {
-    const out: string[] = [];
+    const lines = new Lines();
     let prev: A.Decl | undefined;
-    p.decls.forEach((d, i) => {
-      // Runs of one-line declarations (import, dim, const) stay together;
-      // everything else is separated by a blank line.
-      if (prev && !(isOneLine(prev) && isOneLine(d))) out.push("");
-      out.push(...this.comments(this.takeBefore(d.span.start), ""));
-      out.push(...this.declaration(d));
-      this.trail(out, d.span.end, p.decls[i + 1]?.span.start ?? Infinity);
+    for (const d of p.decls) {
+      // Runs of one-line declarations (import, dim, const) stay together
+      // unless the source separated them; everything else gets a blank line.
+      if (prev && !(isOneLine(prev) && isOneLine(d))) lines.blank();
+      lines.comments(d.trivia?.leading, "", true);
+      if (d.trivia?.blankBefore) lines.blank();
+      const decl = this.declaration(d);
+      const doc = "doc" in d ? docLines(d.doc) : [];
+      // A plain `///` comment right above the doc would join it when reparsed.
+      if (doc.length > 0 && lines.last?.startsWith("///")) lines.blank();
+      decl[0] = inlineBefore(d) + decl[0];
+      decl[decl.length - 1] += lineEnd(d);
+      lines.out.push(...doc, ...decl);
       prev = d;
-    });
-    const rest = this.takeBefore(Infinity);
-    if (rest.length > 0 && out.length > 0) out.push("");
-    out.push(...this.comments(rest, ""));
-    return out.length === 0 ? "" : out.join("\n") + "\n";
-  }
-
-  // -------------------------------------------------------------- comments
-
-  private takeBefore(offset: number, within?: A.Span, nested: A.Span[] = []): A.SourceComment[] {
-    const taken: A.SourceComment[] = [];
-    this.pending = this.pending.filter((c) => {
-      const inside = within ? c.span.start >= within.start && c.span.start < within.end : true;
-      const inNested = nested.some((n) => c.span.start >= n.start && c.span.start < n.end);
-      if (c.span.start < offset && inside && !inNested) {
-        taken.push(c);
-        return false;
-      }
-      return true;
-    });
-    return taken;
-  }
-
-  private comments(cs: A.SourceComment[], indent: string): string[] {
-    return cs.map((c) => indent + c.text);
-  }
-
-  /** Appends to the last line a comment that trailed code ending at `end`, if one starts before `limit`. */
-  private trail(out: string[], end: number, limit: number): void {
-    const next = this.pending[0];
-    if (
-      !next ||
-      next.ownLine ||
-      next.span.start < end ||
-      next.span.start >= limit ||
-      out.length === 0
-    )
-      return;
-    this.pending.shift();
-    out[out.length - 1] += `  ${next.text}`;
+    }
+    lines.comments(p.trivia?.inner, "", true);
+    return lines.out.length === 0 ? "" : lines.out.join("\n") + "\n";
   }
 
   /**
-   * `header`, then the items one level deeper, then `}` at `indent`.
-   * `close` is the offset of the closing brace in the source, so comments
-   * after the last item stay inside the braces.
+   * `header` (ending in `{`), then the items one level deeper, then `}` at
+   * `indent`; the owner's `open` comments stay on the header's line, its
+   * `inner` ones after the last item.
    */
-  private body(header: string, items: Item[], indent: string, close: number): string[] {
+  private body(header: string, owner: A.Commented, items: Item[], indent: string): string[] {
     const inner = indent + indentUnit;
-    const lines: string[] = [];
-    items.forEach((it, i) => {
-      lines.push(...this.comments(this.takeBefore(it.span.start), inner));
-      // Comments written inside the item (between pipeline stages, say) go above it.
-      lines.push(...this.comments(this.takeBefore(it.span.end, it.span, it.nested), inner));
-      lines.push(inner + it.render());
-      this.trail(lines, it.span.end, items[i + 1]?.span.start ?? close);
-    });
-    lines.push(...this.comments(this.takeBefore(close), inner));
-    if (lines.length === 0) return [`${header}}`];
-    return [header, ...lines, `${indent}}`];
+    const lines = new Lines();
+    for (const it of items) {
+      lines.comments(it.node.trivia?.leading, inner, true);
+      if (it.node.trivia?.blankBefore) lines.blank();
+      lines.out.push(inner + inlineBefore(it.node) + it.render(inner) + lineEnd(it.node));
+    }
+    lines.comments(owner.trivia?.inner, inner, true);
+    const open = lineComments(owner.trivia?.open);
+    if (lines.out.length === 0 && open === "") return [`${header}}`];
+    return [header + open, ...lines.out, `${indent}}`];
+  }
+
+  /**
+   * `open`, the items separated by commas, `close`: on one line, or one item
+   * per line (each with a trailing comma) when `broken` or when a comment
+   * needs a line of its own. `head` picks the owner's block-parameter or
+   * carry comments instead of its body's.
+   */
+  private commaList(
+    [open, close]: [string, string],
+    items: Item[],
+    owner: A.Commented,
+    head: boolean,
+    indent: string,
+    broken = false,
+  ): string {
+    const t = owner.trivia;
+    const openCs = head ? t?.headOpen : t?.open;
+    const innerCs = head ? t?.headInner : t?.inner;
+    if (!broken && !openCs?.length && !innerCs?.length && !items.some((i) => needsLines(i.node)))
+      return `${open}${items.map((i) => inlineBefore(i.node) + i.render(indent) + inlineAfter(i.node)).join(", ")}${close}`;
+    const inner = indent + indentUnit;
+    const lines = new Lines();
+    lines.out.push(open + lineComments(openCs));
+    for (const it of items) {
+      lines.comments(it.node.trivia?.leading, inner, false);
+      lines.out.push(`${inner}${inlineBefore(it.node)}${it.render(inner)},${lineEnd(it.node)}`);
+    }
+    lines.comments(innerCs, inner, false);
+    lines.out.push(indent + close);
+    return lines.out.join("\n");
   }
 
   // -------------------------------------------------------------- declarations
 
+  /** The declaration's lines, without its doc comment. */
   private declaration(d: A.Decl): string[] {
     switch (d.kind) {
       case "Import":
@@ -182,32 +227,21 @@ class Printer {
         return [`const ${d.name.name} = ${this.expr(d.value, "")}`];
       case "Block": {
         const result = d.result ? ` -> ${this.type(d.result)}` : "";
-        const params = d.params.map((p) => this.blockParam(p));
-        let header = `block ${d.name.name}(${params.join(", ")})${result} {`;
-        if (header.length > width) {
-          header = [
-            `block ${d.name.name}(`,
-            ...params.map((s) => `${indentUnit}${s},`),
-            `)${result} {`,
-          ].join("\n");
-        }
-        return [
-          ...docLines(d.doc),
-          ...this.body(header, this.stmtItems(d.body, ""), "", d.span.end - 1),
-        ];
+        const params = d.params.map((p): Item => ({ node: p, render: () => this.blockParam(p) }));
+        const header = (broken: boolean) =>
+          `block ${d.name.name}${this.commaList(["(", ")"], params, d, true, "", broken)}${result} {`;
+        let text = header(false);
+        if (!text.includes("\n") && text.length > width) text = header(true);
+        return this.body(text, d, this.stmtItems(d.body), "");
       }
       case "Model":
-        return [
-          ...docLines(d.doc),
-          ...this.body(`model ${d.name.name} {`, this.stmtItems(d.body, ""), "", d.span.end - 1),
-        ];
+        return this.body(`model ${d.name.name} {`, d, this.stmtItems(d.body), "");
       case "Train": {
         const items = d.settings.map((s): Item => ({
-          span: s.span,
-          render: () => `${s.key.name} ${this.expr(s.value, indentUnit)}`,
-          nested: [],
+          node: s,
+          render: (i) => `${s.key.name} ${this.expr(s.value, i)}`,
         }));
-        return this.body(`train ${d.name.name} for ${d.model.name} {`, items, "", d.span.end - 1);
+        return this.body(`train ${d.name.name} for ${d.model.name} {`, d, items, "");
       }
     }
   }
@@ -227,14 +261,8 @@ class Printer {
 
   // -------------------------------------------------------------- statements
 
-  /** Statements as body items; `indent` is the indent of the enclosing braces. */
-  private stmtItems(stmts: A.Stmt[], indent: string): Item[] {
-    const inner = indent + indentUnit;
-    return stmts.map((s) => ({
-      span: s.span,
-      render: () => this.statement(s, inner),
-      nested: scanSpans(s),
-    }));
+  private stmtItems(stmts: A.Stmt[]): Item[] {
+    return stmts.map((s) => ({ node: s, render: (indent) => this.statement(s, indent) }));
   }
 
   private statement(s: A.Stmt, indent: string): string {
@@ -265,22 +293,26 @@ class Printer {
    * is laid out top to bottom, the way layer stacks are meant to read.
    */
   private valueAfter(prefix: string, value: A.Expr, indent: string): string {
-    if (value.kind !== "Pipe") return prefix + this.expr(value, indent);
-    // Measure on a throwaway printer: the real one must not consume
-    // comments (inside a scan) for a layout that is then discarded.
-    const flat = prefix + new Printer([]).expr(value, indent);
-    const firstLine = flat.split("\n")[0] ?? "";
-    if (indent.length + firstLine.length <= width) return prefix + this.expr(value, indent);
-    const stages: A.Expr[] = [];
-    let head: A.Expr = value;
-    while (head.kind === "Pipe") {
-      stages.unshift(head.right);
-      head = head.left;
+    const flat = prefix + this.expr(value, indent);
+    if (value.kind !== "Pipe" || indent.length + flat.split("\n")[0]!.length <= width) return flat;
+    return prefix + inlineBefore(value) + this.pipe(value, indent, true) + inlineAfter(value);
+  }
+
+  /** A `|>` chain on one line, or one stage per continuation line (forced by a comment on a stage). */
+  private pipe(e: A.PipeExpr, indent: string, broken: boolean): string {
+    const [head, ...stages] = chain(e);
+    if (!broken && !stages.some(needsLines) && !needsLines(head!)) {
+      const rest = stages.map((st) => this.operand(st, PIPE, "right", indent));
+      return [this.operand(head!, PIPE, "left", indent), ...rest].join(" |> ");
     }
     const cont = indent + indentUnit;
-    const lines = [prefix + this.operand(head, PIPE, "left", indent)];
-    for (const st of stages) lines.push(`${cont}|> ${this.operand(st, PIPE, "right", cont)}`);
-    return lines.join("\n");
+    const lines = new Lines();
+    lines.out.push(this.operand(head!, PIPE, "left", indent, false) + lineEnd(head!));
+    for (const st of stages) {
+      lines.comments(st.trivia?.leading, cont, false);
+      lines.out.push(`${cont}|> ${this.operand(st, PIPE, "right", cont, false)}${lineEnd(st)}`);
+    }
+    return lines.out.join("\n");
   }
 
   // -------------------------------------------------------------- expressions
@@ -288,20 +320,33 @@ class Printer {
   /**
    * Prints `e` as an operand of an operator of strength `p`. Left-associative
    * operators accept an equally strong left operand but not a right one;
-   * `^` is the reverse, and its right side is a unary expression.
+   * `^` is the reverse, and its right side is a unary expression. Without
+   * `after`, the inline comments after `e` are left for the caller to put at
+   * the line's end.
    */
-  private operand(e: A.Expr, p: number, side: "left" | "right", indent: string): string {
+  private operand(
+    e: A.Expr,
+    p: number,
+    side: "left" | "right",
+    indent: string,
+    after = true,
+  ): string {
     const q = prec(e);
     let parens: boolean;
     if (p === POWER) parens = side === "left" ? q <= POWER : q < UNARY;
     else if (side === "left") parens = q < p;
     else parens = q <= p;
-    const text = this.expr(e, indent);
+    const text = inlineBefore(e) + this.bare(e, indent) + (after ? inlineAfter(e) : "");
     return parens ? `(${text})` : text;
   }
 
   /** Prints `e` where any expression is allowed (an argument, a statement's value). */
   expr(e: A.Expr, indent: string): string {
+    return inlineBefore(e) + this.bare(e, indent) + inlineAfter(e);
+  }
+
+  /** `e` without the inline comments beside it. */
+  private bare(e: A.Expr, indent: string): string {
     switch (e.kind) {
       case "Number":
         return e.raw;
@@ -323,12 +368,14 @@ class Printer {
         return q <= UNARY ? `-(${inner})` : `-${inner}`;
       }
       case "Pipe":
-        return `${this.operand(e.left, PIPE, "left", indent)} |> ${this.operand(e.right, PIPE, "right", indent)}`;
+        return this.pipe(e, indent, false);
       case "Call": {
-        const args = e.args.map(
-          (a) => (a.name ? `${a.name.name}: ` : "") + this.expr(a.value, indent),
-        );
-        return `${this.operand(e.callee, POSTFIX, "left", indent)}(${args.join(", ")})`;
+        const args = e.args.map((a): Item => ({
+          node: a,
+          render: (i) => (a.name ? `${a.name.name}: ` : "") + this.expr(a.value, i),
+        }));
+        const callee = this.operand(e.callee, POSTFIX, "left", indent);
+        return callee + this.commaList(["(", ")"], args, e, false, indent);
       }
       case "Index": {
         const items = e.indices.map((i) =>
@@ -336,20 +383,26 @@ class Printer {
         );
         return `${this.operand(e.target, POSTFIX, "left", indent)}[${items.join(", ")}]`;
       }
-      case "List":
-        return `[${e.items.map((i) => this.expr(i, indent)).join(", ")}]`;
+      case "List": {
+        const items = e.items.map((x): Item => ({ node: x, render: (i) => this.bare(x, i) }));
+        return this.commaList(["[", "]"], items, e, false, indent);
+      }
       case "If": {
         const cond =
           e.cond.kind === "If" ? `(${this.expr(e.cond, indent)})` : this.expr(e.cond, indent);
         return `if ${cond} then ${this.expr(e.then, indent)} else ${this.expr(e.else, indent)}`;
       }
       case "Scan": {
-        const carries =
-          e.carries.length === 0
+        const carries = e.carries.map((c): Item => ({
+          node: c,
+          render: (i) => `${c.name.name} = ${this.expr(c.init, i)}`,
+        }));
+        const carry =
+          carries.length === 0
             ? ""
-            : ` carry (${e.carries.map((c) => `${c.name.name} = ${this.expr(c.init, indent)}`).join(", ")})`;
-        const header = `scan ${e.item.name} in ${this.expr(e.source, indent)} along ${this.expr(e.axis, indent)}${carries} {`;
-        return this.body(header, this.stmtItems(e.body, indent), indent, e.span.end - 1).join("\n");
+            : ` carry ${this.commaList(["(", ")"], carries, e, true, indent)}`;
+        const header = `scan ${e.item.name} in ${this.expr(e.source, indent)} along ${this.expr(e.axis, indent)}${carry} {`;
+        return this.body(header, e, this.stmtItems(e.body), indent).join("\n");
       }
     }
   }
@@ -367,54 +420,4 @@ function docLines(doc: string | null): string[] {
 
 function stringLit(value: string): string {
   return `"${value.replace(/[\\"]/g, "\\$&")}"`;
-}
-
-/** Spans of the `scan` expressions in a statement (their bodies print their own comments). */
-function scanSpans(s: A.Stmt): A.Span[] {
-  const out: A.Span[] = [];
-  const visit = (e: A.Expr | A.SliceExpr | null): void => {
-    if (!e) return;
-    switch (e.kind) {
-      case "Scan":
-        out.push(e.span);
-        return;
-      case "Binary":
-        visit(e.left);
-        visit(e.right);
-        return;
-      case "Pipe":
-        visit(e.left);
-        visit(e.right);
-        return;
-      case "Unary":
-        visit(e.operand);
-        return;
-      case "Call":
-        visit(e.callee);
-        e.args.forEach((a) => visit(a.value));
-        return;
-      case "Index":
-        visit(e.target);
-        e.indices.forEach(visit);
-        return;
-      case "Slice":
-        visit(e.start);
-        visit(e.end);
-        visit(e.step);
-        return;
-      case "List":
-        e.items.forEach(visit);
-        return;
-      case "If":
-        visit(e.cond);
-        visit(e.then);
-        visit(e.else);
-        return;
-      default:
-        return;
-    }
-  };
-  if (s.kind === "Param") visit(s.init);
-  else if (s.kind !== "Input") visit(s.value);
-  return out;
 }

@@ -25,13 +25,20 @@ const roundTripFiles = [
   ...dlgFiles(join(root, "std")),
 ];
 
-/** The AST without spans (and comments reduced to their text), for structural equality. */
+/** The AST without spans and attached comments (Program.comments reduced to their text), for structural equality. */
 function strip(x: unknown): unknown {
   if (Array.isArray(x)) return x.map(strip);
   if (x && typeof x === "object") {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(x)) {
-      if (k === "span" || k === "opSpan" || k === "ownLine") continue;
+      if (
+        k === "span" ||
+        k === "opSpan" ||
+        k === "ownLine" ||
+        k === "blankBefore" ||
+        k === "trivia"
+      )
+        continue;
       out[k] = strip(v);
     }
     return out;
