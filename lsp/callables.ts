@@ -1,0 +1,160 @@
+// What can be called, and with which parameters: the blocks of every file
+// the analysis read (the entry's own first, then its imports, then std),
+// the intrinsics (TypeScript-defined, so they have no .dlg declaration),
+// and, inside a train block, the optimizers. One signature shape for all
+// three, so completion and signature help read them alike.
+
+import { printExpr, printType, type BlockDecl, type Program } from "../grammar/index.ts";
+import { STD_PRELUDE } from "../compiler/elaborate.ts";
+import { intrinsicTable } from "../compiler/elaborate/intrinsics.ts";
+import { defaultOptimizer } from "../compiler/elaborate/train-config.ts";
+// TEMP until train-config.ts exports them (requests.md).
+export const optimizerArgs: Record<OptimizerKind, string[]> = {
+  gd: ["lr", "momentum", "nesterov", "weight_decay"],
+  sgd: ["lr", "momentum", "nesterov", "weight_decay"],
+  adam: ["lr", "beta1", "beta2", "eps", "weight_decay"],
+};
+export const trainKeys = ["optimizer", "batch", "epochs", "seed"] as const;
+import type { OptimizerKind } from "../compiler/ir.ts";
+import type { Analysis } from "../compiler/symbols.ts";
+
+export interface SigParam {
+  name: string;
+  /** This parameter's part of `Signature.label`, as [start, end) offsets. */
+  label: [number, number];
+  /** `int = -1`, `[..., n]`: what follows the name in the label. */
+  detail: string;
+  optional: boolean;
+}
+
+export interface Signature {
+  name: string;
+  /** `dense(x: [..., n], units: int, bias: bool = true) -> [..., units]`. */
+  label: string;
+  params: SigParam[];
+  doc?: string;
+  origin: "block" | "std" | "intrinsic" | "optimizer";
+}
+
+/** Split `name(a, b: [x, y], c = 1) -> r` at its top-level commas into parameters. */
+function fromLabel(name: string, label: string, optional: (param: string) => boolean): SigParam[] {
+  const open = label.indexOf("(");
+  const params: SigParam[] = [];
+  let depth = 0;
+  let start = open + 1;
+  for (let i = open + 1; i < label.length; i++) {
+    const c = label[i]!;
+    if (c === "(" || c === "[") depth++;
+    else if ((c === ")" || c === "]") && depth > 0) depth--;
+    else if (depth === 0 && (c === "," || c === ")")) {
+      const piece = label.slice(start, i);
+      const lead = piece.length - piece.trimStart().length;
+      const text = piece.trim();
+      if (text) {
+        const pname = /^\w+/.exec(text)?.[0] ?? text;
+        const s = start + lead;
+        params.push({
+          name: pname,
+          label: [s, s + text.length],
+          detail: text.slice(pname.length).replace(/^:\s*/, "").trim(),
+          optional: optional(pname),
+        });
+      }
+      start = i + 1;
+      if (c === ")") break;
+    }
+  }
+  if (open < 0) throw new Error(`no parameter list in the signature of ${name}`);
+  return params;
+}
+
+function blockSignature(b: BlockDecl, std: boolean): Signature {
+  const parts = b.params.map(
+    (p) => `${p.name.name}: ${printType(p.type)}${p.default ? ` = ${printExpr(p.default)}` : ""}`,
+  );
+  const result = b.result ? ` -> ${printType(b.result)}` : "";
+  const label = `${b.name.name}(${parts.join(", ")})${result}`;
+  const defaults = new Set(b.params.filter((p) => p.default).map((p) => p.name.name));
+  return {
+    name: b.name.name,
+    label,
+    params: fromLabel(b.name.name, label, (n) => defaults.has(n)),
+    ...(b.doc ? { doc: b.doc } : {}),
+    origin: std ? "std" : "block",
+  };
+}
+
+let intrinsicSigs: Signature[] | undefined;
+
+/** The intrinsics, as their hovers show them (`argmax(x, axis: int = -1)`). */
+export function intrinsics(): Signature[] {
+  intrinsicSigs ??= intrinsicTable().map((f) => {
+    const optional = new Set(f.params.filter((p) => p.optional).map((p) => p.name));
+    return {
+      name: f.name,
+      label: f.sig,
+      params: fromLabel(f.name, f.sig, (n) => optional.has(n)),
+      origin: "intrinsic",
+    };
+  });
+  return intrinsicSigs;
+}
+
+/** The optimizers a train block's `optimizer` takes, with their defaults (`adam(lr = 0.001, ...)`). */
+export function optimizers(): Signature[] {
+  return (Object.keys(optimizerArgs) as OptimizerKind[]).map((kind) => {
+    const d = defaultOptimizer(kind);
+    const value: Record<string, number | boolean> = {
+      lr: d.lr,
+      momentum: d.momentum,
+      nesterov: d.nesterov,
+      beta1: d.beta1,
+      beta2: d.beta2,
+      eps: d.eps,
+      weight_decay: d.weightDecay,
+    };
+    const label = `${kind}(${optimizerArgs[kind].map((k) => `${k} = ${value[k]}`).join(", ")})`;
+    return {
+      name: kind,
+      label,
+      params: fromLabel(kind, label, () => true),
+      origin: "optimizer",
+    };
+  });
+}
+
+/** Whether `file` is std's prelude (as the analysis names it: relative, or a real path). */
+export function isStd(file: string): boolean {
+  return file === STD_PRELUDE || file.endsWith(`/${STD_PRELUDE}`);
+}
+
+/** Files in lookup order: the entry, its imports, std last. */
+function programsInOrder(a: Analysis, file: string): [string, Program][] {
+  const rank = (f: string) => (f === file ? 0 : isStd(f) ? 2 : 1);
+  return [...a.programs].sort(([f], [g]) => rank(f) - rank(g));
+}
+
+/** Every block the analysis knows, nearest definition first for a name defined twice. */
+export function blocks(a: Analysis | undefined, file: string): Signature[] {
+  if (!a) return [];
+  const seen = new Set<string>();
+  const out: Signature[] = [];
+  for (const [f, p] of programsInOrder(a, file))
+    for (const d of p.decls)
+      if (d.kind === "Block" && !seen.has(d.name.name)) {
+        seen.add(d.name.name);
+        out.push(blockSignature(d, isStd(f)));
+      }
+  return out;
+}
+
+/** The signature of what `name(` calls: a block (user or std) or an intrinsic; optimizers inside a train block. */
+export function signatureOf(
+  a: Analysis | undefined,
+  file: string,
+  name: string,
+  inTrain: boolean,
+): Signature | undefined {
+  if (inTrain) return optimizers().find((s) => s.name === name);
+  return blocks(a, file).find((s) => s.name === name) ?? intrinsics().find((s) => s.name === name);
+}

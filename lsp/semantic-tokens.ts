@@ -1,0 +1,157 @@
+// Semantic tokens: every token of the text classified from the lexer, names
+// refined by what the analysis resolved them to (a block is a function, a
+// dim a type parameter, ...), in LSP's relative encoding. Tokens never span
+// lines: a multi-line comment is sent as one token per line.
+
+import type { SemanticTokensLegend } from "vscode-languageserver";
+import type { Analysis, SymbolDef, SymbolKind } from "../compiler/symbols.ts";
+import { intrinsics, isStd } from "./callables.ts";
+import { lex, type Tok } from "./context.ts";
+import { offsetOf, positionOf } from "./text.ts";
+
+const tokenTypes = [
+  "keyword",
+  "number",
+  "string",
+  "comment",
+  "operator",
+  "type",
+  "function",
+  "typeParameter",
+  "property",
+  "variable",
+  "parameter",
+  "class",
+  "event",
+] as const;
+const tokenModifiers = ["declaration", "readonly", "defaultLibrary", "documentation"] as const;
+
+type TokenType = (typeof tokenTypes)[number];
+type Modifier = (typeof tokenModifiers)[number];
+
+export const semanticTokensLegend: SemanticTokensLegend = {
+  tokenTypes: [...tokenTypes],
+  tokenModifiers: [...tokenModifiers],
+};
+
+interface Class {
+  type: TokenType;
+  modifiers: Modifier[];
+}
+
+const symbolClass: { [K in SymbolKind]: Class } = {
+  block: { type: "function", modifiers: [] },
+  model: { type: "class", modifiers: [] },
+  train: { type: "event", modifiers: [] },
+  dim: { type: "typeParameter", modifiers: [] },
+  const: { type: "variable", modifiers: ["readonly"] },
+  param: { type: "property", modifiers: [] },
+  "block-param": { type: "parameter", modifiers: [] },
+  input: { type: "variable", modifiers: [] },
+  output: { type: "variable", modifiers: [] },
+  metric: { type: "variable", modifiers: [] },
+  local: { type: "variable", modifiers: [] },
+};
+
+const typeWords = new Set(["F32", "I32", "Int", "Float", "Bool"]);
+const operatorWords = new Set(["Div", "Mod"]);
+const punctuation = new Set([
+  "LParen",
+  "RParen",
+  "LBracket",
+  "RBracket",
+  "LBrace",
+  "RBrace",
+  "Comma",
+  "Colon",
+]);
+
+/** What the analysis says each name in `file` is, by its start offset. */
+function resolved(a: Analysis | undefined, file: string | undefined): Map<number, Class> {
+  const out = new Map<number, Class>();
+  if (!a || file === undefined) return out;
+  const mark = (d: SymbolDef, start: number, declaration: boolean) => {
+    const c = symbolClass[d.kind];
+    const modifiers: Modifier[] = [...c.modifiers];
+    if (declaration) modifiers.push("declaration");
+    if (isStd(d.file)) modifiers.push("defaultLibrary");
+    out.set(start, { type: c.type, modifiers });
+  };
+  for (const d of a.symbols.defs.values()) if (d.file === file) mark(d, d.span.start, true);
+  for (const r of a.symbols.refs) {
+    const d = a.symbols.defs.get(r.def);
+    if (d && r.file === file) mark(d, r.span.start, false);
+  }
+  return out;
+}
+
+/** A token's class from the lexer alone; names get theirs from the analysis, or from where they stand. */
+function classify(t: Tok, i: number, tokens: Tok[], names: Map<number, Class>): Class | null {
+  const known = names.get(t.start);
+  if (t.name && known) return known;
+  if (t.type === "NumberLiteral") return { type: "number", modifiers: [] };
+  if (t.type === "StringLiteral" || t.type === "UnterminatedString")
+    return { type: "string", modifiers: [] };
+  if (t.type.endsWith("Comment"))
+    return { type: "comment", modifiers: t.type.startsWith("Doc") ? ["documentation"] : [] };
+  if (typeWords.has(t.type)) return { type: "type", modifiers: [] };
+  if (operatorWords.has(t.type)) return { type: "operator", modifiers: [] };
+  if (t.type !== "Identifier" && t.name) return { type: "keyword", modifiers: [] };
+  if (t.type !== "Identifier") {
+    if (punctuation.has(t.type)) return null;
+    // Hard keywords (`block`, `if`, `true`) are words; the rest is operators (`|>`, `+`, `=`).
+    return /^[a-z]/.test(t.image)
+      ? { type: "keyword", modifiers: [] }
+      : { type: "operator", modifiers: [] };
+  }
+  // An unresolved name: an intrinsic's named argument (`axis:`), an intrinsic where it is
+  // called or piped into, else a plain variable.
+  if (tokens[i + 1]?.type === "Colon") return { type: "parameter", modifiers: [] };
+  const called = tokens[i + 1]?.type === "LParen" || tokens[i - 1]?.type === "Pipe";
+  if (called || tokens[i - 1]?.type === "Block")
+    return {
+      type: "function",
+      modifiers: intrinsics().some((s) => s.name === t.image) ? ["defaultLibrary"] : [],
+    };
+  return { type: "variable", modifiers: [] };
+}
+
+/** The semantic tokens of `text` (the buffer of `file`, analysed as `a` if given), LSP-encoded. */
+export function semanticTokens(text: string, a?: Analysis, file?: string): number[] {
+  const { tokens, comments } = lex(text);
+  const names = resolved(a, file);
+  const spans: { start: number; end: number; cls: Class }[] = [];
+  tokens.forEach((t, i) => {
+    const cls = classify(t, i, tokens, names);
+    if (cls) spans.push({ start: t.start, end: t.end, cls });
+  });
+  for (const c of comments)
+    spans.push({ start: c.start, end: c.end, cls: classify(c, -1, [], names)! });
+  spans.sort((x, y) => x.start - y.start);
+
+  const data: number[] = [];
+  let lastLine = 0;
+  let lastChar = 0;
+  for (const s of spans) {
+    // One piece per line the token touches, each without its line break.
+    for (let from = s.start; from < s.end;) {
+      const { line, character } = positionOf(text, from);
+      const to = Math.min(s.end, offsetOf(text, { line: line + 1, character: 0 }));
+      const length = text.slice(from, to).replace(/[\r\n]+$/, "").length;
+      if (length > 0) {
+        data.push(
+          line - lastLine,
+          line === lastLine ? character - lastChar : character,
+          length,
+          tokenTypes.indexOf(s.cls.type),
+          s.cls.modifiers.reduce((bits, m) => bits | (1 << tokenModifiers.indexOf(m)), 0),
+        );
+        lastLine = line;
+        lastChar = character;
+      }
+      // offsetOf clamps past the last line to the text's end.
+      from = to > from ? to : s.end;
+    }
+  }
+  return data;
+}

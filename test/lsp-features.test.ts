@@ -1,0 +1,343 @@
+// Completion, signature help and semantic tokens (lsp/), called directly on
+// the samples and on half-written text, with the analysis of that very text.
+// The cursor is written into each text as `‸`.
+
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { CompletionItemKind, type CompletionItem } from "vscode-languageserver";
+import { nodeHost } from "../cli/node-host.ts";
+import { analyze } from "../compiler/compile.ts";
+import type { Analysis } from "../compiler/symbols.ts";
+import { completions } from "../lsp/completion.ts";
+import { semanticTokens, semanticTokensLegend } from "../lsp/semantic-tokens.ts";
+import { signatureHelp } from "../lsp/signature-help.ts";
+
+const CURSOR = "‸";
+
+/** `text` with the cursor marker taken out, where it was, and the analysis of the result as `file`. */
+function at(file: string, marked: string): { text: string; offset: number; a: Analysis } {
+  const offset = marked.indexOf(CURSOR);
+  expect(offset, "the text has a cursor").toBeGreaterThanOrEqual(0);
+  const text = marked.slice(0, offset) + marked.slice(offset + CURSOR.length);
+  const host = { readFile: (p: string) => (p === file ? text : nodeHost.readFile(p)) };
+  return { text, offset, a: analyze(file, { host }) };
+}
+
+/** A sample with `from` replaced by `to` (which holds the cursor). */
+function sample(name: string, from: string, to: string): string {
+  const text = readFileSync(`samples/${name}`, "utf8");
+  expect(text, `${name} has ${from}`).toContain(from);
+  return text.replace(from, to);
+}
+
+function complete(file: string, marked: string): CompletionItem[] {
+  const { text, offset, a } = at(file, marked);
+  return completions(a, file, text, offset);
+}
+
+const labels = (items: CompletionItem[]) => items.map((i) => i.label);
+const named = (items: CompletionItem[]) =>
+  items.filter((i) => i.kind === CompletionItemKind.Field).map((i) => i.label);
+
+describe("completion", () => {
+  const mlp = "samples/mlp.dlg";
+
+  it("offers the named arguments of the call being typed, with their types", () => {
+    const items = complete(mlp, sample("mlp.dlg", "dense(256)", `dense(${CURSOR})`));
+    // `x` is piped in (`x |> dense(...)`), so only units and bias are left.
+    expect(named(items)).toEqual(["units:", "bias:"]);
+    const bias = items.find((i) => i.label === "bias:")!;
+    expect(bias.detail).toBe("bool = true");
+    // Values in scope come along: the model's inputs, the blocks.
+    expect(labels(items)).toEqual(expect.arrayContaining(["x", "y", "B", "relu", "softmax"]));
+  });
+
+  it("leaves out the arguments already given, by position or by name", () => {
+    expect(named(complete(mlp, sample("mlp.dlg", "dense(256)", `dense(256, ${CURSOR})`)))).toEqual([
+      "bias:",
+    ]);
+    expect(
+      named(complete(mlp, sample("mlp.dlg", "dense(256)", `dense(bias: false, ${CURSOR})`))),
+    ).toEqual(["units:"]);
+  });
+
+  it("offers no argument names where an argument's value is being typed", () => {
+    const items = complete(mlp, sample("mlp.dlg", "dense(256)", `dense(256, bias: ${CURSOR})`));
+    expect(named(items)).toEqual([]);
+    expect(labels(items)).toContain("x");
+  });
+
+  it("offers conv2d's arguments, intrinsics' and those of a call not piped into", () => {
+    const lenet = "samples/lenet.dlg";
+    const conv = complete(
+      lenet,
+      sample("lenet.dlg", "conv2d(16, kernel: 5)", `conv2d(16, ${CURSOR})`),
+    );
+    expect(named(conv)).toEqual(["kernel:", "stride:", "padding:", "dilation:", "bias:"]);
+    expect(conv.find((i) => i.label === "padding:")!.detail).toBe("int = 0");
+    const mean = complete(mlp, sample("mlp.dlg", "mean(argmax", `mean(${CURSOR}argmax`));
+    expect(named(mean)).toEqual(["x:", "axis:", "keepdims:"]);
+    const argmax = complete(
+      mlp,
+      sample("mlp.dlg", "argmax(logits, axis: -1)", `argmax(logits, ${CURSOR}`),
+    );
+    expect(named(argmax)).toEqual(["axis:"]);
+  });
+
+  it("offers std and user blocks with their signatures and docs, and locals defined so far", () => {
+    const items = complete(
+      "lib.dlg",
+      [
+        "dim B",
+        "const width = 64",
+        "/// Two dense layers.",
+        "block mlp2(x: [B, n], hidden: int = 32) -> [B, 10] {",
+        "  h = dense(x, hidden)",
+        `  ${CURSOR}`,
+        "  later = h",
+        "  return dense(h, 10)",
+        "}",
+      ].join("\n"),
+    );
+    const byLabel = new Map(items.map((i) => [i.label, i]));
+    expect(byLabel.get("dense")!.detail).toBe(
+      "dense(x: [..., n], units: int, bias: bool = true) -> [..., units]",
+    );
+    expect(byLabel.get("dense")!.documentation).toMatchObject({
+      value: expect.stringContaining("Fully connected"),
+    });
+    expect(byLabel.get("mlp2")!.detail).toBe("mlp2(x: [B, n], hidden: int = 32) -> [B, 10]");
+    expect(byLabel.get("mlp2")!.documentation).toMatchObject({ value: "Two dense layers." });
+    expect(byLabel.get("argmax")!.detail).toBe("argmax(x, axis: int = -1)");
+    for (const [name, kind] of [
+      ["x", CompletionItemKind.Variable],
+      ["hidden", CompletionItemKind.Variable],
+      ["h", CompletionItemKind.Variable],
+      ["n", CompletionItemKind.TypeParameter],
+      ["B", CompletionItemKind.TypeParameter],
+      ["width", CompletionItemKind.Constant],
+      ["dense", CompletionItemKind.Function],
+      ["return", CompletionItemKind.Keyword],
+    ] as const)
+      expect(byLabel.get(name)?.kind, name).toBe(kind);
+    // Defined after the cursor: not yet in scope.
+    expect(byLabel.has("later")).toBe(false);
+  });
+
+  it("offers the dims in scope inside a type's brackets, a block's own dims included", () => {
+    const text = ["dim B, T", "block f(x: [B, n]) -> [B, n] {", `  param w: [n, ${CURSOR}`].join(
+      "\n",
+    );
+    const items = complete("f.dlg", text);
+    expect(labels(items)).toEqual(expect.arrayContaining(["B", "T", "n"]));
+    expect(items.filter((i) => i.kind === CompletionItemKind.Function)).toEqual([]);
+    expect(
+      labels(complete(mlp, sample("mlp.dlg", "input y: int[B]", `input y: int[${CURSOR}]`))),
+    ).toEqual(expect.arrayContaining(["B"]));
+  });
+
+  it("offers the train keys not yet set inside a train block, and the optimizers after `optimizer`", () => {
+    const keys = complete(mlp, sample("mlp.dlg", "batch 64  epochs 5 }", `batch 64  ${CURSOR} }`));
+    expect(labels(keys)).toEqual(["epochs", "seed"]);
+    const opts = complete(
+      mlp,
+      sample("mlp.dlg", "optimizer sgd(lr: 0.1, momentum: 0.9)", `optimizer ${CURSOR}`),
+    );
+    expect(labels(opts)).toEqual(["gd", "sgd", "adam"]);
+    expect(opts.find((i) => i.label === "adam")!.detail).toBe(
+      "adam(lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0)",
+    );
+    const settings = complete(
+      mlp,
+      sample("mlp.dlg", "sgd(lr: 0.1, momentum: 0.9)", `sgd(lr: 0.1, ${CURSOR})`),
+    );
+    expect(named(settings)).toEqual(["momentum:", "nesterov:", "weight_decay:"]);
+    expect(labels(complete(mlp, sample("mlp.dlg", "batch 64", `batch ${CURSOR}`)))).toEqual([
+      "full",
+    ]);
+  });
+
+  it("offers keywords at the top level, models after `train NAME for`, nothing in comments", () => {
+    expect(labels(complete(mlp, `${readFileSync(mlp, "utf8")}\n${CURSOR}`))).toEqual([
+      "block",
+      "model",
+      "train",
+      "dim",
+      "const",
+      "import",
+    ]);
+    expect(
+      labels(complete(mlp, sample("mlp.dlg", "train sgd for mlp", `train sgd for ${CURSOR}`))),
+    ).toEqual(["mlp"]);
+    expect(complete(mlp, sample("mlp.dlg", "// Adam at", `// Adam${CURSOR} at`))).toEqual([]);
+  });
+
+  it("works without an analysis, from the text alone (the names it declares, the intrinsics)", () => {
+    const text = "dim B\nmodel m {\n  input x: [B, 3]\n  h = x |> dense(";
+    const items = completions(undefined, "m.dlg", text, text.length);
+    expect(labels(items)).toEqual(expect.arrayContaining(["x", "h", "B", "sum"]));
+    expect(completions(undefined, "m.dlg", "x = 12", 6)).toEqual([]);
+  });
+});
+
+describe("signature help", () => {
+  function help(file: string, marked: string) {
+    const { text, offset, a } = at(file, marked);
+    const h = signatureHelp(a, file, text, offset);
+    const sig = h?.signatures[0];
+    const active = sig?.parameters?.[h!.activeParameter!]?.label;
+    return {
+      label: sig?.label,
+      active: Array.isArray(active) ? sig!.label.slice(active[0], active[1]) : active,
+    };
+  }
+  const m = (body: string) => `dim B\nmodel m {\n  input x: [B, 3]\n  ${body}\n}\n`;
+
+  it("moves the active parameter with each comma", () => {
+    expect(help("m.dlg", m(`y = dense(${CURSOR}x, 4)`))).toEqual({
+      label: "dense(x: [..., n], units: int, bias: bool = true) -> [..., units]",
+      active: "x: [..., n]",
+    });
+    expect(help("m.dlg", m(`y = dense(x, ${CURSOR}4)`)).active).toBe("units: int");
+    expect(help("m.dlg", m(`y = dense(x, 4, ${CURSOR}`)).active).toBe("bias: bool = true");
+  });
+
+  it("follows the named argument being typed", () => {
+    expect(help("m.dlg", m(`y = dense(x, bias: ${CURSOR}`)).active).toBe("bias: bool = true");
+    expect(help("m.dlg", m(`y = dense(x, bias: true, units: 3${CURSOR})`)).active).toBe(
+      "units: int",
+    );
+  });
+
+  it("counts the piped value as the first argument", () => {
+    expect(help("m.dlg", m(`y = x |> dense(${CURSOR}4)`)).active).toBe("units: int");
+    expect(help("m.dlg", m(`y = x |> dense(4, ${CURSOR})`)).active).toBe("bias: bool = true");
+  });
+
+  it("answers for intrinsics, user blocks, optimizers and the inner call of a nested one", () => {
+    expect(help("m.dlg", m(`y = sum(x, ${CURSOR}`))).toEqual({
+      label: "sum(x, axis: int | [int] = all axes, keepdims: bool = false)",
+      active: "axis: int | [int] = all axes",
+    });
+    const user = "block twice(x: [...], k: float = 2.0) -> [...] { return k * x }\n";
+    expect(help("u.dlg", user + m(`y = twice(x, ${CURSOR}`))).toEqual({
+      label: "twice(x: [...], k: float = 2.0) -> [...]",
+      active: "k: float = 2.0",
+    });
+    expect(help("m.dlg", m(`y = dense(relu(${CURSOR}x), 4)`)).label).toBe(
+      "relu(x: [...]) -> [...]",
+    );
+    expect(help("m.dlg", m(`y = dense(relu(x), ${CURSOR}4)`)).active).toBe("units: int");
+    const t = `${m("y = x")}train t for m { optimizer adam(0.01, ${CURSOR}) }`;
+    expect(help("m.dlg", t)).toEqual({
+      label: "adam(lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0)",
+      active: "beta1 = 0.9",
+    });
+  });
+
+  it("answers nothing outside a call or in an unknown one", () => {
+    const { text, offset, a } = at("m.dlg", m(`y = x${CURSOR}`));
+    expect(signatureHelp(a, "m.dlg", text, offset)).toBeNull();
+    const unknown = at("m.dlg", m(`y = nope(x, ${CURSOR}`));
+    expect(signatureHelp(unknown.a, "m.dlg", unknown.text, unknown.offset)).toBeNull();
+  });
+});
+
+describe("semantic tokens", () => {
+  interface Decoded {
+    text: string;
+    line: number;
+    char: number;
+    type: string;
+    modifiers: string[];
+  }
+  function decode(text: string, data: number[]): Decoded[] {
+    expect(data.length % 5).toBe(0);
+    const lines = text.split(/\r\n|\r|\n/);
+    const out: Decoded[] = [];
+    let line = 0;
+    let char = 0;
+    for (let i = 0; i < data.length; i += 5) {
+      const [dl, dc, len, type, mods] = data.slice(i, i + 5) as [
+        number,
+        number,
+        number,
+        number,
+        number,
+      ];
+      line += dl;
+      char = dl === 0 ? char + dc : dc;
+      out.push({
+        text: lines[line]!.slice(char, char + len),
+        line,
+        char,
+        type: semanticTokensLegend.tokenTypes[type]!,
+        modifiers: semanticTokensLegend.tokenModifiers.filter((_, k) => mods & (1 << k)),
+      });
+    }
+    return out;
+  }
+
+  it("classifies keywords, numbers, comments, types and names by what they resolve to", () => {
+    const file = "samples/lenet.dlg";
+    const text = readFileSync(file, "utf8");
+    const a = analyze(file, { host: nodeHost });
+    const toks = decode(text, semanticTokens(text, a, file));
+    const first = (t: string) => toks.find((d) => d.text === t)!;
+    expect(toks[0]).toMatchObject({ line: 0, char: 0, type: "comment" });
+    expect(first("dim")).toMatchObject({ type: "keyword" });
+    expect(first("B")).toMatchObject({ type: "typeParameter", modifiers: ["declaration"] });
+    expect(first("lenet")).toMatchObject({ type: "class", modifiers: ["declaration"] });
+    expect(first("int")).toMatchObject({ type: "type" });
+    expect(first("28")).toMatchObject({ type: "number" });
+    expect(first("conv2d")).toMatchObject({ type: "function", modifiers: ["defaultLibrary"] });
+    expect(first("flatten")).toMatchObject({ type: "function", modifiers: ["defaultLibrary"] });
+    expect(first("kernel")).toMatchObject({ type: "parameter", modifiers: ["defaultLibrary"] });
+    expect(first("|>")).toMatchObject({ type: "operator" });
+    expect(first("logits")).toMatchObject({ type: "variable", modifiers: ["declaration"] });
+    expect(first("default")).toMatchObject({ type: "event", modifiers: ["declaration"] });
+    expect(first("optimizer")).toMatchObject({ type: "keyword" });
+    // Every token decodes to exactly its text's place: no token is empty or crosses a line.
+    for (const d of toks) expect(d.text.length, JSON.stringify(d)).toBeGreaterThan(0);
+  });
+
+  it("marks consts readonly and params as properties, and splits a multi-line comment per line", () => {
+    const text = [
+      "const k = 2",
+      "/* one",
+      "   two */ dim D",
+      "block f(x: [D]) -> [D] {",
+      "  param w: [D] init zeros",
+      "  return x * w * k",
+      "}",
+    ].join("\r\n");
+    const a = analyze("c.dlg", {
+      host: { readFile: (p) => (p === "c.dlg" ? text : nodeHost.readFile(p)) },
+    });
+    const toks = decode(text, semanticTokens(text, a, "c.dlg"));
+    const all = (t: string) => toks.filter((d) => d.text === t);
+    expect(all("k").map((d) => d.modifiers)).toEqual([["declaration", "readonly"], ["readonly"]]);
+    expect(all("w").map((d) => d.type)).toEqual(["property", "property"]);
+    expect(all("x").map((d) => d.type)).toEqual(["parameter", "parameter"]);
+    expect(toks.filter((d) => d.type === "comment")).toEqual([
+      { text: "/* one", line: 1, char: 0, type: "comment", modifiers: [] },
+      { text: "   two */", line: 2, char: 0, type: "comment", modifiers: [] },
+    ]);
+    expect(all("D")[0]).toMatchObject({ line: 2, char: 14, type: "typeParameter" });
+  });
+
+  it("classifies from the lexer alone without an analysis, also on broken text", () => {
+    const text = 'model m { x = relu(1.5 "open\n /* never closed';
+    const toks = decode(text, semanticTokens(text));
+    expect(toks.map((d) => [d.text, d.type])).toEqual([
+      ["model", "keyword"],
+      ["m", "variable"],
+      ["x", "variable"],
+      ["=", "operator"],
+      ["relu", "function"],
+      ["1.5", "number"],
+      ['"open', "string"],
+      ["/* never closed", "comment"],
+    ]);
+  });
+});
