@@ -413,14 +413,14 @@ describe("models", () => {
     expect(model(r).outputs.map((o) => ty(o.var.type))).toEqual(["i32[]", "f32[]", "i32[]"]);
   });
 
-  it("records hovers with types", () => {
+  it("records the types of names and calls", () => {
     const r = ok(fixture("mlp.dlg"));
-    const texts = r.hovers.filter((h) => h.file === "main.dlg").map((h) => h.text);
+    const texts = r.types.filter((t) => t.file === "main.dlg").flatMap((t) => t.texts);
     expect(texts).toContain("logits: f32[B, 10]");
     expect(texts).toContain("x: f32[B, 784]");
-    expect(r.hovers.some((h) => h.text === "param dense_1.w: f32[784, 256]")).toBe(true);
-    const dense = r.hovers.find((h) => h.text.startsWith("dense(x: [..., n]"));
-    expect(dense?.text).toContain("Fully connected layer");
+    expect(r.types.some((t) => t.texts.includes("param dense_1.w: f32[784, 256]"))).toBe(true);
+    const dense = r.types.flatMap((t) => t.texts).find((t) => t.startsWith("dense(x: [..., n]"));
+    expect(dense).toContain("Fully connected layer");
   });
 });
 

@@ -10,10 +10,10 @@ import { didYouMean } from "./suggest.ts";
 import { need } from "./tensor-ops.ts";
 import { describe } from "./values.ts";
 
-const keys = ["optimizer", "batch", "epochs", "seed"] as const;
+export const trainKeys = ["optimizer", "batch", "epochs", "seed"] as const;
 
 /** The settings each optimizer accepts; `lr` may also be given positionally. */
-const optimizerArgs: Record<OptimizerKind, string[]> = {
+export const optimizerArgs: Record<OptimizerKind, string[]> = {
   gd: ["lr", "momentum", "nesterov", "weight_decay"],
   sgd: ["lr", "momentum", "nesterov", "weight_decay"],
   adam: ["lr", "beta1", "beta2", "eps", "weight_decay"],
@@ -148,10 +148,10 @@ export function elaborateTrain(
   for (const st of decl.settings) {
     step(() => {
       const key = st.key.name;
-      if (!(keys as readonly string[]).includes(key))
+      if (!(trainKeys as readonly string[]).includes(key))
         fail(ctx, "E4002", `unknown training setting \`${key}\``, st.key.span, {
-          help: didYouMean(key, keys),
-          notes: [`the settings are ${keys.map((k) => `\`${k}\``).join(", ")}`],
+          help: didYouMean(key, trainKeys),
+          notes: [`the settings are ${trainKeys.map((k) => `\`${k}\``).join(", ")}`],
         });
       const prev = first.get(key);
       if (prev)
