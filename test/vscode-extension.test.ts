@@ -2,8 +2,8 @@
 // and agree with each other, its language configuration's comment tokens and
 // brackets are the lexer's, the client picks the `dlg` to start as documented,
 // and `npm run build:vsix` packages it into a .vsix holding the manifest, the
-// bundled client (self-contained: it needs only `vscode` and Node's built-ins)
-// and the grammar.
+// bundled client (self-contained: it needs only `vscode` and Node's built-ins,
+// and loads as CommonJS with activate and deactivate) and the grammar.
 
 import { spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -132,6 +132,34 @@ function zipEntries(zip: Buffer): Map<string, () => Buffer> {
   return entries;
 }
 
+/**
+ * What the bundle exports when Node loads it as VS Code does (CommonJS, with
+ * `vscode` resolvable): here a stand-in answering every property, as only
+ * loading is checked, not the editor API.
+ */
+function loadedExports(bundle: string): Record<string, string> {
+  const root = mkdtempSync(join(tmpdir(), "dlg-vsix-"));
+  try {
+    mkdirSync(join(root, "node_modules", "vscode"), { recursive: true });
+    writeFileSync(
+      join(root, "node_modules", "vscode", "index.js"),
+      "const any = () => new Proxy(function () {}, { get: () => any(), apply: () => any(), construct: () => any() });\n" +
+        "module.exports = any();\n",
+    );
+    writeFileSync(join(root, "extension.js"), bundle);
+    const script =
+      "const e = require(process.argv[1]);" +
+      "console.log(JSON.stringify(Object.fromEntries(Object.entries(e).map(([k, v]) => [k, typeof v]))))";
+    const r = spawnSync(process.execPath, ["-e", script, join(root, "extension.js")], {
+      encoding: "utf8",
+    });
+    expect(r.status, r.stderr).toBe(0);
+    return JSON.parse(r.stdout);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
 describe("npm run build:vsix", () => {
   it("packages the extension into a .vsix with the manifest, the bundled client and the grammar", () => {
     const vsix = `${dir}/out/dlg.vsix`;
@@ -161,6 +189,7 @@ describe("npm run build:vsix", () => {
     const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
     expect([...required].filter((m) => m !== "vscode" && !builtins.has(m))).toEqual([]);
     expect(required.has("vscode")).toBe(true);
+    expect(loadedExports(bundle)).toEqual({ activate: "function", deactivate: "function" });
     console.log(`build:vsix: ${(zip.length / 1024).toFixed(0)} KiB in ${seconds.toFixed(1)} s`);
   }, 60_000);
 });
