@@ -37,6 +37,8 @@ async function dispatch(cmd: CommandName, p: Parsed, io: Io): Promise<number> {
       return (await import("../lsp/server.ts")).runLsp(p, io);
     case "typegen":
       return (await import("./typegen-command.ts")).runTypegen(p, io);
+    case "fmt":
+      return (await import("./fmt-command.ts")).runFmt(p, io);
   }
 }
 

@@ -16,6 +16,7 @@ export const commandNames = [
   "bench",
   "lsp",
   "typegen",
+  "fmt",
 ] as const;
 export type CommandName = (typeof commandNames)[number];
 
@@ -84,6 +85,7 @@ export const commandOptions: Record<CommandName, Options> = {
     ...limitOptions,
   },
   lsp: { stdio: { type: "boolean" } },
+  fmt: { check: { type: "boolean" } },
 };
 
 /** `--max-tensor-bytes` and `--max-param-bytes` as CompileOptions (absent flags: the defaults). */
@@ -176,12 +178,24 @@ Commands:
   bench FILE       time a model's step, predict and evaluate on synthetic data
   lsp --stdio      run the language server (diagnostics, hover, go to definition, ...)
   typegen FILE...  write each model's shape-typed .d.ts beside its .dlg (--watch)
+  fmt FILE...      rewrite .dlg files in the canonical layout (--check: list what would change)
 
 Run \`dlg <command> --help\` for a command's options.
 Exit status: 0 success, 1 errors in the input, 2 bad command line, 3 a bug in dlg.
 Set DLG_DEBUG=1 to see stack traces of internal errors.`;
 
 export const commandHelp: Record<CommandName, string> = {
+  fmt: `Usage: dlg fmt [--check] FILE...
+
+Rewrite each file in the canonical layout (2-space indent, one statement per
+line, long pipelines one stage per line), keeping every comment where it was
+written. A file with syntax errors gets its diagnostics and is left as it is.
+Exit status 1 if any file has errors, or with --check if any would change.
+
+Options:
+  --check      change nothing; list the files that would change
+  -h, --help   show this help`,
+
   typegen: `Usage: dlg typegen FILE... [--watch] [--target js|wasm|webgpu] [--model NAME] [--config NAME]
                    [-o OUT.d.ts | --out-dir DIR]
 

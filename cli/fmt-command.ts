@@ -1,0 +1,64 @@
+// `dlg fmt [--check] FILE...`: rewrites each file in print.ts's canonical
+// layout (comments kept where written), or with --check lists the files that
+// would change. A file with syntax errors is reported as diagnostics, as
+// `dlg check` reports them, and left as it is.
+
+import { readSource } from "../compiler/elaborate.ts";
+import { diag, renderDiagnostics, type Diagnostic } from "../compiler/diagnostics.ts";
+import { parse, printProgram } from "../grammar/index.ts";
+import type { Parsed } from "./args.ts";
+import { writeOutput, type Io } from "./commands.ts";
+import { exitCode, UsageError } from "./errors.ts";
+import { nodeHost } from "./node-host.ts";
+
+/** A file's canonical text, or why it has none. */
+export type Formatted =
+  { text: string; formatted: string } | { diagnostics: Diagnostic[]; sources: Map<string, string> };
+
+/** Reads and formats one file (the disk through node-host's reader: no huge, binary or special files). */
+export function formatFile(file: string): Formatted {
+  const got = readSource(nodeHost, file, null);
+  const sources = new Map<string, string>();
+  if ("diagnostic" in got) {
+    if (got.shown !== undefined) sources.set(file, got.shown);
+    return { diagnostics: [got.diagnostic], sources };
+  }
+  sources.set(file, got.text);
+  const { program, errors } = parse(got.text);
+  if (errors.length > 0)
+    return { diagnostics: errors.map((e) => diag(e.code, e.message, file, e.span)), sources };
+  return { text: got.text, formatted: printProgram(program) };
+}
+
+export function runFmt(p: Parsed, io: Io): Promise<number> {
+  if (p.positionals.length === 0) throw new UsageError("dlg fmt: expected at least one .dlg file");
+  const check = p.values.check === true;
+  let broken = 0;
+  const changed: string[] = [];
+  for (const file of p.positionals) {
+    const r = formatFile(file);
+    if ("diagnostics" in r) {
+      io.err(renderDiagnostics(r.diagnostics, r.sources) + "\n");
+      broken++;
+      continue;
+    }
+    if (r.formatted === r.text) continue;
+    changed.push(file);
+    if (!check) writeOutput(file, r.formatted);
+    io.out(file);
+  }
+  const n = (k: number) => `${k} file${k === 1 ? "" : "s"}`;
+  const summary = [
+    check
+      ? changed.length === 0
+        ? `${n(p.positionals.length - broken)} formatted`
+        : `${n(changed.length)} would be reformatted (run \`dlg fmt\` on ${changed.length === 1 ? "it" : "them"})`
+      : `${n(changed.length)} reformatted`,
+  ];
+  if (broken > 0)
+    summary.push(`${n(broken)} left as ${broken === 1 ? "it is" : "they are"} (errors above)`);
+  io.err(summary.join("; "));
+  return Promise.resolve(
+    broken > 0 || (check && changed.length > 0) ? exitCode.error : exitCode.ok,
+  );
+}
