@@ -1,6 +1,7 @@
 // The VS Code TextMate grammar (editors/vscode/syntaxes/dlg.tmLanguage.json)
-// checked against the real lexer: every sample, std and the language fixtures
-// are lexed with dlgLexer and tokenized with the grammar (vscode-textmate on
+// checked against the real lexer: every .dlg file of the repository (samples,
+// std, fixtures, benches, error baselines) that lexes cleanly is lexed with
+// dlgLexer and tokenized with the grammar (vscode-textmate on
 // vscode-oniguruma, as VS Code runs it), and each character of each keyword,
 // number, string, comment and operator token must carry the scope its kind
 // asks for, while a plain identifier must carry none of them. A keyword added
@@ -135,15 +136,19 @@ function mismatches(text: string): { checked: number; wrong: Mismatch[] } {
   return { checked, wrong };
 }
 
+const dlgIn = (dir: string): string[] =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith(".dlg"))
+    .map((f) => `${dir}/${f}`);
+/** Every .dlg file in the repository the lexer reads without an error (some error baselines have a stray character on purpose). */
 const dlgFiles = [
-  ...readdirSync("samples")
-    .filter((f) => f.endsWith(".dlg"))
-    .map((f) => `samples/${f}`),
+  ...dlgIn("samples"),
   "std/prelude.dlg",
-  ...readdirSync("test/fixtures/language")
-    .filter((f) => f.endsWith(".dlg"))
-    .map((f) => `test/fixtures/language/${f}`),
-];
+  ...dlgIn("test/fixtures/language"),
+  ...dlgIn("bench/cpu-models"),
+  ...dlgIn("test/errors"),
+  ...dlgIn("test/errors/lib"),
+].filter((f) => T.dlgLexer.tokenize(readFileSync(f, "utf8")).errors.length === 0);
 
 /** Each keyword the lexer knows, written as its pattern spells it. */
 const keywordWords = T.keywordTokens.map((t) => (t.PATTERN as RegExp).source);
@@ -151,7 +156,7 @@ const keywordWords = T.keywordTokens.map((t) => (t.PATTERN as RegExp).source);
 describe("the TextMate grammar agrees with the lexer", () => {
   it.each(dlgFiles)("%s", (file) => {
     const { checked, wrong } = mismatches(readFileSync(file, "utf8"));
-    expect(checked).toBeGreaterThan(20);
+    expect(checked).toBeGreaterThan(0);
     expect(wrong).toEqual([]);
   });
 
