@@ -7,14 +7,7 @@
 import { printExpr, printType, type BlockDecl, type Program } from "../grammar/index.ts";
 import { STD_PRELUDE } from "../compiler/elaborate.ts";
 import { intrinsicTable } from "../compiler/elaborate/intrinsics.ts";
-import { defaultOptimizer } from "../compiler/elaborate/train-config.ts";
-// TEMP until train-config.ts exports them (requests.md).
-export const optimizerArgs: Record<OptimizerKind, string[]> = {
-  gd: ["lr", "momentum", "nesterov", "weight_decay"],
-  sgd: ["lr", "momentum", "nesterov", "weight_decay"],
-  adam: ["lr", "beta1", "beta2", "eps", "weight_decay"],
-};
-export const trainKeys = ["optimizer", "batch", "epochs", "seed"] as const;
+import { defaultOptimizer, optimizerArgs } from "../compiler/elaborate/train-config.ts";
 import type { OptimizerKind } from "../compiler/ir.ts";
 import type { Analysis } from "../compiler/symbols.ts";
 

@@ -4,15 +4,9 @@
 // names declared in the text before the cursor are offered too.
 
 import { CompletionItemKind, InsertTextFormat, type CompletionItem } from "vscode-languageserver";
+import { trainKeys } from "../compiler/elaborate/train-config.ts";
 import type { Analysis, SymbolDef, SymbolKind } from "../compiler/symbols.ts";
-import {
-  blocks,
-  intrinsics,
-  optimizers,
-  signatureOf,
-  trainKeys,
-  type Signature,
-} from "./callables.ts";
+import { blocks, intrinsics, optimizers, signatureOf, type Signature } from "./callables.ts";
 import { cursorContext, type CursorContext, type Enclosing, type Tok } from "./context.ts";
 
 const kindOf: { [K in SymbolKind]: CompletionItemKind } = {

@@ -5,8 +5,7 @@
 // by completion and signature help.
 
 import type { IToken } from "chevrotain";
-import type { Span } from "../grammar/index.ts";
-import { dlgLexer } from "../grammar/tokens.ts";
+import { tokens as T, type Span } from "../grammar/index.ts";
 
 export interface Tok {
   /** The token type's name (`Identifier`, `LParen`, `Block`, ...). */
@@ -35,7 +34,7 @@ export interface Lexed {
 
 /** Every token and comment of `text` (lexing errors are skipped: they are not tokens). */
 export function lex(text: string): Lexed {
-  const r = dlgLexer.tokenize(text);
+  const r = T.dlgLexer.tokenize(text);
   return { tokens: r.tokens.map(toTok), comments: (r.groups["comments"] ?? []).map(toTok) };
 }
 
