@@ -1,11 +1,14 @@
-// CST -> AST. The only file that knows the shape of Chevrotain's CST (the rule
-// and label names in parser.ts).
+// CST -> AST. The only file that knows the shape of Chevrotain's CST. It
+// reads every node through the types generated from the grammar
+// (grammar/cst.ts, `npm run gen:cst`), so a renamed rule, label or token in
+// parser.ts is a type error here rather than a child silently not found.
 //
-// After error recovery the CST may be partial: children missing, tokens
-// inserted by recovery (empty image, NaN offsets). Every converter therefore
-// returns null when an essential piece is missing, and callers drop what they
-// cannot build, so a broken statement costs that statement and the rest of
-// the file still yields a usable AST (the LSP needs one).
+// After error recovery the CST may be partial: children missing (even those
+// the generated types call required, hence `kids`), tokens inserted by
+// recovery (empty image, NaN offsets). Every converter therefore returns null
+// when an essential piece is missing, and callers drop what they cannot
+// build, so a broken statement costs that statement and the rest of the file
+// still yields a usable AST (the LSP needs one).
 //
 // Spans: an expression node's span is its own text (parentheses around it
 // are not part of it), but a Binary/Pipe/Call/Index spans its operands'
@@ -13,28 +16,24 @@
 
 import type { CstNode, IToken } from "chevrotain";
 import type * as A from "./ast.ts";
+import type * as C from "./cst.ts";
 import * as T from "./tokens.ts";
 
-type Children = Record<string, (CstNode | IToken)[] | undefined>;
-
-function kids(n: CstNode | undefined): Children {
-  return (n?.children ?? {}) as Children;
+/**
+ * A node's children. Recovery can leave out any child, even one the grammar
+ * requires, so each is read as possibly absent.
+ */
+function kids<Children>(n: { children: Children } | undefined): Partial<Children> {
+  return n?.children ?? {};
 }
 
-function nodes(n: CstNode | undefined, key: string): CstNode[] {
-  return (kids(n)[key] ?? []) as CstNode[];
+/** The tokens of a child list that are really in the text. */
+function real(list: IToken[] | undefined): IToken[] {
+  return (list ?? []).filter(isReal);
 }
 
-function node(n: CstNode | undefined, key: string, i = 0): CstNode | undefined {
-  return nodes(n, key)[i];
-}
-
-function toks(n: CstNode | undefined, key: string): IToken[] {
-  return ((kids(n)[key] ?? []) as IToken[]).filter(isReal);
-}
-
-function tok(n: CstNode | undefined, key: string, i = 0): IToken | undefined {
-  return toks(n, key)[i];
+function tok(list: IToken[] | undefined): IToken | undefined {
+  return real(list)[0];
 }
 
 function isToken(x: CstNode | IToken): x is IToken {
@@ -44,6 +43,35 @@ function isToken(x: CstNode | IToken): x is IToken {
 /** Tokens invented by recovery have no place in the text. */
 function isReal(t: IToken): boolean {
   return !t.isInsertedInRecovery && Number.isFinite(t.startOffset);
+}
+
+/** What each alternative of an `OR` rule holds, by its key among the rule's children. */
+type Alternatives<Children> = {
+  [K in keyof Children]-?: NonNullable<Children[K]> extends (infer X)[] ? X : never;
+};
+
+/** One converter per alternative of an `OR` rule, so a new alternative is a type error until handled. */
+type Converters<Children, R> = {
+  [K in keyof Children]-?: (x: Alternatives<Children>[K]) => R | null;
+};
+
+/** The alternative an `OR` rule took: its key and its child (a real token or a node). */
+function chosen<M extends Record<keyof M, CstNode | IToken>>(c: {
+  [K in keyof M]?: M[K][];
+}): { key: keyof M; item: M[keyof M] } | undefined {
+  for (const key in c) {
+    const item = c[key]?.find((x) => !isToken(x) || isReal(x));
+    if (item) return { key, item };
+  }
+  return undefined;
+}
+
+function alternative<M extends Record<keyof M, CstNode | IToken>, R>(
+  c: { [K in keyof M]?: M[K][] },
+  convert: { [K in keyof M]: (x: M[K]) => R | null },
+): R | null {
+  const taken = chosen(c);
+  return taken ? convert[taken.key](taken.item) : null;
 }
 
 function tokSpan(t: IToken): A.Span {
@@ -106,7 +134,7 @@ function notNull<X>(x: X | null | undefined): x is X {
  */
 export function toProgram(cst: CstNode | undefined, text: string, comments: IToken[]): A.Program {
   const docs = new DocComments(text, comments);
-  const decls = nodes(cst, "declaration")
+  const decls = (isProgram(cst) ? (kids(cst).declaration ?? []) : [])
     .map((d) => declaration(d, docs))
     .filter(notNull);
   const kept = docs.sorted
@@ -119,79 +147,91 @@ export function toProgram(cst: CstNode | undefined, text: string, comments: ITok
   return { kind: "Program", decls, comments: kept, span: { start: 0, end: text.length } };
 }
 
-function declaration(n: CstNode, docs: DocComments): A.Decl | null {
-  const c = kids(n);
-  if (c.importDecl) return importDecl(node(n, "importDecl"));
-  if (c.dimDecl) return dimDecl(node(n, "dimDecl"));
-  if (c.constDecl) return constDecl(node(n, "constDecl"));
-  if (c.blockDecl) return blockDecl(node(n, "blockDecl"), docs);
-  if (c.modelDecl) return modelDecl(node(n, "modelDecl"), docs);
-  if (c.trainDecl) return trainDecl(node(n, "trainDecl"));
-  return null;
+/** The parser's entry rule is `program`, so its CST is a program node. */
+function isProgram(n: CstNode | undefined): n is C.ProgramCstNode {
+  return n?.name === "program";
 }
 
-function importDecl(n: CstNode | undefined): A.ImportDecl | null {
-  const path = stringLit(tok(n, "StringLiteral"));
+function declaration(n: C.DeclarationCstNode, docs: DocComments): A.Decl | null {
+  const decls: Converters<C.DeclarationCstChildren, A.Decl> = {
+    importDecl,
+    dimDecl,
+    constDecl,
+    blockDecl: (b) => blockDecl(b, docs),
+    modelDecl: (m) => modelDecl(m, docs),
+    trainDecl,
+  };
+  return alternative(kids(n), decls);
+}
+
+function importDecl(n: C.ImportDeclCstNode): A.ImportDecl | null {
+  const path = stringLit(tok(kids(n).StringLiteral));
   const span = cstSpan(n);
   if (!path || !span) return null;
   return { kind: "Import", path, span };
 }
 
-function dimDecl(n: CstNode | undefined): A.DimDecl | null {
-  const names = toks(n, "Identifier").map(ident).filter(notNull);
+function dimDecl(n: C.DimDeclCstNode): A.DimDecl | null {
+  const names = real(kids(n).Identifier).map(ident).filter(notNull);
   const span = cstSpan(n);
   if (names.length === 0 || !span) return null;
   return { kind: "Dim", names, span };
 }
 
-function constDecl(n: CstNode | undefined): A.ConstDecl | null {
-  const name = ident(tok(n, "Identifier"));
-  const value = expression(node(n, "expression"));
+function constDecl(n: C.ConstDeclCstNode): A.ConstDecl | null {
+  const c = kids(n);
+  const name = ident(tok(c.Identifier));
+  const value = expression(c.expression?.[0]);
   const span = cstSpan(n);
   if (!name || !value || !span) return null;
   return { kind: "Const", name, value, span };
 }
 
-function blockDecl(n: CstNode | undefined, docs: DocComments): A.BlockDecl | null {
-  const name = ident(tok(n, "Identifier"));
+function blockDecl(n: C.BlockDeclCstNode, docs: DocComments): A.BlockDecl | null {
+  const c = kids(n);
+  const name = ident(tok(c.Identifier));
   const span = cstSpan(n);
   if (!name || !span) return null;
-  const params = nodes(n, "blockParam").map(blockParam).filter(notNull);
-  const resultNode = node(n, "typeExpr");
+  const params = (c.blockParam ?? []).map(blockParam).filter(notNull);
+  const resultNode = c.typeExpr?.[0];
   const result = resultNode ? typeExpr(resultNode) : null;
-  const body = nodes(n, "statement").map(statement).filter(notNull);
+  const body = (c.statement ?? []).map(statement).filter(notNull);
   return { kind: "Block", name, params, result, body, doc: docs.above(span.start), span };
 }
 
-function blockParam(n: CstNode): A.BlockParam | null {
-  const name = ident(tok(n, "Identifier"));
-  const type = typeExpr(node(n, "typeExpr"));
+function blockParam(n: C.BlockParamCstNode): A.BlockParam | null {
+  const c = kids(n);
+  const name = ident(tok(c.Identifier));
+  const type = typeExpr(c.typeExpr?.[0]);
   const span = cstSpan(n);
   if (!name || !type || !span) return null;
-  const def = node(n, "expression");
+  const def = c.expression?.[0];
   return { name, type, default: def ? expression(def) : null, span };
 }
 
-function modelDecl(n: CstNode | undefined, docs: DocComments): A.ModelDecl | null {
-  const name = ident(tok(n, "Identifier"));
+function modelDecl(n: C.ModelDeclCstNode, docs: DocComments): A.ModelDecl | null {
+  const c = kids(n);
+  const name = ident(tok(c.Identifier));
   const span = cstSpan(n);
   if (!name || !span) return null;
-  const body = nodes(n, "statement").map(statement).filter(notNull);
+  const body = (c.statement ?? []).map(statement).filter(notNull);
   return { kind: "Model", name, body, doc: docs.above(span.start), span };
 }
 
-function trainDecl(n: CstNode | undefined): A.TrainDecl | null {
-  const name = ident(tok(n, "name"));
-  const model = ident(tok(n, "model"));
+function trainDecl(n: C.TrainDeclCstNode): A.TrainDecl | null {
+  const c = kids(n);
+  const name = ident(tok(c.name));
+  const model = ident(tok(c.model));
   const span = cstSpan(n);
   if (!name || !model || !span) return null;
-  const settings = nodes(n, "trainSetting").map(trainSetting).filter(notNull);
+  const settings = (c.trainSetting ?? []).map(trainSetting).filter(notNull);
   return { kind: "Train", name, model, settings, span };
 }
 
-function trainSetting(n: CstNode): A.TrainSetting | null {
-  const key = ident(tok(n, "Identifier"));
-  const value = expression(node(n, "expression"));
+function trainSetting(n: C.TrainSettingCstNode): A.TrainSetting | null {
+  const c = kids(n);
+  const key = ident(tok(c.Identifier));
+  const value = expression(c.expression?.[0]);
   const span = cstSpan(n);
   if (!key || !value || !span) return null;
   return { key, value, span };
@@ -199,79 +239,149 @@ function trainSetting(n: CstNode): A.TrainSetting | null {
 
 // ---------------------------------------------------------------- types
 
-function typeExpr(n: CstNode | undefined): A.TypeExpr | null {
-  const tensor = node(n, "tensorType");
-  if (tensor) return tensorType(tensor);
-  const scalar = node(n, "scalarType");
-  const t = scalar ? Object.values(kids(scalar)).flat()[0] : undefined;
-  if (!t || !isToken(t) || !isReal(t)) return null;
-  return { kind: "ScalarType", name: t.image as A.ScalarTypeName, span: tokSpan(t) };
+function typeExpr(n: C.TypeExprCstNode | undefined): A.TypeExpr | null {
+  const types: Converters<C.TypeExprCstChildren, A.TypeExpr> = { tensorType, scalarType };
+  return alternative(kids(n), types);
 }
 
-function tensorType(n: CstNode | undefined): A.TensorTypeExpr | null {
-  const span = cstSpan(n);
-  if (!n || !span || !tok(n, "LBracket")) return null;
-  const elem = node(n, "elemType");
-  const elemTok = elem ? (Object.values(kids(elem)).flat()[0] as IToken | undefined) : undefined;
+const scalarTypeNames: { [K in keyof C.ScalarTypeCstChildren]-?: A.ScalarTypeName } = {
+  Int: "int",
+  Float: "float",
+  Bool: "bool",
+  Dim: "dim",
+};
+
+function scalarType(n: C.ScalarTypeCstNode): A.ScalarTypeExpr | null {
+  const t = chosen(kids(n));
+  return t ? { kind: "ScalarType", name: scalarTypeNames[t.key], span: tokSpan(t.item) } : null;
+}
+
+const elemTypeNames: { [K in keyof C.ElemTypeCstChildren]-?: A.ElemTypeName } = {
+  F32: "f32",
+  I32: "i32",
+  Int: "int",
+  Bool: "bool",
   // `float[...]` is accepted as the spelled-out default and means f32.
-  const dtype = elemTok
-    ? elemTok.image === "float"
-      ? "f32"
-      : (elemTok.image as A.ElemTypeName)
-    : null;
-  const dims = nodes(n, "dimItem").map(dimItem).filter(notNull);
+  Float: "f32",
+};
+
+function tensorType(n: C.TensorTypeCstNode | undefined): A.TensorTypeExpr | null {
+  const c = kids(n);
+  const span = cstSpan(n);
+  if (!n || !span || !tok(c.LBracket)) return null;
+  const elem = chosen(kids(c.elemType?.[0]));
+  const dtype = elem ? elemTypeNames[elem.key] : null;
+  const dims = (c.dimItem ?? []).map(dimItem).filter(notNull);
   return { kind: "TensorType", dtype, dims, span };
 }
 
-function dimItem(n: CstNode): A.Expr | A.EllipsisExpr | null {
-  const dots = tok(n, "Ellipsis");
-  if (dots) return { kind: "Ellipsis", span: tokSpan(dots) };
-  return expression(node(n, "expression"));
+function dimItem(n: C.DimItemCstNode): A.Expr | A.EllipsisExpr | null {
+  const items: Converters<C.DimItemCstChildren, A.Expr | A.EllipsisExpr> = {
+    Ellipsis: (dots) => ({ kind: "Ellipsis", span: tokSpan(dots) }),
+    expression,
+  };
+  return alternative(kids(n), items);
 }
 
 // ---------------------------------------------------------------- statements
 
-function statement(n: CstNode): A.Stmt | null {
-  const inner = Object.values(kids(n)).flat()[0];
-  if (!inner || isToken(inner)) return null;
-  const span = cstSpan(inner);
-  if (!span) return null;
-  const name = ident(tok(inner, "Identifier"));
-  const value = expression(node(inner, "expression"));
-  switch (inner.name) {
-    case "paramStmt": {
-      const type = tensorType(node(inner, "tensorType"));
-      if (!name || !type) return null;
-      return { kind: "Param", name, type, init: value, span };
-    }
-    case "inputStmt": {
-      const type = tensorType(node(inner, "tensorType"));
-      if (!name || !type) return null;
-      return { kind: "Input", name, type, span };
-    }
-    case "outputStmt":
-      return name && value ? { kind: "Output", name, value, span } : null;
-    case "metricStmt":
-      return name && value ? { kind: "Metric", name, value, span } : null;
-    case "lossStmt":
-      return value ? { kind: "Loss", value, span } : null;
-    case "returnStmt":
-      return value ? { kind: "Return", value, span } : null;
-    case "yieldStmt":
-      return value ? { kind: "Yield", value, span } : null;
-    case "assignStmt": {
-      const targets = toks(inner, "Identifier").map(ident).filter(notNull);
-      return targets.length > 0 && value ? { kind: "Assign", targets, value, span } : null;
-    }
-  }
-  return null;
+function statement(n: C.StatementCstNode): A.Stmt | null {
+  return alternative(kids(n), statements);
 }
+
+/** A statement's name and value, the parts most statements have. */
+function parts(n: { children: { Identifier?: IToken[]; expression?: C.ExpressionCstNode[] } }): {
+  name: A.Ident | null;
+  value: A.Expr | null;
+} {
+  const c = kids(n);
+  return { name: ident(tok(c.Identifier)), value: expression(c.expression?.[0]) };
+}
+
+const statements: Converters<C.StatementCstChildren, A.Stmt> = {
+  paramStmt(n) {
+    const { name, value } = parts(n);
+    const type = tensorType(kids(n).tensorType?.[0]);
+    const span = cstSpan(n);
+    return name && type && span ? { kind: "Param", name, type, init: value, span } : null;
+  },
+  inputStmt(n) {
+    const { name } = parts(n);
+    const type = tensorType(kids(n).tensorType?.[0]);
+    const span = cstSpan(n);
+    return name && type && span ? { kind: "Input", name, type, span } : null;
+  },
+  outputStmt(n) {
+    const { name, value } = parts(n);
+    const span = cstSpan(n);
+    return name && value && span ? { kind: "Output", name, value, span } : null;
+  },
+  metricStmt(n) {
+    const { name, value } = parts(n);
+    const span = cstSpan(n);
+    return name && value && span ? { kind: "Metric", name, value, span } : null;
+  },
+  lossStmt(n) {
+    const { value } = parts(n);
+    const span = cstSpan(n);
+    return value && span ? { kind: "Loss", value, span } : null;
+  },
+  returnStmt(n) {
+    const { value } = parts(n);
+    const span = cstSpan(n);
+    return value && span ? { kind: "Return", value, span } : null;
+  },
+  yieldStmt(n) {
+    const { value } = parts(n);
+    const span = cstSpan(n);
+    return value && span ? { kind: "Yield", value, span } : null;
+  },
+  assignStmt(n) {
+    const { value } = parts(n);
+    const targets = real(kids(n).Identifier).map(ident).filter(notNull);
+    const span = cstSpan(n);
+    return targets.length > 0 && value && span ? { kind: "Assign", targets, value, span } : null;
+  },
+};
 
 // ---------------------------------------------------------------- expressions
 
-/** Operator tokens that are direct children of `n`, in source order. */
-function operatorTokens(n: CstNode, keys: string[]): IToken[] {
-  return keys.flatMap((k) => toks(n, k)).sort((a, b) => a.startOffset - b.startOffset);
+/** An operator token and the operator it spells. */
+interface Operator {
+  token: IToken;
+  op: A.BinaryOp;
+}
+
+/** The binary operator each operator token of a rule spells. */
+type OperatorTable<Children> = {
+  [K in keyof Children as NonNullable<Children[K]> extends IToken[] ? K : never]-?: A.BinaryOp;
+};
+
+const compareOps: OperatorTable<C.CompareExprCstChildren> = {
+  EqEq: "==",
+  NotEq: "!=",
+  LessEq: "<=",
+  GreaterEq: ">=",
+  Less: "<",
+  Greater: ">",
+};
+const additiveOps: OperatorTable<C.AdditiveExprCstChildren> = { Plus: "+", Minus: "-" };
+const multiplicativeOps: OperatorTable<C.MultiplicativeExprCstChildren> = {
+  Star: "*",
+  Slash: "/",
+  At: "@",
+  Div: "div",
+  Mod: "mod",
+};
+
+/** The operator tokens that are direct children of a node, in source order. */
+function operators<K extends string>(
+  c: { [_ in NoInfer<K>]?: IToken[] },
+  table: { [_ in K]: A.BinaryOp },
+): Operator[] {
+  const ops: Operator[] = [];
+  for (const key in table) for (const token of real(c[key])) ops.push({ token, op: table[key] });
+  return ops.sort((a, b) => a.token.startOffset - b.token.startOffset);
 }
 
 /**
@@ -279,18 +389,18 @@ function operatorTokens(n: CstNode, keys: string[]): IToken[] {
  * with the first operand that starts after it, so a missing operand (after
  * recovery) ends the chain instead of misaligning it.
  */
-function foldLeft(
-  operands: CstNode[],
-  ops: IToken[],
-  convert: (n: CstNode) => A.Expr | null,
-  make: (op: IToken, left: A.Expr, right: A.Expr, span: A.Span) => A.Expr,
+function foldLeft<N extends CstNode, O extends { token: IToken }>(
+  operands: N[] | undefined,
+  ops: O[],
+  convert: (n: N) => A.Expr | null,
+  make: (op: O, left: A.Expr, right: A.Expr, span: A.Span) => A.Expr,
 ): A.Expr | null {
-  const first = operands[0];
-  if (!first) return null;
+  const first = operands?.[0];
+  if (!operands || !first) return null;
   let acc = convert(first);
   const accStart = cstSpan(first);
   for (const op of ops) {
-    const rightNode = operands.find((o) => (cstSpan(o)?.start ?? -1) > op.startOffset);
+    const rightNode = operands.find((o) => (cstSpan(o)?.start ?? -1) > op.token.startOffset);
     const right = rightNode ? convert(rightNode) : null;
     if (!acc || !right || !rightNode) break;
     const span = cover(accStart, rightNode);
@@ -300,49 +410,41 @@ function foldLeft(
   return acc;
 }
 
-function binary(op: IToken, left: A.Expr, right: A.Expr, span: A.Span): A.BinaryExpr {
-  return { kind: "Binary", op: op.image as A.BinaryOp, left, right, opSpan: tokSpan(op), span };
+function binary({ token, op }: Operator, left: A.Expr, right: A.Expr, span: A.Span): A.BinaryExpr {
+  return { kind: "Binary", op, left, right, opSpan: tokSpan(token), span };
 }
 
-function expression(n: CstNode | undefined): A.Expr | null {
-  if (!n) return null;
+function expression(n: C.ExpressionCstNode | undefined): A.Expr | null {
+  const c = kids(n);
   return foldLeft(
-    nodes(n, "compareExpr"),
-    toks(n, "Pipe"),
+    c.compareExpr,
+    real(c.Pipe).map((token) => ({ token })),
     compareExpr,
-    (_op, left, right, span) => ({
-      kind: "Pipe",
-      left,
-      right,
-      span,
-    }),
+    (_op, left, right, span) => ({ kind: "Pipe", left, right, span }),
   );
 }
 
-const compareOps = ["EqEq", "NotEq", "LessEq", "GreaterEq", "Less", "Greater"];
-function compareExpr(n: CstNode): A.Expr | null {
-  return foldLeft(nodes(n, "additiveExpr"), operatorTokens(n, compareOps), additiveExpr, binary);
+function compareExpr(n: C.CompareExprCstNode): A.Expr | null {
+  const c = kids(n);
+  return foldLeft(c.additiveExpr, operators(c, compareOps), additiveExpr, binary);
 }
 
-function additiveExpr(n: CstNode): A.Expr | null {
-  return foldLeft(
-    nodes(n, "multiplicativeExpr"),
-    operatorTokens(n, ["Plus", "Minus"]),
-    multiplicativeExpr,
-    binary,
-  );
+function additiveExpr(n: C.AdditiveExprCstNode): A.Expr | null {
+  const c = kids(n);
+  return foldLeft(c.multiplicativeExpr, operators(c, additiveOps), multiplicativeExpr, binary);
 }
 
-function multiplicativeExpr(n: CstNode): A.Expr | null {
-  const ops = operatorTokens(n, ["Star", "Slash", "At", "Div", "Mod"]);
-  return foldLeft(nodes(n, "unaryExpr"), ops, unaryExpr, binary);
+function multiplicativeExpr(n: C.MultiplicativeExprCstNode): A.Expr | null {
+  const c = kids(n);
+  return foldLeft(c.unaryExpr, operators(c, multiplicativeOps), unaryExpr, binary);
 }
 
-function unaryExpr(n: CstNode): A.Expr | null {
-  const powerNode = node(n, "powerExpr");
+function unaryExpr(n: C.UnaryExprCstNode): A.Expr | null {
+  const c = kids(n);
+  const powerNode = c.powerExpr?.[0];
   let acc = powerExpr(powerNode);
   if (!acc) return null;
-  const minuses = toks(n, "Minus");
+  const minuses = real(c.Minus);
   for (let i = minuses.length - 1; i >= 0; i--) {
     const span = cover(minuses[i], powerNode);
     if (!span) break;
@@ -351,54 +453,57 @@ function unaryExpr(n: CstNode): A.Expr | null {
   return acc;
 }
 
-function powerExpr(n: CstNode | undefined): A.Expr | null {
-  const baseNode = node(n, "postfixExpr");
+function powerExpr(n: C.PowerExprCstNode | undefined): A.Expr | null {
+  const c = kids(n);
+  const baseNode = c.postfixExpr?.[0];
   const base = postfixExpr(baseNode);
-  const caret = tok(n, "Caret");
-  const expNode = node(n, "unaryExpr");
+  const caret = tok(c.Caret);
+  const expNode = c.unaryExpr?.[0];
   if (!base || !caret || !expNode) return base;
   const exponent = unaryExpr(expNode);
   const span = cover(baseNode, expNode);
   if (!exponent || !span) return base;
-  return binary(caret, base, exponent, span);
+  return binary({ token: caret, op: "^" }, base, exponent, span);
 }
 
-function postfixExpr(n: CstNode | undefined): A.Expr | null {
-  const atomNode = node(n, "atom");
+function postfixExpr(n: C.PostfixExprCstNode | undefined): A.Expr | null {
+  const c = kids(n);
+  const atomNode = c.atom?.[0];
   let acc = atom(atomNode);
   if (!acc) return null;
-  const suffixes = [...nodes(n, "callSuffix"), ...nodes(n, "indexSuffix")].sort(
+  const suffixes = [...(c.callSuffix ?? []), ...(c.indexSuffix ?? [])].sort(
     (a, b) => (cstSpan(a)?.start ?? 0) - (cstSpan(b)?.start ?? 0),
   );
   for (const s of suffixes) {
     const span = cover(atomNode, s);
     if (!span) break;
     if (s.name === "callSuffix") {
-      const args = nodes(s, "argument").map(argument).filter(notNull);
+      const args = (kids(s).argument ?? []).map(argument).filter(notNull);
       acc = { kind: "Call", callee: acc, args, span };
     } else {
-      const indices = nodes(s, "indexItem").map(indexItem).filter(notNull);
+      const indices = (kids(s).indexItem ?? []).map(indexItem).filter(notNull);
       acc = { kind: "Index", target: acc, indices, span };
     }
   }
   return acc;
 }
 
-function argument(n: CstNode): A.Arg | null {
-  const value = expression(node(n, "expression"));
+function argument(n: C.ArgumentCstNode): A.Arg | null {
+  const { name, value } = parts(n);
   const span = cstSpan(n);
   if (!value || !span) return null;
-  return { name: ident(tok(n, "Identifier")), value, span };
+  return { name, value, span };
 }
 
-function indexItem(n: CstNode): A.Expr | A.SliceExpr | null {
-  const startNode = node(n, "start");
-  const rest = node(n, "sliceRest");
-  if (!rest && toks(n, "Colon").length === 0) return expression(startNode);
+function indexItem(n: C.IndexItemCstNode): A.Expr | A.SliceExpr | null {
+  const c = kids(n);
+  const startNode = c.start?.[0];
+  const rest = c.sliceRest?.[0];
+  if (!rest && real(c.Colon).length === 0) return expression(startNode);
   const span = cstSpan(n);
   if (!span) return null;
-  const endNode = node(rest, "end");
-  const stepNode = node(rest, "step");
+  const endNode = kids(rest).end?.[0];
+  const stepNode = kids(rest).step?.[0];
   return {
     kind: "Slice",
     start: startNode ? expression(startNode) : null,
@@ -408,30 +513,27 @@ function indexItem(n: CstNode): A.Expr | A.SliceExpr | null {
   };
 }
 
-function atom(n: CstNode | undefined): A.Expr | null {
-  const c = kids(n);
-  const number = tok(n, "NumberLiteral");
-  if (number) {
-    return {
-      kind: "Number",
-      value: Number(number.image),
-      raw: number.image,
-      isInt: /^\d+$/.test(number.image),
-      span: tokSpan(number),
-    };
-  }
-  const str = stringLit(tok(n, "StringLiteral"));
-  if (str) return str;
-  const t = tok(n, "True") ?? tok(n, "False");
-  if (t) return { kind: "Bool", value: t.tokenType === T.True, span: tokSpan(t) };
-  const name = tok(n, "Identifier");
-  if (name) return { kind: "Name", name: name.image, span: tokSpan(name) };
-  if (c.parenExpr) return expression(node(node(n, "parenExpr"), "expression"));
-  if (c.listExpr) return listExpr(node(n, "listExpr"));
-  if (c.ifExpr) return ifExpr(node(n, "ifExpr"));
-  if (c.scanExpr) return scanExpr(node(n, "scanExpr"));
-  return null;
+function atom(n: C.AtomCstNode | undefined): A.Expr | null {
+  return alternative(kids(n), atoms);
 }
+
+const atoms: Converters<C.AtomCstChildren, A.Expr> = {
+  NumberLiteral: (t) => ({
+    kind: "Number",
+    value: Number(t.image),
+    raw: t.image,
+    isInt: /^\d+$/.test(t.image),
+    span: tokSpan(t),
+  }),
+  StringLiteral: stringLit,
+  True: (t) => ({ kind: "Bool", value: true, span: tokSpan(t) }),
+  False: (t) => ({ kind: "Bool", value: false, span: tokSpan(t) }),
+  Identifier: (t) => ({ kind: "Name", name: t.image, span: tokSpan(t) }),
+  parenExpr: (p) => expression(kids(p).expression?.[0]),
+  listExpr,
+  ifExpr,
+  scanExpr,
+};
 
 /** `"a\"b"` -> `a"b`. An unterminated string keeps what was written. */
 function stringLit(t: IToken | undefined): A.StringLit | null {
@@ -441,39 +543,40 @@ function stringLit(t: IToken | undefined): A.StringLit | null {
   return { kind: "String", value: body.replace(/\\(.)/g, "$1"), span: tokSpan(t) };
 }
 
-function listExpr(n: CstNode | undefined): A.ListExpr | null {
+function listExpr(n: C.ListExprCstNode): A.ListExpr | null {
   const span = cstSpan(n);
   if (!span) return null;
-  const items = nodes(n, "expression").map(expression).filter(notNull);
+  const items = (kids(n).expression ?? []).map(expression).filter(notNull);
   return { kind: "List", items, span };
 }
 
-function ifExpr(n: CstNode | undefined): A.IfExpr | null {
-  const cond = expression(node(n, "cond"));
-  const then = expression(node(n, "then"));
-  const otherwise = expression(node(n, "else"));
+function ifExpr(n: C.IfExprCstNode): A.IfExpr | null {
+  const c = kids(n);
+  const cond = expression(c.cond?.[0]);
+  const then = expression(c.then?.[0]);
+  const otherwise = expression(c.else?.[0]);
   const span = cstSpan(n);
   if (!cond || !then || !otherwise || !span) return null;
   return { kind: "If", cond, then, else: otherwise, span };
 }
 
-function scanExpr(n: CstNode | undefined): A.ScanExpr | null {
-  const item = ident(tok(n, "Identifier"));
-  const source = expression(node(n, "source"));
-  const axis = expression(node(n, "axis"));
+function scanExpr(n: C.ScanExprCstNode): A.ScanExpr | null {
+  const c = kids(n);
+  const item = ident(tok(c.Identifier));
+  const source = expression(c.source?.[0]);
+  const axis = expression(c.axis?.[0]);
   const span = cstSpan(n);
   if (!item || !source || !axis || !span) return null;
-  const carries = nodes(n, "carryItem").map(carryItem).filter(notNull);
-  const body = nodes(n, "statement").map(statement).filter(notNull);
+  const carries = (c.carryItem ?? []).map(carryItem).filter(notNull);
+  const body = (c.statement ?? []).map(statement).filter(notNull);
   return { kind: "Scan", item, source, axis, carries, body, span };
 }
 
-function carryItem(n: CstNode): A.ScanCarry | null {
-  const name = ident(tok(n, "Identifier"));
-  const init = expression(node(n, "expression"));
+function carryItem(n: C.CarryItemCstNode): A.ScanCarry | null {
+  const { name, value } = parts(n);
   const span = cstSpan(n);
-  if (!name || !init || !span) return null;
-  return { name, init, span };
+  if (!name || !value || !span) return null;
+  return { name, init: value, span };
 }
 
 // ---------------------------------------------------------------- doc comments
