@@ -45,7 +45,8 @@ async function start(): Promise<void> {
 async function restart(): Promise<void> {
   const running = client;
   client = undefined;
-  await running?.stop();
+  // A client whose start failed is not running, and stop() would throw.
+  if (running?.isRunning()) await running.stop();
   await start();
 }
 
