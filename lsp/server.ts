@@ -1,6 +1,6 @@
 // `dlg lsp --stdio`: the language server. This file is the protocol edge:
 // the connection, the capabilities, and one guarded handler per request,
-// each answering from the workspace's latest analyses through a pure
+// each answering from the workspace's latest analysis through a pure
 // function of its own module. A handler never throws to the connection: an
 // internal error is logged to the client's console and the request gets no
 // result, so a half-written file never takes the server down.
@@ -8,21 +8,38 @@
 import {
   createConnection,
   ProposedFeatures,
+  ResponseError,
   StreamMessageReader,
   StreamMessageWriter,
+  TextDocuments,
   TextDocumentSyncKind,
   type Connection,
+  type InitializeParams,
   type InitializeResult,
+  type Position,
 } from "vscode-languageserver/node";
+import { TextDocument } from "vscode-languageserver-textdocument";
 import type { Parsed } from "../cli/args.ts";
 import type { Io } from "../cli/commands.ts";
 import { UsageError } from "../cli/errors.ts";
+import type { Analysis } from "../compiler/symbols.ts";
+import { completions } from "./completion.ts";
+import { formatting } from "./formatting.ts";
+import { hover } from "./hover.ts";
+import { inlayHints } from "./inlay-hints.ts";
+import { symbolAt } from "./lookup.ts";
+import { definition, documentSymbols, prepareRename, references, rename } from "./navigation.ts";
+import { semanticTokens, semanticTokensLegend } from "./semantic-tokens.ts";
+import { signatureHelp } from "./signature-help.ts";
+import { pathOf } from "./uris.ts";
+import { Workspace } from "./workspace.ts";
 
 /** Run the server on stdin/stdout until the client exits (the library ends the process then). */
 export function runLsp(p: Parsed, io: Io): Promise<number> {
   if (p.values.stdio !== true)
     throw new UsageError("dlg lsp: the server speaks over stdin/stdout only; pass --stdio");
-  void io;
+  if (p.positionals.length > 0)
+    throw new UsageError(`dlg lsp: unexpected argument \`${p.positionals[0]}\``);
   const connection = createConnection(
     ProposedFeatures.all,
     new StreamMessageReader(process.stdin),
@@ -30,12 +47,165 @@ export function runLsp(p: Parsed, io: Io): Promise<number> {
   );
   serve(connection);
   connection.listen();
+  // stdout is the protocol's: anything else goes to stderr.
+  void io;
   return new Promise((resolve) => process.stdin.on("close", () => resolve(0)));
 }
 
+/** What a request about a position in an open document needs. */
+interface At {
+  path: string;
+  text: string;
+  offset: number;
+  analysis: Analysis | undefined;
+}
+
 export function serve(connection: Connection): void {
-  connection.onInitialize((): InitializeResult => ({
-    capabilities: { textDocumentSync: TextDocumentSyncKind.Incremental },
-    serverInfo: { name: "dlg" },
-  }));
+  const documents = new TextDocuments(TextDocument);
+  const ws = new Workspace({
+    publish: (uri, diagnostics) => void connection.sendDiagnostics({ uri, diagnostics }),
+    log: (m) => connection.console.error(m),
+  });
+
+  /**
+   * A handler that cannot fail: an internal error is logged and answered
+   * with `fallback`. A ResponseError is the handler's answer to the client
+   * (a rename refused), so it goes through.
+   */
+  const guard =
+    <P, R>(name: string, fallback: R, f: (p: P) => R) =>
+    (p: P): R => {
+      try {
+        return f(p);
+      } catch (e) {
+        if (e instanceof ResponseError) throw e;
+        connection.console.error(
+          `dlg: ${name} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+        );
+        return fallback;
+      }
+    };
+
+  const at = (uri: string, pos: Position): At | undefined => {
+    const doc = documents.get(uri);
+    if (!doc) return undefined;
+    const path = pathOf(uri);
+    return { path, text: doc.getText(), offset: doc.offsetAt(pos), analysis: ws.analysisOf(path) };
+  };
+
+  connection.onInitialize(
+    guard("initialize", { capabilities: {} }, (params: InitializeParams): InitializeResult => {
+      const folders = params.workspaceFolders?.map((f) => f.uri) ?? [];
+      if (folders.length === 0 && params.rootUri) folders.push(params.rootUri);
+      ws.roots = folders.filter((u) => u.startsWith("file:")).map(pathOf);
+      return {
+        capabilities: {
+          textDocumentSync: TextDocumentSyncKind.Incremental,
+          hoverProvider: true,
+          definitionProvider: true,
+          referencesProvider: true,
+          renameProvider: { prepareProvider: true },
+          documentSymbolProvider: true,
+          documentFormattingProvider: true,
+          inlayHintProvider: true,
+          completionProvider: { triggerCharacters: ["(", ",", " ", ":"] },
+          signatureHelpProvider: { triggerCharacters: ["(", ","], retriggerCharacters: [":"] },
+          semanticTokensProvider: { legend: semanticTokensLegend, full: true },
+        },
+        serverInfo: { name: "dlg" },
+      };
+    }),
+  );
+
+  const sync = (doc: TextDocument, now: boolean) =>
+    guard("analysis", undefined, () => ws.update(pathOf(doc.uri), doc.uri, doc.getText(), now))(
+      undefined,
+    );
+  documents.onDidOpen((e) => sync(e.document, true));
+  documents.onDidChangeContent((e) => sync(e.document, false));
+  documents.onDidClose(guard("close", undefined, (e) => ws.close(pathOf(e.document.uri))));
+  connection.onDidChangeWatchedFiles(
+    guard("watched files", undefined, (p) => {
+      for (const c of p.changes) ws.changedOnDisk(pathOf(c.uri));
+    }),
+  );
+
+  connection.onHover(
+    guard("hover", null, (p) => {
+      const q = at(p.textDocument.uri, p.position);
+      return q?.analysis ? hover(q.analysis, q.path, q.offset) : null;
+    }),
+  );
+  connection.onDefinition(
+    guard("definition", null, (p) => {
+      const q = at(p.textDocument.uri, p.position);
+      return q?.analysis ? definition(q.analysis, q.path, q.offset) : null;
+    }),
+  );
+  connection.onReferences(
+    guard("references", [], (p) => {
+      const q = at(p.textDocument.uri, p.position);
+      const s = q?.analysis && symbolAt(q.analysis, q.path, q.offset);
+      if (!s) return [];
+      return references(ws.analysesMentioning(s.def.name), s.def, p.context.includeDeclaration);
+    }),
+  );
+  connection.onPrepareRename(
+    guard("prepare rename", null, (p) => {
+      const q = at(p.textDocument.uri, p.position);
+      return q?.analysis ? prepareRename(q.analysis, q.path, q.offset) : null;
+    }),
+  );
+  connection.onRenameRequest(
+    guard("rename", null, (p) => {
+      const q = at(p.textDocument.uri, p.position);
+      const s = q?.analysis && symbolAt(q.analysis, q.path, q.offset);
+      return s ? rename(ws.analysesMentioning(s.def.name), s.def, p.newName) : null;
+    }),
+  );
+  connection.onDocumentSymbol(
+    guard("document symbols", [], (p) => {
+      const doc = documents.get(p.textDocument.uri);
+      const a = doc && ws.analysisOf(pathOf(doc.uri));
+      const program = a?.programs.get(pathOf(p.textDocument.uri));
+      return doc && program ? documentSymbols(doc.getText(), program.decls) : [];
+    }),
+  );
+  connection.onDocumentFormatting(
+    guard("formatting", null, (p) => {
+      const doc = documents.get(p.textDocument.uri);
+      return doc ? formatting(doc.getText()) : null;
+    }),
+  );
+  connection.languages.inlayHint.on(
+    guard("inlay hints", [], (p) => {
+      const doc = documents.get(p.textDocument.uri);
+      const path = pathOf(p.textDocument.uri);
+      const a = doc && ws.analysisOf(path);
+      if (!doc || !a) return [];
+      const range = { start: doc.offsetAt(p.range.start), end: doc.offsetAt(p.range.end) };
+      return inlayHints(a, path, range);
+    }),
+  );
+  connection.onCompletion(
+    guard("completion", [], (p) => {
+      const q = at(p.textDocument.uri, p.position);
+      return q ? completions(q.analysis, q.path, q.text, q.offset) : [];
+    }),
+  );
+  connection.onSignatureHelp(
+    guard("signature help", null, (p) => {
+      const q = at(p.textDocument.uri, p.position);
+      return q ? signatureHelp(q.analysis, q.path, q.text, q.offset) : null;
+    }),
+  );
+  connection.languages.semanticTokens.on(
+    guard("semantic tokens", { data: [] }, (p) => {
+      const doc = documents.get(p.textDocument.uri);
+      const path = pathOf(p.textDocument.uri);
+      return { data: doc ? semanticTokens(doc.getText(), ws.analysisOf(path), path) : [] };
+    }),
+  );
+
+  documents.listen(connection);
 }

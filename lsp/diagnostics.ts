@@ -1,0 +1,71 @@
+// Compiler diagnostics as LSP diagnostics. The range comes from the span in
+// the text the compiler read (UTF-16 offsets, LSP's default encoding); each
+// label becomes related information, so an editor can show where each side
+// of a mismatch got its dimension; notes and help follow the message.
+
+import {
+  DiagnosticSeverity,
+  type Diagnostic as LspDiagnostic,
+  type DiagnosticRelatedInformation,
+} from "vscode-languageserver";
+import type { Diagnostic } from "../compiler/diagnostics.ts";
+import { rangeOf } from "./text.ts";
+import { uriOf } from "./uris.ts";
+
+const severities: { [K in Diagnostic["severity"]]: DiagnosticSeverity } = {
+  error: DiagnosticSeverity.Error,
+  warning: DiagnosticSeverity.Warning,
+};
+
+export function toLspDiagnostic(
+  d: Diagnostic,
+  sources: ReadonlyMap<string, string>,
+): LspDiagnostic {
+  const text = (file: string) => sources.get(file) ?? "";
+  const related: DiagnosticRelatedInformation[] = d.labels.map((l) => {
+    const file = l.file ?? d.file;
+    return {
+      location: { uri: uriOf(file), range: rangeOf(text(file), l.span) },
+      message: l.message,
+    };
+  });
+  const message = [
+    d.message,
+    ...d.notes.map((n) => `note: ${n}`),
+    ...(d.help !== undefined ? [`help: ${d.help}`] : []),
+  ].join("\n");
+  return {
+    range: rangeOf(text(d.file), d.span),
+    severity: severities[d.severity],
+    code: d.code,
+    source: "dlg",
+    message,
+    ...(related.length > 0 && { relatedInformation: related }),
+  };
+}
+
+/**
+ * An analysis's diagnostics by the file they are in (an error in an imported
+ * file goes to that file), converted, one copy of each: two open files that
+ * import a third both report its errors.
+ */
+export function diagnosticsByFile(
+  ds: readonly Diagnostic[],
+  sources: ReadonlyMap<string, string>,
+  into = new Map<string, LspDiagnostic[]>(),
+): Map<string, LspDiagnostic[]> {
+  const keyOf = (file: string, d: LspDiagnostic) =>
+    JSON.stringify([file, d.range, d.code, d.message]);
+  const seen = new Set<string>();
+  for (const [file, list] of into) for (const d of list) seen.add(keyOf(file, d));
+  for (const d of ds) {
+    const lsp = toLspDiagnostic(d, sources);
+    const key = keyOf(d.file, lsp);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const list = into.get(d.file) ?? [];
+    list.push(lsp);
+    into.set(d.file, list);
+  }
+  return into;
+}

@@ -1,0 +1,167 @@
+// Go to definition, find references, rename, and the document's outline.
+// Definitions and uses come from the analyses' symbol indexes; a definition
+// id is its file and offset, so the same definition seen from several
+// analyses (a block in lib.dlg, analysed with each file that imports it) is
+// one definition, and its uses from all of them are gathered.
+
+import {
+  ResponseError,
+  ErrorCodes,
+  SymbolKind,
+  type DocumentSymbol,
+  type Location,
+  type Range,
+  type TextEdit,
+  type WorkspaceEdit,
+} from "vscode-languageserver";
+import { parse, type Decl, type Ident, type Span, type Stmt } from "../grammar/index.ts";
+import type { Analysis, SymbolDef } from "../compiler/symbols.ts";
+import { forEachStmt } from "./ast-walk.ts";
+import { isStd } from "./callables.ts";
+import { symbolAt } from "./lookup.ts";
+import { rangeOf } from "./text.ts";
+import { uriOf } from "./uris.ts";
+
+function location(a: Analysis, file: string, span: Span): Location | undefined {
+  const text = a.sources.get(file);
+  return text === undefined ? undefined : { uri: uriOf(file), range: rangeOf(text, span) };
+}
+
+export function definition(a: Analysis, file: string, offset: number): Location | null {
+  const s = symbolAt(a, file, offset);
+  return (s && location(a, s.def.file, s.def.span)) ?? null;
+}
+
+/** Every place that names `def` (its definition first when asked), once each, across analyses. */
+function occurrences(
+  analyses: readonly Analysis[],
+  def: SymbolDef,
+  withDecl: boolean,
+): { file: string; span: Span; location: Location }[] {
+  const out = new Map<string, { file: string; span: Span; location: Location }>();
+  const add = (a: Analysis, file: string, span: Span) => {
+    const key = `${file}:${span.start}:${span.end}`;
+    const loc = out.has(key) ? undefined : location(a, file, span);
+    if (loc) out.set(key, { file, span, location: loc });
+  };
+  for (const a of analyses) {
+    if (withDecl && a.symbols.defs.has(def.id)) add(a, def.file, def.span);
+    for (const r of a.symbols.refs) if (r.def === def.id) add(a, r.file, r.span);
+  }
+  return [...out.values()];
+}
+
+export function references(
+  analyses: readonly Analysis[],
+  def: SymbolDef,
+  includeDeclaration: boolean,
+): Location[] {
+  return occurrences(analyses, def, includeDeclaration).map((o) => o.location);
+}
+
+/** Where a rename may start: a user's name, not std's (nor an intrinsic, which has no definition). */
+export function prepareRename(
+  a: Analysis,
+  file: string,
+  offset: number,
+): { range: Range; placeholder: string } | null {
+  const s = symbolAt(a, file, offset);
+  const text = a.sources.get(file);
+  if (!s || text === undefined) return null;
+  if (isStd(s.def.file))
+    throw new ResponseError(
+      ErrorCodes.InvalidRequest,
+      `\`${s.def.name}\` is defined in std; std's names cannot be renamed`,
+    );
+  return { range: rangeOf(text, s.span), placeholder: s.def.name };
+}
+
+/** Is `name` usable as a name: an identifier that is no hard keyword? */
+function isName(name: string): boolean {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && parse(`dim ${name}`).errors.length === 0;
+}
+
+export function rename(
+  analyses: readonly Analysis[],
+  def: SymbolDef,
+  newName: string,
+): WorkspaceEdit {
+  if (isStd(def.file))
+    throw new ResponseError(ErrorCodes.InvalidRequest, "std's names cannot be renamed");
+  if (!isName(newName))
+    throw new ResponseError(ErrorCodes.InvalidParams, `\`${newName}\` is not a valid name`);
+  const changes: Record<string, TextEdit[]> = {};
+  for (const o of occurrences(analyses, def, true))
+    (changes[o.location.uri] ??= []).push({ range: o.location.range, newText: newName });
+  return { changes };
+}
+
+// ---------------------------------------------------------------- outline
+
+const stmtKinds: { [K in Stmt["kind"]]: SymbolKind | null } = {
+  Assign: SymbolKind.Variable,
+  Param: SymbolKind.Field,
+  Input: SymbolKind.Property,
+  Output: SymbolKind.Property,
+  Metric: SymbolKind.Property,
+  Loss: SymbolKind.Property,
+  Return: null,
+  Yield: null,
+};
+
+/** The names a statement introduces (`loss` is named after its keyword). */
+function stmtNames(s: Stmt): { name: string; span: Span }[] {
+  if (s.kind === "Assign") return s.targets.map((t) => ({ name: t.name, span: t.span }));
+  if (s.kind === "Loss") return [{ name: "loss", span: s.span }];
+  if (s.kind === "Return" || s.kind === "Yield") return [];
+  return [{ name: s.name.name, span: s.name.span }];
+}
+
+export function documentSymbols(text: string, decls: readonly Decl[]): DocumentSymbol[] {
+  const r = (s: Span) => rangeOf(text, s);
+  const sym = (
+    name: Ident | { name: string; span: Span },
+    kind: SymbolKind,
+    whole: Span,
+    children: DocumentSymbol[] = [],
+    detail?: string,
+  ): DocumentSymbol => ({
+    name: name.name || "?",
+    kind,
+    range: r(whole),
+    // Clients reject an outline whose name lies outside its node (a recovered, half-written one).
+    selectionRange: r(
+      name.span.start >= whole.start && name.span.end <= whole.end ? name.span : whole,
+    ),
+    children,
+    ...(detail !== undefined && { detail }),
+  });
+  const bodies = new Map<Decl, DocumentSymbol[]>();
+  forEachStmt(
+    { kind: "Program", decls: [...decls], span: { start: 0, end: text.length } },
+    (s, d) => {
+      const kind = stmtKinds[s.kind];
+      if (kind === null) return;
+      const list = bodies.get(d) ?? [];
+      for (const n of stmtNames(s)) list.push(sym(n, kind, s.span));
+      bodies.set(d, list);
+    },
+  );
+  const out: DocumentSymbol[] = [];
+  for (const d of decls) {
+    if (d.kind === "Block") {
+      const params = d.params.map((p) => sym(p.name, SymbolKind.Variable, p.span));
+      out.push(
+        sym(d.name, SymbolKind.Function, d.span, [...params, ...(bodies.get(d) ?? [])], "block"),
+      );
+    } else if (d.kind === "Model")
+      out.push(sym(d.name, SymbolKind.Class, d.span, bodies.get(d) ?? [], "model"));
+    else if (d.kind === "Train") {
+      const settings = d.settings.map((s) => sym(s.key, SymbolKind.Property, s.span));
+      out.push(sym(d.name, SymbolKind.Event, d.span, settings, `train for ${d.model.name}`));
+    } else if (d.kind === "Dim")
+      for (const n of d.names) out.push(sym(n, SymbolKind.TypeParameter, d.span, [], "dim"));
+    else if (d.kind === "Const") out.push(sym(d.name, SymbolKind.Constant, d.span, [], "const"));
+  }
+  return out;
+}

@@ -1,0 +1,221 @@
+// What the server knows: the open buffers, a Host that reads them before the
+// disk, one AnalysisCache shared by every analysis (so an unchanged import or
+// std is not parsed or declared again), and the latest Analysis of each open
+// file. An edit re-analyses its file after a short pause, then every open
+// file that imports it; diagnostics are published per file (an error in an
+// imported file to that file's URI), and a file whose errors are gone gets
+// an empty list, so nothing stale stays on screen.
+
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { Diagnostic as LspDiagnostic } from "vscode-languageserver";
+import { nodeHost } from "../cli/node-host.ts";
+import { analyze, type Host } from "../compiler/compile.ts";
+import { AnalysisCache } from "../compiler/symbols/cache.ts";
+import { diag } from "../compiler/diagnostics.ts";
+import type { Analysis } from "../compiler/symbols.ts";
+import { diagnosticsByFile } from "./diagnostics.ts";
+import { uriOf } from "./uris.ts";
+
+/** The pause after a keystroke before re-checking: typing a word costs one analysis, not five. */
+export const DEBOUNCE_MS = 60;
+
+/** How much of a workspace folder rename and references look through for files that import the name. */
+const SCAN_LIMITS = { files: 500, depth: 8 };
+
+export interface WorkspaceEvents {
+  publish(uri: string, diagnostics: LspDiagnostic[]): void;
+  log(message: string): void;
+}
+
+interface OpenFile {
+  uri: string;
+  text: string;
+}
+
+export class Workspace {
+  /** Open buffers by path. */
+  private readonly open = new Map<string, OpenFile>();
+  /** The latest analysis of each open file (absent while its first is pending, or after it failed). */
+  private readonly analyses = new Map<string, Analysis>();
+  /** What each file's URI shows now, by path (JSON, to publish only changes). */
+  private readonly published = new Map<string, string>();
+  private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly cache = new AnalysisCache();
+  /** Workspace folders (paths) that rename and references search. */
+  roots: string[] = [];
+
+  readonly host: Host = {
+    readFile: (path) => {
+      const buffer = this.open.get(path);
+      if (buffer !== undefined) return buffer.text;
+      // Only .dlg sources come from disk (the compiler refuses other imports with E2010 anyway).
+      return path.endsWith(".dlg") ? nodeHost.readFile(path) : undefined;
+    },
+  };
+
+  constructor(private readonly events: WorkspaceEvents) {}
+
+  isOpen(path: string): boolean {
+    return this.open.has(path);
+  }
+
+  textOf(path: string): string | undefined {
+    return this.open.get(path)?.text;
+  }
+
+  /** A buffer opened or edited: check it after the pause (at once with `now`). */
+  update(path: string, uri: string, text: string, now = false): void {
+    this.open.set(path, { uri, text });
+    this.clearTimer(path);
+    if (now) return this.recheck(path);
+    this.timers.set(
+      path,
+      setTimeout(() => this.recheck(path), DEBOUNCE_MS),
+    );
+  }
+
+  close(path: string): void {
+    this.clearTimer(path);
+    this.open.delete(path);
+    this.analyses.delete(path);
+    this.crashed.delete(path);
+    this.cache.drop(path);
+    // Its importers now read it from disk, which may differ from the buffer.
+    this.recheckImporters(path);
+    this.publishAll();
+  }
+
+  /** A file changed on disk (watched files): re-check the open files that import it. */
+  changedOnDisk(path: string): void {
+    if (this.open.has(path)) return;
+    this.recheckImporters(path);
+    this.publishAll();
+  }
+
+  /** The current analysis of an open file, finishing a pending re-check first. */
+  analysisOf(path: string): Analysis | undefined {
+    if (this.timers.has(path)) this.recheck(path);
+    return this.analyses.get(path);
+  }
+
+  /**
+   * Analyses that may mention `name`: every open file's, then those of the
+   * workspace's other .dlg files whose text contains it (bounded), so a
+   * rename reaches the files that import a block as well as its own.
+   */
+  analysesMentioning(name: string): Analysis[] {
+    const out = [...this.open.keys()].flatMap((p) => this.analysisOf(p) ?? []);
+    for (const path of this.workspaceFiles()) {
+      if (this.open.has(path)) continue;
+      const text = this.host.readFile(path);
+      if (typeof text !== "string" || !text.includes(name)) continue;
+      const a = this.analyze(path);
+      if (a) out.push(a);
+    }
+    return out;
+  }
+
+  private clearTimer(path: string): void {
+    const t = this.timers.get(path);
+    if (t !== undefined) clearTimeout(t);
+    this.timers.delete(path);
+  }
+
+  private recheck(path: string): void {
+    this.clearTimer(path);
+    if (!this.open.has(path)) return;
+    const a = this.analyze(path);
+    if (a) this.analyses.set(path, a);
+    else this.analyses.delete(path);
+    this.recheckImporters(path);
+    this.publishAll();
+  }
+
+  /** Re-analyse the open files whose last analysis read `path` (not `path` itself). */
+  private recheckImporters(path: string): void {
+    for (const [entry, a] of this.analyses) {
+      if (entry === path || !a.sources.has(path)) continue;
+      const again = this.analyze(entry);
+      if (again) this.analyses.set(entry, again);
+      else this.analyses.delete(entry);
+    }
+  }
+
+  /** One analysis; an internal error becomes a logged E9001 at the file, never a thrown error. */
+  private analyze(path: string): Analysis | undefined {
+    try {
+      return analyze(path, { host: this.host, cache: this.cache });
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      this.events.log(`dlg: analysing ${path} failed: ${e instanceof Error ? e.stack : msg}`);
+      this.crashed.set(path, msg);
+      return undefined;
+    }
+  }
+
+  /** Files whose analysis threw, with the message, until it next succeeds. */
+  private readonly crashed = new Map<string, string>();
+
+  /** Merge every open file's diagnostics by file and send what changed (empty lists included). */
+  private publishAll(): void {
+    const merged = new Map<string, LspDiagnostic[]>();
+    for (const path of this.open.keys()) {
+      const a = this.analyses.get(path);
+      if (a) {
+        this.crashed.delete(path);
+        diagnosticsByFile(a.diagnostics, a.sources, merged);
+      } else if (this.crashed.has(path)) {
+        const d = diag("E9001", `internal error in dlg: ${this.crashed.get(path)}`, path, {
+          start: 0,
+          end: 0,
+        });
+        diagnosticsByFile([d], new Map(), merged);
+      }
+    }
+    // An open file always gets a list (an empty one says "checked, clean"); a closed one until it is empty.
+    const paths = [...this.published.keys(), ...merged.keys(), ...this.analyses.keys()];
+    for (const path of new Set(paths)) {
+      const list = merged.get(path) ?? [];
+      const json = JSON.stringify(list);
+      if (this.published.get(path) === json) continue;
+      if (list.length === 0 && !this.open.has(path)) this.published.delete(path);
+      else this.published.set(path, json);
+      this.events.publish(this.open.get(path)?.uri ?? uriOf(path), list);
+    }
+  }
+
+  /** The .dlg files under the workspace folders, breadth-first, skipping hidden dirs and node_modules. */
+  private workspaceFiles(): string[] {
+    const out: string[] = [];
+    let level = this.roots.slice();
+    for (let depth = 0; depth <= SCAN_LIMITS.depth && level.length > 0; depth++) {
+      const next: string[] = [];
+      for (const dir of level) {
+        let names: string[];
+        try {
+          names = readdirSync(dir).sort();
+        } catch {
+          continue;
+        }
+        for (const name of names) {
+          if (name.startsWith(".") || name === "node_modules") continue;
+          const p = join(dir, name);
+          let st;
+          try {
+            st = statSync(p);
+          } catch {
+            continue;
+          }
+          if (st.isDirectory()) next.push(p);
+          else if (st.isFile() && name.endsWith(".dlg")) {
+            out.push(p);
+            if (out.length >= SCAN_LIMITS.files) return out;
+          }
+        }
+      }
+      level = next;
+    }
+    return out;
+  }
+}

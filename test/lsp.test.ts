@@ -1,0 +1,330 @@
+// Acceptance for `dlg lsp --stdio`: the server runs as a child process and
+// a real protocol client (test/lsp-client.ts, vscode-jsonrpc over the
+// child's stdio) drives it as an editor would: diagnostics that come and go
+// as the text changes, hover, inlay hints, definition, references and rename
+// across an import, document symbols, formatting and completion.
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type {
+  CompletionItem,
+  DocumentSymbol,
+  Hover,
+  InlayHint,
+  InitializeResult,
+  Location,
+  MarkupContent,
+  Position,
+  TextEdit,
+  WorkspaceEdit,
+} from "vscode-languageserver";
+import { parse, printProgram } from "../grammar/index.ts";
+import { fileUri, LspClient } from "./lsp-client.ts";
+
+const root = resolve(import.meta.dirname, "..");
+
+/** The LSP position of `offset` in `text` (no CR in these texts; UTF-16 like the protocol). */
+function pos(text: string, offset: number): Position {
+  const before = text.slice(0, offset).split("\n");
+  return { line: before.length - 1, character: before.at(-1)!.length };
+}
+
+/** The position of the `nth` occurrence of `needle` (plus `delta` characters into it). */
+function posOf(text: string, needle: string, delta = 0, nth = 0): Position {
+  let at = -1;
+  for (let i = 0; i <= nth; i++) at = text.indexOf(needle, at + 1);
+  if (at < 0) throw new Error(`${needle} not in the text`);
+  return pos(text, at + delta);
+}
+
+const range = (text: string, needle: string, nth = 0) => ({
+  start: posOf(text, needle, 0, nth),
+  end: posOf(text, needle, needle.length, nth),
+});
+
+/** The range of `length` characters starting `delta` into the first `needle`. */
+const rangeIn = (text: string, needle: string, delta: number, length: number) => ({
+  start: posOf(text, needle, delta),
+  end: posOf(text, needle, delta + length),
+});
+
+const lib = `dim H
+
+/// A hidden layer: dense, then relu.
+block hidden(x: [..., n], units: int) -> [..., units] {
+  return x |> dense(units) |> relu
+}
+`;
+
+const main = `import "lib.dlg"
+
+dim B
+
+model net {
+  input x: [B, 16]
+  input z: [B, H]
+  h = x |> hidden(32)
+  output y = h |> dense(4)
+}
+`;
+
+const shapeError = `dim B
+model m {
+  input x: [B, 3]
+  input y: [B, 4]
+  output z = x + y
+}
+`;
+
+let dir: string;
+let client: LspClient;
+let init: InitializeResult;
+const at = (name: string) => join(dir, name);
+const uri = (name: string) => fileUri(at(name));
+const doc = (name: string) => ({ textDocument: { uri: uri(name) } });
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "dlg-lsp-"));
+  writeFileSync(at("lib.dlg"), lib);
+  writeFileSync(at("main.dlg"), main);
+  client = LspClient.start();
+  init = await client.initialize(dir);
+});
+
+afterAll(async () => {
+  const code = await client?.stop();
+  rmSync(dir, { recursive: true, force: true });
+  // The server lived through everything below and shut down cleanly.
+  expect(code).toBe(0);
+  expect(client.log.join("")).not.toMatch(/failed:/);
+});
+
+describe("dlg lsp --stdio", () => {
+  it("initializes with the features it serves", () => {
+    const c = init.capabilities;
+    expect(init.serverInfo?.name).toBe("dlg");
+    expect(c.hoverProvider).toBe(true);
+    expect(c.definitionProvider).toBe(true);
+    expect(c.referencesProvider).toBe(true);
+    expect(c.renameProvider).toEqual({ prepareProvider: true });
+    expect(c.inlayHintProvider).toBe(true);
+    expect(c.documentFormattingProvider).toBe(true);
+    expect(c.completionProvider).toBeDefined();
+    expect(c.semanticTokensProvider?.legend.tokenTypes.length).toBeGreaterThan(0);
+  });
+
+  it("publishes a shape error at its range, with where each side's shape came from, and clears it when fixed", async () => {
+    await client.open(uri("bad.dlg"), shapeError);
+    const [d, ...more] = await client.diagnostics(uri("bad.dlg"), (ds) => ds.length > 0);
+    expect(more).toEqual([]);
+    expect(d!.code).toBe("E3001");
+    expect(d!.severity).toBe(1);
+    expect(d!.message).toContain("[B, 3] and [B, 4]");
+    expect(d!.range).toEqual(range(shapeError, "x + y"));
+    expect(d!.relatedInformation).toEqual([
+      {
+        location: { uri: uri("bad.dlg"), range: rangeIn(shapeError, "x + y", 0, 1) },
+        message: "this is [B, 3]",
+      },
+      {
+        location: { uri: uri("bad.dlg"), range: rangeIn(shapeError, "x + y", 4, 1) },
+        message: "this is [B, 4]",
+      },
+    ]);
+    await client.change(uri("bad.dlg"), shapeError.replace("[B, 4]", "[B, 3]"));
+    expect(await client.diagnostics(uri("bad.dlg"), (ds) => ds.length === 0)).toEqual([]);
+  });
+
+  it("survives half-written text: a syntax error is a diagnostic and requests still answer", async () => {
+    const broken = "dim B\nmodel m {\n  input x: [B,\n  h = x |> dense(\n";
+    await client.change(uri("bad.dlg"), broken);
+    const ds = await client.diagnostics(uri("bad.dlg"), (ds) => ds.some((d) => d.code === "E1001"));
+    expect(ds.length).toBeGreaterThan(0);
+    const h = await client.request<Hover | null>("textDocument/hover", {
+      ...doc("bad.dlg"),
+      position: posOf(broken, "dense"),
+    });
+    expect(h === null || typeof h.contents === "object").toBe(true);
+    const f = await client.request("textDocument/formatting", {
+      ...doc("bad.dlg"),
+      options: { tabSize: 2, insertSpaces: true },
+    });
+    expect(f).toBeNull();
+    await client.close(uri("bad.dlg"));
+    expect(await client.diagnostics(uri("bad.dlg"), (ds) => ds.length === 0)).toEqual([]);
+  });
+
+  it("hovers a name with its shape, and a call with its block's doc comment", async () => {
+    await client.open(uri("main.dlg"), main);
+    await client.diagnostics(uri("main.dlg"));
+    const h = await client.request<Hover>("textDocument/hover", {
+      ...doc("main.dlg"),
+      position: posOf(main, "h |>", 0),
+    });
+    expect((h.contents as MarkupContent).value).toContain("f32[B, 32]");
+    expect(h.range).toEqual(rangeIn(main, "h |>", 0, 1));
+    const call = await client.request<Hover>("textDocument/hover", {
+      ...doc("main.dlg"),
+      position: posOf(main, "hidden", 2),
+    });
+    expect((call.contents as MarkupContent).value).toContain("A hidden layer: dense, then relu.");
+  });
+
+  it("goes to a definition in the imported file, and into std", async () => {
+    const def = await client.request<Location>("textDocument/definition", {
+      ...doc("main.dlg"),
+      position: posOf(main, "hidden", 1),
+    });
+    expect(def).toEqual({ uri: uri("lib.dlg"), range: range(lib, "hidden", 1) });
+    const std = await client.request<Location>("textDocument/definition", {
+      ...doc("main.dlg"),
+      position: posOf(main, "dense"),
+    });
+    const prelude = join(root, "std/prelude.dlg");
+    expect(std.uri).toBe(fileUri(prelude));
+    const text = readFileSync(prelude, "utf8");
+    expect(std.range.start).toEqual(posOf(text, "block dense", "block ".length));
+  });
+
+  it("renames a dim in both files, and refuses to rename std's names", async () => {
+    const prep = await client.request<{ range: unknown; placeholder: string }>(
+      "textDocument/prepareRename",
+      { ...doc("main.dlg"), position: posOf(main, "H]") },
+    );
+    expect(prep).toEqual({
+      range: rangeIn(main, "H]", 0, 1),
+      placeholder: "H",
+    });
+    const edit = await client.request<WorkspaceEdit>("textDocument/rename", {
+      ...doc("main.dlg"),
+      position: posOf(main, "H]"),
+      newName: "Hidden",
+    });
+    const one = (text: string, needle: string, delta: number): TextEdit => ({
+      range: { start: posOf(text, needle, delta), end: posOf(text, needle, delta + 1) },
+      newText: "Hidden",
+    });
+    expect(edit.changes?.[uri("lib.dlg")]).toEqual([one(lib, "dim H", 4)]);
+    expect(edit.changes?.[uri("main.dlg")]).toEqual([one(main, "H]", 0)]);
+    await expect(
+      client.request("textDocument/prepareRename", {
+        ...doc("main.dlg"),
+        position: posOf(main, "dense"),
+      }),
+    ).rejects.toThrow(/std/);
+    await expect(
+      client.request("textDocument/rename", {
+        ...doc("main.dlg"),
+        position: posOf(main, "H]"),
+        newName: "model",
+      }),
+    ).rejects.toThrow(/not a valid name/);
+  });
+
+  it("finds references with the declaration, from a file whose importer is closed", async () => {
+    await client.close(uri("main.dlg"));
+    await client.open(uri("lib.dlg"), lib);
+    await client.diagnostics(uri("lib.dlg"));
+    const refs = await client.request<Location[]>("textDocument/references", {
+      ...doc("lib.dlg"),
+      position: posOf(lib, "hidden", 0, 1),
+      context: { includeDeclaration: true },
+    });
+    expect(refs).toEqual([
+      { uri: uri("lib.dlg"), range: range(lib, "hidden", 1) },
+      { uri: uri("main.dlg"), range: range(main, "hidden") },
+    ]);
+    const uses = await client.request<Location[]>("textDocument/references", {
+      ...doc("lib.dlg"),
+      position: posOf(lib, "hidden", 0, 1),
+      context: { includeDeclaration: false },
+    });
+    expect(uses).toEqual([{ uri: uri("main.dlg"), range: range(main, "hidden") }]);
+  });
+
+  it("publishes an imported file's errors to its URI, and clears them when the file is fixed on disk", async () => {
+    await client.close(uri("lib.dlg"));
+    writeFileSync(at("lib.dlg"), lib.replace("dense(units)", "dense(units, 3, 4)"));
+    await client.open(uri("main.dlg"), main);
+    const ds = await client.diagnostics(uri("lib.dlg"), (ds) => ds.length > 0);
+    expect(ds[0]!.code).toBe("E2004");
+    writeFileSync(at("lib.dlg"), lib);
+    await client.connection.sendNotification("workspace/didChangeWatchedFiles", {
+      changes: [{ uri: uri("lib.dlg"), type: 2 }],
+    });
+    expect(await client.diagnostics(uri("lib.dlg"), (ds) => ds.length === 0)).toEqual([]);
+  });
+
+  it("lists models, blocks and train blocks with their children", async () => {
+    const syms = await client.request<DocumentSymbol[]>(
+      "textDocument/documentSymbol",
+      doc("main.dlg"),
+    );
+    expect(syms.map((s) => s.name)).toEqual(["B", "net"]);
+    expect(syms[1]!.children!.map((c) => c.name)).toEqual(["x", "z", "h", "y"]);
+    expect(syms[1]!.selectionRange).toEqual(range(main, "net"));
+    const mlp = fileUri(join(root, "samples/mlp.dlg"));
+    await client.open(mlp, readFileSync(join(root, "samples/mlp.dlg"), "utf8"));
+    const all = await client.request<DocumentSymbol[]>("textDocument/documentSymbol", {
+      textDocument: { uri: mlp },
+    });
+    expect(all.map((s) => `${s.name}:${s.detail}`)).toEqual([
+      "B:dim",
+      "mlp:model",
+      "default:train for mlp",
+      "sgd:train for mlp",
+    ]);
+    expect(all[2]!.children!.map((c) => c.name)).toEqual(["optimizer", "batch", "epochs"]);
+  });
+
+  it("shows inlay hints on samples/mlp.dlg: each assignment's type and each |> stage's", async () => {
+    const path = join(root, "samples/mlp.dlg");
+    const text = readFileSync(path, "utf8");
+    const hints = await client.request<InlayHint[]>("textDocument/inlayHint", {
+      textDocument: { uri: fileUri(path) },
+      range: { start: { line: 0, character: 0 }, end: pos(text, text.length) },
+    });
+    const shown = hints.map((h) => [h.position, h.label]);
+    expect(shown).toContainEqual([posOf(text, "logits =", 6), ": f32[B, 10]"]);
+    expect(shown).toContainEqual([posOf(text, "dense(256)", 10), ": f32[B, 256]"]);
+    expect(shown).toContainEqual([posOf(text, "|> relu", 7), ": f32[B, 256]"]);
+    expect(shown).toContainEqual([posOf(text, "dropout(0.2)", 12), ": f32[B, 256]"]);
+    expect(shown).toContainEqual([posOf(text, "probs =", 5), ": f32[B, 10]"]);
+    expect(shown).toContainEqual([posOf(text, "accuracy =", 8), ": f32[]"]);
+    // The chain's last stage is the assignment's type, shown once at the target.
+    expect(shown.filter(([, l]) => l === ": f32[B, 10]")).toHaveLength(2);
+  });
+
+  it("formats a document as print.ts does, and refuses a file with syntax errors", async () => {
+    const messy = "dim B\nmodel m {  input x: [B,3]\n    output z = x+x }\n";
+    await client.open(uri("messy.dlg"), messy);
+    const options = { tabSize: 2, insertSpaces: true };
+    const edits = await client.request<TextEdit[]>("textDocument/formatting", {
+      ...doc("messy.dlg"),
+      options,
+    });
+    const formatted = printProgram(parse(messy).program);
+    expect(formatted).not.toBe(messy);
+    expect(edits).toEqual([
+      { range: { start: pos(messy, 0), end: pos(messy, messy.length) }, newText: formatted },
+    ]);
+    await client.change(uri("messy.dlg"), formatted);
+    expect(
+      await client.request("textDocument/formatting", { ...doc("messy.dlg"), options }),
+    ).toEqual([]);
+  });
+
+  it("completes a block's named arguments inside its call", async () => {
+    const text = "dim B\nmodel m {\n  input x: [B, 3]\n  h = x |> dense(\n}\n";
+    await client.open(uri("typing.dlg"), text);
+    const items = await client.request<CompletionItem[]>("textDocument/completion", {
+      ...doc("typing.dlg"),
+      position: posOf(text, "dense(", 6),
+    });
+    const labels = items.map((i) => i.label);
+    expect(labels).toContain("units:");
+    expect(labels).toContain("bias:");
+  });
+});
