@@ -3,14 +3,22 @@
 // The cursor is written into each text as `‸`.
 
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { CompletionItemKind, type CompletionItem } from "vscode-languageserver";
+import {
+  CompletionItemKind,
+  type CompletionItem,
+  type CompletionList,
+  type SignatureHelp,
+} from "vscode-languageserver";
 import { nodeHost } from "../cli/node-host.ts";
 import { analyze } from "../compiler/compile.ts";
 import type { Analysis } from "../compiler/symbols.ts";
 import { completions } from "../lsp/completion.ts";
 import { semanticTokens, semanticTokensLegend } from "../lsp/semantic-tokens.ts";
 import { signatureHelp } from "../lsp/signature-help.ts";
+import { positionOf } from "../lsp/text.ts";
+import { fileUri, LspClient } from "./lsp-client.ts";
 
 const CURSOR = "‸";
 
@@ -340,4 +348,35 @@ describe("semantic tokens", () => {
       ["/* never closed", "comment"],
     ]);
   });
+});
+
+describe("through the server", () => {
+  it("completes the named arguments inside a call and helps with its signature", async () => {
+    const client = LspClient.start();
+    try {
+      await client.initialize(resolve("."));
+      const uri = fileUri(resolve("samples/lenet.dlg"));
+      const marked = sample("lenet.dlg", "conv2d(16, kernel: 5)", `conv2d(16, ${CURSOR}`);
+      const offset = marked.indexOf(CURSOR);
+      const text = marked.replace(CURSOR, "");
+      await client.open(uri, text);
+      const position = positionOf(text, offset);
+      const r = await client.request<CompletionItem[] | CompletionList>("textDocument/completion", {
+        textDocument: { uri },
+        position,
+      });
+      const items = Array.isArray(r) ? r : r.items;
+      expect(named(items)).toEqual(["kernel:", "stride:", "padding:", "dilation:", "bias:"]);
+      const h = await client.request<SignatureHelp>("textDocument/signatureHelp", {
+        textDocument: { uri },
+        position,
+      });
+      expect(h.signatures[0]!.label).toMatch(
+        /^conv2d\(x: \[batch, channels, height, width\], filters: int/,
+      );
+      expect(h.activeParameter).toBe(2);
+    } finally {
+      await client.stop();
+    }
+  }, 20_000);
 });

@@ -1,18 +1,29 @@
 // The editor features survive anything typed: the fuzzer's mutations of
 // every seed file (test/fuzz/mutate.ts), then completion, signature help and
 // semantic tokens at random places of each mutant, with its analysis.
-// Fixed seeds, so a failure names a reproducible case.
+// Then the real server (a child process, test/lsp-client.ts): a file typed
+// character by character and mutated, with requests in between; it must keep
+// answering, log no internal error, and end with the diagnostics a fresh
+// check of the final text gives (none stale). Fixed seeds, so a failure names
+// a reproducible case.
 
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
-import { nodeHost } from "../cli/node-host.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Diagnostic, Hover } from "vscode-languageserver";
+import { check, nodeHost } from "../cli/node-host.ts";
 import { analyze } from "../compiler/compile.ts";
 import { AnalysisCache } from "../compiler/symbols/cache.ts";
 import { completions } from "../lsp/completion.ts";
 import { semanticTokens } from "../lsp/semantic-tokens.ts";
+import { diagnosticsByFile } from "../lsp/diagnostics.ts";
+import { positionOf } from "../lsp/text.ts";
 import { signatureHelp } from "../lsp/signature-help.ts";
 import { loadCorpus } from "./fuzz/corpus.ts";
 import { mutantArb } from "./fuzz/mutate.ts";
+import { fileUri, LspClient } from "./lsp-client.ts";
 
 const corpus = loadCorpus();
 
@@ -39,7 +50,7 @@ function checkTokens(text: string, data: number[]): void {
 describe("editor features on mutated programs", () => {
   it("never throw, at any offset", () => {
     const cache = new AnalysisCache();
-    const mutants = fc.sample(mutantArb(corpus), { seed: 9, numRuns: 60 });
+    const mutants = fc.sample(mutantArb(corpus), { seed: 9, numRuns: 40 });
     const offsets = fc.sample(fc.double({ min: 0, max: 1, noNaN: true }), { seed: 9, numRuns: 12 });
     for (const m of mutants) {
       const a = analyze(m.file, { host: hostFor(m.file, m.text), cache });
@@ -54,4 +65,89 @@ describe("editor features on mutated programs", () => {
       }
     }
   });
+});
+
+/** What a check of `text` as `path` reports for that file, as the server would publish it. */
+function expected(path: string, text?: string): string[] {
+  const host =
+    text === undefined
+      ? nodeHost
+      : { readFile: (p: string) => (p === path ? text : nodeHost.readFile(p)) };
+  const r = check(path, { host });
+  return comparable(diagnosticsByFile(r.diagnostics, r.sources).get(path) ?? []);
+}
+
+const comparable = (ds: Diagnostic[]) =>
+  ds.map((d) => JSON.stringify([d.range, d.code, d.message])).sort();
+
+describe("the server while a file is typed and mutated", () => {
+  let client: LspClient;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "dlg-lsp-fuzz-"));
+    client = LspClient.start();
+    await client.initialize(dir);
+  });
+  afterAll(async () => {
+    await client.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("keeps answering and never leaves stale diagnostics", async () => {
+    const path = join(dir, "typed.dlg");
+    const uri = fileUri(path);
+    const target = readFileSync("samples/mlp.dlg", "utf8");
+    const rng = fc.sample(fc.integer({ min: 0, max: 1 << 30 }), { seed: 5, numRuns: 400 });
+    const ask = (text: string, k: number) => {
+      const position = positionOf(text, rng[k % rng.length]! % (text.length + 1));
+      const doc = { textDocument: { uri }, position };
+      return Promise.all([
+        client.request("textDocument/hover", doc),
+        client.request("textDocument/completion", doc),
+        client.request("textDocument/signatureHelp", doc),
+        client.request("textDocument/semanticTokens/full", { textDocument: { uri } }),
+      ]);
+    };
+
+    // Typed a character at a time (as fast as the client sends), asking every few keys.
+    await client.open(uri, "");
+    for (let n = 1; n <= target.length; n++) {
+      const text = target.slice(0, n);
+      await client.change(uri, text);
+      if (n % 16 === 0) await ask(text, n);
+    }
+    await client.diagnostics(uri, (ds) => comparable(ds).join() === expected(path, target).join());
+
+    // Mutants of the sample, each followed by the sample again: every step changes what is
+    // wrong, so a stale list cannot pass for the new one.
+    const mutants = fc.sample(mutantArb({ "samples/mlp.dlg": target }), { seed: 5, numRuns: 12 });
+    let wrong = 0;
+    for (const [k, m] of mutants.entries()) {
+      await client.change(uri, m.text);
+      await ask(m.text, k);
+      const want = expected(path, m.text);
+      if (want.length > 0) wrong++;
+      await client.diagnostics(uri, (ds) => comparable(ds).join() === want.join(), 10_000);
+      if (k === mutants.length - 1) break;
+      await client.change(uri, target);
+      await client.diagnostics(uri, (ds) => ds.length === 0, 10_000);
+    }
+    expect(wrong).toBeGreaterThanOrEqual(8);
+
+    // The last text, as a fresh check from disk sees it; then one more edit and the hover of a name.
+    const last = mutants[mutants.length - 1]!.text;
+    writeFileSync(path, last);
+    const settled = await client.diagnostics(uri);
+    expect(comparable(settled)).toEqual(expected(path));
+    await client.change(uri, target);
+    await client.diagnostics(uri, (ds) => ds.length === 0);
+    const offset = target.indexOf("logits =");
+    const h = await client.request<Hover | null>("textDocument/hover", {
+      textDocument: { uri },
+      position: positionOf(target, offset),
+    });
+    expect(JSON.stringify(h?.contents)).toContain("B");
+    expect(client.log.filter((l) => l.includes("failed"))).toEqual([]);
+    expect(client.exitCode).toBeUndefined();
+  }, 30_000);
 });
