@@ -41,7 +41,8 @@ export class Workspace {
   /** What each file's URI shows now, by path (JSON, to publish only changes). */
   private readonly published = new Map<string, string>();
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
-  private readonly cache = new AnalysisCache();
+  /** Public for the bench and tests: `cache.parses` counts the parses that ran. */
+  readonly cache = new AnalysisCache();
   /** Workspace folders (paths) that rename and references search. */
   roots: string[] = [];
 
