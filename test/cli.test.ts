@@ -131,10 +131,10 @@ describe("dlg compile", { timeout: 180_000 }, () => {
     expect(js).toMatch(/export\s+function\s+createModelSync|export\s*\{[^}]*createModelSync/);
     const dts = readFileSync(join(tmp, "out", "mlp.d.ts"), "utf8");
     expect(dts).toContain(
-      "export declare function createModel(opts?: ModelOptions): Promise<Model>;",
+      "export declare function createModel<const Fixed extends Dims = Dims>(opts?: ModelOptions<Fixed>): Promise<Model<Fixed>>;",
     );
     expect(dts).toContain(
-      "export declare function createModelSync(opts?: ModelOptions): SyncModel;",
+      "export declare function createModelSync<const Fixed extends Dims = Dims>(opts?: ModelOptions<Fixed>): SyncModel<Fixed>;",
     );
     expect(r.stderr).toContain("for js ->");
   });
@@ -152,7 +152,7 @@ describe("dlg compile", { timeout: 180_000 }, () => {
     expect(js).not.toMatch(/createModelSync/);
     const dts = readFileSync(join(tmp, "out", "mlp-gpu.d.ts"), "utf8");
     expect(dts).toContain(
-      "export declare function createModel(opts?: ModelOptions): Promise<Model>;",
+      "export declare function createModel<const Fixed extends Dims = Dims>(opts?: ModelOptions<Fixed>): Promise<Model<Fixed>>;",
     );
     expect(dts).toContain('backend?: "webgpu";');
     expect(dts).toContain("gpu?: { requestAdapter(options?: object): Promise<unknown> };");

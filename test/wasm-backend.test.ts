@@ -115,7 +115,7 @@ describe("the wasm target", () => {
     expect(r.dts).toContain("  threads?: number;");
     expect(r.dts).toContain('  readonly backend: "wasm";');
     expect(r.dts).toContain(
-      "export declare function createModelSync(opts?: ModelOptions): SyncModel;",
+      "export declare function createModelSync<const Fixed extends Dims = Dims>(opts: ModelOptions<Fixed>): SyncModel<Fixed>;",
     );
     const jsDts = compile("samples/linreg.dlg", { target: "js" }).dts!;
     expect(jsDts).not.toContain("threads");

@@ -1,12 +1,18 @@
-// The .d.ts beside an emitted module. Untrusted names enter only through
-// mangle.ts (`jsString` for keys, `commentText` for doc comments).
+// The .d.ts beside an emitted module. Every input, output and parameter is
+// typed with its name, dtype and shape (`Tensor<"f32", ["B", 784]>`, see
+// dts-types.ts), so tsc rejects a call with a missing or misnamed input or
+// a wrong typed-array kind, and the dims fixed at createModel keep their
+// literal values in later calls. Untrusted names enter only through
+// mangle.ts (`jsString` for keys and string literal types, `commentText`
+// for doc comments).
 
 import type { ProgramIR, TensorType } from "../ir.ts";
 import { commentText, jsData, jsString } from "../mangle.ts";
 import type { BackendName } from "../../runtime/executor.ts";
+import { dimsDecls, iface, tensorDecl, tensorType } from "./dts-types.ts";
 import { shapeSpec, specOf } from "./spec.ts";
 
-const arrayType = (dtype: string) => (dtype === "f32" ? "Float32Array" : "Int32Array");
+type Named = { name: string; type: TensorType };
 
 /** The .d.ts of an emitted module: its inputs, outputs, params and dims as types, and its model API. */
 export function moduleDts(
@@ -14,35 +20,30 @@ export function moduleDts(
   modelName: string,
   target: BackendName = "js",
 ): string {
-  const field = (x: { name: string; type: TensorType }, optional = false) =>
-    `  /** ${x.type.dtype}${commentText(`[${shapeSpec(x.type.shape).join(", ")}]`)} */\n  ${jsString(x.name)}${optional ? "?" : ""}: ${arrayType(x.type.dtype)};`;
-  const entry = (name: string) => program.entries.find((e) => e.name === name);
-  const inputsOf = (name: string) => {
-    const e = entry(name);
-    const names = new Set(e ? e.inSlots.flatMap((s) => (s.kind === "input" ? [s.name] : [])) : []);
-    return program.inputs.filter((i) => names.has(i.name));
+  const doc = (t: TensorType) =>
+    `  /** ${t.dtype}${commentText(`[${shapeSpec(t.shape).join(", ")}]`)} */\n`;
+  const field = (x: Named) => `${doc(x.type)}  ${jsString(x.name)}: ${tensorType(x.type)};`;
+  /**
+   * The inputs `entries` read, each required. The model's other inputs are
+   * left out, not optional: an optional `"constructor"?` or
+   * `"hasOwnProperty"?` would be checked against the members every object
+   * literal has from Object.prototype, and reject a correct call.
+   */
+  const inputs = (...entries: string[]) => {
+    const read = new Set(
+      program.entries
+        .filter((e) => entries.includes(e.name))
+        .flatMap((e) => e.inSlots.flatMap((s) => (s.kind === "input" ? [s.name] : []))),
+    );
+    return program.inputs.filter((i) => read.has(i.name)).map(field);
   };
-  const iface = (name: string, fields: string[]) =>
-    `export interface ${name} {\n${fields.join("\n")}\n}`;
-  const dimsDoc = program.dims.length
-    ? ` Run-time dims (${commentText(program.dims.join(", "))}) are read from the input lengths.`
-    : "";
+  const dims = dimsDecls(program);
   return [
-    `/** Model ${commentText(modelName)}, compiled by dlg.${dimsDoc} */`,
-    iface(
-      "PredictInputs",
-      inputsOf("predict").map((i) => field(i)),
-    ),
-    iface(
-      "Batch",
-      inputsOf("step").length
-        ? inputsOf("step").map((i) => field(i))
-        : inputsOf("evaluate").map((i) => field(i)),
-    ),
-    iface(
-      "Outputs",
-      program.outputs.map((o) => field(o)),
-    ),
+    `/** Model ${commentText(modelName)}, compiled by dlg.${dims.doc} */`,
+    tensorDecl,
+    iface("PredictInputs", inputs("predict")),
+    iface("Batch", inputs("step", "evaluate")),
+    iface("Outputs", program.outputs.map(field)),
     iface(
       "Metrics",
       program.metrics.map((m) => `  ${jsString(m)}: number;`),
@@ -50,19 +51,15 @@ export function moduleDts(
     iface(
       "Params",
       program.params.map(
-        (p) =>
-          `  /** ${commentText(`[${shapeSpec(p.type.shape).join(", ")}]`)} */\n  readonly ${jsString(p.path)}: Float32Array;`,
+        (p) => `${doc(p.type)}  readonly ${jsString(p.path)}: ${tensorType(p.type)};`,
       ),
     ),
-    iface(
-      "Dims",
-      program.dims.map((d) => `  ${jsString(d)}?: number;`),
-    ),
+    dims.text,
     "export interface Scores {\n  loss: number;\n  metrics: Metrics;\n}",
-    modelOptions(target),
+    modelOptions(target, dims.required),
     modelInterface(target),
-    "/** Create a model and initialise its parameters from `seed`. `dims` fixes the dims that parameter shapes use (they hold for the model's lifetime). */\nexport declare function createModel(opts?: ModelOptions): Promise<Model>;",
-    ...(target === "webgpu" ? [] : [syncModelInterface(target)]),
+    `/** Create a model and initialise its parameters from \`seed\`. \`dims\` fixes dims for the model's lifetime (those that size parameters must be given); later calls keep their values. */\nexport declare function createModel<const Fixed extends Dims = Dims>(${dims.required ? "opts" : "opts?"}: ModelOptions<Fixed>): Promise<Model<Fixed>>;`,
+    ...(target === "webgpu" ? [] : [syncModelInterface(target, dims.required)]),
     `export declare const spec: ${jsData(specOf(program), 2)};`,
     "",
   ].join("\n\n");
@@ -73,7 +70,7 @@ export function moduleDts(
  * .d.ts needs no @webgpu/types: `navigator.gpu` or the `webgpu` package's
  * `create([])` fits `gpu`.
  */
-function modelOptions(target: BackendName): string {
+function modelOptions(target: BackendName, dimsRequired: boolean): string {
   const gpu =
     target === "webgpu"
       ? [
@@ -91,11 +88,11 @@ function modelOptions(target: BackendName): string {
         ]
       : [];
   return [
-    "export interface ModelOptions {",
+    "export interface ModelOptions<Fixed extends Dims = Dims> {",
     "  /** Initialisation and dropout seed (default 0). */",
     "  seed?: number;",
-    "  /** Dims fixed for the model's lifetime: those that parameter shapes use. */",
-    "  dims?: Dims;",
+    "  /** Dims fixed for the model's lifetime: those in ModelDims must be given; any other key is an error. */",
+    `  dims${dimsRequired ? "" : "?"}: Fixed & ModelDims & { [K in Exclude<keyof Fixed, keyof Dims>]: never };`,
     `  /** The backend this module was compiled for; any other throws (compile with \`dlg compile --target\`). */`,
     `  backend?: ${JSON.stringify(target)};`,
     ...gpu,
@@ -107,14 +104,14 @@ function modelOptions(target: BackendName): string {
 /** The model API every backend shares. */
 function modelInterface(target: BackendName): string {
   return [
-    "export interface Model {",
+    "export interface Model<Fixed extends Dims = Dims> {",
     `  readonly backend: ${JSON.stringify(target)};`,
     "  /** Outputs for a batch (dropout off), as fresh copies. */",
-    "  predict(inputs: PredictInputs, dims?: Dims): Promise<Outputs>;",
+    "  predict(inputs: PredictInputs, dims?: CallDims<Fixed>): Promise<Outputs>;",
     "  /** One optimizer step on a batch; resolves to the loss and metrics before the update. */",
-    "  step(batch: Batch, dims?: Dims): Promise<Scores>;",
+    "  step(batch: Batch, dims?: CallDims<Fixed>): Promise<Scores>;",
     "  /** Loss and metrics on a batch (dropout off), without updating. */",
-    "  evaluate(batch: Batch, dims?: Dims): Promise<Scores>;",
+    "  evaluate(batch: Batch, dims?: CallDims<Fixed>): Promise<Scores>;",
     "  /** Copies of the current parameters, by path. */",
     "  params(): Promise<Params>;",
     "  /** Number of step() calls that completed. */",
@@ -131,15 +128,15 @@ function modelInterface(target: BackendName): string {
  * direct results (WASM: on the calling thread only), and the params live
  * (JS) or copied at each read (WASM: they live in the module's memory).
  */
-function syncModelInterface(target: "js" | "wasm"): string {
+function syncModelInterface(target: "js" | "wasm", dimsRequired: boolean): string {
   const js = target === "js";
   return [
     `/** The ${js ? "JS" : "WASM"} backend's synchronous model: createModel()'s API with results returned directly. */`,
-    "export interface SyncModel {",
+    "export interface SyncModel<Fixed extends Dims = Dims> {",
     `  readonly backend: ${JSON.stringify(target)};`,
-    "  predict(inputs: PredictInputs, dims?: Dims): Outputs;",
-    "  step(batch: Batch, dims?: Dims): Scores;",
-    "  evaluate(batch: Batch, dims?: Dims): Scores;",
+    "  predict(inputs: PredictInputs, dims?: CallDims<Fixed>): Outputs;",
+    "  step(batch: Batch, dims?: CallDims<Fixed>): Scores;",
+    "  evaluate(batch: Batch, dims?: CallDims<Fixed>): Scores;",
     js
       ? "  /** Live views of the current parameters, by path: the same arrays for the model's lifetime, updated in place by step() and load(). */"
       : "  /** Copies of the current parameters, by path, read afresh each time. */",
@@ -151,7 +148,7 @@ function syncModelInterface(target: "js" | "wasm"): string {
     js
       ? "/** A synchronous model, with live `params` views, for code that cannot await. */"
       : "/** A synchronous model on the calling thread (no workers: `threads` must be 1 or absent), for code that cannot await. */",
-    "export declare function createModelSync(opts?: ModelOptions): SyncModel;",
+    `export declare function createModelSync<const Fixed extends Dims = Dims>(${dimsRequired ? "opts" : "opts?"}: ModelOptions<Fixed>): SyncModel<Fixed>;`,
   ].join("\n");
 }
 
