@@ -472,7 +472,7 @@ export function elaborate(
     diagnostics,
     sources: s.sources,
     programs: s.programs,
-    types: [...s.types.values()],
+    types: s.typeList(),
     sites: { models: modelSites, trains: trainSites },
   };
 }

@@ -73,8 +73,11 @@ const MAX_TYPE_TEXTS = 4;
 /** Everything one `elaborate` call accumulates. */
 export class Session {
   readonly diagnostics: Diagnostic[] = [];
-  /** What hover shows, per (file, span): each evaluated expression's type, bound names, call signatures. */
-  readonly types = new Map<string, TypeAt>();
+  /**
+   * What hover shows, per file and span (keyed `start * 2^21 + end`: offsets stay under
+   * MAX_SOURCE_BYTES): each evaluated expression's type, bound names, call signatures.
+   */
+  readonly types = new Map<string, Map<number, TypeAt>>();
   readonly sources = new Map<string, string>();
   /** Each file's AST, in the order read (std first, then imports before importers). */
   readonly programs = new Map<string, Program>();
@@ -92,10 +95,17 @@ export class Session {
 
   /** Record a type text at a span (once; a span evaluated again with another shape gets a second text). */
   type(file: string, span: Span, text: string): void {
-    const key = `${file}:${span.start}:${span.end}`;
-    const t = this.types.get(key);
-    if (!t) this.types.set(key, { file, span, texts: [text] });
+    let inFile = this.types.get(file);
+    if (!inFile) this.types.set(file, (inFile = new Map()));
+    const key = span.start * 2097152 + span.end;
+    const t = inFile.get(key);
+    if (!t) inFile.set(key, { file, span, texts: [text] });
     else if (t.texts.length < MAX_TYPE_TEXTS && !t.texts.includes(text)) t.texts.push(text);
+  }
+
+  /** Every recorded type, file by file. */
+  typeList(): TypeAt[] {
+    return [...this.types.values()].flatMap((m) => [...m.values()]);
   }
 
   /** Record a diagnostic once: a block called twice with the same mistake reports it once. */

@@ -112,7 +112,7 @@ export function elaborateUncalled(s: Session, fn: BlockFn): void {
   // What the run could not reach (a statement a stand-in aborted) still has its names resolved.
   for (const d of resolveBlockNames(ctx, fn.decl))
     if (!spans.has(`${d.file}:${d.span.start}:${d.span.end}`)) s.report(d);
-  for (const t of sandbox.types.values()) for (const text of t.texts) s.type(t.file, t.span, text);
+  for (const t of sandbox.typeList()) for (const text of t.texts) s.type(t.file, t.span, text);
   for (const decl of sandbox.called) s.called.add(decl);
 }
 
