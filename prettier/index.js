@@ -3,7 +3,7 @@
 // tsx's scoped import, which leaves prettier's own module loading untouched.
 import { tsImport } from "tsx/esm/api";
 
-const plugin = await tsImport("./plugin.ts", import.meta.url);
+const plugin = await tsImport("../cli/prettier-plugin.ts", import.meta.url);
 
 export const languages = plugin.languages;
 export const parsers = plugin.parsers;

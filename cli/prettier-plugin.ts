@@ -1,6 +1,6 @@
 // The prettier plugin for .dlg files: prettier's parse gives the program,
 // and its printer writes print.ts's canonical text (what `dlg fmt` writes),
-// so `prettier --write` and `dlg fmt` always agree. index.js is the entry
+// so `prettier --write` and `dlg fmt` always agree. prettier/index.js is the entry
 // prettier loads under plain Node (it runs this file through tsx).
 
 import { positionAt } from "../compiler/diagnostics.ts";
