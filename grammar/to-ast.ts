@@ -289,56 +289,55 @@ function statement(n: C.StatementCstNode): A.Stmt | null {
   return alternative(kids(n), statements);
 }
 
-/** A statement's name and value, the parts most statements have. */
-function parts(n: { children: { Identifier?: IToken[]; expression?: C.ExpressionCstNode[] } }): {
-  name: A.Ident | null;
-  value: A.Expr | null;
-} {
-  const c = kids(n);
-  return { name: ident(tok(c.Identifier)), value: expression(c.expression?.[0]) };
-}
-
 const statements: Converters<C.StatementCstChildren, A.Stmt> = {
   paramStmt(n) {
-    const { name, value } = parts(n);
-    const type = tensorType(kids(n).tensorType?.[0]);
+    const c = kids(n);
+    const name = ident(tok(c.Identifier));
+    const type = tensorType(c.tensorType?.[0]);
+    const init = expression(c.expression?.[0]);
     const span = cstSpan(n);
-    return name && type && span ? { kind: "Param", name, type, init: value, span } : null;
+    return name && type && span ? { kind: "Param", name, type, init, span } : null;
   },
   inputStmt(n) {
-    const { name } = parts(n);
-    const type = tensorType(kids(n).tensorType?.[0]);
+    const c = kids(n);
+    const name = ident(tok(c.Identifier));
+    const type = tensorType(c.tensorType?.[0]);
     const span = cstSpan(n);
     return name && type && span ? { kind: "Input", name, type, span } : null;
   },
   outputStmt(n) {
-    const { name, value } = parts(n);
+    const c = kids(n);
+    const name = ident(tok(c.Identifier));
+    const value = expression(c.expression?.[0]);
     const span = cstSpan(n);
     return name && value && span ? { kind: "Output", name, value, span } : null;
   },
   metricStmt(n) {
-    const { name, value } = parts(n);
+    const c = kids(n);
+    const name = ident(tok(c.Identifier));
+    const value = expression(c.expression?.[0]);
     const span = cstSpan(n);
     return name && value && span ? { kind: "Metric", name, value, span } : null;
   },
   lossStmt(n) {
-    const { value } = parts(n);
+    const value = expression(kids(n).expression?.[0]);
     const span = cstSpan(n);
     return value && span ? { kind: "Loss", value, span } : null;
   },
   returnStmt(n) {
-    const { value } = parts(n);
+    const value = expression(kids(n).expression?.[0]);
     const span = cstSpan(n);
     return value && span ? { kind: "Return", value, span } : null;
   },
   yieldStmt(n) {
-    const { value } = parts(n);
+    const value = expression(kids(n).expression?.[0]);
     const span = cstSpan(n);
     return value && span ? { kind: "Yield", value, span } : null;
   },
   assignStmt(n) {
-    const { value } = parts(n);
-    const targets = real(kids(n).Identifier).map(ident).filter(notNull);
+    const c = kids(n);
+    const targets = real(c.Identifier).map(ident).filter(notNull);
+    const value = expression(c.expression?.[0]);
     const span = cstSpan(n);
     return targets.length > 0 && value && span ? { kind: "Assign", targets, value, span } : null;
   },
@@ -489,7 +488,9 @@ function postfixExpr(n: C.PostfixExprCstNode | undefined): A.Expr | null {
 }
 
 function argument(n: C.ArgumentCstNode): A.Arg | null {
-  const { name, value } = parts(n);
+  const c = kids(n);
+  const name = ident(tok(c.Identifier));
+  const value = expression(c.expression?.[0]);
   const span = cstSpan(n);
   if (!value || !span) return null;
   return { name, value, span };
@@ -573,7 +574,9 @@ function scanExpr(n: C.ScanExprCstNode): A.ScanExpr | null {
 }
 
 function carryItem(n: C.CarryItemCstNode): A.ScanCarry | null {
-  const { name, value } = parts(n);
+  const c = kids(n);
+  const name = ident(tok(c.Identifier));
+  const value = expression(c.expression?.[0]);
   const span = cstSpan(n);
   if (!name || !value || !span) return null;
   return { name, init: value, span };

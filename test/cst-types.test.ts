@@ -5,9 +5,9 @@
 // to-ast.ts really depends on them (so regenerating after renaming a rule or
 // a label makes to-ast.ts fail to compile until it follows). The second is
 // checked by compiling to-ast.ts against types regenerated from a grammar
-// with one rule, then one label, renamed.
+// with one rule, or one rule's child, renamed.
 
-import { NonTerminal, type IProduction, type Rule } from "chevrotain";
+import { NonTerminal, Terminal, type IProduction, type Rule } from "chevrotain";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import ts from "typescript";
@@ -47,13 +47,18 @@ function typeErrors(cst: string): string[] {
   });
 }
 
-/** Every reference to another rule in a rule's body, at any depth (not into the rules referred to). */
-function nonTerminals(productions: IProduction[]): NonTerminal[] {
+/** Every rule reference and token in a rule's body, at any depth (not into the rules referred to). */
+function elements(productions: IProduction[]): (NonTerminal | Terminal)[] {
   return productions.flatMap((p) => {
     // A NonTerminal's `definition` is the body of the rule it refers to.
-    if (p instanceof NonTerminal) return [p];
-    return "definition" in p ? nonTerminals(p.definition as IProduction[]) : [];
+    if (p instanceof NonTerminal || p instanceof Terminal) return [p];
+    return "definition" in p ? elements(p.definition as IProduction[]) : [];
   });
+}
+
+/** The key of a rule reference or token among its node's children. */
+function childKey(e: NonTerminal | Terminal): string {
+  return e.label ?? (e instanceof NonTerminal ? e.nonTerminalName : e.terminalType.name);
 }
 
 /** A fresh copy of the grammar's productions with rule `from` renamed `to`, as editing parser.ts would make it. */
@@ -63,19 +68,19 @@ function withRuleRenamed(from: string, to: string): Record<string, Rule> {
   if (!rule) throw new Error(`no rule ${from}`);
   rule.name = to;
   for (const r of Object.values(productions))
-    for (const n of nonTerminals(r.definition))
-      if (n.nonTerminalName === from) n.nonTerminalName = to;
+    for (const e of elements(r.definition))
+      if (e instanceof NonTerminal && e.nonTerminalName === from) e.nonTerminalName = to;
   return productions;
 }
 
-/** A fresh copy of the grammar's productions with the subrule labelled `from` in `ruleName` labelled `to`. */
-function withLabelRenamed(ruleName: string, from: string, to: string): Record<string, Rule> {
+/** A fresh copy of the grammar's productions where rule `ruleName`'s child `from` is labelled `to`. */
+function withChildRenamed(ruleName: string, from: string, to: string): Record<string, Rule> {
   const productions = grammarProductions();
-  const labelled = nonTerminals(productions[ruleName]?.definition ?? []).filter(
-    (n) => n.label === from,
+  const children = elements(productions[ruleName]?.definition ?? []).filter(
+    (e) => childKey(e) === from,
   );
-  if (labelled.length === 0) throw new Error(`no label ${from} in ${ruleName}`);
-  for (const n of labelled) n.label = to;
+  if (children.length === 0) throw new Error(`no child ${from} in ${ruleName}`);
+  for (const e of children) e.label = to;
   return productions;
 }
 
@@ -99,10 +104,15 @@ describe("the CST types", () => {
     expect(errors.some((e) => e.includes("'importDecl'"))).toBe(true);
   });
 
-  it("renaming a label in the grammar is a type error in to-ast.ts", async () => {
-    const errors = typeErrors(await cstTypesText(withLabelRenamed("ifExpr", "cond", "condition")));
-    expect(errors, "no error for the old label").toContainEqual(
-      expect.stringMatching(/^grammar\/to-ast\.ts: Property 'cond' does not exist/),
+  // A label on a subrule (ifExpr's `cond`), and a label given to a token
+  // child that was read by its token's name (outputStmt's Identifier).
+  it.each([
+    ["ifExpr", "cond", "condition"],
+    ["outputStmt", "Identifier", "name"],
+  ])("renaming %s's child %s is a type error in to-ast.ts", async (rule, from, to) => {
+    const errors = typeErrors(await cstTypesText(withChildRenamed(rule, from, to)));
+    expect(errors, `no error for ${rule}'s ${from}`).toContainEqual(
+      expect.stringMatching(new RegExp(`^grammar/to-ast\\.ts: Property '${from}' does not exist`)),
     );
   });
 });
