@@ -167,6 +167,13 @@ describe("definitions and references", () => {
     const train = [...a.symbols.defs.values()].find((d) => d.kind === "train")!;
     expect(train.detail).toBe("train fast for m");
     expect(defAt(a, "main.dlg", nth(a, "main.dlg", "batch"))).toBeUndefined();
+    // The optimizer is not a name in scope, even where a block has its name.
+    const t = run({
+      "main.dlg": `${main}\nconst rate = 0.5\nblock sgd(x: [...]) -> [...] {\n  return x\n}\ntrain slow for m { optimizer sgd(lr: rate) }\n`,
+      "lib/layers.dlg": layers,
+    });
+    expect(defAt(t, "main.dlg", nth(t, "main.dlg", "sgd", 2))).toBeUndefined();
+    expect(defOf(t, "main.dlg", "rate", 1).kind).toBe("const");
   });
 
   it("resolves a named argument to the callee block's param, in std too", () => {

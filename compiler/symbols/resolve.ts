@@ -144,14 +144,28 @@ class Resolver {
           break;
         case "Train":
           this.ref(at, d.model.span, models.get(d.model.name));
-          // Settings are keys, not names; their values may use consts (`lr: rate`).
-          for (const s of d.settings) this.expr(at, s.value, scope);
+          for (const s of d.settings) this.setting(at, s, scope);
           break;
         case "Dim":
         case "Import":
           break;
       }
     }
+  }
+
+  /**
+   * A train block's keys are not names, nor is the optimizer (`adam`) or `batch full`; the
+   * values may use consts (`lr: rate`).
+   */
+  private setting(at: Where, s: ast.TrainSetting, scope: Scope): void {
+    const v = s.value;
+    if (s.key.name === "optimizer") {
+      if (v.kind === "Call") for (const a of v.args) this.expr(at, a.value, scope);
+      else if (v.kind !== "Name") this.expr(at, v, scope);
+      return;
+    }
+    if (s.key.name === "batch" && v.kind === "Name" && v.name === "full") return;
+    this.expr(at, v, scope);
   }
 
   private block(file: string, d: ast.BlockDecl, globals: Scope): void {
