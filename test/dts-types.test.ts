@@ -22,6 +22,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../cli/main.ts";
 import { compile, nodeHost, typegen } from "../cli/node-host.ts";
 import { typegenFiles } from "../cli/typegen-command.ts";
+import { moduleDts } from "../compiler/emit/dts.ts";
+import { jsString } from "../compiler/mangle.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "dlg-dts-types-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -107,6 +109,41 @@ describe("the .d.ts, as tsc checks a caller", () => {
       got.forEach((d, i) => expect(d.text).toContain(want[i]!.text));
     });
   }
+});
+
+describe("the .d.ts, against names that try to escape", () => {
+  /** `program` with every string equal to a key of `names` replaced (dims in shapes too). */
+  function renamed<T>(program: T, names: Record<string, string>): T {
+    const walk = (v: unknown): unknown =>
+      typeof v === "string"
+        ? (names[v] ?? v)
+        : Array.isArray(v)
+          ? v.map(walk)
+          : v && typeof v === "object"
+            ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]))
+            : v;
+    return walk(program) as T;
+  }
+  /** The names a .d.ts declares at its top level. */
+  const declared = (text: string) =>
+    ts
+      .createSourceFile("m.d.ts", text, ts.ScriptTarget.ES2022, true)
+      .statements.map((st) =>
+        ts.isVariableStatement(st)
+          ? st.declarationList.declarations.map((d) => d.name.getText()).join()
+          : ((st as ts.DeclarationStatement).name?.getText() ?? ts.SyntaxKind[st.kind]),
+      );
+
+  it("keeps a dim, input, output or param name inside its string literal type or comment", () => {
+    const program = compile("samples/linreg.dlg", { target: "js" }).program!;
+    const evil = (s: string) => `${s}"]>; export declare const pwned: 1; /* */ // \n\u2028'\\`;
+    const names = { F: evil("F"), B: evil("B"), x: evil("x"), pred: evil("p"), theta: evil("t") };
+    const text = moduleDts(renamed(program, names), evil("m"), "wasm");
+    const parsed = ts.transpileModule(text, { fileName: "m.ts", reportDiagnostics: true });
+    expect(parsed.diagnostics).toEqual([]);
+    expect(declared(text)).toEqual(declared(moduleDts(program, "linreg", "wasm")));
+    expect(text).toContain(`Tensor<"f32", [${jsString(names.B)}, ${jsString(names.F)}]>`);
+  });
 });
 
 /** An Io that keeps what a command prints, and can wait for a line. */
