@@ -27,7 +27,11 @@ const topKeywords = ["block", "model", "train", "dim", "const", "import"];
 const modelStatements = ["input", "param", "output", "metric", "loss"];
 const blockStatements = ["param", "return"];
 const exprKeywords = ["if", "then", "else", "scan", "true", "false"];
-const typeWords = ["f32", "int", "float", "bool", "dim", "i32"];
+/** A tensor's element types (`int[B]`), and the scalar types a block parameter may have. */
+const typeWords = {
+  tensor: ["f32", "int", "bool", "i32"],
+  any: ["f32", "int", "bool", "i32", "float", "dim"],
+};
 
 const keyword = (label: string): CompletionItem => ({ label, kind: CompletionItemKind.Keyword });
 
@@ -206,7 +210,7 @@ export function completions(
         { label: "...", kind: CompletionItemKind.Operator, detail: "any leading dims" },
       ];
     case "signature":
-      return w.typing ? typeWords.map(keyword) : [];
+      return w.typing === null ? [] : typeWords[w.typing].map(keyword);
     case "expr": {
       // Inside a train block, only an optimizer's settings (`adam(lr: ...)`) are expressions.
       const inTrain = ctx.enclosing?.kind === "train";

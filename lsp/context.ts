@@ -69,18 +69,20 @@ export type Where =
   | { kind: "top"; after: "train-for" | "name" | null }
   | { kind: "train"; after: "optimizer" | "batch" | "value" | null; given: string[] }
   | { kind: "type" }
-  /** Naming a block's parameter, or typing its type after `:`. */
-  | { kind: "signature"; typing: boolean }
+  /**
+   * In a block's parameter list or after `input x:` / `param w:`: `typing`
+   * says which types may be typed here (a block parameter may also be a
+   * scalar), null where a parameter is being named.
+   */
+  | { kind: "signature"; typing: "any" | "tensor" | null }
   | { kind: "expr"; call: CallContext | null; statementStart: boolean };
 
 export interface CursorContext {
-  /** The part of the name under the cursor before it (what to complete). */
-  prefix: Span;
   where: Where;
   enclosing: Enclosing | null;
   /** The innermost call around the cursor, also when the cursor is in a nested `[...]`. */
   call: CallContext | null;
-  /** Tokens before the prefix. */
+  /** Tokens before the name being typed (the one the cursor is in or just after). */
   before: Tok[];
   /** The cursor is in or just after a number: there is no name to complete. */
   onNumber: boolean;
@@ -88,6 +90,11 @@ export interface CursorContext {
 
 const opens: Record<string, string> = { LParen: "RParen", LBracket: "RBracket", LBrace: "RBrace" };
 const declKeywords = new Set(["Block", "Model", "Train", "Import", "Const"]);
+const enclosingKinds: Partial<Record<string, Enclosing["kind"]>> = {
+  Block: "block",
+  Model: "model",
+  Train: "train",
+};
 const elemTypes = new Set(["F32", "I32", "Int", "Bool", "Float"]);
 
 interface Open {
@@ -107,13 +114,11 @@ export function cursorContext(text: string, offset: number): CursorContext {
   const under = tokens.find((t) => t.start < offset && offset <= t.end);
   const prefixStart = under && under.name ? under.start : offset;
   const before = tokens.filter((t) => t.end <= prefixStart);
-  const prefix = { start: prefixStart, end: offset };
   const inString =
     under !== undefined &&
     ((under.type === "StringLiteral" && offset < under.end) || under.type === "UnterminatedString");
   if (inComment || inString)
     return {
-      prefix,
       where: { kind: "none" },
       enclosing: null,
       call: null,
@@ -131,14 +136,7 @@ export function cursorContext(text: string, offset: number): CursorContext {
     const isDim = t.type === "Dim" && before[i - 1]?.type !== "Colon";
     if (declKeywords.has(t.type) || isDim) {
       stack = [];
-      const kind =
-        t.type === "Block"
-          ? "block"
-          : t.type === "Model"
-            ? "model"
-            : t.type === "Train"
-              ? "train"
-              : null;
+      const kind = enclosingKinds[t.type];
       const next = before[i + 1];
       enclosing = kind && next?.name ? { kind, name: next.image, start: t.start } : null;
     } else if (opens[t.type]) stack.push({ type: t.type, at: i });
@@ -151,7 +149,7 @@ export function cursorContext(text: string, offset: number): CursorContext {
   const prev = before[before.length - 1];
   const call = innermostCall(before, stack);
   const onNumber = under?.type === "NumberLiteral";
-  const base = { prefix, enclosing, call, before, onNumber };
+  const base = { enclosing, call, before, onNumber };
   const top = stack[stack.length - 1];
 
   if (!top) {
@@ -166,6 +164,13 @@ export function cursorContext(text: string, offset: number): CursorContext {
               prev.type === "Train")
           ? "name"
           : null;
+    // `const n = ‸`: a value, from the top level's names.
+    if (after === null && prev && continues(prev))
+      return {
+        ...base,
+        enclosing: null,
+        where: { kind: "expr", call: null, statementStart: false },
+      };
     return { ...base, enclosing: null, where: { kind: "top", after } };
   }
 
@@ -185,9 +190,11 @@ export function cursorContext(text: string, offset: number): CursorContext {
     before[top.at - 2]?.type === "Block" &&
     stack.length === 1
   ) {
-    const typing = prev !== undefined && prev.type !== "LParen" && prev.type !== "Comma";
-    return { ...base, where: { kind: "signature", typing } };
+    const naming = prev === undefined || prev.type === "LParen" || prev.type === "Comma";
+    return { ...base, where: { kind: "signature", typing: naming ? null : "any" } };
   }
+  if (prev?.type === "Colon" && /^(Input|Param)$/.test(before[before.length - 3]?.type ?? ""))
+    return { ...base, where: { kind: "signature", typing: "tensor" } };
   const direct =
     top.type === "LParen" && call !== null && call.calleeSpan.end === opener?.end ? call : null;
   const statementStart =

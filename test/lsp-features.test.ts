@@ -180,6 +180,17 @@ describe("completion", () => {
     expect(complete(mlp, sample("mlp.dlg", "// Adam at", `// Adam${CURSOR} at`))).toEqual([]);
   });
 
+  it("offers consts and dims in a const's value, and element types after `input x:`", () => {
+    const consts = complete("c.dlg", `dim B\nconst a = 2\nconst b = ${CURSOR}`);
+    expect(labels(consts)).toEqual(expect.arrayContaining(["a", "B"]));
+    expect(labels(consts)).not.toContain("block");
+    const types = complete(mlp, sample("mlp.dlg", "input y: int[B]", `input y: ${CURSOR}`));
+    expect(labels(types)).toEqual(["f32", "int", "bool", "i32"]);
+    expect(labels(complete("b.dlg", `block f(x: [3], n: ${CURSOR}`))).toEqual(
+      expect.arrayContaining(["float", "dim", "int"]),
+    );
+  });
+
   it("works without an analysis, from the text alone (the names it declares, the intrinsics)", () => {
     const text = "dim B\nmodel m {\n  input x: [B, 3]\n  h = x |> dense(";
     const items = completions(undefined, "m.dlg", text, text.length);
