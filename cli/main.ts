@@ -34,7 +34,7 @@ async function dispatch(cmd: CommandName, p: Parsed, io: Io): Promise<number> {
     case "bench":
       return (await import("./bench-command.ts")).runBench(p, io);
     case "lsp":
-      return (await import("../lsp/server.ts")).runLsp(p, io);
+      return (await import("../lsp/server.ts")).runLsp(p);
     case "typegen":
       return (await import("./typegen-command.ts")).runTypegen(p, io);
     case "fmt":

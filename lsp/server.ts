@@ -20,7 +20,6 @@ import {
 } from "vscode-languageserver/node";
 import { TextDocument } from "vscode-languageserver-textdocument";
 import type { Parsed } from "../cli/args.ts";
-import type { Io } from "../cli/commands.ts";
 import { UsageError } from "../cli/errors.ts";
 import type { Analysis } from "../compiler/symbols.ts";
 import { completions } from "./completion.ts";
@@ -34,8 +33,11 @@ import { signatureHelp } from "./signature-help.ts";
 import { pathOf } from "./uris.ts";
 import { Workspace } from "./workspace.ts";
 
-/** Run the server on stdin/stdout until the client exits (the library ends the process then). */
-export function runLsp(p: Parsed, io: Io): Promise<number> {
+/**
+ * Run the server on stdin/stdout (which then carry nothing but the protocol)
+ * until the client exits; the library ends the process at `exit`.
+ */
+export function runLsp(p: Parsed): Promise<number> {
   if (p.values.stdio !== true)
     throw new UsageError("dlg lsp: the server speaks over stdin/stdout only; pass --stdio");
   if (p.positionals.length > 0)
@@ -45,10 +47,12 @@ export function runLsp(p: Parsed, io: Io): Promise<number> {
     new StreamMessageReader(process.stdin),
     new StreamMessageWriter(process.stdout),
   );
+  // The last net under the handlers' own: a stray error is logged, and the server carries on.
+  process.on("uncaughtException", (e) =>
+    connection.console.error(`dlg: internal error: ${e.stack ?? e.message}`),
+  );
   serve(connection);
   connection.listen();
-  // stdout is the protocol's: anything else goes to stderr.
-  void io;
   return new Promise((resolve) => process.stdin.on("close", () => resolve(0)));
 }
 

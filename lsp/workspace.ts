@@ -67,13 +67,25 @@ export class Workspace {
 
   /** A buffer opened or edited: check it after the pause (at once with `now`). */
   update(path: string, uri: string, text: string, now = false): void {
+    // The library reports an opened document as changed too: the same text is not checked twice.
+    const same = this.open.get(path)?.text === text && this.analyses.has(path);
     this.open.set(path, { uri, text });
+    if (same && !now) return;
     this.clearTimer(path);
     if (now) return this.recheck(path);
     this.timers.set(
       path,
-      setTimeout(() => this.recheck(path), DEBOUNCE_MS),
+      setTimeout(() => this.safely(() => this.recheck(path)), DEBOUNCE_MS),
     );
+  }
+
+  /** A timer's work has no caller to catch for it: a failure is logged, never thrown. */
+  private safely(f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      this.events.log(`dlg: re-checking failed: ${e instanceof Error ? e.stack : String(e)}`);
+    }
   }
 
   close(path: string): void {

@@ -257,6 +257,18 @@ describe("dlg lsp --stdio", () => {
     expect(await client.diagnostics(uri("lib.dlg"), (ds) => ds.length === 0)).toEqual([]);
   });
 
+  it("re-checks an open importer when the file it imports is edited", async () => {
+    await client.open(uri("lib.dlg"), lib);
+    const stricter = lib.replace("units: int)", "units: int, rate: float)");
+    await client.change(uri("lib.dlg"), stricter);
+    const [d] = await client.diagnostics(uri("main.dlg"), (ds) => ds.length > 0);
+    expect(d!.code).toBe("E2004");
+    expect(d!.message).toContain("rate");
+    await client.change(uri("lib.dlg"), lib);
+    expect(await client.diagnostics(uri("main.dlg"), (ds) => ds.length === 0)).toEqual([]);
+    await client.close(uri("lib.dlg"));
+  });
+
   it("lists models, blocks and train blocks with their children", async () => {
     const syms = await client.request<DocumentSymbol[]>(
       "textDocument/documentSymbol",
