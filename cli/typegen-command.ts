@@ -16,6 +16,7 @@ import { str, type Parsed } from "./args.ts";
 import { exitCode, UsageError } from "./errors.ts";
 import { backendFlag, sizeLimits } from "./usage.ts";
 import type { CompileOptions } from "../compiler/compile.ts";
+import { STD_PRELUDE } from "../compiler/elaborate.ts";
 
 /** How long a burst of file events (an editor's save is several) settles before one regeneration. */
 const debounceMs = 50;
@@ -36,7 +37,8 @@ async function generate(
 ): Promise<{ ok: boolean; read: string[] }> {
   const r = typegen(file, opts);
   printDiagnostics(r, io);
-  const read = [...r.sources.keys()].map((f) => resolve(f));
+  // std is dlg's own, not the user's to change: not watched.
+  const read = [...r.sources.keys()].filter((f) => f !== STD_PRELUDE).map((f) => resolve(f));
   if (!r.ok || r.dts === undefined) {
     const n = r.diagnostics.filter((d) => d.severity === "error").length;
     io.err(`${file}: ${n} error${n === 1 ? "" : "s"}; ${out} not written`);
