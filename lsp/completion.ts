@@ -3,7 +3,7 @@
 // analysis may lag the text or have lost the declaration being typed, so the
 // names declared in the text before the cursor are offered too.
 
-import { CompletionItemKind, InsertTextFormat, type CompletionItem } from "vscode-languageserver";
+import { CompletionItemKind, type CompletionItem } from "vscode-languageserver";
 import { trainKeys } from "../compiler/elaborate/train-config.ts";
 import type { Analysis, SymbolDef, SymbolKind } from "../compiler/symbols.ts";
 import { blocks, intrinsics, optimizers, signatureOf, type Signature } from "./callables.ts";
@@ -47,16 +47,14 @@ function item(d: SymbolDef): CompletionItem {
   };
 }
 
+// Plain names, no snippets: a client need not support them, and `relu` is as often piped
+// into (`|> relu`) as called.
 function callItem(s: Signature): CompletionItem {
-  const required = s.params.filter((p) => !p.optional);
   return {
     label: s.name,
     kind: CompletionItemKind.Function,
     detail: s.label,
     ...(s.doc ? { documentation: { kind: "markdown", value: s.doc } } : {}),
-    // `dense(` with the cursor on the first required argument; `relu` alone (it is often piped into).
-    insertText: required.length ? `${s.name}($0)` : s.name,
-    insertTextFormat: required.length ? InsertTextFormat.Snippet : InsertTextFormat.PlainText,
   };
 }
 
@@ -94,6 +92,8 @@ function declaredInText(before: Tok[], enc: Enclosing | null): [string, SymbolKi
   for (const [i, t] of before.entries()) {
     const next = before[i + 1];
     const prev = before[i - 1];
+    // Brackets a broken declaration above left open do not count.
+    if (i === from) brackets = 0;
     if (t.type === "LBracket") brackets++;
     else if (t.type === "RBracket") brackets--;
     if (t.type === "Dim" && prev?.type !== "Colon") {
@@ -194,12 +194,7 @@ export function completions(
       if (w.after === "name") return [];
       return topKeywords.map(keyword);
     case "train": {
-      if (w.after === "optimizer")
-        return optimizers().map((s) => ({
-          ...callItem(s),
-          insertText: s.name,
-          insertTextFormat: InsertTextFormat.PlainText,
-        }));
+      if (w.after === "optimizer") return optimizers().map(callItem);
       if (w.after === "batch") return [keyword("full")];
       if (w.after === "value") return [];
       return trainKeys.filter((k) => !w.given.includes(k)).map(keyword);
