@@ -66,6 +66,7 @@ function chosen<M extends Record<keyof M, CstNode | IToken>>(c: {
   return undefined;
 }
 
+/** Converts the alternative an `OR` rule took with that alternative's converter. */
 function alternative<M extends Record<keyof M, CstNode | IToken>, R>(
   c: { [K in keyof M]?: M[K][] },
   convert: { [K in keyof M]: (x: M[K]) => R | null },
