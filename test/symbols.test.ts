@@ -319,7 +319,10 @@ model m {
     const r = run({ "main.dlg": src });
     expect(r.diagnostics).toEqual([]);
     expect(typesAt(r, "main.dlg", "x * 2.0")).toEqual(["f32[B, 3]", "f32[B, 5]"]);
-    expect(typesAt(r, "main.dlg", "n")).toEqual(["n: dim = 3", "n: dim = 5"]);
+    const typeAt = (offset: number) => r.types.find((t) => t.span.start === offset)?.texts;
+    expect(typeAt(src.indexOf("n]) ->"))).toEqual(["n: dim = 3", "n: dim = 5"]); // binds `n`
+    // The result type's `n`, resolved after each call's body.
+    expect(typeAt(src.indexOf("n] {"))).toEqual(["dim = 3", "dim = 5"]);
     expect(typesAt(r, "main.dlg", "y").slice(0, 2)).toEqual(["y: f32[B, 3]", "y: f32[B, 5]"]);
   });
 });

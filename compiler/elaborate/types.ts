@@ -53,6 +53,13 @@ function valueAsDim(ctx: Ctx, v: Value, span: Span, what: string): Dim {
 
 /** A dimension expression: integers, consts, dims and `+ - * / div mod ^`. */
 export function evalDim(ctx: Ctx, e: Expr): Dim {
+  const d = dimOf(ctx, e);
+  // Hover on a dim in a type (`[n, units]`) shows what this call made of it.
+  if (e.kind !== "Number") ctx.s.type(ctx.file, e.span, `dim = ${dimToString(d)}`);
+  return d;
+}
+
+function dimOf(ctx: Ctx, e: Expr): Dim {
   switch (e.kind) {
     case "Number":
       if (!e.isInt) fail(ctx, "E2007", `a dimension must be an integer, not ${e.raw}`, e.span);
