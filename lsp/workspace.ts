@@ -12,7 +12,6 @@ import type { Diagnostic as LspDiagnostic } from "vscode-languageserver";
 import { nodeHost } from "../cli/node-host.ts";
 import { analyze, type Host } from "../compiler/compile.ts";
 import { AnalysisCache } from "../compiler/symbols/cache.ts";
-import { diag } from "../compiler/diagnostics.ts";
 import type { Analysis } from "../compiler/symbols.ts";
 import { diagnosticsByFile } from "./diagnostics.ts";
 import { uriOf } from "./uris.ts";
@@ -57,14 +56,6 @@ export class Workspace {
 
   constructor(private readonly events: WorkspaceEvents) {}
 
-  isOpen(path: string): boolean {
-    return this.open.has(path);
-  }
-
-  textOf(path: string): string | undefined {
-    return this.open.get(path)?.text;
-  }
-
   /** A buffer opened or edited: check it after the pause (at once with `now`). */
   update(path: string, uri: string, text: string, now = false): void {
     // The library reports an opened document as changed too: the same text is not checked twice.
@@ -92,7 +83,6 @@ export class Workspace {
     this.clearTimer(path);
     this.open.delete(path);
     this.analyses.delete(path);
-    this.crashed.delete(path);
     this.cache.drop(path);
     // Its importers now read it from disk, which may differ from the buffer.
     this.recheckImporters(path);
@@ -155,37 +145,20 @@ export class Workspace {
     }
   }
 
-  /** One analysis; an internal error becomes a logged E9001 at the file, never a thrown error. */
+  /** One analysis. analyze() turns a compiler bug into E9001 itself; anything past that is logged. */
   private analyze(path: string): Analysis | undefined {
     try {
       return analyze(path, { host: this.host, cache: this.cache });
     } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
-      this.events.log(`dlg: analysing ${path} failed: ${e instanceof Error ? e.stack : msg}`);
-      this.crashed.set(path, msg);
+      this.events.log(`dlg: analysing ${path} failed: ${e instanceof Error ? e.stack : String(e)}`);
       return undefined;
     }
   }
 
-  /** Files whose analysis threw, with the message, until it next succeeds. */
-  private readonly crashed = new Map<string, string>();
-
   /** Merge every open file's diagnostics by file and send what changed (empty lists included). */
   private publishAll(): void {
     const merged = new Map<string, LspDiagnostic[]>();
-    for (const path of this.open.keys()) {
-      const a = this.analyses.get(path);
-      if (a) {
-        this.crashed.delete(path);
-        diagnosticsByFile(a.diagnostics, a.sources, merged);
-      } else if (this.crashed.has(path)) {
-        const d = diag("E9001", `internal error in dlg: ${this.crashed.get(path)}`, path, {
-          start: 0,
-          end: 0,
-        });
-        diagnosticsByFile([d], new Map(), merged);
-      }
-    }
+    for (const a of this.analyses.values()) diagnosticsByFile(a.diagnostics, a.sources, merged);
     // An open file always gets a list (an empty one says "checked, clean"); a closed one until it is empty.
     const paths = [...this.published.keys(), ...merged.keys(), ...this.analyses.keys()];
     for (const path of new Set(paths)) {
