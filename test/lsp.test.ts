@@ -21,6 +21,7 @@ import type {
   WorkspaceEdit,
 } from "vscode-languageserver";
 import { parse, printProgram } from "../grammar/index.ts";
+import { dlgProcess } from "./dlg-process.ts";
 import { fileUri, LspClient } from "./lsp-client.ts";
 
 const root = resolve(import.meta.dirname, "..");
@@ -338,5 +339,13 @@ describe("dlg lsp --stdio", () => {
     const labels = items.map((i) => i.label);
     expect(labels).toContain("units:");
     expect(labels).toContain("bias:");
+  });
+
+  it("is a command with help, and says how to start it when --stdio is missing", async () => {
+    const [help, bare] = await Promise.all([dlgProcess("lsp", "--help"), dlgProcess("lsp")]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("Usage: dlg lsp --stdio");
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toMatch(/^error: dlg lsp: .*pass --stdio/);
   });
 });
