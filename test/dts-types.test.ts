@@ -1,5 +1,5 @@
 // The shape-typed .d.ts as a user's tsc meets it: samples/mlp.dlg and
-// samples/linreg.dlg compiled to a temp dir, and the callers in test/dts/
+// samples/linreg.dlg (and a model without a loss) compiled to a temp dir, and the callers in test/dts/
 // type-checked against their .d.ts by the TypeScript compiler (strict, one
 // program over every fixture). test/dts/good.ts must pass without a
 // diagnostic; each misuse fixture marks the diagnostics tsc must give with a
@@ -55,6 +55,12 @@ beforeAll(() => {
   expect(mlp.ok && linreg.ok).toBe(true);
   writeFileSync(join(tmp, "mlp.d.ts"), mlp.dts!);
   writeFileSync(join(tmp, "linreg.d.ts"), linreg.dts!);
+  // A model without a loss: no step().
+  const encoder = "dim B\nmodel encoder {\n  input x: [B, 4]\n  output z = x |> dense(2)\n}\n";
+  const host = { readFile: (f: string) => (f === "encoder.dlg" ? encoder : nodeHost.readFile(f)) };
+  const enc = typegen("encoder.dlg", { host, target: "js" });
+  expect(enc.ok).toBe(true);
+  writeFileSync(join(tmp, "encoder.d.ts"), enc.dts!);
   for (const f of fixtures) copyFileSync(join("test/dts", f), join(tmp, f));
   const options: ts.CompilerOptions = {
     strict: true,

@@ -38,6 +38,8 @@ export function moduleDts(
     return program.inputs.filter((i) => read.has(i.name)).map(field);
   };
   const dims = dimsDecls(program);
+  // A model without a loss has no step() (the runtime would throw), so calling it is a type error.
+  const hasStep = program.entries.some((e) => e.name === "step");
   return [
     `/** Model ${commentText(modelName)}, compiled by dlg.${dims.doc} */`,
     tensorDecl,
@@ -57,9 +59,9 @@ export function moduleDts(
     dims.text,
     "export interface Scores {\n  loss: number;\n  metrics: Metrics;\n}",
     modelOptions(target, dims.required),
-    modelInterface(target),
+    modelInterface(target, hasStep),
     `/** Create a model and initialise its parameters from \`seed\`. \`dims\` fixes dims for the model's lifetime (those that size parameters must be given); later calls keep their values. */\nexport declare function createModel<const Fixed extends Dims = Dims>(${dims.required ? "opts" : "opts?"}: ModelOptions<Fixed>): Promise<Model<Fixed>>;`,
-    ...(target === "webgpu" ? [] : [syncModelInterface(target, dims.required)]),
+    ...(target === "webgpu" ? [] : [syncModelInterface(target, dims.required, hasStep)]),
     `export declare const spec: ${jsData(specOf(program), 2)};`,
     "",
   ].join("\n\n");
@@ -102,14 +104,18 @@ function modelOptions(target: BackendName, dimsRequired: boolean): string {
 }
 
 /** The model API every backend shares. */
-function modelInterface(target: BackendName): string {
+function modelInterface(target: BackendName, hasStep: boolean): string {
   return [
     "export interface Model<Fixed extends Dims = Dims> {",
     `  readonly backend: ${JSON.stringify(target)};`,
     "  /** Outputs for a batch (dropout off), as fresh copies. */",
     "  predict(inputs: PredictInputs, dims?: CallDims<Fixed>): Promise<Outputs>;",
-    "  /** One optimizer step on a batch; resolves to the loss and metrics before the update. */",
-    "  step(batch: Batch, dims?: CallDims<Fixed>): Promise<Scores>;",
+    ...(hasStep
+      ? [
+          "  /** One optimizer step on a batch; resolves to the loss and metrics before the update. */",
+          "  step(batch: Batch, dims?: CallDims<Fixed>): Promise<Scores>;",
+        ]
+      : []),
     "  /** Loss and metrics on a batch (dropout off), without updating. */",
     "  evaluate(batch: Batch, dims?: CallDims<Fixed>): Promise<Scores>;",
     "  /** Copies of the current parameters, by path. */",
@@ -128,14 +134,18 @@ function modelInterface(target: BackendName): string {
  * direct results (WASM: on the calling thread only), and the params live
  * (JS) or copied at each read (WASM: they live in the module's memory).
  */
-function syncModelInterface(target: "js" | "wasm", dimsRequired: boolean): string {
+function syncModelInterface(
+  target: "js" | "wasm",
+  dimsRequired: boolean,
+  hasStep: boolean,
+): string {
   const js = target === "js";
   return [
     `/** The ${js ? "JS" : "WASM"} backend's synchronous model: createModel()'s API with results returned directly. */`,
     "export interface SyncModel<Fixed extends Dims = Dims> {",
     `  readonly backend: ${JSON.stringify(target)};`,
     "  predict(inputs: PredictInputs, dims?: CallDims<Fixed>): Outputs;",
-    "  step(batch: Batch, dims?: CallDims<Fixed>): Scores;",
+    ...(hasStep ? ["  step(batch: Batch, dims?: CallDims<Fixed>): Scores;"] : []),
     "  evaluate(batch: Batch, dims?: CallDims<Fixed>): Scores;",
     js
       ? "  /** Live views of the current parameters, by path: the same arrays for the model's lifetime, updated in place by step() and load(). */"
