@@ -389,5 +389,5 @@ describe("through the server", () => {
     } finally {
       await client.stop();
     }
-  }, 20_000);
+  }, 60_000);
 });

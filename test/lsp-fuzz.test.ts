@@ -23,7 +23,20 @@ import { positionOf } from "../lsp/text.ts";
 import { signatureHelp } from "../lsp/signature-help.ts";
 import { loadCorpus } from "./fuzz/corpus.ts";
 import { mutantArb } from "./fuzz/mutate.ts";
+import { dlgProcess } from "./dlg-process.ts";
 import { fileUri, LspClient } from "./lsp-client.ts";
+
+/** The message itself, without the notes and help the server appends on later lines. */
+const firstLine = (m: Diagnostic["message"]) =>
+  (typeof m === "string" ? m : m.value).split("\n")[0];
+
+/** A diagnostic as `dlg check --json` prints it (positions 1-based). */
+interface CliDiagnostic {
+  code: string;
+  message: string;
+  file: string;
+  span: { start: { line: number; col: number } };
+}
 
 const corpus = loadCorpus();
 
@@ -68,12 +81,8 @@ describe("editor features on mutated programs", () => {
 });
 
 /** What a check of `text` as `path` reports for that file, as the server would publish it. */
-function expected(path: string, text?: string): string[] {
-  const host =
-    text === undefined
-      ? nodeHost
-      : { readFile: (p: string) => (p === path ? text : nodeHost.readFile(p)) };
-  const r = check(path, { host });
+function expected(path: string, text: string): string[] {
+  const r = check(path, { host: { readFile: (p) => (p === path ? text : nodeHost.readFile(p)) } });
   return comparable(diagnosticsByFile(r.diagnostics, r.sources).get(path) ?? []);
 }
 
@@ -87,7 +96,7 @@ describe("the server while a file is typed and mutated", () => {
     dir = mkdtempSync(join(tmpdir(), "dlg-lsp-fuzz-"));
     client = LspClient.start();
     await client.initialize(dir);
-  });
+  }, 30_000);
   afterAll(async () => {
     await client.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -134,11 +143,24 @@ describe("the server while a file is typed and mutated", () => {
     }
     expect(wrong).toBeGreaterThanOrEqual(8);
 
-    // The last text, as a fresh check from disk sees it; then one more edit and the hover of a name.
+    // The last text, as a fresh `dlg check` process reads it from disk.
     const last = mutants[mutants.length - 1]!.text;
     writeFileSync(path, last);
     const settled = await client.diagnostics(uri);
-    expect(comparable(settled)).toEqual(expected(path));
+    const run = await dlgProcess("check", path, "--json");
+    const fresh = (JSON.parse(run.stdout) as { diagnostics: CliDiagnostic[] }).diagnostics;
+    const where = (line: number, character: number) => ({
+      line: line - 1,
+      character: character - 1,
+    });
+    const asCli = (ds: Diagnostic[]) =>
+      ds.map((d) => JSON.stringify([d.code, d.range.start, firstLine(d.message)])).sort();
+    const cli = fresh
+      .filter((d) => d.file === path)
+      .map((d) => JSON.stringify([d.code, where(d.span.start.line, d.span.start.col), d.message]))
+      .sort();
+    expect(cli.length).toBeGreaterThan(0);
+    expect(asCli(settled)).toEqual(cli);
     await client.change(uri, target);
     await client.diagnostics(uri, (ds) => ds.length === 0);
     const offset = target.indexOf("logits =");
@@ -146,8 +168,8 @@ describe("the server while a file is typed and mutated", () => {
       textDocument: { uri },
       position: positionOf(target, offset),
     });
-    expect(JSON.stringify(h?.contents)).toContain("B");
+    expect(JSON.stringify(h?.contents)).toContain("logits: f32[B, 10]");
     expect(client.log.filter((l) => l.includes("failed"))).toEqual([]);
     expect(client.exitCode).toBeUndefined();
-  }, 30_000);
+  }, 60_000);
 });
