@@ -4,6 +4,7 @@
 // lines: a multi-line comment is sent as one token per line.
 
 import type { SemanticTokensLegend } from "vscode-languageserver";
+import { tokens as T } from "../grammar/index.ts";
 import type { Analysis, SymbolDef, SymbolKind } from "../compiler/symbols.ts";
 import { intrinsics, isStd } from "./callables.ts";
 import { lex, type Tok } from "./context.ts";
@@ -55,6 +56,9 @@ const symbolClass: { [K in SymbolKind]: Class } = {
 
 const typeWords = new Set(["F32", "I32", "Int", "Float", "Bool"]);
 const operatorWords = new Set(["Div", "Mod"]);
+/** Hard and soft keywords; a soft one the analysis resolved (a dim named `batch`) is that name. */
+const keywords = new Set(T.keywordTokens.map((t) => t.name));
+/** No token for brackets and separators: editors colour them themselves. */
 const punctuation = new Set([
   "LParen",
   "RParen",
@@ -96,14 +100,9 @@ function classify(t: Tok, i: number, tokens: Tok[], names: Map<number, Class>): 
     return { type: "comment", modifiers: t.type.startsWith("Doc") ? ["documentation"] : [] };
   if (typeWords.has(t.type)) return { type: "type", modifiers: [] };
   if (operatorWords.has(t.type)) return { type: "operator", modifiers: [] };
-  if (t.type !== "Identifier" && t.name) return { type: "keyword", modifiers: [] };
-  if (t.type !== "Identifier") {
-    if (punctuation.has(t.type)) return null;
-    // Hard keywords (`block`, `if`, `true`) are words; the rest is operators (`|>`, `+`, `=`).
-    return /^[a-z]/.test(t.image)
-      ? { type: "keyword", modifiers: [] }
-      : { type: "operator", modifiers: [] };
-  }
+  if (keywords.has(t.type)) return { type: "keyword", modifiers: [] };
+  if (t.type !== "Identifier")
+    return punctuation.has(t.type) ? null : { type: "operator", modifiers: [] };
   // An unresolved name: an intrinsic's named argument (`axis:`), an intrinsic where it is
   // called or piped into, else a plain variable.
   if (tokens[i + 1]?.type === "Colon") return { type: "parameter", modifiers: [] };

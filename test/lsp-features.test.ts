@@ -320,6 +320,18 @@ describe("semantic tokens", () => {
     for (const d of toks) expect(d.text.length, JSON.stringify(d)).toBeGreaterThan(0);
   });
 
+  it("gives a soft keyword used as a name (std's dim `batch`) the name's class", () => {
+    const a = analyze("samples/lenet.dlg", { host: nodeHost });
+    const std = a.sources.get("std/prelude.dlg")!;
+    const toks = decode(std, semanticTokens(std, a, "std/prelude.dlg"));
+    const conv = toks.findIndex((d) => d.text === "conv2d");
+    expect(toks.slice(conv).find((d) => d.text === "batch")).toMatchObject({
+      type: "typeParameter",
+      modifiers: ["declaration", "defaultLibrary"],
+    });
+    expect(toks.find((d) => d.text === "block")).toMatchObject({ type: "keyword" });
+  });
+
   it("marks consts readonly and params as properties, and splits a multi-line comment per line", () => {
     const text = [
       "const k = 2",
