@@ -354,6 +354,8 @@ export interface Trivia {
   headInner?: SourceComment[];
   /** A blank line separated the node (with its leading comments) from the item above it. */
   blankBefore?: boolean;
+  /** A train block written on one line (`train t for m { batch 32  epochs 5 }`), which print keeps if it fits. */
+  oneLine?: boolean;
 }
 
 export interface Commented {

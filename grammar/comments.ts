@@ -27,7 +27,7 @@ interface List {
   range: A.Span;
   items: { span: A.Span; node: A.Commented }[];
   owner: A.Commented;
-  /** Which of the owner's fields take the list's own comments. */
+  /** Whether the owner's head* fields take the list's own comments. */
   head: boolean;
   /** Statements, settings and declarations keep a blank line above them. */
   blanks: boolean;
@@ -50,7 +50,7 @@ export function attachComments(p: A.Program, text: string, tokens: IToken[], doc
   }
 }
 
-type Kind = Exclude<keyof A.Trivia, "blankBefore">;
+type Kind = Exclude<keyof A.Trivia, "blankBefore" | "oneLine">;
 
 function add(node: A.Commented, kind: Kind, c: A.SourceComment): void {
   const t = (node.trivia ??= {});
@@ -67,9 +67,8 @@ function blankAbove(text: string, offset: number): boolean {
 
 function markBlanks(l: List, text: string, docs: A.Span[]): void {
   l.items.forEach((it, i) => {
-    if (i === 0) return;
-    // A declaration's doc comment is its first line.
-    const prev = l.items[i - 1]!.span.end;
+    // A declaration's doc comment is its first line. (print drops a blank line at a list's start.)
+    const prev = i === 0 ? l.range.start : l.items[i - 1]!.span.end;
     const doc = docs.find((d) => d.start >= prev && d.end <= it.span.start);
     if (blankAbove(text, doc?.start ?? it.span.start)) (it.node.trivia ??= {}).blankBefore = true;
   });
@@ -170,6 +169,8 @@ class Walk {
     else if (d.kind === "Train") {
       const range = this.bracketed(d.span.end);
       if (range) this.list(range, d.settings, d, false, true);
+      if (range && !this.text.slice(range.start, range.end).includes("\n"))
+        (d.trivia ??= {}).oneLine = true;
       for (const s of d.settings) {
         this.node(s, s.span);
         this.expr(s.value);

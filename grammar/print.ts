@@ -9,8 +9,10 @@
 // above an item, at the end of its line, or inline beside a node; a list
 // (call arguments, list items, block parameters, scan carries, `|>` stages)
 // holding a comment that needs a line of its own is printed one item per
-// line, so the comment stays beside its item. One blank line between
-// statements (or declarations, or settings) is kept where the source had any.
+// line, so the comment stays beside its item. Blank lines are the source's:
+// one between statements, declarations or settings where it had any (as
+// prettier keeps them), and a train block written on one line stays so
+// while it fits.
 // Guarantees (tested): parse(print(p)) equals p up to spans and comments,
 // every comment is printed exactly once, and printing is idempotent.
 
@@ -79,10 +81,6 @@ function prec(e: A.Expr): number {
   }
 }
 
-function isOneLine(d: A.Decl): boolean {
-  return d.kind === "Import" || d.kind === "Dim" || d.kind === "Const";
-}
-
 /** One entry of a list that may be printed one item per line. */
 interface Item {
   node: A.Commented;
@@ -144,11 +142,7 @@ class Lines {
 class Printer {
   program(p: A.Program): string {
     const lines = new Lines();
-    let prev: A.Decl | undefined;
     for (const d of p.decls) {
-      // Runs of one-line declarations (import, dim, const) stay together
-      // unless the source separated them; everything else gets a blank line.
-      if (prev && !(isOneLine(prev) && isOneLine(d))) lines.blank();
       lines.comments(d.trivia?.leading, "", true);
       if (d.trivia?.blankBefore) lines.blank();
       const decl = this.declaration(d);
@@ -158,7 +152,6 @@ class Printer {
       decl[0] = inlineBefore(d) + decl[0];
       decl[decl.length - 1] += lineEnd(d);
       lines.out.push(...doc, ...decl);
-      prev = d;
     }
     lines.comments(p.trivia?.inner, "", true);
     return lines.out.length === 0 ? "" : lines.out.join("\n") + "\n";
@@ -226,12 +219,18 @@ class Printer {
       case "Const":
         return [`const ${d.name.name} = ${this.expr(d.value, "")}`];
       case "Block": {
-        const result = d.result ? ` -> ${this.type(d.result)}` : "";
         const params = d.params.map((p): Item => ({ node: p, render: () => this.blockParam(p) }));
-        const header = (broken: boolean) =>
+        const header = (broken: boolean, result = d.result ? ` -> ${this.type(d.result)}` : "") =>
           `block ${d.name.name}${this.commaList(["(", ")"], params, d, true, "", broken)}${result} {`;
         let text = header(false);
         if (!text.includes("\n") && text.length > width) text = header(true);
+        // A result type still too long goes one dim per line (unless a comment sits among its dims).
+        const last = text.slice(text.lastIndexOf("\n") + 1);
+        if (last.length > width && d.result?.kind === "TensorType") {
+          const dims = d.result.dims;
+          if (dims.every((x) => x.kind === "Ellipsis" || !x.trivia))
+            text = header(true, ` -> ${this.brokenType(d.result)}`);
+        }
         return this.body(text, d, this.stmtItems(d.body), "");
       }
       case "Model":
@@ -241,7 +240,19 @@ class Printer {
           node: s,
           render: (i) => `${s.key.name} ${this.expr(s.value, i)}`,
         }));
-        return this.body(`train ${d.name.name} for ${d.model.name} {`, d, items, "");
+        const header = `train ${d.name.name} for ${d.model.name} {`;
+        // Kept on one line as written, LANGUAGE.md's idiom, while it fits and holds no comment.
+        const flat = `${header} ${items.map((it) => it.render(indentUnit)).join("  ")} }`;
+        const quiet = !d.trivia?.open && !d.trivia?.inner && d.settings.every((s) => !s.trivia);
+        if (
+          d.trivia?.oneLine &&
+          quiet &&
+          d.settings.length > 0 &&
+          flat.length <= width &&
+          !flat.includes("\n")
+        )
+          return [flat];
+        return this.body(header, d, items, "");
       }
     }
   }
@@ -257,6 +268,16 @@ class Printer {
     if (t.kind === "ScalarType") return t.name;
     const dims = t.dims.map((d) => (d.kind === "Ellipsis" ? "..." : this.expr(d, "")));
     return `${t.dtype ?? ""}[${dims.join(", ")}]`;
+  }
+
+  /** A tensor type one dim per line. */
+  private brokenType(t: A.TensorTypeExpr): string {
+    const dims = t.dims.map((x): Item =>
+      x.kind === "Ellipsis"
+        ? { node: {}, render: () => "..." }
+        : { node: x, render: () => this.bare(x, "") },
+    );
+    return (t.dtype ?? "") + this.commaList(["[", "]"], dims, {}, false, "", true);
   }
 
   // -------------------------------------------------------------- statements

@@ -505,16 +505,20 @@ describe("printProgram", () => {
     expect(mlp).toContain("  logits = x |> dense(256) |> relu |> dropout(0.2) |> dense(10)\n");
   });
 
-  it("prints the canonical layout", () => {
+  it("prints the canonical layout, with the source's blank lines and one-line train blocks", () => {
     const src = `// Comment above.
 dim B
 const k = 3
+
+
 block f(x: [..., n], bias: bool = true) -> [..., n] {
   /// not a doc: it is inside a body
   y = x @ w   // trailing
   return if bias then y + b else y
 }
-train t for m { optimizer sgd(lr: 0.1)  batch full }`;
+train t for m { optimizer sgd(lr: 0.1)  batch full }
+train u for m {
+  optimizer sgd(lr: 0.1)  batch full }`;
     expect(printProgram(parseOk(src))).toBe(`// Comment above.
 dim B
 const k = 3
@@ -524,8 +528,8 @@ block f(x: [..., n], bias: bool = true) -> [..., n] {
   y = x @ w  // trailing
   return if bias then y + b else y
 }
-
-train t for m {
+train t for m { optimizer sgd(lr: 0.1)  batch full }
+train u for m {
   optimizer sgd(lr: 0.1)
   batch full
 }
