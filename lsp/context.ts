@@ -4,8 +4,10 @@
 // the brackets and keywords before the cursor still say where it is. Shared
 // by completion and signature help.
 
-import type { IToken } from "chevrotain";
 import { tokens as T, type Span } from "../grammar/index.ts";
+
+/** A lexer token (Chevrotain's, reached through the grammar's lexer: lsp/ imports no chevrotain). */
+type LexerToken = ReturnType<typeof T.dlgLexer.tokenize>["tokens"][number];
 
 export interface Tok {
   /** The token type's name (`Identifier`, `LParen`, `Block`, ...). */
@@ -17,7 +19,7 @@ export interface Tok {
   name: boolean;
 }
 
-const toTok = (t: IToken): Tok => ({
+const toTok = (t: LexerToken): Tok => ({
   type: t.tokenType.name,
   image: t.image,
   start: t.startOffset,
