@@ -14,7 +14,7 @@ import {
   shapeToString,
   type Dim,
 } from "../dims.ts";
-import type { Var } from "../ir.ts";
+import type { TensorType, Var } from "../ir.ts";
 import { fail, type Ctx } from "./context.ts";
 import { checkSafeInt, failOverflow, requireAtLeast, sourceRef } from "./dim-checks.ts";
 import { BLOCK_CALL_DEPTH, callBlock } from "./block.ts";
@@ -74,11 +74,22 @@ export function evalExpr(ctx: Ctx, e: ast.Expr): Value {
   }
 }
 
+/**
+ * Tensor types as hover text, by type object: a name evaluated again, or a
+ * block's body inlined at another call, mostly sees types already printed
+ * (types are never mutated).
+ */
+const printed = new WeakMap<TensorType, string>();
+
 /** What hover shows for a value: `f32[B, 512]`, `int = 3`, `dim = 784`, a signature. */
 function valueText(ctx: Ctx, v: Value): string | null {
   switch (v.kind) {
-    case "tensor":
-      return typeText(v.v.type);
+    case "tensor": {
+      const t = v.v.type;
+      let text = printed.get(t);
+      if (text === undefined) printed.set(t, (text = typeText(t)));
+      return text;
+    }
     case "int":
     case "float":
     case "bool":
