@@ -9,8 +9,6 @@ import {
   createConnection,
   ProposedFeatures,
   ResponseError,
-  StreamMessageReader,
-  StreamMessageWriter,
   TextDocuments,
   TextDocumentSyncKind,
   type Connection,
@@ -35,25 +33,24 @@ import { Workspace } from "./workspace.ts";
 
 /**
  * Run the server on stdin/stdout (which then carry nothing but the protocol)
- * until the client exits; the library ends the process at `exit`.
+ * until the client exits or goes away.
  */
 export function runLsp(p: Parsed): Promise<number> {
   if (p.values.stdio !== true)
     throw new UsageError("dlg lsp: the server speaks over stdin/stdout only; pass --stdio");
   if (p.positionals.length > 0)
     throw new UsageError(`dlg lsp: unexpected argument \`${p.positionals[0]}\``);
-  const connection = createConnection(
-    ProposedFeatures.all,
-    new StreamMessageReader(process.stdin),
-    new StreamMessageWriter(process.stdout),
-  );
+  // The streams themselves (not message readers over them), so the library
+  // also ends the process when the client closes stdin without `exit`.
+  const connection = createConnection(ProposedFeatures.all, process.stdin, process.stdout);
   // The last net under the handlers' own: a stray error is logged, and the server carries on.
   process.on("uncaughtException", (e) =>
     connection.console.error(`dlg: internal error: ${e.stack ?? e.message}`),
   );
   serve(connection);
   connection.listen();
-  return new Promise((resolve) => process.stdin.on("close", () => resolve(0)));
+  // Never settles: the library ends the process, at `exit` or when stdin closes.
+  return new Promise<number>(() => {});
 }
 
 /** What a request about a position in an open document needs. */

@@ -348,4 +348,13 @@ describe("dlg lsp --stdio", () => {
     expect(bare.code).toBe(2);
     expect(bare.stderr).toMatch(/^error: dlg lsp: .*pass --stdio/);
   });
+
+  it("ends when the client goes away without shutting it down", async () => {
+    const orphan = LspClient.start();
+    await orphan.initialize();
+    const ended = new Promise<number | null>((r) => orphan.child.once("exit", (code) => r(code)));
+    orphan.child.stdin.end();
+    expect(await ended).toBe(1);
+    orphan.connection.dispose();
+  });
 });
