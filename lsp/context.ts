@@ -190,7 +190,8 @@ export function cursorContext(text: string, offset: number): CursorContext {
     top.type === "LParen" &&
     opener?.name &&
     before[top.at - 2]?.type === "Block" &&
-    stack.length === 1
+    stack.length === 1 &&
+    !inDefault(before.slice(top.at + 1))
   ) {
     const naming = prev === undefined || prev.type === "LParen" || prev.type === "Comma";
     return { ...base, where: { kind: "signature", typing: naming ? null : "any" } };
@@ -203,6 +204,19 @@ export function cursorContext(text: string, offset: number): CursorContext {
     top.type === "LBrace" &&
     (prev === undefined || prev.type === "LBrace" || startsStatement(text, prev, prefixStart));
   return { ...base, where: { kind: "expr", call: direct, statementStart } };
+}
+
+/** Whether the last of a block's parameters typed so far is at its default value (`stride: int = ‸`). */
+function inDefault(params: Tok[]): boolean {
+  let depth = 0;
+  for (let i = params.length - 1; i >= 0; i--) {
+    const t = params[i]!;
+    if (t.type === "RParen" || t.type === "RBracket") depth++;
+    else if (t.type === "LParen" || t.type === "LBracket") depth--;
+    else if (depth === 0 && t.type === "Comma") return false;
+    else if (depth === 0 && t.type === "Equals") return true;
+  }
+  return false;
 }
 
 /** Whether a new line (statement) begins between `prev` and `at`: the body's statements are one per line. */

@@ -189,6 +189,10 @@ describe("completion", () => {
     expect(labels(complete("b.dlg", `block f(x: [3], n: ${CURSOR}`))).toEqual(
       expect.arrayContaining(["float", "dim", "int"]),
     );
+    // A parameter's default is a value: the parameters before it are in scope.
+    const dflt = complete("b.dlg", `block f(x: [3], size: int, stride: int = ${CURSOR}`);
+    expect(labels(dflt)).toEqual(expect.arrayContaining(["size", "x"]));
+    expect(labels(dflt)).not.toContain("float");
   });
 
   it("works without an analysis, from the text alone (the names it declares, the intrinsics)", () => {
