@@ -104,15 +104,18 @@ export class Workspace {
 
   /**
    * Analyses that may mention `name`: every open file's, then those of the
-   * workspace's other .dlg files whose text contains it (bounded), so a
-   * rename reaches the files that import a block as well as its own.
+   * workspace's other .dlg files that import something and name it
+   * (bounded), so a rename reaches the files that import a block as well as
+   * its own. A file that imports nothing can only use its own and std's
+   * names, and its own come with the analysis of any open file importing it.
    */
   analysesMentioning(name: string): Analysis[] {
     const out = [...this.open.keys()].flatMap((p) => this.analysisOf(p) ?? []);
+    const word = new RegExp(`\\b${name.replace(/[^\w]/g, "")}\\b`);
     for (const path of this.workspaceFiles()) {
       if (this.open.has(path)) continue;
       const text = this.host.readFile(path);
-      if (typeof text !== "string" || !text.includes(name)) continue;
+      if (typeof text !== "string" || !/\bimport\b/.test(text) || !word.test(text)) continue;
       const a = this.analyze(path);
       if (a) out.push(a);
     }
