@@ -87,11 +87,13 @@ export function serve(connection: Connection): void {
       }
     };
 
-  const at = (uri: string, pos: Position): At | undefined => {
+  /** The document, the cursor and the analysis (`typing`: the last one, even if it lags the text). */
+  const at = (uri: string, pos: Position, typing = false): At | undefined => {
     const doc = documents.get(uri);
     if (!doc) return undefined;
     const path = pathOf(uri);
-    return { path, text: doc.getText(), offset: doc.offsetAt(pos), analysis: ws.analysisOf(path) };
+    const analysis = typing ? ws.lastAnalysisOf(path) : ws.analysisOf(path);
+    return { path, text: doc.getText(), offset: doc.offsetAt(pos), analysis };
   };
 
   connection.onInitialize(
@@ -190,13 +192,13 @@ export function serve(connection: Connection): void {
   );
   connection.onCompletion(
     guard("completion", [], (p) => {
-      const q = at(p.textDocument.uri, p.position);
+      const q = at(p.textDocument.uri, p.position, true);
       return q ? completions(q.analysis, q.path, q.text, q.offset) : [];
     }),
   );
   connection.onSignatureHelp(
     guard("signature help", null, (p) => {
-      const q = at(p.textDocument.uri, p.position);
+      const q = at(p.textDocument.uri, p.position, true);
       return q ? signatureHelp(q.analysis, q.path, q.text, q.offset) : null;
     }),
   );

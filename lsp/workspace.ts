@@ -96,6 +96,15 @@ export class Workspace {
     this.publishAll();
   }
 
+  /**
+   * The last analysis of an open file, without waiting for a pending
+   * re-check: completion and signature help answer while typing, from an
+   * analysis that may lag the text by the keystrokes of the pause.
+   */
+  lastAnalysisOf(path: string): Analysis | undefined {
+    return this.analyses.get(path);
+  }
+
   /** The current analysis of an open file, finishing a pending re-check first. */
   analysisOf(path: string): Analysis | undefined {
     if (this.timers.has(path)) this.recheck(path);
