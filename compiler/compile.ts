@@ -119,6 +119,7 @@ export function analyze(file: string, opts: AnalyzeOptions): Analysis {
   try {
     const r = elaborate(file, opts.host, {
       limits: opts.limits ?? defaultLimits,
+      recoveredTypes: true,
       ...(opts.cache ? { parse: opts.cache.parse } : {}),
     });
     const symbols = resolveNames(r.programs, new Set([STD_PRELUDE]));

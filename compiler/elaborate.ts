@@ -9,7 +9,13 @@
 // arithmetic (tensor-ops.ts), shapes in signatures (types.ts), intrinsics
 // and initialisers, models, train settings.
 
-import { parse, type ParseResult, type Program, type Span } from "../grammar/index.ts";
+import {
+  parse,
+  type ModelDecl,
+  type ParseResult,
+  type Program,
+  type Span,
+} from "../grammar/index.ts";
 import { diag, type Diagnostic } from "./diagnostics.ts";
 import { dimConst, dimVar } from "./dims.ts";
 import type { ModelIR, TrainConfig } from "./ir.ts";
@@ -345,12 +351,32 @@ function loadStd(s: Session, host: ElaborateHost, parse: Parser): Scope {
   return scope;
 }
 
+/** The types of a model in a file with syntax errors, from its recovered AST (diagnostics dropped). */
+function recoveredModelTypes(s: Session, decl: ModelDecl, file: string, globals: Scope): void {
+  const sandbox = s.sandbox();
+  try {
+    elaborateModel(sandbox, decl, file, globals);
+  } catch {
+    // Recovered fragments are the elaborator's least-trodden input: what it had is kept.
+  }
+  s.takeTypes(sandbox);
+}
+
 // ---------------------------------------------------------------- entry point
 
 export function elaborate(
   entryFile: string,
   host: ElaborateHost,
-  opts: { dims?: Record<string, number>; limits?: SizeLimits; parse?: Parser } = {},
+  opts: {
+    dims?: Record<string, number>;
+    limits?: SizeLimits;
+    parse?: Parser;
+    /**
+     * Also run the models of files with syntax errors, for their types alone (an editor's
+     * half-typed file still has hovers); what they would report is dropped, as noise.
+     */
+    recoveredTypes?: boolean;
+  } = {},
 ): ElaborateResult {
   const s = new Session();
   if (opts.limits) s.limits = opts.limits;
@@ -364,10 +390,7 @@ export function elaborate(
     if (globals.own(name))
       globals.define(name, { ...globals.own(name)!, value: { kind: "dim", dim: dimConst(n) } });
 
-  const modelDecls = new Map<
-    string,
-    { decl: import("../grammar/index.ts").ModelDecl; unit: Unit }
-  >();
+  const modelDecls = new Map<string, { decl: ModelDecl; unit: Unit }>();
   for (const u of units)
     for (const d of u.program.decls) {
       if (d.kind !== "Model") continue;
@@ -388,7 +411,10 @@ export function elaborate(
   // train blocks wait until it parses: recovered fragments would only add noise.
   const models = new Map<string, ModelIR>();
   for (const [name, { decl, unit }] of modelDecls) {
-    if (!unit.syntaxOk) continue;
+    if (!unit.syntaxOk) {
+      if (opts.recoveredTypes) recoveredModelTypes(s, decl, unit.file, globals);
+      continue;
+    }
     const ir = elaborateModel(s, decl, unit.file, globals);
     if (ir) models.set(name, ir);
   }

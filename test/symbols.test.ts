@@ -335,6 +335,9 @@ describe("a file with syntax errors", () => {
     expect(defOf(a, "main.dlg", "head")).toMatchObject({ kind: "block", file: "lib/layers.dlg" });
     expect(defOf(a, "main.dlg", "acc", 2).kind).toBe("local");
     expect(defOf(a, "main.dlg", "width", 1).kind).toBe("const");
+    // The model still runs for its types (its diagnostics beyond the syntax error are dropped).
+    expect(typesAt(a, "main.dlg", "x |> head |> mlp_block(width)")).toEqual(["f32[B, 16]"]);
+    expect(a.diagnostics.every((d) => d.code.startsWith("E1"))).toBe(true);
   });
 
   it("never throws on mutants of the corpus, and every use names an existing def", () => {

@@ -93,6 +93,21 @@ export class Session {
   depth = 0;
   private readonly seen = new Set<string>();
 
+  /** A session of its own for a run whose diagnostics are judged apart (or dropped), over the same files and std. */
+  sandbox(): Session {
+    const out = new Session();
+    out.std = this.std;
+    out.limits = this.limits;
+    for (const f of this.stdFiles) out.stdFiles.add(f);
+    for (const [k, v] of this.sources) out.sources.set(k, v);
+    return out;
+  }
+
+  /** Merge the types another session recorded. */
+  takeTypes(from: Session): void {
+    for (const t of from.typeList()) for (const text of t.texts) this.type(t.file, t.span, text);
+  }
+
   /** Record a type text at a span (once; a span evaluated again with another shape gets a second text). */
   type(file: string, span: Span, text: string): void {
     let inFile = this.types.get(file);

@@ -82,11 +82,7 @@ class AllDims extends Set<string> {
  * one) is dropped; so are notes that name a call, since there is none.
  */
 export function elaborateUncalled(s: Session, fn: BlockFn): void {
-  const sandbox = new Session();
-  sandbox.std = s.std;
-  sandbox.limits = s.limits;
-  for (const f of s.stdFiles) sandbox.stdFiles.add(f);
-  for (const [k, v] of s.sources) sandbox.sources.set(k, v);
+  const sandbox = s.sandbox();
   const m = modelState(fn.name);
   m.inputDims = new AllDims();
   const ctx: Ctx = {
@@ -112,7 +108,7 @@ export function elaborateUncalled(s: Session, fn: BlockFn): void {
   // What the run could not reach (a statement a stand-in aborted) still has its names resolved.
   for (const d of resolveBlockNames(ctx, fn.decl))
     if (!spans.has(`${d.file}:${d.span.start}:${d.span.end}`)) s.report(d);
-  for (const t of sandbox.typeList()) for (const text of t.texts) s.type(t.file, t.span, text);
+  s.takeTypes(sandbox);
   for (const decl of sandbox.called) s.called.add(decl);
 }
 
