@@ -292,6 +292,14 @@ describe("dlg lsp --stdio", () => {
     expect(all[2]!.children!.map((c) => c.name)).toEqual(["optimizer", "batch", "epochs"]);
   });
 
+  it("has nothing to rename at a built-in operation (no definition in any file)", async () => {
+    const path = join(root, "samples/mlp.dlg");
+    const text = readFileSync(path, "utf8");
+    const at = { textDocument: { uri: fileUri(path) }, position: posOf(text, "mean(") };
+    expect(await client.request("textDocument/prepareRename", at)).toBeNull();
+    expect(await client.request("textDocument/definition", at)).toBeNull();
+  });
+
   it("shows inlay hints on samples/mlp.dlg: each assignment's type and each |> stage's", async () => {
     const path = join(root, "samples/mlp.dlg");
     const text = readFileSync(path, "utf8");
