@@ -111,7 +111,7 @@ export function serve(connection: Connection): void {
           documentSymbolProvider: true,
           documentFormattingProvider: true,
           inlayHintProvider: true,
-          completionProvider: { triggerCharacters: ["(", ",", " ", ":"] },
+          completionProvider: { triggerCharacters: ["(", ",", ":"] },
           signatureHelpProvider: { triggerCharacters: ["(", ","], retriggerCharacters: [":"] },
           semanticTokensProvider: { legend: semanticTokensLegend, full: true },
         },
@@ -120,12 +120,13 @@ export function serve(connection: Connection): void {
     }),
   );
 
-  const sync = (doc: TextDocument, now: boolean) =>
-    guard("analysis", undefined, () => ws.update(pathOf(doc.uri), doc.uri, doc.getText(), now))(
-      undefined,
+  // An opened file is checked at once; an edited one after the pause.
+  const sync = (now: boolean) =>
+    guard("analysis", undefined, (e: { document: TextDocument }) =>
+      ws.update(pathOf(e.document.uri), e.document.uri, e.document.getText(), now),
     );
-  documents.onDidOpen((e) => sync(e.document, true));
-  documents.onDidChangeContent((e) => sync(e.document, false));
+  documents.onDidOpen(sync(true));
+  documents.onDidChangeContent(sync(false));
   documents.onDidClose(guard("close", undefined, (e) => ws.close(pathOf(e.document.uri))));
   connection.onDidChangeWatchedFiles(
     guard("watched files", undefined, (p) => {
