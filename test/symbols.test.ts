@@ -295,9 +295,21 @@ describe("types", () => {
   });
 
   it("shows a call's signature and doc, and a block param's declared and concrete type", () => {
-    const dense = typesAt(a, mlp, "dense")[0]!;
-    expect(dense).toMatch(/^dense\(x: \[\.\.\., n\], units: int, bias: bool = true\)/);
-    expect(dense).toContain("Fully connected layer");
+    const [dense, bound] = typesAt(a, mlp, "dense");
+    expect(dense).toMatch(
+      /^dense\(x: \[\.\.\., n\], units: int, bias: bool = true\) -> \[\.\.\., units\]\n\nFully connected layer/,
+    );
+    // And what this call bound and returned.
+    expect(bound).toBe("n = 784, units = 256, bias = true → f32[B, 256]");
+    expect(typesAt(a, mlp, "relu")).toContain("→ f32[B, 256]");
+    expect(typesAt(a, mlp, "argmax")).toContain("→ i32[B]");
+    // A named argument shows the value this call gives it; a list its items.
+    expect(typesAt(a, mlp, "axis")).toEqual(["axis: int = -1"]);
+    expect(typesAt(a, mlp, "params")).toEqual([
+      "list [dense_1.w: f32[784, 256], dense_1.b: f32[256], dense_2.w: f32[256, 10], dense_2.b: f32[10]]",
+    ]);
+    // A dim read through its own name says nothing new (`B` in `[B, 784]` is B).
+    expect(typesAt(a, mlp, "B")).toEqual([]);
     const x = a.types.find(
       (t) => t.file === STD_PRELUDE && t.span.start === stdText.indexOf("x: [..., n], units"),
     )!;

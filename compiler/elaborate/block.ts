@@ -3,10 +3,10 @@
 // binds, and a fresh param path (`dense_1.`, `attend_1.dense_3.`).
 
 import type * as ast from "../../grammar/index.ts";
-import { dimAsConst, dimConst, dimVar, shapeEq, shapeToString } from "../dims.ts";
+import { dimAsConst, dimConst, dimToString, dimVar, shapeEq, shapeToString } from "../dims.ts";
 import { diag, positionAt } from "../diagnostics.ts";
 import { ElabError, fail, Poisoned, Scope, Session, type Ctx } from "./context.ts";
-import { evalExpr } from "./expr.ts";
+import { evalExpr, valueText } from "./expr.ts";
 import { execAssign, execParam, guarded } from "./stmts.ts";
 import { cast, checkExactDivision, need, tensor, toVar } from "./tensor-ops.ts";
 import { dtypeOf, evalDim, resolvePattern, typeExprText, unifyShape } from "./types.ts";
@@ -206,7 +206,10 @@ export function callBlock(
   ctx.s.depth += BLOCK_CALL_DEPTH;
   try {
     bindParams(ctx, inner, fn, args, site, standIns);
-    return runBody(inner, fn, site, ctx);
+    const v = runBody(inner, fn, site, ctx);
+    const text = site.callee && valueText(ctx, v);
+    if (text) ctx.s.type(ctx.file, site.callee!, `${boundText(inner, decl)}→ ${text}`);
+    return v;
   } catch (e) {
     // A mistake surfacing inside std is reported at the user's call, where it can be fixed.
     if (fromStd && e instanceof ElabError && ctx.s.stdFiles.has(e.diagnostic.file)) {
@@ -227,6 +230,26 @@ export function callBlock(
   } finally {
     ctx.s.depth -= BLOCK_CALL_DEPTH;
   }
+}
+
+/** What a call bound, for hover on the callee: `n = 784, units = 256, bias = true ` (dims, scalars). */
+function boundText(inner: Ctx, decl: ast.BlockDecl): string {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const show = (name: string) => {
+    const e = inner.scope.own(name);
+    if (seen.has(name) || !e || typeof e.value === "function") return;
+    seen.add(name);
+    const v = e.value;
+    if (v.kind === "dim") out.push(`${name} = ${dimToString(v.dim)}`);
+    else if (v.kind === "int" || v.kind === "float" || v.kind === "bool")
+      out.push(`${name} = ${v.value}`);
+  };
+  for (const p of decl.params) {
+    if (p.type.kind === "ScalarType") show(p.name.name);
+    else for (const d of p.type.dims) if (d.kind === "Name") show(d.name);
+  }
+  return out.length > 0 ? `${out.join(", ")} ` : "";
 }
 
 /** Every name an AST node mentions (`2 * n` -> `n`). */

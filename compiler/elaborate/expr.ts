@@ -15,6 +15,7 @@ import {
   type Dim,
 } from "../dims.ts";
 import type { TensorType, Var } from "../ir.ts";
+import { blockSignature } from "../symbols/resolve.ts";
 import { fail, type Ctx } from "./context.ts";
 import { checkSafeInt, failOverflow, requireAtLeast, sourceRef } from "./dim-checks.ts";
 import { BLOCK_CALL_DEPTH, callBlock } from "./block.ts";
@@ -32,6 +33,8 @@ import {
 import { entryValue } from "./types.ts";
 import {
   describe,
+  hoverText,
+  namesItself,
   typeText,
   type Arg,
   type Callable,
@@ -60,7 +63,7 @@ export function evalExpr(ctx: Ctx, e: ast.Expr): Value {
         { notes: ["give intermediate values names, or call fewer blocks inside one another"] },
       );
     const v = evalNode(ctx, e);
-    const text = valueText(ctx, v);
+    const text = e.kind === "Name" && namesItself(e.name, v) ? null : valueText(ctx, v);
     if (text !== null) ctx.s.type(ctx.file, e.span, text);
     return v;
   } catch (err) {
@@ -81,15 +84,44 @@ export function evalExpr(ctx: Ctx, e: ast.Expr): Value {
  */
 const printed = new WeakMap<TensorType, string>();
 
-/** What hover shows for a value: `f32[B, 512]`, `int = 3`, `dim = 784`, a signature. */
-function valueText(ctx: Ctx, v: Value): string | null {
-  switch (v.kind) {
-    case "tensor": {
-      const t = v.v.type;
-      let text = printed.get(t);
-      if (text === undefined) printed.set(t, (text = typeText(t)));
-      return text;
+function tensorText(t: TensorType): string {
+  let text = printed.get(t);
+  if (text === undefined) printed.set(t, (text = typeText(t)));
+  return text;
+}
+
+/** A list's items, the first few: `[B, 16]`, `[dense_1.w: f32[784, 256], ...]`. */
+function listText(ctx: Ctx, items: Value[]): string {
+  const item = (v: Value): string => {
+    switch (v.kind) {
+      case "tensor":
+        return v.v.hint ? `${v.v.hint}: ${tensorText(v.v.type)}` : tensorText(v.v.type);
+      case "int":
+      case "float":
+      case "bool":
+        return String(v.value);
+      case "dim":
+        return dimToString(v.dim);
+      case "list":
+        return listText(ctx, v.items);
+      case "fn":
+        return v.fn.name;
+      case "string":
+        return JSON.stringify(v.value);
+      case "poison":
+        return "?";
     }
+  };
+  const shown = items.slice(0, 4).map(item);
+  if (items.length > 4) shown.push(`… (${items.length} in all)`);
+  return `[${shown.join(", ")}]`;
+}
+
+/** What hover shows for a value: `f32[B, 512]`, `int = 3`, `dim = 784`, a signature. */
+export function valueText(ctx: Ctx, v: Value): string | null {
+  switch (v.kind) {
+    case "tensor":
+      return tensorText(v.v.type);
     case "int":
     case "float":
     case "bool":
@@ -99,7 +131,7 @@ function valueText(ctx: Ctx, v: Value): string | null {
     case "fn":
       return signatureText(ctx, v.fn);
     case "list":
-      return describe(v);
+      return `list ${listText(ctx, v.items)}`;
     case "string":
       return "string";
     case "poison":
@@ -132,7 +164,8 @@ function evalNode(ctx: Ctx, e: ast.Expr): Value {
       if (e.right.kind === "Call")
         return callExpr(ctx, e.right.callee, e.right.args, left, e.right.span);
       const fn = resolveCallee(ctx, e.right);
-      return apply(ctx, fn, [left], new Map(), { name: fn.name, span: e.right.span });
+      const site = { name: fn.name, span: e.right.span, callee: e.right.span };
+      return apply(ctx, fn, [left], new Map(), site);
     }
     case "Index":
       return indexExpr(ctx, e);
@@ -202,14 +235,19 @@ export function resolveCallee(ctx: Ctx, callee: ast.Expr): Callable {
     const v = need(entryValue(ctx, entry, callee.span));
     if (v.kind !== "fn")
       fail(ctx, "E2007", `\`${callee.name}\` is ${describe(v)}, not a function`, callee.span);
-    // Hovering a call shows the signature, and a block's doc comment.
-    const doc = v.fn.kind === "block" && v.fn.decl.doc ? `\n\n${v.fn.decl.doc}` : "";
-    ctx.s.type(ctx.file, callee.span, signatureText(ctx, v.fn) + doc);
+    ctx.s.type(ctx.file, callee.span, calleeText(v.fn));
     return v.fn;
   }
   const v = need(evalExpr(ctx, callee));
   if (v.kind !== "fn") fail(ctx, "E2007", `this is ${describe(v)}, not a function`, callee.span);
   return v.fn;
+}
+
+/** Hovering a call shows the signature with its result type, and a block's doc comment. */
+function calleeText(fn: Callable): string {
+  if (fn.kind === "intrinsic") return fn.sig;
+  const doc = fn.decl.doc;
+  return blockSignature(fn.decl) + (doc ? `\n\n${doc}` : "");
 }
 
 /** `f(a, b, name: v)`, with an optional leading argument from a pipe or a param initialiser. */
@@ -232,10 +270,14 @@ export function callExpr(
     }
     if (named.has(a.name.name))
       fail(ctx, "E2004", `argument \`${a.name.name}\` is given twice`, a.name.span);
-    named.set(a.name.name, { ...argOf(ctx, a.value), nameSpan: a.name.span });
+    const arg = argOf(ctx, a.value);
+    named.set(a.name.name, { ...arg, nameSpan: a.name.span });
+    // Hover on `units:` shows the value this call gives it.
+    if (arg.value.kind !== "poison")
+      ctx.s.type(ctx.file, a.name.span, hoverText(a.name.name, arg.value));
   }
   for (const a of [...positional, ...named.values()]) need(a.value);
-  return apply(ctx, fn, positional, named, { name: fn.name, span });
+  return apply(ctx, fn, positional, named, { name: fn.name, span, callee: callee.span });
 }
 
 interface ParamInfo {
@@ -320,8 +362,11 @@ export function apply(
   site: CallSite,
 ): Value {
   const args = bindArgs(ctx, fn, positional, named, site);
-  if (fn.kind === "intrinsic") return fn.impl(ctx, args, site);
-  return callBlock(ctx, fn, args, site);
+  if (fn.kind === "block") return callBlock(ctx, fn, args, site);
+  const v = fn.impl(ctx, args, site);
+  const text = site.callee && valueText(ctx, v);
+  if (text) ctx.s.type(ctx.file, site.callee!, `→ ${text}`);
+  return v;
 }
 
 // ---------------------------------------------------------------- indexing

@@ -9,7 +9,7 @@ import { fail, Poisoned, type Ctx, type ScopeEntry } from "./context.ts";
 import { checkBytes, checkSafeInt, checkShape } from "./dim-checks.ts";
 import { didYouMean } from "./suggest.ts";
 import { binaryOp, checkExactDivision, negate, need } from "./tensor-ops.ts";
-import { describe, dimValue, hoverText, type Value } from "./values.ts";
+import { describe, dimValue, hoverText, namesItself, type Value } from "./values.ts";
 
 /** The key under which a block call stores what its signature's `...` matched. */
 export const ELLIPSIS = "...";
@@ -55,7 +55,9 @@ function valueAsDim(ctx: Ctx, v: Value, span: Span, what: string): Dim {
 export function evalDim(ctx: Ctx, e: Expr): Dim {
   const d = dimOf(ctx, e);
   // Hover on a dim in a type (`[n, units]`) shows what this call made of it.
-  if (e.kind !== "Number") ctx.s.type(ctx.file, e.span, `dim = ${dimToString(d)}`);
+  const text = dimToString(d);
+  if (e.kind !== "Number" && !(e.kind === "Name" && e.name === text))
+    ctx.s.type(ctx.file, e.span, `dim = ${text}`);
   return d;
 }
 
@@ -228,7 +230,8 @@ export function unifyShape(b: Binding): void {
           file: callee.file,
           origin,
         });
-        callee.s.type(callee.file, e.span, hoverText(e.name, dimValue(actual)));
+        if (!namesItself(e.name, dimValue(actual)))
+          callee.s.type(callee.file, e.span, hoverText(e.name, dimValue(actual)));
         return;
       }
       const v = need(entryValue(callee, entry, e.span));

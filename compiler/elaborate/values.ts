@@ -36,6 +36,8 @@ export interface Arg {
 export interface CallSite {
   name: string;
   span: Span;
+  /** The callee's name as written, where hover shows what this call bound and returned. */
+  callee?: Span;
 }
 
 export interface ParamSpec {
@@ -98,6 +100,11 @@ export function describe(v: Value): string {
     case "poison":
       return "an invalid value";
   }
+}
+
+/** A dim that is just the name it is read through (`B` is `B`): nothing to show on hover. */
+export function namesItself(name: string, v: Value): boolean {
+  return v.kind === "dim" && dimToString(v.dim) === name;
 }
 
 /** Hover text for a value bound to `name`. */

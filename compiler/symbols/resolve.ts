@@ -34,9 +34,14 @@ function short(text: string): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
-export function blockDetail(d: ast.BlockDecl): string {
+/** `dense(x: [..., n], units: int, bias: bool = true) -> [..., units]`, on one line. */
+export function blockSignature(d: ast.BlockDecl): string {
   const params = d.params.map(paramDetail).join(", ");
-  return `block ${d.name.name}(${params})${d.result ? ` -> ${printType(d.result)}` : ""}`;
+  return `${d.name.name}(${params})${d.result ? ` -> ${printType(d.result)}` : ""}`;
+}
+
+function blockDetail(d: ast.BlockDecl): string {
+  return `block ${blockSignature(d)}`;
 }
 
 function paramDetail(p: ast.BlockParam): string {
