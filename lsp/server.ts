@@ -7,6 +7,7 @@
 
 import {
   createConnection,
+  DidChangeWatchedFilesNotification,
   ProposedFeatures,
   ResponseError,
   TextDocuments,
@@ -101,6 +102,8 @@ export function serve(connection: Connection): void {
       const folders = params.workspaceFolders?.map((f) => f.uri) ?? [];
       if (folders.length === 0 && params.rootUri) folders.push(params.rootUri);
       ws.roots = folders.filter((u) => u.startsWith("file:")).map(pathOf);
+      watchFiles =
+        params.capabilities.workspace?.didChangeWatchedFiles?.dynamicRegistration === true;
       return {
         capabilities: {
           textDocumentSync: TextDocumentSyncKind.Incremental,
@@ -117,6 +120,18 @@ export function serve(connection: Connection): void {
         },
         serverInfo: { name: "dlg" },
       };
+    }),
+  );
+
+  // Ask the client to tell about .dlg files changed on disk (an import saved,
+  // created or deleted outside the editor), where it lets the server ask.
+  let watchFiles = false;
+  connection.onInitialized(
+    guard("initialized", undefined, () => {
+      if (watchFiles)
+        void connection.client.register(DidChangeWatchedFilesNotification.type, {
+          watchers: [{ globPattern: "**/*.dlg" }],
+        });
     }),
   );
 

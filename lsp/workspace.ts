@@ -47,6 +47,7 @@ export class Workspace {
 
   readonly host: Host = {
     readFile: (path) => {
+      this.asking?.add(path);
       const buffer = this.open.get(path);
       if (buffer !== undefined) return buffer.text;
       // Only .dlg sources come from disk (the compiler refuses other imports with E2010 anyway).
@@ -83,6 +84,7 @@ export class Workspace {
     this.clearTimer(path);
     this.open.delete(path);
     this.analyses.delete(path);
+    this.asked.delete(path);
     this.cache.drop(path);
     // Its importers now read it from disk, which may differ from the buffer.
     this.recheckImporters(path);
@@ -140,22 +142,36 @@ export class Workspace {
   private recheck(path: string): void {
     this.clearTimer(path);
     if (!this.open.has(path)) return;
-    const a = this.analyze(path);
-    if (a) this.analyses.set(path, a);
-    else this.analyses.delete(path);
+    this.checkOpen(path);
     this.recheckImporters(path);
     this.publishAll();
   }
 
-  /** Re-analyse the open files whose last analysis read `path` (not `path` itself). */
-  private recheckImporters(path: string): void {
-    for (const [entry, a] of this.analyses) {
-      if (entry === path || !a.sources.has(path)) continue;
-      const again = this.analyze(entry);
-      if (again) this.analyses.set(entry, again);
-      else this.analyses.delete(entry);
-    }
+  /** Analyse an open file and keep its analysis and the paths it asked the host for. */
+  private checkOpen(path: string): void {
+    const asked = new Set<string>();
+    this.asking = asked;
+    const a = this.analyze(path); // never throws
+    this.asking = undefined;
+    this.asked.set(path, asked);
+    if (a) this.analyses.set(path, a);
+    else this.analyses.delete(path);
   }
+
+  /**
+   * Re-analyse the open files whose last analysis asked for `path` (not
+   * `path` itself): read it, or failed to because it was missing, so an
+   * import that is created later clears its importer's "cannot read".
+   */
+  private recheckImporters(path: string): void {
+    for (const [entry, asked] of this.asked)
+      if (entry !== path && asked.has(path)) this.checkOpen(entry);
+  }
+
+  /** The paths each open file's last analysis asked the host for (read, or found missing). */
+  private readonly asked = new Map<string, Set<string>>();
+  /** While an open file's analysis runs: the paths it asks for. */
+  private asking: Set<string> | undefined;
 
   /** One analysis. analyze() turns a compiler bug into E9001 itself; anything past that is logged. */
   private analyze(path: string): Analysis | undefined {

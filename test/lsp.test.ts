@@ -270,6 +270,20 @@ describe("dlg lsp --stdio", () => {
     await client.close(uri("lib.dlg"));
   });
 
+  it("re-checks an importer when the file it could not read is created", async () => {
+    const importer =
+      'import "later.dlg"\ndim B\nmodel m {\n  input x: [B, 3]\n  output y = x |> twice\n}\n';
+    await client.open(uri("importer.dlg"), importer);
+    const ds = await client.diagnostics(uri("importer.dlg"), (ds) => ds.length > 0);
+    expect(ds.map((d) => d.code)).toContain("E2006");
+    writeFileSync(at("later.dlg"), "block twice(x: [...]) -> [...] {\n  return x * 2\n}\n");
+    await client.connection.sendNotification("workspace/didChangeWatchedFiles", {
+      changes: [{ uri: uri("later.dlg"), type: 1 }],
+    });
+    expect(await client.diagnostics(uri("importer.dlg"), (ds) => ds.length === 0)).toEqual([]);
+    await client.close(uri("importer.dlg"));
+  });
+
   it("lists models, blocks and train blocks with their children", async () => {
     const syms = await client.request<DocumentSymbol[]>(
       "textDocument/documentSymbol",
