@@ -31,6 +31,8 @@ interface List {
   head: boolean;
   /** Statements, settings and declarations keep a blank line above them. */
   blanks: boolean;
+  /** A `|>` chain: its head is printed after the statement's `x = `, with no line above it of its own. */
+  chain?: boolean;
 }
 
 /**
@@ -230,6 +232,7 @@ class Walk {
           head = head.left;
         }
         this.list(e.span, [head, ...stages], e, false);
+        this.lists[this.lists.length - 1]!.chain = true;
         for (const x of [head, ...stages]) this.expr(x);
         return;
       }
@@ -314,15 +317,20 @@ class Walk {
     add(list.owner, list.head ? "headInner" : "inner", c);
   }
 
+  /** The smallest list around `s`; not a chain whose head holds it (a comment there goes above the statement). */
   private innermost(s: A.Span): List {
     let best = this.lists[0]!;
-    for (const l of this.lists)
+    for (const l of this.lists) {
+      const inHead =
+        l.chain && l.items[0] && l.items[0].span.start < s.start && s.end <= l.items[0].span.end;
       if (
+        !inHead &&
         l.range.start <= s.start &&
         s.end <= l.range.end &&
         l.range.end - l.range.start < best.range.end - best.range.start
       )
         best = l;
+    }
     return best;
   }
 }

@@ -98,12 +98,24 @@ function inlineAfter(n: A.Commented): string {
 }
 
 /** The comments that end the node's line: its inline `after` ones too, as nothing follows them now. */
-function lineEnd(n: A.Commented): string {
-  return lineComments([...(n.trivia?.after ?? []), ...(n.trivia?.trailing ?? [])]);
+function lineEnd(n: A.Commented, indent: string): string {
+  return lineComments([...(n.trivia?.after ?? []), ...(n.trivia?.trailing ?? [])], indent);
 }
 
-function lineComments(cs: A.SourceComment[] | undefined): string {
-  return (cs ?? []).map((c) => `  ${c.text}`).join("");
+/**
+ * Comments at the end of a line; one after a `//` comment (which runs to the
+ * line's end) or a block comment over several lines goes on the next line,
+ * at `indent`, as it would be read back.
+ */
+function lineComments(cs: A.SourceComment[] | undefined, indent: string): string {
+  let out = "";
+  let prev: A.SourceComment | undefined;
+  for (const c of cs ?? []) {
+    const next = prev && (prev.text.startsWith("//") || prev.text.includes("\n"));
+    out += (next ? `\n${indent}` : "  ") + c.text;
+    prev = c;
+  }
+  return out;
 }
 
 /** Whether the node has a comment that needs a line of its own or a line end. */
@@ -150,7 +162,7 @@ class Printer {
       // A plain `///` comment right above the doc would join it when reparsed.
       if (doc.length > 0 && lines.last?.startsWith("///")) lines.blank();
       decl[0] = inlineBefore(d) + decl[0];
-      decl[decl.length - 1] += lineEnd(d);
+      decl[decl.length - 1] += lineEnd(d, "");
       lines.out.push(...doc, ...decl);
     }
     lines.comments(p.trivia?.inner, "", true);
@@ -168,10 +180,10 @@ class Printer {
     for (const it of items) {
       lines.comments(it.node.trivia?.leading, inner, true);
       if (it.node.trivia?.blankBefore) lines.blank();
-      lines.out.push(inner + inlineBefore(it.node) + it.render(inner) + lineEnd(it.node));
+      lines.out.push(inner + inlineBefore(it.node) + it.render(inner) + lineEnd(it.node, inner));
     }
     lines.comments(owner.trivia?.inner, inner, true);
-    const open = lineComments(owner.trivia?.open);
+    const open = lineComments(owner.trivia?.open, inner);
     if (lines.out.length === 0 && open === "") return [`${header}}`];
     return [header + open, ...lines.out, `${indent}}`];
   }
@@ -197,10 +209,12 @@ class Printer {
       return `${open}${items.map((i) => inlineBefore(i.node) + i.render(indent) + inlineAfter(i.node)).join(", ")}${close}`;
     const inner = indent + indentUnit;
     const lines = new Lines();
-    lines.out.push(open + lineComments(openCs));
+    lines.out.push(open + lineComments(openCs, inner));
     for (const it of items) {
       lines.comments(it.node.trivia?.leading, inner, false);
-      lines.out.push(`${inner}${inlineBefore(it.node)}${it.render(inner)},${lineEnd(it.node)}`);
+      lines.out.push(
+        `${inner}${inlineBefore(it.node)}${it.render(inner)},${lineEnd(it.node, inner)}`,
+      );
     }
     lines.comments(innerCs, inner, false);
     lines.out.push(indent + close);
@@ -328,10 +342,12 @@ class Printer {
     }
     const cont = indent + indentUnit;
     const lines = new Lines();
-    lines.out.push(this.operand(head!, PIPE, "left", indent, false) + lineEnd(head!));
+    lines.out.push(this.operand(head!, PIPE, "left", indent, false) + lineEnd(head!, cont));
     for (const st of stages) {
       lines.comments(st.trivia?.leading, cont, false);
-      lines.out.push(`${cont}|> ${this.operand(st, PIPE, "right", cont, false)}${lineEnd(st)}`);
+      lines.out.push(
+        `${cont}|> ${this.operand(st, PIPE, "right", cont, false)}${lineEnd(st, cont)}`,
+      );
     }
     return lines.out.join("\n");
   }
