@@ -212,6 +212,10 @@ describe("definitions and references", () => {
     expect(defOf(a, "main.dlg", "acc", 1).id).toBe(acc.id); // `acc = ...` in the body
     expect(defOf(a, "main.dlg", "acc", 3).id).toBe(acc.id); // `yield acc`
     expect(defOf(a, "main.dlg", "xt", 1)).toMatchObject({ kind: "local", detail: "xt in x" });
+    // Hover on the carry and the item: their types in the body.
+    const text = (n: number) => a.types.find((t) => t.span.start === n)?.texts;
+    expect(text(acc.span.start)).toEqual(["acc: f32[B, 3]"]);
+    expect(text(nth(a, "main.dlg", "xt").start)).toEqual(["xt: f32[B, 3]"]);
   });
 
   it("never lists a definition as a use, and every use names its def", () => {

@@ -31,7 +31,7 @@ import { fail, Scope, type Ctx } from "./context.ts";
 import { evalExpr, staticInt } from "./expr.ts";
 import { execAssign, execParam } from "./stmts.ts";
 import { asVar, builder, need, tensor, toVar } from "./tensor-ops.ts";
-import { describe, typeText, type Value } from "./values.ts";
+import { describe, hoverText, typeText, type Value } from "./values.ts";
 
 /** One yield or carry value, converted into the body graph. */
 interface BodyOut {
@@ -72,18 +72,13 @@ export function elabScan(ctx: Ctx, e: ast.ScanExpr): Value {
 
   // Carries and the item live in a scope of their own; the body's assignments go one below it.
   const carryScope = new Scope(ctx.scope);
-  e.carries.forEach((c, k) =>
-    carryScope.define(c.name.name, {
-      value: { kind: "tensor", v: carryIn[k]!, graph: body },
-      span: c.name.span,
-      file: ctx.file,
-    }),
-  );
-  carryScope.define(e.item.name, {
-    value: { kind: "tensor", v: item, graph: body },
-    span: e.item.span,
-    file: ctx.file,
-  });
+  const bind = (name: ast.Ident, v: Var) => {
+    const value: Value = { kind: "tensor", v, graph: body };
+    carryScope.define(name.name, { value, span: name.span, file: ctx.file });
+    ctx.s.type(ctx.file, name.span, hoverText(name.name, value));
+  };
+  e.carries.forEach((c, k) => bind(c.name, carryIn[k]!));
+  bind(e.item, item);
   const inner: Ctx = { ...ctx, b: body, scope: new Scope(carryScope) };
   const yields: BodyOut[] = [];
   for (const s of e.body) {
