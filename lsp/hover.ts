@@ -1,11 +1,15 @@
 // Hover: the type of the innermost expression under the cursor (its shape,
 // symbolic dims as written and concrete values where known), and for a name
-// what it is: the definition's one-line detail and its doc comment.
+// what it is: the definition's one-line detail and its doc comment. On a
+// named argument's name (`kernel:` in `conv2d(6, kernel: 5)`) it is that
+// argument, `kernel: int = 5`, never the type of the call around it.
 
 import { MarkupKind, type Hover } from "vscode-languageserver";
+import type { Expr, Ident, Span } from "../grammar/index.ts";
 import type { Analysis } from "../compiler/symbols.ts";
-import { symbolAt, typeAt } from "./lookup.ts";
-import { rangeOf } from "./text.ts";
+import { forEachExpr, forEachStmt, stmtValue } from "./ast-walk.ts";
+import { spanKey, symbolAt, typeAt, typesBySpan } from "./lookup.ts";
+import { holds, rangeOf } from "./text.ts";
 
 const code = (lines: string[]) => "```dlg\n" + lines.join("\n") + "\n```";
 
@@ -15,12 +19,47 @@ function section(text: string): string {
   return cut < 0 ? code([text]) : `${code([text.slice(0, cut)])}\n\n${text.slice(cut + 2)}`;
 }
 
+interface NamedArg {
+  name: Ident;
+  value: Expr;
+}
+
+/** The named argument whose name is at `offset`, if any. */
+function namedArgAt(a: Analysis, file: string, offset: number): NamedArg | undefined {
+  const program = a.programs.get(file);
+  if (!program) return undefined;
+  let found: NamedArg | undefined;
+  forEachStmt(program, (s) => {
+    const v = stmtValue(s);
+    if (v === null || found || !holds(s.span, offset)) return;
+    forEachExpr(v, (e) => {
+      if (e.kind !== "Call") return;
+      for (const { name, value } of e.args)
+        if (name && holds(name.span, offset)) found = { name, value };
+    });
+  });
+  return found;
+}
+
 export function hover(a: Analysis, file: string, offset: number): Hover | null {
   const text = a.sources.get(file);
   if (text === undefined) return null;
-  const t = typeAt(a, file, offset);
   const s = symbolAt(a, file, offset);
-  const texts = t ? [...new Set(t.texts)] : [];
+  const arg = namedArgAt(a, file, offset);
+  let texts: string[];
+  let span: Span | undefined = s?.span;
+  if (arg) {
+    // The argument's value, named: `kernel: int = 5`.
+    const values = typesBySpan(a).get(spanKey(file, arg.value.span)) ?? [];
+    texts = values.map((v) => `${arg.name.name}: ${v}`);
+    span = arg.name.span;
+  } else {
+    const t = typeAt(a, file, offset);
+    // On a name, only its own record: a wider one is the expression around it.
+    const own = t && (!s || (t.span.start === s.span.start && t.span.end === s.span.end));
+    texts = own ? [...new Set(t.texts)] : [];
+    span ??= t?.span;
+  }
   const parts = texts.map(section);
   if (s) {
     const { name, detail, doc } = s.def;
@@ -29,9 +68,7 @@ export function hover(a: Analysis, file: string, offset: number): Hover | null {
     if (!signed) parts.push(code([detail]));
     if (doc && !texts.some((x) => x.includes(doc))) parts.push(doc);
   }
-  if (parts.length === 0) return null;
-  // The name's span when on one (the word the editor highlights), else the expression's.
-  const span = s?.span ?? t!.span;
+  if (parts.length === 0 || span === undefined) return null;
   return {
     contents: { kind: MarkupKind.Markdown, value: parts.join("\n\n---\n\n") },
     range: rangeOf(text, span),

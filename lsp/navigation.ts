@@ -48,7 +48,14 @@ function occurrences(
     if (withDecl && a.symbols.defs.has(def.id)) add(a, def.file, def.span);
     for (const r of a.symbols.refs) if (r.def === def.id) add(a, r.file, r.span);
   }
-  return [...out.values()];
+  // In document order, file by file.
+  const pos = (o: { location: Location }) => o.location.range.start;
+  return [...out.values()].sort(
+    (x, y) =>
+      (x.location.uri < y.location.uri ? -1 : x.location.uri > y.location.uri ? 1 : 0) ||
+      pos(x).line - pos(y).line ||
+      pos(x).character - pos(y).character,
+  );
 }
 
 export function references(

@@ -173,6 +173,20 @@ describe("dlg lsp --stdio", () => {
     expect((call.contents as MarkupContent).value).toContain("A hidden layer: dense, then relu.");
   });
 
+  it("hovers a named argument as that argument, not as the call around it", async () => {
+    const text = "dim B\nmodel m {\n  input x: [B, 4, 4]\n  output y = mean(x, axis: -1)\n}\n";
+    await client.open(uri("named.dlg"), text);
+    await client.diagnostics(uri("named.dlg"));
+    const h = await client.request<Hover>("textDocument/hover", {
+      ...doc("named.dlg"),
+      position: posOf(text, "axis"),
+    });
+    expect((h.contents as MarkupContent).value).toContain("axis: int = -1");
+    expect((h.contents as MarkupContent).value).not.toContain("f32[B, 4]");
+    expect(h.range).toEqual(range(text, "axis"));
+    await client.close(uri("named.dlg"));
+  });
+
   it("goes to a definition in the imported file, and into std", async () => {
     const def = await client.request<Location>("textDocument/definition", {
       ...doc("main.dlg"),
