@@ -263,6 +263,15 @@ describe("dlg fmt", () => {
     expect(readFileSync(good, "utf8")).toBe("model m {\n  x = 1\n}\n");
     expect((await dlg("fmt")).code).toBe(2);
   });
+
+  it("reports a missing file as check does, and has a help text", async () => {
+    const missing = join(dir, "nowhere.dlg");
+    const r = await dlg("fmt", "--check", missing);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`error[E2006]: cannot read \`${missing}\``);
+    const help = await dlg("fmt", "--help");
+    expect([help.code, help.out.split("\n")[0]]).toEqual([0, "Usage: dlg fmt [--check] FILE..."]);
+  });
 });
 
 // ------------------------------------------------------------ prettier
