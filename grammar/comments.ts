@@ -27,10 +27,14 @@ interface List {
   range: A.Span;
   items: { span: A.Span; node: A.Commented }[];
   owner: A.Commented;
-  /** Whether the owner's head* fields take the list's own comments. */
-  head: boolean;
+  kind: ListKind;
+}
+
+interface ListKind {
+  /** The owner's head* fields take the list's own comments (block parameters, scan carries). */
+  head?: boolean;
   /** Statements, settings and declarations keep a blank line above them. */
-  blanks: boolean;
+  blanks?: boolean;
   /** A `|>` chain: its head is printed after the statement's `x = `, with no line above it of its own. */
   chain?: boolean;
 }
@@ -43,9 +47,9 @@ interface List {
 export function attachComments(p: A.Program, text: string, tokens: IToken[], docs: A.Span[]) {
   const comments = p.comments ?? [];
   const w = new Walk(text, tokens);
-  w.list({ start: 0, end: text.length }, p.decls, p, false, true);
+  w.list({ start: 0, end: text.length }, p.decls, p, { blanks: true });
   for (const d of p.decls) w.decl(d);
-  for (const l of w.lists) if (l.blanks) markBlanks(l, text, docs);
+  for (const l of w.lists) if (l.kind.blanks) markBlanks(l, text, docs);
   for (const c of comments) {
     if (c.ownLine && blankAbove(text, c.span.start)) c.blankBefore = true;
     w.attach(c);
@@ -93,16 +97,9 @@ class Walk {
     range: A.Span,
     items: (A.Commented & { span: A.Span })[],
     owner: A.Commented,
-    head: boolean,
-    blanks = false,
+    kind: ListKind = {},
   ): void {
-    this.lists.push({
-      range,
-      items: items.map((n) => ({ span: n.span, node: n })),
-      owner,
-      head,
-      blanks,
-    });
+    this.lists.push({ range, items: items.map((n) => ({ span: n.span, node: n })), owner, kind });
   }
 
   private node(n: A.Commented, span: A.Span): void {
@@ -159,7 +156,9 @@ class Walk {
           ? this.closingAfter(d.params[d.params.length - 1]!.span.end, ")")
           : open && this.tokens[this.firstFrom(open.startOffset + 1)];
       if (open?.image === "(" && close?.image === ")")
-        this.list({ start: open.startOffset + 1, end: close.startOffset }, d.params, d, true);
+        this.list({ start: open.startOffset + 1, end: close.startOffset }, d.params, d, {
+          head: true,
+        });
       for (const p of d.params) {
         this.node(p, p.span);
         this.type(p.type);
@@ -170,7 +169,7 @@ class Walk {
     } else if (d.kind === "Model") this.body(d.span.end, d.body, d);
     else if (d.kind === "Train") {
       const range = this.bracketed(d.span.end);
-      if (range) this.list(range, d.settings, d, false, true);
+      if (range) this.list(range, d.settings, d, { blanks: true });
       if (range && !this.text.slice(range.start, range.end).includes("\n"))
         (d.trivia ??= {}).oneLine = true;
       for (const s of d.settings) {
@@ -189,7 +188,7 @@ class Walk {
 
   private body(end: number, stmts: A.Stmt[], owner: A.Commented): void {
     const range = this.bracketed(end);
-    if (range) this.list(range, stmts, owner, false, true);
+    if (range) this.list(range, stmts, owner, { blanks: true });
     for (const s of stmts) this.stmt(s);
   }
 
@@ -231,15 +230,14 @@ class Walk {
           stages.unshift(head.right);
           head = head.left;
         }
-        this.list(e.span, [head, ...stages], e, false);
-        this.lists[this.lists.length - 1]!.chain = true;
+        this.list(e.span, [head, ...stages], e, { chain: true });
         for (const x of [head, ...stages]) this.expr(x);
         return;
       }
       case "Call": {
         this.expr(e.callee);
         const range = this.bracketed(e.span.end);
-        if (range) this.list(range, e.args, e, false);
+        if (range) this.list(range, e.args, e);
         for (const a of e.args) {
           this.node(a, a.span);
           this.expr(a.value);
@@ -252,7 +250,7 @@ class Walk {
         return;
       case "List": {
         const range = this.bracketed(e.span.end);
-        if (range) this.list(range, e.items, e, false);
+        if (range) this.list(range, e.items, e);
         e.items.forEach((i) => this.expr(i));
         return;
       }
@@ -269,7 +267,7 @@ class Walk {
           // `carry ( ... )` ends just before the body's `{`.
           const brace = this.tokens[this.firstFrom(body.start - 1) - 1];
           const range = brace && this.bracketed(brace.startOffset + brace.image.length);
-          if (range) this.list(range, e.carries, e, true);
+          if (range) this.list(range, e.carries, e, { head: true });
         }
         for (const c of e.carries) {
           this.node(c, c.span);
@@ -310,11 +308,11 @@ class Walk {
     if (sameLineBefore) {
       const above = list.items.filter((it) => it.span.end <= c.span.start).pop();
       if (above) return add(above.node, "trailing", c);
-      return add(list.owner, list.head ? "headOpen" : "open", c);
+      return add(list.owner, list.kind.head ? "headOpen" : "open", c);
     }
     const below = list.items.find((it) => it.span.start >= c.span.end);
     if (below) return add(below.node, "leading", c);
-    add(list.owner, list.head ? "headInner" : "inner", c);
+    add(list.owner, list.kind.head ? "headInner" : "inner", c);
   }
 
   /** The smallest list around `s`; not a chain whose head holds it (a comment there goes above the statement). */
@@ -322,7 +320,10 @@ class Walk {
     let best = this.lists[0]!;
     for (const l of this.lists) {
       const inHead =
-        l.chain && l.items[0] && l.items[0].span.start < s.start && s.end <= l.items[0].span.end;
+        l.kind.chain &&
+        l.items[0] &&
+        l.items[0].span.start < s.start &&
+        s.end <= l.items[0].span.end;
       if (
         !inHead &&
         l.range.start <= s.start &&
