@@ -17,7 +17,7 @@ import {
 import { parse, type Decl, type Ident, type Span, type Stmt } from "../grammar/index.ts";
 import type { Analysis, SymbolDef } from "../compiler/symbols.ts";
 import { forEachStmt } from "./ast-walk.ts";
-import { isStd } from "./callables.ts";
+import { intrinsics, isStd } from "./callables.ts";
 import { symbolAt } from "./lookup.ts";
 import { rangeOf } from "./text.ts";
 import { uriOf } from "./uris.ts";
@@ -88,6 +88,42 @@ function isName(name: string): boolean {
   return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && parse(`dim ${name}`).errors.length === 0;
 }
 
+/** The names every model has beside std's (elaborate.ts's loadStd defines them). */
+const modelValues = ["training", "params"];
+
+const inside = (file: string, span: Span, d: SymbolDef | undefined) =>
+  d !== undefined &&
+  d.file === file &&
+  d.declSpan.start <= span.start &&
+  span.end <= d.declSpan.end;
+
+/**
+ * What `newName` would collide with if `def` took it, if anything: a
+ * built-in; for a global, another global (std's included) or a local that
+ * would capture its uses in that block; for a local, a name of its own
+ * block or model, or a global it uses there that the new name would shadow.
+ */
+function collision(analyses: readonly Analysis[], def: SymbolDef, newName: string): string | null {
+  if (modelValues.includes(newName) || intrinsics().some((f) => f.name === newName))
+    return "a built-in name";
+  for (const a of analyses) {
+    const { defs, refs } = a.symbols;
+    if (!defs.has(def.id)) continue;
+    const uses = (id: string, where: SymbolDef | undefined) =>
+      refs.some((r) => r.def === id && inside(r.file, r.span, where));
+    for (const d of defs.values()) {
+      if (d.name !== newName || d.id === def.id) continue;
+      const global = d.container === undefined;
+      const clash =
+        def.container === undefined
+          ? global || uses(def.id, defs.get(d.container!))
+          : d.container === def.container || (global && uses(d.id, defs.get(def.container)));
+      if (clash) return `${d.kind} \`${d.name}\`${isStd(d.file) ? " in std" : ""}`;
+    }
+  }
+  return null;
+}
+
 export function rename(
   analyses: readonly Analysis[],
   def: SymbolDef,
@@ -97,6 +133,12 @@ export function rename(
     throw new ResponseError(ErrorCodes.InvalidRequest, "std's names cannot be renamed");
   if (!isName(newName))
     throw new ResponseError(ErrorCodes.InvalidParams, `\`${newName}\` is not a valid name`);
+  const taken = newName === def.name ? null : collision(analyses, def, newName);
+  if (taken !== null)
+    throw new ResponseError(
+      ErrorCodes.InvalidParams,
+      `\`${newName}\` is already a name here (${taken}); renaming would change what the program means`,
+    );
   const changes: Record<string, TextEdit[]> = {};
   for (const o of occurrences(analyses, def, true))
     (changes[o.location.uri] ??= []).push({ range: o.location.range, newText: newName });

@@ -236,6 +236,16 @@ describe("dlg lsp --stdio", () => {
         newName: "model",
       }),
     ).rejects.toThrow(/not a valid name/);
+    // A new name that is taken would change the program: std's block, a dim, a name of the model, a built-in.
+    const taken = async (at: Position, newName: string, why: RegExp) =>
+      expect(
+        client.request("textDocument/rename", { ...doc("main.dlg"), position: at, newName }),
+      ).rejects.toThrow(why);
+    await taken(posOf(main, "hidden"), "dense", /already a name here \(block `dense` in std\)/);
+    await taken(posOf(main, "H]"), "B", /already a name here \(dim `B`\)/);
+    await taken(posOf(main, "h = "), "x", /already a name here \(input `x`\)/);
+    await taken(posOf(main, "H]"), "training", /a built-in name/);
+    await taken(posOf(main, "H]"), "mean", /a built-in name/);
   });
 
   it("finds references with the declaration, from a file whose importer is closed", async () => {
