@@ -9,6 +9,7 @@ import {
   type DiagnosticRelatedInformation,
 } from "vscode-languageserver";
 import type { Diagnostic } from "../compiler/diagnostics.ts";
+import type { Span } from "../grammar/index.ts";
 import { rangeOf } from "./text.ts";
 import { uriOf } from "./uris.ts";
 
@@ -16,6 +17,21 @@ const severities: { [K in Diagnostic["severity"]]: DiagnosticSeverity } = {
   error: DiagnosticSeverity.Error,
   warning: DiagnosticSeverity.Warning,
 };
+
+/**
+ * The span an editor underlines: a syntax error's span that holds only
+ * a line break or spaces (the parser points between tokens) moves to the
+ * token after it, the one the message says was found, so the squiggle is
+ * under something.
+ */
+function shown(text: string, span: Span): Span {
+  if (text.slice(span.start, span.end).trim() !== "") return span;
+  const rest = /\S/.exec(text.slice(span.start));
+  if (rest === null) return span;
+  const start = span.start + rest.index;
+  const word = /^\w+/.exec(text.slice(start));
+  return { start, end: start + (word ? word[0].length : 1) };
+}
 
 export function toLspDiagnostic(
   d: Diagnostic,
@@ -35,7 +51,7 @@ export function toLspDiagnostic(
     ...(d.help !== undefined ? [`help: ${d.help}`] : []),
   ].join("\n");
   return {
-    range: rangeOf(text(d.file), d.span),
+    range: rangeOf(text(d.file), shown(text(d.file), d.span)),
     severity: severities[d.severity],
     code: d.code,
     source: "dlg",

@@ -157,6 +157,16 @@ describe("dlg lsp --stdio", () => {
     expect(await client.diagnostics(uri("bad.dlg"), (ds) => ds.length === 0)).toEqual([]);
   });
 
+  it("underlines the token a syntax error found, not the line break before it", async () => {
+    const text = "dim B\nmodel m {\n  input x: [B, 3]\n  h = x |> dense(32\n  output y = h\n}\n";
+    await client.open(uri("syntax.dlg"), text);
+    const [d] = await client.diagnostics(uri("syntax.dlg"), (ds) => ds.length > 0);
+    expect(d!.code).toBe("E1001");
+    expect(d!.message).toContain("found 'output'");
+    expect(d!.range).toEqual(range(text, "output"));
+    await client.close(uri("syntax.dlg"));
+  });
+
   it("hovers a name with its shape, and a call with its block's doc comment", async () => {
     await client.open(uri("main.dlg"), main);
     await client.diagnostics(uri("main.dlg"));
