@@ -96,7 +96,7 @@ export function elaborateUncalled(s: Session, fn: BlockFn): void {
     stack: [],
   };
   guarded(ctx, [], () => callUncalled(ctx, fn));
-  const artifact = /compile-time|only known at run time|the dimension /;
+  const artifact = /compile[- ]time|only known at run time|the dimension /;
   const dropCodes = new Set(["E3004", "E3011", "E3030", "E3031"]);
   const spans = new Set<string>();
   for (const d of sandbox.diagnostics) {
