@@ -9,7 +9,9 @@ import {
   type DiagnosticRelatedInformation,
 } from "vscode-languageserver";
 import type { Diagnostic } from "../compiler/diagnostics.ts";
+import type { SymbolDef, SymbolIndex } from "../compiler/symbols.ts";
 import type { Span } from "../grammar/index.ts";
+import { spanKey } from "./lookup.ts";
 import { rangeOf } from "./text.ts";
 import { uriOf } from "./uris.ts";
 
@@ -33,17 +35,42 @@ function shown(text: string, span: Span): Span {
   return { start, end: start + (word ? word[0].length : 1) };
 }
 
+/** The definition each name use refers to, by the use's `file:start:end`. */
+export type Origins = ReadonlyMap<string, SymbolDef>;
+
+export function originsOf(symbols: SymbolIndex): Origins {
+  const out = new Map<string, SymbolDef>();
+  for (const r of symbols.refs) {
+    const def = symbols.defs.get(r.def);
+    if (def) out.set(spanKey(r.file, r.span), def);
+  }
+  return out;
+}
+
+/** Kinds of names whose shape was made where they are defined (a block's shape is its signature's). */
+const valueKinds = new Set(["local", "input", "param", "output", "metric", "block-param"]);
+
+/**
+ * A compiler diagnostic for the editor. Each label becomes related
+ * information; a label on a name (`a` in `a + b`: "this is [B, 8]") also
+ * gets the statement that gave it that shape (`a = x |> proj(8)`), so the
+ * editor shows where each side's dimension came from.
+ */
 export function toLspDiagnostic(
   d: Diagnostic,
   sources: ReadonlyMap<string, string>,
+  origins: Origins = new Map(),
 ): LspDiagnostic {
   const text = (file: string) => sources.get(file) ?? "";
-  const related: DiagnosticRelatedInformation[] = d.labels.map((l) => {
+  const at = (file: string, span: Span) => ({ uri: uriOf(file), range: rangeOf(text(file), span) });
+  const related: DiagnosticRelatedInformation[] = d.labels.flatMap((l) => {
     const file = l.file ?? d.file;
-    return {
-      location: { uri: uriOf(file), range: rangeOf(text(file), l.span) },
-      message: l.message,
-    };
+    const own = { location: at(file, l.span), message: l.message };
+    const def = origins.get(spanKey(file, l.span));
+    if (!def || !valueKinds.has(def.kind) || !sources.has(def.file)) return [own];
+    const shape = l.message.startsWith("this is ") ? l.message.slice("this is ".length) : null;
+    const message = `\`${def.name}\`${shape ? ` is ${shape}` : ""} from here`;
+    return [own, { location: at(def.file, def.declSpan), message }];
   });
   const message = [
     d.message,
@@ -69,13 +96,14 @@ export function diagnosticsByFile(
   ds: readonly Diagnostic[],
   sources: ReadonlyMap<string, string>,
   into = new Map<string, LspDiagnostic[]>(),
+  origins?: Origins,
 ): Map<string, LspDiagnostic[]> {
   const keyOf = (file: string, d: LspDiagnostic) =>
     JSON.stringify([file, d.range, d.code, d.message]);
   const seen = new Set<string>();
   for (const [file, list] of into) for (const d of list) seen.add(keyOf(file, d));
   for (const d of ds) {
-    const lsp = toLspDiagnostic(d, sources);
+    const lsp = toLspDiagnostic(d, sources, origins);
     const key = keyOf(d.file, lsp);
     if (seen.has(key)) continue;
     seen.add(key);

@@ -13,7 +13,7 @@ import { nodeHost } from "../cli/node-host.ts";
 import { analyze, type Host } from "../compiler/compile.ts";
 import { AnalysisCache } from "../compiler/symbols/cache.ts";
 import type { Analysis } from "../compiler/symbols.ts";
-import { diagnosticsByFile } from "./diagnostics.ts";
+import { diagnosticsByFile, originsOf } from "./diagnostics.ts";
 import { uriOf } from "./uris.ts";
 
 /** The pause after a keystroke before re-checking: typing a word costs one analysis, not five. */
@@ -186,7 +186,9 @@ export class Workspace {
   /** Merge every open file's diagnostics by file and send what changed (empty lists included). */
   private publishAll(): void {
     const merged = new Map<string, LspDiagnostic[]>();
-    for (const a of this.analyses.values()) diagnosticsByFile(a.diagnostics, a.sources, merged);
+    for (const a of this.analyses.values())
+      if (a.diagnostics.length > 0)
+        diagnosticsByFile(a.diagnostics, a.sources, merged, originsOf(a.symbols));
     // An open file always gets a list (an empty one says "checked, clean"); a closed one until it is empty.
     const paths = [...this.published.keys(), ...merged.keys(), ...this.analyses.keys()];
     for (const path of new Set(paths)) {

@@ -116,7 +116,7 @@ describe("dlg lsp --stdio", () => {
     expect(c.semanticTokensProvider?.legend.tokenTypes.length).toBeGreaterThan(0);
   });
 
-  it("publishes a shape error at its range, with where each side's shape came from, and clears it when fixed", async () => {
+  it("publishes a shape error at its range, with each side's shape and where it came from, and clears it when fixed", async () => {
     await client.open(uri("bad.dlg"), shapeError);
     const [d, ...more] = await client.diagnostics(uri("bad.dlg"), (ds) => ds.length > 0);
     expect(more).toEqual([]);
@@ -130,8 +130,16 @@ describe("dlg lsp --stdio", () => {
         message: "this is [B, 3]",
       },
       {
+        location: { uri: uri("bad.dlg"), range: range(shapeError, "input x: [B, 3]") },
+        message: "`x` is [B, 3] from here",
+      },
+      {
         location: { uri: uri("bad.dlg"), range: rangeIn(shapeError, "x + y", 4, 1) },
         message: "this is [B, 4]",
+      },
+      {
+        location: { uri: uri("bad.dlg"), range: range(shapeError, "input y: [B, 4]") },
+        message: "`y` is [B, 4] from here",
       },
     ]);
     await client.change(uri("bad.dlg"), shapeError.replace("[B, 4]", "[B, 3]"));
