@@ -356,6 +356,8 @@ export interface Trivia {
   blankBefore?: boolean;
   /** A train block written on one line (`train t for m { batch 32  epochs 5 }`), which print keeps if it fits. */
   oneLine?: boolean;
+  /** A block's or model's doc comment as written (its `///` lines, or the `/** *\/`), which print keeps. */
+  doc?: string[];
 }
 
 export interface Commented {

@@ -41,22 +41,30 @@ interface ListKind {
 
 /**
  * Fills `trivia` on the nodes of `p` (a program just built from `text`).
- * `tokens` are the lexer's tokens (comments excluded), `docs` the spans of
- * the comments that became declarations' doc.
+ * `tokens` are the lexer's tokens (comments excluded), `docs` the comments
+ * that became declarations' doc.
  */
-export function attachComments(p: A.Program, text: string, tokens: IToken[], docs: A.Span[]) {
+export function attachComments(p: A.Program, text: string, tokens: IToken[], docs: DocToken[]) {
   const comments = p.comments ?? [];
   const w = new Walk(text, tokens);
   w.list({ start: 0, end: text.length }, p.decls, p, { blanks: true });
   for (const d of p.decls) w.decl(d);
   for (const l of w.lists) if (l.kind.blanks) markBlanks(l, text, docs);
+  // A declaration's doc comment prints as written (`///` lines or `/** */`).
+  let prev = 0;
+  for (const d of p.decls) {
+    const mine = docs.filter((c) => c.start >= prev && c.end <= d.span.start);
+    if (mine.length > 0 && "doc" in d && d.doc !== null)
+      (d.trivia ??= {}).doc = mine.map((c) => c.text.trimEnd());
+    prev = d.span.end;
+  }
   for (const c of comments) {
     if (c.ownLine && blankAbove(text, c.span.start)) c.blankBefore = true;
     w.attach(c);
   }
 }
 
-type Kind = Exclude<keyof A.Trivia, "blankBefore" | "oneLine">;
+type Kind = Exclude<keyof A.Trivia, "blankBefore" | "oneLine" | "doc">;
 
 function add(node: A.Commented, kind: Kind, c: A.SourceComment): void {
   const t = (node.trivia ??= {});
@@ -71,7 +79,12 @@ function blankAbove(text: string, offset: number): boolean {
   return i >= 0 && lines >= 2;
 }
 
-function markBlanks(l: List, text: string, docs: A.Span[]): void {
+/** A comment token that became a declaration's doc. */
+interface DocToken extends A.Span {
+  text: string;
+}
+
+function markBlanks(l: List, text: string, docs: DocToken[]): void {
   l.items.forEach((it, i) => {
     // A declaration's doc comment is its first line. (print drops a blank line at a list's start.)
     const prev = i === 0 ? l.range.start : l.items[i - 1]!.span.end;

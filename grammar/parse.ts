@@ -111,7 +111,7 @@ function parseUnsafe(text: string): ParseResult {
   const plain = new Set(program.comments?.map((c) => c.span.start));
   const docs = comments
     .filter((t) => !plain.has(t.startOffset))
-    .map((t) => ({ start: t.startOffset, end: t.startOffset + t.image.length }));
+    .map((t) => ({ start: t.startOffset, end: t.startOffset + t.image.length, text: t.image }));
   attachComments(program, text, lexed.tokens, docs);
   errors.sort((a, b) => a.span.start - b.span.start);
   return { program, errors: dropCascades(errors, text) };

@@ -158,8 +158,8 @@ class Printer {
       lines.comments(d.trivia?.leading, "", true);
       if (d.trivia?.blankBefore) lines.blank();
       const decl = this.declaration(d);
-      const doc = "doc" in d ? docLines(d.doc) : [];
-      // A plain `///` comment right above the doc would join it when reparsed.
+      const doc = d.trivia?.doc ?? ("doc" in d ? docLines(d.doc) : []);
+      // A plain `///` comment right above a doc would join it when reparsed.
       if (doc.length > 0 && lines.last?.startsWith("///")) lines.blank();
       decl[0] = inlineBefore(d) + decl[0];
       decl[decl.length - 1] += lineEnd(d, "");

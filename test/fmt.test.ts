@@ -141,6 +141,13 @@ describe("comments stay where they were written", () => {
     expect(checkFormat(src)).toBe(expected);
   });
 
+  it("keeps a doc comment as written, `/** */` or `///` lines", () => {
+    const src = "/**\n * Doc,\n * two lines.\n */\nblock f(x: [n]) -> [n] {\n  return x\n}\n";
+    expect(checkFormat(src)).toBe(src);
+    const d = parse(src).program.decls[0];
+    expect(d?.kind === "Block" && d.doc).toBe("Doc,\ntwo lines.");
+  });
+
   it("keeps a plain `///` comment from joining the doc comment below it", () => {
     expect(checkFormat("/// plain\n\n/// Doc.\nmodel m {}\n")).toBe(
       "/// plain\n\n/// Doc.\nmodel m {}\n",

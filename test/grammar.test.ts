@@ -537,7 +537,10 @@ train u for m {
   });
 
   it("prints doc comments and an empty program", () => {
-    expect(printProgram(parseOk("/** Doc. */ model m {}"))).toBe("/// Doc.\nmodel m {}\n");
+    expect(printProgram(parseOk("/** Doc. */ model m {}"))).toBe("/** Doc. */\nmodel m {}\n");
+    expect(printProgram(parseOk("///  Two\n/// lines.\nmodel m {}"))).toBe(
+      "///  Two\n/// lines.\nmodel m {}\n",
+    );
     expect(printProgram(parseOk(""))).toBe("");
   });
 });
