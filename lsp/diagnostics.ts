@@ -12,7 +12,7 @@ import type { Diagnostic } from "../compiler/diagnostics.ts";
 import type { SymbolDef, SymbolIndex } from "../compiler/symbols.ts";
 import type { Span } from "../grammar/index.ts";
 import { spanKey } from "./lookup.ts";
-import { rangeOf } from "./text.ts";
+import { offsetOf, rangeOf } from "./text.ts";
 import { uriOf } from "./uris.ts";
 
 const severities: { [K in Diagnostic["severity"]]: DiagnosticSeverity } = {
@@ -85,6 +85,42 @@ export function toLspDiagnostic(
     message,
     ...(related.length > 0 && { relatedInformation: related }),
   };
+}
+
+/** The note the elaborator adds to an error inside a block for each call that led there (1-based). */
+const callNote = /^in the call at (.+):(\d+):(\d+)$/;
+
+/**
+ * An error inside a block of another file, once more at each call in the
+ * analysed files that led to it (`in the call at main.dlg:5:19`): the file
+ * being edited shows the call that breaks, with the error's own place as
+ * related information, instead of looking clean.
+ */
+export function atCallSites(
+  ds: readonly Diagnostic[],
+  sources: ReadonlyMap<string, string>,
+): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const d of ds)
+    for (const note of d.notes) {
+      const m = callNote.exec(note);
+      const text = m && m[1] !== d.file ? sources.get(m[1]!) : undefined;
+      if (!m || text === undefined) continue;
+      const start = offsetOf(text, { line: Number(m[2]) - 1, character: Number(m[3]) - 1 });
+      const word = /^\w+/.exec(text.slice(start));
+      out.push({
+        ...d,
+        file: m[1]!,
+        span: { start, end: start + (word ? word[0].length : 1) },
+        message: `${d.message} (in the block this calls)`,
+        labels: [
+          { file: d.file, span: d.span, message: "the error is here" },
+          ...d.labels.map((l) => ({ ...l, file: l.file ?? d.file })),
+        ],
+        notes: d.notes.filter((n) => n !== note),
+      });
+    }
+  return out;
 }
 
 /**

@@ -13,7 +13,7 @@ import { nodeHost } from "../cli/node-host.ts";
 import { analyze, type Host } from "../compiler/compile.ts";
 import { AnalysisCache } from "../compiler/symbols/cache.ts";
 import type { Analysis } from "../compiler/symbols.ts";
-import { diagnosticsByFile, originsOf } from "./diagnostics.ts";
+import { atCallSites, diagnosticsByFile, originsOf } from "./diagnostics.ts";
 import { uriOf } from "./uris.ts";
 
 /** The pause after a keystroke before re-checking: typing a word costs one analysis, not five. */
@@ -187,8 +187,10 @@ export class Workspace {
   private publishAll(): void {
     const merged = new Map<string, LspDiagnostic[]>();
     for (const a of this.analyses.values())
-      if (a.diagnostics.length > 0)
-        diagnosticsByFile(a.diagnostics, a.sources, merged, originsOf(a.symbols));
+      if (a.diagnostics.length > 0) {
+        const ds = [...a.diagnostics, ...atCallSites(a.diagnostics, a.sources)];
+        diagnosticsByFile(ds, a.sources, merged, originsOf(a.symbols));
+      }
     // An open file always gets a list (an empty one says "checked, clean"); a closed one until it is empty.
     const paths = [...this.published.keys(), ...merged.keys(), ...this.analyses.keys()];
     for (const path of new Set(paths)) {

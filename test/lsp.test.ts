@@ -287,17 +287,27 @@ describe("dlg lsp --stdio", () => {
     expect(uses).toEqual([{ uri: uri("main.dlg"), range: range(main, "hidden") }]);
   });
 
-  it("publishes an imported file's errors to its URI, and clears them when the file is fixed on disk", async () => {
+  it("publishes an imported file's errors to its URI and at the importer's call, and clears them when the file is fixed on disk", async () => {
     await client.close(uri("lib.dlg"));
     writeFileSync(at("lib.dlg"), lib.replace("dense(units)", "dense(units, 3, 4)"));
     await client.open(uri("main.dlg"), main);
     const ds = await client.diagnostics(uri("lib.dlg"), (ds) => ds.length > 0);
     expect(ds[0]!.code).toBe("E2004");
+    // The file being edited shows the call that leads there, pointing at the error itself.
+    const [call] = await client.diagnostics(uri("main.dlg"), (ds) => ds.length > 0);
+    expect(call!.code).toBe("E2004");
+    expect(call!.range).toEqual(range(main, "hidden"));
+    expect(call!.message).toContain("(in the block this calls)");
+    expect(call!.relatedInformation?.[0]).toEqual({
+      location: { uri: uri("lib.dlg"), range: ds[0]!.range },
+      message: "the error is here",
+    });
     writeFileSync(at("lib.dlg"), lib);
     await client.connection.sendNotification("workspace/didChangeWatchedFiles", {
       changes: [{ uri: uri("lib.dlg"), type: 2 }],
     });
     expect(await client.diagnostics(uri("lib.dlg"), (ds) => ds.length === 0)).toEqual([]);
+    expect(await client.diagnostics(uri("main.dlg"), (ds) => ds.length === 0)).toEqual([]);
   });
 
   it("re-checks an open importer when the file it imports is edited", async () => {
