@@ -95,14 +95,24 @@ function atLeastText(d: Dim, min: number): string {
     : `${dimToString(d)} must be at least ${min}`;
 }
 
-const checkKey = (c: DimCheck) => `${dimKey(c.dim)}|${c.min}|${c.max}`;
+/** The conditions each model already checks, by `dimKey|min|max`. */
+const checked = new WeakMap<object, Set<string>>();
 
-/** Record a run-time check once per condition (the first, most specific message wins). */
-function addCheck(ctx: Ctx, check: DimCheck): void {
+/**
+ * Record a run-time check once per condition (the first, most specific
+ * message wins). The message is only written for a new condition: most
+ * tensors repeat one (every `[B, ...]` checks its bytes), and writing it
+ * means finding a line and column in the source.
+ */
+function addCheck(ctx: Ctx, check: Omit<DimCheck, "message">, message: () => string): void {
   const m = ctx.m;
   if (!m) return;
-  const key = checkKey(check);
-  if (!m.checks.some((c) => checkKey(c) === key)) m.checks.push(check);
+  const key = `${dimKey(check.dim)}|${check.min}|${check.max}`;
+  let keys = checked.get(m);
+  if (!keys) checked.set(m, (keys = new Set()));
+  if (keys.has(key)) return;
+  keys.add(key);
+  m.checks.push({ ...check, message: message() });
 }
 
 /**
@@ -123,7 +133,7 @@ export function requireAtLeast(
     return;
   }
   if (dimMin(d) >= min) return;
-  addCheck(ctx, { dim: d, min, message: `${atLeastText(d, min)} ${why()}` });
+  addCheck(ctx, { dim: d, min }, () => `${atLeastText(d, min)} ${why()}`);
 }
 
 const axisWord = (shape: readonly Dim[], axis: number) =>
@@ -207,24 +217,24 @@ export function checkBytes(
 ): void {
   const max = ctx.s.limits.maxTensorBytes;
   const least = minBytes(type.shape);
-  const text = `${type.dtype}${shapeToString(type.shape)}`;
+  // Printed only for a message: this runs for every tensor an expression makes.
+  const text = () => `${type.dtype}${shapeToString(type.shape)}`;
   if (least > max)
     fail(
       ctx,
       "E3015",
-      `${what} is ${text}, ${shapeAsConst(type.shape) ? "" : "at least "}${bytesText(least)}, more than the limit of ${bytesText(max)}`,
+      `${what} is ${text()}, ${shapeAsConst(type.shape) ? "" : "at least "}${bytesText(least)}, more than the limit of ${bytesText(max)}`,
       span,
       { help: limitHelp("--max-tensor-bytes", "maxTensorBytes") },
     );
   if (shapeAsConst(type.shape) || runtime === null) return;
-  const subject = runtime
-    ? `${runtime} (${text}, ${sourceRef(ctx, span, false)})`
-    : `the ${text} tensor ${sourceRef(ctx, span)}`;
-  addCheck(ctx, {
-    dim: bytesDim(type.shape),
-    min: 0,
-    max,
-    unit: "bytes",
-    message: `${subject} may take at most ${max} bytes (the limit set by --max-tensor-bytes)`,
-  });
+  const subject = () =>
+    runtime
+      ? `${runtime} (${text()}, ${sourceRef(ctx, span, false)})`
+      : `the ${text()} tensor ${sourceRef(ctx, span)}`;
+  addCheck(
+    ctx,
+    { dim: bytesDim(type.shape), min: 0, max, unit: "bytes" },
+    () => `${subject()} may take at most ${max} bytes (the limit set by --max-tensor-bytes)`,
+  );
 }
