@@ -11,10 +11,12 @@ import { join } from "node:path";
 import type { Diagnostic as LspDiagnostic } from "vscode-languageserver";
 import { nodeHost } from "../cli/node-host.ts";
 import { analyze, type Host } from "../compiler/compile.ts";
+import { STD_PRELUDE } from "../compiler/elaborate.ts";
 import { AnalysisCache } from "../compiler/symbols/cache.ts";
 import type { Analysis } from "../compiler/symbols.ts";
 import { atCallSites, diagnosticsByFile, originsOf } from "./diagnostics.ts";
-import { uriOf } from "./uris.ts";
+import { isStd } from "./callables.ts";
+import { preludeFile, uriOf } from "./uris.ts";
 
 /** The pause after a keystroke before re-checking: typing a word costs one analysis, not five. */
 export const DEBOUNCE_MS = 60;
@@ -46,12 +48,15 @@ export class Workspace {
   roots: string[] = [];
 
   readonly host: Host = {
-    readFile: (path) => {
+    readFile: (asked) => {
+      // Std's prelude is one file whether it is asked for by its path or by its name.
+      const path = asked === preludeFile ? STD_PRELUDE : asked;
       this.asking?.add(path);
       const buffer = this.open.get(path);
       if (buffer !== undefined) return buffer.text;
       // Only .dlg sources come from disk (the compiler refuses other imports with E2010 anyway).
-      return path.endsWith(".dlg") ? nodeHost.readFile(path) : undefined;
+      const disk = path === STD_PRELUDE ? preludeFile : path;
+      return disk.endsWith(".dlg") ? nodeHost.readFile(disk) : undefined;
     },
   };
 
@@ -188,7 +193,9 @@ export class Workspace {
     const merged = new Map<string, LspDiagnostic[]>();
     for (const a of this.analyses.values())
       if (a.diagnostics.length > 0) {
-        const ds = [...a.diagnostics, ...atCallSites(a.diagnostics, a.sources)];
+        // Nothing in std: the user cannot fix it, and the repository's tests check it.
+        const own = a.diagnostics.filter((d) => !isStd(d.file));
+        const ds = [...own, ...atCallSites(own, a.sources)];
         diagnosticsByFile(ds, a.sources, merged, originsOf(a.symbols));
       }
     // An open file always gets a list (an empty one says "checked, clean"); a closed one until it is empty.

@@ -219,6 +219,16 @@ describe("dlg lsp --stdio", () => {
     expect(std.uri).toBe(fileUri(prelude));
     const text = readFileSync(prelude, "utf8");
     expect(std.range.start).toEqual(posOf(text, "block dense", "block ".length));
+    // Opened, std shows no diagnostics, and its definitions are the ones its importers use.
+    await client.open(std.uri, text);
+    expect(await client.diagnostics(std.uri)).toEqual([]);
+    const refs = await client.request<Location[]>("textDocument/references", {
+      textDocument: { uri: std.uri },
+      position: std.range.start,
+      context: { includeDeclaration: false },
+    });
+    expect(refs).toContainEqual({ uri: uri("main.dlg"), range: range(main, "dense") });
+    await client.close(std.uri);
   });
 
   it("renames a dim in both files, and refuses to rename std's names", async () => {
