@@ -3,6 +3,7 @@
 // binds, and a fresh param path (`dense_1.`, `attend_1.dense_3.`).
 
 import type * as ast from "../../grammar/index.ts";
+import { printType } from "../../grammar/index.ts";
 import { dimAsConst, dimConst, dimToString, dimVar, shapeEq, shapeToString } from "../dims.ts";
 import { diag, positionAt } from "../diagnostics.ts";
 import { ElabError, fail, Poisoned, Scope, Session, type Ctx } from "./context.ts";
@@ -207,7 +208,7 @@ export function callBlock(
   try {
     bindParams(ctx, inner, fn, args, site, standIns);
     const v = runBody(inner, fn, site, ctx);
-    const text = site.callee && valueText(ctx, v);
+    const text = site.callee && valueText(v);
     if (text) ctx.s.type(ctx.file, site.callee!, `${boundText(inner, decl)}→ ${text}`);
     return v;
   } catch (e) {
@@ -317,7 +318,7 @@ function bindParams(
     });
     inner.scope.define(p.name.name, { value: tensor(caller, v), span: p.name.span, file: fn.file });
     // The type as declared (`[..., n]`) and what this call made of it.
-    const declared = `${p.name.name}: ${typeExprText(inner, p.type)}`;
+    const declared = `${p.name.name}: ${printType(p.type)}`;
     inner.s.type(fn.file, p.name.span, `${declared}  — here ${typeText(v.type)}`);
   }
   for (const { p, kind } of deferred) bindScalar(p, kind);

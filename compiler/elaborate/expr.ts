@@ -63,7 +63,7 @@ export function evalExpr(ctx: Ctx, e: ast.Expr): Value {
         { notes: ["give intermediate values names, or call fewer blocks inside one another"] },
       );
     const v = evalNode(ctx, e);
-    const text = e.kind === "Name" && namesItself(e.name, v) ? null : valueText(ctx, v);
+    const text = e.kind === "Name" && namesItself(e.name, v) ? null : valueText(v);
     if (text !== null) ctx.s.type(ctx.file, e.span, text);
     return v;
   } catch (err) {
@@ -91,7 +91,7 @@ function tensorText(t: TensorType): string {
 }
 
 /** A list's items, the first few: `[B, 16]`, `[dense_1.w: f32[784, 256], ...]`. */
-function listText(ctx: Ctx, items: Value[]): string {
+function listText(items: Value[]): string {
   const item = (v: Value): string => {
     switch (v.kind) {
       case "tensor":
@@ -103,7 +103,7 @@ function listText(ctx: Ctx, items: Value[]): string {
       case "dim":
         return dimToString(v.dim);
       case "list":
-        return listText(ctx, v.items);
+        return listText(v.items);
       case "fn":
         return v.fn.name;
       case "string":
@@ -118,7 +118,7 @@ function listText(ctx: Ctx, items: Value[]): string {
 }
 
 /** What hover shows for a value: `f32[B, 512]`, `int = 3`, `dim = 784`, a signature. */
-export function valueText(ctx: Ctx, v: Value): string | null {
+export function valueText(v: Value): string | null {
   switch (v.kind) {
     case "tensor":
       return tensorText(v.v.type);
@@ -129,9 +129,9 @@ export function valueText(ctx: Ctx, v: Value): string | null {
     case "dim":
       return `dim = ${dimToString(v.dim)}`;
     case "fn":
-      return signatureText(ctx, v.fn);
+      return calleeText(v.fn);
     case "list":
-      return `list ${listText(ctx, v.items)}`;
+      return `list ${listText(v.items)}`;
     case "string":
       return "string";
     case "poison":
@@ -364,7 +364,7 @@ export function apply(
   const args = bindArgs(ctx, fn, positional, named, site);
   if (fn.kind === "block") return callBlock(ctx, fn, args, site);
   const v = fn.impl(ctx, args, site);
-  const text = site.callee && valueText(ctx, v);
+  const text = site.callee && valueText(v);
   if (text) ctx.s.type(ctx.file, site.callee!, `→ ${text}`);
   return v;
 }
