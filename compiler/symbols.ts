@@ -5,7 +5,8 @@
 //
 // CONTRACT (issue 9, lead): these types are what lsp/ codes against. The
 // resolver that fills `SymbolIndex` lives beside this file; the elaborator
-// records `TypeAt`s; compile.ts's `analyze()` returns an `Analysis`.
+// records `TypeAt`s; compile.ts's `analyze()` returns an `Analysis`; an
+// `AnalysisCache` (symbols/cache.ts) kept between calls reuses unchanged files' parses.
 
 import type { Program, Span } from "../grammar/index.ts";
 import type { Diagnostic } from "./diagnostics.ts";
@@ -59,10 +60,17 @@ export interface SymbolIndex {
 }
 
 /**
- * The type of an expression the elaborator evaluated: `f32[B, 512]`,
- * `int = 3`, `dim = 784`, `the block \`dense\``. A block inlined at several
+ * What the elaborator learned at a span, as hover text. At an evaluated
+ * expression, its type: `f32[B, 512]`, `int = 3`, `dim = 784`,
+ * `list [B, 16]`. At a name it binds: `logits: f32[B, 10]`,
+ * `param dense_1.w: f32[784, 256]`, `n: dim = 784`, a block param
+ * `x: [..., n]  — here f32[B, 784]`, a named argument `kernel: int = 5`.
+ * At a callee: first its signature (`dense(x: [..., n], units: int, bias:
+ * bool = true) -> [..., units]`, then `\n\n` and the doc comment), then
+ * what each call bound and returned (`n = 784, units = 256, bias = true →
+ * f32[B, 256]`; `→ i32[B]` for an intrinsic). A block inlined at several
  * calls evaluates its body once per call, so a span may carry several texts
- * (one per distinct shape, in order of first appearance).
+ * (distinct, in order of first appearance, at most 4).
  */
 export interface TypeAt {
   file: string;
