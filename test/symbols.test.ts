@@ -351,6 +351,15 @@ describe("a library of uncalled blocks", () => {
     });
     expect(a.diagnostics.map((d) => d.message)).toEqual([]);
   });
+
+  it("says nothing of a signature dim that only a stand-in binds", () => {
+    const a = run({ "main.dlg": "block f(x: [..., n]) -> [..., n] {\n  return x * 2.0\n}\n" });
+    const n = nth(a, "main.dlg", "n");
+    expect(a.types.filter((t) => t.span.start === n.start)).toEqual([]);
+    expect(defAt(a, "main.dlg", nth(a, "main.dlg", "n", 1))?.detail).toBe(
+      "dim n (bound by x: [..., n])",
+    );
+  });
 });
 
 describe("a file with syntax errors", () => {
