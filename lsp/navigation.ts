@@ -16,10 +16,11 @@ import {
 } from "vscode-languageserver";
 import { parse, type Decl, type Ident, type Span, type Stmt } from "../grammar/index.ts";
 import type { Analysis, SymbolDef } from "../compiler/symbols.ts";
+import { resolveImport } from "../compiler/elaborate.ts";
 import { forEachStmt } from "./ast-walk.ts";
 import { intrinsics, isStd } from "./callables.ts";
 import { symbolAt } from "./lookup.ts";
-import { rangeOf } from "./text.ts";
+import { holds, rangeOf } from "./text.ts";
 import { uriOf } from "./uris.ts";
 
 function location(a: Analysis, file: string, span: Span): Location | undefined {
@@ -27,9 +28,16 @@ function location(a: Analysis, file: string, span: Span): Location | undefined {
   return text === undefined ? undefined : { uri: uriOf(file), range: rangeOf(text, span) };
 }
 
+/** The definition of the name at `offset`; on an import's path, the file it imports. */
 export function definition(a: Analysis, file: string, offset: number): Location | null {
   const s = symbolAt(a, file, offset);
-  return (s && location(a, s.def.file, s.def.span)) ?? null;
+  if (s) return location(a, s.def.file, s.def.span) ?? null;
+  const imp = a.programs
+    .get(file)
+    ?.decls.find((d) => d.kind === "Import" && holds(d.path.span, offset));
+  if (imp?.kind !== "Import") return null;
+  const start = { line: 0, character: 0 };
+  return { uri: uriOf(resolveImport(file, imp.path.value)), range: { start, end: start } };
 }
 
 /** Every place that names `def` (its definition first when asked), once each, across analyses. */

@@ -20,7 +20,9 @@ import {
 import { TextDocument } from "vscode-languageserver-textdocument";
 import type { Parsed } from "../cli/args.ts";
 import { UsageError } from "../cli/errors.ts";
+import { checkText, isUnreadable } from "../compiler/source-file.ts";
 import type { Analysis } from "../compiler/symbols.ts";
+import { isStd } from "./callables.ts";
 import { completions } from "./completion.ts";
 import { formatting } from "./formatting.ts";
 import { hover } from "./hover.ts";
@@ -53,6 +55,13 @@ export function runLsp(p: Parsed): Promise<number> {
   // Never settles: the library ends the process, at `exit` or when stdin closes.
   return new Promise<number>(() => {});
 }
+
+/**
+ * Features that read the text itself (formatting, tokens, completion) skip a
+ * buffer the analysis refuses (over MAX_SOURCE_BYTES, or binary): a 5 MB
+ * buffer would hold the single-threaded server for seconds.
+ */
+const usable = (text: string) => !isUnreadable(checkText(text));
 
 /** What a request about a position in an open document needs. */
 interface At {
@@ -166,7 +175,7 @@ export function serve(connection: Connection): void {
       const q = at(p.textDocument.uri, p.position);
       const s = q?.analysis && symbolAt(q.analysis, q.path, q.offset);
       if (!s) return [];
-      return references(ws.analysesMentioning(s.def.name), s.def, p.context.includeDeclaration);
+      return references(ws.analysesMentioning(s.def), s.def, p.context.includeDeclaration);
     }),
   );
   connection.onPrepareRename(
@@ -179,7 +188,10 @@ export function serve(connection: Connection): void {
     guard("rename", null, (p) => {
       const q = at(p.textDocument.uri, p.position);
       const s = q?.analysis && symbolAt(q.analysis, q.path, q.offset);
-      return s ? rename(ws.analysesMentioning(s.def.name), s.def, p.newName) : null;
+      // Std's names are refused before the workspace is searched for them.
+      return s
+        ? rename(isStd(s.def.file) ? [] : ws.analysesMentioning(s.def), s.def, p.newName)
+        : null;
     }),
   );
   connection.onDocumentSymbol(
@@ -193,7 +205,7 @@ export function serve(connection: Connection): void {
   connection.onDocumentFormatting(
     guard("formatting", null, (p) => {
       const doc = documents.get(p.textDocument.uri);
-      return doc ? formatting(doc.getText()) : null;
+      return doc && usable(doc.getText()) ? formatting(doc.getText()) : null;
     }),
   );
   connection.languages.inlayHint.on(
@@ -209,20 +221,22 @@ export function serve(connection: Connection): void {
   connection.onCompletion(
     guard("completion", [], (p) => {
       const q = at(p.textDocument.uri, p.position, true);
-      return q ? completions(q.analysis, q.path, q.text, q.offset) : [];
+      return q && usable(q.text) ? completions(q.analysis, q.path, q.text, q.offset) : [];
     }),
   );
   connection.onSignatureHelp(
     guard("signature help", null, (p) => {
       const q = at(p.textDocument.uri, p.position, true);
-      return q ? signatureHelp(q.analysis, q.path, q.text, q.offset) : null;
+      return q && usable(q.text) ? signatureHelp(q.analysis, q.path, q.text, q.offset) : null;
     }),
   );
   connection.languages.semanticTokens.on(
     guard("semantic tokens", { data: [] }, (p) => {
       const doc = documents.get(p.textDocument.uri);
       const path = pathOf(p.textDocument.uri);
-      return { data: doc ? semanticTokens(doc.getText(), ws.analysisOf(path), path) : [] };
+      const text = doc?.getText();
+      const ok = text !== undefined && usable(text);
+      return { data: ok ? semanticTokens(text, ws.analysisOf(path), path) : [] };
     }),
   );
 

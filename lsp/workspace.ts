@@ -13,7 +13,7 @@ import { nodeHost } from "../cli/node-host.ts";
 import { analyze, type Host } from "../compiler/compile.ts";
 import { STD_PRELUDE } from "../compiler/elaborate.ts";
 import { AnalysisCache } from "../compiler/symbols/cache.ts";
-import type { Analysis } from "../compiler/symbols.ts";
+import type { Analysis, SymbolDef } from "../compiler/symbols.ts";
 import { atCallSites, diagnosticsByFile, originsOf } from "./diagnostics.ts";
 import { isStd } from "./callables.ts";
 import { preludeFile, uriOf } from "./uris.ts";
@@ -119,19 +119,22 @@ export class Workspace {
   }
 
   /**
-   * Analyses that may mention `name`: every open file's, then those of the
-   * workspace's other .dlg files that import something and name it
-   * (bounded), so a rename reaches the files that import a block as well as
-   * its own. A file that imports nothing can only use its own and std's
-   * names, and its own come with the analysis of any open file importing it.
+   * Analyses that may mention `def`: every open file's, then those of the
+   * workspace's other .dlg files that name it (bounded), so references and
+   * rename reach the files that import a block as well as its own. For a
+   * user's name, only files that import something: one that imports
+   * nothing uses only its own and std's names, and its own come with the
+   * analysis of any open file importing it. Std's names are everyone's.
    */
-  analysesMentioning(name: string): Analysis[] {
+  analysesMentioning(def: SymbolDef): Analysis[] {
     const out = [...this.open.keys()].flatMap((p) => this.analysisOf(p) ?? []);
-    const word = new RegExp(`\\b${name.replace(/[^\w]/g, "")}\\b`);
+    const word = new RegExp(`\\b${def.name.replace(/[^\w]/g, "")}\\b`);
+    const everyone = isStd(def.file);
     for (const path of this.workspaceFiles()) {
       if (this.open.has(path)) continue;
       const text = this.host.readFile(path);
-      if (typeof text !== "string" || !/\bimport\b/.test(text) || !word.test(text)) continue;
+      if (typeof text !== "string" || !word.test(text)) continue;
+      if (!everyone && !/\bimport\b/.test(text)) continue;
       const a = this.analyze(path);
       if (a) out.push(a);
     }

@@ -205,12 +205,17 @@ describe("dlg lsp --stdio", () => {
     await client.close(uri("named.dlg"));
   });
 
-  it("goes to a definition in the imported file, and into std", async () => {
+  it("goes to a definition in the imported file, to the file an import names, and into std", async () => {
     const def = await client.request<Location>("textDocument/definition", {
       ...doc("main.dlg"),
       position: posOf(main, "hidden", 1),
     });
     expect(def).toEqual({ uri: uri("lib.dlg"), range: range(lib, "hidden", 1) });
+    const file = await client.request<Location>("textDocument/definition", {
+      ...doc("main.dlg"),
+      position: posOf(main, "lib.dlg"),
+    });
+    expect(file).toEqual({ uri: uri("lib.dlg"), range: { start: pos(lib, 0), end: pos(lib, 0) } });
     const std = await client.request<Location>("textDocument/definition", {
       ...doc("main.dlg"),
       position: posOf(main, "dense"),
@@ -423,6 +428,39 @@ describe("dlg lsp --stdio", () => {
     const labels = items.map((i) => i.label);
     expect(labels).toContain("units:");
     expect(labels).toContain("bias:");
+  });
+
+  it("finds uses of a std name in workspace files that import nothing", async () => {
+    const solo = "dim B\nmodel solo {\n  input x: [B, 2]\n  output y = x |> dense(3)\n}\n";
+    writeFileSync(at("solo.dlg"), solo);
+    const user = "dim B\nmodel u {\n  input x: [B, 2]\n  output y = x |> dense(5)\n}\n";
+    await client.open(uri("user.dlg"), user);
+    const refs = await client.request<Location[]>("textDocument/references", {
+      ...doc("user.dlg"),
+      position: posOf(user, "dense"),
+      context: { includeDeclaration: false },
+    });
+    expect(refs).toContainEqual({ uri: uri("solo.dlg"), range: range(solo, "dense") });
+    expect(refs).toContainEqual({ uri: uri("user.dlg"), range: range(user, "dense") });
+    await client.close(uri("user.dlg"));
+  });
+
+  it("answers nothing for text features on a buffer over the size limit", async () => {
+    const huge = "dim B\n" + "const c = 1\n".repeat(100_000);
+    await client.open(uri("huge.dlg"), huge);
+    const [d] = await client.diagnostics(uri("huge.dlg"), (ds) => ds.length > 0);
+    expect(d!.code).toBe("E1005");
+    // Valid text: without the guard it would be formatted and tokenized (for seconds).
+    const options = { tabSize: 2, insertSpaces: true };
+    expect(
+      await client.request("textDocument/formatting", { ...doc("huge.dlg"), options }),
+    ).toBeNull();
+    const tokens = await client.request<{ data: number[] }>(
+      "textDocument/semanticTokens/full",
+      doc("huge.dlg"),
+    );
+    expect(tokens.data).toEqual([]);
+    await client.close(uri("huge.dlg"));
   });
 
   it("is a command with help, and says how to start it when --stdio is missing", async () => {
