@@ -35,7 +35,7 @@ import { elaborateModel, elaborateUncalled } from "./elaborate/model.ts";
 import { guarded } from "./elaborate/stmts.ts";
 import { need } from "./elaborate/tensor-ops.ts";
 import { elaborateTrain } from "./elaborate/train-config.ts";
-import { describe, type Value } from "./elaborate/values.ts";
+import { describe, hoverText, type Value } from "./elaborate/values.ts";
 
 export interface ElaborateHost {
   /** A file's text, or why there is none (undefined: it does not exist). */
@@ -311,6 +311,7 @@ function declare(s: Session, scope: Scope, u: Unit): void {
             return;
           }
           defineGlobal(ctx, d.name, v);
+          s.type(u.file, d.name.span, hoverText(d.name.name, v));
         });
         break;
       case "Block":

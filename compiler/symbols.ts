@@ -70,7 +70,7 @@ export interface SymbolIndex {
  * what each call bound and returned (`n = 784, units = 256, bias = true →
  * f32[B, 256]`; `→ i32[B]` for an intrinsic). A block inlined at several
  * calls evaluates its body once per call, so a span may carry several texts
- * (distinct, in order of first appearance, at most 4).
+ * (distinct, in order of first appearance; after 4, a last `…` says there were more).
  */
 export interface TypeAt {
   file: string;

@@ -341,6 +341,22 @@ model m {
     expect(typeAt(src.indexOf("n] {"))).toEqual(["dim = 3", "dim = 5"]);
     expect(typesAt(r, "main.dlg", "y").slice(0, 2)).toEqual(["y: f32[B, 3]", "y: f32[B, 5]"]);
   });
+
+  it("keeps the first four shapes of a block called with more, and says there were more", () => {
+    const calls = [1, 2, 3, 4, 5, 6].map((k) => `  output o${k} = lin(x, ${k})`).join("\n");
+    const src = `dim B\nconst c = 2 * 8\nblock lin(x: [b, n], u: int) -> [b, u] {\n  h = x |> dense(u)\n  return h\n}\nmodel m {\n  input x: [B, 3]\n${calls}\n}`;
+    const r = run({ "main.dlg": src });
+    expect(r.diagnostics).toEqual([]);
+    expect(typesAt(r, "main.dlg", "x |> dense(u)")).toEqual([
+      "f32[B, 1]",
+      "f32[B, 2]",
+      "f32[B, 3]",
+      "f32[B, 4]",
+      "…",
+    ]);
+    // A const's declaration shows its value.
+    expect(typesAt(r, "main.dlg", "c")).toEqual(["c: int = 16"]);
+  });
 });
 
 describe("a library of uncalled blocks", () => {

@@ -67,7 +67,7 @@ export class Scope {
   }
 }
 
-/** Distinct type texts kept per span: a block called with many shapes shows the first few. */
+/** Distinct type texts kept per span: a block called with many shapes shows the first few, then `…`. */
 const MAX_TYPE_TEXTS = 4;
 
 /** Everything one `elaborate` call accumulates. */
@@ -115,7 +115,8 @@ export class Session {
     const key = span.start * 2097152 + span.end;
     const t = inFile.get(key);
     if (!t) inFile.set(key, { file, span, texts: [text] });
-    else if (t.texts.length < MAX_TYPE_TEXTS && !t.texts.includes(text)) t.texts.push(text);
+    else if (t.texts.length <= MAX_TYPE_TEXTS && !t.texts.includes(text))
+      t.texts.push(t.texts.length < MAX_TYPE_TEXTS ? text : "…");
   }
 
   /** Every recorded type, file by file. */
