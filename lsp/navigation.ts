@@ -17,7 +17,7 @@ import {
 import { parse, type Decl, type Ident, type Span, type Stmt } from "../grammar/index.ts";
 import type { Analysis, SymbolDef } from "../compiler/symbols.ts";
 import { resolveImport } from "../compiler/elaborate.ts";
-import { forEachStmt } from "./ast-walk.ts";
+import { forEachExpr, stmtValue } from "./ast-walk.ts";
 import { intrinsics, isStd } from "./callables.ts";
 import { symbolAt } from "./lookup.ts";
 import { holds, rangeOf } from "./text.ts";
@@ -193,26 +193,39 @@ export function documentSymbols(text: string, decls: readonly Decl[]): DocumentS
     children,
     ...(detail !== undefined && { detail }),
   });
-  const bodies = new Map<Decl, DocumentSymbol[]>();
-  forEachStmt(
-    { kind: "Program", decls: [...decls], span: { start: 0, end: text.length } },
-    (s, d) => {
-      const kind = stmtKinds[s.kind];
-      if (kind === null) return;
-      const list = bodies.get(d) ?? [];
-      for (const n of stmtNames(s)) list.push(sym(n, kind, s.span));
-      bodies.set(d, list);
-    },
-  );
+  /**
+   * A body's statements; a scan's item, carries (where declared) and body
+   * nest under the statement that holds it, whose body re-binding a carry
+   * is not a new name.
+   */
+  const body = (stmts: readonly Stmt[], carries: ReadonlySet<string>): DocumentSymbol[] =>
+    stmts.flatMap((st) => {
+      const value = stmtValue(st);
+      const inner: DocumentSymbol[] = [];
+      if (value !== null)
+        forEachExpr(value, (e) => {
+          if (e.kind !== "Scan") return;
+          const own = new Set(e.carries.map((c) => c.name.name));
+          inner.push(
+            sym(e.item, SymbolKind.Variable, e.item.span),
+            ...e.carries.map((c) => sym(c.name, SymbolKind.Variable, c.span)),
+            ...body(e.body, own),
+          );
+        });
+      const kind = stmtKinds[st.kind];
+      const names = kind === null ? [] : stmtNames(st).filter((n) => !carries.has(n.name));
+      if (names.length === 0) return inner;
+      return names.map((n, i) => sym(n, kind!, st.span, i === 0 ? inner : []));
+    });
   const out: DocumentSymbol[] = [];
   for (const d of decls) {
     if (d.kind === "Block") {
       const params = d.params.map((p) => sym(p.name, SymbolKind.Variable, p.span));
       out.push(
-        sym(d.name, SymbolKind.Function, d.span, [...params, ...(bodies.get(d) ?? [])], "block"),
+        sym(d.name, SymbolKind.Function, d.span, [...params, ...body(d.body, new Set())], "block"),
       );
     } else if (d.kind === "Model")
-      out.push(sym(d.name, SymbolKind.Class, d.span, bodies.get(d) ?? [], "model"));
+      out.push(sym(d.name, SymbolKind.Class, d.span, body(d.body, new Set()), "model"));
     else if (d.kind === "Train") {
       const settings = d.settings.map((s) => sym(s.key, SymbolKind.Property, s.span));
       out.push(sym(d.name, SymbolKind.Event, d.span, settings, `train for ${d.model.name}`));

@@ -371,6 +371,20 @@ describe("dlg lsp --stdio", () => {
       "sgd:train for mlp",
     ]);
     expect(all[2]!.children!.map((c) => c.name)).toEqual(["optimizer", "batch", "epochs"]);
+    // A scan's item, carries and body nest under the statement holding it.
+    const scan =
+      "dim B\nmodel m {\n  input x: [B, 5, 3]\n  s = scan t in x along 1 carry (acc = zeros([B, 3])) {\n" +
+      "    d = acc + t\n    acc = d\n    yield acc\n  }\n  output y = s\n}\n";
+    await client.open(uri("scan.dlg"), scan);
+    const [, m] = await client.request<DocumentSymbol[]>(
+      "textDocument/documentSymbol",
+      doc("scan.dlg"),
+    );
+    const tree = (ss: DocumentSymbol[]): unknown[] =>
+      ss.map((x) => (x.children?.length ? [x.name, tree(x.children)] : x.name));
+    expect(tree(m!.children!)).toEqual(["x", ["s", ["t", "acc", "d"]], "y"]);
+    expect(m!.children![1]!.children![1]!.selectionRange).toEqual(range(scan, "acc"));
+    await client.close(uri("scan.dlg"));
   });
 
   it("has nothing to rename at a built-in operation (no definition in any file)", async () => {
