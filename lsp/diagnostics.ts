@@ -72,6 +72,9 @@ export function toLspDiagnostic(
     const message = `\`${def.name}\`${shape ? ` is ${shape}` : ""} from here`;
     return [own, { location: at(def.file, def.declSpan), message }];
   });
+  // Each call that led into the block is one click away too.
+  for (const c of callsOf(d, sources))
+    related.push({ location: at(c.file, c.span), message: "called here" });
   const message = [
     d.message,
     ...d.notes.map((n) => `note: ${n}`),
@@ -90,6 +93,18 @@ export function toLspDiagnostic(
 /** The note the elaborator adds to an error inside a block for each call that led there (1-based). */
 const callNote = /^in the call at (.+):(\d+):(\d+)$/;
 
+/** The calls a diagnostic's notes name, each with its note, at the callee's name. */
+function callsOf(d: Diagnostic, sources: ReadonlyMap<string, string>) {
+  return d.notes.flatMap((note) => {
+    const m = callNote.exec(note);
+    const text = m ? sources.get(m[1]!) : undefined;
+    if (!m || text === undefined) return [];
+    const start = offsetOf(text, { line: Number(m[2]) - 1, character: Number(m[3]) - 1 });
+    const word = /^\w+/.exec(text.slice(start));
+    return [{ note, file: m[1]!, span: { start, end: start + (word ? word[0].length : 1) } }];
+  });
+}
+
 /**
  * An error inside a block of another file, once more at each call in the
  * analysed files that led to it (`in the call at main.dlg:5:19`): the file
@@ -100,27 +115,21 @@ export function atCallSites(
   ds: readonly Diagnostic[],
   sources: ReadonlyMap<string, string>,
 ): Diagnostic[] {
-  const out: Diagnostic[] = [];
-  for (const d of ds)
-    for (const note of d.notes) {
-      const m = callNote.exec(note);
-      const text = m && m[1] !== d.file ? sources.get(m[1]!) : undefined;
-      if (!m || text === undefined) continue;
-      const start = offsetOf(text, { line: Number(m[2]) - 1, character: Number(m[3]) - 1 });
-      const word = /^\w+/.exec(text.slice(start));
-      out.push({
+  return ds.flatMap((d) =>
+    callsOf(d, sources)
+      .filter((c) => c.file !== d.file)
+      .map((c) => ({
         ...d,
-        file: m[1]!,
-        span: { start, end: start + (word ? word[0].length : 1) },
+        file: c.file,
+        span: c.span,
         message: `${d.message} (in the block this calls)`,
         labels: [
           { file: d.file, span: d.span, message: "the error is here" },
           ...d.labels.map((l) => ({ ...l, file: l.file ?? d.file })),
         ],
-        notes: d.notes.filter((n) => n !== note),
-      });
-    }
-  return out;
+        notes: d.notes.filter((n) => n !== c.note),
+      })),
+  );
 }
 
 /**

@@ -50,6 +50,9 @@ export function runLsp(p: Parsed): Promise<number> {
   process.on("uncaughtException", (e) =>
     connection.console.error(`dlg: internal error: ${e.stack ?? e.message}`),
   );
+  process.on("unhandledRejection", (e) =>
+    connection.console.error(`dlg: internal error: ${e instanceof Error ? e.stack : String(e)}`),
+  );
   serve(connection);
   connection.listen();
   // Never settles: the library ends the process, at `exit` or when stdin closes.
@@ -76,7 +79,17 @@ export function serve(connection: Connection): void {
   const ws = new Workspace({
     publish: (uri, diagnostics) => void connection.sendDiagnostics({ uri, diagnostics }),
     log: (m) => connection.console.error(m),
+    // Clients pull hints and tokens for the edited document only: ask for the importers' again.
+    othersChanged: () => {
+      if (refresh.hints) connection.languages.inlayHint.refresh().catch(failed("hint refresh"));
+      if (refresh.tokens)
+        connection.languages.semanticTokens.refresh().catch(failed("token refresh"));
+    },
   });
+  const refresh = { hints: false, tokens: false };
+  /** A request to the client that fails (it declined) is logged, never an unhandled rejection. */
+  const failed = (what: string) => (e: unknown) =>
+    connection.console.error(`dlg: ${what} failed: ${e instanceof Error ? e.message : String(e)}`);
 
   /**
    * A handler that cannot fail: an internal error is logged and answered
@@ -111,8 +124,10 @@ export function serve(connection: Connection): void {
       const folders = params.workspaceFolders?.map((f) => f.uri) ?? [];
       if (folders.length === 0 && params.rootUri) folders.push(params.rootUri);
       ws.roots = folders.filter((u) => u.startsWith("file:")).map(pathOf);
-      watchFiles =
-        params.capabilities.workspace?.didChangeWatchedFiles?.dynamicRegistration === true;
+      const w = params.capabilities.workspace;
+      watchFiles = w?.didChangeWatchedFiles?.dynamicRegistration === true;
+      refresh.hints = w?.inlayHint?.refreshSupport === true;
+      refresh.tokens = w?.semanticTokens?.refreshSupport === true;
       return {
         capabilities: {
           textDocumentSync: TextDocumentSyncKind.Incremental,
@@ -138,9 +153,11 @@ export function serve(connection: Connection): void {
   connection.onInitialized(
     guard("initialized", undefined, () => {
       if (watchFiles)
-        void connection.client.register(DidChangeWatchedFilesNotification.type, {
-          watchers: [{ globPattern: "**/*.dlg" }],
-        });
+        connection.client
+          .register(DidChangeWatchedFilesNotification.type, {
+            watchers: [{ globPattern: "**/*.dlg" }],
+          })
+          .catch(failed("file watching"));
     }),
   );
 

@@ -27,6 +27,8 @@ const SCAN_LIMITS = { files: 500, depth: 8 };
 export interface WorkspaceEvents {
   publish(uri: string, diagnostics: LspDiagnostic[]): void;
   log(message: string): void;
+  /** Open files other than the edited one were re-checked: their hints and tokens may have changed. */
+  othersChanged?(): void;
 }
 
 interface OpenFile {
@@ -172,8 +174,13 @@ export class Workspace {
    * import that is created later clears its importer's "cannot read".
    */
   private recheckImporters(path: string): void {
+    let any = false;
     for (const [entry, asked] of this.asked)
-      if (entry !== path && asked.has(path)) this.checkOpen(entry);
+      if (entry !== path && asked.has(path)) {
+        this.checkOpen(entry);
+        any = true;
+      }
+    if (any) this.events.othersChanged?.();
   }
 
   /** The paths each open file's last analysis asked the host for (read, or found missing). */

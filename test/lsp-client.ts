@@ -53,8 +53,17 @@ export class LspClient {
     this.connection.onNotification("window/logMessage", (p: { message: string }) => {
       this.log.push(p.message);
     });
+    // The server asks the client to pull inlay hints or semantic tokens again (counted here).
+    for (const method of ["workspace/inlayHint/refresh", "workspace/semanticTokens/refresh"])
+      this.connection.onRequest(method, () => {
+        this.refreshes.push(method);
+        return null;
+      });
     this.connection.listen();
   }
+
+  /** The refresh requests the server sent, in order. */
+  readonly refreshes: string[] = [];
 
   /** Start the server (not yet initialized). */
   static start(): LspClient {
@@ -65,14 +74,14 @@ export class LspClient {
     return new LspClient(child);
   }
 
-  /** `initialize` + `initialized`, with `rootPath` as the workspace folder if given. */
-  async initialize(rootPath?: string): Promise<InitializeResult> {
+  /** `initialize` + `initialized`, with `rootPath` as the workspace folder if given, and the client's capabilities. */
+  async initialize(rootPath?: string, capabilities: object = {}): Promise<InitializeResult> {
     const folder = rootPath ? { uri: fileUri(rootPath), name: "test" } : undefined;
     const r = await this.request<InitializeResult>("initialize", {
       processId: process.pid,
       rootUri: folder?.uri ?? null,
       workspaceFolders: folder ? [folder] : null,
-      capabilities: {},
+      capabilities,
     });
     await this.connection.sendNotification("initialized", {});
     return r;

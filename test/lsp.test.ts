@@ -91,7 +91,9 @@ beforeAll(async () => {
   writeFileSync(at("lib.dlg"), lib);
   writeFileSync(at("main.dlg"), main);
   client = LspClient.start();
-  init = await client.initialize(dir);
+  init = await client.initialize(dir, {
+    workspace: { inlayHint: { refreshSupport: true }, semanticTokens: { refreshSupport: true } },
+  });
 });
 
 afterAll(async () => {
@@ -328,10 +330,14 @@ describe("dlg lsp --stdio", () => {
   it("re-checks an open importer when the file it imports is edited", async () => {
     await client.open(uri("lib.dlg"), lib);
     const stricter = lib.replace("units: int)", "units: int, rate: float)");
+    const asked = client.refreshes.length;
     await client.change(uri("lib.dlg"), stricter);
     const [d] = await client.diagnostics(uri("main.dlg"), (ds) => ds.length > 0);
     expect(d!.code).toBe("E2004");
     expect(d!.message).toContain("rate");
+    // The importer's hints and tokens changed too: the client is asked to pull them again.
+    expect(client.refreshes.slice(asked)).toContain("workspace/inlayHint/refresh");
+    expect(client.refreshes.slice(asked)).toContain("workspace/semanticTokens/refresh");
     await client.change(uri("lib.dlg"), lib);
     expect(await client.diagnostics(uri("main.dlg"), (ds) => ds.length === 0)).toEqual([]);
     await client.close(uri("lib.dlg"));
