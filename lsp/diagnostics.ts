@@ -8,12 +8,24 @@ import {
   type Diagnostic as LspDiagnostic,
   type DiagnosticRelatedInformation,
 } from "vscode-languageserver";
-import type { Diagnostic } from "../compiler/diagnostics.ts";
+import { catalog, type DiagCode, type Diagnostic } from "../compiler/diagnostics.ts";
 import type { SymbolDef, SymbolIndex } from "../compiler/symbols.ts";
 import type { Span } from "../grammar/index.ts";
 import { spanKey } from "./lookup.ts";
 import { offsetOf, rangeOf } from "./text.ts";
 import { uriOf } from "./uris.ts";
+
+/** docs/language.md, whose `### E3001 — ...` heading explains each code. */
+const languageDoc = new URL("../docs/language.md", import.meta.url).href;
+
+/** The link to a code's explanation: its heading's anchor, as Markdown renderers make them. */
+function codeHref(code: DiagCode): string {
+  const slug = `${code} — ${catalog[code]}`
+    .toLowerCase()
+    .replace(/[^\w\- ]/g, "")
+    .replace(/ /g, "-");
+  return `${languageDoc}#${slug}`;
+}
 
 const severities: { [K in Diagnostic["severity"]]: DiagnosticSeverity } = {
   error: DiagnosticSeverity.Error,
@@ -84,6 +96,7 @@ export function toLspDiagnostic(
     range: rangeOf(text(d.file), shown(text(d.file), d.span)),
     severity: severities[d.severity],
     code: d.code,
+    codeDescription: { href: codeHref(d.code) },
     source: "dlg",
     message,
     ...(related.length > 0 && { relatedInformation: related }),

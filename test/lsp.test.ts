@@ -123,6 +123,12 @@ describe("dlg lsp --stdio", () => {
     const [d, ...more] = await client.diagnostics(uri("bad.dlg"), (ds) => ds.length > 0);
     expect(more).toEqual([]);
     expect(d!.code).toBe("E3001");
+    expect(d!.codeDescription?.href).toBe(
+      `${fileUri(join(root, "docs/language.md"))}#e3001--shapes-cannot-be-broadcast-together`,
+    );
+    expect(readFileSync(join(root, "docs/language.md"), "utf8")).toContain(
+      "### E3001 — shapes cannot be broadcast together",
+    );
     expect(d!.severity).toBe(1);
     expect(d!.message).toContain("[B, 3] and [B, 4]");
     expect(d!.range).toEqual(range(shapeError, "x + y"));
