@@ -58,6 +58,7 @@ import {
   CstParser,
   tokenMatcher,
   EOF,
+  type IOrAlt,
   type IParserErrorMessageProvider,
   type IToken,
   type TokenType,
@@ -300,15 +301,20 @@ export class DlgParser extends CstParser {
     this.MANY(() => this.SUBRULE(this.declaration));
   });
 
+  // Each OR's alternatives are built once, as fields, not per rule call: a
+  // fresh array of fresh closures per `atom` or `statement` was a tenth of a
+  // parse (under tsx each closure is also named by an Object.defineProperty).
+  private readonly declarationAlts: IOrAlt<unknown>[] = [
+    { ALT: () => this.SUBRULE(this.importDecl) },
+    { ALT: () => this.SUBRULE(this.dimDecl) },
+    { ALT: () => this.SUBRULE(this.constDecl) },
+    { ALT: () => this.SUBRULE(this.blockDecl) },
+    { ALT: () => this.SUBRULE(this.modelDecl) },
+    { ALT: () => this.SUBRULE(this.trainDecl) },
+  ];
+
   declaration = this.RULE("declaration", () => {
-    this.OR([
-      { ALT: () => this.SUBRULE(this.importDecl) },
-      { ALT: () => this.SUBRULE(this.dimDecl) },
-      { ALT: () => this.SUBRULE(this.constDecl) },
-      { ALT: () => this.SUBRULE(this.blockDecl) },
-      { ALT: () => this.SUBRULE(this.modelDecl) },
-      { ALT: () => this.SUBRULE(this.trainDecl) },
-    ]);
+    this.OR(this.declarationAlts);
   });
 
   importDecl = this.RULE("importDecl", () => {
@@ -389,21 +395,25 @@ export class DlgParser extends CstParser {
 
   // ---------------------------------------------------------------- types
 
+  private readonly typeExprAlts: IOrAlt<unknown>[] = [
+    { ALT: () => this.SUBRULE(this.tensorType) },
+    { ALT: () => this.SUBRULE(this.scalarType) },
+  ];
+
   typeExpr = this.RULE("typeExpr", () => {
     // Listed first so `int[` is a tensor type and a bare `int` a scalar.
-    this.OR([
-      { ALT: () => this.SUBRULE(this.tensorType) },
-      { ALT: () => this.SUBRULE(this.scalarType) },
-    ]);
+    this.OR(this.typeExprAlts);
   });
 
+  private readonly scalarTypeAlts: IOrAlt<unknown>[] = [
+    { ALT: () => this.CONSUME(T.Int) },
+    { ALT: () => this.CONSUME(T.Float) },
+    { ALT: () => this.CONSUME(T.Bool) },
+    { ALT: () => this.CONSUME(T.Dim) },
+  ];
+
   scalarType = this.RULE("scalarType", () => {
-    this.OR([
-      { ALT: () => this.CONSUME(T.Int) },
-      { ALT: () => this.CONSUME(T.Float) },
-      { ALT: () => this.CONSUME(T.Bool) },
-      { ALT: () => this.CONSUME(T.Dim) },
-    ]);
+    this.OR(this.scalarTypeAlts);
   });
 
   tensorType = this.RULE("tensorType", () => {
@@ -420,38 +430,44 @@ export class DlgParser extends CstParser {
     this.CONSUME(T.RBracket);
   });
 
+  private readonly elemTypeAlts: IOrAlt<unknown>[] = [
+    { ALT: () => this.CONSUME(T.F32) },
+    { ALT: () => this.CONSUME(T.I32) },
+    { ALT: () => this.CONSUME(T.Int) },
+    { ALT: () => this.CONSUME(T.Bool) },
+    { ALT: () => this.CONSUME(T.Float) },
+  ];
+
   elemType = this.RULE("elemType", () => {
-    this.OR([
-      { ALT: () => this.CONSUME(T.F32) },
-      { ALT: () => this.CONSUME(T.I32) },
-      { ALT: () => this.CONSUME(T.Int) },
-      { ALT: () => this.CONSUME(T.Bool) },
-      { ALT: () => this.CONSUME(T.Float) },
-    ]);
+    this.OR(this.elemTypeAlts);
   });
 
+  private readonly dimItemAlts: IOrAlt<unknown>[] = [
+    { ALT: () => this.CONSUME(T.Ellipsis) },
+    { ALT: () => this.SUBRULE(this.expression) },
+  ];
+
   dimItem = this.RULE("dimItem", () => {
-    this.OR([
-      { ALT: () => this.CONSUME(T.Ellipsis) },
-      { ALT: () => this.SUBRULE(this.expression) },
-    ]);
+    this.OR(this.dimItemAlts);
   });
 
   // ---------------------------------------------------------------- statements
 
+  private readonly statementAlts: IOrAlt<unknown>[] = [
+    { ALT: () => this.SUBRULE(this.paramStmt) },
+    { ALT: () => this.SUBRULE(this.inputStmt) },
+    { ALT: () => this.SUBRULE(this.outputStmt) },
+    { ALT: () => this.SUBRULE(this.metricStmt) },
+    { ALT: () => this.SUBRULE(this.lossStmt) },
+    { ALT: () => this.SUBRULE(this.returnStmt) },
+    { ALT: () => this.SUBRULE(this.yieldStmt) },
+    { ALT: () => this.SUBRULE(this.assignStmt) },
+  ];
+
   statement = this.RULE("statement", () => {
     // Keyword statements come before assignment: a soft keyword is also a
     // NAME, and LL(2) lookahead (`loss x` vs `loss = x`) picks the right one.
-    this.OR([
-      { ALT: () => this.SUBRULE(this.paramStmt) },
-      { ALT: () => this.SUBRULE(this.inputStmt) },
-      { ALT: () => this.SUBRULE(this.outputStmt) },
-      { ALT: () => this.SUBRULE(this.metricStmt) },
-      { ALT: () => this.SUBRULE(this.lossStmt) },
-      { ALT: () => this.SUBRULE(this.returnStmt) },
-      { ALT: () => this.SUBRULE(this.yieldStmt) },
-      { ALT: () => this.SUBRULE(this.assignStmt) },
-    ]);
+    this.OR(this.statementAlts);
   });
 
   paramStmt = this.RULE("paramStmt", () => {
@@ -521,39 +537,48 @@ export class DlgParser extends CstParser {
     });
   });
 
+  private readonly compareExprAlts: IOrAlt<unknown>[] = [
+    { ALT: () => this.CONSUME(T.EqEq) },
+    { ALT: () => this.CONSUME(T.NotEq) },
+    { ALT: () => this.CONSUME(T.LessEq) },
+    { ALT: () => this.CONSUME(T.GreaterEq) },
+    { ALT: () => this.CONSUME(T.Less) },
+    { ALT: () => this.CONSUME(T.Greater) },
+  ];
+
   compareExpr = this.RULE("compareExpr", () => {
     this.SUBRULE(this.additiveExpr);
     this.MANY(() => {
-      this.OR([
-        { ALT: () => this.CONSUME(T.EqEq) },
-        { ALT: () => this.CONSUME(T.NotEq) },
-        { ALT: () => this.CONSUME(T.LessEq) },
-        { ALT: () => this.CONSUME(T.GreaterEq) },
-        { ALT: () => this.CONSUME(T.Less) },
-        { ALT: () => this.CONSUME(T.Greater) },
-      ]);
+      this.OR(this.compareExprAlts);
       this.SUBRULE2(this.additiveExpr);
     });
   });
 
+  private readonly additiveExprAlts: IOrAlt<unknown>[] = [
+    { ALT: () => this.CONSUME(T.Plus) },
+    { ALT: () => this.CONSUME(T.Minus) },
+  ];
+
   additiveExpr = this.RULE("additiveExpr", () => {
     this.SUBRULE(this.multiplicativeExpr);
     this.MANY(() => {
-      this.OR([{ ALT: () => this.CONSUME(T.Plus) }, { ALT: () => this.CONSUME(T.Minus) }]);
+      this.OR(this.additiveExprAlts);
       this.SUBRULE2(this.multiplicativeExpr);
     });
   });
 
+  private readonly multiplicativeExprAlts: IOrAlt<unknown>[] = [
+    { ALT: () => this.CONSUME(T.Star) },
+    { ALT: () => this.CONSUME(T.Slash) },
+    { ALT: () => this.CONSUME(T.At) },
+    { ALT: () => this.CONSUME(T.Div) },
+    { ALT: () => this.CONSUME(T.Mod) },
+  ];
+
   multiplicativeExpr = this.RULE("multiplicativeExpr", () => {
     this.SUBRULE(this.unaryExpr);
     this.MANY(() => {
-      this.OR([
-        { ALT: () => this.CONSUME(T.Star) },
-        { ALT: () => this.CONSUME(T.Slash) },
-        { ALT: () => this.CONSUME(T.At) },
-        { ALT: () => this.CONSUME(T.Div) },
-        { ALT: () => this.CONSUME(T.Mod) },
-      ]);
+      this.OR(this.multiplicativeExprAlts);
       this.SUBRULE2(this.unaryExpr);
     });
   });
@@ -585,13 +610,15 @@ export class DlgParser extends CstParser {
     });
   });
 
+  private readonly postfixExprAlts: IOrAlt<unknown>[] = [
+    { ALT: () => this.SUBRULE(this.callSuffix) },
+    { ALT: () => this.SUBRULE(this.indexSuffix) },
+  ];
+
   postfixExpr = this.RULE("postfixExpr", () => {
     this.SUBRULE(this.atom);
     this.MANY(() => {
-      this.OR([
-        { ALT: () => this.SUBRULE(this.callSuffix) },
-        { ALT: () => this.SUBRULE(this.indexSuffix) },
-      ]);
+      this.OR(this.postfixExprAlts);
     });
   });
 
@@ -627,24 +654,26 @@ export class DlgParser extends CstParser {
     this.CONSUME(T.RBracket);
   });
 
+  private readonly indexItemAlts: IOrAlt<unknown>[] = [
+    {
+      ALT: () => {
+        this.SUBRULE(this.expression, { LABEL: "start" });
+        this.OPTION(() => {
+          this.CONSUME(T.Colon);
+          this.SUBRULE(this.sliceRest);
+        });
+      },
+    },
+    {
+      ALT: () => {
+        this.CONSUME2(T.Colon);
+        this.SUBRULE2(this.sliceRest);
+      },
+    },
+  ];
+
   indexItem = this.RULE("indexItem", () => {
-    this.OR([
-      {
-        ALT: () => {
-          this.SUBRULE(this.expression, { LABEL: "start" });
-          this.OPTION(() => {
-            this.CONSUME(T.Colon);
-            this.SUBRULE(this.sliceRest);
-          });
-        },
-      },
-      {
-        ALT: () => {
-          this.CONSUME2(T.Colon);
-          this.SUBRULE2(this.sliceRest);
-        },
-      },
-    ]);
+    this.OR(this.indexItemAlts);
   });
 
   sliceRest = this.RULE("sliceRest", () => {
@@ -655,18 +684,20 @@ export class DlgParser extends CstParser {
     });
   });
 
+  private readonly atomAlts: IOrAlt<unknown>[] = [
+    { ALT: () => this.CONSUME(T.NumberLiteral) },
+    { ALT: () => this.CONSUME(T.StringLiteral) },
+    { ALT: () => this.CONSUME(T.True) },
+    { ALT: () => this.CONSUME(T.False) },
+    { ALT: () => this.CONSUME(T.Identifier) },
+    { ALT: () => this.SUBRULE(this.parenExpr) },
+    { ALT: () => this.SUBRULE(this.listExpr) },
+    { ALT: () => this.SUBRULE(this.ifExpr) },
+    { ALT: () => this.SUBRULE(this.scanExpr) },
+  ];
+
   atom = this.RULE("atom", () => {
-    this.OR([
-      { ALT: () => this.CONSUME(T.NumberLiteral) },
-      { ALT: () => this.CONSUME(T.StringLiteral) },
-      { ALT: () => this.CONSUME(T.True) },
-      { ALT: () => this.CONSUME(T.False) },
-      { ALT: () => this.CONSUME(T.Identifier) },
-      { ALT: () => this.SUBRULE(this.parenExpr) },
-      { ALT: () => this.SUBRULE(this.listExpr) },
-      { ALT: () => this.SUBRULE(this.ifExpr) },
-      { ALT: () => this.SUBRULE(this.scanExpr) },
-    ]);
+    this.OR(this.atomAlts);
   });
 
   parenExpr = this.RULE("parenExpr", () => {
