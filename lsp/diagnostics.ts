@@ -84,9 +84,10 @@ export function toLspDiagnostic(
     const message = `\`${def.name}\`${shape ? ` is ${shape}` : ""} from here`;
     return [own, { location: at(def.file, def.declSpan), message }];
   });
-  // Each call that led into the block is one click away too.
-  for (const c of callsOf(d, sources))
-    related.push({ location: at(c.file, c.span), message: "called here" });
+  // Each call that led into the block, and the place inside std, is one click away too.
+  for (const p of placesOf(d, sources))
+    related.push({ location: at(p.file, p.span), message: p.message });
+
   const message = [
     d.message,
     ...d.notes.map((n) => `note: ${n}`),
@@ -103,19 +104,29 @@ export function toLspDiagnostic(
   };
 }
 
-/** The note the elaborator adds to an error inside a block for each call that led there (1-based). */
-const callNote = /^in the call at (.+):(\d+):(\d+)$/;
+/**
+ * The places the elaborator's notes name (1-based `FILE:L:C`): each call
+ * that led into a block (`in the call at main.dlg:5:19`), and where inside
+ * std an error was raised (`raised inside std's \`f\` ... (std/prelude.dlg:193:35)`).
+ */
+const placeNotes: { re: RegExp; message: string; call: boolean }[] = [
+  { re: /^in the call at (.+):(\d+):(\d+)$/, message: "called here", call: true },
+  { re: /^raised inside std's .*\((.+):(\d+):(\d+)\)$/, message: "inside std here", call: false },
+];
 
-/** The calls a diagnostic's notes name, each with its note, at the callee's name. */
-function callsOf(d: Diagnostic, sources: ReadonlyMap<string, string>) {
-  return d.notes.flatMap((note) => {
-    const m = callNote.exec(note);
-    const text = m ? sources.get(m[1]!) : undefined;
-    if (!m || text === undefined) return [];
-    const start = offsetOf(text, { line: Number(m[2]) - 1, character: Number(m[3]) - 1 });
-    const word = /^\w+/.exec(text.slice(start));
-    return [{ note, file: m[1]!, span: { start, end: start + (word ? word[0].length : 1) } }];
-  });
+/** The places a diagnostic's notes name, each with its note, at the word there. */
+function placesOf(d: Diagnostic, sources: ReadonlyMap<string, string>) {
+  return d.notes.flatMap((note) =>
+    placeNotes.flatMap(({ re, message, call }) => {
+      const m = re.exec(note);
+      const text = m ? sources.get(m[1]!) : undefined;
+      if (!m || text === undefined) return [];
+      const start = offsetOf(text, { line: Number(m[2]) - 1, character: Number(m[3]) - 1 });
+      const word = /^\w+/.exec(text.slice(start));
+      const span = { start, end: start + (word ? word[0].length : 1) };
+      return [{ note, file: m[1]!, span, message, call }];
+    }),
+  );
 }
 
 /**
@@ -129,8 +140,8 @@ export function atCallSites(
   sources: ReadonlyMap<string, string>,
 ): Diagnostic[] {
   return ds.flatMap((d) =>
-    callsOf(d, sources)
-      .filter((c) => c.file !== d.file)
+    placesOf(d, sources)
+      .filter((c) => c.call && c.file !== d.file)
       .map((c) => ({
         ...d,
         file: c.file,

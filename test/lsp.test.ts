@@ -173,6 +173,18 @@ describe("dlg lsp --stdio", () => {
     expect(await client.diagnostics(uri("bad.dlg"), (ds) => ds.length === 0)).toEqual([]);
   });
 
+  it("links an error raised inside std to the place in std", async () => {
+    const text =
+      "dim B\nmodel m {\n  input x: [B, 4, 6]\n  output y = x |> multi_head_attention(4)\n}\n";
+    await client.open(uri("heads.dlg"), text);
+    const [d] = await client.diagnostics(uri("heads.dlg"), (ds) => ds.length > 0);
+    expect(d!.code).toBe("E3004");
+    expect(d!.range).toEqual(range(text, "multi_head_attention(4)"));
+    const inside = d!.relatedInformation?.find((r) => r.message === "inside std here");
+    expect(inside?.location.uri).toBe(fileUri(join(root, "std/prelude.dlg")));
+    await client.close(uri("heads.dlg"));
+  });
+
   it("underlines the token a syntax error found, not the line break before it", async () => {
     const text = "dim B\nmodel m {\n  input x: [B, 3]\n  h = x |> dense(32\n  output y = h\n}\n";
     await client.open(uri("syntax.dlg"), text);
