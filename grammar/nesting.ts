@@ -6,7 +6,20 @@
 // there), one on the finished AST (chains the parser reads in a loop, such
 // as `- - - x` or `x |> f |> g`, still build one AST level per operator).
 
-import type { Decl, Expr, Program, Span } from "./ast.ts";
+import type {
+  Arg,
+  BlockParam,
+  Decl,
+  EllipsisExpr,
+  Expr,
+  Program,
+  ScanCarry,
+  SliceExpr,
+  Span,
+  Stmt,
+  TrainSetting,
+  TypeExpr,
+} from "./ast.ts";
 
 /**
  * Expressions inside one another while parsing. Chevrotain spends a dozen
@@ -49,34 +62,72 @@ const counted: Record<Expr["kind"], true> = {
   Scan: true,
 };
 
-function levels(node: object): number {
-  const kind = (node as { kind?: unknown }).kind;
-  return typeof kind === "string" && Object.hasOwn(counted, kind) ? 1 : 0;
+function levels(node: Child): number {
+  return "kind" in node && Object.hasOwn(counted, node.kind) ? 1 : 0;
 }
 
-/** The child nodes of an AST node: every property holding objects, except spans. */
-function children(node: object): object[] {
-  const out: object[] = [];
-  for (const [key, v] of Object.entries(node)) {
-    if (key === "span" || key === "opSpan" || v === null || typeof v !== "object") continue;
-    if (!Array.isArray(v)) out.push(v);
-    else for (const x of v) if (x !== null && typeof x === "object") out.push(x);
-  }
-  return out;
-}
+type Node = Decl | Stmt | Expr | TypeExpr | SliceExpr | EllipsisExpr;
+type Kind = Node["kind"];
+/** The nodes without a `kind`, each reached from its parent's entry below. */
+type Part = Arg | BlockParam | TrainSetting | ScanCarry;
+type Child = Node | Part;
 
-function spanOf(node: object): Span | undefined {
-  return (node as { span?: Span }).span;
+const none: Child[] = [];
+const opt = (x: Child | null): Child[] => (x ? [x] : none);
+
+/**
+ * The children of each kind of node that can hold an expression, in source
+ * order (names and comments cannot, so they are not walked): read directly
+ * instead of through Object.entries, which built an array per property of
+ * every node of every parse.
+ */
+const childrenOf: { [K in Kind]: (n: Extract<Node, { kind: K }>) => Child[] } = {
+  Import: () => none,
+  Dim: () => none,
+  Const: (n) => [n.value],
+  Block: (n) => [...n.params, ...opt(n.result), ...n.body],
+  Model: (n) => n.body,
+  Train: (n) => n.settings,
+  Assign: (n) => [n.value],
+  Param: (n) => [n.type, ...opt(n.init)],
+  Input: (n) => [n.type],
+  Output: (n) => [n.value],
+  Metric: (n) => [n.value],
+  Loss: (n) => [n.value],
+  Return: (n) => [n.value],
+  Yield: (n) => [n.value],
+  TensorType: (n) => n.dims,
+  ScalarType: () => none,
+  Number: () => none,
+  String: () => none,
+  Bool: () => none,
+  Name: () => none,
+  Binary: (n) => [n.left, n.right],
+  Unary: (n) => [n.operand],
+  Call: (n) => [n.callee, ...n.args],
+  Pipe: (n) => [n.left, n.right],
+  Index: (n) => [n.target, ...n.indices],
+  Slice: (n) => [...opt(n.start), ...opt(n.end), ...opt(n.step)],
+  List: (n) => n.items,
+  If: (n) => [n.cond, n.then, n.else],
+  Scan: (n) => [n.source, n.axis, ...n.carries, ...n.body],
+  Ellipsis: () => none,
+};
+
+function children(node: Child): Child[] {
+  if ("kind" in node) return (childrenOf[node.kind] as (n: Node) => Child[])(node);
+  // A call's argument, a block's param, a train setting, a scan's carry.
+  if ("type" in node) return [node.type, ...opt(node.default)];
+  return ["init" in node ? node.init : node.value];
 }
 
 /**
  * The part of `node` its deepest child does not cover: the ` |> relu` that
  * lengthens a chain to the left of it, the `-` in front of a negation.
  */
-function ownPart(node: object, child: object, text: string): Span {
-  const s = spanOf(node);
-  const c = spanOf(child);
-  if (!s || !c) return s ?? { start: 0, end: 0 };
+function ownPart(node: Child, child: Child, text: string): Span {
+  const s = node.span;
+  const c = child.span;
   const part = c.end < s.end ? { start: c.end, end: s.end } : { start: s.start, end: c.start };
   const lead = text.slice(part.start, part.end).search(/\S/);
   return lead > 0 ? { start: part.start + lead, end: part.end } : part;
@@ -88,17 +139,19 @@ function ownPart(node: object, child: object, text: string): Span {
  * bottom-up with an explicit stack.
  */
 export function tooDeepAt(decl: Decl, text: string): Span | null {
-  const height = new Map<object, number>();
-  const deepest = new Map<object, object>();
-  const stack: { node: object; done: boolean }[] = [{ node: decl, done: false }];
+  const height = new Map<Child, number>();
+  const deepest = new Map<Child, Child>();
+  // A node is pushed without its children, then again with them once they are on the stack above it.
+  const stack: { node: Child; kids: Child[] | null }[] = [{ node: decl, kids: null }];
   while (stack.length > 0) {
     const top = stack.pop()!;
-    const kids = children(top.node);
-    if (!top.done) {
-      stack.push({ node: top.node, done: true });
-      for (let i = kids.length - 1; i >= 0; i--) stack.push({ node: kids[i]!, done: false });
+    if (!top.kids) {
+      const kids = children(top.node);
+      stack.push({ node: top.node, kids });
+      for (let i = kids.length - 1; i >= 0; i--) stack.push({ node: kids[i]!, kids: null });
       continue;
     }
+    const kids = top.kids;
     let h = 0;
     for (const k of kids) {
       const kh = height.get(k)!;
@@ -111,7 +164,7 @@ export function tooDeepAt(decl: Decl, text: string): Span | null {
     height.set(top.node, own);
     if (own > MAX_AST_DEPTH) {
       const child = deepest.get(top.node);
-      return child ? ownPart(top.node, child, text) : (spanOf(top.node) ?? { start: 0, end: 0 });
+      return child ? ownPart(top.node, child, text) : top.node.span;
     }
   }
   return null;
