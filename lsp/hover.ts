@@ -2,7 +2,8 @@
 // symbolic dims as written and concrete values where known), and for a name
 // what it is: the definition's one-line detail and its doc comment. On a
 // named argument's name (`kernel:` in `conv2d(6, kernel: 5)`) it is that
-// argument, `kernel: int = 5`, never the type of the call around it.
+// argument, `kernel: int = 5`, never the type of the call around it; on a
+// `|>`, the value that flows through it.
 
 import { MarkupKind, type Hover } from "vscode-languageserver";
 import type { Expr, Ident, Span } from "../grammar/index.ts";
@@ -22,6 +23,22 @@ function section(text: string): string {
 interface NamedArg {
   name: Ident;
   value: Expr;
+}
+
+/** The pipe whose `|>` is at `offset` (between its stages), if any. */
+function pipeAt(a: Analysis, file: string, offset: number): Expr | undefined {
+  const program = a.programs.get(file);
+  let found: Expr | undefined;
+  if (program)
+    forEachStmt(program, (s) => {
+      const v = stmtValue(s);
+      if (v !== null && !found && holds(s.span, offset))
+        forEachExpr(v, (e) => {
+          if (e.kind === "Pipe" && e.left.span.end <= offset && offset < e.right.span.start)
+            found = e.left;
+        });
+    });
+  return found;
 }
 
 /** The named argument whose name is at `offset`, if any. */
@@ -48,7 +65,13 @@ export function hover(a: Analysis, file: string, offset: number): Hover | null {
   const arg = namedArgAt(a, file, offset);
   let texts: string[];
   let span: Span | undefined = s?.span;
-  if (arg) {
+  const piped = arg ? undefined : pipeAt(a, file, offset);
+  if (piped) {
+    // On `|>`: the value that flows through it (the stage after it has its own hint).
+    texts = (typesBySpan(a).get(spanKey(file, piped.span)) ?? []).map((t) => `|> ${t}`);
+    const bar = text.indexOf("|>", piped.span.end);
+    span = bar < 0 ? piped.span : { start: bar, end: bar + 2 };
+  } else if (arg) {
     // The argument's value, named: `kernel: int = 5`.
     const values = typesBySpan(a).get(spanKey(file, arg.value.span)) ?? [];
     texts = values.map((v) => `${arg.name.name}: ${v}`);

@@ -433,6 +433,13 @@ describe("dlg lsp --stdio", () => {
     expect(shown).toContainEqual([posOf(text, "dropout(0.2)", 12), ": f32[B, 256]"]);
     expect(shown).toContainEqual([posOf(text, "probs =", 5), ": f32[B, 10]"]);
     expect(shown).toContainEqual([posOf(text, "accuracy =", 8), ": f32[]"]);
+    // Hovering a `|>` shows the value flowing through it, not the next stage's result.
+    const bar = await client.request<Hover>("textDocument/hover", {
+      textDocument: { uri: fileUri(path) },
+      position: posOf(text, "|> dense(10)"),
+    });
+    expect((bar.contents as MarkupContent).value).toContain("|> f32[B, 256]");
+    expect(bar.range).toEqual(rangeIn(text, "|> dense(10)", 0, 2));
     // The chain's last stage is the assignment's type, shown once at the target.
     expect(shown.filter(([, l]) => l === ": f32[B, 10]")).toHaveLength(2);
   });
