@@ -20,19 +20,33 @@ export interface Dim {
   readonly terms: readonly Term[];
 }
 
+/** A div or mod atom's key, printed once: normalize sorts and groups by keys on every operation. */
+const printedKeys = new WeakMap<DimAtom, string>();
+
 function atomKey(a: DimAtom): string {
-  switch (a.kind) {
-    case "var":
-      return a.name;
-    case "div":
-      return `(${dimToString(a.num)}) div (${dimToString(a.den)})`;
-    case "mod":
-      return `(${dimToString(a.num)}) mod (${dimToString(a.den)})`;
+  if (a.kind === "var") return a.name;
+  let key = printedKeys.get(a);
+  if (key === undefined) {
+    key = `(${dimToString(a.num)}) ${a.kind} (${dimToString(a.den)})`;
+    printedKeys.set(a, key);
   }
+  return key;
 }
 
 function termKey(t: Term): string {
-  return t.atoms.map(atomKey).join("*");
+  const { atoms } = t;
+  if (atoms.length === 0) return "";
+  if (atoms.length === 1) return atomKey(atoms[0]!);
+  return atoms.map(atomKey).join("*");
+}
+
+/** The atoms of a product in key order (a fresh array when there is anything to sort). */
+function sortedAtoms(atoms: readonly DimAtom[]): DimAtom[] {
+  if (atoms.length < 2) return atoms as DimAtom[];
+  return atoms
+    .map((a) => ({ a, key: atomKey(a) }))
+    .sort((x, y) => (x.key < y.key ? -1 : 1))
+    .map((x) => x.a);
 }
 
 /**
@@ -47,21 +61,29 @@ export class DimOverflow extends Error {
 }
 
 /** Combine like terms, drop zeros, sort for a canonical form. */
-function normalize(terms: Term[]): Dim {
-  const byKey = new Map<string, Term>();
+function normalize(terms: readonly Term[]): Dim {
+  if (terms.length === 1) {
+    // One term (a constant, a scaled name): nothing to combine. Terms are
+    // never mutated once in a Dim, so its atoms can be shared.
+    const t = terms[0]!;
+    if (!Number.isSafeInteger(t.coeff)) throw new DimOverflow(t.coeff);
+    if (t.coeff === 0) return { terms: [] };
+    return { terms: [{ coeff: t.coeff, atoms: sortedAtoms(t.atoms) }] };
+  }
+  const byKey = new Map<string, { term: Term; key: string }>();
   for (const t of terms) {
     if (!Number.isSafeInteger(t.coeff)) throw new DimOverflow(t.coeff);
-    const atoms = [...t.atoms].sort((a, b) => (atomKey(a) < atomKey(b) ? -1 : 1));
-    const k = atoms.map(atomKey).join("*");
-    const prev = byKey.get(k);
-    if (prev) prev.coeff += t.coeff;
-    else byKey.set(k, { coeff: t.coeff, atoms });
+    const atoms = sortedAtoms(t.atoms);
+    const key = atoms.length === 1 ? atomKey(atoms[0]!) : atoms.map(atomKey).join("*");
+    const prev = byKey.get(key);
+    if (prev) prev.term.coeff += t.coeff;
+    else byKey.set(key, { term: { coeff: t.coeff, atoms }, key });
   }
-  const out = [...byKey.values()].filter((t) => t.coeff !== 0);
-  for (const t of out) if (!Number.isSafeInteger(t.coeff)) throw new DimOverflow(t.coeff);
+  const out = [...byKey.values()].filter((t) => t.term.coeff !== 0);
+  for (const t of out) if (!Number.isSafeInteger(t.term.coeff)) throw new DimOverflow(t.term.coeff);
   // Constant term last, higher-degree terms first, then by key: `4*H + 1`.
-  out.sort((a, b) => b.atoms.length - a.atoms.length || (termKey(a) < termKey(b) ? -1 : 1));
-  return { terms: out };
+  out.sort((a, b) => b.term.atoms.length - a.term.atoms.length || (a.key < b.key ? -1 : 1));
+  return { terms: out.map((t) => t.term) };
 }
 
 export function dimConst(n: number): Dim {
@@ -100,8 +122,17 @@ export function dimAsConst(a: Dim): number | null {
   return a.terms.length === 1 && t && t.atoms.length === 0 ? t.coeff : null;
 }
 
+/** Normal forms are canonical (every Dim is built here), so equal dims have the same terms in the same order. */
 export function dimEq(a: Dim, b: Dim): boolean {
-  return dimAsConst(dimSub(a, b)) === 0;
+  if (a === b) return true;
+  if (a.terms.length !== b.terms.length) return false;
+  for (let i = 0; i < a.terms.length; i++) {
+    const x = a.terms[i]!;
+    const y = b.terms[i]!;
+    if (x.coeff !== y.coeff || x.atoms.length !== y.atoms.length || termKey(x) !== termKey(y))
+      return false;
+  }
+  return true;
 }
 
 /**
@@ -109,9 +140,7 @@ export function dimEq(a: Dim, b: Dim): boolean {
  * written out term by term, so a Map can group dims without pairwise `dimEq`.
  */
 export function dimKey(a: Dim): string {
-  return normalize([...a.terms])
-    .terms.map((t) => `${t.coeff}:${termKey(t)}`)
-    .join(";");
+  return a.terms.map((t) => `${t.coeff}:${termKey(t)}`).join(";");
 }
 
 /**
@@ -167,18 +196,22 @@ export function dimMod(a: Dim, b: Dim): Dim {
 /** Names of the dims that `a` depends on, sorted, without repeats. */
 export function dimVars(a: Dim): string[] {
   const names = new Set<string>();
-  const visit = (d: Dim) => {
-    for (const t of d.terms)
-      for (const at of t.atoms) {
-        if (at.kind === "var") names.add(at.name);
-        else {
-          visit(at.num);
-          visit(at.den);
-        }
-      }
-  };
-  visit(a);
+  addVars(a, names);
   return [...names].sort();
+}
+
+// The helpers of hot functions live at module level: under tsx (keepNames)
+// a closure declared inside one is named by an Object.defineProperty per call.
+
+function addVars(d: Dim, names: Set<string>): void {
+  for (const t of d.terms)
+    for (const at of t.atoms) {
+      if (at.kind === "var") names.add(at.name);
+      else {
+        addVars(at.num, names);
+        addVars(at.den, names);
+      }
+    }
 }
 
 /** An interval of values; the ends may be infinite. */
@@ -197,16 +230,17 @@ function productRange(rs: readonly Range[]): Range {
   return { lo, hi };
 }
 
+function atomRange(x: DimAtom): Range {
+  if (x.kind === "var") return { lo: 1, hi: Infinity };
+  const n = dimRange(x.num);
+  const d = dimRange(x.den);
+  if (d.lo < 1) return ANY;
+  if (x.kind === "mod") return { lo: 0, hi: d.hi - 1 };
+  if (n.lo < 0) return ANY;
+  return { lo: Math.floor(n.lo / d.hi), hi: Math.floor(n.hi / d.lo) };
+}
+
 function dimRange(a: Dim): Range {
-  const atomRange = (x: DimAtom): Range => {
-    if (x.kind === "var") return { lo: 1, hi: Infinity };
-    const n = dimRange(x.num);
-    const d = dimRange(x.den);
-    if (d.lo < 1) return ANY;
-    if (x.kind === "mod") return { lo: 0, hi: d.hi - 1 };
-    if (n.lo < 0) return ANY;
-    return { lo: Math.floor(n.lo / d.hi), hi: Math.floor(n.hi / d.lo) };
-  };
   let lo = 0;
   let hi = 0;
   for (const t of a.terms) {
@@ -257,18 +291,21 @@ const wrap = (p: Printed, min: number): string => (p.prec >= min ? p.text : `(${
  * bracketed (`2 * (W mod 3)`, not `2 * W mod 3`, which reads `(2 * W) mod 3`),
  * and so is one under a leading minus (`-(W div 2)`, as `-W div 2` floors `-W`).
  */
+function atomText(x: DimAtom, syntax: DimSyntax): Printed {
+  return x.kind === "var"
+    ? { text: syntax.atom(x.name), prec: ATOM }
+    : syntax[x.kind](render(x.num, syntax), render(x.den, syntax));
+}
+
 function render(a: Dim, syntax: DimSyntax): Printed {
   if (a.terms.length === 0) return { text: "0", prec: ATOM };
-  const atomText = (x: DimAtom): Printed =>
-    x.kind === "var"
-      ? { text: syntax.atom(x.name), prec: ATOM }
-      : syntax[x.kind](render(x.num, syntax), render(x.den, syntax));
   let text = "";
   let prec = SUM;
-  a.terms.forEach((t, i) => {
+  for (let i = 0; i < a.terms.length; i++) {
+    const t = a.terms[i]!;
     const neg = t.coeff < 0;
     const c = Math.abs(t.coeff);
-    const factors = t.atoms.map(atomText);
+    const factors = t.atoms.map((x) => atomText(x, syntax));
     if (c !== 1 || factors.length === 0) factors.unshift({ text: String(c), prec: ATOM });
     const leadingMinus = neg && i === 0;
     const body = factors
@@ -278,7 +315,7 @@ function render(a: Dim, syntax: DimSyntax): Printed {
     else text += neg ? ` - ${body}` : ` + ${body}`;
     if (a.terms.length === 1)
       prec = factors.length > 1 ? PRODUCT : leadingMinus ? NEG : factors[0]!.prec;
-  });
+  }
   return { text, prec };
 }
 
@@ -312,19 +349,20 @@ export function dimToJs(a: Dim, lookup: (name: string) => string): string {
   return `(${body.text})`;
 }
 
+function atomVal(x: DimAtom, env: Readonly<Record<string, number>>): number {
+  if (x.kind === "var") {
+    const v = env[x.name];
+    if (v === undefined) throw new Error(`dimension ${x.name} is not bound`);
+    return v;
+  }
+  const n = dimEval(x.num, env);
+  const d = dimEval(x.den, env);
+  return x.kind === "div" ? Math.floor(n / d) : n - d * Math.floor(n / d);
+}
+
 export function dimEval(a: Dim, env: Readonly<Record<string, number>>): number {
-  const atomVal = (x: DimAtom): number => {
-    if (x.kind === "var") {
-      const v = env[x.name];
-      if (v === undefined) throw new Error(`dimension ${x.name} is not bound`);
-      return v;
-    }
-    const n = dimEval(x.num, env);
-    const d = dimEval(x.den, env);
-    return x.kind === "div" ? Math.floor(n / d) : n - d * Math.floor(n / d);
-  };
   let sum = 0;
-  for (const t of a.terms) sum += t.atoms.reduce((p, x) => p * atomVal(x), t.coeff);
+  for (const t of a.terms) sum += t.atoms.reduce((p, x) => p * atomVal(x, env), t.coeff);
   return sum;
 }
 
