@@ -237,20 +237,22 @@ export function callBlock(
 function boundText(inner: Ctx, decl: ast.BlockDecl): string {
   const out: string[] = [];
   const seen = new Set<string>();
-  const show = (name: string) => {
-    const e = inner.scope.own(name);
-    if (seen.has(name) || !e || typeof e.value === "function") return;
-    seen.add(name);
-    const v = e.value;
-    if (v.kind === "dim") out.push(`${name} = ${dimToString(v.dim)}`);
-    else if (v.kind === "int" || v.kind === "float" || v.kind === "bool")
-      out.push(`${name} = ${v.value}`);
-  };
   for (const p of decl.params) {
-    if (p.type.kind === "ScalarType") show(p.name.name);
-    else for (const d of p.type.dims) if (d.kind === "Name") show(d.name);
+    if (p.type.kind === "ScalarType") showBound(inner, p.name.name, seen, out);
+    else for (const d of p.type.dims) if (d.kind === "Name") showBound(inner, d.name, seen, out);
   }
   return out.length > 0 ? `${out.join(", ")} ` : "";
+}
+
+/** boundText's `name = value` for one name (at module level: tsx names a local closure per call). */
+function showBound(inner: Ctx, name: string, seen: Set<string>, out: string[]): void {
+  const e = inner.scope.own(name);
+  if (seen.has(name) || !e || typeof e.value === "function") return;
+  seen.add(name);
+  const v = e.value;
+  if (v.kind === "dim") out.push(`${name} = ${dimToString(v.dim)}`);
+  else if (v.kind === "int" || v.kind === "float" || v.kind === "bool")
+    out.push(`${name} = ${v.value}`);
 }
 
 /** Every name an AST node mentions (`2 * n` -> `n`). */

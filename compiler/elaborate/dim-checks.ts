@@ -25,6 +25,7 @@ import {
 } from "../dims.ts";
 import type { DimCheck, TensorType } from "../ir.ts";
 import { fail, type Ctx } from "./context.ts";
+import { typeText } from "./values.ts";
 
 /** E3014 at `span`: an integer left the ones a double counts exactly. */
 export function failOverflow(ctx: Ctx, message: string, span: Span): never {
@@ -218,23 +219,20 @@ export function checkBytes(
   const max = ctx.s.limits.maxTensorBytes;
   const least = minBytes(type.shape);
   // Printed only for a message: this runs for every tensor an expression makes.
-  const text = () => `${type.dtype}${shapeToString(type.shape)}`;
   if (least > max)
     fail(
       ctx,
       "E3015",
-      `${what} is ${text()}, ${shapeAsConst(type.shape) ? "" : "at least "}${bytesText(least)}, more than the limit of ${bytesText(max)}`,
+      `${what} is ${typeText(type)}, ${shapeAsConst(type.shape) ? "" : "at least "}${bytesText(least)}, more than the limit of ${bytesText(max)}`,
       span,
       { help: limitHelp("--max-tensor-bytes", "maxTensorBytes") },
     );
   if (shapeAsConst(type.shape) || runtime === null) return;
-  const subject = () =>
-    runtime
-      ? `${runtime} (${text()}, ${sourceRef(ctx, span, false)})`
-      : `the ${text()} tensor ${sourceRef(ctx, span)}`;
   addCheck(
     ctx,
     { dim: bytesDim(type.shape), min: 0, max, unit: "bytes" },
-    () => `${subject()} may take at most ${max} bytes (the limit set by --max-tensor-bytes)`,
+    // An inline arrow, not a named local: tsx names those with a defineProperty per call.
+    () =>
+      `${runtime ? `${runtime} (${typeText(type)}, ${sourceRef(ctx, span, false)})` : `the ${typeText(type)} tensor ${sourceRef(ctx, span)}`} may take at most ${max} bytes (the limit set by --max-tensor-bytes)`,
   );
 }

@@ -39,10 +39,19 @@ class Scalars {
     if (typeof a === "number" && typeof b === "number") return f(a, b);
     return emit(this.ctx, op, {}, [this.tensor(a), this.tensor(b)], this.span);
   }
-  add = (a: Num, b: Num) => this.bin("add", a, b, (x, y) => x + y);
-  sub = (a: Num, b: Num) => this.bin("sub", a, b, (x, y) => x - y);
-  mul = (a: Num, b: Num) => this.bin("mul", a, b, (x, y) => x * y);
-  div = (a: Num, b: Num) => this.bin("div", a, b, (x, y) => x / y);
+  // Methods, not arrow fields: those are four (tsx-named) closures per instance, one per init call.
+  add(a: Num, b: Num): Num {
+    return this.bin("add", a, b, (x, y) => x + y);
+  }
+  sub(a: Num, b: Num): Num {
+    return this.bin("sub", a, b, (x, y) => x - y);
+  }
+  mul(a: Num, b: Num): Num {
+    return this.bin("mul", a, b, (x, y) => x * y);
+  }
+  div(a: Num, b: Num): Num {
+    return this.bin("div", a, b, (x, y) => x / y);
+  }
   sqrt(a: Num): Num {
     return typeof a === "number" ? Math.sqrt(a) : emit(this.ctx, "sqrt", {}, [a], this.span);
   }

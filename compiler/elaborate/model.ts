@@ -350,16 +350,21 @@ function checkDimsBound(ctx: Ctx, dims: string[], decl: ast.ModelDecl): boolean 
  */
 function eqnDims(e: Eqn): string[] {
   const out = new Set<string>();
-  const walk = (x: unknown): void => {
-    if (x === null || typeof x !== "object") return;
-    if (Array.isArray(x)) return x.forEach(walk);
-    if ("terms" in x && Array.isArray((x as Dim).terms)) {
-      for (const n of dimVars(x as Dim)) out.add(n);
-      return;
-    }
-    Object.values(x).forEach(walk);
-  };
-  for (const o of e.outs) walk(o.type.shape);
-  walk(e.params);
+  for (const o of e.outs) addDimNames(o.type.shape, out);
+  addDimNames(e.params, out);
   return [...out];
+}
+
+/** eqnDims' walk, at module level: tsx names a local closure with a defineProperty per call. */
+function addDimNames(x: unknown, out: Set<string>): void {
+  if (x === null || typeof x !== "object") return;
+  if (Array.isArray(x)) {
+    for (const y of x) addDimNames(y, out);
+    return;
+  }
+  if ("terms" in x && Array.isArray((x as Dim).terms)) {
+    for (const n of dimVars(x as Dim)) out.add(n);
+    return;
+  }
+  for (const k in x) addDimNames((x as Record<string, unknown>)[k], out);
 }
