@@ -327,6 +327,13 @@ const dlgSyntax: DimSyntax = {
 };
 
 export function dimToString(a: Dim): string {
+  // Most dims are a number or a name (every tensor's hover text prints its shape).
+  if (a.terms.length === 1) {
+    const t = a.terms[0]!;
+    if (t.atoms.length === 0) return String(t.coeff);
+    const x = t.atoms[0]!;
+    if (t.coeff === 1 && t.atoms.length === 1 && x.kind === "var") return x.name;
+  }
   return render(a, dlgSyntax).text;
 }
 

@@ -394,14 +394,18 @@ function runBody(ctx: Ctx, fn: BlockFn, site: CallSite, caller: Ctx): Value {
   const isStd = ctx.s.stdFiles.has(fn.file);
   let result: { value: Value; span: ast.Span } | null = null;
   let ok = true;
-  const note = `in the call at ${where(ctx, caller.file, site.span)}`;
+  // Written only for an error: finding the line of the call costs a scan of the caller's text.
+  let note: string | undefined;
   const step = (names: ast.Ident[], run: () => void) => {
     if (isStd) return run();
     const before = ctx.s.diagnostics.length;
     if (!guarded(ctx, names, run)) ok = false;
     // E2011 already names its chain of calls: dozens of `in the call at` would bury it.
-    for (const d of ctx.s.diagnostics.slice(before))
-      if (d.code !== "E2011" && !d.notes.includes(note)) d.notes.push(note);
+    for (const d of ctx.s.diagnostics.slice(before)) {
+      if (d.code === "E2011") continue;
+      note ??= `in the call at ${where(ctx, caller.file, site.span)}`;
+      if (!d.notes.includes(note)) d.notes.push(note);
+    }
   };
   for (const s of fn.decl.body) {
     if (result !== null) {
