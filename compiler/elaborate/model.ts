@@ -363,7 +363,11 @@ function addDimNames(x: unknown, out: Set<string>): void {
     return;
   }
   if ("terms" in x && Array.isArray((x as Dim).terms)) {
-    for (const n of dimVars(x as Dim)) out.add(n);
+    // A dim's names, read off its terms (most dims are constants, with none).
+    for (const t of (x as Dim).terms)
+      for (const a of t.atoms)
+        if (a.kind === "var") out.add(a.name);
+        else addDimNames(a, out);
     return;
   }
   for (const k in x) addDimNames((x as Record<string, unknown>)[k], out);
