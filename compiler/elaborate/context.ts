@@ -74,10 +74,14 @@ const MAX_TYPE_TEXTS = 4;
 export class Session {
   readonly diagnostics: Diagnostic[] = [];
   /**
-   * What hover shows, per file and span (keyed `start * 2^21 + end`: offsets stay under
-   * MAX_SOURCE_BYTES): each evaluated expression's type, bound names, call signatures.
+   * What hover shows, per file: each evaluated expression's type, bound names, call signatures,
+   * in the order recorded, found by span start then end (small integers: no number is boxed
+   * per lookup, as a `start * 2^21 + end` key was).
    */
-  readonly types = new Map<string, Map<number, TypeAt>>();
+  private readonly types = new Map<
+    string,
+    { list: TypeAt[]; at: Map<number, Map<number, TypeAt>> }
+  >();
   readonly sources = new Map<string, string>();
   /** Each file's AST, in the order read (std first, then imports before importers). */
   readonly programs = new Map<string, Program>();
@@ -111,17 +115,21 @@ export class Session {
   /** Record a type text at a span (once; a span evaluated again with another shape gets a second text). */
   type(file: string, span: Span, text: string): void {
     let inFile = this.types.get(file);
-    if (!inFile) this.types.set(file, (inFile = new Map()));
-    const key = span.start * 2097152 + span.end;
-    const t = inFile.get(key);
-    if (!t) inFile.set(key, { file, span, texts: [text] });
-    else if (t.texts.length <= MAX_TYPE_TEXTS && !t.texts.includes(text))
+    if (!inFile) this.types.set(file, (inFile = { list: [], at: new Map() }));
+    let byEnd = inFile.at.get(span.start);
+    if (!byEnd) inFile.at.set(span.start, (byEnd = new Map()));
+    const t = byEnd.get(span.end);
+    if (!t) {
+      const added = { file, span, texts: [text] };
+      byEnd.set(span.end, added);
+      inFile.list.push(added);
+    } else if (t.texts.length <= MAX_TYPE_TEXTS && !t.texts.includes(text))
       t.texts.push(t.texts.length < MAX_TYPE_TEXTS ? text : "…");
   }
 
   /** Every recorded type, file by file. */
   typeList(): TypeAt[] {
-    return [...this.types.values()].flatMap((m) => [...m.values()]);
+    return [...this.types.values()].flatMap((f) => f.list);
   }
 
   /** Record a diagnostic once: a block called twice with the same mistake reports it once. */
