@@ -93,7 +93,7 @@ export function intrinsics(): Signature[] {
   return intrinsicSigs;
 }
 
-/** The optimizers a train block's `optimizer` takes, with their defaults (`adam(lr = 0.001, ...)`). */
+/** The optimizers a train block's `optimizer` takes, with their defaults (`adam(lr: float = 0.001, ...)`). */
 export function optimizers(): Signature[] {
   return (Object.keys(optimizerArgs) as OptimizerKind[]).map((kind) => {
     const d = defaultOptimizer(kind);
@@ -106,7 +106,10 @@ export function optimizers(): Signature[] {
       eps: d.eps,
       weight_decay: d.weightDecay,
     };
-    const label = `${kind}(${optimizerArgs[kind].map((k) => `${k} = ${value[k]}`).join(", ")})`;
+    // Written as block parameters are: `lr: float = 0.001`.
+    const param = (k: string) =>
+      `${k}: ${typeof value[k] === "boolean" ? "bool" : "float"} = ${value[k]}`;
+    const label = `${kind}(${optimizerArgs[kind].map(param).join(", ")})`;
     return {
       name: kind,
       label,

@@ -3,11 +3,14 @@
 // analysis may lag the text or have lost the declaration being typed, so the
 // names declared in the text before the cursor are offered too.
 
+import { readdirSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import { CompletionItemKind, type CompletionItem } from "vscode-languageserver";
 import { trainKeys } from "../compiler/elaborate/train-config.ts";
 import type { Analysis, SymbolDef, SymbolKind } from "../compiler/symbols.ts";
 import { blocks, intrinsics, optimizers, signatureOf, type Signature } from "./callables.ts";
 import { cursorContext, type CursorContext, type Enclosing, type Tok } from "./context.ts";
+import { rangeOf } from "./text.ts";
 
 const kindOf: { [K in SymbolKind]: CompletionItemKind } = {
   block: CompletionItemKind.Function,
@@ -175,6 +178,24 @@ function namedArgs(sig: Signature, ctx: CursorContext): CompletionItem[] {
     }));
 }
 
+/**
+ * `import "‸"`: the other .dlg files in the importing file's folder (the
+ * path resolves from there), replacing what the string holds so far.
+ */
+function importPaths(file: string, text: string, from: number, offset: number): CompletionItem[] {
+  let names: string[];
+  try {
+    names = readdirSync(dirname(file));
+  } catch {
+    return []; // an unsaved buffer's folder may not exist
+  }
+  const range = rangeOf(text, { start: from, end: offset });
+  return names
+    .filter((n) => n.endsWith(".dlg") && n !== basename(file))
+    .sort()
+    .map((n) => ({ label: n, kind: CompletionItemKind.File, textEdit: { range, newText: n } }));
+}
+
 /** Completion items at `offset` of `text` (the open buffer of `file`; `a` its analysis, if any). */
 export function completions(
   a: Analysis | undefined,
@@ -185,10 +206,14 @@ export function completions(
   const ctx = cursorContext(text, offset);
   const w = ctx.where;
   if (ctx.onNumber) return [];
-  const values = () => [...scope(a, file, ctx, offset, valueKinds).values()];
+  // A statement's own name is not yet defined in its value (`h = x |> dense(h` is an error).
+  const values = () =>
+    [...scope(a, file, ctx, offset, valueKinds).values()].filter((i) => i.label !== ctx.defining);
   switch (w.kind) {
     case "none":
       return [];
+    case "import":
+      return importPaths(file, text, w.from, offset);
     case "top":
       if (w.after === "train-for") return [...scope(a, file, ctx, offset, ["model"]).values()];
       if (w.after === "name") return [];
@@ -215,6 +240,9 @@ export function completions(
           ...(args ? namedArgs(args, ctx) : []),
           ...scope(a, file, ctx, offset, ["const"]).values(),
         ];
+      // Only a block or an intrinsic can follow `|>`, or be a param's `init`.
+      const prev = ctx.before[ctx.before.length - 1]?.type;
+      if (prev === "Pipe" || prev === "Init") return callables(a, file);
       const statements = !w.statementStart
         ? []
         : ctx.enclosing?.kind === "model"

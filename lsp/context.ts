@@ -44,7 +44,10 @@ export function lex(text: string): Lexed {
 export interface CallContext {
   callee: string;
   calleeSpan: Span;
-  /** `x |> f(|)`: the piped value is f's first argument. */
+  /**
+   * `x |> f(|)`: the piped value is f's first argument; so is the param's own
+   * shape for `param w: [3, 4] init normal(|)`.
+   */
   piped: boolean;
   /** How many positional arguments come before the one being typed. */
   positional: number;
@@ -67,6 +70,8 @@ export interface Enclosing {
 export type Where =
   /** In a comment or a string: nothing to complete, no call to help with. */
   | { kind: "none" }
+  /** In the path of `import "‸"`, whose text so far starts at `from`. */
+  | { kind: "import"; from: number }
   /** Between declarations. `after` is the keyword just typed, if it names what comes next. */
   | { kind: "top"; after: "train-for" | "name" | null }
   | { kind: "train"; after: "optimizer" | "batch" | "value" | null; given: string[] }
@@ -88,6 +93,8 @@ export interface CursorContext {
   before: Tok[];
   /** The cursor is in or just after a number: there is no name to complete. */
   onNumber: boolean;
+  /** `h = x |> dense(‸`: the name the statement around the cursor defines (not usable in its own value). */
+  defining: string | null;
 }
 
 const opens: Record<string, string> = { LParen: "RParen", LBracket: "RBracket", LBrace: "RBrace" };
@@ -119,14 +126,17 @@ export function cursorContext(text: string, offset: number): CursorContext {
   const inString =
     under !== undefined &&
     ((under.type === "StringLiteral" && offset < under.end) || under.type === "UnterminatedString");
-  if (inComment || inString)
+  if (inComment || inString) {
+    const path = inString && !inComment && before[before.length - 1]?.type === "Import";
     return {
-      where: { kind: "none" },
+      where: path ? { kind: "import", from: under.start + 1 } : { kind: "none" },
       enclosing: null,
       call: null,
       before,
       onNumber: false,
+      defining: null,
     };
+  }
 
   // The open brackets, and the declaration they belong to. A declaration
   // keyword can only start a new top-level declaration, so it closes
@@ -151,7 +161,13 @@ export function cursorContext(text: string, offset: number): CursorContext {
   const prev = before[before.length - 1];
   const call = innermostCall(before, stack);
   const onNumber = under?.type === "NumberLiteral";
-  const base = { enclosing, call, before, onNumber };
+  const base = {
+    enclosing,
+    call,
+    before,
+    onNumber,
+    defining: definedHere(text, before, prefixStart),
+  };
   const top = stack[stack.length - 1];
 
   if (!top) {
@@ -204,6 +220,31 @@ export function cursorContext(text: string, offset: number): CursorContext {
     top.type === "LBrace" &&
     (prev === undefined || prev.type === "LBrace" || startsStatement(text, prev, prefixStart));
   return { ...base, where: { kind: "expr", call: direct, statementStart } };
+}
+
+/**
+ * The name defined by the statement the cursor is in: `h = ...`, `output y =
+ * ...`, `metric m = ...`. Walks back over closed brackets from `at` to the
+ * statement's start: a `{`, or a line break after a token that does not go on.
+ */
+function definedHere(text: string, before: Tok[], at: number): string | null {
+  let depth = 0;
+  let i = before.length - 1;
+  // A statement of its own starts at the cursor.
+  if (i >= 0 && startsStatement(text, before[i]!, at)) return null;
+  for (; i >= 0; i--) {
+    const t = before[i]!;
+    if (t.type === "RParen" || t.type === "RBracket" || t.type === "RBrace") depth++;
+    else if (t.type === "LBrace" && depth === 0) break;
+    else if (t.type === "LParen" || t.type === "LBracket" || t.type === "LBrace")
+      depth = Math.max(0, depth - 1);
+    const prev = before[i - 1];
+    if (depth === 0 && prev && startsStatement(text, prev, t.start)) break;
+  }
+  if (i < 0) return null;
+  const first = before[i]!.type === "LBrace" ? i + 1 : i;
+  const named = /^(Output|Metric)$/.test(before[first]?.type ?? "") ? first + 1 : first;
+  return before[named]?.name && before[named + 1]?.type === "Equals" ? before[named]!.image : null;
 }
 
 /** Whether the last of a block's parameters typed so far is at its default value (`stride: int = ‸`). */
@@ -276,7 +317,7 @@ function innermostCall(before: Tok[], stack: Open[]): CallContext | null {
     return {
       callee: callee.image,
       calleeSpan: { start: callee.start, end: callee.end },
-      piped: before[o.at - 2]?.type === "Pipe",
+      piped: before[o.at - 2]?.type === "Pipe" || before[o.at - 2]?.type === "Init",
       positional: args.slice(0, -1).filter((a) => nameOf(a) === null).length,
       given: args.map(nameOf).filter((n): n is string => n !== null),
       naming: nameOf(current),

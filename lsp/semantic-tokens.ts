@@ -104,9 +104,12 @@ function classify(t: Tok, i: number, tokens: Tok[], names: Map<number, Class>): 
   if (t.type !== "Identifier")
     return punctuation.has(t.type) ? null : { type: "operator", modifiers: [] };
   // An unresolved name: an intrinsic's named argument (`axis:`), an intrinsic where it is
-  // called or piped into, else a plain variable.
+  // called, piped into or a param's `init` (`init glorot_uniform`), else a plain variable.
   if (tokens[i + 1]?.type === "Colon") return { type: "parameter", modifiers: [] };
-  const called = tokens[i + 1]?.type === "LParen" || tokens[i - 1]?.type === "Pipe";
+  const called =
+    tokens[i + 1]?.type === "LParen" ||
+    tokens[i - 1]?.type === "Pipe" ||
+    tokens[i - 1]?.type === "Init";
   if (called || tokens[i - 1]?.type === "Block")
     return {
       type: "function",

@@ -1,6 +1,7 @@
 // Signature help: the call around the cursor, its parameters, and which one
-// is being typed (by name after `units:`, else by position; `x |> f(|)`
-// already gave f its first argument).
+// is being typed: the named one while its value is typed (`units: |`), else
+// the first parameter not given yet, by position, by name, or by the pipe
+// (`x |> f(|)` already gave f its first argument).
 
 import type { SignatureHelp } from "vscode-languageserver";
 import type { Analysis } from "../compiler/symbols.ts";
@@ -19,7 +20,9 @@ export function signatureHelp(
   const sig = signatureOf(a, file, call.callee, ctx.enclosing?.kind === "train");
   if (!sig) return null;
   const byName = call.naming === null ? -1 : sig.params.findIndex((p) => p.name === call.naming);
-  const active = call.naming === null ? call.positional + (call.piped ? 1 : 0) : byName;
+  const filled = call.positional + (call.piped ? 1 : 0);
+  const next = sig.params.findIndex((p, i) => i >= filled && !call.given.includes(p.name));
+  const active = call.naming !== null ? byName : next < 0 ? sig.params.length : next;
   // Past the last parameter, or an unknown name: no parameter is highlighted.
   const activeParameter = active >= 0 && active < sig.params.length ? active : sig.params.length;
   return {

@@ -153,7 +153,7 @@ describe("completion", () => {
     );
     expect(labels(opts)).toEqual(["gd", "sgd", "adam"]);
     expect(opts.find((i) => i.label === "adam")!.detail).toBe(
-      "adam(lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0)",
+      "adam(lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0)",
     );
     const settings = complete(
       mlp,
@@ -198,8 +198,43 @@ describe("completion", () => {
   it("works without an analysis, from the text alone (the names it declares, the intrinsics)", () => {
     const text = "dim B\nmodel m {\n  input x: [B, 3]\n  h = x |> dense(";
     const items = completions(undefined, "m.dlg", text, text.length);
-    expect(labels(items)).toEqual(expect.arrayContaining(["x", "h", "B", "sum"]));
+    expect(labels(items)).toEqual(expect.arrayContaining(["x", "B", "sum"]));
+    // `h` is the name being defined: not yet a value (review R1-14).
+    expect(labels(items)).not.toContain("h");
     expect(completions(undefined, "m.dlg", "x = 12", 6)).toEqual([]);
+  });
+
+  it("offers only what can go there: callables after `|>` and `init`, not the name being defined (review R1-14)", () => {
+    const body = (s: string) => `dim B\nconst k = 3\nmodel m {\n  input x: [B, 3]\n  ${s}\n}\n`;
+    const piped = complete("m.dlg", body(`h = x |> ${CURSOR}`));
+    expect(labels(piped)).toEqual(expect.arrayContaining(["dense", "relu", "sum"]));
+    expect(piped.every((i) => i.kind === CompletionItemKind.Function)).toBe(true);
+    const prefix = complete("m.dlg", body(`h = x |> de${CURSOR}`));
+    expect(labels(prefix)).not.toContain("B");
+    const init = complete("m.dlg", body(`param w: [3, 4] init ${CURSOR}`));
+    expect(labels(init)).toEqual(expect.arrayContaining(["zeros", "normal"]));
+    expect(labels(init)).not.toContain("k");
+    // The statement's own target is left out, across lines and behind `output`.
+    const own = labels(complete("m.dlg", body(`hh = x\n  output y = h${CURSOR}`)));
+    expect(own).toEqual(expect.arrayContaining(["hh", "x", "k"]));
+    expect(own).not.toContain("y");
+    const multi = labels(complete("m.dlg", body(`h = x |> dense(\n    ${CURSOR}`)));
+    expect(multi).toEqual(expect.arrayContaining(["units:", "x", "k"]));
+    expect(multi).not.toContain("h");
+    // On the next statement, the previous one's name is in scope.
+    expect(labels(complete("m.dlg", body(`h = x\n  y = ${CURSOR}`)))).toContain("h");
+  });
+
+  it("offers the .dlg files beside the file in an import's path", () => {
+    const file = resolve("samples/mlp.dlg");
+    const text = 'import "le"\n';
+    const items = completions(undefined, file, text, text.indexOf('"') + 3);
+    expect(labels(items)).toEqual(expect.arrayContaining(["lenet.dlg", "composed.dlg"]));
+    expect(labels(items)).not.toContain("mlp.dlg");
+    // The item replaces what the string holds so far.
+    expect(items[0]!.textEdit).toMatchObject({
+      range: { start: { line: 0, character: 8 }, end: { line: 0, character: 10 } },
+    });
   });
 });
 
@@ -232,6 +267,24 @@ describe("signature help", () => {
     );
   });
 
+  it("after a comma, highlights the first parameter not given yet (review R1-13)", () => {
+    expect(help("m.dlg", m(`y = x |> dense(units: 3, ${CURSOR})`)).active).toBe(
+      "bias: bool = true",
+    );
+    const conv = "dim B\nmodel m {\n  input x: [B, 1, 28, 28]\n  y = x |> conv2d(6, ";
+    expect(help("m.dlg", `${conv}kernel: 3, ${CURSOR})\n}\n`).active).toBe("stride: int = 1");
+    expect(help("m.dlg", `${conv}stride: 2, ${CURSOR})\n}\n`).active).toBe("kernel: int");
+    const t = `${m("y = x")}train t for m { optimizer sgd(lr: 0.1, ${CURSOR}) }`;
+    expect(help("m.dlg", t).active).toBe("momentum: float = 0");
+  });
+
+  it("counts a param's own shape as an init call's first argument (review R1-28)", () => {
+    const text = m(`param w: [3, 4] init normal(${CURSOR}0.02)\n  y = x @ w`);
+    expect(help("m.dlg", text).active).toBe("std: float = 1.0");
+    const items = complete("m.dlg", text);
+    expect(named(items)).toEqual(["std:", "mean:"]);
+  });
+
   it("counts the piped value as the first argument", () => {
     expect(help("m.dlg", m(`y = x |> dense(${CURSOR}4)`)).active).toBe("units: int");
     expect(help("m.dlg", m(`y = x |> dense(4, ${CURSOR})`)).active).toBe("bias: bool = true");
@@ -253,8 +306,9 @@ describe("signature help", () => {
     expect(help("m.dlg", m(`y = dense(relu(x), ${CURSOR}4)`)).active).toBe("units: int");
     const t = `${m("y = x")}train t for m { optimizer adam(0.01, ${CURSOR}) }`;
     expect(help("m.dlg", t)).toEqual({
-      label: "adam(lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0)",
-      active: "beta1 = 0.9",
+      label:
+        "adam(lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0)",
+      active: "beta1: float = 0.9",
     });
   });
 
@@ -353,6 +407,8 @@ describe("semantic tokens", () => {
     const all = (t: string) => toks.filter((d) => d.text === t);
     expect(all("k").map((d) => d.modifiers)).toEqual([["declaration", "readonly"], ["readonly"]]);
     expect(all("w").map((d) => d.type)).toEqual(["property", "property"]);
+    // An init intrinsic is a std function, not a variable (review R1-22).
+    expect(all("zeros")).toMatchObject([{ type: "function", modifiers: ["defaultLibrary"] }]);
     expect(all("x").map((d) => d.type)).toEqual(["parameter", "parameter"]);
     expect(toks.filter((d) => d.type === "comment")).toEqual([
       { text: "/* one", line: 1, char: 0, type: "comment", modifiers: [] },

@@ -463,6 +463,24 @@ describe("dlg lsp --stdio", () => {
     ).toEqual([]);
   });
 
+  it("keeps a CRLF file's line endings when formatting (review R1-29)", async () => {
+    const crlf = "dim B\r\nmodel m {\r\n  input x: [B, 3]\r\n  output z = x + x\r\n}\r\n";
+    const options = { tabSize: 2, insertSpaces: true };
+    await client.open(uri("crlf.dlg"), crlf);
+    // Canonical but for the line endings: nothing to do.
+    expect(
+      await client.request("textDocument/formatting", { ...doc("crlf.dlg"), options }),
+    ).toEqual([]);
+    const messy = "dim B\r\nmodel m {  input x: [B,3]\r\n    output z = x+x }\r\n";
+    await client.change(uri("crlf.dlg"), messy);
+    const edits = await client.request<TextEdit[]>("textDocument/formatting", {
+      ...doc("crlf.dlg"),
+      options,
+    });
+    expect(edits).toHaveLength(1);
+    expect(edits[0]!.newText).toBe(crlf);
+  });
+
   it("completes a block's named arguments inside its call", async () => {
     const text = "dim B\nmodel m {\n  input x: [B, 3]\n  h = x |> dense(\n}\n";
     await client.open(uri("typing.dlg"), text);
