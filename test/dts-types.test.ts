@@ -24,6 +24,7 @@ import { compile, nodeHost, typegen } from "../cli/node-host.ts";
 import { typegenFiles } from "../cli/typegen-command.ts";
 import { moduleDts } from "../compiler/emit/dts.ts";
 import { jsString } from "../compiler/mangle.ts";
+import { strictCallerOptions } from "./tsc-options.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "dlg-dts-types-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -62,18 +63,9 @@ beforeAll(() => {
   expect(enc.ok).toBe(true);
   writeFileSync(join(tmp, "encoder.d.ts"), enc.dts!);
   for (const f of fixtures) copyFileSync(join("test/dts", f), join(tmp, f));
-  const options: ts.CompilerOptions = {
-    strict: true,
-    noEmit: true,
-    target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.ESNext,
-    moduleResolution: ts.ModuleResolutionKind.Bundler,
-    lib: ["lib.es2022.d.ts"],
-    types: [],
-  };
   const program = ts.createProgram(
     fixtures.map((f) => join(tmp, f)),
-    options,
+    strictCallerOptions,
   );
   found = new Map(fixtures.map((f) => [f, []]));
   for (const d of ts.getPreEmitDiagnostics(program)) {

@@ -18,6 +18,7 @@ import { interpret } from "../compiler/interpret.ts";
 import { commentText, jsData, jsString, mangle, unmangle } from "../compiler/mangle.ts";
 import { stepSeed } from "../runtime/model.ts";
 import { lcg, slotInputs, type Arr } from "./entry-inputs.ts";
+import { strictCallerOptions } from "./tsc-options.ts";
 
 const jsKeywords =
   "break case catch class const continue debugger default delete do else enum export extends false finally for function if import in instanceof new null return super switch this throw true try typeof var void while with yield let static implements interface package private protected public await async of get set arguments eval undefined NaN Infinity".split(
@@ -259,16 +260,7 @@ const w: Float32Array = p["valueOf_1.__proto__"];
 export { a, l, w };
 `,
     };
-    const options: ts.CompilerOptions = {
-      strict: true,
-      noEmit: true,
-      target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.ESNext,
-      moduleResolution: ts.ModuleResolutionKind.Bundler,
-      types: [],
-      lib: ["lib.es2022.d.ts"],
-      skipDefaultLibCheck: true,
-    };
+    const options: ts.CompilerOptions = { ...strictCallerOptions, skipDefaultLibCheck: true };
     const host = ts.createCompilerHost(options);
     const read = host.readFile.bind(host);
     host.readFile = (f) => files[f] ?? read(f);
