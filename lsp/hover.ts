@@ -9,16 +9,16 @@ import { MarkupKind, type Hover } from "vscode-languageserver";
 import type { Expr, Ident, Span } from "../grammar/index.ts";
 import type { Analysis } from "../compiler/symbols.ts";
 import { forEachExpr, forEachStmt, stmtValue } from "./ast-walk.ts";
+import { modelSignature, trainHover } from "./hover-decls.ts";
 import { spanKey, symbolAt, typeAt, typesBySpan } from "./lookup.ts";
 import { holds, rangeOf } from "./text.ts";
 
-const code = (lines: string[]) => "```dlg\n" + lines.join("\n") + "\n```";
+/** Code lines (a type, a signature): fenced for a Markdown client, as they are for plain text. */
+const fenced = (lines: string[]) => "```dlg\n" + lines.join("\n") + "\n```";
+const plain = (lines: string[]) => lines.join("\n");
 
-/** A recorded text: its first paragraph is code (a type, a signature), the rest a doc comment. */
-function section(text: string): string {
-  const cut = text.indexOf("\n\n");
-  return cut < 0 ? code([text]) : `${code([text.slice(0, cut)])}\n\n${text.slice(cut + 2)}`;
-}
+/** No hover on a blank or a bracket/separator between names (the mouse resting in a chain's margin). */
+const blank = (c: string | undefined) => c === undefined || /[\s()[\]{},:;]/.test(c);
 
 interface NamedArg {
   name: Ident;
@@ -58,10 +58,28 @@ function namedArgAt(a: Analysis, file: string, offset: number): NamedArg | undef
   return found;
 }
 
-export function hover(a: Analysis, file: string, offset: number): Hover | null {
+/** The hover at `offset`; `markdown`: the client shows Markdown (else plain text, no fences). */
+export function hover(a: Analysis, file: string, offset: number, markdown = true): Hover | null {
   const text = a.sources.get(file);
   if (text === undefined) return null;
+  if (blank(text[offset]) && blank(text[offset - 1])) return null;
+  const code = markdown ? fenced : plain;
+  const contents = (parts: string[]) => ({
+    kind: markdown ? MarkupKind.Markdown : MarkupKind.PlainText,
+    value: parts.join(markdown ? "\n\n---\n\n" : "\n\n"),
+  });
+  /** A recorded text: its first paragraph is code (a type, a signature), the rest a doc comment. */
+  const section = (t: string) => {
+    const cut = t.indexOf("\n\n");
+    return cut < 0 ? code([t]) : `${code([t.slice(0, cut)])}\n\n${t.slice(cut + 2)}`;
+  };
   const s = symbolAt(a, file, offset);
+  const train = s ? null : trainHover(a, file, offset);
+  if (train)
+    return {
+      contents: contents([code(train.code), ...train.prose]),
+      range: rangeOf(text, train.span),
+    };
   const arg = namedArgAt(a, file, offset);
   let texts: string[];
   let span: Span | undefined = s?.span;
@@ -88,12 +106,9 @@ export function hover(a: Analysis, file: string, offset: number): Hover | null {
     const { name, detail, doc } = s.def;
     // A call's record is already the block's signature and doc: not twice.
     const signed = texts.some((x) => x.startsWith(`${name}(`) || x === detail);
-    if (!signed) parts.push(code([detail]));
+    if (!signed) parts.push(code(s.def.kind === "model" ? modelSignature(a, s.def) : [detail]));
     if (doc && !texts.some((x) => x.includes(doc))) parts.push(doc);
   }
   if (parts.length === 0 || span === undefined) return null;
-  return {
-    contents: { kind: MarkupKind.Markdown, value: parts.join("\n\n---\n\n") },
-    range: rangeOf(text, span),
-  };
+  return { contents: contents(parts), range: rangeOf(text, span) };
 }

@@ -8,6 +8,7 @@
 import {
   createConnection,
   DidChangeWatchedFilesNotification,
+  MarkupKind,
   ProposedFeatures,
   ResponseError,
   TextDocuments,
@@ -15,6 +16,7 @@ import {
   type Connection,
   type InitializeParams,
   type InitializeResult,
+  type MarkupContent,
   type Position,
 } from "vscode-languageserver/node";
 import { TextDocument } from "vscode-languageserver-textdocument";
@@ -74,6 +76,9 @@ interface At {
   analysis: Analysis | undefined;
 }
 
+/** A doc comment as plain text, for a client that shows no Markdown. */
+const plainDoc = (d: string | MarkupContent | undefined) => (typeof d === "object" ? d.value : d);
+
 export function serve(connection: Connection): void {
   const documents = new TextDocuments(TextDocument);
   const ws = new Workspace({
@@ -87,6 +92,7 @@ export function serve(connection: Connection): void {
     },
   });
   const refresh = { hints: false, tokens: false };
+  const markdown = { hover: true, completion: true, signature: true };
   /** A request to the client that fails (it declined) is logged, never an unhandled rejection. */
   const failed = (what: string) => (e: unknown) =>
     connection.console.error(`dlg: ${what} failed: ${e instanceof Error ? e.message : String(e)}`);
@@ -128,6 +134,13 @@ export function serve(connection: Connection): void {
       watchFiles = w?.didChangeWatchedFiles?.dynamicRegistration === true;
       refresh.hints = w?.inlayHint?.refreshSupport === true;
       refresh.tokens = w?.semanticTokens?.refreshSupport === true;
+      // Markdown unless the client lists formats without it (a plain-text client shows fences).
+      const td = params.capabilities.textDocument;
+      const md = (formats: MarkupKind[] | undefined) =>
+        formats === undefined || formats.includes(MarkupKind.Markdown);
+      markdown.hover = md(td?.hover?.contentFormat);
+      markdown.completion = md(td?.completion?.completionItem?.documentationFormat);
+      markdown.signature = md(td?.signatureHelp?.signatureInformation?.documentationFormat);
       return {
         capabilities: {
           textDocumentSync: TextDocumentSyncKind.Incremental,
@@ -178,7 +191,7 @@ export function serve(connection: Connection): void {
   connection.onHover(
     guard("hover", null, (p) => {
       const q = at(p.textDocument.uri, p.position);
-      return q?.analysis ? hover(q.analysis, q.path, q.offset) : null;
+      return q?.analysis ? hover(q.analysis, q.path, q.offset, markdown.hover) : null;
     }),
   );
   connection.onDefinition(
@@ -213,10 +226,12 @@ export function serve(connection: Connection): void {
   );
   connection.onDocumentSymbol(
     guard("document symbols", [], (p) => {
+      // The outline needs only the parse (the cache's, which the re-check then reuses), not
+      // the elaboration a pending re-check would run on every keystroke.
       const doc = documents.get(p.textDocument.uri);
-      const a = doc && ws.analysisOf(pathOf(doc.uri));
-      const program = a?.programs.get(pathOf(p.textDocument.uri));
-      return doc && program ? documentSymbols(doc.getText(), program.decls) : [];
+      if (!doc || !usable(doc.getText())) return [];
+      const { program } = ws.cache.parse(pathOf(doc.uri), doc.getText());
+      return documentSymbols(doc.getText(), program.decls);
     }),
   );
   connection.onDocumentFormatting(
@@ -238,13 +253,22 @@ export function serve(connection: Connection): void {
   connection.onCompletion(
     guard("completion", [], (p) => {
       const q = at(p.textDocument.uri, p.position, true);
-      return q && usable(q.text) ? completions(q.analysis, q.path, q.text, q.offset) : [];
+      if (!q || !usable(q.text)) return [];
+      const items = completions(q.analysis, q.path, q.text, q.offset);
+      return markdown.completion
+        ? items
+        : items.map((i) => ({ ...i, documentation: plainDoc(i.documentation) }));
     }),
   );
   connection.onSignatureHelp(
     guard("signature help", null, (p) => {
       const q = at(p.textDocument.uri, p.position, true);
-      return q && usable(q.text) ? signatureHelp(q.analysis, q.path, q.text, q.offset) : null;
+      const h = q && usable(q.text) ? signatureHelp(q.analysis, q.path, q.text, q.offset) : null;
+      if (!h || markdown.signature) return h;
+      return {
+        ...h,
+        signatures: h.signatures.map((g) => ({ ...g, documentation: plainDoc(g.documentation) })),
+      };
     }),
   );
   connection.languages.semanticTokens.on(

@@ -7,7 +7,7 @@
 // an empty list, so nothing stale stays on screen.
 
 import { readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative, sep } from "node:path";
 import type { Diagnostic as LspDiagnostic } from "vscode-languageserver";
 import { nodeHost } from "../cli/node-host.ts";
 import { analyze, type Host } from "../compiler/compile.ts";
@@ -16,6 +16,7 @@ import { AnalysisCache } from "../compiler/symbols/cache.ts";
 import type { Analysis, SymbolDef } from "../compiler/symbols.ts";
 import { atCallSites, diagnosticsByFile, originsOf } from "./diagnostics.ts";
 import { isStd } from "./callables.ts";
+import { ignoredUnder } from "./ignore.ts";
 import { preludeFile, uriOf } from "./uris.ts";
 
 /** The pause after a keystroke before re-checking: typing a word costs one analysis, not five. */
@@ -220,13 +221,14 @@ export class Workspace {
     }
   }
 
-  /** The .dlg files under the workspace folders, breadth-first, skipping hidden dirs and node_modules. */
+  /** The .dlg files under the workspace folders, breadth-first, skipping what ignore.ts leaves out. */
   private workspaceFiles(): string[] {
     const out: string[] = [];
-    let level = this.roots.slice();
+    const ignored = new Map(this.roots.map((r) => [r, ignoredUnder(r)]));
+    let level = this.roots.map((root) => ({ root, dir: root }));
     for (let depth = 0; depth <= SCAN_LIMITS.depth && level.length > 0; depth++) {
-      const next: string[] = [];
-      for (const dir of level) {
+      const next: typeof level = [];
+      for (const { root, dir } of level) {
         let names: string[];
         try {
           names = readdirSync(dir).sort();
@@ -234,7 +236,6 @@ export class Workspace {
           continue;
         }
         for (const name of names) {
-          if (name.startsWith(".") || name === "node_modules") continue;
           const p = join(dir, name);
           let st;
           try {
@@ -242,7 +243,9 @@ export class Workspace {
           } catch {
             continue;
           }
-          if (st.isDirectory()) next.push(p);
+          if (ignored.get(root)!(relative(root, p).split(sep).join("/"), st.isDirectory()))
+            continue;
+          if (st.isDirectory()) next.push({ root, dir: p });
           else if (st.isFile() && name.endsWith(".dlg")) {
             out.push(p);
             if (out.length >= SCAN_LIMITS.files) return out;

@@ -4,9 +4,9 @@
 // as the text changes, hover, inlay hints, definition, references and rename
 // across an import, document symbols, formatting and completion.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type {
   CompletionItem,
@@ -506,6 +506,29 @@ describe("dlg lsp --stdio", () => {
     expect(refs).toContainEqual({ uri: uri("solo.dlg"), range: range(solo, "dense") });
     expect(refs).toContainEqual({ uri: uri("user.dlg"), range: range(user, "dense") });
     await client.close(uri("user.dlg"));
+  });
+
+  it("leaves build outputs, hidden folders and .gitignore'd paths out of the search (review R1-31)", async () => {
+    const use = "dim B\nmodel g {\n  input x: [B, 2]\n  output y = x |> dense(7)\n}\n";
+    writeFileSync(at(".gitignore"), "# generated\ngen/\n*.bak.dlg\n/top-only.dlg\n");
+    const placed = ["gen/a.dlg", "out/b.dlg", "node_modules/c.dlg", ".cache/d.dlg", "e.bak.dlg"];
+    const kept = ["kept/f.dlg", "kept/top-only.dlg"];
+    for (const f of [...placed, ...kept, "top-only.dlg"]) {
+      mkdirSync(dirname(at(f)), { recursive: true });
+      writeFileSync(at(f), use);
+    }
+    const user = "dim B\nmodel u {\n  input x: [B, 2]\n  output y = x |> dense(5)\n}\n";
+    await client.open(uri("user.dlg"), user);
+    const refs = await client.request<Location[]>("textDocument/references", {
+      ...doc("user.dlg"),
+      position: posOf(user, "dense"),
+      context: { includeDeclaration: false },
+    });
+    const found = new Set(refs.map((r) => r.uri));
+    for (const f of kept) expect(found, f).toContain(uri(f));
+    for (const f of [...placed, "top-only.dlg"]) expect(found, f).not.toContain(uri(f));
+    await client.close(uri("user.dlg"));
+    for (const f of [...placed, ...kept, "top-only.dlg", ".gitignore"]) rmSync(at(f));
   });
 
   it("answers nothing for text features on a buffer over the size limit", async () => {
