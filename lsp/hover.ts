@@ -17,8 +17,16 @@ import { holds, rangeOf } from "./text.ts";
 const fenced = (lines: string[]) => "```dlg\n" + lines.join("\n") + "\n```";
 const plain = (lines: string[]) => lines.join("\n");
 
-/** No hover on a blank or a bracket/separator between names (the mouse resting in a chain's margin). */
-const blank = (c: string | undefined) => c === undefined || /[\s()[\]{},:;]/.test(c);
+/**
+ * No hover where the character under the mouse (or the cursor, in nvim) is a
+ * blank, or a bracket or separator not right after a name: the mouse resting
+ * in a chain's margin shows nothing. `dense(` still hovers `dense`.
+ */
+function blankAt(text: string, offset: number): boolean {
+  const c = text[offset];
+  if (c === undefined || /\s/.test(c)) return true;
+  return /[()[\]{},:;]/.test(c) && !/\w/.test(text[offset - 1] ?? "");
+}
 
 interface NamedArg {
   name: Ident;
@@ -62,7 +70,7 @@ function namedArgAt(a: Analysis, file: string, offset: number): NamedArg | undef
 export function hover(a: Analysis, file: string, offset: number, markdown = true): Hover | null {
   const text = a.sources.get(file);
   if (text === undefined) return null;
-  if (blank(text[offset]) && blank(text[offset - 1])) return null;
+  if (blankAt(text, offset)) return null;
   const code = markdown ? fenced : plain;
   const contents = (parts: string[]) => ({
     kind: markdown ? MarkupKind.Markdown : MarkupKind.PlainText,

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { Hover, MarkupContent } from "vscode-languageserver";
+import type { CompletionItem, Hover, MarkupContent } from "vscode-languageserver";
 import { nodeHost } from "../cli/node-host.ts";
 import { analyze } from "../compiler/compile.ts";
 import { hover } from "../lsp/hover.ts";
@@ -60,11 +60,13 @@ describe("hover on declarations", () => {
     expect(at("for mlp", 5)).toContain("-> probs: f32[B, 10]");
   });
 
-  it("gives nothing on blanks and brackets, but still on a name's end and on |> (review R1-30)", () => {
+  it("gives nothing on blanks and loose brackets, but on a name, its call's `(` and |> (review R1-30)", () => {
     const line = "  logits = x |> dense(256)";
     expect(at(line, 0)).toBeNull(); // indentation
     expect(at(line, line.indexOf("(256"))).toContain("dense("); // just after `dense`
-    expect(at(line, line.indexOf("x |>") + 1)).toContain("f32[B, 784]"); // the end of `x`
+    expect(at(line, line.indexOf("x |>"))).toContain("f32[B, 784]");
+    expect(at(line, line.indexOf("x |>") + 1)).toBeNull(); // the blank after `x`
+    expect(at("(256)", 0)).toContain("dense("); // a call's `(` is the call's
     expect(at("x |> dense(256)", 2)).toContain("|> f32[B, 784]");
     expect(at("256) |> relu", 4)).toBeNull(); // the blank after `)`
   });
@@ -79,11 +81,14 @@ describe("hover on declarations", () => {
 });
 
 describe("through the server", () => {
-  it("honours the client's hover content format", async () => {
+  it("honours the client's hover and completion documentation formats", async () => {
     const client = LspClient.start();
     try {
       await client.initialize(resolve("."), {
-        textDocument: { hover: { contentFormat: ["plaintext"] } },
+        textDocument: {
+          hover: { contentFormat: ["plaintext"] },
+          completion: { completionItem: { documentationFormat: ["plaintext"] } },
+        },
       });
       const uri = fileUri(resolve(file));
       await client.open(uri, text);
@@ -93,6 +98,14 @@ describe("through the server", () => {
       });
       expect(h.contents).toMatchObject({ kind: "plaintext" });
       expect((h.contents as MarkupContent).value).not.toContain("```");
+      // A doc comment in completion is a plain string, not MarkupContent.
+      const items = await client.request<CompletionItem[]>("textDocument/completion", {
+        textDocument: { uri },
+        position: positionOf(text, text.indexOf("dense(256)") + 6),
+      });
+      const dense = items.find((i) => i.label === "dense")!;
+      expect(typeof dense.documentation).toBe("string");
+      expect(dense.documentation).toContain("Fully connected");
     } finally {
       await client.stop();
     }
