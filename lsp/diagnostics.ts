@@ -111,20 +111,30 @@ export function toLspDiagnostic(
  */
 const placeNotes: { re: RegExp; message: string; call: boolean }[] = [
   { re: /^in the call at (.+):(\d+):(\d+)$/, message: "called here", call: true },
-  { re: /^raised inside std's .*\((.+):(\d+):(\d+)\)$/, message: "inside std here", call: false },
+  {
+    re: /^raised inside std's .*?(?: at `([^`]*)`)? \((.+):(\d+):(\d+)\)$/,
+    message: "inside std here",
+    call: false,
+  },
 ];
 
-/** The places a diagnostic's notes name, each with its note, at the word there. */
+/**
+ * The places a diagnostic's notes name, each with its note: the expression
+ * the note quotes (`at \`d / heads\``) where it is there, else the word there.
+ */
 function placesOf(d: Diagnostic, sources: ReadonlyMap<string, string>) {
   return d.notes.flatMap((note) =>
     placeNotes.flatMap(({ re, message, call }) => {
       const m = re.exec(note);
-      const text = m ? sources.get(m[1]!) : undefined;
+      // The std note has one group more, the quoted expression, before the place.
+      const [quoted, file, line, col] = m ? (call ? [undefined, ...m.slice(1)] : m.slice(1)) : [];
+      const text = file ? sources.get(file) : undefined;
       if (!m || text === undefined) return [];
-      const start = offsetOf(text, { line: Number(m[2]) - 1, character: Number(m[3]) - 1 });
+      const start = offsetOf(text, { line: Number(line) - 1, character: Number(col) - 1 });
       const word = /^\w+/.exec(text.slice(start));
-      const span = { start, end: start + (word ? word[0].length : 1) };
-      return [{ note, file: m[1]!, span, message, call }];
+      const length = quoted && text.startsWith(quoted, start) ? quoted.length : word?.[0].length;
+      const span = { start, end: start + (length ?? 1) };
+      return [{ note, file: file!, span, message, call }];
     }),
   );
 }

@@ -182,6 +182,13 @@ describe("dlg lsp --stdio", () => {
     expect(d!.range).toEqual(range(text, "multi_head_attention(4)"));
     const inside = d!.relatedInformation?.find((r) => r.message === "inside std here");
     expect(inside?.location.uri).toBe(fileUri(join(root, "std/prelude.dlg")));
+    // The whole expression the note quotes is underlined, not its first name (review R1-38).
+    const quoted = /at `([^`]+)`/.exec(d!.message)?.[1];
+    expect(quoted).toBeDefined();
+    const prelude = readFileSync(join(root, "std/prelude.dlg"), "utf8").split("\n");
+    const r = inside!.location.range;
+    expect(r.start.line).toBe(r.end.line);
+    expect(prelude[r.start.line]!.slice(r.start.character, r.end.character)).toBe(quoted);
     await client.close(uri("heads.dlg"));
   });
 
