@@ -5,9 +5,11 @@
 // one definition, and its uses from all of them are gathered.
 
 import {
+  DocumentHighlightKind,
   ResponseError,
   ErrorCodes,
   SymbolKind,
+  type DocumentHighlight,
   type DocumentSymbol,
   type Location,
   type Range,
@@ -72,6 +74,25 @@ export function references(
   includeDeclaration: boolean,
 ): Location[] {
   return occurrences(analyses, def, includeDeclaration).map((o) => o.location);
+}
+
+/**
+ * The occurrences of the name at `offset` in its own file (documentHighlight):
+ * the definition as a write, each use as a read. The open file's analysis is
+ * enough; no workspace search.
+ */
+export function highlights(a: Analysis, file: string, offset: number): DocumentHighlight[] {
+  const s = symbolAt(a, file, offset);
+  if (!s) return [];
+  return occurrences([a], s.def, true)
+    .filter((o) => o.file === file)
+    .map((o) => ({
+      range: o.location.range,
+      kind:
+        o.span.start === s.def.span.start && o.file === s.def.file
+          ? DocumentHighlightKind.Write
+          : DocumentHighlightKind.Read,
+    }));
 }
 
 /** Where a rename may start: a user's name, not std's (nor an intrinsic, which has no definition). */

@@ -30,7 +30,14 @@ import { formatting } from "./formatting.ts";
 import { hover } from "./hover.ts";
 import { inlayHints } from "./inlay-hints.ts";
 import { symbolAt } from "./lookup.ts";
-import { definition, documentSymbols, prepareRename, references, rename } from "./navigation.ts";
+import {
+  definition,
+  documentSymbols,
+  highlights,
+  prepareRename,
+  references,
+  rename,
+} from "./navigation.ts";
 import { semanticTokens, semanticTokensLegend } from "./semantic-tokens.ts";
 import { signatureHelp } from "./signature-help.ts";
 import { pathOf } from "./uris.ts";
@@ -146,6 +153,7 @@ export function serve(connection: Connection): void {
           textDocumentSync: TextDocumentSyncKind.Incremental,
           hoverProvider: true,
           definitionProvider: true,
+          documentHighlightProvider: true,
           referencesProvider: true,
           renameProvider: { prepareProvider: true },
           documentSymbolProvider: true,
@@ -198,6 +206,12 @@ export function serve(connection: Connection): void {
     guard("definition", null, (p) => {
       const q = at(p.textDocument.uri, p.position);
       return q?.analysis ? definition(q.analysis, q.path, q.offset) : null;
+    }),
+  );
+  connection.onDocumentHighlight(
+    guard("document highlight", [], (p) => {
+      const q = at(p.textDocument.uri, p.position);
+      return q?.analysis ? highlights(q.analysis, q.path, q.offset) : [];
     }),
   );
   connection.onReferences(

@@ -10,6 +10,7 @@ import { dirname, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type {
   CompletionItem,
+  DocumentHighlight,
   DocumentSymbol,
   Hover,
   InlayHint,
@@ -536,6 +537,27 @@ describe("dlg lsp --stdio", () => {
     for (const f of [...placed, "top-only.dlg"]) expect(found, f).not.toContain(uri(f));
     await client.close(uri("user.dlg"));
     for (const f of [...placed, ...kept, "top-only.dlg", ".gitignore"]) rmSync(at(f));
+  });
+
+  it("highlights a name's definition and uses in its file (review R1-33)", async () => {
+    expect(init.capabilities.documentHighlightProvider).toBe(true);
+    await client.open(uri("main.dlg"), main);
+    const hl = await client.request<DocumentHighlight[]>("textDocument/documentHighlight", {
+      ...doc("main.dlg"),
+      position: posOf(main, "h |> dense"),
+    });
+    // The definition is a write (3), the use a read (2).
+    expect(hl).toEqual([
+      { range: rangeIn(main, "h = x", 0, 1), kind: 3 },
+      { range: rangeIn(main, "h |> dense", 0, 1), kind: 2 },
+    ]);
+    // A block of the imported file: only this file's uses, no definition here.
+    const hidden = await client.request<DocumentHighlight[]>("textDocument/documentHighlight", {
+      ...doc("main.dlg"),
+      position: posOf(main, "hidden"),
+    });
+    expect(hidden).toEqual([{ range: range(main, "hidden"), kind: 2 }]);
+    await client.close(uri("main.dlg"));
   });
 
   it("answers nothing for text features on a buffer over the size limit", async () => {
