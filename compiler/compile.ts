@@ -105,7 +105,7 @@ export function check(file: string, opts: CompileOptions): CheckResult {
 
 export interface AnalyzeOptions {
   host: Host;
-  /** Kept by the caller between calls: unchanged files are not parsed again. */
+  /** Kept by the caller between calls: unchanged files are not parsed again, unchanged imports not re-elaborated. */
   cache?: AnalysisCache;
   limits?: SizeLimits;
 }
@@ -120,7 +120,7 @@ export function analyze(file: string, opts: AnalyzeOptions): Analysis {
     const r = elaborate(file, opts.host, {
       limits: opts.limits ?? defaultLimits,
       recoveredTypes: true,
-      ...(opts.cache ? { parse: opts.cache.parse } : {}),
+      ...(opts.cache ? { parse: opts.cache.parse, reuse: opts.cache } : {}),
     });
     const symbols = resolveNames(r.programs, new Set([STD_PRELUDE]));
     const { diagnostics, sources, programs, types } = r;

@@ -11,6 +11,7 @@
 
 import {
   parse,
+  type BlockDecl,
   type ModelDecl,
   type ParseResult,
   type Program,
@@ -28,10 +29,12 @@ import {
   type Unreadable,
 } from "./source-file.ts";
 import type { TypeAt } from "./symbols.ts";
+import type { RunStore } from "./symbols/cache.ts";
 import { fail, Scope, Session, type Ctx } from "./elaborate/context.ts";
 import { evalExpr } from "./elaborate/expr.ts";
 import { intrinsicTable } from "./elaborate/intrinsics.ts";
 import { elaborateModel, elaborateUncalled } from "./elaborate/model.ts";
+import { fingerprint, reusing, runsFor } from "./elaborate/reuse.ts";
 import { guarded } from "./elaborate/stmts.ts";
 import { need } from "./elaborate/tensor-ops.ts";
 import { elaborateTrain } from "./elaborate/train-config.ts";
@@ -377,6 +380,11 @@ export function elaborate(
      * half-typed file still has hovers); what they would report is dropped, as noise.
      */
     recoveredTypes?: boolean;
+    /**
+     * Kept between calls (the language server's AnalysisCache): while the global environment
+     * is unchanged, imported files' models and uncalled blocks are replayed, not re-run.
+     */
+    reuse?: RunStore;
   } = {},
 ): ElaborateResult {
   const s = new Session();
@@ -384,6 +392,29 @@ export function elaborate(
   const std = loadStd(s, host, opts.parse ?? parseFile);
   const globals = new Scope(std);
   const units = loadFiles(s, host, entryFile, opts.parse ?? parseFile);
+  const store = opts.reuse;
+  const runs =
+    store &&
+    runsFor(
+      store,
+      entryFile,
+      fingerprint(entryFile, units, s.sources, {
+        stdText: s.sources.get(STD_PRELUDE),
+        recoveredTypes: opts.recoveredTypes === true,
+        ...(opts.limits ? { limits: opts.limits } : {}),
+        ...(opts.dims ? { dims: opts.dims } : {}),
+      }),
+    );
+  const entry = {
+    file: entryFile,
+    blocks: new Set(units.find((u) => u.file === entryFile)?.program.decls ?? []),
+  };
+  /** Run one model or uncalled block: replayed when it is an imported file's and nothing changed. */
+  const runOf = <T extends ModelIR | null | void>(
+    file: string,
+    decl: ModelDecl | BlockDecl,
+    run: () => T,
+  ): T => (file === entryFile ? run() : reusing(s, store, runs, entry, decl, run));
 
   for (const u of units) declare(s, globals, u);
   // Specialise dims the caller already knows (the CLI, from the data): `F` becomes 13.
@@ -413,10 +444,11 @@ export function elaborate(
   const models = new Map<string, ModelIR>();
   for (const [name, { decl, unit }] of modelDecls) {
     if (!unit.syntaxOk) {
-      if (opts.recoveredTypes) recoveredModelTypes(s, decl, unit.file, globals);
+      if (opts.recoveredTypes)
+        runOf(unit.file, decl, () => recoveredModelTypes(s, decl, unit.file, globals));
       continue;
     }
-    const ir = elaborateModel(s, decl, unit.file, globals);
+    const ir = runOf(unit.file, decl, () => elaborateModel(s, decl, unit.file, globals));
     if (ir) models.set(name, ir);
   }
 
@@ -428,13 +460,15 @@ export function elaborate(
     if (!u.syntaxOk || cut) continue;
     for (const d of u.program.decls)
       if (d.kind === "Block" && !s.called.has(d))
-        elaborateUncalled(s, {
-          kind: "block",
-          name: d.name.name,
-          decl: d,
-          file: u.file,
-          scope: globals,
-        });
+        runOf(u.file, d, () =>
+          elaborateUncalled(s, {
+            kind: "block",
+            name: d.name.name,
+            decl: d,
+            file: u.file,
+            scope: globals,
+          }),
+        );
   }
 
   const trains: TrainConfig[] = [];

@@ -169,7 +169,7 @@ export function callBlock(
   standIns: ReadonlySet<string> = new Set(),
 ): Value {
   const decl = fn.decl;
-  ctx.s.called.add(decl);
+  ctx.s.markCalled(decl);
   const again = ctx.stack.findIndex((f) => f.decl === decl);
   if (again >= 0) {
     const through = ctx.stack.slice(again + 1).map((f) => `\`${f.name}\``);

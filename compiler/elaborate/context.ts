@@ -8,6 +8,7 @@ import { diag, type DiagCode, type Diagnostic, type Label } from "../diagnostics
 import type { DimCheck, Var, VarGen } from "../ir.ts";
 import { defaultLimits, type SizeLimits } from "../limits.ts";
 import type { TypeAt } from "../symbols.ts";
+import type { RunLog } from "../symbols/cache.ts";
 import type { Value } from "./values.ts";
 
 /** A user error: aborts the current statement, which records it and moves on. */
@@ -89,8 +90,10 @@ export class Session {
   readonly stdFiles = new Set<string>();
   /** The standard library's scope (intrinsics and std blocks), the root of every lookup. */
   std: Scope = new Scope();
-  /** Blocks some call inlined (the others are checked on their own, elaborateUncalled). */
+  /** Blocks some call inlined (the others are checked on their own, elaborateUncalled): `markCalled`. */
   readonly called = new Set<BlockDecl>();
+  /** While set, each type, report and call mark is also logged, to be replayed (elaborate/reuse.ts). */
+  log: RunLog | null = null;
   /** How large tensors may be (E3015, E3016). */
   limits: SizeLimits = defaultLimits;
   /** Expressions being evaluated inside one another, across inlined blocks (expr.ts). */
@@ -114,6 +117,7 @@ export class Session {
 
   /** Record a type text at a span (once; a span evaluated again with another shape gets a second text). */
   type(file: string, span: Span, text: string): void {
+    this.log?.types.push({ file, span, text });
     let inFile = this.types.get(file);
     if (!inFile) this.types.set(file, (inFile = { list: [], at: new Map() }));
     let byEnd = inFile.at.get(span.start);
@@ -134,10 +138,18 @@ export class Session {
 
   /** Record a diagnostic once: a block called twice with the same mistake reports it once. */
   report(d: Diagnostic): void {
+    // Logged before the dedupe: a run replayed into another session may be the first to report it.
+    this.log?.reports.push(d);
     const key = `${d.code}|${d.file}|${d.span.start}|${d.span.end}|${d.message}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);
     this.diagnostics.push(d);
+  }
+
+  /** A block some call inlined (so it is not also checked alone). */
+  markCalled(decl: BlockDecl): void {
+    this.log?.called.push(decl);
+    this.called.add(decl);
   }
 }
 

@@ -109,7 +109,7 @@ export function elaborateUncalled(s: Session, fn: BlockFn): void {
   for (const d of resolveBlockNames(ctx, fn.decl))
     if (!spans.has(`${d.file}:${d.span.start}:${d.span.end}`)) s.report(d);
   s.takeTypes(sandbox);
-  for (const decl of sandbox.called) s.called.add(decl);
+  for (const decl of sandbox.called) s.markCalled(decl);
 }
 
 export function elaborateModel(
