@@ -37,13 +37,25 @@ interface OpenFile {
   text: string;
 }
 
+/** One converted diagnostic, the file it is in, and its identity for merging analyses. */
+interface Converted {
+  file: string;
+  d: LspDiagnostic;
+  key: string;
+}
+
 export class Workspace {
   /** Open buffers by path. */
   private readonly open = new Map<string, OpenFile>();
   /** The latest analysis of each open file (absent while its first is pending, or after it failed). */
   private readonly analyses = new Map<string, Analysis>();
-  /** What each file's URI shows now, by path (JSON, to publish only changes). */
-  private readonly published = new Map<string, string>();
+  /** What each file's URI shows now, by path (the list and its JSON, to publish only changes). */
+  private readonly published = new Map<string, { list: LspDiagnostic[]; json: string }>();
+  /**
+   * Each analysis's diagnostics converted once, by file, with their dedup keys: a
+   * re-check of one file then converts that file's alone, not every open file's.
+   */
+  private readonly converted = new WeakMap<Analysis, Converted[]>();
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
   /** Public for the bench and tests: `cache.parses` counts the parses that ran. */
   readonly cache = new AnalysisCache();
@@ -199,24 +211,53 @@ export class Workspace {
     }
   }
 
+  /** An analysis's diagnostics for the editor, by file (converted on first use). */
+  private convertedOf(a: Analysis): Converted[] {
+    let out = this.converted.get(a);
+    if (out === undefined) {
+      // Nothing in std: the user cannot fix it, and the repository's tests check it.
+      const own = a.diagnostics.filter((d) => !isStd(d.file));
+      const ds = [...own, ...atCallSites(own, a.sources)];
+      const byFile =
+        own.length > 0
+          ? diagnosticsByFile(ds, a.sources, new Map(), originsOf(a.symbols))
+          : new Map();
+      out = [...byFile].flatMap(([file, list]: [string, LspDiagnostic[]]) =>
+        list.map((d) => ({ file, d, key: JSON.stringify([file, d.range, d.code, d.message]) })),
+      );
+      this.converted.set(a, out);
+    }
+    return out;
+  }
+
   /** Merge every open file's diagnostics by file and send what changed (empty lists included). */
   private publishAll(): void {
     const merged = new Map<string, LspDiagnostic[]>();
+    // Two open files that import a third both report its errors: one copy of each.
+    const seen = new Set<string>();
     for (const a of this.analyses.values())
-      if (a.diagnostics.length > 0) {
-        // Nothing in std: the user cannot fix it, and the repository's tests check it.
-        const own = a.diagnostics.filter((d) => !isStd(d.file));
-        const ds = [...own, ...atCallSites(own, a.sources)];
-        diagnosticsByFile(ds, a.sources, merged, originsOf(a.symbols));
+      for (const { file, d, key } of this.convertedOf(a)) {
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const list = merged.get(file) ?? [];
+        list.push(d);
+        merged.set(file, list);
       }
     // An open file always gets a list (an empty one says "checked, clean"); a closed one until it is empty.
     const paths = [...this.published.keys(), ...merged.keys(), ...this.analyses.keys()];
     for (const path of new Set(paths)) {
       const list = merged.get(path) ?? [];
+      const last = this.published.get(path);
+      // The same converted objects (an analysis that did not change): nothing to compare.
+      if (last && last.list.length === list.length && last.list.every((d, i) => d === list[i]))
+        continue;
       const json = JSON.stringify(list);
-      if (this.published.get(path) === json) continue;
+      if (last?.json === json) {
+        last.list = list;
+        continue;
+      }
       if (list.length === 0 && !this.open.has(path)) this.published.delete(path);
-      else this.published.set(path, json);
+      else this.published.set(path, { list, json });
       this.events.publish(this.open.get(path)?.uri ?? uriOf(path), list);
     }
   }
