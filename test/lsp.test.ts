@@ -184,7 +184,7 @@ describe("dlg lsp --stdio", () => {
     const inside = d!.relatedInformation?.find((r) => r.message === "inside std here");
     expect(inside?.location.uri).toBe(fileUri(join(root, "std/prelude.dlg")));
     // The whole expression the note quotes is underlined, not its first name (review R1-38).
-    const quoted = /at `([^`]+)`/.exec(d!.message)?.[1];
+    const quoted = /at `([^`]+)`/.exec(String(d!.message))?.[1];
     expect(quoted).toBeDefined();
     const prelude = readFileSync(join(root, "std/prelude.dlg"), "utf8").split("\n");
     const r = inside!.location.range;
