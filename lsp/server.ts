@@ -7,6 +7,7 @@
 
 import {
   createConnection,
+  CodeActionKind,
   DidChangeWatchedFilesNotification,
   MarkupKind,
   ProposedFeatures,
@@ -25,6 +26,7 @@ import { UsageError } from "../cli/errors.ts";
 import { checkText, isUnreadable } from "../compiler/source-file.ts";
 import type { Analysis } from "../compiler/symbols.ts";
 import { isStd } from "./callables.ts";
+import { quickFixes } from "./code-actions.ts";
 import { completions } from "./completion.ts";
 import { formatting } from "./formatting.ts";
 import { hover } from "./hover.ts";
@@ -154,6 +156,7 @@ export function serve(connection: Connection): void {
           hoverProvider: true,
           definitionProvider: true,
           documentHighlightProvider: true,
+          codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
           referencesProvider: true,
           renameProvider: { prepareProvider: true },
           documentSymbolProvider: true,
@@ -206,6 +209,12 @@ export function serve(connection: Connection): void {
     guard("definition", null, (p) => {
       const q = at(p.textDocument.uri, p.position);
       return q?.analysis ? definition(q.analysis, q.path, q.offset) : null;
+    }),
+  );
+  connection.onCodeAction(
+    guard("code actions", [], (p) => {
+      const doc = documents.get(p.textDocument.uri);
+      return doc ? quickFixes(doc, p.textDocument, p.context.diagnostics) : [];
     }),
   );
   connection.onDocumentHighlight(

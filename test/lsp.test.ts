@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type {
+  CodeAction,
   CompletionItem,
   DocumentHighlight,
   DocumentSymbol,
@@ -558,6 +559,23 @@ describe("dlg lsp --stdio", () => {
     });
     expect(hidden).toEqual([{ range: range(main, "hidden"), kind: 2 }]);
     await client.close(uri("main.dlg"));
+  });
+
+  it("offers a diagnostic's 'did you mean' as a quick fix (review R1-33)", async () => {
+    const typo =
+      "dim B\nmodel m {\n  input x: [B, 3]\n  output y = x |> rleu\n}\ntrain t for m { optimizer adm }\n";
+    await client.open(uri("typo.dlg"), typo);
+    const ds = await client.diagnostics(uri("typo.dlg"), (d) => d.length === 2);
+    const actions = await client.request<CodeAction[]>("textDocument/codeAction", {
+      ...doc("typo.dlg"),
+      range: { start: pos(typo, 0), end: pos(typo, typo.length) },
+      context: { diagnostics: ds },
+    });
+    expect(actions.map((a) => [a.title, a.edit?.changes?.[uri("typo.dlg")]])).toEqual([
+      ["Change `rleu` to `relu`", [{ range: range(typo, "rleu"), newText: "relu" }]],
+      ["Change `adm` to `adam`", [{ range: range(typo, "adm"), newText: "adam" }]],
+    ]);
+    await client.close(uri("typo.dlg"));
   });
 
   it("answers nothing for text features on a buffer over the size limit", async () => {
