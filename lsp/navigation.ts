@@ -11,6 +11,7 @@ import {
   SymbolKind,
   type DocumentHighlight,
   type DocumentSymbol,
+  type SymbolInformation,
   type Location,
   type Range,
   type TextEdit,
@@ -93,6 +94,37 @@ export function highlights(a: Analysis, file: string, offset: number): DocumentH
           ? DocumentHighlightKind.Write
           : DocumentHighlightKind.Read,
     }));
+}
+
+const topKinds: Partial<Record<SymbolDef["kind"], SymbolKind>> = {
+  block: SymbolKind.Function,
+  model: SymbolKind.Class,
+  train: SymbolKind.Event,
+  dim: SymbolKind.TypeParameter,
+  const: SymbolKind.Constant,
+};
+
+/**
+ * workspace/symbol: the top-level names (blocks, models, train blocks, dims,
+ * consts) of the open files and what they import, std's last, whose name
+ * holds `query` (case-insensitive; every one for an empty query).
+ */
+export function workspaceSymbols(
+  analyses: readonly Analysis[],
+  query: string,
+): SymbolInformation[] {
+  const q = query.toLowerCase();
+  const out = new Map<string, SymbolInformation & { std: boolean }>();
+  for (const a of analyses)
+    for (const d of a.symbols.defs.values()) {
+      const kind = topKinds[d.kind];
+      if (kind === undefined || out.has(d.id) || !d.name.toLowerCase().includes(q)) continue;
+      const loc = location(a, d.file, d.span);
+      if (loc) out.set(d.id, { name: d.name, kind, location: loc, std: isStd(d.file) });
+    }
+  return [...out.values()]
+    .sort((x, y) => Number(x.std) - Number(y.std) || x.name.localeCompare(y.name))
+    .map(({ std: _, ...s }) => s);
 }
 
 /** Where a rename may start: a user's name, not std's (nor an intrinsic, which has no definition). */

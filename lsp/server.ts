@@ -39,6 +39,7 @@ import {
   prepareRename,
   references,
   rename,
+  workspaceSymbols,
 } from "./navigation.ts";
 import { semanticTokens, semanticTokensLegend } from "./semantic-tokens.ts";
 import { signatureHelp } from "./signature-help.ts";
@@ -156,6 +157,7 @@ export function serve(connection: Connection): void {
           hoverProvider: true,
           definitionProvider: true,
           documentHighlightProvider: true,
+          workspaceSymbolProvider: true,
           codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
           referencesProvider: true,
           renameProvider: { prepareProvider: true },
@@ -216,6 +218,9 @@ export function serve(connection: Connection): void {
       const doc = documents.get(p.textDocument.uri);
       return doc ? quickFixes(doc, p.textDocument, p.context.diagnostics) : [];
     }),
+  );
+  connection.onWorkspaceSymbol(
+    guard("workspace symbols", [], (p) => workspaceSymbols(ws.openAnalyses(), p.query)),
   );
   connection.onDocumentHighlight(
     guard("document highlight", [], (p) => {

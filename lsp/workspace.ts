@@ -133,6 +133,11 @@ export class Workspace {
     return this.analyses.get(path);
   }
 
+  /** The current analyses of the open files. */
+  openAnalyses(): Analysis[] {
+    return [...this.open.keys()].flatMap((p) => this.analysisOf(p) ?? []);
+  }
+
   /**
    * Analyses that may mention `def`: every open file's, then those of the
    * workspace's other .dlg files that name it (bounded), so references and
@@ -142,7 +147,7 @@ export class Workspace {
    * analysis of any open file importing it. Std's names are everyone's.
    */
   analysesMentioning(def: SymbolDef): Analysis[] {
-    const out = [...this.open.keys()].flatMap((p) => this.analysisOf(p) ?? []);
+    const out = this.openAnalyses();
     const word = new RegExp(`\\b${def.name.replace(/[^\w]/g, "")}\\b`);
     const everyone = isStd(def.file);
     for (const path of this.workspaceFiles()) {

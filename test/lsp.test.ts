@@ -19,6 +19,7 @@ import type {
   Location,
   MarkupContent,
   Position,
+  SymbolInformation,
   TextEdit,
   WorkspaceEdit,
 } from "vscode-languageserver";
@@ -576,6 +577,27 @@ describe("dlg lsp --stdio", () => {
       ["Change `adm` to `adam`", [{ range: range(typo, "adm"), newText: "adam" }]],
     ]);
     await client.close(uri("typo.dlg"));
+  });
+
+  it("finds top-level names by part of their name across the open files' imports (review R1-33)", async () => {
+    expect(init.capabilities.workspaceSymbolProvider).toBe(true);
+    await client.open(uri("main.dlg"), main);
+    const hid = await client.request<SymbolInformation[]>("workspace/symbol", { query: "HID" });
+    expect(hid).toEqual([
+      {
+        name: "hidden",
+        kind: 12,
+        location: { uri: uri("lib.dlg"), range: rangeIn(lib, "block hidden", 6, 6) },
+      },
+    ]);
+    const all = (await client.request<SymbolInformation[]>("workspace/symbol", { query: "" })).map(
+      (s) => s.name,
+    );
+    // The user's names (other tests' open files' too) first, then std's.
+    expect(all).toEqual(expect.arrayContaining(["B", "H", "hidden", "net", "dense"]));
+    expect(all.indexOf("net")).toBeLessThan(all.indexOf("dense"));
+    expect(all.indexOf("hidden")).toBeLessThan(all.indexOf("dense"));
+    await client.close(uri("main.dlg"));
   });
 
   it("answers nothing for text features on a buffer over the size limit", async () => {
