@@ -142,6 +142,7 @@ export function serve(connection: Connection): void {
       ws.roots = folders.filter((u) => u.startsWith("file:")).map(pathOf);
       const w = params.capabilities.workspace;
       watchFiles = w?.didChangeWatchedFiles?.dynamicRegistration === true;
+      folderChanges = w?.workspaceFolders === true;
       refresh.hints = w?.inlayHint?.refreshSupport === true;
       refresh.tokens = w?.semanticTokens?.refreshSupport === true;
       // Markdown unless the client lists formats without it (a plain-text client shows fences).
@@ -167,6 +168,7 @@ export function serve(connection: Connection): void {
           completionProvider: { triggerCharacters: ["(", ",", ":"] },
           signatureHelpProvider: { triggerCharacters: ["(", ","], retriggerCharacters: [":"] },
           semanticTokensProvider: { legend: semanticTokensLegend, full: true },
+          workspace: { workspaceFolders: { supported: true, changeNotifications: true } },
         },
         serverInfo: { name: "dlg" },
       };
@@ -176,8 +178,20 @@ export function serve(connection: Connection): void {
   // Ask the client to tell about .dlg files changed on disk (an import saved,
   // created or deleted outside the editor), where it lets the server ask.
   let watchFiles = false;
+  // Folders added to or removed from the window: references and rename search the new set.
+  let folderChanges = false;
   connection.onInitialized(
     guard("initialized", undefined, () => {
+      if (folderChanges)
+        connection.workspace.onDidChangeWorkspaceFolders(
+          guard("workspace folders", undefined, (e) => {
+            const removed = new Set(e.removed.map((f) => pathOf(f.uri)));
+            const added = e.added
+              .filter((f) => f.uri.startsWith("file:"))
+              .map((f) => pathOf(f.uri));
+            ws.roots = [...ws.roots.filter((r) => !removed.has(r)), ...added];
+          }),
+        );
       if (watchFiles)
         connection.client
           .register(DidChangeWatchedFilesNotification.type, {
