@@ -4,7 +4,7 @@
 // lines: a multi-line comment is sent as one token per line.
 
 import type { SemanticTokensLegend } from "vscode-languageserver";
-import { tokens as T } from "../grammar/index.ts";
+import { tokens as T, type Span } from "../grammar/index.ts";
 import type { Analysis, SymbolDef, SymbolKind } from "../compiler/symbols.ts";
 import { intrinsics, isStd } from "./callables.ts";
 import { lex, type Tok } from "./context.ts";
@@ -70,21 +70,51 @@ const punctuation = new Set([
   "Colon",
 ]);
 
-/** What the analysis says each name in `file` is, by its start offset. */
-function resolved(a: Analysis | undefined, file: string | undefined): Map<number, Class> {
+/**
+ * Where a span of the analysed text is in `text`, the buffer now: the
+ * analysis may lag the buffer by the keystrokes of the pause, so a span
+ * before the edited stretch stays, one after it moves by the length the edit
+ * added, and one inside it is dropped (the re-check's refresh brings it).
+ */
+function mapper(old: string, text: string): (s: Span) => number | undefined {
+  if (old === text) return (s) => s.start;
+  let pre = 0;
+  const max = Math.min(old.length, text.length);
+  while (pre < max && old.charCodeAt(pre) === text.charCodeAt(pre)) pre++;
+  let suf = 0;
+  while (
+    suf < max - pre &&
+    old.charCodeAt(old.length - 1 - suf) === text.charCodeAt(text.length - 1 - suf)
+  )
+    suf++;
+  const tail = old.length - suf;
+  return (s) =>
+    s.end < pre ? s.start : s.start > tail ? s.start + text.length - old.length : undefined;
+}
+
+/** What the analysis says each name in `file` is, by its start offset in `text`. */
+function resolved(
+  a: Analysis | undefined,
+  file: string | undefined,
+  text: string,
+): Map<number, Class> {
   const out = new Map<number, Class>();
-  if (!a || file === undefined) return out;
-  const mark = (d: SymbolDef, start: number, declaration: boolean) => {
+  const old = file === undefined ? undefined : a?.sources.get(file);
+  if (!a || old === undefined) return out;
+  const at = mapper(old, text);
+  const mark = (d: SymbolDef, span: Span, declaration: boolean) => {
+    const start = at(span);
+    if (start === undefined) return;
     const c = symbolClass[d.kind];
     const modifiers: Modifier[] = [...c.modifiers];
     if (declaration) modifiers.push("declaration");
     if (isStd(d.file)) modifiers.push("defaultLibrary");
     out.set(start, { type: c.type, modifiers });
   };
-  for (const d of a.symbols.defs.values()) if (d.file === file) mark(d, d.span.start, true);
+  for (const d of a.symbols.defs.values()) if (d.file === file) mark(d, d.span, true);
   for (const r of a.symbols.refs) {
     const d = a.symbols.defs.get(r.def);
-    if (d && r.file === file) mark(d, r.span.start, false);
+    if (d && r.file === file) mark(d, r.span, false);
   }
   return out;
 }
@@ -118,10 +148,10 @@ function classify(t: Tok, i: number, tokens: Tok[], names: Map<number, Class>): 
   return { type: "variable", modifiers: [] };
 }
 
-/** The semantic tokens of `text` (the buffer of `file`, analysed as `a` if given), LSP-encoded. */
+/** The semantic tokens of `text` (the buffer of `file`, analysed as `a` if given, perhaps an edit ago), LSP-encoded. */
 export function semanticTokens(text: string, a?: Analysis, file?: string): number[] {
   const { tokens, comments } = lex(text);
-  const names = resolved(a, file);
+  const names = resolved(a, file, text);
   const spans: { start: number; end: number; cls: Class }[] = [];
   tokens.forEach((t, i) => {
     const cls = classify(t, i, tokens, names);

@@ -100,6 +100,11 @@ export function serve(connection: Connection): void {
       if (refresh.tokens)
         connection.languages.semanticTokens.refresh().catch(failed("token refresh"));
     },
+    // Tokens answer from the last analysis (no re-check per keystroke): pull them again once it is current.
+    rechecked: () => {
+      if (refresh.tokens)
+        connection.languages.semanticTokens.refresh().catch(failed("token refresh"));
+    },
   });
   const refresh = { hints: false, tokens: false };
   const markdown = { hover: true, completion: true, signature: true };
@@ -319,7 +324,11 @@ export function serve(connection: Connection): void {
       const path = pathOf(p.textDocument.uri);
       const text = doc?.getText();
       const ok = text !== undefined && usable(text);
-      return { data: ok ? semanticTokens(text, ws.analysisOf(path), path) : [] };
+      // With the client's refresh support, the last analysis (mapped around the edit); else the current one.
+      const a = refresh.tokens
+        ? (ws.lastAnalysisOf(path) ?? ws.analysisOf(path))
+        : ws.analysisOf(path);
+      return { data: ok ? semanticTokens(text, a, path) : [] };
     }),
   );
 

@@ -30,6 +30,8 @@ export interface WorkspaceEvents {
   log(message: string): void;
   /** Open files other than the edited one were re-checked: their hints and tokens may have changed. */
   othersChanged?(): void;
+  /** An edited file was re-checked after the pause: tokens answered from its previous analysis are stale. */
+  rechecked?(): void;
 }
 
 interface OpenFile {
@@ -173,6 +175,7 @@ export class Workspace {
     this.checkOpen(path);
     this.recheckImporters(path);
     this.publishAll();
+    this.events.rechecked?.();
   }
 
   /** Analyse an open file and keep its analysis and the paths it asked the host for. */

@@ -417,6 +417,26 @@ describe("semantic tokens", () => {
     expect(all("D")[0]).toMatchObject({ line: 2, char: 14, type: "typeParameter" });
   });
 
+  it("answers from an analysis an edit behind, names moved past the edit (review R1-32)", () => {
+    const old = "const k = 2\ndim D\nblock f(x: [D]) -> [D] {\n  return x * k\n}\n";
+    const a = analyze("c.dlg", {
+      host: { readFile: (p) => (p === "c.dlg" ? old : nodeHost.readFile(p)) },
+    });
+    // Typed since: a new const in the middle, not yet analysed.
+    const text = old.replace("dim D\n", "dim D\nconst extra = k\n");
+    const toks = decode(text, semanticTokens(text, a, "c.dlg"));
+    const all = (t: string) => toks.filter((d) => d.text === t);
+    // Before and after the edit: the analysis's classes, at their new places.
+    expect(all("k").map((d) => [d.line, d.modifiers])).toEqual([
+      [0, ["declaration", "readonly"]],
+      [2, []], // inside the edit: the lexer's guess (a plain variable)
+      [4, ["readonly"]],
+    ]);
+    expect(all("x").map((d) => d.type)).toEqual(["parameter", "parameter"]);
+    expect(all("D").every((d) => d.type === "typeParameter")).toBe(true);
+    expect(all("extra")).toMatchObject([{ type: "variable", modifiers: [] }]);
+  });
+
   it("classifies from the lexer alone without an analysis, also on broken text", () => {
     const text = 'model m { x = relu(1.5 "open\n /* never closed';
     const toks = decode(text, semanticTokens(text));
