@@ -160,6 +160,14 @@ export async function runTypegen(p: Parsed, io: Io): Promise<number> {
     ...sizeLimits(p),
   };
   const outs = files.map((f) => typegenPath(f, out, outDir));
+  // Two files of one name under --out-dir would overwrite each other's .d.ts.
+  const seen = new Map<string, string>();
+  for (const [i, o] of outs.entries()) {
+    const prev = seen.get(resolve(o));
+    if (prev !== undefined && resolve(prev) !== resolve(files[i]!))
+      throw new UsageError(`dlg typegen: ${prev} and ${files[i]} would both write ${o}`);
+    seen.set(resolve(o), files[i]!);
+  }
   if (p.values.watch !== true) return typegenFiles({ files, outs, opts }, io);
   // Watch until Ctrl-C; the writes in flight finish first.
   const stop = new AbortController();

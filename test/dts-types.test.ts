@@ -9,6 +9,8 @@
 
 import {
   copyFileSync,
+  existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -179,6 +181,15 @@ describe("dlg typegen", () => {
     expect(await run(["typegen", ...both, "--out-dir", join(dir, "all")], io)).toBe(0);
     expect(readdirSync(join(dir, "all")).sort()).toEqual(["linreg.d.ts", "mlp.d.ts"]);
     expect(await run(["typegen", ...both, "-o", out], io)).toBe(2);
+    // Two files of one name would write one .d.ts: refused before anything is written.
+    mkdirSync(join(dir, "a"));
+    mkdirSync(join(dir, "b"));
+    copyFileSync("samples/mlp.dlg", join(dir, "a", "m.dlg"));
+    copyFileSync("samples/linreg.dlg", join(dir, "b", "m.dlg"));
+    const same = [join(dir, "a", "m.dlg"), join(dir, "b", "m.dlg")];
+    expect(await run(["typegen", ...same, "--out-dir", join(dir, "one")], io)).toBe(2);
+    expect(lines.join("\n")).toContain(`would both write ${join(dir, "one", "m.d.ts")}`);
+    expect(existsSync(join(dir, "one"))).toBe(false);
   });
 
   it("builds the entries but never lowers: the .d.ts equals compile's for every target", () => {
