@@ -188,8 +188,8 @@ export const commandHelp: Record<CommandName, string> = {
   fmt: `Usage: dlg fmt [--check] FILE...
 
 Rewrite each file in the canonical layout (2-space indent, one statement per
-line, long pipelines one stage per line), keeping every comment where it was
-written. A file with syntax errors gets its diagnostics and is left as it is.
+line, long pipelines, calls and lists one item per line), keeping every
+comment where it was written. A file with syntax errors gets its diagnostics and is left as it is.
 Exit status 1 if any file has errors, or with --check if any would change.
 
 Options:

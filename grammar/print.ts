@@ -4,7 +4,8 @@
 // around binary operators, numbers exactly as written (`raw`), and the
 // fewest parentheses that keep the tree: a child is parenthesised only when
 // its precedence is looser than its position allows. A `|>` chain whose line
-// would pass `width` columns is printed one stage per continuation line.
+// would pass `width` columns is printed one stage per continuation line, and
+// a call or list value that long one argument or item per line.
 // Comments are printed where grammar/comments.ts attached them (`trivia`):
 // above an item, at the end of its line, or inline beside a node; a list
 // (call arguments, list items, block parameters, scan carries, `|>` stages)
@@ -18,7 +19,7 @@
 
 import type * as A from "./ast.ts";
 
-/** Column limit before a pipeline or a block signature is broken over lines (matches prettier). */
+/** Column limit before a pipeline, a call, a list or a block signature is broken over lines (matches prettier). */
 const width = 100;
 const indentUnit = "  ";
 
@@ -231,7 +232,7 @@ class Printer {
       case "Dim":
         return [`dim ${d.names.map((n) => n.name).join(", ")}`];
       case "Const":
-        return [`const ${d.name.name} = ${this.expr(d.value, "")}`];
+        return [this.valueAfter(`const ${d.name.name} = `, d.value, "")];
       case "Block": {
         const params = d.params.map((p): Item => ({ node: p, render: () => this.blockParam(p) }));
         const header = (broken: boolean, result = d.result ? ` -> ${this.type(d.result)}` : "") =>
@@ -252,7 +253,7 @@ class Printer {
       case "Train": {
         const items = d.settings.map((s): Item => ({
           node: s,
-          render: (i) => `${s.key.name} ${this.expr(s.value, i)}`,
+          render: (i) => this.valueAfter(`${s.key.name} `, s.value, i),
         }));
         const header = `train ${d.name.name} for ${d.model.name} {`;
         // Kept on one line as written, LANGUAGE.md's idiom, while it fits and holds no comment.
@@ -328,9 +329,37 @@ class Printer {
    * is laid out top to bottom, the way layer stacks are meant to read.
    */
   private valueAfter(prefix: string, value: A.Expr, indent: string): string {
-    const flat = prefix + this.expr(value, indent);
-    if (value.kind !== "Pipe" || indent.length + flat.split("\n")[0]!.length <= width) return flat;
-    return prefix + inlineBefore(value) + this.pipe(value, indent, true) + inlineAfter(value);
+    return prefix + this.fitted(prefix, value, indent, "");
+  }
+
+  /**
+   * `e` as written after `prefix` at `indent` (and before `suffix`), broken
+   * where its first line would pass `width`: a pipeline one stage per line,
+   * a call's arguments or a list's items one per line (each item fitted the
+   * same way at its deeper indent). Other expressions stay on one line.
+   */
+  private fitted(prefix: string, e: A.Expr, indent: string, suffix: string): string {
+    const flat = this.expr(e, indent);
+    if (indent.length + (prefix + flat).split("\n")[0]!.length + suffix.length <= width)
+      return flat;
+    const wrap = (text: string) => inlineBefore(e) + text + inlineAfter(e);
+    if (e.kind === "Pipe") return wrap(this.pipe(e, indent, true));
+    if (e.kind === "Call") {
+      const args = e.args.map((a): Item => {
+        const name = a.name ? `${a.name.name}: ` : "";
+        return { node: a, render: (i) => name + this.fitted(name, a.value, i, ",") };
+      });
+      const callee = this.operand(e.callee, POSTFIX, "left", indent);
+      return wrap(callee + this.commaList(["(", ")"], args, e, false, indent, true));
+    }
+    if (e.kind === "List") {
+      const items = e.items.map((x): Item => ({
+        node: x,
+        render: (i) => this.fitted("", x, i, ","),
+      }));
+      return wrap(this.commaList(["[", "]"], items, e, false, indent, true));
+    }
+    return flat;
   }
 
   /** A `|>` chain on one line, or one stage per continuation line (forced by a comment on a stage). */

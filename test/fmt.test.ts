@@ -155,6 +155,49 @@ describe("comments stay where they were written", () => {
   });
 });
 
+describe("long lines", () => {
+  const long = (n: number) => Array.from({ length: n }, (_, i) => `input_number_${i}`);
+
+  it("breaks a call or list value past 100 columns one argument or item per line, nested ones as needed", () => {
+    const args = long(6);
+    const text = `model m {\n  h = concat([${args.join(", ")}], axis: -1)\n  loss f(g(${args.slice(0, 4).join(", ")}), ${args[4]}, ${args[5]})\n}\n`;
+    const out = checkFormat(text);
+    expect(out.split("\n").every((l) => l.length <= 100)).toBe(true);
+    expect(out).toBe(
+      [
+        "model m {",
+        "  h = concat(",
+        "    [",
+        ...args.map((a) => `      ${a},`),
+        "    ],",
+        "    axis: -1,",
+        "  )",
+        "  loss f(",
+        `    g(${args.slice(0, 4).join(", ")}),`,
+        `    ${args[4]},`,
+        `    ${args[5]},`,
+        "  )",
+        "}",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("breaks a long const list and a long train setting, and leaves a value that fits alone", () => {
+    const nums = Array.from({ length: 12 }, (_, i) => String(1000000 * (i + 1)));
+    const out = checkFormat(
+      `const sizes = [${nums.join(", ")}]\nconst small = [1, 2]\n` +
+        `model m { input x: [2] }\ntrain t for m { optimizer adam(${long(5)
+          .map((a) => `${a.slice(0, 10)}: 1`)
+          .join(", ")}, extra_setting: 0.001) }\n`,
+    );
+    expect(out).toContain(`const sizes = [\n${nums.map((n) => `  ${n},\n`).join("")}]\n`);
+    expect(out).toContain("const small = [1, 2]\n");
+    expect(out).toContain("train t for m {\n  optimizer adam(\n    input_numb: 1,\n");
+    expect(out.split("\n").every((l) => l.length <= 100)).toBe(true);
+  });
+});
+
 // ------------------------------------------------------------ property test
 
 /**
