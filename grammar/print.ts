@@ -206,6 +206,10 @@ class Printer {
     const t = owner.trivia;
     const openCs = head ? t?.headOpen : t?.open;
     const innerCs = head ? t?.headInner : t?.inner;
+    // An empty list holding only `/* */` comments on one line: `f(/* none */)`.
+    const only = [...(openCs ?? []), ...(innerCs ?? [])];
+    if (items.length === 0 && only.every((c) => c.text.startsWith("/*") && !c.text.includes("\n")))
+      return `${open}${only.map((c) => c.text).join(" ")}${close}`;
     if (!broken && !openCs?.length && !innerCs?.length && !items.some((i) => needsLines(i.node)))
       return `${open}${items.map((i) => inlineBefore(i.node) + i.render(indent) + inlineAfter(i.node)).join(", ")}${close}`;
     const inner = indent + indentUnit;

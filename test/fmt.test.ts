@@ -108,6 +108,11 @@ describe("comments stay where they were written", () => {
       "model m {\n  y = f(\n    a,  // why a\n    b,\n  )\n}\n",
     ],
     [
+      "block comments in an empty call, list or parameter list stay on its line",
+      "block z( /* none */ ) -> [2] {\n  return f( /* a */ /* b */ ) + g([ /* c */ ])\n}\n",
+      "block z(/* none */) -> [2] {\n  return f(/* a */ /* b */) + g([/* c */])\n}\n",
+    ],
+    [
       "a comment between pipeline stages",
       "model m {\n  y = x |> dense(4)\n    // then squash\n    |> relu\n}\n",
       "model m {\n  y = x\n    |> dense(4)\n    // then squash\n    |> relu\n}\n",
