@@ -6,7 +6,7 @@
 // under CI=true a missing nvim fails the test, elsewhere it skips and says why.
 
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -90,4 +90,60 @@ describe("Neovim's LSP client", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it("on 0.8+, calls vim.lsp.start with the config, the root and the buffer, current even when it was not", (ctx) => {
+    const why = noNvim();
+    if (why) {
+      if (inCI) throw new Error(`CI=true: ${why}`);
+      ctx.skip(why);
+    }
+    const dir = mkdtempSync(join(tmpdir(), "dlg-nvim-start-"));
+    try {
+      // The project root is the nearest directory up with a .git: a submodule's is a file.
+      mkdirSync(join(dir, "proj", ".git"), { recursive: true });
+      mkdirSync(join(dir, "proj", "sub", "models"), { recursive: true });
+      writeFileSync(join(dir, "proj", "sub", ".git"), "gitdir: ../.git/modules/sub\n");
+      const file = join(dir, "proj", "sub", "models", "m.dlg");
+      const out = join(dir, "result.json");
+      writeFileSync(file, fixture);
+      const r = spawnSync(
+        "nvim",
+        ["--headless", "--clean", "-u", resolve("test/nvim/start-check.lua")],
+        {
+          cwd: dir,
+          encoding: "utf8",
+          timeout: 30_000,
+          env: {
+            ...process.env,
+            DLG_NVIM_ROOT: process.cwd(),
+            DLG_NVIM_OUT: out,
+            DLG_NVIM_FILE: file,
+          },
+        },
+      );
+      expect(r.status, `nvim: ${r.error?.message ?? ""}\n${r.stdout}\n${r.stderr}`).toBe(0);
+      const result = JSON.parse(readFileSync(out, "utf8")) as StartResult;
+      expect(result.other).not.toBe(result.shown);
+      expect(result.calls).toEqual([
+        {
+          current: result.other,
+          bufnr: result.other,
+          name: "dlg",
+          cmd: ["dlg-test", "lsp", "--stdio"],
+          root_dir: join(dir, "proj", "sub"),
+        },
+      ]);
+      // The buffer shown before is current again.
+      expect(result.current_after).toBe(result.shown);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 40_000);
 });
+
+interface StartResult {
+  shown: number;
+  other: number;
+  current_after: number;
+  calls: { current: number; bufnr: number; name: string; cmd: string[]; root_dir: string }[];
+}

@@ -33,12 +33,20 @@ local function root_dir(file)
   if package_json ~= "" then
     best = vim.fn.fnamemodify(package_json, ":p:h")
   end
+  local roots = {}
   local git = vim.fn.finddir(".git", dir .. ";")
   if git ~= "" then
     -- :p gives a directory a trailing slash, so :h twice leaves its parent.
-    local git_root = vim.fn.fnamemodify(git, ":p:h:h")
-    if best == nil or #git_root > #best then
-      best = git_root
+    table.insert(roots, vim.fn.fnamemodify(git, ":p:h:h"))
+  end
+  -- A worktree's or submodule's .git is a file naming the real one.
+  local git_file = vim.fn.findfile(".git", dir .. ";")
+  if git_file ~= "" then
+    table.insert(roots, vim.fn.fnamemodify(git_file, ":p:h"))
+  end
+  for _, root in ipairs(roots) do
+    if best == nil or #root > #best then
+      best = root
     end
   end
   return best or dir
