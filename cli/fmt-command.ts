@@ -1,10 +1,13 @@
 // `dlg fmt [--check] FILE...`: rewrites each file in print.ts's canonical
 // layout (comments kept where written), or with --check lists the files that
 // would change. A file with syntax errors is reported as diagnostics, as
-// `dlg check` reports them, and left as it is.
+// `dlg check` reports them, and left as it is. `-` formats stdin to stdout,
+// as editors' format-on-save tools call a formatter.
 
-import { readSource } from "../compiler/elaborate.ts";
+import { readFileSync } from "node:fs";
+import { readSource, type ElaborateHost } from "../compiler/elaborate.ts";
 import { diag, renderDiagnostics, type Diagnostic } from "../compiler/diagnostics.ts";
+import { decodeSource } from "../compiler/source-file.ts";
 import { parse, printProgram } from "../grammar/index.ts";
 import type { Parsed } from "./args.ts";
 import { writeOutput, type Io } from "./commands.ts";
@@ -16,8 +19,8 @@ export type Formatted =
   { text: string; formatted: string } | { diagnostics: Diagnostic[]; sources: Map<string, string> };
 
 /** Reads and formats one file (the disk through node-host's reader: no huge, binary or special files). */
-export function formatFile(file: string): Formatted {
-  const got = readSource(nodeHost, file, null);
+export function formatFile(file: string, host: ElaborateHost = nodeHost): Formatted {
+  const got = readSource(host, file, null);
   const sources = new Map<string, string>();
   if ("diagnostic" in got) {
     if (got.shown !== undefined) sources.set(file, got.shown);
@@ -30,23 +33,38 @@ export function formatFile(file: string): Formatted {
   return { text: got.text, formatted: printProgram(program) };
 }
 
+/** Reads stdin, once, as a file is read (UTF-8 text, no NUL bytes). */
+const stdinHost: ElaborateHost = { readFile: () => decodeSource(readFileSync(0)) };
+
 export function runFmt(p: Parsed, io: Io): Promise<number> {
   if (p.positionals.length === 0) throw new UsageError("dlg fmt: expected at least one .dlg file");
   const check = p.values.check === true;
   let broken = 0;
   const changed: string[] = [];
   for (const file of p.positionals) {
-    const r = formatFile(file);
+    const stdin = file === "-";
+    const r = stdin ? formatFile("<stdin>", stdinHost) : formatFile(file);
     if ("diagnostics" in r) {
       io.err(renderDiagnostics(r.diagnostics, r.sources) + "\n");
       broken++;
       continue;
     }
+    // The text goes to stdout, changed or not (an editor replaces its buffer with it).
+    if (stdin && !check && r.formatted !== "") io.out(r.formatted);
     if (r.formatted === r.text) continue;
     changed.push(file);
+    if (stdin) {
+      if (check) io.out(file);
+      continue;
+    }
     if (!check) writeOutput(file, r.formatted);
     io.out(file);
   }
+  // Formatting stdin alone, stdout holds just the text and stderr only errors.
+  if (p.positionals.length === 1 && p.positionals[0] === "-")
+    return Promise.resolve(
+      broken > 0 || (check && changed.length > 0) ? exitCode.error : exitCode.ok,
+    );
   const n = (k: number) => `${k} file${k === 1 ? "" : "s"}`;
   const summary = [
     check

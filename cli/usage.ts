@@ -189,8 +189,9 @@ export const commandHelp: Record<CommandName, string> = {
 
 Rewrite each file in the canonical layout (2-space indent, one statement per
 line, long pipelines, calls and lists one item per line), keeping every
-comment where it was written. A file with syntax errors gets its diagnostics and is left as it is.
-Exit status 1 if any file has errors, or with --check if any would change.
+comment where it was written. A file with syntax errors gets its diagnostics
+and is left as it is. \`-\` formats stdin to stdout. Exit status 1 if any
+file has errors, or with --check if any would change.
 
 Options:
   --check      change nothing; list the files that would change

@@ -327,6 +327,24 @@ describe("dlg fmt", () => {
     const help = await dlg("fmt", "--help");
     expect([help.code, help.out.split("\n")[0]]).toEqual([0, "Usage: dlg fmt [--check] FILE..."]);
   });
+
+  it("formats stdin to stdout with `-` (nothing else on either), and with errors prints none", () => {
+    const fmt = (input: string, ...args: string[]) => {
+      const r = spawnSync(process.execPath, [join(root, "bin/dlg.js"), "fmt", ...args, "-"], {
+        input,
+        encoding: "utf8",
+      });
+      return { code: r.status, out: r.stdout, err: r.stderr };
+    };
+    const messy = "dim   B\nconst a=1 // c\n";
+    const text = printProgram(parse(messy).program);
+    expect(fmt(messy)).toEqual({ code: 0, out: text, err: "" });
+    expect(fmt(messy, "--check")).toEqual({ code: 1, out: "-\n", err: "" });
+    expect(fmt(text, "--check")).toEqual({ code: 0, out: "", err: "" });
+    const bad = fmt("dim\n");
+    expect([bad.code, bad.out]).toEqual([1, ""]);
+    expect(bad.err).toContain("--> <stdin>:1:4");
+  });
 });
 
 // ------------------------------------------------------------ prettier
