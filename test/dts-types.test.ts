@@ -85,11 +85,11 @@ describe("the .d.ts, as tsc checks a caller", () => {
     const dts = readFileSync(join(tmp, "mlp.d.ts"), "utf8");
     expect(dts).toContain('/** f32[B, 784] */\n  "x": Tensor<"f32", ["B", 784]>;');
     expect(dts).toContain('"y": Tensor<"i32", ["B"]>;');
-    expect(dts).toContain('"probs": Tensor<"f32", ["B", 10]>;');
-    expect(dts).toContain('readonly "dense_1.w": Tensor<"f32", [784, 256]>;');
+    expect(dts).toContain('"probs": FreshTensor<"f32", ["B", 10]>;');
+    expect(dts).toContain('readonly "dense_1.w": FreshTensor<"f32", [784, 256]>;');
     const lin = readFileSync(join(tmp, "linreg.d.ts"), "utf8");
     expect(lin).toContain('export interface ModelDims {\n  "F": number;\n}');
-    expect(lin).toContain('readonly "theta": Tensor<"f32", ["F"]>;');
+    expect(lin).toContain('readonly "theta": FreshTensor<"f32", ["F"]>;');
   });
 
   it("passes a caller that uses the models correctly, without a diagnostic", () => {
@@ -236,12 +236,12 @@ describe("dlg typegen", () => {
       expect(readFileSync(dts, "utf8")).toContain('"x": Tensor<"f32", ["B", 5]>;');
       writeFileSync(lib, "const units = 7\n");
       await waitFor(wrote, 3);
-      expect(readFileSync(dts, "utf8")).toContain('"y": Tensor<"f32", ["B", 7]>;');
+      expect(readFileSync(dts, "utf8")).toContain('"y": FreshTensor<"f32", ["B", 7]>;');
       // A broken edit: diagnostics, and the last good .d.ts stays.
       writeFileSync(main, model(5).replace("dense(units)", "dense(nope)"));
       await waitFor((l) => l.endsWith(`${dts} not written`));
       expect(lines.join("\n")).toMatch(/^error\[E\d{4}\]/m);
-      expect(readFileSync(dts, "utf8")).toContain('"y": Tensor<"f32", ["B", 7]>;');
+      expect(readFileSync(dts, "utf8")).toContain('"y": FreshTensor<"f32", ["B", 7]>;');
       expect(lines.filter(wrote)).toHaveLength(3);
     } finally {
       stop.abort();

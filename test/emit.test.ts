@@ -292,7 +292,7 @@ describe("emit: the module text", () => {
   it("comes with a .d.ts that type-checks a caller", () => {
     const { dts } = emitProgram(linregProgram(), jsBackend, { modelName: "linreg" });
     expect(dts).toContain('/** f32[B, 3] */\n  "x": Tensor<"f32", ["B", 3]>;');
-    expect(dts).toContain('"cls": Tensor<"i32", ["B"]>;');
+    expect(dts).toContain('"cls": FreshTensor<"i32", ["B"]>;');
     const diags = typecheck(
       dts,
       `const m = await createModel({ seed: 1 });\nconst p: Float32Array = (await m.predict({ x: new Float32Array(3) })).pred;\nconst l: number = (await m.step({ x: new Float32Array(3), y: new Float32Array(2) })).metrics.mae;\nconst w: Float32Array = (await m.params())["dense.w"];\nconst s = createModelSync({ seed: 1 });\nconst q: Float32Array = s.predict({ x: new Float32Array(3) }).pred;\nconst v: Float32Array = s.params["dense.w"];\nm.dispose();\nexport { p, l, w, q, v };`,

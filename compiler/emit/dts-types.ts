@@ -23,6 +23,11 @@ export const tensorDecl = [
   "/** A tensor: a flat, row-major typed array (Float32Array for f32, Int32Array for i32 and bool). `S` is its shape: sizes as numbers, named dims as strings. Both are types only: any array of the right kind fits, and the runtime checks its length. */",
   "export type Tensor<D extends DType, S extends readonly (number | string)[]> =",
   '  (D extends "f32" ? Float32Array : Int32Array) & { readonly __dlgDtype?: D; readonly __dlgShape?: S };',
+  "/** A tensor the model made (an output, a param): a Tensor on its own ArrayBuffer, never a SharedArrayBuffer, so it fits a BufferSource (a Blob, fetch's body, WebGPU's writeBuffer) and any Tensor input of its shape. */",
+  "export type FreshTensor<D extends DType, S extends readonly (number | string)[]> =",
+  '  ReturnType<(D extends "f32" ? Float32Array : Int32Array)["slice"]> & Tensor<D, S>;',
+  "/** Bytes the model made (a checkpoint): a Uint8Array on its own ArrayBuffer. */",
+  'export type Bytes = ReturnType<Uint8Array["slice"]>;',
 ].join("\n");
 
 /** `export interface NAME { ... }`, one member (already indented, with its doc) a line; `{}` when empty. */
@@ -30,10 +35,15 @@ export function iface(name: string, members: readonly string[]): string {
   return `export interface ${name} {${members.map((m) => `\n${m}`).join("")}${members.length ? "\n" : ""}}`;
 }
 
-/** `Tensor<"f32", ["B", 784]>`. */
-export function tensorType(t: TensorType): string {
+/**
+ * `Tensor<"f32", ["B", 784]>`; `FreshTensor<...>` for one the model makes:
+ * `slice()`'s return type is the typed array on an ArrayBuffer in every
+ * TypeScript version (`Float32Array<ArrayBuffer>` since 5.7, where a plain
+ * `Float32Array` may sit on a SharedArrayBuffer and is no BufferSource).
+ */
+export function tensorType(t: TensorType, fresh = false): string {
   const dims = shapeSpec(t.shape).map((d) => (typeof d === "number" ? String(d) : jsString(d)));
-  return `Tensor<${jsString(t.dtype)}, [${dims.join(", ")}]>`;
+  return `${fresh ? "FreshTensor" : "Tensor"}<${jsString(t.dtype)}, [${dims.join(", ")}]>`;
 }
 
 /**

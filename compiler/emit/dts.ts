@@ -22,7 +22,8 @@ export function moduleDts(
 ): string {
   const doc = (t: TensorType) =>
     `  /** ${t.dtype}${commentText(`[${shapeSpec(t.shape).join(", ")}]`)} */\n`;
-  const field = (x: Named) => `${doc(x.type)}  ${jsString(x.name)}: ${tensorType(x.type)};`;
+  const field = (x: Named, fresh = false) =>
+    `${doc(x.type)}  ${jsString(x.name)}: ${tensorType(x.type, fresh)};`;
   /**
    * The inputs `entries` read, each required. The model's other inputs are
    * left out, not optional: an optional `"constructor"?` or
@@ -35,7 +36,7 @@ export function moduleDts(
         .filter((e) => entries.includes(e.name))
         .flatMap((e) => e.inSlots.flatMap((s) => (s.kind === "input" ? [s.name] : []))),
     );
-    return program.inputs.filter((i) => read.has(i.name)).map(field);
+    return program.inputs.filter((i) => read.has(i.name)).map((i) => field(i));
   };
   const dims = dimsDecls(program);
   // A model without a loss has no step() (the runtime would throw), so calling it is a type error.
@@ -45,7 +46,10 @@ export function moduleDts(
     tensorDecl,
     iface("PredictInputs", inputs("predict")),
     iface("Batch", inputs("step", "evaluate")),
-    iface("Outputs", program.outputs.map(field)),
+    iface(
+      "Outputs",
+      program.outputs.map((o) => field(o, true)),
+    ),
     iface(
       "Metrics",
       program.metrics.map((m) => `  ${jsString(m)}: number;`),
@@ -53,7 +57,7 @@ export function moduleDts(
     iface(
       "Params",
       program.params.map(
-        (p) => `${doc(p.type)}  readonly ${jsString(p.path)}: ${tensorType(p.type)};`,
+        (p) => `${doc(p.type)}  readonly ${jsString(p.path)}: ${tensorType(p.type, true)};`,
       ),
     ),
     dims.text,
@@ -122,7 +126,7 @@ function modelInterface(target: BackendName, hasStep: boolean): string {
     "  params(): Promise<Params>;",
     "  /** Number of step() calls that completed. */",
     "  readonly steps: number;",
-    ...checkpointDocs("Promise<Uint8Array>", "Promise<Record<string, string>>"),
+    ...checkpointDocs("Promise<Bytes>", "Promise<Record<string, string>>"),
     "  /** Release the backend's resources once pending calls finish; later calls reject. */",
     "  dispose(): void;",
     "}",
@@ -152,7 +156,7 @@ function syncModelInterface(
       : "  /** Copies of the current parameters, by path, read afresh each time. */",
     "  readonly params: Params;",
     "  readonly steps: number;",
-    ...checkpointDocs("Uint8Array", "Record<string, string>"),
+    ...checkpointDocs("Bytes", "Record<string, string>"),
     "  dispose(): void;",
     "}",
     js

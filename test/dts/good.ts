@@ -38,5 +38,13 @@ const opts: linreg.ModelOptions = { dims: { F: 3 } };
 const lr3: linreg.Model = await linreg.createModel(opts);
 const theta: linreg.Tensor<"f32", ["F"]> = (await lr3.params()).theta;
 const first: string = linreg.spec.inputs[0].name;
+// What the model makes sits on its own ArrayBuffer: a BufferSource (Blob, fetch, writeBuffer) since TS 5.7.
+const own: Float32Array<ArrayBuffer> = out.probs;
+const ownParam: Float32Array<ArrayBuffer> = sync.params["dense_1.b"];
+const checkpoint: Uint8Array<ArrayBuffer> = await m.save({ note: "x" });
+await m.load(checkpoint);
+// ...and still fits an input of its shape (linreg's prediction as its target).
+await lr.step({ x: new Float32Array(B * 3), y: pred });
 
 export { probs, typed, loss, accuracy, w, shaped, anyModel, p2, pred, theta, first };
+export { own, ownParam, checkpoint };
