@@ -23,8 +23,9 @@ import type * as A from "./ast.ts";
 const width = 100;
 const indentUnit = "  ";
 
+/** The program's text, its lines ending in "\n" (also inside a multi-line comment of a CRLF file). */
 export function printProgram(p: A.Program): string {
-  return new Printer().program(p);
+  return new Printer().program(p).replace(/\r\n/g, "\n");
 }
 
 /** Prints one expression on its own, as it would appear as a statement's value. */

@@ -160,6 +160,16 @@ describe("comments stay where they were written", () => {
   });
 });
 
+describe("line endings", () => {
+  it("writes LF everywhere for a CRLF file, inside its multi-line comments too", () => {
+    const crlf =
+      "dim B /* two\r\n lines */\r\n/** doc\r\n  more */\r\nblock f(x: [n]) -> [n] {\r\n  return x\r\n}\r\n";
+    const out = printProgram(parse(crlf).program);
+    expect(out).not.toContain("\r");
+    expect(out).toBe(checkFormat(crlf.replace(/\r\n/g, "\n")));
+  });
+});
+
 describe("long lines", () => {
   const long = (n: number) => Array.from({ length: n }, (_, i) => `input_number_${i}`);
 
