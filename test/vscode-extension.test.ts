@@ -70,6 +70,18 @@ describe("the extension manifest", () => {
     for (const rule of Object.values(config.indentationRules) as string[]) new RegExp(rule);
     expect(new RegExp(config.indentationRules.increaseIndentPattern).test("model m {")).toBe(true);
     expect(new RegExp(config.indentationRules.decreaseIndentPattern).test("  }")).toBe(true);
+    // Enter continues a doc comment as the lexer reads one: `///`, not `////`.
+    const continues = (line: string) =>
+      config.onEnterRules.some(
+        (r: { beforeText: string; action: { appendText?: string } }) =>
+          r.action.appendText === "/// " && new RegExp(r.beforeText).test(line),
+      );
+    const docLine = (line: string) => lexedTypes(line).includes("DocLineComment");
+    for (const line of ["/// a dense layer", "  ///", "//// a rule", "// plain"])
+      expect(continues(line), line).toBe(docLine(line));
+    // `/**` typed inside a comment or a string is text: nothing is closed for it.
+    const docOpen = config.autoClosingPairs.find((p: { open: string }) => p.open === "/**");
+    expect(docOpen.notIn.sort()).toEqual(["comment", "string"]);
   });
 });
 
