@@ -68,7 +68,12 @@ describe("the extension manifest", () => {
     ]);
     expect(config.folding.offSide).toBe(false);
     for (const rule of Object.values(config.indentationRules) as string[]) new RegExp(rule);
-    expect(new RegExp(config.indentationRules.increaseIndentPattern).test("model m {")).toBe(true);
+    const opens = new RegExp(config.indentationRules.increaseIndentPattern);
+    for (const line of ["model m {", "model m {  // body", "  y = f(a,", "x = [1, 2,"])
+      expect(opens.test(line), line).toBe(true);
+    // A bracket in a comment or a string opens nothing.
+    for (const line of ["x = 1 // see {", 'import "a{b.dlg"', "/// f(x", "y = f(a)"])
+      expect(opens.test(line), line).toBe(false);
     expect(new RegExp(config.indentationRules.decreaseIndentPattern).test("  }")).toBe(true);
     // Enter continues a doc comment as the lexer reads one: `///`, not `////`.
     const continues = (line: string) =>
