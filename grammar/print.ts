@@ -340,8 +340,8 @@ class Printer {
   /**
    * `e` as written after `prefix` at `indent` (and before `suffix`), broken
    * where its first line would pass `width`: a pipeline one stage per line,
-   * a call's arguments or a list's items one per line (each item fitted the
-   * same way at its deeper indent). Other expressions stay on one line.
+   * a call's arguments, a list's items or a scan's carries one per line (each
+   * fitted the same way at its deeper indent). Other expressions stay on one line.
    */
   private fitted(prefix: string, e: A.Expr, indent: string, suffix: string): string {
     const flat = this.expr(e, indent);
@@ -357,6 +357,7 @@ class Printer {
       const callee = this.operand(e.callee, POSTFIX, "left", indent);
       return wrap(callee + this.commaList(["(", ")"], args, e, false, indent, true));
     }
+    if (e.kind === "Scan" && e.carries.length > 0) return wrap(this.scan(e, indent, true));
     if (e.kind === "List") {
       const items = e.items.map((x): Item => ({
         node: x,
@@ -463,19 +464,25 @@ class Printer {
           e.cond.kind === "If" ? `(${this.expr(e.cond, indent)})` : this.expr(e.cond, indent);
         return `if ${cond} then ${this.expr(e.then, indent)} else ${this.expr(e.else, indent)}`;
       }
-      case "Scan": {
-        const carries = e.carries.map((c): Item => ({
-          node: c,
-          render: (i) => `${c.name.name} = ${this.expr(c.init, i)}`,
-        }));
-        const carry =
-          carries.length === 0
-            ? ""
-            : ` carry ${this.commaList(["(", ")"], carries, e, true, indent)}`;
-        const header = `scan ${e.item.name} in ${this.expr(e.source, indent)} along ${this.expr(e.axis, indent)}${carry} {`;
-        return this.body(header, e, this.stmtItems(e.body), indent).join("\n");
-      }
+      case "Scan":
+        return this.scan(e, indent, false);
     }
+  }
+
+  /** A `scan`, its carries on one line or (`broken`) one per line. */
+  private scan(e: A.ScanExpr, indent: string, broken: boolean): string {
+    const carries = e.carries.map((c): Item => {
+      const name = `${c.name.name} = `;
+      const init = (i: string) =>
+        broken ? this.fitted(name, c.init, i, ",") : this.expr(c.init, i);
+      return { node: c, render: (i) => name + init(i) };
+    });
+    const carry =
+      carries.length === 0
+        ? ""
+        : ` carry ${this.commaList(["(", ")"], carries, e, true, indent, broken)}`;
+    const header = `scan ${e.item.name} in ${this.expr(e.source, indent)} along ${this.expr(e.axis, indent)}${carry} {`;
+    return this.body(header, e, this.stmtItems(e.body), indent).join("\n");
   }
 
   private slice(s: A.SliceExpr, indent: string): string {

@@ -198,6 +198,17 @@ describe("long lines", () => {
     );
   });
 
+  it("breaks a scan's carries past 100 columns one per line", () => {
+    const carry = (n: string) => `${n}_state = zeros([batch_size, hidden_units])`;
+    const out = checkFormat(
+      `block f(x: [batch_size, t, d], hidden_units: int) -> [batch_size, hidden_units] {\n` +
+        `  return scan xt in x along 1 carry (${carry("h")}, ${carry("c")}) { h_state = h_state + c_state\n yield h_state }\n}\n`,
+    );
+    expect(out).toContain(
+      `  return scan xt in x along 1 carry (\n    ${carry("h")},\n    ${carry("c")},\n  ) {\n    h_state = h_state + c_state\n`,
+    );
+  });
+
   it("breaks a long const list and a long train setting, and leaves a value that fits alone", () => {
     const nums = Array.from({ length: 12 }, (_, i) => String(1000000 * (i + 1)));
     const out = checkFormat(
