@@ -341,7 +341,8 @@ class Printer {
    * `e` as written after `prefix` at `indent` (and before `suffix`), broken
    * where its first line would pass `width`: a pipeline one stage per line,
    * a call's arguments, a list's items or a scan's carries one per line (each
-   * fitted the same way at its deeper indent). Other expressions stay on one line.
+   * fitted the same way at its deeper indent), an arithmetic chain one operand
+   * per line. An `if` or an index stays on one line.
    */
   private fitted(prefix: string, e: A.Expr, indent: string, suffix: string): string {
     const flat = this.expr(e, indent);
@@ -358,6 +359,7 @@ class Printer {
       return wrap(callee + this.commaList(["(", ")"], args, e, false, indent, true));
     }
     if (e.kind === "Scan" && e.carries.length > 0) return wrap(this.scan(e, indent, true));
+    if (e.kind === "Binary" && e.op !== "^") return wrap(this.brokenBinary(e, indent));
     if (e.kind === "List") {
       const items = e.items.map((x): Item => ({
         node: x,
@@ -467,6 +469,24 @@ class Printer {
       case "Scan":
         return this.scan(e, indent, false);
     }
+  }
+
+  /**
+   * A chain of equally strong left-associative operators (`a + b - c`) one
+   * operand per continuation line, each after its operator, as `|>` stages are.
+   */
+  private brokenBinary(e: A.BinaryExpr, indent: string): string {
+    const p = binaryPrec[e.op];
+    const rest: [A.BinaryOp, A.Expr][] = [];
+    let head: A.Expr = e;
+    // The left operand joins the chain unless a comment sits beside it.
+    while (head.kind === "Binary" && binaryPrec[head.op] === p && (head === e || !head.trivia)) {
+      rest.unshift([head.op, head.right]);
+      head = head.left;
+    }
+    const cont = indent + indentUnit;
+    const tail = rest.map(([op, x]) => `\n${cont}${op} ${this.operand(x, p, "right", cont)}`);
+    return this.operand(head, p, "left", indent) + tail.join("");
   }
 
   /** A `scan`, its carries on one line or (`broken`) one per line. */

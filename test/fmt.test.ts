@@ -198,6 +198,16 @@ describe("long lines", () => {
     );
   });
 
+  it("breaks a long sum one operand per line, each after its operator; tighter operators stay", () => {
+    const term = (n: string) => `sigmoid(forget_gate_${n}) * cell_state_${n}`;
+    const out = checkFormat(
+      `model m {\n  c = ${term("a")} + ${term("b")} - ${term("c")}\n  d = a - (b - c)\n}\n`,
+    );
+    expect(out).toBe(
+      `model m {\n  c = ${term("a")}\n    + ${term("b")}\n    - ${term("c")}\n  d = a - (b - c)\n}\n`,
+    );
+  });
+
   it("breaks a scan's carries past 100 columns one per line", () => {
     const carry = (n: string) => `${n}_state = zeros([batch_size, hidden_units])`;
     const out = checkFormat(
