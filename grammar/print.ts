@@ -344,12 +344,12 @@ class Printer {
    * fitted the same way at its deeper indent), an arithmetic chain one operand
    * per line. An `if` or an index stays on one line.
    */
-  private fitted(prefix: string, e: A.Expr, indent: string, suffix: string): string {
-    const flat = this.expr(e, indent);
+  private fitted(prefix: string, e: A.Expr, indent: string, suffix: string, after = true): string {
+    const wrap = (text: string) => inlineBefore(e) + text + (after ? inlineAfter(e) : "");
+    const flat = wrap(this.bare(e, indent));
     if (indent.length + (prefix + flat).split("\n")[0]!.length + suffix.length <= width)
       return flat;
-    const wrap = (text: string) => inlineBefore(e) + text + inlineAfter(e);
-    if (e.kind === "Pipe") return wrap(this.pipe(e, indent, true));
+    if (e.kind === "Pipe") return wrap(this.pipe(e, indent, true, prefix));
     if (e.kind === "Call") {
       const args = e.args.map((a): Item => {
         const name = a.name ? `${a.name.name}: ` : "";
@@ -359,7 +359,7 @@ class Printer {
       return wrap(callee + this.commaList(["(", ")"], args, e, false, indent, true));
     }
     if (e.kind === "Scan" && e.carries.length > 0) return wrap(this.scan(e, indent, true));
-    if (e.kind === "Binary" && e.op !== "^") return wrap(this.brokenBinary(e, indent));
+    if (e.kind === "Binary" && e.op !== "^") return wrap(this.brokenBinary(e, indent, prefix));
     if (e.kind === "List") {
       const items = e.items.map((x): Item => ({
         node: x,
@@ -371,7 +371,7 @@ class Printer {
   }
 
   /** A `|>` chain on one line, or one stage per continuation line (forced by a comment on a stage). */
-  private pipe(e: A.PipeExpr, indent: string, broken: boolean): string {
+  private pipe(e: A.PipeExpr, indent: string, broken: boolean, prefix = ""): string {
     const [head, ...stages] = chain(e);
     if (!broken && !stages.some(needsLines) && !needsLines(head!)) {
       const rest = stages.map((st) => this.operand(st, PIPE, "right", indent));
@@ -379,14 +379,21 @@ class Printer {
     }
     const cont = indent + indentUnit;
     const lines = new Lines();
-    lines.out.push(this.operand(head!, PIPE, "left", indent, false) + lineEnd(head!, cont));
+    lines.out.push(this.stage(head!, "left", prefix, indent) + lineEnd(head!, cont));
     for (const st of stages) {
       lines.comments(st.trivia?.leading, cont, false);
-      lines.out.push(
-        `${cont}|> ${this.operand(st, PIPE, "right", cont, false)}${lineEnd(st, cont)}`,
-      );
+      lines.out.push(`${cont}|> ${this.stage(st, "right", "|> ", cont)}${lineEnd(st, cont)}`);
     }
     return lines.out.join("\n");
+  }
+
+  /**
+   * A stage of a broken `|>` chain after `prefix`, its inline comments after
+   * it left for the line's end; a call or list too long for the line is fitted.
+   */
+  private stage(x: A.Expr, side: "left" | "right", prefix: string, indent: string): string {
+    if (x.kind !== "Call" && x.kind !== "List") return this.operand(x, PIPE, side, indent, false);
+    return this.fitted(prefix, x, indent, "", false);
   }
 
   // -------------------------------------------------------------- expressions
@@ -475,7 +482,7 @@ class Printer {
    * A chain of equally strong left-associative operators (`a + b - c`) one
    * operand per continuation line, each after its operator, as `|>` stages are.
    */
-  private brokenBinary(e: A.BinaryExpr, indent: string): string {
+  private brokenBinary(e: A.BinaryExpr, indent: string, prefix: string): string {
     const p = binaryPrec[e.op];
     const rest: [A.BinaryOp, A.Expr][] = [];
     let head: A.Expr = e;
@@ -485,8 +492,13 @@ class Printer {
       head = head.left;
     }
     const cont = indent + indentUnit;
-    const tail = rest.map(([op, x]) => `\n${cont}${op} ${this.operand(x, p, "right", cont)}`);
-    return this.operand(head, p, "left", indent) + tail.join("");
+    // A call or list operand too long for its line is fitted too (it needs no parentheses).
+    const part = (x: A.Expr, side: "left" | "right", before: string, at: string) =>
+      x.kind === "Call" || x.kind === "List"
+        ? this.fitted(before, x, at, "")
+        : this.operand(x, p, side, at);
+    const tail = rest.map(([op, x]) => `\n${cont}${op} ${part(x, "right", `${op} `, cont)}`);
+    return part(head, "left", prefix, indent) + tail.join("");
   }
 
   /** A `scan`, its carries on one line or (`broken`) one per line. */

@@ -208,6 +208,25 @@ describe("long lines", () => {
     );
   });
 
+  it("fits a long call at the head of a broken pipeline, a stage, or a broken sum's operand", () => {
+    const args = [
+      "queries_of_the_layer",
+      "keys_of_the_layer",
+      "values_of_the_layer",
+      "causal: causal_flag",
+    ];
+    const call = `attention_layer(${args.join(", ")})`;
+    const broken = `attention_layer(\n${args.map((a) => `    ${a},\n`).join("")}  )`;
+    const out = checkFormat(
+      `model m {\n  y = ${call} |> dense(d)\n  z = other_function(first_argument) + ${call} + 1\n}\n`,
+    );
+    expect(out).toContain(`  y = ${broken}\n    |> dense(d)\n`);
+    expect(out).toContain(
+      `  z = other_function(first_argument)\n    + ${broken.replace(/\n/g, "\n  ")}\n    + 1\n`,
+    );
+    expect(out.split("\n").every((l) => l.length <= 100)).toBe(true);
+  });
+
   it("breaks a scan's carries past 100 columns one per line", () => {
     const carry = (n: string) => `${n}_state = zeros([batch_size, hidden_units])`;
     const out = checkFormat(
