@@ -503,9 +503,8 @@ describe("dlg lsp --stdio", () => {
     expect(labels).toContain("bias:");
   });
 
-  it("finds uses of a std name in workspace files that import nothing", async () => {
-    const solo = "dim B\nmodel solo {\n  input x: [B, 2]\n  output y = x |> dense(3)\n}\n";
-    writeFileSync(at("solo.dlg"), solo);
+  /** Opens user.dlg, a model calling std's `dense`, and asks for the references of that `dense`. */
+  async function referencesOfDense(): Promise<{ user: string; refs: Location[] }> {
     const user = "dim B\nmodel u {\n  input x: [B, 2]\n  output y = x |> dense(5)\n}\n";
     await client.open(uri("user.dlg"), user);
     const refs = await client.request<Location[]>("textDocument/references", {
@@ -513,6 +512,13 @@ describe("dlg lsp --stdio", () => {
       position: posOf(user, "dense"),
       context: { includeDeclaration: false },
     });
+    return { user, refs };
+  }
+
+  it("finds uses of a std name in workspace files that import nothing", async () => {
+    const solo = "dim B\nmodel solo {\n  input x: [B, 2]\n  output y = x |> dense(3)\n}\n";
+    writeFileSync(at("solo.dlg"), solo);
+    const { user, refs } = await referencesOfDense();
     expect(refs).toContainEqual({ uri: uri("solo.dlg"), range: range(solo, "dense") });
     expect(refs).toContainEqual({ uri: uri("user.dlg"), range: range(user, "dense") });
     await client.close(uri("user.dlg"));
@@ -527,13 +533,7 @@ describe("dlg lsp --stdio", () => {
       mkdirSync(dirname(at(f)), { recursive: true });
       writeFileSync(at(f), use);
     }
-    const user = "dim B\nmodel u {\n  input x: [B, 2]\n  output y = x |> dense(5)\n}\n";
-    await client.open(uri("user.dlg"), user);
-    const refs = await client.request<Location[]>("textDocument/references", {
-      ...doc("user.dlg"),
-      position: posOf(user, "dense"),
-      context: { includeDeclaration: false },
-    });
+    const { user, refs } = await referencesOfDense();
     const found = new Set(refs.map((r) => r.uri));
     for (const f of kept) expect(found, f).toContain(uri(f));
     for (const f of [...placed, "top-only.dlg"]) expect(found, f).not.toContain(uri(f));
