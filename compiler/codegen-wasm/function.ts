@@ -35,6 +35,11 @@ export const get = (l: number): Instr => ["local.get", l];
 export const set = (l: number): Instr => ["local.set", l];
 export const tee = (l: number): Instr => ["local.tee", l];
 export const i32 = (v: number): Instr => ["i32.const", v | 0];
+/** i8x16.shuffle of two vectors by 32-bit lanes (0-3 the first, 4-7 the second). */
+export const shuffle32 = (lanes: number[]): Instr => [
+  "i8x16.shuffle",
+  ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]),
+];
 
 export class FnBuilder {
   private readonly params: ValType[] = ["i32", "i32", "i32"];

@@ -19,7 +19,7 @@
 // Either order depends on the element alone (not on the item or the split).
 
 import type { Instr } from "./instr.ts";
-import { get, i32, set } from "./function.ts";
+import { get, i32, set, shuffle32 } from "./function.ts";
 import type { MatmulWriter } from "./matmul.ts";
 
 /** The item's operand and output addresses, its columns and rows (locals of the writer's function). */
@@ -64,13 +64,11 @@ const zero: Instr = ["v128.const", 0, 0, 0, 0];
 export function fewRows(w: MatmulWriter, e: SmallItem): void {
   const { a, b } = w.k;
   const [a0, aI, aP, b0, bP, bJ] = w.ints(6);
-  const bytes = (l: number | null, to: number) =>
-    l === null ? w.emit(i32(4), set(to)) : w.emit(get(l), i32(4), ["i32.mul"], set(to));
   w.emit(get(e.aOff), set(a0), get(e.bOff), set(b0));
-  bytes(a.transposed ? null : w.K, aI);
-  bytes(a.transposed ? w.M : null, aP);
-  bytes(b.transposed ? null : w.N, bP);
-  bytes(b.transposed ? w.K : null, bJ);
+  bytes(w, a.transposed ? null : w.K, aI);
+  bytes(w, a.transposed ? w.M : null, aP);
+  bytes(w, b.transposed ? null : w.N, bP);
+  bytes(w, b.transposed ? w.K : null, bJ);
   const v = { swapped: false, rows: w.M, j0: e.j0, nc: e.nc, oOff: e.oOff };
   small(w, { ...v, a: a0, aI, aP, aContig: !a.transposed, b: b0, bP, bJ, bAlongJ: !b.transposed });
 }
@@ -86,13 +84,11 @@ export function fewColumns(
 ): void {
   const { a, b } = w.k;
   const [a0, aI, aP, b0, bP, bJ] = w.ints(6);
-  const bytes = (l: number | null, to: number) =>
-    l === null ? w.emit(i32(4), set(to)) : w.emit(get(l), i32(4), ["i32.mul"], set(to));
   // A'[i, p] = B[p, from + i], B'[p, j] = A[j, p].
-  bytes(b.transposed ? w.K : null, aI);
-  bytes(b.transposed ? null : w.N, aP);
-  bytes(a.transposed ? w.M : null, bP);
-  bytes(a.transposed ? null : w.K, bJ);
+  bytes(w, b.transposed ? w.K : null, aI);
+  bytes(w, b.transposed ? null : w.N, aP);
+  bytes(w, a.transposed ? w.M : null, bP);
+  bytes(w, a.transposed ? null : w.K, bJ);
   w.emit(get(e.bOff));
   if (cols) w.emit(get(cols.from), get(aI), ["i32.mul"], ["i32.add"]);
   w.emit(set(a0), get(e.aOff), set(b0));
@@ -105,6 +101,12 @@ export function fewColumns(
     oOff: e.oOff,
   };
   small(w, { ...v, a: a0, aI, aP, aContig: b.transposed, b: b0, bP, bJ, bAlongJ: a.transposed });
+}
+
+/** Sets local `to` to a stride in bytes: 4 * local `l`, or 4 (null: contiguous). */
+function bytes(w: MatmulWriter, l: number | null, to: number) {
+  if (l === null) w.emit(i32(4), set(to));
+  else w.emit(get(l), i32(4), ["i32.mul"], set(to));
 }
 
 function small(w: MatmulWriter, v: View) {
@@ -201,14 +203,7 @@ function dots(w: MatmulWriter, v: View) {
   const av = f.local("v128");
   const acc = Array.from({ length: 4 }, () => f.local("v128"));
   const fold = (a: number, lanes: number[]) =>
-    w.emit(
-      get(a),
-      get(a),
-      get(a),
-      ["i8x16.shuffle", ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3])],
-      ["f32x4.add"],
-      set(a),
-    );
+    w.emit(get(a), get(a), get(a), shuffle32(lanes), ["f32x4.add"], set(a));
   w.emit(get(w.K), i32(~3), ["i32.and"], set(k4));
   w.emit(get(v.j0), get(v.nc), ["i32.add"], set(end), get(v.j0), set(j));
   /** Groups of C columns while they fit. */

@@ -6,7 +6,7 @@
 // transpose and edge. Apart from matmul.ts, which decides what to pack when.
 
 import type { Instr } from "./instr.ts";
-import { get, i32, set } from "./function.ts";
+import { get, i32, set, shuffle32 } from "./function.ts";
 import type { MatmulWriter } from "./matmul.ts";
 
 /**
@@ -155,11 +155,10 @@ function transposeBlocks(
   const [src, out] = w.ints(2);
   const r = Array.from({ length: 4 }, () => f.local("v128"));
   const t = Array.from({ length: 4 }, () => f.local("v128"));
-  /** i8x16.shuffle of two vectors by 32-bit lanes (0-3 the first, 4-7 the second). */
   const shuffle = (a: number, b: number, lanes: number[]): Instr[] => [
     get(a),
     get(b),
-    ["i8x16.shuffle", ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3])],
+    shuffle32(lanes),
   ];
   f.forLoop(
     p,
