@@ -342,10 +342,19 @@ class Printer {
    * where its first line would pass `width`: a pipeline one stage per line,
    * a call's arguments, a list's items or a scan's carries one per line (each
    * fitted the same way at its deeper indent), an arithmetic chain one operand
-   * per line. An `if` or an index stays on one line.
+   * per line. An `if` or an index stays on one line. `own` says which of
+   * the inline comments beside `e` it prints: the others are its caller's
+   * (a stage's `after` ones end the line; a list item's are the list's).
    */
-  private fitted(prefix: string, e: A.Expr, indent: string, suffix: string, after = true): string {
-    const wrap = (text: string) => inlineBefore(e) + text + (after ? inlineAfter(e) : "");
+  private fitted(
+    prefix: string,
+    e: A.Expr,
+    indent: string,
+    suffix: string,
+    own: "both" | "before" | "none" = "both",
+  ): string {
+    const wrap = (text: string) =>
+      (own === "none" ? "" : inlineBefore(e)) + text + (own === "both" ? inlineAfter(e) : "");
     const flat = wrap(this.bare(e, indent));
     if (indent.length + (prefix + flat).split("\n")[0]!.length + suffix.length <= width)
       return flat;
@@ -363,7 +372,7 @@ class Printer {
     if (e.kind === "List") {
       const items = e.items.map((x): Item => ({
         node: x,
-        render: (i) => this.fitted("", x, i, ","),
+        render: (i) => this.fitted("", x, i, ",", "none"),
       }));
       return wrap(this.commaList(["[", "]"], items, e, false, indent, true));
     }
@@ -393,7 +402,7 @@ class Printer {
    */
   private stage(x: A.Expr, side: "left" | "right", prefix: string, indent: string): string {
     if (x.kind !== "Call" && x.kind !== "List") return this.operand(x, PIPE, side, indent, false);
-    return this.fitted(prefix, x, indent, "", false);
+    return this.fitted(prefix, x, indent, "", "before");
   }
 
   // -------------------------------------------------------------- expressions
