@@ -145,6 +145,30 @@ function store(
   else w.storeScalar(v.oOff, [get(acc), ["f32x4.extract_lane", lane]]);
 }
 
+/** Groups of C columns from j while they fit before `end`: `row` for each row i of out'. */
+function columnGroups(
+  w: MatmulWriter,
+  v: View,
+  i: number,
+  j: number,
+  end: number,
+  C: number,
+  row: () => void,
+) {
+  w.f.whileLoop(
+    () => w.emit(get(j), i32(C), ["i32.add"], get(end), ["i32.le_s"]),
+    () => {
+      w.f.forLoop(
+        i,
+        () => w.emit(i32(0)),
+        () => w.emit(get(v.rows)),
+        row,
+      );
+      w.emit(get(j), i32(C), ["i32.add"], set(j));
+    },
+  );
+}
+
 function strips(w: MatmulWriter, v: View) {
   const { f } = w;
   const [end, pa, pb, p, i, j] = w.ints(6);
@@ -155,42 +179,28 @@ function strips(w: MatmulWriter, v: View) {
   /** Strips of `width` columns (4 * vectors, or 1) while they fit. */
   const strip = (width: number) => {
     const V = Math.max(1, width / 4);
-    f.whileLoop(
-      () => w.emit(get(j), i32(width), ["i32.add"], get(end), ["i32.le_s"]),
-      () => {
-        f.forLoop(
-          i,
-          () => w.emit(i32(0)),
-          () => w.emit(get(v.rows)),
-          () => {
-            for (let y = 0; y < V; y++) w.emit(zero, set(acc[y]!));
-            w.emit(get(v.a), get(i), get(v.aI), ["i32.mul"], ["i32.add"], set(pa));
-            w.emit(get(v.b), get(j), i32(4), ["i32.mul"], ["i32.add"], set(pb));
-            f.forLoop(
-              p,
-              () => w.emit(i32(0)),
-              () => w.emit(get(w.K)),
-              () => {
-                w.emit(get(pa), ["v128.load32_splat", 0], set(av));
-                for (let y = 0; y < V; y++) {
-                  const load: Instr =
-                    width === 1 ? ["v128.load32_splat", 0] : ["v128.load", 16 * y];
-                  w.emit(get(av), get(pb), load, get(acc[y]!), madd, set(acc[y]!));
-                }
-                w.emit(get(pa), get(v.aP), ["i32.add"], set(pa));
-                w.emit(get(pb), get(v.bP), ["i32.add"], set(pb));
-              },
-            );
-            for (let y = 0; y < V; y++)
-              if (vector && width > 1) store(w, v, i, j, 4 * y, acc[y]!, "v");
-              else
-                for (let l = 0; l < Math.min(width, 4); l++)
-                  store(w, v, i, j, 4 * y + l, acc[y]!, l);
-          },
-        );
-        w.emit(get(j), i32(width), ["i32.add"], set(j));
-      },
-    );
+    columnGroups(w, v, i, j, end, width, () => {
+      for (let y = 0; y < V; y++) w.emit(zero, set(acc[y]!));
+      w.emit(get(v.a), get(i), get(v.aI), ["i32.mul"], ["i32.add"], set(pa));
+      w.emit(get(v.b), get(j), i32(4), ["i32.mul"], ["i32.add"], set(pb));
+      f.forLoop(
+        p,
+        () => w.emit(i32(0)),
+        () => w.emit(get(w.K)),
+        () => {
+          w.emit(get(pa), ["v128.load32_splat", 0], set(av));
+          for (let y = 0; y < V; y++) {
+            const load: Instr = width === 1 ? ["v128.load32_splat", 0] : ["v128.load", 16 * y];
+            w.emit(get(av), get(pb), load, get(acc[y]!), madd, set(acc[y]!));
+          }
+          w.emit(get(pa), get(v.aP), ["i32.add"], set(pa));
+          w.emit(get(pb), get(v.bP), ["i32.add"], set(pb));
+        },
+      );
+      for (let y = 0; y < V; y++)
+        if (vector && width > 1) store(w, v, i, j, 4 * y, acc[y]!, "v");
+        else for (let l = 0; l < Math.min(width, 4); l++) store(w, v, i, j, 4 * y + l, acc[y]!, l);
+    });
   };
   strip(32);
   strip(4);
@@ -208,67 +218,56 @@ function dots(w: MatmulWriter, v: View) {
   w.emit(get(v.j0), get(v.nc), ["i32.add"], set(end), get(v.j0), set(j));
   /** Groups of C columns while they fit. */
   const group = (C: number) =>
-    f.whileLoop(
-      () => w.emit(get(j), i32(C), ["i32.add"], get(end), ["i32.le_s"]),
-      () => {
-        f.forLoop(
-          i,
-          () => w.emit(i32(0)),
-          () => w.emit(get(v.rows)),
-          () => {
-            for (let c = 0; c < C; c++) w.emit(zero, set(acc[c]!));
-            // pb: B'[p, j] (column j, contiguous along p); column j + c, bJ * c further.
-            w.emit(get(v.b), get(j), get(v.bJ), ["i32.mul"], ["i32.add"], set(pb));
-            f.forLoop(
-              p,
-              () => w.emit(i32(0)),
-              () => w.emit(get(k4)),
-              () => {
-                at(w, v.a, i, v.aI, p, v.aP);
-                if (!v.aContig) {
-                  // A'[i, p..p+3] lies aP apart: lane by lane.
-                  w.emit(set(pa), get(pa), ["v128.load32_splat", 0]);
-                  for (let l = 1; l < 4; l++) {
-                    w.emit(get(pa), get(v.aP), i32(l), ["i32.mul"], ["i32.add"], ["f32.load", 0]);
-                    w.emit(["f32x4.replace_lane", l]);
-                  }
-                } else w.emit(["v128.load", 0]);
-                w.emit(set(av));
-                for (let c = 0; c < C; c++) {
-                  w.emit(get(av), get(pb));
-                  if (c > 0) w.emit(get(v.bJ), i32(c), ["i32.mul"], ["i32.add"]);
-                  w.emit(["v128.load", 0], get(acc[c]!), madd, set(acc[c]!));
-                }
-                w.emit(get(pb), i32(16), ["i32.add"], set(pb));
-              },
-              4,
-            );
-            for (let c = 0; c < C; c++) {
-              fold(acc[c]!, [2, 3, 0, 1]);
-              fold(acc[c]!, [1, 0, 3, 2]);
+    columnGroups(w, v, i, j, end, C, () => {
+      for (let c = 0; c < C; c++) w.emit(zero, set(acc[c]!));
+      // pb: B'[p, j] (column j, contiguous along p); column j + c, bJ * c further.
+      w.emit(get(v.b), get(j), get(v.bJ), ["i32.mul"], ["i32.add"], set(pb));
+      f.forLoop(
+        p,
+        () => w.emit(i32(0)),
+        () => w.emit(get(k4)),
+        () => {
+          at(w, v.a, i, v.aI, p, v.aP);
+          if (!v.aContig) {
+            // A'[i, p..p+3] lies aP apart: lane by lane.
+            w.emit(set(pa), get(pa), ["v128.load32_splat", 0]);
+            for (let l = 1; l < 4; l++) {
+              w.emit(get(pa), get(v.aP), i32(l), ["i32.mul"], ["i32.add"], ["f32.load", 0]);
+              w.emit(["f32x4.replace_lane", l]);
             }
-            // The last k mod 4 terms, in order, on the folded sums.
-            f.forLoop(
-              p,
-              () => w.emit(get(k4)),
-              () => w.emit(get(w.K)),
-              () => {
-                at(w, v.a, i, v.aI, p, v.aP);
-                w.emit(["v128.load32_splat", 0], set(av));
-                for (let c = 0; c < C; c++) {
-                  w.emit(get(av), get(pb), get(p), get(k4), ["i32.sub"], i32(4), ["i32.mul"]);
-                  w.emit(["i32.add"]);
-                  if (c > 0) w.emit(get(v.bJ), i32(c), ["i32.mul"], ["i32.add"]);
-                  w.emit(["v128.load32_splat", 0], get(acc[c]!), madd, set(acc[c]!));
-                }
-              },
-            );
-            for (let c = 0; c < C; c++) store(w, v, i, j, c, acc[c]!, 0);
-          },
-        );
-        w.emit(get(j), i32(C), ["i32.add"], set(j));
-      },
-    );
+          } else w.emit(["v128.load", 0]);
+          w.emit(set(av));
+          for (let c = 0; c < C; c++) {
+            w.emit(get(av), get(pb));
+            if (c > 0) w.emit(get(v.bJ), i32(c), ["i32.mul"], ["i32.add"]);
+            w.emit(["v128.load", 0], get(acc[c]!), madd, set(acc[c]!));
+          }
+          w.emit(get(pb), i32(16), ["i32.add"], set(pb));
+        },
+        4,
+      );
+      for (let c = 0; c < C; c++) {
+        fold(acc[c]!, [2, 3, 0, 1]);
+        fold(acc[c]!, [1, 0, 3, 2]);
+      }
+      // The last k mod 4 terms, in order, on the folded sums.
+      f.forLoop(
+        p,
+        () => w.emit(get(k4)),
+        () => w.emit(get(w.K)),
+        () => {
+          at(w, v.a, i, v.aI, p, v.aP);
+          w.emit(["v128.load32_splat", 0], set(av));
+          for (let c = 0; c < C; c++) {
+            w.emit(get(av), get(pb), get(p), get(k4), ["i32.sub"], i32(4), ["i32.mul"]);
+            w.emit(["i32.add"]);
+            if (c > 0) w.emit(get(v.bJ), i32(c), ["i32.mul"], ["i32.add"]);
+            w.emit(["v128.load32_splat", 0], get(acc[c]!), madd, set(acc[c]!));
+          }
+        },
+      );
+      for (let c = 0; c < C; c++) store(w, v, i, j, c, acc[c]!, 0);
+    });
   group(4);
   group(1);
 }
