@@ -39,28 +39,27 @@ export interface ScopeEntry {
   origin?: { arg: string; span: Span; shape: string };
 }
 
-/** Lexical scopes; the editor's name resolver (symbols/resolve.ts) keeps def ids in them. */
-export class Scope<E = ScopeEntry> {
-  private readonly vars = new Map<string, E>();
-  constructor(readonly parent: Scope<E> | null = null) {}
+export class Scope {
+  private readonly vars = new Map<string, ScopeEntry>();
+  constructor(readonly parent: Scope | null = null) {}
 
-  define(name: string, entry: E): void {
+  define(name: string, entry: ScopeEntry): void {
     this.vars.set(name, entry);
   }
 
   /** Defined in this scope itself (not a parent)? */
-  own(name: string): E | undefined {
+  own(name: string): ScopeEntry | undefined {
     return this.vars.get(name);
   }
 
-  lookup(name: string): E | undefined {
+  lookup(name: string): ScopeEntry | undefined {
     return this.vars.get(name) ?? this.parent?.lookup(name);
   }
 
   /** Every visible name, innermost scope first (suggestions prefer locals). */
-  *entries(): Iterable<[string, E]> {
+  *entries(): Iterable<[string, ScopeEntry]> {
     const seen = new Set<string>();
-    for (let s: Scope<E> | null = this; s; s = s.parent)
+    for (let s: Scope | null = this; s; s = s.parent)
       for (const [k, v] of s.vars)
         if (!seen.has(k)) {
           seen.add(k);

@@ -13,11 +13,21 @@
 
 import type * as ast from "../../grammar/index.ts";
 import { printExpr, printType } from "../../grammar/index.ts";
-import { Scope } from "../elaborate/context.ts";
 import type { SymbolDef, SymbolIndex, SymbolKind } from "../symbols.ts";
 
-/** Names to def ids (the elaborator's scopes hold values). */
-type Names = Scope<string>;
+class Scope {
+  private readonly names = new Map<string, string>();
+  constructor(readonly parent: Scope | null) {}
+  define(name: string, id: string): void {
+    this.names.set(name, id);
+  }
+  own(name: string): string | undefined {
+    return this.names.get(name);
+  }
+  lookup(name: string): string | undefined {
+    return this.names.get(name) ?? this.parent?.lookup(name);
+  }
+}
 
 /** One line of source for a detail: long expressions are cut. */
 function short(text: string): string {
@@ -80,7 +90,7 @@ class Resolver {
   // ------------------------------------------------------------ top level
 
   /** Register a file's dims, consts and blocks in `scope`, and its models in `models`. */
-  declare(file: string, p: ast.Program, scope: Names, models: Map<string, string>): void {
+  declare(file: string, p: ast.Program, scope: Scope, models: Map<string, string>): void {
     const at = { file };
     const global = (name: ast.Ident, id: string) => {
       if (!scope.own(name.name)) scope.define(name.name, id);
@@ -124,7 +134,7 @@ class Resolver {
   }
 
   /** Resolve the uses in a file's declarations (after every file is declared). */
-  uses(file: string, p: ast.Program, scope: Names, models: Map<string, string>): void {
+  uses(file: string, p: ast.Program, scope: Scope, models: Map<string, string>): void {
     const at = { file };
     for (const d of p.decls) {
       switch (d.kind) {
@@ -152,7 +162,7 @@ class Resolver {
    * A train block's keys are not names, nor is the optimizer (`adam`) or `batch full`; the
    * values may use consts (`lr: rate`).
    */
-  private setting(at: Where, s: ast.TrainSetting, scope: Names): void {
+  private setting(at: Where, s: ast.TrainSetting, scope: Scope): void {
     const v = s.value;
     if (s.key.name === "optimizer") {
       if (v.kind === "Call") for (const a of v.args) this.expr(at, a.value, scope);
@@ -163,7 +173,7 @@ class Resolver {
     this.expr(at, v, scope);
   }
 
-  private block(file: string, d: ast.BlockDecl, globals: Names): void {
+  private block(file: string, d: ast.BlockDecl, globals: Scope): void {
     const id = `${file}:${d.name.span.start}`;
     const params = this.blockParams.get(id);
     if (!params) return;
@@ -184,7 +194,7 @@ class Resolver {
   }
 
   /** A signature's tensor type: a name not yet visible is a dim the call binds. */
-  private signature(at: Where, p: ast.BlockParam, t: ast.TensorTypeExpr, scope: Names): void {
+  private signature(at: Where, p: ast.BlockParam, t: ast.TensorTypeExpr, scope: Scope): void {
     for (const e of t.dims) {
       if (e.kind === "Ellipsis") continue;
       if (e.kind !== "Name") {
@@ -202,7 +212,7 @@ class Resolver {
     }
   }
 
-  private model(file: string, d: ast.ModelDecl, globals: Names): void {
+  private model(file: string, d: ast.ModelDecl, globals: Scope): void {
     const at = { file, container: `${file}:${d.name.span.start}` };
     const scope = new Scope(globals);
     // Inputs first: statements before an input may still use the dims it binds.
@@ -221,12 +231,12 @@ class Resolver {
   }
 
   /** Define a name unless this scope already has it (a redefinition keeps the first). */
-  private local(scope: Names, name: ast.Ident, id: string): void {
+  private local(scope: Scope, name: ast.Ident, id: string): void {
     if (!scope.own(name.name)) scope.define(name.name, id);
   }
 
   /** Statements in order; `carries` is the carry scope when these are a scan's body. */
-  private stmts(at: Where, body: ast.Stmt[], scope: Names, carries: Names | null): void {
+  private stmts(at: Where, body: ast.Stmt[], scope: Scope, carries: Scope | null): void {
     for (const s of body) {
       switch (s.kind) {
         case "Assign": {
@@ -274,7 +284,7 @@ class Resolver {
     }
   }
 
-  private type(at: Where, t: ast.TypeExpr, scope: Names): void {
+  private type(at: Where, t: ast.TypeExpr, scope: Scope): void {
     if (t.kind === "TensorType")
       for (const d of t.dims) if (d.kind !== "Ellipsis") this.expr(at, d, scope);
   }
@@ -282,7 +292,7 @@ class Resolver {
   // ------------------------------------------------------------ expressions
 
   /** A call: a named argument of a block refers to the block's param (intrinsics have none). */
-  private call(at: Where, c: ast.CallExpr, scope: Names): void {
+  private call(at: Where, c: ast.CallExpr, scope: Scope): void {
     const callee = this.expr(at, c.callee, scope);
     const params = callee === undefined ? undefined : this.blockParams.get(callee);
     for (const a of c.args) {
@@ -292,7 +302,7 @@ class Resolver {
   }
 
   /** Resolve the names in `e`; returns the def a plain name refers to (for callees). */
-  private expr(at: Where, e: ast.Expr, scope: Names): string | undefined {
+  private expr(at: Where, e: ast.Expr, scope: Scope): string | undefined {
     switch (e.kind) {
       case "Name": {
         const id = scope.lookup(e.name);
@@ -339,7 +349,7 @@ class Resolver {
     }
   }
 
-  private scan(at: Where, e: ast.ScanExpr, scope: Names): void {
+  private scan(at: Where, e: ast.ScanExpr, scope: Scope): void {
     this.expr(at, e.source, scope);
     this.expr(at, e.axis, scope);
     for (const c of e.carries) this.expr(at, c.init, scope);
@@ -364,7 +374,7 @@ export function resolveNames(
   std: ReadonlySet<string>,
 ): SymbolIndex {
   const r = new Resolver();
-  const stdScope = new Scope<string>(null);
+  const stdScope = new Scope(null);
   const globals = new Scope(stdScope);
   const models = new Map<string, string>();
   const scopeOf = (file: string) => (std.has(file) ? stdScope : globals);
