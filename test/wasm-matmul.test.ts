@@ -287,6 +287,13 @@ const epilogues: Record<string, NonNullable<Case["epilogue"]>> = {
     ref: (s) => (s > 0 ? 1 : 0),
   },
 };
+/** Every (A transposed, B transposed) pair. */
+const transposes = [
+  [false, false],
+  [true, false],
+  [false, true],
+  [true, true],
+] as const;
 const biasValues = values(4096, BIAS_SEED); // the same stream as each case's buffer 3
 const biasAt = (j: number) => biasValues[j]!;
 
@@ -306,12 +313,7 @@ describe.each(modes)("wasm matmul (relaxed SIMD: %s)", (relaxed) => {
     [20, 260, 1100],
   ];
   for (const [m, n, k] of shapes)
-    for (const [ta, tb] of [
-      [false, false],
-      [true, false],
-      [false, true],
-      [true, true],
-    ] as const)
+    for (const [ta, tb] of transposes)
       it(`[${m}, ${k}]${ta ? "^T" : ""} @ [${k}, ${n}]${tb ? "^T" : ""}`, () =>
         check({ m, n, k, ta, tb }, relaxed));
 
@@ -336,12 +338,7 @@ describe.each(modes)("wasm matmul (relaxed SIMD: %s)", (relaxed) => {
   // along B's rows (A's columns), or dot products of 4 and 1 columns along a transposed B's
   // (A's rows), with k mod 4 left over.
   it("fewer rows than a tile: every strip and dot-product edge, run-time and constant m", () => {
-    for (const [ta, tb] of [
-      [false, false],
-      [true, false],
-      [false, true],
-      [true, true],
-    ] as const) {
+    for (const [ta, tb] of transposes) {
       check({ m: 1, n: 70, k: 13, ta, tb, symbolic: true }, relaxed);
       check({ m: 3, n: 39, k: 6, ta, tb, symbolic: true, epilogue: epilogues.tanh }, relaxed);
       check({ m: 2, n: 3, k: 0, ta, tb, epilogue: epilogues["bias add"] }, relaxed);
@@ -371,12 +368,7 @@ describe.each(modes)("wasm matmul (relaxed SIMD: %s)", (relaxed) => {
   });
 
   it("fewer columns than a tile: every strip and dot-product edge, run-time and constant n", () => {
-    for (const [ta, tb] of [
-      [false, false],
-      [true, false],
-      [false, true],
-      [true, true],
-    ] as const) {
+    for (const [ta, tb] of transposes) {
       check({ m: 70, n: 1, k: 13, ta, tb, symbolic: true }, relaxed);
       check({ m: 39, n: 3, k: 6, ta, tb, symbolic: true, epilogue: epilogues.tanh }, relaxed);
       check({ m: 5, n: 2, k: 0, ta, tb, epilogue: epilogues["bias add"] }, relaxed);
