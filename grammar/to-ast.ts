@@ -290,6 +290,29 @@ function statement(n: C.StatementCstNode): A.Stmt | null {
   return alternative(kids(n), statements);
 }
 
+/** `output NAME = value` and `metric NAME = value`, alike but for their kind. */
+function namedValueStmt(
+  kind: "Output" | "Metric",
+  n: C.OutputStmtCstNode | C.MetricStmtCstNode,
+): A.Stmt | null {
+  const c = kids<C.OutputStmtCstChildren | C.MetricStmtCstChildren>(n);
+  const name = ident(tok(c.Identifier));
+  const value = expression(c.expression?.[0]);
+  const span = cstSpan(n);
+  return name && value && span ? { kind, name, value, span } : null;
+}
+
+/** `loss value`, `return value` and `yield value`, alike but for their kind. */
+function valueStmt(
+  kind: "Loss" | "Return" | "Yield",
+  n: C.LossStmtCstNode | C.ReturnStmtCstNode | C.YieldStmtCstNode,
+): A.Stmt | null {
+  const c = kids<C.LossStmtCstChildren | C.ReturnStmtCstChildren | C.YieldStmtCstChildren>(n);
+  const value = expression(c.expression?.[0]);
+  const span = cstSpan(n);
+  return value && span ? { kind, value, span } : null;
+}
+
 const statements: Converters<C.StatementCstChildren, A.Stmt> = {
   paramStmt(n) {
     const c = kids(n);
@@ -306,35 +329,11 @@ const statements: Converters<C.StatementCstChildren, A.Stmt> = {
     const span = cstSpan(n);
     return name && type && span ? { kind: "Input", name, type, span } : null;
   },
-  outputStmt(n) {
-    const c = kids(n);
-    const name = ident(tok(c.Identifier));
-    const value = expression(c.expression?.[0]);
-    const span = cstSpan(n);
-    return name && value && span ? { kind: "Output", name, value, span } : null;
-  },
-  metricStmt(n) {
-    const c = kids(n);
-    const name = ident(tok(c.Identifier));
-    const value = expression(c.expression?.[0]);
-    const span = cstSpan(n);
-    return name && value && span ? { kind: "Metric", name, value, span } : null;
-  },
-  lossStmt(n) {
-    const value = expression(kids(n).expression?.[0]);
-    const span = cstSpan(n);
-    return value && span ? { kind: "Loss", value, span } : null;
-  },
-  returnStmt(n) {
-    const value = expression(kids(n).expression?.[0]);
-    const span = cstSpan(n);
-    return value && span ? { kind: "Return", value, span } : null;
-  },
-  yieldStmt(n) {
-    const value = expression(kids(n).expression?.[0]);
-    const span = cstSpan(n);
-    return value && span ? { kind: "Yield", value, span } : null;
-  },
+  outputStmt: (n) => namedValueStmt("Output", n),
+  metricStmt: (n) => namedValueStmt("Metric", n),
+  lossStmt: (n) => valueStmt("Loss", n),
+  returnStmt: (n) => valueStmt("Return", n),
+  yieldStmt: (n) => valueStmt("Yield", n),
   assignStmt(n) {
     const c = kids(n);
     const targets = real(c.Identifier).map(ident).filter(notNull);
