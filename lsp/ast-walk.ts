@@ -2,28 +2,9 @@
 // bodies included) and every expression inside one, in source order.
 
 import type { Decl, Expr, Program, Stmt } from "../grammar/index.ts";
+import { stmtValue, subexprs } from "../compiler/elaborate/subexprs.ts";
 
-/** The expressions directly inside each kind of expression. */
-const children: { [K in Expr["kind"]]: (e: Extract<Expr, { kind: K }>) => Expr[] } = {
-  Number: () => [],
-  String: () => [],
-  Bool: () => [],
-  Name: () => [],
-  Binary: (e) => [e.left, e.right],
-  Unary: (e) => [e.operand],
-  Call: (e) => [e.callee, ...e.args.map((a) => a.value)],
-  Pipe: (e) => [e.left, e.right],
-  Index: (e) => [
-    e.target,
-    ...e.indices.flatMap((i) =>
-      i.kind === "Slice" ? [i.start, i.end, i.step].filter((x) => x !== null) : [i],
-    ),
-  ],
-  List: (e) => e.items,
-  If: (e) => [e.cond, e.then, e.else],
-  // A scan's body statements are visited as statements (forEachStmt), not here.
-  Scan: (e) => [e.source, e.axis, ...e.carries.map((c) => c.init)],
-};
+export { stmtValue };
 
 /** `visit` on `e` and everything inside it, outermost first (scan bodies excluded). */
 export function forEachExpr(e: Expr, visit: (e: Expr) => void): void {
@@ -31,14 +12,9 @@ export function forEachExpr(e: Expr, visit: (e: Expr) => void): void {
   while (stack.length > 0) {
     const x = stack.pop()!;
     visit(x);
-    const inner = (children[x.kind] as (e: Expr) => Expr[])(x);
+    const inner = subexprs(x);
     for (let i = inner.length - 1; i >= 0; i--) stack.push(inner[i]!);
   }
-}
-
-/** The expression a statement holds, if any. */
-export function stmtValue(s: Stmt): Expr | null {
-  return s.kind === "Param" ? s.init : s.kind === "Input" ? null : s.value;
 }
 
 /** `visit` on every statement of the program's blocks and models, scan bodies included. */

@@ -8,46 +8,13 @@
 import type * as ast from "../../grammar/index.ts";
 import type { Diagnostic } from "../diagnostics.ts";
 import { makeDiag, type Ctx } from "./context.ts";
+import { stmtValue, subexprs } from "./subexprs.ts";
 import { didYouMean } from "./suggest.ts";
 
-function children(e: ast.Expr): ast.Expr[] {
-  switch (e.kind) {
-    case "Binary":
-      return [e.left, e.right];
-    case "Unary":
-      return [e.operand];
-    case "Call":
-      return [e.callee, ...e.args.map((a) => a.value)];
-    case "Pipe":
-      return [e.left, e.right];
-    case "Index":
-      return [
-        e.target,
-        ...e.indices.flatMap((i) =>
-          i.kind === "Slice" ? [i.start, i.end, i.step].filter((x) => x !== null) : [i],
-        ),
-      ];
-    case "List":
-      return e.items;
-    case "If":
-      return [e.cond, e.then, e.else];
-    case "Scan":
-      return [e.source, e.axis, ...e.carries.map((c) => c.init), ...e.body.flatMap(stmtExprs)];
-    default:
-      return [];
-  }
-}
-
-function stmtExprs(s: ast.Stmt): ast.Expr[] {
-  switch (s.kind) {
-    case "Param":
-      return s.init ? [s.init] : [];
-    case "Input":
-      return [];
-    default:
-      return [s.value];
-  }
-}
+const exprsOf = (s: ast.Stmt): ast.Expr[] => {
+  const v = stmtValue(s);
+  return v ? [v] : [];
+};
 
 /** Every name the block defines somewhere (conservative: order and nesting are the run's business). */
 function localNames(block: ast.BlockDecl): Set<string> {
@@ -62,7 +29,7 @@ function localNames(block: ast.BlockDecl): Set<string> {
       if (s.kind === "Assign") s.targets.forEach((t) => out.add(t.name));
       if (s.kind === "Param" || s.kind === "Input" || s.kind === "Output" || s.kind === "Metric")
         out.add(s.name.name);
-      stmtExprs(s).forEach(expr);
+      exprsOf(s).forEach(expr);
     }
   };
   const expr = (e: ast.Expr): void => {
@@ -71,7 +38,7 @@ function localNames(block: ast.BlockDecl): Set<string> {
       e.carries.forEach((c) => out.add(c.name.name));
       stmts(e.body);
     }
-    children(e).forEach(expr);
+    subexprs(e).forEach(expr);
   };
   stmts(block.body);
   return out;
@@ -111,7 +78,7 @@ export function resolveBlockNames(ctx: Ctx, block: ast.BlockDecl): Diagnostic[] 
         );
       return;
     }
-    if (e.kind !== "Ellipsis") children(e).forEach(dim);
+    if (e.kind !== "Ellipsis") subexprs(e).forEach(dim);
   };
   const callee = (e: ast.Expr): void => {
     if (e.kind !== "Name") return expr(e);
@@ -148,7 +115,7 @@ export function resolveBlockNames(ctx: Ctx, block: ast.BlockDecl): Diagnostic[] 
         e.body.forEach(stmt);
         return;
       default:
-        children(e).forEach(expr);
+        subexprs(e).forEach(expr);
     }
   };
   const type = (t: ast.TypeExpr) => {
@@ -162,7 +129,7 @@ export function resolveBlockNames(ctx: Ctx, block: ast.BlockDecl): Diagnostic[] 
       return;
     }
     if (s.kind === "Input") return type(s.type);
-    stmtExprs(s).forEach(expr);
+    exprsOf(s).forEach(expr);
   };
   for (const p of block.params) {
     // A signature's own dim names bind; only composite dims (`4 * h`) use names.
