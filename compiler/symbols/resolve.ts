@@ -15,6 +15,8 @@ import type * as ast from "../../grammar/index.ts";
 import { printExpr, printType } from "../../grammar/index.ts";
 import type { SymbolDef, SymbolIndex, SymbolKind } from "../symbols.ts";
 
+// Not the elaborator's Scope (elaborate/context.ts): symbols/ comes before elaborate/ in the
+// compiler's import order (layout test), and this one maps a name to a def id, not a value.
 class Scope {
   private readonly names = new Map<string, string>();
   constructor(readonly parent: Scope | null) {}
