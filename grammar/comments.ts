@@ -64,6 +64,17 @@ export function attachComments(p: A.Program, text: string, tokens: IToken[], doc
   }
 }
 
+/** The stages of a `|>` chain, its head first (a list of its own, for comments and for print). */
+export function chain(e: A.PipeExpr): A.Expr[] {
+  const parts: A.Expr[] = [];
+  let head: A.Expr = e;
+  while (head.kind === "Pipe") {
+    parts.unshift(head.right);
+    head = head.left;
+  }
+  return [head, ...parts];
+}
+
 type Kind = Exclude<keyof A.Trivia, "blankBefore" | "oneLine" | "doc">;
 
 function add(node: A.Commented, kind: Kind, c: A.SourceComment): void {
@@ -237,14 +248,9 @@ class Walk {
       case "Pipe": {
         // The chain prints as one unit (head, then stages); its inner left
         // nodes are never printed on their own, so they take no comments.
-        const stages: A.Expr[] = [];
-        let head: A.Expr = e;
-        while (head.kind === "Pipe") {
-          stages.unshift(head.right);
-          head = head.left;
-        }
-        this.list(e.span, [head, ...stages], e, { chain: true });
-        for (const x of [head, ...stages]) this.expr(x);
+        const parts = chain(e);
+        this.list(e.span, parts, e, { chain: true });
+        for (const x of parts) this.expr(x);
         return;
       }
       case "Call": {

@@ -18,6 +18,7 @@
 // every comment is printed exactly once, and printing is idempotent.
 
 import type * as A from "./ast.ts";
+import { chain } from "./comments.ts";
 
 /** Column limit before a pipeline, a call, a list or a block signature is broken over lines (matches prettier). */
 const width = 100;
@@ -123,17 +124,6 @@ function lineComments(cs: A.SourceComment[] | undefined, indent: string): string
 /** Whether the node has a comment that needs a line of its own or a line end. */
 function needsLines(n: A.Commented): boolean {
   return (n.trivia?.leading?.length ?? 0) > 0 || (n.trivia?.trailing?.length ?? 0) > 0;
-}
-
-/** The stages of a `|>` chain, its head first. */
-function chain(e: A.PipeExpr): A.Expr[] {
-  const parts: A.Expr[] = [];
-  let head: A.Expr = e;
-  while (head.kind === "Pipe") {
-    parts.unshift(head.right);
-    head = head.left;
-  }
-  return [head, ...parts];
 }
 
 /** Lines with at most one blank line in a row and none first. */
