@@ -60,11 +60,9 @@ export function runFmt(p: Parsed, io: Io): Promise<number> {
     if (!check) writeOutput(file, r.formatted);
     io.out(file);
   }
+  const code = broken > 0 || (check && changed.length > 0) ? exitCode.error : exitCode.ok;
   // Formatting stdin alone, stdout holds just the text and stderr only errors.
-  if (p.positionals.length === 1 && p.positionals[0] === "-")
-    return Promise.resolve(
-      broken > 0 || (check && changed.length > 0) ? exitCode.error : exitCode.ok,
-    );
+  if (p.positionals.length === 1 && p.positionals[0] === "-") return Promise.resolve(code);
   const n = (k: number) => `${k} file${k === 1 ? "" : "s"}`;
   const summary = [
     check
@@ -76,7 +74,5 @@ export function runFmt(p: Parsed, io: Io): Promise<number> {
   if (broken > 0)
     summary.push(`${n(broken)} left as ${broken === 1 ? "it is" : "they are"} (errors above)`);
   io.err(summary.join("; "));
-  return Promise.resolve(
-    broken > 0 || (check && changed.length > 0) ? exitCode.error : exitCode.ok,
-  );
+  return Promise.resolve(code);
 }
