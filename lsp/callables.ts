@@ -4,12 +4,13 @@
 // and, inside a train block, the optimizers. One signature shape for all
 // three, so completion and signature help read them alike.
 
-import { printExpr, printType, type BlockDecl, type Program } from "../grammar/index.ts";
+import type { BlockDecl, Program } from "../grammar/index.ts";
 import { STD_PRELUDE } from "../compiler/elaborate.ts";
 import { intrinsicTable } from "../compiler/elaborate/intrinsics.ts";
 import { defaultOptimizer, optimizerArgs } from "../compiler/elaborate/train-config.ts";
 import type { OptimizerKind } from "../compiler/ir.ts";
 import type { Analysis } from "../compiler/symbols.ts";
+import { blockSignature as signatureLine } from "../compiler/symbols/resolve.ts";
 
 export interface SigParam {
   name: string;
@@ -62,11 +63,8 @@ function fromLabel(name: string, label: string, optional: (param: string) => boo
 }
 
 function blockSignature(b: BlockDecl, std: boolean): Signature {
-  const parts = b.params.map(
-    (p) => `${p.name.name}: ${printType(p.type)}${p.default ? ` = ${printExpr(p.default)}` : ""}`,
-  );
-  const result = b.result ? ` -> ${printType(b.result)}` : "";
-  const label = `${b.name.name}(${parts.join(", ")})${result}`;
+  // The same line as the elaborator's call hovers and the block's symbol detail.
+  const label = signatureLine(b);
   const defaults = new Set(b.params.filter((p) => p.default).map((p) => p.name.name));
   return {
     name: b.name.name,
