@@ -257,6 +257,24 @@ export class FnBuilder {
     this.release(rest, "i32");
   }
 
+  /**
+   * for (r = LO; r < HI; r++) body, with `idx` r's multi-index over `extents`:
+   * the first by division, the next ones by counting (odometer).
+   */
+  itemLoop(r: number, extents: readonly Dim[], idx: readonly number[], body: () => void): void {
+    this.emit(get(LO), set(r));
+    this.delinearize(r, extents, idx);
+    this.forLoop(
+      r,
+      () => this.emit(get(LO)),
+      () => this.emit(get(HI)),
+      () => {
+        body();
+        this.odometer(extents, idx);
+      },
+    );
+  }
+
   /** Advances the row-major multi-index in `idx` over `extents` by one (the last axis fastest, carries up). */
   odometer(extents: readonly Dim[], idx: readonly number[]): void {
     const step = (a: number): void => {

@@ -151,21 +151,11 @@ export function mapToWasm(k: MapKernel, ctx: KernelContext, name: string): Print
       );
     }
   });
-  // The first row's multi-index by division, the next ones by counting.
-  const rows = k.shape.slice(0, -1);
-  fn.emit(get(LO), set(r));
-  fn.delinearize(r, rows, idx);
-  fn.forLoop(
-    r,
-    () => fn.emit(get(LO)),
-    () => fn.emit(get(HI)),
-    () => {
-      fn.emit(get(r));
-      fn.dim(inner);
-      fn.emit(["i32.mul"], set(rowLin), ...hoist, ...loop);
-      fn.odometer(rows, idx);
-    },
-  );
+  fn.itemLoop(r, k.shape.slice(0, -1), idx, () => {
+    fn.emit(get(r));
+    fn.dim(inner);
+    fn.emit(["i32.mul"], set(rowLin), ...hoist, ...loop);
+  });
   return {
     fn: fn.finish(name),
     items: sizeOf(numElements(k.shape.slice(0, -1)), ctx),

@@ -334,27 +334,18 @@ function inner(k: ReduceKernel, ctx: KernelContext, name: string, vectorise: boo
     };
   }
 
-  // The first output's multi-index by division, the next ones by counting.
-  fn.emit(get(LO), set(o));
-  fn.delinearize(o, k.shape, oi);
-  fn.forLoop(
-    o,
-    () => fn.emit(get(LO)),
-    () => fn.emit(get(HI)),
-    () => {
-      init();
-      loops(fn, k.red.slice(0, -1), ri, () => {
-        fn.emit(i32(0), set(c));
-        if (q > 0) fn.dim(k.red[q - 1]!);
-        else fn.emit(i32(1));
-        fn.emit(set(end), ...hoist, ...innermost);
-      });
-      x.address(k.out, at, 0);
-      result();
-      fn.emit([storeOp(ctx, k), 0]);
-      fn.odometer(k.shape, oi);
-    },
-  );
+  fn.itemLoop(o, k.shape, oi, () => {
+    init();
+    loops(fn, k.red.slice(0, -1), ri, () => {
+      fn.emit(i32(0), set(c));
+      if (q > 0) fn.dim(k.red[q - 1]!);
+      else fn.emit(i32(1));
+      fn.emit(set(end), ...hoist, ...innermost);
+    });
+    x.address(k.out, at, 0);
+    result();
+    fn.emit([storeOp(ctx, k), 0]);
+  });
   return { fn: fn.finish(name), items: sizeOf(numElements(k.shape), ctx), scratch: 0 };
 }
 
