@@ -73,11 +73,11 @@ function normalize(terms: readonly Term[]): Dim {
   const byKey = new Map<string, { term: Term; key: string }>();
   for (const t of terms) {
     if (!Number.isSafeInteger(t.coeff)) throw new DimOverflow(t.coeff);
-    const atoms = sortedAtoms(t.atoms);
-    const key = atoms.length === 1 ? atomKey(atoms[0]!) : atoms.map(atomKey).join("*");
+    const term = { coeff: t.coeff, atoms: sortedAtoms(t.atoms) };
+    const key = termKey(term);
     const prev = byKey.get(key);
     if (prev) prev.term.coeff += t.coeff;
-    else byKey.set(key, { term: { coeff: t.coeff, atoms }, key });
+    else byKey.set(key, { term, key });
   }
   const out = [...byKey.values()].filter((t) => t.term.coeff !== 0);
   for (const t of out) if (!Number.isSafeInteger(t.term.coeff)) throw new DimOverflow(t.term.coeff);
