@@ -349,23 +349,10 @@ class Printer {
     if (indent.length + (prefix + flat).split("\n")[0]!.length + suffix.length <= width)
       return flat;
     if (e.kind === "Pipe") return wrap(this.pipe(e, indent, true, prefix));
-    if (e.kind === "Call") {
-      const args = e.args.map((a): Item => {
-        const name = a.name ? `${a.name.name}: ` : "";
-        return { node: a, render: (i) => name + this.fitted(name, a.value, i, ",") };
-      });
-      const callee = this.operand(e.callee, POSTFIX, "left", indent);
-      return wrap(callee + this.commaList(["(", ")"], args, e, false, indent, true));
-    }
+    if (e.kind === "Call") return wrap(this.call(e, indent, true));
     if (e.kind === "Scan" && e.carries.length > 0) return wrap(this.scan(e, indent, true));
     if (e.kind === "Binary" && e.op !== "^") return wrap(this.brokenBinary(e, indent, prefix));
-    if (e.kind === "List") {
-      const items = e.items.map((x): Item => ({
-        node: x,
-        render: (i) => this.fitted("", x, i, ",", "none"),
-      }));
-      return wrap(this.commaList(["[", "]"], items, e, false, indent, true));
-    }
+    if (e.kind === "List") return wrap(this.list(e, indent, true));
     return flat;
   }
 
@@ -449,24 +436,16 @@ class Printer {
       }
       case "Pipe":
         return this.pipe(e, indent, false);
-      case "Call": {
-        const args = e.args.map((a): Item => ({
-          node: a,
-          render: (i) => (a.name ? `${a.name.name}: ` : "") + this.expr(a.value, i),
-        }));
-        const callee = this.operand(e.callee, POSTFIX, "left", indent);
-        return callee + this.commaList(["(", ")"], args, e, false, indent);
-      }
+      case "Call":
+        return this.call(e, indent, false);
       case "Index": {
         const items = e.indices.map((i) =>
           i.kind === "Slice" ? this.slice(i, indent) : this.expr(i, indent),
         );
         return `${this.operand(e.target, POSTFIX, "left", indent)}[${items.join(", ")}]`;
       }
-      case "List": {
-        const items = e.items.map((x): Item => ({ node: x, render: (i) => this.bare(x, i) }));
-        return this.commaList(["[", "]"], items, e, false, indent);
-      }
+      case "List":
+        return this.list(e, indent, false);
       case "If": {
         const cond =
           e.cond.kind === "If" ? `(${this.expr(e.cond, indent)})` : this.expr(e.cond, indent);
@@ -498,6 +477,27 @@ class Printer {
         : this.operand(x, p, side, at);
     const tail = rest.map(([op, x]) => `\n${cont}${op} ${part(x, "right", `${op} `, cont)}`);
     return part(head, "left", prefix, indent) + tail.join("");
+  }
+
+  /** A call, its arguments on one line or (`broken`) one per line, each fitted in turn. */
+  private call(e: A.CallExpr, indent: string, broken: boolean): string {
+    const args = e.args.map((a): Item => {
+      const name = a.name ? `${a.name.name}: ` : "";
+      const value = (i: string) =>
+        broken ? this.fitted(name, a.value, i, ",") : this.expr(a.value, i);
+      return { node: a, render: (i) => name + value(i) };
+    });
+    const callee = this.operand(e.callee, POSTFIX, "left", indent);
+    return callee + this.commaList(["(", ")"], args, e, false, indent, broken);
+  }
+
+  /** A list, its items on one line or (`broken`) one per line, each fitted in turn. */
+  private list(e: A.ListExpr, indent: string, broken: boolean): string {
+    const items = e.items.map((x): Item => ({
+      node: x,
+      render: (i) => (broken ? this.fitted("", x, i, ",", "none") : this.bare(x, i)),
+    }));
+    return this.commaList(["[", "]"], items, e, false, indent, broken);
   }
 
   /** A `scan`, its carries on one line or (`broken`) one per line. */
