@@ -286,17 +286,17 @@ interface DimSyntax {
 
 const wrap = (p: Printed, min: number): string => (p.prec >= min ? p.text : `(${p.text})`);
 
-/**
- * Precedence-correct printer: a div or mod term inside a product is
- * bracketed (`2 * (W mod 3)`, not `2 * W mod 3`, which reads `(2 * W) mod 3`),
- * and so is one under a leading minus (`-(W div 2)`, as `-W div 2` floors `-W`).
- */
 function atomText(x: DimAtom, syntax: DimSyntax): Printed {
   return x.kind === "var"
     ? { text: syntax.atom(x.name), prec: ATOM }
     : syntax[x.kind](render(x.num, syntax), render(x.den, syntax));
 }
 
+/**
+ * Precedence-correct printer: a div or mod term inside a product is
+ * bracketed (`2 * (W mod 3)`, not `2 * W mod 3`, which reads `(2 * W) mod 3`),
+ * and so is one under a leading minus (`-(W div 2)`, as `-W div 2` floors `-W`).
+ */
 function render(a: Dim, syntax: DimSyntax): Printed {
   if (a.terms.length === 0) return { text: "0", prec: ATOM };
   let text = "";
