@@ -129,6 +129,13 @@ export const WASM_STEPS_AT = 128;
 export const WASM_BUFFERS_AT = 256;
 /** Where buffer data may start: page 0 is the header. */
 export const WASM_DATA_AT = 65536;
+/**
+ * The most pages a model's memory gets (the module's declared maximum, and
+ * the runtime's cap on any program's): 65535, all but the last of the 4 GiB
+ * a 32-bit address reaches: at 65536 pages the memory's byte size (`pages <<
+ * 16`, which the kernels' clamped loads compute) wraps to 0.
+ */
+export const WASM_MAX_PAGES = 65535;
 /** The most buffers one entry may have: the table between WASM_BUFFERS_AT and the data. */
 export const WASM_MAX_BUFFERS = (WASM_DATA_AT - WASM_BUFFERS_AT) / 4;
 /**

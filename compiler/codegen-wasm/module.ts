@@ -4,18 +4,9 @@
 // engine without relaxed SIMD still loads the module (the runtime compiles
 // the first binary WebAssembly.validate accepts).
 
-import type { WasmBinary, WasmProgram } from "../../runtime/program.ts";
+import { WASM_MAX_PAGES, type WasmBinary, type WasmProgram } from "../../runtime/program.ts";
 import { encodeModule, type ModuleSpec } from "./encode.ts";
 import { opInfo, type Instr, type Mnemonic, type WasmFunction } from "./instr.ts";
-
-/**
- * The memory import's maximum: 65535 pages, all but the last of the 4 GiB a
- * 32-bit address reaches: at 65536 pages the memory's byte size (`pages <<
- * 16`, which the kernels' clamped loads compute) wraps to 0. A shared memory
- * reserves its maximum's address space up front, which 64-bit V8 does at no
- * cost in committed memory.
- */
-export const MAX_PAGES = 65535;
 
 /** The memory import's minimum: page 0, the header of dims, steps and buffer table. */
 export const MIN_PAGES = 1;
@@ -90,7 +81,9 @@ export function moduleSpec(
   const functions = uniqueFunctions([...kernels, ...helpers]);
   const exports = kernels.map((k) => k.name);
   if (new Set(exports).size !== exports.length) throw new Error("two kernels share a name");
-  return { functions, exports, memory: { min: MIN_PAGES, max: MAX_PAGES } };
+  // The maximum: all a model's memory may get; a shared memory reserves its address space up
+  // front, which 64-bit V8 does at no cost in committed memory.
+  return { functions, exports, memory: { min: MIN_PAGES, max: WASM_MAX_PAGES } };
 }
 
 /** The program's module: relaxed and plain binaries when a function uses relaxed SIMD, else plain. */
@@ -105,5 +98,5 @@ export function wasmProgram(
   };
   const plain = binary({ ...spec, functions: spec.functions.map(withoutRelaxed) }, false);
   const binaries = spec.functions.some(usesRelaxed) ? [binary(spec, true), plain] : [plain];
-  return { binaries, maxPages: MAX_PAGES };
+  return { binaries, maxPages: WASM_MAX_PAGES };
 }

@@ -7,7 +7,7 @@
 
 import type { ModelOptions } from "../model-core.ts";
 import { openModel, type Model } from "../model.ts";
-import type { WasmProgram } from "../program.ts";
+import { WASM_MAX_PAGES, type WasmProgram } from "../program.ts";
 import { syncModel, type SyncExecutor, type SyncModel } from "../model-sync.ts";
 import { compileAsync, compileSync, type Chosen } from "./binary.ts";
 import { residentLayout, WasmExecutor, kernelNames, type WasmPlan } from "./executor.ts";
@@ -30,17 +30,10 @@ function threadOption(opts: WasmModelOptions, fn: string): number | undefined {
   return t;
 }
 
-/**
- * The most pages a model's memory gets: one short of 4 GiB, since the
- * kernels compute the memory's byte size as `memory.size << 16`, which
- * wraps to 0 at 65536 pages. (An import's maximum may be below the
- * module's declared one.)
- */
-const MAX_PAGES = 65535;
-
 /** A memory for `chosen` that holds everything below `callAt` (the residents and scratch areas). */
 function memoryFor(wasm: WasmProgram, chosen: Chosen, callAt: number, shared: boolean): WasmMemory {
-  const maximum = Math.min(wasm.maxPages, MAX_PAGES);
+  // WASM_MAX_PAGES caps a program's own maximum (an import's maximum may be below the module's).
+  const maximum = Math.min(wasm.maxPages, WASM_MAX_PAGES);
   const initial = Math.max(chosen.minPages, Math.ceil(callAt / PAGE));
   if (initial > maximum)
     throw new Error(
