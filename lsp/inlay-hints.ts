@@ -11,7 +11,7 @@ import { spanKey, typesBySpan } from "./lookup.ts";
 import { positionOf } from "./text.ts";
 
 /** A hint's text: the type alone (`name: ` stripped from a bound name's), one per distinct shape. */
-function label(texts: string[], name?: string): string | undefined {
+function label(texts: readonly string[], name?: string): string | undefined {
   const types = texts.map((t) =>
     name !== undefined && t.startsWith(`${name}: `) ? t.slice(name.length + 2) : t,
   );

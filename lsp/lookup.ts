@@ -34,8 +34,15 @@ export function typeAt(a: Analysis, file: string, offset: number): TypeAt | unde
   return best;
 }
 
-/** The type texts recorded for exactly `span` in each file, by `file:start:end`. */
-export function typesBySpan(a: Analysis): Map<string, string[]> {
+const bySpan = new WeakMap<Analysis, ReadonlyMap<string, readonly string[]>>();
+
+/**
+ * The type texts recorded for exactly `span` in each file, by `file:start:end`: built once
+ * per analysis (an analysis never changes), not at every hover and inlay-hint request.
+ */
+export function typesBySpan(a: Analysis): ReadonlyMap<string, readonly string[]> {
+  const had = bySpan.get(a);
+  if (had) return had;
   const out = new Map<string, string[]>();
   for (const t of a.types) {
     const key = spanKey(t.file, t.span);
@@ -43,6 +50,7 @@ export function typesBySpan(a: Analysis): Map<string, string[]> {
     for (const text of t.texts) if (!list.includes(text)) list.push(text);
     out.set(key, list);
   }
+  bySpan.set(a, out);
   return out;
 }
 
