@@ -1,43 +1,20 @@
 // What reusing an import's elaboration saves (compiler/elaborate/reuse.ts):
 //   npx tsx bench/import-reuse.ts
 // main.dlg, a small model calling one block, imports lib.dlg: bench/lsp.ts's
-// heavy text (36 transformer-layer blocks and a model chaining them, ~300
-// lines). Each analyze follows an edit inside main's model (two texts
-// alternating), with one AnalysisCache; "without reuse" empties its runs
-// before each call (parses stay cached), so lib's model is elaborated again.
+// heavy text (bench/residual-program.ts: 36 transformer-layer blocks, a
+// model chaining them and its train block, ~300 lines). Each analyze follows
+// an edit inside main's model (two texts alternating), with one
+// AnalysisCache; "without reuse" empties its runs before each call (parses
+// stay cached), so lib's model is elaborated again.
 // Prints the CPU time of the process per analyze (min and median of 30 after
 // 10 warm-up), two passes each. Nothing is asserted.
 import { readFileSync } from "node:fs";
 import { analyze } from "../compiler/compile.ts";
 import { stdPath } from "../compiler/elaborate.ts";
 import { AnalysisCache } from "../compiler/symbols/cache.ts";
+import { program } from "./residual-program.ts";
 const stdText = readFileSync(stdPath("prelude.dlg"), "utf8");
-/** bench/lsp.ts's heavy block body. */
-const body = [
-  `  a = x |> layer_norm |> multi_head_attention(4)`,
-  `  h = x + a * scale`,
-  `  return h + (h |> layer_norm |> dense(2 * n) |> relu |> dense(n))`,
-];
-const blocks = 36;
-const out = ["dim B", "const T = 16", "const width = 64", ""];
-for (let i = 0; i < blocks; i++)
-  out.push(
-    `/// Residual block ${i}.`,
-    `block res${i}(x: [..., n], scale: float = 0.5) -> [..., n] {`,
-    ...body,
-    `}`,
-    "",
-  );
-out.push("model deep {", "  input x: [B, T, 32]", "  input y: int[B]", "  h0 = x |> dense(32)");
-for (let i = 0; i < blocks; i++) out.push(`  h${i + 1} = h${i} |> res${i}`);
-out.push(
-  `  logits = mean(h${blocks}, axis: 1) |> dropout(0.1) |> dense(10)`,
-  "  output probs = softmax(logits)",
-  "  loss cross_entropy(logits, y)",
-  "}",
-  "",
-);
-const lib = out.join("\n");
+const lib = program("heavy", 36, "0.1");
 const main = (r: string) =>
   `import "lib.dlg"\nmodel small {\n  input x: [B, T, 32]\n  output y = x |> res0 |> dropout(${r}) |> dense(4)\n}\n`;
 const mains = [main("0.1"), main("0.2")];
