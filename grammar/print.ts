@@ -365,21 +365,34 @@ class Printer {
     }
     const cont = indent + indentUnit;
     const lines = new Lines();
-    lines.out.push(this.stage(head!, "left", prefix, indent) + lineEnd(head!, cont));
+    lines.out.push(
+      this.chainPart(head!, PIPE, "left", prefix, indent, false) + lineEnd(head!, cont),
+    );
     for (const st of stages) {
       lines.comments(st.trivia?.leading, cont, false);
-      lines.out.push(`${cont}|> ${this.stage(st, "right", "|> ", cont)}${lineEnd(st, cont)}`);
+      lines.out.push(
+        `${cont}|> ${this.chainPart(st, PIPE, "right", "|> ", cont, false)}${lineEnd(st, cont)}`,
+      );
     }
     return lines.out.join("\n");
   }
 
   /**
-   * A stage of a broken `|>` chain after `prefix`, its inline comments after
-   * it left for the line's end; a call or list too long for the line is fitted.
+   * An operand of a broken chain (a `|>` stage, an arithmetic operand) after
+   * `prefix`, as `operand` prints it; a call or list too long for the line is
+   * fitted (it needs no parentheses). Without `after`, its inline comments
+   * after it are left for the line's end.
    */
-  private stage(x: A.Expr, side: "left" | "right", prefix: string, indent: string): string {
-    if (x.kind !== "Call" && x.kind !== "List") return this.operand(x, PIPE, side, indent, false);
-    return this.fitted(prefix, x, indent, "", "before");
+  private chainPart(
+    x: A.Expr,
+    p: number,
+    side: "left" | "right",
+    prefix: string,
+    indent: string,
+    after: boolean,
+  ): string {
+    if (x.kind !== "Call" && x.kind !== "List") return this.operand(x, p, side, indent, after);
+    return this.fitted(prefix, x, indent, "", after ? "both" : "before");
   }
 
   // -------------------------------------------------------------- expressions
@@ -470,13 +483,10 @@ class Printer {
       head = head.left;
     }
     const cont = indent + indentUnit;
-    // A call or list operand too long for its line is fitted too (it needs no parentheses).
-    const part = (x: A.Expr, side: "left" | "right", before: string, at: string) =>
-      x.kind === "Call" || x.kind === "List"
-        ? this.fitted(before, x, at, "")
-        : this.operand(x, p, side, at);
-    const tail = rest.map(([op, x]) => `\n${cont}${op} ${part(x, "right", `${op} `, cont)}`);
-    return part(head, "left", prefix, indent) + tail.join("");
+    const tail = rest.map(
+      ([op, x]) => `\n${cont}${op} ${this.chainPart(x, p, "right", `${op} `, cont, true)}`,
+    );
+    return this.chainPart(head, p, "left", prefix, indent, true) + tail.join("");
   }
 
   /** A call, its arguments on one line or (`broken`) one per line, each fitted in turn. */
