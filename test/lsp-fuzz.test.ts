@@ -21,7 +21,7 @@ import { semanticTokens } from "../lsp/semantic-tokens.ts";
 import { diagnosticsByFile } from "../lsp/diagnostics.ts";
 import { positionOf } from "../lsp/text.ts";
 import { signatureHelp } from "../lsp/signature-help.ts";
-import { loadCorpus } from "./fuzz/corpus.ts";
+import { corpus, mutantHost } from "./lsp-mutant-host.ts";
 import { mutantArb } from "./fuzz/mutate.ts";
 import { dlgProcess } from "./dlg-process.ts";
 import { fileUri, LspClient } from "./lsp-client.ts";
@@ -37,13 +37,6 @@ interface CliDiagnostic {
   file: string;
   span: { start: { line: number; col: number } };
 }
-
-const corpus = loadCorpus();
-
-/** Reads the corpus first (a mutant's imports are its siblings in the corpus), then the disk. */
-const hostFor = (file: string, text: string) => ({
-  readFile: (p: string) => (p === file ? text : (corpus[p] ?? nodeHost.readFile(p))),
-});
 
 /** Semantic tokens that decode to places inside the text, one line each, in order. */
 function checkTokens(text: string, data: number[]): void {
@@ -66,7 +59,7 @@ describe("editor features on mutated programs", () => {
     const mutants = fc.sample(mutantArb(corpus), { seed: 9, numRuns: 40 });
     const offsets = fc.sample(fc.double({ min: 0, max: 1, noNaN: true }), { seed: 9, numRuns: 12 });
     for (const m of mutants) {
-      const a = analyze(m.file, { host: hostFor(m.file, m.text), cache });
+      const a = analyze(m.file, { host: mutantHost(m.file, m.text), cache });
       const where = m.origin;
       checkTokens(m.text, semanticTokens(m.text, a, m.file));
       for (const f of [...offsets, 1]) {

@@ -8,7 +8,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ResponseError, type DocumentSymbol, type Range } from "vscode-languageserver";
-import { nodeHost } from "../cli/node-host.ts";
 import { analyze } from "../compiler/compile.ts";
 import { AnalysisCache } from "../compiler/symbols/cache.ts";
 import { formatting } from "../lsp/formatting.ts";
@@ -23,10 +22,8 @@ import {
   rename,
 } from "../lsp/navigation.ts";
 import { positionOf } from "../lsp/text.ts";
-import { loadCorpus } from "./fuzz/corpus.ts";
+import { corpus, mutantHost } from "./lsp-mutant-host.ts";
 import { mutantArb } from "./fuzz/mutate.ts";
-
-const corpus = loadCorpus();
 
 const before = (a: Range["start"], b: Range["start"]) =>
   a.line < b.line || (a.line === b.line && a.character <= b.character);
@@ -57,10 +54,7 @@ describe("the server's features on mutated programs", () => {
     const mutants = fc.sample(mutantArb(corpus), { seed: 17, numRuns: 40 });
     const spots = fc.sample(fc.double({ min: 0, max: 1, noNaN: true }), { seed: 17, numRuns: 10 });
     for (const m of mutants) {
-      const host = {
-        readFile: (p: string) => (p === m.file ? m.text : (corpus[p] ?? nodeHost.readFile(p))),
-      };
-      const a = analyze(m.file, { host, cache });
+      const a = analyze(m.file, { host: mutantHost(m.file, m.text), cache });
       const end = positionOf(m.text, m.text.length);
       const program = a.programs.get(m.file);
       if (program) checkOutline(documentSymbols(m.text, program.decls), end);
