@@ -26,7 +26,7 @@ export function printDiagnostics(r: CheckResult, io: Io): void {
   if (r.diagnostics.length > 0) io.err(renderDiagnostics(r.diagnostics, r.sources) + "\n");
 }
 
-function errorCount(r: CheckResult): number {
+export function errorCount(r: CheckResult): number {
   return r.diagnostics.filter((d) => d.severity === "error").length;
 }
 

@@ -11,7 +11,7 @@ import { watch, type FSWatcher } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { nodeHost, typegen } from "./node-host.ts";
-import { printDiagnostics, requireFile, writeOutput, type Io } from "./commands.ts";
+import { errorCount, printDiagnostics, requireFile, writeOutput, type Io } from "./commands.ts";
 import { str, type Parsed } from "./args.ts";
 import { exitCode, UsageError } from "./errors.ts";
 import { backendFlag, sizeLimits } from "./usage.ts";
@@ -40,7 +40,7 @@ async function generate(
   // std is dlg's own, not the user's to change: not watched.
   const read = [...r.sources.keys()].filter((f) => f !== STD_PRELUDE).map((f) => resolve(f));
   if (!r.ok || r.dts === undefined) {
-    const n = r.diagnostics.filter((d) => d.severity === "error").length;
+    const n = errorCount(r);
     io.err(`${file}: ${n} error${n === 1 ? "" : "s"}; ${out} not written`);
     return { ok: false, read: read.length ? read : [resolve(file)] };
   }
