@@ -362,8 +362,14 @@ export interface ModelIR {
   /** Named dims bound at run time from input shapes (e.g. the batch `B`). */
   dims: string[];
   inputs: { name: string; var: Var; span?: Span }[];
-  /** Trainable parameters, in a stable order; shapes are concrete. */
-  params: { path: string; var: Var; span?: Span }[];
+  /** Parameters and (v2) state tensors, in a stable order; shapes are concrete. */
+  params: ModelParam[];
+  /**
+   * v2 `update name = expr`: the value each state param (by index into
+   * `params`) takes after a step(), computed by the forward graph with
+   * training = true. A state param without an update keeps its value.
+   */
+  updates: { index: number; var: Var; span?: Span }[];
   /** i32 scalar: per-call random seed (dropout masks). */
   seed: Var;
   /** bool scalar: true in step(), false in predict() and evaluate(). */
@@ -383,11 +389,33 @@ export interface ModelIR {
   checks?: DimCheck[];
 }
 
-export type OptimizerKind = "gd" | "sgd" | "adam";
+/** One entry of ModelIR.params. */
+export interface ModelParam {
+  path: string;
+  var: Var;
+  span?: Span;
+  /** v2 `state`: not trained (no gradient, no optimizer buffers); initialised, saved and loaded like a param. */
+  state?: true;
+  /**
+   * v2 `repeat(f, n)` lowered to a scan: the param holds the n copies' params
+   * stacked on axis 0 (nested repeats: one level per entry, outermost first).
+   * Copy i of a level is named `${prefix}${i}.` + the rest of the path in
+   * checkpoints and params(); `path` itself is `${prefix}` + the rest.
+   */
+  stack?: { prefix: string; n: number }[];
+}
+
+export type OptimizerKind = "gd" | "sgd" | "adam" | "adamw";
+
+/** v2 learning-rate schedules (the lr of step t, 1-based, in epoch e); the plan's copy is data the runtime evaluates. */
+export type { Schedule } from "../runtime/program.ts";
 
 export interface OptimizerConfig {
   kind: OptimizerKind;
+  /** The base learning rate (a schedule's first argument). */
   lr: number;
+  /** v2: how lr varies over the run; `{ kind: "constant", lr }` when `lr:` is a number. */
+  schedule: import("../runtime/program.ts").Schedule;
   /** sgd/gd: heavy-ball momentum (0 = none). */
   momentum: number;
   nesterov: boolean;
@@ -407,6 +435,12 @@ export interface TrainConfig {
   batch: number | "full";
   epochs: number;
   seed: number;
+  /** v2 `clip_norm C`: the gradients scaled by min(1, C / global L2 norm) before the update; null = none. */
+  clipNorm: number | null;
+  /** v2 `keep best METRIC`: the epoch kept (restored and saved) is the best by validation `metric` (`"loss"`: lowest; a metric: highest). */
+  keepBest: { metric: string; mode: "min" | "max"; span?: Span } | null;
+  /** v2 `patience N`: stop after N epochs without a better `keepBest` value (needs `keep best`); null = never. */
+  patience: number | null;
   span?: Span;
 }
 

@@ -67,7 +67,8 @@ const adam: Optimizer = {
 };
 
 /** gd is sgd on the full batch: the difference lives in the trainer's batching. */
-const optimizers: { [K in OptimizerKind]: Optimizer } = { gd: sgd, sgd, adam };
+// adamw is adam: weight decay is decoupled for every optimizer (see optimizerUpdate).
+const optimizers: { [K in OptimizerKind]: Optimizer } = { gd: sgd, sgd, adam, adamw: adam };
 
 /** The update of every param from its gradient: new params, the optimizer's state buffers and their new values. */
 export function optimizerUpdate(

@@ -17,7 +17,8 @@ export interface Ident {
 
 // ---------------------------------------------------------------- types
 
-export type ScalarTypeName = "int" | "float" | "bool" | "dim";
+/** `fn` (v2): a function value (`act: fn = relu`), a call with its first tensor argument left out. */
+export type ScalarTypeName = "int" | "float" | "bool" | "dim" | "fn";
 export type ElemTypeName = "f32" | "int" | "bool" | "i32";
 
 /** `[B, 784]`, `int[B]`, `[..., n]`, `[]`. */
@@ -65,7 +66,10 @@ export interface BoolLit extends Commented {
 
 export interface NameExpr extends Commented {
   kind: "Name";
+  /** The name as written; a qualified name (`enc.encoder`, v2) keeps its dot: `"enc.encoder"`. */
   name: string;
+  /** A qualified name's namespace (`enc` of `enc.encoder`, the alias of an `import ... as enc`). */
+  qualifier?: Ident;
   span: Span;
 }
 
@@ -242,14 +246,42 @@ export interface YieldStmt extends Commented {
   span: Span;
 }
 
+/** `state mean_avg: [c] init zeros` (v2): a non-trainable tensor of a block, kept in checkpoints. */
+export interface StateStmt extends Commented {
+  kind: "State";
+  name: Ident;
+  type: TensorTypeExpr;
+  init: Expr | null;
+  span: Span;
+}
+
+/** `update mean_avg = momentum * mean_avg + (1 - momentum) * m` (v2): the state's value after a step(). */
+export interface UpdateStmt extends Commented {
+  kind: "Update";
+  name: Ident;
+  value: Expr;
+  span: Span;
+}
+
 export type Stmt =
-  AssignStmt | ParamStmt | InputStmt | OutputStmt | MetricStmt | LossStmt | ReturnStmt | YieldStmt;
+  | AssignStmt
+  | ParamStmt
+  | StateStmt
+  | UpdateStmt
+  | InputStmt
+  | OutputStmt
+  | MetricStmt
+  | LossStmt
+  | ReturnStmt
+  | YieldStmt;
 
 // ---------------------------------------------------------------- top level
 
 export interface ImportDecl extends Commented {
   kind: "Import";
   path: StringLit;
+  /** `import "layers.dlg" as layers` (v2): the namespace its blocks and consts are read through; null for a plain import. */
+  alias: Ident | null;
   span: Span;
 }
 

@@ -218,8 +218,8 @@ class Walk {
 
   private stmt(s: A.Stmt): void {
     this.node(s, s.span);
-    if (s.kind === "Param" || s.kind === "Input") this.type(s.type);
-    if (s.kind === "Param") {
+    if (s.kind === "Param" || s.kind === "State" || s.kind === "Input") this.type(s.type);
+    if (s.kind === "Param" || s.kind === "State") {
       if (s.init) this.expr(s.init);
     } else if (s.kind !== "Input") this.expr(s.value);
   }

@@ -90,6 +90,8 @@ const childrenOf: { [K in Kind]: (n: Extract<Node, { kind: K }>) => Child[] } = 
   Train: (n) => n.settings,
   Assign: (n) => [n.value],
   Param: (n) => [n.type, ...opt(n.init)],
+  State: (n) => [n.type, ...opt(n.init)],
+  Update: (n) => [n.value],
   Input: (n) => [n.type],
   Output: (n) => [n.value],
   Metric: (n) => [n.value],

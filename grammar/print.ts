@@ -304,6 +304,12 @@ class Printer {
         const init = s.init ? ` init ${this.expr(s.init, indent)}` : "";
         return `param ${s.name.name}: ${this.type(s.type)}${init}`;
       }
+      case "State": {
+        const init = s.init ? ` init ${this.expr(s.init, indent)}` : "";
+        return `state ${s.name.name}: ${this.type(s.type)}${init}`;
+      }
+      case "Update":
+        return this.valueAfter(`update ${s.name.name} = `, s.value, indent);
       case "Input":
         return `input ${s.name.name}: ${this.type(s.type)}`;
       case "Output":

@@ -169,7 +169,7 @@ function importDecl(n: C.ImportDeclCstNode): A.ImportDecl | null {
   const path = stringLit(tok(kids(n).StringLiteral));
   const span = cstSpan(n);
   if (!path || !span) return null;
-  return { kind: "Import", path, span };
+  return { kind: "Import", path, alias: null, span };
 }
 
 function dimDecl(n: C.DimDeclCstNode): A.DimDecl | null {

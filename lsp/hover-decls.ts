@@ -40,6 +40,8 @@ const optimizerMeaning: { [K in OptimizerKind]: string } = {
   gd: "Gradient descent: each step moves the parameters against their gradient, scaled by `lr`.",
   sgd: "Stochastic gradient descent, with optional (Nesterov) momentum.",
   adam: "Adam: per-parameter step sizes from running averages of the gradient and its square.",
+  adamw:
+    "AdamW: Adam with decoupled weight decay (Loshchilov & Hutter): `weight_decay` shrinks each parameter directly.",
 };
 
 const settingMeaning: { [K in OptimizerSetting]: string } = {

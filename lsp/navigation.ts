@@ -211,6 +211,8 @@ export function rename(
 const stmtKinds: { [K in Stmt["kind"]]: SymbolKind | null } = {
   Assign: SymbolKind.Variable,
   Param: SymbolKind.Field,
+  State: SymbolKind.Field,
+  Update: null,
   Input: SymbolKind.Property,
   Output: SymbolKind.Property,
   Metric: SymbolKind.Property,

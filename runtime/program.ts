@@ -32,7 +32,21 @@ export type InSlot =
   | { kind: "state"; index: number }
   | { kind: "seed" }
   /** f32 scalar: 1-based count of step() calls, for Adam's bias correction. */
-  | { kind: "step" };
+  | { kind: "step" }
+  /** f32 scalar (v2): this step's learning rate, from the plan's Schedule. */
+  | { kind: "lr" };
+
+/**
+ * A learning-rate schedule (v2 train blocks), evaluated by the runtime per
+ * step: t is the 1-based step, e the 1-based epoch. `step_decay` and
+ * `exponential` change per epoch; `cosine` decays to 0 at the run's last step.
+ */
+export type Schedule =
+  | { kind: "constant"; lr: number }
+  | { kind: "step_decay"; lr: number; every: number; gamma: number }
+  | { kind: "exponential"; lr: number; gamma: number }
+  | { kind: "linear_warmup"; lr: number; steps: number }
+  | { kind: "cosine"; lr: number; warmup: number };
 
 /** Where an entry's graph output goes. */
 export type OutSlot =

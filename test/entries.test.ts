@@ -59,6 +59,7 @@ function linearModel(opts: { dropout?: number } = {}): { model: ModelIR; gen: Va
       { name: "x", var: x },
       { name: "y", var: y },
     ],
+    updates: [],
     params: [
       { path: "w", var: w },
       { path: "b", var: b },
@@ -88,6 +89,7 @@ const optimizer = (o: Partial<OptimizerConfig>): OptimizerConfig => ({
   eps: 1e-8,
   weightDecay: 0,
   ...o,
+  schedule: { kind: "constant", lr: o.lr ?? 0.1 },
 });
 
 const train = (o: Partial<OptimizerConfig>): TrainConfig => ({
@@ -97,6 +99,9 @@ const train = (o: Partial<OptimizerConfig>): TrainConfig => ({
   batch: 3,
   epochs: 1,
   seed: 0,
+  clipNorm: null,
+  keepBest: null,
+  patience: null,
 });
 
 // A batch of three examples.
@@ -110,6 +115,7 @@ interface Feeds {
   state?: Tensor[];
   seed?: number;
   step?: number;
+  lr?: number;
 }
 
 /** Run an entry through the interpreter, feeding and collecting by slot. */
@@ -126,6 +132,8 @@ function runEntry(entry: Entry, f: Feeds) {
         return scalar(f.seed ?? 0, "i32");
       case "step":
         return scalar(f.step!, "f32");
+      case "lr":
+        return scalar(f.lr!, "f32");
     }
   });
   const outs = interpret(entry.graph, args);

@@ -59,6 +59,8 @@ function scalarArg(
       if (v.kind === "dim") return v;
       if (v.kind === "int") return { kind: "dim", dim: dimConst(v.value) };
       return wrong();
+    case "fn":
+      return v.kind === "fn" ? v : wrong();
   }
 }
 

@@ -260,6 +260,7 @@ export function elaborateModel(
     dims,
     inputs: inputs.map((i) => ({ name: i.name, var: i.var, span: i.span })),
     params,
+    updates: [],
     seed: m.seed,
     training: m.training,
     forward: {

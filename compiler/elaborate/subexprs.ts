@@ -32,5 +32,5 @@ export function subexprs(e: Expr): Expr[] {
 
 /** The expression a statement holds, if any. */
 export function stmtValue(s: Stmt): Expr | null {
-  return s.kind === "Param" ? s.init : s.kind === "Input" ? null : s.value;
+  return s.kind === "Param" || s.kind === "State" ? s.init : s.kind === "Input" ? null : s.value;
 }

@@ -17,13 +17,16 @@ export const optimizerArgs: Record<OptimizerKind, string[]> = {
   gd: ["lr", "momentum", "nesterov", "weight_decay"],
   sgd: ["lr", "momentum", "nesterov", "weight_decay"],
   adam: ["lr", "beta1", "beta2", "eps", "weight_decay"],
+  adamw: ["lr", "beta1", "beta2", "eps", "weight_decay"],
 };
 
 /** Defaults as in Keras: SGD's lr 0.01; Adam's lr 0.001, betas 0.9/0.999, eps 1e-8. */
 export function defaultOptimizer(kind: OptimizerKind): OptimizerConfig {
+  const lr = kind === "adam" || kind === "adamw" ? 0.001 : 0.01;
   return {
     kind,
-    lr: kind === "adam" ? 0.001 : 0.01,
+    lr,
+    schedule: { kind: "constant", lr },
     momentum: 0,
     nesterov: false,
     beta1: 0.9,
@@ -98,8 +101,10 @@ function optimizer(ctx: Ctx, e: ast.Expr): OptimizerConfig {
     };
     const [ok, text] = range[name]!;
     if (!ok(x)) fail(ctx, "E4002", `\`${name}\` must be ${text}, not ${x}`, a.value.span);
-    if (name === "lr") cfg.lr = x;
-    else if (name === "momentum") cfg.momentum = x;
+    if (name === "lr") {
+      cfg.lr = x;
+      cfg.schedule = { kind: "constant", lr: x };
+    } else if (name === "momentum") cfg.momentum = x;
     else if (name === "beta1") cfg.beta1 = x;
     else if (name === "beta2") cfg.beta2 = x;
     else if (name === "eps") cfg.eps = x;
@@ -117,6 +122,9 @@ export function defaultTrainConfig(model: string): TrainConfig {
     batch: 32,
     epochs: 1,
     seed: 0,
+    clipNorm: null,
+    keepBest: null,
+    patience: null,
   };
 }
 
@@ -193,6 +201,9 @@ export function elaborateTrain(
     batch: batchCfg,
     epochs,
     seed,
+    clipNorm: null,
+    keepBest: null,
+    patience: null,
     span: decl.span,
   };
 }
