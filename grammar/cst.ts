@@ -34,6 +34,8 @@ export interface ImportDeclCstNode extends CstNode {
 export type ImportDeclCstChildren = {
   Import: IToken[];
   StringLiteral: IToken[];
+  As?: IToken[];
+  Identifier?: IToken[];
 };
 
 export interface DimDeclCstNode extends CstNode {
@@ -125,8 +127,11 @@ export interface TrainSettingCstNode extends CstNode {
 }
 
 export type TrainSettingCstChildren = {
-  Identifier: IToken[];
-  expression: ExpressionCstNode[];
+  Keep?: IToken[];
+  Best?: IToken[];
+  metric?: IToken[];
+  key?: IToken[];
+  expression?: ExpressionCstNode[];
 };
 
 export interface TypeExprCstNode extends CstNode {
@@ -149,6 +154,7 @@ export type ScalarTypeCstChildren = {
   Float?: IToken[];
   Bool?: IToken[];
   Dim?: IToken[];
+  Fn?: IToken[];
 };
 
 export interface TensorTypeCstNode extends CstNode {
@@ -194,6 +200,8 @@ export interface StatementCstNode extends CstNode {
 
 export type StatementCstChildren = {
   paramStmt?: ParamStmtCstNode[];
+  stateStmt?: StateStmtCstNode[];
+  updateStmt?: UpdateStmtCstNode[];
   inputStmt?: InputStmtCstNode[];
   outputStmt?: OutputStmtCstNode[];
   metricStmt?: MetricStmtCstNode[];
@@ -215,6 +223,32 @@ export type ParamStmtCstChildren = {
   tensorType: TensorTypeCstNode[];
   Init?: IToken[];
   expression?: ExpressionCstNode[];
+};
+
+export interface StateStmtCstNode extends CstNode {
+  name: "stateStmt";
+  children: StateStmtCstChildren;
+}
+
+export type StateStmtCstChildren = {
+  State: IToken[];
+  Identifier: IToken[];
+  Colon: IToken[];
+  tensorType: TensorTypeCstNode[];
+  Init?: IToken[];
+  expression?: ExpressionCstNode[];
+};
+
+export interface UpdateStmtCstNode extends CstNode {
+  name: "updateStmt";
+  children: UpdateStmtCstChildren;
+}
+
+export type UpdateStmtCstChildren = {
+  Update: IToken[];
+  Identifier: IToken[];
+  Equals: IToken[];
+  expression: ExpressionCstNode[];
 };
 
 export interface InputStmtCstNode extends CstNode {
@@ -445,6 +479,7 @@ export type AtomCstChildren = {
   True?: IToken[];
   False?: IToken[];
   Identifier?: IToken[];
+  QualifiedName?: IToken[];
   parenExpr?: ParenExprCstNode[];
   listExpr?: ListExprCstNode[];
   ifExpr?: IfExprCstNode[];

@@ -3,7 +3,7 @@
 //
 //   program        ::= declaration*
 //   declaration    ::= importDecl | dimDecl | constDecl | blockDecl | modelDecl | trainDecl
-//   importDecl     ::= "import" STRING
+//   importDecl     ::= "import" STRING ("as" NAME)?
 //   dimDecl        ::= "dim" NAME ("," NAME)*
 //   constDecl      ::= "const" NAME "=" expression
 //   blockDecl      ::= "block" NAME "(" (blockParam ("," blockParam)* ","?)? ")"
@@ -11,17 +11,20 @@
 //   blockParam     ::= NAME ":" typeExpr ("=" expression)?
 //   modelDecl      ::= "model" NAME "{" statement* "}"
 //   trainDecl      ::= "train" NAME "for" NAME "{" trainSetting* "}"
-//   trainSetting   ::= NAME expression                  // optimizer sgd(lr: 0.1) | batch full | epochs 5
+//   trainSetting   ::= "keep" "best" NAME               // the metric (or loss) whose best epoch is kept
+//                    | NAME expression                  // optimizer sgd(lr: 0.1) | batch full | epochs 5
 //
 //   typeExpr       ::= tensorType | scalarType
-//   scalarType     ::= "int" | "float" | "bool" | "dim"
+//   scalarType     ::= "int" | "float" | "bool" | "dim" | "fn"
 //   tensorType     ::= elemType? "[" (dimItem ("," dimItem)* ","?)? "]"
 //   elemType       ::= "f32" | "i32" | "int" | "bool" | "float"
 //   dimItem        ::= "..." | expression
 //
-//   statement      ::= paramStmt | inputStmt | outputStmt | metricStmt | lossStmt
-//                    | returnStmt | yieldStmt | assignStmt
+//   statement      ::= paramStmt | stateStmt | updateStmt | inputStmt | outputStmt
+//                    | metricStmt | lossStmt | returnStmt | yieldStmt | assignStmt
 //   paramStmt      ::= "param" NAME ":" tensorType ("init" expression)?
+//   stateStmt      ::= "state" NAME ":" tensorType ("init" expression)?
+//   updateStmt     ::= "update" NAME "=" expression
 //   inputStmt      ::= "input" NAME ":" tensorType
 //   outputStmt     ::= "output" NAME "=" expression
 //   metricStmt     ::= "metric" NAME "=" expression
@@ -42,7 +45,7 @@
 //   indexSuffix    ::= "[" indexItem ("," indexItem)* ","? "]"
 //   indexItem      ::= expression (":" sliceRest)? | ":" sliceRest   // i | a:b | a:b:c | : | ::2
 //   sliceRest      ::= expression? (":" expression?)?
-//   atom           ::= NUMBER | STRING | "true" | "false" | NAME | "(" expression ")"
+//   atom           ::= NUMBER | STRING | "true" | "false" | NAME | QNAME | "(" expression ")"
 //                    | listExpr | ifExpr | scanExpr
 //   listExpr       ::= "[" (expression ("," expression)* ","?)? "]"
 //   ifExpr         ::= "if" expression "then" expression "else" expression
@@ -50,7 +53,8 @@
 //                      ("carry" "(" carryItem ("," carryItem)* ","? ")")? "{" statement* "}"
 //   carryItem      ::= NAME "=" expression
 //
-// NAME is an Identifier or a soft keyword (tokens.ts). Newlines are not
+// NAME is an Identifier or a soft keyword (tokens.ts); QNAME is one token,
+// `ns.name` with no space around the dot. Newlines are not
 // significant: no expression can be followed directly by a NAME, so a new
 // statement starts wherever the previous expression cannot continue.
 
@@ -78,6 +82,7 @@ const expressionStarts: TokenType[] = [
   T.True,
   T.False,
   T.Identifier,
+  T.QualifiedName,
   T.LParen,
   T.LBracket,
   T.If,
@@ -86,6 +91,8 @@ const expressionStarts: TokenType[] = [
 ];
 const statementStarts: TokenType[] = [
   T.Param,
+  T.State,
+  T.Update,
   T.Input,
   T.Output,
   T.Metric,
@@ -96,7 +103,7 @@ const statementStarts: TokenType[] = [
 ];
 const declarationStarts: TokenType[] = [T.Import, T.Dim, T.Const, T.Block, T.Model, T.Train];
 const tensorTypeStarts: TokenType[] = [T.F32, T.I32, T.Int, T.Bool, T.Float, T.LBracket];
-const typeStarts: TokenType[] = [...tensorTypeStarts, T.Dim];
+const typeStarts: TokenType[] = [...tensorTypeStarts, T.Dim, T.Fn];
 
 /** How a token type reads in a message: `'+'`, `a name`, `end of file`. */
 export function describeTokenType(t: TokenType): string {
@@ -216,7 +223,9 @@ export class DlgErrorMessages implements IParserErrorMessageProvider {
     const second = this.tokenAfter(first);
     const wanted = tokenMatcher(first, T.Loss)
       ? ["an expression"]
-      : [T.Output, T.Metric, T.Param, T.Input].some((k) => tokenMatcher(first, k))
+      : [T.Output, T.Metric, T.Param, T.State, T.Update, T.Input].some((k) =>
+            tokenMatcher(first, k),
+          )
         ? ["a name"]
         : ["'='"];
     return this.build(wanted, second, first, second);
@@ -320,6 +329,10 @@ export class DlgParser extends CstParser {
   importDecl = this.RULE("importDecl", () => {
     this.CONSUME(T.Import);
     this.CONSUME(T.StringLiteral);
+    this.OPTION(() => {
+      this.CONSUME(T.As);
+      this.CONSUME(T.Identifier);
+    });
   });
 
   dimDecl = this.RULE("dimDecl", () => {
@@ -388,9 +401,29 @@ export class DlgParser extends CstParser {
     this.CONSUME(T.RBrace);
   });
 
+  private readonly trainSettingAlts: IOrAlt<unknown>[] = [
+    {
+      // `keep` is a NAME too: listed first, it wins (one token of lookahead),
+      // so `keep accuracy` is an error at `accuracy`, not a setting `keep`.
+      IGNORE_AMBIGUITIES: true,
+      ALT: () => {
+        this.CONSUME(T.Keep);
+        this.CONSUME(T.Best);
+        this.CONSUME(T.Identifier, { LABEL: "metric" });
+      },
+    },
+    {
+      ALT: () => {
+        this.CONSUME2(T.Identifier, { LABEL: "key" });
+        this.SUBRULE(this.expression);
+      },
+    },
+  ];
+
   trainSetting = this.RULE("trainSetting", () => {
-    this.CONSUME(T.Identifier);
-    this.SUBRULE(this.expression);
+    // One token decides, so a broken value (`epochs = 5`) is blamed inside
+    // its setting, as before `keep` existed.
+    this.OR({ DEF: this.trainSettingAlts, MAX_LOOKAHEAD: 1 });
   });
 
   // ---------------------------------------------------------------- types
@@ -410,6 +443,7 @@ export class DlgParser extends CstParser {
     { ALT: () => this.CONSUME(T.Float) },
     { ALT: () => this.CONSUME(T.Bool) },
     { ALT: () => this.CONSUME(T.Dim) },
+    { ALT: () => this.CONSUME(T.Fn) },
   ];
 
   scalarType = this.RULE("scalarType", () => {
@@ -455,6 +489,8 @@ export class DlgParser extends CstParser {
 
   private readonly statementAlts: IOrAlt<unknown>[] = [
     { ALT: () => this.SUBRULE(this.paramStmt) },
+    { ALT: () => this.SUBRULE(this.stateStmt) },
+    { ALT: () => this.SUBRULE(this.updateStmt) },
     { ALT: () => this.SUBRULE(this.inputStmt) },
     { ALT: () => this.SUBRULE(this.outputStmt) },
     { ALT: () => this.SUBRULE(this.metricStmt) },
@@ -479,6 +515,24 @@ export class DlgParser extends CstParser {
       this.CONSUME(T.Init);
       this.SUBRULE(this.expression);
     });
+  });
+
+  stateStmt = this.RULE("stateStmt", () => {
+    this.CONSUME(T.State);
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.Colon);
+    this.SUBRULE(this.tensorType);
+    this.OPTION(() => {
+      this.CONSUME(T.Init);
+      this.SUBRULE(this.expression);
+    });
+  });
+
+  updateStmt = this.RULE("updateStmt", () => {
+    this.CONSUME(T.Update);
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.Equals);
+    this.SUBRULE(this.expression);
   });
 
   inputStmt = this.RULE("inputStmt", () => {
@@ -690,6 +744,7 @@ export class DlgParser extends CstParser {
     { ALT: () => this.CONSUME(T.True) },
     { ALT: () => this.CONSUME(T.False) },
     { ALT: () => this.CONSUME(T.Identifier) },
+    { ALT: () => this.CONSUME(T.QualifiedName) },
     { ALT: () => this.SUBRULE(this.parenExpr) },
     { ALT: () => this.SUBRULE(this.listExpr) },
     { ALT: () => this.SUBRULE(this.ifExpr) },

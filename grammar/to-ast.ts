@@ -166,10 +166,11 @@ function declaration(n: C.DeclarationCstNode, docs: DocComments): A.Decl | null 
 }
 
 function importDecl(n: C.ImportDeclCstNode): A.ImportDecl | null {
-  const path = stringLit(tok(kids(n).StringLiteral));
+  const c = kids(n);
+  const path = stringLit(tok(c.StringLiteral));
   const span = cstSpan(n);
   if (!path || !span) return null;
-  return { kind: "Import", path, alias: null, span };
+  return { kind: "Import", path, alias: ident(tok(c.Identifier)), span };
 }
 
 function dimDecl(n: C.DimDeclCstNode): A.DimDecl | null {
@@ -231,9 +232,12 @@ function trainDecl(n: C.TrainDeclCstNode): A.TrainDecl | null {
 
 function trainSetting(n: C.TrainSettingCstNode): A.TrainSetting | null {
   const c = kids(n);
-  const key = ident(tok(c.Identifier));
-  const value = expression(c.expression?.[0]);
   const span = cstSpan(n);
+  // `keep best accuracy` is the setting `keep` whose value is the name `accuracy`.
+  const keep = tok(c.Keep);
+  const key = keep ? ident(keep) : ident(tok(c.key));
+  const metric = tok(c.metric);
+  const value = keep ? (metric ? nameExpr(metric) : null) : expression(c.expression?.[0]);
   if (!key || !value || !span) return null;
   return { key, value, span };
 }
@@ -250,6 +254,7 @@ const scalarTypeNames: { [K in keyof C.ScalarTypeCstChildren]-?: A.ScalarTypeNam
   Float: "float",
   Bool: "bool",
   Dim: "dim",
+  Fn: "fn",
 };
 
 function scalarType(n: C.ScalarTypeCstNode): A.ScalarTypeExpr | null {
@@ -313,14 +318,28 @@ function valueStmt(
   return value && span ? { kind, value, span } : null;
 }
 
+/** `param NAME: [..] init value` and `state NAME: [..] init value`, alike but for their kind. */
+function tensorDeclStmt(
+  kind: "Param" | "State",
+  n: C.ParamStmtCstNode | C.StateStmtCstNode,
+): A.Stmt | null {
+  const c = kids<C.ParamStmtCstChildren | C.StateStmtCstChildren>(n);
+  const name = ident(tok(c.Identifier));
+  const type = tensorType(c.tensorType?.[0]);
+  const init = expression(c.expression?.[0]);
+  const span = cstSpan(n);
+  return name && type && span ? { kind, name, type, init, span } : null;
+}
+
 const statements: Converters<C.StatementCstChildren, A.Stmt> = {
-  paramStmt(n) {
+  paramStmt: (n) => tensorDeclStmt("Param", n),
+  stateStmt: (n) => tensorDeclStmt("State", n),
+  updateStmt(n) {
     const c = kids(n);
     const name = ident(tok(c.Identifier));
-    const type = tensorType(c.tensorType?.[0]);
-    const init = expression(c.expression?.[0]);
+    const value = expression(c.expression?.[0]);
     const span = cstSpan(n);
-    return name && type && span ? { kind: "Param", name, type, init, span } : null;
+    return name && value && span ? { kind: "Update", name, value, span } : null;
   },
   inputStmt(n) {
     const c = kids(n);
@@ -529,12 +548,25 @@ const atoms: Converters<C.AtomCstChildren, A.Expr> = {
   StringLiteral: stringLit,
   True: (t) => ({ kind: "Bool", value: true, span: tokSpan(t) }),
   False: (t) => ({ kind: "Bool", value: false, span: tokSpan(t) }),
-  Identifier: (t) => ({ kind: "Name", name: t.image, span: tokSpan(t) }),
+  Identifier: nameExpr,
+  QualifiedName: (t) => {
+    const dot = t.image.indexOf(".");
+    const qualifier: A.Ident = {
+      kind: "Ident",
+      name: t.image.slice(0, dot),
+      span: { start: t.startOffset, end: t.startOffset + dot },
+    };
+    return { kind: "Name", name: t.image, qualifier, span: tokSpan(t) };
+  },
   parenExpr: (p) => expression(kids(p).expression?.[0]),
   listExpr,
   ifExpr,
   scanExpr,
 };
+
+function nameExpr(t: IToken): A.NameExpr {
+  return { kind: "Name", name: t.image, span: tokSpan(t) };
+}
 
 /** `"a\"b"` -> `a"b`. An unterminated string keeps what was written. */
 function stringLit(t: IToken | undefined): A.StringLit | null {

@@ -85,6 +85,26 @@ export const Epochs = soft("epochs");
 export const Seed = soft("seed");
 export const Optimizer = soft("optimizer");
 export const Full = soft("full");
+// v2: `state x: [c] init zeros`, `update x = ...`, `act: fn = relu`,
+// `import "a.dlg" as a`, `keep best accuracy`. Soft, so v1 programs that
+// use these words as names still parse.
+export const State = soft("state");
+export const Update = soft("update");
+export const Fn = soft("fn");
+export const As = soft("as");
+export const Keep = soft("keep");
+export const Best = soft("best");
+
+/**
+ * `enc.encoder`: a name read through an import's namespace (v2). One token,
+ * so no space may stand around the dot, and `1.5`, `.5` and `...` lex as
+ * before (a qualified name starts with a letter and has a letter after its dot).
+ */
+export const QualifiedName = createToken({
+  name: "QualifiedName",
+  pattern: /[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*/,
+  label: "a qualified name",
+});
 
 // ---------------------------------------------------------------- literals
 
@@ -218,12 +238,19 @@ export const keywordTokens: TokenType[] = [
   Seed,
   Optimizer,
   Full,
+  State,
+  Update,
+  Fn,
+  As,
+  Keep,
+  Best,
 ];
 
 /**
  * Every token type, in lexing order: comments before `/`, longer operators
  * before their prefixes (`|>` `->` `...` `==` `<=`), the unterminated forms
- * after the terminated ones, keywords before Identifier.
+ * after the terminated ones, a qualified name before the keywords and
+ * Identifier (which would take its first part), keywords before Identifier.
  */
 export const allTokens: TokenType[] = [
   WhiteSpace,
@@ -259,6 +286,7 @@ export const allTokens: TokenType[] = [
   RBrace,
   Comma,
   Colon,
+  QualifiedName,
   ...keywordTokens,
   Identifier,
 ];
