@@ -13,11 +13,12 @@
 
 import { bindDims, checkArray, checkDims, checkValues } from "./bind.ts";
 import type { BackendName } from "./executor.ts";
-import type { Buffer, EntryName, OutSlot, ProgramPlan, SizedPlan } from "./program.ts";
+import type { Buffer, EntryName, InSlot, OutSlot, ProgramPlan, SizedPlan } from "./program.ts";
 import { evalSize } from "./sizes.ts";
 import { hash32 } from "./rng.ts";
 import { setOwn } from "./records.ts";
 import { decodeSafetensors, encodeSafetensors, type StTensor } from "./safetensors.ts";
+import { runProblem, scheduleLr, type RunShape } from "./schedule.ts";
 
 export type Inputs = Record<string, Float32Array | Int32Array>;
 export type Outputs = Record<string, Float32Array | Int32Array>;
@@ -35,6 +36,10 @@ export interface ModelOptions {
   backend?: BackendName;
   gpu?: unknown;
   device?: unknown;
+  /** The run's steps per epoch, for a learning-rate schedule that changes per epoch or decays over the run. */
+  stepsPerEpoch?: number;
+  /** The run's epochs (default: the train block's): where cosine reaches 0. */
+  epochs?: number;
 }
 
 /** Host copies of the params and optimizer state, in plan order. */
@@ -71,6 +76,33 @@ const BACKENDS: readonly BackendName[] = ["js", "webgpu", "wasm"];
 export function stepSeed(seed: number, step: number): number {
   return hash32((hash32(seed >>> 0) ^ Math.imul(step, 0x9e3779b9)) >>> 0) | 0;
 }
+
+/** A positive integer option of createModel, or null when absent. */
+function countOption(opts: ModelOptions, key: "stepsPerEpoch" | "epochs"): number | null {
+  const v = opts[key];
+  if (v === undefined) return null;
+  if (!(Number.isSafeInteger(v) && v >= 1))
+    throw new Error(`createModel(): ${key} must be a positive integer, got ${String(v)}`);
+  return v;
+}
+
+/**
+ * The run the step's learning-rate schedule is evaluated over (null: the
+ * lr is a constant of the step), checked now so a warm-up longer than the
+ * run fails at createModel, not halfway through training.
+ */
+function runOf(plan: Plan, opts: ModelOptions): RunShape | null {
+  const stepsPerEpoch = countOption(opts, "stepsPerEpoch");
+  const epochs = countOption(opts, "epochs");
+  const slot = plan.entries.step?.inSlots.find((s): s is LrSlot => s.kind === "lr");
+  if (!slot) return null;
+  const run = { stepsPerEpoch, epochs: epochs ?? slot.epochs };
+  const problem = stepsPerEpoch === null ? null : runProblem(slot.schedule, run);
+  if (problem !== null) throw new Error(`createModel(): ${problem}`);
+  return run;
+}
+
+type LrSlot = Extract<InSlot, { kind: "lr" }>;
 
 /**
  * A module runs on the backend it was compiled for; asking for another says
@@ -123,6 +155,8 @@ export class ModelCore {
   steps = 0;
   private readonly fixedDims: Dims = {};
   private readonly fixedIndices = new Set<number>();
+  /** What the step's lr schedule is evaluated over; null when the lr is compiled in. */
+  private readonly run: RunShape | null;
 
   constructor(
     readonly plan: Plan,
@@ -133,6 +167,7 @@ export class ModelCore {
       throw new Error("createModel() takes an options object, e.g. { seed: 1 }");
     checkBackend(opts, backend);
     this.seed = (opts.seed ?? 0) | 0;
+    this.run = runOf(plan, opts);
     const D = modelDims(plan, opts.dims ?? {});
     // Params sized by these dims are allocated next: their byte limits are checked first.
     checkDims(
@@ -205,6 +240,12 @@ export class ModelCore {
       if (s.kind === "seed")
         inputs.set(k, Int32Array.of(name === "init" ? this.seed : stepSeed(this.seed, stepNumber)));
       if (s.kind === "step") inputs.set(k, Float32Array.of(stepNumber));
+      if (s.kind === "lr")
+        try {
+          inputs.set(k, Float32Array.of(scheduleLr(s.schedule, stepNumber, this.run!)));
+        } catch (e) {
+          throw new Error(`step(): ${(e as Error).message}`);
+        }
     });
     return { name, D, inputs, outSlots: e.outSlots };
   }

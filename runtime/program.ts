@@ -33,8 +33,12 @@ export type InSlot =
   | { kind: "seed" }
   /** f32 scalar: 1-based count of step() calls, for Adam's bias correction. */
   | { kind: "step" }
-  /** f32 scalar (v2): this step's learning rate, from the plan's Schedule. */
-  | { kind: "lr" };
+  /**
+   * f32 scalar (v2): this step's learning rate, from `schedule` (runtime/schedule.ts)
+   * over a run of `epochs` epochs (the train block's, unless createModel gets another).
+   * Only a non-constant schedule has the slot: a constant lr is compiled into the step.
+   */
+  | { kind: "lr"; schedule: Schedule; epochs: number };
 
 /**
  * A learning-rate schedule (v2 train blocks), evaluated by the runtime per
