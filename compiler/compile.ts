@@ -66,6 +66,8 @@ export interface CompileOptions {
   maxTensorBytes?: number;
   /** Bytes all parameters together may take (default 8 GiB; `--max-param-bytes`): past it, E3016. */
   maxParamBytes?: number;
+  /** Changes the selected train block before the back half (`dlg train --lr`, `--batch`). */
+  train?: (t: TrainConfig) => TrainConfig;
 }
 
 function limitsOf(opts: CompileOptions): { limits: SizeLimits } {
@@ -227,7 +229,11 @@ export function buildProgram(model: ModelIR, train: TrainConfig): ProgramIR {
     outputs: model.outputs.map((o) => ({ name: o.name, type: o.var.type })),
     metrics: model.metrics.map((m) => m.name),
     hasLoss: model.loss !== null,
-    params: model.params.map((p) => ({ path: p.path, type: p.var.type })),
+    params: model.params.map((p) => ({
+      path: p.path,
+      type: p.var.type,
+      ...(p.stack && { stack: p.stack }),
+    })),
     state: built.state,
     entries,
     checks: model.checks ?? [],
@@ -318,8 +324,9 @@ export function compile(file: string, opts: CompileOptions): CompileResult {
   const r = elaborate(file, opts.host, limitsOf(opts));
   const base = { diagnostics: r.diagnostics, sources: r.sources };
   if (hasErrors(r.diagnostics)) return { ...base, ok: false };
-  const sel = select(file, r, opts);
-  if (!("model" in sel)) return { ...base, diagnostics: [...r.diagnostics, sel], ok: false };
+  const picked = select(file, r, opts);
+  if (!("model" in picked)) return { ...base, diagnostics: [...r.diagnostics, picked], ok: false };
+  const sel = opts.train ? { ...picked, train: opts.train(picked.train) } : picked;
   const backend = backends[opts.target ?? "js"];
   if (opts.checkNumerics && !backend.numerics) {
     const at = r.sites.models.get(sel.model.name) ?? { file, span: { start: 0, end: 0 } };

@@ -467,7 +467,7 @@ export interface ProgramIR {
   outputs: { name: string; type: TensorType }[];
   metrics: string[];
   hasLoss: boolean;
-  params: { path: string; type: TensorType }[];
+  params: { path: string; type: TensorType; stack?: ModelParam["stack"] }[];
   /** Optimizer state buffers (momentum, Adam moments), concrete shapes. */
   state: { name: string; type: TensorType }[];
   entries: Entry[];
