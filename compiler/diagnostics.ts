@@ -50,6 +50,8 @@ export const catalog = {
   E2009: "misplaced statement",
   E2010: "import of a file that is not .dlg",
   E2011: "blocks call each other too deeply",
+  E2012: "a shared binding's applications give its params different shapes",
+  E2013: "two parameters with the same path",
   E3001: "shapes cannot be broadcast together",
   E3002: "inner dimensions of matmul don't match",
   E3003: "tensor has the wrong rank",

@@ -8,7 +8,8 @@ import { dimAsConst, dimConst, dimToString, dimVar, shapeEq, shapeToString } fro
 import { diag, positionAt } from "../diagnostics.ts";
 import { ElabError, fail, Poisoned, Scope, Session, type Ctx } from "./context.ts";
 import { evalExpr, valueText } from "./expr.ts";
-import { execAssign, execParam, guarded } from "./stmts.ts";
+import { blockParam } from "./sharing.ts";
+import { execAssign, guarded } from "./stmts.ts";
 import { cast, checkExactDivision, need, tensor, toVar } from "./tensor-ops.ts";
 import { dtypeOf, evalDim, resolvePattern, typeExprText, unifyShape } from "./types.ts";
 import {
@@ -18,6 +19,7 @@ import {
   type Arg,
   type BlockFn,
   type CallSite,
+  type IntrinsicFn,
   type Value,
 } from "./values.ts";
 
@@ -60,8 +62,43 @@ function scalarArg(
       if (v.kind === "int") return { kind: "dim", dim: dimConst(v.value) };
       return wrong();
     case "fn":
-      return v.kind === "fn" ? v : wrong();
+      if (v.kind === "fn") return v;
+      return fail(
+        ctx,
+        "E2007",
+        `\`${p.name.name}\` of \`${fn.name}\` must be a function, but it is ${describe(v)}`,
+        a.span,
+        {
+          help:
+            v.kind === "tensor"
+              ? "pass the function itself (`relu`, `leaky_relu(alpha: 0.1)`), not its result on a tensor"
+              : undefined,
+        },
+      );
   }
+}
+
+/**
+ * The arguments a partial application binds (`tower(64, act: relu)`),
+ * checked where they are written: each against its parameter's kind.
+ */
+export function checkBoundArgs(ctx: Ctx, fn: BlockFn, args: Map<string, Arg>): void {
+  for (const p of fn.decl.params) {
+    const a = args.get(p.name.name);
+    if (!a) continue;
+    if (p.type.kind === "ScalarType") scalarArg(ctx, fn, p, p.type.name, a);
+    else if (a.value.kind === "fn") fnForTensor(ctx, fn, p, a);
+  }
+}
+
+function fnForTensor(ctx: Ctx, fn: BlockFn, p: ast.BlockParam, a: Arg): never {
+  fail(
+    ctx,
+    "E2007",
+    `\`${p.name.name}\` of \`${fn.name}\` must be a tensor, but it is ${describe(a.value)}`,
+    a.span,
+    { help: "apply the function to a tensor first: `x |> f`, or `f(x)`" },
+  );
 }
 
 /** A tensor argument converted to its declared element type (numbers and bools widen to f32). */
@@ -78,6 +115,7 @@ function tensorArg(
   if (v.kind !== "tensor") {
     if (v.kind === "int" || v.kind === "float" || v.kind === "bool" || v.kind === "dim")
       return toVar(ctx, v, a.span, want);
+    if (v.kind === "fn") fnForTensor(ctx, fn, p, a);
     fail(
       ctx,
       "E2007",
@@ -190,21 +228,21 @@ export function callBlock(
   if (!ctx.m)
     fail(ctx, "E2007", `block \`${fn.name}\` can only be called inside a model`, site.span);
   checkInlining(ctx, fn, site);
-  const k = (ctx.counters.get(fn.name) ?? 0) + 1;
-  ctx.counters.set(fn.name, k);
   const inner: Ctx = {
     s: ctx.s,
     m: ctx.m,
     b: ctx.b,
     scope: new Scope(fn.scope),
     file: fn.file,
-    path: `${ctx.path}${fn.name}_${k}.`,
+    path: site.path ?? freshPath(ctx, fn.name),
     counters: new Map(),
     stack: [
       ...ctx.stack,
       { decl, name: fn.name, file: fn.file, site: site.span, siteFile: ctx.file },
     ],
   };
+  const shared = site.shared ? { fn: site.shared, span: site.span, file: ctx.file } : ctx.shared;
+  if (shared) inner.shared = shared;
   const fromStd = ctx.s.stdFiles.has(fn.file) && !ctx.s.stdFiles.has(ctx.file);
   ctx.s.depth += BLOCK_CALL_DEPTH;
   try {
@@ -233,6 +271,13 @@ export function callBlock(
   } finally {
     ctx.s.depth -= BLOCK_CALL_DEPTH;
   }
+}
+
+/** The param path of this level's next call of `name`: `dense_1.`, then `dense_2.`. */
+function freshPath(ctx: Ctx, name: string): string {
+  const k = (ctx.counters.get(name) ?? 0) + 1;
+  ctx.counters.set(name, k);
+  return `${ctx.path}${name}_${k}.`;
 }
 
 /** What a call bound, for hover on the callee: `n = 784, units = 256, bias = true ` (dims, scalars). */
@@ -349,7 +394,9 @@ export function callUncalled(ctx: Ctx, fn: BlockFn): void {
         ? { kind: "bool", value: true }
         : kind === "float"
           ? { kind: "float", value: 0.5 }
-          : { kind: "dim", dim: dimVar(p.name.name) };
+          : kind === "fn"
+            ? { kind: "fn", fn: unknownFn(p.name.name) }
+            : { kind: "dim", dim: dimVar(p.name.name) };
     args.set(p.name.name, { value, span: p.span });
     standIns.add(p.name.name);
     tmp.scope.define(p.name.name, { value });
@@ -374,6 +421,22 @@ export function callUncalled(ctx: Ctx, fn: BlockFn): void {
     args.set(p.name.name, { value: { kind: "tensor", v, graph: m.fwd }, span: p.span });
   }
   callBlock(ctx, fn, args, { name: fn.name, span: fn.decl.name.span }, standIns);
+}
+
+/**
+ * A function argument's stand-in: what it returns is unknown, so applying
+ * it ends the statement silently (its names are still resolved by names.ts).
+ */
+function unknownFn(name: string): IntrinsicFn {
+  return {
+    kind: "intrinsic",
+    name,
+    params: [{ name: "x" }],
+    sig: `${name}: fn`,
+    impl: () => {
+      throw new Poisoned();
+    },
+  };
 }
 
 function misplaced(ctx: Ctx, s: ast.Stmt): never {
@@ -419,7 +482,7 @@ function runBody(ctx: Ctx, fn: BlockFn, site: CallSite, caller: Ctx): Value {
         step(s.targets, () => execAssign(ctx, s));
         break;
       case "Param":
-        step([s.name], () => execParam(ctx, s));
+        step([s.name], () => blockParam(ctx, s));
         break;
       case "Return":
         step([], () => {

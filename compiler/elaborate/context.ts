@@ -9,7 +9,7 @@ import type { DimCheck, Var, VarGen } from "../ir.ts";
 import { defaultLimits, type SizeLimits } from "../limits.ts";
 import type { TypeAt } from "../symbols.ts";
 import type { RunLog } from "../symbols/cache.ts";
-import type { Value } from "./values.ts";
+import type { SharedFn, Value } from "./values.ts";
 
 /** A user error: aborts the current statement, which records it and moves on. */
 export class ElabError extends Error {
@@ -210,6 +210,15 @@ export interface Ctx {
   /** Per block name, how many calls this level has made (`dense_1`, `dense_2`). */
   counters: Map<string, number>;
   stack: Frame[];
+  /** Inside an application of a shared binding (sharing.ts): the params under it are reused. */
+  shared?: SharedApplication;
+}
+
+/** One application of a shared binding: `left |> encode` at its span. */
+export interface SharedApplication {
+  fn: SharedFn;
+  span: Span;
+  file: string;
 }
 
 export interface Extra {

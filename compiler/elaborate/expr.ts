@@ -18,7 +18,8 @@ import type { TensorType, Var } from "../ir.ts";
 import { blockSignature } from "../symbols/resolve.ts";
 import { fail, type Ctx } from "./context.ts";
 import { checkSafeInt, failOverflow, requireAtLeast, sourceRef } from "./dim-checks.ts";
-import { BLOCK_CALL_DEPTH, callBlock } from "./block.ts";
+import { BLOCK_CALL_DEPTH, callBlock, checkBoundArgs } from "./block.ts";
+import { isTrainingFlag, trainingIf } from "./mode.ts";
 import { elabScan } from "./scan.ts";
 import { didYouMean } from "./suggest.ts";
 import {
@@ -33,12 +34,15 @@ import {
 import { entryValue } from "./types.ts";
 import {
   describe,
+  fnText,
   hoverText,
   namesItself,
   typeText,
   type Arg,
+  type BlockFn,
   type Callable,
   type CallSite,
+  type IntrinsicFn,
   type Value,
 } from "./values.ts";
 
@@ -105,7 +109,7 @@ function listText(items: Value[]): string {
       case "list":
         return listText(v.items);
       case "fn":
-        return v.fn.name;
+        return fnText(v.fn);
       case "string":
         return JSON.stringify(v.value);
       case "poison":
@@ -177,6 +181,7 @@ function evalNode(ctx: Ctx, e: ast.Expr): Value {
       };
     case "If": {
       const c = need(evalExpr(ctx, e.cond));
+      if (isTrainingFlag(ctx, c)) return trainingIf(ctx, c.v, e);
       if (c.kind !== "bool")
         fail(
           ctx,
@@ -245,9 +250,18 @@ export function resolveCallee(ctx: Ctx, callee: ast.Expr): Callable {
 
 /** Hovering a call shows the signature with its result type, and a block's doc comment. */
 function calleeText(fn: Callable): string {
-  if (fn.kind === "intrinsic") return fn.sig;
-  const doc = fn.decl.doc;
-  return blockSignature(fn.decl) + (doc ? `\n\n${doc}` : "");
+  switch (fn.kind) {
+    case "intrinsic":
+      return fn.sig;
+    case "block": {
+      const doc = fn.decl.doc;
+      return blockSignature(fn.decl) + (doc ? `\n\n${doc}` : "");
+    }
+    case "partial":
+      return `fn = ${fn.text}\n\n${calleeText(fn.base)}`;
+    case "shared":
+      return `fn ${fn.name} = ${fnText(fn.fn)} (shared: one param set, \`${fn.path}*\`)`;
+  }
 }
 
 /** `f(a, b, name: v)`, with an optional leading argument from a pipe or a param initialiser. */
@@ -277,47 +291,162 @@ export function callExpr(
       ctx.s.type(ctx.file, a.name.span, hoverText(a.name.name, arg.value));
   }
   for (const a of [...positional, ...named.values()]) need(a.value);
-  return apply(ctx, fn, positional, named, { name: fn.name, span, callee: callee.span });
+  const site = { name: fn.name, span, callee: callee.span };
+  if (!leading && leavesOutTensor(fn, positional, named))
+    return partial(ctx, fn, positional, named, site);
+  return apply(ctx, fn, positional, named, site);
 }
 
 interface ParamInfo {
   name: string;
   optional: boolean;
+  /** Only for blocks: whether it takes a tensor or a compile-time value (intrinsics do not say). */
+  tensor?: boolean;
 }
+
+/**
+ * The parameters of an intrinsic that a partial application may leave out:
+ * its first one, when it is the tensor it works on (`sum(x, ...)`,
+ * `where(cond, ...)`), not a shape or a list (`zeros(shape)`, `concat(xs)`).
+ */
+const INTRINSIC_TENSOR_PARAMS = new Set(["x", "a", "cond", "labels"]);
 
 function paramsOf(fn: Callable): ParamInfo[] {
-  if (fn.kind === "block")
-    return fn.decl.params.map((p) => ({ name: p.name.name, optional: p.default !== null }));
-  if (fn.kind === "intrinsic")
-    return fn.params.map((p) => ({ name: p.name, optional: p.optional === true }));
-  return [];
+  switch (fn.kind) {
+    case "block":
+      return fn.decl.params.map((p) => ({
+        name: p.name.name,
+        optional: p.default !== null,
+        tensor: p.type.kind === "TensorType",
+      }));
+    case "intrinsic":
+      return fn.params.map((p) => ({ name: p.name, optional: p.optional === true }));
+    case "partial":
+      return paramsOf(fn.base);
+    case "shared":
+      return paramsOf(fn.fn);
+  }
 }
 
-/** `dense(x: [..., n], units: int, bias: bool = true)`, for notes. */
-export function signatureText(ctx: Ctx, fn: Callable): string {
-  if (fn.kind === "intrinsic") return fn.sig;
-  const src = ctx.s.sources.get(fn.file) ?? "";
-  return `${fn.name}(${fn.decl.params.map((p) => src.slice(p.span.start, p.span.end)).join(", ")})`;
+/** The tensor a partial application leaves out: the first parameter, when it is a tensor without a default. */
+function tensorParam(fn: Callable): string | null {
+  const first = paramsOf(fn)[0];
+  if (!first || first.optional) return null;
+  if (fn.kind === "intrinsic") return INTRINSIC_TENSOR_PARAMS.has(first.name) ? first.name : null;
+  return first.tensor === true ? first.name : null;
 }
 
-/** Match positional and named arguments to a function's parameters. */
-function bindArgs(
+/**
+ * Whether a call (not a pipe's) leaves out the callee's tensor, making a
+ * function value: the tensor is not named, and the positional arguments are
+ * one fewer than the parameters it needs, so they bind from the second one
+ * on. `dense(10)` is a function (`units` = 10); `dense(x, 10)` a call. A
+ * tensor given where the second parameter takes a compile-time value
+ * (`dense(x)`) is a call missing `units`. A function value called with no
+ * positional argument (`encode(act: relu)`) is a function again.
+ */
+function leavesOutTensor(fn: Callable, positional: Arg[], named: Map<string, Arg>): boolean {
+  const t = tensorParam(fn);
+  if (t === null || named.has(t)) return false;
+  if (fn.kind === "partial" || fn.kind === "shared") return positional.length === 0;
+  const params = paramsOf(fn);
+  const required = params.filter((p) => !p.optional && !named.has(p.name));
+  if (positional.length !== required.length - 1) return false;
+  const first = positional[0];
+  return !(first && first.value.kind === "tensor" && params[1]?.tensor === false);
+}
+
+/** The source text of a call, for a function value's hover (`leaky_relu(alpha: 0.2)`). */
+function callText(ctx: Ctx, fn: Callable, span: Span): string {
+  const text = ctx.s.sources.get(ctx.file)?.slice(span.start, span.end) ?? "";
+  return text.length > 0 && text.length <= 80 && !text.includes("\n") ? text : `${fn.name}(…)`;
+}
+
+/**
+ * A call that leaves out its tensor: the arguments are checked now (where
+ * they are written), and the call happens when the value is applied.
+ */
+function partial(
   ctx: Ctx,
   fn: Callable,
   positional: Arg[],
   named: Map<string, Arg & { nameSpan?: Span }>,
   site: CallSite,
+): Value {
+  if (fn.kind === "partial") {
+    const merged = mergeNamed(ctx, fn, fn.named, named);
+    return { kind: "fn", fn: { ...fn, named: merged, text: callText(ctx, fn, site.span) } };
+  }
+  if (fn.kind === "block" || fn.kind === "intrinsic") {
+    const args = bindArgs(ctx, fn, positional, named, site, 1);
+    if (fn.kind === "block") checkBoundArgs(ctx, fn, args);
+  }
+  const text = callText(ctx, fn, site.span);
+  return {
+    kind: "fn",
+    fn: { kind: "partial", name: fn.name, base: fn, bound: positional, named, text },
+  };
+}
+
+function mergeNamed(
+  ctx: Ctx,
+  fn: Callable,
+  a: Map<string, Arg & { nameSpan?: Span }>,
+  b: Map<string, Arg & { nameSpan?: Span }>,
+): Map<string, Arg & { nameSpan?: Span }> {
+  const out = new Map(a);
+  for (const [name, arg] of b) {
+    if (out.has(name))
+      fail(
+        ctx,
+        "E2004",
+        `argument \`${name}\` of \`${fnText(fn)}\` is already given`,
+        arg.nameSpan ?? arg.span,
+      );
+    out.set(name, arg);
+  }
+  return out;
+}
+
+/** `dense(x: [..., n], units: int, bias: bool = true)`, for notes. */
+export function signatureText(ctx: Ctx, fn: Callable): string {
+  switch (fn.kind) {
+    case "intrinsic":
+      return fn.sig;
+    case "block": {
+      const src = ctx.s.sources.get(fn.file) ?? "";
+      return `${fn.name}(${fn.decl.params.map((p) => src.slice(p.span.start, p.span.end)).join(", ")})`;
+    }
+    case "partial":
+      return signatureText(ctx, fn.base);
+    case "shared":
+      return signatureText(ctx, fn.fn);
+  }
+}
+
+/**
+ * Match positional and named arguments to a function's parameters; the
+ * positional ones from parameter `from` on (1 for a partial application,
+ * whose tensor comes later, and which is not missing then).
+ */
+function bindArgs(
+  ctx: Ctx,
+  fn: BlockFn | IntrinsicFn,
+  positional: Arg[],
+  named: Map<string, Arg & { nameSpan?: Span }>,
+  site: CallSite,
+  from = 0,
 ): Map<string, Arg> {
   const params = paramsOf(fn);
   const sig = { notes: [`the signature is \`${signatureText(ctx, fn)}\``] };
   const out = new Map<string, Arg>();
   positional.forEach((a, i) => {
-    const p = params[i];
+    const p = params[i + from];
     if (!p)
       fail(
         ctx,
         "E2004",
-        `\`${fn.name}\` takes ${params.length} argument${params.length === 1 ? "" : "s"}, but ${positional.length} were given`,
+        `\`${fn.name}\` takes ${params.length} argument${params.length === 1 ? "" : "s"}, but ${positional.length + from} were given`,
         a.span,
         sig,
       );
@@ -342,7 +471,9 @@ function bindArgs(
       );
     out.set(name, a);
   }
-  const missing = params.filter((p) => !p.optional && !out.has(p.name)).map((p) => `\`${p.name}\``);
+  const missing = params
+    .filter((p, i) => !p.optional && !out.has(p.name) && i >= from)
+    .map((p) => `\`${p.name}\``);
   if (missing.length > 0)
     fail(
       ctx,
@@ -361,12 +492,43 @@ export function apply(
   named: Map<string, Arg & { nameSpan?: Span }>,
   site: CallSite,
 ): Value {
-  const args = bindArgs(ctx, fn, positional, named, site);
+  switch (fn.kind) {
+    case "partial": {
+      // The tensor comes first, positionally or by name; the bound arguments follow it.
+      const all = mergeNamed(ctx, fn, fn.named, named);
+      const [tensor, ...rest] = positional;
+      if (tensor) return apply(ctx, fn.base, [tensor, ...fn.bound, ...rest], all, site);
+      if (fn.base.kind === "block" || fn.base.kind === "intrinsic")
+        return call(ctx, fn.base, bindArgs(ctx, fn.base, fn.bound, all, site, 1), site);
+      return apply(ctx, fn.base, fn.bound, all, site);
+    }
+    case "shared":
+      if (leavesOutTensor(fn, positional, named)) return partial(ctx, fn, positional, named, site);
+      return apply(ctx, fn.fn, positional, named, { ...site, path: fn.path, shared: fn });
+    case "block":
+    case "intrinsic":
+      return call(ctx, fn, bindArgs(ctx, fn, positional, named, site), site);
+  }
+}
+
+function call(ctx: Ctx, fn: BlockFn | IntrinsicFn, args: Map<string, Arg>, site: CallSite): Value {
   if (fn.kind === "block") return callBlock(ctx, fn, args, site);
   const v = fn.impl(ctx, args, site);
   const text = site.callee && valueText(v);
   if (text) ctx.s.type(ctx.file, site.callee!, `→ ${text}`);
   return v;
+}
+
+/**
+ * Apply a function value to positional arguments, its tensor first (for
+ * intrinsics written in TypeScript that take a function: `repeat`). A shared
+ * binding reuses its params; any other function makes fresh ones per call.
+ */
+export function applyFn(ctx: Ctx, f: Value, args: Arg[], site: CallSite): Value {
+  f = need(f);
+  if (f.kind !== "fn")
+    fail(ctx, "E2007", `expected a function, but this is ${describe(f)}`, site.span);
+  return apply(ctx, f.fn, args, new Map(), site);
 }
 
 // ---------------------------------------------------------------- indexing

@@ -8,7 +8,7 @@ import { ElabError, fail, Poisoned, type Ctx } from "./context.ts";
 import { apply, callExpr, evalExpr } from "./expr.ts";
 import { emit, need, toVar } from "./tensor-ops.ts";
 import { entryValue, evalTensorType } from "./types.ts";
-import { dimValue, hoverText, typeText, type Value } from "./values.ts";
+import { dimValue, hoverText, typeText, type SharedFn, type Value } from "./values.ts";
 
 /**
  * Run one statement; a user error is recorded and the names it would have
@@ -50,7 +50,7 @@ export function define(ctx: Ctx, name: ast.Ident, value: Value): void {
 export function execAssign(ctx: Ctx, s: ast.AssignStmt): void {
   const value = need(evalExpr(ctx, s.value));
   if (s.targets.length === 1) {
-    define(ctx, s.targets[0]!, value);
+    define(ctx, s.targets[0]!, bound(ctx, s.targets[0]!, value));
     return;
   }
   if (value.kind !== "list" || value.items.length !== s.targets.length) {
@@ -59,7 +59,26 @@ export function execAssign(ctx: Ctx, s: ast.AssignStmt): void {
       labels: [{ span: s.value.span, message: value.kind === "list" ? got : "this is one value" }],
     });
   }
-  s.targets.forEach((t, i) => define(ctx, t, value.items[i]!));
+  s.targets.forEach((t, i) => define(ctx, t, bound(ctx, t, value.items[i]!)));
+}
+
+/**
+ * A function value bound by an assignment is shared: all its applications
+ * use one param set, named after the binding (`encode.dense_1.w`). Binding
+ * a shared one again (`e2 = encode`) names the same set.
+ */
+function bound(ctx: Ctx, name: ast.Ident, value: Value): Value {
+  if (value.kind !== "fn" || value.fn.kind === "shared") return value;
+  const path = `${ctx.path}${name.name}.`;
+  const fn: SharedFn = {
+    kind: "shared",
+    name: name.name,
+    fn: value.fn,
+    path,
+    span: name.span,
+    file: ctx.file,
+  };
+  return { kind: "fn", fn };
 }
 
 /** The model state; params only exist inside a model. */

@@ -38,6 +38,13 @@ export interface CallSite {
   span: Span;
   /** The callee's name as written, where hover shows what this call bound and returned. */
   callee?: Span;
+  /**
+   * The param path a block call uses instead of a fresh `name_k.` (a shared
+   * binding's `encode.`; repeat's `repeat_1.0.`).
+   */
+  path?: string;
+  /** Set when this applies a shared binding: its params are created once and then reused. */
+  shared?: SharedFn;
 }
 
 export interface ParamSpec {
@@ -64,7 +71,37 @@ export interface IntrinsicFn {
   impl: (ctx: Ctx, args: Map<string, Arg>, site: CallSite) => Value;
 }
 
-export type Callable = BlockFn | IntrinsicFn;
+/**
+ * A call that left out its first tensor argument (`dense(10)`,
+ * `leaky_relu(alpha: 0.2)`): a function of that tensor. Applying it supplies
+ * the tensor and calls `base` with the arguments bound here.
+ */
+export interface PartialFn {
+  kind: "partial";
+  name: string;
+  base: Callable;
+  /** Positional arguments, which bind from the base's second parameter on. */
+  bound: Arg[];
+  named: Map<string, Arg & { nameSpan?: Span }>;
+  /** The call as written (`leaky_relu(alpha: 0.2)`), for hovers and messages. */
+  text: string;
+}
+
+/**
+ * A function value bound by an assignment (`encode = tower(64)`): every
+ * application shares one param set, under the binding's path (`encode.`).
+ */
+export interface SharedFn {
+  kind: "shared";
+  name: string;
+  fn: Callable;
+  /** The param path of every application: the binding's name under the path where it was bound. */
+  path: string;
+  span: Span;
+  file: string;
+}
+
+export type Callable = BlockFn | IntrinsicFn | PartialFn | SharedFn;
 
 export const int = (value: number): Value => ({ kind: "int", value });
 export const float = (value: number): Value => ({ kind: "float", value });
@@ -96,7 +133,7 @@ export function describe(v: Value): string {
     case "string":
       return `the string "${v.value}"`;
     case "fn":
-      return v.fn.kind === "block" ? `the block \`${v.fn.name}\`` : `the function \`${v.fn.name}\``;
+      return describeFn(v.fn);
     case "poison":
       return "an invalid value";
   }
@@ -118,7 +155,29 @@ export function hoverText(name: string, v: Value): string {
       return `${name}: ${v.kind} = ${v.value}`;
     case "dim":
       return `${name}: dim = ${dimToString(v.dim)}`;
+    case "fn":
+      return v.fn.kind === "shared"
+        ? `${name}: fn = ${fnText(v.fn.fn)}\n\nshared: every application uses one param set, \`${v.fn.path}*\``
+        : `${name}: fn = ${fnText(v.fn)}`;
     default:
       return `${name}: ${describe(v)}`;
+  }
+}
+
+/** A function value as written: `relu`, `leaky_relu(alpha: 0.2)`, `encode`. */
+export function fnText(fn: Callable): string {
+  return fn.kind === "partial" ? fn.text : fn.name;
+}
+
+function describeFn(fn: Callable): string {
+  switch (fn.kind) {
+    case "block":
+      return `the block \`${fn.name}\``;
+    case "intrinsic":
+      return `the function \`${fn.name}\``;
+    case "partial":
+      return `the function \`${fn.text}\``;
+    case "shared":
+      return `the shared function \`${fn.name}\` (\`${fnText(fn.fn)}\`)`;
   }
 }
