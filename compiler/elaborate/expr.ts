@@ -19,7 +19,6 @@ import { blockSignature } from "../symbols/resolve.ts";
 import { fail, type Ctx } from "./context.ts";
 import { checkSafeInt, failOverflow, requireAtLeast, sourceRef } from "./dim-checks.ts";
 import { BLOCK_CALL_DEPTH, callBlock, checkBoundArgs } from "./block.ts";
-import { isTrainingFlag, trainingIf } from "./mode.ts";
 import { elabScan } from "./scan.ts";
 import { didYouMean } from "./suggest.ts";
 import {
@@ -181,7 +180,6 @@ function evalNode(ctx: Ctx, e: ast.Expr): Value {
       };
     case "If": {
       const c = need(evalExpr(ctx, e.cond));
-      if (isTrainingFlag(ctx, c)) return trainingIf(ctx, c.v, e);
       if (c.kind !== "bool")
         fail(
           ctx,
