@@ -160,6 +160,8 @@ export interface ParamInfo {
   file: string;
   /** Its initial value, computed in the init graph. */
   init: Var;
+  /** v2 `repeat`: the param stacks the copies' params on its leading axes (ir.ts ModelParam.stack). */
+  stack?: { prefix: string; n: number }[];
 }
 
 /** The model under construction. */
