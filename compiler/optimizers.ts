@@ -1,16 +1,28 @@
 // The optimizer update of the step graph: per trainable param, its state
 // buffers (momentum, Adam moments), the descent direction and the new value,
 // written as IR so fusion sees the whole step. entries.ts calls it once
-// with the gradients autodiff produced.
+// with the gradients autodiff produced. Before the update, `clip_norm`
+// rescales every gradient by one factor (PyTorch's clip_grad_norm_); the lr
+// is a constant of the graph, or, under a schedule, the `lr` in-slot the
+// runtime fills per step (runtime/schedule.ts).
 
 import { Builder } from "./builder.ts";
-import type { Eqn, InSlot, OptimizerConfig, OptimizerKind, Var, VarGen } from "./ir.ts";
+import type {
+  Eqn,
+  InSlot,
+  OptimizerConfig,
+  OptimizerKind,
+  TrainConfig,
+  Var,
+  VarGen,
+} from "./ir.ts";
 import type { StateBuffer } from "./entries.ts";
 
 /** Scalar arithmetic on vars, for writing update rules as IR. */
 function arith(b: Builder) {
-  const bin = (op: "add" | "sub" | "mul" | "div" | "pow") => (x: Var | number, y: Var | number) =>
-    b.emit(op, {}, [lift(x), lift(y)]);
+  const bin =
+    (op: "add" | "sub" | "mul" | "div" | "pow" | "min") => (x: Var | number, y: Var | number) =>
+      b.emit(op, {}, [lift(x), lift(y)]);
   const lift = (x: Var | number): Var =>
     typeof x === "number" ? b.emit("const", { value: x, dtype: "f32", shape: [] }, []) : x;
   return {
@@ -19,7 +31,10 @@ function arith(b: Builder) {
     mul: bin("mul"),
     div: bin("div"),
     pow: bin("pow"),
+    min: bin("min"),
     sqrt: (x: Var) => b.emit("sqrt", {}, [x]),
+    /** The sum of every element of `x`, as a scalar. */
+    total: (x: Var) => b.emit("reduce_sum", { axes: x.type.shape.map((_, i) => i) }, [x]),
   };
 }
 type Arith = ReturnType<typeof arith>;
@@ -66,26 +81,54 @@ const adam: Optimizer = {
   },
 };
 
-/** gd is sgd on the full batch: the difference lives in the trainer's batching. */
-// adamw is adam: weight decay is decoupled for every optimizer (see optimizerUpdate).
+/**
+ * gd is sgd on the full batch: the difference lives in the trainer's batching.
+ * adamw is adam with PyTorch AdamW's default weight_decay (train-config.ts):
+ * weight decay is decoupled for every optimizer (see optimizerUpdate).
+ */
 const optimizers: { [K in OptimizerKind]: Optimizer } = { gd: sgd, sgd, adam, adamw: adam };
 
-/** The update of every param from its gradient: new params, the optimizer's state buffers and their new values. */
+/**
+ * PyTorch's clip_grad_norm_: the global L2 norm over every gradient, and
+ * each gradient times min(1, maxNorm / (norm + 1e-6)).
+ */
+function clipByGlobalNorm(a: Arith, grads: readonly Var[], maxNorm: number): Var[] {
+  if (grads.length === 0) return [];
+  const squares = grads.map((g) => a.total(a.mul(g, g)));
+  const norm = a.sqrt(squares.reduce((s, x) => a.add(s, x)));
+  const coef = a.min(a.div(maxNorm, a.add(norm, 1e-6)), 1);
+  coef.hint = "clip coefficient";
+  return grads.map((g) => a.mul(g, coef));
+}
+
+/** What the update reads of a train block (entries.ts may still pass only the optimizer). */
+type UpdateConfig = Pick<TrainConfig, "optimizer" | "clipNorm" | "epochs">;
+
+/** The update of every trainable param from its gradient: new params, the optimizer's state buffers and their new values. */
 export function optimizerUpdate(
   gen: VarGen,
-  cfg: OptimizerConfig,
+  train: UpdateConfig | OptimizerConfig,
   params: readonly { path: string; var: Var }[],
   grads: readonly Var[],
   slots: Map<number, InSlot>,
 ): { inputs: Var[]; eqns: Eqn[]; newParams: Var[]; newState: Var[]; state: StateBuffer[] } {
+  const {
+    optimizer: cfg,
+    clipNorm,
+    epochs,
+  } = "optimizer" in train ? train : { optimizer: train, clipNorm: null, epochs: 1 };
   const opt = optimizers[cfg.kind];
   const state: StateBuffer[] = [];
   const stateVars: Var[] = [];
   const t = opt.usesStep ? gen.fresh({ dtype: "f32", shape: [] }, "step") : null;
   if (t) slots.set(t.id, { kind: "step" });
+  // A constant lr stays a literal of the graph, so constant-lr steps compile as before.
+  const lr = cfg.schedule.kind === "constant" ? null : gen.fresh({ dtype: "f32", shape: [] }, "lr");
+  if (lr) slots.set(lr.id, { kind: "lr", schedule: cfg.schedule, epochs });
 
   const b = new Builder(gen);
   const a = arith(b);
+  const gs = clipNorm === null ? grads : clipByGlobalNorm(a, grads, clipNorm);
   const newParams: Var[] = [];
   const newState: Var[] = [];
   params.forEach((p, i) => {
@@ -97,15 +140,16 @@ export function optimizerUpdate(
       stateVars.push(v);
       return v;
     });
-    const { d, state: next } = opt.direction(a, cfg, grads[i]!, mine, t);
+    const { d, state: next } = opt.direction(a, cfg, gs[i]!, mine, t);
     // Decoupled weight decay (Loshchilov & Hutter): shrink p directly, not through the gradient.
     const dir = cfg.weightDecay !== 0 ? a.add(d, a.mul(cfg.weightDecay, p.var)) : d;
-    const p1 = a.sub(p.var, a.mul(cfg.lr, dir));
+    const p1 = a.sub(p.var, a.mul(lr ?? cfg.lr, dir));
     p1.hint = `new ${p.path}`;
     newParams.push(p1);
     next.forEach((v, k) => (v.hint ??= `new ${names[k]}`));
     newState.push(...next);
   });
 
-  return { inputs: [...stateVars, ...(t ? [t] : [])], eqns: b.eqns, newParams, newState, state };
+  const extra = [...(t ? [t] : []), ...(lr ? [lr] : [])];
+  return { inputs: [...stateVars, ...extra], eqns: b.eqns, newParams, newState, state };
 }
