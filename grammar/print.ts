@@ -223,7 +223,7 @@ class Printer {
   private declaration(d: A.Decl): string[] {
     switch (d.kind) {
       case "Import":
-        return [`import ${stringLit(d.path.value)}`];
+        return [`import ${stringLit(d.path.value)}${d.alias ? ` as ${d.alias.name}` : ""}`];
       case "Dim":
         return [`dim ${d.names.map((n) => n.name).join(", ")}`];
       case "Const":
@@ -248,7 +248,9 @@ class Printer {
       case "Train": {
         const items = d.settings.map((s): Item => ({
           node: s,
-          render: (i) => this.valueAfter(`${s.key.name} `, s.value, i),
+          // `keep`'s value is a metric's name, written after the word `best`.
+          render: (i) =>
+            this.valueAfter(s.key.name === "keep" ? "keep best " : `${s.key.name} `, s.value, i),
         }));
         const header = `train ${d.name.name} for ${d.model.name} {`;
         // Kept on one line as written, LANGUAGE.md's idiom, while it fits and holds no comment.

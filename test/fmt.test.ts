@@ -133,6 +133,11 @@ describe("comments stay where they were written", () => {
       "train t for m {  // fast\n  optimizer sgd(lr: 0.1)  // plain\n  batch 4\n  // more later\n}\n",
     ],
     [
+      "v2 forms: an aliased import, state and update, qualified names, keep best",
+      'import "a.dlg"  as enc // encoders\nblock f(x: [n]) -> [n] {\n  state s: [n]  init zeros // running\n  update s = s + /* one */ 1\n  return x |> enc.g(  4 ) |> enc.h\n}\ntrain t for m {\n  keep  best accuracy // the best\n  patience 2\n}\n',
+      'import "a.dlg" as enc  // encoders\nblock f(x: [n]) -> [n] {\n  state s: [n] init zeros  // running\n  update s = s + /* one */ 1\n  return x |> enc.g(4) |> enc.h\n}\ntrain t for m {\n  keep best accuracy  // the best\n  patience 2\n}\n',
+    ],
+    [
       "scan carries and doc comments",
       "/// Doc.\nblock f(x: [B, T, n]) -> [B, n] {\n  return scan t in x along 1 carry (h = zeros([B, n]), // state\n  ) { yield h + t }\n}\n",
       "/// Doc.\nblock f(x: [B, T, n]) -> [B, n] {\n  return scan t in x along 1 carry (\n    h = zeros([B, n]),  // state\n  ) {\n    yield h + t\n  }\n}\n",
