@@ -245,7 +245,7 @@ describe("v2 forms", () => {
       "fn: fn",
     ]);
     expect(b.body.map(line)).toEqual([
-      "state = (|> x fn)",
+      "state = (call fn x)",
       "update = (* state 2)",
       "keep = (+ update state)",
       "best = (|> keep (call layers.mlp2 layers.width))",

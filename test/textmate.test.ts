@@ -74,7 +74,7 @@ const operators: TokenType[] = [
   T.At,
   T.Caret,
 ];
-const typeWords: TokenType[] = [T.Int, T.Float, T.Bool, T.F32, T.I32];
+const typeWords: TokenType[] = [T.Int, T.Float, T.Bool, T.F32, T.I32, T.Fn];
 const docComments: TokenType[] = [T.DocLineComment, T.DocBlockComment];
 /** The scopes a token's kind owns: a plain identifier must carry none of them. */
 const highlighted = /^(keyword|storage\.type|constant\.(numeric|language)|string|comment)\./;
@@ -145,6 +145,7 @@ const dlgFiles = [
   ...dlgIn("samples"),
   "std/prelude.dlg",
   ...dlgIn("test/fixtures/language"),
+  ...dlgIn("test/fixtures/v2"),
   ...dlgIn("bench/cpu-models"),
   ...dlgIn("test/errors"),
   ...dlgIn("test/errors/lib"),
@@ -210,5 +211,20 @@ describe("the TextMate grammar agrees with the lexer", () => {
     expect(at("dense", 1)).toContain("entity.name.function.call.dlg");
     expect(at("fast")).toContain("entity.name.section.train.dlg");
     expect(at("mlp", 1)).toContain("entity.name.type.model.dlg");
+  });
+
+  it("reads a qualified name as a namespace and a member, never a keyword", () => {
+    const text =
+      'import "a.dlg" as enc\nmodel m { y = x |> enc.state(2) |> enc.loss + enc.update }';
+    const scopes = scopesByOffset(text);
+    const at = (offset: number): readonly string[] => scopes[offset] ?? [];
+    expect(at(text.indexOf("as"))).toContain("keyword.control.import.dlg");
+    for (const member of ["state", "loss", "update"]) {
+      const dot = text.indexOf(`enc.${member}`);
+      expect(at(dot)).toContain("entity.name.namespace.dlg");
+      expect(at(dot + 3)).toContain("punctuation.accessor.dot.dlg");
+      expect(at(dot + 4).some((s) => s.startsWith("keyword."))).toBe(false);
+    }
+    expect(at(text.indexOf("state") + 1)).toContain("entity.name.function.call.dlg");
   });
 });
