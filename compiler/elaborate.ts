@@ -12,13 +12,14 @@
 import {
   parse,
   type BlockDecl,
+  type Ident,
   type ModelDecl,
   type ParseResult,
   type Program,
   type Span,
 } from "../grammar/index.ts";
 import { diag, type Diagnostic } from "./diagnostics.ts";
-import { dimConst, dimVar } from "./dims.ts";
+import { dimConst, dimToString, dimVar } from "./dims.ts";
 import type { ModelIR, TrainConfig } from "./ir.ts";
 import type { SizeLimits } from "./limits.ts";
 import {
@@ -30,7 +31,7 @@ import {
 } from "./source-file.ts";
 import type { TypeAt } from "./symbols.ts";
 import type { RunStore } from "./symbols/cache.ts";
-import { fail, Scope, Session, type Ctx } from "./elaborate/context.ts";
+import { fail, Scope, Session, type Ctx, type ScopeEntry } from "./elaborate/context.ts";
 import { evalExpr } from "./elaborate/expr.ts";
 import { intrinsicTable } from "./elaborate/intrinsics.ts";
 import { elaborateModel, elaborateUncalled } from "./elaborate/model.ts";
@@ -183,6 +184,8 @@ interface Unit {
   file: string;
   program: Program;
   syntaxOk: boolean;
+  /** The files it imports (those that could be read have units of their own), with the namespace alias if any. */
+  imports: { file: string; alias: Ident | null; span: Span }[];
 }
 
 function unterminated(text: string, s: Span): boolean {
@@ -227,6 +230,7 @@ function loadFiles(s: Session, host: ElaborateHost, entry: string, parse: Parser
     s.sources.set(file, text);
     const { program, errors } = parse(file, text);
     for (const e of errors) s.report(diag(e.code, e.message, file, e.span));
+    const imports: Unit["imports"] = [];
     // An unterminated path (`import "layers.dl`) is already E1002: reading it would only add a follow-on error.
     for (const d of program.decls) {
       if (d.kind !== "Import" || unterminated(text, d.path.span)) continue;
@@ -241,10 +245,12 @@ function loadFiles(s: Session, host: ElaborateHost, entry: string, parse: Parser
         );
         continue;
       }
-      load(resolveImport(file, d.path.value), site, [...chain, file]);
+      const target = resolveImport(file, d.path.value);
+      imports.push({ file: target, alias: d.alias, span: d.alias?.span ?? d.path.span });
+      load(target, site, [...chain, file]);
     }
     state.set(file, "done");
-    units.push({ file, program, syntaxOk: errors.length === 0 });
+    units.push({ file, program, syntaxOk: errors.length === 0, imports });
     s.programs.set(file, program);
   };
   load(entry, null, []);
@@ -288,13 +294,94 @@ function defineGlobal(ctx: Ctx, name: { name: string; span: Span }, value: Value
   ctx.scope.define(name.name, { value, span: name.span, file: ctx.file });
 }
 
+/**
+ * A dim another file already declared: dims are named (`B` is `B`
+ * everywhere), so the two declarations are one dimension, not a clash.
+ */
+function sameDim(prev: ScopeEntry | undefined, name: string, file: string): boolean {
+  if (!prev || prev.file === file || typeof prev.value === "function") return false;
+  return prev.value.kind === "dim" && dimToString(prev.value.dim) === name;
+}
+
+/** Files that share one global scope, and the namespaces it sees. */
+interface Group {
+  scope: Scope;
+  files: Set<string>;
+}
+
+/**
+ * The global scopes. Files joined by plain imports share one (as in v1: an
+ * importer sees everything its imports define); `import "x.dlg" as ns`
+ * gives `x.dlg` (with its own plain imports) a scope of its own, which the
+ * importer reads through `ns.` (context.ts Scope.lookup). Groups are listed
+ * so that a namespace's is declared before its importers' (their consts may
+ * read it); each file's scope is that of the first group holding it.
+ */
+function groupFiles(
+  s: Session,
+  std: Scope,
+  units: Unit[],
+  entry: string,
+): { order: Group[]; scopeOf: (file: string) => Scope } {
+  const byFile = new Map(units.map((u) => [u.file, u]));
+  const roots = new Map<string, Group>();
+  const order: Group[] = [];
+  const make = (root: string): Group => {
+    const known = roots.get(root);
+    if (known) return known;
+    const g: Group = { scope: new Scope(std), files: new Set() };
+    roots.set(root, g);
+    const todo = [root];
+    while (todo.length > 0) {
+      const f = todo.pop()!;
+      if (g.files.has(f) || !byFile.has(f)) continue;
+      g.files.add(f);
+      for (const imp of byFile.get(f)!.imports) if (!imp.alias) todo.push(imp.file);
+    }
+    for (const f of g.files)
+      for (const imp of byFile.get(f)!.imports) {
+        if (!imp.alias || !byFile.has(imp.file)) continue;
+        const alias = imp.alias.name;
+        const prev = g.scope.namespace(alias);
+        if (prev && prev.file !== imp.file) {
+          s.report(
+            diag("E2005", `namespace \`${alias}\` is already defined`, f, imp.alias.span, {
+              labels:
+                prev.importer === f
+                  ? [{ span: prev.span, message: `\`${alias}\` is \`${prev.file}\` here` }]
+                  : [],
+              notes: [`\`${alias}\` already names \`${prev.file}\``],
+              help: "give this import another alias",
+            }),
+          );
+          continue;
+        }
+        const target = make(imp.file);
+        g.scope.defineNamespace(alias, {
+          scope: target.scope,
+          file: imp.file,
+          span: imp.alias.span,
+          importer: f,
+        });
+      }
+    order.push(g);
+    return g;
+  };
+  make(entry);
+  const scopeOf = (file: string): Scope =>
+    [...roots.values()].find((g) => g.files.has(file))?.scope ?? std;
+  return { order, scopeOf };
+}
+
 /** Register a file's dims, consts and blocks; consts are evaluated in order. */
 function declare(s: Session, scope: Scope, u: Unit): void {
   const ctx = globalCtx(s, scope, u.file);
   for (const d of u.program.decls) {
     switch (d.kind) {
       case "Dim":
-        for (const n of d.names) defineGlobal(ctx, n, { kind: "dim", dim: dimVar(n.name) });
+        for (const n of d.names)
+          if (!sameDim(scope.own(n.name), n.name, u.file))
+            defineGlobal(ctx, n, { kind: "dim", dim: dimVar(n.name) });
         break;
       case "Const":
         guarded(ctx, [d.name], () => {
@@ -351,7 +438,7 @@ function loadStd(s: Session, host: ElaborateHost, parse: Parser): Scope {
   s.programs.set(STD_PRELUDE, program);
   for (const e of errors)
     s.report(diag("E9001", `std does not parse: ${e.message}`, STD_PRELUDE, e.span));
-  declare(s, scope, { file: STD_PRELUDE, program, syntaxOk: errors.length === 0 });
+  declare(s, scope, { file: STD_PRELUDE, program, syntaxOk: errors.length === 0, imports: [] });
   return scope;
 }
 
@@ -390,7 +477,6 @@ export function elaborate(
   const s = new Session();
   if (opts.limits) s.limits = opts.limits;
   const std = loadStd(s, host, opts.parse ?? parseFile);
-  const globals = new Scope(std);
   const units = loadFiles(s, host, entryFile, opts.parse ?? parseFile);
   const store = opts.reuse;
   const runs =
@@ -416,39 +502,57 @@ export function elaborate(
     run: () => T,
   ): T => (file === entryFile ? run() : reusing(s, store, runs, entry, decl, run));
 
-  for (const u of units) declare(s, globals, u);
+  const { order, scopeOf } = groupFiles(s, std, units, entryFile);
+  for (const g of order) for (const u of units) if (g.files.has(u.file)) declare(s, g.scope, u);
   // Specialise dims the caller already knows (the CLI, from the data): `F` becomes 13.
   for (const [name, n] of Object.entries(opts.dims ?? {}))
-    if (globals.own(name))
-      globals.define(name, { ...globals.own(name)!, value: { kind: "dim", dim: dimConst(n) } });
+    for (const { scope } of order)
+      if (scope.own(name))
+        scope.define(name, { ...scope.own(name)!, value: { kind: "dim", dim: dimConst(n) } });
 
+  // Each file's models are its own: the entry file's come first, and an
+  // imported file's model by the same name is checked but not selectable.
+  const byEntryFirst = [
+    ...units.filter((u) => u.file === entryFile),
+    ...units.filter((u) => u.file !== entryFile),
+  ];
   const modelDecls = new Map<string, { decl: ModelDecl; unit: Unit }>();
-  for (const u of units)
+  const everyModel: { decl: ModelDecl; unit: Unit }[] = [];
+  for (const u of byEntryFirst) {
+    const own = new Map<string, ModelDecl>();
     for (const d of u.program.decls) {
       if (d.kind !== "Model") continue;
-      const prev = modelDecls.get(d.name.name);
-      if (prev)
+      const prev = own.get(d.name.name);
+      if (prev) {
         s.report(
           diag("E2005", `model \`${d.name.name}\` is already defined`, u.file, d.name.span, {
-            labels:
-              prev.unit.file === u.file
-                ? [{ span: prev.decl.name.span, message: "first defined here" }]
-                : [],
+            labels: [{ span: prev.name.span, message: "first defined here" }],
           }),
         );
-      else modelDecls.set(d.name.name, { decl: d, unit: u });
+        continue;
+      }
+      own.set(d.name.name, d);
+      everyModel.push({ decl: d, unit: u });
+      if (!modelDecls.has(d.name.name)) modelDecls.set(d.name.name, { decl: d, unit: u });
     }
+  }
 
   // A file with syntax errors still contributes its names, but its models and
   // train blocks wait until it parses: recovered fragments would only add noise.
-  const models = new Map<string, ModelIR>();
-  for (const [name, { decl, unit }] of modelDecls) {
+  const irOf = new Map<ModelDecl, ModelIR>();
+  for (const { decl, unit } of everyModel) {
+    const scope = scopeOf(unit.file);
     if (!unit.syntaxOk) {
       if (opts.recoveredTypes)
-        runOf(unit.file, decl, () => recoveredModelTypes(s, decl, unit.file, globals));
+        runOf(unit.file, decl, () => recoveredModelTypes(s, decl, unit.file, scope));
       continue;
     }
-    const ir = runOf(unit.file, decl, () => elaborateModel(s, decl, unit.file, globals));
+    const ir = runOf(unit.file, decl, () => elaborateModel(s, decl, unit.file, scope));
+    if (ir) irOf.set(decl, ir);
+  }
+  const models = new Map<string, ModelIR>();
+  for (const [name, { decl }] of modelDecls) {
+    const ir = irOf.get(decl);
     if (ir) models.set(name, ir);
   }
 
@@ -466,17 +570,25 @@ export function elaborate(
             name: d.name.name,
             decl: d,
             file: u.file,
-            scope: globals,
+            scope: scopeOf(u.file),
           }),
         );
   }
 
+  // A train block is for its own file's model of that name, else for the
+  // selectable one. An imported file's train blocks are selectable only when
+  // the entry file defines no model: otherwise they would pick an imported
+  // model over the entry's.
   const trains: TrainConfig[] = [];
   const trainSites = new Map<TrainConfig, Site>();
-  const seenTrains = new Map<string, Span>();
-  for (const u of units) {
+  const entryHasModels = everyModel.some((m) => m.unit.file === entryFile);
+  for (const u of byEntryFirst) {
     if (!u.syntaxOk) continue;
-    const ctx = globalCtx(s, globals, u.file);
+    const ctx = globalCtx(s, scopeOf(u.file), u.file);
+    const ownModels = new Map(
+      everyModel.filter((m) => m.unit === u).map((m) => [m.decl.name.name, m]),
+    );
+    const seenTrains = new Set<string>();
     for (const d of u.program.decls) {
       if (d.kind !== "Train") continue;
       const key = `${d.name.name} for ${d.model.name}`;
@@ -491,13 +603,17 @@ export function elaborate(
         );
         continue;
       }
-      seenTrains.set(key, d.name.span);
-      const t = elaborateTrain(ctx, d, [...modelDecls.keys()]);
+      seenTrains.add(key);
+      const t = elaborateTrain(ctx, d, [...new Set([...ownModels.keys(), ...modelDecls.keys()])]);
       if (!t) continue;
-      trains.push(t);
-      trainSites.set(t, { file: u.file, span: d.name.span });
-      const model = models.get(t.model);
-      const decl = modelDecls.get(t.model);
+      const decl = ownModels.get(t.model) ?? modelDecls.get(t.model);
+      const selectable =
+        u.file === entryFile || (!entryHasModels && decl === modelDecls.get(t.model));
+      if (selectable) {
+        trains.push(t);
+        trainSites.set(t, { file: u.file, span: d.name.span });
+      }
+      const model = decl && irOf.get(decl.decl);
       if (model && decl && model.loss === null)
         s.report(
           diag(

@@ -39,8 +39,18 @@ export interface ScopeEntry {
   origin?: { arg: string; span: Span; shape: string };
 }
 
+/** What `import "layers.dlg" as layers` names: the global scope of that file (and its plain imports). */
+export interface Namespace {
+  scope: Scope;
+  /** The imported file, and the alias as written in the importer. */
+  file: string;
+  span: Span;
+  importer: string;
+}
+
 export class Scope {
   private readonly vars = new Map<string, ScopeEntry>();
+  private readonly spaces = new Map<string, Namespace>();
   constructor(readonly parent: Scope | null = null) {}
 
   define(name: string, entry: ScopeEntry): void {
@@ -52,11 +62,37 @@ export class Scope {
     return this.vars.get(name);
   }
 
+  /** A name, or a qualified one (`layers.encoder`: `encoder` of the namespace `layers`). */
   lookup(name: string): ScopeEntry | undefined {
+    const dot = name.indexOf(".");
+    if (dot > 0) return this.namespace(name.slice(0, dot))?.scope.own(name.slice(dot + 1));
     return this.vars.get(name) ?? this.parent?.lookup(name);
   }
 
-  /** Every visible name, innermost scope first (suggestions prefer locals). */
+  /** The names defined in this scope itself, in order. */
+  ownNames(): string[] {
+    return [...this.vars.keys()];
+  }
+
+  defineNamespace(alias: string, ns: Namespace): void {
+    this.spaces.set(alias, ns);
+  }
+
+  namespace(alias: string): Namespace | undefined {
+    return this.spaces.get(alias) ?? this.parent?.namespace(alias);
+  }
+
+  /** Every namespace alias visible here. */
+  namespaces(): string[] {
+    const out = new Set<string>();
+    for (let s: Scope | null = this; s; s = s.parent) for (const k of s.spaces.keys()) out.add(k);
+    return [...out];
+  }
+
+  /**
+   * Every visible name, innermost scope first (suggestions prefer locals),
+   * then each namespace's names qualified (`layers.encoder`).
+   */
   *entries(): Iterable<[string, ScopeEntry]> {
     const seen = new Set<string>();
     for (let s: Scope | null = this; s; s = s.parent)
@@ -65,6 +101,8 @@ export class Scope {
           seen.add(k);
           yield [k, v];
         }
+    for (const alias of this.namespaces())
+      for (const [k, v] of this.namespace(alias)!.scope.vars) yield [`${alias}.${k}`, v];
   }
 }
 

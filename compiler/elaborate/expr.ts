@@ -19,6 +19,7 @@ import { blockSignature } from "../symbols/resolve.ts";
 import { fail, type Ctx } from "./context.ts";
 import { checkSafeInt, failOverflow, requireAtLeast, sourceRef } from "./dim-checks.ts";
 import { BLOCK_CALL_DEPTH, callBlock, checkBoundArgs } from "./block.ts";
+import { unknownName } from "./names.ts";
 import { elabScan } from "./scan.ts";
 import { didYouMean } from "./suggest.ts";
 import {
@@ -207,13 +208,11 @@ export function argOf(ctx: Ctx, e: ast.Expr): Arg {
 
 function lookupValue(ctx: Ctx, name: string, span: Span): Value {
   const entry = ctx.scope.lookup(name);
-  if (!entry)
-    fail(ctx, "E2001", `unknown name \`${name}\``, span, {
-      help: didYouMean(
-        name,
-        [...ctx.scope.entries()].map(([k]) => k).filter((k) => k !== "..."),
-      ),
-    });
+  if (!entry) {
+    const names = () => [...ctx.scope.entries()].map(([k]) => k).filter((k) => k !== "...");
+    const u = unknownName(ctx.scope, name, "name", names);
+    fail(ctx, "E2001", u.message, span, { help: u.help, notes: u.notes });
+  }
   return need(entryValue(ctx, entry, span));
 }
 
@@ -226,9 +225,8 @@ function callableNames(ctx: Ctx): string[] {
 }
 
 export function unknownCallee(ctx: Ctx, name: string, span: Span): never {
-  fail(ctx, "E2003", `unknown function or block \`${name}\``, span, {
-    help: didYouMean(name, callableNames(ctx)),
-  });
+  const u = unknownName(ctx.scope, name, "function or block", () => callableNames(ctx));
+  fail(ctx, "E2003", u.message, span, { help: u.help, notes: u.notes });
 }
 
 export function resolveCallee(ctx: Ctx, callee: ast.Expr): Callable {

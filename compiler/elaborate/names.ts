@@ -7,7 +7,7 @@
 
 import type * as ast from "../../grammar/index.ts";
 import type { Diagnostic } from "../diagnostics.ts";
-import { makeDiag, type Ctx } from "./context.ts";
+import { makeDiag, type Ctx, type Scope } from "./context.ts";
 import { stmtValue, subexprs } from "./subexprs.ts";
 import { didYouMean } from "./suggest.ts";
 
@@ -27,7 +27,13 @@ function localNames(block: ast.BlockDecl): Set<string> {
   const stmts = (body: ast.Stmt[]) => {
     for (const s of body) {
       if (s.kind === "Assign") s.targets.forEach((t) => out.add(t.name));
-      if (s.kind === "Param" || s.kind === "Input" || s.kind === "Output" || s.kind === "Metric")
+      if (
+        s.kind === "Param" ||
+        s.kind === "State" ||
+        s.kind === "Input" ||
+        s.kind === "Output" ||
+        s.kind === "Metric"
+      )
         out.add(s.name.name);
       exprsOf(s).forEach(expr);
     }
@@ -51,6 +57,69 @@ const misplacedText: Record<string, string> = {
   Loss: "`loss` can only appear in a model",
   Yield: "`yield` can only appear in the body of a `scan`",
 };
+
+/** An unknown name's diagnostic text: the message and its help. */
+export interface Unknown {
+  message: string;
+  help: string | undefined;
+  notes: string[];
+}
+
+/**
+ * Why `name` is unknown (`what`: "name", "function or block"), said the
+ * namespaces' way when it is qualified (`layers.encodr`) or an alias used
+ * bare (`layers`); `candidates`: the plain names to suggest otherwise.
+ */
+export function unknownName(
+  scope: Scope,
+  name: string,
+  what: string,
+  candidates: () => string[],
+): Unknown {
+  const dot = name.indexOf(".");
+  if (dot < 0) {
+    const ns = scope.namespace(name);
+    if (ns) {
+      const some = ns.scope.ownNames().find((k) => {
+        const e = ns.scope.own(k)!;
+        return typeof e.value !== "function" && e.value.kind !== "dim";
+      });
+      return {
+        message: `\`${name}\` is a namespace (\`import "${ns.file}" as ${name}\`), not a value`,
+        help:
+          some === undefined ? undefined : `name one of its blocks or consts: \`${name}.${some}\``,
+        notes: [],
+      };
+    }
+    // Defined in a namespace, and written without it.
+    const inNs = scope.namespaces().find((alias) => scope.namespace(alias)!.scope.own(name));
+    return {
+      message: `unknown ${what} \`${name}\``,
+      help:
+        inNs !== undefined
+          ? `\`${name}\` is in the namespace \`${inNs}\`: write \`${inNs}.${name}\``
+          : didYouMean(name, candidates()),
+      notes: [],
+    };
+  }
+  const alias = name.slice(0, dot);
+  const ns = scope.namespace(alias);
+  if (!ns)
+    return {
+      message: `unknown namespace \`${alias}\` in \`${name}\``,
+      help: didYouMean(alias, scope.namespaces()),
+      notes: ['a namespace is the alias of an import: `import "file.dlg" as NAME`'],
+    };
+  const member = name.slice(dot + 1);
+  return {
+    message: `\`${alias}\` (\`${ns.file}\`) has no block or const named \`${member}\``,
+    help: didYouMean(
+      name,
+      ns.scope.ownNames().map((k) => `${alias}.${k}`),
+    ),
+    notes: [],
+  };
+}
 
 /** Unknown names, callees and dims, and misplaced statements, in `block` (ctx: its file's globals). */
 export function resolveBlockNames(ctx: Ctx, block: ast.BlockDecl): Diagnostic[] {
@@ -80,24 +149,23 @@ export function resolveBlockNames(ctx: Ctx, block: ast.BlockDecl): Diagnostic[] 
     }
     if (e.kind !== "Ellipsis") subexprs(e).forEach(dim);
   };
+  const unknown = (
+    code: "E2001" | "E2003",
+    e: ast.NameExpr,
+    what: string,
+    names: () => string[],
+  ) => {
+    const u = unknownName(ctx.scope, e.name, what, names);
+    out.push(makeDiag(ctx, code, u.message, e.span, { help: u.help, notes: u.notes }));
+  };
   const callee = (e: ast.Expr): void => {
     if (e.kind !== "Name") return expr(e);
-    if (!known(e.name))
-      out.push(
-        makeDiag(ctx, "E2003", `unknown function or block \`${e.name}\``, e.span, {
-          help: didYouMean(e.name, callables()),
-        }),
-      );
+    if (!known(e.name)) unknown("E2003", e, "function or block", callables);
   };
   const expr = (e: ast.Expr): void => {
     switch (e.kind) {
       case "Name":
-        if (!known(e.name))
-          out.push(
-            makeDiag(ctx, "E2001", `unknown name \`${e.name}\``, e.span, {
-              help: didYouMean(e.name, visible()),
-            }),
-          );
+        if (!known(e.name)) unknown("E2001", e, "name", visible);
         return;
       case "Call":
         callee(e.callee);
@@ -122,7 +190,16 @@ export function resolveBlockNames(ctx: Ctx, block: ast.BlockDecl): Diagnostic[] 
     if (t.kind === "TensorType") t.dims.forEach(dim);
   };
   const stmt = (s: ast.Stmt) => {
-    if (s.kind === "Param") {
+    if (s.kind === "Update" && !locals.has(s.name.name))
+      out.push(
+        makeDiag(ctx, "E2001", `unknown name \`${s.name.name}\``, s.name.span, {
+          help: didYouMean(
+            s.name.name,
+            [...locals].filter((k) => k !== "..."),
+          ),
+        }),
+      );
+    if (s.kind === "Param" || s.kind === "State") {
       type(s.type);
       if (s.init) callee(s.init.kind === "Call" ? s.init.callee : s.init);
       if (s.init?.kind === "Call") s.init.args.forEach((a) => expr(a.value));
