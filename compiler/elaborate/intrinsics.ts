@@ -19,6 +19,7 @@ import { staticInt } from "./expr.ts";
 import { indexOps } from "./index-ops.ts";
 import { windowIntrinsics } from "./window-ops.ts";
 import { initializers } from "./initializers.ts";
+import { repeatIntrinsic } from "./repeat.ts";
 import {
   asVar,
   cast,
@@ -511,5 +512,6 @@ export function intrinsicTable(): IntrinsicFn[] {
     ...initializers(),
     ...indexOps(),
     ...windowIntrinsics(),
+    repeatIntrinsic(),
   ];
 }

@@ -253,7 +253,12 @@ export function elaborateModel(
 
   if (!checkParamBytes(ctx, decl)) return null;
 
-  const params = m.params.map((p) => ({ path: p.path, var: p.var, span: p.span }));
+  const params = m.params.map((p) => ({
+    path: p.path,
+    var: p.var,
+    span: p.span,
+    ...(p.stack && { stack: p.stack }),
+  }));
   const lossVar = loss as Var | null;
   return {
     name: m.name,

@@ -148,16 +148,19 @@ const SEED_STRIDE = 0x1e3779;
 
 /**
  * When the body captured the model's seed (a random draw, or a nested scan
- * with one), stop capturing it: compute `seed * C + t` for every step t in
- * the enclosing graph, shaped [1 x axis, length] so the scan slices it along
- * its own axis, and define the body's seed var from the slice instead.
+ * with one), stop capturing it: compute `from * C + t` for every step t in
+ * the enclosing graph (`from` is the seed itself, except for repeat.ts's
+ * init scans, which derive theirs from the init graph's seed), shaped
+ * [1 x axis, length] so the scan slices it along its own axis, and define
+ * the body's seed var from the slice instead.
  */
-function perStepSeed(
+export function perStepSeed(
   ctx: Ctx,
   body: CaptureBuilder,
   axis: number,
   length: Dim,
   span: ast.Span,
+  from?: Var,
 ): { input: Var; eqns: Eqn[]; seeds: Var } | null {
   const seed = ctx.m?.seed;
   const cap = seed && body.captured.get(seed.id);
@@ -167,7 +170,7 @@ function perStepSeed(
   const opts = { span, file: ctx.file, hint: "step_seed" };
   const shape = [...Array<Dim>(axis).fill(dimConst(1)), length];
   const stride = outer.emit("const", { value: SEED_STRIDE, dtype: "i32", shape: [] }, []);
-  const base = outer.emit("mul", {}, [seed, stride]);
+  const base = outer.emit("mul", {}, [from ?? seed, stride]);
   const t = outer.emit("iota", { shape, axis, dtype: "i32" }, []);
   const seeds = outer.emit("add", {}, [base, t], opts);
   if (axis === 0) return { input: cap.inner, eqns: [], seeds };

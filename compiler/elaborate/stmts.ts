@@ -3,9 +3,11 @@
 
 import type * as ast from "../../grammar/index.ts";
 import type { Span } from "../../grammar/index.ts";
+import type { Builder } from "../builder.ts";
 import { dimVars, shapeEq, shapeToString, type Dim } from "../dims.ts";
 import { ElabError, fail, Poisoned, type Ctx } from "./context.ts";
 import { apply, callExpr, evalExpr } from "./expr.ts";
+import { repeatedParam } from "./repeat.ts";
 import { emit, need, toVar } from "./tensor-ops.ts";
 import { entryValue, evalTensorType } from "./types.ts";
 import { dimValue, hoverText, typeText, type SharedFn, type Value } from "./values.ts";
@@ -139,9 +141,13 @@ function defaultInit(ctx: Ctx, shape: Dim[]): Value {
  * `f(shape)`, `init f(a, b)` calls `f(shape, a, b)`: an initialiser is a
  * function of the shape, like a layer is a function of its input.
  */
-function initValue(ctx: Ctx, s: ast.ParamStmt, shape: Dim[]): import("../ir.ts").Var {
-  const m = model(ctx, s.span);
-  const ictx: Ctx = { ...ctx, b: m.init };
+function initValue(
+  ctx: Ctx,
+  s: ast.ParamStmt,
+  shape: Dim[],
+  into: Builder,
+): import("../ir.ts").Var {
+  const ictx: Ctx = { ...ctx, b: into };
   const shapeArg = {
     value: { kind: "list", items: shape.map(dimValue) } as Value,
     span: s.type.span,
@@ -191,11 +197,15 @@ export function execParam(ctx: Ctx, s: ast.ParamStmt): void {
       },
     );
   checkParamShape(ctx, path, t.shape, s.type.span);
-  const init = initValue(ctx, s, t.shape);
-  const v = m.gen.fresh({ dtype: "f32", shape: t.shape }, path);
-  m.params.push({ path, var: v, span: s.name.span, file: ctx.file, init });
+  // Inside `repeat`, a param is one copy's slice of a stacked param (repeat.ts).
+  const rep = repeatedParam(ctx, path, false, s.span);
+  const init = initValue(ctx, s, t.shape, rep?.init ?? m.init);
+  const v = rep
+    ? rep.declare(t.shape, init, s.name.span, ctx.file)
+    : m.gen.fresh({ dtype: "f32", shape: t.shape }, path);
+  if (!rep) m.params.push({ path, var: v, span: s.name.span, file: ctx.file, init });
   ctx.scope.define(s.name.name, {
-    value: { kind: "tensor", v, graph: m.fwd },
+    value: { kind: "tensor", v, graph: rep?.body ?? m.fwd },
     span: s.name.span,
     file: ctx.file,
   });

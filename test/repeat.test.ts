@@ -1,0 +1,225 @@
+// `repeat(f, n)`: f applied n times, each copy with its own params, lowered
+// to one scan over params stacked [n, ...shape] (compiler/elaborate/repeat.ts).
+// Checked here: the params' names and stacks, each copy's own
+// initialisation, gradients against central differences in float64 and
+// against TensorFlow.js running the same layers in a plain loop, nesting,
+// dropout masks per copy, the diagnostics, and that the emitted module and
+// its kernel count do not grow with n.
+
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { dimToString } from "../compiler/dims.ts";
+import { stdPath } from "../compiler/elaborate.ts";
+import { interpret, scalar } from "../compiler/interpret.ts";
+import { check } from "../cli/node-host.ts";
+import {
+  dlgModel,
+  prepareDlg,
+  randomParams,
+  randomValues,
+  relativeError,
+  tf,
+  tfGrads,
+  type Values,
+} from "./tfjs-helpers.ts";
+
+const host = (src: string) => ({
+  readFile: (p: string) => (p === "m.dlg" ? src : undefined),
+  readStd: (n: string) => readFileSync(stdPath(n), "utf8"),
+});
+
+const [batch, width] = [2, 4];
+
+/** A residual tanh block: its output has its input's type, as `repeat` needs. */
+const residual = `block res(x: [b, d]) -> [b, d] {
+  return x + (x |> dense(d) |> tanh)
+}`;
+
+const model = (body: string, extra = "") => `${residual}
+${extra}
+dim B
+model m {
+  input x: [B, ${width}]
+  input r: [B, ${width}]
+  ${body}
+}`;
+
+const shapes = (src: string) =>
+  Object.fromEntries(
+    dlgModel(src).params.map((p) => [
+      p.path,
+      { shape: p.var.type.shape.map(dimToString), stack: p.stack },
+    ]),
+  );
+
+describe("repeat: params", () => {
+  it("stacks each param of the block over the copies, named after the repeat", () => {
+    const got = shapes(model("output o = x |> repeat(res, 3)\n  loss sum(o * r)"));
+    const stack = [{ prefix: "repeat_1.", n: 3 }];
+    expect(got).toEqual({
+      "repeat_1.dense_1.w": { shape: ["3", "4", "4"], stack },
+      "repeat_1.dense_1.b": { shape: ["3", "4"], stack },
+    });
+  });
+
+  it("numbers repeats like calls, and a std layer keeps its own name", () => {
+    const src = model(
+      "h = x |> repeat(res, 2)\n  output o = h |> repeat(dense(4), 5)\n  loss sum(o * r)",
+    );
+    expect(Object.keys(shapes(src))).toEqual([
+      "repeat_1.dense_1.w",
+      "repeat_1.dense_1.b",
+      "repeat_2.w",
+      "repeat_2.b",
+    ]);
+    expect(shapes(src)["repeat_2.w"]!.shape).toEqual(["5", "4", "4"]);
+  });
+
+  it("nests: a repeat inside a repeated block stacks on two axes", () => {
+    const src = model(
+      "output o = x |> repeat(twice, 2)\n  loss sum(o * r)",
+      "block twice(x: [b, d]) -> [b, d] {\n  return x |> repeat(res, 3) |> dense(d)\n}",
+    );
+    expect(shapes(src)).toEqual({
+      "repeat_1.repeat_1.dense_1.w": {
+        shape: ["2", "3", "4", "4"],
+        stack: [
+          { prefix: "repeat_1.", n: 2 },
+          { prefix: "repeat_1.repeat_1.", n: 3 },
+        ],
+      },
+      "repeat_1.repeat_1.dense_1.b": {
+        shape: ["2", "3", "4"],
+        stack: [
+          { prefix: "repeat_1.", n: 2 },
+          { prefix: "repeat_1.repeat_1.", n: 3 },
+        ],
+      },
+      "repeat_1.dense_1.w": { shape: ["2", "4", "4"], stack: [{ prefix: "repeat_1.", n: 2 }] },
+      "repeat_1.dense_1.b": { shape: ["2", "4"], stack: [{ prefix: "repeat_1.", n: 2 }] },
+    });
+  });
+
+  it("initialises every copy on its own, from the slice's fans", () => {
+    const n = 6;
+    const src = `dim B
+model m {
+  input x: [B, 32]
+  output o = x |> repeat(dense(32), ${n})
+}`;
+    const m = dlgModel(src);
+    const [w] = interpret(m.init, [scalar(3, "i32")]);
+    const limit = Math.sqrt(6 / (32 + 32)); // glorot_uniform of one [32, 32] copy
+    const size = 32 * 32;
+    const copies = Array.from({ length: n }, (_, i) => [
+      ...w!.data.slice(i * size, (i + 1) * size),
+    ]);
+    for (const c of copies) {
+      const max = Math.max(...c.map(Math.abs));
+      expect(max).toBeLessThanOrEqual(limit);
+      expect(max).toBeGreaterThan(0.95 * limit);
+      // Uniform on [-limit, limit]: variance limit^2 / 3, within sampling error.
+      const variance = c.reduce((s, v) => s + v * v, 0) / size;
+      expect(Math.abs(variance / ((limit * limit) / 3) - 1)).toBeLessThan(0.15);
+    }
+    for (let i = 1; i < n; i++) expect(copies[i]).not.toEqual(copies[0]);
+  });
+});
+
+/** Central differences of `loss` wrt every param element and x, against the gradients. */
+function worstFdError(src: string, salt: number): number {
+  const params = randomParams(src, salt);
+  const inputs = {
+    x: randomValues([batch, width], salt + 1, -1, 1),
+    r: randomValues([batch, width], salt + 2),
+  };
+  const prepared = prepareDlg(src);
+  const base = prepared.run(inputs, params);
+  const h = 1e-6;
+  const bump = (v: Values, j: number, d: number): Values => {
+    const data = [...v.data];
+    data[j]! += d;
+    return { shape: v.shape, data };
+  };
+  let worst = 0;
+  const compare = (g: Values, at: (j: number, d: number) => number) => {
+    const scale = Math.max(1e-3, ...g.data.map(Math.abs));
+    g.data.forEach((a, j) => {
+      const numeric = (at(j, h) - at(j, -h)) / (2 * h);
+      worst = Math.max(worst, Math.abs(a - numeric) / scale);
+    });
+  };
+  for (const [path, g] of Object.entries(base.paramGrads))
+    compare(g, (j, d) => prepared.loss(inputs, { ...params, [path]: bump(params[path]!, j, d) }));
+  compare(base.inputGrads.x!, (j, d) =>
+    prepared.loss({ ...inputs, x: bump(inputs.x, j, d) }, params),
+  );
+  return worst;
+}
+
+describe("repeat: gradients match central differences in float64", () => {
+  it("a repeated residual block", () => {
+    expect(
+      worstFdError(model("output o = x |> repeat(res, 3)\n  loss sum(o * r)"), 5),
+    ).toBeLessThan(1e-6);
+  });
+  it("nested repeats", () => {
+    const src = model(
+      "output o = x |> repeat(twice, 2)\n  loss sum(o * r)",
+      "block twice(x: [b, d]) -> [b, d] {\n  return x |> repeat(res, 2) |> dense(d) |> tanh\n}",
+    );
+    expect(worstFdError(src, 9)).toBeLessThan(1e-6);
+  });
+});
+
+describe("repeat: TensorFlow.js agrees", () => {
+  it("outputs, loss and every gradient of a loop of the same layers", () => {
+    const n = 3;
+    const src = model(`output o = x |> repeat(res, ${n})\n  loss sum(o * r)`);
+    const params = randomParams(src, 7);
+    const x = randomValues([batch, width], 1, -2, 2);
+    const r = randomValues([batch, width], 2);
+    const dlg = prepareDlg(src).run({ x, r }, params);
+    let o: number[] = [];
+    const run = tfGrads({ ...params, x, r }, (v) => {
+      let h = v.x!;
+      for (let i = 0; i < n; i++) {
+        const w = tf.squeeze(tf.slice(v["repeat_1.dense_1.w"]!, [i, 0, 0], [1, width, width]), [0]);
+        const b = tf.squeeze(tf.slice(v["repeat_1.dense_1.b"]!, [i, 0], [1, width]), [0]);
+        h = tf.add(h, tf.tanh(tf.add(tf.matMul(h, w), b)));
+      }
+      o = [...h.dataSync()];
+      return tf.sum(tf.mul(h, v.r!));
+    });
+    const TOL = 1e-4;
+    expect(relativeError(dlg.outputs.o!, o)).toBeLessThan(TOL);
+    expect(Math.abs(dlg.loss - run.loss) / Math.abs(run.loss)).toBeLessThan(TOL);
+    for (const [path, g] of Object.entries(dlg.paramGrads))
+      expect(relativeError(g, run.grads[path]!), `d loss / d ${path}`).toBeLessThan(TOL);
+    expect(relativeError(dlg.inputGrads.x!, run.grads.x!), "d loss / d x").toBeLessThan(TOL);
+  });
+});
+
+describe("repeat: diagnostics", () => {
+  const codes = (src: string) => check("m.dlg", { host: host(src) }).diagnostics;
+
+  it("E3040: the function must return its input's type, naming both", () => {
+    const [d, ...rest] = codes(model("output o = x |> repeat(dense(8), 2)\n  loss sum(o)"));
+    expect(rest).toEqual([]);
+    expect(d!.code).toBe("E3040");
+    expect(d!.message).toContain("f32[B, 4]");
+    expect(d!.message).toContain("f32[B, 8]");
+  });
+
+  it("E3041: a count below 1; E2007: a count only known at run time, or f not a function", () => {
+    expect(
+      codes(model("output o = x |> repeat(res, 0)\n  loss sum(o)")).map((d) => d.code),
+    ).toEqual(["E3041"]);
+    expect(
+      codes(model("output o = x |> repeat(res, B)\n  loss sum(o)")).map((d) => d.code),
+    ).toEqual(["E2007"]);
+    expect(
+      codes(model("output o = x |> repeat(3, res)\n  loss sum(o)")).map((d) => d.code),
+    ).toEqual(["E2007"]);
+  });
+});
