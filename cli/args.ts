@@ -59,6 +59,16 @@ export function intFlag(
   return n;
 }
 
+/** A positive, finite number flag (`--lr 0.01`, `--lr 1e-3`), or undefined when absent. */
+export function positiveFlag(p: Parsed, name: string): number | undefined {
+  const v = str(p, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || n <= 0)
+    throw new UsageError(`--${name} expects a positive number, got \`${v}\``);
+  return n;
+}
+
 export function oneFile(cmd: string, p: Parsed): string {
   if (p.positionals.length === 0) throw new UsageError(`dlg ${cmd}: expected a .dlg file`);
   if (p.positionals.length > 1) {

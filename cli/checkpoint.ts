@@ -17,6 +17,7 @@ import {
   writeSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { decodeSafetensors, encodeSafetensors, type StFile } from "../runtime/safetensors.ts";
 import { UserError } from "./errors.ts";
 import type { CompiledModel } from "./module.ts";
 import type { Position } from "./train.ts";
@@ -53,7 +54,84 @@ const keys = {
   lossSum: "train.loss_sum",
   examples: "train.examples",
   batchSize: "train.batch_size",
+  lr: "train.lr",
+  split: "train.split",
 } as const;
+
+/**
+ * The settings a run's flags chose that the checkpoint alone does not
+ * show: the base learning rate (`--lr`, else the train block's) and a CSV's
+ * `--split`. `--resume` continues with them, and evaluate and predict
+ * re-read the same split.
+ */
+export interface RunSettings {
+  lr: number;
+  split?: string;
+}
+
+export function settingsMetadata(s: RunSettings): Record<string, string> {
+  return { [keys.lr]: String(s.lr), ...(s.split !== undefined && { [keys.split]: s.split }) };
+}
+
+/**
+ * The settings a checkpoint records, with its batch size (absent in one
+ * `save()` wrote outside dlg train; positionFrom refuses those for --resume).
+ */
+export function settingsFrom(
+  meta: Record<string, string>,
+): Partial<RunSettings> & { batch?: number } {
+  const own = (k: string) => (Object.hasOwn(meta, k) ? meta[k] : undefined);
+  const num = (k: string) => {
+    const v = Number(own(k) ?? NaN);
+    return Number.isFinite(v) && v > 0 ? v : undefined;
+  };
+  const lr = num(keys.lr);
+  const batch = num(keys.batchSize);
+  const split = own(keys.split);
+  return {
+    ...(lr !== undefined && { lr }),
+    ...(batch !== undefined && Number.isSafeInteger(batch) && { batch }),
+    ...(split !== undefined && { split }),
+  };
+}
+
+/** A checkpoint file, decoded (a UserError saying why not: `cannot VERB FILE: ...`). */
+export function readCheckpoint(file: string, verb: string): { bytes: Uint8Array; st: StFile } {
+  const bytes = new Uint8Array(readFileSync(file));
+  try {
+    return { bytes, st: decodeSafetensors(bytes) };
+  } catch (e) {
+    throw new UserError(`cannot ${verb} ${file}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Load a checkpoint's parameters (and v2 state) into `model` for predict or
+ * evaluate. The optimizer state is the run's business, not the model's
+ * outputs, so the model keeps its own: a checkpoint trained with another
+ * train block (sgd vs adam) still loads. A tensor the model lacks, one it
+ * misses, or a wrong shape is a UserError naming it.
+ */
+export async function loadWeights(
+  model: CompiledModel,
+  file: string,
+): Promise<Record<string, string>> {
+  const { st } = readCheckpoint(file, "load");
+  const own = decodeSafetensors(await model.save());
+  const optState = (name: string) => name.startsWith(optimizerStatePrefix);
+  const tensors = [
+    ...[...st.tensors.values()].filter((t) => !optState(t.name)),
+    ...[...own.tensors.values()].filter((t) => optState(t.name)),
+  ];
+  try {
+    return await model.load(encodeSafetensors(tensors, st.metadata));
+  } catch (e) {
+    throw new UserError(`cannot load ${file}: ${(e as Error).message}`);
+  }
+}
+
+/** Where save() keeps optimizer state (momentum, Adam moments): runtime/model-core.ts's STATE_PREFIX. */
+const optimizerStatePrefix = "__state__.";
 
 /** The position as checkpoint metadata (numbers as JS prints them, which round-trip exactly). */
 export function positionMetadata(p: Position, shape: RunShape): Record<string, string> {

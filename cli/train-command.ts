@@ -9,10 +9,20 @@ import { dirname } from "node:path";
 import { compile } from "./node-host.ts";
 import { renderDiagnostics } from "../compiler/diagnostics.ts";
 import type { OptimizerConfig, TrainConfig } from "../compiler/ir.ts";
-import { intFlag, oneFile, str, type Parsed } from "./args.ts";
-import { positionMetadata, resumeRun, writeAtomic, type Resumed } from "./checkpoint.ts";
+import { intFlag, oneFile, positiveFlag, str, type Parsed } from "./args.ts";
+import {
+  positionMetadata,
+  readCheckpoint,
+  resumeRun,
+  settingsFrom,
+  settingsMetadata,
+  writeAtomic,
+  type Resumed,
+  type RunSettings,
+} from "./checkpoint.ts";
 import { printDiagnostics, requireFile, writeOutput, type Io } from "./commands.ts";
 import { chooseSource, loadSplits, rows } from "./data.ts";
+import { parseSplit } from "./split.ts";
 import { exitCode, UsageError, UserError } from "./errors.ts";
 import { loadModule } from "./module.ts";
 import { numericsFailure } from "./numerics.ts";
@@ -38,6 +48,32 @@ function describeTrain(t: TrainConfig): string {
   return `${describeOptimizer(t.optimizer)}, batch ${t.batch}, ${plural(t.epochs, "epoch")}, seed ${t.seed}`;
 }
 
+/**
+ * `--lr X`: the train block with its base learning rate replaced; a
+ * schedule keeps its shape (warm-up, decay) around the new base.
+ */
+export function withLr(t: TrainConfig, lr: number): TrainConfig {
+  return { ...t, optimizer: { ...t.optimizer, lr, schedule: { ...t.optimizer.schedule, lr } } };
+}
+
+/**
+ * What a resumed run continues with: the checkpoint's learning rate, batch
+ * size and split unless a flag names them, and a flag that names another
+ * value is refused (the rest of the run would not be the run it continues).
+ */
+function resumedSetting<T>(
+  what: string,
+  flag: T | undefined,
+  recorded: T | undefined,
+  file: string,
+): T | undefined {
+  if (flag !== undefined && recorded !== undefined && flag !== recorded)
+    throw new UserError(
+      `${file} continues a run with ${what} ${recorded}; drop --${what} ${flag} (a resumed run keeps its settings)`,
+    );
+  return flag ?? recorded;
+}
+
 /** Node's WebGPU for `flag` (`--backend webgpu`), or a UserError saying why there is no adapter. */
 export async function gpuFor(flag: string): Promise<GPU> {
   const probe = await probeNodeGpu();
@@ -56,12 +92,25 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
   const maxSteps = intFlag(p, "steps", 1);
   const log = str(p, "log");
   const saveEvery = intFlag(p, "save-every", 1);
+  const logEvery = intFlag(p, "log-every", 1);
+  const quiet = p.values.quiet === true;
   const backend = backendFlag(p, "train");
   const threads = threadsFlag(p, "train");
   if (saveEvery !== undefined && save === undefined)
     throw new UsageError("dlg train: --save-every N needs --save FILE to write to");
+  if (quiet && logEvery !== undefined)
+    throw new UsageError("dlg train: --quiet prints no progress, so --log-every has nothing to do");
   requireFile(file);
-  if (resume !== undefined) requireFile(resume);
+  // A resumed run takes the checkpoint's --lr, --batch and --split unless the flags repeat them.
+  const recorded =
+    resume === undefined ? {} : settingsFrom(readCheckpoint(resume, "resume from").st.metadata);
+  const ckpt = resume ?? "";
+  const lr = resumedSetting("lr", positiveFlag(p, "lr"), recorded.lr, ckpt);
+  const batchFlag = resumedSetting("batch", intFlag(p, "batch", 1), recorded.batch, ckpt);
+  const splitText = resumedSetting("split", str(p, "split"), recorded.split, ckpt);
+  const split = splitText === undefined ? undefined : parseSplit(splitText);
+  /** Lines for a person; --quiet keeps only the test line and errors. */
+  const say = quiet ? () => {} : (line: string) => io.out(line);
   // Decide the data source before compiling so a bad --data fails fast.
   const source = chooseSource(file, str(p, "data"));
 
@@ -70,6 +119,7 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
     model: str(p, "model"),
     config: str(p, "config"),
     checkNumerics: p.values["check-numerics"] === true,
+    ...(lr !== undefined && { train: (t: TrainConfig) => withLr(t, lr) }),
     ...sizeLimits(p),
   });
   printDiagnostics(r, io);
@@ -79,14 +129,20 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
       `model \`${r.program.model}\` declares no \`loss\`, so there is nothing to train`,
     );
   }
+  const block = lr === undefined ? r.train : withLr(r.train, lr);
   let cfg: TrainConfig = {
-    ...r.train,
-    epochs: epochs ?? r.train.epochs,
-    seed: seed ?? r.train.seed,
+    ...block,
+    epochs: epochs ?? block.epochs,
+    seed: seed ?? block.seed,
+    batch: batchFlag ?? block.batch,
+  };
+  const settings: RunSettings = {
+    lr: cfg.optimizer.lr,
+    ...(split !== undefined && { split: split.text }),
   };
 
   const mod = await loadModule(r.js);
-  const splits = loadSplits(source, mod.spec);
+  const splits = loadSplits(source, mod.spec, { split });
   const fullTrain = splits.train.size;
   if (limit !== undefined) splits.train = rows(splits.train, 0, limit);
   const dims = Object.entries(splits.dims).map(([k, v]) => `${k} = ${v}`);
@@ -130,26 +186,29 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
       logged = losses.length;
     }
     if (save === undefined) return 0;
-    const bytes = await model.save(positionMetadata(at, shape));
+    const bytes = await model.save({
+      ...positionMetadata(at, shape),
+      ...settingsMetadata(settings),
+    });
     writeAtomic(save, bytes);
     return bytes.length;
   };
 
-  io.out(
+  say(
     `model ${mod.spec.model}, train block \`${cfg.name}\`: ${describeTrain(cfg)}` +
       (backend === "js" ? "" : `; on ${backend}`) +
       (threads === undefined ? "" : `, ${plural(threads, "thread")}`),
   );
-  io.out(
+  say(
     `data: ${splits.source}: ${splits.train.size} train` +
       (limit !== undefined && limit < fullTrain ? ` (--limit, of ${fullTrain})` : "") +
       `, ${splits.valid.size} validation, ${splits.test.size} test` +
       (dims.length ? `; ${dims.join(", ")}` : ""),
   );
   const steps = Math.ceil(splits.train.size / size);
-  io.out(`${plural(steps, "step")} per epoch of ${plural(size, "example")}`);
+  say(`${plural(steps, "step")} per epoch of ${plural(size, "example")}`);
   if (resumed)
-    io.out(
+    say(
       `resumed from ${resume} after ${plural(resumed.steps, "step")}: epoch ${resumed.position.epoch}, batch ${resumed.position.batch + 1}`,
     );
   let report: Awaited<ReturnType<typeof train>>;
@@ -165,7 +224,11 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
         ...(maxSteps !== undefined && { maxSteps }),
         ...(saveEvery !== undefined && { checkpoint: { every: saveEvery, write: persist } }),
       },
-      consoleReporter({ bar: wantsBar(), out: (l) => io.out(l) }),
+      consoleReporter({
+        bar: !quiet && wantsBar(),
+        out: say,
+        ...(logEvery !== undefined && { logEvery }),
+      }),
     );
   } catch (e) {
     // --check-numerics: the first NaN or infinity, at the operation that made it.
@@ -176,13 +239,13 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
   }
   io.out(`test: ${fmtEval(report.test)}`);
   const last = report.epochs[report.epochs.length - 1];
-  io.out(
+  say(
     `trained ${plural(report.epochs.length, "epoch")} (${plural(report.steps, "step")}) in ${report.seconds.toFixed(1)}s` +
       (last ? `; final train loss ${fmt(last.trainLoss)}` : ""),
   );
   const at = report.position;
   if (at.epoch <= cfg.epochs)
-    io.out(
+    say(
       `stopped by --steps before epoch ${at.epoch}, batch ${at.batch + 1}` +
         (save !== undefined ? `; continue with --resume ${save}` : ""),
     );
@@ -192,11 +255,11 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
       plot,
       trainingPlot(report, `${mod.spec.model} — ${cfg.name} (${describeTrain(cfg)})`),
     );
-    io.out(`wrote ${plot}`);
+    say(`wrote ${plot}`);
   }
   const saved = await persist(report.position, report.losses);
-  if (log !== undefined) io.out(`wrote ${log}`);
-  if (save !== undefined) io.out(`saved parameters to ${save} (safetensors, ${saved} bytes)`);
+  if (log !== undefined) say(`wrote ${log}`);
+  if (save !== undefined) say(`saved parameters to ${save} (safetensors, ${saved} bytes)`);
   model.dispose();
   return exitCode.ok;
 }

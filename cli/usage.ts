@@ -5,13 +5,17 @@
 
 import type { ParseArgsConfig } from "node:util";
 import type { Target } from "../compiler/backend.ts";
-import { intFlag, str, type Parsed } from "./args.ts";
+import { intFlag, positiveFlag, str, type Parsed } from "./args.ts";
+import { parseSplit } from "./split.ts";
 import { UsageError } from "./errors.ts";
 
 export const commandNames = [
   "check",
   "compile",
   "train",
+  "predict",
+  "evaluate",
+  "summary",
   "dump",
   "bench",
   "lsp",
@@ -27,6 +31,23 @@ const limitOptions: Options = {
   "max-tensor-bytes": { type: "string" },
   "max-param-bytes": { type: "string" },
 };
+
+/** predict and evaluate: a trained model (FILE --load CKPT) and the data to run it on. */
+const trainedOptions: Options = {
+  load: { type: "string" },
+  model: { type: "string" },
+  config: { type: "string" },
+  data: { type: "string" },
+  split: { type: "string" },
+  limit: { type: "string" },
+  backend: { type: "string" },
+  threads: { type: "string" },
+  ...limitOptions,
+};
+
+/** Which split predict and evaluate run on (`all`: every row of a CSV, in file order). */
+export const splitNames = ["test", "val", "train", "all"] as const;
+export type SplitName = (typeof splitNames)[number];
 
 export const commandOptions: Record<CommandName, Options> = {
   check: { json: { type: "boolean" }, ...limitOptions },
@@ -50,11 +71,19 @@ export const commandOptions: Record<CommandName, Options> = {
     steps: { type: "string" },
     "save-every": { type: "string" },
     log: { type: "string" },
+    lr: { type: "string" },
+    batch: { type: "string" },
+    "log-every": { type: "string" },
+    quiet: { type: "boolean" },
+    split: { type: "string" },
     "check-numerics": { type: "boolean" },
     backend: { type: "string" },
     threads: { type: "string" },
     ...limitOptions,
   },
+  predict: { ...trainedOptions, out: { type: "string", short: "o" } },
+  evaluate: { ...trainedOptions, json: { type: "boolean" } },
+  summary: { model: { type: "string" }, json: { type: "boolean" }, ...limitOptions },
   bench: {
     model: { type: "string" },
     config: { type: "string" },
@@ -105,7 +134,7 @@ export const defaultTarget: Target = "wasm";
 
 /** `dlg compile|dump|bench --target` or `dlg train --backend`: the backend to compile for (default `defaultTarget`). */
 export function backendFlag(p: Parsed, cmd: Exclude<CommandName, "check">): Target {
-  const flag = cmd === "train" ? "backend" : "target";
+  const flag = cmd === "train" || cmd === "predict" || cmd === "evaluate" ? "backend" : "target";
   // Numerics checks exist on js only, so `train --check-numerics` alone runs there.
   const v = str(p, flag) ?? (p.values["check-numerics"] === true ? "js" : defaultTarget);
   const known = backendNames.find((b) => b === v);
@@ -128,13 +157,24 @@ export function threadsFlag(p: Parsed, cmd: Exclude<CommandName, "check">): numb
   return n;
 }
 
+/** predict/evaluate `--split NAME` (default test). */
+export function splitFlag(p: Parsed, cmd: "predict" | "evaluate"): SplitName {
+  const v = str(p, "split") ?? "test";
+  const known = splitNames.find((n) => n === v);
+  if (known === undefined)
+    throw new UsageError(
+      `dlg ${cmd}: unknown --split \`${v}\`; expected one of ${splitNames.join(", ")}`,
+    );
+  return known;
+}
+
 export const stages = ["ast", "ir", "grad", "kernels"] as const;
 export type StageName = (typeof stages)[number];
 
 /** Flag values that can be judged without the compiler (so a typo fails in a blink). */
 export function checkValues(cmd: CommandName, p: Parsed): void {
   sizeLimits(p);
-  if (cmd !== "check") {
+  if (cmd !== "check" && cmd !== "summary") {
     backendFlag(p, cmd);
     threadsFlag(p, cmd);
   }
@@ -158,6 +198,24 @@ export function checkValues(cmd: CommandName, p: Parsed): void {
     intFlag(p, "limit", 1);
     intFlag(p, "steps", 1);
     intFlag(p, "save-every", 1);
+    intFlag(p, "batch", 1);
+    intFlag(p, "log-every", 1);
+    positiveFlag(p, "lr");
+    const split = str(p, "split");
+    if (split !== undefined) parseSplit(split);
+  }
+  if (cmd === "predict" || cmd === "evaluate") {
+    if (str(p, "load") === undefined)
+      throw new UsageError(
+        `dlg ${cmd}: --load CKPT is required (a checkpoint dlg train --save wrote)`,
+      );
+    splitFlag(p, cmd);
+    intFlag(p, "limit", 1);
+  }
+  if (cmd === "predict") {
+    const out = str(p, "out");
+    if (out !== undefined && !/\.(csv|json)$/i.test(out))
+      throw new UsageError(`dlg predict: -o writes .csv or .json, got \`${out}\``);
   }
   if (cmd === "bench") {
     intFlag(p, "batch", 1);
@@ -174,6 +232,9 @@ Commands:
   check FILE...    check .dlg files (syntax, names, shapes) and report diagnostics
   compile FILE     compile a model to a standalone ES module (+ .d.ts)
   train FILE       compile a model and train it on MNIST or a CSV file
+  predict FILE     run a trained model (--load CKPT) over data; write its outputs
+  evaluate FILE    a trained model's loss and metrics on a split (--load CKPT)
+  summary FILE     a model's layers: output shapes, parameters, FLOPs per example
   dump FILE        print an intermediate stage (ast, ir, grad, kernels)
   bench FILE       time a model's step, predict and evaluate on synthetic data
   lsp --stdio      run the language server (diagnostics, hover, go to definition, ...)
@@ -283,6 +344,15 @@ Options:
   --save-every N  also write the --save checkpoint (and --log) every N steps,
                   so a crash loses at most N steps
   --log FILE      write each step's loss, one JSON object per line
+  --lr X          override the train block's base learning rate (a schedule
+                  keeps its shape around the new base)
+  --batch N       override the train block's batch size
+  --log-every N   without a live bar (CI, a pipe), also print a line every N
+                  steps of an epoch: step, running train loss, samples/s
+  --quiet         print only the final test line (and errors)
+  --split T:V:S   for CSV data: the train, validation and test parts, as
+                  fractions summing to 1 (0.8:0.1:0.1) or row counts
+                  (300:50:150), over the rows shuffled with a fixed seed
   --check-numerics
                   stop at the first NaN or infinity any operation computes,
                   naming it and its place in the source (js backend only:
@@ -302,7 +372,73 @@ Data: MNIST uses the first 55000 training images for training, the last
 a header row; columns named after an input feed it (x, or x1 x2 ... for a
 multi-column input x); with no matching names, the last column feeds the
 label input and the others the feature input. Rows are used in file order:
-the last 20% are the test split, the last 10% of the rest validation.`,
+the last 20% are the test split, the last 10% of the rest validation
+(unless --split). A resumed run keeps its checkpoint's --lr, --batch and
+--split; naming other values is refused.`,
+
+  predict: `Usage: dlg predict FILE --load CKPT [--data SOURCE] [--split test|val|train|all]
+                   [-o OUT.csv|OUT.json] [--limit N] [--backend js|wasm|webgpu]
+
+Compile the model, load the parameters a \`dlg train --save\` checkpoint holds,
+and run predict() over a split of the data, in chunks of 1000 examples.
+Only the inputs predict() reads are needed (a CSV without the label column
+is fine). Without -o, prints a summary of each output (shape, min, mean,
+max and the first example).
+
+Options:
+  --load CKPT     the checkpoint (required); one that does not fit the model
+                  (names, shapes) is refused
+  --model NAME, --config NAME
+                  the model, as for compile
+  --data SOURCE   as for train (default: FILE's .csv if it exists, else mnist)
+  --split NAME    test (default), val, train, or all (every row of a CSV, in
+                  file order); a CSV is split as the checkpoint's run split it
+  --limit N       only the first N examples of the split
+  -o, --out FILE  write the outputs: .csv (one row per example, a column per
+                  output, or output_0, output_1, ... for a wider one) or .json
+                  ({ "output": [per example, nested by its shape] })
+  --backend B     js, wasm or webgpu (default ${defaultTarget})
+  --threads N     worker threads of the wasm backend
+  --max-tensor-bytes N, --max-param-bytes N
+                  the size limits, as for compile
+  -h, --help      show this help`,
+
+  evaluate: `Usage: dlg evaluate FILE --load CKPT [--data SOURCE] [--split test|val|train|all]
+                    [--limit N] [--json] [--backend js|wasm|webgpu]
+
+Compile the model, load a \`dlg train --save\` checkpoint, and print the loss
+and metrics over a split (default test) as train's test line does, averaged
+over chunks of 1000 examples weighted by size: the same numbers the run
+printed for the same split and backend.
+
+Options:
+  --load CKPT     the checkpoint (required)
+  --model NAME, --config NAME
+                  the model, as for compile
+  --data SOURCE   as for train
+  --split NAME    test (default), val, train, or all (every row of a CSV)
+  --limit N       only the first N examples of the split
+  --json          print { "split", "examples", "loss", "metrics" } instead
+  --backend B     js, wasm or webgpu (default ${defaultTarget})
+  --threads N     worker threads of the wasm backend
+  --max-tensor-bytes N, --max-param-bytes N
+                  the size limits, as for compile
+  -h, --help      show this help`,
+
+  summary: `Usage: dlg summary FILE [--model NAME] [--json]
+
+Print a model's layers: each top-level layer call (dense_1, conv2d_2, ...)
+with its output shape, its parameters' shapes and counts, and the FLOPs it
+costs per example (a matmul 2·m·n·k, a convolution 2 per tap, elementwise
+ops 1 per element); then the total parameters (trainable and state) and
+their bytes.
+
+Options:
+  --model NAME    the model (default as for compile)
+  --json          print the table as JSON
+  --max-tensor-bytes N, --max-param-bytes N
+                  the size limits, as for compile
+  -h, --help      show this help`,
 
   bench: `Usage: dlg bench FILE [--model NAME] [--config NAME] [--batch N] [--dim NAME=N]...
                  [--target js|wasm|webgpu] [--threads N] [--iters N] [--warmup N] [--json]
