@@ -2,17 +2,18 @@
 // function of the schedule, the step's 1-based number and the run's shape
 // (steps per epoch, epochs). The step count is the model's own (restored by
 // load()), so a resumed run gets the same lr at every step as one never
-// stopped. Definitions follow PyTorch's schedulers, stepped once per epoch
-// (StepLR, ExponentialLR) or once per step (warm-up, cosine annealing):
+// stopped. Definitions are PyTorch's schedulers, stepped once per epoch
+// (StepLR, ExponentialLR) or once per step (LinearLR, CosineAnnealingLR):
 //
 //   constant(v)                      v
-//   step_decay(v, every: E, gamma)   v * gamma^floor((e - 1) / E)       e: 1-based epoch of step t
-//   exponential(v, gamma)            v * gamma^(e - 1)
-//   linear_warmup(v, steps: N)       v * min(1, t / N)
-//   cosine(v, warmup: N)             v * t / N for t <= N, then
-//                                    v * (1 + cos(pi * (t - N) / (T - N))) / 2, 0 from t = T on
+//   step_decay(v, every: E, gamma)   v * gamma^floor((e - 1) / E)       StepLR(step_size=E); e: 1-based epoch of step t
+//   exponential(v, gamma)            v * gamma^(e - 1)                  ExponentialLR
+//   linear_warmup(v, steps: N)       v * min(1, t / N)                  LinearLR(start_factor=1/N, total_iters=N-1)
+//   cosine(v, warmup: N)             v * t / N for t <= N, then         that warm-up, then (SequentialLR)
+//                                    v * (1 + cos(pi * (t - N - 1) / (T - N))) / 2    CosineAnnealingLR(T_max=T-N)
 //
-// where T = stepsPerEpoch * epochs is the run's last step.
+// where T = stepsPerEpoch * epochs is the run's last step: cosine's lr would
+// reach 0 at the step after it (and is 0 for any step past the run).
 
 import type { Schedule } from "./program.ts";
 
@@ -54,8 +55,8 @@ const rules: { [K in Kind]: Rule<K> } = {
     needs: "length",
     lr(s, t, _e, total) {
       if (t <= s.warmup) return (s.lr * t) / s.warmup;
-      if (t >= total) return 0;
-      return (s.lr * (1 + Math.cos((Math.PI * (t - s.warmup)) / (total - s.warmup)))) / 2;
+      if (t > total) return 0;
+      return (s.lr * (1 + Math.cos((Math.PI * (t - s.warmup - 1)) / (total - s.warmup)))) / 2;
     },
     args: (s) => [`warmup: ${s.warmup}`],
   },
@@ -93,7 +94,7 @@ export function runProblem(s: Schedule, run: RunShape): string | null {
   if (s.kind === "cosine" ? warm < total : warm <= total) return null;
   return (
     `${describeSchedule(s)} warms up over ${warm} steps, but the run has ${total} ` +
-    `(${run.stepsPerEpoch} steps per epoch × ${run.epochs} epochs)`
+    `(${run.stepsPerEpoch} step${run.stepsPerEpoch === 1 ? "" : "s"} per epoch × ${run.epochs} epoch${run.epochs === 1 ? "" : "s"})`
   );
 }
 
