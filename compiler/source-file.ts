@@ -91,3 +91,16 @@ function firstBadByte(bytes: Uint8Array): number {
   }
   return bytes.length; // a character cut off at the end of the file
 }
+
+/** `dir/of/from.dlg` + `../x.dlg` -> `dir/of/../x.dlg`, normalised; absolute paths stay. */
+export function resolveImport(from: string, rel: string): string {
+  const base = rel.startsWith("/") ? [] : from.split("/").slice(0, -1);
+  const out: string[] = [];
+  const lead = rel.startsWith("/") || from.startsWith("/") ? "/" : "";
+  for (const part of [...base, ...rel.split("/")]) {
+    if (part === "" || part === ".") continue;
+    if (part === ".." && out.length > 0 && out[out.length - 1] !== "..") out.pop();
+    else out.push(part);
+  }
+  return lead + out.join("/");
+}
