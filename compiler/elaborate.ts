@@ -40,6 +40,10 @@ import { guarded } from "./elaborate/stmts.ts";
 import { need } from "./elaborate/tensor-ops.ts";
 import { elaborateTrain } from "./elaborate/train-config.ts";
 import { describe, hoverText, type Value } from "./elaborate/values.ts";
+import { resolveImport } from "./source-file.ts";
+
+// lsp/navigation.ts and the tests import it from here.
+export { resolveImport };
 
 export interface ElaborateHost {
   /** A file's text, or why there is none (undefined: it does not exist). */
@@ -84,19 +88,6 @@ function readStd(host: ElaborateHost, name: string): string | undefined {
 }
 
 // ---------------------------------------------------------------- files and imports
-
-/** `dir/of/from.dlg` + `../x.dlg` -> `dir/of/../x.dlg`, normalised; absolute paths stay. */
-export function resolveImport(from: string, rel: string): string {
-  const base = rel.startsWith("/") ? [] : from.split("/").slice(0, -1);
-  const out: string[] = [];
-  const lead = rel.startsWith("/") || from.startsWith("/") ? "/" : "";
-  for (const part of [...base, ...rel.split("/")]) {
-    if (part === "" || part === ".") continue;
-    if (part === ".." && out.length > 0 && out[out.length - 1] !== "..") out.pop();
-    else out.push(part);
-  }
-  return lead + out.join("/");
-}
 
 /** Where a file was asked for: the import naming it (null for the entry file). */
 type ImportSite = { file: string; span: Span; written: string } | null;
@@ -342,6 +333,8 @@ function groupFiles(
       for (const imp of byFile.get(f)!.imports) {
         if (!imp.alias || !byFile.has(imp.file)) continue;
         const alias = imp.alias.name;
+        // Made even when the alias is taken: the file's own models and blocks are still checked.
+        const target = make(imp.file);
         const prev = g.scope.namespace(alias);
         if (prev && prev.file !== imp.file) {
           s.report(
@@ -356,7 +349,6 @@ function groupFiles(
           );
           continue;
         }
-        const target = make(imp.file);
         g.scope.defineNamespace(alias, {
           scope: target.scope,
           file: imp.file,
@@ -604,11 +596,14 @@ export function elaborate(
         continue;
       }
       seenTrains.add(key);
-      const t = elaborateTrain(ctx, d, [...new Set([...ownModels.keys(), ...modelDecls.keys()])]);
+      const declOf = (name: string) => ownModels.get(name) ?? modelDecls.get(name);
+      const t = elaborateTrain(ctx, d, [
+        ...new Set([...ownModels.keys(), ...modelDecls.keys()]),
+      ]);
       if (!t) continue;
-      const decl = ownModels.get(t.model) ?? modelDecls.get(t.model);
+      const decl = declOf(t.model);
       const selectable =
-        u.file === entryFile || (!entryHasModels && decl === modelDecls.get(t.model));
+        u.file === entryFile || (!entryHasModels && decl?.decl === modelDecls.get(t.model)?.decl);
       if (selectable) {
         trains.push(t);
         trainSites.set(t, { file: u.file, span: d.name.span });

@@ -43,10 +43,11 @@ export function blockParam(ctx: Ctx, s: ast.ParamStmt): void {
         ],
         help: "rename the binding so that it does not look like a call's path, e.g. `encoder` instead of `dense_1`",
       });
-    const n = m.params.length;
     execParam(ctx, s);
-    const made = m.params[n];
-    if (ctx.shared && made?.path === path) reg.set(path, { var: made.var, app: ctx.shared });
+    // The var the statement bound (inside `repeat`'s body, a slice of the stacked param).
+    const made = ctx.scope.own(s.name.name)?.value;
+    if (ctx.shared && made && typeof made !== "function" && made.kind === "tensor")
+      reg.set(path, { var: made.v, app: ctx.shared });
     return;
   }
   if (ctx.scope.own(s.name.name)) define(ctx, s.name, { kind: "poison" }); // reports the redefinition
