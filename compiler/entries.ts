@@ -3,7 +3,7 @@
 //   predict   inputs (training = false) -> outputs
 //   evaluate  inputs (training = false) -> loss, metrics
 //   step      inputs, params, optimizer state (training = true)
-//               -> loss, metrics, new params, new state
+//               -> loss, metrics, new params, updated states, new optimizer state
 // The step is ONE graph (forward, backward and optimizer update) so fusion
 // and scheduling see the whole training step. Optimizer state buffers all
 // start at zero; the runtime owns them between calls.
@@ -12,10 +12,10 @@ import { grad } from "./autodiff.ts";
 import { residualOptions, type ResidualOptions } from "./autodiff/scan-residuals.ts";
 import type {
   Entry,
+  Eqn,
   Graph,
   InSlot,
   ModelIR,
-  OptimizerConfig,
   OutSlot,
   TensorType,
   TrainConfig,
@@ -55,10 +55,21 @@ function finish(
   return { name, graph, inSlots, outSlots, ...(keepInputs && { keepInputs }) };
 }
 
-/** The forward graph with `training` fixed, returning `outputs`. */
+/**
+ * The forward graph with `training` fixed, returning `outputs`. A select on
+ * the flag (`if training`, std dropout) becomes its taken branch here,
+ * before autodiff: folded later, the other branch would still get a
+ * backward pass (its zero cotangent divided by `2 * sqrt(...)` does not fold).
+ * The branch's broadcast to the select's type is an identity simplify drops.
+ */
 function forwardWith(model: ModelIR, training: boolean, outputs: Var[]): Graph {
   const g = bindInputs(model.forward, new Map([[model.training, training ? 1 : 0]]));
-  return { ...g, outputs };
+  const eqns = g.eqns.map((e): Eqn => {
+    if (e.op !== "select" || e.inputs[0]!.id !== model.training.id) return e;
+    const taken = e.inputs[training ? 1 : 2]!;
+    return { ...e, op: "broadcast", params: { shape: e.outs[0]!.type.shape }, inputs: [taken] };
+  });
+  return { ...g, eqns, outputs };
 }
 
 function evalOutputs(model: ModelIR): { vars: Var[]; slots: OutSlot[] } {
@@ -78,26 +89,30 @@ function evalOutputs(model: ModelIR): { vars: Var[]; slots: OutSlot[] } {
 function stepEntry(
   model: ModelIR,
   loss: Var,
-  cfg: OptimizerConfig,
+  train: TrainConfig,
   residuals: ResidualOptions,
   gen: VarGen,
 ): { entry: Entry; state: StateBuffer[] } {
   const evals = evalOutputs(model);
-  const params = model.params.map((p) => p.var);
-  const forward = forwardWith(model, true, evals.vars);
+  // States (v2) get no gradient and no optimizer buffers: step() writes their `update` values back instead.
+  const trained = model.params.flatMap((p, index) => (p.state ? [] : [{ ...p, index }]));
+  const updates = model.updates.map((u) => u.var);
+  const forward = forwardWith(model, true, [...evals.vars, ...updates]);
+  const params = trained.map((p) => p.var);
   const { graph: withGrads, grads } = grad(forward, loss, params, gen, residuals);
 
   const slots = modelSlots(model);
-  const up = optimizerUpdate(gen, cfg, model.params, grads, slots);
+  const up = optimizerUpdate(gen, train, trained, grads, slots);
 
   const graph: Graph = {
     inputs: [...withGrads.inputs, ...up.inputs],
     eqns: [...withGrads.eqns, ...up.eqns],
-    outputs: [...evals.vars, ...up.newParams, ...up.newState],
+    outputs: [...evals.vars, ...up.newParams, ...updates, ...up.newState],
   };
   const outSlots: OutSlot[] = [
     ...evals.slots,
-    ...model.params.map((_, index): OutSlot => ({ kind: "param", index })),
+    ...trained.map((p): OutSlot => ({ kind: "param", index: p.index })),
+    ...model.updates.map((u): OutSlot => ({ kind: "param", index: u.index })),
     ...up.state.map((_, index): OutSlot => ({ kind: "state", index })),
   ];
   return { entry: finish("step", graph, slots, outSlots), state: up.state };
@@ -132,6 +147,6 @@ export function buildEntries(
   const entries = [init, predict, evaluate];
   if (!model.loss || !train) return { entries, state: [] };
   // Scans weigh what they store for their reverse scans at the train block's batch.
-  const step = stepEntry(model, model.loss, train.optimizer, residualOptions(model, train), gen);
+  const step = stepEntry(model, model.loss, train, residualOptions(model, train), gen);
   return { entries: [...entries, step.entry], state: step.state };
 }

@@ -20,6 +20,7 @@ import { fail, type Ctx } from "./context.ts";
 import { checkSafeInt, failOverflow, requireAtLeast, sourceRef } from "./dim-checks.ts";
 import { BLOCK_CALL_DEPTH, callBlock, checkBoundArgs } from "./block.ts";
 import { unknownName } from "./names.ts";
+import { isTrainingFlag, trainingIf } from "./mode.ts";
 import { elabScan } from "./scan.ts";
 import { didYouMean } from "./suggest.ts";
 import {
@@ -181,6 +182,7 @@ function evalNode(ctx: Ctx, e: ast.Expr): Value {
       };
     case "If": {
       const c = need(evalExpr(ctx, e.cond));
+      if (isTrainingFlag(ctx, c)) return trainingIf(ctx, e);
       if (c.kind !== "bool")
         fail(
           ctx,

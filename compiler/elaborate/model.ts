@@ -19,6 +19,7 @@ import { fail, makeDiag, Scope, Session, type Ctx, type ModelState } from "./con
 import { bytesDim, bytesText, minBytes } from "./dim-checks.ts";
 import { evalExpr } from "./expr.ts";
 import { define, execAssign, execParam, guarded } from "./stmts.ts";
+import { execState, execUpdate, isState, stateUpdates } from "./state.ts";
 import { cast, need, toVar } from "./tensor-ops.ts";
 import { evalTensorType } from "./types.ts";
 import { typeText, type BlockFn, type Value } from "./values.ts";
@@ -168,6 +169,12 @@ export function elaborateModel(
       case "Param":
         step([st.name], () => execParam(ctx, st));
         break;
+      case "State":
+        step([st.name], () => execState(ctx, st));
+        break;
+      case "Update":
+        step([], () => execUpdate(ctx, st));
+        break;
       case "Output":
         step([st.name], () => {
           const v = asTensorVar(ctx, evalExpr(ctx, st.value), st.value.span, "i32");
@@ -241,8 +248,10 @@ export function elaborateModel(
 
   // A param the forward graph never reads (`b` of `dense(x, n, bias: false)`,
   // declared before the `if` that skips it) does not exist: it is dropped
-  // from the params, the checkpoints and the init graph.
-  const read = new Set<number>();
+  // from the params, the checkpoints and the init graph. A state with an
+  // update stays, read or not: step() keeps it.
+  const updates = stateUpdates(m);
+  const read = new Set<number>(updates.keys());
   for (const e of m.fwd.eqns) for (const x of e.inputs) read.add(x.id);
   for (const o of [...outputs, ...metrics]) read.add(o.var.id);
   m.params = m.params.filter((p) => read.has(p.var.id));
@@ -257,6 +266,7 @@ export function elaborateModel(
     path: p.path,
     var: p.var,
     span: p.span,
+    ...(isState(m, p.var) && { state: true as const }),
     ...(p.stack && { stack: p.stack }),
   }));
   const lossVar = loss as Var | null;
@@ -265,7 +275,10 @@ export function elaborateModel(
     dims,
     inputs: inputs.map((i) => ({ name: i.name, var: i.var, span: i.span })),
     params,
-    updates: [],
+    updates: m.params.flatMap((p, index) => {
+      const u = updates.get(p.var.id);
+      return u ? [{ index, var: u.var, span: u.span }] : [];
+    }),
     seed: m.seed,
     training: m.training,
     forward: {

@@ -7,6 +7,7 @@ import type { Builder } from "../builder.ts";
 import { dimVars, shapeEq, shapeToString, type Dim } from "../dims.ts";
 import { ElabError, fail, Poisoned, type Ctx } from "./context.ts";
 import { apply, callExpr, evalExpr } from "./expr.ts";
+import { markState } from "./state.ts";
 import { repeatedParam } from "./repeat.ts";
 import { emit, need, toVar } from "./tensor-ops.ts";
 import { entryValue, evalTensorType } from "./types.ts";
@@ -94,7 +95,7 @@ function model(ctx: Ctx, span: Span) {
  * constants and dims that inputs bind once (a feature count `F`), never the
  * batch dim, which changes from call to call, nor a dim no input binds.
  */
-function checkParamShape(ctx: Ctx, path: string, shape: Dim[], span: Span): void {
+function checkParamShape(ctx: Ctx, what: string, shape: Dim[], span: Span): void {
   const m = model(ctx, span);
   for (const name of shape.flatMap(dimVars)) {
     const batch = m.batchDims.get(name);
@@ -104,7 +105,7 @@ function checkParamShape(ctx: Ctx, path: string, shape: Dim[], span: Span): void
       fail(
         ctx,
         "E3007",
-        `parameter \`${path}\` would be ${shapeToString(shape)}, which depends on the batch dimension \`${name}\``,
+        `${what} would be ${shapeToString(shape)}, which depends on the batch dimension \`${name}\``,
         span,
         {
           labels,
@@ -119,7 +120,7 @@ function checkParamShape(ctx: Ctx, path: string, shape: Dim[], span: Span): void
       fail(
         ctx,
         "E3007",
-        `parameter \`${path}\` would be ${shapeToString(shape)}, but no input binds \`${name}\``,
+        `${what} would be ${shapeToString(shape)}, but no input binds \`${name}\``,
         span,
         {
           notes: [`a parameter's shape must be known when the model is created`],
@@ -129,9 +130,9 @@ function checkParamShape(ctx: Ctx, path: string, shape: Dim[], span: Span): void
   }
 }
 
-/** Default initialiser when a `param` names none: Glorot for matrices and up, zeros for biases. */
-function defaultInit(ctx: Ctx, shape: Dim[]): Value {
-  const name = shape.length >= 2 ? "glorot_uniform" : "zeros";
+/** Default initialiser when a `param` names none: Glorot for matrices and up, zeros for biases (and every state). */
+function defaultInit(ctx: Ctx, shape: Dim[], state: boolean): Value {
+  const name = shape.length >= 2 && !state ? "glorot_uniform" : "zeros";
   const entry = ctx.s.std.lookup(name)!;
   return entryValue(ctx, entry, { start: 0, end: 0 });
 }
@@ -143,7 +144,7 @@ function defaultInit(ctx: Ctx, shape: Dim[]): Value {
  */
 function initValue(
   ctx: Ctx,
-  s: ast.ParamStmt,
+  s: ast.ParamStmt | ast.StateStmt,
   shape: Dim[],
   into: Builder,
 ): import("../ir.ts").Var {
@@ -155,7 +156,7 @@ function initValue(
   const site = { name: "init", span: s.init?.span ?? s.span };
   let v: Value;
   if (s.init === null) {
-    const f = defaultInit(ictx, shape);
+    const f = defaultInit(ictx, shape, s.kind === "State");
     if (f.kind !== "fn") throw new Error("std initialiser missing");
     v = apply(ictx, f.fn, [shapeArg], new Map(), site);
   } else if (s.init.kind === "Call") {
@@ -176,38 +177,46 @@ function initValue(
   fail(
     ctx,
     "E3009",
-    `the initialiser gives ${typeText(t.type)}, but the parameter is f32${shapeToString(shape)}`,
+    `the initialiser gives ${typeText(t.type)}, but the ${s.kind === "State" ? "state" : "parameter"} is f32${shapeToString(shape)}`,
     initSpan,
   );
 }
 
-export function execParam(ctx: Ctx, s: ast.ParamStmt): void {
+/** A `param`, or (v2) a `state`: a param the optimizer skips (state.ts). */
+export function execParam(ctx: Ctx, s: ast.ParamStmt | ast.StateStmt): void {
   const m = model(ctx, s.span);
   if (ctx.scope.own(s.name.name)) define(ctx, s.name, { kind: "poison" }); // reports the redefinition
   const path = ctx.path + s.name.name;
-  const t = evalTensorType(ctx, s.type, `parameter \`${path}\``, true);
+  const kind = s.kind === "State" ? "state" : "param";
+  const what = `${kind === "state" ? "state" : "parameter"} \`${path}\``;
+  const t = evalTensorType(ctx, s.type, what, true);
   if (t.dtype !== "f32")
     fail(
       ctx,
       "E3008",
-      `parameter \`${path}\` must be a float tensor, not ${t.dtype === "i32" ? "int" : t.dtype}`,
+      `${what} must be a float tensor, not ${t.dtype === "i32" ? "int" : t.dtype}`,
       s.type.span,
       {
-        notes: ["parameters are trained by gradient descent, so they are f32"],
+        notes: [
+          kind === "state"
+            ? "states are kept like parameters, so they are f32"
+            : "parameters are trained by gradient descent, so they are f32",
+        ],
       },
     );
-  checkParamShape(ctx, path, t.shape, s.type.span);
+  checkParamShape(ctx, what, t.shape, s.type.span);
   // Inside `repeat`, a param is one copy's slice of a stacked param (repeat.ts).
-  const rep = repeatedParam(ctx, path, false, s.span);
+  const rep = repeatedParam(ctx, path, kind === "state", s.span);
   const init = initValue(ctx, s, t.shape, rep?.init ?? m.init);
   const v = rep
     ? rep.declare(t.shape, init, s.name.span, ctx.file)
     : m.gen.fresh({ dtype: "f32", shape: t.shape }, path);
   if (!rep) m.params.push({ path, var: v, span: s.name.span, file: ctx.file, init });
+  if (kind === "state") markState(m, v);
   ctx.scope.define(s.name.name, {
     value: { kind: "tensor", v, graph: rep?.body ?? m.fwd },
     span: s.name.span,
     file: ctx.file,
   });
-  ctx.s.type(ctx.file, s.name.span, `param ${path}: ${typeText(v.type)}`);
+  ctx.s.type(ctx.file, s.name.span, `${kind} ${path}: ${typeText(v.type)}`);
 }
