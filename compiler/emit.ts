@@ -100,7 +100,10 @@ function programText(
   }));
   const indexes = programIndexUses(program);
   const size = (d: Parameters<typeof sizeExpr>[0]) => jsData(sizeExpr(d, dims));
-  const sized = (x: { name: string; type: TensorType }, uses: readonly IndexUse[] = []) => {
+  const sized = (
+    x: { name: string; type: TensorType; stack?: ProgramIR["params"][number]["stack"] },
+    uses: readonly IndexUse[] = [],
+  ) => {
     const n = numElements(x.type.shape);
     const used = dimVars(n).map((v) => dims.indexOf(v));
     const ranges = uses.map((u) => `{ size: ${size(u.size)}, what: ${jsString(u.what)} }`);
@@ -112,6 +115,7 @@ function programText(
       `numel: ${size(n)},`,
       `sizes: [${x.type.shape.map(size).join(", ")}],`,
       `dims: ${JSON.stringify(used)},`,
+      ...(x.stack ? [`stack: ${jsData(x.stack)},`] : []),
       ...(ranges.length ? [`indexes: [${ranges.join(", ")}],`] : []),
       "}",
     ].join(" ");
@@ -133,7 +137,7 @@ function programText(
     "const plan = {",
     ...Object.entries(data).map(([k, v]) => `  ${k}: ${jsData(v)},`),
     `  inputs: [${program.inputs.map((x) => sized(x, indexes.get(x.name))).join(", ")}],`,
-    `  params: ${list(program.params.map((p) => ({ name: p.path, type: p.type })))},`,
+    `  params: ${list(program.params.map((p) => ({ name: p.path, type: p.type, ...(p.stack && { stack: p.stack }) })))},`,
     `  state: ${list(program.state)},`,
     `  entries: {${entries.map((e) => `${jsString(e.name)}: ${e.text.plan}`).join(", ")}},`,
     `  checks: [${(program.checks ?? []).map((c) => dimCheckJs(c, dims)).join(", ")}],`,
