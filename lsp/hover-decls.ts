@@ -5,13 +5,14 @@
 // they have no TypeAt; their meaning and defaults are written here and in
 // callables.ts's optimizer signatures).
 
-import type { Span, TrainDecl } from "../grammar/index.ts";
+import type { Expr, Span, TrainDecl } from "../grammar/index.ts";
 import {
   defaultTrainConfig,
   optimizerArgs,
+  scheduleArgs,
   trainKeys,
 } from "../compiler/elaborate/train-config.ts";
-import type { OptimizerKind } from "../compiler/ir.ts";
+import type { OptimizerKind, Schedule } from "../compiler/ir.ts";
 import type { Analysis, SymbolDef } from "../compiler/symbols.ts";
 import { optimizers } from "./callables.ts";
 import { spanKey, typesBySpan } from "./lookup.ts";
@@ -30,22 +31,60 @@ type OptimizerSetting = "lr" | "momentum" | "nesterov" | "beta1" | "beta2" | "ep
 const defaults = defaultTrainConfig("");
 
 const trainMeaning: { [K in TrainKey]: string } = {
-  optimizer: `The optimizer that updates the parameters: \`gd\`, \`sgd\` or \`adam\`, with its settings (\`adam(lr: 0.001)\`). Default \`sgd(lr: ${defaults.optimizer.lr})\`.`,
+  optimizer: `The optimizer that updates the parameters: \`gd\`, \`sgd\`, \`adam\` or \`adamw\`, with its settings (\`adam(lr: 0.001)\`). Default \`sgd(lr: ${defaults.optimizer.lr})\`.`,
   batch: `Examples per training step: a positive integer, or \`full\` for the whole data set in one step. Default ${defaults.batch}.`,
   epochs: `Passes over the training data. Default ${defaults.epochs}.`,
   seed: `Seed of the parameters' initialization and the data's shuffling, for runs that repeat exactly. Default ${defaults.seed}.`,
+  clip_norm:
+    "Clips the gradients before each update: when their global L2 norm (over every trainable parameter) exceeds this value, all are scaled down to it (PyTorch's `clip_grad_norm_`). Default: no clipping.",
+  keep: "`keep best loss` or `keep best METRIC`: the epoch with the best validation value (lowest loss, highest metric) is the one kept: restored at the end of training, tested and saved.",
+  patience:
+    "Stops training after this many epochs without a better validation value than the kept one (needs `keep best`). Default: never.",
 };
+
+type ScheduleKind = Schedule["kind"];
+
+const scheduleMeaning: { [K in ScheduleKind]: string } = {
+  constant: "The same learning rate at every step.",
+  step_decay:
+    "The learning rate times `gamma` every `every` epochs (PyTorch's StepLR); needs the run's steps per epoch.",
+  exponential:
+    "The learning rate times `gamma` after every epoch (PyTorch's ExponentialLR); needs the run's steps per epoch.",
+  linear_warmup:
+    "Rises linearly to the learning rate over the first `steps` steps (step t: lr·t/steps), then stays there.",
+  cosine:
+    "`warmup` steps of linear warm-up, then cosine annealing towards 0 over the rest of the run (PyTorch's CosineAnnealingLR); needs the run's length.",
+};
+
+/** `cosine(lr: float, warmup: int = 0)`: a schedule as its call is written. */
+function scheduleLabel(kind: ScheduleKind): string {
+  const args = scheduleArgs[kind].map(
+    (a) =>
+      `${a.name}: ${a.kind === "factor" ? "float" : "int"}${a.default === undefined ? "" : ` = ${a.default}`}`,
+  );
+  return `${kind}(${["lr: float", ...args].join(", ")})`;
+}
+
+const isSchedule = (k: string): k is ScheduleKind => k in scheduleArgs;
+
+/** The hover of a schedule call `e` (an optimizer's `lr`), when the cursor is on its name. */
+function scheduleHover(e: Expr, offset: number): DeclHover | null {
+  if (e.kind !== "Call" || e.callee.kind !== "Name" || !holds(e.callee.span, offset)) return null;
+  const kind = e.callee.name;
+  if (!isSchedule(kind)) return null;
+  return { code: [scheduleLabel(kind)], prose: [scheduleMeaning[kind]], span: e.callee.span };
+}
 
 const optimizerMeaning: { [K in OptimizerKind]: string } = {
   gd: "Gradient descent: each step moves the parameters against their gradient, scaled by `lr`.",
   sgd: "Stochastic gradient descent, with optional (Nesterov) momentum.",
   adam: "Adam: per-parameter step sizes from running averages of the gradient and its square.",
   adamw:
-    "AdamW: Adam with decoupled weight decay (Loshchilov & Hutter): `weight_decay` shrinks each parameter directly.",
+    "AdamW (PyTorch's): Adam with decoupled weight decay (Loshchilov & Hutter), `weight_decay` 0.01 by default: each step also shrinks every parameter by lr·weight_decay·p.",
 };
 
 const settingMeaning: { [K in OptimizerSetting]: string } = {
-  lr: "The learning rate: how far each step moves the parameters (positive).",
+  lr: "The learning rate: how far each step moves the parameters (positive), or a schedule: `constant`, `step_decay`, `exponential`, `linear_warmup`, `cosine`.",
   momentum: "How much of the previous step carries into the next, in [0, 1).",
   nesterov: "Whether momentum looks ahead (Nesterov's variant): true or false.",
   beta1: "Decay of the running average of the gradient, in [0, 1).",
@@ -83,6 +122,10 @@ export function trainHover(a: Analysis, file: string, offset: number): DeclHover
         // `adam(0.01)`: only lr may be positional.
         const name = arg.name?.name ?? "lr";
         const span = arg.name?.span ?? arg.value.span;
+        if (name === "lr") {
+          const h = scheduleHover(arg.value, offset);
+          if (h) return h;
+        }
         const param = sig.params.find((p) => p.name === name);
         if (holds(span, offset) && param && isSetting(name))
           return {
