@@ -101,7 +101,12 @@ async function openTrained(
     ...(backend === "webgpu" && { gpu: await gpuFor("--backend webgpu") }),
     ...(threads !== undefined && { threads }),
   });
-  await loadWeights(model, ckpt);
+  try {
+    await loadWeights(model, ckpt);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
   return { model, spec: mod.spec, data, dims: splits.dims, what };
 }
 

@@ -101,6 +101,7 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
   if (quiet && logEvery !== undefined)
     throw new UsageError("dlg train: --quiet prints no progress, so --log-every has nothing to do");
   requireFile(file);
+  if (resume !== undefined) requireFile(resume);
   // A resumed run takes the checkpoint's --lr, --batch and --split unless the flags repeat them.
   const recorded =
     resume === undefined ? {} : settingsFrom(readCheckpoint(resume, "resume from").st.metadata);
