@@ -7,8 +7,16 @@
 // `Position` it reports: the shuffles of the epochs before it are replayed
 // from the seed and the epoch's loss sum carried over, so a resumed run
 // cuts the same batches and reports the same curve as one never stopped.
+//
+// `keep best METRIC` keeps the params of the epoch with the best validation
+// value (in memory, as safetensors bytes) and puts them back into the model
+// when the run ends, so the test split and `--save` see the kept epoch;
+// `patience N` ends the run after N epochs without a better one. The best
+// so far travels in the Position (and so in checkpoints): a resumed run
+// decides the same.
 
 import { setOwn } from "../runtime/records.ts";
+import { decodeSafetensors, encodeSafetensors } from "../runtime/safetensors.ts";
 import { UserError } from "./errors.ts";
 import { asBatch, gather, rows, type Dataset } from "./data.ts";
 import type { Batch, CompiledModel, Dims, RunResult } from "./module.ts";
@@ -33,6 +41,18 @@ export interface TrainSettings {
     every: number;
     write: (at: Position, losses: StepRecord[]) => unknown;
   };
+  /** `keep best METRIC`: judge each epoch by its validation `metric` ("loss": lower is better, else higher). */
+  keepBest?: { metric: string; mode: "min" | "max" } | null;
+  /** `patience N`: end the run after N epochs without a better `keepBest` value. */
+  patience?: number | null;
+}
+
+/** The best epoch so far under `keep best`: its validation value and its params (safetensors, no optimizer state). */
+export interface Best {
+  epoch: number;
+  metric: string;
+  value: number;
+  params: Uint8Array;
 }
 
 /** A point in a run: `batch` steps of epoch `epoch` (1-based) are done. */
@@ -41,6 +61,8 @@ export interface Position {
   batch: number;
   /** Sum of step loss × batch rows over those `batch` steps (for the epoch's mean train loss). */
   lossSum: number;
+  /** Under `keep best`: the best epoch before this point. */
+  best?: Best;
 }
 
 export interface StepRecord {
@@ -65,6 +87,8 @@ export interface EpochRecord {
   steps: number;
   seconds: number;
   samplesPerSec: number;
+  /** Under `keep best`: the epoch kept so far (this one's number when it is the new best). */
+  kept?: number;
 }
 
 export interface TrainReport {
@@ -76,6 +100,10 @@ export interface TrainReport {
   position: Position;
   /** Every step's loss, in order (the loss curve, bit for bit). */
   losses: StepRecord[];
+  /** Under `keep best`, once the run is over: the epoch whose params the model now holds. */
+  kept: { epoch: number; metric: string; value: number } | null;
+  /** `patience`: the last epoch trained, when the run ended before its epochs were done. */
+  stoppedEarly: number | null;
 }
 
 /** Where progress goes; every hook is optional. */
@@ -137,6 +165,38 @@ export async function evaluateAll(
   return { loss, metrics };
 }
 
+/** The validation value `keep best` judges an epoch by. */
+function judged(valid: Evaluation, metric: string): number {
+  if (metric === "loss") return valid.loss;
+  if (!Object.hasOwn(valid.metrics, metric))
+    throw new UserError(`\`keep best ${metric}\`: the model has no metric \`${metric}\``);
+  return valid.metrics[metric]!;
+}
+
+/** Whether `v` beats `best` (a NaN never does; anything beats a NaN). */
+function better(v: number, best: number, mode: "min" | "max"): boolean {
+  if (Number.isNaN(v)) return false;
+  return Number.isNaN(best) || (mode === "min" ? v < best : v > best);
+}
+
+/** The model's params (everything save() writes but the optimizer state), as safetensors. */
+async function paramsOf(model: CompiledModel): Promise<Uint8Array> {
+  const st = decodeSafetensors(await model.save());
+  const params = [...st.tensors.values()].filter((t) => !t.name.startsWith(OPTIMIZER_STATE));
+  return encodeSafetensors(params, {});
+}
+
+/** Put `params` (from paramsOf) back into the model; its optimizer state, step count and seed stay. */
+async function restoreParams(model: CompiledModel, params: Uint8Array): Promise<void> {
+  const now = decodeSafetensors(await model.save());
+  const kept = decodeSafetensors(params).tensors;
+  const tensors = [...now.tensors.values()].map((t) => kept.get(t.name) ?? t);
+  await model.load(encodeSafetensors(tensors, now.metadata));
+}
+
+/** Where save() keeps optimizer state: runtime/model-core.ts's STATE_PREFIX. */
+const OPTIMIZER_STATE = "__state__.";
+
 function checkFinite(r: RunResult, epoch: number, step: number): void {
   if (!Number.isFinite(r.loss)) {
     throw new UserError(
@@ -169,6 +229,26 @@ export async function train(
     throw new UserError(
       `cannot resume at batch ${start.batch + 1} of epoch ${start.epoch}: an epoch has ${stepsPerEpoch} steps`,
     );
+  const keep = s.keepBest ?? null;
+  if (keep && data.valid.size === 0)
+    throw new UserError(
+      `\`keep best ${keep.metric}\` judges each epoch on the validation split, but it is empty`,
+    );
+  let best: Best | null = keep ? (start.best ?? null) : null;
+  if (keep && best && best.metric !== keep.metric)
+    throw new UserError(
+      `the run being resumed kept its best epoch by ${best.metric}, this train block by ${keep.metric}; resume with the same train block`,
+    );
+  if (keep && !best && start.epoch > 1)
+    throw new UserError(
+      `the run being resumed did not keep its best epoch (no \`keep best\` then): resume with the same train block`,
+    );
+  /** The position `at` with the best so far (checkpoints carry it). */
+  const withBest = (at: Omit<Position, "best">): Position => (best ? { ...at, best } : at);
+  /** `patience` is spent: `epoch` is the patience-th epoch without a better value. */
+  const stale = (epoch: number) =>
+    s.patience != null && best !== null && epoch - best.epoch >= s.patience;
+  let stoppedEarly: number | null = null;
   const losses: StepRecord[] = [];
   let position = start;
   let steps = 0;
@@ -179,8 +259,13 @@ export async function train(
     epochs: for (let epoch = start.epoch; epoch <= s.epochs; epoch++) {
       const first = epoch === start.epoch ? start.batch : 0;
       let lossSum = epoch === start.epoch ? start.lossSum : 0;
+      if (first === 0 && stale(epoch - 1)) {
+        stoppedEarly = epoch - 1;
+        position = withBest({ epoch, batch: 0, lossSum: 0 });
+        break;
+      }
       if (budgetSpent()) {
-        position = { epoch, batch: first, lossSum };
+        position = withBest({ epoch, batch: first, lossSum });
         break;
       }
       reporter.epochStart?.(epoch, s.epochs, stepsPerEpoch);
@@ -190,7 +275,7 @@ export async function train(
       let due = false;
       for (let k = first; k < stepsPerEpoch; k++) {
         if (budgetSpent()) {
-          position = { epoch, batch: k, lossSum };
+          position = withBest({ epoch, batch: k, lossSum });
           break epochs;
         }
         const from = k * size;
@@ -205,7 +290,7 @@ export async function train(
         reporter.step?.(k + 1, lossSum / to, secs > 0 ? (to - first * size) / secs : 0);
         due = s.checkpoint !== undefined && steps % s.checkpoint.every === 0;
         if (due && k + 1 < stepsPerEpoch) {
-          await s.checkpoint!.write({ epoch, batch: k + 1, lossSum }, losses);
+          await s.checkpoint!.write(withBest({ epoch, batch: k + 1, lossSum }), losses);
           due = false;
         }
       }
@@ -219,14 +304,24 @@ export async function train(
         seconds,
         samplesPerSec: seconds > 0 ? trained / seconds : 0,
       };
+      if (keep) {
+        const value = judged(rec.valid!, keep.metric);
+        if (best === null || better(value, best.value, keep.mode))
+          best = { epoch, metric: keep.metric, value, params: await paramsOf(model) };
+        rec.kept = best.epoch;
+      }
       records.push(rec);
       reporter.epochEnd?.(rec, s.epochs);
-      position = { epoch: epoch + 1, batch: 0, lossSum: 0 };
+      position = withBest({ epoch: epoch + 1, batch: 0, lossSum: 0 });
       if (due) await s.checkpoint!.write(position, losses);
     }
   } finally {
     reporter.close?.();
   }
+  // A finished run (not one --steps cut, which continues later) ends on the kept epoch's params.
+  const over = stoppedEarly !== null || position.epoch > s.epochs;
+  const kept = over && best ? { epoch: best.epoch, metric: best.metric, value: best.value } : null;
+  if (kept) await restoreParams(model, best!.params);
   const test = await evaluateAll(model, data.test, chunk, dims);
   return {
     epochs: records,
@@ -235,5 +330,37 @@ export async function train(
     seconds: (performance.now() - t0) / 1000,
     position,
     losses,
+    kept,
+    stoppedEarly,
   };
+}
+
+/** Checkpoint metadata for the best epoch so far (none without `keep best`); numbers round-trip exactly. */
+export function bestMetadata(best: Best | undefined): Record<string, string> {
+  if (!best) return {};
+  return {
+    "train.best_epoch": String(best.epoch),
+    "train.best_metric": best.metric,
+    "train.best_value": String(best.value),
+    "train.best_params": Buffer.from(best.params).toString("base64"),
+  };
+}
+
+/** The best epoch a checkpoint's metadata records (bestMetadata's), or undefined when it has none. */
+export function bestFrom(meta: Record<string, string>, file: string): Best | undefined {
+  const get = (k: string) => (Object.hasOwn(meta, k) ? meta[k] : undefined);
+  const epochText = get("train.best_epoch");
+  if (epochText === undefined) return undefined;
+  const epoch = Number(epochText);
+  const metric = get("train.best_metric");
+  const value = Number(get("train.best_value"));
+  const params = new Uint8Array(Buffer.from(get("train.best_params") ?? "", "base64"));
+  if (!(Number.isSafeInteger(epoch) && epoch >= 1) || metric === undefined || params.length === 0)
+    throw new UserError(`${file}: its best-epoch metadata (train.best_*) is incomplete or invalid`);
+  try {
+    decodeSafetensors(params);
+  } catch (e) {
+    throw new UserError(`${file}: train.best_params is not valid: ${(e as Error).message}`);
+  }
+  return { epoch, metric, value, params };
 }
