@@ -36,6 +36,7 @@ import { evalExpr } from "./elaborate/expr.ts";
 import { intrinsicTable } from "./elaborate/intrinsics.ts";
 import { elaborateModel, elaborateUncalled } from "./elaborate/model.ts";
 import { fingerprint, reusing, runsFor } from "./elaborate/reuse.ts";
+import { isState } from "./elaborate/state.ts";
 import { guarded } from "./elaborate/stmts.ts";
 import { need } from "./elaborate/tensor-ops.ts";
 import { elaborateTrain } from "./elaborate/train-config.ts";
@@ -261,7 +262,9 @@ function modelNames(ctx: Ctx, name: "training" | "params", span: Span): Value {
   if (name === "training") return { kind: "tensor", v: m.training, graph: m.fwd };
   return {
     kind: "list",
-    items: m.params.map((p) => ({ kind: "tensor", v: p.var, graph: m.fwd }) as Value),
+    items: m.params
+      .filter((p) => !isState(m, p.var))
+      .map((p) => ({ kind: "tensor", v: p.var, graph: m.fwd }) as Value),
   };
 }
 
@@ -597,9 +600,15 @@ export function elaborate(
       }
       seenTrains.add(key);
       const declOf = (name: string) => ownModels.get(name) ?? modelDecls.get(name);
-      const t = elaborateTrain(ctx, d, [
-        ...new Set([...ownModels.keys(), ...modelDecls.keys()]),
-      ]);
+      const t = elaborateTrain(
+        ctx,
+        d,
+        [...new Set([...ownModels.keys(), ...modelDecls.keys()])],
+        (m) => {
+          const decl = declOf(m);
+          return decl && irOf.get(decl.decl)?.metrics.map((x) => x.name);
+        },
+      );
       if (!t) continue;
       const decl = declOf(t.model);
       const selectable =

@@ -9,6 +9,7 @@ import { diag, positionAt } from "../diagnostics.ts";
 import { ElabError, fail, Poisoned, Scope, Session, type Ctx } from "./context.ts";
 import { evalExpr, valueText } from "./expr.ts";
 import { blockParam } from "./sharing.ts";
+import { execState, execUpdate } from "./state.ts";
 import { execAssign, guarded } from "./stmts.ts";
 import { cast, checkExactDivision, need, tensor, toVar } from "./tensor-ops.ts";
 import { dtypeOf, evalDim, resolvePattern, typeExprText, unifyShape } from "./types.ts";
@@ -483,6 +484,12 @@ function runBody(ctx: Ctx, fn: BlockFn, site: CallSite, caller: Ctx): Value {
         break;
       case "Param":
         step([s.name], () => blockParam(ctx, s));
+        break;
+      case "State":
+        step([s.name], () => execState(ctx, s));
+        break;
+      case "Update":
+        step([], () => execUpdate(ctx, s));
         break;
       case "Return":
         step([], () => {

@@ -19,8 +19,8 @@ import { blockSignature } from "../symbols/resolve.ts";
 import { fail, type Ctx } from "./context.ts";
 import { checkSafeInt, failOverflow, requireAtLeast, sourceRef } from "./dim-checks.ts";
 import { BLOCK_CALL_DEPTH, callBlock, checkBoundArgs } from "./block.ts";
-import { unknownName } from "./names.ts";
 import { isTrainingFlag, trainingIf } from "./mode.ts";
+import { unknownName } from "./names.ts";
 import { elabScan } from "./scan.ts";
 import { didYouMean } from "./suggest.ts";
 import {

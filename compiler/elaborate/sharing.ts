@@ -27,7 +27,7 @@ const registries = new WeakMap<ModelState, Map<string, SharedParam>>();
  * binding's application, reused from its first one (E2012 if this
  * application would give it another shape).
  */
-export function blockParam(ctx: Ctx, s: ast.ParamStmt): void {
+export function blockParam(ctx: Ctx, s: ast.ParamStmt | ast.StateStmt): void {
   const m = ctx.m;
   if (!m) return execParam(ctx, s);
   const path = ctx.path + s.name.name;
