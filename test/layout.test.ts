@@ -40,6 +40,9 @@ const pipeline = [
   "emit",
   "backends",
   "explain",
+  "exporter", // the seam for exporters (ONNX, PyTorch): reads the IR, like a Backend
+  "export", // compiler/export/: the exporters
+  "exporters", // the table of exporters by target
   "compile",
   "cli",
 ];
