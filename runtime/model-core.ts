@@ -18,6 +18,7 @@ import { evalSize } from "./sizes.ts";
 import { hash32 } from "./rng.ts";
 import { setOwn } from "./records.ts";
 import { decodeSafetensors, encodeSafetensors, type StTensor } from "./safetensors.ts";
+import { paramParts, type ParamPart } from "./stacked.ts";
 import { runProblem, scheduleLr, type RunShape } from "./schedule.ts";
 
 export type Inputs = Record<string, Float32Array | Int32Array>;
@@ -271,10 +272,14 @@ export class ModelCore {
     return { loss, metrics };
   }
 
-  /** The params by path. */
+  /** The params by path; a stacked param's copies as views of its buffer, one by one. */
   named(params: readonly Float32Array[]): Record<string, Float32Array> {
     const out: Record<string, Float32Array> = {};
-    this.plan.params.forEach((p, i) => setOwn(out, p.name, params[i]!));
+    this.plan.params.forEach((p, i) => {
+      if (!p.stack) return setOwn(out, p.name, params[i]!);
+      for (const c of paramParts(p, this.shapeOf(p)))
+        setOwn(out, c.name, params[i]!.subarray(c.begin, c.end));
+    });
     return out;
   }
 
@@ -299,15 +304,25 @@ export class ModelCore {
 
   /** A safetensors checkpoint of `host` (the executor's params and state) with `metadata`. */
   encode(host: HostTensors, metadata: Record<string, string>): Uint8Array {
-    const tensors: StTensor[] = [
-      ...this.plan.params.map((p, i) => this.tensor(p.name, p, host.params[i]!)),
-      ...this.plan.state.map((s, i) => this.tensor(STATE_PREFIX + s.name, s, host.state[i]!)),
-    ];
+    const tensors: StTensor[] = this.parts().flatMap((parts, i) => {
+      const data =
+        i < this.plan.params.length ? host.params[i]! : host.state[i - this.plan.params.length]!;
+      return parts.map((c) => ({
+        name: c.name,
+        dtype: "F32" as const,
+        shape: c.sizes,
+        data: data.subarray(c.begin, c.end),
+      }));
+    });
     return encodeSafetensors(tensors, metadata);
   }
 
-  private tensor(name: string, t: SizedPlan, data: Float32Array): StTensor {
-    return { name, dtype: "F32", shape: this.shapeOf(t), data };
+  /** The checkpoint's tensors of each param, then each optimizer state: a stacked param's are its copies. */
+  private parts(): ParamPart[][] {
+    return [
+      ...this.plan.params.map((p) => paramParts(p, this.shapeOf(p))),
+      ...this.plan.state.map((s) => paramParts({ name: STATE_PREFIX + s.name }, this.shapeOf(s))),
+    ];
   }
 
   private shapeOf(t: SizedPlan): number[] {
@@ -321,19 +336,15 @@ export class ModelCore {
   parse(bytes: Uint8Array): Restore {
     const { plan } = this;
     const file = decodeSafetensors(bytes);
-    const wanted = [
-      ...plan.params.map((p) => ({ name: p.name, t: p })),
-      ...plan.state.map((s) => ({ name: STATE_PREFIX + s.name, t: s })),
-    ];
-    const names = new Set(wanted.map((w) => w.name));
+    const wanted = this.parts();
+    const names = new Set(wanted.flat().map((c) => c.name));
     for (const name of file.tensors.keys())
       if (!names.has(name))
         throw new Error(`checkpoint tensor "${name}" is not a parameter of model ${plan.model}`);
-    const data = wanted.map(({ name, t }) => {
+    const read = ({ name, sizes: shape }: ParamPart) => {
       const got = file.tensors.get(name);
       if (!got)
         throw new Error(`checkpoint has no tensor "${name}" (model ${plan.model} needs it)`);
-      const shape = this.shapeOf(t);
       const shapeOk =
         got.shape.length === shape.length && got.shape.every((d, i) => d === shape[i]);
       if (got.dtype !== "F32" || !shapeOk)
@@ -341,6 +352,13 @@ export class ModelCore {
           `checkpoint tensor "${name}" is ${got.dtype}[${got.shape.join(", ")}], expected F32[${shape.join(", ")}]`,
         );
       return got.data as Float32Array;
+    };
+    // A stacked param is put back together from its copies.
+    const data = wanted.map((parts) => {
+      if (parts.length === 1) return read(parts[0]!);
+      const whole = new Float32Array(parts.at(-1)!.end);
+      for (const c of parts) whole.set(read(c), c.begin);
+      return whole;
     });
     const steps = Number(file.metadata.step ?? 0);
     if (!Number.isSafeInteger(steps) || steps < 0)

@@ -3,6 +3,8 @@
 // compiler's emit phase writes an object of this type into the module; the
 // runtime never sees the compiler's IRs.
 
+import type { StackLevel } from "./stacked.ts";
+
 export type DTypeName = "f32" | "i32" | "bool";
 
 export type EntryName = "init" | "predict" | "evaluate" | "step";
@@ -200,6 +202,8 @@ export interface SizedPlan extends TensorSpec {
   sizes: SizeExpr[];
   /** Indices (into `dims`) of the dims this tensor's size depends on. */
   dims: number[];
+  /** A param of `repeat`'s, its copies stacked on the leading axes: users see each copy (stacked.ts). */
+  stack?: StackLevel[];
 }
 
 export interface InputPlan extends SizedPlan {

@@ -11,7 +11,11 @@ import { describe, expect, it } from "vitest";
 import { dimToString } from "../compiler/dims.ts";
 import { stdPath } from "../compiler/elaborate.ts";
 import { interpret, scalar } from "../compiler/interpret.ts";
-import { check } from "../cli/node-host.ts";
+import { loadModule } from "../cli/module.ts";
+import { backends, check, compile } from "../cli/node-host.ts";
+import { lowerEntry } from "../compiler/emit.ts";
+import type { Kernel } from "../compiler/kernel.ts";
+import { decodeSafetensors } from "../runtime/safetensors.ts";
 import {
   dlgModel,
   prepareDlg,
@@ -221,5 +225,83 @@ describe("repeat: diagnostics", () => {
     expect(
       codes(model("output o = x |> repeat(3, res)\n  loss sum(o)")).map((d) => d.code),
     ).toEqual(["E2007"]);
+  });
+});
+
+/** A transformer encoder layer, as LANGUAGE.md's example repeats it. */
+const encoderSrc = (n: number) => `block encoder_block(x: [b, t, d], heads: int) -> [b, t, d] {
+  h = x + (x |> layer_norm |> multi_head_attention(heads))
+  return h + (h |> layer_norm |> dense(4 * d) |> relu |> dense(d))
+}
+dim B
+model encoder {
+  input tokens: int[B, 8]
+  input y: int[B, 8]
+  output logits = tokens |> embedding(32, 16) |> repeat(encoder_block(heads: 4), ${n}) |> dense(32)
+  loss cross_entropy(logits, y)
+}
+train t for encoder { optimizer adam(lr: 0.001)  batch 4  epochs 1 }`;
+
+const count = (ks: readonly Kernel[]): number =>
+  ks.reduce((k, x) => k + (x.kind === "scan" ? count(x.body) : 1), 0);
+
+describe("repeat: the module does not grow with n", () => {
+  it("repeat(f, 12) compiles to a module under 1.5x repeat(f, 2), with the same kernels", () => {
+    const built = [2, 12].map((n) => {
+      const r = compile("m.dlg", { host: host(encoderSrc(n)) });
+      expect(r.diagnostics).toEqual([]);
+      const kernels = (["init", "predict", "step"] as const).map((name) => {
+        const e = r.program!.entries.find((x) => x.name === name)!;
+        return count(lowerEntry(e.graph, backends.js.lower).kernels.kernels);
+      });
+      return { n, bytes: r.js!.length, kernels };
+    });
+    const [two, twelve] = built as [(typeof built)[0], (typeof built)[0]];
+    console.log(
+      `encoder module (js): repeat(f, 2) ${two.bytes} bytes, repeat(f, 12) ${twelve.bytes} bytes, ratio ${(twelve.bytes / two.bytes).toFixed(4)}; kernels init/predict/step ${two.kernels.join("/")}`,
+    );
+    expect(twelve.bytes / two.bytes).toBeLessThanOrEqual(1.5);
+    expect(twelve.kernels).toEqual(two.kernels);
+  });
+});
+
+describe("repeat: the runtime names each copy", () => {
+  it("params(), spec, the .d.ts and a checkpoint round trip use repeat_1.<i>.*", async () => {
+    const src =
+      model("output o = x |> repeat(res, 3)\n  loss sum(o * r)") +
+      "\ntrain t for m { optimizer sgd(lr: 0.1)  batch 2  epochs 1 }";
+    const r = compile("m.dlg", { host: host(src) });
+    expect(r.diagnostics).toEqual([]);
+    const names = [0, 1, 2].flatMap((i) => [`repeat_1.${i}.dense_1.w`, `repeat_1.${i}.dense_1.b`]);
+    const mod = await loadModule(r.js!);
+    const spec = mod.spec.params as { name: string; shape: number[] }[];
+    expect(spec.map((p) => p.name).sort()).toEqual([...names].sort());
+    expect(spec.find((p) => p.name === "repeat_1.2.dense_1.w")!.shape).toEqual([4, 4]);
+    for (const name of names) expect(r.dts).toContain(JSON.stringify(name));
+    const a = await mod.createModel({ seed: 1 });
+    const batch = {
+      x: Float32Array.from({ length: 8 }, (_, i) => Math.sin(i)),
+      r: Float32Array.from({ length: 8 }, (_, i) => Math.cos(i)),
+    };
+    await a.step(batch);
+    const pa = await a.params();
+    expect(Object.keys(pa).sort()).toEqual([...names].sort());
+    expect(pa["repeat_1.1.dense_1.w"]!.length).toBe(16);
+    expect([...pa["repeat_1.0.dense_1.w"]!]).not.toEqual([...pa["repeat_1.1.dense_1.w"]!]);
+    const bytes = await a.save();
+    const file = decodeSafetensors(bytes);
+    expect([...file.tensors.keys()].filter((k) => !k.startsWith("__")).sort()).toEqual(
+      [...names].sort(),
+    );
+    expect(file.tensors.get("repeat_1.2.dense_1.w")!.shape).toEqual([4, 4]);
+    expect([...file.tensors.get("repeat_1.2.dense_1.w")!.data]).toEqual([
+      ...pa["repeat_1.2.dense_1.w"]!,
+    ]);
+    const b = await mod.createModel({ seed: 2 });
+    await b.load(bytes);
+    const pb = await b.params();
+    for (const name of names) expect([...pb[name]!], name).toEqual([...pa[name]!]);
+    const [sa, sb] = [await a.evaluate(batch), await b.evaluate(batch)];
+    expect(sb.loss).toBe(sa.loss);
   });
 });

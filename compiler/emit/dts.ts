@@ -10,7 +10,7 @@ import type { ProgramIR, TensorType } from "../ir.ts";
 import { commentText, jsData, jsString } from "../mangle.ts";
 import type { BackendName } from "../../runtime/executor.ts";
 import { dimsDecls, iface, tensorDecl, tensorType } from "./dts-types.ts";
-import { shapeSpec, specOf } from "./spec.ts";
+import { shapeSpec, specOf, userParams } from "./spec.ts";
 
 type Named = { name: string; type: TensorType };
 
@@ -56,8 +56,8 @@ export function moduleDts(
     ),
     iface(
       "Params",
-      program.params.map(
-        (p) => `${doc(p.type)}  readonly ${jsString(p.path)}: ${tensorType(p.type, true)};`,
+      userParams(program).map(
+        (p) => `${doc(p.type)}  readonly ${jsString(p.name)}: ${tensorType(p.type, true)};`,
       ),
     ),
     dims.text,

@@ -3,6 +3,7 @@
 
 import { dimAsConst, dimToString, type Dim } from "../dims.ts";
 import type { ProgramIR, TensorType } from "../ir.ts";
+import { copyNames } from "../../runtime/stacked.ts";
 
 export function shapeSpec(shape: readonly Dim[]): (string | number)[] {
   return shape.map((d) => dimAsConst(d) ?? dimToString(d));
@@ -21,10 +22,18 @@ export function specOf(program: ProgramIR) {
     inputs: program.inputs.map(t),
     outputs: program.outputs.map(t),
     metrics: program.metrics,
-    params: program.params.map((p) => ({
-      name: p.path,
-      dtype: p.type.dtype,
-      shape: shapeSpec(p.type.shape),
-    })),
+    params: userParams(program).map(t),
   };
+}
+
+/**
+ * The params as users see them: each param, or, stacked by `repeat`, each
+ * of its copies (`repeat_1.0.dense_1.w`: runtime/stacked.ts names them).
+ */
+export function userParams(program: ProgramIR): { name: string; type: TensorType }[] {
+  return program.params.flatMap((p) => {
+    if (!p.stack) return [{ name: p.path, type: p.type }];
+    const type = { dtype: p.type.dtype, shape: p.type.shape.slice(p.stack.length) };
+    return copyNames(p.path, p.stack).map((name) => ({ name, type }));
+  });
 }
