@@ -1,7 +1,9 @@
 // Intrinsics that work with integer positions: `gather` looks rows up by id
-// (std's `embedding` is a gather from its table) and `iota` counts along an
-// axis (std's causal mask compares a row iota with a column iota).
+// (std's `embedding` is a gather from its table), `iota` counts along an
+// axis (std's causal mask compares a row iota with a column iota) and `flip`
+// reverses one (a gather at n - 1 - iota).
 
+import { dimConst, dimSub } from "../dims.ts";
 import { fail } from "./context.ts";
 import { staticInt } from "./expr.ts";
 import { arg, intrinsic, shapeArg, tensorVar } from "./intrinsics.ts";
@@ -56,6 +58,30 @@ function iota(): IntrinsicFn {
   );
 }
 
+/**
+ * `flip(x, axis:)`: x with `axis` reversed, as a gather at positions n - 1,
+ * ..., 0. The lowering reads a gather as index arithmetic in its consumer's
+ * loads, so the data moves in no kernel of its own (only the n positions are
+ * computed, once); its gradient, a scatter to the same positions, is the flip
+ * of the incoming gradient.
+ */
+function flip(): IntrinsicFn {
+  return intrinsic("flip(x, axis)", "flip(x, axis: int) -> x.shape", (ctx, args, site) => {
+    const xa = arg(args, "x", site);
+    const x = tensorVar(ctx, xa);
+    const aa = arg(args, "axis", site);
+    const rank = x.type.shape.length;
+    if (rank === 0) fail(ctx, "E3003", "`flip` reverses an axis, but this is a scalar", xa.span);
+    const axis = normAxis(ctx, staticInt(ctx, aa.value, aa.span, "`axis`"), rank, aa.span);
+    const n = x.type.shape[axis]!;
+    const span = site.span;
+    const last = emit(ctx, "dimval", { dim: dimSub(n, dimConst(1)), dtype: "i32" }, [], span);
+    const up = emit(ctx, "iota", { shape: [n], axis: 0, dtype: "i32" }, [], span);
+    const idx = emit(ctx, "sub", {}, [last, up], span);
+    return tensor(ctx, emit(ctx, "gather", { axis }, [x, idx], span, [xa.span]));
+  });
+}
+
 export function indexOps(): IntrinsicFn[] {
-  return [gather(), iota()];
+  return [gather(), iota(), flip()];
 }
