@@ -31,7 +31,14 @@ import {
 } from "./source-file.ts";
 import type { TypeAt } from "./symbols.ts";
 import type { RunStore } from "./symbols/cache.ts";
-import { fail, Scope, Session, type Ctx, type ScopeEntry } from "./elaborate/context.ts";
+import {
+  fail,
+  Scope,
+  Session,
+  UnreadScope,
+  type Ctx,
+  type ScopeEntry,
+} from "./elaborate/context.ts";
 import { evalExpr } from "./elaborate/expr.ts";
 import { intrinsicTable } from "./elaborate/intrinsics.ts";
 import { elaborateModel, elaborateUncalled } from "./elaborate/model.ts";
@@ -334,8 +341,13 @@ function groupFiles(
     }
     for (const f of g.files)
       for (const imp of byFile.get(f)!.imports) {
-        if (!imp.alias || !byFile.has(imp.file)) continue;
+        if (!imp.alias) continue;
         const alias = imp.alias.name;
+        if (!byFile.has(imp.file)) {
+          const ns = { file: imp.file, span: imp.alias.span, importer: f };
+          g.scope.defineNamespace(alias, { ...ns, scope: new UnreadScope() });
+          continue;
+        }
         // Made even when the alias is taken: the file's own models and blocks are still checked.
         const target = make(imp.file);
         const prev = g.scope.namespace(alias);

@@ -235,6 +235,20 @@ describe("namespace errors", () => {
     expect(d.span.start).toBe(`import "layers.dlg" as lib\nimport "other.dlg" as `.length);
   });
 
+  it("a namespace whose file cannot be read reports the import alone", () => {
+    const d = only({
+      "main.dlg": `import "nope.dlg" as lib
+dim B
+model m {
+  input x: [B, 4]
+  output o = x |> lib.f
+  output p = x * lib.k
+}`,
+    });
+    expect(d.code).toBe("E2006");
+    expect(d.at).toBe('"nope.dlg"');
+  });
+
   it("an unknown name inside a block that no model calls is reported the same way", () => {
     const d = only(
       files(`import "layers.dlg" as layers

@@ -106,6 +106,16 @@ export class Scope {
   }
 }
 
+/**
+ * The namespace of an import that could not be read (already reported): every
+ * `ns.name` is poison, so its uses stay silent instead of each being unknown.
+ */
+export class UnreadScope extends Scope {
+  override own(): ScopeEntry {
+    return { value: { kind: "poison" } };
+  }
+}
+
 /** Distinct type texts kept per span: a block called with many shapes shows the first few, then `…`. */
 const MAX_TYPE_TEXTS = 4;
 
