@@ -10,7 +10,9 @@
 // model body). A run that reads a layer's parameters belongs to that layer
 // (from each parameter read on, when one run reads two layers': `dense(8)
 // |> dense(2)`), as does a run without parameters between two runs of the
-// same layer (the activation inside a user block); any other run is a row
+// same layer (the activation inside a user block) or from the block a
+// neighbouring layer is a call of (`row_attention_1`'s own operations
+// around the std layers it calls); any other run is a row
 // of its own, named after its block (`relu`, `max_pool2d`) or, in the model
 // body, its operations. A layer's output shape is that of its last
 // equation.
@@ -22,13 +24,24 @@
 // its length times its body.
 
 import type { Program, Span } from "../grammar/index.ts";
-import { dimAdd, dimConst, dimMul, dimSubst, dimToString, numElements, type Dim } from "./dims.ts";
+import {
+  dimAdd,
+  dimAsConst,
+  dimConst,
+  dimMul,
+  dimSubst,
+  dimToString,
+  numElements,
+  type Dim,
+} from "./dims.ts";
 import { liveEqns, type Eqn, type ModelIR, type Op, type TensorType } from "./ir.ts";
 
 export interface SummaryParam {
   path: string;
-  shape: number[];
-  count: number;
+  /** Sizes; a dim the data fixes (linreg's `F`) stays its name. */
+  shape: (number | string)[];
+  /** A number, or an expression in such dims (`F`). */
+  count: number | string;
   /** v2 `state`: saved and loaded, not trained. */
   state: boolean;
 }
@@ -39,7 +52,7 @@ export interface SummaryRow {
   /** `f32[B, 256]`; null for a layer whose parameters the outputs do not use. */
   output: string | null;
   params: SummaryParam[];
-  count: number;
+  count: number | string;
   /** FLOPs per example (an expression in the other run-time dims if they matter). */
   flops: string;
 }
@@ -47,7 +60,12 @@ export interface SummaryRow {
 export interface ModelSummary {
   model: string;
   rows: SummaryRow[];
-  params: { total: number; trainable: number; state: number; bytes: number };
+  params: {
+    total: number | string;
+    trainable: number | string;
+    state: number | string;
+    bytes: number | string;
+  };
   flops: string;
 }
 
@@ -220,7 +238,11 @@ export function summarize(model: ModelIR, programs: ReadonlyMap<string, Program>
     const after = owner.slice(i + 1).find((o) => o.some((x) => typeof x === "string"));
     const last = before?.filter((x) => typeof x === "string").pop();
     const next = after?.find((x) => typeof x === "string");
-    owner[i] = owner[i]!.map(() => (last !== undefined && last === next ? last : i));
+    // So is one of the block a neighbouring layer is a call of (`row_attention` of `row_attention_1`).
+    const called = (l: string | number | undefined) =>
+      typeof l === "string" && r.block !== "" && new RegExp(`^${r.block}_\\d+$`).test(l);
+    const mine = last !== undefined && last === next ? last : [last, next].find(called);
+    owner[i] = owner[i]!.map(() => mine ?? i);
   });
 
   const rows = new Map<string, { flops: Dim; output: string | null; run?: Run }>();
@@ -234,42 +256,50 @@ export function summarize(model: ModelIR, programs: ReadonlyMap<string, Program>
       rows.set(key, row);
     }),
   );
-  const paramsOf = new Map<string, SummaryParam[]>();
+  const paramsOf = new Map<string, { list: SummaryParam[]; count: Dim }>();
   for (const p of model.params) {
-    const shape = p.var.type.shape.map((d) => Number(dimToString(d)));
-    const count = shape.reduce((a, b) => a * b, 1);
-    const list = paramsOf.get(layerOf(p.path)) ?? [];
-    list.push({ path: p.path, shape, count, state: p.state === true });
-    paramsOf.set(layerOf(p.path), list);
+    const shape = p.var.type.shape.map((d) => dimValue(d));
+    const count = numElements(p.var.type.shape);
+    const layer = paramsOf.get(layerOf(p.path)) ?? { list: [], count: dimConst(0) };
+    layer.list.push({ path: p.path, shape, count: dimValue(count), state: p.state === true });
+    layer.count = dimAdd(layer.count, count);
+    paramsOf.set(layerOf(p.path), layer);
   }
   // Layers without a run (their parameters feed only the loss) still get a row.
   for (const name of paramsOf.keys())
     if (!rows.has(name)) rows.set(name, { flops: dimConst(0), output: null });
 
   const table: SummaryRow[] = [...rows].map(([key, row]) => {
-    const params = key.startsWith("#") ? [] : (paramsOf.get(key) ?? []);
-    const name = key.startsWith("#") ? runName(row.run!) : key;
+    const layer = key.startsWith("#") ? undefined : paramsOf.get(key);
     return {
-      name,
+      name: key.startsWith("#") ? runName(row.run!) : key,
       output: row.output,
-      params,
-      count: params.reduce((n, p) => n + p.count, 0),
+      params: layer?.list ?? [],
+      count: dimValue(layer?.count ?? dimConst(0)),
       flops: perExample(row.flops),
     };
   });
-  const all = model.params.map((p) => numberOf(p.var.type));
-  const state = model.params.reduce((n, p, i) => n + (p.state ? all[i]! : 0), 0);
-  const total = all.reduce((a, b) => a + b, 0);
+  const sum = (keep: (p: ModelIR["params"][number]) => boolean) =>
+    model.params
+      .filter(keep)
+      .reduce((n, p) => dimAdd(n, numElements(p.var.type.shape)), dimConst(0));
+  const total = sum(() => true);
   return {
     model: model.name,
     rows: table,
-    params: { total, trainable: total - state, state, bytes: 4 * total },
+    params: {
+      total: dimValue(total),
+      trainable: dimValue(sum((p) => !p.state)),
+      state: dimValue(sum((p) => p.state === true)),
+      bytes: dimValue(dimMul(dimConst(4), total)),
+    },
     flops: perExample(graphFlops(eqns)),
   };
 }
 
-function numberOf(t: TensorType): number {
-  return t.shape.reduce((n, d) => n * Number(dimToString(d)), 1);
+/** A size as a number, or the expression of the dims it depends on. */
+function dimValue(d: Dim): number | string {
+  return dimAsConst(d) ?? dimToString(d);
 }
 
 /** A parameter-free run's name: its block, or in the model body its operations. */
@@ -279,18 +309,24 @@ function runName(r: Run): string {
   return ops.length > 0 ? ops.join(", ") : "const";
 }
 
-const grouped = (n: number) => n.toLocaleString("en-US");
+/** A count with thousands separators, or an expression as it is. */
+const grouped = (n: number | string) => (typeof n === "number" ? n.toLocaleString("en-US") : n);
 
 /** The table as text: one line per row, then the totals. */
 export function renderSummary(s: ModelSummary): string {
   const flops = (f: string) => (/^\d+$/.test(f) ? grouped(Number(f)) : f);
+  // A composite layer (a block of layers) shows how many tensors; --json lists them all.
+  const params = (ps: SummaryParam[]) =>
+    ps.length > 3
+      ? `${ps.length} tensors`
+      : ps
+          .map((p) => `${p.path.slice(p.path.indexOf(".") + 1)} [${p.shape.join(", ")}]`)
+          .join(", ") || "-";
   const body = s.rows.map((r) => [
     r.name,
     r.output ?? "-",
-    r.params
-      .map((p) => `${p.path.slice(p.path.indexOf(".") + 1)} [${p.shape.join(", ")}]`)
-      .join(", ") || "-",
-    r.count === 0 ? "0" : grouped(r.count),
+    params(r.params),
+    grouped(r.count),
     flops(r.flops),
   ]);
   const head = ["layer", "output", "parameters", "count", "FLOPs/example"];
