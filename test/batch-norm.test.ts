@@ -1,0 +1,292 @@
+// std batch_norm, for dense [B, F] and conv [B, C, H, W] inputs: train-mode
+// gradients against central finite differences in float64 (the reference
+// interpreter) and against TensorFlow.js on the same weights; then a
+// compiled model trained N steps with sgd against TF.js's
+// BatchNormalization doing the same steps, running statistics included, and
+// predict() against TF.js's inference path on the running statistics.
+//
+// tfjs-layers is not installed, so the TF.js side is its BatchNormalization
+// layer's own code written with tfjs-core ops (tfjs-layers/src/layers/
+// normalization.ts): training normalises with `tf.moments` over every axis
+// but the channel axis and `tf.batchNorm` (normalizeBatchInTraining), and
+// moves each moving statistic by `doMovingAverage`,
+// `moving - (moving - batch) * (1 - momentum)`, with the biased batch variance
+// tf.moments gives; inference calls `tf.batchNorm` on the moving statistics.
+
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { loadModule } from "../cli/module.ts";
+import { backends, compile } from "../cli/node-host.ts";
+import { grad } from "../compiler/autodiff.ts";
+import { dimAsConst } from "../compiler/dims.ts";
+import { stdPath } from "../compiler/elaborate.ts";
+import { interpret, scalar, tensor, type Tensor } from "../compiler/interpret.ts";
+import { largestId, VarGen, type ModelIR } from "../compiler/ir.ts";
+import { lowerEntry } from "../compiler/emit.ts";
+import type { Kernel } from "../compiler/kernel.ts";
+import { bindInputs } from "../compiler/simplify.ts";
+import {
+  dlgModel,
+  randomParams,
+  randomValues,
+  relativeError,
+  tf,
+  tfGrads,
+  type Values,
+} from "./tfjs-helpers.ts";
+
+const MOMENTUM = 0.8;
+const EPS = 1e-5;
+const LR = 0.1;
+
+const dense = `dim B
+model m {
+  input x: [B, 4]
+  input y: [B, 3]
+  h = x |> dense(3) |> batch_norm(momentum: ${MOMENTUM})
+  output out = h
+  loss mse(h, y)
+}
+train t for m { optimizer sgd(lr: ${LR})  batch 6 }`;
+
+const conv = `dim B
+model m {
+  input x: [B, 2, 5, 5]
+  input y: [B, 3, 3, 3]
+  h = x |> conv2d(3, kernel: 3) |> batch_norm(momentum: ${MOMENTUM})
+  output out = h
+  loss mse(h, y)
+}
+train t for m { optimizer sgd(lr: ${LR})  batch 3 }`;
+
+interface Case {
+  name: string;
+  src: string;
+  x: number[];
+  y: number[];
+  /** The layer before batch_norm, in TF.js, channels first like dlg. */
+  layer: (x: tf.Tensor, v: Record<string, tf.Tensor>) => tf.Tensor;
+}
+
+const nhwc = (x: tf.Tensor) => tf.transpose(x, [0, 2, 3, 1]);
+const nchw = (x: tf.Tensor) => tf.transpose(x, [0, 3, 1, 2]);
+const hwio = (w: tf.Tensor) => tf.transpose(w, [2, 3, 1, 0]);
+
+const cases: Case[] = [
+  {
+    name: "dense [B, F]",
+    src: dense,
+    x: [6, 4],
+    y: [6, 3],
+    layer: (x, v) => tf.add(tf.matMul(x, v["dense_1.w"]!), v["dense_1.b"]!),
+  },
+  {
+    name: "conv [B, C, H, W]",
+    src: conv,
+    x: [3, 2, 5, 5],
+    y: [3, 3, 3, 3],
+    layer: (x, v) =>
+      nchw(
+        tf.add(
+          tf.conv2d(nhwc(x) as tf.Tensor4D, hwio(v["conv2d_1.w"]!) as tf.Tensor4D, 1, "valid"),
+          v["conv2d_1.b"]!,
+        ),
+      ),
+  },
+];
+
+/**
+ * TF.js BatchNormalization.call on channels-first `h`, as the layer with its
+ * default axis -1 on the channels-last layout (`normalizeBatchInTraining`'s
+ * regular path: tfjs's FusedBatchNorm gradient cannot reshape a [1, C, 1, 1]
+ * scale, which its broadcasting path for axis 1 would pass). Train mode also
+ * returns the batch's moments.
+ */
+function tfBatchNorm(
+  h: tf.Tensor,
+  v: Record<string, tf.Tensor>,
+  training: boolean,
+): { out: tf.Tensor; mean?: tf.Tensor; variance?: tf.Tensor } {
+  const perm = [0, ...h.shape.map((_, i) => i).slice(2), 1];
+  const back = perm.map((_, i) => perm.indexOf(i));
+  const last = tf.transpose(h, perm);
+  const axes = perm.slice(0, -1).map((_, i) => i);
+  const gamma = v["batch_norm_1.scale"]!;
+  const beta = v["batch_norm_1.shift"]!;
+  if (!training) {
+    const mm = v["batch_norm_1.mean_avg"]!;
+    const mv = v["batch_norm_1.var_avg"]!;
+    return { out: tf.transpose(tf.batchNorm(last, mm, mv, beta, gamma, EPS), back) };
+  }
+  const { mean, variance } = tf.moments(last, axes);
+  const out = tf.transpose(tf.batchNorm(last, mean, variance, beta, gamma, EPS), back);
+  return { out, mean, variance };
+}
+
+const tfLoss = (c: Case) => (v: Record<string, tf.Tensor>) =>
+  tf.mean(tf.squaredDifference(tfBatchNorm(c.layer(v.x!, v), v, true).out, v.y!)) as tf.Scalar;
+
+const trainable = (m: ModelIR) => m.params.filter((p) => !p.state);
+
+/** The model's loss and its gradients in float64 with `training` true (as step() computes them). */
+function trainMode(src: string) {
+  const m = dlgModel(src);
+  const fwd = bindInputs(m.forward, new Map([[m.training, 1]]));
+  const xs = m.inputs.filter((i) => i.var.type.dtype === "f32");
+  const wrt = [...trainable(m).map((p) => p.var), ...xs.map((i) => i.var)];
+  const g = grad(fwd, m.loss!, wrt, new VarGen(largestId(m.forward, m.init) + 1));
+  const nOut = fwd.outputs.length;
+  const args = (v: Record<string, Values>): Tensor[] => [
+    ...m.inputs.map((i) => tensor("f32", v[i.name]!.shape, v[i.name]!.data)),
+    ...m.params.map((p) => tensor("f32", v[p.path]!.shape, v[p.path]!.data)),
+    scalar(1, "i32"),
+  ];
+  return {
+    model: m,
+    names: [...trainable(m).map((p) => p.path), ...xs.map((i) => i.name)],
+    grads(v: Record<string, Values>): Values[] {
+      return interpret(g.graph, args(v))
+        .slice(nOut)
+        .map((t) => ({ shape: t.shape, data: [...t.data] }));
+    },
+    loss: (v: Record<string, Values>) => interpret(fwd, args(v))[nOut - 1]!.data[0]!,
+  };
+}
+
+function values(c: Case, salt: number): Record<string, Values> {
+  return {
+    x: randomValues(c.x, salt, -2, 2),
+    y: randomValues(c.y, salt + 1),
+    ...randomParams(c.src, salt + 2),
+  };
+}
+
+describe("batch_norm train-mode gradients", () => {
+  for (const c of cases) {
+    it(`${c.name}: against central finite differences (float64)`, () => {
+      const run = trainMode(c.src);
+      const v = values(c, 1);
+      const grads = run.grads(v);
+      const h = 1e-6;
+      run.names.forEach((name, k) => {
+        const fd = v[name]!.data.map((_, i) => {
+          const at = (d: number) => {
+            const data = [...v[name]!.data];
+            data[i]! += d;
+            return run.loss({ ...v, [name]: { shape: v[name]!.shape, data } });
+          };
+          return (at(h) - at(-h)) / (2 * h);
+        });
+        expect(relativeError(grads[k]!, fd), name).toBeLessThan(1e-6);
+      });
+    });
+
+    it(`${c.name}: against TensorFlow.js on the same weights`, () => {
+      const run = trainMode(c.src);
+      const v = values(c, 5);
+      const grads = run.grads(v);
+      const tfRun = tfGrads(
+        Object.fromEntries(run.names.map((n) => [n, v[n]!]).concat([["y", v.y!]])),
+        tfLoss(c),
+      );
+      expect(tfRun.loss).toBeCloseTo(run.loss(v), 5);
+      // The bias before batch_norm has a zero gradient (the mean is subtracted), so float32
+      // noise is all either side has: errors are relative to at least 1e-4.
+      run.names.forEach((name, k) =>
+        expect(relativeError(grads[k]!, tfRun.grads[name]!, 1e-4), name).toBeLessThan(2e-4),
+      );
+      const bias = run.names.findIndex((n) => n.endsWith("_1.b"));
+      expect(Math.max(...grads[bias]!.data.map(Math.abs))).toBeLessThan(1e-12);
+    });
+  }
+});
+
+describe("batch_norm trained N steps equals TF.js BatchNormalization", () => {
+  for (const c of cases)
+    it(`${c.name}: params and running statistics after 6 sgd steps; predict on them`, async () => {
+      const r = compile("m.dlg", {
+        host: {
+          readFile: (p: string) => (p === "m.dlg" ? c.src : undefined),
+          readStd: (n: string) => readFileSync(stdPath(n), "utf8"),
+        },
+      });
+      expect(r.ok).toBe(true);
+      const net = await (await loadModule(r.js!)).createModel({ seed: 4 });
+      const start = await net.params();
+      let w: Record<string, Values> = Object.fromEntries(
+        dlgModel(c.src).params.map((p) => [
+          p.path,
+          { shape: p.var.type.shape.map((d) => dimAsConst(d)!), data: [...start[p.path]!] },
+        ]),
+      );
+      const names = Object.keys(w);
+      for (let k = 0; k < 6; k++) {
+        const b = { x: randomValues(c.x, 20 + k, -2, 2), y: randomValues(c.y, 40 + k) };
+        await net.step({ x: Float32Array.from(b.x.data), y: Float32Array.from(b.y.data) });
+        // TF.js: the gradient step on the trainable weights; the moving averages from this step's moments.
+        const { grads } = tfGrads({ ...w, ...b }, tfLoss(c));
+        const stats = tf.tidy(() => {
+          const v = Object.fromEntries(
+            Object.entries({ ...w, ...b }).map(([n, t]) => [n, tf.tensor(t.data, t.shape)]),
+          );
+          const { mean, variance } = tfBatchNorm(c.layer(v.x!, v), v, true);
+          return [mean!, variance!];
+        });
+        const [mean, variance] = stats.map((t) => [...t.dataSync()]);
+        tf.dispose(stats);
+        const moving = (old: Values, batch: number[]): Values => ({
+          shape: old.shape,
+          data: old.data.map((o, i) => o - (o - batch[i]!) * (1 - MOMENTUM)),
+        });
+        w = Object.fromEntries(
+          names.map((n) => {
+            if (n === "batch_norm_1.mean_avg") return [n, moving(w[n]!, mean!)];
+            if (n === "batch_norm_1.var_avg") return [n, moving(w[n]!, variance!)];
+            const g = grads[n]!;
+            return [n, { shape: w[n]!.shape, data: w[n]!.data.map((p, i) => p - LR * g[i]!) }];
+          }),
+        );
+      }
+      const got = await net.params();
+      // Relative to at least 1e-3: the bias before batch_norm stays at float32 noise around 0.
+      for (const n of names) expect(relativeError(w[n]!, got[n]!, 1e-3), n).toBeLessThan(1e-4);
+      // The running statistics moved away from their start (0 and 1).
+      expect(w["batch_norm_1.var_avg"]!.data.some((x) => Math.abs(x - 1) > 0.05)).toBe(true);
+
+      // predict(): TF.js's inference path, on the running statistics.
+      const x = randomValues(c.x, 77, -2, 2);
+      const out = (await net.predict({ x: Float32Array.from(x.data) })).out as Float32Array;
+      const want = tf.tidy(() => {
+        const v = Object.fromEntries(
+          Object.entries({ ...w, x }).map(([n, t]) => [n, tf.tensor(t.data, t.shape)]),
+        );
+        return [...tfBatchNorm(c.layer(v.x!, v), v, false).out.dataSync()];
+      });
+      expect(relativeError({ shape: [], data: [...out] }, want)).toBeLessThan(1e-4);
+    });
+});
+
+describe("batch_norm in predict()", () => {
+  const host = (src: string) => ({
+    readFile: (p: string) => (p === "m.dlg" ? src : undefined),
+    readStd: (n: string) => readFileSync(stdPath(n), "utf8"),
+  });
+  const predictKernels = (src: string): Kernel[] => {
+    const r = compile("m.dlg", { host: host(src) });
+    const e = r.program!.entries.find((x) => x.name === "predict")!;
+    return lowerEntry(e.graph, backends.js.lower).kernels.kernels;
+  };
+
+  it("computes no batch statistics: no reduction, at most two kernels more than without it", () => {
+    for (const c of cases) {
+      const plain = c.src.replace(` |> batch_norm(momentum: ${MOMENTUM})`, "");
+      const bn = predictKernels(c.src);
+      // One [C] kernel folds scale and the running variance, one applies them elementwise.
+      expect(bn.length, c.name).toBeLessThanOrEqual(predictKernels(plain).length + 2);
+      expect(
+        bn.filter((k) => k.kind === "reduce"),
+        c.name,
+      ).toEqual(predictKernels(plain).filter((k) => k.kind === "reduce"));
+    }
+  });
+});
