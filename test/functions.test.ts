@@ -244,16 +244,18 @@ model m {
 });
 
 describe("weight sharing", () => {
-  it("shares across applications to different batch dims", () => {
+  it("shares across applications to different batch dims and ranks", () => {
     const r = ok(`dim B, C
 model m {
   input a: [B, 8]
-  input c: [C, 8]
+  input c: [C, 3, 8]
   e = dense(4)
   output o1 = a |> e
   output o2 = c |> e
 }`);
     expect(params(r)).toEqual(["e.w: [8, 4]", "e.b: [4]"]);
+    const m = [...r.models.values()][0]!;
+    expect(m.outputs.map((o) => shapeToString(o.var.type.shape))).toEqual(["[B, 4]", "[C, 3, 4]"]);
   });
 
   it("an application that would change a shared param's shape is E2012, at both applications", () => {
