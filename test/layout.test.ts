@@ -97,7 +97,7 @@ describe("layout", () => {
       }
   });
 
-  it("compiler/ imports no packages, reads grammar/ through its index, runtime/ only for the plan contract and the shared RNG, and imports backwards", () => {
+  it("compiler/ imports no packages, reads grammar/ through its index, runtime/ only for the plan contract, the shared RNG and stacked names, and imports backwards", () => {
     for (const f of files("compiler"))
       for (const { spec, typeOnly } of imports(f)) {
         const t = target(f, spec);
@@ -107,10 +107,12 @@ describe("layout", () => {
         if (t === null) expect.fail(where);
         else if (t.startsWith("grammar/")) expect(t, where).toBe("grammar/index.ts");
         else if (t.startsWith("runtime/"))
-          // The plan's contract (program.ts: types and the uniform layout) and the shared RNG.
-          expect(typeOnly || t === "runtime/rng.ts" || t === "runtime/program.ts", where).toBe(
-            true,
-          );
+          // The plan's contract (program.ts: types and the uniform layout), the shared RNG and
+          // the names of stacked params' copies (stacked.ts: spec and .d.ts list what params() shows).
+          expect(
+            typeOnly || ["runtime/rng.ts", "runtime/program.ts", "runtime/stacked.ts"].includes(t),
+            where,
+          ).toBe(true);
         else if (t.startsWith("compiler/")) {
           // A phase may be split into `X.ts` and a folder `X/`: files of one phase import each other.
           const same = rank(t) === rank(f);
