@@ -20,7 +20,7 @@ import { basename, dirname, join } from "node:path";
 import { decodeSafetensors, encodeSafetensors, type StFile } from "../runtime/safetensors.ts";
 import { UserError } from "./errors.ts";
 import type { CompiledModel } from "./module.ts";
-import type { Position } from "./train.ts";
+import { bestFrom, bestMetadata, type Position } from "./train.ts";
 
 /** Write `bytes` to `path` so that readers see the old file or the new one, never a part. */
 export function writeAtomic(path: string, bytes: Uint8Array): void {
@@ -141,6 +141,7 @@ export function positionMetadata(p: Position, shape: RunShape): Record<string, s
     [keys.lossSum]: String(p.lossSum),
     [keys.examples]: String(shape.examples),
     [keys.batchSize]: String(shape.batchSize),
+    ...bestMetadata(p.best),
   };
 }
 
@@ -176,7 +177,13 @@ export function positionFrom(
     );
   const epoch = num(keys.epoch, true);
   if (epoch < 1) throw new UserError(`${file}: metadata ${keys.epoch} must be at least 1`);
-  return { epoch, batch: num(keys.batch, true), lossSum: num(keys.lossSum, false) };
+  const best = bestFrom(meta, file);
+  return {
+    epoch,
+    batch: num(keys.batch, true),
+    lossSum: num(keys.lossSum, false),
+    ...(best && { best }),
+  };
 }
 
 export interface Resumed {

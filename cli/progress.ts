@@ -26,6 +26,9 @@ export function fmtEpoch(r: EpochRecord, epochs: number): string {
   return (
     `epoch ${String(r.epoch).padStart(w)}/${epochs}  train loss ${fmt(r.trainLoss)}` +
     (r.valid ? `  |  val ${fmtEval(r.valid)}` : "") +
+    (r.kept === undefined
+      ? ""
+      : `  |  best: ${r.kept === r.epoch ? "this epoch" : `epoch ${r.kept}`}`) +
     `  |  ${r.seconds.toFixed(1)}s  ${Math.round(r.samplesPerSec)} samples/s`
   );
 }

@@ -7,6 +7,8 @@
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { compile } from "./node-host.ts";
+import { withLr } from "../compiler/elaborate/train-config.ts";
+import { describeSchedule } from "../runtime/schedule.ts";
 import { renderDiagnostics } from "../compiler/diagnostics.ts";
 import type { OptimizerConfig, TrainConfig } from "../compiler/ir.ts";
 import { intFlag, oneFile, positiveFlag, str, type Parsed } from "./args.ts";
@@ -25,6 +27,7 @@ import { chooseSource, loadSplits, rows } from "./data.ts";
 import { parseSplit } from "./split.ts";
 import { exitCode, UsageError, UserError } from "./errors.ts";
 import { loadModule } from "./module.ts";
+import type { Model } from "../runtime/model.ts";
 import { numericsFailure } from "./numerics.ts";
 import { trainingPlot } from "./plot.ts";
 import { consoleReporter, fmt, fmtEval, wantsBar } from "./progress.ts";
@@ -34,10 +37,11 @@ import { probeNodeGpu } from "./webgpu-node.ts";
 
 /** `sgd(lr: 0.1, momentum: 0.9)`: the optimizer as the train block would spell it. */
 export function describeOptimizer(o: OptimizerConfig): string {
-  const args = [`lr: ${o.lr}`];
-  if (o.kind !== "adam" && o.momentum !== 0) args.push(`momentum: ${o.momentum}`);
-  if (o.kind !== "adam" && o.nesterov) args.push("nesterov: true");
-  if (o.kind === "adam") args.push(`beta1: ${o.beta1}`, `beta2: ${o.beta2}`, `eps: ${o.eps}`);
+  const args = [`lr: ${describeSchedule(o.schedule)}`];
+  const adam = o.kind === "adam" || o.kind === "adamw";
+  if (!adam && o.momentum !== 0) args.push(`momentum: ${o.momentum}`);
+  if (!adam && o.nesterov) args.push("nesterov: true");
+  if (adam) args.push(`beta1: ${o.beta1}`, `beta2: ${o.beta2}`, `eps: ${o.eps}`);
   if (o.weightDecay !== 0) args.push(`weight_decay: ${o.weightDecay}`);
   return `${o.kind}(${args.join(", ")})`;
 }
@@ -45,15 +49,12 @@ export function describeOptimizer(o: OptimizerConfig): string {
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 function describeTrain(t: TrainConfig): string {
-  return `${describeOptimizer(t.optimizer)}, batch ${t.batch}, ${plural(t.epochs, "epoch")}, seed ${t.seed}`;
-}
-
-/**
- * `--lr X`: the train block with its base learning rate replaced; a
- * schedule keeps its shape (warm-up, decay) around the new base.
- */
-export function withLr(t: TrainConfig, lr: number): TrainConfig {
-  return { ...t, optimizer: { ...t.optimizer, lr, schedule: { ...t.optimizer.schedule, lr } } };
+  return (
+    `${describeOptimizer(t.optimizer)}, batch ${t.batch}, ${plural(t.epochs, "epoch")}, seed ${t.seed}` +
+    (t.clipNorm !== null ? `, clip_norm ${t.clipNorm}` : "") +
+    (t.keepBest !== null ? `, keep best ${t.keepBest.metric}` : "") +
+    (t.patience !== null ? `, patience ${t.patience}` : "")
+  );
 }
 
 /**
@@ -149,14 +150,26 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
   const dims = Object.entries(splits.dims).map(([k, v]) => `${k} = ${v}`);
   const size = batchSize(cfg.batch, splits.train.size);
   const shape = { examples: splits.train.size, batchSize: size };
-  const model = await mod.createModel({
-    seed: cfg.seed,
-    dims: splits.dims,
-    backend,
-    ...(backend === "webgpu" && { gpu: await gpuFor("--backend webgpu") }),
-    // The wasm runtime's worker count (its default: the cores, at most 4).
-    ...(threads !== undefined && { threads }),
-  });
+  const steps = Math.ceil(splits.train.size / size);
+  let model: Model;
+  try {
+    model = await mod.createModel({
+      seed: cfg.seed,
+      dims: splits.dims,
+      backend,
+      ...(backend === "webgpu" && { gpu: await gpuFor("--backend webgpu") }),
+      // The wasm runtime's worker count (its default: the cores, at most 4).
+      ...(threads !== undefined && { threads }),
+      // A schedule that changes per epoch, or cosine, counts the run's steps.
+      stepsPerEpoch: steps,
+      epochs: cfg.epochs,
+    });
+  } catch (e) {
+    // The run's length does not fit the schedule (a warm-up longer than the run).
+    const m = /^createModel\(\): (.*)$/s.exec((e as Error).message);
+    if (m === null) throw e;
+    throw new UserError(`${m[1]}; change the warm-up, --epochs or --batch`);
+  }
   let resumed: Resumed | undefined;
   if (resume !== undefined) {
     resumed = await resumeRun(model, resume, shape, seed);
@@ -206,7 +219,6 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
       `, ${splits.valid.size} validation, ${splits.test.size} test` +
       (dims.length ? `; ${dims.join(", ")}` : ""),
   );
-  const steps = Math.ceil(splits.train.size / size);
   say(`${plural(steps, "step")} per epoch of ${plural(size, "example")}`);
   if (resumed)
     say(
@@ -223,6 +235,8 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
         seed: cfg.seed,
         ...(resumed && { start: resumed.position }),
         ...(maxSteps !== undefined && { maxSteps }),
+        keepBest: cfg.keepBest,
+        patience: cfg.patience,
         ...(saveEvery !== undefined && { checkpoint: { every: saveEvery, write: persist } }),
       },
       consoleReporter({
@@ -245,7 +259,17 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
       (last ? `; final train loss ${fmt(last.trainLoss)}` : ""),
   );
   const at = report.position;
-  if (at.epoch <= cfg.epochs)
+  if (report.stoppedEarly !== null)
+    say(
+      `stopped early after epoch ${report.stoppedEarly}: no better validation ${cfg.keepBest!.metric} ` +
+        `for ${plural(cfg.patience!, "epoch")} (patience ${cfg.patience})`,
+    );
+  if (report.kept)
+    say(
+      `kept epoch ${report.kept.epoch} (best validation ${report.kept.metric} ${fmt(report.kept.value)}): ` +
+        `the test split${save !== undefined ? " and --save" : ""} use its parameters`,
+    );
+  if (at.epoch <= cfg.epochs && report.stoppedEarly === null)
     say(
       `stopped by --steps before epoch ${at.epoch}, batch ${at.batch + 1}` +
         (save !== undefined ? `; continue with --resume ${save}` : ""),
