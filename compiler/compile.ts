@@ -40,6 +40,9 @@ import type { Kernel } from "./kernel.ts";
 import { jsBackend } from "./backends/js.ts";
 import { wasmBackend } from "./backends/wasm.ts";
 import { webgpuBackend } from "./backends/webgpu.ts";
+import { NoExportRule, type ExportTarget } from "./exporter.ts";
+import { exportWeights } from "./export/weights.ts";
+import { exporters, type ExportEncoders } from "./exporters.ts";
 
 /** Where files come from: the disk (cli/node-host.ts), an editor's buffers, a test's strings. */
 export type Host = ElaborateHost;
@@ -436,5 +439,79 @@ export function typegen(
     return { ...base, ok: true, program, dts };
   } catch (e) {
     return { ...base, diagnostics: [...r.diagnostics, internalError(file, e)], ok: false };
+  }
+}
+
+export type ExportOptions = Omit<CompileOptions, "target"> & {
+  target: ExportTarget;
+  /** Trained weights by param path (a checkpoint's tensors); absent: the seeded initial ones. */
+  weights?: ReadonlyMap<string, Float32Array>;
+  /** What the exporters need from outside compiler/ (cli/onnx-encode.ts's encoder). */
+  encoders: ExportEncoders;
+};
+
+export interface ExportResult extends CheckResult {
+  /** The exported file, and `-o`'s default extension for it. */
+  bytes?: Uint8Array;
+  extension?: string;
+  model?: string;
+}
+
+/**
+ * A model as a file another engine runs (`dlg compile --target onnx|pytorch`):
+ * its entries built as for a module, its weights (given, or the seeded
+ * initial ones), then the target's exporter. An operation the exporter has
+ * no rule for is E4020 at its source span, never a broken file.
+ */
+export function exportModel(file: string, opts: ExportOptions): ExportResult {
+  const front: CompileOptions = { ...opts, target: undefined };
+  const r = elaborate(file, opts.host, limitsOf(front));
+  const base = { diagnostics: r.diagnostics, sources: r.sources };
+  if (hasErrors(r.diagnostics)) return { ...base, ok: false };
+  const picked = select(file, r, front);
+  if (!("model" in picked)) return { ...base, diagnostics: [...r.diagnostics, picked], ok: false };
+  const { model, train } = picked;
+  const at = r.sites.models.get(model.name) ?? { file, span: { start: 0, end: 0 } };
+  const fail = (d: Diagnostic) => ({ ...base, diagnostics: [...r.diagnostics, d], ok: false });
+  const exporter = exporters(opts.encoders)[opts.target];
+  try {
+    const program = buildProgram(model, train);
+    // ONNX is the predict entry: a model without outputs has none.
+    if (opts.target === "onnx" && model.outputs.length === 0)
+      return fail(
+        diag(
+          "E4021",
+          `model \`${model.name}\` declares no output: its ONNX graph would compute nothing`,
+          at.file,
+          at.span,
+          {
+            help: "declare what predict() returns, e.g. `output probs = softmax(logits)`",
+          },
+        ),
+      );
+    const weights = exportWeights(model, train.seed, opts.weights, at);
+    if (!Array.isArray(weights)) return fail(weights);
+    if (!exporter) throw new Error(`no exporter for the ${opts.target} target`);
+    const out = exporter.export({ model, program, train, weights, sources: r.sources });
+    return {
+      ...base,
+      ok: true,
+      bytes: out.bytes,
+      extension: exporter.extension,
+      model: model.name,
+    };
+  } catch (e) {
+    if (!(e instanceof NoExportRule)) return fail(internalError(file, e));
+    return fail(
+      diag(
+        "E4020",
+        `no ${e.target} export rule for \`${e.op}\`: ${e.why}`,
+        e.file ?? at.file,
+        e.span ?? at.span,
+        {
+          notes: [`the ${e.target} target has no operation computing \`${e.op}\` as dlg does`],
+        },
+      ),
+    );
   }
 }

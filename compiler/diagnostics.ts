@@ -90,6 +90,10 @@ export const catalog = {
   E4010: "a value became NaN or infinite",
   E4011: "an option the chosen target does not support",
   E4012: "the model is too big for the chosen target's runtime",
+  E4020: "no export rule for this operation",
+  E4021: "the model has nothing to export for this target",
+  E4022: "the weights do not fit the model",
+  E4023: "a parameter's shape is fixed by data the export does not have",
   E9001: "internal compiler error",
 } as const;
 

@@ -1,0 +1,221 @@
+// The ONNX export (compiler/export/onnx*.ts): every sample and every
+// LANGUAGE.md example with an output exports; ONNX Runtime runs the file and
+// its outputs equal the JS module's predict() on the same weights and a
+// seeded batch, at two batch sizes on one file (the batch dim is symbolic);
+// ONNX's own checker accepts the file; what has no ONNX rule, or nothing to
+// export, is a diagnostic at the source, never a file.
+
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import onnxProto, { type onnx as Onnx } from "onnx-proto";
+import * as ort from "onnxruntime-node";
+import { afterAll, describe, expect, it } from "vitest";
+import { loadModule } from "../cli/module.ts";
+import { compile, exportModel, nodeHost, type ExportOptions } from "../cli/node-host.ts";
+import { encodeOnnx } from "../cli/onnx-encode.ts";
+import { hasErrors, renderDiagnostics } from "../compiler/diagnostics.ts";
+import { elaborate } from "../compiler/elaborate.ts";
+import { modelPair, runOrt } from "./onnx-helpers.ts";
+
+const tmp = mkdtempSync(join(tmpdir(), "dlg-onnx-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Every model of the samples and of LANGUAGE.md's examples (v1 and v2). */
+const dirs = ["samples", "test/fixtures/language", "test/fixtures/v2"];
+const cases = dirs.flatMap((dir) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith(".dlg"))
+    .sort()
+    .flatMap((f) => {
+      const file = `${dir}/${f}`;
+      const r = elaborate(file, nodeHost);
+      // A file that does not check is the examples tests' failure, not the exporter's.
+      if (hasErrors(r.diagnostics)) return [];
+      return [...r.models.values()].map((m) => ({
+        file,
+        model: m.name,
+        outputs: m.outputs.length,
+      }));
+    }),
+);
+const withOutputs = cases.filter((c) => c.outputs > 0);
+
+/**
+ * float32 results of two engines that sum in different orders: within
+ * relative `rel`, with an absolute floor of 1e-6 for values that cancel to ~0.
+ */
+function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string, rel = 1e-4) {
+  expect(got.length, what).toBe(want.length);
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    const a = got[i]!;
+    const b = want[i]!;
+    const err = Math.abs(a - b) / (rel * Math.max(Math.abs(a), Math.abs(b)) + 1e-6);
+    worst = Number.isNaN(err) ? Infinity : Math.max(worst, err);
+  }
+  expect(worst, `${what}: worst error / tolerance`).toBeLessThanOrEqual(1);
+}
+
+/** Debian's python3-onnx (not the pyenv python3 on PATH); under CI=true it must be there. */
+const python = "/usr/bin/python3";
+const hasChecker = spawnSync(python, ["-c", "import onnx"]).status === 0;
+const ci = process.env.CI === "true";
+/** The files exported below, for the checker. */
+const exported: string[] = [];
+
+function exportOnnx(file: string, opts: Partial<ExportOptions> = {}) {
+  return exportModel(file, {
+    host: nodeHost,
+    target: "onnx",
+    encoders: { onnx: encodeOnnx },
+    ...opts,
+  });
+}
+
+const { onnx } = onnxProto;
+const graphOf = (bytes: Uint8Array) => onnx.ModelProto.decode(bytes).graph as Onnx.GraphProto;
+const opsOf = (bytes: Uint8Array) => graphOf(bytes).node.map((n) => n.opType);
+const dimsOf = (v: Onnx.IValueInfoProto) =>
+  v.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue));
+
+describe("every sample and LANGUAGE.md example exports to ONNX and runs in ONNX Runtime", () => {
+  it("finds the samples and examples", () => {
+    expect(cases.map((c) => c.model)).toEqual(
+      expect.arrayContaining(["mlp", "lenet", "linreg", "adding", "tagger"]),
+    );
+  });
+
+  for (const c of withOutputs)
+    it(`${c.file}: ${c.model} equals the JS module's predict at two batch sizes`, async () => {
+      const pair = await modelPair(c.file, c.model);
+      const session = await ort.InferenceSession.create(pair.bytes);
+      for (const [n, seed] of [
+        [5, 100],
+        [2, 200],
+      ] as const) {
+        const b = pair.batch(n, seed);
+        const want = await pair.model.predict(b.batch, b.dims);
+        const got = await runOrt(session, b);
+        expect(Object.keys(got).sort()).toEqual(Object.keys(want).sort());
+        for (const [name, w] of Object.entries(want))
+          expectClose(got[name]!, w, `${name} at batch ${n}`);
+      }
+      await session.release();
+      const path = join(tmp, `${exported.length}-${c.model}.onnx`);
+      writeFileSync(path, pair.bytes);
+      exported.push(path);
+    });
+
+  // After the exports above (a file's tests run in order): one python3 for every file.
+  if (hasChecker || ci)
+    it("every exported file passes python3-onnx's checker (full_check: types and shapes)", () => {
+      expect(exported).toHaveLength(withOutputs.length);
+      const code =
+        "import onnx, sys\nfor p in sys.argv[1:]: onnx.checker.check_model(onnx.load(p), full_check=True)";
+      execFileSync(python, ["-c", code, ...exported], { stdio: "pipe" });
+    });
+  else it.skip("python3-onnx's checker: /usr/bin/python3 has no onnx (apt python3-onnx)", () => {});
+
+  for (const c of cases.filter((c) => c.outputs === 0))
+    it(`${c.file}: ${c.model} declares no output, so it is E4021, not a file`, () => {
+      const r = exportOnnx(c.file, { model: c.model });
+      expect(r.ok).toBe(false);
+      expect(r.bytes).toBeUndefined();
+      expect(r.diagnostics.map((d) => d.code)).toEqual(["E4021"]);
+    });
+});
+
+describe("the ONNX graph", () => {
+  it("is opset 17 with the dlg names: inputs, outputs, params as initializers, B symbolic", () => {
+    const r = exportOnnx("samples/mlp.dlg");
+    expect(renderDiagnostics(r.diagnostics, r.sources)).toBe("");
+    const m = onnx.ModelProto.decode(r.bytes!);
+    expect(m.opsetImport.map((o) => [o.domain, Number(o.version)])).toEqual([["", 17]]);
+    const g = graphOf(r.bytes!);
+    expect(g.input.map((i) => i.name)).toEqual(["x"]);
+    expect(dimsOf(g.input[0]!)).toEqual(["B", 784]);
+    expect(g.output.map((o) => o.name)).toEqual(["probs"]);
+    expect(dimsOf(g.output[0]!)).toEqual(["B", 10]);
+    expect(g.initializer.map((t) => t.name)).toEqual(
+      expect.arrayContaining(["dense_1.w", "dense_1.b", "dense_2.w", "dense_2.b"]),
+    );
+  });
+
+  it("fuses x @ w + b into Gemm and std's softmax into Softmax (no dropout: inference mode)", () => {
+    const ops = opsOf(exportOnnx("samples/mlp.dlg").bytes!);
+    expect(ops.filter((o) => o === "Gemm")).toHaveLength(2);
+    expect(ops).toContain("Softmax");
+    expect(ops).not.toContain("MatMul");
+    expect(ops).not.toContain("ReduceMax");
+    expect(ops).not.toContain("Where");
+  });
+
+  it("writes conv and pooling as Conv and MaxPool, and a recurrence as Scan", () => {
+    const lenet = opsOf(exportOnnx("samples/lenet.dlg").bytes!);
+    expect(lenet.filter((o) => o === "Conv")).toHaveLength(2);
+    expect(lenet.filter((o) => o === "MaxPool")).toHaveLength(2);
+    expect(opsOf(exportOnnx("samples/lstm_adding.dlg").bytes!)).toContain("Scan");
+  });
+
+  it("holds the seeded initial params when no weights are given: the module's own (train block seed)", async () => {
+    const g = graphOf(exportOnnx("samples/lenet.dlg").bytes!);
+    const inits = new Map(g.initializer.map((t) => [t.name, t]));
+    const mod = await loadModule(compile("samples/lenet.dlg").js!);
+    // lenet's train block says seed 1; the interpreter's float32 rounding is within an ulp of the module's.
+    const seeded = await (await mod.createModel({ seed: 1 })).params();
+    const other = await (await mod.createModel({ seed: 2 })).params();
+    expect(Object.keys(seeded).length).toBeGreaterThan(0);
+    for (const [name, want] of Object.entries(seeded)) {
+      const got = new Float32Array(Uint8Array.from(inits.get(name)!.rawData!).buffer);
+      expectClose(got, want, name, 1e-6);
+      if (name.endsWith(".w")) expect(got, name).not.toEqual(other[name]);
+    }
+  });
+});
+
+describe("what cannot be exported is a diagnostic, never a file", () => {
+  it("E4020: an op without an ONNX rule (random numbers in predict), at its span", () => {
+    const text = `dim B
+model noisy {
+  input x: [B, 3]
+  output y = x + uniform([B, 3])
+}
+`;
+    const host: ExportOptions["host"] = {
+      readFile: (p) => (p === "m.dlg" ? text : nodeHost.readFile(p)),
+    };
+    const r = exportOnnx("m.dlg", { host });
+    expect(r.ok).toBe(false);
+    expect(r.bytes).toBeUndefined();
+    expect(r.diagnostics.map((d) => d.code)).toEqual(["E4020"]);
+    const d = r.diagnostics[0]!;
+    expect(d.message).toContain("`random`");
+    expect(text.slice(d.span.start, d.span.end)).toBe("uniform([B, 3])");
+  });
+
+  it("E4023: a param shaped by a dim only data fixes (linreg's [F]) without weights; with them it exports", () => {
+    expect(exportOnnx("samples/linreg.dlg").diagnostics.map((d) => d.code)).toEqual(["E4023"]);
+    const ok = exportOnnx("samples/linreg.dlg", {
+      weights: new Map([["theta", new Float32Array(3)]]),
+    });
+    expect(ok.ok).toBe(true);
+    expect(dimsOf(graphOf(ok.bytes!).input[0]!)).toEqual(["B", 3]);
+  });
+
+  it("E4022: weights that lack a param, or have the wrong size", () => {
+    const w = new Map([["dense_1.w", new Float32Array(784 * 256)]]);
+    const r = exportOnnx("samples/mlp.dlg", { weights: w });
+    expect(r.diagnostics.map((d) => d.message)).toEqual([
+      "the checkpoint has no tensor `dense_1.b`",
+    ]);
+    w.set("dense_1.b", new Float32Array(255));
+    w.set("dense_2.w", new Float32Array(2560));
+    w.set("dense_2.b", new Float32Array(10));
+    const bad = exportOnnx("samples/mlp.dlg", { weights: w });
+    expect(bad.diagnostics.map((d) => [d.code, d.message])).toEqual([
+      ["E4022", "the checkpoint's tensor `dense_1.b` has 255 elements; the param is [256]"],
+    ]);
+  });
+});
