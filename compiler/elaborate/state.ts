@@ -12,7 +12,7 @@ import { shapeEq, shapeToString } from "../dims.ts";
 import type { Var } from "../ir.ts";
 import { fail, type Ctx, type ModelState } from "./context.ts";
 import { evalExpr } from "./expr.ts";
-import { execParam } from "./stmts.ts";
+import { blockParam } from "./sharing.ts";
 import { need, toVar } from "./tensor-ops.ts";
 import { typeText } from "./values.ts";
 
@@ -61,7 +61,8 @@ function inBlock(ctx: Ctx, what: "state" | "update", span: Span): void {
 
 export function execState(ctx: Ctx, s: ast.StateStmt): void {
   inBlock(ctx, "state", s.span);
-  execParam(ctx, s);
+  // Through sharing.ts like a param: a shared binding's applications share its states.
+  blockParam(ctx, s);
 }
 
 /**
