@@ -104,6 +104,29 @@ describe("repeat: params", () => {
     });
   });
 
+  it("a shared binding keeps its one param set in every copy; a block's own binding is per copy", () => {
+    const tied = model("enc = res\n  output o = x |> repeat(enc, 3)\n  loss sum(o * r)");
+    expect(shapes(tied)).toEqual({
+      "enc.dense_1.w": { shape: ["4", "4"], stack: undefined },
+      "enc.dense_1.b": { shape: ["4"], stack: undefined },
+    });
+    const own = model(
+      "output o = x |> repeat(twice, 3)\n  loss sum(o * r)",
+      "block twice(x: [b, d]) -> [b, d] {\n  e = dense(d)\n  return x |> e |> tanh |> e\n}",
+    );
+    expect(Object.keys(shapes(own))).toEqual(["repeat_1.e.w", "repeat_1.e.b"]);
+    expect(shapes(own)["repeat_1.e.w"]!.shape).toEqual(["3", "4", "4"]);
+  });
+
+  it("a function without params, and a count of 1", () => {
+    const src = model("output o = x |> repeat(relu, 3) |> repeat(res, 1)\n  loss sum(o * r)");
+    expect(shapes(src)).toEqual({
+      "repeat_2.dense_1.w": { shape: ["1", "4", "4"], stack: [{ prefix: "repeat_2.", n: 1 }] },
+      "repeat_2.dense_1.b": { shape: ["1", "4"], stack: [{ prefix: "repeat_2.", n: 1 }] },
+    });
+    expect(worstFdError(src, 21)).toBeLessThan(1e-6);
+  });
+
   it("initialises every copy on its own, from the slice's fans", () => {
     const n = 6;
     const src = `dim B
@@ -131,11 +154,11 @@ model m {
 });
 
 /** Central differences of `loss` wrt every param element and x, against the gradients. */
-function worstFdError(src: string, salt: number): number {
+function worstFdError(src: string, salt: number, shape = [batch, width]): number {
   const params = randomParams(src, salt);
   const inputs = {
-    x: randomValues([batch, width], salt + 1, -1, 1),
-    r: randomValues([batch, width], salt + 2),
+    x: randomValues(shape, salt + 1, -1, 1),
+    r: randomValues(shape, salt + 2),
   };
   const prepared = prepareDlg(src);
   const base = prepared.run(inputs, params);
@@ -194,6 +217,30 @@ describe("repeat: gradients match central differences in float64", () => {
       "block twice(x: [b, d]) -> [b, d] {\n  return x |> repeat(res, 2) |> dense(d) |> tanh\n}",
     );
     expect(worstFdError(src, 9)).toBeLessThan(1e-6);
+  });
+  it("a repeated block holding a scan (rnn), and a repeat inside a scan's body", () => {
+    const rnn = `block rnnblock(x: [b, t, d]) -> [b, t, d] {
+  return x + (x |> rnn(d))
+}
+dim B
+model m {
+  input x: [B, 3, ${width}]
+  input r: [B, 3, ${width}]
+  output o = x |> repeat(rnnblock, 2)
+  loss sum(o * r)
+}`;
+    expect(worstFdError(rnn, 13, [batch, 3, width])).toBeLessThan(1e-6);
+    const inScan = `dim B
+model m {
+  input x: [B, 3, ${width}]
+  input r: [B, 3, ${width}]
+  output o = scan xt in x along 1 carry (h = zeros([B, ${width}])) {
+    h = tanh((h |> repeat(dense(${width}), 2)) + xt)
+    yield h
+  }
+  loss sum(o * r)
+}`;
+    expect(worstFdError(inScan, 17, [batch, 3, width])).toBeLessThan(1e-6);
   });
 });
 
