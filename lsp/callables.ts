@@ -9,6 +9,7 @@ import { STD_PRELUDE } from "../compiler/elaborate.ts";
 import { intrinsicTable } from "../compiler/elaborate/intrinsics.ts";
 import { defaultOptimizer, optimizerArgs } from "../compiler/elaborate/train-config.ts";
 import type { OptimizerKind } from "../compiler/ir.ts";
+import { resolveImport } from "../compiler/source-file.ts";
 import type { Analysis } from "../compiler/symbols.ts";
 import { blockSignature as signatureLine } from "../compiler/symbols/resolve.ts";
 
@@ -142,7 +143,28 @@ export function blocks(a: Analysis | undefined, file: string): Signature[] {
   return out;
 }
 
-/** The signature of what `name(` calls: a block (user or std) or an intrinsic; optimizers inside a train block. */
+/**
+ * The files `alias.` reads in `file` (`import "x.dlg" as alias`): x.dlg and
+ * what it imports plainly, whose names share its scope. None when no import
+ * of `file` has that alias.
+ */
+export function namespaceFiles(a: Analysis, file: string, alias: string): string[] {
+  const imports = (f: string) =>
+    (a.programs.get(f)?.decls ?? []).flatMap((d) =>
+      d.kind === "Import" ? [{ alias: d.alias?.name, file: resolveImport(f, d.path.value) }] : [],
+    );
+  const root = imports(file).find((i) => i.alias === alias)?.file;
+  const out: string[] = [];
+  for (let todo = root ? [root] : []; todo.length > 0;) {
+    const f = todo.pop()!;
+    if (out.includes(f) || !a.programs.has(f)) continue;
+    out.push(f);
+    todo.push(...imports(f).flatMap((i) => (i.alias === undefined ? [i.file] : [])));
+  }
+  return out;
+}
+
+/** The signature of what `name(` calls: a block (user or std, or `ns.block`) or an intrinsic; optimizers inside a train block. */
 export function signatureOf(
   a: Analysis | undefined,
   file: string,
@@ -150,5 +172,14 @@ export function signatureOf(
   inTrain: boolean,
 ): Signature | undefined {
   if (inTrain) return optimizers().find((s) => s.name === name);
+  const dot = name.indexOf(".");
+  if (dot > 0) {
+    const files = a ? namespaceFiles(a, file, name.slice(0, dot)) : [];
+    const member = name.slice(dot + 1);
+    for (const f of files)
+      for (const d of a!.programs.get(f)!.decls)
+        if (d.kind === "Block" && d.name.name === member) return blockSignature(d, false);
+    return undefined;
+  }
   return blocks(a, file).find((s) => s.name === name) ?? intrinsics().find((s) => s.name === name);
 }

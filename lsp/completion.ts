@@ -8,7 +8,14 @@ import { basename, dirname } from "node:path";
 import { CompletionItemKind, type CompletionItem } from "vscode-languageserver";
 import { trainKeys } from "../compiler/elaborate/train-config.ts";
 import type { Analysis, SymbolDef, SymbolKind } from "../compiler/symbols.ts";
-import { blocks, intrinsics, optimizers, signatureOf, type Signature } from "./callables.ts";
+import {
+  blocks,
+  intrinsics,
+  namespaceFiles,
+  optimizers,
+  signatureOf,
+  type Signature,
+} from "./callables.ts";
 import { cursorContext, type CursorContext, type Enclosing, type Tok } from "./context.ts";
 import { rangeOf } from "./text.ts";
 
@@ -27,13 +34,13 @@ const kindOf: { [K in SymbolKind]: CompletionItemKind } = {
 };
 
 const topKeywords = ["block", "model", "train", "dim", "const", "import"];
-const modelStatements = ["input", "param", "output", "metric", "loss"];
-const blockStatements = ["param", "return"];
+const modelStatements = ["input", "param", "state", "update", "output", "metric", "loss"];
+const blockStatements = ["param", "state", "update", "return"];
 const exprKeywords = ["if", "then", "else", "scan", "true", "false"];
 /** A tensor's element types (`int[B]`), and the scalar types a block parameter may have. */
 const typeWords = {
   tensor: ["f32", "int", "bool", "i32"],
-  any: ["f32", "int", "bool", "i32", "float", "dim"],
+  any: ["f32", "int", "bool", "i32", "float", "dim", "fn"],
 };
 
 const keyword = (label: string): CompletionItem => ({ label, kind: CompletionItemKind.Keyword });
@@ -148,7 +155,58 @@ const valueKinds: SymbolKind[] = [
   "local",
 ];
 
-/** Blocks (user and std) and intrinsics, the user's first. */
+/** The namespaces of `file`'s imports (`import "x.dlg" as enc`): `enc`, whose names follow a dot. */
+function namespaces(a: Analysis | undefined, file: string): CompletionItem[] {
+  return (a?.programs.get(file)?.decls ?? []).flatMap((d) =>
+    d.kind === "Import" && d.alias
+      ? [
+          {
+            label: d.alias.name,
+            kind: CompletionItemKind.Module,
+            detail: `import "${d.path.value}" as ${d.alias.name}`,
+          },
+        ]
+      : [],
+  );
+}
+
+/**
+ * `enc.‸` or `enc.to‸`: the blocks and consts of the namespace, replacing the
+ * name typed after the dot; null when the cursor follows no `name.`.
+ */
+function namespaceMembers(
+  a: Analysis | undefined,
+  file: string,
+  text: string,
+  offset: number,
+): CompletionItem[] | null {
+  const m = /(?<![A-Za-z0-9_.])([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)?$/.exec(
+    text.slice(Math.max(0, offset - 256), offset),
+  );
+  if (!m) return null;
+  const files = a ? namespaceFiles(a, file, m[1]!) : [];
+  const range = rangeOf(text, { start: offset - (m[2]?.length ?? 0), end: offset });
+  const seen = new Set<string>();
+  const out: CompletionItem[] = [];
+  for (const d of a?.symbols.defs.values() ?? [])
+    if (files.includes(d.file) && (d.kind === "block" || d.kind === "const") && !seen.has(d.name)) {
+      seen.add(d.name);
+      out.push({ ...item(d), textEdit: { range, newText: d.name } });
+    }
+  return out;
+}
+
+/** The metrics of the model a train block trains (`train t for m`), and `loss`: what `keep best` may name. */
+function keepable(a: Analysis | undefined, file: string, before: Tok[]): CompletionItem[] {
+  const train = before.map((t) => t.type).lastIndexOf("Train");
+  const model = before[train + 2]?.type === "For" ? before[train + 3]?.image : undefined;
+  const defs = [...(a?.symbols.defs.values() ?? [])];
+  const owner = defs.find((d) => d.kind === "model" && d.name === model && d.file === file);
+  const metrics = defs.filter((d) => d.kind === "metric" && owner && d.container === owner.id);
+  return [...metrics.map(item), keyword("loss")];
+}
+
+/** Blocks (user and std) and intrinsics, the user's first, then the file's namespaces. */
 function callables(a: Analysis | undefined, file: string): CompletionItem[] {
   const seen = new Set<string>();
   const out: CompletionItem[] = [];
@@ -157,7 +215,7 @@ function callables(a: Analysis | undefined, file: string): CompletionItem[] {
       seen.add(s.name);
       out.push(callItem(s));
     }
-  return out;
+  return [...out, ...namespaces(a, file)];
 }
 
 /** The named arguments of `sig` the call has not given, by name or position. */
@@ -205,22 +263,25 @@ export function completions(
 ): CompletionItem[] {
   const ctx = cursorContext(text, offset);
   const w = ctx.where;
-  if (ctx.onNumber) return [];
+  if (ctx.onNumber || w.kind === "none") return [];
+  const members = w.kind === "import" ? null : namespaceMembers(a, file, text, offset);
+  if (members) return members;
   // A statement's own name is not yet defined in its value (`h = x |> dense(h` is an error).
   const values = () =>
     [...scope(a, file, ctx, offset, valueKinds).values()].filter((i) => i.label !== ctx.defining);
   switch (w.kind) {
-    case "none":
-      return [];
     case "import":
       return importPaths(file, text, w.from, offset);
     case "top":
       if (w.after === "train-for") return [...scope(a, file, ctx, offset, ["model"]).values()];
       if (w.after === "name") return [];
+      if (w.after === "import") return [keyword("as"), ...topKeywords.map(keyword)];
       return topKeywords.map(keyword);
     case "train": {
       if (w.after === "optimizer") return optimizers().map(callItem);
       if (w.after === "batch") return [keyword("full")];
+      if (w.after === "keep") return [keyword("best")];
+      if (w.after === "keep-best") return keepable(a, file, ctx.before);
       if (w.after === "value") return [];
       return trainKeys.filter((k) => !w.given.includes(k)).map(keyword);
     }

@@ -72,9 +72,17 @@ export type Where =
   | { kind: "none" }
   /** In the path of `import "‸"`, whose text so far starts at `from`. */
   | { kind: "import"; from: number }
-  /** Between declarations. `after` is the keyword just typed, if it names what comes next. */
-  | { kind: "top"; after: "train-for" | "name" | null }
-  | { kind: "train"; after: "optimizer" | "batch" | "value" | null; given: string[] }
+  /**
+   * Between declarations. `after` is the keyword just typed, if it names what
+   * comes next; "import" right after an import's path (`as` may follow).
+   */
+  | { kind: "top"; after: "train-for" | "name" | "import" | null }
+  /** `after`: the key just typed (`keep best` is "keep-best"), or "value" after any other. */
+  | {
+      kind: "train";
+      after: "optimizer" | "batch" | "keep" | "keep-best" | "value" | null;
+      given: string[];
+    }
   | { kind: "type" }
   /**
    * In a block's parameter list or after `input x:` / `param w:`: `typing`
@@ -175,13 +183,16 @@ export function cursorContext(text: string, offset: number): CursorContext {
     const after =
       prev?.type === "For" && before[before.length - 3]?.type === "Train"
         ? "train-for"
-        : prev &&
-            (declKeywords.has(prev.type) ||
-              prev.type === "Dim" ||
-              prev.type === "Comma" ||
-              prev.type === "Train")
-          ? "name"
-          : null;
+        : prev?.type === "StringLiteral" && before[before.length - 2]?.type === "Import"
+          ? "import"
+          : prev &&
+              (declKeywords.has(prev.type) ||
+                prev.type === "Dim" ||
+                prev.type === "Comma" ||
+                prev.type === "Train" ||
+                prev.type === "As")
+            ? "name"
+            : null;
     // `const n = ‸`: a value, from the top level's names.
     if (after === null && prev && continues(prev))
       return {
@@ -274,9 +285,13 @@ function continues(t: Tok): boolean {
 
 /**
  * Where a train block's body stands: each setting is `key value`, the value a
- * number, `full`, or an optimizer name with or without its `(...)`.
+ * number, `full`, or an optimizer name with or without its `(...)`; `keep`'s
+ * is `best NAME`.
  */
-function settings(body: Tok[]): { after: "optimizer" | "batch" | "value" | null; given: string[] } {
+function settings(body: Tok[]): {
+  after: "optimizer" | "batch" | "keep" | "keep-best" | "value" | null;
+  given: string[];
+} {
   const given: string[] = [];
   let key: string | null = null;
   let depth = 0;
@@ -285,10 +300,11 @@ function settings(body: Tok[]): { after: "optimizer" | "batch" | "value" | null;
     else if (t.type === "RParen") depth--;
     else if (depth > 0 || t.type === "Minus") continue;
     else if (key === null && t.name) given.push((key = t.image));
+    else if (key === "keep" && t.type === "Best") key = "keep-best";
     else key = null;
   }
-  const after =
-    key === null ? null : key === "optimizer" ? "optimizer" : key === "batch" ? "batch" : "value";
+  const named = ["optimizer", "batch", "keep", "keep-best"] as const;
+  const after = key === null ? null : (named.find((k) => k === key) ?? "value");
   return { after, given };
 }
 
@@ -298,7 +314,9 @@ function innermostCall(before: Tok[], stack: Open[]): CallContext | null {
     const o = stack[k]!;
     if (o.type !== "LParen") continue;
     const callee = before[o.at - 1];
-    if (!callee?.name || callee.type === "Carry" || before[o.at - 2]?.type === "Block") continue;
+    const named = callee?.name || callee?.type === "QualifiedName"; // `enc.tower(`
+    if (!callee || !named || callee.type === "Carry" || before[o.at - 2]?.type === "Block")
+      continue;
     const inner = stack[k + 1]?.at ?? before.length;
     // The call's own arguments: tokens at its depth, up to the nested bracket the cursor is in.
     const args: Tok[][] = [[]];

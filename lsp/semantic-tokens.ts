@@ -24,6 +24,7 @@ const tokenTypes = [
   "parameter",
   "class",
   "event",
+  "namespace",
 ] as const;
 const tokenModifiers = ["declaration", "readonly", "defaultLibrary", "documentation"] as const;
 
@@ -54,7 +55,7 @@ const symbolClass: { [K in SymbolKind]: Class } = {
   local: { type: "variable", modifiers: [] },
 };
 
-const typeWords = new Set(["F32", "I32", "Int", "Float", "Bool"]);
+const typeWords = new Set(["F32", "I32", "Int", "Float", "Bool", "Fn"]);
 const operatorWords = new Set(["Div", "Mod"]);
 /** Hard and soft keywords; a soft one the analysis resolved (a dim named `batch`) is that name. */
 const keywords = new Set(T.keywordTokens.map((t) => t.name));
@@ -135,6 +136,8 @@ function classify(t: Tok, i: number, tokens: Tok[], names: Map<number, Class>): 
     return punctuation.has(t.type) ? null : { type: "operator", modifiers: [] };
   // An unresolved name: an intrinsic's named argument (`axis:`), an intrinsic where it is
   // called, piped into or a param's `init` (`init glorot_uniform`), else a plain variable.
+  // `import "x.dlg" as enc` declares the namespace `enc`.
+  if (tokens[i - 1]?.type === "As") return { type: "namespace", modifiers: ["declaration"] };
   if (tokens[i + 1]?.type === "Colon") return { type: "parameter", modifiers: [] };
   const called =
     tokens[i + 1]?.type === "LParen" ||
@@ -148,12 +151,41 @@ function classify(t: Tok, i: number, tokens: Tok[], names: Map<number, Class>): 
   return { type: "variable", modifiers: [] };
 }
 
+/**
+ * `enc.encoder`, one token: the namespace, then the name after the dot as
+ * what it resolved to (the resolver's reference starts there), or as a name
+ * standing where it stands would be.
+ */
+function qualified(
+  t: Tok,
+  i: number,
+  tokens: Tok[],
+  names: Map<number, Class>,
+): { start: number; end: number; cls: Class }[] {
+  const dot = t.start + t.image.indexOf(".");
+  const member: Tok = {
+    ...t,
+    type: "Identifier",
+    image: t.image.slice(dot + 1 - t.start),
+    start: dot + 1,
+    name: true,
+  };
+  return [
+    { start: t.start, end: dot, cls: { type: "namespace", modifiers: [] } },
+    { start: dot + 1, end: t.end, cls: classify(member, i, tokens, names)! },
+  ];
+}
+
 /** The semantic tokens of `text` (the buffer of `file`, analysed as `a` if given, perhaps an edit ago), LSP-encoded. */
 export function semanticTokens(text: string, a?: Analysis, file?: string): number[] {
   const { tokens, comments } = lex(text);
   const names = resolved(a, file, text);
   const spans: { start: number; end: number; cls: Class }[] = [];
   tokens.forEach((t, i) => {
+    if (t.type === "QualifiedName") {
+      spans.push(...qualified(t, i, tokens, names));
+      return;
+    }
     const cls = classify(t, i, tokens, names);
     if (cls) spans.push({ start: t.start, end: t.end, cls });
   });

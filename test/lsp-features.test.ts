@@ -14,6 +14,7 @@ import {
 import { nodeHost } from "../cli/node-host.ts";
 import { analyze } from "../compiler/compile.ts";
 import type { Analysis } from "../compiler/symbols.ts";
+import { trainKeys } from "../compiler/elaborate/train-config.ts";
 import { completions } from "../lsp/completion.ts";
 import { semanticTokens, semanticTokensLegend } from "../lsp/semantic-tokens.ts";
 import { signatureHelp } from "../lsp/signature-help.ts";
@@ -146,12 +147,13 @@ describe("completion", () => {
 
   it("offers the train keys not yet set inside a train block, and the optimizers after `optimizer`", () => {
     const keys = complete(mlp, sample("mlp.dlg", "batch 64  epochs 5 }", `batch 64  ${CURSOR} }`));
-    expect(labels(keys)).toEqual(["epochs", "seed"]);
+    // The keys are train-config.ts's, less the two the block sets.
+    expect(labels(keys)).toEqual(trainKeys.filter((k) => k !== "optimizer" && k !== "batch"));
     const opts = complete(
       mlp,
       sample("mlp.dlg", "optimizer sgd(lr: 0.1, momentum: 0.9)", `optimizer ${CURSOR}`),
     );
-    expect(labels(opts)).toEqual(["gd", "sgd", "adam"]);
+    expect(labels(opts)).toEqual(["gd", "sgd", "adam", "adamw"]);
     expect(opts.find((i) => i.label === "adam")!.detail).toBe(
       "adam(lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0)",
     );

@@ -229,11 +229,70 @@ describe("definitions and references", () => {
   });
 });
 
+describe("v2: namespaces, state, fn parameters", () => {
+  const lib = `const width = 8
+
+/// A tower of two dense layers.
+block tower(x: [b, n], units: int, act: fn = relu) -> [b, units] {
+  return x |> dense(units) |> act |> dense(units)
+}
+`;
+  const entry = `import "lib/enc.dlg" as enc
+dim B
+
+block running(x: [b, c]) -> [b, c] {
+  state avg: [c] init zeros
+  update avg = 0.9 * avg + 0.1 * mean(x, axis: 0)
+  return x - avg
+}
+
+model m {
+  input x: [B, 4]
+  y = x |> enc.tower(enc.width, act: tanh) |> running
+  z = x |> tower(2)
+  loss mean(y)
+}
+`;
+  const a = run({ "main.dlg": entry, "lib/enc.dlg": lib });
+  const E = "lib/enc.dlg";
+
+  it("a qualified name refers to the imported file's definition, at the name after the dot", () => {
+    const tower = defOf(a, "main.dlg", "tower");
+    expect(tower).toMatchObject({ kind: "block", file: E, name: "tower" });
+    expect(defOf(a, "main.dlg", "width")).toMatchObject({ kind: "const", file: E });
+    // Find references (and so rename) lists `tower` of `enc.tower`, not the namespace.
+    expect(usesOf(a, tower)).toEqual([`main.dlg:tower@${nth(a, "main.dlg", "tower").start}`]);
+    // A named argument through the namespace is the block's parameter.
+    expect(defOf(a, "main.dlg", "act")).toMatchObject({ kind: "block-param", file: E });
+  });
+
+  it("an aliased import's names are not global: a plain `tower` refers to nothing", () => {
+    expect(defAt(a, "main.dlg", nth(a, "main.dlg", "tower", 1))).toBeUndefined();
+  });
+
+  it("a state is defined like a param, and `update` refers to it", () => {
+    const avg = named(a, "avg");
+    expect(avg).toMatchObject({ kind: "param", detail: "state avg: [c]" });
+    const offsets = usesOf(a, avg).map((u) => Number(u.split("@")[1]));
+    // The update's target, then the use in its value, then the return.
+    expect(offsets.sort((p, q) => p - q)).toEqual(
+      [1, 2, 3].map((n) => nth(a, "main.dlg", "avg", n).start),
+    );
+  });
+
+  it("a fn parameter is defined, and its uses refer to it", () => {
+    const act = named(a, "act");
+    expect(act).toMatchObject({ kind: "block-param", detail: "act: fn = relu" });
+    expect(usesOf(a, act).map((u) => u.split(":")[0])).toEqual(["lib/enc.dlg", "main.dlg"]);
+  });
+});
+
 /** Names in a file: every identifier token that names one of the file's own defs. */
 function identifiers(text: string): { image: string; start: number }[] {
-  return dlgLexer
-    .tokenize(text)
-    .tokens.filter((t) => t.tokenType.name === "Ident")
+  const tokens = dlgLexer.tokenize(text).tokens;
+  // An optimizer's name (`optimizer sgd(...)`) is no name either (a train block may be `sgd`).
+  return tokens
+    .filter((t, i) => t.tokenType.name === "Identifier" && tokens[i - 1]?.image !== "optimizer")
     .map((t) => ({ image: t.image, start: t.startOffset }));
 }
 

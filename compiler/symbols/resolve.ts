@@ -10,15 +10,25 @@
 // param itself; a model's inputs before its other statements; a scan's item
 // and carries in a scope around its body, where assigning a carry gives the
 // same carry its next value.
+//
+// v2 namespaces, as the elaborator groups files (elaborate.ts groupFiles):
+// files joined by plain imports share one global scope; `import "x.dlg" as
+// ns` gives x.dlg (with its plain imports) a scope of its own, which the
+// importer reads through `ns.name`, a reference to that file's definition
+// (at the name after the dot, so a rename edits only that part). A `state`
+// is defined like a `param`; `update x` refers to the state `x`.
 
 import type * as ast from "../../grammar/index.ts";
 import { printExpr, printType } from "../../grammar/index.ts";
+import { resolveImport } from "../source-file.ts";
 import type { SymbolDef, SymbolIndex, SymbolKind } from "../symbols.ts";
 
 // Not the elaborator's Scope (elaborate/context.ts): symbols/ comes before elaborate/ in the
 // compiler's import order (layout test), and this one maps a name to a def id, not a value.
 class Scope {
   private readonly names = new Map<string, string>();
+  /** `import ... as ns`: the global scope of the file read through `ns.`. */
+  private readonly spaces = new Map<string, Scope>();
   constructor(readonly parent: Scope | null) {}
   define(name: string, id: string): void {
     this.names.set(name, id);
@@ -26,8 +36,17 @@ class Scope {
   own(name: string): string | undefined {
     return this.names.get(name);
   }
+  /** A name, or a qualified one: `enc.encoder` is `encoder` of the namespace `enc`'s own scope. */
   lookup(name: string): string | undefined {
+    const dot = name.indexOf(".");
+    if (dot > 0) return this.namespace(name.slice(0, dot))?.own(name.slice(dot + 1));
     return this.names.get(name) ?? this.parent?.lookup(name);
+  }
+  defineNamespace(alias: string, scope: Scope): void {
+    if (!this.spaces.has(alias)) this.spaces.set(alias, scope);
+  }
+  private namespace(alias: string): Scope | undefined {
+    return this.spaces.get(alias) ?? this.parent?.namespace(alias);
   }
 }
 
@@ -257,14 +276,19 @@ class Resolver {
           }
           break;
         }
-        case "Param": {
+        case "Param":
+        case "State": {
           this.type(at, s.type, scope);
           if (s.init?.kind === "Call") this.call(at, s.init, scope);
           else if (s.init) this.expr(at, s.init, scope);
-          const detail = `param ${s.name.name}: ${printType(s.type)}`;
+          const detail = `${s.kind === "Param" ? "param" : "state"} ${s.name.name}: ${printType(s.type)}`;
           this.local(scope, s.name, this.def(at, "param", s.name, s.span, detail));
           break;
         }
+        case "Update":
+          this.expr(at, s.value, scope);
+          this.ref(at, s.name.span, scope.lookup(s.name.name));
+          break;
         case "Input":
           // Only a model's own inputs are names (model() defines them); elsewhere it is E2009.
           this.type(at, s.type, scope);
@@ -308,7 +332,9 @@ class Resolver {
     switch (e.kind) {
       case "Name": {
         const id = scope.lookup(e.name);
-        this.ref(at, e.span, id);
+        // `enc.encoder` refers to `encoder` (the namespace is not the definition's name).
+        const q = e.qualifier;
+        this.ref(at, q ? { start: q.span.end + 1, end: e.span.end } : e.span, id);
         return id;
       }
       case "Number":
@@ -377,10 +403,50 @@ export function resolveNames(
 ): SymbolIndex {
   const r = new Resolver();
   const stdScope = new Scope(null);
-  const globals = new Scope(stdScope);
   const models = new Map<string, string>();
-  const scopeOf = (file: string) => (std.has(file) ? stdScope : globals);
+  const scopeOf = globalScopes(programs, std, stdScope);
   for (const [file, p] of programs) r.declare(file, p, scopeOf(file), models);
   for (const [file, p] of programs) r.uses(file, p, scopeOf(file), models);
   return r.index;
+}
+
+/**
+ * Each file's global scope. Plain imports join files into one scope, from
+ * the entry (the last file loaded) down; an aliased import's file roots a
+ * scope of its own, bound to the alias in its importer's scope. A file
+ * reached first plainly stays in that scope, as in the elaborator.
+ */
+function globalScopes(
+  programs: ReadonlyMap<string, ast.Program>,
+  std: ReadonlySet<string>,
+  stdScope: Scope,
+): (file: string) => Scope {
+  const scopes = new Map<string, Scope>();
+  const imports = (file: string) =>
+    (programs.get(file)?.decls ?? []).flatMap((d) =>
+      d.kind === "Import" ? [{ alias: d.alias, file: resolveImport(file, d.path.value) }] : [],
+    );
+  const group = (root: string): Scope => {
+    const known = scopes.get(root);
+    if (known) return known;
+    const scope = new Scope(stdScope);
+    const files: string[] = [];
+    const todo = [root];
+    while (todo.length > 0) {
+      const f = todo.pop()!;
+      if (scopes.has(f) || !programs.has(f) || std.has(f)) continue;
+      scopes.set(f, scope);
+      files.push(f);
+      for (const imp of imports(f)) if (!imp.alias) todo.push(imp.file);
+    }
+    for (const f of files)
+      for (const imp of imports(f))
+        if (imp.alias && programs.has(imp.file) && !std.has(imp.file))
+          scope.defineNamespace(imp.alias.name, group(imp.file));
+    return scope;
+  };
+  const users = [...programs.keys()].filter((f) => !std.has(f));
+  // The entry first; then any file it does not reach (none, when the programs are one load's).
+  for (const f of [...users.slice(-1), ...users]) group(f);
+  return (file) => (std.has(file) ? stdScope : (scopes.get(file) ?? stdScope));
 }
