@@ -280,6 +280,8 @@ describe("plot", () => {
     seconds: 3,
     position: { epoch: 4, batch: 0, lossSum: 0 },
     losses: [],
+    kept: null,
+    stoppedEarly: null,
   };
 
   it("draws loss and metric panels with axes, ticks and a legend", () => {
