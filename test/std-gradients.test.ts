@@ -277,7 +277,8 @@ model m {
   ],
 
   // ------------------------------------------------------------ convolution and pooling
-  conv2d: [
+  // conv2d is an intrinsic that calls this block with its padding per side.
+  conv2d_layer: [
     layer(
       "conv2d(2, 3, stride: 2, padding: 1)",
       "[B, 3, 5, 4]",
@@ -293,39 +294,13 @@ model m {
       rand([2, 3, 3, 2], 31),
     ),
   ],
-  // Random values: no ties within a window, and the gaps (~1e-2) dwarf h.
-  maxpool: [
+  conv1d_layer: [
     layer(
-      "maxpool(2)",
-      "[B, 2, 5, 4]",
-      "[B, 2, 2, 2]",
-      rand([2, 2, 5, 4], 32),
-      rand([2, 2, 2, 2], 33),
-    ),
-    // Overlapping windows hanging over the edge; all-negative inputs, so a
-    // padding zero would win if it took part.
-    layer(
-      "maxpool(3, stride: 2, padding: 1)",
-      "[B, 2, 5, 4]",
-      "[B, 2, 3, 2]",
-      rand([3, 2, 5, 4], 34, -2, -0.1),
-      rand([3, 2, 3, 2], 35),
-    ),
-  ],
-  avgpool: [
-    layer(
-      "avgpool(2)",
-      "[B, 2, 5, 4]",
-      "[B, 2, 2, 2]",
-      rand([2, 2, 5, 4], 36),
-      rand([2, 2, 2, 2], 37),
-    ),
-    layer(
-      "avgpool(3, stride: 2, padding: 1)",
-      "[B, 2, 5, 4]",
-      "[B, 2, 3, 2]",
-      rand([3, 2, 5, 4], 38),
-      rand([3, 2, 3, 2], 39),
+      'conv1d(2, kernel: 4, stride: 2, padding: "same")',
+      "[B, 3, 7]",
+      "[B, 2, 4]",
+      rand([2, 3, 7], 90),
+      rand([2, 2, 4], 91),
     ),
   ],
 
@@ -450,6 +425,15 @@ model m {
     ),
   ],
   gru: [layer("gru(3)", "[B, T, 2]", "[B, T, 3]", rand([2, 4, 2], 64), rand([2, 4, 3], 65))],
+  bidirectional: [
+    layer(
+      "bidirectional(rnn(2))",
+      "[B, T, 3]",
+      "[B, T, 4]",
+      rand([2, 4, 3], 92),
+      rand([2, 4, 4], 93),
+    ),
+  ],
 
   // ------------------------------------------------------------ losses (already scalars)
   mse: [
@@ -503,6 +487,53 @@ model m {
   ],
 };
 
+/** The pooling layers, intrinsics since their padding may be "same", differentiated the same way. */
+const pooling: Record<string, Case[]> = {
+  // Random values: no ties within a window, and the gaps (~1e-2) dwarf h.
+  maxpool: [
+    layer(
+      "maxpool(2)",
+      "[B, 2, 5, 4]",
+      "[B, 2, 2, 2]",
+      rand([2, 2, 5, 4], 32),
+      rand([2, 2, 2, 2], 33),
+    ),
+    // Overlapping windows hanging over the edge; all-negative inputs, so a
+    // padding zero would win if it took part.
+    layer(
+      "maxpool(3, stride: 2, padding: 1)",
+      "[B, 2, 5, 4]",
+      "[B, 2, 3, 2]",
+      rand([3, 2, 5, 4], 34, -2, -0.1),
+      rand([3, 2, 3, 2], 35),
+    ),
+  ],
+  avgpool: [
+    layer(
+      "avgpool(2)",
+      "[B, 2, 5, 4]",
+      "[B, 2, 2, 2]",
+      rand([2, 2, 5, 4], 36),
+      rand([2, 2, 2, 2], 37),
+    ),
+    layer(
+      "avgpool(3, stride: 2, padding: 1)",
+      "[B, 2, 5, 4]",
+      "[B, 2, 3, 2]",
+      rand([3, 2, 5, 4], 38),
+      rand([3, 2, 3, 2], 39),
+    ),
+    // Each window averages only what is inside the image.
+    layer(
+      'avgpool(3, stride: 2, padding: "same")',
+      "[B, 2, 5, 4]",
+      "[B, 2, 3, 2]",
+      rand([3, 2, 5, 4], 94),
+      rand([3, 2, 3, 2], 95),
+    ),
+  ],
+};
+
 const stdBlocks = parse(readFileSync(stdPath("prelude.dlg"), "utf8"))
   .program.decls.filter((d) => d.kind === "Block")
   .map((d) => d.name.name)
@@ -516,7 +547,7 @@ describe("std gradients: every block has a row", () => {
 });
 
 describe("std gradients match central differences", () => {
-  Object.entries(table).forEach(([block, cases], b) =>
+  Object.entries({ ...table, ...pooling }).forEach(([block, cases], b) =>
     cases.forEach((c, i) =>
       it(`${block}: ${c.label}`, () => {
         const { run, errors } = gradCheck(c, 100 * b + i + 1);
