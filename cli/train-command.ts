@@ -267,7 +267,7 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
   if (report.kept)
     say(
       `kept epoch ${report.kept.epoch} (best validation ${report.kept.metric} ${fmt(report.kept.value)}): ` +
-        `the test split${save !== undefined ? " and --save" : ""} use its parameters`,
+        `the test split${save !== undefined ? " and --save use" : " uses"} its parameters`,
     );
   if (at.epoch <= cfg.epochs && report.stoppedEarly === null)
     say(

@@ -215,6 +215,36 @@ describe("dlg train flags", { timeout: 60_000 }, () => {
     expect(quiet.stdout).toMatch(/^test: loss \S+  accuracy \S+\n$/);
   });
 
+  it("a v2 train block: a schedule (and --lr of it), keep best, patience, evaluated as kept", async () => {
+    const block = (lr: string) =>
+      classifier(8).replace(
+        /train t .*\n/,
+        `train t for cls {\n  optimizer adam(lr: ${lr})\n  batch 8\n  epochs 6\n  keep best accuracy\n  patience 1\n}\n`,
+      );
+    writeFileSync(at("best.dlg"), block("cosine(0.05, warmup: 5)"));
+    const r = await dlg("train", at("best.dlg"), ...data, "--lr", "0.2", "--save", at("best.st"));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("adam(lr: cosine(0.2, warmup: 5), ");
+    expect(r.stdout).toContain("seed 0, keep best accuracy, patience 1");
+    expect(r.stdout).toMatch(/^epoch 1\/6 .*\|  best: this epoch  \|  [\d.]+s/m);
+    const kept =
+      /^kept epoch (\d) \(best validation accuracy \S+\): the test split and --save use its parameters$/m.exec(
+        r.stdout,
+      );
+    expect(kept).not.toBeNull();
+    expect(r.stdout).toMatch(
+      /^stopped early after epoch \d: no better validation accuracy for 1 epoch \(patience 1\)$/m,
+    );
+    // The checkpoint holds the kept epoch's parameters: evaluate reports the run's test line.
+    const e = await dlg("evaluate", at("best.dlg"), "--load", at("best.st"), ...data);
+    expect(e.stdout).toBe(testLine(r.stdout) + "\n");
+
+    writeFileSync(at("long.dlg"), block("cosine(0.05, warmup: 500)"));
+    const long = await dlg("train", at("long.dlg"), ...data);
+    expect(long.code).toBe(1);
+    expect(long.stderr).toMatch(/^error: .*warm.*; change the warm-up, --epochs or --batch\n$/);
+  });
+
   it("rejects bad values of the new flags with exit 2", async () => {
     const cases: [string[], string][] = [
       [["train", cls, "--lr=-1"], "--lr expects a positive number, got `-1`"],
