@@ -155,10 +155,13 @@ export function hoverText(name: string, v: Value): string {
       return `${name}: ${v.kind} = ${v.value}`;
     case "dim":
       return `${name}: dim = ${dimToString(v.dim)}`;
-    case "fn":
-      return v.fn.kind === "shared"
-        ? `${name}: fn = ${fnText(v.fn.fn)}\n\nshared: every application uses one param set, \`${v.fn.path}*\``
-        : `${name}: fn = ${fnText(v.fn)}`;
+    case "fn": {
+      if (v.fn.kind === "shared")
+        return `${name}: fn = ${fnText(v.fn.fn)}\n\nshared: every application uses one param set, \`${v.fn.path}*\``;
+      // A function named by itself (an uncalled block's stand-in for a `fn` argument) shows no value.
+      const text = fnText(v.fn);
+      return text === name ? `${name}: fn` : `${name}: fn = ${text}`;
+    }
     default:
       return `${name}: ${describe(v)}`;
   }
