@@ -160,6 +160,17 @@ model m {
     expect(ops).not.toContain("max");
   });
 
+  it("a block bound by name is a function like the block: d(3) leaves out the tensor, and shares", () => {
+    const r = ok(`dim B
+model m {
+  input x: [B, 4]
+  d = dense
+  e = d(3)
+  output o = (x |> d(3)) + e(x) + d(x, 3)
+}`);
+    expect(params(r)).toEqual(["d.w: [4, 3]", "d.b: [3]"]);
+  });
+
   it("a dense(x) missing its units is a call missing an argument, not a function", () => {
     const d = only(`dim B
 model m {

@@ -328,6 +328,8 @@ function paramsOf(fn: Callable): ParamInfo[] {
 
 /** The tensor a partial application leaves out: the first parameter, when it is a tensor without a default. */
 function tensorParam(fn: Callable): string | null {
+  if (fn.kind === "partial") return tensorParam(fn.base);
+  if (fn.kind === "shared") return tensorParam(fn.fn);
   const first = paramsOf(fn)[0];
   if (!first || first.optional) return null;
   if (fn.kind === "intrinsic") return INTRINSIC_TENSOR_PARAMS.has(first.name) ? first.name : null;
@@ -346,7 +348,8 @@ function tensorParam(fn: Callable): string | null {
 function leavesOutTensor(fn: Callable, positional: Arg[], named: Map<string, Arg>): boolean {
   const t = tensorParam(fn);
   if (t === null || named.has(t)) return false;
-  if (fn.kind === "partial" || fn.kind === "shared") return positional.length === 0;
+  if (fn.kind === "shared") return leavesOutTensor(fn.fn, positional, named);
+  if (fn.kind === "partial") return positional.length === 0;
   const params = paramsOf(fn);
   const required = params.filter((p) => !p.optional && !named.has(p.name));
   if (positional.length !== required.length - 1) return false;
