@@ -515,3 +515,49 @@ model m {
     ]);
   });
 });
+
+describe('"same" padding through the JS backend', () => {
+  it("predict() of the compiled module equals the float64 interpreter, and training lowers the loss", async () => {
+    const src = `dim B
+model m {
+  input x: [B, 2, 9, 8]
+  input s: [B, 3, 7]
+  input y: int[B]
+  a = x |> conv2d(4, kernel: 4, stride: 2, padding: "same") |> relu |> maxpool(3, stride: 2, padding: "same")
+  b = a |> avgpool(2, stride: 1, padding: "same") |> flatten
+  c = s |> conv1d(2, kernel: 3, padding: "same") |> flip(axis: -1) |> flatten
+  output logits = concat([b, c], axis: -1) |> gelu |> dense(3)
+  loss cross_entropy(logits, y)
+}`;
+    const host = {
+      readFile: (p: string) => (p === "main.dlg" ? src : undefined),
+      readStd: (n: string) => readFileSync(stdPath(n), "utf8"),
+    };
+    const r = compile("main.dlg", { host });
+    expect(renderDiagnostics(r.diagnostics, r.sources)).toBe("");
+    const net = await (await loadModule(r.js!)).createModel({ seed: 5 });
+    const x = randomValues([3, 2, 9, 8], 31);
+    const s = randomValues([3, 3, 7], 32);
+    const y = { shape: [3], data: [0, 1, 2] };
+    // The module's own initial params, shaped as the interpreter takes them.
+    const shapes = randomParams(src, 1);
+    const params = Object.fromEntries(
+      Object.entries(await net.params()).map(([k, v]) => [
+        k,
+        { shape: shapes[k]!.shape, data: [...v] },
+      ]),
+    );
+    const want = runDlg(src, { x, s, y }, { params }).outputs.logits!;
+    const got = (await net.predict({ x: Float32Array.from(x.data), s: Float32Array.from(s.data) }))
+      .logits as Float32Array;
+    expect(relativeError(want, got)).toBeLessThan(1e-4);
+    const batch: Batch = {
+      x: Float32Array.from(x.data),
+      s: Float32Array.from(s.data),
+      y: Int32Array.from(y.data),
+    };
+    const losses: number[] = [];
+    for (let k = 0; k < 6; k++) losses.push((await net.step(batch, { B: 3 })).loss);
+    expect(losses[5]!, `losses ${losses.join(", ")}`).toBeLessThan(losses[0]!);
+  });
+});
