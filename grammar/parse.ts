@@ -7,7 +7,8 @@ import type { IRecognitionException, IToken } from "chevrotain";
 import type { Program, Span } from "./ast.ts";
 import { attachComments } from "./comments.ts";
 import { dropTooDeep, MAX_AST_DEPTH, MAX_PARSE_NESTING, NestingTooDeep } from "./nesting.ts";
-import { DlgErrorMessages, DlgParser } from "./parser.ts";
+import { DlgErrorMessages } from "./messages.ts";
+import { DlgParser } from "./parser.ts";
 import { toProgram } from "./to-ast.ts";
 import * as T from "./tokens.ts";
 
