@@ -12,11 +12,17 @@ import type {
   InSlot,
   OptimizerConfig,
   OptimizerKind,
+  TensorType,
   TrainConfig,
   Var,
   VarGen,
 } from "./ir.ts";
-import type { StateBuffer } from "./entries.ts";
+
+/** An optimizer state buffer of the step (a param's momentum, an Adam moment): its name and type. */
+export interface StateBuffer {
+  name: string;
+  type: TensorType;
+}
 
 /** Scalar arithmetic on vars, for writing update rules as IR. */
 function arith(b: Builder) {

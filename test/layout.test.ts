@@ -26,6 +26,7 @@ const pipeline = [
   "autodiff",
   "simplify",
   "interpret",
+  "optimizers", // the optimizer update entries.ts appends to the step
   "entries",
   "kernel",
   "size-expr",
@@ -97,7 +98,7 @@ describe("layout", () => {
       }
   });
 
-  it("compiler/ imports no packages, reads grammar/ through its index, runtime/ only for the plan contract, the shared RNG and stacked names, and imports backwards", () => {
+  it("compiler/ imports no packages, reads grammar/ through its index, runtime/ only for the plan contract, the shared RNG, stacked names and lr schedules, and imports backwards", () => {
     for (const f of files("compiler"))
       for (const { spec, typeOnly } of imports(f)) {
         const t = target(f, spec);
@@ -108,9 +109,16 @@ describe("layout", () => {
         else if (t.startsWith("grammar/")) expect(t, where).toBe("grammar/index.ts");
         else if (t.startsWith("runtime/"))
           // The plan's contract (program.ts: types and the uniform layout), the shared RNG and
-          // the names of stacked params' copies (stacked.ts: spec and .d.ts list what params() shows).
+          // the names of stacked params' copies (stacked.ts: spec and .d.ts list what params() shows),
+          // and the lr schedules (schedule.ts: a train block's warm-up is checked by the runtime's rule).
           expect(
-            typeOnly || ["runtime/rng.ts", "runtime/program.ts", "runtime/stacked.ts"].includes(t),
+            typeOnly ||
+              [
+                "runtime/rng.ts",
+                "runtime/program.ts",
+                "runtime/stacked.ts",
+                "runtime/schedule.ts",
+              ].includes(t),
             where,
           ).toBe(true);
         else if (t.startsWith("compiler/")) {
