@@ -9,6 +9,7 @@ import { diagnosticToJson, renderDiagnostics } from "../compiler/diagnostics.ts"
 import { oneFile, str, type Parsed } from "./args.ts";
 import { exitCode, UsageError, UserError } from "./errors.ts";
 import { backendFlag, sizeLimits, type StageName } from "./usage.ts";
+import { exportTargetFlag, runExport } from "./export-command.ts";
 
 export interface Io {
   out(text: string): void;
@@ -68,6 +69,9 @@ export function dtsPath(js: string): string {
 
 export async function runCompile(p: Parsed, io: Io): Promise<number> {
   const file = oneFile("compile", p);
+  // onnx and pytorch are exports (docs/export.md), not module backends.
+  const exportTarget = exportTargetFlag(p);
+  if (exportTarget) return runExport(p, io, exportTarget);
   const target = backendFlag(p, "compile");
   requireFile(file);
   const r = compile(file, {

@@ -11,14 +11,12 @@ import { exitCode, UserError } from "./errors.ts";
 import { exportModel, nodeHost } from "./node-host.ts";
 import { encodeOnnx } from "./onnx-encode.ts";
 import { readSafetensors } from "./safetensors.ts";
-import { sizeLimits } from "./usage.ts";
-
-export const exportTargets = ["onnx", "pytorch"] as const satisfies readonly ExportTarget[];
+import { exportTargets, sizeLimits } from "./usage.ts";
 
 /** `--target`'s value when it names an export target (compile's other targets are backends). */
 export function exportTargetFlag(p: Parsed): ExportTarget | undefined {
   const v = str(p, "target");
-  return exportTargets.find((t) => t === v);
+  return exportTargets.includes(v ?? "") ? (v as ExportTarget) : undefined;
 }
 
 /**

@@ -5,6 +5,7 @@
 
 import type { ParseArgsConfig } from "node:util";
 import type { Target } from "../compiler/backend.ts";
+import type { ExportTarget } from "../compiler/exporter.ts";
 import { intFlag, positiveFlag, str, type Parsed } from "./args.ts";
 import { parseSplit } from "./split.ts";
 import { UsageError } from "./errors.ts";
@@ -56,6 +57,7 @@ export const commandOptions: Record<CommandName, Options> = {
     config: { type: "string" },
     target: { type: "string" },
     out: { type: "string", short: "o" },
+    load: { type: "string" },
     ...limitOptions,
   },
   train: {
@@ -171,10 +173,15 @@ export function splitFlag(p: Parsed, cmd: "predict" | "evaluate"): SplitName {
 export const stages = ["ast", "ir", "grad", "kernels"] as const;
 export type StageName = (typeof stages)[number];
 
+/** compile's `--target` values that are exports (cli/export-command.ts), not module backends. */
+export const exportTargets: readonly string[] = ["onnx", "pytorch"] satisfies ExportTarget[];
+
 /** Flag values that can be judged without the compiler (so a typo fails in a blink). */
 export function checkValues(cmd: CommandName, p: Parsed): void {
   sizeLimits(p);
-  if (cmd !== "check" && cmd !== "summary") {
+  // compile's --target also takes the export targets (onnx, pytorch: cli/export-command.ts).
+  const exporting = cmd === "compile" && exportTargets.includes(str(p, "target") ?? "");
+  if (cmd !== "check" && cmd !== "summary" && !exporting) {
     backendFlag(p, cmd);
     threadsFlag(p, cmd);
   }
@@ -293,9 +300,12 @@ Options:
   -h, --help   show this help`,
 
   compile: `Usage: dlg compile FILE [--model NAME] [--config NAME] [--target js|wasm|webgpu] [-o OUT.js]
+       dlg compile FILE --target onnx|pytorch [--model NAME] [--config NAME] [-o OUT] [--load CKPT]
 
 Compile one model to a standalone ES module with no imports, and its
-TypeScript declarations next to it (OUT.d.ts).
+TypeScript declarations next to it (OUT.d.ts); or export it for another
+engine (docs/export.md): --target onnx writes its predict graph as an ONNX
+model (opset 17, for ONNX Runtime), --target pytorch a PyTorch script.
 
 Options:
   --model NAME    the model to compile (default: the one the first train block
@@ -310,7 +320,10 @@ Options:
                   browser, or in Node with createModel({ gpu }) from the
                   \`webgpu\` package); js and wasm modules also export
                   createModelSync, a synchronous model on one thread
-  -o, --out FILE  output path (default: MODEL.js in the current directory)
+  -o, --out FILE  output path (default: MODEL.js in the current directory;
+                  MODEL.onnx, MODEL.py for an export)
+  --load CKPT     (onnx, pytorch) the weights of a dlg checkpoint (what
+                  train --save writes); default: the seeded initial ones
   --max-tensor-bytes N
                   refuse any one tensor (input, parameter, intermediate)
                   larger than N bytes (default 4294967296, 4 GiB)
