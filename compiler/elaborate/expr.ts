@@ -250,7 +250,7 @@ export function resolveCallee(ctx: Ctx, callee: ast.Expr): Callable {
 function calleeText(fn: Callable): string {
   switch (fn.kind) {
     case "intrinsic":
-      return fn.sig;
+      return fn.sig + (fn.doc ? `\n\n${fn.doc}` : "");
     case "block": {
       const doc = fn.decl.doc;
       return blockSignature(fn.decl) + (doc ? `\n\n${doc}` : "");

@@ -68,6 +68,8 @@ export interface IntrinsicFn {
   params: ParamSpec[];
   /** Signature as shown in diagnostics and hovers. */
   sig: string;
+  /** Shown on hover under the signature, as a block's `///` doc comment. */
+  doc?: string;
   impl: (ctx: Ctx, args: Map<string, Arg>, site: CallSite) => Value;
 }
 
