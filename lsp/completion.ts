@@ -34,7 +34,8 @@ const kindOf: { [K in SymbolKind]: CompletionItemKind } = {
 };
 
 const topKeywords = ["block", "model", "train", "dim", "const", "import"];
-const modelStatements = ["input", "param", "state", "update", "output", "metric", "loss"];
+const modelStatements = ["input", "param", "output", "metric", "loss"];
+// `state` and `update` belong in blocks (E2020 in a model).
 const blockStatements = ["param", "state", "update", "return"];
 const exprKeywords = ["if", "then", "else", "scan", "true", "false"];
 /** A tensor's element types (`int[B]`), and the scalar types a block parameter may have. */
