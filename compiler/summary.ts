@@ -3,7 +3,8 @@
 //
 // A layer with parameters is a top-level parameter path (`dense_1` of
 // `dense_1.w`, `encode` of `encode.dense_1.w`). Equations are attributed to
-// layers through their spans: the forward graph (its predict part: what
+// layers through their spans: the predict entry's graph (training false:
+// dropout is the identity, batch norm uses its running averages; only what
 // the outputs need) lists equations in evaluation order, each with the span
 // of the source it came from, so it falls into runs of consecutive
 // equations from the same declaration (std's `dense`, a user block, the
@@ -34,7 +35,16 @@ import {
   numElements,
   type Dim,
 } from "./dims.ts";
-import { liveEqns, type Eqn, type ModelIR, type Op, type TensorType } from "./ir.ts";
+import { buildEntries } from "./entries.ts";
+import {
+  largestId,
+  liveEqns,
+  VarGen,
+  type Eqn,
+  type ModelIR,
+  type Op,
+  type TensorType,
+} from "./ir.ts";
 
 export interface SummaryParam {
   path: string;
@@ -197,15 +207,18 @@ export function summarize(model: ModelIR, programs: ReadonlyMap<string, Program>
   const perExample = (d: Dim) =>
     dimToString(batchName === null ? d : dimSubst(d, new Map([[batchName, dimConst(1)]])));
 
+  // The predict entry's graph: training false, so dropout is the identity and
+  // batch norm reads its running averages.
+  const gen = new VarGen(largestId(model.forward, model.init) + 1);
+  const predict = buildEntries(model, null, gen).entries.find((e) => e.name === "predict")!;
   const paramLayer = new Map<number, string>();
-  const paramsIn = model.forward.inputs.slice(model.inputs.length);
-  model.params.forEach((p, i) => paramLayer.set(paramsIn[i]!.id, layerOf(p.path)));
+  predict.inSlots.forEach((slot, k) => {
+    if (slot.kind === "param")
+      paramLayer.set(predict.graph.inputs[k]!.id, layerOf(model.params[slot.index]!.path));
+  });
 
   // Runs of consecutive equations from one declaration, on the outputs' path.
-  const eqns = liveEqns(
-    model.forward.eqns,
-    model.outputs.map((o) => o.var),
-  );
+  const eqns = liveEqns(predict.graph.eqns, predict.graph.outputs);
   const runs: Run[] = [];
   for (const e of eqns) {
     const decl = declOf(programs, e.file, e.span);

@@ -295,6 +295,8 @@ describe("dlg summary", { timeout: 60_000 }, () => {
       { path: "dense_1.b", shape: [256], count: 256, state: false },
     ]);
     expect(relu).toMatchObject({ params: [], count: 0, flops: "256" });
+    // predict's dropout is the identity.
+    expect(s.rows[2]).toMatchObject({ name: "dropout", flops: "0" });
     expect(d2).toMatchObject({
       output: "f32[B, 10]",
       count: 2570,
@@ -328,6 +330,29 @@ describe("dlg summary", { timeout: 60_000 }, () => {
       String(6 * 14 * 14 * 4),
     );
     expect(row("dense_1")).toMatchObject({ output: "f32[B, 120]", count: 48120 });
+  });
+
+  it("splits trainable parameters from state, and keeps dims the data fixes symbolic", async () => {
+    writeFileSync(
+      at("bn.dlg"),
+      `dim B
+model bn {
+  input x: [B, 3]
+  input y: int[B]
+  logits = x |> dense(4) |> batch_norm |> relu |> dense(2)
+  loss cross_entropy(logits, y)
+  output probs = softmax(logits)
+}
+`,
+    );
+    const bn = JSON.parse((await dlg("summary", at("bn.dlg"), "--json")).stdout);
+    // dense 3·4 + 4 and 4·2 + 2, batch_norm's scale and shift trainable, its running mean and variance state.
+    expect(bn.params).toEqual({ total: 42, trainable: 34, state: 8, bytes: 168 });
+    const norm = bn.rows.find((r: { name: string }) => r.name === "batch_norm_1");
+    expect(norm.params.filter((p: { state: boolean }) => p.state)).toHaveLength(2);
+    const linreg = JSON.parse((await dlg("summary", "samples/linreg.dlg", "--json")).stdout);
+    expect(linreg.rows[0]).toMatchObject({ name: "theta", count: "F", flops: "2 * F" });
+    expect(linreg.params.bytes).toBe("4 * F");
   });
 
   it("names a missing model plainly", async () => {
