@@ -41,6 +41,7 @@ const pipeline = [
   "emit",
   "backends",
   "explain",
+  "summary", // dlg summary's layer table: the elaborated model and its predict entry
   "exporter", // the seam for exporters (ONNX, PyTorch): reads the IR, like a Backend
   "export", // compiler/export/: the exporters
   "exporters", // the table of exporters by target
