@@ -144,8 +144,10 @@ model m {
   act = leaky_relu(alpha: 0.2)
   f = tower(3)
   g = f(act: tanh)
+  total = sum(axis: -1, keepdims: true)
+  norm = softmax(axis: 0)
   output o = sum(act(x), axis: -1) + sum(x |> act, axis: -1) + sum(g(x), axis: -1)
-    + sum(x |> sum(axis: -1, keepdims: true), axis: -1)
+    + sum(x |> total, axis: -1) + sum(x |> norm |> total, axis: -1)
 }`);
     // `g` is `f` with another activation: it applies f's param set, as f would.
     expect(params(r)).toEqual([
