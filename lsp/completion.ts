@@ -85,6 +85,7 @@ function container(
 
 const opening: Partial<Record<string, SymbolKind>> = {
   Param: "param",
+  State: "param",
   Input: "input",
   Output: "output",
   Metric: "metric",

@@ -85,7 +85,7 @@ export type Where =
     }
   | { kind: "type" }
   /**
-   * In a block's parameter list or after `input x:` / `param w:`: `typing`
+   * In a block's parameter list or after `input x:` / `param w:` / `state s:`: `typing`
    * says which types may be typed here (a block parameter may also be a
    * scalar), null where a parameter is being named.
    */
@@ -223,7 +223,7 @@ export function cursorContext(text: string, offset: number): CursorContext {
     const naming = prev === undefined || prev.type === "LParen" || prev.type === "Comma";
     return { ...base, where: { kind: "signature", typing: naming ? null : "any" } };
   }
-  if (prev?.type === "Colon" && /^(Input|Param)$/.test(before[before.length - 3]?.type ?? ""))
+  if (prev?.type === "Colon" && /^(Input|Param|State)$/.test(before[before.length - 3]?.type ?? ""))
     return { ...base, where: { kind: "signature", typing: "tensor" } };
   const direct =
     top.type === "LParen" && call !== null && call.calleeSpan.end === opener?.end ? call : null;

@@ -55,6 +55,15 @@ describe("completion", () => {
     // Not in a model, where they are E2020.
     expect(labels(complete(model(CURSOR)))).not.toContain("state");
     expect(labels(complete(`block f(x: [3], act: ${CURSOR}`))).toContain("fn");
+    expect(labels(complete(`block f(x: [n]) -> [n] {\n  state s: ${CURSOR}`))).toEqual([
+      "f32",
+      "int",
+      "bool",
+      "i32",
+    ]);
+    // A state declared in the text is a value below it, even before any analysis.
+    const text = "block f(x: [n]) -> [n] {\n  state s: [n]\n  update s = ";
+    expect(labels(completions(undefined, "m.dlg", text, text.length))).toContain("s");
   });
 
   it("offers `as` after an import's path, and nothing to name the namespace", () => {
