@@ -107,22 +107,18 @@ function clipByGlobalNorm(a: Arith, grads: readonly Var[], maxNorm: number): Var
   return grads.map((g) => a.mul(g, coef));
 }
 
-/** What the update reads of a train block (entries.ts may still pass only the optimizer). */
+/** What the update reads of a train block. */
 type UpdateConfig = Pick<TrainConfig, "optimizer" | "clipNorm" | "epochs">;
 
 /** The update of every trainable param from its gradient: new params, the optimizer's state buffers and their new values. */
 export function optimizerUpdate(
   gen: VarGen,
-  train: UpdateConfig | OptimizerConfig,
+  train: UpdateConfig,
   params: readonly { path: string; var: Var }[],
   grads: readonly Var[],
   slots: Map<number, InSlot>,
 ): { inputs: Var[]; eqns: Eqn[]; newParams: Var[]; newState: Var[]; state: StateBuffer[] } {
-  const {
-    optimizer: cfg,
-    clipNorm,
-    epochs,
-  } = "optimizer" in train ? train : { optimizer: train, clipNorm: null, epochs: 1 };
+  const { optimizer: cfg, clipNorm, epochs } = train;
   const opt = optimizers[cfg.kind];
   const state: StateBuffer[] = [];
   const stateVars: Var[] = [];
