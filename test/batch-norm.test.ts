@@ -17,6 +17,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { loadModule } from "../cli/module.ts";
 import { backends, compile } from "../cli/node-host.ts";
+import type { Target } from "../compiler/backend.ts";
 import { grad } from "../compiler/autodiff.ts";
 import { dimAsConst } from "../compiler/dims.ts";
 import { stdPath } from "../compiler/elaborate.ts";
@@ -34,6 +35,7 @@ import {
   tfGrads,
   type Values,
 } from "./tfjs-helpers.ts";
+import { testGpu } from "./webgpu-env.ts";
 
 const MOMENTUM = 0.8;
 const EPS = 1e-5;
@@ -204,12 +206,7 @@ describe("batch_norm train-mode gradients", () => {
 describe("batch_norm trained N steps equals TF.js BatchNormalization", () => {
   for (const c of cases)
     it(`${c.name}: params and running statistics after 6 sgd steps; predict on them`, async () => {
-      const r = compile("m.dlg", {
-        host: {
-          readFile: (p: string) => (p === "m.dlg" ? c.src : undefined),
-          readStd: (n: string) => readFileSync(stdPath(n), "utf8"),
-        },
-      });
+      const r = compile("m.dlg", { host: host(c.src) });
       expect(r.ok).toBe(true);
       const net = await (await loadModule(r.js!)).createModel({ seed: 4 });
       const start = await net.params();
@@ -266,11 +263,12 @@ describe("batch_norm trained N steps equals TF.js BatchNormalization", () => {
     });
 });
 
+const host = (src: string) => ({
+  readFile: (p: string) => (p === "m.dlg" ? src : undefined),
+  readStd: (n: string) => readFileSync(stdPath(n), "utf8"),
+});
+
 describe("batch_norm in predict()", () => {
-  const host = (src: string) => ({
-    readFile: (p: string) => (p === "m.dlg" ? src : undefined),
-    readStd: (n: string) => readFileSync(stdPath(n), "utf8"),
-  });
   const predictKernels = (src: string): Kernel[] => {
     const r = compile("m.dlg", { host: host(src) });
     const e = r.program!.entries.find((x) => x.name === "predict")!;
@@ -287,6 +285,49 @@ describe("batch_norm in predict()", () => {
         bn.filter((k) => k.kind === "reduce"),
         c.name,
       ).toEqual(predictKernels(plain).filter((k) => k.kind === "reduce"));
+    }
+  });
+});
+
+const gpu = await testGpu();
+
+describe("batch_norm on every backend", () => {
+  const src = `dim B
+model net {
+  input x: [B, 2, 3, 3]
+  input y: [B, 3]
+  h = x |> batch_norm |> flatten |> dense(3) |> batch_norm
+  output out = h
+  loss mse(h, y)
+}
+train t for net { optimizer sgd(lr: 0.1, momentum: 0.9)  batch 4 }`;
+  const targets: Target[] = gpu ? ["js", "wasm", "webgpu"] : ["js", "wasm"];
+
+  it(`${targets.join(", ")}: the same states and predictions after 3 steps`, async () => {
+    const batch = (k: number) => ({
+      x: Float32Array.from({ length: 72 }, (_, i) => Math.sin(i * 0.37 + k)),
+      y: Float32Array.from({ length: 12 }, (_, i) => Math.cos(i + k)),
+    });
+    const runs = await Promise.all(
+      targets.map(async (target) => {
+        const r = compile("m.dlg", { host: host(src), target });
+        const mod = await loadModule(r.js!);
+        const net = await mod.createModel({ seed: 2, ...(target === "webgpu" && { gpu }) });
+        for (let k = 0; k < 3; k++) await net.step(batch(k));
+        const out = (await net.predict({ x: batch(5).x })).out as Float32Array;
+        const params = await net.params();
+        net.dispose();
+        return { params, out };
+      }),
+    );
+    const [ref, ...rest] = runs;
+    const close = (a: Float32Array, b: Float32Array) =>
+      a.every((v, i) => Math.abs(v - b[i]!) <= 1e-4 * Math.max(1, Math.abs(v)));
+    expect(ref!.params["batch_norm_1.var_avg"]!.some((v) => v !== 1)).toBe(true);
+    for (const [k, r] of rest.entries()) {
+      for (const [path, v] of Object.entries(ref!.params))
+        expect(close(v, r.params[path]!), `${targets[k + 1]} ${path}`).toBe(true);
+      expect(close(ref!.out, r.out), `${targets[k + 1]} predict`).toBe(true);
     }
   });
 });
