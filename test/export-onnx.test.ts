@@ -6,7 +6,7 @@
 // export, is a diagnostic at the source, never a file.
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import onnxProto, { type onnx as Onnx } from "onnx-proto";
@@ -17,6 +17,7 @@ import { compile, exportModel, nodeHost, type ExportOptions } from "../cli/node-
 import { encodeOnnx } from "../cli/onnx-encode.ts";
 import { hasErrors, renderDiagnostics } from "../compiler/diagnostics.ts";
 import { elaborate } from "../compiler/elaborate.ts";
+import { dlgProcess } from "./dlg-process.ts";
 import { modelPair, runOrt } from "./onnx-helpers.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "dlg-onnx-"));
@@ -217,5 +218,40 @@ model noisy {
     expect(bad.diagnostics.map((d) => [d.code, d.message])).toEqual([
       ["E4022", "the checkpoint's tensor `dense_1.b` has 255 elements; the param is [256]"],
     ]);
+  });
+});
+
+describe("dlg compile --target onnx", () => {
+  it("--load CKPT exports a trained checkpoint's weights: ONNX Runtime predicts as the trained module", async () => {
+    const pair = await modelPair("samples/mlp.dlg");
+    const b = pair.batch(8, 300);
+    for (let i = 0; i < 3; i++) await pair.model.step(b.batch, b.dims);
+    const ckpt = join(tmp, "trained.safetensors");
+    writeFileSync(ckpt, await pair.model.save());
+    const out = join(tmp, "cli", "mlp.onnx");
+    const run = await dlgProcess(
+      "compile",
+      "samples/mlp.dlg",
+      "--target",
+      "onnx",
+      "--load",
+      ckpt,
+      "-o",
+      out,
+    );
+    expect(run.stderr).toContain(`exported model mlp for onnx -> ${out}`);
+    expect(run.code).toBe(0);
+    const session = await ort.InferenceSession.create(readFileSync(out));
+    const test = pair.batch(4, 400);
+    const want = await pair.model.predict(test.batch, test.dims);
+    expectClose((await runOrt(session, test)).probs!, want.probs!, "probs after 3 steps");
+  });
+
+  it("a diagnostic instead of a file, exit status 1", async () => {
+    const out = join(tmp, "cli", "linreg.onnx");
+    const run = await dlgProcess("compile", "samples/linreg.dlg", "--target", "onnx", "-o", out);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("error[E4023]");
+    expect(existsSync(out)).toBe(false);
   });
 });
