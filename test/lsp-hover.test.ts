@@ -33,7 +33,7 @@ describe("hover on declarations", () => {
     expect(text).toContain(train);
     const opt = at(train, train.indexOf("optimizer") + 2);
     expect(opt).toContain("optimizer: setting of train default");
-    expect(opt).toMatch(/`gd`, `sgd` or `adam`/);
+    expect(opt).toMatch(/`gd`, `sgd`, `adam` or `adamw`/);
     const adam = at(train, train.indexOf("adam") + 1);
     expect(adam).toContain(
       "adam(lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0)",
