@@ -22,13 +22,8 @@ import type {
   Var,
   VarGen,
 } from "./ir.ts";
-import { optimizerUpdate } from "./optimizers.ts";
+import { optimizerUpdate, type StateBuffer } from "./optimizers.ts";
 import { bindInputs } from "./simplify.ts";
-
-export interface StateBuffer {
-  name: string;
-  type: TensorType;
-}
 
 /** The slot each model var is fed from. */
 function modelSlots(model: ModelIR): Map<number, InSlot> {

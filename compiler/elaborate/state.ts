@@ -41,6 +41,13 @@ export function stateUpdates(m: ModelState): ReadonlyMap<number, { var: Var; spa
   return books.get(m)?.updates ?? new Map();
 }
 
+/** repeat.ts: `v` is a state whose next value is `u` (a stacked state takes its copies' updates, stacked by the loop). */
+export function setUpdate(m: ModelState, v: Var, u: { var: Var; span: Span; file: string }): void {
+  const b = book(m);
+  b.states.add(v.id);
+  b.updates.set(v.id, u);
+}
+
 /** Called by execParam for a `state` statement: the var it declared is a state. */
 export function markState(m: ModelState, v: Var): void {
   book(m).states.add(v.id);
