@@ -275,6 +275,22 @@ model m {
   layer_norm: [
     layer("layer_norm", "[B, T, 5]", "[B, T, 5]", rand([3, 2, 5], 26, -2, 3), rand([3, 2, 5], 27)),
   ],
+  // Training mode, the one with batch statistics (predict's is affine in x, and random
+  // params would give it a negative running variance).
+  batch_norm: [
+    layer("batch_norm", "[B, 4]", "[B, 4]", rand([5, 4], 28, -2, 2), rand([5, 4], 29), {
+      label: "batch_norm on [B, F], training",
+      training: true,
+    }),
+    layer(
+      "batch_norm(momentum: 0.5)",
+      "[B, 2, 3, 3]",
+      "[B, 2, 3, 3]",
+      rand([2, 2, 3, 3], 30, -2, 2),
+      rand([2, 2, 3, 3], 31),
+      { label: "batch_norm on [B, C, H, W], training", training: true },
+    ),
+  ],
 
   // ------------------------------------------------------------ convolution and pooling
   // conv2d is an intrinsic that calls this block with its padding per side.
