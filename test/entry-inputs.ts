@@ -6,6 +6,7 @@
 import { dimEval } from "../compiler/dims.ts";
 import type { Tensor } from "../compiler/interpret.ts";
 import type { Entry, ProgramIR } from "../compiler/ir.ts";
+import { scheduleLr } from "../runtime/schedule.ts";
 
 export type Arr = Float32Array | Int32Array;
 
@@ -17,7 +18,9 @@ export function lcg(seed: number): () => number {
 
 /**
  * Interpreter inputs for an entry. Optimizer state starts at zero, as in a
- * fresh model; `step` is the 1-based step count the module passes (Adam's t).
+ * fresh model; `step` is the 1-based step count the module passes (Adam's t);
+ * a scheduled lr is the schedule's at that step over `stepsPerEpoch` (what
+ * the module was created with).
  */
 export function slotInputs(
   prog: ProgramIR,
@@ -27,6 +30,7 @@ export function slotInputs(
   params: Float64Array[],
   seed: number,
   step = 1,
+  stepsPerEpoch = 1,
 ): Tensor[] {
   return e.inSlots.map((sl, i) => {
     const t = e.graph.inputs[i]!.type;
@@ -39,7 +43,11 @@ export function slotInputs(
           ? Float64Array.from(params[sl.index]!)
           : sl.kind === "state"
             ? new Float64Array(n)
-            : Float64Array.of(sl.kind === "seed" ? seed : step);
+            : sl.kind === "lr"
+              ? Float64Array.of(
+                  Math.fround(scheduleLr(sl.schedule, step, { stepsPerEpoch, epochs: sl.epochs })),
+                )
+              : Float64Array.of(sl.kind === "seed" ? seed : step);
     return { dtype: t.dtype, shape, data };
   });
 }

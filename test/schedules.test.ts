@@ -14,7 +14,9 @@ import { loadModule } from "../cli/module.ts";
 import { compile } from "../cli/node-host.ts";
 import { stdPath } from "../compiler/elaborate.ts";
 import type { Schedule } from "../runtime/program.ts";
+import { interpret } from "../compiler/interpret.ts";
 import { describeSchedule, runProblem, scheduleLr, withBase } from "../runtime/schedule.ts";
+import { slotInputs } from "./entry-inputs.ts";
 
 // ---------------------------------------------------------------- PyTorch's schedulers
 
@@ -231,6 +233,24 @@ describe("a compiled module's scheduled lr", () => {
       const got = await appliedLrs(model, 6);
       got.forEach((g, i) => expect(g).toBeCloseTo(want[i]!, 6));
       model.dispose();
+    }
+  });
+
+  it("is what the float64 interpreter's replay of a step feeds the lr slot (test/entry-inputs.ts)", async () => {
+    const { mod, program } = await probe("step_decay(0.5, every: 1, gamma: 0.5)");
+    const step = program.entries.find((e) => e.name === "step")!;
+    const model = await mod.createModel({ stepsPerEpoch: 2 });
+    for (let t = 1; t <= 5; t++) {
+      const before = Float64Array.from((await model.params()).w!);
+      const outs = interpret(
+        step.graph,
+        slotInputs(program, step, { B: 4 }, batch, [before], 0, t, 2),
+        { B: 4 },
+      );
+      await model.step(batch);
+      const i = step.outSlots.findIndex((s) => s.kind === "param");
+      expect((await model.params()).w![0]).toBeCloseTo(outs[i]!.data[0]!, 6);
+      expect(before[0]! - outs[i]!.data[0]!).toBeCloseTo(0.5 * 0.5 ** Math.floor((t - 1) / 2), 12);
     }
   });
 
