@@ -26,7 +26,7 @@ export async function runSummary(p: Parsed, io: Io): Promise<number> {
         ? `${file} defines no model`
         : `there is no model named \`${name}\` in ${file}; models here: ${[...r.models.keys()].join(", ")}`,
     );
-  const s = summarize(model, r.programs);
+  const s = summarize(model, r.programs, r.sources);
   io.out(p.values.json === true ? JSON.stringify(s, null, 2) : renderSummary(s));
   return exitCode.ok;
 }

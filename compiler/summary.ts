@@ -13,10 +13,10 @@
 // |> dense(2)`), as does a run without parameters between two runs of the
 // same layer (the activation inside a user block) or from the block a
 // neighbouring layer is a call of (`row_attention_1`'s own operations
-// around the std layers it calls); any other run is a row
-// of its own, named after its block (`relu`, `max_pool2d`) or, in the model
-// body, its operations. A layer's output shape is that of its last
-// equation.
+// around the std layers it calls); any other run is a row of its own,
+// named after its block (`relu`) or, in the model body, where each call is
+// a step, the name it calls (`maxpool`, `flatten`) or its operations. A
+// layer's output shape is that of its last equation.
 //
 // FLOPs count arithmetic per example (the batch dim set to 1): a matmul
 // 2·m·n·k, a convolution 2 per tap and output element, a pooling window one
@@ -180,7 +180,10 @@ function declOf(
       d.span.start <= span.start &&
       span.end <= d.span.end
     )
-      return `${d.kind === "Model" ? "model" : "block"} ${d.name.name} in ${file}`;
+      // In the model body each call (`maxpool(2)`, `flatten`) is a step of its own.
+      return d.kind === "Model"
+        ? `model ${d.name.name} in ${file} at ${span.start}:${span.end}`
+        : `block ${d.name.name} in ${file}`;
   return "";
 }
 
@@ -188,6 +191,8 @@ interface Run {
   decl: string;
   /** The block's name, or "" for the model body. */
   block: string;
+  /** In the model body: the name the source calls there (`maxpool` of `maxpool(2)`), if any. */
+  called?: string;
   eqns: Eqn[];
   /** The layer each equation reads parameters of, if any (by equation index in `eqns`). */
   layers: (string | null)[];
@@ -196,7 +201,12 @@ interface Run {
 const layerOf = (path: string) => path.split(".")[0]!;
 
 /** The table of a model (see the header). */
-export function summarize(model: ModelIR, programs: ReadonlyMap<string, Program>): ModelSummary {
+export function summarize(
+  model: ModelIR,
+  programs: ReadonlyMap<string, Program>,
+  /** The source texts (ElaborateResult.sources): a model-body step is named by the call it is. */
+  sources?: ReadonlyMap<string, string>,
+): ModelSummary {
   const batch = model.inputs[0]?.var.type.shape[0];
   const batchName =
     batch !== undefined && batch.terms.length === 1 && batch.terms[0]!.coeff === 1
@@ -226,7 +236,12 @@ export function summarize(model: ModelIR, programs: ReadonlyMap<string, Program>
     let run = runs[runs.length - 1];
     if (run === undefined || run.decl !== decl) {
       const m = /^block (\S+)/.exec(decl);
-      run = { decl, block: m ? m[1]! : "", eqns: [], layers: [] };
+      const text =
+        e.file !== undefined && e.span
+          ? sources?.get(e.file)?.slice(e.span.start, e.span.end)
+          : undefined;
+      const called = m ? undefined : /^[A-Za-z_][\w.]*/.exec(text ?? "")?.[0];
+      run = { decl, block: m ? m[1]! : "", ...(called && { called }), eqns: [], layers: [] };
       runs.push(run);
     }
     run.eqns.push(e);
@@ -318,6 +333,7 @@ function dimValue(d: Dim): number | string {
 /** A parameter-free run's name: its block, or in the model body its operations. */
 function runName(r: Run): string {
   if (r.block !== "") return r.block;
+  if (r.called !== undefined) return r.called;
   const ops = [...new Set(r.eqns.map((e) => e.op).filter((op) => op !== "const"))];
   return ops.length > 0 ? ops.join(", ") : "const";
 }

@@ -330,6 +330,16 @@ describe("dlg summary", { timeout: 60_000 }, () => {
       String(6 * 14 * 14 * 4),
     );
     expect(row("dense_1")).toMatchObject({ output: "f32[B, 120]", count: 48120 });
+    expect(s.rows.map((r: { name: string }) => r.name).slice(0, 8)).toEqual([
+      "conv2d_1",
+      "relu",
+      "maxpool",
+      "conv2d_2",
+      "relu",
+      "maxpool",
+      "flatten",
+      "dense_1",
+    ]);
   });
 
   it("splits trainable parameters from state, and keeps dims the data fixes symbolic", async () => {
