@@ -78,7 +78,6 @@ export const catalog = {
   E3020: "scan carry changes shape in the body",
   E3040: "`repeat`'s function changes the type of its input",
   E3041: "`repeat` count below 1",
-  E3042: "`state` in a repeated block",
   E4001: "model not found",
   E4002: "bad training setting",
   E4003: "data does not fit the model's inputs",

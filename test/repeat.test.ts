@@ -376,3 +376,55 @@ describe("repeat: the runtime names each copy", () => {
     expect(sb.loss).toBe(sa.loss);
   });
 });
+
+describe("repeat: states", () => {
+  const src = `block counted(x: [b, d]) -> [b, d] {
+  state seen: [d] init zeros
+  update seen = seen + sum(x, axis: 0)
+  return x * 2.0
+}
+dim B
+model m {
+  input x: [B, 3]
+  output o = x |> repeat(counted, 3) |> dense(3)
+  loss sum(o)
+}
+train t for m { optimizer sgd(lr: 0.1)  batch 2  epochs 1 }`;
+
+  it("each copy keeps its own state, updated from its own input", () => {
+    const m = dlgModel(src);
+    const seen = m.params.find((p) => p.path === "repeat_1.seen")!;
+    expect(seen.state).toBe(true);
+    expect(seen.stack).toEqual([{ prefix: "repeat_1.", n: 3 }]);
+    const update = m.updates.find((u) => m.params[u.index] === seen)!;
+    const x = [1, 2, 3, 4, 5, 6];
+    const ins = m.forward.inputs.map((v) => {
+      if (v === m.inputs[0]!.var) return tensor("f32", [2, 3], x);
+      if (v === m.seed) return scalar(1, "i32");
+      if (v === m.training) return scalar(1, "bool");
+      const shape = v.type.shape.map((d) => Number(dimToString(d)));
+      return tensor("f32", shape, new Array(shape.reduce((a, b) => a * b, 1)).fill(0));
+    });
+    const [next] = interpret({ ...m.forward, outputs: [update.var] }, ins);
+    // Copy i sees x * 2^i: its column sums are [5, 7, 9] * 2^i.
+    expect([...next!.data]).toEqual([5, 7, 9, 10, 14, 18, 20, 28, 36]);
+  });
+
+  it("step() writes each copy's state, which params() and checkpoints name per copy", async () => {
+    const r = compile("m.dlg", { host: host(src) });
+    expect(r.diagnostics).toEqual([]);
+    const mod = await loadModule(r.js!);
+    const a = await mod.createModel({ seed: 1 });
+    await a.step({ x: Float32Array.from([1, 2, 3, 4, 5, 6]) });
+    const file = decodeSafetensors(await a.save());
+    expect([0, 1, 2].map((i) => [...file.tensors.get(`repeat_1.${i}.seen`)!.data])).toEqual([
+      [5, 7, 9],
+      [10, 14, 18],
+      [20, 28, 36],
+    ]);
+    // evaluate() leaves states alone.
+    await a.evaluate({ x: Float32Array.from([1, 2, 3, 4, 5, 6]) });
+    const again = decodeSafetensors(await a.save());
+    expect([...again.tensors.get("repeat_1.2.seen")!.data]).toEqual([20, 28, 36]);
+  });
+});

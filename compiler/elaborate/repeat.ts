@@ -26,8 +26,10 @@
 // Nesting: a repeat inside a repeated body stacks its params into the outer
 // repeat's slices, so they end up [n_outer, n_inner, ...shape] with one
 // stack level each; its init scan runs inside the outer init scan's body.
-// A `state` (batch norm's running averages) cannot be stacked: its update
-// would be a value of the scan body (E3042).
+// A `state` (batch norm's running averages) is stacked like a param; its
+// `update`, a value of the loop's body, becomes a stacked output of the
+// loop, which is the stacked state's update (state.ts), so each copy keeps
+// its own running averages.
 
 import type { Span } from "../../grammar/index.ts";
 import { CaptureBuilder, type Builder } from "../builder.ts";
@@ -38,6 +40,7 @@ import { fail, type Ctx, type ModelState } from "./context.ts";
 import { applyFn, staticInt } from "./expr.ts";
 import { arg, intrinsic } from "./intrinsics.ts";
 import { perStepSeed } from "./scan.ts";
+import { markState, setUpdate, stateUpdates } from "./state.ts";
 import { builder, need, tensor } from "./tensor-ops.ts";
 import {
   describe,
@@ -69,6 +72,8 @@ interface Declared {
   init: Var;
   span: Span;
   file: string;
+  /** A `state` (never trained; its update, if any, is recorded in state.ts under `slice`). */
+  state: boolean;
 }
 
 /** A repeat whose body is being elaborated. */
@@ -104,8 +109,7 @@ export interface RepeatedParam {
 
 /**
  * For execParam: null outside a repeated body; inside one, how to declare
- * the param as one copy's slice. A `state` there is E3042: its update is a
- * value of the scan body, which step() could not write back.
+ * the param (or state) as one copy's slice.
  */
 export function repeatedParam(
   ctx: Ctx,
@@ -115,17 +119,10 @@ export function repeatedParam(
 ): RepeatedParam | null {
   const f = ctx.m && owner(ctx.m, path);
   if (!f) return null;
-  if (state)
-    fail(ctx, "E3042", "a `state` cannot be declared in a block that `repeat` applies", span, {
-      notes: [
-        "`repeat` stacks its copies' params and runs them in one loop, so a state's update would stay inside the loop",
-      ],
-      help: "apply the block n times by hand, or keep the stateful layer (batch_norm) outside the repeated block",
-    });
   return {
     init: f.init,
     body: f.body,
-    declare: (shape, init, at, file) => declareIn(f, path, [], shape, init, at, file),
+    declare: (shape, init, at, file) => declareIn(f, path, [], shape, init, at, file, state),
   };
 }
 
@@ -137,10 +134,11 @@ function declareIn(
   init: Var,
   span: Span,
   file: string,
+  state: boolean,
 ): Var {
   const slice = f.body.gen.fresh({ dtype: "f32", shape }, path);
   f.body.slices.add(slice.id);
-  f.declared.push({ path, levels, slice, init, span, file });
+  f.declared.push({ path, levels, slice, init, span, file, state });
   return slice;
 }
 
@@ -219,6 +217,12 @@ function elabRepeat(ctx: Ctx, xa: Arg, fa: Arg, na: Arg, site: CallSite): Value 
   }
   const stacked = stackParams(ctx, frame, site.span);
   const next = body.inner(result.v);
+  // Each copy's state updates, stacked by the loop: the stacked states' updates.
+  const updates = stateUpdates(m);
+  const updated = frame.declared.flatMap((d, i) => {
+    const u = updates.get(d.slice.id);
+    return u ? [{ i, u }] : [];
+  });
   const seed = perStepSeed(ctx, body, 0, dimConst(n), site.span);
   const captures = [...body.captured.values()];
   const slices = frame.declared.map((d) => d.slice);
@@ -226,7 +230,7 @@ function elabRepeat(ctx: Ctx, xa: Arg, fa: Arg, na: Arg, site: CallSite): Value 
     body: {
       inputs: [...captures.map((c) => c.inner), carry, ...slices, ...(seed ? [seed.input] : [])],
       eqns: [...(seed?.eqns ?? []), ...body.eqns],
-      outputs: [next],
+      outputs: [next, ...updated.map(({ u }) => body.inner(u.var))],
     },
     length: dimConst(n),
     axis: 0,
@@ -237,10 +241,12 @@ function elabRepeat(ctx: Ctx, xa: Arg, fa: Arg, na: Arg, site: CallSite): Value 
   };
   const ins = [...captures.map((c) => c.outer), x.v, ...stacked, ...(seed ? [seed.seeds] : [])];
   try {
-    return tensor(
-      ctx,
-      outer.emitMulti("scan", params, ins, { span: site.span, file: ctx.file })[0]!,
+    const outs = outer.emitMulti("scan", params, ins, { span: site.span, file: ctx.file });
+    // An update is written in the block that declares its state, so in the state's file.
+    updated.forEach(({ i, u }, j) =>
+      setUpdate(m, stacked[i]!, { var: outs[1 + j]!, span: u.span, file: frame.declared[i]!.file }),
     );
+    return tensor(ctx, outs[0]!);
   } catch (err) {
     if (!(err instanceof ShapeError)) throw err;
     fail(ctx, err.code, err.message, site.span, { notes: [...err.notes] });
@@ -288,7 +294,7 @@ function stackParams(ctx: Ctx, frame: Frame, span: Span): Var[] {
   return frame.declared.map((d, i) => {
     const levels = [{ prefix: frame.prefix, n }, ...d.levels];
     const shape = [dimConst(n), ...d.slice.type.shape];
-    if (parent) return declareIn(parent, d.path, levels, shape, inits[i]!, d.span, d.file);
+    if (parent) return declareIn(parent, d.path, levels, shape, inits[i]!, d.span, d.file, d.state);
     // A path met again is a shared binding's param declared by its second application.
     const prev = m.params.find((p) => p.path === d.path);
     if (prev && sameType(prev.var.type, { dtype: "f32", shape })) return prev.var;
@@ -303,6 +309,7 @@ function stackParams(ctx: Ctx, frame: Frame, span: Span): Var[] {
       init: inits[i]!,
       stack: levels,
     });
+    if (d.state) markState(m, v);
     return v;
   });
 }
