@@ -169,6 +169,18 @@ const conv = (): IntrinsicFn =>
     },
   );
 
+/** Hover texts of the layers, as a std block's `///` doc. */
+const layerDocs = {
+  conv2d:
+    '2-D convolution layer: `filters` learned `kernel` x `kernel` filters slide over x [batch, channels, height, width] (moving by `stride`, over `padding` zeros, with `dilation` - 1 pixels between taps), each giving one output channel, plus one bias per filter. `padding: "same"` keeps ceil(size / stride) positions (TensorFlow\'s rule, the odd row at the end); `"valid"` (0) pads nothing. The filters w [filters, channels, kernel, kernel] start He-normal, std = sqrt(2 / (channels * kernel * kernel)); the bias b starts 0.',
+  conv1d:
+    '1-D convolution layer over x [batch, channels, length]: `filters` learned filters of `kernel` taps (w [filters, channels, kernel], PyTorch\'s Conv1d layout, He-normal with fan_in = channels * kernel) plus one bias per filter. `padding` is an int, [left, right], "same" (ceil(length / stride) outputs) or "valid".',
+  maxpool:
+    'Max pooling: each `size` x `size` window of x [batch, channels, height, width] becomes its largest value. Windows move by `stride`, by default a whole window; `padding` (an int, or "same" for ceil(size / stride) outputs) lets them hang over the edge, and padding never wins. The gradient goes to the first maximum of each window.',
+  avgpool:
+    "Average pooling: each `size` x `size` window of x [batch, channels, height, width] becomes its mean. Windows move by `stride` (by default a whole window). An int `padding`'s zeros count in the mean (PyTorch's default); with \"same\" (ceil(size / stride) outputs) each window averages only what is inside the image (TensorFlow's).",
+};
+
 /** A pooling window's settings, "same" padding worked out from x's size. */
 function poolParams(ctx: Ctx, args: Map<string, Arg>, x: Var, sizeArg: Arg): OpParams["max_pool"] {
   const window = pairArg(ctx, sizeArg, [1, 1], "the window size");
@@ -199,8 +211,9 @@ function pool(
  * the elements inside the image, as TensorFlow's does: the sum is divided by
  * the fraction of the window that is inside, itself an average pool of ones.
  */
-const avgpool = (): IntrinsicFn =>
-  intrinsic("avgpool(x, size, stride?, padding?)", poolShown("avgpool"), (ctx, args, site) => {
+const avgpool = (): IntrinsicFn => ({
+  doc: layerDocs.avgpool,
+  ...intrinsic("avgpool(x, size, stride?, padding?)", poolShown("avgpool"), (ctx, args, site) => {
     const xa = arg(args, "x", site);
     const x = tensorVar(ctx, xa);
     const params = poolParams(ctx, args, x, arg(args, "size", site));
@@ -212,7 +225,8 @@ const avgpool = (): IntrinsicFn =>
     const ones = emit(ctx, "const", { value: 1, dtype: "f32", shape }, [], site.span);
     const inside = emit(ctx, "avg_pool", params, [ones], site.span);
     return tensor(ctx, emit(ctx, "div", {}, [y, inside], site.span));
-  });
+  }),
+});
 
 /** A std block by name, as a function (the layers below hand their work to one). */
 function stdBlock(ctx: Ctx, name: string, span: Span) {
@@ -260,8 +274,9 @@ function layerFit(ctx: Ctx, args: Map<string, Arg>, site: CallSite, x: Var, rank
   return { sizes, names, extents: sizes.map(() => e), stride: sizes.map(() => stride) };
 }
 
-const conv2d = (): IntrinsicFn =>
-  intrinsic(
+const conv2d = (): IntrinsicFn => ({
+  doc: layerDocs.conv2d,
+  ...intrinsic(
     "conv2d(x, filters, kernel, stride?, padding?, dilation?, bias?)",
     'conv2d(x: [batch, channels, height, width], filters: int, kernel: int, stride: int = 1, padding: int | [int, int] | [top, bottom, left, right] | "same" | "valid" = 0, dilation: int = 1, bias: bool = true) -> [batch, filters, oh, ow]',
     (ctx, args, site) => {
@@ -271,10 +286,12 @@ const conv2d = (): IntrinsicFn =>
       const sides = { top: top!, bottom: bottom!, left: left!, right: right! };
       return callLayer(ctx, "conv2d", "conv2d_layer", args, site, sides);
     },
-  );
+  ),
+});
 
-const conv1d = (): IntrinsicFn =>
-  intrinsic(
+const conv1d = (): IntrinsicFn => ({
+  doc: layerDocs.conv1d,
+  ...intrinsic(
     "conv1d(x, filters, kernel, stride?, padding?, dilation?, bias?)",
     'conv1d(x: [batch, channels, length], filters: int, kernel: int, stride: int = 1, padding: int | [left, right] | "same" | "valid" = 0, dilation: int = 1, bias: bool = true) -> [batch, filters, ol]',
     (ctx, args, site) => {
@@ -283,14 +300,15 @@ const conv1d = (): IntrinsicFn =>
       const [left, right] = paddingArg(ctx, args.get("padding"), 1, fit);
       return callLayer(ctx, "conv1d", "conv1d_layer", args, site, { left: left!, right: right! });
     },
-  );
+  ),
+});
 
 export function windowIntrinsics(): IntrinsicFn[] {
   return [
     conv(),
     pool("window_max", "max_pool"),
     pool("window_mean", "avg_pool"),
-    pool("maxpool", "max_pool"),
+    { ...pool("maxpool", "max_pool"), doc: layerDocs.maxpool },
     avgpool(),
     conv2d(),
     conv1d(),
