@@ -18,7 +18,9 @@ import {
   type TrainSettings,
 } from "../cli/train.ts";
 import type { Dataset } from "../cli/data.ts";
+import { analyze } from "../compiler/compile.ts";
 import { stdPath } from "../compiler/elaborate.ts";
+import { trainHover } from "../lsp/hover-decls.ts";
 import { defaultOptimizer, withLr } from "../compiler/elaborate/train-config.ts";
 import { interpret } from "../compiler/interpret.ts";
 import type { ProgramIR } from "../compiler/ir.ts";
@@ -176,6 +178,34 @@ train u for m { optimizer adam(step_decay(0.05, every: 2)) keep best loss }
       lr: 0.01,
       schedule: { kind: "cosine", lr: 0.01, warmup: 100 },
     });
+  });
+});
+
+describe("hovers on the new settings", () => {
+  it("explain the new keys, the schedules and adamw", () => {
+    const src = `dim B
+model m {
+  input x: [B, 2]
+  input y: [B]
+  loss mse((x |> dense(1))[:, 0], y)
+}
+train t for m {
+  optimizer adamw(lr: cosine(3e-4, warmup: 100))
+  clip_norm 1.0
+  keep best loss
+  patience 2
+}
+`;
+    const a = analyze("m.dlg", { host: hostFor(src) });
+    const at = (word: string) => trainHover(a, "m.dlg", src.indexOf(word) + 1)!;
+    expect(at("cosine").code).toEqual(["cosine(lr: float, warmup: int = 0)"]);
+    expect(at("cosine").prose[0]).toMatch(/CosineAnnealingLR/);
+    expect(at("adamw").code).toEqual([
+      "adamw(lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.01)",
+    ]);
+    expect(at("clip_norm").prose[0]).toMatch(/clip_grad_norm_/);
+    expect(at("keep").prose[0]).toMatch(/best validation value/);
+    expect(at("patience").prose[0]).toMatch(/needs `keep best`/);
   });
 });
 
