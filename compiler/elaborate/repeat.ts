@@ -111,12 +111,7 @@ export interface RepeatedParam {
  * For execParam: null outside a repeated body; inside one, how to declare
  * the param (or state) as one copy's slice.
  */
-export function repeatedParam(
-  ctx: Ctx,
-  path: string,
-  state: boolean,
-  span: Span,
-): RepeatedParam | null {
+export function repeatedParam(ctx: Ctx, path: string, state: boolean): RepeatedParam | null {
   const f = ctx.m && owner(ctx.m, path);
   if (!f) return null;
   return {

@@ -206,7 +206,7 @@ export function execParam(ctx: Ctx, s: ast.ParamStmt | ast.StateStmt): void {
     );
   checkParamShape(ctx, what, t.shape, s.type.span);
   // Inside `repeat`, a param is one copy's slice of a stacked param (repeat.ts).
-  const rep = repeatedParam(ctx, path, kind === "state", s.span);
+  const rep = repeatedParam(ctx, path, kind === "state");
   const init = initValue(ctx, s, t.shape, rep?.init ?? m.init);
   const v = rep
     ? rep.declare(t.shape, init, s.name.span, ctx.file)
