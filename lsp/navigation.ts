@@ -31,16 +31,38 @@ function location(a: Analysis, file: string, span: Span): Location | undefined {
   return text === undefined ? undefined : { uri: uriOf(file), range: rangeOf(text, span) };
 }
 
-/** The definition of the name at `offset`; on an import's path, the file it imports. */
+/**
+ * The definition of the name at `offset`; on an import's path, its alias, or
+ * a namespace before a dot (`enc` of `enc.tower`), the file it imports.
+ */
 export function definition(a: Analysis, file: string, offset: number): Location | null {
   const s = symbolAt(a, file, offset);
   if (s) return location(a, s.def.file, s.def.span) ?? null;
+  const ns = namespaceAt(a.sources.get(file) ?? "", offset);
   const imp = a.programs
     .get(file)
-    ?.decls.find((d) => d.kind === "Import" && holds(d.path.span, offset));
+    ?.decls.find(
+      (d) =>
+        d.kind === "Import" &&
+        (holds(d.path.span, offset) ||
+          (d.alias !== null && (holds(d.alias.span, offset) || d.alias.name === ns))),
+    );
   if (imp?.kind !== "Import") return null;
   const start = { line: 0, character: 0 };
   return { uri: uriOf(resolveImport(file, imp.path.value)), range: { start, end: start } };
+}
+
+/** The namespace of the qualified name whose first part holds `offset` (`enc` of `enc.tower`), if any. */
+function namespaceAt(text: string, offset: number): string | null {
+  const word = /[A-Za-z0-9_]/;
+  let start = offset;
+  while (start > 0 && word.test(text[start - 1]!)) start--;
+  let end = offset;
+  while (end < text.length && word.test(text[end]!)) end++;
+  const qualified = text[end] === "." && /[A-Za-z_]/.test(text[end + 1] ?? "");
+  return qualified && /^[A-Za-z_]/.test(text.slice(start)) && text[start - 1] !== "."
+    ? text.slice(start, end)
+    : null;
 }
 
 /** Every place that names `def` (its definition first when asked), once each, across analyses. */

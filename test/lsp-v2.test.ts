@@ -12,9 +12,11 @@ import { stdPath } from "../compiler/elaborate.ts";
 import { trainKeys } from "../compiler/elaborate/train-config.ts";
 import type { Analysis } from "../compiler/symbols.ts";
 import { completions } from "../lsp/completion.ts";
+import { definition } from "../lsp/navigation.ts";
 import { semanticTokens, semanticTokensLegend } from "../lsp/semantic-tokens.ts";
 import { signatureHelp } from "../lsp/signature-help.ts";
 import { positionOf } from "../lsp/text.ts";
+import { uriOf } from "../lsp/uris.ts";
 
 const CURSOR = "‸";
 const stdText = readFileSync(stdPath("prelude.dlg"), "utf8");
@@ -120,6 +122,27 @@ describe("signature help", () => {
     );
     // `x` is piped, 8 is `units`: the cursor is at `act`.
     expect(help?.activeParameter).toBe(2);
+  });
+});
+
+describe("go to definition", () => {
+  it("goes from ns.tower to the block, and from the namespace or its alias to the imported file", () => {
+    const { text, a } = at(model(`h = x |> enc.tower(enc.width)${CURSOR}`));
+    const lib = { uri: uriOf("lib/enc.dlg") };
+    const towerAt = text.indexOf("enc.tower");
+    expect(definition(a, "main.dlg", towerAt + 5)).toMatchObject({
+      ...lib,
+      range: { start: { line: 4, character: 6 } },
+    });
+    const top = { start: { line: 0, character: 0 } };
+    expect(definition(a, "main.dlg", towerAt + 1)).toMatchObject({ ...lib, range: top });
+    expect(definition(a, "main.dlg", text.indexOf("as enc") + 4)).toMatchObject({
+      ...lib,
+      range: top,
+    });
+    // `enc.width`'s namespace too, but not a plain name nor a number's digits.
+    expect(definition(a, "main.dlg", text.indexOf("enc.width"))).toMatchObject(lib);
+    expect(definition(a, "main.dlg", text.indexOf("4]"))).toBeNull();
   });
 });
 
