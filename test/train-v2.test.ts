@@ -5,7 +5,10 @@
 // epoch and `patience` stops the run; a run resumed from the middle (with a
 // schedule and a best epoch so far) ends bit-identical to one never stopped.
 
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { run } from "../cli/main.ts";
 import { describe, expect, it } from "vitest";
 import { loadModule } from "../cli/module.ts";
 import { compile, check } from "../cli/node-host.ts";
@@ -494,4 +497,76 @@ describe("resume", () => {
       Buffer.from(await again.model.save()).equals(Buffer.from(await whole.model.save())),
     ).toBe(true);
   });
+});
+
+describe("dlg train --resume with a schedule and keep best", () => {
+  it("ends with the same step losses, epoch lines and checkpoint as the run never stopped", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dlg-train-v2-"));
+    const file = join(dir, "lr.dlg");
+    writeFileSync(
+      file,
+      `dim B, F
+model linreg {
+  input x: [B, F]
+  input y: [B]
+  param theta: [F] init zeros
+  output pred = x @ theta
+  metric neg = 0.0 - mean((pred - y) ^ 2)
+  loss mse(pred, y)
+}
+train t for linreg {
+  optimizer adamw(lr: cosine(0.2, warmup: 3), weight_decay: 0.01)
+  clip_norm 1.0
+  batch 16
+  epochs 8
+  keep best neg
+  patience 1
+}
+`,
+    );
+    const dlg = async (...args: string[]) => {
+      let out = "";
+      let err = "";
+      const code = await run(
+        [
+          "train",
+          file,
+          "--data",
+          "samples/linreg.csv",
+          "--limit",
+          "96",
+          "--backend",
+          "js",
+          ...args,
+        ],
+        { out: (l) => (out += l + "\n"), err: (l) => (err += l) },
+      );
+      expect(code, err).toBe(0);
+      return out;
+    };
+    const f = (n: string) => join(dir, n);
+    const whole = await dlg("--save", f("whole.st"), "--log", f("whole.log"));
+    expect(whole).toMatch(/stopped early after epoch \d+/);
+    expect(whole).toMatch(/kept epoch \d+/);
+    // Cut mid-epoch 3, after a best epoch and before the one that ends the run; the rest resumes.
+    const part = await dlg("--steps", "14", "--save", f("part.st"), "--log", f("a.log"));
+    expect(part).toMatch(/stopped by --steps/);
+    const rest = await dlg("--resume", f("part.st"), "--save", f("rest.st"), "--log", f("b.log"));
+    const log = (n: string) => readFileSync(f(n), "utf8");
+    expect(log("a.log") + log("b.log")).toBe(log("whole.log"));
+    expect(readFileSync(f("rest.st")).equals(readFileSync(f("whole.st")))).toBe(true);
+    const epochLines = (out: string) =>
+      out
+        .split("\n")
+        .filter((l) => l.startsWith("epoch "))
+        .map((l) => l.replace(/\|\s+[\d.]+s\s+\d+ samples\/s$/, ""));
+    expect([...epochLines(part), ...epochLines(rest)]).toEqual(epochLines(whole));
+    const ending = (out: string) => out.match(/^stopped early.*\nkept epoch.*$/m)?.[0];
+    expect(ending(whole)).toMatch(/^stopped early after epoch \d+: .*\nkept epoch \d+ /);
+    expect(ending(rest)).toBe(ending(whole));
+    // Resuming the finished run trains nothing and saves the same checkpoint.
+    const again = await dlg("--resume", f("whole.st"), "--save", f("again.st"));
+    expect(again).toMatch(/trained 0 epochs \(0 steps\)/);
+    expect(readFileSync(f("again.st")).equals(readFileSync(f("whole.st")))).toBe(true);
+  }, 60_000);
 });
