@@ -129,12 +129,16 @@ function programsInOrder(a: Analysis, file: string): [string, Program][] {
   return [...a.programs].sort(([f], [g]) => rank(f) - rank(g));
 }
 
-/** Every block the analysis knows, nearest definition first for a name defined twice. */
+/**
+ * Every block `file` sees unqualified (its own, its plain imports', std's; not
+ * those behind a namespace), nearest definition first for a name defined twice.
+ */
 export function blocks(a: Analysis | undefined, file: string): Signature[] {
   if (!a) return [];
   const seen = new Set<string>();
   const out: Signature[] = [];
-  for (const [f, p] of programsInOrder(a, file))
+  const visible = new Set(plainGroup(a, file));
+  for (const [f, p] of programsInOrder(a, file).filter(([f]) => visible.has(f) || isStd(f)))
     for (const d of p.decls)
       if (d.kind === "Block" && !seen.has(d.name.name)) {
         seen.add(d.name.name);
@@ -143,25 +147,31 @@ export function blocks(a: Analysis | undefined, file: string): Signature[] {
   return out;
 }
 
-/**
- * The files `alias.` reads in `file` (`import "x.dlg" as alias`): x.dlg and
- * what it imports plainly, whose names share its scope. None when no import
- * of `file` has that alias.
- */
-export function namespaceFiles(a: Analysis, file: string, alias: string): string[] {
-  const imports = (f: string) =>
-    (a.programs.get(f)?.decls ?? []).flatMap((d) =>
-      d.kind === "Import" ? [{ alias: d.alias?.name, file: resolveImport(f, d.path.value) }] : [],
-    );
-  const root = imports(file).find((i) => i.alias === alias)?.file;
+function importsOf(a: Analysis, file: string): { alias?: string; file: string }[] {
+  return (a.programs.get(file)?.decls ?? []).flatMap((d) =>
+    d.kind === "Import" ? [{ alias: d.alias?.name, file: resolveImport(file, d.path.value) }] : [],
+  );
+}
+
+/** `root` and the files it imports plainly, whose names share its scope (the elaborator's file group). */
+function plainGroup(a: Analysis, root: string): string[] {
   const out: string[] = [];
-  for (let todo = root ? [root] : []; todo.length > 0;) {
+  for (let todo = [root]; todo.length > 0;) {
     const f = todo.pop()!;
     if (out.includes(f) || !a.programs.has(f)) continue;
     out.push(f);
-    todo.push(...imports(f).flatMap((i) => (i.alias === undefined ? [i.file] : [])));
+    todo.push(...importsOf(a, f).flatMap((i) => (i.alias === undefined ? [i.file] : [])));
   }
   return out;
+}
+
+/**
+ * The files `alias.` reads in `file` (`import "x.dlg" as alias`): x.dlg and
+ * what it imports plainly. None when no import of `file` has that alias.
+ */
+export function namespaceFiles(a: Analysis, file: string, alias: string): string[] {
+  const root = importsOf(a, file).find((i) => i.alias === alias)?.file;
+  return root === undefined ? [] : plainGroup(a, root);
 }
 
 /** The signature of what `name(` calls: a block (user or std, or `ns.block`) or an intrinsic; optimizers inside a train block. */

@@ -98,6 +98,9 @@ describe("completion", () => {
   it("offers the namespace itself where a value or a callable goes", () => {
     const piped = complete(model(`h = x |> ${CURSOR}`));
     expect(piped.find((i) => i.label === "enc")).toMatchObject({ kind: CompletionItemKind.Module });
+    // The namespace's blocks are not visible unqualified, so not offered so.
+    expect(labels(piped)).not.toContain("tower");
+    expect(labels(piped)).toContain("dense");
   });
 
   it("completes the train keys of train-config.ts, `best` after `keep`, then the metrics and loss", () => {
