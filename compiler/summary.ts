@@ -77,6 +77,8 @@ export interface ModelSummary {
     bytes: number | string;
   };
   flops: string;
+  /** The entry whose graph is counted: predict, or evaluate for a model without outputs. */
+  entry: "predict" | "evaluate";
 }
 
 /** Arithmetic of one equation (whole batch); shapes are its inputs' and outputs'. */
@@ -217,10 +219,12 @@ export function summarize(
   const perExample = (d: Dim) =>
     dimToString(batchName === null ? d : dimSubst(d, new Map([[batchName, dimConst(1)]])));
 
-  // The predict entry's graph: training false, so dropout is the identity and
-  // batch norm reads its running averages.
+  // The predict entry's graph (evaluate's, loss and metrics, for a model
+  // without outputs): training false, so dropout is the identity and batch
+  // norm reads its running averages.
   const gen = new VarGen(largestId(model.forward, model.init) + 1);
-  const predict = buildEntries(model, null, gen).entries.find((e) => e.name === "predict")!;
+  const entry = model.outputs.length > 0 ? "predict" : "evaluate";
+  const predict = buildEntries(model, null, gen).entries.find((e) => e.name === entry)!;
   const paramLayer = new Map<number, string>();
   predict.inSlots.forEach((slot, k) => {
     if (slot.kind === "param")
@@ -240,7 +244,7 @@ export function summarize(
         e.file !== undefined && e.span
           ? sources?.get(e.file)?.slice(e.span.start, e.span.end)
           : undefined;
-      const called = m ? undefined : /^[A-Za-z_][\w.]*/.exec(text ?? "")?.[0];
+      const called = m ? undefined : /^([A-Za-z_][\w.]*)\s*(?:\(|$)/.exec(text ?? "")?.[1];
       run = { decl, block: m ? m[1]! : "", ...(called && { called }), eqns: [], layers: [] };
       runs.push(run);
     }
@@ -322,6 +326,7 @@ export function summarize(
       bytes: dimValue(dimMul(dimConst(4), total)),
     },
     flops: perExample(graphFlops(eqns)),
+    entry,
   };
 }
 
@@ -373,6 +378,6 @@ export function renderSummary(s: ModelSummary): string {
     ...body.map(line),
     "",
     `parameters: ${grouped(p.total)} (${grouped(p.trainable)} trainable, ${grouped(p.state)} state), ${grouped(p.bytes)} bytes (f32)`,
-    `FLOPs per example (predict): ${flops(s.flops)}`,
+    `FLOPs per example (${s.entry}${s.entry === "evaluate" ? ": the model has no outputs" : ""}): ${flops(s.flops)}`,
   ].join("\n");
 }

@@ -363,6 +363,7 @@ model bn {
     const linreg = JSON.parse((await dlg("summary", "samples/linreg.dlg", "--json")).stdout);
     expect(linreg.rows[0]).toMatchObject({ name: "theta", count: "F", flops: "2 * F" });
     expect(linreg.params.bytes).toBe("4 * F");
+    expect(linreg.entry).toBe("predict");
   });
 
   it("names a missing model plainly", async () => {
