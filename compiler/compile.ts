@@ -491,8 +491,7 @@ export function exportModel(file: string, opts: ExportOptions): ExportResult {
       );
     const weights = exportWeights(model, train.seed, opts.weights, at);
     if (!Array.isArray(weights)) return fail(weights);
-    if (!exporter) throw new Error(`no exporter for the ${opts.target} target`);
-    const out = exporter.export({ model, program, train, weights, sources: r.sources });
+    const out = exporter.export({ model, program, train, weights, file, sources: r.sources });
     return {
       ...base,
       ok: true,

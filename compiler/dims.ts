@@ -356,6 +356,16 @@ export function dimToJs(a: Dim, lookup: (name: string) => string): string {
   return `(${body.text})`;
 }
 
+/** A Python expression computing the dim: Python's `//` and `%` floor, as `div` and `mod` do. */
+export function dimToPy(a: Dim, lookup: (name: string) => string): string {
+  const body = render(a, {
+    atom: lookup,
+    div: (n, d) => ({ text: `${wrap(n, ATOM)} // ${wrap(d, ATOM)}`, prec: PRODUCT }),
+    mod: (n, d) => ({ text: `${wrap(n, ATOM)} % ${wrap(d, ATOM)}`, prec: PRODUCT }),
+  });
+  return `(${body.text})`;
+}
+
 function atomVal(x: DimAtom, env: Readonly<Record<string, number>>): number {
   if (x.kind === "var") {
     const v = env[x.name];

@@ -18,6 +18,8 @@ export interface ExportInput {
   train: TrainConfig;
   /** Every param's value, by path in `model.params` order: trained (`--load`) or the seeded initial ones. */
   weights: Float32Array[];
+  /** The entry .dlg file (the model's). */
+  file: string;
   /** The .dlg sources, by file, for comments naming where each op came from. */
   sources: ReadonlyMap<string, string>;
 }

@@ -6,13 +6,14 @@
 import type { Exporter, ExportTarget } from "./exporter.ts";
 import type { OnnxEncoder } from "./export/onnx-model.ts";
 import { onnxExporter } from "./export/onnx.ts";
+import { pytorchExporter } from "./export/pytorch.ts";
 
 /** What the exporters need from outside compiler/. */
 export interface ExportEncoders {
   onnx: OnnxEncoder;
 }
 
-/** The exporters, given their encoders. (`pytorch`: Y's row, compiler/export/pytorch.ts.) */
-export function exporters(enc: ExportEncoders): Partial<{ [T in ExportTarget]: Exporter }> {
-  return { onnx: onnxExporter(enc.onnx) };
+/** The exporters, given their encoders. */
+export function exporters(enc: ExportEncoders): { [T in ExportTarget]: Exporter } {
+  return { onnx: onnxExporter(enc.onnx), pytorch: pytorchExporter };
 }
