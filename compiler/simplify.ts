@@ -7,7 +7,7 @@
 // reshapes back to the same shape), and `bindInputs` turns `training` into a
 // constant so predict's dropout folds away.
 
-import { dimAsConst, type Dim } from "./dims.ts";
+import { dimAsConst, dimConst, dimEq, dimSub, type Dim } from "./dims.ts";
 import { binaryFns, compareFns, toDType, unaryFns } from "./elementwise.ts";
 import { paramsToString } from "./ir-print.ts";
 import {
@@ -55,6 +55,20 @@ function concreteCount(shape: Dim[], axes: number[]): number | null {
     n *= c;
   }
   return n;
+}
+
+/** Whether `idx` is n - 1 - iota([n]) (std's `flip`): a permutation that is its own inverse. */
+function isReversal(idx: Var, n: Dim, defOf: (v: Var | undefined) => Eqn | undefined): boolean {
+  const d = defOf(idx);
+  if (d?.op !== "sub") return false;
+  const [last, up] = d.inputs.map(defOf);
+  return (
+    last?.op === "dimval" &&
+    dimEq(last.params.dim, dimSub(n, dimConst(1))) &&
+    up?.op === "iota" &&
+    up.params.shape.length === 1 &&
+    dimEq(up.params.shape[0]!, n)
+  );
 }
 
 function rewrite(e: Eqn, facts: Facts): Rewrite {
@@ -139,6 +153,13 @@ function rewrite(e: Eqn, facts: Facts): Rewrite {
       // out[i] = mid[perm[i]] = x[inner[perm[i]]].
       const inner = d.params.perm;
       return redefine("transpose", { perm: perm.map((p) => inner[p]!) }, d.inputs);
+    }
+    case "scatter_add": {
+      // Scattering to a reversal's positions (flip's gradient) is gathering from them.
+      const n = e.params.shape[e.params.axis]!;
+      return sameType(a!.type, out.type) && isReversal(b!, n, defOf)
+        ? redefine("gather", { axis: e.params.axis }, [a!, b!])
+        : null;
     }
     default:
       return null;

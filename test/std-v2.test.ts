@@ -12,7 +12,10 @@ import { compile } from "../cli/node-host.ts";
 import { renderDiagnostics } from "../compiler/diagnostics.ts";
 import { shapeToString } from "../compiler/dims.ts";
 import { elaborate, stdPath } from "../compiler/elaborate.ts";
+import { grad } from "../compiler/autodiff.ts";
 import { lowerGraph } from "../compiler/fuse.ts";
+import { VarGen, type Graph } from "../compiler/ir.ts";
+import { simplify } from "../compiler/simplify.ts";
 import { kernelToString } from "../compiler/scalar-print/dump.ts";
 import {
   prepareDlg,
@@ -383,6 +386,26 @@ model m {
     // positions T - 1 - t computed once before the multiply.
     const kernels = lowerGraph(m.forward).kernels.map((k) => kernelToString(k));
     expect(kernels.map((k) => k.split(" ").slice(2, 4).join(" "))).toEqual(["map [T]", "map [B,"]);
+  });
+
+  it("has a gradient that is a gather too, once simplified: no scatter kernel", () => {
+    const r = check(`dim B, T
+model m {
+  input x: [B, T, 4]
+  input t: [B, T, 4]
+  param w: [4]
+  loss sum(flip(x * w, axis: 1) * t)
+}`);
+    expect(r.diagnostics).toEqual([]);
+    const m = r.models.get("m")!;
+    const g = grad(m.forward, m.loss!, [m.params[0]!.var], new VarGen(1_000_000));
+    const kinds = (graph: Graph) =>
+      lowerGraph(graph).kernels.map((k) => kernelToString(k).split(" ")[2]);
+    // Autodiff's transpose of the gather is a scatter to the same positions ...
+    expect(kinds(g.graph)).toContain("scatter_add");
+    // ... which simplify turns into a gather from them (the reversal is its own inverse).
+    expect(kinds(simplify(g.graph))).not.toContain("scatter_add");
+    expect(simplify(g.graph).eqns.filter((e) => e.op === "gather")).toHaveLength(2);
   });
 
   it("reports a bad axis", () => {
