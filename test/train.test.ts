@@ -350,7 +350,8 @@ describe("acceptance: samples/mlp.dlg learns MNIST", () => {
     const mod = await loadModule(r.js!);
     const splits = loadSplits({ kind: "mnist" }, mod.spec);
     splits.train = rows(splits.train, 0, 6400);
-    const model = await mod.createModel({ seed: 42 });
+    // The run's shape, for the train block's lr schedule (cosine warms up and decays over it).
+    const model = await mod.createModel({ seed: 42, stepsPerEpoch: 100, epochs: 3 });
     const report = await train(model, splits, { epochs: 3, batch: 64, seed: 42 });
     expect(report.steps).toBe(300);
     expect(report.test!.metrics.accuracy).toBeGreaterThan(0.85);
