@@ -97,6 +97,15 @@ function owner(m: ModelState, path: string): Frame | null {
   return null;
 }
 
+/**
+ * Whether a param at `path` is declared in a repeated body, as one copy's
+ * slice: sharing.ts leaves it to repeat, which merges a shared binding's
+ * params by path when it stacks them (a slice is only valid in its own body).
+ */
+export function inRepeat(ctx: Ctx, path: string): boolean {
+  return ctx.m !== null && owner(ctx.m, path) !== null;
+}
+
 /** Where a `param` statement inside a repeated body puts its initial value and its slice. */
 export interface RepeatedParam {
   /** The builder its initialiser runs in (the init scan's body). */
