@@ -32,12 +32,16 @@ function at(file: string, marked: string): { text: string; offset: number; a: An
   return { text, offset, a: analyze(file, { host }) };
 }
 
-/** A sample with `from` replaced by `to` (which holds the cursor). */
-function sample(name: string, from: string, to: string): string {
-  const text = readFileSync(`samples/${name}`, "utf8");
-  expect(text, `${name} has ${from}`).toContain(from);
+/** A .dlg file's text with `from` replaced by `to` (which holds the cursor). */
+function sample(path: string, from: string, to: string): string {
+  const text = readFileSync(path, "utf8");
+  expect(text, `${path} has ${from}`).toContain(from);
   return text.replace(from, to);
 }
+
+/** samples/mlp.dlg as it was at v1, so that tuning the sample leaves these positions be. */
+const mlp = "test/fixtures/lsp/mlp.dlg";
+const lenet = "samples/lenet.dlg";
 
 function complete(file: string, marked: string): CompletionItem[] {
   const { text, offset, a } = at(file, marked);
@@ -49,10 +53,8 @@ const named = (items: CompletionItem[]) =>
   items.filter((i) => i.kind === CompletionItemKind.Field).map((i) => i.label);
 
 describe("completion", () => {
-  const mlp = "samples/mlp.dlg";
-
   it("offers the named arguments of the call being typed, with their types", () => {
-    const items = complete(mlp, sample("mlp.dlg", "dense(256)", `dense(${CURSOR})`));
+    const items = complete(mlp, sample(mlp, "dense(256)", `dense(${CURSOR})`));
     // `x` is piped in (`x |> dense(...)`), so only units and bias are left.
     expect(named(items)).toEqual(["units:", "bias:"]);
     const bias = items.find((i) => i.label === "bias:")!;
@@ -62,35 +64,31 @@ describe("completion", () => {
   });
 
   it("leaves out the arguments already given, by position or by name", () => {
-    expect(named(complete(mlp, sample("mlp.dlg", "dense(256)", `dense(256, ${CURSOR})`)))).toEqual([
+    expect(named(complete(mlp, sample(mlp, "dense(256)", `dense(256, ${CURSOR})`)))).toEqual([
       "bias:",
     ]);
     expect(
-      named(complete(mlp, sample("mlp.dlg", "dense(256)", `dense(bias: false, ${CURSOR})`))),
+      named(complete(mlp, sample(mlp, "dense(256)", `dense(bias: false, ${CURSOR})`))),
     ).toEqual(["units:"]);
   });
 
   it("offers no argument names where an argument's value is being typed", () => {
-    const items = complete(mlp, sample("mlp.dlg", "dense(256)", `dense(256, bias: ${CURSOR})`));
+    const items = complete(mlp, sample(mlp, "dense(256)", `dense(256, bias: ${CURSOR})`));
     expect(named(items)).toEqual([]);
     expect(labels(items)).toContain("x");
   });
 
   it("offers conv2d's arguments, intrinsics' and those of a call not piped into", () => {
-    const lenet = "samples/lenet.dlg";
-    const conv = complete(
-      lenet,
-      sample("lenet.dlg", "conv2d(16, kernel: 5)", `conv2d(16, ${CURSOR})`),
-    );
+    const conv = complete(lenet, sample(lenet, "conv2d(16, kernel: 5)", `conv2d(16, ${CURSOR})`));
     expect(named(conv)).toEqual(["kernel:", "stride:", "padding:", "dilation:", "bias:"]);
     expect(conv.find((i) => i.label === "padding:")!.detail).toBe(
       'int | [int, int] | [top, bottom, left, right] | "same" | "valid" = 0',
     );
-    const mean = complete(mlp, sample("mlp.dlg", "mean(argmax", `mean(${CURSOR}argmax`));
+    const mean = complete(mlp, sample(mlp, "mean(argmax", `mean(${CURSOR}argmax`));
     expect(named(mean)).toEqual(["x:", "axis:", "keepdims:"]);
     const argmax = complete(
       mlp,
-      sample("mlp.dlg", "argmax(logits, axis: -1)", `argmax(logits, ${CURSOR}`),
+      sample(mlp, "argmax(logits, axis: -1)", `argmax(logits, ${CURSOR}`),
     );
     expect(named(argmax)).toEqual(["axis:"]);
   });
@@ -143,17 +141,17 @@ describe("completion", () => {
     expect(labels(items)).toEqual(expect.arrayContaining(["B", "T", "n"]));
     expect(items.filter((i) => i.kind === CompletionItemKind.Function)).toEqual([]);
     expect(
-      labels(complete(mlp, sample("mlp.dlg", "input y: int[B]", `input y: int[${CURSOR}]`))),
+      labels(complete(mlp, sample(mlp, "input y: int[B]", `input y: int[${CURSOR}]`))),
     ).toEqual(expect.arrayContaining(["B"]));
   });
 
   it("offers the train keys not yet set inside a train block, and the optimizers after `optimizer`", () => {
-    const keys = complete(mlp, sample("mlp.dlg", "batch 64  epochs 5 }", `batch 64  ${CURSOR} }`));
+    const keys = complete(mlp, sample(mlp, "batch 64  epochs 5 }", `batch 64  ${CURSOR} }`));
     // The keys are train-config.ts's, less the two the block sets.
     expect(labels(keys)).toEqual(trainKeys.filter((k) => k !== "optimizer" && k !== "batch"));
     const opts = complete(
       mlp,
-      sample("mlp.dlg", "optimizer sgd(lr: 0.1, momentum: 0.9)", `optimizer ${CURSOR}`),
+      sample(mlp, "optimizer sgd(lr: 0.1, momentum: 0.9)", `optimizer ${CURSOR}`),
     );
     expect(labels(opts)).toEqual(["gd", "sgd", "adam", "adamw"]);
     expect(opts.find((i) => i.label === "adam")!.detail).toBe(
@@ -161,12 +159,10 @@ describe("completion", () => {
     );
     const settings = complete(
       mlp,
-      sample("mlp.dlg", "sgd(lr: 0.1, momentum: 0.9)", `sgd(lr: 0.1, ${CURSOR})`),
+      sample(mlp, "sgd(lr: 0.1, momentum: 0.9)", `sgd(lr: 0.1, ${CURSOR})`),
     );
     expect(named(settings)).toEqual(["momentum:", "nesterov:", "weight_decay:"]);
-    expect(labels(complete(mlp, sample("mlp.dlg", "batch 64", `batch ${CURSOR}`)))).toEqual([
-      "full",
-    ]);
+    expect(labels(complete(mlp, sample(mlp, "batch 64", `batch ${CURSOR}`)))).toEqual(["full"]);
   });
 
   it("offers keywords at the top level, models after `train NAME for`, nothing in comments", () => {
@@ -179,16 +175,16 @@ describe("completion", () => {
       "import",
     ]);
     expect(
-      labels(complete(mlp, sample("mlp.dlg", "train sgd for mlp", `train sgd for ${CURSOR}`))),
+      labels(complete(mlp, sample(mlp, "train sgd for mlp", `train sgd for ${CURSOR}`))),
     ).toEqual(["mlp"]);
-    expect(complete(mlp, sample("mlp.dlg", "// Adam at", `// Adam${CURSOR} at`))).toEqual([]);
+    expect(complete(mlp, sample(mlp, "// Adam at", `// Adam${CURSOR} at`))).toEqual([]);
   });
 
   it("offers consts and dims in a const's value, and element types after `input x:`", () => {
     const consts = complete("c.dlg", `dim B\nconst a = 2\nconst b = ${CURSOR}`);
     expect(labels(consts)).toEqual(expect.arrayContaining(["a", "B"]));
     expect(labels(consts)).not.toContain("block");
-    const types = complete(mlp, sample("mlp.dlg", "input y: int[B]", `input y: ${CURSOR}`));
+    const types = complete(mlp, sample(mlp, "input y: int[B]", `input y: ${CURSOR}`));
     expect(labels(types)).toEqual(["f32", "int", "bool", "i32"]);
     expect(labels(complete("b.dlg", `block f(x: [3], n: ${CURSOR}`))).toEqual(
       expect.arrayContaining(["float", "dim", "int"]),
@@ -464,7 +460,7 @@ describe("through the server", () => {
     try {
       await client.initialize(resolve("."));
       const uri = fileUri(resolve("samples/lenet.dlg"));
-      const marked = sample("lenet.dlg", "conv2d(16, kernel: 5)", `conv2d(16, ${CURSOR}`);
+      const marked = sample(lenet, "conv2d(16, kernel: 5)", `conv2d(16, ${CURSOR}`);
       const offset = marked.indexOf(CURSOR);
       const text = marked.replace(CURSOR, "");
       await client.open(uri, text);
