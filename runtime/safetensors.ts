@@ -154,7 +154,9 @@ export function decodeSafetensors(bytes: Uint8Array): StFile {
   for (const sp of spans) {
     const t = tensors.get(sp.name)!;
     // Copy into fresh aligned storage, fixing byte order on big-endian hosts.
-    const raw = bytes.slice(dataStart + sp.begin, dataStart + sp.end);
+    // Uint8Array's slice copies even when `bytes` is a Node Buffer, whose own slice is a view of
+    // its (pooled or whole-file) buffer: a typed array over that would read the wrong bytes.
+    const raw = Uint8Array.prototype.slice.call(bytes, dataStart + sp.begin, dataStart + sp.end);
     if (!littleEndian)
       for (let i = 0; i < raw.length; i += 4) {
         raw.subarray(i, i + 4).reverse();

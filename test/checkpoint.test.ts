@@ -68,6 +68,18 @@ describe("checkpoints", async () => {
     expect(same(await b.save(), await a.save())).toBe(true);
   });
 
+  it("loads a Node Buffer (what readFileSync gives), whose slice is a view, not a copy", async () => {
+    const a = await make(4);
+    await a.step(batch(0));
+    const bytes = await a.save();
+    // A Buffer at an offset inside a larger one, as Node's pool and file reads make them.
+    const big = Buffer.alloc(bytes.length + 24);
+    big.set(bytes, 16);
+    const b = await make(9);
+    await b.load(big.subarray(16, 16 + bytes.length));
+    expect(same(await b.save(), bytes)).toBe(true);
+  });
+
   it("carries the caller's metadata and returns it from load()", async () => {
     const a = await make(1);
     await a.step(batch(0));
