@@ -178,8 +178,11 @@ function scanRule(e: Eqn<"scan">, ins: string[], cx: RuleCtx): string[] {
       num_scan_inputs: xs.length,
       scan_input_axes: axes,
       scan_input_directions: axes.map(() => dir),
-      scan_output_axes: Array.from({ length: nYs }, () => p.axis),
-      scan_output_directions: Array.from({ length: nYs }, () => dir),
+      // An empty list is no attribute in protobuf: a scan yielding nothing leaves them out.
+      ...(nYs > 0 && {
+        scan_output_axes: Array.from({ length: nYs }, () => p.axis),
+        scan_output_directions: Array.from({ length: nYs }, () => dir),
+      }),
     },
     e.outs.length,
   );
