@@ -280,6 +280,24 @@ model m {
     );
   });
 
+  it("keep best names the trained model's metric, even from a train block above the model", () => {
+    const text = `train t for m { keep best acc  patience 2 }
+dim B
+model m {
+  input x: [B, 4]
+  metric acc = mean(x)
+  loss mean(x)
+}
+`;
+    const k = run({ "main.dlg": text });
+    expect(defOf(k, "main.dlg", "acc")).toMatchObject({
+      kind: "metric",
+      container: named(k, "m").id,
+    });
+    const loss = run({ "main.dlg": text.replace("keep best acc", "keep best loss") });
+    expect(defAt(loss, "main.dlg", nth(loss, "main.dlg", "loss"))).toBeUndefined();
+  });
+
   it("a fn parameter is defined, and its uses refer to it", () => {
     const act = named(a, "act");
     expect(act).toMatchObject({ kind: "block-param", detail: "act: fn = relu" });
@@ -344,10 +362,10 @@ function nthIn(text: string, word: string, n: number): ast.Span {
 }
 
 describe("types", () => {
-  const mlp = join(root, "samples/mlp.dlg");
+  const mlp = join(root, "test/fixtures/lsp/mlp.dlg"); // samples/mlp.dlg as it was at v1;
   const a = analyze(mlp, { host: { readFile: (p) => readFileSync(p, "utf8") } });
 
-  it("gives each |> stage and each assignment its shape (samples/mlp.dlg)", () => {
+  it("gives each |> stage and each assignment its shape (mlp.dlg)", () => {
     expect(typesAt(a, mlp, "x |> dense(256)")).toEqual(["f32[B, 256]"]);
     expect(typesAt(a, mlp, "x |> dense(256) |> relu |> dropout(0.2)")).toEqual(["f32[B, 256]"]);
     const value = "x |> dense(256) |> relu |> dropout(0.2) |> dense(10)";

@@ -79,6 +79,10 @@ class Resolver {
   readonly index: SymbolIndex = { defs: new Map(), refs: [] };
   /** A block's params by name, for named arguments (`dense(units: 3)`). */
   private readonly blockParams = new Map<string, Map<string, string>>();
+  /** A model's metrics by name (by the model's def id), for `keep best METRIC`. */
+  private readonly metrics = new Map<string, Map<string, string>>();
+  /** `keep best METRIC`s, resolved once every model is (a train block may come first). */
+  private readonly keeps: { at: Where; metric: ast.NameExpr; model: string | undefined }[] = [];
 
   def(
     at: Where,
@@ -168,15 +172,27 @@ class Resolver {
         case "Model":
           this.model(file, d, scope);
           break;
-        case "Train":
-          this.ref(at, d.model.span, models.get(d.model.name));
-          for (const s of d.settings) this.setting(at, s, scope);
+        case "Train": {
+          const model = models.get(d.model.name);
+          this.ref(at, d.model.span, model);
+          for (const s of d.settings)
+            if (s.key.name === "keep" && s.value.kind === "Name")
+              this.keeps.push({ at, metric: s.value, model });
+            else this.setting(at, s, scope);
           break;
+        }
         case "Dim":
         case "Import":
           break;
       }
     }
+  }
+
+  /** `keep best accuracy` refers to the trained model's metric `accuracy` (`loss` to nothing). */
+  keptMetrics(): void {
+    for (const k of this.keeps)
+      if (k.model !== undefined)
+        this.ref(k.at, k.metric.span, this.metrics.get(k.model)?.get(k.metric.name));
   }
 
   /**
@@ -298,7 +314,13 @@ class Resolver {
           this.expr(at, s.value, scope);
           const kind = s.kind === "Output" ? "output" : "metric";
           const detail = short(`${kind} ${s.name.name} = ${printExpr(s.value)}`);
-          this.local(scope, s.name, this.def(at, kind, s.name, s.span, detail));
+          const id = this.def(at, kind, s.name, s.span, detail);
+          this.local(scope, s.name, id);
+          if (kind === "metric" && at.container !== undefined) {
+            const own = this.metrics.get(at.container) ?? new Map<string, string>();
+            if (!own.has(s.name.name)) own.set(s.name.name, id);
+            this.metrics.set(at.container, own);
+          }
           break;
         }
         case "Loss":
@@ -407,6 +429,7 @@ export function resolveNames(
   const scopeOf = globalScopes(programs, std, stdScope);
   for (const [file, p] of programs) r.declare(file, p, scopeOf(file), models);
   for (const [file, p] of programs) r.uses(file, p, scopeOf(file), models);
+  r.keptMetrics();
   return r.index;
 }
 
