@@ -3,7 +3,7 @@
 // `dlg compile --target onnx`'s exporter, at batch 128 on a seeded batch.
 // Prints the median of the timed runs after warm-up, and the largest
 // relative difference of the outputs (the export is checked before it is timed).
-//   npx tsx bench/onnx-predict.ts [--runs N]
+//   npx tsx bench/onnx-predict.ts [--runs N] [--ort-threads N]
 
 import * as ort from "onnxruntime-node";
 import { loadModule } from "../cli/module.ts";
@@ -15,6 +15,9 @@ import { uniform } from "../test/graph-helpers.ts";
 const runsAt = process.argv.indexOf("--runs");
 const runs = runsAt > 0 ? Number(process.argv[runsAt + 1]) : 30;
 const batch = 128;
+/** `--ort-threads N`: ONNX Runtime's intra-op threads (default: its own, one per core). */
+const threadsAt = process.argv.indexOf("--ort-threads");
+const threads = threadsAt > 0 ? Number(process.argv[threadsAt + 1]) : undefined;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -53,7 +56,10 @@ for (const [file, shape] of [
     encoders: { onnx: encodeOnnx },
     weights: weights!,
   });
-  const session = await ort.InferenceSession.create(r.bytes!);
+  const session = await ort.InferenceSession.create(
+    r.bytes!,
+    threads ? { intraOpNumThreads: threads } : {},
+  );
   const feeds = { x: new ort.Tensor("float32", x, [...shape]) };
   const got = (await session.run(feeds)).probs!.data as Float32Array;
   let worst = 0;
