@@ -12,6 +12,7 @@ import { stdPath } from "../compiler/elaborate.ts";
 import { trainKeys } from "../compiler/elaborate/train-config.ts";
 import type { Analysis } from "../compiler/symbols.ts";
 import { completions } from "../lsp/completion.ts";
+import { hover } from "../lsp/hover.ts";
 import { definition } from "../lsp/navigation.ts";
 import { semanticTokens, semanticTokensLegend } from "../lsp/semantic-tokens.ts";
 import { signatureHelp } from "../lsp/signature-help.ts";
@@ -146,6 +147,20 @@ describe("go to definition", () => {
     // `enc.width`'s namespace too, but not a plain name nor a number's digits.
     expect(definition(a, "main.dlg", text.indexOf("enc.width"))).toMatchObject(lib);
     expect(definition(a, "main.dlg", text.indexOf("4]"))).toBeNull();
+  });
+});
+
+describe("hover", () => {
+  it("shows a qualified callee's signature and doc, and a qualified const's value", () => {
+    const { text, a } = at(model(`h = x |> enc.tower(enc.width)${CURSOR}`));
+    const show = (offset: number) => {
+      const h = hover(a, "main.dlg", offset, true);
+      return h ? (h.contents as { value: string }).value : "";
+    };
+    const tower = show(text.indexOf("enc.tower") + 6);
+    expect(tower).toContain("tower(x: [b, n], units: int, act: fn = relu) -> [b, units]");
+    expect(tower).toContain("A tower of two dense layers.");
+    expect(show(text.indexOf("enc.width") + 5)).toContain("8");
   });
 });
 
