@@ -39,7 +39,10 @@ describe.each(cases)("$file compiled vs interpreted", ({ file, dims, fixed }) =>
     const r = compile(file);
     expect(r.diagnostics).toEqual([]);
     const prog = r.program!;
-    const model = await (await load(r.js!)).createModel({ seed: 7, dims: fixed });
+    // A scheduled lr (mlp's cosine warm-up) needs the run's shape; 430 steps
+    // per epoch is what `dlg train` passes for MNIST at batch 128.
+    const stepsPerEpoch = 430;
+    const model = await (await load(r.js!)).createModel({ seed: 7, dims: fixed, stepsPerEpoch });
     const rand = lcg(3);
     const batch: Record<string, Arr> = {};
     for (const inp of prog.inputs) {
@@ -55,7 +58,7 @@ describe.each(cases)("$file compiled vs interpreted", ({ file, dims, fixed }) =>
     // The module's first step() uses step count 1 for its seed and Adam's t.
     const want = interpret(
       step.graph,
-      slotInputs(prog, step, dims, batch, before, stepSeed(7, 1)),
+      slotInputs(prog, step, dims, batch, before, stepSeed(7, 1), 1, stepsPerEpoch),
       dims,
     );
     const got = await model.step(batch);
@@ -68,9 +71,20 @@ describe.each(cases)("$file compiled vs interpreted", ({ file, dims, fixed }) =>
         // Compare the update (new - old), which is what float32 must get right.
         const path = prog.params[sl.index]!.path;
         const old = before[sl.index]!;
-        const du = Float64Array.from(updated[path]!, (v, k) => v - old[k]!);
+        // Each change within 1e-2 of the largest change, plus the float32
+        // rounding of the new value. Adam's first step is lr * g / (|g| + eps),
+        // about lr for every weight, but a gradient near eps (1e-8) carries
+        // its float32 error (cancellation over the batch) into the step; and
+        // at the first step of a warm-up (lr / 200) the rounding of the new
+        // value is a visible part of the change.
         const dw = w.map((v, k) => v - old[k]!);
-        close(du, dw, 1e-3);
+        const scale = dw.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        let worst = 0;
+        updated[path]!.forEach((v, k) => {
+          const allowed = 1e-2 * Math.max(Math.abs(dw[k]!), scale) + 2 ** -23 * Math.abs(v);
+          worst = Math.max(worst, Math.abs(v - old[k]! - dw[k]!) / allowed);
+        });
+        expect(worst, path).toBeLessThan(1);
       }
     });
     const after = prog.params.map((p) => Float64Array.from(updated[p.path]!));
