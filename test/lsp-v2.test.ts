@@ -13,7 +13,7 @@ import { trainKeys } from "../compiler/elaborate/train-config.ts";
 import type { Analysis } from "../compiler/symbols.ts";
 import { completions } from "../lsp/completion.ts";
 import { hover } from "../lsp/hover.ts";
-import { definition } from "../lsp/navigation.ts";
+import { definition, prepareRename, rename } from "../lsp/navigation.ts";
 import { semanticTokens, semanticTokensLegend } from "../lsp/semantic-tokens.ts";
 import { signatureHelp } from "../lsp/signature-help.ts";
 import { positionOf } from "../lsp/text.ts";
@@ -147,6 +147,22 @@ describe("go to definition", () => {
     // `enc.width`'s namespace too, but not a plain name nor a number's digits.
     expect(definition(a, "main.dlg", text.indexOf("enc.width"))).toMatchObject(lib);
     expect(definition(a, "main.dlg", text.indexOf("4]"))).toBeNull();
+  });
+});
+
+describe("rename", () => {
+  it("renames a block across the alias, editing only the name after the dot", () => {
+    const { text, a } = at(model(`h = x |> enc.tower(enc.width)${CURSOR}`));
+    const offset = text.indexOf("enc.tower") + 5;
+    expect(prepareRename(a, "main.dlg", offset)?.placeholder).toBe("tower");
+    const def = [...a.symbols.defs.values()].find((d) => d.name === "tower")!;
+    const edits = rename([a], def, "pillar").changes!;
+    const start = positionOf(text, offset - 1);
+    expect(edits[uriOf("main.dlg")]).toEqual([
+      { range: { start, end: positionOf(text, offset + 4) }, newText: "pillar" },
+    ]);
+    // The block's own name in the library is renamed too.
+    expect(edits[uriOf("lib/enc.dlg")]).toHaveLength(1);
   });
 });
 
