@@ -6,7 +6,7 @@
 // a plain description (onnx-model.ts); the encoder the caller passes writes
 // its protobuf bytes.
 
-import { dimEq, dimVar, dimVars, type Dim } from "../dims.ts";
+import { dimEq, dimVar, dimVars } from "../dims.ts";
 import type { Exporter, ExportInput } from "../exporter.ts";
 import type { Graph, Var } from "../ir.ts";
 import { elemOf, OnnxBuild, Scope } from "./onnx-graph.ts";
@@ -142,6 +142,7 @@ export function onnxModel(input: ExportInput): OnnxModel {
     model.params,
     weights.map((w) => w.length),
   );
+  // exportModel reports an unfixed dim (E4023) before any exporter runs.
   if (!("dims" in solved))
     throw new Error(`param ${solved.unfixed.path}'s dim ${solved.dim} is not fixed`);
   const g = predict.graph;
@@ -153,11 +154,12 @@ export function onnxModel(input: ExportInput): OnnxModel {
   predict.inSlots.forEach((slot, k) => {
     const v = g.inputs[k]!;
     if (slot.kind === "input") inputs.push({ name: slot.name, v });
-    else if (slot.kind === "param" || slot.kind === "state") params.push({ index: slot.index, v });
+    else if (slot.kind === "param") params.push({ index: slot.index, v });
     else if (slot.kind === "seed") seed = v;
     else throw new Error(`the predict entry reads its ${slot.kind} slot`);
   });
-  const build = new OnnxBuild(dimSources(inputs), solved.dims as ReadonlyMap<string, Dim>);
+  // A dim a param's shape takes from the data (linreg's F) is its weights' size: a constant here.
+  const build = new OnnxBuild(dimSources(inputs), solved.dims);
   const cv = new Converter(build, sources);
   const names = new Map<number, string>();
   for (const { name, v } of inputs) names.set(v.id, name);
