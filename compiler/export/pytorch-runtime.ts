@@ -174,8 +174,9 @@ def write_safetensors(path, tensors, meta):
     """As runtime/safetensors.ts writes it: header padded with spaces to 8 bytes, then the raw tensors."""
     header, blobs, offset = {"__metadata__": meta}, [], 0
     for name, t in tensors:
-        b = t.detach().to("cpu", torch.float32).contiguous().numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
+        st, dt, np = ("F32", torch.float32, "<f4") if t.is_floating_point() else ("I32", torch.int32, "<i4")
+        b = t.detach().to("cpu", dt).contiguous().numpy().astype(np).tobytes()
+        header[name] = {"dtype": st, "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
         blobs.append(b)
         offset += len(b)
     js = json.dumps(header, separators=(",", ":")).encode("utf-8")
