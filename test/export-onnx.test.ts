@@ -6,7 +6,7 @@
 // export, is a diagnostic at the source, never a file.
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import onnxProto, { type onnx as Onnx } from "onnx-proto";
@@ -17,7 +17,7 @@ import { compile, exportModel, nodeHost, type ExportOptions } from "../cli/node-
 import { encodeOnnx } from "../cli/onnx-encode.ts";
 import { hasErrors, renderDiagnostics } from "../compiler/diagnostics.ts";
 import { elaborate } from "../compiler/elaborate.ts";
-import { dlgProcess } from "./dlg-process.ts";
+import { run } from "../cli/main.ts";
 import { modelPair, runOrt } from "./onnx-helpers.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "dlg-onnx-"));
@@ -278,7 +278,7 @@ describe("dlg compile --target onnx", () => {
     const ckpt = join(tmp, "trained.safetensors");
     writeFileSync(ckpt, await pair.model.save());
     const out = join(tmp, "cli", "mlp.onnx");
-    const run = await dlgProcess(
+    const r = await dlg(
       "compile",
       "samples/mlp.dlg",
       "--target",
@@ -288,11 +288,26 @@ describe("dlg compile --target onnx", () => {
       "-o",
       out,
     );
-    expect(run.stderr).toContain(`exported model mlp for onnx -> ${out}`);
-    expect(run.code).toBe(0);
+    expect(r.stderr).toContain(`exported model mlp for onnx -> ${out}`);
+    expect(r.code).toBe(0);
     const session = await ort.InferenceSession.create(readFileSync(out));
     const test = pair.batch(4, 400);
     const want = await pair.model.predict(test.batch, test.dims);
     expectClose((await runOrt(session, test)).probs!, want.probs!, "probs after 3 steps");
   });
+
+  it("a diagnostic instead of a file, exit status 1", async () => {
+    const out = join(tmp, "cli", "linreg.onnx");
+    const r = await dlg("compile", "samples/linreg.dlg", "--target", "onnx", "-o", out);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error[E4023]");
+    expect(existsSync(out)).toBe(false);
+  });
 });
+
+/** `dlg ARGS` in this process (cli/main.ts run), its output captured. */
+async function dlg(...args: string[]) {
+  let stderr = "";
+  const code = await run(args, { out: () => {}, err: (t) => (stderr += t + "\n") });
+  return { code, stderr };
+}
