@@ -3,7 +3,7 @@
 // right shapes to run both on.
 
 import * as ort from "onnxruntime-node";
-import { loadModule, type Batch } from "../cli/module.ts";
+import { loadModule, type Batch, type ModelSpec } from "../cli/module.ts";
 import { compile, exportModel, nodeHost } from "../cli/node-host.ts";
 import { encodeOnnx } from "../cli/onnx-encode.ts";
 import { renderDiagnostics } from "../compiler/diagnostics.ts";
@@ -30,32 +30,27 @@ export interface Seeded {
   shapes: Record<string, number[]>;
 }
 
-/** `file`'s model `name` as a JS module (seed 3) and as ONNX on the module's params. */
-export async function modelPair(file: string, name?: string): Promise<Pair> {
-  const r = compile(file, name === undefined ? {} : { model: name });
-  if (!r.ok) throw new Error(renderDiagnostics(r.diagnostics, r.sources));
-  const mod = await loadModule(r.js!);
-  const { spec } = mod;
-  const batchDims = new Set(
-    spec.inputs.map((i) => i.shape[0]).filter((d) => typeof d === "string"),
+/** The batch dims: each input's first, when it is named. */
+const batchDims = (spec: ModelSpec) =>
+  new Set(spec.inputs.flatMap((i) => (typeof i.shape[0] === "string" ? [i.shape[0]] : [])));
+
+/** The named dims other than the batch, at the size data would fix (OTHER). */
+export function fixedDims(spec: ModelSpec): Record<string, number> {
+  const batch = batchDims(spec);
+  return Object.fromEntries(
+    spec.dims.filter((d) => !batch.has(d)).map((d): [string, number] => [d, OTHER]),
   );
-  const fixed = Object.fromEntries(
-    spec.dims.filter((d) => !batchDims.has(d)).map((d): [string, number] => [d, OTHER]),
-  );
-  // A run's length, for learning-rate schedules that decay over it (the tests step a few times).
-  const model = await mod.createModel({ seed: 3, dims: fixed, stepsPerEpoch: 1000, epochs: 1 });
-  const weights = new Map(Object.entries(await model.params()));
-  const x = exportModel(file, {
-    host: nodeHost,
-    target: "onnx",
-    encoders: { onnx: encodeOnnx },
-    weights,
-    ...(name !== undefined && { model: name }),
-  });
-  if (!x.ok) throw new Error(renderDiagnostics(x.diagnostics, x.sources));
-  const batch = (n: number, seed: number) => {
+}
+
+/** Seeded batches of `n` examples for `spec`'s inputs, with `fixed` for the other dims. */
+export function seededBatches(
+  spec: ModelSpec,
+  fixed: Record<string, number>,
+): (n: number, seed: number) => Seeded {
+  const batch = batchDims(spec);
+  return (n, seed) => {
     const dims: Record<string, number> = { ...fixed };
-    for (const d of batchDims) dims[d as string] = n;
+    for (const d of batch) dims[d] = n;
     const out: Batch = {};
     const shapes: Record<string, number[]> = {};
     spec.inputs.forEach((input, k) => {
@@ -72,7 +67,26 @@ export async function modelPair(file: string, name?: string): Promise<Pair> {
     });
     return { batch: out, dims, shapes };
   };
-  return { model, bytes: x.bytes!, batch };
+}
+
+/** `file`'s model `name` as a JS module (seed 3) and as ONNX on the module's params. */
+export async function modelPair(file: string, name?: string): Promise<Pair> {
+  const r = compile(file, name === undefined ? {} : { model: name });
+  if (!r.ok) throw new Error(renderDiagnostics(r.diagnostics, r.sources));
+  const mod = await loadModule(r.js!);
+  const fixed = fixedDims(mod.spec);
+  // A run's length, for learning-rate schedules that decay over it (the tests step a few times).
+  const model = await mod.createModel({ seed: 3, dims: fixed, stepsPerEpoch: 1000, epochs: 1 });
+  const weights = new Map(Object.entries(await model.params()));
+  const x = exportModel(file, {
+    host: nodeHost,
+    target: "onnx",
+    encoders: { onnx: encodeOnnx },
+    weights,
+    ...(name !== undefined && { model: name }),
+  });
+  if (!x.ok) throw new Error(renderDiagnostics(x.diagnostics, x.sources));
+  return { model, bytes: x.bytes!, batch: seededBatches(mod.spec, fixed) };
 }
 
 /** ONNX Runtime's outputs on a seeded batch (the inputs the graph takes). */
