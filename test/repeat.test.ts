@@ -116,6 +116,19 @@ describe("repeat: params", () => {
     );
     expect(Object.keys(shapes(own))).toEqual(["repeat_1.e.w", "repeat_1.e.b"]);
     expect(shapes(own)["repeat_1.e.w"]!.shape).toEqual(["3", "4", "4"]);
+    // A shared binding holding a repeat, applied twice: one stacked set.
+    const twiceShared = model(
+      "enc = deep\n  output o = (x |> enc) + (r |> enc)\n  loss sum(o)",
+      "block deep(x: [b, d]) -> [b, d] {\n  return x |> repeat(res, 3)\n}",
+    );
+    expect(shapes(twiceShared)).toEqual({
+      "enc.repeat_1.dense_1.w": {
+        shape: ["3", "4", "4"],
+        stack: [{ prefix: "enc.repeat_1.", n: 3 }],
+      },
+      "enc.repeat_1.dense_1.b": { shape: ["3", "4"], stack: [{ prefix: "enc.repeat_1.", n: 3 }] },
+    });
+    expect(worstFdError(twiceShared, 23)).toBeLessThan(1e-6);
   });
 
   it("a function without params, and a count of 1", () => {

@@ -9,6 +9,7 @@ import { shapeEq, shapeToString } from "../dims.ts";
 import { diag, positionAt } from "../diagnostics.ts";
 import type { Var } from "../ir.ts";
 import { ElabError, fail, type Ctx, type ModelState, type SharedApplication } from "./context.ts";
+import { inRepeat } from "./repeat.ts";
 import { define, execParam } from "./stmts.ts";
 import { evalTensorType } from "./types.ts";
 import { typeText } from "./values.ts";
@@ -29,8 +30,8 @@ const registries = new WeakMap<ModelState, Map<string, SharedParam>>();
  */
 export function blockParam(ctx: Ctx, s: ast.ParamStmt | ast.StateStmt): void {
   const m = ctx.m;
-  if (!m) return execParam(ctx, s);
   const path = ctx.path + s.name.name;
+  if (!m || inRepeat(ctx, path)) return execParam(ctx, s);
   let reg = registries.get(m);
   if (!reg) registries.set(m, (reg = new Map()));
   const prev = ctx.shared && reg.get(path);
