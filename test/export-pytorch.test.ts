@@ -21,7 +21,12 @@ import { hasErrors, renderDiagnostics } from "../compiler/diagnostics.ts";
 import { elaborate } from "../compiler/elaborate.ts";
 import { decodeSafetensors, encodeSafetensors } from "../runtime/safetensors.ts";
 import type { Model } from "../runtime/model.ts";
-import { uniform } from "./graph-helpers.ts";
+import { dimConst, dimFloorDiv, dimMod, dimVar, shapeOf } from "../compiler/dims.ts";
+import { pyFunction } from "../compiler/export/pytorch-graph.ts";
+import { pythonHelpers } from "../compiler/export/pytorch-runtime.ts";
+import { interpret, type Tensor } from "../compiler/interpret.ts";
+import type { Var } from "../compiler/ir.ts";
+import { build, f32, i32, t, uniform, type Emit } from "./graph-helpers.ts";
 
 /** Debian's python3 (the pyenv python3 on this machine's PATH has no torch); DLG_PYTHON overrides. */
 const python = process.env.DLG_PYTHON ?? "/usr/bin/python3";
@@ -222,6 +227,106 @@ train default for m { optimizer sgd(lr: 0.1, momentum: 0.5)  batch 6  epochs 1 }
 `,
 };
 
+/** One op rule's edge cases: a graph over inputs, run by the interpreter (float32) and by pyFunction's Python. */
+interface OpCase {
+  name: string;
+  inputs: Tensor[];
+  dims?: Record<string, number>;
+  types?: ReturnType<typeof f32>[];
+  body: (e: Emit, ...xs: Var[]) => Var | Var[];
+}
+
+const nan = Number.NaN;
+const c = dimConst;
+const B = dimVar("B");
+const opCases: OpCase[] = [
+  {
+    name: "pad: interior, negative lo and hi crop",
+    inputs: [t("f32", [3, 4], uniform(12, 1))],
+    body: (e, x) => e("pad", { lo: [c(1), c(-1)], hi: [c(-2), c(2)], interior: [1, 2] }, x),
+  },
+  {
+    name: "gather / scatter_add: out-of-range indices read 0 / are dropped, repeats add",
+    inputs: [t("f32", [3, 4], uniform(12, 2)), t("i32", [2, 3], [-1, 0, 3, 4, 2, 0])],
+    body: (e, x, idx) => [
+      e("gather", { axis: 1 }, x, idx),
+      e("gather", { axis: 0 }, x, idx),
+      e("scatter_add", { axis: 1, shape: shapeOf(3, 4) }, e("gather", { axis: 1 }, x, idx), idx),
+    ],
+  },
+  {
+    name: "slice with steps and dims",
+    inputs: [t("f32", [7, 9], uniform(63, 3))],
+    body: (e, x) => e("slice", { start: [c(1), c(0)], stop: [c(7), c(8)], step: [2, 3] }, x),
+  },
+  {
+    name: "casts: NaN is false, float -> int truncates, wraps, NaN/inf read 0",
+    inputs: [t("f32", [9], [0, -0, nan, 2.7, -2.7, 3e9, Infinity, 0.5, -1e10])],
+    body: (e, x) => [
+      e("cast", { dtype: "bool" }, x),
+      e("cast", { dtype: "i32" }, x),
+      e("cast", { dtype: "f32" }, e("cast", { dtype: "bool" }, x)),
+      e("sign", {}, x),
+    ],
+  },
+  {
+    name: "int arithmetic: truncating division (x / 0 is 0), reductions keep i32",
+    inputs: [
+      t("i32", [2, 4], [7, -7, 7, -7, 5, 0, 9, -1]),
+      t("i32", [2, 4], [2, 2, -2, -2, 0, 3, 4, 5]),
+    ],
+    body: (e, a, b) => [
+      e("div", {}, a, b),
+      e("reduce_sum", { axes: [1] }, a),
+      e("reduce_max", { axes: [0, 1] }, b),
+      e("argmax", { axis: 1 }, a),
+    ],
+  },
+  {
+    name: "argmax: the first of ties, 0 for a slice with a NaN",
+    inputs: [
+      t("f32", [3, 4], [1, 3, 3, 0, nan, 1, 2, 0, -Infinity, -Infinity, -Infinity, -Infinity]),
+    ],
+    body: (e, x) => [e("argmax", { axis: 1 }, x), e("argmax", { axis: 0 }, x)],
+  },
+  {
+    name: "iota in each dtype; dims with div and mod",
+    inputs: [t("f32", [5, 2], uniform(10, 4))],
+    types: [f32("B", 2)],
+    dims: { B: 5 },
+    body: (e, x) => [
+      e("iota", { shape: shapeOf(2, 3), axis: 1, dtype: "i32" }),
+      e("iota", { shape: shapeOf(3, 2), axis: 0, dtype: "f32" }),
+      e("iota", { shape: shapeOf(3), axis: 0, dtype: "bool" }),
+      e("slice", { start: [c(0), c(0)], stop: [dimFloorDiv(B, c(2)), c(2)], step: [1, 1] }, x),
+      e("const", { value: 1.5, dtype: "f32", shape: [dimMod(B, c(3)), c(2)] }),
+      e("dimval", { dim: dimFloorDiv(B, c(2)), dtype: "i32" }),
+    ],
+  },
+  {
+    name: "avg_pool and max_pool with padding (zeros in the average, -inf in the max)",
+    inputs: [t("f32", [1, 2, 5, 5], uniform(50, 5))],
+    body: (e, x) => [
+      e("avg_pool", { window: [3, 3], stride: [2, 2], padding: [1, 1, 1, 1] }, x),
+      e("max_pool", { window: [2, 2], stride: [2, 2], padding: [0, 1, 0, 1] }, e("neg", {}, x)),
+    ],
+  },
+];
+
+/** Equal elements, NaN where the other has NaN, floats within relative 1e-5. */
+function expectSameTensor(got: ArrayLike<number>, want: Tensor, what: string) {
+  expect(got.length, what).toBe(want.data.length);
+  want.data.forEach((w, i) => {
+    const g = got[i]!;
+    if (Number.isNaN(w)) expect(g, `${what}[${i}]`).toBeNaN();
+    else if (want.dtype === "f32")
+      expect(Math.abs(g - w), `${what}[${i}]: ${g} vs ${w}`).toBeLessThanOrEqual(
+        1e-5 * Math.max(1, Math.abs(w)),
+      );
+    else expect(g, `${what}[${i}]`).toBe(w);
+  });
+}
+
 /** Every model of the samples and of LANGUAGE.md's examples (v1 and v2) that checks. */
 const dirs = ["samples", "test/fixtures/language", "test/fixtures/v2"];
 const cases = dirs.flatMap((dir) =>
@@ -277,6 +382,60 @@ describe.runIf(hasTorch || ci)("the PyTorch export, run by python3-torch", () =>
       });
     },
   );
+
+  it("each op rule's edge cases equal the interpreter's", { timeout: 120_000 }, () => {
+    const fns: string[] = [];
+    const runs = opCases.map((oc, k) => {
+      const built = build(
+        oc.types ?? oc.inputs.map((x) => ({ dtype: x.dtype, shape: shapeOf(...x.shape) })),
+        oc.body,
+      );
+      const names = new Map(built.inputs.map((v, j) => [v.id, `inp["x${j}"]`]));
+      fns.push(
+        pyFunction(built.graph, {
+          name: `g${k}`,
+          params: "inp, D",
+          inputs: names,
+          sources: new Map(),
+          doc: oc.name,
+          result: (o) => `(${o.join(", ")},)`,
+        }),
+      );
+      const inputs = tmpFile("inputs.safetensors");
+      const tensors = oc.inputs.map((x, j) => ({
+        name: `x${j}`,
+        dtype: x.dtype === "f32" ? ("F32" as const) : ("I32" as const),
+        shape: x.shape,
+        data: x.dtype === "f32" ? Float32Array.from(x.data) : Int32Array.from(x.data),
+      }));
+      writeFileSync(inputs, encodeSafetensors(tensors, {}));
+      const want = interpret(built.graph, oc.inputs, oc.dims ?? {}, true);
+      return {
+        oc,
+        want,
+        job: {
+          graph: "",
+          fn: `g${k}`,
+          inputs,
+          dims: oc.dims ?? {},
+          out: tmpFile("out.safetensors"),
+        },
+      };
+    });
+    const module = tmpFile("graphs.py");
+    const imports =
+      "import argparse, csv, json, math, os, struct\nimport torch\nimport torch.nn.functional as F\n";
+    writeFileSync(module, [imports, pythonHelpers, ...fns].join("\n"));
+    drive(runs.map((r) => ({ ...r.job, graph: module })) as never);
+    for (const r of runs) {
+      const got = decodeSafetensors(readFileSync(r.job.out)).tensors;
+      r.want.forEach((w, j) => {
+        const o = got.get(`o${j}`)!;
+        expect(o.shape, `${r.oc.name}: output ${j}`).toEqual(w.shape);
+        expectSameTensor(o.data, w, `${r.oc.name}: output ${j}`);
+      });
+    }
+  });
 
   for (const [name, text] of Object.entries(stepModels))
     it(

@@ -8,6 +8,8 @@ python3 pytorch-driver.py JOBS.json, a list of jobs, each naming a script and sa
    "eval": "batch.safetensors" | null,     # graph_eval on it: outputs written to eval_out
    "eval_out": "outputs.safetensors" | null}
 Prints one JSON line per job: {"losses": [...], "loss": eval loss | null}.
+A job {"graph": "graphs.py", "fn": "g3", "inputs": "in.safetensors", "dims": {"B": 4}, "out": "out.safetensors"}
+instead calls fn(inp, D) of a module of pyFunction graphs and writes its outputs (o0, o1, ...); prints {}.
 """
 import importlib.util
 import json
@@ -16,7 +18,28 @@ import sys
 import torch
 
 
+modules = {}
+
+
+def load(path, k):
+    if path not in modules:
+        spec = importlib.util.spec_from_file_location(f"exported_{k}", path)
+        modules[path] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(modules[path])
+    return modules[path]
+
+
+def run_graph(job, k):
+    mod = load(job["graph"], k)
+    inp, _ = mod.read_safetensors(job["inputs"])
+    outs = getattr(mod, job["fn"])(inp, job["dims"])
+    mod.write_safetensors(job["out"], [(f"o{j}", t) for j, t in enumerate(outs)], {})
+    print(json.dumps({}), flush=True)
+
+
 def run(job, k):
+    if "graph" in job:
+        return run_graph(job, k)
     spec = importlib.util.spec_from_file_location(f"exported_{k}", job["script"])
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

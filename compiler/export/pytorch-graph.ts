@@ -10,6 +10,7 @@ import { positionAt } from "../diagnostics.ts";
 import { dimAsConst, dimToPy, type Dim } from "../dims.ts";
 import type { DType, Eqn, Graph, Op, OpParams, Var } from "../ir.ts";
 import { binaryOps, compareOps, unaryOps } from "../ir.ts";
+import { toDType } from "../elementwise.ts";
 import { NoExportRule } from "../exporter.ts";
 
 /** How a graph's inputs are read in Python (`inp["x"]`, `P["dense_1.w"]`, `seed`), by var id. */
@@ -62,7 +63,7 @@ const unary: { [P in (typeof unaryOps)[number]]: string } = {
   log: "torch.log",
   sqrt: "torch.sqrt",
   abs: "torch.abs",
-  sign: "torch.sign",
+  sign: "_sign",
   tanh: "torch.tanh",
   sigmoid: "torch.sigmoid",
 };
@@ -99,6 +100,9 @@ const backwardOnly =
     );
   };
 
+/** dlg's casts (compiler/elementwise.ts's toDType): NaN is false, float -> int truncates, wraps, and reads NaN/inf as 0. */
+const castFn: { [D in DType]: string } = { f32: "_to_f32", i32: "_to_i32", bool: "_to_bool" };
+
 /** F.pad's order: last axis first, (left, right, top, bottom). */
 const padLRTB = (p: readonly number[]) => `(${p[2]}, ${p[3]}, ${p[0]}, ${p[1]})`;
 
@@ -110,8 +114,9 @@ const unaryRule =
     `${unary[o]}(${x})`;
 const binaryRule =
   (o: (typeof binaryOps)[number]): Rule<typeof o> =>
-  (_p, [x, y]) =>
-    binary[o](x!, y!);
+  (_p, [x, y], e) =>
+    // Python's `/` on ints is true division; dlg's i32 division truncates (and x / 0 is 0).
+    o === "div" && e.outs[0]!.type.dtype === "i32" ? `_idiv(${x}, ${y})` : binary[o](x!, y!);
 const compareRule =
   (o: (typeof compareOps)[number]): Rule<typeof o> =>
   (_p, [x, y]) =>
@@ -128,9 +133,9 @@ const rules: { [P in Op]: Rule<P> } = {
     [P in (typeof compareOps)[number]]: Rule<P>;
   }),
   select: (_p, [c, a, b]) => `torch.where(${c}, ${a}, ${b})`,
-  cast: (p, [x]) => (p.dtype === "bool" ? `_to_bool(${x})` : `${x}.to(${pyDType[p.dtype]})`),
+  cast: (p, [x]) => `${castFn[p.dtype]}(${x})`,
   const: (p) =>
-    `torch.full(${shapePy(p.shape)}, ${p.dtype === "f32" ? pyNumber(p.value) : p.dtype === "bool" ? (p.value !== 0 ? "True" : "False") : String(Math.trunc(p.value))}, dtype=${pyDType[p.dtype]}, device=DEVICE)`,
+    `torch.full(${shapePy(p.shape)}, ${p.dtype === "f32" ? pyNumber(p.value) : p.dtype === "bool" ? (p.value !== 0 ? "True" : "False") : String(toDType(p.value, "i32"))}, dtype=${pyDType[p.dtype]}, device=DEVICE)`,
   dimval: (p) => `torch.tensor(${pyDim(p.dim)}, dtype=${pyDType[p.dtype]}, device=DEVICE)`,
   iota: (p) => `_iota(${shapePy(p.shape)}, ${p.axis}, ${pyDType[p.dtype]})`,
   reduce_sum: (p, [x], e) =>
@@ -138,10 +143,11 @@ const rules: { [P in Op]: Rule<P> } = {
       ? x!
       : `torch.sum(${x}, dim=${pair(p.axes)})${e.outs[0]!.type.dtype === "f32" ? "" : `.to(${pyDType[e.outs[0]!.type.dtype]})`}`,
   reduce_max: (p, [x]) => (p.axes.length === 0 ? x! : `torch.amax(${x}, dim=${pair(p.axes)})`),
-  argmax: (p, [x]) => `torch.argmax(${x}, dim=${p.axis}).to(torch.int32)`,
+  argmax: (p, [x]) => `_argmax(${x}, ${p.axis})`,
   matmul: (_p, [a, b]) => `torch.matmul(${a}, ${b})`,
   reshape: (p, [x]) => `${x}.reshape(${shapePy(p.shape)})`,
-  transpose: (p, [x]) => `${x}.permute(${pair(p.perm)}${p.perm.length === 1 ? "," : ""})`,
+  transpose: (p, [x]) =>
+    p.perm.length === 0 ? x! : `${x}.permute(${pair(p.perm)}${p.perm.length === 1 ? "," : ""})`,
   broadcast: (p, [x]) => `torch.broadcast_to(${x}, ${shapePy(p.shape)})`,
   slice: (p, [x]) =>
     `${x}[${p.start.map((s, i) => `${pyDim(s)}:${pyDim(p.stop[i]!)}:${p.step[i]}`).join(", ")}${p.start.length === 1 ? "," : ""}]`,

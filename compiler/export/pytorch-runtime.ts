@@ -21,6 +21,40 @@ def _to_bool(x):
     return x != 0
 
 
+def _to_i32(x):
+    """dlg's float -> int: toward zero, NaN and inf read 0, wrapping like an Int32Array store."""
+    if x.is_floating_point():
+        x = torch.where(torch.isfinite(x), x, torch.zeros_like(x)).trunc().to(torch.int64)
+    return x.to(torch.int32)
+
+
+def _to_f32(x):
+    return x.to(torch.float32)
+
+
+def _idiv(a, b):
+    """dlg's i32 division: truncates toward zero, and x / 0 is 0 (toDType of an infinity)."""
+    zero = b == 0
+    q = torch.div(a, torch.where(zero, torch.ones_like(b), b), rounding_mode="trunc")
+    return torch.where(zero, torch.zeros_like(q), q)
+
+
+def _sign(x):
+    """torch.sign reads NaN as 0; dlg's sign keeps it NaN."""
+    s = torch.sign(x)
+    return torch.where(torch.isnan(x), x, s) if x.is_floating_point() else s
+
+
+def _argmax(x, axis):
+    """The first maximum's index; 0 where the slice holds a NaN (dlg's max has no NaN-free maximum there)."""
+    if x.dtype == torch.bool:
+        x = x.to(torch.int32)
+    i = torch.argmax(x, dim=axis)
+    if x.is_floating_point():
+        i = torch.where(torch.isnan(x).any(dim=axis), torch.zeros_like(i), i)
+    return i.to(torch.int32)
+
+
 def _iota(shape, axis, dtype):
     view = [1] * len(shape)
     view[axis] = shape[axis]
@@ -28,12 +62,13 @@ def _iota(shape, axis, dtype):
 
 
 def _pad(x, lo, hi, interior):
-    """Zeros: lo before, hi after and interior[i] between neighbours along each axis."""
+    """Zeros: lo before, hi after and interior[i] between neighbours along each axis; a negative lo or hi crops."""
     interior = interior or (0,) * x.dim()
-    shape = [l + h + ((n - 1) * (k + 1) + 1 if n > 0 else 0) for n, l, h, k in zip(x.shape, lo, hi, interior)]
-    out = x.new_zeros(shape)
-    out[tuple(slice(l, l + (n - 1) * (k + 1) + 1, k + 1) for n, l, k in zip(x.shape, lo, interior))] = x
-    return out
+    spread = [n + max(n - 1, 0) * k for n, k in zip(x.shape, interior)]
+    grown = [max(l, 0) + m + max(h, 0) for m, l, h in zip(spread, lo, hi)]
+    out = x.new_zeros(grown)
+    out[tuple(slice(max(l, 0), max(l, 0) + m, k + 1) for m, l, k in zip(spread, lo, interior))] = x
+    return out[tuple(slice(max(-l, 0), max(-l, 0) + l + m + h) for m, l, h in zip(spread, lo, hi))]
 
 
 def _gather(x, idx, axis):
