@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { loadModule } from "../cli/module.ts";
 import { compile } from "../cli/node-host.ts";
 import { elaborate, stdPath } from "../compiler/elaborate.ts";
+import type { Diagnostic } from "../compiler/diagnostics.ts";
 import { lowerEntry } from "../compiler/emit.ts";
 import type { Kernel } from "../compiler/kernel.ts";
 import { backends } from "../cli/node-host.ts";
@@ -64,14 +65,10 @@ async function model(src: string, seed = 1): Promise<Model> {
 }
 
 /** Codes and messages of a source that must not check. */
-function errors(src: string): { code: string; message: string; at: string }[] {
+function errors(src: string): (Diagnostic & { at: string })[] {
   const r = compile("m.dlg", { host: host(src) });
   expect(r.ok).toBe(false);
-  return r.diagnostics.map((d) => ({
-    code: d.code,
-    message: d.message,
-    at: src.slice(d.span.start, d.span.end),
-  }));
+  return r.diagnostics.map((d) => ({ ...d, at: src.slice(d.span.start, d.span.end) }));
 }
 
 const countKernels = (ks: readonly Kernel[]): number =>
@@ -359,12 +356,26 @@ model m {
           "  state s: [n] init zeros\n  update s = s + 1.0\n  update s = s + 2.0\n  return x + s",
         ),
       ),
-    ).toEqual([expect.objectContaining({ code: "E2023", at: "s" })]);
+    ).toEqual([
+      expect.objectContaining({
+        code: "E2023",
+        at: "s",
+        notes: expect.arrayContaining(["write one `update` whose expression combines both"]),
+      }),
+    ]);
     const shared = inBlock(
       "  state s: [n] init zeros\n  update s = mean(x, axis: 0)\n  return x + s",
       "g = f\n  output y = (x |> g) + (x |> g)",
     );
-    expect(errors(shared).map((d) => d.code)).toEqual(["E2023"]);
+    expect(errors(shared)).toEqual([
+      expect.objectContaining({
+        code: "E2023",
+        labels: [],
+        notes: expect.arrayContaining([
+          "a layer bound to a name and applied twice shares its states, so both applications would update them",
+        ]),
+      }),
+    ]);
   });
 
   it("E2024: branches of `if training` of different types", () => {

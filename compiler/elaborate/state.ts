@@ -99,14 +99,23 @@ export function execUpdate(ctx: Ctx, s: ast.UpdateStmt): void {
   }
   const state = current.v;
   const prev = b.updates.get(state.id);
-  if (prev)
+  if (prev) {
+    // The same statement again is a shared binding's second application; two
+    // statements are two updates written in the block.
+    const again = prev.file === ctx.file && prev.span.start === s.span.start;
     fail(ctx, "E2023", `state \`${state.hint ?? s.name.name}\` is updated twice`, s.name.span, {
-      labels: prev.file === ctx.file ? [{ span: prev.span, message: "first updated here" }] : [],
+      labels:
+        prev.file === ctx.file && !again
+          ? [{ span: prev.span, message: "first updated here" }]
+          : [],
       notes: [
         "a state takes one new value per step",
-        "a layer bound to a name and applied twice shares its states, so both applications would update them",
+        again
+          ? "a layer bound to a name and applied twice shares its states, so both applications would update them"
+          : "write one `update` whose expression combines both",
       ],
     });
+  }
   const v = need(evalExpr(ctx, s.value));
   if (v.kind === "tensor" && v.v.type.dtype !== "f32")
     fail(
