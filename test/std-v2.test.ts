@@ -301,6 +301,23 @@ model m {
     ]);
   });
 
+  it("reports an empty output and a kernel, stride or dilation below 1 in its own terms", () => {
+    const r = check(`dim B
+model m {
+  input x: [B, 3, 10]
+  output a = x |> conv1d(4, kernel: 12)
+  output b = x |> conv1d(4, kernel: 3, stride: 0, padding: "same")
+  output c = x |> conv1d(4, kernel: 0)
+  output d = x |> conv1d(4, kernel: 3, dilation: 0)
+}`);
+    expect(r.diagnostics.map((d) => `${d.code} ${d.message} | ${d.notes.join("; ")}`)).toEqual([
+      "E3030 conv1d output would be empty: length 10, padded by 0, is shorter than the kernel's span 12 | output length = (10 + 0 - 12) div 1 + 1 = -1",
+      "E3031 `stride` must be at least 1, got 0 | ",
+      "E3031 `kernel` must be at least 1, got 0 | ",
+      "E3031 `dilation` must be at least 1, got 0 | ",
+    ]);
+  });
+
   /** dlg's [B, C, L] and filters [F, C, K] against tf.conv1d's [B, L, C] and [K, C, F]. */
   const tfConv1d = (s: number, pad: "same" | "valid" | number) => (v: Record<string, tf.Tensor>) =>
     tf.transpose(

@@ -289,6 +289,25 @@ const conv2d = (): IntrinsicFn => ({
   ),
 });
 
+/**
+ * conv1d's own E3030: its layer is a 2-D convolution of height 1, whose
+ * message would show the user a [b, c, 1, l] image and a 1xk kernel.
+ */
+function nonEmptyLength(ctx: Ctx, fit: Fit, pads: number, span: Span): void {
+  const n = dimAsConst(fit.sizes[0]!);
+  const [e, s] = [fit.extents[0]!, fit.stride[0]!];
+  if (n === null) return;
+  const out = Math.floor((n + pads - e) / s) + 1;
+  if (out <= 0)
+    fail(
+      ctx,
+      "E3030",
+      `conv1d output would be empty: length ${n}, padded by ${pads}, is shorter than the kernel's span ${e}`,
+      span,
+      { notes: [`output length = (${n} + ${pads} - ${e}) div ${s} + 1 = ${out}`] },
+    );
+}
+
 const conv1d = (): IntrinsicFn => ({
   doc: layerDocs.conv1d,
   ...intrinsic(
@@ -297,7 +316,14 @@ const conv1d = (): IntrinsicFn => ({
     (ctx, args, site) => {
       const x = tensorVar(ctx, arg(args, "x", site));
       const fit = () => layerFit(ctx, args, site, x, 1);
+      for (const k of ["kernel", "stride", "dilation"]) {
+        const a = args.get(k);
+        const n = a && staticInt(ctx, a.value, a.span, `\`${k}\``);
+        if (n !== undefined && n < 1)
+          fail(ctx, "E3031", `\`${k}\` must be at least 1, got ${n}`, a!.span);
+      }
       const [left, right] = paddingArg(ctx, args.get("padding"), 1, fit);
+      if (x.type.shape.length === 3) nonEmptyLength(ctx, fit(), left! + right!, site.span);
       return callLayer(ctx, "conv1d", "conv1d_layer", args, site, { left: left!, right: right! });
     },
   ),
