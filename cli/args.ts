@@ -25,8 +25,13 @@ export function parseCommand(cmd: string, argv: string[], options: Options): Par
     return { values: r.values as Parsed["values"], positionals: r.positionals };
   } catch (e) {
     // parseArgs messages are clear but mention internals ("strict:false"); keep the first sentence.
-    const msg = (e as Error).message.split("\n")[0]!.split(". ")[0]!.replace(/\.$/, "");
-    throw new UsageError(`dlg ${cmd}: ${msg}`);
+    const full = (e as Error).message;
+    const msg = full.split("\n")[0]!.split(". ")[0]!.replace(/\.$/, "");
+    // `--lr -1`: the value starts with a dash; say how to pass it.
+    const dash = /use '(--[\w-]+)=-XYZ'/.exec(full);
+    throw new UsageError(
+      `dlg ${cmd}: ${msg}` + (dash ? ` (a value starting with "-" goes as ${dash[1]}=-X)` : ""),
+    );
   }
 }
 

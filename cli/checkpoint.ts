@@ -20,7 +20,7 @@ import { basename, dirname, join } from "node:path";
 import { decodeSafetensors, encodeSafetensors, type StFile } from "../runtime/safetensors.ts";
 import { UserError } from "./errors.ts";
 import type { CompiledModel } from "./module.ts";
-import { bestFrom, bestMetadata, type Position } from "./train.ts";
+import { bestFrom, bestMetadata, OPTIMIZER_STATE, type Position } from "./train.ts";
 
 /** Write `bytes` to `path` so that readers see the old file or the new one, never a part. */
 export function writeAtomic(path: string, bytes: Uint8Array): void {
@@ -56,21 +56,28 @@ const keys = {
   batchSize: "train.batch_size",
   lr: "train.lr",
   split: "train.split",
+  epochs: "train.epochs",
 } as const;
 
 /**
  * The settings a run's flags chose that the checkpoint alone does not
- * show: the base learning rate (`--lr`, else the train block's) and a CSV's
- * `--split`. `--resume` continues with them, and evaluate and predict
- * re-read the same split.
+ * show: the base learning rate (`--lr`, else the train block's), a CSV's
+ * `--split` and the run's epochs. `--resume` continues with them (the
+ * epochs only under a schedule that reads the run's length), and evaluate
+ * and predict re-read the same split.
  */
 export interface RunSettings {
   lr: number;
   split?: string;
+  epochs: number;
 }
 
 export function settingsMetadata(s: RunSettings): Record<string, string> {
-  return { [keys.lr]: String(s.lr), ...(s.split !== undefined && { [keys.split]: s.split }) };
+  return {
+    [keys.lr]: String(s.lr),
+    ...(s.split !== undefined && { [keys.split]: s.split }),
+    [keys.epochs]: String(s.epochs),
+  };
 }
 
 /**
@@ -88,8 +95,10 @@ export function settingsFrom(
   const lr = num(keys.lr);
   const batch = num(keys.batchSize);
   const split = own(keys.split);
+  const epochs = num(keys.epochs);
   return {
     ...(lr !== undefined && { lr }),
+    ...(epochs !== undefined && Number.isSafeInteger(epochs) && { epochs }),
     ...(batch !== undefined && Number.isSafeInteger(batch) && { batch }),
     ...(split !== undefined && { split }),
   };
@@ -118,7 +127,7 @@ export async function loadWeights(
 ): Promise<Record<string, string>> {
   const { st } = readCheckpoint(file, "load");
   const own = decodeSafetensors(await model.save());
-  const optState = (name: string) => name.startsWith(optimizerStatePrefix);
+  const optState = (name: string) => name.startsWith(OPTIMIZER_STATE);
   const tensors = [
     ...[...st.tensors.values()].filter((t) => !optState(t.name)),
     ...[...own.tensors.values()].filter((t) => optState(t.name)),
@@ -129,9 +138,6 @@ export async function loadWeights(
     throw new UserError(`cannot load ${file}: ${(e as Error).message}`);
   }
 }
-
-/** Where save() keeps optimizer state (momentum, Adam moments): runtime/model-core.ts's STATE_PREFIX. */
-const optimizerStatePrefix = "__state__.";
 
 /** The position as checkpoint metadata (numbers as JS prints them, which round-trip exactly). */
 export function positionMetadata(p: Position, shape: RunShape): Record<string, string> {

@@ -207,7 +207,7 @@ function toJson(cols: Column[], n: number): string {
   };
   const fields = cols.map((c) => {
     const examples = [...Array(n).keys()].map((i) => nest(c, i * c.width, 0));
-    return `${JSON.stringify(c.spec.name)}: [\n${examples.map((e) => `  ${e}`).join(",\n")}\n]`;
+    return `  ${JSON.stringify(c.spec.name)}: [\n${examples.map((e) => `    ${e}`).join(",\n")}\n  ]`;
   });
   return `{\n${fields.join(",\n")}\n}\n`;
 }

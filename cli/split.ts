@@ -34,7 +34,8 @@ export function parseSplit(text: string): CsvSplit {
   if (!counts) {
     if (parts.some((v) => v > 1)) throw bad(`\`${text}\` mixes fractions and counts`);
     const sum = parts.reduce((a, b) => a + b, 0);
-    if (Math.abs(sum - 1) > 1e-9) throw bad(`the fractions of \`${text}\` sum to ${sum}`);
+    if (Math.abs(sum - 1) > 1e-9)
+      throw bad(`the fractions of \`${text}\` sum to ${Number(sum.toPrecision(12))}`);
   }
   if (parts[0]! === 0) throw bad(`\`${text}\` leaves no training rows`);
   return { text, parts: parts as [number, number, number], counts };

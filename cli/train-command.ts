@@ -8,7 +8,7 @@ import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { compile } from "./node-host.ts";
 import { withLr } from "../compiler/elaborate/train-config.ts";
-import { describeSchedule } from "../runtime/schedule.ts";
+import { dependsOnLength, describeSchedule } from "../runtime/schedule.ts";
 import { renderDiagnostics } from "../compiler/diagnostics.ts";
 import type { OptimizerConfig, TrainConfig } from "../compiler/ir.ts";
 import { intFlag, oneFile, positiveFlag, str, type Parsed } from "./args.ts";
@@ -67,10 +67,11 @@ function resumedSetting<T>(
   flag: T | undefined,
   recorded: T | undefined,
   file: string,
+  why = "a resumed run keeps its settings",
 ): T | undefined {
   if (flag !== undefined && recorded !== undefined && flag !== recorded)
     throw new UserError(
-      `${file} continues a run with ${what} ${recorded}; drop --${what} ${flag} (a resumed run keeps its settings)`,
+      `${file} continues a run with ${what} ${recorded}; drop --${what} ${flag} (${why})`,
     );
   return flag ?? recorded;
 }
@@ -132,15 +133,26 @@ export async function runTrain(p: Parsed, io: Io): Promise<number> {
     );
   }
   const block = lr === undefined ? r.train : withLr(r.train, lr);
+  // Under cosine every step's lr reads the run's length: a resumed run keeps the checkpoint's epochs.
+  const runEpochs = dependsOnLength(block.optimizer.schedule)
+    ? resumedSetting(
+        "epochs",
+        epochs,
+        recorded.epochs,
+        ckpt,
+        `its lr, ${describeSchedule(block.optimizer.schedule)}, decays over the run's length`,
+      )
+    : epochs;
   let cfg: TrainConfig = {
     ...block,
-    epochs: epochs ?? block.epochs,
+    epochs: runEpochs ?? block.epochs,
     seed: seed ?? block.seed,
     batch: batchFlag ?? block.batch,
   };
   const settings: RunSettings = {
     lr: cfg.optimizer.lr,
     ...(split !== undefined && { split: split.text }),
+    epochs: cfg.epochs,
   };
 
   const mod = await loadModule(r.js);

@@ -194,8 +194,8 @@ async function restoreParams(model: CompiledModel, params: Uint8Array): Promise<
   await model.load(encodeSafetensors(tensors, now.metadata));
 }
 
-/** Where save() keeps optimizer state: runtime/model-core.ts's STATE_PREFIX. */
-const OPTIMIZER_STATE = "__state__.";
+/** Where save() keeps optimizer state (momentum, Adam moments): runtime/model-core.ts's STATE_PREFIX. */
+export const OPTIMIZER_STATE = "__state__.";
 
 function checkFinite(r: RunResult, epoch: number, step: number): void {
   if (!Number.isFinite(r.loss)) {

@@ -70,6 +70,11 @@ export function describeSchedule(s: Schedule): string {
   return `${s.kind}(${[String(s.lr), ...rule(s).args(s)].join(", ")})`;
 }
 
+/** Whether the lr of a step depends on the run's length (cosine): another --epochs moves every step's lr. */
+export function dependsOnLength(s: Schedule): boolean {
+  return rule(s).needs === "length";
+}
+
 /** The same schedule from another base value (`dlg train --lr`). */
 export function withBase(s: Schedule, lr: number): Schedule {
   return { ...s, lr };
@@ -94,7 +99,8 @@ export function runProblem(s: Schedule, run: RunShape): string | null {
   if (s.kind === "cosine" ? warm < total : warm <= total) return null;
   return (
     `${describeSchedule(s)} warms up over ${warm} steps, but the run has ${total} ` +
-    `(${run.stepsPerEpoch} step${run.stepsPerEpoch === 1 ? "" : "s"} per epoch × ${run.epochs} epoch${run.epochs === 1 ? "" : "s"})`
+    `(${run.stepsPerEpoch} step${run.stepsPerEpoch === 1 ? "" : "s"} per epoch × ${run.epochs} epoch${run.epochs === 1 ? "" : "s"})` +
+    (s.kind === "cosine" ? ": cosine needs at least one step after its warm-up" : "")
   );
 }
 

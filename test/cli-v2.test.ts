@@ -271,8 +271,8 @@ describe("dlg train flags", { timeout: 60_000 }, () => {
 });
 
 describe("dlg summary", { timeout: 60_000 }, () => {
-  it("counts samples/mlp.dlg's parameters and FLOPs as by hand", async () => {
-    const r = await dlg("summary", "samples/mlp.dlg", "--json");
+  it("counts a 784-256-10 MLP's parameters and FLOPs as by hand", async () => {
+    const r = await dlg("summary", "test/fixtures/mlp-256.dlg", "--json");
     expect(r.code, r.stderr).toBe(0);
     const s = JSON.parse(r.stdout);
     expect(s.rows.map((row: { name: string }) => row.name)).toEqual([
@@ -302,7 +302,7 @@ describe("dlg summary", { timeout: 60_000 }, () => {
       count: 2570,
       flops: String(2 * 256 * 10 + 10),
     });
-    const table = await dlg("summary", "samples/mlp.dlg");
+    const table = await dlg("summary", "test/fixtures/mlp-256.dlg");
     expect(table.stdout).toMatch(
       /^dense_1 +f32\[B, 256\] +w \[784, 256\], b \[256\] +200,960 +401,664$/m,
     );

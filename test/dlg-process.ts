@@ -18,7 +18,13 @@ export function dlgProcess(...args: string[]): Promise<Run> {
     execFile(
       process.execPath,
       ["bin/dlg.js", ...args],
-      { encoding: "utf8", env: { ...process.env, CI: "true", DLG_DEBUG: "" }, timeout: 120_000 },
+      {
+        encoding: "utf8",
+        env: { ...process.env, CI: "true", DLG_DEBUG: "" },
+        timeout: 120_000,
+        // `dlg dump --stage kernels` of samples/mlp.dlg prints 1.2 MB; past maxBuffer the child is killed.
+        maxBuffer: 64 * 2 ** 20,
+      },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === "number" ? err.code : null) : 0;
         resolve({ code, stdout, stderr });

@@ -142,7 +142,7 @@ describe("the lr of each step, against PyTorch's schedulers", () => {
       runProblem({ kind: "exponential", lr: 1, gamma: 0.5 }, { stepsPerEpoch: null, epochs: 3 }),
     ).toMatch(/changes per epoch/);
     expect(runProblem(cos, { stepsPerEpoch: 5, epochs: 4 })).toBe(
-      "cosine(0.1, warmup: 20) warms up over 20 steps, but the run has 20 (5 steps per epoch × 4 epochs)",
+      "cosine(0.1, warmup: 20) warms up over 20 steps, but the run has 20 (5 steps per epoch × 4 epochs): cosine needs at least one step after its warm-up",
     );
     expect(runProblem(cos, { stepsPerEpoch: 7, epochs: 3 })).toBeNull();
     // A linear warm-up may end on the last step, not after it; it needs no epoch length.
@@ -271,7 +271,7 @@ describe("a compiled module's scheduled lr", () => {
     );
     const cos = (await probe("cosine(0.5, warmup: 6)")).mod;
     await expect(cos.createModel({ stepsPerEpoch: 2 })).rejects.toThrow(
-      "createModel(): cosine(0.5, warmup: 6) warms up over 6 steps, but the run has 6 (2 steps per epoch × 3 epochs)",
+      "createModel(): cosine(0.5, warmup: 6) warms up over 6 steps, but the run has 6 (2 steps per epoch × 3 epochs): cosine needs at least one step after its warm-up",
     );
   });
 

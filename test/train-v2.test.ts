@@ -551,6 +551,26 @@ train t for linreg {
     // Cut mid-epoch 3, after a best epoch and before the one that ends the run; the rest resumes.
     const part = await dlg("--steps", "14", "--save", f("part.st"), "--log", f("a.log"));
     expect(part).toMatch(/stopped by --steps/);
+    // Another length would move every step of its cosine: refused, one line, exit 1.
+    let err = "";
+    const args = [
+      "train",
+      file,
+      "--data",
+      "samples/linreg.csv",
+      "--limit",
+      "96",
+      "--backend",
+      "js",
+    ];
+    const longer = await run([...args, "--resume", f("part.st"), "--epochs", "9"], {
+      out: () => {},
+      err: (l) => (err += l),
+    });
+    expect(longer).toBe(1);
+    expect(err).toBe(
+      `error: ${f("part.st")} continues a run with epochs 8; drop --epochs 9 (its lr, cosine(0.2, warmup: 3), decays over the run's length)`,
+    );
     const rest = await dlg("--resume", f("part.st"), "--save", f("rest.st"), "--log", f("b.log"));
     const log = (n: string) => readFileSync(f(n), "utf8");
     expect(log("a.log") + log("b.log")).toBe(log("whole.log"));
