@@ -133,6 +133,7 @@ const ops: Record<string, Op> = {
       `${v.name} |> tanh`,
       `sigmoid(${v.name})`,
       `gelu(${v.name})`,
+      `${v.name} |> gelu`,
       `leaky_relu(${v.name}, alpha: 0.2)`,
       `softmax(${v.name})`,
       `log_softmax(${v.name}, axis: -1)`,
@@ -293,6 +294,11 @@ const ops: Record<string, Op> = {
     if (v.shape.length !== 3 || !paramOk(last(v.shape))) return null;
     const h = p.int(1, 4);
     const f = p.pick(["rnn", "lstm", "gru"]);
+    if (p.chance(0.3))
+      return {
+        expr: `${v.name} |> bidirectional(${f}(${h}))`,
+        shape: [v.shape[0]!, v.shape[1]!, 2 * h],
+      };
     return { expr: `${v.name} |> ${f}(${h})`, shape: [v.shape[0]!, v.shape[1]!, h] };
   },
   attention(p, v) {
@@ -308,6 +314,19 @@ const ops: Record<string, Op> = {
   conv(p, v) {
     if (v.shape.length !== 4 || !v.shape.slice(1).every(num)) return null;
     const [, , h, w] = v.shape as [D, number, number, number];
+    if (p.chance(0.3)) {
+      // v2 "same" padding: ceil(size / stride) positions (a pool's stride is its size by default).
+      const f = p.pick(["maxpool", "avgpool", "conv2d"]);
+      const k = p.int(1, 3);
+      const stride = p.int(1, 2);
+      const at = (x: number) => Math.ceil(x / (f === "conv2d" ? stride : stride === 1 ? 1 : k));
+      const call =
+        f === "conv2d"
+          ? `conv2d(${p.int(1, 3)}, kernel: ${k}, padding: "same"${stride > 1 ? `, stride: ${stride}` : ""})`
+          : `${f}(${k}, padding: "same"${stride === 1 ? ", stride: 1" : ""})`;
+      const filters = f === "conv2d" ? Number(call.match(/\d+/)![0]) : v.shape[1]!;
+      return { expr: `${v.name} |> ${call}`, shape: ["B", filters, at(h), at(w)] };
+    }
     if (p.chance(0.4) && h >= 2 && w >= 2) {
       const f = p.pick(["maxpool", "avgpool"]);
       return {
@@ -326,6 +345,24 @@ const ops: Record<string, Op> = {
     return {
       expr: `${v.name} |> conv2d(${f}, kernel: ${k}${opts})`,
       shape: ["B", f, size(h), size(w)],
+    };
+  },
+  conv1d(p, v) {
+    const [, c, l] = v.shape;
+    if (v.shape.length !== 3 || !num(c)) return null;
+    const f = p.int(1, 3);
+    const k = p.int(1, 3);
+    // "same" at stride 1 fits any length, a symbolic one too; else a plain window.
+    if (!num(l) || k > l || p.chance(0.5))
+      return {
+        expr: `${v.name} |> conv1d(${f}, kernel: ${k}, padding: "same")`,
+        shape: ["B", f, l!],
+      };
+    const stride = p.int(1, 2);
+    const pad = p.int(0, 1);
+    return {
+      expr: `conv1d(${v.name}, ${f}, kernel: ${k}, stride: ${stride}, padding: ${pad})`,
+      shape: ["B", f, Math.floor((l + 2 * pad - k) / stride) + 1],
     };
   },
   oneHot(p, v) {
@@ -404,6 +441,95 @@ const ops: Record<string, Op> = {
     if (!num(l)) return null;
     return { expr: `${v.name} + iota([${l}], axis: 0) * 0.1`, shape: v.shape };
   },
+  shared(p, v) {
+    // v2: a function value bound by an assignment, so its applications share one param set.
+    const l = last(v.shape);
+    const fns = [
+      "leaky_relu(alpha: 0.2)",
+      "gelu",
+      "scale2(s: 0.5)",
+      ...(paramOk(l) ? ["layer_norm", "gate(on: true)"] : []),
+      ...(num(l) ? [`dense(${l})`, `squash(${l})`] : []),
+    ];
+    const fn = p.pick(fns);
+    if (/scale2|gate|squash/.test(fn)) p.usesBlock = true;
+    const f = p.fresh("f");
+    p.body.push(`${f} = ${fn}`);
+    const w = p.partner(v.shape) ?? v;
+    const expr = p.pick([
+      `${v.name} |> ${f}`,
+      `${f}(${v.name})`,
+      `${v.name} |> ${f} |> ${f}`,
+      `${f}(${v.name}) + ${f}(${w.name})`,
+    ]);
+    return { expr, shape: v.shape };
+  },
+  fnArg(p, v) {
+    // v2: a block whose `act: fn = relu` takes a function value, or its default.
+    if (!paramOk(last(v.shape))) return null;
+    p.usesBlock = true;
+    const u = p.int(1, 4);
+    let act = p.pick([
+      "",
+      "gelu",
+      "leaky_relu(alpha: 0.1)",
+      "scale2(s: 0.5)",
+      `dense(${u})`,
+      "bound",
+    ]);
+    if (act === "bound") {
+      act = p.fresh("f");
+      p.body.push(`${act} = leaky_relu(alpha: 0.3)`);
+    }
+    const arg = act ? `, act: ${act}` : "";
+    return {
+      expr: p.pick([`${v.name} |> mix(${u}${arg})`, `mix(${v.name}, ${u}${arg})`]),
+      shape: [...init(v.shape), u],
+    };
+  },
+  repeat(p, v) {
+    // v2: repeat(f, n) of a shape-keeping function, each copy with its own params.
+    if (!paramOk(last(v.shape))) return null;
+    p.usesBlock = true;
+    const n = p.int(1, 3);
+    const f = p.pick([
+      "residual",
+      "residual(s: 0.25)",
+      "gate(on: true)",
+      "leaky_relu(alpha: 0.5)",
+      "repeat(residual, 2)",
+    ]);
+    return { expr: `${v.name} |> repeat(${f}, ${n})`, shape: v.shape };
+  },
+  training(p, v) {
+    const expr = p.pick([
+      `if training then dropout(${v.name}, 0.5) else ${v.name}`,
+      `if training then 0.5 * ${v.name} else tanh(${v.name})`,
+      `${v.name} * (if training then 0.9 else 1.0)`,
+    ]);
+    return { expr, shape: v.shape };
+  },
+  running(p, v) {
+    // v2 state: a block keeping a running mean that only step() updates.
+    if (v.shape.length !== 2 || !paramOk(last(v.shape))) return null;
+    p.usesBlock = true;
+    return {
+      expr: p.pick([`${v.name} |> running`, `running(${v.name}, momentum: 0.5)`]),
+      shape: v.shape,
+    };
+  },
+  batchNorm(p, v) {
+    if ((v.shape.length !== 2 && v.shape.length !== 4) || !paramOk(v.shape[1])) return null;
+    return {
+      expr: p.pick([`${v.name} |> batch_norm`, `batch_norm(${v.name}, momentum: 0.8, eps: 1e-3)`]),
+      shape: v.shape,
+    };
+  },
+  flip(p, v) {
+    const ax = p.int(0, v.shape.length - 1);
+    const axis = p.chance(0.5) ? ax : ax - v.shape.length;
+    return { expr: `flip(${v.name}, axis: ${axis})`, shape: v.shape };
+  },
 };
 
 const blocks = `/// A user block: dense, then a squashing nonlinearity.
@@ -417,6 +543,19 @@ block scale2(x: [...], s: float = 2.0) -> [...] {
 block gate(x: [..., n], on: bool = true) -> [..., n] {
   param g: [n] init ones
   return if on then x * sigmoid(g) else x
+}
+block mix(x: [..., n], k: int, act: fn = relu) -> [..., k] {
+  return x |> dense(k) |> act
+}
+block residual(x: [..., n], s: float = 0.5) -> [..., n] {
+  param w: [n, n] init normal(0.3)
+  return x + s * tanh(x @ w)
+}
+block running(x: [b, n], momentum: float = 0.9) -> [b, n] {
+  state avg: [n] init zeros
+  m = mean(x, axis: 0)
+  update avg = momentum * avg + (1.0 - momentum) * m
+  return x - (if training then m else avg)
 }`;
 
 const optimizers = [

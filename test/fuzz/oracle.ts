@@ -19,6 +19,7 @@ import type { Entry, Graph, ProgramIR, TensorType } from "../../compiler/ir.ts";
 import { parse, printProgram } from "../../grammar/index.ts";
 import type { ModelOptions } from "../../runtime/model-core.ts";
 import { stepSeed, type Model } from "../../runtime/model.ts";
+import { copyNames, type StackLevel } from "../../runtime/stacked.ts";
 import { lcg, slotInputs, type Arr } from "../entry-inputs.ts";
 import { loadCorpus } from "./corpus.ts";
 
@@ -338,9 +339,23 @@ interface Run {
   errors: Errors;
 }
 
+/**
+ * A param's whole buffer from `params()`: a stacked one (`repeat`) is there
+ * copy by copy (`repeat_1.0.w`, `repeat_1.1.w`), joined in buffer order; a
+ * missing name gives undefined.
+ */
+function paramOf(
+  ps: Record<string, ArrayLike<number>>,
+  p: { path: string; stack?: readonly StackLevel[] },
+): Float32Array | undefined {
+  const parts = (p.stack ? copyNames(p.path, p.stack) : [p.path]).map((n) => ps[n]);
+  if (parts.some((x) => !x)) return undefined;
+  return Float32Array.from(parts.flatMap((x) => Array.from(x!)));
+}
+
 async function paramsNow(r: Run): Promise<Float64Array[]> {
   const now = await r.model.params();
-  return r.prog.params.map((p) => Float64Array.from(now[p.path]!));
+  return r.prog.params.map((p) => Float64Array.from(paramOf(now, p)!));
 }
 
 function entry(prog: ProgramIR, name: Entry["name"]): Entry | undefined {
@@ -419,8 +434,13 @@ async function checkScores(r: Run, name: "evaluate" | "step"): Promise<void> {
       // Adam's first step is lr * sign(g) wherever |g| >> eps, so float32 noise in a
       // gradient that should be 0 flips whole updates: its updates are not compared.
       if (sl.kind === "param" && r.optimizer !== "adam") {
-        const p = r.prog.params[sl.index]!.path;
-        compareUpdate(`step update of ${p}`, before[sl.index]!, after[p]!, ws[i]!.data);
+        const p = r.prog.params[sl.index]!;
+        compareUpdate(
+          `step update of ${p.path}`,
+          before[sl.index]!,
+          paramOf(after, p)!,
+          ws[i]!.data,
+        );
       }
     }),
   );
@@ -453,8 +473,8 @@ async function checkRoundTrip(
   const mine = await r.model.params();
   const theirs = await other.params();
   for (const p of r.prog.params) {
-    const a = mine[p.path]!;
-    const b = theirs[p.path]!;
+    const a = paramOf(mine, p)!;
+    const b = paramOf(theirs, p)!;
     if (a.length !== b.length || a.some((v, i) => !Object.is(v, b[i])))
       fail("roundtrip", `parameter ${p.path} differs after save/load`);
   }
@@ -506,7 +526,7 @@ async function runModule(
   )) as Run["model"];
   const initial = await model.params();
   for (const p of prog.params) {
-    const v = initial[p.path];
+    const v = paramOf(initial, p);
     if (!v) fail("run", `model.params has no "${p.path}"`);
     const bad = v!.findIndex((x) => !Number.isFinite(x));
     if (bad >= 0) fail("init", `parameter ${p.path} starts with ${v![bad]} at ${bad}`);
@@ -599,7 +619,7 @@ async function trace(
   try {
     const params = async (when: string) => {
       const ps = await call("params", () => model.params());
-      for (const p of prog.params) out.push([`${p.path} ${when}`, ps[p.path]!]);
+      for (const p of prog.params) out.push([`${p.path} ${when}`, paramOf(ps, p)!]);
     };
     const predict = async (when: string) => {
       if (!entry(prog, "predict")) return;
