@@ -431,7 +431,7 @@ Options:
   --data SOURCE   as for train
   --split NAME    test (default), val, train, or all (every row of a CSV)
   --limit N       only the first N examples of the split
-  --json          print { "split", "examples", "loss", "metrics" } instead
+  --json          print { "model", "split", "examples", "loss", "metrics" }
   --backend B     js, wasm or webgpu (default ${defaultTarget})
   --threads N     worker threads of the wasm backend
   --max-tensor-bytes N, --max-param-bytes N
