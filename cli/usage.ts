@@ -387,7 +387,8 @@ multi-column input x); with no matching names, the last column feeds the
 label input and the others the feature input. Rows are used in file order:
 the last 20% are the test split, the last 10% of the rest validation
 (unless --split). A resumed run keeps its checkpoint's --lr, --batch and
---split; naming other values is refused.`,
+--split (and, under a cosine schedule, its --epochs); naming other values
+is refused.`,
 
   predict: `Usage: dlg predict FILE --load CKPT [--data SOURCE] [--split test|val|train|all]
                    [-o OUT.csv|OUT.json] [--limit N] [--backend js|wasm|webgpu]
