@@ -45,7 +45,7 @@ export class Tally {
     }
     if (!o.failure) return;
     const { kind, message, target } = o.failure;
-    const defect = knownDefect(kind, message, c);
+    const defect = knownDefect(kind, message, c, target);
     if (defect) {
       this.known.set(defect, (this.known.get(defect) ?? 0) + 1);
       return;
