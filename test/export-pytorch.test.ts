@@ -9,16 +9,15 @@
 // the same global batches ends. test/pytorch-driver.py drives the scripts.
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadModule, type Batch } from "../cli/module.ts";
+import { loadModule } from "../cli/module.ts";
 import { compile, exportModel, nodeHost } from "../cli/node-host.ts";
 import { encodeOnnx } from "../cli/onnx-encode.ts";
-import { hasErrors, renderDiagnostics } from "../compiler/diagnostics.ts";
-import { elaborate } from "../compiler/elaborate.ts";
+import { renderDiagnostics } from "../compiler/diagnostics.ts";
 import { decodeSafetensors, encodeSafetensors } from "../runtime/safetensors.ts";
 import type { Model } from "../runtime/model.ts";
 import { dimConst, dimFloorDiv, dimMod, dimVar, shapeOf } from "../compiler/dims.ts";
@@ -26,7 +25,9 @@ import { pyFunction } from "../compiler/export/pytorch-graph.ts";
 import { pythonHelpers } from "../compiler/export/pytorch-runtime.ts";
 import { interpret, type Tensor } from "../compiler/interpret.ts";
 import type { Var } from "../compiler/ir.ts";
-import { build, f32, i32, t, uniform, type Emit } from "./graph-helpers.ts";
+import { build, f32, t, uniform, type Emit } from "./graph-helpers.ts";
+import { exportCases } from "./export-cases.ts";
+import { fixedDims, seededBatches, type Seeded } from "./onnx-helpers.ts";
 
 /** Debian's python3 (the pyenv python3 on this machine's PATH has no torch); DLG_PYTHON overrides. */
 const python = process.env.DLG_PYTHON ?? "/usr/bin/python3";
@@ -54,21 +55,10 @@ function exportPy(file: string, model?: string, weights?: Map<string, Float32Arr
   return path;
 }
 
-/** Int inputs (labels, token ids) draw from [0, 3): valid for every example's classes and vocab. */
-const INT_RANGE = 3;
-/** Sizes of named dims other than the batch. */
-const OTHER = 4;
-
 interface Js {
   model: Model;
   /** A seeded batch of n examples, its dims, and each input's shape. */
   batch(n: number, seed: number): Seeded;
-}
-
-interface Seeded {
-  batch: Batch;
-  dims: Record<string, number>;
-  shapes: Record<string, number[]>;
 }
 
 /** The run the schedules see: the step tests' 10 steps, or (no steps taken) one long enough for any warm-up. */
@@ -79,32 +69,9 @@ async function jsModel(file: string, name?: string, run = stepRun): Promise<Js> 
   const r = compile(file, name === undefined ? {} : { model: name });
   if (!r.ok) throw new Error(renderDiagnostics(r.diagnostics, r.sources));
   const { spec, createModel } = await loadModule(r.js!);
-  const batchDims = new Set(
-    spec.inputs.map((i) => i.shape[0]).filter((d) => typeof d === "string"),
-  );
-  const fixed = Object.fromEntries(
-    spec.dims.filter((d) => !batchDims.has(d)).map((d): [string, number] => [d, OTHER]),
-  );
+  const fixed = fixedDims(spec);
   const model = await createModel({ seed: 3, dims: fixed, ...run });
-  const batch = (n: number, seed: number) => {
-    const dims: Record<string, number> = { ...fixed };
-    for (const d of batchDims) dims[d as string] = n;
-    const out: Batch = {};
-    const shapes: Record<string, number[]> = {};
-    spec.inputs.forEach((input, k) => {
-      const shape = input.shape.map((d) => (typeof d === "number" ? d : dims[d]!));
-      shapes[input.name] = shape;
-      const u = uniform(
-        shape.reduce((p, d) => p * d, 1),
-        seed + k,
-      );
-      out[input.name] =
-        input.dtype === "f32"
-          ? Float32Array.from(u)
-          : Int32Array.from(u, (v) => Math.floor(((v + 1) / 2) * INT_RANGE));
-    });
-    return { batch: out, dims, shapes };
-  };
+  const batch = seededBatches(spec, fixed);
   return { model, batch };
 }
 
@@ -327,19 +294,7 @@ function expectSameTensor(got: ArrayLike<number>, want: Tensor, what: string) {
   });
 }
 
-/** Every model of the samples and of LANGUAGE.md's examples (v1 and v2) that checks. */
-const dirs = ["samples", "test/fixtures/language", "test/fixtures/v2"];
-const cases = dirs.flatMap((dir) =>
-  readdirSync(dir)
-    .filter((f) => f.endsWith(".dlg"))
-    .sort()
-    .flatMap((f) => {
-      const file = `${dir}/${f}`;
-      const r = elaborate(file, nodeHost);
-      if (hasErrors(r.diagnostics)) return [];
-      return [...r.models.values()].map((m) => ({ file, model: m.name }));
-    }),
-);
+const cases = exportCases();
 
 describe.runIf(hasTorch || ci)("the PyTorch export, run by python3-torch", () => {
   it(`${python} has torch (apt python3-torch)`, () => {
@@ -499,7 +454,7 @@ describe.runIf(hasTorch || ci)("the PyTorch export, run by python3-torch", () =>
   );
 
   it(
-    "torchrun with 2 processes (DDP, gloo on loopback) ends where 1 process on the same global batches ends",
+    "torchrun with 2 processes (DDP, gloo on loopback) ends where 1 process on the same global batches ends, with uneven and empty shards; a resumed run ends where an unbroken one does",
     { timeout: 300_000 },
     async () => {
       const file = source(
@@ -512,7 +467,7 @@ model ddp {
   metric accuracy = mean(argmax(logits, axis: -1) == y)
   loss cross_entropy(logits, y)
 }
-train default for ddp { optimizer sgd(lr: 0.1, momentum: 0.9)  batch 30  epochs 1  seed 5 }
+train default for ddp { optimizer sgd(lr: 0.1, momentum: 0.9)  batch 31  epochs 1  seed 5 }
 `,
       );
       const rows = ["x1,x2,x3,x4,x5,x6,y"];
@@ -530,7 +485,8 @@ train default for ddp { optimizer sgd(lr: 0.1, momentum: 0.9)  batch 30  epochs 
       const script = exportPy(file);
       const one = tmpFile("one.safetensors");
       const two = tmpFile("two.safetensors");
-      const common = [script, "--data", csv, "--steps", "4"];
+      // 125 rows in batches of 31: four batches split 16/15 (uneven shards), then one row (rank 1 has none).
+      const common = [script, "--data", csv, "--limit", "125", "--epochs", "2"];
       execFileSync(python, [...common, "--save", one], { stdio: "pipe" });
       const port = await freePort();
       // `--redirects 1 --tee 1`: Debian's torch 1.13 on Python 3.11 cannot parse the defaults ("0":
@@ -565,7 +521,13 @@ train default for ddp { optimizer sgd(lr: 0.1, momentum: 0.9)  batch 30  epochs 
       // And the JS module loads what the two processes trained.
       const js = await jsModel(file);
       await js.model.load(readFileSync(two));
-      expect(js.model.steps).toBe(4);
+      expect(js.model.steps).toBe(10);
+      // Resuming from a checkpoint two steps into epoch 2 continues that epoch's order and schedule.
+      const part = tmpFile("part.safetensors");
+      const rest = tmpFile("rest.safetensors");
+      execFileSync(python, [...common, "--steps", "7", "--save", part], { stdio: "pipe" });
+      execFileSync(python, [...common, "--load", part, "--save", rest], { stdio: "pipe" });
+      expectSameCheckpoint(readFileSync(rest), readFileSync(one), 1e-6);
     },
   );
 });

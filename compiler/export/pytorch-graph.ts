@@ -38,11 +38,14 @@ export const pyDType: { [D in DType]: string } = {
 export function pyDim(d: Dim): string {
   const c = dimAsConst(d);
   if (c !== null) return String(c);
-  return dimToPy(d, (name) => `D[${JSON.stringify(name)}]`);
+  const py = dimToPy(d, (name) => `D[${JSON.stringify(name)}]`);
+  // dimToPy parenthesises the whole expression; a lone dim reads better bare (`D["B"]`).
+  return /^\(D\["\w+"\]\)$/.test(py) ? py.slice(1, -1) : py;
 }
 
+/** A shape as a Python tuple: `()`, `(D["B"],)`, `(D["B"], 784)`. */
 const shapePy = (shape: readonly Dim[]) =>
-  shape.length === 0 ? "()" : `(${shape.map(pyDim).join(", ")},)`;
+  shape.length === 1 ? `(${pyDim(shape[0]!)},)` : `(${shape.map(pyDim).join(", ")})`;
 
 const pyNumber = (x: number) =>
   Number.isNaN(x)

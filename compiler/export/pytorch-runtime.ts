@@ -303,7 +303,7 @@ def load_mnist():
     ints = [i for i in INPUTS if i[1] != "f32"]
     if len(INPUTS) > 2 or not floats:
         raise SystemExit(f"error: MNIST needs an image input and at most one label input; {MODEL} has {[i[0] for i in INPUTS]}")
-    image = floats[0] if len(floats) == 1 or ints else floats[0]
+    image = floats[0]
     label = (ints or [i for i in floats if i is not image] or [None])[0]
 
     def fit(x, y):
@@ -405,21 +405,26 @@ class Optimizer:
 # ---------------------------------------------------------------- training
 
 
-def _shard(batch, rank, world):
-    return {k: v[rank::world] for k, v in batch.items()}
+def shard(rows, rank, world):
+    """This rank's rows of a global batch (every world-th) and its loss weight for train_step.
+    A batch with fewer rows than processes leaves some ranks none; such a rank still takes part in
+    DDP's gradient averaging, on one row with weight 0 (an empty batch's mean loss is NaN)."""
+    mine = rows[rank::world]
+    if len(mine) == 0:
+        return rows[:1], 0.0
+    return mine, len(mine) * world / len(rows)
 
 
-def train_step(model, net, opt, batch, step, seed, lr, world=1, rows=None):
+def train_step(model, net, opt, batch, step, seed, lr, weight=1.0):
     """One step: forward in training mode, backward, clip, update, state updates. Returns (loss, metrics).
-    Under DDP each rank holds a shard; its loss is weighted by its share of the global batch, so the
-    averaged gradient is the global batch's mean gradient whatever the split."""
+    Under DDP each rank holds a shard and weight = world * its share of the global batch (see
+    shard_weight): DDP averages the ranks' gradients, so the result is the global batch's mean
+    gradient whatever the split."""
     net.train()
     for _path, p in opt.params:
         p.grad = None
     loss, metrics, updates = net(batch, step_seed(seed, step))
-    n = next(iter(batch.values())).shape[0]
-    scale = (n * world / rows) if rows else 1.0
-    (loss * scale).backward()
+    (loss * weight).backward()
     if CLIP_NORM is not None:
         torch.nn.utils.clip_grad_norm_([p for _path, p in opt.params], CLIP_NORM)
     opt.step(lr, step)
@@ -452,15 +457,15 @@ def _line(loss, metrics):
 def main(argv=None):
     global DEVICE
     ap = argparse.ArgumentParser(description=f"Train {MODEL} (exported by dlg) with PyTorch.")
-    ap.add_argument("--config", default=TRAIN["name"], help="the train block (this script holds one)")
-    ap.add_argument("--epochs", type=int, default=TRAIN["epochs"])
-    ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--batch", type=int, default=None, help="global batch size (split across processes)")
-    ap.add_argument("--data", default=None, help="mnist or PATH.csv (default: the .dlg's CSV if exported beside one, else mnist)")
+    ap.add_argument("--config", default=TRAIN["name"], help=f"the train block: only {TRAIN['name']!r}, the exported one")
+    ap.add_argument("--epochs", type=int, default=TRAIN["epochs"], help="epochs of the whole run (default: %(default)s)")
+    ap.add_argument("--seed", type=int, default=None, help=f"init and shuffle seed (default: {TRAIN['seed']}; with --load, the checkpoint's)")
+    ap.add_argument("--batch", type=int, default=None, help=f"global batch size, split across processes (default: {TRAIN['batch']})")
+    ap.add_argument("--data", default=None, help=f"mnist or PATH.csv (default: {DEFAULT_CSV} in the working directory if it exists, else mnist)")
     ap.add_argument("--limit", type=int, default=None, help="train on the first N training examples")
-    ap.add_argument("--load", default=None, help="a dlg safetensors checkpoint to start from")
+    ap.add_argument("--load", default=None, help="a dlg safetensors checkpoint to start from; its step count resumes the run mid-epoch")
     ap.add_argument("--save", default=None, help="write the trained model as a dlg safetensors checkpoint")
-    ap.add_argument("--steps", type=int, default=None, help="stop after N steps")
+    ap.add_argument("--steps", type=int, default=None, help="stop after N steps of this invocation")
     a = ap.parse_args(argv)
     if a.config != TRAIN["name"]:
         raise SystemExit(f"error: this script holds train block {TRAIN['name']!r}; export --config {a.config} for another")
@@ -488,7 +493,7 @@ def main(argv=None):
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, broadcast_buffers=True)
     n = next(iter(train.values())).shape[0]
-    size = n if TRAIN["batch"] == "full" else (a.batch or TRAIN["batch"])
+    size = a.batch or (n if TRAIN["batch"] == "full" else TRAIN["batch"])
     per_epoch = -(-n // size)
     total = per_epoch * a.epochs
     say(f"model {MODEL}, train block {TRAIN['name']}: {n} train examples, batch {size}, {a.epochs} epochs, seed {seed}, {world} process{'es' if world > 1 else ''}")
@@ -499,11 +504,10 @@ def main(argv=None):
         for b in range(step % per_epoch if epoch == step // per_epoch + 1 else 0, per_epoch):
             if a.steps is not None and done >= a.steps:
                 break
-            rows = order[b * size:(b + 1) * size]
-            mine = rows[rank::world]
+            mine, weight = shard(order[b * size:(b + 1) * size], rank, world)
             batch = {k: v[mine].to(DEVICE) for k, v in train.items()}
             step += 1
-            loss, _metrics = train_step(model, net, opt, batch, step, seed, lr_at(step, epoch, total), world, len(rows))
+            loss, _metrics = train_step(model, net, opt, batch, step, seed, lr_at(step, epoch, total), weight)
             losses.append(loss)
             done += 1
         if losses:
