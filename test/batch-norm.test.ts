@@ -61,11 +61,34 @@ model m {
 }
 train t for m { optimizer sgd(lr: ${LR})  batch 3 }`;
 
+// Rank 3 (a sequence after conv1d) and rank 5: the channel axis is still axis 1.
+const seq = `dim B
+model m {
+  input x: [B, 2, 7]
+  input y: [B, 3, 5]
+  h = x |> conv1d(3, kernel: 3) |> batch_norm(momentum: ${MOMENTUM})
+  output out = h
+  loss mse(h, y)
+}
+train t for m { optimizer sgd(lr: ${LR})  batch 3 }`;
+
+const volume = `dim B
+model m {
+  input x: [B, 2, 2, 3, 4]
+  input y: [B, 2, 2, 3, 3]
+  h = x |> dense(3) |> batch_norm(momentum: ${MOMENTUM})
+  output out = h
+  loss mse(h, y)
+}
+train t for m { optimizer sgd(lr: ${LR})  batch 3 }`;
+
 interface Case {
   name: string;
   src: string;
   x: number[];
   y: number[];
+  /** The bias before batch_norm is on another axis than the channels' (so its gradient is not 0). */
+  biasOffChannels?: true;
   /** The layer before batch_norm, in TF.js, channels first like dlg. */
   layer: (x: tf.Tensor, v: Record<string, tf.Tensor>) => tf.Tensor;
 }
@@ -95,6 +118,37 @@ const cases: Case[] = [
         ),
       ),
   },
+  {
+    name: "conv1d [B, C, L]",
+    src: seq,
+    x: [3, 2, 7],
+    y: [3, 3, 5],
+    layer: (x, v) =>
+      tf.transpose(
+        tf.add(
+          tf.conv1d(
+            tf.transpose(x, [0, 2, 1]) as tf.Tensor3D,
+            tf.transpose(v["conv1d_1.w"]!, [2, 1, 0]) as tf.Tensor3D,
+            1,
+            "valid",
+          ),
+          v["conv1d_1.b"]!,
+        ),
+        [0, 2, 1],
+      ),
+  },
+  {
+    name: "dense [B, C, D, H, W]",
+    src: volume,
+    x: [3, 2, 2, 3, 4],
+    y: [3, 2, 2, 3, 3],
+    biasOffChannels: true,
+    layer: (x, v) =>
+      tf.add(
+        tf.reshape(tf.matMul(tf.reshape(x, [-1, 4]), v["dense_1.w"]!), [3, 2, 2, 3, 3]),
+        v["dense_1.b"]!,
+      ),
+  },
 ];
 
 /**
@@ -105,6 +159,17 @@ const cases: Case[] = [
  * returns the batch's moments.
  */
 function tfBatchNorm(
+  input: tf.Tensor,
+  v: Record<string, tf.Tensor>,
+  training: boolean,
+): { out: tf.Tensor; mean?: tf.Tensor; variance?: tf.Tensor } {
+  // tf.batchNorm takes rank 4 at most; the statistics over every axis but 1 are those of [B, C, rest].
+  const h = input.rank > 4 ? tf.reshape(input, [input.shape[0]!, input.shape[1]!, -1]) : input;
+  const r = tfBatchNormAtMost4(h, v, training);
+  return { ...r, out: tf.reshape(r.out, input.shape) };
+}
+
+function tfBatchNormAtMost4(
   h: tf.Tensor,
   v: Record<string, tf.Tensor>,
   training: boolean,
@@ -197,6 +262,7 @@ describe("batch_norm train-mode gradients", () => {
       run.names.forEach((name, k) =>
         expect(relativeError(grads[k]!, tfRun.grads[name]!, 1e-4), name).toBeLessThan(2e-4),
       );
+      if (c.biasOffChannels) return;
       const bias = run.names.findIndex((n) => n.endsWith("_1.b"));
       expect(Math.max(...grads[bias]!.data.map(Math.abs))).toBeLessThan(1e-12);
     });
