@@ -378,6 +378,27 @@ model m {
     ]);
   });
 
+  it("E2009: an update inside a scan's body (one step's value), as batch_norm's in a scan", () => {
+    const src = `block counted(x: [b, n]) -> [b, n] {
+  state s: [n] init zeros
+  update s = 0.9 * s + 0.1 * mean(x, axis: 0)
+  return x - s
+}
+dim B, T
+model m {
+  input x: [B, T, 4]
+  h = scan xt in x along 1 carry (c = zeros([B, 4])) {
+    n = (xt + c) |> counted
+    yield n |> batch_norm
+    c = n
+  }
+  output y = h
+}`;
+    expect(errors(src).map((d) => `${d.code} ${d.message} ${d.notes[0]}`)).toEqual([
+      "E2009 `update` cannot run inside the body of a `scan` state `counted_1.s` would take a value of one step of the scan",
+    ]);
+  });
+
   it("E2024: branches of `if training` of different types", () => {
     expect(errors(inBlock("  return if training then x else mean(x, axis: 0)"))).toEqual([
       expect.objectContaining({

@@ -12,6 +12,7 @@ import { shapeEq, shapeToString } from "../dims.ts";
 import type { Var } from "../ir.ts";
 import { fail, type Ctx, type ModelState } from "./context.ts";
 import { evalExpr } from "./expr.ts";
+import { inRepeat } from "./repeat.ts";
 import { blockParam } from "./sharing.ts";
 import { need, toVar } from "./tensor-ops.ts";
 import { typeText } from "./values.ts";
@@ -98,6 +99,13 @@ export function execUpdate(ctx: Ctx, s: ast.UpdateStmt): void {
     });
   }
   const state = current.v;
+  // A scan's body runs once per element: its value there is one step's, not
+  // the model's (a repeat's body is fine: repeat.ts stacks its updates).
+  if (ctx.b !== m.fwd && !inRepeat(ctx, ctx.path + s.name.name))
+    fail(ctx, "E2009", "`update` cannot run inside the body of a `scan`", s.span, {
+      notes: [`state \`${state.hint ?? s.name.name}\` would take a value of one step of the scan`],
+      help: "call the block that updates it outside the scan, on the whole sequence",
+    });
   const prev = b.updates.get(state.id);
   if (prev) {
     // The same statement again is a shared binding's second application; two
