@@ -271,6 +271,18 @@ const opCases: OpCase[] = [
     ],
   },
   {
+    name: "scan: reverse, with a const, a carry and ys",
+    inputs: [t("f32", [2], [0.5, -1]), t("f32", [2], [1, 2]), t("f32", [3, 2], uniform(6, 6))],
+    body: (e, k, h, xs) => {
+      const step = build([f32(2), f32(2), f32(2)], (b, k1, h1, x1) => {
+        const next = b("add", {}, b("mul", {}, h1, k1), x1);
+        return [next, b("mul", {}, next, x1)];
+      }).graph;
+      const p = { body: step, length: c(3), axis: 0, reverse: true, nConsts: 1, nCarry: 1, nXs: 1 };
+      return e.multi!("scan", p, k, h, xs);
+    },
+  },
+  {
     name: "avg_pool and max_pool with padding (zeros in the average, -inf in the max)",
     inputs: [t("f32", [1, 2, 5, 5], uniform(50, 5))],
     body: (e, x) => [
