@@ -448,7 +448,7 @@ const ops: Record<string, Op> = {
       "leaky_relu(alpha: 0.2)",
       "gelu",
       "scale2(s: 0.5)",
-      ...(paramOk(l) ? ["layer_norm", "gate(on: true)"] : []),
+      ...(paramOk(l) ? ["layer_norm", "gate(on: true)", "repeat(residual, 2)"] : []),
       ...(num(l) ? [`dense(${l})`, `squash(${l})`] : []),
     ];
     const fn = p.pick(fns);
@@ -498,6 +498,8 @@ const ops: Record<string, Op> = {
       "gate(on: true)",
       "leaky_relu(alpha: 0.5)",
       "repeat(residual, 2)",
+      // State and `if training` in each copy: running means, batch norm.
+      ...(v.shape.length === 2 ? ["running(momentum: 0.5)", "batch_norm"] : []),
     ]);
     return { expr: `${v.name} |> repeat(${f}, ${n})`, shape: v.shape };
   },
