@@ -72,7 +72,6 @@ function script(input: ExportInput): string {
     [...fixed].map(([k, d]) => [k, dimAsConst(d)]).filter(([, v]) => v !== null),
   );
   const names = forwardNames(model);
-  const states = model.params.filter((p) => p.state);
   const updates = model.updates.map((u) => ({ path: model.params[u.index]!.path, var: u.var }));
 
   const loss = model.loss;
@@ -165,7 +164,6 @@ function script(input: ExportInput): string {
     `METRICS = ${py(metricNames)}`,
     "# dlg path, shape, is a state (batch norm's running averages: no gradient), repeat's stacking",
     `PARAMS = [\n${params.map((p) => `    ${py(p)},`).join("\n")}\n]`,
-    `STATES = ${py(states.map((p) => p.path))}`,
     "# dims the params' shapes fix (linreg's F)",
     `FIXED_DIMS = ${py(fixedDims)}`,
     `TRAIN = ${py({ name: train.name, batch: train.batch, epochs: train.epochs, seed: train.seed })}`,
