@@ -18,13 +18,13 @@ import type { Kernel } from "../compiler/kernel.ts";
 import { decodeSafetensors } from "../runtime/safetensors.ts";
 import {
   dlgModel,
+  fdGradientError,
   prepareDlg,
   randomParams,
   randomValues,
   relativeError,
   tf,
   tfGrads,
-  type Values,
 } from "./tfjs-helpers.ts";
 
 const host = (src: string) => ({
@@ -173,28 +173,7 @@ function worstFdError(src: string, salt: number, shape = [batch, width]): number
     x: randomValues(shape, salt + 1, -1, 1),
     r: randomValues(shape, salt + 2),
   };
-  const prepared = prepareDlg(src);
-  const base = prepared.run(inputs, params);
-  const h = 1e-6;
-  const bump = (v: Values, j: number, d: number): Values => {
-    const data = [...v.data];
-    data[j]! += d;
-    return { shape: v.shape, data };
-  };
-  let worst = 0;
-  const compare = (g: Values, at: (j: number, d: number) => number) => {
-    const scale = Math.max(1e-3, ...g.data.map(Math.abs));
-    g.data.forEach((a, j) => {
-      const numeric = (at(j, h) - at(j, -h)) / (2 * h);
-      worst = Math.max(worst, Math.abs(a - numeric) / scale);
-    });
-  };
-  for (const [path, g] of Object.entries(base.paramGrads))
-    compare(g, (j, d) => prepared.loss(inputs, { ...params, [path]: bump(params[path]!, j, d) }));
-  compare(base.inputGrads.x!, (j, d) =>
-    prepared.loss({ ...inputs, x: bump(inputs.x, j, d) }, params),
-  );
-  return worst;
+  return fdGradientError(src, inputs, params);
 }
 
 describe("repeat: random draws", () => {

@@ -27,6 +27,11 @@ import {
   tfGrads,
   type DlgRun,
   type Values,
+  sumLossModel,
+  tfValues,
+  nhwc,
+  nchw,
+  hwio,
 } from "./tfjs-helpers.ts";
 
 const TOL = 1e-4;
@@ -36,31 +41,6 @@ function check(src: string) {
     readFile: (p: string) => (p === "main.dlg" ? src : undefined),
     readStd: (n: string) => readFileSync(stdPath(n), "utf8"),
   });
-}
-
-/** A model whose loss is sum(y * t) for a fixed random t, so every gradient element matters. */
-function model(inShape: number[], outShape: number[], layer: string): string {
-  return `dim B
-model m {
-  input x: [B, ${inShape.join(", ")}]
-  input t: [B, ${outShape.join(", ")}]
-  y = ${layer}
-  output out = y
-  loss sum(y * t)
-}`;
-}
-
-const nhwc = (x: tf.Tensor) => tf.transpose(x, [0, 2, 3, 1]);
-const nchw = (x: tf.Tensor) => tf.transpose(x, [0, 3, 1, 2]);
-/** [O, C, KH, KW] -> tfjs's [KH, KW, C, O]. */
-const hwio = (w: tf.Tensor) => tf.transpose(w, [2, 3, 1, 0]);
-
-/** The values of the tensor `f` builds, its intermediates disposed. */
-function values(f: () => tf.Tensor): Values {
-  const t = tf.tidy(f);
-  const v = { shape: [...t.shape], data: [...t.dataSync()] };
-  t.dispose();
-  return v;
 }
 
 /**
@@ -82,7 +62,7 @@ function expectTfjs(
   const tensors = Object.fromEntries(
     Object.entries({ x, ...params }).map(([k, v]) => [k, tf.tensor(v.data, v.shape)]),
   );
-  const out = values(() => layer(tensors));
+  const out = tfValues(() => layer(tensors));
   tf.dispose(Object.values(tensors));
   expect(dlg.outputs.out!.shape).toEqual(out.shape);
   expect(relativeError(dlg.outputs.out!, out.data), "output").toBeLessThan(TOL);
@@ -208,7 +188,7 @@ model m {
   ];
   for (const c of convCases)
     it(`conv2d ${c.name} matches tf.conv2d(..., "same")`, () => {
-      const src = model(
+      const src = sumLossModel(
         [3, 7, 8],
         c.o,
         `conv2d(x, 4, kernel: ${c.k}, stride: ${c.s}, padding: "same")`,
@@ -244,7 +224,11 @@ model m {
   const negative = randomValues([2, 3, 7, 8], 4, -2, -0.1);
   for (const c of poolCases)
     it(`${c.layer} ${c.k}x${c.k}, stride ${c.s} matches tf's "same" (padding never counts)`, () => {
-      const src = model([3, 7, 8], c.o, `${c.layer}(x, ${c.k}, stride: ${c.s}, padding: "same")`);
+      const src = sumLossModel(
+        [3, 7, 8],
+        c.o,
+        `${c.layer}(x, ${c.k}, stride: ${c.s}, padding: "same")`,
+      );
       const pool = c.layer === "maxpool" ? tf.maxPool : tf.avgPool;
       const t = randomValues([2, ...c.o], 5);
       // tfjs-backend-cpu's AvgPoolGrad divides by the whole window even where its forward
@@ -260,13 +244,13 @@ model m {
   it("conv2d and avgpool gradients match central differences", () => {
     const x = randomValues([2, 2, 5, 4], 7);
     expectFiniteDifferences(
-      model([2, 5, 4], [3, 3, 2], 'conv2d(x, 3, kernel: 4, stride: 2, padding: "same")'),
+      sumLossModel([2, 5, 4], [3, 3, 2], 'conv2d(x, 3, kernel: 4, stride: 2, padding: "same")'),
       x,
       randomValues([2, 3, 3, 2], 8),
       9,
     );
     expectFiniteDifferences(
-      model([2, 5, 4], [2, 3, 2], 'avgpool(x, 3, stride: 2, padding: "same")'),
+      sumLossModel([2, 5, 4], [2, 3, 2], 'avgpool(x, 3, stride: 2, padding: "same")'),
       x,
       randomValues([2, 2, 3, 2], 10),
       11,
@@ -347,7 +331,7 @@ model m {
       const k = /kernel: (\d)/.exec(c.layer)![1];
       expect(k).toBeDefined();
       expectTfjs(
-        model([3, 9], [4, c.o], c.layer),
+        sumLossModel([3, 9], [4, c.o], c.layer),
         x,
         randomValues([2, 4, c.o], 13),
         tfConv1d(c.s, c.pad),
@@ -357,13 +341,21 @@ model m {
 
   it("gradients match central differences", () => {
     expectFiniteDifferences(
-      model([3, 9], [2, 5], 'conv1d(x, 2, kernel: 4, stride: 2, padding: "same", dilation: 1)'),
+      sumLossModel(
+        [3, 9],
+        [2, 5],
+        'conv1d(x, 2, kernel: 4, stride: 2, padding: "same", dilation: 1)',
+      ),
       x,
       randomValues([2, 2, 5], 15),
       16,
     );
     expectFiniteDifferences(
-      model([3, 9], [2, 3], "conv1d(x, 2, kernel: 3, stride: 2, padding: [1, 0], dilation: 2)"),
+      sumLossModel(
+        [3, 9],
+        [2, 3],
+        "conv1d(x, 2, kernel: 3, stride: 2, padding: [1, 0], dilation: 2)",
+      ),
       x,
       randomValues([2, 2, 3], 17),
       18,
@@ -443,7 +435,7 @@ describe("gelu", () => {
       tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3)))))),
     );
   it("is the tanh approximation, gradients included", () => {
-    const src = model([6], [6], "gelu(x)");
+    const src = sumLossModel([6], [6], "gelu(x)");
     const x = randomValues([2, 6], 23, -4, 4);
     const t = randomValues([2, 6], 24);
     expectTfjs(src, x, t, (v) => tfGelu(v.x!), 25);

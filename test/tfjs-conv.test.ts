@@ -16,34 +16,14 @@ import {
   tfGrads,
   type DlgRun,
   type Values,
+  sumLossModel,
+  tfValues,
+  nhwc,
+  nchw,
+  hwio,
 } from "./tfjs-helpers.ts";
 
 const TOL = 1e-4;
-
-const nhwc = (x: tf.Tensor) => tf.transpose(x, [0, 2, 3, 1]);
-const nchw = (x: tf.Tensor) => tf.transpose(x, [0, 3, 1, 2]);
-/** [O, C, KH, KW] -> tfjs's [KH, KW, C, O]. */
-const hwio = (w: tf.Tensor) => tf.transpose(w, [2, 3, 1, 0]);
-
-/** A model whose loss is sum(y * t) for a fixed random t, so every gradient element matters. */
-function model(inShape: number[], outShape: number[], layer: string): string {
-  return `dim B
-model m {
-  input x: [B, ${inShape.join(", ")}]
-  input t: [B, ${outShape.join(", ")}]
-  y = ${layer}
-  output out = y
-  loss sum(y * t)
-}`;
-}
-
-/** The values of the tensor `f` builds, its intermediates disposed. */
-function values(f: () => tf.Tensor): Values {
-  const t = tf.tidy(f);
-  const v = { shape: [...t.shape], data: [...t.dataSync()] };
-  t.dispose();
-  return v;
-}
 
 /** Output, loss and every gradient of `dlg` against the tfjs run. */
 function expectSame(
@@ -81,7 +61,7 @@ describe("conv2d matches tfjs", () => {
   ];
   for (const c of cases)
     it(c.name, () => {
-      const src = model(c.inShape, c.outShape, c.layer);
+      const src = sumLossModel(c.inShape, c.outShape, c.layer);
       const x = randomValues([2, ...c.inShape], 1);
       const t = randomValues([2, ...c.outShape], 2);
       const params = randomParams(src, 3);
@@ -98,7 +78,7 @@ describe("conv2d matches tfjs", () => {
             v["conv2d_1.b"]!,
           ),
         );
-      const tfOut = values(() => conv({ x: tf.tensor(x.data, x.shape), ...tensors(params) }));
+      const tfOut = tfValues(() => conv({ x: tf.tensor(x.data, x.shape), ...tensors(params) }));
       const tfRun = tfGrads({ x, t, ...params }, (v) => tf.sum(tf.mul(conv(v), v.t!)));
       expectSame(dlg, tfOut, tfRun);
     });
@@ -120,7 +100,7 @@ model m {
     const dlg = runDlg(src, { x, t }, { params });
     const conv = (v: Record<string, tf.Tensor>) =>
       nchw(tf.conv2d(nhwc(v.x!) as tf.Tensor4D, hwio(v.w!) as tf.Tensor4D, 2, "same"));
-    const tfOut = values(() => conv({ x: tf.tensor(x.data, x.shape), ...tensors(params) }));
+    const tfOut = tfValues(() => conv({ x: tf.tensor(x.data, x.shape), ...tensors(params) }));
     expectSame(
       dlg,
       tfOut,
@@ -129,11 +109,11 @@ model m {
   });
 
   it("dilation 2 (outputs: tfjs has no gradient for dilated convolutions)", () => {
-    const src = model([2, 9, 9], [3, 5, 5], "conv2d(x, 3, kernel: 3, dilation: 2)");
+    const src = sumLossModel([2, 9, 9], [3, 5, 5], "conv2d(x, 3, kernel: 3, dilation: 2)");
     const x = randomValues([2, 2, 9, 9], 7);
     const params = randomParams(src, 8);
     const dlg = runDlg(src, { x, t: randomValues([2, 3, 5, 5], 9) }, { params });
-    const out = values(() => {
+    const out = tfValues(() => {
       const p = tensors(params);
       return nchw(
         tf.add(
@@ -189,12 +169,12 @@ describe("pooling matches tfjs", () => {
   ];
   for (const c of cases)
     it(c.name, () => {
-      const src = model(c.inShape, c.outShape, c.layer);
+      const src = sumLossModel(c.inShape, c.outShape, c.layer);
       const x = randomValues([2, ...c.inShape], 11);
       const t = randomValues([2, ...c.outShape], 12);
       const dlg = runDlg(src, { x, t });
       const pool = (v: Record<string, tf.Tensor>) => nchw(c.tfjs(nhwc(v.x!) as tf.Tensor4D));
-      const tfOut = values(() => pool({ x: tf.tensor(x.data, x.shape) }));
+      const tfOut = tfValues(() => pool({ x: tf.tensor(x.data, x.shape) }));
       expectSame(
         dlg,
         tfOut,

@@ -50,7 +50,7 @@ export function dlgModel(src: string, name?: string): ModelIR {
   return m;
 }
 
-const values = (t: Tensor): Values => ({ shape: [...t.shape], data: [...t.data] });
+const tensorValues = (t: Tensor): Values => ({ shape: [...t.shape], data: [...t.data] });
 
 /** A model elaborated and differentiated once, to run on many values. */
 export interface PreparedDlg {
@@ -89,13 +89,13 @@ export function prepareDlg(src: string, opts: { model?: string; seed?: number } 
       const named = [...m.outputs, ...m.metrics];
       const grads = out.slice(nOut);
       return {
-        outputs: Object.fromEntries(named.map((o, i) => [o.name, values(out[i]!)])),
+        outputs: Object.fromEntries(named.map((o, i) => [o.name, tensorValues(out[i]!)])),
         loss: out[nOut - 1]!.data[0]!,
-        paramGrads: Object.fromEntries(m.params.map((p, i) => [p.path, values(grads[i]!)])),
+        paramGrads: Object.fromEntries(m.params.map((p, i) => [p.path, tensorValues(grads[i]!)])),
         inputGrads: Object.fromEntries(
-          floatInputs.map((inp, i) => [inp.name, values(grads[m.params.length + i]!)]),
+          floatInputs.map((inp, i) => [inp.name, tensorValues(grads[m.params.length + i]!)]),
         ),
-        params: Object.fromEntries(m.params.map((p, i) => [p.path, values(paramVals[i]!)])),
+        params: Object.fromEntries(m.params.map((p, i) => [p.path, tensorValues(paramVals[i]!)])),
       };
     },
     loss(inputs, params) {
@@ -201,4 +201,67 @@ export function randomParams(src: string, salt: number, model?: string): Record<
       return [p.path, randomValues(shape, salt * 100 + i, -0.8, 0.8)];
     }),
   );
+}
+
+/** A model whose loss is sum(y * t) for a fixed random t, so every gradient element matters. */
+export function sumLossModel(inShape: number[], outShape: number[], layer: string): string {
+  return `dim B
+model m {
+  input x: [B, ${inShape.join(", ")}]
+  input t: [B, ${outShape.join(", ")}]
+  y = ${layer}
+  output out = y
+  loss sum(y * t)
+}`;
+}
+
+/** The values of the tensor `f` builds, its intermediates disposed. */
+export function tfValues(f: () => tf.Tensor): Values {
+  const t = tf.tidy(f);
+  const v = { shape: [...t.shape], data: [...t.dataSync()] };
+  t.dispose();
+  return v;
+}
+
+// dlg is channels first ([N, C, H, W], filters [O, C, KH, KW]); tfjs is NHWC
+// with filters [KH, KW, C, O].
+export const nhwc = (x: tf.Tensor) => tf.transpose(x, [0, 2, 3, 1]);
+export const nchw = (x: tf.Tensor) => tf.transpose(x, [0, 3, 1, 2]);
+/** [O, C, KH, KW] -> tfjs's [KH, KW, C, O]. */
+export const hwio = (w: tf.Tensor) => tf.transpose(w, [2, 3, 1, 0]);
+
+/**
+ * The worst error of the float64 gradients of `src`'s loss wrt every param
+ * and the inputs `wrt` against central differences (h = 1e-6), each relative
+ * to the largest element of its gradient (at least 1e-3).
+ */
+export function fdGradientError(
+  src: string,
+  inputs: Record<string, Values>,
+  params: Record<string, Values>,
+  wrt: string[] = ["x"],
+): number {
+  const prepared = prepareDlg(src);
+  const base = prepared.run(inputs, params);
+  const h = 1e-6;
+  const bump = (v: Values, j: number, d: number): Values => {
+    const data = [...v.data];
+    data[j]! += d;
+    return { shape: v.shape, data };
+  };
+  let worst = 0;
+  const compare = (g: Values, at: (j: number, d: number) => number) => {
+    const scale = Math.max(1e-3, ...g.data.map(Math.abs));
+    g.data.forEach((a, j) => {
+      const numeric = (at(j, h) - at(j, -h)) / (2 * h);
+      worst = Math.max(worst, Math.abs(a - numeric) / scale);
+    });
+  };
+  for (const [path, g] of Object.entries(base.paramGrads))
+    compare(g, (j, d) => prepared.loss(inputs, { ...params, [path]: bump(params[path]!, j, d) }));
+  for (const name of wrt)
+    compare(base.inputGrads[name]!, (j, d) =>
+      prepared.loss({ ...inputs, [name]: bump(inputs[name]!, j, d) }, params),
+    );
+  return worst;
 }
