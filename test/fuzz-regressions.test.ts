@@ -98,16 +98,11 @@ model m {
 train t for m { optimizer sgd(0.1) }
 `,
   },
-];
-
-/**
- * Found and not yet fixed (reported in /work/coord/requests.md, listed in
- * test/fuzz/known.ts): each still fails on the WASM target. When a fix lands
- * its `it.fails` fails: move the case up into `cases`.
- */
-const open: { name: string; text: string }[] = [
   {
-    // js and the float64 interpreter agree; wasm moves repeat_1.b the wrong way.
+    // The wasm inner-shaped reduction (an output axis under 4) hoisted its store's
+    // offset (`t*n + lin`, a scan step's slot) out of the reduced loops after they
+    // were emitted: each step's bias gradient landed at element 0, overwritten.
+    // js and the interpreter agreed; test/wasm-fuzz-regressions.test.ts runs it on wasm.
     name: "wasm: step() updates of a repeated dense layer",
     text: `dim B
 model m {
@@ -119,16 +114,25 @@ model m {
   },
 ];
 
-describe("open fuzz findings still fail on wasm", () => {
-  for (const c of open)
-    it.fails(c.name, async () => {
-      const o = await runCase(
-        { origin: c.name, file: "m.dlg", text: c.text, dim: 2 },
-        { targets: ["js", "wasm"], threads: false },
-      );
-      expect(o).toEqual({ stage: "ran" });
-    });
-});
+/**
+ * Found and not yet fixed (reported in /work/coord/requests.md, listed in
+ * test/fuzz/known.ts): each still fails on the WASM target. When a fix lands
+ * its `it.fails` fails: move the case up into `cases`.
+ */
+const open: { name: string; text: string }[] = [];
+
+// (vitest fails a describe with no tests: the block is there only while something is open.)
+if (open.length > 0)
+  describe("open fuzz findings still fail on wasm", () => {
+    for (const c of open)
+      it.fails(c.name, async () => {
+        const o = await runCase(
+          { origin: c.name, file: "m.dlg", text: c.text, dim: 2 },
+          { targets: ["js", "wasm"], threads: false },
+        );
+        expect(o).toEqual({ stage: "ran" });
+      });
+  });
 
 describe("fuzz findings stay fixed", () => {
   for (const c of cases)

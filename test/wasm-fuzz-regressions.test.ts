@@ -38,6 +38,24 @@ train fuzz for gen { optimizer sgd(1.0) }
 `,
     dim: 4,
   },
+  {
+    // Found by the fuzzer (step of `x |> repeat(dense(2), 1)`): a reduction whose
+    // output's last axis is under 4 runs one item per output element, and its
+    // store's address `t*n + lin` (a reverse scan step's slot of the stacked bias
+    // gradient) was hoisted after the hoisted code had been emitted: the store read
+    // an unset local, so every step's every element landed on element 0. Widths 2
+    // and 3, one step and two; 5 takes the other (column-block) shape.
+    name: "a bias gradient (a reduce over the batch) into a reverse scan's stacked output",
+    text: `dim B
+model gen {
+  input x: [B, 2]
+  h = x |> repeat(dense(2), 1) |> dense(3) |> repeat(dense(3), 2) |> dense(5) |> repeat(dense(5), 2)
+  loss mean(h ^ 2)
+}
+train fuzz for gen { optimizer sgd(0.1) }
+`,
+    dim: 2,
+  },
 ];
 
 /** Each case in the pool: a hang or a crash fails the test instead of stopping the run. */

@@ -243,6 +243,10 @@ function inner(k: ReduceKernel, ctx: KernelContext, name: string, vectorise: boo
   const hoist: Instr[] = [];
   const x = new Exprs(fn, env, hoist);
   const at: IExpr = k.outAt === undefined ? { k: "lin" } : iadd(k.outAt, { k: "lin" });
+  // The store's address is computed in place, after the reduced loops: `x` would hoist an
+  // offset one (a scan step's `t*n + lin`) into `hoist`, already emitted inside those loops
+  // by then, and the store would read its local unset (every output at element 0).
+  const stored = new Exprs(fn, env);
   const end = fn.local("i32");
   const redConst = q > 0 ? dimAsConst(k.red[q - 1]!) : 1;
   const known = redConst === null ? null : { from: 0, to: redConst };
@@ -342,7 +346,7 @@ function inner(k: ReduceKernel, ctx: KernelContext, name: string, vectorise: boo
       else fn.emit(i32(1));
       fn.emit(set(end), ...hoist, ...innermost);
     });
-    x.address(k.out, at, 0);
+    stored.address(k.out, at, 0);
     result();
     fn.emit([storeOp(ctx, k), 0]);
   });

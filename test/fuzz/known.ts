@@ -11,18 +11,7 @@ interface Known {
   matches(kind: FailureKind, message: string, c: FuzzCase, target?: FuzzTarget): boolean;
 }
 
-export const knownFailures: Known[] = [
-  {
-    // Reported to R1 (requests.md, 23:32): js and the interpreter agree, wasm does not.
-    // Minimal: `h2 = x |> repeat(dense(2), 1)` on x [B, 2], `loss mean(h2 ^ 2)`.
-    defect: "wasm: step() updates of repeat's stacked params",
-    matches: (kind, message, c, target) =>
-      kind === "disagree" &&
-      target === "wasm" &&
-      /^step update of repeat_\d/.test(message) &&
-      c.text.includes("repeat("),
-  },
-];
+export const knownFailures: Known[] = [];
 
 /** The known defect a failure belongs to, if any. */
 export function knownDefect(
