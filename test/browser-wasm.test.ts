@@ -1,4 +1,4 @@
-// The module compiled for wasm in headless Chromium: samples/mlp.dlg trains
+// The module compiled for wasm in headless Chromium: test/fixtures/mlp-256.dlg (the v1 mlp sample) trains
 // a few steps in a page served from 127.0.0.1, once without cross-origin
 // isolation (no SharedArrayBuffer: the runtime patches the memory unshared
 // and runs on the page's thread) and once with COOP/COEP headers (shared
@@ -35,7 +35,7 @@ let js = "";
 let data: RunData;
 
 beforeAll(async () => {
-  const r = compile("samples/mlp.dlg", { target: "wasm" });
+  const r = compile("test/fixtures/mlp-256.dlg", { target: "wasm" });
   expect(r.diagnostics).toEqual([]);
   js = r.js!;
   data = mnistData(batchSize, predictCount);
@@ -85,7 +85,7 @@ function worst(got: readonly number[], want: readonly number[]): number {
   );
 }
 
-describe("samples/mlp.dlg for wasm in headless Chromium", () => {
+describe("the v1 mlp sample (test/fixtures/mlp-256.dlg) for wasm in headless Chromium", () => {
   it("is one module with no imports", () => {
     expect(js).not.toMatch(/^\s*import[\s{*"']/m);
     expect(js).not.toMatch(/^\s*export\s.*\sfrom\s/m);

@@ -37,7 +37,7 @@ let data: RunData;
 
 beforeAll(async () => {
   for (const target of targets) {
-    const r = compile("samples/mlp.dlg", { target });
+    const r = compile("test/fixtures/mlp-256.dlg", { target });
     expect(r.diagnostics).toEqual([]);
     modules.set(target, r.js!);
   }
@@ -106,41 +106,44 @@ function worst(got: readonly number[], want: readonly number[]): number {
   );
 }
 
-describe.each(targets)("samples/mlp.dlg for %s in headless Chromium", (target) => {
-  it(
-    `trains ${steps} steps, the loss falls, and it predicts as Node does`,
-    async (ctx) => {
-      const why = await unavailable(target);
-      if (why) {
-        if (inCI) throw new Error(`CI=true: ${why}`);
-        console.warn(`browser test for ${target} skipped: ${why}`);
-        ctx.skip(why);
-      }
-      const opts = { seed, steps, backend: target };
-      const inPage = await pageCall<RunResult>(`run(${JSON.stringify(opts)})`);
-      const js = modules.get(target)!;
-      const mod = (await import(
-        `data:text/javascript;base64,${Buffer.from(js).toString("base64")}`
-      )) as ModelModule;
-      const gpu = target === "webgpu" ? (await probeNodeGpu()).gpu : undefined;
-      const inNode = await trainRun(mod, { ...opts, gpu }, data);
+describe.each(targets)(
+  "the v1 mlp sample (test/fixtures/mlp-256.dlg) for %s in headless Chromium",
+  (target) => {
+    it(
+      `trains ${steps} steps, the loss falls, and it predicts as Node does`,
+      async (ctx) => {
+        const why = await unavailable(target);
+        if (why) {
+          if (inCI) throw new Error(`CI=true: ${why}`);
+          console.warn(`browser test for ${target} skipped: ${why}`);
+          ctx.skip(why);
+        }
+        const opts = { seed, steps, backend: target };
+        const inPage = await pageCall<RunResult>(`run(${JSON.stringify(opts)})`);
+        const js = modules.get(target)!;
+        const mod = (await import(
+          `data:text/javascript;base64,${Buffer.from(js).toString("base64")}`
+        )) as ModelModule;
+        const gpu = target === "webgpu" ? (await probeNodeGpu()).gpu : undefined;
+        const inNode = await trainRun(mod, { ...opts, gpu }, data);
 
-      const seen = `page ${JSON.stringify(inPage)}\nnode ${JSON.stringify(inNode)}\n${pageErrorText()}`;
-      expect(inPage.backend, seen).toBe(target);
-      expect(inPage.after, `evaluate() before and after training\n${seen}`).toBeLessThan(
-        inPage.before,
-      );
-      expect(inPage.losses.at(-1)!, `step losses\n${seen}`).toBeLessThan(inPage.losses[0]!);
-      expect(inPage.probs.length).toBe(predictCount * 10);
-      // On this machine page and Node agree exactly: both run the same
-      // SwiftShader (/usr/lib/chromium/libvk_swiftshader.so) and the same WGSL,
-      // and the JS module runs on V8 either way. Exactness is not the contract,
-      // though: Chromium's Dawn and the npm package's are different builds whose
-      // shader compilers may contract or reorder float operations differently,
-      // and a browser with a real GPU would differ more. Hence the issue's 1e-4.
-      expect(worst(inPage.losses, inNode.losses), seen).toBeLessThan(1e-4);
-      expect(worst(inPage.probs, inNode.probs), seen).toBeLessThan(1e-4);
-    },
-    timeout,
-  );
-});
+        const seen = `page ${JSON.stringify(inPage)}\nnode ${JSON.stringify(inNode)}\n${pageErrorText()}`;
+        expect(inPage.backend, seen).toBe(target);
+        expect(inPage.after, `evaluate() before and after training\n${seen}`).toBeLessThan(
+          inPage.before,
+        );
+        expect(inPage.losses.at(-1)!, `step losses\n${seen}`).toBeLessThan(inPage.losses[0]!);
+        expect(inPage.probs.length).toBe(predictCount * 10);
+        // On this machine page and Node agree exactly: both run the same
+        // SwiftShader (/usr/lib/chromium/libvk_swiftshader.so) and the same WGSL,
+        // and the JS module runs on V8 either way. Exactness is not the contract,
+        // though: Chromium's Dawn and the npm package's are different builds whose
+        // shader compilers may contract or reorder float operations differently,
+        // and a browser with a real GPU would differ more. Hence the issue's 1e-4.
+        expect(worst(inPage.losses, inNode.losses), seen).toBeLessThan(1e-4);
+        expect(worst(inPage.probs, inNode.probs), seen).toBeLessThan(1e-4);
+      },
+      timeout,
+    );
+  },
+);

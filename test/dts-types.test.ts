@@ -1,4 +1,4 @@
-// The shape-typed .d.ts as a user's tsc meets it: samples/mlp.dlg and
+// The shape-typed .d.ts as a user's tsc meets it: test/fixtures/mlp-256.dlg (the v1 mlp sample) and
 // samples/linreg.dlg (and a model without a loss) compiled to a temp dir, and the callers in test/dts/
 // type-checked against their .d.ts by the TypeScript compiler (strict, one
 // program over every fixture). test/dts/good.ts must pass without a
@@ -53,7 +53,7 @@ function expected(file: string): Found[] {
 let found: Map<string, Found[]>;
 
 beforeAll(() => {
-  const mlp = compile("samples/mlp.dlg", { target: "wasm" });
+  const mlp = compile("test/fixtures/mlp-256.dlg", { target: "wasm" });
   const linreg = compile("samples/linreg.dlg", { target: "js" });
   expect(mlp.ok && linreg.ok).toBe(true);
   writeFileSync(join(tmp, "mlp.d.ts"), mlp.dts!);

@@ -27,7 +27,7 @@ function kernelSection(entry: string, path: string): string {
 }
 
 describe("dump --explain on the mlp sample", () => {
-  const r = dump("samples/mlp.dlg", "kernels", { explain: true });
+  const r = dump("test/fixtures/mlp-256.dlg", "kernels", { explain: true });
   const text = r.text ?? "";
   const predict = entrySection(text, "predict");
   // The train block `default` has batch 128: sizes are evaluated at B = 128.
@@ -54,7 +54,7 @@ describe("dump --explain on the mlp sample", () => {
   });
 
   it("counts the matmul's FLOPs as 2·B·784·256 plus its epilogue", () => {
-    const program = compile("samples/mlp.dlg").program!;
+    const program = compile("test/fixtures/mlp-256.dlg").program!;
     const entry = program.entries.find((e) => e.name === "predict")!;
     const mm = lowerEntry(entry.graph, backends.js.lower).kernels.kernels[0]!;
     expect(mm.kind).toBe("matmul");
@@ -125,7 +125,7 @@ model wide {
 
   it("is refused on other stages, as a usage error", async () => {
     const err: string[] = [];
-    const code = await run(["dump", "samples/mlp.dlg", "--stage", "ir", "--explain"], {
+    const code = await run(["dump", "test/fixtures/mlp-256.dlg", "--stage", "ir", "--explain"], {
       out: () => {},
       err: (t) => err.push(t),
     });

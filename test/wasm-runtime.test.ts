@@ -603,7 +603,15 @@ describe.each(samples)("$file on wasm", ({ file, dims, fixed }) => {
     const wakes = vi.spyOn(Atomics, "notify");
     for (const threads of [1, 2, 3]) {
       wakes.mockClear();
-      const m = await mod.createModel({ seed: 5, dims: fixed ?? {}, threads } as { seed: number });
+      // stepsPerEpoch: mlp's and lenet's cosine lr needs the run's shape (a constant lr ignores it).
+      const m = await mod.createModel({
+        seed: 5,
+        dims: fixed ?? {},
+        threads,
+        stepsPerEpoch: 100,
+      } as {
+        seed: number;
+      });
       open.push(m);
       const losses = [(await m.step(batch)).loss, (await m.step(batch)).loss];
       // At these dims the largest kernels pay for threads: some ran split.
@@ -623,6 +631,7 @@ describe.each(samples)("$file on wasm", ({ file, dims, fixed }) => {
     ).createModelSync({
       seed: 5,
       dims: fixed ?? {},
+      stepsPerEpoch: 100,
     });
     const losses = [sync.step(batch).loss, sync.step(batch).loss];
     const predicted = predicts ? sync.predict(batch) : null;
@@ -641,7 +650,7 @@ describe.each(samples)("$file on wasm", ({ file, dims, fixed }) => {
   it("round-trips a checkpoint: a loaded model steps as the saved one does", async () => {
     const mod = await wasmModule(file);
     const batch = batchOf(file, dims, 12);
-    const opts = { seed: 7, dims: fixed ?? {}, threads: 2 } as { seed: number };
+    const opts = { seed: 7, dims: fixed ?? {}, threads: 2, stepsPerEpoch: 100 } as { seed: number };
     const a = await mod.createModel(opts);
     const b = await mod.createModel({ ...opts, seed: 99 });
     open.push(a, b);
