@@ -1,7 +1,7 @@
 // Helpers of the grammar tests (test/grammar.test.ts, test/grammar-v2.test.ts):
 // parsing that must succeed, ASTs without their spans, compact s-expressions.
 
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { parse } from "../grammar/index.ts";
@@ -135,3 +135,19 @@ export const exprKinds = new Set([
   "If",
   "Scan",
 ]);
+
+/**
+ * Every expression of `file` spans text that parses back to the same
+ * expression, and every binary operator's span is its operator.
+ */
+export function expectSpansParseBack(file: string): void {
+  const text = readFileSync(file, "utf8");
+  for (const n of nodesOf(parseOk(text))) {
+    if (!exprKinds.has(n.kind as string)) continue;
+    const span = n.span as Span;
+    const src = text.slice(span.start, span.end);
+    expect(strip(ex(src)), src).toEqual(strip(n));
+    if (n.kind === "Binary")
+      expect(text.slice((n.opSpan as Span).start, (n.opSpan as Span).end)).toBe(n.op);
+  }
+}
