@@ -6,7 +6,7 @@
 // export, is a diagnostic at the source, never a file.
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import onnxProto, { type onnx as Onnx } from "onnx-proto";
@@ -15,49 +15,16 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadModule } from "../cli/module.ts";
 import { compile, exportModel, nodeHost, type ExportOptions } from "../cli/node-host.ts";
 import { encodeOnnx } from "../cli/onnx-encode.ts";
-import { hasErrors, renderDiagnostics } from "../compiler/diagnostics.ts";
-import { elaborate } from "../compiler/elaborate.ts";
+import { renderDiagnostics } from "../compiler/diagnostics.ts";
 import { run } from "../cli/main.ts";
+import { exportCases, expectClose } from "./export-cases.ts";
 import { modelPair, runOrt } from "./onnx-helpers.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "dlg-onnx-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** Every model of the samples and of LANGUAGE.md's examples (v1 and v2). */
-const dirs = ["samples", "test/fixtures/language", "test/fixtures/v2"];
-const cases = dirs.flatMap((dir) =>
-  readdirSync(dir)
-    .filter((f) => f.endsWith(".dlg"))
-    .sort()
-    .flatMap((f) => {
-      const file = `${dir}/${f}`;
-      const r = elaborate(file, nodeHost);
-      // A file that does not check is the examples tests' failure, not the exporter's.
-      if (hasErrors(r.diagnostics)) return [];
-      return [...r.models.values()].map((m) => ({
-        file,
-        model: m.name,
-        outputs: m.outputs.length,
-      }));
-    }),
-);
+const cases = exportCases();
 const withOutputs = cases.filter((c) => c.outputs > 0);
-
-/**
- * float32 results of two engines that sum in different orders: within
- * relative `rel`, with an absolute floor of 1e-6 for values that cancel to ~0.
- */
-function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string, rel = 1e-4) {
-  expect(got.length, what).toBe(want.length);
-  let worst = 0;
-  for (let i = 0; i < want.length; i++) {
-    const a = got[i]!;
-    const b = want[i]!;
-    const err = Math.abs(a - b) / (rel * Math.max(Math.abs(a), Math.abs(b)) + 1e-6);
-    worst = Number.isNaN(err) ? Infinity : Math.max(worst, err);
-  }
-  expect(worst, `${what}: worst error / tolerance`).toBeLessThanOrEqual(1);
-}
 
 /** Debian's python3-onnx (not the pyenv python3 on PATH); under CI=true it must be there. */
 const python = "/usr/bin/python3";

@@ -26,7 +26,7 @@ import { pythonHelpers } from "../compiler/export/pytorch-runtime.ts";
 import { interpret, type Tensor } from "../compiler/interpret.ts";
 import type { Var } from "../compiler/ir.ts";
 import { build, f32, t, uniform, type Emit } from "./graph-helpers.ts";
-import { exportCases } from "./export-cases.ts";
+import { exportCases, expectClose } from "./export-cases.ts";
 import { fixedDims, seededBatches, type Seeded } from "./onnx-helpers.ts";
 
 /** Debian's python3 (the pyenv python3 on this machine's PATH has no torch); DLG_PYTHON overrides. */
@@ -111,19 +111,6 @@ function drive(jobs: Job[]): { losses: number[]; loss: number | null }[] {
     .trim()
     .split("\n")
     .map((l) => JSON.parse(l));
-}
-
-/** Relative `rel` of the larger magnitude, with an absolute floor for values that cancel to ~0. */
-function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string, rel = 1e-4) {
-  expect(got.length, what).toBe(want.length);
-  let worst = 0;
-  for (let i = 0; i < want.length; i++) {
-    const a = got[i]!;
-    const b = want[i]!;
-    const err = Math.abs(a - b) / (rel * Math.max(Math.abs(a), Math.abs(b)) + 1e-6);
-    worst = Number.isNaN(err) ? Infinity : Math.max(worst, err);
-  }
-  expect(worst, `${what}: worst error / tolerance`).toBeLessThanOrEqual(1);
 }
 
 /** Every tensor of checkpoint `want` (params, states, optimizer buffers) against `got`'s. */
