@@ -69,7 +69,18 @@ function sampleKernels(file: string) {
   });
 }
 
-const samples = ["mlp", "linreg", "lenet", "lstm_adding", "reverse_attention", "composed"];
+const samples = [
+  "mlp",
+  "linreg",
+  "lenet",
+  "lstm_adding",
+  "reverse_attention",
+  "composed",
+  "bigru",
+  "sort",
+  "vgg_bn",
+  "autoencoder",
+];
 
 describe("WebGPU default limits, statically", () => {
   for (const s of samples)
