@@ -524,23 +524,23 @@ train t for linreg {
 }
 `,
     );
+    const train = [
+      "train",
+      file,
+      "--data",
+      "samples/linreg.csv",
+      "--limit",
+      "96",
+      "--backend",
+      "js",
+    ];
     const dlg = async (...args: string[]) => {
       let out = "";
       let err = "";
-      const code = await run(
-        [
-          "train",
-          file,
-          "--data",
-          "samples/linreg.csv",
-          "--limit",
-          "96",
-          "--backend",
-          "js",
-          ...args,
-        ],
-        { out: (l) => (out += l + "\n"), err: (l) => (err += l) },
-      );
+      const code = await run([...train, ...args], {
+        out: (l) => (out += l + "\n"),
+        err: (l) => (err += l),
+      });
       expect(code, err).toBe(0);
       return out;
     };
@@ -553,17 +553,7 @@ train t for linreg {
     expect(part).toMatch(/stopped by --steps/);
     // Another length would move every step of its cosine: refused, one line, exit 1.
     let err = "";
-    const args = [
-      "train",
-      file,
-      "--data",
-      "samples/linreg.csv",
-      "--limit",
-      "96",
-      "--backend",
-      "js",
-    ];
-    const longer = await run([...args, "--resume", f("part.st"), "--epochs", "9"], {
+    const longer = await run([...train, "--resume", f("part.st"), "--epochs", "9"], {
       out: () => {},
       err: (l) => (err += l),
     });
