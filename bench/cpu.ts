@@ -191,7 +191,7 @@ function mnist(sample: string, backend: string): Meta["mnist"][number] {
 }
 const mnistRuns = opts["no-mnist"]
   ? []
-  : ["mlp.dlg", "lenet.dlg"].flatMap((s) =>
+  : ["../test/fixtures/mlp-256.dlg", "lenet.dlg"].flatMap((s) =>
       opts["mnist-backends"].split(",").map((b) => mnist(s, b)),
     );
 

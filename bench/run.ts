@@ -8,7 +8,8 @@
 // computing the same function: same layers, same initial parameters (copied
 // from dlg's init), same loss and optimizer, same batches in the same order.
 //
-//   mlp train    samples/mlp.dlg with its `sgd` train block: 784-256-10,
+//   mlp train    test/fixtures/mlp-256.dlg (samples/mlp.dlg before it grew to 784-512-512-10
+//                in issue 10) with its `sgd` train block: 784-256-10,
 //                relu, dropout 0.2, softmax cross-entropy + 1e-4 * L2 of all
 //                params, SGD lr 0.1 momentum 0.9, batch 64 (dlg's step also computes the accuracy
 //                metric, which the tfjs step skips); tfjs: gradients through
@@ -164,7 +165,7 @@ async function mlp(): Promise<Pair[]> {
   const steps = Number(opts.steps);
   const warmup = 20;
   const data = mnistBatches(train, warmup + steps, batchSize);
-  const model = await dlgModel("mlp.dlg", "sgd");
+  const model = await dlgModel("../test/fixtures/mlp-256.dlg", "sgd");
 
   const init = await paramsOf(model);
   const w1 = tf.variable(need(init, "dense_1.w"));

@@ -1,4 +1,4 @@
-// samples/mlp.dlg with its `sgd` train block: 784-256-10, relu, dropout 0.2,
+// test/fixtures/mlp-256.dlg (samples/mlp.dlg before issue 10) with its `sgd` train block: 784-256-10, relu, dropout 0.2,
 // softmax cross-entropy + 1e-4 * L2 of all params, SGD lr 0.1 momentum 0.9,
 // batch 64. dlg's step also computes the accuracy metric; the peers skip it.
 // Dropout masks differ between engines (each draws its own), so the losses
@@ -24,7 +24,7 @@ const sgd: OptimizerSpec = { kind: "sgd", lr: 0.1, momentum: 0.9 };
 export const mlp: Workload = {
   key: "mlp",
   title: "MLP 784-256-10, SGD, batch 64",
-  sample: "mlp.dlg",
+  sample: "../test/fixtures/mlp-256.dlg",
   config: "sgd",
   batches: (count) => mnistTrainBatches(count, batch),
 

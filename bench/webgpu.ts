@@ -7,7 +7,7 @@
 // and step(), beside hand-written TF.js and jax-js programs computing the
 // same function: same layers, same initial parameters (copied from dlg's
 // init), same loss and optimizer, same batches in the same order.
-//   mlp        samples/mlp.dlg, `sgd` block (bench/webgpu-mlp.ts)
+//   mlp        test/fixtures/mlp-256.dlg (the sample before issue 10), `sgd` block (bench/webgpu-mlp.ts)
 //   lenet      samples/lenet.dlg (bench/webgpu-lenet.ts)
 //   lstm       samples/lstm_adding.dlg (bench/webgpu-lstm.ts)
 //   attention  samples/reverse_attention.dlg (bench/webgpu-attention.ts)
