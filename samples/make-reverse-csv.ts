@@ -10,24 +10,6 @@
 // together. With 10^8 possible sequences, the test split (the last 20% of the
 // rows) is held out: at most a handful of its rows can repeat a training row.
 
-import { writeFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { prng } from "../cli/train.ts";
+import { writeDigitSequences } from "./digit-sequences.ts";
 
-const rows = 12000;
-const length = 8;
-const vocab = 10;
-
-const rand = prng(20260511);
-const header = [
-  ...Array.from({ length }, (_, i) => `tokens${i + 1}`),
-  ...Array.from({ length }, (_, i) => `y${i + 1}`),
-];
-const lines = [header.join(",")];
-for (let r = 0; r < rows; r++) {
-  const tokens = Array.from({ length }, () => Math.floor(rand() * vocab));
-  lines.push([...tokens, ...[...tokens].reverse()].join(","));
-}
-const out = fileURLToPath(new URL("./reverse_attention.csv", import.meta.url));
-writeFileSync(out, lines.join("\n") + "\n");
-console.log(`wrote ${out}: ${rows} rows`);
+writeDigitSequences("reverse_attention.csv", 20260511, (tokens) => [...tokens].reverse());

@@ -10,24 +10,6 @@
 // can compute. With 10^8 possible sequences the test split (the last 20% of
 // the rows) is almost entirely unseen.
 
-import { writeFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { prng } from "../cli/train.ts";
+import { writeDigitSequences } from "./digit-sequences.ts";
 
-const rows = 12000;
-const length = 8;
-const vocab = 10;
-
-const rand = prng(20261202);
-const header = [
-  ...Array.from({ length }, (_, i) => `tokens${i + 1}`),
-  ...Array.from({ length }, (_, i) => `y${i + 1}`),
-];
-const lines = [header.join(",")];
-for (let r = 0; r < rows; r++) {
-  const tokens = Array.from({ length }, () => Math.floor(rand() * vocab));
-  lines.push([...tokens, ...[...tokens].sort((a, b) => a - b)].join(","));
-}
-const out = fileURLToPath(new URL("./sort.csv", import.meta.url));
-writeFileSync(out, lines.join("\n") + "\n");
-console.log(`wrote ${out}: ${rows} rows`);
+writeDigitSequences("sort.csv", 20261202, (tokens) => [...tokens].sort((a, b) => a - b));
